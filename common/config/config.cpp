@@ -1,0 +1,244 @@
+#include "common/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+
+namespace keyloop {
+
+namespace {
+
+// Internal only: parseConfig() turns it into a ConfigError value.
+struct Invalid {
+  std::string message;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string name) : name_(std::move(name)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
+    const YAML::Mark m = node.Mark();
+    throw Invalid{name_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                  ": " + what};
+  }
+
+  void requireMap(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsMap()) fail(node, "'" + what + "' must be a mapping");
+  }
+
+  // Rejects keys that are not in `allowed`, suggesting the closest one.
+  void checkKeys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
+                 const std::string& section) const {
+    for (const auto& item : map) {
+      const std::string key = item.first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string message = "unknown key '" + key + "'";
+      if (!section.empty()) message += " in '" + section + "'";
+      if (auto suggestion = closest(key, allowed); !suggestion.empty()) {
+        message += " (did you mean '" + suggestion + "'?)";
+      }
+      fail(item.first, message);
+    }
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) fail(node, "'" + key + "' must be a single value");
+    return node.Scalar();
+  }
+
+  long long integer(const YAML::Node& node, const std::string& key, long long min, long long max) const {
+    const std::string text = scalar(node, key);
+    long long value = 0;
+    std::size_t used = 0;
+    try {
+      value = std::stoll(text, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || value < min || value > max) {
+      fail(node, "'" + key + "' must be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", got '" + text + "'");
+    }
+    return value;
+  }
+
+  std::uint64_t size(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                     std::uint64_t max) const {
+    const std::string text = scalar(node, key);
+    auto value = parseSize(text);
+    if (!value) fail(node, "'" + key + "' must be a size like 512mb, got '" + text + "'");
+    if (*value < min || *value > max) {
+      fail(node, "'" + key + "' must be between " + std::to_string(min) + " and " +
+                     std::to_string(max) + " bytes, got '" + text + "'");
+    }
+    return *value;
+  }
+
+  std::uint64_t durationMs(const YAML::Node& node, const std::string& key, std::uint64_t maxMs) const {
+    const std::string text = scalar(node, key);
+    auto value = parseDurationMs(text);
+    if (!value) fail(node, "'" + key + "' must be a duration like 30s or 250ms, got '" + text + "'");
+    if (*value > maxMs) fail(node, "'" + key + "' is too long: " + text);
+    return *value;
+  }
+
+  std::string oneOf(const YAML::Node& node, const std::string& key,
+                    std::initializer_list<std::string_view> choices) const {
+    const std::string text = scalar(node, key);
+    if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
+    std::string list;
+    for (std::string_view c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
+    fail(node, "'" + key + "' must be one of " + list + ", got '" + text + "'");
+  }
+
+ private:
+  static std::size_t distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  }
+
+  static std::string closest(std::string_view key, std::initializer_list<std::string_view> allowed) {
+    std::string best;
+    std::size_t bestDistance = std::max<std::size_t>(2, key.size() / 3) + 1;
+    for (std::string_view candidate : allowed) {
+      const std::size_t d = distance(key, candidate);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = candidate;
+      }
+    }
+    return best;
+  }
+
+  std::string name_;
+};
+
+void readListen(const Reader& r, const YAML::Node& node, Config& c) {
+  if (!node.IsSequence() || node.size() == 0) r.fail(node, "'listen' must be a non-empty list");
+  c.listen.clear();
+  for (const YAML::Node& item : node) {
+    r.requireMap(item, "listen entry");
+    r.checkKeys(item, {"address", "port", "backlog"}, "listen");
+    ListenConfig l;
+    if (item["address"]) l.address = r.scalar(item["address"], "address");
+    if (item["port"]) l.port = static_cast<std::uint16_t>(r.integer(item["port"], "port", 0, 65535));
+    if (item["backlog"]) l.backlog = static_cast<int>(r.integer(item["backlog"], "backlog", 1, 65535));
+    c.listen.push_back(l);
+  }
+}
+
+void readLimits(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "limits");
+  r.checkKeys(node, {"maxclients", "proto_max_bulk_len", "client_query_buffer_limit",
+                     "client_output_buffer_limit", "timeout"}, "limits");
+  constexpr std::uint64_t kMaxSize = 1ull << 40;
+  if (node["maxclients"]) c.maxClients = static_cast<std::size_t>(r.integer(node["maxclients"], "maxclients", 1, 1000000));
+  if (node["proto_max_bulk_len"]) c.protoMaxBulkLen = r.size(node["proto_max_bulk_len"], "proto_max_bulk_len", 1024 * 1024, kMaxSize);
+  if (node["client_query_buffer_limit"]) c.clientQueryBufferLimit = r.size(node["client_query_buffer_limit"], "client_query_buffer_limit", 1024 * 1024, kMaxSize);
+  if (node["client_output_buffer_limit"]) c.clientOutputBufferLimit = r.size(node["client_output_buffer_limit"], "client_output_buffer_limit", 64 * 1024, kMaxSize);
+  if (node["timeout"]) c.idleTimeoutSeconds = r.durationMs(node["timeout"], "timeout", 365ull * 86400 * 1000) / 1000;
+}
+
+void readExpiry(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "expiry");
+  r.checkKeys(node, {"hz", "cycle_budget"}, "expiry");
+  if (node["hz"]) c.expireHz = static_cast<int>(r.integer(node["hz"], "hz", 1, 500));
+  if (node["cycle_budget"]) c.expireBudgetMicros = r.durationMs(node["cycle_budget"], "cycle_budget", 100) * 1000;
+}
+
+void readLog(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "log");
+  r.checkKeys(node, {"level", "file"}, "log");
+  if (node["level"]) c.logLevel = r.oneOf(node["level"], "level", {"debug", "verbose", "notice", "warning"});
+  if (node["file"]) c.logFile = r.scalar(node["file"], "file");
+}
+
+Config read(const Reader& r, const YAML::Node& root) {
+  Config c;
+  if (!root || root.IsNull()) return c;  // an empty file means all defaults
+  r.requireMap(root, "the configuration");
+  r.checkKeys(root, {"listen", "workers", "thread_pool", "limits", "requirepass", "expiry", "log", "pidfile"}, "");
+  if (root["listen"]) readListen(r, root["listen"], c);
+  if (root["workers"]) {
+    const YAML::Node& w = root["workers"];
+    c.workers = r.scalar(w, "workers") == "auto" ? 0 : static_cast<int>(r.integer(w, "workers", 1, 1024));
+  }
+  if (root["thread_pool"]) c.threadPool = static_cast<int>(r.integer(root["thread_pool"], "thread_pool", 1, 256));
+  if (root["limits"]) readLimits(r, root["limits"], c);
+  if (root["requirepass"]) c.requirePass = r.scalar(root["requirepass"], "requirepass");
+  if (root["expiry"]) readExpiry(r, root["expiry"], c);
+  if (root["log"]) readLog(r, root["log"], c);
+  if (root["pidfile"]) c.pidFile = r.scalar(root["pidfile"], "pidfile");
+  return c;
+}
+
+std::optional<std::uint64_t> parseNumberWithUnit(
+    const std::string& text, std::initializer_list<std::pair<std::string_view, std::uint64_t>> units,
+    std::uint64_t bare) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  const std::uint64_t number = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (unit.empty()) return number * bare;
+  for (const auto& [name, factor] : units) {
+    if (unit == name) return number * factor;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parseSize(const std::string& text) {
+  constexpr std::uint64_t K = 1024;
+  return parseNumberWithUnit(text, {{"b", 1}, {"k", K}, {"kb", K}, {"m", K * K}, {"mb", K * K},
+                                    {"g", K * K * K}, {"gb", K * K * K}}, 1);
+}
+
+std::optional<std::uint64_t> parseDurationMs(const std::string& text) {
+  return parseNumberWithUnit(text, {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}}, 1000);
+}
+
+ConfigResult parseConfig(const std::string& text, const std::string& name) {
+  Reader reader(name);
+  try {
+    Config c = read(reader, YAML::Load(text));
+    c.path = name;
+    return c;
+  } catch (const Invalid& e) {
+    return ConfigError{e.message};
+  } catch (const YAML::Exception& e) {
+    return ConfigError{name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+}
+
+ConfigResult loadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ConfigError{"could not open configuration file " + path + ": " + std::strerror(errno)};
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return ConfigError{"could not read configuration file " + path};
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace keyloop

@@ -1,0 +1,70 @@
+// Config: keyloop's typed configuration, loaded from YAML and validated.
+//
+// Every field has the documented default of conf/keyloop.yaml. load() rejects
+// unknown keys (with a did-you-mean), wrong types and out-of-range values;
+// every error names file:line:column, like a compiler, so an operator can
+// jump straight to it. Sizes accept units (`512mb`, `1gb`, `64k`), durations
+// accept `ms`, `s`, `m`, `h` (`30s`, `250ms`); a bare number is bytes or
+// seconds respectively.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace keyloop {
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 6379;
+  int backlog = 511;
+};
+
+struct Config {
+  std::string path;  // the file it came from, for messages
+  std::vector<ListenConfig> listen{ListenConfig{}};
+  // 0 = one per online CPU ("auto"); the server runs one worker until the
+  // master/worker split lands.
+  int workers = 0;
+  int threadPool = 4;
+
+  // limits
+  std::size_t maxClients = 10000;
+  std::size_t protoMaxBulkLen = 512ull * 1024 * 1024;
+  std::size_t clientQueryBufferLimit = 1024ull * 1024 * 1024;
+  std::size_t clientOutputBufferLimit = 1024ull * 1024 * 1024;
+  std::uint64_t idleTimeoutSeconds = 0;  // 0 = never close idle clients
+  std::string requirePass;               // empty = no AUTH needed
+
+  // expiry
+  int expireHz = 10;                      // active expire cycles per second
+  std::uint64_t expireBudgetMicros = 1000;  // per cycle
+
+  // log
+  std::string logLevel = "notice";  // debug | verbose | notice | warning
+  std::string logFile;              // empty = stderr
+
+  std::string pidFile;  // empty = none
+};
+
+struct ConfigError {
+  std::string message;  // "file:line:column: what is wrong"
+};
+
+using ConfigResult = std::variant<Config, ConfigError>;
+
+// Loads and validates a YAML file. Never throws.
+ConfigResult loadConfig(const std::string& path);
+// The same, from text (tests); `name` stands for the file in messages.
+ConfigResult parseConfig(const std::string& text, const std::string& name);
+
+// "512mb" → bytes; nullopt if malformed. Units: b k kb m mb g gb (1024-based,
+// case-insensitive, like redis.conf).
+std::optional<std::uint64_t> parseSize(const std::string& text);
+// "30s" → milliseconds; nullopt if malformed. Units: ms s m h; bare = seconds.
+std::optional<std::uint64_t> parseDurationMs(const std::string& text);
+
+}  // namespace keyloop

@@ -1,0 +1,95 @@
+// Config: defaults, the shipped file, and errors that point at file:line:col.
+#include "common/config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace keyloop {
+namespace {
+
+std::string errorOf(const std::string& yaml) {
+  ConfigResult r = parseConfig(yaml, "test.yaml");
+  auto* e = std::get_if<ConfigError>(&r);
+  return e ? e->message : "";
+}
+
+TEST(Config, ShippedDefaultFileLoadsWithTheDocumentedDefaults) {
+  ConfigResult r = loadConfig(std::string(KEYLOOP_SOURCE_DIR) + "/conf/keyloop.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const Config& c = std::get<Config>(r);
+  const Config defaults;
+  ASSERT_EQ(c.listen.size(), 1u);
+  EXPECT_EQ(c.listen[0].port, 6379);
+  EXPECT_EQ(c.listen[0].address, "127.0.0.1");
+  EXPECT_EQ(c.listen[0].backlog, 511);
+  EXPECT_EQ(c.workers, 0);
+  EXPECT_EQ(c.protoMaxBulkLen, defaults.protoMaxBulkLen);
+  EXPECT_EQ(c.clientQueryBufferLimit, defaults.clientQueryBufferLimit);
+  EXPECT_EQ(c.maxClients, defaults.maxClients);
+  EXPECT_EQ(c.expireBudgetMicros, 1000u);
+}
+
+TEST(Config, SizesAndDurationsTakeUnits) {
+  EXPECT_EQ(parseSize("512mb"), 512ull << 20);
+  EXPECT_EQ(parseSize("1GB"), 1ull << 30);
+  EXPECT_EQ(parseSize("64k"), 64ull << 10);
+  EXPECT_EQ(parseSize("100"), 100u);
+  EXPECT_EQ(parseSize("12parsecs"), std::nullopt);
+  EXPECT_EQ(parseSize("-1"), std::nullopt);
+  EXPECT_EQ(parseDurationMs("30s"), 30000u);
+  EXPECT_EQ(parseDurationMs("250ms"), 250u);
+  EXPECT_EQ(parseDurationMs("2m"), 120000u);
+  EXPECT_EQ(parseDurationMs("5"), 5000u);
+  EXPECT_EQ(parseDurationMs("soon"), std::nullopt);
+}
+
+TEST(Config, ValuesAreRead) {
+  ConfigResult r = parseConfig(
+      "listen:\n  - address: ::1\n    port: 7000\nlimits:\n  maxclients: 5\n  timeout: 2m\n"
+      "workers: 3\nexpiry:\n  hz: 20\n",
+      "t.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r));
+  const Config& c = std::get<Config>(r);
+  EXPECT_EQ(c.listen[0].address, "::1");
+  EXPECT_EQ(c.listen[0].port, 7000);
+  EXPECT_EQ(c.maxClients, 5u);
+  EXPECT_EQ(c.idleTimeoutSeconds, 120u);
+  EXPECT_EQ(c.workers, 3);
+  EXPECT_EQ(c.expireHz, 20);
+}
+
+TEST(Config, UnknownKeysAreRejectedWithDidYouMean) {
+  EXPECT_EQ(errorOf("limits:\n  maxclient: 5\n"),
+            "test.yaml:2:3: unknown key 'maxclient' in 'limits' (did you mean 'maxclients'?)");
+  EXPECT_EQ(errorOf("listn: []\n"), "test.yaml:1:1: unknown key 'listn' (did you mean 'listen'?)");
+  EXPECT_EQ(errorOf("frobnicate: 1\n"), "test.yaml:1:1: unknown key 'frobnicate'");
+}
+
+TEST(Config, WrongTypesAndRangesNameTheSpot) {
+  EXPECT_EQ(errorOf("listen:\n  - port: 70000\n"),
+            "test.yaml:2:11: 'port' must be an integer from 0 to 65535, got '70000'");
+  EXPECT_EQ(errorOf("listen:\n  - port: http\n"),
+            "test.yaml:2:11: 'port' must be an integer from 0 to 65535, got 'http'");
+  EXPECT_EQ(errorOf("limits:\n  proto_max_bulk_len: lots\n"),
+            "test.yaml:2:23: 'proto_max_bulk_len' must be a size like 512mb, got 'lots'");
+  EXPECT_EQ(errorOf("log:\n  level: loud\n"),
+            "test.yaml:2:10: 'level' must be one of debug, verbose, notice, warning, got 'loud'");
+  EXPECT_EQ(errorOf("limits: 5\n"), "test.yaml:1:9: 'limits' must be a mapping");
+  EXPECT_EQ(errorOf("workers: many\n"),
+            "test.yaml:1:10: 'workers' must be an integer from 1 to 1024, got 'many'");
+}
+
+TEST(Config, YamlSyntaxErrorsNameTheSpot) {
+  const std::string e = errorOf("listen:\n  - port: [1, 2\n");
+  EXPECT_EQ(e.rfind("test.yaml:", 0), 0u) << e;
+  EXPECT_NE(e.find(':', 10), std::string::npos);
+}
+
+TEST(Config, MissingFileIsAOneLineError) {
+  ConfigResult r = loadConfig("/nonexistent/keyloop.yaml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(std::get<ConfigError>(r).message,
+            "could not open configuration file /nonexistent/keyloop.yaml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace keyloop

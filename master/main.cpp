@@ -1,0 +1,117 @@
+// keyloop: the command line. Parses options (Boost.Program_options), loads
+// the config, and runs the server until SIGTERM/SIGINT (fast shutdown) or
+// SIGQUIT (graceful: stop accepting, flush replies, exit).
+//
+// One process for now; the master/worker split (master/ supervising forked
+// workers) builds on this same entry point.
+#include <sys/stat.h>
+
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "common/config/config.h"
+#include "common/log/log.h"
+#include "common/loop/handles.h"
+#include "worker/server.h"
+
+namespace po = boost::program_options;
+using namespace keyloop;
+
+namespace {
+
+constexpr const char* kDefaultConfig = "conf/keyloop.yaml";
+
+struct Options {
+  std::string configPath = kDefaultConfig;
+  bool testOnly = false;
+};
+
+// Returns an exit code when the process should stop here.
+std::optional<int> parseOptions(int argc, char** argv, Options& options) {
+  po::options_description visible("Options");
+  visible.add_options()
+      ("help,h", "print this help and exit")
+      ("version,v", "print the version and exit")
+      ("config,c", po::value<std::string>(&options.configPath)->value_name("FILE"),
+       "configuration file (default: conf/keyloop.yaml)")
+      ("test,t", "test the configuration file and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(visible).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "keyloop: " << e.what() << "\n" << "Try 'keyloop --help'.\n";
+    return 1;
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: keyloop [-c FILE] [-t]\n\n" << visible;
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "keyloop " << kKeyloopVersion << " (Redis " << kRedisCompatibleVersion
+              << " compatible)\n";
+    return 0;
+  }
+  options.testOnly = vm.count("test") > 0;
+  return std::nullopt;
+}
+
+bool writePidFile(const std::string& path, Log& log) {
+  if (path.empty()) return true;
+  std::ofstream out(path, std::ios::trunc);
+  out << ::getpid() << "\n";
+  if (!out) {
+    log.warning("Failed to write PID file %s", path.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (auto exit = parseOptions(argc, argv, options)) return *exit;
+
+  ConfigResult loaded = loadConfig(options.configPath);
+  if (auto* error = std::get_if<ConfigError>(&loaded)) {
+    std::cerr << "keyloop: " << error->message << "\n";
+    if (options.testOnly) std::cerr << "keyloop: configuration file " << options.configPath << " test failed\n";
+    return 1;
+  }
+  Config config = std::get<Config>(std::move(loaded));
+  if (options.testOnly) {
+    std::cout << "keyloop: configuration file " << options.configPath << " test is successful\n";
+    return 0;
+  }
+
+  Log log;
+  if (std::string error = log.configure(config.logLevel, config.logFile); !error.empty()) {
+    std::cerr << "keyloop: " << error << "\n";
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Loop loop;
+  Server server(loop, config, log);
+  SignalWatcher signals(loop);
+  signals.start({SIGINT, SIGTERM, SIGQUIT}, [&](int signo) {
+    log.notice("Received %s, shutting down", signo == SIGQUIT ? "SIGQUIT" : signo == SIGINT ? "SIGINT" : "SIGTERM");
+    server.shutdown();
+    signals.stop();
+  });
+  if (std::string error = server.listen(); !error.empty()) {
+    log.warning("%s", error.c_str());
+    return 1;
+  }
+  writePidFile(config.pidFile, log);
+  log.notice("keyloop %s started, pid %d, config %s", std::string(kKeyloopVersion).c_str(),
+             static_cast<int>(::getpid()), config.path.c_str());
+  loop.run();
+  if (!config.pidFile.empty()) std::remove(config.pidFile.c_str());
+  log.notice("keyloop is now ready to exit, bye bye...");
+  return 0;
+}

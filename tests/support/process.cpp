@@ -1,0 +1,128 @@
+#include "tests/support/process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "common/loop/unique_fd.h"
+
+namespace keyloop::test {
+
+Process::Process(const std::string& program, const std::vector<std::string>& args,
+                 const std::string& logPath) {
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
+    int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log >= 0) {
+      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDERR_FILENO);
+    }
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    ::execvp(raw[0], raw.data());
+    ::_exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    if (!stop(SIGTERM, std::chrono::seconds(5))) stop(SIGKILL);
+  }
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || status_) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = status;
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> Process::stop(int signo, std::chrono::milliseconds timeout) {
+  if (!running()) return status_;
+  ::kill(pid_, signo);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running()) return status_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return std::nullopt;
+}
+
+std::uint16_t freePort() {
+  // Ports handed out in this process are not handed out again.
+  static std::atomic<int> offset{0};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int base = 20000 + (::getpid() * 7 + offset.fetch_add(1) * 13) % 30000;
+    addr.sin_port = htons(static_cast<std::uint16_t>(base));
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      return static_cast<std::uint16_t>(base);
+    }
+  }
+  throw std::runtime_error("no free port");
+}
+
+bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::string keyloopBinary() { return KEYLOOP_BINARY; }
+std::string sourceDir() { return KEYLOOP_SOURCE_DIR; }
+
+std::string writeConfig(std::uint16_t port, const std::string& extra) {
+  char path[] = "/tmp/keyloop-test-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp");
+  ::close(fd);
+  std::ofstream out(path);
+  out << "listen:\n  - address: 127.0.0.1\n    port: " << port << "\n" << extra;
+  return path;
+}
+
+KeyloopServer::KeyloopServer(const std::string& extraConfig)
+    : port(freePort()),
+      configPath(writeConfig(port, extraConfig)),
+      process(keyloopBinary(), {"-c", configPath}, configPath + ".log") {
+  if (!waitForPort(port)) throw std::runtime_error("keyloop did not start; see " + configPath + ".log");
+}
+
+RedisServer::RedisServer()
+    : port(freePort()),
+      process("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--databases", "1"}) {
+  if (!waitForPort(port)) throw std::runtime_error("redis-server did not start");
+}
+
+}  // namespace keyloop::test

@@ -1,0 +1,61 @@
+// Test support: start real processes (keyloop, redis-server) and stop them
+// by pid, talk raw RESP to them over loopback.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keyloop::test {
+
+// A child process, stopped (SIGTERM, then SIGKILL) and reaped on destruction.
+class Process {
+ public:
+  Process(const std::string& program, const std::vector<std::string>& args,
+          const std::string& logPath = "/dev/null");
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends `signo` and waits up to `timeout` for the exit; returns the wait status.
+  std::optional<int> stop(int signo, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t freePort();
+// Waits until something accepts on 127.0.0.1:port.
+bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Paths given by CMake.
+std::string keyloopBinary();
+std::string sourceDir();
+
+// Writes a keyloop config listening on `port` plus `extra` YAML; returns its path.
+std::string writeConfig(std::uint16_t port, const std::string& extra = "");
+
+// keyloop on a free port with a temporary config.
+struct KeyloopServer {
+  explicit KeyloopServer(const std::string& extraConfig = "");
+  std::uint16_t port;
+  std::string configPath;
+  Process process;
+};
+
+// redis-server on a free port, no persistence, one database (as keyloop).
+struct RedisServer {
+  RedisServer();
+  std::uint16_t port;
+  Process process;
+};
+
+}  // namespace keyloop::test

@@ -1,0 +1,32 @@
+// Argument parsing with Redis's exact rules and error texts.
+//
+// Numbers are parsed as strictly as Redis's string2ll / string2ld: no spaces,
+// no '+', no leading zeros, no trailing bytes; anything else is the same
+// error Redis gives, so clients see byte-identical replies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keyloop {
+
+inline constexpr std::string_view kSyntaxError = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kOverflow = "ERR increment or decrement would overflow";
+
+std::optional<long long> parseInteger(std::string_view text);
+std::optional<long double> parseLongDouble(std::string_view text);
+// Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros.
+std::string formatLongDouble(long double value);
+std::string formatInteger(long long value);
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+std::string toLower(std::string_view text);
+std::string toUpper(std::string_view text);
+
+// Redis's stringmatchlen: glob with * ? [a-z] [^x] and \ escapes.
+bool globMatch(std::string_view pattern, std::string_view text, bool noCase = false);
+
+}  // namespace keyloop

@@ -1,0 +1,150 @@
+#include "worker/client.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "worker/server.h"
+
+namespace keyloop {
+
+Client::Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local)
+    : server_(server),
+      fd_(std::move(fd)),
+      io_(server.loop(), fd_.get()),
+      id_(id),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      createdAt_(server.loop().now()),
+      lastActive_(createdAt_),
+      authenticated_(server.config().requirePass.empty()),
+      parser_(resp::ParserLimits{server.config().protoMaxBulkLen, 64 * 1024}) {}
+
+Client::~Client() = default;
+
+void Client::start() {
+  io_.start(kReadable, [this](std::uint32_t events) { onEvents(events); });
+}
+
+void Client::onEvents(std::uint32_t events) {
+  if (events & (kReadable | kHangup | kError)) {
+    readAndExecute();
+    if (closed_) return;
+  }
+  if (events & kWritable) {
+    flush();
+    // Back-pressure lifted: run what was already read before reading more.
+    if (!closed_ && queryBufferBytes() > 0 && outputBufferBytes() < kPauseReadingAt) {
+      executeBuffered();
+      if (!closed_) flush();
+    }
+  }
+}
+
+void Client::readAndExecute() {
+  // A large bulk in progress is read in bigger steps (Redis does the same).
+  const std::size_t chunk = std::max(kReadChunk, std::min<std::size_t>(query_.size(), 1 << 20));
+  const std::size_t oldSize = query_.size();
+  query_.resize(oldSize + chunk);
+  const ssize_t n = ::read(fd_.get(), query_.data() + oldSize, chunk);
+  query_.resize(oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0));
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
+  if (n < 0) return;
+  server_.stats().netInputBytes += static_cast<std::uint64_t>(n);
+  lastActive_ = server_.loop().now();
+  if (queryBufferBytes() > server_.config().clientQueryBufferLimit) {
+    server_.log().warning("closing client %s that reached max query buffer length", peer_.c_str());
+    return close();
+  }
+  executeBuffered();
+  if (!closed_) flush();
+}
+
+void Client::executeBuffered() {
+  while (queryStart_ < query_.size() && !closeAfterReply_ && !closed_) {
+    if (outputBufferBytes() >= kPauseReadingAt) break;  // resumed from onEvents
+    const std::string_view pending(query_.data() + queryStart_, query_.size() - queryStart_);
+    const resp::ParseStatus status = parser_.parse(pending);
+    if (status == resp::ParseStatus::NeedMore) break;
+    if (status == resp::ParseStatus::Error) {
+      reply_.error("ERR " + parser_.error());
+      server_.stats().commandErrors++;
+      closeAfterReply_ = true;
+      break;
+    }
+    queryStart_ += parser_.consumed();
+    if (!parser_.args().empty()) server_.execute(*this, parser_.args());
+  }
+  // Consumed bytes are dropped only at request boundaries (the parser keeps
+  // offsets relative to the request it is in the middle of).
+  if (queryStart_ == query_.size()) {
+    query_.clear();
+    queryStart_ = 0;
+    if (query_.capacity() > 4 * kReadChunk) query_.shrink_to_fit();
+  } else if (queryStart_ > 0 && queryStart_ >= query_.size() / 2) {
+    query_.erase(0, queryStart_);
+    queryStart_ = 0;
+  }
+}
+
+void Client::flush() {
+  while (outputSent_ < output_.size()) {
+    const ssize_t n = ::send(fd_.get(), output_.data() + outputSent_, output_.size() - outputSent_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      outputSent_ += static_cast<std::size_t>(n);
+      server_.stats().netOutputBytes += static_cast<std::uint64_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      break;
+    } else {
+      return close();
+    }
+  }
+  if (outputSent_ == output_.size()) {
+    output_.clear();
+    outputSent_ = 0;
+    if (output_.capacity() > kPauseReadingAt) output_.shrink_to_fit();
+    if (closeAfterReply_) return close();
+  } else if (outputBufferBytes() > server_.config().clientOutputBufferLimit) {
+    server_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());
+    return close();
+  }
+  updateInterest();
+}
+
+void Client::updateInterest() {
+  const bool pending = outputSent_ < output_.size();
+  const bool paused = closeAfterReply_ || outputBufferBytes() >= kPauseReadingAt;
+  std::uint32_t interest = (paused ? 0u : static_cast<std::uint32_t>(kReadable)) |
+                           (pending ? static_cast<std::uint32_t>(kWritable) : 0u);
+  io_.setInterest(interest);
+}
+
+void Client::close() {
+  if (closed_) return;
+  closed_ = true;
+  io_.stop();
+  fd_.reset();
+  server_.removeClient(id_);
+}
+
+std::string Client::describe(TimePoint now) const {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  const auto age = duration_cast<seconds>(now - createdAt_).count();
+  const auto idle = duration_cast<seconds>(now - lastActive_).count();
+  std::string events = "r";
+  if (outputBufferBytes() > 0) events += "w";
+  return "id=" + std::to_string(id_) + " addr=" + peer_ + " laddr=" + local_ +
+         " fd=" + std::to_string(fd_.get()) + " name=" + name_ + " age=" + std::to_string(age) +
+         " idle=" + std::to_string(idle) + " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1" +
+         " qbuf=" + std::to_string(queryBufferBytes()) +
+         " qbuf-free=" + std::to_string(query_.capacity() - query_.size()) +
+         " argv-mem=0 multi-mem=0 rbs=" + std::to_string(query_.capacity()) +
+         " rbp=0 obl=0 oll=0 omem=" + std::to_string(outputBufferBytes()) +
+         " tot-mem=" + std::to_string(query_.capacity() + output_.capacity()) + " events=" + events +
+         " cmd=" + (lastCommand_.empty() ? "NULL" : lastCommand_) + " user=default redir=-1 resp=" +
+         std::to_string(static_cast<int>(reply_.protocol()));
+}
+
+}  // namespace keyloop

@@ -1,0 +1,81 @@
+// Client: one connection's state: its socket, query buffer and parser
+// progress, pending output, protocol version and identity (CLIENT command).
+//
+// Reading and writing follow Redis's ae shape: every complete request in a
+// read is executed and its reply appended to one output buffer, which is
+// written once at the end of the read; EPOLLOUT is asked for only while
+// output is left over. While more than kPauseReadingAt bytes of output are
+// unsent, the client is not read from (back-pressure: a pipelining client
+// that does not read its replies stalls itself, not the server).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/loop/handles.h"
+#include "common/resp/reply.h"
+#include "common/resp/request_parser.h"
+
+namespace keyloop {
+
+class Server;
+
+class Client {
+ public:
+  static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kPauseReadingAt = 1024 * 1024;
+
+  Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local);
+  ~Client();
+
+  void start();
+  // Queues the reply and closes once it is written (QUIT, protocol errors).
+  void closeAfterReply() { closeAfterReply_ = true; }
+  // Stops watching, closes the socket and hands us to the server to free.
+  void close();
+
+  std::uint64_t id() const { return id_; }
+  int fd() const { return fd_.get(); }
+  const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }
+  const std::string& name() const { return name_; }
+  void setName(std::string name) { name_ = std::move(name); }
+  resp::Reply& reply() { return reply_; }
+  bool authenticated() const { return authenticated_; }
+  void setAuthenticated(bool yes) { authenticated_ = yes; }
+  TimePoint createdAt() const { return createdAt_; }
+  TimePoint lastActive() const { return lastActive_; }
+  const std::string& lastCommand() const { return lastCommand_; }
+  void setLastCommand(std::string_view name) { lastCommand_.assign(name); }
+  std::size_t queryBufferBytes() const { return query_.size() - queryStart_; }
+  std::size_t outputBufferBytes() const { return output_.size() - outputSent_; }
+  // One line of CLIENT LIST / CLIENT INFO, without the newline.
+  std::string describe(TimePoint now) const;
+
+ private:
+  void onEvents(std::uint32_t events);
+  void readAndExecute();
+  void executeBuffered();
+  void flush();
+  void updateInterest();
+
+  Server& server_;
+  UniqueFd fd_;
+  IoWatcher io_;
+  std::uint64_t id_;
+  std::string peer_, local_, name_, lastCommand_;
+  TimePoint createdAt_, lastActive_;
+  bool authenticated_;
+  bool closeAfterReply_ = false;
+  bool closed_ = false;  // close() ran; the server frees us after this callback
+
+  std::string query_;
+  std::size_t queryStart_ = 0;  // first byte not yet consumed by the parser
+  resp::RequestParser parser_;
+
+  std::string output_;
+  std::size_t outputSent_ = 0;
+  resp::Reply reply_{output_};
+};
+
+}  // namespace keyloop

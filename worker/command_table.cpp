@@ -1,0 +1,114 @@
+// The declarative command table (see command_table.h).
+#include "worker/command_table.h"
+
+#include <algorithm>
+#include <array>
+
+#include "worker/args.h"
+#include "worker/commands/commands.h"
+
+namespace keyloop {
+
+namespace {
+
+using namespace commands;
+
+constexpr std::uint32_t R = kReadonly, W = kWrite, F = kFast;
+
+constexpr CommandSpec kClientSubcommands[] = {
+    {"getname", 2, F | kConnection, 0, 0, 0, "connection", "Returns the name of the connection.", "2.6.9", clientGetname},
+    {"help", 2, F | kConnection, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", clientHelp},
+    {"id", 2, F | kConnection, 0, 0, 0, "connection", "Returns the unique client ID of the connection.", "5.0.0", clientId},
+    {"info", 2, F | kConnection, 0, 0, 0, "connection", "Returns information about the connection.", "6.2.0", clientInfo},
+    {"list", -2, kAdmin | kConnection, 0, 0, 0, "connection", "Lists open connections.", "2.4.0", clientList},
+    {"setname", 3, F | kConnection, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9", clientSetname},
+};
+
+constexpr CommandSpec kCommandSubcommands[] = {
+    {"count", 2, kConnection, 0, 0, 0, "server", "Returns a count of commands.", "2.8.13", commandCount},
+    {"docs", -2, kConnection, 0, 0, 0, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", commandDocs},
+    {"help", 2, kConnection, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", commandHelp},
+    {"info", -2, kConnection, 0, 0, 0, "server", "Returns information about one, multiple or all commands.", "2.8.13", commandInfo},
+};
+
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"get", -3, kAdmin, 0, 0, 0, "server", "Returns the effective values of configuration parameters.", "2.0.0", configGet},
+    {"help", 2, 0, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", configHelp},
+};
+
+// Sorted by name: findCommand() binary-searches it.
+constexpr CommandSpec kCommands[] = {
+    {"append", 3, W, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", append},
+    {"auth", -2, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", auth},
+    {"client", -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", nullptr, kClientSubcommands},
+    {"command", -1, kConnection, 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13", command, kCommandSubcommands},
+    {"config", -2, 0, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", nullptr, kConfigSubcommands},
+    {"dbsize", 1, R | F, 0, 0, 0, "keyspace", "Returns the number of keys in the database.", "1.0.0", dbsize},
+    {"decr", 2, W | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", decr},
+    {"decrby", 3, W | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", decrby},
+    {"del", -2, W, 1, -1, 1, "keyspace", "Deletes one or more keys.", "1.0.0", del},
+    {"echo", 2, F | kConnection, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", echo},
+    {"exists", -2, R | F, 1, -1, 1, "keyspace", "Determines whether one or more keys exist.", "1.0.0", exists},
+    {"expire", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key in seconds.", "1.0.0", expire},
+    {"expireat", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", expireat},
+    {"expiretime", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", expiretime},
+    {"flushall", -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", "1.0.0", flushdb},
+    {"flushdb", -1, W, 0, 0, 0, "server", "Remove all keys from the current database.", "1.0.0", flushdb},
+    {"get", 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", "1.0.0", get},
+    {"getdel", 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", "6.2.0", getdel},
+    {"getex", -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", "6.2.0", getex},
+    {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", "2.4.0", getrange},
+    {"getset", 3, W | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", getset},
+    {"hello", -1, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Handshakes with the Redis server.", "6.0.0", hello},
+    {"incr", 2, W | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", incr},
+    {"incrby", 3, W | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", incrby},
+    {"incrbyfloat", 3, W | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", incrbyfloat},
+    {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0", info},
+    {"keys", 2, R, 0, 0, 0, "keyspace", "Returns all key names that match a pattern.", "1.0.0", keys},
+    {"mget", -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", "1.0.0", mget},
+    {"mset", -3, W, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", mset},
+    {"msetnx", -3, W, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", msetnx},
+    {"persist", 2, W | F, 1, 1, 1, "keyspace", "Removes the expiration time of a key.", "2.2.0", persist},
+    {"pexpire", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key in milliseconds.", "2.6.0", pexpire},
+    {"pexpireat", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", pexpireat},
+    {"pexpiretime", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", pexpiretime},
+    {"ping", -1, F | kConnection, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", ping},
+    {"psetex", 4, W, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", psetex},
+    {"pttl", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time in milliseconds of a key.", "2.6.0", pttl},
+    {"quit", -1, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", quit},
+    {"randomkey", 1, R, 0, 0, 0, "keyspace", "Returns a random key name from the database.", "1.0.0", randomkey},
+    {"rename", 3, W, 1, 2, 1, "keyspace", "Renames a key and overwrites the destination.", "1.0.0", rename},
+    {"renamenx", 3, W | F, 1, 2, 1, "keyspace", "Renames a key only when the target key name doesn't exist.", "1.0.0", renamenx},
+    {"scan", -2, R, 0, 0, 0, "keyspace", "Iterates over the key names in the database.", "2.8.0", scan},
+    {"select", 2, F | kConnection, 0, 0, 0, "connection", "Changes the selected database.", "1.0.0", select},
+    {"set", -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", set},
+    {"setex", 4, W, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", setex},
+    {"setnx", 3, W | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0", setnx},
+    {"setrange", 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", setrange},
+    {"strlen", 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", "2.2.0", strlen},
+    {"time", 1, F, 0, 0, 0, "server", "Returns the server time.", "2.6.0", time},
+    {"touch", -2, R | F, 1, -1, 1, "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", touch},
+    {"ttl", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time in seconds of a key.", "1.0.0", ttl},
+    {"type", 2, R | F, 1, 1, 1, "keyspace", "Determines the type of value stored at a key.", "1.0.0", type},
+    {"unlink", -2, W | F, 1, -1, 1, "keyspace", "Asynchronously deletes one or more keys.", "4.0.0", del},
+};
+
+const CommandSpec* findIn(std::span<const CommandSpec> table, std::string_view name) {
+  if (name.size() > 32) return nullptr;
+  const std::string lower = toLower(name);
+  auto it = std::lower_bound(table.begin(), table.end(), lower,
+                             [](const CommandSpec& c, const std::string& n) { return c.name < n; });
+  return it != table.end() && it->name == lower ? &*it : nullptr;
+}
+
+}  // namespace
+
+const CommandSpec* findCommand(std::string_view name) { return findIn(kCommands, name); }
+
+const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name) {
+  return findIn(container.subcommands, name);
+}
+
+std::span<const CommandSpec> allCommands() { return kCommands; }
+
+}  // namespace keyloop

@@ -1,0 +1,184 @@
+// Connection commands: PING, ECHO, SELECT, QUIT, HELLO, AUTH, CLIENT.
+#include <climits>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+constexpr std::string_view kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+
+bool validClientName(std::string_view name) {
+  for (char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+// Returns the error line, or "" when the credentials are good. Like Redis's
+// default user: with no password configured any password is accepted.
+std::string_view checkCredentials(CommandContext& ctx, std::string_view user,
+                                  std::string_view password) {
+  const std::string& required = ctx.server.config().requirePass;
+  if (user != "default") return kWrongPass;
+  if (!required.empty() && password != required) return kWrongPass;
+  return {};
+}
+
+}  // namespace
+
+void ping(CommandContext& ctx) {
+  if (ctx.args.size() > 2) {
+    return ctx.reply.error("ERR wrong number of arguments for 'ping' command");
+  }
+  ctx.args.size() == 1 ? ctx.reply.simple("PONG") : ctx.reply.bulk(ctx.args[1]);
+}
+
+void echo(CommandContext& ctx) { ctx.reply.bulk(ctx.args[1]); }
+
+void select(CommandContext& ctx) {
+  auto index = parseInteger(ctx.args[1]);
+  if (!index) return ctx.reply.error(kNotInteger);
+  if (*index < INT_MIN || *index > INT_MAX) {
+    return ctx.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
+  }
+  if (*index != 0) return ctx.reply.error("ERR DB index is out of range");
+  ctx.reply.ok();
+}
+
+void quit(CommandContext& ctx) {
+  ctx.reply.ok();
+  ctx.client.closeAfterReply();
+}
+
+void auth(CommandContext& ctx) {
+  if (ctx.args.size() > 3) return ctx.reply.error(kSyntaxError);
+  if (ctx.args.size() == 2 && ctx.server.config().requirePass.empty()) {
+    return ctx.reply.error(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?");
+  }
+  const std::string_view user = ctx.args.size() == 3 ? ctx.args[1] : "default";
+  std::string_view error = checkCredentials(ctx, user, ctx.args.back());
+  if (!error.empty()) return ctx.reply.error(error);
+  ctx.client.setAuthenticated(true);
+  ctx.reply.ok();
+}
+
+void hello(CommandContext& ctx) {
+  long long version = 0;
+  std::size_t next = 1;
+  if (ctx.args.size() >= 2) {
+    auto v = parseInteger(ctx.args[next++]);
+    if (!v) return ctx.reply.error("ERR Protocol version is not an integer or out of range");
+    if (*v < 2 || *v > 3) return ctx.reply.error("NOPROTO unsupported protocol version");
+    version = *v;
+  }
+  std::string_view user, password, name;
+  bool hasAuth = false, hasName = false;
+  for (std::size_t j = next; j < ctx.args.size(); ++j) {
+    const std::size_t more = ctx.args.size() - 1 - j;
+    if (equalsIgnoreCase(ctx.args[j], "auth") && more >= 2) {
+      user = ctx.args[j + 1];
+      password = ctx.args[j + 2];
+      hasAuth = true;
+      j += 2;
+    } else if (equalsIgnoreCase(ctx.args[j], "setname") && more >= 1) {
+      name = ctx.args[++j];
+      if (!validClientName(name)) {
+        return ctx.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
+      }
+      hasName = true;
+    } else {
+      return ctx.reply.error("ERR Syntax error in HELLO option '" + std::string(ctx.args[j]) + "'");
+    }
+  }
+  if (hasAuth) {
+    std::string_view error = checkCredentials(ctx, user, password);
+    if (!error.empty()) return ctx.reply.error(error);
+    ctx.client.setAuthenticated(true);
+  }
+  if (!ctx.client.authenticated()) {
+    return ctx.reply.error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "select the RESP protocol version at the same time");
+  }
+  if (hasName) ctx.client.setName(std::string(name));
+  if (version) ctx.reply.setProtocol(version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
+  ctx.reply.map(7);
+  ctx.reply.bulk("server");
+  ctx.reply.bulk("redis");
+  ctx.reply.bulk("version");
+  ctx.reply.bulk(kRedisCompatibleVersion);
+  ctx.reply.bulk("proto");
+  ctx.reply.integer(static_cast<long long>(ctx.reply.protocol()));
+  ctx.reply.bulk("id");
+  ctx.reply.integer(static_cast<long long>(ctx.client.id()));
+  ctx.reply.bulk("mode");
+  ctx.reply.bulk("standalone");
+  ctx.reply.bulk("role");
+  ctx.reply.bulk("master");
+  ctx.reply.bulk("modules");
+  ctx.reply.array(0);
+}
+
+void clientId(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.client.id())); }
+
+void clientSetname(CommandContext& ctx) {
+  if (!validClientName(ctx.args[2])) {
+    return ctx.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
+  }
+  ctx.client.setName(std::string(ctx.args[2]));
+  ctx.reply.ok();
+}
+
+void clientGetname(CommandContext& ctx) {
+  if (ctx.client.name().empty()) return ctx.reply.null();
+  ctx.reply.bulk(ctx.client.name());
+}
+
+void clientList(CommandContext& ctx) {
+  // Only the forms that make sense for one worker: CLIENT LIST [TYPE normal].
+  if (ctx.args.size() == 4 && equalsIgnoreCase(ctx.args[2], "type")) {
+    if (!equalsIgnoreCase(ctx.args[3], "normal")) {
+      bool known = equalsIgnoreCase(ctx.args[3], "master") || equalsIgnoreCase(ctx.args[3], "replica") ||
+                   equalsIgnoreCase(ctx.args[3], "pubsub");
+      if (!known) return ctx.reply.error("ERR Unknown client type '" + std::string(ctx.args[3]) + "'");
+      return ctx.reply.verbatim("");
+    }
+  } else if (ctx.args.size() != 2) {
+    return ctx.reply.error(kSyntaxError);
+  }
+  std::string text;
+  const TimePoint now = ctx.server.loop().now();
+  for (const auto& [id, client] : ctx.server.clients()) text += client->describe(now) + "\n";
+  ctx.reply.verbatim(text);
+}
+
+void clientInfo(CommandContext& ctx) {
+  ctx.reply.verbatim(ctx.client.describe(ctx.server.loop().now()) + "\n");
+}
+
+void clientHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GETNAME",
+      "    Return the name of the current connection.",
+      "ID",
+      "    Return the ID of the current connection.",
+      "INFO",
+      "    Return information about the current client connection.",
+      "LIST [TYPE <normal|master|replica|pubsub>]",
+      "    Return information about client connections.",
+      "SETNAME <name>",
+      "    Assign the name <name> to the current connection.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply.array(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.simple(line);
+}
+
+}  // namespace keyloop::commands

@@ -1,0 +1,44 @@
+// Lookups and replies shared by every command family.
+#include <climits>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
+  Store::Entry* e = ctx.store.find(key, ctx.nowMs);
+  ++(e ? ctx.server.stats().keyspaceHits : ctx.server.stats().keyspaceMisses);
+  return e;
+}
+
+void replyInvalidExpire(CommandContext& ctx) {
+  ctx.reply.error("ERR invalid expire time in '" + toLower(ctx.args[0]) + "' command");
+}
+
+std::optional<long long> expireMillisOrReply(CommandContext& ctx, std::string_view arg,
+                                             ExpireUnit unit, bool relative) {
+  auto value = parseInteger(arg);
+  if (!value) {
+    ctx.reply.error(kNotInteger);
+    return std::nullopt;
+  }
+  long long ms = *value;
+  if (ms <= 0 || (unit == ExpireUnit::Seconds && ms > LLONG_MAX / 1000)) {
+    replyInvalidExpire(ctx);
+    return std::nullopt;
+  }
+  if (unit == ExpireUnit::Seconds) ms *= 1000;
+  // Redis adds the clock with wrap-around and rejects a non-positive result.
+  if (relative && __builtin_add_overflow(ms, ctx.nowMs, &ms)) ms = -1;
+  if (ms <= 0) {
+    replyInvalidExpire(ctx);
+    return std::nullopt;
+  }
+  return ms;
+}
+
+void replyValue(CommandContext& ctx, const Store::Entry* entry) {
+  entry ? ctx.reply.bulk(Store::value(entry)) : ctx.reply.null();
+}
+
+}  // namespace keyloop::commands

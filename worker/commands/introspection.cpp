@@ -1,0 +1,321 @@
+// Server introspection: COMMAND, CONFIG GET, INFO, TIME.
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <functional>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+void replyFlags(CommandContext& ctx, const CommandSpec& spec) {
+  std::vector<std::string_view> flags;
+  if (spec.flags & kWrite) flags.push_back("write");
+  if (spec.flags & kReadonly) flags.push_back("readonly");
+  if (spec.flags & kWrite) flags.push_back("denyoom");
+  if (spec.flags & kAdmin) flags.push_back("admin");
+  if (spec.flags & kNoAuth) flags.push_back("no_auth");
+  if (spec.flags & kFast) flags.push_back("fast");
+  ctx.reply.set(flags.size());
+  for (std::string_view f : flags) ctx.reply.simple(f);
+}
+
+void replyCommandInfo(CommandContext& ctx, const CommandSpec& spec, std::string_view name) {
+  ctx.reply.array(10);
+  ctx.reply.bulk(name);
+  ctx.reply.integer(spec.arity);
+  replyFlags(ctx, spec);
+  ctx.reply.integer(spec.firstKey);
+  ctx.reply.integer(spec.lastKey);
+  ctx.reply.integer(spec.keyStep);
+  ctx.reply.set(1);
+  ctx.reply.simple("@" + std::string(spec.group));
+  ctx.reply.set(0);  // tips
+  ctx.reply.array(0);  // key specs: clients fall back to first/last/step
+  ctx.reply.array(spec.subcommands.size());
+  for (const CommandSpec& sub : spec.subcommands) {
+    replyCommandInfo(ctx, sub, std::string(name) + "|" + std::string(sub.name));
+  }
+}
+
+void replyCommandDocs(CommandContext& ctx, const CommandSpec& spec, std::string_view name) {
+  ctx.reply.bulk(name);
+  ctx.reply.map(spec.subcommands.empty() ? 3 : 4);
+  ctx.reply.bulk("summary");
+  ctx.reply.bulk(spec.summary);
+  ctx.reply.bulk("since");
+  ctx.reply.bulk(spec.since);
+  ctx.reply.bulk("group");
+  ctx.reply.bulk(spec.group);
+  if (!spec.subcommands.empty()) {
+    ctx.reply.bulk("subcommands");
+    ctx.reply.map(spec.subcommands.size());
+    for (const CommandSpec& sub : spec.subcommands) {
+      replyCommandDocs(ctx, sub, std::string(name) + "|" + std::string(sub.name));
+    }
+  }
+}
+
+const CommandSpec* findByFullName(std::string_view name) {
+  const std::size_t bar = name.find('|');
+  const CommandSpec* spec = findCommand(name.substr(0, bar));
+  if (spec == nullptr || bar == std::string_view::npos) return spec;
+  return findSubcommand(*spec, name.substr(bar + 1));
+}
+
+}  // namespace
+
+void command(CommandContext& ctx) {
+  ctx.reply.array(allCommands().size());
+  for (const CommandSpec& spec : allCommands()) replyCommandInfo(ctx, spec, spec.name);
+}
+
+void commandCount(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(allCommands().size())); }
+
+void commandInfo(CommandContext& ctx) {
+  if (ctx.args.size() == 2) return command(ctx);
+  ctx.reply.array(ctx.args.size() - 2);
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+    const CommandSpec* spec = findByFullName(toLower(ctx.args[i]));
+    spec ? replyCommandInfo(ctx, *spec, toLower(ctx.args[i])) : ctx.reply.nullArray();
+  }
+}
+
+void commandDocs(CommandContext& ctx) {
+  if (ctx.args.size() == 2) {
+    ctx.reply.map(allCommands().size());
+    for (const CommandSpec& spec : allCommands()) replyCommandDocs(ctx, spec, spec.name);
+    return;
+  }
+  std::vector<std::pair<const CommandSpec*, std::string>> found;
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+    const std::string name = toLower(ctx.args[i]);
+    if (const CommandSpec* spec = findByFullName(name)) found.emplace_back(spec, name);
+  }
+  ctx.reply.map(found.size());
+  for (const auto& [spec, name] : found) replyCommandDocs(ctx, *spec, name);
+}
+
+void commandHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "(no subcommand)",
+      "    Return details about all Redis commands.",
+      "COUNT",
+      "    Return the total number of commands in this Redis server.",
+      "INFO [<command-name> ...]",
+      "    Return details about multiple Redis commands.",
+      "DOCS [<command-name> ...]",
+      "    Return documentation details about multiple Redis commands.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply.array(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.simple(line);
+}
+
+namespace {
+
+// The parameters clients ask for (redis-benchmark: save, appendonly).
+std::vector<std::pair<std::string, std::string>> configParameters(const Config& c) {
+  return {
+      {"appendonly", "no"},
+      {"bind", c.listen.front().address},
+      {"client-query-buffer-limit", std::to_string(c.clientQueryBufferLimit)},
+      {"databases", "1"},
+      {"hz", std::to_string(c.expireHz)},
+      {"maxclients", std::to_string(c.maxClients)},
+      {"maxmemory", "0"},
+      {"maxmemory-policy", "noeviction"},
+      {"port", std::to_string(c.listen.front().port)},
+      {"proto-max-bulk-len", std::to_string(c.protoMaxBulkLen)},
+      {"save", ""},
+      {"tcp-backlog", std::to_string(c.listen.front().backlog)},
+      {"timeout", std::to_string(c.idleTimeoutSeconds)},
+  };
+}
+
+}  // namespace
+
+void configGet(CommandContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> matched;
+  for (const auto& [name, value] : configParameters(ctx.server.config())) {
+    for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+      if (globMatch(ctx.args[i], name, true)) {
+        matched.emplace_back(name, value);
+        break;
+      }
+    }
+  }
+  ctx.reply.map(matched.size());
+  for (const auto& [name, value] : matched) {
+    ctx.reply.bulk(name);
+    ctx.reply.bulk(value);
+  }
+}
+
+void configHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply.array(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.simple(line);
+}
+
+namespace {
+
+using Section = std::pair<std::string_view, std::function<std::string(CommandContext&)>>;
+
+std::string serverSection(CommandContext& ctx) {
+  utsname uts{};
+  ::uname(&uts);
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+      ctx.server.loop().now() - ctx.server.startedAt()).count();
+  const Config& c = ctx.server.config();
+  std::string s;
+  s += "redis_version:" + std::string(kRedisCompatibleVersion) + "\r\n";
+  s += "keyloop_version:" + std::string(kKeyloopVersion) + "\r\n";
+  s += "redis_mode:standalone\r\n";
+  s += "os:" + std::string(uts.sysname) + " " + uts.release + " " + uts.machine + "\r\n";
+  s += "arch_bits:64\r\n";
+  s += "multiplexing_api:epoll\r\n";
+  s += "process_id:" + std::to_string(::getpid()) + "\r\n";
+  s += "tcp_port:" + std::to_string(ctx.server.boundPorts().empty() ? c.listen.front().port
+                                                                    : ctx.server.boundPorts().front()) + "\r\n";
+  s += "uptime_in_seconds:" + std::to_string(uptime) + "\r\n";
+  s += "uptime_in_days:" + std::to_string(uptime / 86400) + "\r\n";
+  s += "hz:" + std::to_string(c.expireHz) + "\r\n";
+  s += "executable:" + std::string("keyloop") + "\r\n";
+  s += "config_file:" + c.path + "\r\n";
+  return s;
+}
+
+std::string clientsSection(CommandContext& ctx) {
+  std::size_t maxInput = 0, maxOutput = 0;
+  for (const auto& [id, client] : ctx.server.clients()) {
+    maxInput = std::max(maxInput, client->queryBufferBytes());
+    maxOutput = std::max(maxOutput, client->outputBufferBytes());
+  }
+  std::string s;
+  s += "connected_clients:" + std::to_string(ctx.server.clients().size()) + "\r\n";
+  s += "maxclients:" + std::to_string(ctx.server.config().maxClients) + "\r\n";
+  s += "client_recent_max_input_buffer:" + std::to_string(maxInput) + "\r\n";
+  s += "client_recent_max_output_buffer:" + std::to_string(maxOutput) + "\r\n";
+  s += "blocked_clients:0\r\n";
+  return s;
+}
+
+std::string bytesHuman(std::size_t bytes) {
+  char buf[64];
+  const double b = static_cast<double>(bytes);
+  if (b < 1024) std::snprintf(buf, sizeof buf, "%zuB", bytes);
+  else if (b < 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.2fK", b / 1024);
+  else if (b < 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2fM", b / 1024 / 1024);
+  else std::snprintf(buf, sizeof buf, "%.2fG", b / 1024 / 1024 / 1024);
+  return buf;
+}
+
+std::size_t residentBytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string memorySection(CommandContext&) {
+  const struct mallinfo2 mi = ::mallinfo2();
+  const std::size_t used = mi.uordblks + mi.hblkhd;
+  const std::size_t rss = residentBytes();
+  std::string s;
+  s += "used_memory:" + std::to_string(used) + "\r\n";
+  s += "used_memory_human:" + bytesHuman(used) + "\r\n";
+  s += "used_memory_rss:" + std::to_string(rss) + "\r\n";
+  s += "used_memory_rss_human:" + bytesHuman(rss) + "\r\n";
+  s += "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n";
+  s += "mem_allocator:libc\r\n";
+  return s;
+}
+
+std::string statsSection(CommandContext& ctx) {
+  const ServerStats& st = ctx.server.stats();
+  const LagMonitor& lag = ctx.server.lag();
+  char lagLine[160];
+  std::snprintf(lagLine, sizeof lagLine,
+                "event_loop_lag_p50_seconds:%.6f\r\nevent_loop_lag_p99_seconds:%.6f\r\n"
+                "event_loop_lag_max_seconds:%.6f\r\n",
+                lag.p50(), lag.p99(), lag.maxSeconds());
+  std::string s;
+  s += "total_connections_received:" + std::to_string(st.connectionsReceived) + "\r\n";
+  s += "total_commands_processed:" + std::to_string(st.commandsProcessed) + "\r\n";
+  s += "total_net_input_bytes:" + std::to_string(st.netInputBytes) + "\r\n";
+  s += "total_net_output_bytes:" + std::to_string(st.netOutputBytes) + "\r\n";
+  s += "rejected_connections:" + std::to_string(st.connectionsRejected) + "\r\n";
+  s += "expired_keys:" + std::to_string(ctx.store.expiredTotal()) + "\r\n";
+  s += "keyspace_hits:" + std::to_string(st.keyspaceHits) + "\r\n";
+  s += "keyspace_misses:" + std::to_string(st.keyspaceMisses) + "\r\n";
+  s += "total_error_replies:" + std::to_string(st.commandErrors) + "\r\n";
+  s += lagLine;
+  return s;
+}
+
+std::string keyspaceSection(CommandContext& ctx) {
+  if (ctx.store.size() == 0) return {};
+  return "db0:keys=" + std::to_string(ctx.store.size()) +
+         ",expires=" + std::to_string(ctx.store.volatileCount()) + ",avg_ttl=0\r\n";
+}
+
+const std::vector<Section>& sections() {
+  static const std::vector<Section> all = {
+      {"server", serverSection},   {"clients", clientsSection}, {"memory", memorySection},
+      {"stats", statsSection},     {"keyspace", keyspaceSection},
+  };
+  return all;
+}
+
+std::string_view sectionTitle(std::string_view name) {
+  if (name == "server") return "Server";
+  if (name == "clients") return "Clients";
+  if (name == "memory") return "Memory";
+  if (name == "stats") return "Stats";
+  return "Keyspace";
+}
+
+}  // namespace
+
+void info(CommandContext& ctx) {
+  bool all = ctx.args.size() == 1;
+  std::vector<std::string> wanted;
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) {
+    std::string name = toLower(ctx.args[i]);
+    if (name == "all" || name == "default" || name == "everything") all = true;
+    wanted.push_back(std::move(name));
+  }
+  std::string text;
+  for (const auto& [name, build] : sections()) {
+    if (!all && std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+    if (!text.empty()) text += "\r\n";
+    text += "# " + std::string(sectionTitle(name)) + "\r\n" + build(ctx);
+  }
+  ctx.reply.verbatim(text);
+}
+
+void time(CommandContext& ctx) {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  ctx.reply.array(2);
+  ctx.reply.bulk(std::to_string(tv.tv_sec));
+  ctx.reply.bulk(std::to_string(tv.tv_usec));
+}
+
+}  // namespace keyloop::commands

@@ -1,0 +1,124 @@
+// Keyspace commands: DEL, EXISTS, RENAME, KEYS, SCAN and friends.
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+long long countKeys(CommandContext& ctx, bool erase) {
+  long long n = 0;
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) {
+    if (erase ? (lookupWrite(ctx, ctx.args[i]) && ctx.store.erase(ctx.args[i]))
+              : lookupRead(ctx, ctx.args[i]) != nullptr) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+bool matchesAll(std::string_view pattern) { return pattern == "*"; }
+}  // namespace
+
+void del(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, true)); }
+void exists(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
+void touch(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
+
+void type(CommandContext& ctx) {
+  ctx.reply.simple(lookupWrite(ctx, ctx.args[1]) ? "string" : "none");
+}
+
+namespace {
+// RENAME and RENAMENX: the value and its TTL move to the new name.
+void renameGeneric(CommandContext& ctx, bool onlyIfAbsent) {
+  Store::Entry* source = lookupWrite(ctx, ctx.args[1]);
+  if (source == nullptr) return ctx.reply.error("ERR no such key");
+  if (ctx.args[1] == ctx.args[2]) {
+    return onlyIfAbsent ? ctx.reply.integer(0) : ctx.reply.ok();
+  }
+  if (onlyIfAbsent && lookupWrite(ctx, ctx.args[2])) return ctx.reply.integer(0);
+  const std::string value(Store::value(source));
+  const std::int64_t expireAt = Store::expireAt(source);
+  ctx.store.erase(ctx.args[1]);
+  ctx.store.set(ctx.args[2], value, expireAt);
+  onlyIfAbsent ? ctx.reply.integer(1) : ctx.reply.ok();
+}
+}  // namespace
+
+void rename(CommandContext& ctx) { renameGeneric(ctx, false); }
+void renamenx(CommandContext& ctx) { renameGeneric(ctx, true); }
+
+void keys(CommandContext& ctx) {
+  const std::string_view pattern = ctx.args[1];
+  std::vector<std::string_view> found;
+  ctx.store.forEach(ctx.nowMs, [&](const Store::Entry* e) {
+    if (matchesAll(pattern) || globMatch(pattern, Store::key(e))) found.push_back(Store::key(e));
+  });
+  ctx.reply.array(found.size());
+  for (std::string_view k : found) ctx.reply.bulk(k);
+}
+
+void scan(CommandContext& ctx) {
+  const std::string_view cursorText = ctx.args[1];
+  // Redis parses the cursor with strtoul: a leading '-' or '+' is accepted
+  // (and wraps), spaces and trailing bytes are not.
+  const std::string cursorCopy(cursorText);
+  char* end = nullptr;
+  errno = 0;
+  std::uint64_t cursor = std::strtoul(cursorCopy.c_str(), &end, 10);
+  if (cursorCopy.empty() || std::isspace(static_cast<unsigned char>(cursorCopy[0])) ||
+      *end != '\0' || errno == ERANGE || cursorCopy.size() != std::strlen(cursorCopy.c_str())) {
+    return ctx.reply.error("ERR invalid cursor");
+  }
+  long long count = 10;
+  std::string_view pattern = "*";
+  std::string_view typeFilter;
+  for (std::size_t i = 2; i < ctx.args.size(); i += 2) {
+    const bool hasValue = i + 1 < ctx.args.size();
+    if (equalsIgnoreCase(ctx.args[i], "count") && hasValue) {
+      auto n = parseInteger(ctx.args[i + 1]);
+      if (!n) return ctx.reply.error(kNotInteger);
+      if (*n < 1) return ctx.reply.error(kSyntaxError);
+      count = *n;
+    } else if (equalsIgnoreCase(ctx.args[i], "match") && hasValue) {
+      pattern = ctx.args[i + 1];
+    } else if (equalsIgnoreCase(ctx.args[i], "type") && hasValue) {
+      typeFilter = ctx.args[i + 1];
+    } else {
+      return ctx.reply.error(kSyntaxError);
+    }
+  }
+  std::vector<std::string> found;
+  cursor = ctx.store.scan(cursor, static_cast<std::size_t>(count), ctx.nowMs, [&](std::string_view k) {
+    if (!matchesAll(pattern) && !globMatch(pattern, k)) return;
+    if (!typeFilter.empty() && !equalsIgnoreCase(typeFilter, "string")) return;
+    found.emplace_back(k);
+  });
+  ctx.reply.array(2);
+  ctx.reply.bulk(std::to_string(cursor));
+  ctx.reply.array(found.size());
+  for (const std::string& k : found) ctx.reply.bulk(k);
+}
+
+void randomkey(CommandContext& ctx) {
+  Store::Entry* e = ctx.store.randomEntry(ctx.nowMs);
+  if (e == nullptr) return ctx.reply.null();
+  ctx.reply.bulk(Store::key(e));
+}
+
+void dbsize(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.store.size())); }
+
+void flushdb(CommandContext& ctx) {
+  if (ctx.args.size() > 2 ||
+      (ctx.args.size() == 2 && !equalsIgnoreCase(ctx.args[1], "async") &&
+       !equalsIgnoreCase(ctx.args[1], "sync"))) {
+    return ctx.reply.error(kSyntaxError);
+  }
+  ctx.store.clear();
+  ctx.reply.ok();
+}
+
+}  // namespace keyloop::commands

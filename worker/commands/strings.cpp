@@ -1,0 +1,296 @@
+// String commands: GET/SET and friends, counters, ranges.
+#include <climits>
+#include <cmath>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+bool lengthAllowed(CommandContext& ctx, long long size, long long append) {
+  if (size + append > static_cast<long long>(ctx.server.config().protoMaxBulkLen)) {
+    ctx.reply.error(kTooBig);
+    return false;
+  }
+  return true;
+}
+
+enum SetFlag : unsigned {
+  kNx = 1, kXx = 2, kGet = 4, kKeepTtl = 8, kPersist = 16,
+  kEx = 32, kPx = 64, kExAt = 128, kPxAt = 256,
+};
+constexpr unsigned kAnyExpire = kEx | kPx | kExAt | kPxAt;
+
+struct StringOptions {
+  unsigned flags = 0;
+  std::string_view expire;
+};
+
+// Redis's parseExtendedStringArgumentsOrReply, rule for rule: each expiry
+// kind excludes the other kinds (a repeated one wins), NX/XX exclude each
+// other, GET/KEEPTTL belong to SET and PERSIST to GETEX.
+std::optional<StringOptions> parseStringOptions(CommandContext& ctx, std::size_t first,
+                                                bool forSet) {
+  StringOptions o;
+  const auto& a = ctx.args;
+  for (std::size_t j = first; j < a.size(); ++j) {
+    const std::string_view opt = a[j];
+    const bool hasNext = j + 1 < a.size();
+    auto is = [&](std::string_view name) { return equalsIgnoreCase(opt, name); };
+    auto expiryOk = [&](unsigned self) {
+      return !(o.flags & (kKeepTtl | kPersist)) && !(o.flags & (kAnyExpire & ~self)) && hasNext;
+    };
+    if (forSet && is("nx") && !(o.flags & kXx)) {
+      o.flags |= kNx;
+    } else if (forSet && is("xx") && !(o.flags & kNx)) {
+      o.flags |= kXx;
+    } else if (forSet && is("get")) {
+      o.flags |= kGet;
+    } else if (forSet && is("keepttl") && !(o.flags & (kPersist | kAnyExpire))) {
+      o.flags |= kKeepTtl;
+    } else if (!forSet && is("persist") && !(o.flags & (kAnyExpire | kKeepTtl))) {
+      o.flags |= kPersist;
+    } else if ((is("ex") && expiryOk(kEx)) || (is("px") && expiryOk(kPx)) ||
+               (is("exat") && expiryOk(kExAt)) || (is("pxat") && expiryOk(kPxAt))) {
+      o.flags |= is("ex") ? kEx : is("px") ? kPx : is("exat") ? kExAt : kPxAt;
+      o.expire = a[++j];
+    } else {
+      ctx.reply.error(kSyntaxError);
+      return std::nullopt;
+    }
+  }
+  return o;
+}
+
+std::optional<long long> optionExpireMillis(CommandContext& ctx, const StringOptions& o) {
+  const ExpireUnit unit = (o.flags & (kEx | kExAt)) ? ExpireUnit::Seconds : ExpireUnit::Milliseconds;
+  return expireMillisOrReply(ctx, o.expire, unit, (o.flags & (kEx | kPx)) != 0);
+}
+
+// The shared body of SET, SETNX, SETEX and PSETEX (Redis's setGenericCommand).
+// SETNX answers :1/:0 where the others answer +OK/null.
+void setGeneric(CommandContext& ctx, const StringOptions& o, std::string_view key,
+                std::string_view value, bool integerReplies = false) {
+  long long expireAt = kNoExpiry;
+  if (o.flags & kAnyExpire) {
+    auto ms = optionExpireMillis(ctx, o);
+    if (!ms) return;
+    expireAt = *ms;
+  }
+  Store::Entry* existing = lookupWrite(ctx, key);
+  if (o.flags & kGet) replyValue(ctx, existing);
+  if (((o.flags & kNx) && existing) || ((o.flags & kXx) && !existing)) {
+    if (!(o.flags & kGet)) integerReplies ? ctx.reply.integer(0) : ctx.reply.null();
+    return;
+  }
+  if ((o.flags & kKeepTtl) && existing) expireAt = Store::expireAt(existing);
+  ctx.store.set(key, value, expireAt);
+  if (o.flags & kGet) return;
+  integerReplies ? ctx.reply.integer(1) : ctx.reply.ok();
+}
+
+std::optional<long long> integerValue(CommandContext& ctx, const Store::Entry* e) {
+  if (e == nullptr) return 0;
+  auto v = parseInteger(Store::value(e));
+  if (!v) ctx.reply.error(kNotInteger);
+  return v;
+}
+
+void incrementBy(CommandContext& ctx, long long increment) {
+  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  auto current = integerValue(ctx, e);
+  if (!current) return;
+  long long result;
+  if (__builtin_add_overflow(*current, increment, &result)) {
+    ctx.reply.error(kOverflow);
+    return;
+  }
+  const std::string text = formatInteger(result);
+  if (e) {
+    ctx.store.setValue(e, text);
+  } else {
+    ctx.store.set(ctx.args[1], text, kNoExpiry);
+  }
+  ctx.reply.integer(result);
+}
+
+}  // namespace
+
+void get(CommandContext& ctx) { replyValue(ctx, lookupRead(ctx, ctx.args[1])); }
+
+void set(CommandContext& ctx) {
+  auto o = parseStringOptions(ctx, 3, true);
+  if (o) setGeneric(ctx, *o, ctx.args[1], ctx.args[2]);
+}
+
+void setnx(CommandContext& ctx) { setGeneric(ctx, {kNx, {}}, ctx.args[1], ctx.args[2], true); }
+
+void setex(CommandContext& ctx) {
+  setGeneric(ctx, {kEx, ctx.args[2]}, ctx.args[1], ctx.args[3]);
+}
+
+void psetex(CommandContext& ctx) {
+  setGeneric(ctx, {kPx, ctx.args[2]}, ctx.args[1], ctx.args[3]);
+}
+
+void getset(CommandContext& ctx) {
+  replyValue(ctx, lookupRead(ctx, ctx.args[1]));
+  ctx.store.set(ctx.args[1], ctx.args[2], kNoExpiry);
+}
+
+void getdel(CommandContext& ctx) {
+  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  replyValue(ctx, e);
+  if (e) ctx.store.erase(ctx.args[1]);
+}
+
+void getex(CommandContext& ctx) {
+  auto o = parseStringOptions(ctx, 2, false);
+  if (!o) return;
+  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  if (e == nullptr) return ctx.reply.null();
+  long long expireAt = kNoExpiry;
+  if (o->flags & kAnyExpire) {
+    auto ms = optionExpireMillis(ctx, *o);
+    if (!ms) return;
+    expireAt = *ms;
+  }
+  replyValue(ctx, e);
+  if ((o->flags & (kExAt | kPxAt)) && expireAt <= ctx.nowMs) {
+    ctx.store.erase(ctx.args[1]);
+  } else if (o->flags & kAnyExpire) {
+    ctx.store.setExpire(e, expireAt);
+  } else if (o->flags & kPersist) {
+    ctx.store.setExpire(e, kNoExpiry);
+  }
+}
+
+void mget(CommandContext& ctx) {
+  ctx.reply.array(ctx.args.size() - 1);
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) replyValue(ctx, lookupRead(ctx, ctx.args[i]));
+}
+
+namespace {
+bool pairsOrArityError(CommandContext& ctx) {
+  if (ctx.args.size() % 2 == 0) {
+    ctx.reply.error("ERR wrong number of arguments for '" + toLower(ctx.args[0]) + "' command");
+    return false;
+  }
+  return true;
+}
+void setPairs(CommandContext& ctx) {
+  for (std::size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
+    ctx.store.set(ctx.args[i], ctx.args[i + 1], kNoExpiry);
+  }
+}
+}  // namespace
+
+void mset(CommandContext& ctx) {
+  if (!pairsOrArityError(ctx)) return;
+  setPairs(ctx);
+  ctx.reply.ok();
+}
+
+void msetnx(CommandContext& ctx) {
+  if (!pairsOrArityError(ctx)) return;
+  for (std::size_t i = 1; i < ctx.args.size(); i += 2) {
+    if (lookupWrite(ctx, ctx.args[i])) return ctx.reply.integer(0);
+  }
+  setPairs(ctx);
+  ctx.reply.integer(1);
+}
+
+void append(CommandContext& ctx) {
+  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  const std::string_view tail = ctx.args[2];
+  if (e == nullptr) {
+    ctx.store.set(ctx.args[1], tail, kNoExpiry);
+    return ctx.reply.integer(static_cast<long long>(tail.size()));
+  }
+  const std::size_t oldLength = Store::value(e).size();
+  if (!lengthAllowed(ctx, static_cast<long long>(oldLength), static_cast<long long>(tail.size()))) return;
+  e = ctx.store.resizeValue(e, oldLength + tail.size());
+  std::copy(tail.begin(), tail.end(), Store::mutableValue(e) + oldLength);
+  ctx.reply.integer(static_cast<long long>(oldLength + tail.size()));
+}
+
+void strlen(CommandContext& ctx) {
+  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  ctx.reply.integer(e ? static_cast<long long>(Store::value(e).size()) : 0);
+}
+
+void setrange(CommandContext& ctx) {
+  auto offset = parseInteger(ctx.args[2]);
+  if (!offset) return ctx.reply.error(kNotInteger);
+  if (*offset < 0) return ctx.reply.error("ERR offset is out of range");
+  const std::string_view patch = ctx.args[3];
+  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  const long long oldLength = e ? static_cast<long long>(Store::value(e).size()) : 0;
+  if (patch.empty()) return ctx.reply.integer(oldLength);
+  if (!lengthAllowed(ctx, *offset, static_cast<long long>(patch.size()))) return;
+  if (e == nullptr) e = ctx.store.set(ctx.args[1], {}, kNoExpiry);
+  const std::size_t end = static_cast<std::size_t>(*offset) + patch.size();
+  if (end > Store::value(e).size()) e = ctx.store.resizeValue(e, end);
+  std::copy(patch.begin(), patch.end(), Store::mutableValue(e) + *offset);
+  ctx.reply.integer(static_cast<long long>(Store::value(e).size()));
+}
+
+void getrange(CommandContext& ctx) {
+  auto start = parseInteger(ctx.args[2]);
+  if (!start) return ctx.reply.error(kNotInteger);
+  auto end = parseInteger(ctx.args[3]);
+  if (!end) return ctx.reply.error(kNotInteger);
+  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  if (e == nullptr) return ctx.reply.bulk({});
+  const std::string_view v = Store::value(e);
+  const long long length = static_cast<long long>(v.size());
+  long long s = *start, t = *end;
+  if (s < 0 && t < 0 && s > t) return ctx.reply.bulk({});
+  if (s < 0) s = length + s;
+  if (t < 0) t = length + t;
+  if (s < 0) s = 0;
+  if (t < 0) t = 0;
+  if (t >= length) t = length - 1;
+  if (s > t || length == 0) return ctx.reply.bulk({});
+  ctx.reply.bulk(v.substr(static_cast<std::size_t>(s), static_cast<std::size_t>(t - s + 1)));
+}
+
+void incr(CommandContext& ctx) { incrementBy(ctx, 1); }
+void decr(CommandContext& ctx) { incrementBy(ctx, -1); }
+
+void incrby(CommandContext& ctx) {
+  auto by = parseInteger(ctx.args[2]);
+  if (!by) return ctx.reply.error(kNotInteger);
+  incrementBy(ctx, *by);
+}
+
+void decrby(CommandContext& ctx) {
+  auto by = parseInteger(ctx.args[2]);
+  if (!by) return ctx.reply.error(kNotInteger);
+  if (*by == LLONG_MIN) return ctx.reply.error("ERR decrement would overflow");
+  incrementBy(ctx, -*by);
+}
+
+void incrbyfloat(CommandContext& ctx) {
+  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  std::optional<long double> current = e ? parseLongDouble(Store::value(e)) : 0.0L;
+  if (!current) return ctx.reply.error(kNotFloat);
+  auto by = parseLongDouble(ctx.args[2]);
+  if (!by) return ctx.reply.error(kNotFloat);
+  const long double result = *current + *by;
+  if (std::isnan(result) || std::isinf(result)) {
+    return ctx.reply.error("ERR increment would produce NaN or Infinity");
+  }
+  const std::string text = formatLongDouble(result);
+  if (e) {
+    ctx.store.setValue(e, text);
+  } else {
+    ctx.store.set(ctx.args[1], text, kNoExpiry);
+  }
+  ctx.reply.bulk(text);
+}
+
+}  // namespace keyloop::commands

@@ -1,0 +1,250 @@
+#include "worker/store.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace keyloop {
+
+struct Store::Entry {
+  Entry* next;
+  std::int64_t expireAtMs;
+  std::uint32_t keyLength;
+  std::uint32_t valueLength;
+  char bytes[];  // key, then value
+};
+
+namespace {
+
+constexpr std::size_t kMinBuckets = 4;
+
+std::uint64_t reverseBits(std::uint64_t v) {
+  std::uint64_t r = 0;
+  for (int i = 0; i < 64; ++i, v >>= 1) r = (r << 1) | (v & 1);
+  return r;
+}
+
+Store::Entry* allocateEntry(std::size_t keyLength, std::size_t valueLength) {
+  void* memory = std::malloc(sizeof(Store::Entry) + keyLength + valueLength);
+  if (memory == nullptr) throw std::bad_alloc();
+  return static_cast<Store::Entry*>(memory);
+}
+
+}  // namespace
+
+Store::Store() : buckets_(kMinBuckets, nullptr), rng_(std::random_device{}()) {
+  // A per-process random seed keeps crafted keys from piling into one chain.
+  seed_ = rng_();
+}
+
+Store::~Store() { clear(); }
+
+std::string_view Store::key(const Entry* e) { return {e->bytes, e->keyLength}; }
+std::string_view Store::value(const Entry* e) { return {e->bytes + e->keyLength, e->valueLength}; }
+char* Store::mutableValue(Entry* e) { return e->bytes + e->keyLength; }
+std::int64_t Store::expireAt(const Entry* e) { return e->expireAtMs; }
+
+std::size_t Store::bucketOf(std::string_view key) const {
+  return std::_Hash_bytes(key.data(), key.size(), static_cast<std::size_t>(seed_)) &
+         (buckets_.size() - 1);
+}
+
+Store::Entry** Store::slotOf(std::string_view key) {
+  Entry** slot = &buckets_[bucketOf(key)];
+  while (*slot != nullptr && Store::key(*slot) != key) slot = &(*slot)->next;
+  return slot;
+}
+
+void Store::unlink(Entry** slot) {
+  Entry* e = *slot;
+  *slot = e->next;
+  if (e->expireAtMs != kNoExpiry) volatile_.erase(e);
+  std::free(e);
+  --size_;
+}
+
+Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
+  Entry** slot = slotOf(key);
+  Entry* e = *slot;
+  if (e == nullptr) return nullptr;
+  if (e->expireAtMs != kNoExpiry && e->expireAtMs <= nowMs) {
+    unlink(slot);
+    ++expiredTotal_;
+    resizeIfNeeded();
+    return nullptr;
+  }
+  return e;
+}
+
+Store::Entry* Store::set(std::string_view key, std::string_view value, std::int64_t expireAtMs) {
+  Entry** slot = slotOf(key);
+  Entry* fresh = allocateEntry(key.size(), value.size());
+  fresh->expireAtMs = expireAtMs;
+  fresh->keyLength = static_cast<std::uint32_t>(key.size());
+  fresh->valueLength = static_cast<std::uint32_t>(value.size());
+  std::memcpy(fresh->bytes, key.data(), key.size());
+  if (!value.empty()) std::memcpy(fresh->bytes + key.size(), value.data(), value.size());
+  if (Entry* old = *slot) {
+    fresh->next = old->next;
+    if (old->expireAtMs != kNoExpiry) volatile_.erase(old);
+    std::free(old);
+  } else {
+    fresh->next = nullptr;
+    ++size_;
+  }
+  *slot = fresh;
+  if (expireAtMs != kNoExpiry) volatile_.insert(fresh);
+  resizeIfNeeded();
+  return fresh;
+}
+
+Store::Entry* Store::setValue(Entry* entry, std::string_view value) {
+  if (value.size() == entry->valueLength) {  // INCR and friends mostly land here
+    std::memcpy(mutableValue(entry), value.data(), value.size());
+    return entry;
+  }
+  Entry* e = resizeValue(entry, value.size());
+  if (!value.empty()) std::memcpy(mutableValue(e), value.data(), value.size());
+  return e;
+}
+
+Store::Entry* Store::resizeValue(Entry* entry, std::size_t newLength) {
+  Entry** slot = slotOf(key(entry));
+  const std::size_t oldLength = entry->valueLength;
+  void* memory = std::realloc(entry, sizeof(Entry) + entry->keyLength + newLength);
+  if (memory == nullptr) throw std::bad_alloc();
+  Entry* e = static_cast<Entry*>(memory);
+  e->valueLength = static_cast<std::uint32_t>(newLength);
+  if (newLength > oldLength) std::memset(mutableValue(e) + oldLength, 0, newLength - oldLength);
+  *slot = e;
+  if (e != entry && e->expireAtMs != kNoExpiry) {
+    volatile_.erase(entry);
+    volatile_.insert(e);
+  }
+  return e;
+}
+
+void Store::setExpire(Entry* entry, std::int64_t expireAtMs) {
+  if (entry->expireAtMs == kNoExpiry && expireAtMs != kNoExpiry) volatile_.insert(entry);
+  if (entry->expireAtMs != kNoExpiry && expireAtMs == kNoExpiry) volatile_.erase(entry);
+  entry->expireAtMs = expireAtMs;
+}
+
+bool Store::erase(std::string_view key) {
+  Entry** slot = slotOf(key);
+  if (*slot == nullptr) return false;
+  unlink(slot);
+  resizeIfNeeded();
+  return true;
+}
+
+void Store::clear() {
+  for (Entry*& head : buckets_) {
+    while (head != nullptr) {
+      Entry* next = head->next;
+      std::free(head);
+      head = next;
+    }
+  }
+  volatile_.clear();
+  size_ = 0;
+  buckets_.assign(kMinBuckets, nullptr);
+}
+
+void Store::resizeIfNeeded() {
+  // Grow at load 1, shrink below 1/8: each resize is then paid for by at
+  // least as many writes as it moves keys.
+  if (size_ > buckets_.size()) {
+    rehash(buckets_.size() * 2);
+  } else if (buckets_.size() > kMinBuckets && size_ * 8 < buckets_.size()) {
+    rehash(std::max(kMinBuckets, std::bit_ceil(size_ * 2)));
+  }
+}
+
+void Store::rehash(std::size_t bucketCount) {
+  std::vector<Entry*> old(bucketCount, nullptr);
+  old.swap(buckets_);
+  for (Entry* head : old) {
+    while (head != nullptr) {
+      Entry* next = head->next;
+      Entry*& bucket = buckets_[bucketOf(key(head))];
+      head->next = bucket;
+      bucket = head;
+      head = next;
+    }
+  }
+}
+
+std::uint64_t Store::scan(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
+                          const std::function<void(std::string_view)>& visit) {
+  // Reverse-binary increment of the masked bits (Pieter Noordhuis's scheme
+  // in Redis's dictScan): resizes between calls neither skip nor lose keys.
+  const std::uint64_t mask = buckets_.size() - 1;
+  std::size_t visited = 0;
+  std::size_t budget = count * 10;
+  do {
+    for (Entry* e = buckets_[cursor & mask]; e != nullptr; e = e->next) {
+      if (e->expireAtMs != kNoExpiry && e->expireAtMs <= nowMs) continue;
+      visit(key(e));
+      ++visited;
+    }
+    cursor |= ~mask;
+    cursor = reverseBits(reverseBits(cursor) + 1);
+  } while (cursor != 0 && visited < count && --budget > 0);
+  return cursor;
+}
+
+Store::Entry* Store::randomEntry(std::int64_t nowMs) {
+  for (int attempt = 0; attempt < 100 && size_ > 0; ++attempt) {
+    std::size_t chainLength = 0;
+    Entry* head = nullptr;
+    while (head == nullptr) head = buckets_[rng_() & (buckets_.size() - 1)];
+    for (Entry* e = head; e != nullptr; e = e->next) ++chainLength;
+    Entry* pick = head;
+    for (std::size_t skip = rng_() % chainLength; skip > 0; --skip) pick = pick->next;
+    if (pick->expireAtMs == kNoExpiry || pick->expireAtMs > nowMs) return pick;
+    find(key(pick), nowMs);  // deletes it, as Redis's RANDOMKEY does
+  }
+  return nullptr;
+}
+
+void Store::forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit) {
+  for (Entry* head : buckets_) {
+    for (Entry* e = head; e != nullptr; e = e->next) {
+      if (e->expireAtMs == kNoExpiry || e->expireAtMs > nowMs) visit(e);
+    }
+  }
+}
+
+std::size_t Store::expireSome(std::int64_t nowMs, const std::function<bool()>& outOfTime) {
+  constexpr std::size_t kSamplesPerRound = 20;
+  std::size_t deleted = 0;
+  std::vector<Entry*> expired;
+  while (!volatile_.empty()) {
+    expired.clear();
+    std::size_t sampled = 0;
+    const std::size_t buckets = volatile_.bucket_count();
+    for (std::size_t probe = 0; probe < kSamplesPerRound * 4 && sampled < kSamplesPerRound; ++probe) {
+      const std::size_t b = rng_() % buckets;
+      for (auto it = volatile_.begin(b); it != volatile_.end(b); ++it) {
+        ++sampled;
+        if ((*it)->expireAtMs <= nowMs) expired.push_back(*it);
+      }
+    }
+    // Two probes may hit the same bucket: delete each entry once.
+    std::sort(expired.begin(), expired.end());
+    expired.erase(std::unique(expired.begin(), expired.end()), expired.end());
+    for (Entry* e : expired) {
+      unlink(slotOf(key(e)));
+      ++expiredTotal_;
+      ++deleted;
+    }
+    resizeIfNeeded();
+    if (expired.size() * 4 <= sampled || sampled == 0 || outOfTime()) break;
+  }
+  return deleted;
+}
+
+}  // namespace keyloop

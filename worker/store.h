@@ -1,0 +1,89 @@
+// Store: one worker's keyspace: binary-safe string keys to string values,
+// each with an optional absolute expiry time (Unix milliseconds).
+//
+// Why its own hash table: memory per key is a product goal. An entry is one
+// allocation [next | expireAt | keyLen | valueLen | key | value] in a chained
+// table of power-of-two buckets (no std::string, no node wrapper), so a
+// 16-byte key with a 32-byte value costs one 80-byte malloc chunk and a
+// bucket slot. Chaining (not open addressing) is what lets SCAN keep Redis's
+// guarantee across resizes: a key's bucket is always hash & mask, so the
+// reverse-binary cursor visits every key present for the whole scan.
+//
+// Expired keys vanish lazily in find() and actively in expireSome(), which
+// samples only keys that have a TTL (kept in their own set) under a budget.
+// Not thread-safe: one store per worker loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace keyloop {
+
+constexpr std::int64_t kNoExpiry = -1;
+
+class Store {
+ public:
+  struct Entry;  // opaque outside store.cpp
+
+  Store();
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // nullptr if absent or expired (an expired key is deleted on the way).
+  Entry* find(std::string_view key, std::int64_t nowMs);
+  // Inserts or replaces; returns the entry (pointers change on every write).
+  Entry* set(std::string_view key, std::string_view value, std::int64_t expireAtMs);
+  // Replaces the value of an existing entry, keeping its expiry.
+  Entry* setValue(Entry* entry, std::string_view value);
+  // Resizes the value in place (new bytes zeroed) for APPEND / SETRANGE.
+  Entry* resizeValue(Entry* entry, std::size_t newLength);
+  void setExpire(Entry* entry, std::int64_t expireAtMs);
+  bool erase(std::string_view key);
+  void clear();
+
+  static std::string_view key(const Entry* e);
+  static std::string_view value(const Entry* e);
+  static char* mutableValue(Entry* e);
+  static std::int64_t expireAt(const Entry* e);
+
+  std::size_t size() const { return size_; }
+  std::size_t volatileCount() const { return volatile_.size(); }
+  std::size_t bucketCount() const { return buckets_.size(); }
+  std::uint64_t expiredTotal() const { return expiredTotal_; }
+
+  // Redis's SCAN: visits the keys of about `count` buckets, returns the next
+  // cursor (0 when done). Expired keys are skipped, not reported.
+  std::uint64_t scan(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
+                     const std::function<void(std::string_view key)>& visit);
+  // A uniformly chosen bucket's random key; nullptr when empty.
+  Entry* randomEntry(std::int64_t nowMs);
+  void forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit);
+
+  // Samples keys with a TTL and deletes the expired ones, like Redis's active
+  // expire cycle: rounds of 20 samples, another round only while more than a
+  // quarter of a round was expired and `deadline` has not passed.
+  // Returns how many keys it deleted.
+  std::size_t expireSome(std::int64_t nowMs, const std::function<bool()>& outOfTime);
+
+ private:
+  std::size_t bucketOf(std::string_view key) const;
+  Entry** slotOf(std::string_view key);
+  void unlink(Entry** slot);
+  void resizeIfNeeded();
+  void rehash(std::size_t buckets);
+  void trackExpiry(Entry* oldEntry, Entry* newEntry);
+
+  std::vector<Entry*> buckets_;
+  std::size_t size_ = 0;
+  std::uint64_t seed_;
+  std::uint64_t expiredTotal_ = 0;
+  std::unordered_set<Entry*> volatile_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace keyloop
