@@ -18,6 +18,7 @@ class RespConnection {
   explicit RespConnection(std::uint16_t port);
 
   bool connected() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
   void send(const std::string& bytes);
   // Sends one command as a multibulk request.
   void sendCommand(const std::vector<std::string>& args);

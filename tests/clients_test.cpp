@@ -1,0 +1,146 @@
+// Real clients against the real binary: hiredis, redis-cli (one-shot and
+// --pipe mass insertion), redis-benchmark and redis-py must all just work.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <fstream>
+#include <memory>
+
+#include "tests/support/command.h"
+#include "tests/support/process.h"
+
+namespace keyloop::test {
+namespace {
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+Context connect(std::uint16_t port) {
+  timeval timeout{10, 0};
+  Context c(redisConnectWithTimeout("127.0.0.1", port, timeout));
+  EXPECT_TRUE(c && !c->err);
+  redisSetTimeout(c.get(), timeout);
+  return c;
+}
+
+Reply command(redisContext* c, const char* fmt, const std::string& a = "", const std::string& b = "") {
+  return Reply(static_cast<redisReply*>(redisCommand(c, fmt, a.c_str(), b.c_str())));
+}
+
+TEST(Clients, HiredisCommandsAndADeepPipeline) {
+  KeyloopServer server;
+  Context c = connect(server.port);
+  Reply r = command(c.get(), "SET %s %s", "greeting", "hello world");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->type, REDIS_REPLY_STATUS);
+  EXPECT_STREQ(r->str, "OK");
+  r = command(c.get(), "GET %s", "greeting");
+  EXPECT_EQ(std::string(r->str, r->len), "hello world");
+
+  constexpr int kDepth = 10000;
+  for (int i = 0; i < kDepth; ++i) {
+    redisAppendCommand(c.get(), "SET key:%d %d", i, i);
+    redisAppendCommand(c.get(), "INCR key:%d", i);
+  }
+  for (int i = 0; i < kDepth; ++i) {
+    void* raw = nullptr;
+    ASSERT_EQ(redisGetReply(c.get(), &raw), REDIS_OK);
+    Reply set(static_cast<redisReply*>(raw));
+    ASSERT_EQ(set->type, REDIS_REPLY_STATUS);
+    ASSERT_EQ(redisGetReply(c.get(), &raw), REDIS_OK);
+    Reply incr(static_cast<redisReply*>(raw));
+    ASSERT_EQ(incr->type, REDIS_REPLY_INTEGER);
+    ASSERT_EQ(incr->integer, i + 1) << "replies out of order at " << i;
+  }
+  r = command(c.get(), "DBSIZE");
+  EXPECT_EQ(r->integer, kDepth + 1);
+}
+
+TEST(Clients, ManyConnectionsTouchingTheSameKeys) {
+  KeyloopServer server;
+  std::vector<Context> clients;
+  for (int i = 0; i < 50; ++i) clients.push_back(connect(server.port));
+  for (int round = 0; round < 20; ++round) {
+    for (auto& c : clients) Reply(command(c.get(), "INCR %s", "shared"));
+  }
+  Reply r = command(clients[7].get(), "GET %s", "shared");
+  EXPECT_EQ(std::string(r->str, r->len), "1000");
+  r = command(clients[3].get(), "INFO %s", "clients");
+  EXPECT_NE(std::string(r->str, r->len).find("connected_clients:50\r\n"), std::string::npos);
+}
+
+TEST(Clients, RedisCliOneShotCommands) {
+  KeyloopServer server;
+  const std::string cli = "redis-cli -p " + std::to_string(server.port) + " ";
+  EXPECT_EQ(runCommand(cli + "set a b").output, "OK\n");
+  EXPECT_EQ(runCommand(cli + "get a").output, "b\n");
+  EXPECT_EQ(runCommand(cli + "incrby n 5").output, "5\n");
+  EXPECT_EQ(runCommand(cli + "get nothing").output, "\n");
+  EXPECT_EQ(runCommand(cli + "--no-raw get nothing").output, "(nil)\n");
+  EXPECT_EQ(runCommand(cli + "bogus").output, "ERR unknown command 'bogus', with args beginning with: \n\n");
+  EXPECT_EQ(runCommand(cli + "ping").output, "PONG\n");
+}
+
+TEST(Clients, RedisCliPipeMassInsertion) {
+  KeyloopServer server;
+  const std::string input = server.configPath + ".pipe";
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 20000; ++i) {
+      const std::string key = "mass:" + std::to_string(i), value = std::to_string(i * 3);
+      out << "*3\r\n$3\r\nSET\r\n$" << key.size() << "\r\n" << key << "\r\n$" << value.size() << "\r\n"
+          << value << "\r\n";
+    }
+  }
+  const std::string cli = "redis-cli -p " + std::to_string(server.port);
+  CommandResult r = runCommand(cli + " --pipe < " + input);
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("errors: 0, replies: 20000"), std::string::npos) << r.output;
+  EXPECT_EQ(runCommand(cli + " dbsize").output, "20000\n");
+  EXPECT_EQ(runCommand(cli + " get mass:19999").output, "59997\n");
+}
+
+TEST(Clients, RedisBenchmarkRunsEveryTest) {
+  KeyloopServer server;
+  CommandResult r = runCommand("redis-benchmark -p " + std::to_string(server.port) +
+                               " -t set,get,incr,mset,ping -n 100000 -q", 600);
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  for (const char* test : {"SET: ", "GET: ", "INCR: ", "MSET (10 keys): ", "PING_INLINE: ", "PING_MBULK: "}) {
+    EXPECT_NE(r.output.find(test), std::string::npos) << test << " missing in:\n" << r.output;
+  }
+  EXPECT_EQ(r.output.find("ERR"), std::string::npos) << r.output;
+}
+
+TEST(Clients, RedisPy) {
+  KeyloopServer server;
+  const std::string script =
+      "import redis\n"
+      "r = redis.Redis(port=" + std::to_string(server.port) + ", decode_responses=True)\n"
+      "assert r.ping()\n"
+      "assert r.set(\"k\", \"v\", ex=100)\n"
+      "assert r.get(\"k\") == \"v\"\n"
+      "assert 95 <= r.ttl(\"k\") <= 100\n"
+      "assert r.incrbyfloat(\"f\", 1.5) == 1.5\n"
+      "p = r.pipeline(transaction=False)\n"
+      "for i in range(1000): p.set(f\"p{i}\", i)\n"
+      "p.execute()\n"
+      "assert sorted(r.scan_iter(match=\"p*\", count=100)) == sorted(f\"p{i}\" for i in range(1000))\n"
+      "assert r.mget(\"p1\", \"p2\", \"nope\") == [\"1\", \"2\", None]\n"
+      "assert r.client_setname(\"py\") and r.client_getname() == \"py\"\n"
+      "assert r.info()[\"connected_clients\"] >= 1\n"
+      "print(\"redis-py ok\")\n";
+  const std::string path = server.configPath + ".py";
+  std::ofstream(path) << script;
+  CommandResult r = runCommand("/usr/bin/python3 " + path);  // Debian python3-redis
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("redis-py ok"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace keyloop::test

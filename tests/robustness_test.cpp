@@ -1,0 +1,170 @@
+// Bad input and hostile clients: each gets Redis's error or a disconnect;
+// the server stays up and other clients never notice.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "tests/support/process.h"
+#include "tests/support/resp_connection.h"
+
+namespace keyloop::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Sends `bytes` while a second thread drains replies, until all is sent or
+// the server closes; returns true if the server closed the connection.
+bool sendDraining(RespConnection& c, const std::string& bytes) {
+  std::atomic<bool> closed{false};
+  std::thread reader([&] { closed = c.closedByPeer(seconds(60)); });
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(c.fd(), bytes.data() + sent, std::min<std::size_t>(1 << 20, bytes.size() - sent),
+                       MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  ::shutdown(c.fd(), SHUT_WR);
+  reader.join();
+  return closed;
+}
+
+std::string randomBytes(std::size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return bytes;
+}
+
+TEST(Robustness, OversizedBulkLengthGetsTheProtocolErrorAndOnlyThatClientCloses) {
+  KeyloopServer server("limits:\n  proto_max_bulk_len: 1mb\n");
+  RespConnection other(server.port);
+  RespConnection bad(server.port);
+  bad.send("*2\r\n$3\r\nGET\r\n$2000000\r\n");
+  EXPECT_EQ(bad.readReply(), "-ERR Protocol error: invalid bulk length\r\n");
+  EXPECT_TRUE(bad.closedByPeer());
+  EXPECT_EQ(other.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Robustness, AHundredMegabytesOfGarbageEndsInACloseAndNothingElse) {
+  KeyloopServer server;
+  RespConnection watcher(server.port);
+  ASSERT_EQ(watcher.command({"SET", "safe", "value"}), "+OK\r\n");
+  for (unsigned seed : {1u, 2u}) {
+    std::string garbage = randomBytes(50u << 20, seed);
+    if (seed == 2) garbage[0] = '*';  // one run as a broken multibulk header
+    RespConnection bad(server.port);
+    EXPECT_TRUE(sendDraining(bad, garbage)) << "seed " << seed;
+  }
+  EXPECT_EQ(watcher.command({"GET", "safe"}), "$5\r\nvalue\r\n");
+  EXPECT_EQ(watcher.command({"DBSIZE"}), ":1\r\n");
+}
+
+TEST(Robustness, GarbageLinesAreAnsweredAsUnknownCommandsWithoutHarm) {
+  KeyloopServer server;
+  RespConnection c(server.port);
+  c.send("\x01\x02 nonsense\r\nGET\r\n   \r\nPING\r\n");
+  EXPECT_EQ(c.readReply(), "-ERR unknown command '\x01\x02', with args beginning with: 'nonsense' \r\n");
+  EXPECT_EQ(c.readReply(), "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(c.readReply(), "+PONG\r\n");
+}
+
+TEST(Robustness, QueryBufferLimitClosesTheClient) {
+  KeyloopServer server("limits:\n  client_query_buffer_limit: 1mb\n");
+  RespConnection bad(server.port);
+  // A legal header announcing a 5 MB bulk, then the bytes: over the limit.
+  EXPECT_TRUE(sendDraining(bad, "*2\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000\r\n" + std::string(5000000, 'x')));
+  RespConnection other(server.port);
+  EXPECT_EQ(other.command({"EXISTS", "k"}), ":0\r\n");
+}
+
+TEST(Robustness, AClientThatNeverReadsStallsOnlyItself) {
+  KeyloopServer server;
+  RespConnection writer(server.port);
+  ASSERT_EQ(writer.command({"SETRANGE", "big", "1048575", "x"}), ":1048576\r\n");  // 1 MB
+  // 300 pipelined GETs of 1 MB, never read: 300 MB of replies wanted.
+  RespConnection greedy(server.port);
+  std::string requests;
+  for (int i = 0; i < 300; ++i) requests += RespConnection::encode({"GET", "big"});
+  std::thread sender([&] { greedy.send(requests); });  // blocks once the server stops reading
+  std::this_thread::sleep_for(milliseconds(500));
+  RespConnection other(server.port);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(other.command({"INCR", "counter"}), ":" + std::to_string(i + 1) + "\r\n");
+  const std::string info = other.command({"INFO", "clients"});
+  const auto field = info.find("client_recent_max_output_buffer:");
+  ASSERT_NE(field, std::string::npos);
+  // Back-pressure: the greedy client's unsent output stays near 1 MB.
+  EXPECT_LT(std::stoull(info.substr(field + 32)), 8u << 20) << info;
+  ::shutdown(greedy.fd(), SHUT_RDWR);
+  sender.join();
+  EXPECT_EQ(other.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Robustness, OutputBufferLimitDisconnectsASlowReader) {
+  KeyloopServer server("limits:\n  client_output_buffer_limit: 64kb\n");
+  RespConnection writer(server.port);
+  ASSERT_EQ(writer.command({"SETRANGE", "big", "33554431", "x"}), ":33554432\r\n");  // 32 MB
+  RespConnection slow(server.port);
+  slow.sendCommand({"GET", "big"});
+  std::this_thread::sleep_for(milliseconds(500));
+  // The reply could not fit in the socket buffers: the server gave up on us.
+  std::size_t received = 0;
+  char chunk[65536];
+  ssize_t n;
+  while ((n = ::recv(slow.fd(), chunk, sizeof chunk, 0)) > 0) received += static_cast<std::size_t>(n);
+  EXPECT_LT(received, 32u << 20);
+  EXPECT_EQ(writer.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Robustness, MaxClientsRejectsWithRedisError) {
+  KeyloopServer server("limits:\n  maxclients: 2\n");
+  std::this_thread::sleep_for(milliseconds(200));  // let the start-up probe connection go
+  RespConnection a(server.port), b(server.port);
+  EXPECT_EQ(a.command({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(b.command({"PING"}), "+PONG\r\n");
+  RespConnection c(server.port);
+  EXPECT_EQ(c.readReply(), "-ERR max number of clients reached\r\n");
+  EXPECT_TRUE(c.closedByPeer());
+  EXPECT_EQ(a.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Robustness, IdleTimeoutClosesIdleClientsOnly) {
+  KeyloopServer server("limits:\n  timeout: 1s\n");
+  RespConnection idle(server.port), busy(server.port);
+  const auto until = std::chrono::steady_clock::now() + milliseconds(2500);
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_EQ(busy.command({"PING"}), "+PONG\r\n");
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  EXPECT_TRUE(idle.closedByPeer(seconds(3)));
+  EXPECT_EQ(busy.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Robustness, HalfClosedClientStillGetsItsReplies) {
+  KeyloopServer server;
+  RespConnection c(server.port);
+  c.send("SET a 1\r\nGET a\r\n");
+  ::shutdown(c.fd(), SHUT_WR);
+  EXPECT_EQ(c.readReply(), "+OK\r\n");
+  EXPECT_EQ(c.readReply(), "$1\r\n1\r\n");
+}
+
+TEST(Robustness, AuthIsRequiredWhenConfigured) {
+  KeyloopServer server("requirepass: s3cret\n");
+  RespConnection c(server.port);
+  EXPECT_EQ(c.command({"GET", "a"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(c.command({"AUTH", "wrong"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_EQ(c.command({"AUTH", "s3cret"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"GET", "a"}), "$-1\r\n");
+  RespConnection h(server.port);
+  EXPECT_EQ(h.command({"HELLO", "3", "AUTH", "default", "s3cret"}).substr(0, 3), "%7\r");
+  EXPECT_EQ(h.command({"GET", "a"}), "_\r\n");
+}
+
+}  // namespace
+}  // namespace keyloop::test
