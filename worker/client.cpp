@@ -35,35 +35,49 @@ void Client::onEvents(std::uint32_t events) {
     flush();
     // Back-pressure lifted: run what was already read before reading more.
     if (!closed_ && queryBufferBytes() > 0 && outputBufferBytes() < kPauseReadingAt) {
-      executeBuffered();
+      executeBuffered(query_);
       if (!closed_) flush();
     }
   }
 }
 
 void Client::readAndExecute() {
+  // Most reads hold only whole requests: they are parsed straight out of the
+  // server's shared read buffer, so an idle client owns no input memory at
+  // all. Only the bytes of an incomplete request move into query_.
+  const bool shared = query_.empty();
+  std::string& in = shared ? server_.sharedReadBuffer() : query_;
   // A large bulk in progress is read in bigger steps (Redis does the same).
-  const std::size_t chunk = std::max(kReadChunk, std::min<std::size_t>(query_.size(), 1 << 20));
-  const std::size_t oldSize = query_.size();
-  query_.resize(oldSize + chunk);
-  const ssize_t n = ::read(fd_.get(), query_.data() + oldSize, chunk);
-  query_.resize(oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0));
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
+  const std::size_t chunk = std::max(kReadChunk, std::min<std::size_t>(in.size(), 1 << 20));
+  const std::size_t oldSize = in.size();
+  in.resize(oldSize + chunk);
+  const ssize_t n = ::read(fd_.get(), in.data() + oldSize, chunk);
+  in.resize(oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0));
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (shared) in.clear();
+    return close();
+  }
   if (n < 0) return;
   server_.stats().netInputBytes += static_cast<std::uint64_t>(n);
   lastActive_ = server_.loop().now();
+  executeBuffered(in);
+  if (shared) {
+    if (!closed_ && queryStart_ < in.size()) query_.assign(in, queryStart_);
+    queryStart_ = 0;
+    in.clear();
+  }
+  if (closed_) return;
   if (queryBufferBytes() > server_.config().clientQueryBufferLimit) {
     server_.log().warning("closing client %s that reached max query buffer length", peer_.c_str());
     return close();
   }
-  executeBuffered();
-  if (!closed_) flush();
+  flush();
 }
 
-void Client::executeBuffered() {
-  while (queryStart_ < query_.size() && !closeAfterReply_ && !closed_) {
+void Client::executeBuffered(std::string& in) {
+  while (queryStart_ < in.size() && !closeAfterReply_ && !closed_) {
     if (outputBufferBytes() >= kPauseReadingAt) break;  // resumed from onEvents
-    const std::string_view pending(query_.data() + queryStart_, query_.size() - queryStart_);
+    const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {
@@ -75,12 +89,12 @@ void Client::executeBuffered() {
     queryStart_ += parser_.consumed();
     if (!parser_.args().empty()) server_.execute(*this, parser_.args());
   }
+  if (&in != &query_) return;  // the caller keeps what is left of a shared read
   // Consumed bytes are dropped only at request boundaries (the parser keeps
   // offsets relative to the request it is in the middle of).
   if (queryStart_ == query_.size()) {
-    query_.clear();
+    std::string().swap(query_);  // idle clients hold no input memory
     queryStart_ = 0;
-    if (query_.capacity() > 4 * kReadChunk) query_.shrink_to_fit();
   } else if (queryStart_ > 0 && queryStart_ >= query_.size() / 2) {
     query_.erase(0, queryStart_);
     queryStart_ = 0;
@@ -101,9 +115,12 @@ void Client::flush() {
     }
   }
   if (outputSent_ == output_.size()) {
-    output_.clear();
     outputSent_ = 0;
-    if (output_.capacity() > kPauseReadingAt) output_.shrink_to_fit();
+    if (output_.capacity() > kKeptOutputCapacity) {
+      std::string().swap(output_);  // a burst's buffer is not kept while idle
+    } else {
+      output_.clear();
+    }
     if (closeAfterReply_) return close();
   } else if (outputBufferBytes() > server_.config().clientOutputBufferLimit) {
     server_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());

@@ -24,6 +24,8 @@ class Client {
  public:
   static constexpr std::size_t kReadChunk = 16 * 1024;
   static constexpr std::size_t kPauseReadingAt = 1024 * 1024;
+  // Output capacity kept between bursts; more is freed once flushed.
+  static constexpr std::size_t kKeptOutputCapacity = 4096;
 
   Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local);
   ~Client();
@@ -55,7 +57,7 @@ class Client {
  private:
   void onEvents(std::uint32_t events);
   void readAndExecute();
-  void executeBuffered();
+  void executeBuffered(std::string& in);
   void flush();
   void updateInterest();
 

@@ -54,6 +54,8 @@ class Server {
   void removeClient(std::uint64_t id);
 
   Loop& loop() { return loop_; }
+  // Scratch buffer every client reads into first (see Client::readAndExecute).
+  std::string& sharedReadBuffer() { return sharedReadBuffer_; }
   Log& log() { return log_; }
   Store& store() { return store_; }
   const Config& config() const { return config_; }
@@ -81,6 +83,7 @@ class Server {
   std::vector<std::uint16_t> boundPorts_;
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;
+  std::string sharedReadBuffer_;
   Timer expireTimer_;
   Timer idleTimer_;
   LagMonitor lag_;
