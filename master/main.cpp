@@ -4,12 +4,14 @@
 //
 // One process for now; the master/worker split (master/ supervising forked
 // workers) builds on this same entry point.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "common/config/config.h"
@@ -59,6 +61,21 @@ std::optional<int> parseOptions(int argc, char** argv, Options& options) {
   return std::nullopt;
 }
 
+// Like Redis: make room for maxclients descriptors (plus a few of our own)
+// up to the hard limit, and say so when the hard limit is lower.
+void raiseDescriptorLimit(std::size_t maxClients, Log& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(maxClients) + 32;
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = std::min(wanted, limit.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted) {
+    log.warning("maxclients %zu needs %llu open files, but the hard limit is %llu", maxClients,
+                static_cast<unsigned long long>(wanted), static_cast<unsigned long long>(limit.rlim_max));
+  }
+}
+
 bool writePidFile(const std::string& path, Log& log) {
   if (path.empty()) return true;
   std::ofstream out(path, std::ios::trunc);
@@ -94,15 +111,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  raiseDescriptorLimit(config.maxClients, log);
 
   Loop loop;
-  Server server(loop, config, log);
+  // Signals are blocked before any thread exists (the server's thread pool
+  // inherits the mask), so they only ever arrive through the signalfd.
   SignalWatcher signals(loop);
+  std::function<void()> onStopSignal;
   signals.start({SIGINT, SIGTERM, SIGQUIT}, [&](int signo) {
     log.notice("Received %s, shutting down", signo == SIGQUIT ? "SIGQUIT" : signo == SIGINT ? "SIGINT" : "SIGTERM");
-    server.shutdown();
+    onStopSignal();
     signals.stop();
   });
+  Server server(loop, config, log);
+  onStopSignal = [&server] { server.shutdown(); };
   if (std::string error = server.listen(); !error.empty()) {
     log.warning("%s", error.c_str());
     return 1;

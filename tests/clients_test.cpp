@@ -87,6 +87,21 @@ TEST(Clients, RedisCliOneShotCommands) {
   EXPECT_EQ(runCommand(cli + "ping").output, "PONG\n");
 }
 
+// redis-cli builds its help and interactive hints from COMMAND DOCS.
+TEST(Clients, RedisCliHelpComesFromCommandDocs) {
+  KeyloopServer server;
+  const std::string cli = "redis-cli -p " + std::to_string(server.port) + " ";
+  CommandResult set = runCommand(cli + "help set");
+  EXPECT_NE(set.output.find("key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|"
+                            "PXAT unix-time-milliseconds|KEEPTTL]"), std::string::npos) << set.output;
+  EXPECT_NE(set.output.find("string"), std::string::npos) << set.output;  // the group (colour codes around it)
+  CommandResult mset = runCommand(cli + "help mset");
+  EXPECT_NE(mset.output.find("key value [key value ...]"), std::string::npos) << mset.output;
+  CommandResult client = runCommand(cli + "help client setname");
+  EXPECT_NE(client.output.find("CLIENT SETNAME"), std::string::npos) << client.output;
+  EXPECT_NE(client.output.find("connection-name"), std::string::npos) << client.output;
+}
+
 TEST(Clients, RedisCliPipeMassInsertion) {
   KeyloopServer server;
   const std::string input = server.configPath + ".pipe";

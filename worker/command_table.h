@@ -46,6 +46,10 @@ struct CommandSpec {
   std::string_view group;    // COMMAND DOCS group
   std::string_view summary;  // COMMAND DOCS summary
   std::string_view since;
+  // Arguments in a compact notation that COMMAND DOCS expands for clients
+  // (redis-cli builds its hints from it): `key value [NX|XX] [EX:seconds]`,
+  // `(key value)...`; see command_docs.h.
+  std::string_view syntax;
   CommandHandler handler;
   std::span<const CommandSpec> subcommands = {};
 };

@@ -56,6 +56,7 @@ Server::Server(Loop& loop, Config config, Log& log)
       expireTimer_(loop),
       idleTimer_(loop),
       lag_(loop),
+      threadPool_(loop, static_cast<std::size_t>(config_.threadPool)),
       startedAt_(loop.now()) {}
 
 Server::~Server() { shutdown(); }

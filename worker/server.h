@@ -18,6 +18,7 @@
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "common/loop/lag_monitor.h"
+#include "common/loop/thread_pool.h"
 #include "worker/client.h"
 #include "worker/store.h"
 
@@ -62,6 +63,7 @@ class Server {
   ServerStats& stats() { return stats_; }
   const std::map<std::uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
   const LagMonitor& lag() const { return lag_; }
+  ThreadPool& threadPool() { return threadPool_; }
   TimePoint startedAt() const { return startedAt_; }
   const std::vector<std::uint16_t>& boundPorts() const { return boundPorts_; }
 
@@ -87,6 +89,7 @@ class Server {
   Timer expireTimer_;
   Timer idleTimer_;
   LagMonitor lag_;
+  ThreadPool threadPool_;
   TimePoint startedAt_;
 };
 

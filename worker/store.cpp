@@ -140,17 +140,25 @@ bool Store::erase(std::string_view key) {
   return true;
 }
 
-void Store::clear() {
-  for (Entry*& head : buckets_) {
+void Store::clear() { detachAll().free(); }
+
+Store::Detached Store::detachAll() {
+  std::vector<Entry*> buckets(kMinBuckets, nullptr);
+  buckets.swap(buckets_);
+  volatile_.clear();
+  size_ = 0;
+  return Detached(std::move(buckets));
+}
+
+void Store::Detached::free() {
+  for (Entry* head : buckets_) {
     while (head != nullptr) {
       Entry* next = head->next;
       std::free(head);
       head = next;
     }
   }
-  volatile_.clear();
-  size_ = 0;
-  buckets_.assign(kMinBuckets, nullptr);
+  buckets_.clear();
 }
 
 void Store::resizeIfNeeded() {

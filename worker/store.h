@@ -45,6 +45,21 @@ class Store {
   void setExpire(Entry* entry, std::int64_t expireAtMs);
   bool erase(std::string_view key);
   void clear();
+  // Empties the store in O(buckets) and hands the entries over, so that a
+  // big flush can free them on a pool thread instead of stalling the loop.
+  class Detached {
+   public:
+    Detached() = default;
+    explicit Detached(std::vector<Entry*> buckets) : buckets_(std::move(buckets)) {}
+    Detached(Detached&&) = default;
+    Detached& operator=(Detached&&) = default;
+    ~Detached() { free(); }
+    void free();  // safe from any thread: touches nothing but these entries
+
+   private:
+    std::vector<Entry*> buckets_;
+  };
+  Detached detachAll();
 
   static std::string_view key(const Entry* e);
   static std::string_view value(const Entry* e);

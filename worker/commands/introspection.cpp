@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "worker/command_docs.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
@@ -45,13 +46,18 @@ void replyCommandInfo(CommandContext& ctx, const CommandSpec& spec, std::string_
 
 void replyCommandDocs(CommandContext& ctx, const CommandSpec& spec, std::string_view name) {
   ctx.reply.bulk(name);
-  ctx.reply.map(spec.subcommands.empty() ? 3 : 4);
+  const bool hasArguments = !spec.syntax.empty();
+  ctx.reply.map(3 + hasArguments + !spec.subcommands.empty());
   ctx.reply.bulk("summary");
   ctx.reply.bulk(spec.summary);
   ctx.reply.bulk("since");
   ctx.reply.bulk(spec.since);
   ctx.reply.bulk("group");
   ctx.reply.bulk(spec.group);
+  if (hasArguments) {
+    ctx.reply.bulk("arguments");
+    replyArguments(ctx.reply, spec.syntax);
+  }
   if (!spec.subcommands.empty()) {
     ctx.reply.bulk("subcommands");
     ctx.reply.map(spec.subcommands.size());

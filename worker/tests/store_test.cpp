@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 
 namespace keyloop {
 namespace {
@@ -107,6 +108,18 @@ TEST(Store, RandomEntryAndClear) {
   store.clear();
   EXPECT_EQ(store.size(), 0u);
   EXPECT_EQ(store.randomEntry(kNow), nullptr);
+}
+
+TEST(Store, DetachedEntriesAreFreedOnAnotherThread) {
+  Store store;
+  for (int i = 0; i < 20000; ++i) store.set("k" + std::to_string(i), "v", i % 2 ? kNow + 100 : kNoExpiry);
+  Store::Detached dead = store.detachAll();
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.volatileCount(), 0u);
+  EXPECT_EQ(store.find("k1", kNow), nullptr);
+  store.set("k1", "new", kNoExpiry);  // the store is usable at once
+  std::thread([&dead] { dead.free(); }).join();  // ASan checks every entry is freed once
+  EXPECT_EQ(Store::value(store.find("k1", kNow)), "new");
 }
 
 }  // namespace

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""keyloop vs redis-server, same run, same machine; see server-bench."""
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+QUICK = "--quick" in sys.argv
+REQUESTS = {1: 50_000 if QUICK else 300_000, 16: 200_000 if QUICK else 2_000_000}
+IDLE_CLIENTS = 1_000 if QUICK else 10_000
+KEYS = 100_000 if QUICK else 1_000_000
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port):
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Server:
+    def __init__(self, name, argv, port):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+
+    def used_memory(self):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "info", "memory"],
+                             capture_output=True, text=True).stdout
+        return int(re.search(r"used_memory:(\d+)", out).group(1))
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def start_servers():
+    rport, kport = free_port(), free_port()
+    redis = Server("redis-server", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                                    "--save", "", "--appendonly", "no", "--maxclients", "50000"],
+                   rport)
+    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {kport}\n"
+               "limits:\n  maxclients: 50000\n")
+    conf.close()
+    keyloop = Server("keyloop", ["build/keyloop", "-c", conf.name], kport)
+    return redis, keyloop
+
+
+def throughput(servers):
+    rows = []
+    for pipeline in (1, 16):
+        for test in ("set", "get", "incr"):
+            row = {"test": test.upper(), "P": pipeline}
+            for s in servers:
+                n = REQUESTS[pipeline]
+                cpu0 = s.cpu_seconds()
+                out = subprocess.run(
+                    ["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", str(n), "-P",
+                     str(pipeline), "-t", test, "-r", "100000", "--csv"],
+                    capture_output=True, text=True, check=True).stdout
+                cpu = s.cpu_seconds() - cpu0
+                rps = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+                row[s.name] = (rps, cpu / n * 1e6)
+            rows.append(row)
+    return rows
+
+
+def idle_memory(server):
+    before = server.rss_bytes()
+    conns = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(IDLE_CLIENTS)]
+    conns[-1].sendall(b"PING\r\n")
+    conns[-1].recv(16)  # the server has accepted them all by now
+    time.sleep(0.5)
+    after = server.rss_bytes()
+    for c in conns:
+        c.close()
+    return (after - before) / IDLE_CLIENTS
+
+
+def key_memory(server):
+    used0, rss0 = server.used_memory(), server.rss_bytes()
+    with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+        value = b"v" * 32
+        for i in range(KEYS):
+            key = b"key:%012d" % i  # 16 bytes
+            f.write(b"*3\r\n$3\r\nSET\r\n$16\r\n" + key + b"\r\n$32\r\n" + value + b"\r\n")
+        path = f.name
+    with open(path, "rb") as f:
+        subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f,
+                       capture_output=True, check=True)
+    os.unlink(path)
+    assert int(server.cli("dbsize")) == KEYS
+    return (server.used_memory() - used0) / KEYS, (server.rss_bytes() - rss0) / KEYS
+
+
+def on_fresh_servers(measure):
+    """Runs measure(server) for each on newly started servers, so that no
+    earlier phase's freed-but-kept heap distorts memory deltas."""
+    servers = start_servers()
+    try:
+        return {s.name: measure(s) for s in servers}
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def main():
+    servers = start_servers()
+    try:
+        rows = throughput(servers)
+    finally:
+        for s in servers:
+            s.stop()
+    idle = on_fresh_servers(idle_memory)
+    keys = on_fresh_servers(key_memory)
+    version = subprocess.run(["redis-server", "--version"], capture_output=True,
+                             text=True).stdout.split()[2]
+
+    print(f"- Date: {time.strftime('%Y-%m-%d')}; machine: {os.cpu_count()} CPUs, "
+          f"Linux {platform.release()}; redis-server {version.removeprefix('v=')}; "
+          f"keyloop Release build, 1 process{'; QUICK run' if QUICK else ''}")
+    print(f"- redis-benchmark -c 50 -r 100000, {REQUESTS[1]:,} requests at P=1 and "
+          f"{REQUESTS[16]:,} at P=16; client and server share the 2 cores.")
+    print()
+    print("| test | P | redis req/s | keyloop req/s | throughput ratio | redis CPU µs/req "
+          "| keyloop CPU µs/req | CPU ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        (rr, rc), (kr, kc) = r["redis-server"], r["keyloop"]
+        print(f"| {r['test']} | {r['P']} | {rr:,.0f} | {kr:,.0f} | {kr / rr:.2f} | {rc:.2f} | "
+              f"{kc:.2f} | {kc / rc:.2f} |")
+    print()
+    print(f"| memory | redis | keyloop | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| RSS per idle connection ({IDLE_CLIENTS:,} clients) | {idle['redis-server']:,.0f} B "
+          f"| {idle['keyloop']:,.0f} B | {idle['keyloop'] / idle['redis-server']:.2f} |")
+    (ru, rr), (ku, kr) = keys["redis-server"], keys["keyloop"]
+    print(f"| used_memory per key ({KEYS:,} keys, 16 B key, 32 B value) | {ru:.1f} B "
+          f"| {ku:.1f} B | {ku / ru:.2f} |")
+    print(f"| RSS per key (same keys) | {rr:.1f} B | {kr:.1f} B | {kr / rr:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
