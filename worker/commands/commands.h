@@ -23,6 +23,10 @@ enum class ExpireUnit { Seconds, Milliseconds };
 std::optional<long long> expireMillisOrReply(CommandContext& ctx, std::string_view arg,
                                              ExpireUnit unit, bool relative);
 void replyValue(CommandContext& ctx, const Store::Entry* entry);  // bulk, or null
+// Replaces `entry`'s value (keeping its TTL), or creates `key` when absent.
+void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value);
+// A HELP subcommand's reply: one status line each.
+void replyHelp(CommandContext& ctx, std::span<const std::string_view> lines);
 
 // strings.cpp
 void get(CommandContext&);

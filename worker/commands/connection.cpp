@@ -177,8 +177,7 @@ void clientHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.array(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.simple(line);
+  replyHelp(ctx, kLines);
 }
 
 }  // namespace keyloop::commands

@@ -41,4 +41,17 @@ void replyValue(CommandContext& ctx, const Store::Entry* entry) {
   entry ? ctx.reply.bulk(Store::value(entry)) : ctx.reply.null();
 }
 
+void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value) {
+  if (entry) {
+    ctx.store.setValue(entry, value);
+  } else {
+    ctx.store.set(key, value, kNoExpiry);
+  }
+}
+
+void replyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {
+  ctx.reply.array(lines.size());
+  for (std::string_view line : lines) ctx.reply.simple(line);
+}
+
 }  // namespace keyloop::commands

@@ -121,8 +121,7 @@ void commandHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.array(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.simple(line);
+  replyHelp(ctx, kLines);
 }
 
 namespace {
@@ -173,8 +172,7 @@ void configHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.array(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.simple(line);
+  replyHelp(ctx, kLines);
 }
 
 namespace {

@@ -108,12 +108,7 @@ void incrementBy(CommandContext& ctx, long long increment) {
     ctx.reply.error(kOverflow);
     return;
   }
-  const std::string text = formatInteger(result);
-  if (e) {
-    ctx.store.setValue(e, text);
-  } else {
-    ctx.store.set(ctx.args[1], text, kNoExpiry);
-  }
+  storeValue(ctx, e, ctx.args[1], formatInteger(result));
   ctx.reply.integer(result);
 }
 
@@ -285,11 +280,7 @@ void incrbyfloat(CommandContext& ctx) {
     return ctx.reply.error("ERR increment would produce NaN or Infinity");
   }
   const std::string text = formatLongDouble(result);
-  if (e) {
-    ctx.store.setValue(e, text);
-  } else {
-    ctx.store.set(ctx.args[1], text, kNoExpiry);
-  }
+  storeValue(ctx, e, ctx.args[1], text);
   ctx.reply.bulk(text);
 }
 
