@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include <fstream>
+#include <thread>
 #include <memory>
 
 #include "tests/support/command.h"
@@ -73,6 +74,50 @@ TEST(Clients, ManyConnectionsTouchingTheSameKeys) {
   EXPECT_EQ(std::string(r->str, r->len), "1000");
   r = command(clients[3].get(), "INFO %s", "clients");
   EXPECT_NE(std::string(r->str, r->len).find("connected_clients:50\r\n"), std::string::npos);
+}
+
+// Keys with a TTL disappear without being touched (the active expire cycle),
+// and INFO's keyspace line follows.
+TEST(Clients, ActiveExpiryRemovesUntouchedKeys) {
+  KeyloopServer server;
+  Context c = connect(server.port);
+  for (int i = 0; i < 2000; ++i) redisAppendCommand(c.get(), "SET ttl:%d v PX 100", i);
+  for (int i = 0; i < 2000; ++i) redisAppendCommand(c.get(), "SET keep:%d v", i);
+  for (int i = 0; i < 4000; ++i) {
+    void* raw = nullptr;
+    ASSERT_EQ(redisGetReply(c.get(), &raw), REDIS_OK);
+    freeReplyObject(raw);
+  }
+  Reply info = command(c.get(), "INFO %s", "keyspace");
+  EXPECT_NE(std::string(info->str, info->len).find("db0:keys=4000,expires=2000,"), std::string::npos);
+  // Only DBSIZE and INFO from here on: neither touches a key.
+  long long size = -1;
+  for (int attempt = 0; attempt < 100 && size != 2000; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size = command(c.get(), "DBSIZE")->integer;
+  }
+  EXPECT_EQ(size, 2000);
+  info = command(c.get(), "INFO %s", "stats");
+  EXPECT_NE(std::string(info->str, info->len).find("expired_keys:2000\r\n"), std::string::npos);
+}
+
+// A big FLUSHALL frees its keys on the thread pool; for clients they are
+// gone at once and the server keeps serving.
+TEST(Clients, BigFlushallIsImmediateForClients) {
+  KeyloopServer server;
+  Context c = connect(server.port);
+  for (int i = 0; i < 50000; ++i) redisAppendCommand(c.get(), "SET key:%d %d", i, i);
+  for (int i = 0; i < 50000; ++i) {
+    void* raw = nullptr;
+    ASSERT_EQ(redisGetReply(c.get(), &raw), REDIS_OK);
+    freeReplyObject(raw);
+  }
+  EXPECT_EQ(command(c.get(), "DBSIZE")->integer, 50000);
+  EXPECT_STREQ(command(c.get(), "FLUSHALL")->str, "OK");
+  EXPECT_EQ(command(c.get(), "DBSIZE")->integer, 0);
+  EXPECT_EQ(command(c.get(), "GET %s", "key:7")->type, REDIS_REPLY_NIL);
+  EXPECT_STREQ(command(c.get(), "SET %s %s", "key:7", "again")->str, "OK");
+  EXPECT_EQ(command(c.get(), "DBSIZE")->integer, 1);
 }
 
 TEST(Clients, RedisCliOneShotCommands) {

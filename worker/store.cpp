@@ -228,29 +228,37 @@ void Store::forEach(std::int64_t nowMs, const std::function<void(const Entry*)>&
 
 std::size_t Store::expireSome(std::int64_t nowMs, const std::function<bool()>& outOfTime) {
   constexpr std::size_t kSamplesPerRound = 20;
+  constexpr std::size_t kBucketsPerRound = 400;  // bounds a round's work on sparse tables
   std::size_t deleted = 0;
   std::vector<Entry*> expired;
   while (!volatile_.empty()) {
+    // Sweep buckets from where the last round stopped (Redis keeps a cursor
+    // into its expires dict the same way): every key with a TTL is looked
+    // at within a bounded number of rounds, however few of them are left.
     expired.clear();
     std::size_t sampled = 0;
     const std::size_t buckets = volatile_.bucket_count();
-    for (std::size_t probe = 0; probe < kSamplesPerRound * 4 && sampled < kSamplesPerRound; ++probe) {
-      const std::size_t b = rng_() % buckets;
+    // At most one lap per round, so no entry is collected twice.
+    const std::size_t lap = std::min(kBucketsPerRound, buckets);
+    for (std::size_t visited = 0; visited < lap && sampled < kSamplesPerRound; ++visited) {
+      const std::size_t b = expireCursor_++ % buckets;
       for (auto it = volatile_.begin(b); it != volatile_.end(b); ++it) {
         ++sampled;
         if ((*it)->expireAtMs <= nowMs) expired.push_back(*it);
       }
     }
-    // Two probes may hit the same bucket: delete each entry once.
-    std::sort(expired.begin(), expired.end());
-    expired.erase(std::unique(expired.begin(), expired.end()), expired.end());
     for (Entry* e : expired) {
       unlink(slotOf(key(e)));
       ++expiredTotal_;
       ++deleted;
     }
     resizeIfNeeded();
-    if (expired.size() * 4 <= sampled || sampled == 0 || outOfTime()) break;
+    if (expired.size() * 4 <= sampled || outOfTime()) break;
+  }
+  // The set never shrinks its buckets by itself; a sparse one makes sweeps
+  // slow, so give the memory back once most TTL keys are gone.
+  if (volatile_.size() * 8 < volatile_.bucket_count() && volatile_.bucket_count() > 64) {
+    volatile_.rehash(0);
   }
   return deleted;
 }

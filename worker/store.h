@@ -80,8 +80,9 @@ class Store {
   void forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit);
 
   // Samples keys with a TTL and deletes the expired ones, like Redis's active
-  // expire cycle: rounds of 20 samples, another round only while more than a
-  // quarter of a round was expired and `deadline` has not passed.
+  // expire cycle: rounds of about 20 samples taken by a sweeping cursor,
+  // another round only while more than a quarter of a round was expired and
+  // `outOfTime()` says there is budget left.
   // Returns how many keys it deleted.
   std::size_t expireSome(std::int64_t nowMs, const std::function<bool()>& outOfTime);
 
@@ -98,6 +99,7 @@ class Store {
   std::uint64_t seed_;
   std::uint64_t expiredTotal_ = 0;
   std::unordered_set<Entry*> volatile_;
+  std::size_t expireCursor_ = 0;  // next bucket of volatile_ to sample
   std::mt19937_64 rng_;
 };
 

@@ -56,6 +56,21 @@ TEST(Store, ExpiredKeysVanishLazilyAndActively) {
   EXPECT_EQ(store.expiredTotal(), 1001u);
 }
 
+// A few expired keys among many buckets are still found: the sampling
+// cursor sweeps every bucket instead of guessing.
+TEST(Store, ExpireCycleFindsTheLastFewExpiredKeys) {
+  Store store;
+  for (int i = 0; i < 5000; ++i) store.set("t" + std::to_string(i), "v", kNow + 1000);
+  for (int i = 0; i < 4995; ++i) store.setExpire(store.find("t" + std::to_string(i), kNow), kNoExpiry);
+  ASSERT_EQ(store.volatileCount(), 5u);
+  std::size_t deleted = 0;
+  for (int cycle = 0; cycle < 100 && deleted < 5; ++cycle) {
+    deleted += store.expireSome(kNow + 2000, [] { return true; });
+  }
+  EXPECT_EQ(deleted, 5u);
+  EXPECT_EQ(store.size(), 4995u);
+}
+
 TEST(Store, ExpireCycleStopsWhenOutOfTime) {
   Store store;
   for (int i = 0; i < 1000; ++i) store.set("t" + std::to_string(i), "v", kNow);
