@@ -38,14 +38,32 @@ class Server:
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port)
 
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    def pids(self):
+        """The server's processes: keyloop's master and its workers."""
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    pass
+        return [self.proc.pid] + [p for p, parent in parents.items() if parent == self.proc.pid]
+
+    def cpu_seconds(self, user_only=False):
+        total = 0
+        for pid in self.pids():
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + (0 if user_only else int(fields[12]))  # utime (+ stime)
+        return total / TICKS
 
     def rss_bytes(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+        total = 0
+        for pid in self.pids():
+            with open(f"/proc/{pid}/status") as f:
+                total += int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+        return total
 
     def used_memory(self):
         out = subprocess.run(["redis-cli", "-p", str(self.port), "info", "memory"],
@@ -61,34 +79,41 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def start_servers():
-    rport, kport = free_port(), free_port()
+def start_keyloop(workers):
+    port = free_port()
+    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n"
+               f"workers: {workers}\nlimits:\n  maxclients: 50000\n")
+    conf.close()
+    server = Server(f"keyloop-{workers}", ["build/keyloop", "-c", conf.name], port)
+    time.sleep(0.3)  # every worker up, not just the first to accept
+    return server
+
+
+def start_servers(worker_counts=(1, 2)):
+    rport = free_port()
     redis = Server("redis-server", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
                                     "--save", "", "--appendonly", "no", "--maxclients", "50000"],
                    rport)
-    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {kport}\n"
-               "limits:\n  maxclients: 50000\n")
-    conf.close()
-    keyloop = Server("keyloop", ["build/keyloop", "-c", conf.name], kport)
-    return redis, keyloop
+    return [redis] + [start_keyloop(w) for w in worker_counts]
 
 
 def throughput(servers):
     rows = []
     for pipeline in (1, 16):
-        for test in ("set", "get", "incr"):
+        for test in ("set", "get", "incr", "mset"):
             row = {"test": test.upper(), "P": pipeline}
             for s in servers:
                 n = REQUESTS[pipeline]
-                cpu0 = s.cpu_seconds()
+                cpu0, user0 = s.cpu_seconds(), s.cpu_seconds(user_only=True)
                 out = subprocess.run(
                     ["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", str(n), "-P",
                      str(pipeline), "-t", test, "-r", "100000", "--csv"],
                     capture_output=True, text=True, check=True).stdout
                 cpu = s.cpu_seconds() - cpu0
+                user = s.cpu_seconds(user_only=True) - user0
                 rps = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
-                row[s.name] = (rps, cpu / n * 1e6)
+                row[s.name] = (rps, cpu / n * 1e6, user / n * 1e6)
             rows.append(row)
     return rows
 
@@ -124,9 +149,9 @@ def key_memory(server):
 def on_fresh_servers(measure):
     """Runs measure(server) for each on newly started servers, so that no
     earlier phase's freed-but-kept heap distorts memory deltas."""
-    servers = start_servers()
+    servers = start_servers((2,))
     try:
-        return {s.name: measure(s) for s in servers}
+        return {s.name.removesuffix("-2"): measure(s) for s in servers}
     finally:
         for s in servers:
             s.stop()
@@ -139,6 +164,15 @@ def main():
     finally:
         for s in servers:
             s.stop()
+    forwarding = []
+    for r in rows:
+        # With 2 workers half the keys are the other worker's: mixed =
+        # (local + forwarded) / 2, so a forwarded request costs 2*mixed - local.
+        # Also for user-space CPU alone: the part keyloop's code controls.
+        (_, local, local_user), (_, mixed, mixed_user) = r["keyloop-1"], r["keyloop-2"]
+        forwarded, forwarded_user = 2 * mixed - local, 2 * mixed_user - local_user
+        forwarding.append((r["test"], r["P"], local, mixed, forwarded, forwarded / local,
+                           local_user, forwarded_user, forwarded_user / local_user))
     idle = on_fresh_servers(idle_memory)
     keys = on_fresh_servers(key_memory)
     version = subprocess.run(["redis-server", "--version"], capture_output=True,
@@ -146,17 +180,29 @@ def main():
 
     print(f"- Date: {time.strftime('%Y-%m-%d')}; machine: {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; redis-server {version.removeprefix('v=')}; "
-          f"keyloop Release build, 1 process{'; QUICK run' if QUICK else ''}")
+          f"keyloop Release build, workers=1 and workers=2{'; QUICK run' if QUICK else ''}")
     print(f"- redis-benchmark -c 50 -r 100000, {REQUESTS[1]:,} requests at P=1 and "
           f"{REQUESTS[16]:,} at P=16; client and server share the 2 cores.")
     print()
-    print("| test | P | redis req/s | keyloop req/s | throughput ratio | redis CPU µs/req "
-          "| keyloop CPU µs/req | CPU ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("CPU is server CPU time (utime+stime of every server process) per request; "
+          "ratios are keyloop / redis.")
+    print()
+    print("| test | P | redis req/s | keyloop w=1 req/s | ratio | keyloop w=2 req/s | ratio "
+          "| redis CPU µs/req | w=1 CPU µs/req | ratio | w=2 CPU µs/req | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        (rr, rc), (kr, kc) = r["redis-server"], r["keyloop"]
-        print(f"| {r['test']} | {r['P']} | {rr:,.0f} | {kr:,.0f} | {kr / rr:.2f} | {rc:.2f} | "
-              f"{kc:.2f} | {kc / rc:.2f} |")
+        (rr, rc, _), (k1r, k1c, _), (k2r, k2c, _) = r["redis-server"], r["keyloop-1"], r["keyloop-2"]
+        print(f"| {r['test']} | {r['P']} | {rr:,.0f} | {k1r:,.0f} | {k1r / rr:.2f} | {k2r:,.0f} | "
+              f"{k2r / rr:.2f} | {rc:.2f} | {k1c:.2f} | {k1c / rc:.2f} | {k2c:.2f} | {k2c / rc:.2f} |")
+    print()
+    print("Forwarding cost (workers=2: half of all requests go to the other worker):")
+    print()
+    print("| test | P | local µs/req (w=1) | mixed µs/req (w=2) | forwarded µs/req | forwarded / local "
+          "| local user µs/req | forwarded user µs/req | user ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for test, p, local, mixed, forwarded, ratio, lu, fu, uratio in forwarding:
+        print(f"| {test} | {p} | {local:.2f} | {mixed:.2f} | {forwarded:.2f} | {ratio:.2f} "
+              f"| {lu:.2f} | {fu:.2f} | {uratio:.2f} |")
     print()
     print(f"| memory | redis | keyloop | ratio |")
     print("|---|---:|---:|---:|")

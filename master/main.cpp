@@ -1,9 +1,6 @@
 // keyloop: the command line. Parses options (Boost.Program_options), loads
-// the config, and runs the server until SIGTERM/SIGINT (fast shutdown) or
-// SIGQUIT (graceful: stop accepting, flush replies, exit).
-//
-// One process for now; the master/worker split (master/ supervising forked
-// workers) builds on this same entry point.
+// the config, and hands over to the Master (master.h), which forks the
+// workers and runs until SIGTERM/SIGINT (fast) or SIGQUIT (graceful).
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -17,6 +14,8 @@
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
+#include "master/master.h"
+#include "master/process_title.h"
 #include "worker/server.h"
 
 namespace po = boost::program_options;
@@ -76,20 +75,10 @@ void raiseDescriptorLimit(std::size_t maxClients, Log& log) {
   }
 }
 
-bool writePidFile(const std::string& path, Log& log) {
-  if (path.empty()) return true;
-  std::ofstream out(path, std::ios::trunc);
-  out << ::getpid() << "\n";
-  if (!out) {
-    log.warning("Failed to write PID file %s", path.c_str());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  initProcessTitle(argc, argv);
   Options options;
   if (auto exit = parseOptions(argc, argv, options)) return *exit;
 
@@ -113,27 +102,6 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   raiseDescriptorLimit(config.maxClients, log);
 
-  Loop loop;
-  // Signals are blocked before any thread exists (the server's thread pool
-  // inherits the mask), so they only ever arrive through the signalfd.
-  SignalWatcher signals(loop);
-  std::function<void()> onStopSignal;
-  signals.start({SIGINT, SIGTERM, SIGQUIT}, [&](int signo) {
-    log.notice("Received %s, shutting down", signo == SIGQUIT ? "SIGQUIT" : signo == SIGINT ? "SIGINT" : "SIGTERM");
-    onStopSignal();
-    signals.stop();
-  });
-  Server server(loop, config, log);
-  onStopSignal = [&server] { server.shutdown(); };
-  if (std::string error = server.listen(); !error.empty()) {
-    log.warning("%s", error.c_str());
-    return 1;
-  }
-  writePidFile(config.pidFile, log);
-  log.notice("keyloop %s started, pid %d, config %s", std::string(kKeyloopVersion).c_str(),
-             static_cast<int>(::getpid()), config.path.c_str());
-  loop.run();
-  if (!config.pidFile.empty()) std::remove(config.pidFile.c_str());
-  log.notice("keyloop is now ready to exit, bye bye...");
-  return 0;
+  Master master(std::move(config), log);
+  return master.run();
 }

@@ -81,7 +81,7 @@ TEST(Clients, ManyConnectionsTouchingTheSameKeys) {
 TEST(Clients, ActiveExpiryRemovesUntouchedKeys) {
   KeyloopServer server;
   Context c = connect(server.port);
-  for (int i = 0; i < 2000; ++i) redisAppendCommand(c.get(), "SET ttl:%d v PX 100", i);
+  for (int i = 0; i < 2000; ++i) redisAppendCommand(c.get(), "SET ttl:%d v PX 1500", i);
   for (int i = 0; i < 2000; ++i) redisAppendCommand(c.get(), "SET keep:%d v", i);
   for (int i = 0; i < 4000; ++i) {
     void* raw = nullptr;

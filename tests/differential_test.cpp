@@ -10,6 +10,11 @@
 //   !reconnect       open fresh connections to both
 //   !unordered CMD   compare an array reply as a multiset (KEYS: hash order)
 //   !any CMD         both must reply, contents may differ (ids, clocks)
+//
+// keyloop runs with 4 workers. Every script runs over one connection; the
+// scripts without per-connection state also run with each line sent over
+// the next of 8 connections, so the same keys are touched through
+// different connections and hence through different workers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -33,25 +38,44 @@ std::vector<std::string> scriptNames() {
   return names;
 }
 
-class Differential : public ::testing::TestWithParam<std::string> {};
+constexpr const char* kFourWorkers = "workers: 4\n";
 
-TEST_P(Differential, RepliesMatchRedisByteForByte) {
+// Scripts whose lines do not depend on the connection they arrive on.
+std::vector<std::string> statelessScriptNames() {
+  std::vector<std::string> names;
+  for (const std::string& name : scriptNames()) {
+    if (name != "connection" && name != "protocol" && name != "resp3") names.push_back(name);
+  }
+  return names;
+}
+
+using Connections = std::vector<std::unique_ptr<RespConnection>>;
+
+void runScript(const std::string& name, std::size_t connectionCount) {
   RedisServer redis;
-  KeyloopServer keyloop;
+  KeyloopServer keyloop(kFourWorkers);
+  Connections redisConnections, keyloopConnections;
   auto connectBoth = [&] {
-    return std::make_pair(std::make_unique<RespConnection>(redis.port),
-                          std::make_unique<RespConnection>(keyloop.port));
+    redisConnections.clear();
+    keyloopConnections.clear();
+    for (std::size_t i = 0; i < connectionCount; ++i) {
+      redisConnections.push_back(std::make_unique<RespConnection>(redis.port));
+      keyloopConnections.push_back(std::make_unique<RespConnection>(keyloop.port));
+    }
   };
-  auto [toRedis, toKeyloop] = connectBoth();
+  connectBoth();
+  std::size_t turn = 0;
+  RespConnection* toRedis = nullptr;
+  RespConnection* toKeyloop = nullptr;
 
-  std::ifstream script(sourceDir() + "/tests/differential/" + GetParam() + ".txt");
+  std::ifstream script(sourceDir() + "/tests/differential/" + name + ".txt");
   ASSERT_TRUE(script) << "missing script";
   std::string line;
   int lineNumber = 0, compared = 0;
   while (std::getline(script, line)) {
     ++lineNumber;
     if (line.empty() || line[0] == '#') continue;
-    const std::string where = GetParam() + ".txt:" + std::to_string(lineNumber) + ": " + line;
+    const std::string where = name + ".txt:" + std::to_string(lineNumber) + ": " + line;
     std::vector<std::string> args;
     ASSERT_TRUE(resp::splitInlineArgs(line, args)) << where;
     if (args[0] == "!sleep") {
@@ -59,8 +83,13 @@ TEST_P(Differential, RepliesMatchRedisByteForByte) {
       continue;
     }
     if (args[0] == "!reconnect") {
-      std::tie(toRedis, toKeyloop) = connectBoth();
+      connectBoth();
       continue;
+    }
+    if (args[0] != "!closed") {  // !closed checks the connection used last
+      toRedis = redisConnections[turn % connectionCount].get();
+      toKeyloop = keyloopConnections[turn % connectionCount].get();
+      ++turn;
     }
     if (args[0] == "!closed") {
       EXPECT_TRUE(toRedis->closedByPeer()) << where << " (redis kept it open)";
@@ -104,12 +133,20 @@ TEST_P(Differential, RepliesMatchRedisByteForByte) {
   EXPECT_GT(compared, 0);
 }
 
+class Differential : public ::testing::TestWithParam<std::string> {};
+TEST_P(Differential, RepliesMatchRedisByteForByte) { runScript(GetParam(), 1); }
+
+class DifferentialManyConnections : public ::testing::TestWithParam<std::string> {};
+TEST_P(DifferentialManyConnections, RepliesMatchRedisWithLinesSpreadOverEightConnections) {
+  runScript(GetParam(), 8);
+}
+
 // SCAN's cursors differ between servers (different hashes), so its
 // semantics are compared instead: a complete iteration returns every key
 // at least once, and the same set of keys, as redis-server's does.
 TEST(DifferentialScan, CompleteIterationsReturnTheSameKeys) {
   RedisServer redis;
-  KeyloopServer keyloop;
+  KeyloopServer keyloop(kFourWorkers);
   auto scanAll = [](std::uint16_t port, const std::vector<std::string>& options) {
     RespConnection c(port);
     for (int i = 0; i < 1500; ++i) {
@@ -147,6 +184,8 @@ TEST(DifferentialScan, CompleteIterationsReturnTheSameKeys) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scripts, Differential, ::testing::ValuesIn(scriptNames()),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Scripts, DifferentialManyConnections, ::testing::ValuesIn(statelessScriptNames()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -27,14 +27,15 @@ void Client::start() {
 }
 
 void Client::onEvents(std::uint32_t events) {
-  if (events & (kReadable | kHangup | kError)) {
+  // After a half-close the peer sends nothing more: only write what it is owed.
+  if ((events & (kReadable | kHangup | kError)) && !closeAfterReply_) {
     readAndExecute();
     if (closed_) return;
   }
   if (events & kWritable) {
     flush();
     // Back-pressure lifted: run what was already read before reading more.
-    if (!closed_ && queryBufferBytes() > 0 && outputBufferBytes() < kPauseReadingAt) {
+    if (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
       executeBuffered(query_);
       if (!closed_) flush();
     }
@@ -53,12 +54,19 @@ void Client::readAndExecute() {
   in.resize(oldSize + chunk);
   const ssize_t n = ::read(fd_.get(), in.data() + oldSize, chunk);
   in.resize(oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0));
+  if (n == 0 && !queued_.empty()) {
+    // Half-closed with forwarded replies still on their way: deliver them
+    // first (the peer may still be reading), then close.
+    if (shared) in.clear();
+    closeAfterReply_ = true;
+    return updateInterest();
+  }
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
     if (shared) in.clear();
     return close();
   }
   if (n < 0) return;
-  server_.stats().netInputBytes += static_cast<std::uint64_t>(n);
+  server_.stats()[kNetInputBytes] += static_cast<std::uint64_t>(n);
   lastActive_ = server_.loop().now();
   executeBuffered(in);
   if (shared) {
@@ -75,20 +83,26 @@ void Client::readAndExecute() {
 }
 
 void Client::executeBuffered(std::string& in) {
+  // A forwarded command's reply may arrive while we are in here (the owner
+  // turned out to be local after all): fillReply() must not re-enter.
+  executing_ = true;
   while (queryStart_ < in.size() && !closeAfterReply_ && !closed_) {
-    if (outputBufferBytes() >= kPauseReadingAt) break;  // resumed from onEvents
+    if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {
+      const std::size_t before = output_.size();
       reply_.error("ERR " + parser_.error());
-      server_.stats().commandErrors++;
+      if (hasReservedReplies()) queueLocalReply(before);
+      server_.stats()[kCommandErrors]++;
       closeAfterReply_ = true;
       break;
     }
     queryStart_ += parser_.consumed();
     if (!parser_.args().empty()) server_.execute(*this, parser_.args());
   }
+  executing_ = false;
   if (&in != &query_) return;  // the caller keeps what is left of a shared read
   // Consumed bytes are dropped only at request boundaries (the parser keeps
   // offsets relative to the request it is in the middle of).
@@ -107,7 +121,7 @@ void Client::flush() {
                              MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       outputSent_ += static_cast<std::size_t>(n);
-      server_.stats().netOutputBytes += static_cast<std::uint64_t>(n);
+      server_.stats()[kNetOutputBytes] += static_cast<std::uint64_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       break;
     } else {
@@ -116,6 +130,10 @@ void Client::flush() {
   }
   if (outputSent_ == output_.size()) {
     outputSent_ = 0;
+    if (closeAfterReply_ && !queued_.empty()) {  // QUIT behind forwarded replies
+      output_.clear();
+      return updateInterest();
+    }
     if (output_.capacity() > kKeptOutputCapacity) {
       std::string().swap(output_);  // a burst's buffer is not kept while idle
     } else {
@@ -131,7 +149,7 @@ void Client::flush() {
 
 void Client::updateInterest() {
   const bool pending = outputSent_ < output_.size();
-  const bool paused = closeAfterReply_ || outputBufferBytes() >= kPauseReadingAt;
+  const bool paused = closeAfterReply_ || readingPaused();
   std::uint32_t interest = (paused ? 0u : static_cast<std::uint32_t>(kReadable)) |
                            (pending ? static_cast<std::uint32_t>(kWritable) : 0u);
   io_.setInterest(interest);
@@ -143,6 +161,52 @@ void Client::close() {
   io_.stop();
   fd_.reset();
   server_.removeClient(id_);
+}
+
+std::uint64_t Client::reserveReply() {
+  queued_.push_back({nextPlace_, false, {}});
+  return nextPlace_++;
+}
+
+void Client::queueLocalReply(std::size_t from) {
+  queued_.push_back({nextPlace_++, true, output_.substr(from)});
+  output_.resize(from);
+}
+
+void Client::fillReply(std::uint64_t place, std::string_view bytes) {
+  if (place == barrier_) barrier_ = 0;
+  bool released = false;
+  if (!queued_.empty() && queued_.front().place == place) {
+    // The common case: the oldest reply we wait for. Straight to output.
+    output_ += bytes;
+    queued_.pop_front();
+    released = true;
+  } else {
+    for (QueuedReply& q : queued_) {
+      if (q.place == place) {
+        q.ready = true;
+        q.bytes.assign(bytes);
+        break;
+      }
+    }
+  }
+  while (!queued_.empty() && queued_.front().ready) {
+    output_ += queued_.front().bytes;
+    queued_.pop_front();
+    released = true;
+  }
+  // Inside executeBuffered the caller flushes when its batch is done.
+  if (!released || closed_ || executing_) return;
+  flush();
+  // Reading may have paused on in-flight replies: pick up what is buffered.
+  if (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
+    executeBuffered(query_);
+    if (!closed_) flush();
+  }
+}
+
+bool Client::readingPaused() const {
+  return outputBufferBytes() >= kPauseReadingAt || queued_.size() >= kMaxReservedReplies || barrier_ != 0;
 }
 
 std::string Client::describe(TimePoint now) const {

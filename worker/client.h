@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "common/loop/handles.h"
@@ -26,6 +27,10 @@ class Client {
   static constexpr std::size_t kPauseReadingAt = 1024 * 1024;
   // Output capacity kept between bursts; more is freed once flushed.
   static constexpr std::size_t kKeptOutputCapacity = 4096;
+  // Replies held in order behind forwarded commands before reading pauses.
+  // Small, because a forwarded reply's size is unknown until it arrives:
+  // this bounds what one greedy client can make the server buffer.
+  static constexpr std::size_t kMaxReservedReplies = 16;
 
   Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local);
   ~Client();
@@ -49,8 +54,24 @@ class Client {
   TimePoint lastActive() const { return lastActive_; }
   const std::string& lastCommand() const { return lastCommand_; }
   void setLastCommand(std::string_view name) { lastCommand_.assign(name); }
-  std::size_t queryBufferBytes() const { return query_.size() - queryStart_; }
+  // Bytes read but not yet executed (0 while parsing a shared read).
+  std::size_t queryBufferBytes() const { return query_.size() > queryStart_ ? query_.size() - queryStart_ : 0; }
   std::size_t outputBufferBytes() const { return output_.size() - outputSent_; }
+  // Reply ordering with forwarded commands: reserveReply() holds a place in
+  // the reply stream for a command another worker executes; replies of
+  // later commands queue behind it until fillReply() arrives. Replies
+  // therefore always leave in request order.
+  std::uint64_t reserveReply();
+  void fillReply(std::uint64_t place, std::string_view bytes);
+  bool hasReservedReplies() const { return !queued_.empty(); }
+  // Runs none of this client's later commands until `place` is filled: a
+  // cross-worker transaction writes at commit, so a command after it must
+  // not overtake it (Redis runs one connection's commands in order).
+  void holdUntilFilled(std::uint64_t place) { barrier_ = place; }
+  // Moves the reply bytes a local command appended since `from` into the
+  // queue (used while earlier replies are still reserved).
+  void queueLocalReply(std::size_t from);
+
   // One line of CLIENT LIST / CLIENT INFO, without the newline.
   std::string describe(TimePoint now) const;
 
@@ -60,6 +81,7 @@ class Client {
   void executeBuffered(std::string& in);
   void flush();
   void updateInterest();
+  bool readingPaused() const;
 
   Server& server_;
   UniqueFd fd_;
@@ -70,6 +92,7 @@ class Client {
   bool authenticated_;
   bool closeAfterReply_ = false;
   bool closed_ = false;  // close() ran; the server frees us after this callback
+  bool executing_ = false;  // inside executeBuffered()
 
   std::string query_;
   std::size_t queryStart_ = 0;  // first byte not yet consumed by the parser
@@ -77,6 +100,14 @@ class Client {
 
   std::string output_;
   std::size_t outputSent_ = 0;
+  struct QueuedReply {
+    std::uint64_t place;
+    bool ready;
+    std::string bytes;
+  };
+  std::deque<QueuedReply> queued_;
+  std::uint64_t nextPlace_ = 1;
+  std::uint64_t barrier_ = 0;  // 0: none (see holdUntilFilled)
   resp::Reply reply_{output_};
 };
 

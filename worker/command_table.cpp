@@ -6,6 +6,7 @@
 
 #include "worker/args.h"
 #include "worker/commands/commands.h"
+#include "worker/transaction.h"
 
 namespace keyloop {
 
@@ -38,6 +39,9 @@ constexpr CommandSpec kConfigSubcommands[] = {
 
 // Sorted by name: findCommand() binary-searches it.
 constexpr CommandSpec kCommands[] = {
+    {"__commit", -2, kInternal | W, 0, 0, 0, "keyspace", "Applies a cross-worker transaction's writes and unlocks.", "0.1.0", "transaction [op...]", commitKeys},
+    {"__lock", -3, kInternal, 2, -1, 1, "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
+    {"__totals", 1, kInternal, 0, 0, 0, "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
     {"append", 3, W, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
     {"auth", -2, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
     {"client", -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
@@ -109,6 +113,15 @@ const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view
   return findIn(container.subcommands, name);
 }
 
-std::span<const CommandSpec> allCommands() { return kCommands; }
+std::span<const CommandSpec> allCommands() {
+  // Internal commands ("__" sorts first) are hidden from COMMAND and DOCS.
+  static const std::span<const CommandSpec> visible = [] {
+    std::span<const CommandSpec> all(kCommands);
+    std::size_t first = 0;
+    while (first < all.size() && (all[first].flags & kInternal)) ++first;
+    return all.subspan(first);
+  }();
+  return visible;
+}
 
 }  // namespace keyloop

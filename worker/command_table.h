@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/resp/reply.h"
+#include "worker/stats.h"
 
 namespace keyloop {
 
@@ -20,11 +21,14 @@ class Store;
 
 struct CommandContext {
   Server& server;
-  Client& client;
+  Client* client;  // null when a peer worker forwarded the command
   resp::Reply& reply;
   Store& store;
   std::span<const std::string_view> args;
   std::int64_t nowMs;
+  // INFO fanned out over all workers: each worker's stats, by slot (empty:
+  // this worker only).
+  std::span<const ServerStats> workerStats = {};
 };
 
 using CommandHandler = void (*)(CommandContext&);
@@ -36,6 +40,7 @@ enum CommandFlag : std::uint32_t {
   kNoAuth = 1u << 3,    // allowed before AUTH
   kAdmin = 1u << 4,
   kConnection = 1u << 5,
+  kInternal = 1u << 6,  // only for peer workers; clients see "unknown command"
 };
 
 struct CommandSpec {
@@ -54,9 +59,23 @@ struct CommandSpec {
   std::span<const CommandSpec> subcommands = {};
 };
 
+// True if `test` holds for any key argument of the command (Redis's
+// first/last/step key positions; lastKey -1 = through the last argument).
+template <typename Test>
+bool anyKey(const CommandSpec& spec, std::span<const std::string_view> args, Test test) {
+  if (spec.firstKey <= 0) return false;
+  const std::size_t last = spec.lastKey < 0 ? args.size() - 1 : static_cast<std::size_t>(spec.lastKey);
+  for (std::size_t i = static_cast<std::size_t>(spec.firstKey); i <= last && i < args.size();
+       i += static_cast<std::size_t>(spec.keyStep)) {
+    if (test(args[i])) return true;
+  }
+  return false;
+}
+
 // Case-insensitive; nullptr when unknown.
 const CommandSpec* findCommand(std::string_view name);
 const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name);
+// The commands clients can see (COMMAND, COMMAND DOCS), internal ones left out.
 std::span<const CommandSpec> allCommands();
 
 }  // namespace keyloop

@@ -6,10 +6,16 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "common/net/listener.h"
 #include "worker/args.h"
+#include "worker/fanout.h"
 #include "worker/command_table.h"
 
 namespace keyloop {
@@ -18,30 +24,16 @@ namespace {
 
 constexpr int kAcceptsPerWakeup = 64;  // then let other events in
 
-std::string formatAddress(const sockaddr_storage& addr) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (addr.ss_family == AF_INET) {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(addr);
-    ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
-    port = ntohs(a.sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  const auto& a = reinterpret_cast<const sockaddr_in6&>(addr);
-  ::inet_ntop(AF_INET6, &a.sin6_addr, host, sizeof host);
-  port = ntohs(a.sin6_port);
-  return std::string(host) + ":" + std::to_string(port);
-}
-
-std::string sockName(int fd, bool peer) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return rc == 0 ? formatAddress(addr) : "?:0";
-}
-
 }  // namespace
+
+std::size_t residentBytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 std::int64_t unixMillis() {
   timespec ts{};
@@ -53,6 +45,7 @@ Server::Server(Loop& loop, Config config, Log& log)
     : loop_(loop),
       config_(std::move(config)),
       log_(log),
+      locks_(loop),
       expireTimer_(loop),
       idleTimer_(loop),
       lag_(loop),
@@ -61,40 +54,10 @@ Server::Server(Loop& loop, Config config, Log& log)
 
 Server::~Server() { shutdown(); }
 
-std::string Server::listen() {
-  for (const ListenConfig& l : config_.listen) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(l.port);
-    if (int rc = ::getaddrinfo(l.address.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      return "invalid listen address " + l.address + ": " + ::gai_strerror(rc);
-    }
-    UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (found->ai_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    const bool ok = fd && ::bind(fd.get(), found->ai_addr, found->ai_addrlen) == 0 &&
-                    ::listen(fd.get(), l.backlog) == 0;
-    const int error = errno;
-    ::freeaddrinfo(found);
-    if (!ok) {
-      return "could not listen on " + l.address + ":" + port + ": " + std::strerror(error);
-    }
-    sockaddr_storage bound{};
-    socklen_t len = sizeof bound;
-    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-    boundPorts_.push_back(static_cast<std::uint16_t>(
-        ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(bound).sin_port
-                                         : reinterpret_cast<sockaddr_in6&>(bound).sin6_port)));
-    log_.notice("Ready to accept connections tcp on %s", formatAddress(bound).c_str());
-    listeners_.push_back({std::move(fd), nullptr});
-  }
-  for (Listener& l : listeners_) {
-    l.io = std::make_unique<IoWatcher>(loop_, l.fd.get());
-    l.io->start(kReadable, [this, &l](std::uint32_t) { acceptFrom(l); });
+void Server::serve(const std::vector<int>& listenFds) {
+  for (int fd : listenFds) {
+    listeners_.push_back(std::make_unique<IoWatcher>(loop_, fd));
+    listeners_.back()->start(kReadable, [this, fd](std::uint32_t) { acceptFrom(fd); });
   }
   expireTimer_.unref();
   const auto period = std::chrono::milliseconds(1000 / std::max(1, config_.expireHz));
@@ -104,11 +67,28 @@ std::string Server::listen() {
     idleTimer_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { closeIdleClients(); });
   }
   lag_.start();
-  return {};
+}
+
+void Server::drain() {
+  draining_ = true;
+  listeners_.clear();
+  idleTimer_.ref();
+  // Checked every 50 ms: a client with nothing buffered, nothing owed and no
+  // request for the last 50 ms is idle and gets closed.
+  idleTimer_.start(Duration::zero(), std::chrono::milliseconds(50), [this] {
+    const TimePoint now = loop_.now();
+    std::vector<std::uint64_t> idle;
+    for (const auto& [id, client] : clients_) {
+      if (client->queryBufferBytes() == 0 && client->outputBufferBytes() == 0 &&
+          !client->hasReservedReplies() && now - client->lastActive() >= std::chrono::milliseconds(50)) {
+        idle.push_back(id);
+      }
+    }
+    for (std::uint64_t id : idle) clients_.at(id)->close();
+  });
 }
 
 void Server::shutdown() {
-  for (Listener& l : listeners_) l.io.reset();
   listeners_.clear();
   clients_.clear();
   expireTimer_.stop();
@@ -116,31 +96,46 @@ void Server::shutdown() {
   lag_.stop();
 }
 
-void Server::acceptFrom(Listener& listener) {
+void Server::acceptFrom(int listenFd) {
   for (int i = 0; i < kAcceptsPerWakeup; ++i) {
-    UniqueFd fd(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         log_.warning("Accepting client connection: %s", std::strerror(errno));
       }
       return;
     }
-    ++stats_.connectionsReceived;
-    if (clients_.size() >= config_.maxClients) {
+    ++stats_[kConnectionsReceived];
+    if (clientsEverywhere() >= config_.maxClients) {
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
       ssize_t ignored = ::send(fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL);
       (void)ignored;
-      ++stats_.connectionsRejected;
+      ++stats_[kConnectionsRejected];
       continue;
     }
     int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const std::uint64_t id = nextClientId_++;
-    std::string peer = sockName(fd.get(), true), local = sockName(fd.get(), false);
+    std::string peer = socketAddress(fd.get(), true), local = socketAddress(fd.get(), false);
     auto client = std::make_unique<Client>(*this, std::move(fd), id, std::move(peer), std::move(local));
     client->start();
     clients_.emplace(id, std::move(client));
+    publishClientCount();
   }
+}
+
+void Server::setSharedSlots(ipc::SharedSlots* shared, int slot) {
+  shared_ = shared;
+  slot_ = slot;
+  publishClientCount();  // a restarted worker starts from zero in its slot
+}
+
+void Server::publishClientCount() {
+  if (shared_ != nullptr) shared_->at(slot_).clients.store(clients_.size(), std::memory_order_relaxed);
+}
+
+std::uint64_t Server::clientsEverywhere() const {
+  return shared_ != nullptr ? shared_->totalClients() : clients_.size();
 }
 
 void Server::removeClient(std::uint64_t id) {
@@ -149,6 +144,7 @@ void Server::removeClient(std::uint64_t id) {
   // Freed after the current callback: the client may be deep in its own stack.
   Client* client = it->second.release();
   clients_.erase(it);
+  publishClientCount();
   loop_.defer([client] { delete client; });
 }
 
@@ -156,6 +152,7 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t replyStart = reply.buffer().size();
   const CommandSpec* spec = findCommand(args[0]);
+  if (spec != nullptr && (spec->flags & kInternal)) spec = nullptr;
   std::string fullName;
   if (spec == nullptr) {
     std::string quoted;
@@ -184,14 +181,65 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
       reply.error("ERR wrong number of arguments for '" + fullName + "' command");
     } else if (!client.authenticated() && !(spec->flags & kNoAuth)) {
       reply.error("NOAUTH Authentication required.");
+    } else if (needsFanOut(*this, *spec, args)) {
+      client.setLastCommand(fullName);
+      ++stats_[kCommandsProcessed];
+      fanOut(*this, client, *spec, args);
+      return;  // the reply arrives later, in order
     } else {
       client.setLastCommand(fullName);
-      CommandContext ctx{*this, client, reply, store_, args, unixMillis()};
+      CommandContext ctx{*this, &client, reply, store_, args, unixMillis()};
       spec->handler(ctx);
-      ++stats_.commandsProcessed;
+      ++stats_[kCommandsProcessed];
     }
   }
-  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') ++stats_.commandErrors;
+  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') ++stats_[kCommandErrors];
+  if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+void Server::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  const CommandSpec* spec = findCommand(args.empty() ? std::string_view() : args[0]);
+  if (spec != nullptr && !spec->subcommands.empty()) spec = nullptr;  // never routed
+  if (spec == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  if (!locks_.empty() && anyKey(*spec, args, [this](std::string_view key) { return locks_.isLocked(key); })) {
+    std::vector<std::string> copy(args.begin(), args.end());
+    locks_.park([this, copy = std::move(copy), protocol, done = std::move(done)]() mutable {
+      std::vector<std::string_view> views(copy.begin(), copy.end());
+      executeRouted(views, protocol, std::move(done));
+    });
+    return;
+  }
+  // The reply buffer is kept between calls (no allocation per command);
+  // done() may lead back in here (a client resumes its pipeline), and the
+  // nested call then takes a buffer of its own.
+  std::string nested;
+  std::string& out = routedDepth_ == 0 ? routedReply_ : nested;
+  out.clear();
+  resp::Reply reply(out, protocol);
+  CommandContext ctx{*this, nullptr, reply, store_, args, unixMillis()};
+  spec->handler(ctx);
+  // Not counted here: the worker the client talks to counted it already.
+  ++routedDepth_;
+  done(out);
+  --routedDepth_;
+  if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
+}
+
+ServerStats Server::totals() const {
+  ServerStats all = stats_;
+  all[kConnectedClients] = clients_.size();
+  all[kKeys] = store_.size();
+  all[kExpires] = store_.volatileCount();
+  all[kExpiredKeys] = store_.expiredTotal();
+  const struct mallinfo2 heap = ::mallinfo2();
+  all[kUsedMemory] = heap.uordblks + heap.hblkhd;
+  all[kResidentBytes] = residentBytes();
+  return all;
+}
+
+Client* Server::findClient(std::uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
 }
 
 void Server::runExpireCycle() {

@@ -7,6 +7,7 @@
 // frame further up the stack.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,7 +20,11 @@
 #include "common/log/log.h"
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
+#include "common/ipc/shared_slots.h"
 #include "worker/client.h"
+#include "worker/key_locks.h"
+#include "worker/router.h"
+#include "worker/stats.h"
 #include "worker/store.h"
 
 namespace keyloop {
@@ -29,50 +34,55 @@ namespace keyloop {
 inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
-struct ServerStats {
-  std::uint64_t connectionsReceived = 0;
-  std::uint64_t connectionsRejected = 0;
-  std::uint64_t commandsProcessed = 0;
-  std::uint64_t commandErrors = 0;
-  std::uint64_t keyspaceHits = 0;
-  std::uint64_t keyspaceMisses = 0;
-  std::uint64_t netInputBytes = 0;
-  std::uint64_t netOutputBytes = 0;
-};
 
 class Server {
  public:
   Server(Loop& loop, Config config, Log& log);
   ~Server();
 
-  // Opens the listening sockets; returns an error message, or "" on success.
-  std::string listen();
+  // Starts accepting on listening sockets opened by the master (not owned).
+  void serve(const std::vector<int>& listenFds);
+  // Graceful stop: no new connections; clients are closed once idle.
+  void drain();
+  bool drained() const { return draining_ && clients_.empty(); }
   // Stops accepting and closes every client.
   void shutdown();
 
   // Runs one parsed request of `client` (the reply goes to its buffer).
   void execute(Client& client, std::span<const std::string_view> args);
+  // Runs a command routed here (by a peer, or locally by fan-out); done()
+  // gets the reply, later if the command's keys are locked (key_locks.h).
+  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   void removeClient(std::uint64_t id);
+  Client* findClient(std::uint64_t id);
+  void setRouter(Router* router) { router_ = router; }
+  // maxclients counts the clients of all workers, through these blocks.
+  void setSharedSlots(ipc::SharedSlots* shared, int slot);
+  // Open clients of every worker (this one's only without shared slots).
+  std::uint64_t clientsEverywhere() const;
+  Router* router() { return router_; }
 
   Loop& loop() { return loop_; }
   // Scratch buffer every client reads into first (see Client::readAndExecute).
   std::string& sharedReadBuffer() { return sharedReadBuffer_; }
   Log& log() { return log_; }
   Store& store() { return store_; }
+  KeyLocks& locks() { return locks_; }
   const Config& config() const { return config_; }
   ServerStats& stats() { return stats_; }
+  // The counters plus this worker's gauges (clients, keys, ...).
+  ServerStats totals() const;
   const std::map<std::uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
   const LagMonitor& lag() const { return lag_; }
   ThreadPool& threadPool() { return threadPool_; }
   TimePoint startedAt() const { return startedAt_; }
-  const std::vector<std::uint16_t>& boundPorts() const { return boundPorts_; }
+  // Reported as tcp_port in INFO.
+  void setPort(std::uint16_t port) { port_ = port; }
+  std::uint16_t port() const { return port_; }
 
  private:
-  struct Listener {
-    UniqueFd fd;
-    std::unique_ptr<IoWatcher> io;
-  };
-  void acceptFrom(Listener& listener);
+  void acceptFrom(int listenFd);
+  void publishClientCount();
   void runExpireCycle();
   void closeIdleClients();
 
@@ -80,12 +90,19 @@ class Server {
   Config config_;
   Log& log_;
   Store store_;
-  ServerStats stats_;
-  std::vector<Listener> listeners_;
-  std::vector<std::uint16_t> boundPorts_;
+  KeyLocks locks_;
+  ServerStats stats_{};
+  std::vector<std::unique_ptr<IoWatcher>> listeners_;
+  std::uint16_t port_ = 0;
+  Router* router_ = nullptr;
+  ipc::SharedSlots* shared_ = nullptr;
+  int slot_ = 0;
+  bool draining_ = false;
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;
   std::string sharedReadBuffer_;
+  std::string routedReply_;  // executeRouted's reply buffer, reused
+  int routedDepth_ = 0;
   Timer expireTimer_;
   Timer idleTimer_;
   LagMonitor lag_;
@@ -95,5 +112,7 @@ class Server {
 
 // Unix time in milliseconds (the clock expiry times are kept in).
 std::int64_t unixMillis();
+// This process's resident set size, in bytes.
+std::size_t residentBytes();
 
 }  // namespace keyloop

@@ -175,11 +175,19 @@ Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
-  r.checkKeys(root, {"listen", "workers", "thread_pool", "limits", "requirepass", "expiry", "log", "pidfile"}, "");
+  r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
+                     "log", "pidfile", "shutdown"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
     c.workers = r.scalar(w, "workers") == "auto" ? 0 : static_cast<int>(r.integer(w, "workers", 1, 1024));
+  }
+  if (root["cpu_affinity"]) c.pinWorkers = r.oneOf(root["cpu_affinity"], "cpu_affinity", {"auto", "off"}) == "auto";
+  if (root["shutdown"]) {
+    const YAML::Node& shutdown = root["shutdown"];
+    r.requireMap(shutdown, "shutdown");
+    r.checkKeys(shutdown, {"drain_timeout"}, "shutdown");
+    if (shutdown["drain_timeout"]) c.drainTimeoutMs = r.durationMs(shutdown["drain_timeout"], "drain_timeout", 3600000);
   }
   if (root["thread_pool"]) c.threadPool = static_cast<int>(r.integer(root["thread_pool"], "thread_pool", 1, 256));
   if (root["limits"]) readLimits(r, root["limits"], c);

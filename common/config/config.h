@@ -26,10 +26,11 @@ struct ListenConfig {
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
-  // 0 = one per online CPU ("auto"); the server runs one worker until the
-  // master/worker split lands.
+  // 0 = one per online CPU ("auto").
   int workers = 0;
+  bool pinWorkers = true;  // cpu_affinity: auto (worker N on CPU N mod count) | off
   int threadPool = 4;
+  std::uint64_t drainTimeoutMs = 30000;  // shutdown.drain_timeout
 
   // limits
   std::size_t maxClients = 10000;

@@ -14,6 +14,11 @@ namespace {
 
 constexpr std::uint32_t kWrapMarker = 0xFFFFFFFFu;  // "continue at offset 0"
 constexpr std::size_t kLengthBytes = sizeof(std::uint32_t);
+// A record bigger than a quarter of the ring travels in fragments; the top
+// bits of a fragment's length say how it joins its neighbours.
+constexpr std::uint32_t kMoreFollows = 0x80000000u;
+constexpr std::uint32_t kContinues = 0x40000000u;
+constexpr std::uint32_t kLengthMask = 0x3FFFFFFFu;
 
 UniqueFd makeEventFd() {
   UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -25,12 +30,6 @@ void wake(int fd) {
   const std::uint64_t one = 1;
   ssize_t ignored = ::write(fd, &one, sizeof one);
   (void)ignored;  // EAGAIN: the counter is already non-zero, which wakes too
-}
-
-void clearWake(int fd) {
-  std::uint64_t count;
-  ssize_t ignored = ::read(fd, &count, sizeof count);
-  (void)ignored;
 }
 
 }  // namespace
@@ -63,20 +62,28 @@ Sender::Sender(Loop& loop, ChannelMemory& memory)
   flushBeforePoll_.unref();
   flushBeforePoll_.start([this] { flush(); });
   spaceWatcher_.unref();
-  spaceWatcher_.start(kReadable, [this](std::uint32_t) {
-    clearWake(memory_.spaceReadyFd());
-    flush();
-  });
+  // Edge-triggered: every write of the eventfd is an edge, so the counter
+  // never has to be read back (one system call less per batch). It can
+  // never overflow: that would take 2^64 wake-ups.
+  spaceWatcher_.start(kReadable, [this](std::uint32_t) { flush(); }, Trigger::Edge);
 }
 
 Sender::~Sender() = default;
 
 void Sender::send(std::string_view record) {
-  // Order matters: once anything overflowed, later records queue behind it.
-  if (!overflow_.empty() || !tryWrite(record)) overflow_.emplace_back(record);
+  const std::size_t fragment = memory_.header().capacity / 4;
+  std::uint32_t continues = 0;
+  do {
+    const std::string_view piece = record.substr(0, fragment);
+    record.remove_prefix(piece.size());
+    const std::uint32_t flags = continues | (record.empty() ? 0 : kMoreFollows);
+    // Order matters: once anything overflowed, later pieces queue behind it.
+    if (!overflow_.empty() || !tryWrite(piece, flags)) overflow_.push_back({std::string(piece), flags});
+    continues = kContinues;
+  } while (!record.empty());
 }
 
-bool Sender::tryWrite(std::string_view record) {
+bool Sender::tryWrite(std::string_view record, std::uint32_t flags) {
   ChannelMemory::Header& h = memory_.header();
   const std::uint64_t capacity = h.capacity;
   const std::uint64_t head = h.head.load(std::memory_order_acquire);
@@ -92,7 +99,7 @@ bool Sender::tryWrite(std::string_view record) {
     localTail_ += skip;
     offset = 0;
   }
-  const std::uint32_t length = static_cast<std::uint32_t>(record.size());
+  const std::uint32_t length = static_cast<std::uint32_t>(record.size()) | flags;
   std::memcpy(memory_.data() + offset, &length, kLengthBytes);
   std::memcpy(memory_.data() + offset + kLengthBytes, record.data(), record.size());
   localTail_ += need;
@@ -107,15 +114,19 @@ void Sender::publish() {
   wake(memory_.dataReadyFd());
 }
 
+void Sender::writeOverflow() {
+  while (!overflow_.empty() && tryWrite(overflow_.front().bytes, overflow_.front().flags)) overflow_.pop_front();
+}
+
 void Sender::flush() {
-  while (!overflow_.empty() && tryWrite(overflow_.front())) overflow_.pop_front();
+  writeOverflow();
   publish();
   ChannelMemory::Header& h = memory_.header();
   if (!overflow_.empty()) {
     // Ask the receiver to tell us when it has made room, then try once more
     // in case it made room before it could see the flag.
     h.producerWaiting.store(1, std::memory_order_seq_cst);
-    while (!overflow_.empty() && tryWrite(overflow_.front())) overflow_.pop_front();
+    writeOverflow();
     publish();
   }
 }
@@ -125,13 +136,12 @@ void Sender::flush() {
 Receiver::Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord)
     : memory_(memory), onRecord_(std::move(onRecord)), dataWatcher_(loop, memory.dataReadyFd()) {
   dataWatcher_.unref();
-  dataWatcher_.start(kReadable, [this](std::uint32_t) { drain(); });
+  dataWatcher_.start(kReadable, [this](std::uint32_t) { drain(); }, Trigger::Edge);  // see Sender
 }
 
 Receiver::~Receiver() = default;
 
 void Receiver::drain() {
-  clearWake(memory_.dataReadyFd());
   ChannelMemory::Header& h = memory_.header();
   const std::uint64_t capacity = h.capacity;
   std::uint64_t head = h.head.load(std::memory_order_relaxed);
@@ -144,11 +154,26 @@ void Receiver::drain() {
       head += capacity - offset;
       continue;
     }
-    onRecord_(std::string_view(memory_.data() + offset + kLengthBytes, length));
-    head += kLengthBytes + length;
+    const std::uint32_t size = length & kLengthMask;
+    deliver(std::string_view(memory_.data() + offset + kLengthBytes, size), length & ~kLengthMask);
+    head += kLengthBytes + size;
   }
   h.head.store(head, std::memory_order_seq_cst);
   if (h.producerWaiting.exchange(0, std::memory_order_seq_cst) != 0) wake(memory_.spaceReadyFd());
+}
+
+void Receiver::deliver(std::string_view fragment, std::uint32_t flags) {
+  if (!(flags & kContinues)) {
+    partial_.clear();  // a new record (any half-sent one's sender died)
+    if (!(flags & kMoreFollows)) return onRecord_(fragment);
+  } else if (partial_.empty()) {
+    return;  // the tail of a record whose start this receiver never saw
+  }
+  partial_ += fragment;
+  if (flags & kMoreFollows) return;
+  std::string whole;
+  whole.swap(partial_);
+  onRecord_(whole);
 }
 
 }  // namespace keyloop::ipc

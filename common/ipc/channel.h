@@ -10,8 +10,11 @@
 // with at most one eventfd write. A Sender flushes itself after poll (check
 // phase: what the I/O callbacks sent) and before poll (prepare phase: what
 // timers and the rest sent, so nothing waits unpublished while the loop
-// sleeps); a pipeline of 100 forwarded commands costs one wake-up. When the ring is full, records wait in the sender's overflow
-// queue and the consumer signals space back through a second eventfd.
+// sleeps); a pipeline of 100 forwarded commands costs one wake-up. When
+// the ring is full, records wait in the sender's overflow queue and the
+// consumer signals space back through a second eventfd. A record larger
+// than a quarter of the ring (a 32 MB value) is cut into fragments that the
+// receiver joins again, so any size passes without blocking the channel.
 //
 // Why shared memory and not a socketpair: the loop benchmark's socketpair
 // ping-pong costs three system calls per message; here a batch of any size
@@ -65,20 +68,26 @@ class Sender {
   Sender(Loop& loop, ChannelMemory& memory);
   ~Sender();
 
-  // Queues one record (any bytes); it reaches the receiver after flush().
+  // Queues one record (any bytes, up to 1 GB); it reaches the receiver
+  // after flush().
   void send(std::string_view record);
   // Publishes what was sent and wakes the receiver (once per batch).
   void flush();
   std::size_t overflowed() const { return overflow_.size(); }
 
  private:
-  bool tryWrite(std::string_view record);
+  bool tryWrite(std::string_view fragment, std::uint32_t flags);
+  void writeOverflow();
   void publish();
 
   ChannelMemory& memory_;
   std::uint64_t localTail_;  // written but not yet published
   bool unpublished_ = false;
-  std::deque<std::string> overflow_;
+  struct Fragment {
+    std::string bytes;
+    std::uint32_t flags;
+  };
+  std::deque<Fragment> overflow_;
   Check flushAfterPoll_;
   Prepare flushBeforePoll_;
   IoWatcher spaceWatcher_;
@@ -92,9 +101,11 @@ class Receiver {
 
  private:
   void drain();
+  void deliver(std::string_view fragment, std::uint32_t flags);
 
   ChannelMemory& memory_;
   Callback onRecord_;
+  std::string partial_;  // fragments of a large record so far
   IoWatcher dataWatcher_;
 };
 

@@ -98,5 +98,6 @@ void configGet(CommandContext&);
 void configHelp(CommandContext&);
 void info(CommandContext&);
 void time(CommandContext&);
+void totals(CommandContext&);  // internal: this worker's ServerStats, for INFO
 
 }  // namespace keyloop::commands

@@ -49,7 +49,7 @@ void select(CommandContext& ctx) {
 
 void quit(CommandContext& ctx) {
   ctx.reply.ok();
-  ctx.client.closeAfterReply();
+  ctx.client->closeAfterReply();
 }
 
 void auth(CommandContext& ctx) {
@@ -62,7 +62,7 @@ void auth(CommandContext& ctx) {
   const std::string_view user = ctx.args.size() == 3 ? ctx.args[1] : "default";
   std::string_view error = checkCredentials(ctx, user, ctx.args.back());
   if (!error.empty()) return ctx.reply.error(error);
-  ctx.client.setAuthenticated(true);
+  ctx.client->setAuthenticated(true);
   ctx.reply.ok();
 }
 
@@ -97,15 +97,15 @@ void hello(CommandContext& ctx) {
   if (hasAuth) {
     std::string_view error = checkCredentials(ctx, user, password);
     if (!error.empty()) return ctx.reply.error(error);
-    ctx.client.setAuthenticated(true);
+    ctx.client->setAuthenticated(true);
   }
-  if (!ctx.client.authenticated()) {
+  if (!ctx.client->authenticated()) {
     return ctx.reply.error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
         "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time");
   }
-  if (hasName) ctx.client.setName(std::string(name));
+  if (hasName) ctx.client->setName(std::string(name));
   if (version) ctx.reply.setProtocol(version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   ctx.reply.map(7);
   ctx.reply.bulk("server");
@@ -115,7 +115,7 @@ void hello(CommandContext& ctx) {
   ctx.reply.bulk("proto");
   ctx.reply.integer(static_cast<long long>(ctx.reply.protocol()));
   ctx.reply.bulk("id");
-  ctx.reply.integer(static_cast<long long>(ctx.client.id()));
+  ctx.reply.integer(static_cast<long long>(ctx.client->id()));
   ctx.reply.bulk("mode");
   ctx.reply.bulk("standalone");
   ctx.reply.bulk("role");
@@ -124,19 +124,19 @@ void hello(CommandContext& ctx) {
   ctx.reply.array(0);
 }
 
-void clientId(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.client.id())); }
+void clientId(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.client->id())); }
 
 void clientSetname(CommandContext& ctx) {
   if (!validClientName(ctx.args[2])) {
     return ctx.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
   }
-  ctx.client.setName(std::string(ctx.args[2]));
+  ctx.client->setName(std::string(ctx.args[2]));
   ctx.reply.ok();
 }
 
 void clientGetname(CommandContext& ctx) {
-  if (ctx.client.name().empty()) return ctx.reply.null();
-  ctx.reply.bulk(ctx.client.name());
+  if (ctx.client->name().empty()) return ctx.reply.null();
+  ctx.reply.bulk(ctx.client->name());
 }
 
 void clientList(CommandContext& ctx) {
@@ -158,7 +158,7 @@ void clientList(CommandContext& ctx) {
 }
 
 void clientInfo(CommandContext& ctx) {
-  ctx.reply.verbatim(ctx.client.describe(ctx.server.loop().now()) + "\n");
+  ctx.reply.verbatim(ctx.client->describe(ctx.server.loop().now()) + "\n");
 }
 
 void clientHelp(CommandContext& ctx) {

@@ -1,5 +1,4 @@
 // Server introspection: COMMAND, CONFIG GET, INFO, TIME.
-#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -177,6 +176,34 @@ void configHelp(CommandContext& ctx) {
 
 namespace {
 
+// Summed over all workers when INFO was fanned out, else this worker's.
+ServerStats totalsOf(CommandContext& ctx) {
+  if (ctx.workerStats.empty()) return ctx.server.totals();
+  ServerStats sum{};
+  for (const ServerStats& worker : ctx.workerStats) {
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += worker[i];
+  }
+  return sum;
+}
+
+// keyloop's own section: how the work is spread over the workers.
+std::string workersSection(CommandContext& ctx) {
+  std::vector<ServerStats> own;
+  std::span<const ServerStats> workers = ctx.workerStats;
+  if (workers.empty()) {
+    own.push_back(ctx.server.totals());
+    workers = own;
+  }
+  std::string s;
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    s += "worker" + std::to_string(w) + ":keys=" + std::to_string(workers[w][kKeys]) +
+         ",expires=" + std::to_string(workers[w][kExpires]) +
+         ",clients=" + std::to_string(workers[w][kConnectedClients]) +
+         ",commands=" + std::to_string(workers[w][kCommandsProcessed]) + "\r\n";
+  }
+  return s;
+}
+
 using Section = std::pair<std::string_view, std::function<std::string(CommandContext&)>>;
 
 std::string serverSection(CommandContext& ctx) {
@@ -193,8 +220,7 @@ std::string serverSection(CommandContext& ctx) {
   s += "arch_bits:64\r\n";
   s += "multiplexing_api:epoll\r\n";
   s += "process_id:" + std::to_string(::getpid()) + "\r\n";
-  s += "tcp_port:" + std::to_string(ctx.server.boundPorts().empty() ? c.listen.front().port
-                                                                    : ctx.server.boundPorts().front()) + "\r\n";
+  s += "tcp_port:" + std::to_string(ctx.server.port()) + "\r\n";
   s += "uptime_in_seconds:" + std::to_string(uptime) + "\r\n";
   s += "uptime_in_days:" + std::to_string(uptime / 86400) + "\r\n";
   s += "hz:" + std::to_string(c.expireHz) + "\r\n";
@@ -210,7 +236,7 @@ std::string clientsSection(CommandContext& ctx) {
     maxOutput = std::max(maxOutput, client->outputBufferBytes());
   }
   std::string s;
-  s += "connected_clients:" + std::to_string(ctx.server.clients().size()) + "\r\n";
+  s += "connected_clients:" + std::to_string(totalsOf(ctx)[kConnectedClients]) + "\r\n";
   s += "maxclients:" + std::to_string(ctx.server.config().maxClients) + "\r\n";
   s += "client_recent_max_input_buffer:" + std::to_string(maxInput) + "\r\n";
   s += "client_recent_max_output_buffer:" + std::to_string(maxOutput) + "\r\n";
@@ -228,19 +254,9 @@ std::string bytesHuman(std::size_t bytes) {
   return buf;
 }
 
-std::size_t residentBytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-
-std::string memorySection(CommandContext&) {
-  const struct mallinfo2 mi = ::mallinfo2();
-  const std::size_t used = mi.uordblks + mi.hblkhd;
-  const std::size_t rss = residentBytes();
+std::string memorySection(CommandContext& ctx) {
+  const ServerStats st = totalsOf(ctx);
+  const std::size_t used = st[kUsedMemory], rss = st[kResidentBytes];
   std::string s;
   s += "used_memory:" + std::to_string(used) + "\r\n";
   s += "used_memory_human:" + bytesHuman(used) + "\r\n";
@@ -252,7 +268,7 @@ std::string memorySection(CommandContext&) {
 }
 
 std::string statsSection(CommandContext& ctx) {
-  const ServerStats& st = ctx.server.stats();
+  const ServerStats st = totalsOf(ctx);
   const LagMonitor& lag = ctx.server.lag();
   char lagLine[160];
   std::snprintf(lagLine, sizeof lagLine,
@@ -260,29 +276,29 @@ std::string statsSection(CommandContext& ctx) {
                 "event_loop_lag_max_seconds:%.6f\r\n",
                 lag.p50(), lag.p99(), lag.maxSeconds());
   std::string s;
-  s += "total_connections_received:" + std::to_string(st.connectionsReceived) + "\r\n";
-  s += "total_commands_processed:" + std::to_string(st.commandsProcessed) + "\r\n";
-  s += "total_net_input_bytes:" + std::to_string(st.netInputBytes) + "\r\n";
-  s += "total_net_output_bytes:" + std::to_string(st.netOutputBytes) + "\r\n";
-  s += "rejected_connections:" + std::to_string(st.connectionsRejected) + "\r\n";
-  s += "expired_keys:" + std::to_string(ctx.store.expiredTotal()) + "\r\n";
-  s += "keyspace_hits:" + std::to_string(st.keyspaceHits) + "\r\n";
-  s += "keyspace_misses:" + std::to_string(st.keyspaceMisses) + "\r\n";
-  s += "total_error_replies:" + std::to_string(st.commandErrors) + "\r\n";
+  s += "total_connections_received:" + std::to_string(st[kConnectionsReceived]) + "\r\n";
+  s += "total_commands_processed:" + std::to_string(st[kCommandsProcessed]) + "\r\n";
+  s += "total_net_input_bytes:" + std::to_string(st[kNetInputBytes]) + "\r\n";
+  s += "total_net_output_bytes:" + std::to_string(st[kNetOutputBytes]) + "\r\n";
+  s += "rejected_connections:" + std::to_string(st[kConnectionsRejected]) + "\r\n";
+  s += "expired_keys:" + std::to_string(st[kExpiredKeys]) + "\r\n";
+  s += "keyspace_hits:" + std::to_string(st[kKeyspaceHits]) + "\r\n";
+  s += "keyspace_misses:" + std::to_string(st[kKeyspaceMisses]) + "\r\n";
+  s += "total_error_replies:" + std::to_string(st[kCommandErrors]) + "\r\n";
   s += lagLine;
   return s;
 }
 
 std::string keyspaceSection(CommandContext& ctx) {
-  if (ctx.store.size() == 0) return {};
-  return "db0:keys=" + std::to_string(ctx.store.size()) +
-         ",expires=" + std::to_string(ctx.store.volatileCount()) + ",avg_ttl=0\r\n";
+  const ServerStats st = totalsOf(ctx);
+  if (st[kKeys] == 0) return {};
+  return "db0:keys=" + std::to_string(st[kKeys]) + ",expires=" + std::to_string(st[kExpires]) + ",avg_ttl=0\r\n";
 }
 
 const std::vector<Section>& sections() {
   static const std::vector<Section> all = {
       {"server", serverSection},   {"clients", clientsSection}, {"memory", memorySection},
-      {"stats", statsSection},     {"keyspace", keyspaceSection},
+      {"stats", statsSection},     {"keyspace", keyspaceSection}, {"workers", workersSection},
   };
   return all;
 }
@@ -292,6 +308,7 @@ std::string_view sectionTitle(std::string_view name) {
   if (name == "clients") return "Clients";
   if (name == "memory") return "Memory";
   if (name == "stats") return "Stats";
+  if (name == "workers") return "Workers";
   return "Keyspace";
 }
 
@@ -312,6 +329,12 @@ void info(CommandContext& ctx) {
     text += "# " + std::string(sectionTitle(name)) + "\r\n" + build(ctx);
   }
   ctx.reply.verbatim(text);
+}
+
+void totals(CommandContext& ctx) {
+  const ServerStats all = ctx.server.totals();
+  ctx.reply.array(all.size());
+  for (std::uint64_t value : all) ctx.reply.integer(static_cast<long long>(value));
 }
 
 void time(CommandContext& ctx) {

@@ -45,7 +45,7 @@ TEST(Config, SizesAndDurationsTakeUnits) {
 TEST(Config, ValuesAreRead) {
   ConfigResult r = parseConfig(
       "listen:\n  - address: ::1\n    port: 7000\nlimits:\n  maxclients: 5\n  timeout: 2m\n"
-      "workers: 3\nexpiry:\n  hz: 20\n",
+      "workers: 3\nexpiry:\n  hz: 20\ncpu_affinity: off\nshutdown:\n  drain_timeout: 1500ms\n",
       "t.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r));
   const Config& c = std::get<Config>(r);
@@ -55,6 +55,8 @@ TEST(Config, ValuesAreRead) {
   EXPECT_EQ(c.idleTimeoutSeconds, 120u);
   EXPECT_EQ(c.workers, 3);
   EXPECT_EQ(c.expireHz, 20);
+  EXPECT_FALSE(c.pinWorkers);
+  EXPECT_EQ(c.drainTimeoutMs, 1500u);
 }
 
 TEST(Config, UnknownKeysAreRejectedWithDidYouMean) {
@@ -76,6 +78,10 @@ TEST(Config, WrongTypesAndRangesNameTheSpot) {
   EXPECT_EQ(errorOf("limits: 5\n"), "test.yaml:1:9: 'limits' must be a mapping");
   EXPECT_EQ(errorOf("workers: many\n"),
             "test.yaml:1:10: 'workers' must be an integer from 1 to 1024, got 'many'");
+  EXPECT_EQ(errorOf("cpu_affinity: yes\n").rfind("test.yaml:1:15: 'cpu_affinity' must be one of auto, off", 0), 0u)
+      << errorOf("cpu_affinity: yes\n");
+  EXPECT_EQ(errorOf("shutdown:\n  drain_timeout: later\n").rfind("test.yaml:2:18: ", 0), 0u)
+      << errorOf("shutdown:\n  drain_timeout: later\n");
 }
 
 TEST(Config, YamlSyntaxErrorsNameTheSpot) {

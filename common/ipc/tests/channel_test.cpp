@@ -74,6 +74,28 @@ TEST(Channel, OneFlushWakesTheReceiverOnceForAWholeBatch) {
   EXPECT_EQ(got[99], recordFor(99));
 }
 
+// A record many times the ring's size (a big GET reply) arrives whole and
+// in order between small ones, fragment by fragment as the ring drains.
+TEST(Channel, RecordsLargerThanTheRingArriveWhole) {
+  ChannelMemory memory(4096);
+  Loop loop;
+  Sender sender(loop, memory);
+  std::vector<std::string> got;
+  Receiver receiver(loop, memory, [&](std::string_view r) { got.emplace_back(r); });
+  std::string big(100000, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
+  sender.send("before");
+  sender.send(big);
+  sender.send("after");
+  Timer keepAlive(loop);
+  keepAlive.start(std::chrono::seconds(60), [] {});
+  for (int i = 0; i < 10000 && got.size() < 3; ++i) loop.run(RunMode::Once);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], "before");
+  EXPECT_EQ(got[1], big);
+  EXPECT_EQ(got[2], "after");
+}
+
 TEST(Channel, WorksAcrossFork) {
   ChannelMemory toChild, toParent;
   const pid_t child = ::fork();

@@ -1,0 +1,33 @@
+// Listening sockets: opened by the master, one per listen entry per worker
+// slot (SO_REUSEPORT), so each worker accepts on a socket of its own and a
+// slot's queue outlives the worker that serves it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "common/config/config.h"
+#include "common/loop/unique_fd.h"
+
+namespace keyloop {
+
+struct OpenedListener {
+  UniqueFd fd;
+  std::uint16_t port;   // the bound port (differs from the config's when it is 0)
+  std::string address;  // "127.0.0.1:6379", for logs
+};
+
+// Returns the socket (listening unless `listen` is false), or an error
+// message naming the address.
+std::variant<OpenedListener, std::string> openListener(const ListenConfig& config, bool reusePort,
+                                                       bool listen = true);
+// Checks that no other socket holds the address (SO_REUSEPORT would not
+// notice) and returns the port to use (the configured one, or a free one
+// for port 0).
+std::variant<std::uint16_t, std::string> claimPort(const ListenConfig& config);
+
+// "host:port" of a socket's local or peer address.
+std::string socketAddress(int fd, bool peer);
+
+}  // namespace keyloop

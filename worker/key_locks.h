@@ -1,0 +1,63 @@
+// KeyLocks: the keys a cross-worker transaction holds on this worker, and
+// the work that waits for them.
+//
+// Why: MSET, MSETNX, MGET, RENAME and RENAMENX whose keys live on several
+// workers must look atomic to every client. The coordinating worker locks
+// the keys owner by owner, in ascending worker order (one global order, so
+// two transactions can never wait for each other in a cycle), reads what it
+// needs while locking, then commits on every owner at once. While a key is
+// locked, every command that touches it (from a local client or a peer)
+// parks here and runs, in arrival order, as soon as the lock is released: a
+// reader that saw one half of a commit finds the other half locked and
+// waits for it.
+//
+// A lock whose coordinator vanished (crashed worker) is released after
+// kLockTimeout, so parked work waits a bounded time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/loop/handles.h"
+
+namespace keyloop {
+
+class KeyLocks {
+ public:
+  static constexpr std::chrono::seconds kLockTimeout{5};
+
+  explicit KeyLocks(Loop& loop);
+
+  bool empty() const { return owners_.empty(); }
+  bool isLocked(std::string_view key) const;
+  // Locks every key for `transaction`; the caller checked none is locked.
+  void lock(const std::string& transaction, std::span<const std::string_view> keys);
+  // Releases the transaction's keys and (deferred) runs the parked work.
+  void unlock(const std::string& transaction);
+  // Runs `work` after the next unlock (it may park itself again).
+  void park(Task work);
+  std::size_t parked() const { return parked_.size(); }
+
+ private:
+  struct Held {
+    std::vector<std::string> keys;
+    TimePoint lockedAt;
+  };
+  void resumeParked();
+  void releaseAbandoned();
+
+  Loop& loop_;
+  std::unordered_map<std::string, std::string> owners_;  // key -> transaction
+  std::unordered_map<std::string, Held> transactions_;
+  std::deque<Task> parked_;
+  bool resumeQueued_ = false;
+  Timer abandonedCheck_;
+};
+
+}  // namespace keyloop

@@ -1,0 +1,81 @@
+// Router: runs a command on the worker that owns its keys.
+//
+// call(owner, args, done): local owner -> the command runs inline and done()
+// is usually called before call() returns (not when its keys are locked by
+// a cross-worker transaction: see key_locks.h); remote owner -> the request travels over
+// the channel to that worker (batched per loop iteration), which runs it on
+// its store and sends the reply bytes back; done() runs when they arrive.
+// A request that gets no answer within kRequestTimeout (its owner crashed
+// and is being restarted) is answered with -TRYAGAIN instead of hanging.
+//
+// Wire records: 'Q' id:u64 protocol:u8 argc:u32 (len:u32 bytes)*  and
+//               'R' id:u64 reply-bytes
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/ipc/channel.h"
+#include "common/resp/reply.h"
+#include "common/ring/ring.h"
+
+namespace keyloop {
+
+class Router {
+ public:
+  using Done = std::function<void(std::string_view reply)>;
+  // Runs a command on this worker's store; calls done with the reply, now
+  // or (when its keys are locked) later.
+  using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, Done done)>;
+  static constexpr std::chrono::milliseconds kRequestTimeout{3000};
+
+  struct Link {
+    ipc::ChannelMemory* out = nullptr;  // this worker -> peer
+    ipc::ChannelMemory* in = nullptr;   // peer -> this worker
+  };
+
+  // links[peer] for every worker; links[self] is unused.
+  Router(Loop& loop, int self, std::vector<Link> links, Executor executor);
+  ~Router();
+
+  int self() const { return self_; }
+  int workers() const { return ring_.workers(); }
+  int ownerOf(std::string_view key) const { return ring_.ownerOf(key); }
+  void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done);
+
+  std::uint64_t forwarded() const { return forwarded_; }
+  std::size_t inFlight() const { return pending_.size(); }
+
+ private:
+  void onRecord(int peer, std::string_view record);
+  void expireRequests();
+
+  Loop& loop_;
+  int self_;
+  ring::Ring ring_;
+  Executor executor_;
+  std::vector<std::unique_ptr<ipc::Sender>> senders_;
+  std::vector<std::unique_ptr<ipc::Receiver>> receivers_;
+  struct Pending {
+    Done done;
+    TimePoint sentAt;
+    int owner;
+  };
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::uint64_t nextId_ = 1;
+  std::uint64_t forwarded_ = 0;
+  Timer timeouts_;
+  // Scratch space kept between calls (a record is copied into the ring
+  // right away, so one buffer each serves every request and reply).
+  std::string requestBuffer_, replyBuffer_;
+  std::vector<std::string_view> peerArgs_;
+};
+
+}  // namespace keyloop

@@ -1,0 +1,50 @@
+#include "worker/worker_process.h"
+
+#include <csignal>
+
+#include "worker/server.h"
+
+namespace keyloop {
+
+int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
+  Loop loop;
+  // First, before the server's thread pool exists (threads inherit masks).
+  SignalWatcher signals(loop);
+  Server server(loop, config, log);
+  server.setPort(setup.port);
+  Router router(loop, setup.slot, setup.links,
+                [&server](std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+                  server.executeRouted(args, protocol, std::move(done));
+                });
+  server.setRouter(&router);
+  server.setSharedSlots(setup.shared, setup.slot);
+
+  Timer drainCheck(loop), drainDeadline(loop);
+  auto stopAll = [&] {
+    server.shutdown();
+    signals.stop();
+    drainCheck.stop();
+    drainDeadline.stop();
+  };
+  signals.start({SIGTERM, SIGINT, SIGQUIT}, [&](int signo) {
+    if (signo != SIGQUIT) return stopAll();
+    log.notice("Worker %d draining", setup.slot);
+    server.drain();
+    // Peers may still forward requests for our keys while their own
+    // clients drain: leave only once no worker has a client left (the
+    // shared per-slot counts), so every forwarded request gets its answer.
+    drainCheck.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [&] {
+      if (server.drained() && router.inFlight() == 0 && server.clientsEverywhere() == 0) stopAll();
+    });
+    drainDeadline.start(std::chrono::milliseconds(config.drainTimeoutMs), [&] {
+      log.warning("Worker %d: drain_timeout reached, closing remaining clients", setup.slot);
+      stopAll();
+    });
+  });
+  server.serve(setup.listenFds);
+  log.verbose("Worker %d serving", setup.slot);
+  loop.run();
+  return 0;
+}
+
+}  // namespace keyloop

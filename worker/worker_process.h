@@ -1,0 +1,30 @@
+// runWorker: the body of one worker process after fork: its own loop, its
+// share of the keyspace (Server + Store), its links to the other workers
+// (Router), accepting on its own slot's listening sockets.
+//
+// SIGTERM/SIGINT: stop at once. SIGQUIT: graceful: stop accepting, serve
+// open clients until each is idle, keep answering peer workers until no
+// worker has a client left, then exit (or at shutdown.drain_timeout).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/log/log.h"
+#include "common/ipc/shared_slots.h"
+#include "worker/router.h"
+
+namespace keyloop {
+
+struct WorkerSetup {
+  int slot = 0;
+  std::vector<int> listenFds;      // this slot's sockets, owned by the master
+  std::vector<Router::Link> links;  // one per worker, links[slot] unused
+  std::uint16_t port = 0;           // for INFO
+  ipc::SharedSlots* shared = nullptr;  // every slot's counters
+};
+
+int runWorker(const Config& config, const WorkerSetup& setup, Log& log);
+
+}  // namespace keyloop
