@@ -57,7 +57,7 @@ std::string Master::openSockets() {
       listeners_[static_cast<std::size_t>(slot)].push_back(std::move(listener));
     }
   }
-  shared_ = std::make_unique<ipc::SharedSlots>(workers_);
+  metrics_ = std::make_unique<metrics::SharedMetrics>(workers_);
   for (int from = 0; from < workers_; ++from) {
     for (int to = 0; to < workers_; ++to) {
       channels_.push_back(from == to ? nullptr : std::make_unique<ipc::ChannelMemory>());
@@ -74,6 +74,10 @@ int Master::run() {
     log_.warning("%s", error.c_str());
     return 1;
   }
+  if (std::string error = startMetrics(); !error.empty()) {
+    log_.warning("metrics: %s", error.c_str());
+    return 1;
+  }
   if (!config_.pidFile.empty()) {
     std::ofstream(config_.pidFile, std::ios::trunc) << masterPid_ << "\n";
   }
@@ -86,6 +90,34 @@ int Master::run() {
   if (!config_.pidFile.empty()) std::remove(config_.pidFile.c_str());
   log_.notice("keyloop is now ready to exit, bye bye...");
   return 0;
+}
+
+std::string Master::startMetrics() {
+  if (!config_.metricsEnabled) return {};
+  auto opened = openListener(config_.metricsListen, /*reusePort=*/false);
+  if (auto* error = std::get_if<std::string>(&opened)) return *error;
+  auto& listener = std::get<OpenedListener>(opened);
+  log_.notice("Metrics on http://%s/metrics", listener.address.c_str());
+  metricsHttp_ = std::make_unique<MetricsHttp>(
+      loop_, std::move(listener.fd), [this] { return renderMetrics(metricsView()); },
+      [this] { return anyWorkerAlive() ? std::string("ok\n") : std::string("no worker running\n"); });
+  return {};
+}
+
+MasterView Master::metricsView() const {
+  MasterView view;
+  view.workers = metrics_.get();
+  view.masterPid = masterPid_;
+  for (const Slot& s : slots_) {
+    view.workerPids.push_back(s.pid);
+    view.workerRestarts.push_back(s.restarts);
+  }
+  for (std::size_t slot = 0; slot < listeners_.size(); ++slot) {
+    for (const OpenedListener& l : listeners_[slot]) {
+      view.listeners.push_back({l.fd.get(), l.address, static_cast<int>(slot)});
+    }
+  }
+  return view;
 }
 
 void Master::spawn(int slot) {
@@ -108,6 +140,7 @@ void Master::becomeWorker(int slot) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != masterPid_) ::_exit(0);  // the master died meanwhile
   ::close(loop_.epollFd());
+  metricsHttp_.reset();  // the master's (the epoll it was registered with is closed above)
   log_.setRole('W');
   setProcessTitle("keyloop: worker process " + std::to_string(slot));
   if (config_.pinWorkers) {
@@ -118,7 +151,7 @@ void Master::becomeWorker(int slot) {
   }
   WorkerSetup setup;
   setup.slot = slot;
-  setup.shared = shared_.get();
+  setup.metrics = metrics_.get();
   for (int other = 0; other < workers_; ++other) {
     for (OpenedListener& l : listeners_[static_cast<std::size_t>(other)]) {
       if (other == slot) {
@@ -169,13 +202,14 @@ void Master::reapChildren() {
       Slot& s = slots_[slot];
       if (s.pid != pid) continue;
       s.pid = -1;
-      shared_->at(static_cast<int>(slot)).clients.store(0);  // its clients died with it
+      metrics_->at(static_cast<int>(slot)).connections.store(0);  // its clients died with it
       if (stopping_) {
         log_.verbose("Worker %zu (pid %d) %s", slot, static_cast<int>(pid), describeExit(status).c_str());
       } else {
         log_.warning("Worker %zu (pid %d) %s; restarting it", slot, static_cast<int>(pid),
                      describeExit(status).c_str());
         s.quickDeaths = loop_.now() - s.startedAt < kHealthyLifetime ? s.quickDeaths + 1 : 0;
+        ++s.restarts;
         scheduleRestart(static_cast<int>(slot));
       }
     }

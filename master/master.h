@@ -17,10 +17,12 @@
 
 #include "common/config/config.h"
 #include "common/ipc/channel.h"
-#include "common/ipc/shared_slots.h"
+#include "common/metrics/shared_metrics.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
 #include "common/net/listener.h"
+#include "master/metrics_exporter.h"
+#include "master/metrics_http.h"
 
 namespace keyloop {
 
@@ -38,9 +40,12 @@ class Master {
     TimePoint startedAt{};
     int quickDeaths = 0;
     std::unique_ptr<Timer> restart;
+    std::uint64_t restarts = 0;  // keyloop_worker_restarts_total
   };
 
   std::string openSockets();
+  std::string startMetrics();
+  MasterView metricsView() const;
   void spawn(int slot);
   [[noreturn]] void becomeWorker(int slot);
   void onSignal(int signo);
@@ -58,8 +63,9 @@ class Master {
   int workers_;
   std::vector<std::vector<OpenedListener>> listeners_;  // [slot][listen entry]
   std::vector<std::unique_ptr<ipc::ChannelMemory>> channels_;  // [from * workers + to]
-  std::unique_ptr<ipc::SharedSlots> shared_;  // per-slot counters (maxclients)
+  std::unique_ptr<metrics::SharedMetrics> metrics_;  // one block per worker slot
   std::vector<Slot> slots_;
+  std::unique_ptr<MetricsHttp> metricsHttp_;
   bool stopping_ = false;
 };
 

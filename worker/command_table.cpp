@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "common/metrics/shared_metrics.h"
 #include "worker/args.h"
 #include "worker/commands/commands.h"
 #include "worker/transaction.h"
@@ -97,6 +98,8 @@ constexpr CommandSpec kCommands[] = {
     {"unlink", -2, W | F, 1, -1, 1, "keyspace", "Asynchronously deletes one or more keys.", "4.0.0", "key...", del},
 };
 
+static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");
+
 const CommandSpec* findIn(std::span<const CommandSpec> table, std::string_view name) {
   if (name.size() > 32) return nullptr;
   const std::string lower = toLower(name);
@@ -112,6 +115,10 @@ const CommandSpec* findCommand(std::string_view name) { return findIn(kCommands,
 const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name) {
   return findIn(container.subcommands, name);
 }
+
+std::span<const CommandSpec> commandTable() { return kCommands; }
+
+std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - kCommands); }
 
 std::span<const CommandSpec> allCommands() {
   // Internal commands ("__" sorts first) are hidden from COMMAND and DOCS.

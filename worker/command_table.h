@@ -77,5 +77,9 @@ const CommandSpec* findCommand(std::string_view name);
 const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name);
 // The commands clients can see (COMMAND, COMMAND DOCS), internal ones left out.
 std::span<const CommandSpec> allCommands();
+// Every top-level command, internal ones included, and the position of one
+// in it: keyloop_commands_total counts by position (shared_metrics.h).
+std::span<const CommandSpec> commandTable();
+std::size_t commandIndex(const CommandSpec& topLevel);
 
 }  // namespace keyloop

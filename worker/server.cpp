@@ -49,6 +49,9 @@ Server::Server(Loop& loop, Config config, Log& log)
       expireTimer_(loop),
       idleTimer_(loop),
       lag_(loop),
+      afterPoll_(loop),
+      beforePoll_(loop),
+      publishTimer_(loop),
       threadPool_(loop, static_cast<std::size_t>(config_.threadPool)),
       startedAt_(loop.now()) {}
 
@@ -67,6 +70,32 @@ void Server::serve(const std::vector<int>& listenFds) {
     idleTimer_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { closeIdleClients(); });
   }
   lag_.start();
+  if (!config_.metricsEnabled) return;  // counters still count: maxclients and INFO use them
+  lag_.setObserver([this](Duration lag) { metrics_->lag.observe(lag); });
+  // Busy time per iteration: from poll's return (check) to the next poll
+  // (prepare). Time spent blocked in epoll_wait is not work.
+  afterPoll_.unref();
+  afterPoll_.start([this] { iterationStart_ = Clock::now(); });
+  beforePoll_.unref();
+  beforePoll_.start([this] {
+    if (iterationStart_ != TimePoint{}) metrics_->iteration.observe(Clock::now() - iterationStart_);
+  });
+  publishTimer_.unref();
+  publishTimer_.start(Duration::zero(), std::chrono::milliseconds(250), [this] { publishMetrics(); });
+}
+
+void Server::publishMetrics() {
+  // Gauges are overwritten; the counters kept elsewhere advance by their
+  // growth since the last publish (a new worker's start from zero).
+  metrics_->keys.store(store_.size(), std::memory_order_relaxed);
+  const ServerStats all = totals();
+  metrics_->memoryUsedBytes.store(all[kUsedMemory], std::memory_order_relaxed);
+  metrics::bump(metrics_->expiredKeys, store_.expiredTotal() - publishedExpired_);
+  publishedExpired_ = store_.expiredTotal();
+  if (router_ != nullptr) {
+    metrics::bump(metrics_->forwarded, router_->forwarded() - publishedForwarded_);
+    publishedForwarded_ = router_->forwarded();
+  }
 }
 
 void Server::drain() {
@@ -94,6 +123,9 @@ void Server::shutdown() {
   expireTimer_.stop();
   idleTimer_.stop();
   lag_.stop();
+  afterPoll_.stop();
+  beforePoll_.stop();
+  publishTimer_.stop();
 }
 
 void Server::acceptFrom(int listenFd) {
@@ -106,11 +138,13 @@ void Server::acceptFrom(int listenFd) {
       return;
     }
     ++stats_[kConnectionsReceived];
+    metrics::bump(metrics_->connectionsAccepted);
     if (clientsEverywhere() >= config_.maxClients) {
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
       ssize_t ignored = ::send(fd.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL);
       (void)ignored;
       ++stats_[kConnectionsRejected];
+      metrics::bump(metrics_->rejectedMaxclients);
       continue;
     }
     int one = 1;
@@ -124,18 +158,18 @@ void Server::acceptFrom(int listenFd) {
   }
 }
 
-void Server::setSharedSlots(ipc::SharedSlots* shared, int slot) {
+void Server::setSharedMetrics(metrics::SharedMetrics* shared, int slot) {
+  if (shared == nullptr) return;
   shared_ = shared;
-  slot_ = slot;
+  metrics_ = &shared->at(slot);
+  metrics_->pid.store(::getpid(), std::memory_order_relaxed);
   publishClientCount();  // a restarted worker starts from zero in its slot
 }
 
-void Server::publishClientCount() {
-  if (shared_ != nullptr) shared_->at(slot_).clients.store(clients_.size(), std::memory_order_relaxed);
-}
+void Server::publishClientCount() { metrics_->connections.store(clients_.size(), std::memory_order_relaxed); }
 
 std::uint64_t Server::clientsEverywhere() const {
-  return shared_ != nullptr ? shared_->totalClients() : clients_.size();
+  return shared_ != nullptr ? shared_->totalConnections() : clients_.size();
 }
 
 void Server::removeClient(std::uint64_t id) {
@@ -153,6 +187,7 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
   const std::size_t replyStart = reply.buffer().size();
   const CommandSpec* spec = findCommand(args[0]);
   if (spec != nullptr && (spec->flags & kInternal)) spec = nullptr;
+  const CommandSpec* topLevel = spec;
   std::string fullName;
   if (spec == nullptr) {
     std::string quoted;
@@ -184,6 +219,7 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
     } else if (needsFanOut(*this, *spec, args)) {
       client.setLastCommand(fullName);
       ++stats_[kCommandsProcessed];
+      metrics::bump(metrics_->commands[commandIndex(*topLevel)]);
       fanOut(*this, client, *spec, args);
       return;  // the reply arrives later, in order
     } else {
@@ -191,9 +227,13 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
       CommandContext ctx{*this, &client, reply, store_, args, unixMillis()};
       spec->handler(ctx);
       ++stats_[kCommandsProcessed];
+      metrics::bump(metrics_->commands[commandIndex(*topLevel)]);
     }
   }
-  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') ++stats_[kCommandErrors];
+  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
+    ++stats_[kCommandErrors];
+    metrics::bump(metrics_->commandErrors);
+  }
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
 }
 

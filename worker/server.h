@@ -20,7 +20,7 @@
 #include "common/log/log.h"
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
-#include "common/ipc/shared_slots.h"
+#include "common/metrics/shared_metrics.h"
 #include "worker/client.h"
 #include "worker/key_locks.h"
 #include "worker/router.h"
@@ -56,8 +56,11 @@ class Server {
   void removeClient(std::uint64_t id);
   Client* findClient(std::uint64_t id);
   void setRouter(Router* router) { router_ = router; }
-  // maxclients counts the clients of all workers, through these blocks.
-  void setSharedSlots(ipc::SharedSlots* shared, int slot);
+  // This worker's block of the shared metrics (maxclients counts the
+  // clients of all workers through them). Without one (a Server on its
+  // own), metrics go to a private block.
+  void setSharedMetrics(metrics::SharedMetrics* shared, int slot);
+  metrics::WorkerMetrics& metrics() { return *metrics_; }
   // Open clients of every worker (this one's only without shared slots).
   std::uint64_t clientsEverywhere() const;
   Router* router() { return router_; }
@@ -83,6 +86,7 @@ class Server {
  private:
   void acceptFrom(int listenFd);
   void publishClientCount();
+  void publishMetrics();
   void runExpireCycle();
   void closeIdleClients();
 
@@ -95,8 +99,9 @@ class Server {
   std::vector<std::unique_ptr<IoWatcher>> listeners_;
   std::uint16_t port_ = 0;
   Router* router_ = nullptr;
-  ipc::SharedSlots* shared_ = nullptr;
-  int slot_ = 0;
+  metrics::SharedMetrics* shared_ = nullptr;
+  metrics::WorkerMetrics ownMetrics_;
+  metrics::WorkerMetrics* metrics_ = &ownMetrics_;
   bool draining_ = false;
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;
@@ -106,6 +111,11 @@ class Server {
   Timer expireTimer_;
   Timer idleTimer_;
   LagMonitor lag_;
+  Check afterPoll_;
+  Prepare beforePoll_;
+  TimePoint iterationStart_{};
+  Timer publishTimer_;
+  std::uint64_t publishedExpired_ = 0, publishedForwarded_ = 0;
   ThreadPool threadPool_;
   TimePoint startedAt_;
 };

@@ -17,7 +17,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
                   server.executeRouted(args, protocol, std::move(done));
                 });
   server.setRouter(&router);
-  server.setSharedSlots(setup.shared, setup.slot);
+  server.setSharedMetrics(setup.metrics, setup.slot);
 
   Timer drainCheck(loop), drainDeadline(loop);
   auto stopAll = [&] {

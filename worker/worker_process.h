@@ -12,7 +12,7 @@
 
 #include "common/config/config.h"
 #include "common/log/log.h"
-#include "common/ipc/shared_slots.h"
+#include "common/metrics/shared_metrics.h"
 #include "worker/router.h"
 
 namespace keyloop {
@@ -22,7 +22,7 @@ struct WorkerSetup {
   std::vector<int> listenFds;      // this slot's sockets, owned by the master
   std::vector<Router::Link> links;  // one per worker, links[slot] unused
   std::uint16_t port = 0;           // for INFO
-  ipc::SharedSlots* shared = nullptr;  // every slot's counters
+  metrics::SharedMetrics* metrics = nullptr;  // every slot's metrics block
 };
 
 int runWorker(const Config& config, const WorkerSetup& setup, Log& log);

@@ -171,12 +171,23 @@ void readLog(const Reader& r, const YAML::Node& node, Config& c) {
   if (node["file"]) c.logFile = r.scalar(node["file"], "file");
 }
 
+void readMetrics(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "metrics");
+  r.checkKeys(node, {"enabled", "address", "port"}, "metrics");
+  if (node["enabled"]) {
+    const std::string v = r.oneOf(node["enabled"], "enabled", {"yes", "no", "true", "false"});
+    c.metricsEnabled = v == "yes" || v == "true";
+  }
+  if (node["address"]) c.metricsListen.address = r.scalar(node["address"], "address");
+  if (node["port"]) c.metricsListen.port = static_cast<std::uint16_t>(r.integer(node["port"], "port", 0, 65535));
+}
+
 Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
-                     "log", "pidfile", "shutdown"}, "");
+                     "log", "pidfile", "shutdown", "metrics"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -189,6 +200,7 @@ Config read(const Reader& r, const YAML::Node& root) {
     r.checkKeys(shutdown, {"drain_timeout"}, "shutdown");
     if (shutdown["drain_timeout"]) c.drainTimeoutMs = r.durationMs(shutdown["drain_timeout"], "drain_timeout", 3600000);
   }
+  if (root["metrics"]) readMetrics(r, root["metrics"], c);
   if (root["thread_pool"]) c.threadPool = static_cast<int>(r.integer(root["thread_pool"], "thread_pool", 1, 256));
   if (root["limits"]) readLimits(r, root["limits"], c);
   if (root["requirepass"]) c.requirePass = r.scalar(root["requirepass"], "requirepass");

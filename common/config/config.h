@@ -49,6 +49,10 @@ struct Config {
   std::string logFile;              // empty = stderr
 
   std::string pidFile;  // empty = none
+
+  // metrics: GET /metrics and /healthz, served by the master
+  bool metricsEnabled = true;
+  ListenConfig metricsListen{"127.0.0.1", 9121, 128};
 };
 
 struct ConfigError {

@@ -108,6 +108,8 @@ std::string writeConfig(std::uint16_t port, const std::string& extra) {
   ::close(fd);
   std::ofstream out(path);
   out << "listen:\n  - address: 127.0.0.1\n    port: " << port << "\n" << extra;
+  // Tests run side by side: metrics on a free port unless a test says where.
+  if (extra.find("metrics:") == std::string::npos) out << "metrics:\n  port: 0\n";
   return path;
 }
 

@@ -40,7 +40,8 @@ bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout = std::ch
 std::string keyloopBinary();
 std::string sourceDir();
 
-// Writes a keyloop config listening on `port` plus `extra` YAML; returns its path.
+// Writes a keyloop config listening on `port` plus `extra` YAML (metrics on
+// port 0 unless `extra` has a metrics section); returns its path.
 std::string writeConfig(std::uint16_t port, const std::string& extra = "");
 
 // keyloop on a free port with a temporary config.

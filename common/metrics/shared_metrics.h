@@ -1,0 +1,82 @@
+// SharedMetrics: every worker's counters, gauges and histograms in one
+// anonymous shared mapping that the master creates before forking: one
+// cache-line-aligned WorkerMetrics block per worker slot. Each worker
+// writes only its own block (single writer: relaxed atomic loads and
+// stores, no locks, no read-modify-write on hot paths); the master reads
+// them all at scrape time (metrics_exporter.h), as does maxclients.
+//
+// Restarts: the block belongs to the slot, not to the process. A worker
+// that replaces a dead one keeps adding to the same counters, so every
+// *_total stays monotonic and Prometheus's rate() never sees a reset; the
+// gauges (connections, keys, memory) are simply overwritten with the new
+// worker's values.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "common/loop/clock.h"
+#include "common/loop/latency_histogram.h"
+
+namespace keyloop::metrics {
+
+// Room for every command of the command table (checked there).
+inline constexpr std::size_t kMaxCommands = 96;
+
+// Adds to a counter that only this process writes: a load and a store, no
+// locked instruction.
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// LatencyHistogram's buckets, in shared memory (single writer).
+struct SharedHistogram {
+  std::array<std::atomic<std::uint64_t>, LatencyHistogram::kBounds.size() + 1> buckets{};
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<std::uint64_t> sumNanos{0};
+
+  void observe(Duration d);
+};
+
+struct alignas(64) WorkerMetrics {
+  std::atomic<std::int64_t> pid{0};
+  // gauges
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> keys{0};
+  std::atomic<std::uint64_t> memoryUsedBytes{0};
+  // counters
+  std::atomic<std::uint64_t> connectionsAccepted{0};
+  std::atomic<std::uint64_t> rejectedMaxclients{0};
+  std::atomic<std::uint64_t> commandErrors{0};
+  std::atomic<std::uint64_t> forwarded{0};
+  std::atomic<std::uint64_t> expiredKeys{0};
+  std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
+  SharedHistogram lag;        // how late the 10 ms lag timer fired
+  SharedHistogram iteration;  // busy time of one loop iteration
+};
+
+class SharedMetrics {
+ public:
+  // Throws std::system_error if the kernel refuses the mapping.
+  explicit SharedMetrics(int slots);
+  ~SharedMetrics();
+  SharedMetrics(const SharedMetrics&) = delete;
+  SharedMetrics& operator=(const SharedMetrics&) = delete;
+
+  int size() const { return slots_; }
+  WorkerMetrics& at(int slot) { return blocks_[slot]; }
+  const WorkerMetrics& at(int slot) const { return blocks_[slot]; }
+  // Open connections of all workers: a snapshot, good enough for
+  // maxclients (two workers accepting at the same instant may overshoot by
+  // one each).
+  std::uint64_t totalConnections() const;
+
+ private:
+  int slots_;
+  std::size_t bytes_;
+  WorkerMetrics* blocks_;
+};
+
+}  // namespace keyloop::metrics

@@ -1,0 +1,215 @@
+#include "master/metrics_exporter.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <deque>
+#include <limits>
+#include <map>
+#include <fstream>
+#include <sstream>
+
+#include "worker/command_table.h"
+
+namespace keyloop {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+// A deque: the families are filled through references while more are added.
+using Families = std::deque<MetricFamily>;
+
+MetricFamily& family(Families& all, std::string name, std::string help, MetricType type) {
+  all.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
+  return all.back();
+}
+
+void add(MetricFamily& f, Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) m.counter.value = value;
+  else m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+void addHistogram(MetricFamily& f, Labels labels, const metrics::SharedHistogram& h) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  // The count first: the writer bumps it last, so the buckets read after
+  // it add up to at least that many (cumulative counts stay consistent).
+  m.histogram.sample_count = h.count.load(std::memory_order_relaxed);
+  std::uint64_t cumulative = 0;
+  const auto& bounds = LatencyHistogram::kBounds;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += h.buckets[i].load(std::memory_order_relaxed);
+    m.histogram.bucket.push_back({std::min(cumulative, m.histogram.sample_count), bounds[i]});
+  }
+  m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_sum = static_cast<double>(h.sumNanos.load(std::memory_order_relaxed)) * 1e-9;
+  f.metric.push_back(std::move(m));
+}
+
+// TcpExt counters from /proc/net/netstat (a header line, then a values line).
+std::map<std::string, double> tcpExtCounters() {
+  std::ifstream in("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::map<std::string, double> out;
+    std::string name, value;
+    while (n >> name && v >> value) out[name] = std::atof(value.c_str());
+    return out;
+  }
+  return {};
+}
+
+struct ProcessStats {
+  double cpuSeconds = 0, residentBytes = 0, openFds = 0;
+  bool found = false;
+};
+
+ProcessStats processStats(pid_t pid) {
+  ProcessStats s;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return s;
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return s;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  std::vector<std::string> f;
+  while (fields >> field) f.push_back(field);
+  if (f.size() < 22) return s;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  s.cpuSeconds = (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / tick;  // utime + stime
+  s.residentBytes = std::atof(f[21].c_str()) * page;                            // rss in pages
+  if (DIR* fds = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = ::readdir(fds)) {
+      if (e->d_name[0] != '.') ++s.openFds;
+    }
+    ::closedir(fds);
+  }
+  s.found = true;
+  return s;
+}
+
+}  // namespace
+
+AcceptQueue acceptQueueOf(int listenFd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(listenFd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return {};
+  return {info.tcpi_unacked, info.tcpi_sacked};
+}
+
+std::string renderMetrics(const MasterView& view) {
+  Families all;
+  auto worker = [](int slot) { return Labels{{"worker", std::to_string(slot)}}; };
+  const int slots = view.workers ? view.workers->size() : 0;
+
+  add(family(all, "keyloop_build_info", "keyloop's version (always 1).", MetricType::Gauge),
+      {{"version", KEYLOOP_VERSION}}, 1);
+  add(family(all, "keyloop_config_generation", "Configuration generation being served (1 at start, +1 per reload).",
+             MetricType::Gauge), {}, static_cast<double>(view.configGeneration));
+  auto& reloads = family(all, "keyloop_reloads_total", "Configuration reloads by outcome.", MetricType::Counter);
+  add(reloads, {{"result", "ok"}}, static_cast<double>(view.reloadsOk));
+  add(reloads, {{"result", "error"}}, static_cast<double>(view.reloadsFailed));
+
+  auto& queueLength = family(all, "keyloop_accept_queue_length",
+                             "Connections waiting in a listening socket's accept queue.", MetricType::Gauge);
+  auto& queueMax = family(all, "keyloop_accept_queue_max", "The accept queue's limit (listen backlog).",
+                          MetricType::Gauge);
+  for (const ListenerView& l : view.listeners) {
+    const AcceptQueue q = acceptQueueOf(l.fd);
+    Labels labels{{"listener", l.address}, {"worker", std::to_string(l.slot)}};
+    add(queueLength, labels, q.length);
+    add(queueMax, labels, q.max);
+  }
+  const auto tcp = tcpExtCounters();
+  auto counterOf = [&](const char* name) {
+    auto it = tcp.find(name);
+    return it == tcp.end() ? 0.0 : it->second;
+  };
+  add(family(all, "keyloop_listen_overflows_total",
+             "Times a full accept queue turned a connection away (host-wide TcpExt ListenOverflows).",
+             MetricType::Counter), {}, counterOf("ListenOverflows"));
+  add(family(all, "keyloop_listen_drops_total", "Connections dropped at listen (host-wide TcpExt ListenDrops).",
+             MetricType::Counter), {}, counterOf("ListenDrops"));
+
+  auto& restarts = family(all, "keyloop_worker_restarts_total", "Workers restarted after they died.",
+                          MetricType::Counter);
+  for (int s = 0; s < slots; ++s) {
+    add(restarts, worker(s), s < static_cast<int>(view.workerRestarts.size()) ? view.workerRestarts[s] : 0);
+  }
+
+  auto& lag = family(all, "keyloop_event_loop_lag_seconds",
+                     "How late a 10 ms timer fired on the worker's event loop.", MetricType::Histogram);
+  auto& iteration = family(all, "keyloop_event_loop_iteration_seconds",
+                           "Busy time of one event-loop iteration (without the wait for events).",
+                           MetricType::Histogram);
+  auto& connections = family(all, "keyloop_connections", "Open client connections.", MetricType::Gauge);
+  auto& accepted = family(all, "keyloop_connections_accepted_total", "Client connections accepted.",
+                          MetricType::Counter);
+  auto& rejected = family(all, "keyloop_connections_rejected_total", "Client connections refused, by reason.",
+                          MetricType::Counter);
+  auto& commands = family(all, "keyloop_commands_total", "Commands processed, by command.", MetricType::Counter);
+  auto& errors = family(all, "keyloop_command_errors_total", "Commands answered with an error.",
+                        MetricType::Counter);
+  auto& forwarded = family(all, "keyloop_forwarded_commands_total",
+                           "Commands sent to the worker that owns their keys.", MetricType::Counter);
+  auto& keys = family(all, "keyloop_keys", "Keys held by the worker.", MetricType::Gauge);
+  auto& expired = family(all, "keyloop_expired_keys_total", "Keys removed because their TTL passed.",
+                         MetricType::Counter);
+  auto& memory = family(all, "keyloop_memory_used_bytes", "Heap bytes in use by the worker.", MetricType::Gauge);
+  const auto table = commandTable();
+  for (int s = 0; s < slots; ++s) {
+    const metrics::WorkerMetrics& m = view.workers->at(s);
+    auto load = [](const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+    addHistogram(lag, worker(s), m.lag);
+    addHistogram(iteration, worker(s), m.iteration);
+    add(connections, worker(s), load(m.connections));
+    add(accepted, worker(s), load(m.connectionsAccepted));
+    add(rejected, {{"reason", "maxclients"}, {"worker", std::to_string(s)}}, load(m.rejectedMaxclients));
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      if ((table[i].flags & kInternal) || m.commands[i].load(std::memory_order_relaxed) == 0) continue;
+      add(commands, {{"command", std::string(table[i].name)}, {"worker", std::to_string(s)}}, load(m.commands[i]));
+    }
+    add(errors, worker(s), load(m.commandErrors));
+    add(forwarded, worker(s), load(m.forwarded));
+    add(keys, worker(s), load(m.keys));
+    add(expired, worker(s), load(m.expiredKeys));
+    add(memory, worker(s), load(m.memoryUsedBytes));
+  }
+
+  auto& cpu = family(all, "keyloop_process_cpu_seconds_total", "User and system CPU time of each keyloop process.",
+                     MetricType::Counter);
+  auto& rss = family(all, "keyloop_process_resident_memory_bytes", "Resident memory of each keyloop process.",
+                     MetricType::Gauge);
+  auto& fds = family(all, "keyloop_process_open_fds", "Open file descriptors of each keyloop process.",
+                     MetricType::Gauge);
+  std::vector<std::pair<std::string, pid_t>> processes{{"master", view.masterPid}};
+  for (std::size_t s = 0; s < view.workerPids.size(); ++s) {
+    if (view.workerPids[s] > 0) processes.emplace_back("worker" + std::to_string(s), view.workerPids[s]);
+  }
+  for (const auto& [name, pid] : processes) {
+    const ProcessStats p = processStats(pid);
+    if (!p.found) continue;
+    add(cpu, {{"process", name}}, p.cpuSeconds);
+    add(rss, {{"process", name}}, p.residentBytes);
+    add(fds, {{"process", name}}, p.openFds);
+  }
+  return prometheus::TextSerializer().Serialize(std::vector<MetricFamily>(all.begin(), all.end()));
+}
+
+}  // namespace keyloop
