@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 QUICK = "--quick" in sys.argv
@@ -79,13 +80,15 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def start_keyloop(workers):
-    port = free_port()
+def start_keyloop(workers, metrics=True, name=None):
+    port, metrics_port = free_port(), free_port()
     conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
     conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n"
-               f"workers: {workers}\nlimits:\n  maxclients: 50000\n")
+               f"workers: {workers}\nlimits:\n  maxclients: 50000\n"
+               f"metrics:\n  enabled: {'yes' if metrics else 'no'}\n  port: {metrics_port}\n")
     conf.close()
-    server = Server(f"keyloop-{workers}", ["build/keyloop", "-c", conf.name], port)
+    server = Server(name or f"keyloop-{workers}", ["build/keyloop", "-c", conf.name], port)
+    server.metrics_port = metrics_port if metrics else None
     time.sleep(0.3)  # every worker up, not just the first to accept
     return server
 
@@ -116,6 +119,42 @@ def throughput(servers):
                 row[s.name] = (rps, cpu / n * 1e6, user / n * 1e6)
             rows.append(row)
     return rows
+
+
+def scrape_every_second(port, stop):
+    """What Prometheus does to a metered server while it works."""
+    while not stop.wait(1.0):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            while s.recv(65536):
+                pass
+
+
+def metrics_cost():
+    """Throughput of keyloop (1 worker) with metrics on (and scraped every
+    second) and off, alternating runs, 3 rounds; returns median req/s."""
+    on, off = start_keyloop(1, True, "metrics-on"), start_keyloop(1, False, "metrics-off")
+    stop = threading.Event()
+    scraper = threading.Thread(target=scrape_every_second, args=(on.metrics_port, stop), daemon=True)
+    scraper.start()
+    results = {}
+    try:
+        for pipeline in (1, 16):
+            for test in ("set", "get"):
+                runs = {"metrics-on": [], "metrics-off": []}
+                for _ in range(3):
+                    for s in (on, off):
+                        out = subprocess.run(
+                            ["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", str(REQUESTS[pipeline]),
+                             "-P", str(pipeline), "-t", test, "-r", "100000", "--csv"],
+                            capture_output=True, text=True, check=True).stdout
+                        runs[s.name].append(float(out.strip().splitlines()[-1].split(",")[1].strip('"')))
+                results[(test.upper(), pipeline)] = {k: sorted(v)[1] for k, v in runs.items()}
+    finally:
+        stop.set()
+        on.stop()
+        off.stop()
+    return results
 
 
 def idle_memory(server):
@@ -173,6 +212,7 @@ def main():
         forwarded, forwarded_user = 2 * mixed - local, 2 * mixed_user - local_user
         forwarding.append((r["test"], r["P"], local, mixed, forwarded, forwarded / local,
                            local_user, forwarded_user, forwarded_user / local_user))
+    cost = metrics_cost()
     idle = on_fresh_servers(idle_memory)
     keys = on_fresh_servers(key_memory)
     version = subprocess.run(["redis-server", "--version"], capture_output=True,
@@ -203,6 +243,14 @@ def main():
     for test, p, local, mixed, forwarded, ratio, lu, fu, uratio in forwarding:
         print(f"| {test} | {p} | {local:.2f} | {mixed:.2f} | {forwarded:.2f} | {ratio:.2f} "
               f"| {lu:.2f} | {fu:.2f} | {uratio:.2f} |")
+    print()
+    print("Metrics on (scraped every second) vs off, keyloop workers=1, median of 3 alternating runs:")
+    print()
+    print("| test | P | metrics off req/s | metrics on req/s | on / off |")
+    print("|---|---:|---:|---:|---:|")
+    for (test, p), r in cost.items():
+        print(f"| {test} | {p} | {r['metrics-off']:,.0f} | {r['metrics-on']:,.0f} | "
+              f"{r['metrics-on'] / r['metrics-off']:.3f} |")
     print()
     print(f"| memory | redis | keyloop | ratio |")
     print("|---|---:|---:|---:|")
