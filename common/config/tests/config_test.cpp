@@ -26,6 +26,8 @@ TEST(Config, ShippedDefaultFileLoadsWithTheDocumentedDefaults) {
   EXPECT_EQ(c.clientQueryBufferLimit, defaults.clientQueryBufferLimit);
   EXPECT_EQ(c.maxClients, defaults.maxClients);
   EXPECT_EQ(c.expireBudgetMicros, 1000u);
+  EXPECT_TRUE(c.metricsEnabled);
+  EXPECT_EQ(c.metricsListen.port, 9121);
 }
 
 TEST(Config, SizesAndDurationsTakeUnits) {
@@ -45,7 +47,8 @@ TEST(Config, SizesAndDurationsTakeUnits) {
 TEST(Config, ValuesAreRead) {
   ConfigResult r = parseConfig(
       "listen:\n  - address: ::1\n    port: 7000\nlimits:\n  maxclients: 5\n  timeout: 2m\n"
-      "workers: 3\nexpiry:\n  hz: 20\ncpu_affinity: off\nshutdown:\n  drain_timeout: 1500ms\n",
+      "workers: 3\nexpiry:\n  hz: 20\ncpu_affinity: off\nshutdown:\n  drain_timeout: 1500ms\n"
+      "metrics:\n  enabled: no\n  address: ::1\n  port: 9999\n",
       "t.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r));
   const Config& c = std::get<Config>(r);
@@ -57,6 +60,9 @@ TEST(Config, ValuesAreRead) {
   EXPECT_EQ(c.expireHz, 20);
   EXPECT_FALSE(c.pinWorkers);
   EXPECT_EQ(c.drainTimeoutMs, 1500u);
+  EXPECT_FALSE(c.metricsEnabled);
+  EXPECT_EQ(c.metricsListen.address, "::1");
+  EXPECT_EQ(c.metricsListen.port, 9999);
 }
 
 TEST(Config, UnknownKeysAreRejectedWithDidYouMean) {
