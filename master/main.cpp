@@ -1,6 +1,7 @@
 // keyloop: the command line. Parses options (Boost.Program_options), loads
 // the config, and hands over to the Master (master.h), which forks the
-// workers and runs until SIGTERM/SIGINT (fast) or SIGQUIT (graceful).
+// workers and runs until SIGTERM/SIGINT (fast) or SIGQUIT (graceful); or,
+// with -s, signals the running master (control.h).
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -14,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
+#include "master/control.h"
 #include "master/master.h"
 #include "master/process_title.h"
 #include "worker/server.h"
@@ -28,6 +30,7 @@ constexpr const char* kDefaultConfig = "conf/keyloop.yaml";
 struct Options {
   std::string configPath = kDefaultConfig;
   bool testOnly = false;
+  std::string signal;  // -s reload|stop|quit
 };
 
 // Returns an exit code when the process should stop here.
@@ -38,7 +41,9 @@ std::optional<int> parseOptions(int argc, char** argv, Options& options) {
       ("version,v", "print the version and exit")
       ("config,c", po::value<std::string>(&options.configPath)->value_name("FILE"),
        "configuration file (default: conf/keyloop.yaml)")
-      ("test,t", "test the configuration file and exit");
+      ("test,t", "test the configuration file and exit")
+      ("signal,s", po::value<std::string>(&options.signal)->value_name("ACTION"),
+       "tell the running master (found by the config's pidfile) to reload, stop or quit, and wait for the outcome");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(visible).run(), vm);
@@ -48,7 +53,7 @@ std::optional<int> parseOptions(int argc, char** argv, Options& options) {
     return 1;
   }
   if (vm.count("help")) {
-    std::cout << "Usage: keyloop [-c FILE] [-t]\n\n" << visible;
+    std::cout << "Usage: keyloop [-c FILE] [-t | -s reload|stop|quit]\n\n" << visible;
     return 0;
   }
   if (vm.count("version")) {
@@ -83,6 +88,10 @@ int main(int argc, char** argv) {
   if (auto exit = parseOptions(argc, argv, options)) return *exit;
 
   ConfigResult loaded = loadConfig(options.configPath);
+  if (!options.signal.empty()) {
+    // An invalid file is the master's to report (it keeps serving): still signal it.
+    return controlMaster(options.configPath, loaded, options.signal);
+  }
   if (auto* error = std::get_if<ConfigError>(&loaded)) {
     std::cerr << "keyloop: " << error->message << "\n";
     if (options.testOnly) std::cerr << "keyloop: configuration file " << options.configPath << " test failed\n";

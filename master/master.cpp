@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "master/control.h"
+#include "master/notify.h"
 #include "master/process_title.h"
 #include "worker/worker_process.h"
 
@@ -25,6 +27,31 @@ int workerCount(const Config& config) {
   return cpus > 0 ? static_cast<int>(cpus) : 1;
 }
 
+// The settings a reload cannot hand to running workers, by name ("" if
+// none changed).
+std::string coldChanges(const Config& now, const Config& next) {
+  std::string changed;
+  auto check = [&](bool same, const char* name) {
+    if (!same) changed += (changed.empty() ? "" : ", ") + std::string(name);
+  };
+  auto sameListen = [](const std::vector<ListenConfig>& a, const std::vector<ListenConfig>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (a[i].address != b[i].address || a[i].port != b[i].port || a[i].backlog != b[i].backlog) return false;
+    }
+    return true;
+  };
+  check(sameListen(now.listen, next.listen), "listen");
+  check(now.workers == next.workers, "workers");
+  check(now.pinWorkers == next.pinWorkers, "cpu_affinity");
+  check(now.threadPool == next.threadPool, "thread_pool");
+  check(now.metricsEnabled == next.metricsEnabled && now.metricsListen.address == next.metricsListen.address &&
+            now.metricsListen.port == next.metricsListen.port, "metrics");
+  check(now.pidFile == next.pidFile, "pidfile");
+  check(now.logFile == next.logFile, "log.file");
+  return changed;
+}
+
 std::string describeExit(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
@@ -39,7 +66,10 @@ Master::Master(Config config, Log& log)
       signals_(loop_),
       forceStop_(loop_),
       masterPid_(::getpid()),
-      workers_(workerCount(config_)) {}
+      workers_(workerCount(config_)),
+      readyCheck_(loop_),
+      statusTimer_(loop_),
+      reloadWait_(loop_) {}
 
 Master::~Master() = default;
 
@@ -58,6 +88,7 @@ std::string Master::openSockets() {
     }
   }
   metrics_ = std::make_unique<metrics::SharedMetrics>(workers_);
+  configText_ = std::make_unique<ipc::SharedText>();
   for (int from = 0; from < workers_; ++from) {
     for (int to = 0; to < workers_; ++to) {
       channels_.push_back(from == to ? nullptr : std::make_unique<ipc::ChannelMemory>());
@@ -69,7 +100,7 @@ std::string Master::openSockets() {
 int Master::run() {
   // Blocked before any fork: workers inherit the mask and read these
   // signals from signalfds of their own.
-  signals_.start({SIGINT, SIGTERM, SIGQUIT, SIGCHLD}, [this](int signo) { onSignal(signo); });
+  signals_.start({SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD}, [this](int signo) { onSignal(signo); });
   if (std::string error = openSockets(); !error.empty()) {
     log_.warning("%s", error.c_str());
     return 1;
@@ -86,8 +117,15 @@ int Master::run() {
   for (int slot = 0; slot < workers_; ++slot) spawn(slot);
   log_.notice("keyloop %s started: master pid %d, %d workers, config %s", KEYLOOP_VERSION,
               static_cast<int>(masterPid_), workers_, config_.path.c_str());
+  readyCheck_.start(std::chrono::milliseconds(5), std::chrono::milliseconds(10), [this] { checkReady(); });
+  statusTimer_.unref();
+  statusTimer_.start(std::chrono::seconds(5), std::chrono::seconds(5),
+                     [this] { notifySystemd("STATUS=" + statusLine()); });
   loop_.run();
-  if (!config_.pidFile.empty()) std::remove(config_.pidFile.c_str());
+  if (!config_.pidFile.empty()) {
+    std::remove(config_.pidFile.c_str());
+    std::remove((config_.pidFile + ".reload").c_str());
+  }
   log_.notice("keyloop is now ready to exit, bye bye...");
   return 0;
 }
@@ -108,6 +146,9 @@ MasterView Master::metricsView() const {
   MasterView view;
   view.workers = metrics_.get();
   view.masterPid = masterPid_;
+  view.configGeneration = generation_;
+  view.reloadsOk = reloadsOk_;
+  view.reloadsFailed = reloadsFailed_;
   for (const Slot& s : slots_) {
     view.workerPids.push_back(s.pid);
     view.workerRestarts.push_back(s.restarts);
@@ -118,6 +159,71 @@ MasterView Master::metricsView() const {
     }
   }
   return view;
+}
+
+void Master::checkReady() {
+  // Ready once every slot's current worker has started serving (it writes
+  // its pid into its metrics block when it does).
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    const pid_t pid = slots_[slot].pid;
+    if (pid <= 0 || metrics_->at(static_cast<int>(slot)).pid.load(std::memory_order_relaxed) != pid) return;
+  }
+  readyCheck_.stop();
+  if (ready_) return;
+  ready_ = true;
+  notifySystemd("READY=1\nSTATUS=" + statusLine());
+}
+
+std::string Master::statusLine() const {
+  return "generation " + std::to_string(generation_) + ", " + std::to_string(workers_) + " workers, " +
+         std::to_string(metrics_->totalConnections()) + " clients";
+}
+
+void Master::reload() {
+  notifySystemd("RELOADING=1\nSTATUS=reloading " + config_.path);
+  log_.notice("Received SIGHUP, reloading %s", config_.path.c_str());
+  std::ifstream in(config_.path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ConfigResult loaded = in ? parseConfig(text, config_.path) : loadConfig(config_.path);
+  if (auto* error = std::get_if<ConfigError>(&loaded)) return answerReload(false, error->message);
+  Config next = std::get<Config>(std::move(loaded));
+  next.path = config_.path;
+  if (std::string cold = coldChanges(config_, next); !cold.empty()) {
+    return answerReload(false, config_.path + ": " + cold +
+                                   " cannot change on reload yet (it needs new workers); restart keyloop to apply it");
+  }
+  if (!configText_->publish(text)) return answerReload(false, config_.path + ": too large to hand to the workers");
+  config_ = std::move(next);
+  log_.configure(config_.logLevel, config_.logFile);
+  signalWorkers(SIGHUP);  // they read the text published above
+  ++generation_;
+  awaitWorkers(configText_->version(), "generation " + std::to_string(generation_) + " serving " + config_.path);
+}
+
+void Master::awaitWorkers(std::uint64_t version, std::string answer) {
+  reloading_ = true;
+  const TimePoint deadline = loop_.now() + std::chrono::seconds(5);
+  reloadWait_.start(Duration::zero(), std::chrono::milliseconds(5), [this, version, deadline, answer] {
+    bool all = true;
+    for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+      // A worker forked after the publish has the new settings already.
+      all = all && (slots_[slot].pid <= 0 ||
+                    metrics_->at(static_cast<int>(slot)).configVersion.load() >= version);
+    }
+    if (!all && loop_.now() < deadline) return;
+    reloadWait_.stop();
+    answerReload(true, all ? answer : answer + " (not every worker confirmed it within 5 s)");
+  });
+}
+
+void Master::answerReload(bool ok, const std::string& text) {
+  ++(ok ? reloadsOk_ : reloadsFailed_);
+  if (ok) log_.notice("Reload done: %s", text.c_str());
+  else log_.warning("Reload failed, still serving the previous configuration: %s", text.c_str());
+  writeReloadStatus(config_.pidFile, {reloadsOk_ + reloadsFailed_, ok, text});
+  notifySystemd("READY=1\nSTATUS=" + statusLine());
+  reloading_ = false;
+  if (std::exchange(reloadAgain_, false) && !stopping_) reload();
 }
 
 void Master::spawn(int slot) {
@@ -152,6 +258,7 @@ void Master::becomeWorker(int slot) {
   WorkerSetup setup;
   setup.slot = slot;
   setup.metrics = metrics_.get();
+  setup.configText = configText_.get();
   for (int other = 0; other < workers_; ++other) {
     for (OpenedListener& l : listeners_[static_cast<std::size_t>(other)]) {
       if (other == slot) {
@@ -174,8 +281,13 @@ void Master::onSignal(int signo) {
     case SIGCHLD:
       reapChildren();
       break;
+    case SIGHUP:
+      if (reloading_) reloadAgain_ = true;
+      else if (!stopping_) reload();
+      break;
     case SIGQUIT:
       log_.notice("Received SIGQUIT, draining workers");
+      notifySystemd("STOPPING=1\nSTATUS=draining");
       stopping_ = true;
       signalWorkers(SIGQUIT);
       forceStop_.start(std::chrono::milliseconds(config_.drainTimeoutMs) + std::chrono::seconds(5),
@@ -183,6 +295,7 @@ void Master::onSignal(int signo) {
       break;
     default:
       log_.notice("Received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      notifySystemd("STOPPING=1\nSTATUS=stopping");
       stopping_ = true;
       signalWorkers(SIGTERM);
       forceStop_.start(std::chrono::seconds(5), [this] { signalWorkers(SIGKILL); });
@@ -191,6 +304,8 @@ void Master::onSignal(int signo) {
   if (stopping_ && !anyWorkerAlive()) {
     forceStop_.stop();
     signals_.stop();
+    readyCheck_.stop();
+    statusTimer_.stop();
   }
 }
 

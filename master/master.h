@@ -5,6 +5,7 @@
 // into actions from its own loop (signalfd: no work in handlers):
 //   SIGTERM, SIGINT  fast shutdown: workers get SIGTERM, master exits last
 //   SIGQUIT          graceful: workers drain (see worker_process.h)
+//   SIGHUP           reload the config file (reload() below)
 //   SIGCHLD          reap and restart
 // Workers die with the master (PR_SET_PDEATHSIG): no orphans.
 #pragma once
@@ -17,6 +18,7 @@
 
 #include "common/config/config.h"
 #include "common/ipc/channel.h"
+#include "common/ipc/shared_text.h"
 #include "common/metrics/shared_metrics.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
@@ -44,6 +46,19 @@ class Master {
   };
 
   std::string openSockets();
+  // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
+  // error (file:line:column) is logged and answered. Valid: settings that
+  // running workers can take (limits, requirepass, timeout, expiry, log
+  // level, drain_timeout) go to them through shared memory and SIGHUP;
+  // settings that need new workers (listen, workers, cpu_affinity,
+  // thread_pool, metrics, pidfile, log file) are refused by name, since
+  // starting a new generation of workers is not built yet.
+  void reload();
+  void answerReload(bool ok, const std::string& text);
+  // Answers the reload once every running worker applied text `version`.
+  void awaitWorkers(std::uint64_t version, std::string answer);
+  void checkReady();
+  std::string statusLine() const;
   std::string startMetrics();
   MasterView metricsView() const;
   void spawn(int slot);
@@ -66,6 +81,11 @@ class Master {
   std::unique_ptr<metrics::SharedMetrics> metrics_;  // one block per worker slot
   std::vector<Slot> slots_;
   std::unique_ptr<MetricsHttp> metricsHttp_;
+  std::unique_ptr<ipc::SharedText> configText_;  // what reload hands to workers
+  Timer readyCheck_, statusTimer_, reloadWait_;
+  bool reloading_ = false, reloadAgain_ = false;  // a SIGHUP during a reload runs it again after
+  bool ready_ = false;
+  std::uint64_t generation_ = 1, reloadsOk_ = 0, reloadsFailed_ = 0;
   bool stopping_ = false;
 };
 

@@ -68,6 +68,17 @@ std::map<int, pid_t> workerPids(std::uint16_t port, int workers) {
   return pids;
 }
 
+// A plain TCP connection to 127.0.0.1:port (invalid if refused).
+UniqueFd connectTo(std::uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fd.reset();
+  return fd;
+}
+
 std::string writeTemp(const std::string& name, const std::string& text) {
   const std::string path = (std::filesystem::temp_directory_path() / name).string();
   std::ofstream(path) << text;
@@ -99,10 +110,18 @@ TEST(Metrics, ARealScrapePassesPromtoolLint) {
   EXPECT_EQ(httpGet(m.metricsPort, "/healthz").status, 200);
 }
 
-TEST(Metrics, LagFollowsARealStallOfThatWorkerOnly) {
+// Two workers, and which process is which.
+class MetricsOfTwoWorkers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pids = workerPids(m.server.port, 2);
+    ASSERT_EQ(pids.size(), 2u);
+  }
   MeteredServer m;
-  const auto pids = workerPids(m.server.port, 2);
-  ASSERT_EQ(pids.size(), 2u);
+  std::map<int, pid_t> pids;
+};
+
+TEST_F(MetricsOfTwoWorkers, LagFollowsARealStallOfThatWorkerOnly) {
   auto slowOnes = [&](int worker) {
     const std::string s = m.scrape();
     const std::string w = "{worker=\"" + std::to_string(worker) + "\"";
@@ -118,20 +137,12 @@ TEST(Metrics, LagFollowsARealStallOfThatWorkerOnly) {
   EXPECT_EQ(slowOnes(0) - before0, 0) << "the other worker saw lag too";
 }
 
-TEST(Metrics, AcceptQueueFillsWhileAWorkerIsStoppedAndDrainsAfter) {
-  MeteredServer m;
-  const auto pids = workerPids(m.server.port, 2);
-  ASSERT_EQ(pids.size(), 2u);
+TEST_F(MetricsOfTwoWorkers, AcceptQueueFillsWhileAWorkerIsStoppedAndDrainsAfter) {
   ASSERT_EQ(::kill(pids.at(0), SIGSTOP), 0);
   std::vector<UniqueFd> waiting;
   for (int i = 0; i < 64; ++i) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(m.server.port);
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    waiting.push_back(std::move(fd));
+    waiting.push_back(connectTo(m.server.port));
+    ASSERT_TRUE(waiting.back().valid());
   }
   const std::string series = "{listener=\"127.0.0.1:" + std::to_string(m.server.port) + "\",worker=\"0\"}";
   std::string s = m.scrape();
@@ -148,10 +159,7 @@ TEST(Metrics, AcceptQueueFillsWhileAWorkerIsStoppedAndDrainsAfter) {
   EXPECT_EQ(after, 0);
 }
 
-TEST(Metrics, CountersStayMonotonicAcrossAWorkerKill) {
-  MeteredServer m;
-  const auto pids = workerPids(m.server.port, 2);
-  ASSERT_EQ(pids.size(), 2u);
+TEST_F(MetricsOfTwoWorkers, CountersStayMonotonicAcrossAWorkerKill) {
   auto commandsOf = [&](int worker) {
     const std::string s = m.scrape();
     double total = 0;
@@ -181,12 +189,8 @@ TEST(Metrics, CountersStayMonotonicAcrossAWorkerKill) {
 TEST(Metrics, BadHttpGetsAClearAnswerAndNeverStallsTheMaster) {
   MeteredServer m;
   // A client that connects and says nothing must not hold up a scrape.
-  UniqueFd silent(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(m.metricsPort);
-  ASSERT_EQ(::connect(silent.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const UniqueFd silent = connectTo(m.metricsPort);
+  ASSERT_TRUE(silent.valid());
   EXPECT_EQ(httpGet(m.metricsPort, "/metrics").status, 200);
   EXPECT_EQ(httpRaw(m.metricsPort, "garbage\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
   EXPECT_EQ(httpRaw(m.metricsPort, "GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'x') + "\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);

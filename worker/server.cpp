@@ -57,6 +57,19 @@ Server::Server(Loop& loop, Config config, Log& log)
 
 Server::~Server() { shutdown(); }
 
+void Server::applyConfig(const Config& next) {
+  config_ = next;
+  const auto period = std::chrono::milliseconds(1000 / std::max(1, config_.expireHz));
+  expireTimer_.start(period, period, [this] { runExpireCycle(); });
+  if (draining_) return;  // the drain owns idleTimer_ now
+  if (config_.idleTimeoutSeconds > 0) {
+    idleTimer_.unref();
+    idleTimer_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { closeIdleClients(); });
+  } else {
+    idleTimer_.stop();
+  }
+}
+
 void Server::serve(const std::vector<int>& listenFds) {
   for (int fd : listenFds) {
     listeners_.push_back(std::make_unique<IoWatcher>(loop_, fd));
@@ -70,6 +83,7 @@ void Server::serve(const std::vector<int>& listenFds) {
     idleTimer_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { closeIdleClients(); });
   }
   lag_.start();
+  metrics_->pid.store(::getpid(), std::memory_order_relaxed);  // the master's readiness check
   if (!config_.metricsEnabled) return;  // counters still count: maxclients and INFO use them
   lag_.setObserver([this](Duration lag) { metrics_->lag.observe(lag); });
   // Busy time per iteration: from poll's return (check) to the next poll
@@ -162,7 +176,6 @@ void Server::setSharedMetrics(metrics::SharedMetrics* shared, int slot) {
   if (shared == nullptr) return;
   shared_ = shared;
   metrics_ = &shared->at(slot);
-  metrics_->pid.store(::getpid(), std::memory_order_relaxed);
   publishClientCount();  // a restarted worker starts from zero in its slot
 }
 

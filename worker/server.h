@@ -42,6 +42,9 @@ class Server {
 
   // Starts accepting on listening sockets opened by the master (not owned).
   void serve(const std::vector<int>& listenFds);
+  // A reload's settings (limits, auth, timeouts, expiry): new clients and
+  // the next checks use them; open clients keep their parser limits.
+  void applyConfig(const Config& next);
   // Graceful stop: no new connections; clients are closed once idle.
   void drain();
   bool drained() const { return draining_ && clients_.empty(); }

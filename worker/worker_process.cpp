@@ -26,7 +26,20 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     drainCheck.stop();
     drainDeadline.stop();
   };
-  signals.start({SIGTERM, SIGINT, SIGQUIT}, [&](int signo) {
+  signals.start({SIGTERM, SIGINT, SIGQUIT, SIGHUP}, [&](int signo) {
+    if (signo == SIGHUP) {
+      // The master validated this text and published it before signalling.
+      if (setup.configText == nullptr) return;
+      const ipc::SharedText::Snapshot published = setup.configText->read();
+      ConfigResult next = parseConfig(published.text, config.path);
+      if (auto* c = std::get_if<Config>(&next)) {
+        server.applyConfig(*c);
+        log.configure(c->logLevel, c->logFile);
+      }
+      // The master answers the reload once every worker says it has it.
+      if (setup.metrics) setup.metrics->at(setup.slot).configVersion.store(published.version);
+      return;
+    }
     if (signo != SIGQUIT) return stopAll();
     log.notice("Worker %d draining", setup.slot);
     server.drain();
@@ -41,6 +54,8 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       stopAll();
     });
   });
+  // Forked with the master's current settings: current as of this version.
+  if (setup.metrics && setup.configText) setup.metrics->at(setup.slot).configVersion.store(setup.configText->version());
   server.serve(setup.listenFds);
   log.verbose("Worker %d serving", setup.slot);
   loop.run();

@@ -37,8 +37,15 @@ class Reader {
   // Rejects keys that are not in `allowed`, suggesting the closest one.
   void checkKeys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
                  const std::string& section) const {
+    std::vector<std::string> seen;
     for (const auto& item : map) {
       const std::string key = item.first.as<std::string>();
+      // yaml-cpp keeps both copies of a repeated key and lookups find only
+      // the first: the second would be ignored without a word.
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        fail(item.first, "duplicate key '" + key + "'" + (section.empty() ? "" : " in '" + section + "'"));
+      }
+      seen.push_back(key);
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       std::string message = "unknown key '" + key + "'";
       if (!section.empty()) message += " in '" + section + "'";
@@ -259,6 +266,15 @@ ConfigResult loadConfig(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return ConfigError{"could not read configuration file " + path};
   return parseConfig(text.str(), path);
+}
+
+std::optional<std::string> pidFileOf(const std::string& path) {
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    if (root.IsMap() && root["pidfile"] && root["pidfile"].IsScalar()) return root["pidfile"].Scalar();
+  } catch (const YAML::Exception&) {
+  }
+  return std::nullopt;
 }
 
 }  // namespace keyloop

@@ -66,6 +66,11 @@ ConfigResult loadConfig(const std::string& path);
 // The same, from text (tests); `name` stands for the file in messages.
 ConfigResult parseConfig(const std::string& text, const std::string& name);
 
+// Only the pidfile of a file that may not pass validation (keyloop -s
+// reload must still find the master to let it report the error); nullopt if
+// the file is unreadable YAML or names none.
+std::optional<std::string> pidFileOf(const std::string& path);
+
 // "512mb" → bytes; nullopt if malformed. Units: b k kb m mb g gb (1024-based,
 // case-insensitive, like redis.conf).
 std::optional<std::uint64_t> parseSize(const std::string& text);

@@ -42,6 +42,7 @@ struct SharedHistogram {
 
 struct alignas(64) WorkerMetrics {
   std::atomic<std::int64_t> pid{0};
+  std::atomic<std::uint64_t> configVersion{0};  // the reload text it applied (ipc::SharedText)
   // gauges
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> keys{0};

@@ -84,6 +84,7 @@ TEST(Config, WrongTypesAndRangesNameTheSpot) {
   EXPECT_EQ(errorOf("limits: 5\n"), "test.yaml:1:9: 'limits' must be a mapping");
   EXPECT_EQ(errorOf("workers: many\n"),
             "test.yaml:1:10: 'workers' must be an integer from 1 to 1024, got 'many'");
+  EXPECT_EQ(errorOf("limits:\n  timeout: 1s\nlimits:\n  maxclients: 3\n"), "test.yaml:3:1: duplicate key 'limits'");
   EXPECT_EQ(errorOf("cpu_affinity: yes\n").rfind("test.yaml:1:15: 'cpu_affinity' must be one of auto, off", 0), 0u)
       << errorOf("cpu_affinity: yes\n");
   EXPECT_EQ(errorOf("shutdown:\n  drain_timeout: later\n").rfind("test.yaml:2:18: ", 0), 0u)

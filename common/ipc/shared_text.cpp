@@ -1,0 +1,43 @@
+#include "common/ipc/shared_text.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <system_error>
+
+namespace keyloop::ipc {
+
+SharedText::SharedText(std::size_t capacity) : capacity_(capacity), bytes_(sizeof(Header) + capacity) {
+  void* mapping = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  header_ = new (mapping) Header{};
+  data_ = static_cast<char*>(mapping) + sizeof(Header);
+}
+
+SharedText::~SharedText() { ::munmap(header_, bytes_); }
+
+bool SharedText::publish(std::string_view text) {
+  if (text.size() > capacity_) return false;
+  const std::uint64_t version = header_->version.load(std::memory_order_relaxed);
+  header_->version.store(version + 1, std::memory_order_relaxed);  // odd: writing
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(data_, text.data(), text.size());
+  header_->length.store(text.size(), std::memory_order_relaxed);
+  header_->version.store(version + 2, std::memory_order_release);
+  return true;
+}
+
+SharedText::Snapshot SharedText::read() const {
+  for (;;) {
+    const std::uint64_t before = header_->version.load(std::memory_order_acquire);
+    if (before % 2 == 1) continue;  // the master is writing
+    const std::size_t length = std::min<std::size_t>(header_->length.load(std::memory_order_relaxed), capacity_);
+    std::string text(data_, length);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (header_->version.load(std::memory_order_relaxed) == before) return {before, std::move(text)};
+  }
+}
+
+}  // namespace keyloop::ipc

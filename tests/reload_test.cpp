@@ -1,0 +1,198 @@
+// Reload and control from the command line, the systemd way: `keyloop -s
+// reload|stop|quit` waits for the outcome; a valid reload reaches every
+// worker without dropping a client; a bad one changes nothing and says
+// where it is wrong; sd_notify tells systemd READY / RELOADING / STOPPING;
+// the shipped unit file passes systemd-analyze verify.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/loop/unique_fd.h"
+#include "tests/support/command.h"
+#include "tests/support/http.h"
+#include "tests/support/process.h"
+#include "tests/support/resp_connection.h"
+
+namespace keyloop::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string pidfileFor(const std::string& tag) {
+  return (std::filesystem::temp_directory_path() / ("keyloop-reload-" + tag + "-" + std::to_string(::getpid()) + ".pid")).string();
+}
+
+// Rewrites the running server's config: listen entry, then `body`.
+void rewrite(const KeyloopServer& server, const std::string& body) {
+  std::ofstream(server.configPath, std::ios::trunc) << "listen:\n  - address: 127.0.0.1\n    port: " << server.port
+                                                   << "\n" << body
+                                                   << (body.find("metrics:") == std::string::npos ? "metrics:\n  port: 0\n" : "");
+}
+
+CommandResult control(const KeyloopServer& server, const std::string& action) {
+  return runCommand(keyloopBinary() + " -s " + action + " -c " + server.configPath, 90);
+}
+
+std::string configValue(std::uint16_t port, const std::string& name) {
+  RespConnection c(port);
+  const auto parts = RespConnection::elements(c.command({"CONFIG", "GET", name}));
+  return parts.size() == 2 ? parts[1] : "<none>";
+}
+
+TEST(Reload, AValidReloadReachesEveryWorkerAndKeepsClientsAndKeys) {
+  const std::string pidfile = pidfileFor("valid");
+  const std::string base = "workers: 2\npidfile: " + pidfile + "\nmetrics:\n  port: 0\n";
+  KeyloopServer server(base);
+  RespConnection open(server.port);
+  ASSERT_EQ(open.command({"SET", "kept", "yes"}), "+OK\r\n");
+  rewrite(server, base + "limits:\n  maxclients: 77\n");
+  const CommandResult r = control(server, "reload");
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_EQ(r.output, "keyloop: reload done: generation 2 serving " + server.configPath + "\n");
+  // Every worker took it: new connections land on both.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(configValue(server.port, "maxclients"), "$2\r\n77\r\n");
+  EXPECT_EQ(open.command({"GET", "kept"}), "$3\r\nyes\r\n");  // same connection, same data
+  rewrite(server, base + "limits:\n  maxclients: 77\nrequirepass: s3cret\n");
+  EXPECT_EQ(control(server, "reload").exitCode, 0);
+  RespConnection fresh(server.port);
+  EXPECT_EQ(fresh.command({"GET", "kept"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(server.process.stop(SIGTERM).has_value(), true);
+}
+
+TEST(Reload, ABadConfigChangesNothingAndNamesTheSpot) {
+  const std::string pidfile = pidfileFor("bad");
+  const std::string base = "workers: 2\npidfile: " + pidfile + "\n";
+  KeyloopServer server(base);
+  rewrite(server, base + "limits:\n  maxclient: 3\n");
+  CommandResult r = control(server, "reload");
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.output, "keyloop: reload failed: " + server.configPath +
+                          ":7:3: unknown key 'maxclient' in 'limits' (did you mean 'maxclients'?)\n");
+  EXPECT_EQ(configValue(server.port, "maxclients"), "$5\r\n10000\r\n");
+  // A setting that needs new workers is refused by name, not ignored.
+  rewrite(server, "workers: 3\npidfile: " + pidfile + "\n");
+  r = control(server, "reload");
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.output.find("workers cannot change on reload yet"), std::string::npos) << r.output;
+  RespConnection c(server.port);
+  EXPECT_EQ(c.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Reload, MetricsCountReloadsAndTheGeneration) {
+  const std::string pidfile = pidfileFor("metrics");
+  const std::uint16_t metricsPort = freePort();
+  const std::string base = "pidfile: " + pidfile + "\nmetrics:\n  port: " + std::to_string(metricsPort) + "\n";
+  KeyloopServer server(base);
+  ASSERT_TRUE(waitForPort(metricsPort));
+  rewrite(server, base + "limits:\n  timeout: 10s\n");
+  ASSERT_EQ(control(server, "reload").exitCode, 0);
+  rewrite(server, base + "limits:\n  maxclients: -5\n");
+  ASSERT_EQ(control(server, "reload").exitCode, 1);
+  // Not even YAML: -s cannot find the master, and says what is wrong.
+  rewrite(server, base + "limits: [\n");
+  const CommandResult broken = control(server, "reload");
+  EXPECT_EQ(broken.exitCode, 1);
+  EXPECT_EQ(broken.output.rfind("keyloop: " + server.configPath + ":", 0), 0u) << broken.output;
+  const std::string scrape = httpGet(metricsPort, "/metrics").body;
+  EXPECT_NE(scrape.find("\nkeyloop_config_generation 2\n"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_reloads_total{result=\"ok\"} 1\n"), std::string::npos);
+  EXPECT_NE(scrape.find("\nkeyloop_reloads_total{result=\"error\"} 1\n"), std::string::npos);
+}
+
+TEST(Control, StopAndQuitWaitForTheMasterToBeGone) {
+  for (const char* action : {"stop", "quit"}) {
+    const std::string pidfile = pidfileFor(action);
+    KeyloopServer server("workers: 2\npidfile: " + pidfile + "\n");
+    const CommandResult r = control(server, action);
+    EXPECT_EQ(r.exitCode, 0) << action << ": " << r.output;
+    // Gone by the time -s returned: reaped at once, no pidfile left.
+    EXPECT_TRUE(server.process.stop(0, 200ms).has_value()) << action;
+    EXPECT_FALSE(std::filesystem::exists(pidfile)) << action;
+  }
+}
+
+TEST(Control, WithoutAPidfileOrARunningMasterItSaysWhy) {
+  KeyloopServer server("workers: 1\n");
+  CommandResult r = control(server, "reload");
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.output.find("sets none ('pidfile:')"), std::string::npos) << r.output;
+  const std::string config = writeConfig(freePort(), "pidfile: /nonexistent/keyloop.pid\n");
+  r = runCommand(keyloopBinary() + " -s stop -c " + config);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.output.find("is keyloop running?"), std::string::npos) << r.output;
+  r = runCommand(keyloopBinary() + " -s restart -c " + config);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.output.find("-s takes reload, stop or quit"), std::string::npos) << r.output;
+}
+
+// A datagram socket standing in for systemd's notification socket.
+class NotifySocket {
+ public:
+  NotifySocket() : path_((std::filesystem::temp_directory_path() / ("keyloop-notify-" + std::to_string(::getpid()))).string()) {
+    std::filesystem::remove(path_);
+    fd_ = UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    path_.copy(addr.sun_path, sizeof addr.sun_path - 1);
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~NotifySocket() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+  // The next message that contains `wanted` (others are skipped).
+  std::string next(const std::string& wanted) {
+    char buffer[4096];
+    for (int i = 0; i < 50; ++i) {
+      const ssize_t n = ::recv(fd_.get(), buffer, sizeof buffer, 0);
+      if (n <= 0) return "<timeout>";
+      std::string message(buffer, static_cast<std::size_t>(n));
+      if (message.find(wanted) != std::string::npos) return message;
+    }
+    return "<not seen>";
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+TEST(Systemd, NotifiesReadyReloadingAndStopping) {
+  NotifySocket notify;
+  ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+  KeyloopServer server("workers: 2\n");
+  ::unsetenv("NOTIFY_SOCKET");
+  const std::string ready = notify.next("READY=1");
+  EXPECT_NE(ready.find("STATUS=generation 1, 2 workers"), std::string::npos) << ready;
+  ASSERT_EQ(::kill(server.process.pid(), SIGHUP), 0);
+  EXPECT_NE(notify.next("RELOADING=1"), "<timeout>");
+  EXPECT_NE(notify.next("READY=1").find("STATUS=generation 2"), std::string::npos);
+  ASSERT_EQ(::kill(server.process.pid(), SIGTERM), 0);
+  EXPECT_NE(notify.next("STOPPING=1"), "<timeout>");
+}
+
+TEST(Systemd, TheShippedUnitPassesSystemdAnalyzeVerify) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("keyloop-unit-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  std::ifstream in(sourceDir() + "/systemd/keyloop.service");
+  std::string unit((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(unit.find("Type=notify"), std::string::npos);
+  ASSERT_NE(unit.find("ExecReload=/usr/local/bin/keyloop -s reload"), std::string::npos);
+  // Verify against the binary this build made (it checks that it exists).
+  for (std::size_t at; (at = unit.find("/usr/local/bin/keyloop")) != std::string::npos;) {
+    unit.replace(at, 22, keyloopBinary());
+  }
+  std::ofstream(dir + "/keyloop.service") << unit;
+  const CommandResult r = runCommand("systemd-analyze verify " + dir + "/keyloop.service");
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_EQ(r.output, "") << "systemd-analyze complaints";
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace keyloop::test
