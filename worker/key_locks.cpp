@@ -16,7 +16,7 @@ void KeyLocks::lock(const std::string& transaction, std::span<const std::string_
   }
   if (!abandonedCheck_.active()) {
     abandonedCheck_.unref();
-    abandonedCheck_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { releaseAbandoned(); });
+    abandonedCheck_.start(std::chrono::milliseconds(250), std::chrono::milliseconds(250), [this] { releaseAbandoned(); });
   }
 }
 

@@ -12,7 +12,9 @@
 // waits for it.
 //
 // A lock whose coordinator vanished (crashed worker) is released after
-// kLockTimeout, so parked work waits a bounded time.
+// kLockTimeout, so parked work waits a bounded time: shorter than the
+// Router's request timeout, so work parked behind such a lock still runs and
+// answers before its sender gives up on it with -TRYAGAIN.
 #pragma once
 
 #include <chrono>
@@ -30,7 +32,7 @@ namespace keyloop {
 
 class KeyLocks {
  public:
-  static constexpr std::chrono::seconds kLockTimeout{5};
+  static constexpr std::chrono::seconds kLockTimeout{2};
 
   explicit KeyLocks(Loop& loop);
 
