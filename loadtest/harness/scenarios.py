@@ -1,0 +1,206 @@
+"""The scenarios of loadtest/run. Each takes the run's sizes and returns
+plain data for the report and the plots."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from . import benchmark
+from .servers import ROOT, scrape, start_keyloop, start_redis
+
+SIZES = {
+    "full": dict(p1=200_000, p16=1_000_000, mix=300_000, conn=100_000, idle=10_000, keys=1_000_000,
+                 stall=2.0, load=6.0),
+    "quick": dict(p1=10_000, p16=50_000, mix=20_000, conn=10_000, idle=1_000, keys=50_000,
+                  stall=1.0, load=3.0),
+}
+TESTS = ("set", "get", "incr", "mset")
+
+
+def throughput(servers, size):
+    rows = []
+    for pipeline in (1, 16):
+        for test in TESTS:
+            row = {"test": test.upper(), "P": pipeline}
+            for s in servers:
+                row[s.name] = benchmark.measured(s, test, size["p1" if pipeline == 1 else "p16"], pipeline=pipeline)
+            rows.append(row)
+    return rows
+
+
+def mix(servers, size):
+    """1 SET : 10 GET over 1M keys: two redis-benchmark clients at once
+    (5 and 50 connections), their requests in a 1:10 ratio."""
+    result = {}
+    for s in servers:
+        cpu0 = s.cpu_seconds()
+        outcome = {}
+        writer = threading.Thread(target=lambda: outcome.__setitem__("set", benchmark.run(
+            s.port, "set", size["mix"] // 10, clients=5, keyspace=1_000_000)))
+        writer.start()
+        outcome["get"] = benchmark.run(s.port, "get", size["mix"], clients=50, keyspace=1_000_000)
+        writer.join()
+        total = size["mix"] + size["mix"] // 10
+        result[s.name] = {"rps": outcome["set"]["rps"] + outcome["get"]["rps"],
+                          "p99_get": benchmark.percentile(outcome["get"]["cdf"], 99.0),
+                          "cpu_us": (s.cpu_seconds() - cpu0) / total * 1e6}
+    return result
+
+
+def connections(servers, size):
+    result = {}
+    for clients in (1000, 10000):
+        for s in servers:
+            r = benchmark.measured(s, "get", size["conn"], clients=clients)
+            result[(clients, s.name)] = r
+    return result
+
+
+def idle_memory(server, size):
+    before = server.rss_bytes()
+    conns = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(size["idle"])]
+    conns[-1].sendall(b"PING\r\n")
+    conns[-1].recv(16)
+    time.sleep(0.5)
+    after = server.rss_bytes()
+    for c in conns:
+        c.close()
+    return (after - before) / size["idle"]
+
+
+def key_memory(server, size):
+    used0, rss0 = server.used_memory(), server.rss_bytes()
+    payload = bytearray()
+    for i in range(size["keys"]):
+        key = b"key:%012d" % i  # 16 bytes, 32-byte values
+        payload += b"*3\r\n$3\r\nSET\r\n$16\r\n" + key + b"\r\n$32\r\n" + b"v" * 32 + b"\r\n"
+    subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=bytes(payload), capture_output=True,
+                   check=True)
+    assert int(server.cli("dbsize")) == size["keys"]
+    return {"used": (server.used_memory() - used0) / size["keys"], "rss": (server.rss_bytes() - rss0) / size["keys"]}
+
+
+def on_fresh(factories, measure, size):
+    """measure(server, size) on newly started servers (no earlier phase's heap)."""
+    result = {}
+    for factory in factories:
+        s = factory()
+        try:
+            result[s.name] = measure(s, size)
+        finally:
+            s.stop()
+    return result
+
+
+def backlog(size, workers):
+    """Stall every worker, connect far past the backlog, watch the accept
+    queues fill and overflow, resume, watch them drain."""
+    s = start_keyloop(workers, backlog=64)
+    timeline, sockets = [], []
+    start = time.time()
+
+    def sample(phase):
+        m = scrape(s.metrics_port)
+        queued = sum(v for k, v in m.items() if k.startswith("keyloop_accept_queue_length"))
+        limit = sum(v for k, v in m.items() if k.startswith("keyloop_accept_queue_max"))
+        timeline.append({"t": time.time() - start, "queued": queued, "max": limit, "phase": phase,
+                         "overflows": m.get("keyloop_listen_overflows_total", 0)})
+    try:
+        sample("running")
+        s.signal_workers(signal.SIGSTOP)
+        for _ in range(64 * workers * 3):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", s.port))
+            sockets.append(c)
+        end = time.time() + size["stall"]
+        while time.time() < end:
+            sample("stalled")
+            time.sleep(0.1)
+        s.signal_workers(signal.SIGCONT)
+        end = time.time() + size["stall"]
+        while time.time() < end:
+            sample("resumed")
+            time.sleep(0.1)
+    finally:
+        for c in sockets:
+            c.close()
+        s.signal_workers(signal.SIGCONT)
+        s.stop()
+    return timeline
+
+
+def reload_under_load(size, workers):
+    """GET load (redis-benchmark) plus a probe measuring one PING every
+    10 ms, while keyloop reloads its settings three times."""
+    pidfile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"keyloop-loadtest-{os.getpid()}.pid")
+    s = start_keyloop(workers, extra=f"pidfile: {pidfile}\n")
+    load = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", "100000000", "-t", "get",
+                             "-r", "100000", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe, errors, reloads = [], 0, []
+    start = time.time()
+    try:
+        conn = socket.create_connection(("127.0.0.1", s.port))
+        next_reload = [size["load"] * f for f in (0.25, 0.5, 0.75)]
+        while time.time() - start < size["load"]:
+            t0 = time.time()
+            conn.sendall(b"PING\r\n")
+            reply = conn.recv(64)
+            probe.append((t0 - start, (time.time() - t0) * 1000))
+            errors += reply != b"+PONG\r\n"
+            if next_reload and t0 - start >= next_reload[0]:
+                next_reload.pop(0)
+                with open(s.config, "a") as f:
+                    f.write(f"# reload {len(reloads)}\n")
+                r0 = time.time()
+                out = subprocess.run([os.path.join(ROOT, "build", "keyloop"), "-s", "reload", "-c", s.config],
+                                     capture_output=True, text=True)
+                reloads.append({"t": r0 - start, "seconds": time.time() - r0, "ok": out.returncode == 0})
+            time.sleep(0.01)
+        conn.close()
+    finally:
+        load.terminate()
+        load.wait()
+        s.stop()
+    return {"probe": probe, "errors": errors, "reloads": reloads}
+
+
+def _scrape_every_second(port, stop):
+    """What Prometheus does to a metered server while it works."""
+    while not stop.wait(1.0):
+        scrape(port)
+
+
+def metrics_cost(size):
+    """keyloop (1 worker) with metrics on, scraped every second, against
+    metrics off: three alternating rounds, the median of each."""
+    on, off = start_keyloop(1, name="metrics-on"), start_keyloop(1, name="metrics-off", metrics=False)
+    stop = threading.Event()
+    scraper = threading.Thread(target=_scrape_every_second, args=(on.metrics_port, stop), daemon=True)
+    scraper.start()
+    result = {}
+    try:
+        for pipeline in (1, 16):
+            for test in ("set", "get"):
+                runs = {"on": [], "off": []}
+                for _ in range(3):
+                    for key, s in (("on", on), ("off", off)):
+                        runs[key].append(benchmark.run(s.port, test, size["p1" if pipeline == 1 else "p16"],
+                                                       pipeline=pipeline)["rps"])
+                result[(test.upper(), pipeline)] = {k: sorted(v)[1] for k, v in runs.items()}
+    finally:
+        stop.set()
+        scraper.join()
+        on.stop()
+        off.stop()
+    return result
+
+
+def servers_for_comparison(workers):
+    return [start_redis(), start_keyloop(1), start_keyloop(workers)]
+
+
+__all__ = ["SIZES", "throughput", "mix", "connections", "idle_memory", "key_memory", "on_fresh", "backlog",
+           "reload_under_load", "metrics_cost", "servers_for_comparison", "start_redis", "start_keyloop"]

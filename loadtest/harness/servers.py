@@ -1,0 +1,124 @@
+"""Servers under test, started on free loopback ports and stopped by pid:
+redis-server (the peer) and keyloop (master + workers). CPU and memory are
+read from /proc and summed over a server's processes (keyloop's master and
+its workers)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def children_of(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+class Server:
+    def __init__(self, name, argv, port, metrics_port=None, config=None):
+        self.name, self.port, self.metrics_port, self.config = name, port, metrics_port, config
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port)
+        time.sleep(0.3)  # every worker up, not just the first to accept
+
+    def pids(self):
+        return [self.proc.pid] + children_of(self.proc.pid)
+
+    def worker_pids(self):
+        return children_of(self.proc.pid) if self.name.startswith("keyloop") else [self.proc.pid]
+
+    def cpu_seconds(self, user_only=False):
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + (0 if user_only else int(fields[12]))
+            except OSError:
+                pass
+        return total / TICKS
+
+    def rss_bytes(self):
+        total = 0
+        for pid in self.pids():
+            with open(f"/proc/{pid}/status") as f:
+                total += int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+        return total
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    def used_memory(self):
+        return int(re.search(r"used_memory:(\d+)", self.cli("info", "memory")).group(1))
+
+    def signal_workers(self, signo):
+        for pid in self.worker_pids():
+            os.kill(pid, signo)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def start_redis(backlog=511):
+    port = free_port()
+    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--maxclients", "50000", "--tcp-backlog", str(backlog)],
+                  port)
+
+
+def start_keyloop(workers, name=None, metrics=True, backlog=511, extra=""):
+    port, metrics_port = free_port(), free_port()
+    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n    backlog: {backlog}\n"
+               f"workers: {workers}\nlimits:\n  maxclients: 50000\n"
+               f"metrics:\n  enabled: {'yes' if metrics else 'no'}\n  port: {metrics_port}\n{extra}")
+    conf.close()
+    return Server(name or f"keyloop-w{workers}", [os.path.join(ROOT, "build", "keyloop"), "-c", conf.name], port,
+                  metrics_port if metrics else None, conf.name)
+
+
+def scrape(port):
+    """keyloop's /metrics as {series: value}."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    samples = {}
+    for line in data.decode().split("\r\n\r\n", 1)[-1].splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            samples[series] = float(value)
+    return samples
