@@ -27,20 +27,32 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// keyloop with its metrics on a port the test knows.
+// keyloop with its metrics on port 0: the port it got is in its log
+// (nothing else can take it between a choice and the bind).
+std::uint16_t metricsPortFromLog(const std::string& logPath) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    std::ifstream log(logPath);
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    const std::size_t at = text.find("Metrics on http://127.0.0.1:");
+    if (at != std::string::npos) return static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 28));
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
 struct MeteredServer {
   explicit MeteredServer(const std::string& extra = "workers: 2\n")
-      : metricsPort(freePort()),
-        server(extra + "metrics:\n  address: 127.0.0.1\n  port: " + std::to_string(metricsPort) + "\n") {
-    EXPECT_TRUE(waitForPort(metricsPort));
+      : server(extra + "metrics:\n  address: 127.0.0.1\n  port: 0\n"),
+        metricsPort(metricsPortFromLog(server.configPath + ".log")) {
+    EXPECT_TRUE(metricsPort != 0 && waitForPort(metricsPort));
     // Every worker has written its first numbers.
     for (int i = 0; i < 100 && scrape().find("keyloop_keys{worker=\"1\"}") == std::string::npos; ++i) {
       std::this_thread::sleep_for(20ms);
     }
   }
   std::string scrape() const { return httpGet(metricsPort, "/metrics").body; }
-  std::uint16_t metricsPort;
   KeyloopServer server;
+  std::uint16_t metricsPort;
 };
 
 // The value of one sample line (`name{labels} value`); -1 if absent.

@@ -75,7 +75,9 @@ std::uint16_t freePort() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const int base = 20000 + (::getpid() * 7 + offset.fetch_add(1) * 13) % 30000;
+    // Below the kernel's ephemeral range (32768 and up by default), which
+    // other tests' clients and port-0 listeners draw from at any moment.
+    const int base = 20000 + (::getpid() * 7 + offset.fetch_add(1) * 13) % 12000;
     addr.sin_port = htons(static_cast<std::uint16_t>(base));
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
       return static_cast<std::uint16_t>(base);
