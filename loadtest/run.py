@@ -101,7 +101,7 @@ def main():
     md += ["", "Reading it: the load generator shares the machine's cores with the servers, so a "
            "configuration with more workers than free cores mostly adds contention (keyloop-wN rows). "
            "Why the unmet targets are unmet, and what was tried, is written up in the sections above "
-           "(forwarding cost, CPU per request at P=1, memory per idle connection with several workers); "
+           "(forwarding cost, CPU per request at P=1); "
            "this table is recomputed by every run.", "", END]
     text = "\n".join(md) + "\n"
 
