@@ -16,8 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string statusPath(const std::string& pidFile) { return pidFile + ".reload"; }
-
 // A zombie counts as gone: it has exited and waits only to be reaped.
 bool processExists(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
@@ -40,19 +38,21 @@ bool waitUntil(Done done, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
+std::string reloadStatusPath(const std::string& pidFile) { return pidFile + ".reload"; }
+
 void writeReloadStatus(const std::string& pidFile, const ReloadStatus& status) {
   if (pidFile.empty()) return;
   // Written whole, then renamed: a reader never sees half a line.
-  const std::string temporary = statusPath(pidFile) + ".tmp";
+  const std::string temporary = reloadStatusPath(pidFile) + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << status.sequence << (status.ok ? " ok " : " error ") << status.text << "\n";
   }
-  std::rename(temporary.c_str(), statusPath(pidFile).c_str());
+  std::rename(temporary.c_str(), reloadStatusPath(pidFile).c_str());
 }
 
 std::optional<ReloadStatus> readReloadStatus(const std::string& pidFile) {
-  std::ifstream in(statusPath(pidFile));
+  std::ifstream in(reloadStatusPath(pidFile));
   ReloadStatus s;
   std::string outcome;
   if (!(in >> s.sequence >> outcome)) return std::nullopt;

@@ -31,6 +31,8 @@ struct ReloadStatus {
 
 // The master's side: record the outcome of reload number `sequence`.
 void writeReloadStatus(const std::string& pidFile, const ReloadStatus& status);
+// Where the outcome is kept, next to the pidfile (the master removes it on exit).
+std::string reloadStatusPath(const std::string& pidFile);
 std::optional<ReloadStatus> readReloadStatus(const std::string& pidFile);
 
 }  // namespace keyloop

@@ -124,7 +124,7 @@ int Master::run() {
   loop_.run();
   if (!config_.pidFile.empty()) {
     std::remove(config_.pidFile.c_str());
-    std::remove((config_.pidFile + ".reload").c_str());
+    std::remove(reloadStatusPath(config_.pidFile).c_str());
   }
   log_.notice("keyloop is now ready to exit, bye bye...");
   return 0;
@@ -182,9 +182,8 @@ std::string Master::statusLine() const {
 void Master::reload() {
   notifySystemd("RELOADING=1\nSTATUS=reloading " + config_.path);
   log_.notice("Received SIGHUP, reloading %s", config_.path.c_str());
-  std::ifstream in(config_.path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ConfigResult loaded = in ? parseConfig(text, config_.path) : loadConfig(config_.path);
+  std::string text;  // handed to the workers exactly as validated here
+  ConfigResult loaded = loadConfig(config_.path, &text);
   if (auto* error = std::get_if<ConfigError>(&loaded)) return answerReload(false, error->message);
   Config next = std::get<Config>(std::move(loaded));
   next.path = config_.path;

@@ -10,6 +10,18 @@
 
 namespace keyloop {
 
+std::optional<std::uint64_t> parseScanCursor(std::string_view text) {
+  const std::string copy(text);  // strtoul needs a terminator
+  char* end = nullptr;
+  errno = 0;
+  const std::uint64_t cursor = std::strtoul(copy.c_str(), &end, 10);
+  if (copy.empty() || std::isspace(static_cast<unsigned char>(copy[0])) || *end != '\0' || errno == ERANGE ||
+      copy.size() != std::strlen(copy.c_str())) {
+    return std::nullopt;
+  }
+  return cursor;
+}
+
 std::optional<long long> parseInteger(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
   if (s == "0") return 0;

@@ -5,6 +5,7 @@
 // error Redis gives, so clients see byte-identical replies.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,10 @@ inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
 inline constexpr std::string_view kOverflow = "ERR increment or decrement would overflow";
 
 std::optional<long long> parseInteger(std::string_view text);
+// A SCAN cursor the way Redis reads it (strtoul): a leading '-' or '+' is
+// accepted (and wraps), spaces and trailing bytes are not. nullopt means
+// "ERR invalid cursor".
+std::optional<std::uint64_t> parseScanCursor(std::string_view text);
 std::optional<long double> parseLongDouble(std::string_view text);
 // Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros.
 std::string formatLongDouble(long double value);

@@ -34,11 +34,7 @@ void Client::onEvents(std::uint32_t events) {
   }
   if (events & kWritable) {
     flush();
-    // Back-pressure lifted: run what was already read before reading more.
-    if (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
-      executeBuffered(query_);
-      if (!closed_) flush();
-    }
+    resumeBuffered();  // back-pressure lifted: run what was read before reading more
   }
 }
 
@@ -198,11 +194,13 @@ void Client::fillReply(std::uint64_t place, std::string_view bytes) {
   // Inside executeBuffered the caller flushes when its batch is done.
   if (!released || closed_ || executing_) return;
   flush();
-  // Reading may have paused on in-flight replies: pick up what is buffered.
-  if (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
-    executeBuffered(query_);
-    if (!closed_) flush();
-  }
+  resumeBuffered();  // reading may have paused on in-flight replies
+}
+
+void Client::resumeBuffered() {
+  if (closed_ || queryBufferBytes() == 0 || readingPaused()) return;
+  executeBuffered(query_);
+  if (!closed_) flush();
 }
 
 bool Client::readingPaused() const {

@@ -79,6 +79,8 @@ class Client {
   void onEvents(std::uint32_t events);
   void readAndExecute();
   void executeBuffered(std::string& in);
+  // Runs requests already read, if nothing holds them back any more.
+  void resumeBuffered();
   void flush();
   void updateInterest();
   bool readingPaused() const;

@@ -55,14 +55,13 @@ const std::string* firstError(const Replies& replies) {
 
 std::string integerReply(long long n) { return ":" + std::to_string(n) + "\r\n"; }
 
-// Keys grouped by owner, each group a command `name key...` (or pairs).
-std::map<int, Args> splitByOwner(Server& server, std::string_view name,
-                                 std::span<const std::string_view> args, std::size_t step) {
+// Keys grouped by owner, each group a command `name key...`.
+std::map<int, Args> splitByOwner(Server& server, std::string_view name, std::span<const std::string_view> args) {
   std::map<int, Args> groups;
-  for (std::size_t i = 1; i + step - 1 < args.size(); i += step) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
     Args& group = groups[server.router()->ownerOf(args[i])];
     if (group.empty()) group.emplace_back(name);
-    for (std::size_t j = 0; j < step; ++j) group.emplace_back(args[i + j]);
+    group.emplace_back(args[i]);
   }
   return groups;
 }
@@ -85,9 +84,8 @@ std::string arrayOf(const std::vector<std::string_view>& elements) {
 
 using Reply = std::function<void(std::string_view)>;
 
-void sumOverOwners(Server& server, resp::Protocol protocol, std::span<const std::string_view> args,
-                   std::size_t step, Reply reply) {
-  gather(server, protocol, toParts(splitByOwner(server, toUpper(args[0]), args, step)), [reply](Replies& replies) {
+void sumOverOwners(Server& server, resp::Protocol protocol, std::span<const std::string_view> args, Reply reply) {
+  gather(server, protocol, toParts(splitByOwner(server, toUpper(args[0]), args)), [reply](Replies& replies) {
     if (const std::string* e = firstError(replies)) return reply(*e);
     long long total = 0;
     for (const std::string& r : replies) total += resp::replyInteger(r).value_or(0);
@@ -96,14 +94,9 @@ void sumOverOwners(Server& server, resp::Protocol protocol, std::span<const std:
 }
 
 void scanAcross(Server& server, resp::Protocol protocol, std::span<const std::string_view> args, Reply reply) {
-  const std::string text(args[1]);
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long cursor = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE ||
-      text.size() != std::strlen(text.c_str())) {
-    return reply("-ERR invalid cursor\r\n");
-  }
+  const std::optional<std::uint64_t> parsed = parseScanCursor(args[1]);
+  if (!parsed) return reply("-ERR invalid cursor\r\n");
+  const std::uint64_t cursor = *parsed;
   const int workers = server.router()->workers();
   const int worker = static_cast<int>(cursor & ((1u << kWorkerBits) - 1));
   if (worker >= workers) return reply("*2\r\n$1\r\n0\r\n*0\r\n");
@@ -125,11 +118,9 @@ void scanAcross(Server& server, resp::Protocol protocol, std::span<const std::st
 // INFO with the numbers of all workers summed (connected_clients, keys,
 // total_commands_processed, ...); the rest of the text is this worker's.
 void info(Server& server, Client& client, std::span<const std::string_view> args, Reply reply) {
-  Args everyTotals{"__totals"};
-  std::vector<std::pair<int, Args>> parts;
-  for (int w = 0; w < server.router()->workers(); ++w) parts.emplace_back(w, everyTotals);
+  static constexpr std::string_view kTotals[] = {"__totals"};
   Args copy(args.begin(), args.end());
-  gather(server, resp::Protocol::Resp2, std::move(parts),
+  gather(server, resp::Protocol::Resp2, everyWorker(server, kTotals),
          [&server, id = client.id(), copy, reply](Replies& replies) {
            std::vector<ServerStats> workers(replies.size(), ServerStats{});
            for (std::size_t w = 0; w < replies.size(); ++w) {
@@ -233,7 +224,7 @@ void fanOut(Server& server, Client& client, const CommandSpec& spec, std::span<c
   } else if (name == "mget" || name == "mset" || name == "msetnx" || name == "rename" || name == "renamenx") {
     transact(server, client, place, protocol, args, reply);
   } else {  // DEL, UNLINK, EXISTS, TOUCH
-    sumOverOwners(server, protocol, args, 1, reply);
+    sumOverOwners(server, protocol, args, reply);
   }
 }
 

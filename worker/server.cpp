@@ -35,6 +35,11 @@ std::size_t residentBytes() {
   return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
+std::size_t heapBytesInUse() {
+  const struct mallinfo2 heap = ::mallinfo2();
+  return heap.uordblks + heap.hblkhd;
+}
+
 std::int64_t unixMillis() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -59,6 +64,11 @@ Server::~Server() { shutdown(); }
 
 void Server::applyConfig(const Config& next) {
   config_ = next;
+  armTimers();
+}
+
+void Server::armTimers() {
+  expireTimer_.unref();
   const auto period = std::chrono::milliseconds(1000 / std::max(1, config_.expireHz));
   expireTimer_.start(period, period, [this] { runExpireCycle(); });
   if (draining_) return;  // the drain owns idleTimer_ now
@@ -75,13 +85,7 @@ void Server::serve(const std::vector<int>& listenFds) {
     listeners_.push_back(std::make_unique<IoWatcher>(loop_, fd));
     listeners_.back()->start(kReadable, [this, fd](std::uint32_t) { acceptFrom(fd); });
   }
-  expireTimer_.unref();
-  const auto period = std::chrono::milliseconds(1000 / std::max(1, config_.expireHz));
-  expireTimer_.start(period, period, [this] { runExpireCycle(); });
-  if (config_.idleTimeoutSeconds > 0) {
-    idleTimer_.unref();
-    idleTimer_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { closeIdleClients(); });
-  }
+  armTimers();
   lag_.start();
   metrics_->pid.store(::getpid(), std::memory_order_relaxed);  // the master's readiness check
   if (!config_.metricsEnabled) return;  // counters still count: maxclients and INFO use them
@@ -102,8 +106,7 @@ void Server::publishMetrics() {
   // Gauges are overwritten; the counters kept elsewhere advance by their
   // growth since the last publish (a new worker's start from zero).
   metrics_->keys.store(store_.size(), std::memory_order_relaxed);
-  const ServerStats all = totals();
-  metrics_->memoryUsedBytes.store(all[kUsedMemory], std::memory_order_relaxed);
+  metrics_->memoryUsedBytes.store(heapBytesInUse(), std::memory_order_relaxed);
   metrics::bump(metrics_->expiredKeys, store_.expiredTotal() - publishedExpired_);
   publishedExpired_ = store_.expiredTotal();
   if (router_ != nullptr) {
@@ -284,8 +287,7 @@ ServerStats Server::totals() const {
   all[kKeys] = store_.size();
   all[kExpires] = store_.volatileCount();
   all[kExpiredKeys] = store_.expiredTotal();
-  const struct mallinfo2 heap = ::mallinfo2();
-  all[kUsedMemory] = heap.uordblks + heap.hblkhd;
+  all[kUsedMemory] = heapBytesInUse();
   all[kResidentBytes] = residentBytes();
   return all;
 }

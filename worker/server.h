@@ -90,6 +90,8 @@ class Server {
   void acceptFrom(int listenFd);
   void publishClientCount();
   void publishMetrics();
+  // (Re)starts the expire and idle timers from config_ (serve, reload).
+  void armTimers();
   void runExpireCycle();
   void closeIdleClients();
 
@@ -127,5 +129,7 @@ class Server {
 std::int64_t unixMillis();
 // This process's resident set size, in bytes.
 std::size_t residentBytes();
+// Bytes malloc has handed out and not got back (INFO's used_memory).
+std::size_t heapBytesInUse();
 
 }  // namespace keyloop

@@ -259,13 +259,14 @@ ConfigResult parseConfig(const std::string& text, const std::string& name) {
   }
 }
 
-ConfigResult loadConfig(const std::string& path) {
+ConfigResult loadConfig(const std::string& path, std::string* text) {
   std::ifstream in(path);
   if (!in) return ConfigError{"could not open configuration file " + path + ": " + std::strerror(errno)};
-  std::stringstream text;
-  text << in.rdbuf();
+  std::stringstream contents;
+  contents << in.rdbuf();
   if (in.bad()) return ConfigError{"could not read configuration file " + path};
-  return parseConfig(text.str(), path);
+  if (text != nullptr) *text = contents.str();
+  return parseConfig(contents.str(), path);
 }
 
 std::optional<std::string> pidFileOf(const std::string& path) {

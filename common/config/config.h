@@ -61,8 +61,9 @@ struct ConfigError {
 
 using ConfigResult = std::variant<Config, ConfigError>;
 
-// Loads and validates a YAML file. Never throws.
-ConfigResult loadConfig(const std::string& path);
+// Loads and validates a YAML file. Never throws. `text`, if given, gets the
+// file's contents (a reload hands exactly the validated text to workers).
+ConfigResult loadConfig(const std::string& path, std::string* text = nullptr);
 // The same, from text (tests); `name` stands for the file in messages.
 ConfigResult parseConfig(const std::string& text, const std::string& name);
 

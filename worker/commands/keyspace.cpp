@@ -63,17 +63,9 @@ void keys(CommandContext& ctx) {
 }
 
 void scan(CommandContext& ctx) {
-  const std::string_view cursorText = ctx.args[1];
-  // Redis parses the cursor with strtoul: a leading '-' or '+' is accepted
-  // (and wraps), spaces and trailing bytes are not.
-  const std::string cursorCopy(cursorText);
-  char* end = nullptr;
-  errno = 0;
-  std::uint64_t cursor = std::strtoul(cursorCopy.c_str(), &end, 10);
-  if (cursorCopy.empty() || std::isspace(static_cast<unsigned char>(cursorCopy[0])) ||
-      *end != '\0' || errno == ERANGE || cursorCopy.size() != std::strlen(cursorCopy.c_str())) {
-    return ctx.reply.error("ERR invalid cursor");
-  }
+  const std::optional<std::uint64_t> parsed = parseScanCursor(ctx.args[1]);
+  if (!parsed) return ctx.reply.error("ERR invalid cursor");
+  std::uint64_t cursor = *parsed;
   long long count = 10;
   std::string_view pattern = "*";
   std::string_view typeFilter;
