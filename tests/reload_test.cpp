@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -62,6 +63,31 @@ TEST(Reload, AValidReloadReachesEveryWorkerAndKeepsClientsAndKeys) {
   RespConnection fresh(server.port);
   EXPECT_EQ(fresh.command({"GET", "kept"}), "-NOAUTH Authentication required.\r\n");
   EXPECT_EQ(server.process.stop(SIGTERM).has_value(), true);
+}
+
+// drain_timeout is one of the settings a reload hands to running workers:
+// a client that never goes idle is cut off after the reloaded 1 s, not the
+// default 30 s.
+TEST(Reload, AReloadedDrainTimeoutBoundsTheNextShutdown) {
+  const std::string pidfile = pidfileFor("drain");
+  const std::string base = "workers: 2\npidfile: " + pidfile + "\n";
+  KeyloopServer server(base);
+  rewrite(server, base + "shutdown:\n  drain_timeout: 1s\n");
+  ASSERT_EQ(control(server, "reload").exitCode, 0);
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    RespConnection c(server.port);
+    while (!stop && c.command({"PING"}) == "+PONG\r\n") std::this_thread::sleep_for(10ms);
+  });
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  auto status = server.process.stop(SIGQUIT, 20s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  busy.join();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 4s) << "the drain did not use the reloaded drain_timeout";
 }
 
 TEST(Reload, ABadConfigChangesNothingAndNamesTheSpot) {

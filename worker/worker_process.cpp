@@ -49,7 +49,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     drainCheck.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [&] {
       if (server.drained() && router.inFlight() == 0 && server.clientsEverywhere() == 0) stopAll();
     });
-    drainDeadline.start(std::chrono::milliseconds(config.drainTimeoutMs), [&] {
+    drainDeadline.start(std::chrono::milliseconds(server.config().drainTimeoutMs), [&] {  // as reloaded
       log.warning("Worker %d: drain_timeout reached, closing remaining clients", setup.slot);
       stopAll();
     });
