@@ -5,7 +5,7 @@ namespace keyloop {
 KeyLocks::KeyLocks(Loop& loop) : loop_(loop), abandonedCheck_(loop) {}
 
 bool KeyLocks::isLocked(std::string_view key) const {
-  return !owners_.empty() && owners_.count(std::string(key)) > 0;
+  return !owners_.empty() && owners_.find(key) != owners_.end();
 }
 
 void KeyLocks::lock(const std::string& transaction, std::span<const std::string_view> keys) {

@@ -55,7 +55,13 @@ class KeyLocks {
   void releaseAbandoned();
 
   Loop& loop_;
-  std::unordered_map<std::string, std::string> owners_;  // key -> transaction
+  // Looked up by string_view on every command while any lock is held:
+  // transparent hashing, no std::string built per lookup.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>> owners_;  // key -> transaction
   std::unordered_map<std::string, Held> transactions_;
   std::deque<Task> parked_;
   bool resumeQueued_ = false;

@@ -42,16 +42,17 @@ void commitAll(const TransactionPtr& tx, const std::vector<KeyWrite>& writes, st
   if (tx->locked.empty()) return finish();
   auto remaining = std::make_shared<std::size_t>(tx->locked.size());
   auto shared = std::make_shared<std::function<void()>>(std::move(finish));
-  for (int owner : tx->locked) {
-    std::vector<std::string> args{"__commit", tx->id};
-    for (const KeyWrite& w : writes) {
-      if (tx->server.router()->ownerOf(w.key) != owner) continue;
-      if (w.value) {
-        args.insert(args.end(), {"set", w.key, w.value->value, std::to_string(w.value->expireAt)});
-      } else {
-        args.insert(args.end(), {"del", w.key});
-      }
+  std::map<int, std::vector<std::string>> commits;  // one `__commit` per locked owner
+  for (int owner : tx->locked) commits[owner] = {"__commit", tx->id};
+  for (const KeyWrite& w : writes) {
+    std::vector<std::string>& args = commits[tx->server.router()->ownerOf(w.key)];
+    if (w.value) {
+      args.insert(args.end(), {"set", w.key, w.value->value, std::to_string(w.value->expireAt)});
+    } else {
+      args.insert(args.end(), {"del", w.key});
     }
+  }
+  for (const auto& [owner, args] : commits) {
     call(tx->server, owner, args, [remaining, shared](std::string_view) {
       if (--*remaining == 0) (*shared)();
     });
