@@ -62,24 +62,6 @@ double sample(const std::string& scrape, const std::string& series) {
   return std::atof(scrape.c_str() + at + series.size() + 2);
 }
 
-// Worker processes: pid by slot, from INFO's worker lines is not enough;
-// read them from the metrics' process series instead.
-std::map<int, pid_t> workerPids(std::uint16_t port, int workers) {
-  std::map<int, pid_t> pids;
-  for (int attempt = 0; attempt < 200 && static_cast<int>(pids.size()) < workers; ++attempt) {
-    RespConnection c(port);
-    const std::string info = c.command({"INFO", "server"});
-    const auto at = info.find("process_id:");
-    if (at == std::string::npos) continue;
-    const pid_t pid = std::atoi(info.c_str() + at + 11);
-    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string title;
-    std::getline(cmdline, title, '\0');
-    if (title.rfind("keyloop: worker process ", 0) == 0) pids[std::atoi(title.c_str() + 24)] = pid;
-  }
-  return pids;
-}
-
 // A plain TCP connection to 127.0.0.1:port (invalid if refused).
 UniqueFd connectTo(std::uint16_t port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
@@ -126,7 +108,7 @@ TEST(Metrics, ARealScrapePassesPromtoolLint) {
 class MetricsOfTwoWorkers : public ::testing::Test {
  protected:
   void SetUp() override {
-    pids = workerPids(m.server.port, 2);
+    pids = workerPidsBySlot(m.server.process.pid(), 2);
     ASSERT_EQ(pids.size(), 2u);
   }
   MeteredServer m;

@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <dirent.h>
 #include <fstream>
 #include <random>
 #include <set>
@@ -22,38 +21,6 @@ namespace keyloop::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Processes whose parent is `parent`, with their command lines (ps's view).
-std::map<pid_t, std::string> childrenOf(pid_t parent) {
-  std::map<pid_t, std::string> found;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return found;
-  while (dirent* entry = ::readdir(proc)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    if (std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid) != 2 || ppid != parent || state == 'Z') continue;
-    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string title;
-    std::getline(cmdline, title, '\0');
-    found[pid] = title;
-  }
-  ::closedir(proc);
-  return found;
-}
-
-std::string commandLineOf(pid_t pid) {
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string title;
-  std::getline(cmdline, title, '\0');
-  return title;
-}
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0 && commandLineOf(pid).rfind("keyloop", 0) == 0; }
 

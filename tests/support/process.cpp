@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <dirent.h>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -65,6 +67,47 @@ std::optional<int> Process::stop(int signo, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return std::nullopt;
+}
+
+std::string commandLineOf(pid_t pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string title;
+  std::getline(cmdline, title, '\0');
+  return title;
+}
+
+std::map<pid_t, std::string> childrenOf(pid_t parent) {
+  std::map<pid_t, std::string> found;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (dirent* entry = ::readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(line.c_str() + close + 2, "%c %d", &state, &ppid) != 2 || ppid != parent || state == 'Z') continue;
+    found[pid] = commandLineOf(pid);
+  }
+  ::closedir(proc);
+  return found;
+}
+
+std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers) {
+  static constexpr std::string_view kTitle = "keyloop: worker process ";
+  std::map<int, pid_t> bySlot;
+  for (int attempt = 0; attempt < 500 && static_cast<int>(bySlot.size()) < workers; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bySlot.clear();
+    for (const auto& [pid, title] : childrenOf(master)) {
+      if (title.rfind(kTitle, 0) == 0) bySlot[std::atoi(title.c_str() + kTitle.size())] = pid;
+    }
+  }
+  return static_cast<int>(bySlot.size()) == workers ? bySlot : std::map<int, pid_t>{};
 }
 
 std::uint16_t freePort() {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@ class Process {
   pid_t pid_ = -1;
   std::optional<int> status_;
 };
+
+// A process's command line as `ps` shows it (its title, for keyloop).
+std::string commandLineOf(pid_t pid);
+// Live (not zombie) children of `parent`, with their command lines.
+std::map<pid_t, std::string> childrenOf(pid_t parent);
+// keyloop's workers by slot ("keyloop: worker process N"), once `workers`
+// of them run under `master` (empty after 5 s otherwise).
+std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t freePort();
