@@ -41,20 +41,29 @@ void add(MetricFamily& f, Labels labels, double value) {
   f.metric.push_back(std::move(m));
 }
 
-void addHistogram(MetricFamily& f, Labels labels, const metrics::SharedHistogram& h) {
+// A slot's histogram: the sum over both banks (SharedMetrics).
+void addHistogram(MetricFamily& f, Labels labels, const metrics::SharedMetrics& shared, int slot,
+                  metrics::SharedHistogram metrics::WorkerMetrics::*member) {
   ClientMetric m;
   m.label = std::move(labels);
-  // The count first: the writer bumps it last, so the buckets read after
-  // it add up to at least that many (cumulative counts stay consistent).
-  m.histogram.sample_count = h.count.load(std::memory_order_relaxed);
-  std::uint64_t cumulative = 0;
   const auto& bounds = LatencyHistogram::kBounds;
+  std::vector<std::uint64_t> buckets(bounds.size(), 0);
+  double sum = 0;
+  for (int bank = 0; bank < metrics::kBanks; ++bank) {
+    const metrics::SharedHistogram& h = shared.at(bank, slot).*member;
+    // The count first: the writer bumps it last, so the buckets read after
+    // it add up to at least that many (cumulative counts stay consistent).
+    m.histogram.sample_count += h.count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < bounds.size(); ++i) buckets[i] += h.buckets[i].load(std::memory_order_relaxed);
+    sum += static_cast<double>(h.sumNanos.load(std::memory_order_relaxed)) * 1e-9;
+  }
+  std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds.size(); ++i) {
-    cumulative += h.buckets[i].load(std::memory_order_relaxed);
+    cumulative += buckets[i];
     m.histogram.bucket.push_back({std::min(cumulative, m.histogram.sample_count), bounds[i]});
   }
   m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
-  m.histogram.sample_sum = static_cast<double>(h.sumNanos.load(std::memory_order_relaxed)) * 1e-9;
+  m.histogram.sample_sum = sum;
   f.metric.push_back(std::move(m));
 }
 
@@ -116,7 +125,7 @@ AcceptQueue acceptQueueOf(int listenFd) {
 std::string renderMetrics(const MasterView& view) {
   Families all;
   auto worker = [](int slot) { return Labels{{"worker", std::to_string(slot)}}; };
-  const int slots = view.workers ? view.workers->size() : 0;
+  const int slots = view.workers ? std::min(view.slots, view.workers->size()) : 0;
 
   add(family(all, "keyloop_build_info", "keyloop's version (always 1).", MetricType::Gauge),
       {{"version", KEYLOOP_VERSION}}, 1);
@@ -125,6 +134,14 @@ std::string renderMetrics(const MasterView& view) {
   auto& reloads = family(all, "keyloop_reloads_total", "Configuration reloads by outcome.", MetricType::Counter);
   add(reloads, {{"result", "ok"}}, static_cast<double>(view.reloadsOk));
   add(reloads, {{"result", "error"}}, static_cast<double>(view.reloadsFailed));
+  add(family(all, "keyloop_reload_duration_seconds",
+             "How long the last successful reload took, from the signal to the key hand-over's end.",
+             MetricType::Gauge), {}, view.lastReloadSeconds);
+  add(family(all, "keyloop_migrated_keys_total", "Keys handed from one generation of workers to the next.",
+             MetricType::Counter), {}, static_cast<double>(view.migratedKeys));
+  add(family(all, "keyloop_draining_connections",
+             "Client connections still served by workers of a retiring generation.", MetricType::Gauge),
+      {}, static_cast<double>(view.drainingConnections));
 
   auto& queueLength = family(all, "keyloop_accept_queue_length",
                              "Connections waiting in a listening socket's accept queue.", MetricType::Gauge);
@@ -174,22 +191,32 @@ std::string renderMetrics(const MasterView& view) {
   auto& memory = family(all, "keyloop_memory_used_bytes", "Heap bytes in use by the worker.", MetricType::Gauge);
   const auto table = commandTable();
   for (int s = 0; s < slots; ++s) {
-    const metrics::WorkerMetrics& m = view.workers->at(s);
-    auto load = [](const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
-    addHistogram(lag, worker(s), m.lag);
-    addHistogram(iteration, worker(s), m.iteration);
-    add(connections, worker(s), load(m.connections));
-    add(accepted, worker(s), load(m.connectionsAccepted));
-    add(rejected, {{"reason", "maxclients"}, {"worker", std::to_string(s)}}, load(m.rejectedMaxclients));
+    // Both banks: the retiring generation's block and the serving one's.
+    auto load = [&view, s](const std::atomic<std::uint64_t> metrics::WorkerMetrics::*member) {
+      double total = 0;
+      for (int bank = 0; bank < metrics::kBanks; ++bank) {
+        total += static_cast<double>((view.workers->at(bank, s).*member).load(std::memory_order_relaxed));
+      }
+      return total;
+    };
+    addHistogram(lag, worker(s), *view.workers, s, &metrics::WorkerMetrics::lag);
+    addHistogram(iteration, worker(s), *view.workers, s, &metrics::WorkerMetrics::iteration);
+    add(connections, worker(s), load(&metrics::WorkerMetrics::connections));
+    add(accepted, worker(s), load(&metrics::WorkerMetrics::connectionsAccepted));
+    add(rejected, {{"reason", "maxclients"}, {"worker", std::to_string(s)}}, load(&metrics::WorkerMetrics::rejectedMaxclients));
     for (std::size_t i = 0; i < table.size(); ++i) {
-      if ((table[i].flags & kInternal) || m.commands[i].load(std::memory_order_relaxed) == 0) continue;
-      add(commands, {{"command", std::string(table[i].name)}, {"worker", std::to_string(s)}}, load(m.commands[i]));
+      double count = 0;
+      for (int bank = 0; bank < metrics::kBanks; ++bank) {
+        count += static_cast<double>(view.workers->at(bank, s).commands[i].load(std::memory_order_relaxed));
+      }
+      if ((table[i].flags & kInternal) || count == 0) continue;
+      add(commands, {{"command", std::string(table[i].name)}, {"worker", std::to_string(s)}}, count);
     }
-    add(errors, worker(s), load(m.commandErrors));
-    add(forwarded, worker(s), load(m.forwarded));
-    add(keys, worker(s), load(m.keys));
-    add(expired, worker(s), load(m.expiredKeys));
-    add(memory, worker(s), load(m.memoryUsedBytes));
+    add(errors, worker(s), load(&metrics::WorkerMetrics::commandErrors));
+    add(forwarded, worker(s), load(&metrics::WorkerMetrics::forwarded));
+    add(keys, worker(s), load(&metrics::WorkerMetrics::keys));
+    add(expired, worker(s), load(&metrics::WorkerMetrics::expiredKeys));
+    add(memory, worker(s), load(&metrics::WorkerMetrics::memoryUsedBytes));
   }
 
   auto& cpu = family(all, "keyloop_process_cpu_seconds_total", "User and system CPU time of each keyloop process.",
@@ -201,6 +228,9 @@ std::string renderMetrics(const MasterView& view) {
   std::vector<std::pair<std::string, pid_t>> processes{{"master", view.masterPid}};
   for (std::size_t s = 0; s < view.workerPids.size(); ++s) {
     if (view.workerPids[s] > 0) processes.emplace_back("worker" + std::to_string(s), view.workerPids[s]);
+  }
+  for (std::size_t s = 0; s < view.retiringPids.size(); ++s) {
+    if (view.retiringPids[s] > 0) processes.emplace_back("retiring" + std::to_string(s), view.retiringPids[s]);
   }
   for (const auto& [name, pid] : processes) {
     const ProcessStats p = processStats(pid);

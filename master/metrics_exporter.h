@@ -27,11 +27,16 @@ struct ListenerView {
 
 struct MasterView {
   const metrics::SharedMetrics* workers = nullptr;
+  int slots = 0;  // slots with a worker (serving or retiring): the ones exported
   std::vector<pid_t> workerPids;  // by slot; -1 while down
   std::vector<std::uint64_t> workerRestarts;  // by slot
   std::vector<ListenerView> listeners;
   std::uint64_t configGeneration = 1;
   std::uint64_t reloadsOk = 0, reloadsFailed = 0;
+  double lastReloadSeconds = 0;     // the last successful reload, start to hand-over done
+  std::uint64_t migratedKeys = 0;   // handed from one generation to the next, ever
+  std::uint64_t drainingConnections = 0;  // still open on retiring workers
+  std::vector<pid_t> retiringPids;  // workers of the retiring generation, by slot
   pid_t masterPid = 0;
 };
 

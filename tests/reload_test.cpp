@@ -100,11 +100,11 @@ TEST(Reload, ABadConfigChangesNothingAndNamesTheSpot) {
   EXPECT_EQ(r.output, "keyloop: reload failed: " + server.configPath +
                           ":7:3: unknown key 'maxclient' in 'limits' (did you mean 'maxclients'?)\n");
   EXPECT_EQ(configValue(server.port, "maxclients"), "$5\r\n10000\r\n");
-  // A setting that needs new workers is refused by name, not ignored.
-  rewrite(server, "workers: 3\npidfile: " + pidfile + "\n");
+  // A setting that needs a restart is refused by name, not ignored.
+  rewrite(server, base + "metrics:\n  port: " + std::to_string(freePort()) + "\n");
   r = control(server, "reload");
   EXPECT_EQ(r.exitCode, 1);
-  EXPECT_NE(r.output.find("workers cannot change on reload yet"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("metrics cannot change on reload; restart keyloop"), std::string::npos) << r.output;
   RespConnection c(server.port);
   EXPECT_EQ(c.command({"PING"}), "+PONG\r\n");
 }

@@ -106,6 +106,26 @@ TEST(Robustness, AClientThatNeverReadsStallsOnlyItself) {
   EXPECT_EQ(other.command({"PING"}), "+PONG\r\n");
 }
 
+// Reading pauses at 1 MB of unsent output; when the kernel then takes all
+// of it at once (loopback does), the requests read before the pause must
+// still run: no EPOLLOUT will come to resume them.
+TEST(Robustness, APipelineWhoseRepliesPassAMegabyteIsAnsweredInFull) {
+  KeyloopServer server("workers: 1\n");
+  RespConnection c(server.port);
+  const std::string value(100 * 1024, 'v');
+  ASSERT_EQ(c.command({"SET", "big", value}), "+OK\r\n");
+  std::string requests;
+  for (int i = 0; i < 200; ++i) requests += RespConnection::encode({"GET", "big"});
+  c.send(requests);  // 4 KB of requests, read in one go: 20 MB of replies
+  int whole = 0;
+  for (int i = 0; i < 200; ++i) {
+    const auto reply = c.readReply(std::chrono::seconds(5));
+    if (!reply) break;
+    whole += *reply == "$102400\r\n" + value + "\r\n";
+  }
+  EXPECT_EQ(whole, 200);
+}
+
 TEST(Robustness, OutputBufferLimitDisconnectsASlowReader) {
   KeyloopServer server("limits:\n  client_output_buffer_limit: 64kb\n");
   RespConnection writer(server.port);

@@ -27,6 +27,7 @@ void Client::start() {
 }
 
 void Client::onEvents(std::uint32_t events) {
+  if (lingering_) return discardInput();
   // After a half-close the peer sends nothing more: only write what it is owed.
   if ((events & (kReadable | kHangup | kError)) && !closeAfterReply_) {
     readAndExecute();
@@ -76,6 +77,7 @@ void Client::readAndExecute() {
     return close();
   }
   flush();
+  resumeBuffered();
 }
 
 void Client::executeBuffered(std::string& in) {
@@ -135,7 +137,7 @@ void Client::flush() {
     } else {
       output_.clear();
     }
-    if (closeAfterReply_) return close();
+    if (closeAfterReply_) return finishing_ ? linger() : close();
   } else if (outputBufferBytes() > server_.config().clientOutputBufferLimit) {
     server_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());
     return close();
@@ -157,6 +159,37 @@ void Client::close() {
   io_.stop();
   fd_.reset();
   server_.removeClient(id_);
+}
+
+UniqueFd Client::detach() {
+  closed_ = true;
+  io_.stop();
+  UniqueFd fd = std::move(fd_);
+  server_.removeClient(id_);
+  return fd;
+}
+
+void Client::finish() {
+  if (closed_ || finishing_) return;
+  finishing_ = closeAfterReply_ = true;
+  flush();  // lingers at once if nothing is owed
+}
+
+void Client::linger() {
+  lingering_ = true;
+  lingerSince_ = server_.loop().now();
+  ::shutdown(fd_.get(), SHUT_WR);
+  io_.setInterest(kReadable);
+}
+
+void Client::discardInput() {
+  char sink[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd_.get(), sink, sizeof sink);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    return close();  // the peer closed its side (or the socket failed)
+  }
 }
 
 std::uint64_t Client::reserveReply() {
@@ -198,9 +231,16 @@ void Client::fillReply(std::uint64_t place, std::string_view bytes) {
 }
 
 void Client::resumeBuffered() {
-  if (closed_ || queryBufferBytes() == 0 || readingPaused()) return;
-  executeBuffered(query_);
-  if (!closed_) flush();
+  // A flush can empty the output at once (loopback takes megabytes): then
+  // no EPOLLOUT will come to resume the requests read before the pause,
+  // so go on here for as long as that makes progress.
+  while (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
+    const std::size_t before = queryBufferBytes();
+    executeBuffered(query_);
+    if (closed_) return;
+    flush();
+    if (queryBufferBytes() == before) return;  // an incomplete request: wait for more bytes
+  }
 }
 
 bool Client::readingPaused() const {

@@ -9,6 +9,7 @@
 // that does not read its replies stalls itself, not the server).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 #include <string>
@@ -40,6 +41,25 @@ class Client {
   void closeAfterReply() { closeAfterReply_ = true; }
   // Stops watching, closes the socket and hands us to the server to free.
   void close();
+  // Graceful end (drain): runs no further request, delivers every reply
+  // owed, then shuts the socket down for writing and waits (at most
+  // kLinger) for the peer to close its side: a request that crossed our
+  // FIN was never run, and the peer never sees a reset for it.
+  void finish();
+  static constexpr std::chrono::seconds kLinger{2};
+  // Between requests: nothing read but not yet run, nothing owed, nothing
+  // unsent. A retiring worker hands such a connection to a new one (the
+  // socket moves; whatever the peer sends next waits in it).
+  bool atRequestBoundary() const {
+    return !closed_ && !executing_ && !closeAfterReply_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
+           queued_.empty() && barrier_ == 0;
+  }
+  // Gives the socket up (the server forgets this client).
+  UniqueFd detach();
+  bool lingeringSince(TimePoint& since) const {
+    since = lingerSince_;
+    return lingering_;
+  }
 
   std::uint64_t id() const { return id_; }
   int fd() const { return fd_.get(); }
@@ -77,6 +97,8 @@ class Client {
 
  private:
   void onEvents(std::uint32_t events);
+  void linger();
+  void discardInput();
   void readAndExecute();
   void executeBuffered(std::string& in);
   // Runs requests already read, if nothing holds them back any more.
@@ -95,6 +117,8 @@ class Client {
   bool closeAfterReply_ = false;
   bool closed_ = false;  // close() ran; the server frees us after this callback
   bool executing_ = false;  // inside executeBuffered()
+  bool finishing_ = false, lingering_ = false;  // see finish()
+  TimePoint lingerSince_{};
 
   std::string query_;
   std::size_t queryStart_ = 0;  // first byte not yet consumed by the parser

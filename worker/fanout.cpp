@@ -190,6 +190,11 @@ void transact(Server& server, Client& client, std::uint64_t place, resp::Protoco
 bool needsFanOut(Server& server, const CommandSpec& spec, std::span<const std::string_view> args) {
   Router* router = server.router();
   if (router == nullptr) return false;
+  // A reload is moving the keys (migration.h), or this worker has handed
+  // its keys over: everything that touches the keyspace goes the long way.
+  const bool touchesKeys = isBroadcast(spec.name) || spec.name == "info" ||
+                           anyKey(spec, args, [](std::string_view) { return true; });
+  if ((server.holdingClients() || router->self() < 0) && touchesKeys) return true;
   // A locked key (a cross-worker transaction holds it): the command waits
   // for the commit, through the same path a forwarded command takes.
   KeyLocks& locks = server.locks();
@@ -201,9 +206,10 @@ bool needsFanOut(Server& server, const CommandSpec& spec, std::span<const std::s
   return anyKey(spec, args, [router](std::string_view key) { return router->ownerOf(key) != router->self(); });
 }
 
-void fanOut(Server& server, Client& client, const CommandSpec& spec, std::span<const std::string_view> args) {
+// Runs `spec` for `client`, whose reply goes to `place`.
+void route(Server& server, Client& client, std::uint64_t place, const CommandSpec& spec,
+           std::span<const std::string_view> args) {
   const resp::Protocol protocol = client.reply().protocol();
-  const std::uint64_t place = client.reserveReply();
   Reply reply = [&server, id = client.id(), place](std::string_view bytes) {
     if (Client* c = server.findClient(id)) c->fillReply(place, bytes);
   };
@@ -228,5 +234,18 @@ void fanOut(Server& server, Client& client, const CommandSpec& spec, std::span<c
   }
 }
 
+
+void fanOut(Server& server, Client& client, const CommandSpec& spec, std::span<const std::string_view> args) {
+  const std::uint64_t place = client.reserveReply();
+  if (!server.holdingClients()) return route(server, client, place, spec, args);
+  // Held until the migration ends; its place in the reply stream is kept,
+  // so the client's replies still leave in request order.
+  server.holdCommand([&server, id = client.id(), place, &spec, copy = Args(args.begin(), args.end())] {
+    Client* c = server.findClient(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    route(server, *c, place, spec, views);
+  });
+}
 
 }  // namespace keyloop

@@ -1,25 +1,11 @@
 #include "worker/router.h"
 
-#include <cstring>
+#include "common/ipc/wire.h"
 
 namespace keyloop {
 
-namespace {
-
-template <typename T>
-void put(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof value);
-}
-
-template <typename T>
-bool take(std::string_view& in, T& value) {
-  if (in.size() < sizeof value) return false;
-  std::memcpy(&value, in.data(), sizeof value);
-  in.remove_prefix(sizeof value);
-  return true;
-}
-
-}  // namespace
+using ipc::put;
+using ipc::take;
 
 Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
     : loop_(loop),
@@ -27,16 +13,44 @@ Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
       ring_(static_cast<int>(links.size())),
       executor_(std::move(executor)),
       timeouts_(loop) {
-  senders_.resize(links.size());
-  receivers_.resize(links.size());
   for (std::size_t peer = 0; peer < links.size(); ++peer) {
-    if (static_cast<int>(peer) == self_) continue;
-    senders_[peer] = std::make_unique<ipc::Sender>(loop, *links[peer].out);
-    receivers_[peer] = std::make_unique<ipc::Receiver>(
-        loop, *links[peer].in, [this, peer](std::string_view r) { onRecord(static_cast<int>(peer), r); });
+    peerLinks_.push_back(static_cast<int>(peer) == self_ ? -1 : addLink(links[peer]));
   }
   timeouts_.unref();
   timeouts_.start(std::chrono::milliseconds(100), std::chrono::milliseconds(100), [this] { expireRequests(); });
+}
+
+int Router::addLink(Link link) {
+  const int id = static_cast<int>(senders_.size());
+  senders_.push_back(std::make_unique<ipc::Sender>(loop_, *link.out));
+  receivers_.push_back(
+      std::make_unique<ipc::Receiver>(loop_, *link.in, [this, id](std::string_view r) { onRecord(id, r); }));
+  return id;
+}
+
+int Router::addGuest(Link link) { return addLink(link); }
+
+int Router::addNext(int peer, Link link) {
+  if (nextLinks_.size() <= static_cast<std::size_t>(peer)) nextLinks_.resize(static_cast<std::size_t>(peer) + 1, -1);
+  return nextLinks_[static_cast<std::size_t>(peer)] = addLink(link);
+}
+
+void Router::sendControl(int link, char type, std::string_view payload) {
+  std::string& record = requestBuffer_;
+  record.clear();
+  record += type;
+  record += payload;
+  senders_[static_cast<std::size_t>(link)]->send(record);
+}
+
+void Router::retarget(int workers) {
+  // The old links stay open but quiet (the migration drained them first);
+  // they go away with this process.
+  ring_ = ring::Ring(workers);
+  self_ = -1;
+  peerLinks_ = std::move(nextLinks_);
+  peerLinks_.resize(static_cast<std::size_t>(workers), -1);
+  nextLinks_.clear();
 }
 
 Router::~Router() = default;
@@ -54,14 +68,19 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
     put(record, static_cast<std::uint32_t>(a.size()));
     record += a;
   }
-  senders_[static_cast<std::size_t>(owner)]->send(record);
+  senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])]->send(record);
   pending_.emplace(id, Pending{std::move(done), loop_.now(), owner});
   ++forwarded_;
 }
 
-void Router::onRecord(int peer, std::string_view record) {
-  char type = record.empty() ? '?' : record[0];
+void Router::onRecord(int link, std::string_view record) {
+  if (record.empty()) return;
+  const char type = record[0];
   record.remove_prefix(1);
+  if (type != 'Q' && type != 'R') {
+    if (control_) control_(link, type, record);
+    return;
+  }
   std::uint64_t id = 0;
   if (!take(record, id)) return;
   if (type == 'R') {
@@ -72,7 +91,6 @@ void Router::onRecord(int peer, std::string_view record) {
     done(record);
     return;
   }
-  if (type != 'Q') return;
   std::uint8_t protocol = 2;
   std::uint32_t argc = 0;
   if (!take(record, protocol) || !take(record, argc)) return;
@@ -85,13 +103,13 @@ void Router::onRecord(int peer, std::string_view record) {
     record.remove_prefix(length);
   }
   executor_(args, protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2,
-            [this, peer, id](std::string_view bytes) {
+            [this, link, id](std::string_view bytes) {
               std::string& reply = replyBuffer_;
               reply.clear();
               reply += 'R';
               put(reply, id);
               reply += bytes;
-              senders_[static_cast<std::size_t>(peer)]->send(reply);
+              senders_[static_cast<std::size_t>(link)]->send(reply);
             });
 }
 

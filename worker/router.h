@@ -9,7 +9,14 @@
 // and is being restarted) is answered with -TRYAGAIN instead of hanging.
 //
 // Wire records: 'Q' id:u64 protocol:u8 argc:u32 (len:u32 bytes)*  and
-//               'R' id:u64 reply-bytes
+//               'R' id:u64 reply-bytes; any other type is a migration
+//               record (migration.h), handed to the control handler.
+//
+// Links: peers are the workers of this worker's generation (ring members,
+// by worker index). During a reload a router also has guests (workers of
+// the retiring generation: they send requests, we answer) or, on the
+// retiring side, the next generation's links, which retarget() turns into
+// its peers: from then on this worker owns no key and forwards everything.
 #pragma once
 
 #include <chrono>
@@ -41,28 +48,54 @@ class Router {
     ipc::ChannelMemory* in = nullptr;   // peer -> this worker
   };
 
+  // A record that is neither request nor reply: (link it came on, type, payload).
+  using ControlHandler = std::function<void(int link, char type, std::string_view payload)>;
+
   // links[peer] for every worker; links[self] is unused.
   Router(Loop& loop, int self, std::vector<Link> links, Executor executor);
   ~Router();
 
+  // -1 once retargeted: no key is local any more.
   int self() const { return self_; }
   int workers() const { return ring_.workers(); }
   int ownerOf(std::string_view key) const { return ring_.ownerOf(key); }
   void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done);
 
+  void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
+  // Adds a link to a worker of the retiring generation; returns its link id.
+  int addGuest(Link link);
+  // Adds the link to worker `peer` of the next generation; returns its link id.
+  int addNext(int peer, Link link);
+  // Sends a migration record on a link (by link id).
+  void sendControl(int link, char type, std::string_view payload);
+  // Records waiting behind a full ring on a link.
+  std::size_t backlog(int link) const { return senders_[static_cast<std::size_t>(link)]->overflowed(); }
+  int linkOfPeer(int peer) const { return peerLinks_[static_cast<std::size_t>(peer)]; }
+  int linkOfNext(int peer) const {
+    return static_cast<std::size_t>(peer) < nextLinks_.size() ? nextLinks_[static_cast<std::size_t>(peer)] : -1;
+  }
+  // The next generation (`workers` of them, linked by addNext) becomes the
+  // ring; this worker keeps no key and forwards every keyed command.
+  void retarget(int workers);
+
   std::uint64_t forwarded() const { return forwarded_; }
   std::size_t inFlight() const { return pending_.size(); }
 
  private:
-  void onRecord(int peer, std::string_view record);
+  int addLink(Link link);
+  void onRecord(int link, std::string_view record);
   void expireRequests();
 
   Loop& loop_;
   int self_;
   ring::Ring ring_;
   Executor executor_;
+  ControlHandler control_;
+  // By link id; a link's replies go back on the link its request came on.
   std::vector<std::unique_ptr<ipc::Sender>> senders_;
   std::vector<std::unique_ptr<ipc::Receiver>> receivers_;
+  std::vector<int> peerLinks_;  // [worker index] -> link id (-1: none, self)
+  std::vector<int> nextLinks_;  // the same for the next generation
   struct Pending {
     Done done;
     TimePoint sentAt;

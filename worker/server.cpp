@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/ipc/wire.h"
 #include "common/net/listener.h"
 #include "worker/args.h"
 #include "worker/fanout.h"
@@ -115,9 +116,22 @@ void Server::publishMetrics() {
   }
 }
 
-void Server::drain() {
+void Server::finishClients() {
+  for (const auto& [id, client] : clients_) client->finish();
+}
+
+void Server::closeLingerers() {
+  std::vector<std::uint64_t> late;
+  TimePoint since;
+  for (const auto& [id, client] : clients_) {
+    if (client->lingeringSince(since) && loop_.now() - since >= Client::kLinger) late.push_back(id);
+  }
+  for (std::uint64_t id : late) clients_.at(id)->close();
+}
+
+void Server::drain(bool closeIdle) {
   draining_ = true;
-  listeners_.clear();
+  if (!closeIdle) return;
   idleTimer_.ref();
   // Checked every 50 ms: a client with nothing buffered, nothing owed and no
   // request for the last 50 ms is idle and gets closed.
@@ -130,7 +144,8 @@ void Server::drain() {
         idle.push_back(id);
       }
     }
-    for (std::uint64_t id : idle) clients_.at(id)->close();
+    for (std::uint64_t id : idle) clients_.at(id)->finish();
+    closeLingerers();
   });
 }
 
@@ -166,13 +181,55 @@ void Server::acceptFrom(int listenFd) {
     }
     int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const std::uint64_t id = nextClientId_++;
-    std::string peer = socketAddress(fd.get(), true), local = socketAddress(fd.get(), false);
-    auto client = std::make_unique<Client>(*this, std::move(fd), id, std::move(peer), std::move(local));
-    client->start();
-    clients_.emplace(id, std::move(client));
-    publishClientCount();
+    addClient(std::move(fd));
   }
+}
+
+Client& Server::addClient(UniqueFd fd) {
+  const std::uint64_t id = nextClientId_++;
+  std::string peer = socketAddress(fd.get(), true), local = socketAddress(fd.get(), false);
+  auto client = std::make_unique<Client>(*this, std::move(fd), id, std::move(peer), std::move(local));
+  Client& added = *client;
+  clients_.emplace(id, std::move(client));
+  publishClientCount();
+  added.start();
+  return added;
+}
+
+std::string Server::encode(const ClientState& state) {
+  std::string out;
+  ipc::put(out, static_cast<std::uint8_t>(state.protocol == resp::Protocol::Resp3 ? 3 : 2));
+  ipc::put(out, static_cast<std::uint8_t>(state.authenticated));
+  out += state.name;
+  return out;
+}
+
+std::optional<Server::ClientState> Server::decode(std::string_view bytes) {
+  std::uint8_t protocol = 0, authenticated = 0;
+  if (!ipc::take(bytes, protocol) || !ipc::take(bytes, authenticated)) return std::nullopt;
+  return ClientState{protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2, authenticated != 0,
+                     std::string(bytes)};
+}
+
+void Server::handOverIdleClients(const std::function<bool(int fd, const ClientState&)>& send) {
+  std::vector<Client*> idle;
+  for (const auto& [id, client] : clients_) {
+    if (client->atRequestBoundary()) idle.push_back(client.get());
+  }
+  for (Client* client : idle) {
+    const ClientState state{client->reply().protocol(), client->authenticated(), client->name()};
+    if (!send(client->fd(), state)) continue;
+    log_.verbose("Handed client %s over to the new generation", client->peer().c_str());
+    client->detach();  // the descriptor was duplicated into the message
+  }
+}
+
+void Server::adoptClient(UniqueFd fd, const ClientState& state) {
+  Client& client = addClient(std::move(fd));
+  log_.verbose("Took over client %s from a retiring worker", client.peer().c_str());
+  client.reply().setProtocol(state.protocol);
+  client.setAuthenticated(state.authenticated);
+  client.setName(state.name);
 }
 
 void Server::setSharedMetrics(metrics::SharedMetrics* shared, int slot) {
@@ -257,13 +314,9 @@ void Server::executeRouted(std::span<const std::string_view> args, resp::Protoco
   const CommandSpec* spec = findCommand(args.empty() ? std::string_view() : args[0]);
   if (spec != nullptr && !spec->subcommands.empty()) spec = nullptr;  // never routed
   if (spec == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (!locks_.empty() && anyKey(*spec, args, [this](std::string_view key) { return locks_.isLocked(key); })) {
-    std::vector<std::string> copy(args.begin(), args.end());
-    locks_.park([this, copy = std::move(copy), protocol, done = std::move(done)]() mutable {
-      std::vector<std::string_view> views(copy.begin(), copy.end());
-      executeRouted(views, protocol, std::move(done));
-    });
-    return;
+    return locks_.park(deferRouted(args, protocol, std::move(done)));
   }
   // The reply buffer is kept between calls (no allocation per command);
   // done() may lead back in here (a client resumes its pipeline), and the
@@ -279,6 +332,39 @@ void Server::executeRouted(std::span<const std::string_view> args, resp::Protoco
   done(out);
   --routedDepth_;
   if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
+}
+
+Task Server::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, done = std::move(done)]() mutable {
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    executeRouted(views, protocol, std::move(done));
+  };
+}
+
+void Server::hold(bool routedToo) {
+  holdClients_ = true;
+  holdRouted_ = holdRouted_ || routedToo;
+}
+
+void Server::release() {
+  holdClients_ = holdRouted_ = false;
+  std::vector<Task> waiting = std::move(held_);
+  held_.clear();
+  for (Task& work : waiting) work();
+}
+
+bool Server::quiet() const { return (router_ == nullptr || router_->inFlight() == 0) && locks_.parked() == 0; }
+
+void Server::stopAccepting(const std::vector<int>& keep) {
+  std::erase_if(listeners_, [&keep](const std::unique_ptr<IoWatcher>& l) {
+    return std::find(keep.begin(), keep.end(), l->fd()) == keep.end();
+  });
+}
+
+std::size_t Server::acceptQueued() {
+  const std::size_t before = clients_.size();
+  for (const auto& l : listeners_) acceptFrom(l->fd());
+  return clients_.size() - before;
 }
 
 ServerStats Server::totals() const {

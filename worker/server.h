@@ -9,7 +9,9 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -46,7 +48,14 @@ class Server {
   // the next checks use them; open clients keep their parser limits.
   void applyConfig(const Config& next);
   // Graceful stop: no new connections; clients are closed once idle.
-  void drain();
+  // `closeIdle`: idle clients are closed (shutdown); a retired worker hands
+  // them over instead (handOverIdleClients).
+  void drain(bool closeIdle = true);
+  // Ends every connection at its next request boundary: replies already
+  // owed are delivered, then the connection is shut down gracefully.
+  void finishClients();
+  // Closes connections that lingered (Client::finish) longer than kLinger.
+  void closeLingerers();
   bool drained() const { return draining_ && clients_.empty(); }
   // Stops accepting and closes every client.
   void shutdown();
@@ -57,6 +66,38 @@ class Server {
   // gets the reply, later if the command's keys are locked (key_locks.h).
   void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   void removeClient(std::uint64_t id);
+
+  // Reload migration (migration.h). While holding, keyed commands of this
+  // worker's clients wait in arrival order (their reply places kept);
+  // with `routedToo`, so do requests from other workers. release() runs
+  // everything that waited.
+  void hold(bool routedToo);
+  void release();
+  bool holdingClients() const { return holdClients_; }
+  void holdCommand(Task work) { held_.push_back(std::move(work)); }
+  // No request of ours is out at another worker and nothing waits for a
+  // lock here: what the retiring side waits for before it tells its peers
+  // it will send them nothing more.
+  bool quiet() const;
+  // Stops accepting, except on `keep` (sockets of a slot or address that
+  // is going away: their queues are drained until this worker exits).
+  void stopAccepting(const std::vector<int>& keep = {});
+  // Accepts whatever waits on the sockets still watched; returns how many.
+  std::size_t acceptQueued();
+  // A client connection as it moves from a retiring worker to a new one
+  // (what a connection carries besides its socket).
+  struct ClientState {
+    resp::Protocol protocol = resp::Protocol::Resp2;
+    bool authenticated = false;
+    std::string name;
+  };
+  static std::string encode(const ClientState& state);
+  static std::optional<ClientState> decode(std::string_view bytes);
+  // Passes every client at a request boundary to `send` (which returns
+  // false if it could not take it); the ones taken are gone from here.
+  void handOverIdleClients(const std::function<bool(int fd, const ClientState&)>& send);
+  // A connection handed over by a retiring worker.
+  void adoptClient(UniqueFd fd, const ClientState& state);
   Client* findClient(std::uint64_t id);
   void setRouter(Router* router) { router_ = router; }
   // This worker's block of the shared metrics (maxclients counts the
@@ -88,6 +129,8 @@ class Server {
 
  private:
   void acceptFrom(int listenFd);
+  Client& addClient(UniqueFd fd);
+  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   void publishClientCount();
   void publishMetrics();
   // (Re)starts the expire and idle timers from config_ (serve, reload).
@@ -108,6 +151,8 @@ class Server {
   metrics::WorkerMetrics ownMetrics_;
   metrics::WorkerMetrics* metrics_ = &ownMetrics_;
   bool draining_ = false;
+  bool holdClients_ = false, holdRouted_ = false;
+  std::vector<Task> held_;
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;
   std::string sharedReadBuffer_;

@@ -1,10 +1,100 @@
 #include "worker/worker_process.h"
 
 #include <csignal>
+#include <functional>
+#include <memory>
+#include <utility>
 
+#include "common/ipc/control.h"
+#include "common/ipc/wire.h"
+#include "worker/migration.h"
 #include "worker/server.h"
 
 namespace keyloop {
+
+namespace {
+
+// How a worker ends: SIGQUIT (the whole server drains) or a reload that
+// retired it (only its own clients matter: nobody routes to it any more).
+class Leaving {
+ public:
+  Leaving(Loop& loop, Server& server, Router& router, Log& log, int slot, int control, std::function<void()> stop)
+      : server_(server), router_(router), log_(log), slot_(slot), control_(control), stop_(std::move(stop)),
+        check_(loop), deadline_(loop), hardStop_(loop), handOver_(loop) {}
+
+  // retired: a reload replaced this worker. Its clients move to the new
+  // generation, each as soon as it is between two requests (through the
+  // master, which picks a new worker); a client never notices. Otherwise
+  // (SIGQUIT) idle clients are closed.
+  void drain(bool retired) {
+    retired_ = retired_ || retired;
+    if (draining_) return;
+    draining_ = true;
+    if (!retired_) server_.stopAccepting();
+    log_.notice("Worker %d draining", slot_);
+    server_.drain(/*closeIdle=*/!retired_);
+    if (retired_) {
+      handOver_.start([this] {
+        server_.handOverIdleClients([this](int fd, const Server::ClientState& state) {
+          const int fds[] = {fd};
+          return ipc::sendControl(control_, "C" + Server::encode(state), fds);
+        });
+      });
+    }
+    check_.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [this] { leaveIfDone(); });
+    deadline_.start(std::chrono::milliseconds(server_.config().drainTimeoutMs), [this] {  // as reloaded
+      log_.warning("Worker %d: drain_timeout reached, finishing remaining clients", slot_);
+      finishNow();
+    });
+  }
+
+  // Every client ends at its next request boundary; gone for good after
+  // the linger time.
+  void finishNow() {
+    server_.finishClients();
+    if (std::exchange(finishing_, true)) return;
+    hardStop_.start(Client::kLinger + std::chrono::milliseconds(500), stop_);
+  }
+
+  void stop() {
+    handOver_.stop();
+    check_.stop();
+    deadline_.stop();
+    hardStop_.stop();
+  }
+
+ private:
+  void leaveIfDone() {
+    if (!server_.drained() || router_.inFlight() != 0) return;
+    // Peers may still forward requests for our keys while their own
+    // clients drain: leave only once no worker has a client left (the
+    // shared per-slot counts), so every forwarded request gets its answer.
+    // A retired worker owns no key: nobody forwards to it.
+    if (!retired_ && server_.clientsEverywhere() != 0) return;
+    // Sockets that go away: what is still queued is served, not reset.
+    if (retired_ && server_.acceptQueued() > 0) return;
+    stop_();
+  }
+
+  Server& server_;
+  Router& router_;
+  Log& log_;
+  int slot_;
+  int control_;
+  std::function<void()> stop_;
+  bool draining_ = false, retired_ = false, finishing_ = false;
+  Timer check_, deadline_, hardStop_;
+  Check handOver_;  // after every poll: clients reach request boundaries in I/O callbacks
+};
+
+std::vector<int> readInts(std::string_view payload) {
+  std::vector<int> values;
+  std::int32_t v;
+  while (ipc::take(payload, v)) values.push_back(v);
+  return values;
+}
+
+}  // namespace
 
 int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   Loop loop;
@@ -17,15 +107,60 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
                   server.executeRouted(args, protocol, std::move(done));
                 });
   server.setRouter(&router);
-  server.setSharedMetrics(setup.metrics, setup.slot);
+  server.setSharedMetrics(setup.metrics, setup.metricsIndex);
+  Migration migration(loop, server, router, log, setup.slot);
+  for (const Router::Link& guest : setup.guests) router.addGuest(guest);
+  migration.expectArrivals(setup.handOvers);
+  std::vector<std::unique_ptr<ipc::ChannelMemory>> nextChannels;  // received over the control socket
 
-  Timer drainCheck(loop), drainDeadline(loop);
-  auto stopAll = [&] {
+  IoWatcher control(loop, setup.control);
+  std::function<void()> stopAll;
+  Leaving leaving(loop, server, router, log, setup.slot, setup.control, [&stopAll] { stopAll(); });
+  stopAll = [&] {
     server.shutdown();
     signals.stop();
-    drainCheck.stop();
-    drainDeadline.stop();
+    control.stop();
+    leaving.stop();
   };
+
+  auto onControl = [&](ipc::ControlMessage& m) {
+    std::string_view payload(m.bytes);
+    const char type = payload.empty() ? '?' : payload[0];
+    payload.remove_prefix(payload.empty() ? 0 : 1);
+    const std::vector<int> ints = readInts(payload);
+    if (type == 'L' && ints.size() == 1 && m.fds.size() == 6) {
+      auto out = std::make_unique<ipc::ChannelMemory>(std::move(m.fds[0]), std::move(m.fds[1]), std::move(m.fds[2]));
+      auto in = std::make_unique<ipc::ChannelMemory>(std::move(m.fds[3]), std::move(m.fds[4]), std::move(m.fds[5]));
+      router.addNext(ints[0], {out.get(), in.get()});
+      nextChannels.push_back(std::move(out));
+      nextChannels.push_back(std::move(in));
+    } else if (type == 'G' && !ints.empty() && !migration.retired()) {
+      server.stopAccepting(std::vector<int>(ints.begin() + 1, ints.end()));
+      if (setup.setTitle) setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring");
+      migration.retire(ints[0], [&](std::uint64_t keys, Duration took) {
+        std::string done = "D";
+        ipc::put(done, static_cast<std::uint64_t>(keys));
+        ipc::put(done, static_cast<std::int64_t>(took.count()));
+        ipc::sendControl(setup.control, done);
+        leaving.drain(/*retired=*/true);
+      });
+    } else if (type == 'A' && m.fds.size() == 1) {
+      if (auto state = Server::decode(payload)) server.adoptClient(std::move(m.fds[0]), *state);
+    } else if (type == 'X' && ints.size() == 1) {
+      migration.forgetRetiring(ints[0]);
+    } else if (type == 'F') {
+      leaving.finishNow();
+    }
+  };
+  if (setup.control >= 0) {
+    control.unref();  // the master going away is PR_SET_PDEATHSIG's business
+    control.start(kReadable, [&](std::uint32_t) {
+      bool closed = false;
+      while (auto message = ipc::receiveControl(setup.control, closed)) onControl(*message);
+      if (closed) control.stop();
+    });
+  }
+
   signals.start({SIGTERM, SIGINT, SIGQUIT, SIGHUP}, [&](int signo) {
     if (signo == SIGHUP) {
       // The master validated this text and published it before signalling.
@@ -37,25 +172,16 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
         log.configure(c->logLevel, c->logFile);
       }
       // The master answers the reload once every worker says it has it.
-      if (setup.metrics) setup.metrics->at(setup.slot).configVersion.store(published.version);
+      if (setup.metrics) setup.metrics->at(setup.metricsIndex).configVersion.store(published.version);
       return;
     }
-    if (signo != SIGQUIT) return stopAll();
-    log.notice("Worker %d draining", setup.slot);
-    server.drain();
-    // Peers may still forward requests for our keys while their own
-    // clients drain: leave only once no worker has a client left (the
-    // shared per-slot counts), so every forwarded request gets its answer.
-    drainCheck.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [&] {
-      if (server.drained() && router.inFlight() == 0 && server.clientsEverywhere() == 0) stopAll();
-    });
-    drainDeadline.start(std::chrono::milliseconds(server.config().drainTimeoutMs), [&] {  // as reloaded
-      log.warning("Worker %d: drain_timeout reached, closing remaining clients", setup.slot);
-      stopAll();
-    });
+    if (signo == SIGQUIT) return leaving.drain(/*retired=*/false);
+    stopAll();
   });
   // Forked with the master's current settings: current as of this version.
-  if (setup.metrics && setup.configText) setup.metrics->at(setup.slot).configVersion.store(setup.configText->version());
+  if (setup.metrics && setup.configText) {
+    setup.metrics->at(setup.metricsIndex).configVersion.store(setup.configText->version());
+  }
   server.serve(setup.listenFds);
   log.verbose("Worker %d serving", setup.slot);
   loop.run();

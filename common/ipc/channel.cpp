@@ -2,6 +2,7 @@
 
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bit>
@@ -26,6 +27,11 @@ UniqueFd makeEventFd() {
   return fd;
 }
 
+std::size_t headerBytes() {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return (sizeof(ChannelMemory::Header) + page - 1) / page * page;
+}
+
 void wake(int fd) {
   const std::uint64_t one = 1;
   ssize_t ignored = ::write(fd, &one, sizeof one);
@@ -35,16 +41,28 @@ void wake(int fd) {
 }  // namespace
 
 ChannelMemory::ChannelMemory(std::size_t capacity)
-    : dataReady_(makeEventFd()), spaceReady_(makeEventFd()) {
-  capacity = std::bit_ceil(std::max<std::size_t>(capacity, 4096));
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t headerBytes = (sizeof(Header) + page - 1) / page * page;
-  mappingSize_ = headerBytes + capacity;
-  mapping_ = ::mmap(nullptr, mappingSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    : memory_(::memfd_create("keyloop-channel", MFD_CLOEXEC)), dataReady_(makeEventFd()), spaceReady_(makeEventFd()) {
+  if (!memory_) throw std::system_error(errno, std::generic_category(), "memfd_create");
+  map(std::bit_ceil(std::max<std::size_t>(capacity, 4096)), /*initialize=*/true);
+}
+
+ChannelMemory::ChannelMemory(UniqueFd memory, UniqueFd dataReady, UniqueFd spaceReady)
+    : memory_(std::move(memory)), dataReady_(std::move(dataReady)), spaceReady_(std::move(spaceReady)) {
+  struct stat st{};
+  if (::fstat(memory_.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
+  map(static_cast<std::size_t>(st.st_size) - headerBytes(), /*initialize=*/false);
+}
+
+void ChannelMemory::map(std::size_t capacity, bool initialize) {
+  mappingSize_ = headerBytes() + capacity;
+  if (initialize && ::ftruncate(memory_.get(), static_cast<off_t>(mappingSize_)) != 0) {
+    throw std::system_error(errno, std::generic_category(), "ftruncate");
+  }
+  mapping_ = ::mmap(nullptr, mappingSize_, PROT_READ | PROT_WRITE, MAP_SHARED, memory_.get(), 0);
   if (mapping_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
-  header_ = new (mapping_) Header{};
-  header_->capacity = capacity;
-  data_ = static_cast<char*>(mapping_) + headerBytes;
+  header_ = initialize ? new (mapping_) Header{} : static_cast<Header*>(mapping_);
+  if (initialize) header_->capacity = capacity;
+  data_ = static_cast<char*>(mapping_) + headerBytes();
 }
 
 ChannelMemory::~ChannelMemory() { ::munmap(mapping_, mappingSize_); }

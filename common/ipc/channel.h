@@ -2,8 +2,10 @@
 // single-consumer ring of length-prefixed records in shared memory, plus
 // eventfds to wake the other side.
 //
-// Created by the master before fork (ChannelMemory is an anonymous shared
-// mapping, so parent and children see the same bytes); each worker then
+// Created by the master (ChannelMemory is a memfd mapped shared, so parent
+// and children see the same bytes): workers forked later inherit it, and a
+// worker already running gets its descriptors over its control socket
+// (ipc/control.h) when a reload links it to a new generation. Each worker
 // holds the Sender of its outgoing channels and the Receiver of its
 // incoming ones. Batching: send() only copies into the ring; flush()
 // publishes everything sent since the last flush and wakes the consumer
@@ -21,6 +23,7 @@
 // costs one write and one read of an eventfd.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +42,9 @@ class ChannelMemory {
   // `capacity` is rounded up to a power of two. Throws std::system_error if
   // the kernel refuses the mapping or the eventfds.
   explicit ChannelMemory(std::size_t capacity = 1 << 20);
+  // Maps a channel another process created, from its descriptors()
+  // (memfd, data-ready eventfd, space-ready eventfd).
+  ChannelMemory(UniqueFd memory, UniqueFd dataReady, UniqueFd spaceReady);
   ~ChannelMemory();
   ChannelMemory(const ChannelMemory&) = delete;
   ChannelMemory& operator=(const ChannelMemory&) = delete;
@@ -54,8 +60,13 @@ class ChannelMemory {
   char* data() { return data_; }
   int dataReadyFd() const { return dataReady_.get(); }
   int spaceReadyFd() const { return spaceReady_.get(); }
+  // What another process needs to map this channel (see the constructor).
+  std::array<int, 3> descriptors() const { return {memory_.get(), dataReady_.get(), spaceReady_.get()}; }
 
  private:
+  void map(std::size_t capacity, bool initialize);
+
+  UniqueFd memory_;
   void* mapping_ = nullptr;
   std::size_t mappingSize_ = 0;
   Header* header_ = nullptr;

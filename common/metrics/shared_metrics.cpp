@@ -20,18 +20,30 @@ void SharedHistogram::observe(Duration d) {
 }
 
 SharedMetrics::SharedMetrics(int slots)
-    : slots_(slots), bytes_(sizeof(WorkerMetrics) * static_cast<std::size_t>(slots)) {
-  void* mapping = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
-  blocks_ = static_cast<WorkerMetrics*>(mapping);
-  for (int i = 0; i < slots_; ++i) new (&blocks_[i]) WorkerMetrics{};
+    : bytes_(sizeof(WorkerMetrics) * (1 + static_cast<std::size_t>(kBanks) * kMaxSlots)) {
+  mapping_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  header_ = new (mapping_) Header{};
+  // The header takes one block's room: the blocks stay cache-line aligned.
+  blocks_ = static_cast<WorkerMetrics*>(mapping_) + 1;
+  grow(slots);
 }
 
-SharedMetrics::~SharedMetrics() { ::munmap(blocks_, bytes_); }
+SharedMetrics::~SharedMetrics() { ::munmap(mapping_, bytes_); }
+
+void SharedMetrics::grow(int slots) {
+  slots = std::min(slots, kMaxSlots);
+  for (int s = size(); s < slots; ++s) {
+    for (int bank = 0; bank < kBanks; ++bank) new (&blocks_[indexOf(bank, s)]) WorkerMetrics{};
+  }
+  header_->slots.store(std::max(slots, size()), std::memory_order_relaxed);
+}
 
 std::uint64_t SharedMetrics::totalConnections() const {
   std::uint64_t total = 0;
-  for (int i = 0; i < slots_; ++i) total += blocks_[i].connections.load(std::memory_order_relaxed);
+  for (int bank = 0; bank < kBanks; ++bank) {
+    for (int s = 0; s < size(); ++s) total += at(bank, s).connections.load(std::memory_order_relaxed);
+  }
   return total;
 }
 

@@ -5,6 +5,11 @@
 // stores, no locks, no read-modify-write on hot paths); the master reads
 // them all at scrape time (metrics_exporter.h), as does maxclients.
 //
+// Reloads: two banks of blocks. A new generation of workers writes the bank
+// the retiring one does not, so both can run side by side; the exporter
+// adds a slot's two blocks up, and since no block is ever reset, counters
+// stay monotonic across generations too.
+//
 // Restarts: the block belongs to the slot, not to the process. A worker
 // that replaces a dead one keeps adding to the same counters, so every
 // *_total stays monotonic and Prometheus's rate() never sees a reset; the
@@ -58,6 +63,11 @@ struct alignas(64) WorkerMetrics {
   SharedHistogram iteration;  // busy time of one loop iteration
 };
 
+// The config's limit on workers; the mapping has room for that many per
+// bank, but only the slots in use are ever touched.
+inline constexpr int kMaxSlots = 1024;
+inline constexpr int kBanks = 2;
+
 class SharedMetrics {
  public:
   // Throws std::system_error if the kernel refuses the mapping.
@@ -66,17 +76,26 @@ class SharedMetrics {
   SharedMetrics(const SharedMetrics&) = delete;
   SharedMetrics& operator=(const SharedMetrics&) = delete;
 
-  int size() const { return slots_; }
-  WorkerMetrics& at(int slot) { return blocks_[slot]; }
-  const WorkerMetrics& at(int slot) const { return blocks_[slot]; }
+  // Slots in use (the most any generation had so far).
+  int size() const { return header_->slots.load(std::memory_order_relaxed); }
+  // The master, before forking a generation of `slots` workers.
+  void grow(int slots);
+  static int indexOf(int bank, int slot) { return bank * kMaxSlots + slot; }
+  WorkerMetrics& at(int index) { return blocks_[index]; }
+  const WorkerMetrics& at(int index) const { return blocks_[index]; }
+  const WorkerMetrics& at(int bank, int slot) const { return blocks_[indexOf(bank, slot)]; }
   // Open connections of all workers: a snapshot, good enough for
   // maxclients (two workers accepting at the same instant may overshoot by
   // one each).
   std::uint64_t totalConnections() const;
 
  private:
-  int slots_;
+  struct Header {
+    std::atomic<int> slots{0};
+  };
   std::size_t bytes_;
+  void* mapping_;
+  Header* header_;
   WorkerMetrics* blocks_;
 };
 

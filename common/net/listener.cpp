@@ -1,5 +1,7 @@
 #include "common/net/listener.h"
 
+#include <linux/filter.h>
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -72,6 +74,21 @@ std::variant<std::uint16_t, std::string> claimPort(const ListenConfig& l) {
   auto probe = openListener(l, /*reusePort=*/false, /*listen=*/false);
   if (auto* error = std::get_if<std::string>(&probe)) return *error;
   return std::get<OpenedListener>(probe).port;
+}
+
+std::string steerToFirst(int fd, int sockets) {
+  // Classic BPF: a random number modulo the count is the socket's index in
+  // the group (sockets join it in listen() order: our slot order).
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<std::uint32_t>(std::max(sockets, 1))),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) != 0) {
+    return std::string("SO_ATTACH_REUSEPORT_CBPF: ") + std::strerror(errno);
+  }
+  return {};
 }
 
 }  // namespace keyloop

@@ -27,6 +27,13 @@ std::variant<OpenedListener, std::string> openListener(const ListenConfig& confi
 // for port 0).
 std::variant<std::uint16_t, std::string> claimPort(const ListenConfig& config);
 
+// Steers the SO_REUSEPORT group `fd` belongs to: new connections go only
+// to the group's first `sockets` sockets (in the order they started
+// listening), chosen at random. A reload that retires slots calls this
+// before draining their queues, so no connection lands where nobody will
+// accept it. Returns an error message, or "" on success.
+std::string steerToFirst(int fd, int sockets);
+
 // "host:port" of a socket's local or peer address.
 std::string socketAddress(int fd, bool peer);
 

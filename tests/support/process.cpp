@@ -104,7 +104,7 @@ std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     bySlot.clear();
     for (const auto& [pid, title] : childrenOf(master)) {
-      if (title.rfind(kTitle, 0) == 0) bySlot[std::atoi(title.c_str() + kTitle.size())] = pid;
+      if (title.rfind(kTitle, 0) == 0 && title.find("retiring") == std::string::npos) bySlot[std::atoi(title.c_str() + kTitle.size())] = pid;
     }
   }
   return static_cast<int>(bySlot.size()) == workers ? bySlot : std::map<int, pid_t>{};

@@ -36,8 +36,9 @@ class Process {
 std::string commandLineOf(pid_t pid);
 // Live (not zombie) children of `parent`, with their command lines.
 std::map<pid_t, std::string> childrenOf(pid_t parent);
-// keyloop's workers by slot ("keyloop: worker process N"), once `workers`
-// of them run under `master` (empty after 5 s otherwise).
+// keyloop's serving workers by slot ("keyloop: worker process N", not the
+// retiring ones of a reload), once `workers` of them run under `master`
+// (empty after 5 s otherwise).
 std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.

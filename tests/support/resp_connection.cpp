@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 namespace keyloop::test {
@@ -33,7 +34,10 @@ void RespConnection::send(const std::string& bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd_.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;  // the peer closed; the next read reports it
+    if (n <= 0) {  // the peer closed; the next read reports it
+      if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) end_ = End::Reset;
+      return;
+    }
     sent += static_cast<std::size_t>(n);
   }
 }
@@ -52,6 +56,8 @@ bool RespConnection::fill(std::chrono::steady_clock::time_point deadline) {
   if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
   char chunk[65536];
   ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
+  if (n == 0 && end_ == End::None) end_ = End::Closed;
+  if (n < 0 && errno == ECONNRESET) end_ = End::Reset;
   if (n <= 0) return false;
   buffer_.append(chunk, static_cast<std::size_t>(n));
   return true;

@@ -27,6 +27,9 @@ class RespConnection {
   std::string command(const std::vector<std::string>& args);
   // True if the server closed the connection (reads EOF within timeout).
   bool closedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // How the connection ended, if it did: an orderly close (FIN) or a reset.
+  enum class End { None, Closed, Reset };
+  End end() const { return end_; }
 
   static std::string encode(const std::vector<std::string>& args);
   // The raw frames of a reply's top-level aggregate (empty if not one).
@@ -39,6 +42,7 @@ class RespConnection {
 
   UniqueFd fd_;
   std::string buffer_;
+  End end_ = End::None;
 };
 
 }  // namespace keyloop::test

@@ -1,0 +1,403 @@
+// Reloads that start a new generation of workers (worker count, listen
+// addresses): the keys move to their new owners with their TTLs, clients
+// under load see no error, no reset and no refused connect, a retiring
+// worker finishes what it owes a slow reader, and drain_timeout bounds it.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/support/command.h"
+#include "tests/support/http.h"
+#include "tests/support/process.h"
+#include "tests/support/resp_connection.h"
+
+namespace keyloop::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string pidfileFor(const std::string& tag) {
+  return (std::filesystem::temp_directory_path() /
+          ("keyloop-migration-" + tag + "-" + std::to_string(::getpid()) + ".pid")).string();
+}
+
+// A server whose config the test rewrites and reloads.
+struct ReloadableServer {
+  explicit ReloadableServer(const std::string& tag, const std::string& settings)
+      : pidfile(pidfileFor(tag)), server("pidfile: " + pidfile + "\n" + settings) {}
+
+  // Writes `settings` under the original listen entry and reloads; returns
+  // `keyloop -s reload`'s result.
+  CommandResult reload(const std::string& settings, const std::string& extraListen = "") {
+    std::ofstream(server.configPath, std::ios::trunc)
+        << "listen:\n  - address: 127.0.0.1\n    port: " << server.port << "\n" << extraListen
+        << "pidfile: " << pidfile << "\n" << settings
+        << (settings.find("metrics:") == std::string::npos ? "metrics:\n  port: 0\n" : "");
+    return runCommand(keyloopBinary() + " -s reload -c " + server.configPath, 90);
+  }
+  CommandResult reloadWorkers(int workers, const std::string& more = "") {
+    return reload("workers: " + std::to_string(workers) + "\n" + more);
+  }
+  // Waits until exactly `workers` worker processes run (the retiring ones gone).
+  bool settlesTo(int workers, std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      int running = 0;
+      for (const auto& [pid, title] : childrenOf(server.process.pid())) {
+        running += title.rfind("keyloop: worker process", 0) == 0;
+      }
+      if (running == workers) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  std::string pidfile;
+  KeyloopServer server;
+};
+
+std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
+
+long long integerOf(const std::string& reply) {
+  return reply.size() > 1 && reply[0] == ':' ? std::stoll(reply.substr(1)) : -999;
+}
+
+TEST(Migration, KeysAndTtlsFollowTheWorkerCountThroughEveryReload) {
+  ReloadableServer s("ttl", "workers: 2\n");
+  RespConnection c(s.server.port);
+  constexpr int kKeys = 3000;
+  std::string batch;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = (i % 10 == 0 ? "{tag}" : "key:") + std::to_string(i);
+    batch += i % 2 == 0 ? RespConnection::encode({"SET", key, "value-" + std::to_string(i), "PX", "600000"})
+                        : RespConnection::encode({"SET", key, "value-" + std::to_string(i)});
+  }
+  c.send(batch);
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(c.readReply(), "+OK\r\n");
+  const auto written = Clock::now();
+  for (int workers : {4, 1, 3}) {
+    const CommandResult r = s.reloadWorkers(workers);
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find(std::to_string(workers) + " workers serving"), std::string::npos) << r.output;
+    ASSERT_TRUE(s.settlesTo(workers)) << "the retiring workers did not leave";
+    RespConnection fresh(s.server.port);
+    EXPECT_EQ(integerOf(fresh.command({"DBSIZE"})), kKeys);
+    for (int i = 0; i < kKeys; ++i) {
+      const std::string key = (i % 10 == 0 ? "{tag}" : "key:") + std::to_string(i);
+      fresh.sendCommand({"GET", key});
+      fresh.sendCommand({"PTTL", key});
+    }
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - written).count();
+    for (int i = 0; i < kKeys; ++i) {
+      ASSERT_EQ(fresh.readReply(), bulk("value-" + std::to_string(i))) << "key " << i << " after " << workers;
+      const long long ttl = integerOf(fresh.readReply().value_or(""));
+      if (i % 2 == 1) {
+        EXPECT_EQ(ttl, -1) << "key " << i << " gained a TTL";
+      } else {
+        EXPECT_LE(ttl, 600000 - elapsed + 5) << "key " << i << ": the TTL restarted";
+        EXPECT_GT(ttl, 600000 - elapsed - 5000) << "key " << i << ": the TTL is wrong";
+      }
+    }
+    // Every worker of the new generation holds its share.
+    const auto workersInfo = fresh.command({"INFO", "workers"});
+    EXPECT_NE(workersInfo.find("worker" + std::to_string(workers - 1) + ":"), std::string::npos) << workersInfo;
+  }
+  // The connection opened before the first reload still works.
+  EXPECT_EQ(c.command({"GET", "key:1"}), bulk("value-1"));
+}
+
+// The load: 50 connections, each with its own keys, pipelining SET (with a
+// TTL) and GET and checking every reply. A connection the server ends
+// gracefully (a retiring worker's drain) reconnects and resends what was
+// not answered: the server never ran it (Client::finish).
+struct LoadResult {
+  std::atomic<long> ops{0}, errors{0}, resets{0}, refused{0}, reconnects{0};
+  std::mutex mutex;
+  std::vector<std::string> firstErrors;
+  void error(const std::string& what) {
+    ++errors;
+    std::lock_guard lock(mutex);
+    if (firstErrors.size() < 5) firstErrors.push_back(what);
+  }
+};
+
+struct Acked {
+  std::string value;
+  Clock::time_point sentAt, ackedAt;  // the TTL started in between
+};
+
+void runConnection(std::uint16_t port, int id, const std::atomic<bool>& stop, long maxOps, LoadResult& result,
+                   std::map<std::string, Acked>& acked) {
+  constexpr int kKeysPerConnection = 100, kPairsPerBatch = 10;
+  std::unique_ptr<RespConnection> c;
+  auto connect = [&] {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      try {
+        c = std::make_unique<RespConnection>(port);
+        return true;
+      } catch (const std::exception&) {
+        ++result.refused;
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    return false;
+  };
+  if (!connect()) return;
+  long round = 0, ops = 0;
+  while (!stop && ops < maxOps) {
+    struct Request {
+      std::string key, value;
+      bool isSet;
+    };
+    std::vector<Request> batch;
+    for (int p = 0; p < kPairsPerBatch; ++p, ++round) {
+      const std::string key = "c" + std::to_string(id) + ":" + std::to_string(round % kKeysPerConnection);
+      const std::string value = "v" + std::to_string(round);
+      batch.push_back({key, value, true});
+      batch.push_back({key, value, false});
+    }
+    std::size_t answered = 0;
+    const auto sentAt = Clock::now();
+    while (answered < batch.size()) {
+      std::string bytes;
+      for (std::size_t i = answered; i < batch.size(); ++i) {
+        bytes += batch[i].isSet ? RespConnection::encode({"SET", batch[i].key, batch[i].value, "PX", "600000"})
+                                : RespConnection::encode({"GET", batch[i].key});
+      }
+      c->send(bytes);
+      while (answered < batch.size()) {
+        const auto reply = c->readReply(20s);
+        if (!reply) break;
+        const Request& r = batch[answered];
+        const std::string expected = r.isSet ? "+OK\r\n" : bulk(r.value);
+        if (*reply != expected) result.error(r.key + ": got " + reply->substr(0, 60) + " wanted " + expected);
+        if (r.isSet && *reply == "+OK\r\n") acked[r.key] = {r.value, sentAt, Clock::now()};
+        ++answered;
+        ++ops;
+      }
+      if (answered == batch.size()) break;
+      if (c->end() == RespConnection::End::Reset) ++result.resets;
+      if (c->end() == RespConnection::End::None) {
+        result.error("no reply within 20 s on connection " + std::to_string(id));
+        return;
+      }
+      ++result.reconnects;
+      if (!connect()) return;
+    }
+  }
+  result.ops += ops;
+}
+
+TEST(Migration, ReloadsUnderLoadLoseNothing) {
+  ReloadableServer s("load", "workers: 2\nshutdown:\n  drain_timeout: 2s\n");
+  std::atomic<bool> stop{false};
+  LoadResult result;
+  constexpr int kConnections = 50;
+  constexpr long kMaxOpsPerConnection = 8000;  // 400,000 in all at most
+  std::vector<std::map<std::string, Acked>> acked(kConnections);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kConnections; ++i) {
+    threads.emplace_back(runConnection, s.server.port, i, std::cref(stop), kMaxOpsPerConnection, std::ref(result),
+                         std::ref(acked[static_cast<std::size_t>(i)]));
+  }
+  // New connections all the while: none may be refused or reset.
+  std::atomic<long> connects{0};
+  std::thread connector([&] {
+    while (!stop) {
+      try {
+        RespConnection c(s.server.port);
+        const std::string pong = c.command({"PING"});
+        if (pong != "+PONG\r\n") {
+          if (c.end() == RespConnection::End::Reset) ++result.resets;
+          else if (c.end() != RespConnection::End::Closed) result.error("PING on a new connection: " + pong);
+        }
+        ++connects;
+      } catch (const std::exception&) {
+        ++result.refused;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+
+  struct Step {
+    std::string settings;
+    bool ok;
+  };
+  const std::vector<Step> steps = {
+      {"workers: 4\n", true},
+      {"workers: 1\n", true},
+      {"workers: 1\nlimits:\n  maxclient: 9\n", false},  // invalid: nothing changes
+      {"workers: 3\n", true},
+      {"workers: 3\nlimits:\n  maxclients: 5000\n", true},  // settings only: same workers
+      {"workers: 2\n", true},
+      {"workers: 4\nthread_pool: 2\n", true},
+      {"workers: 1\n", true},
+      {"workers: 3\nlimits:\n  timeout: 300s\n", true},
+      {"workers: 2\n", true},
+  };
+  std::this_thread::sleep_for(300ms);
+  for (const Step& step : steps) {
+    const CommandResult r = s.reload(step.settings + "shutdown:\n  drain_timeout: 2s\n");
+    EXPECT_EQ(r.exitCode == 0, step.ok) << step.settings << r.output;
+    RespConnection probe(s.server.port);
+    EXPECT_EQ(probe.command({"PING"}), "+PONG\r\n") << "not serving after: " << step.settings;
+    std::this_thread::sleep_for(250ms);
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  connector.join();
+
+  EXPECT_EQ(result.errors, 0) << (result.firstErrors.empty() ? "" : result.firstErrors.front());
+  EXPECT_EQ(result.resets, 0);
+  EXPECT_EQ(result.refused, 0);
+  EXPECT_EQ(result.reconnects, 0) << "connections should move to the new workers, not end";
+  EXPECT_GT(result.ops, 20000) << "the load hardly ran";
+  EXPECT_GT(connects, 100);
+  std::cout << "ops " << result.ops << ", graceful reconnects " << result.reconnects << ", new connections "
+            << connects << "\n";
+
+  // Every acknowledged write, read back with its value and its TTL.
+  RespConnection check(s.server.port);
+  std::size_t keys = 0;
+  for (const auto& perConnection : acked) {
+    for (const auto& [key, a] : perConnection) {
+      ASSERT_EQ(check.command({"GET", key}), bulk(a.value)) << key;
+      const auto before = Clock::now();
+      const long long ttl = integerOf(check.command({"PTTL", key}));
+      const auto since = [&](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(before - t).count();
+      };
+      EXPECT_LE(ttl, 600000 - since(a.ackedAt) + 1) << key << ": the TTL restarted";
+      EXPECT_GE(ttl, 600000 - since(a.sentAt) - 2) << key << ": the TTL shrank";
+      ++keys;
+    }
+  }
+  EXPECT_EQ(integerOf(check.command({"DBSIZE"})), static_cast<long long>(keys));
+}
+
+TEST(Migration, ARetiringWorkerDeliversEveryReplyToASlowReader) {
+  ReloadableServer s("slow", "workers: 1\nshutdown:\n  drain_timeout: 20s\n");
+  RespConnection writer(s.server.port);
+  const std::string big(100 * 1024, 'x');
+  ASSERT_EQ(writer.command({"SET", "big", big}), "+OK\r\n");
+  const auto oldWorker = workerPidsBySlot(s.server.process.pid(), 1);
+  ASSERT_EQ(oldWorker.size(), 1u);
+
+  // 200 GETs of 100 KB: 20 MB of replies, read in pauses.
+  RespConnection slow(s.server.port);
+  std::string gets;
+  for (int i = 0; i < 200; ++i) gets += RespConnection::encode({"GET", "big"});
+  slow.send(gets);
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(s.reloadWorkers(2, "shutdown:\n  drain_timeout: 20s\n").exitCode, 0);
+  int whole = 0;
+  for (int i = 0; i < 200; ++i) {
+    const auto reply = slow.readReply(10s);
+    if (!reply) break;
+    whole += *reply == bulk(big);
+    if (i % 20 == 0) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(whole, 200) << "a retiring worker dropped replies it owed";
+  // Then the connection moves to a new worker: same socket, still served.
+  ASSERT_TRUE(s.settlesTo(2, 5s));
+  EXPECT_EQ(::kill(oldWorker.begin()->second, 0), -1);
+  EXPECT_EQ(slow.command({"STRLEN", "big"}), ":102400\r\n");
+  EXPECT_EQ(writer.command({"PING"}), "+PONG\r\n");
+}
+
+TEST(Migration, DrainTimeoutBoundsARetiringWorker) {
+  ReloadableServer s("timeout", "workers: 1\nshutdown:\n  drain_timeout: 1s\n");
+  RespConnection writer(s.server.port);
+  ASSERT_EQ(writer.command({"SET", "big", std::string(100 * 1024, 'x')}), "+OK\r\n");
+  // Never reads its 20 MB of replies: never between two requests, so only
+  // drain_timeout (then the linger time) can end it.
+  RespConnection stuck(s.server.port);
+  std::string gets;
+  for (int i = 0; i < 200; ++i) gets += RespConnection::encode({"GET", "big"});
+  stuck.send(gets);
+  std::this_thread::sleep_for(100ms);
+  const auto start = Clock::now();
+  ASSERT_EQ(s.reloadWorkers(2, "shutdown:\n  drain_timeout: 1s\n").exitCode, 0);
+  EXPECT_TRUE(s.settlesTo(2, 10s));
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, 900ms) << "the retiring worker did not wait for its client";
+  EXPECT_LT(took, 5s) << "drain_timeout was not respected";
+  EXPECT_EQ(writer.command({"STRLEN", "big"}), ":102400\r\n");  // moved on, data intact
+}
+
+TEST(Migration, ListenChangesOpenAndCloseSockets) {
+  ReloadableServer s("listen", "workers: 2\n");
+  const std::uint16_t second = freePort();
+  const std::string extra = "  - address: 127.0.0.1\n    port: " + std::to_string(second) + "\n";
+  ASSERT_EQ(s.reload("workers: 2\n", extra).exitCode, 0);
+  {
+    RespConnection c(second);
+    EXPECT_EQ(c.command({"SET", "via", "second"}), "+OK\r\n");
+  }
+  RespConnection first(s.server.port);
+  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));
+  // Only the second address now; the first goes away with the retiring workers.
+  std::ofstream(s.server.configPath, std::ios::trunc)
+      << "listen:\n" << extra << "pidfile: " << s.pidfile << "\nworkers: 2\nmetrics:\n  port: 0\n";
+  const CommandResult r = runCommand(keyloopBinary() + " -s reload -c " + s.server.configPath, 90);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));  // an open connection is still served
+  ASSERT_TRUE(s.settlesTo(2));
+  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));  // and moved to a new worker
+  EXPECT_THROW(RespConnection gone(s.server.port), std::runtime_error);
+  RespConnection c(second);
+  EXPECT_EQ(c.command({"GET", "via"}), bulk("second"));
+}
+
+TEST(Migration, RetiredSlotsGetNoNewConnections) {
+  ReloadableServer s("steer", "workers: 4\n");
+  ASSERT_EQ(s.reloadWorkers(1).exitCode, 0);
+  const auto serving = workerPidsBySlot(s.server.process.pid(), 1);
+  ASSERT_EQ(serving.size(), 1u);
+  for (int i = 0; i < 100; ++i) {
+    RespConnection c(s.server.port);
+    const std::string info = c.command({"INFO", "server"});
+    ASSERT_NE(info.find("process_id:" + std::to_string(serving.begin()->second) + "\r\n"), std::string::npos)
+        << "connection " << i << " landed on a retiring worker";
+  }
+  ASSERT_TRUE(s.settlesTo(1));
+  // And the other way: from 1 to 3, new connections reach every worker.
+  ASSERT_EQ(s.reloadWorkers(3).exitCode, 0);
+  const auto three = workerPidsBySlot(s.server.process.pid(), 3);
+  ASSERT_EQ(three.size(), 3u);
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 120; ++i) {
+    RespConnection c(s.server.port);
+    const std::string info = c.command({"INFO", "server"});
+    const auto at = info.find("process_id:");
+    seen[info.substr(at, info.find("\r\n", at) - at)]++;
+  }
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST(Migration, MetricsShowTheHandOver) {
+  const std::uint16_t metricsPort = freePort();
+  const std::string metrics = "metrics:\n  port: " + std::to_string(metricsPort) + "\n";
+  ReloadableServer s("metrics", "workers: 2\n" + metrics);
+  ASSERT_TRUE(waitForPort(metricsPort));
+  RespConnection c(s.server.port);
+  for (int i = 0; i < 500; ++i) c.sendCommand({"SET", "k" + std::to_string(i), "v"});
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(c.readReply(), "+OK\r\n");
+  ASSERT_EQ(s.reloadWorkers(3, metrics).exitCode, 0);
+  const std::string scrape = httpGet(metricsPort, "/metrics").body;
+  EXPECT_NE(scrape.find("\nkeyloop_config_generation 2\n"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_migrated_keys_total 500\n"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_draining_connections "), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_reload_duration_seconds "), std::string::npos);
+  EXPECT_NE(scrape.find("keyloop_keys{worker=\"2\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keyloop::test
