@@ -92,8 +92,14 @@ def main():
            "| test | P | off req/s | on req/s | on / off |", "|---|---:|---:|---:|---:|"]
     md += [f"| {t} | {p} | {c['off']:,.0f} | {c['on']:,.0f} | {report.ratio(c['on'], c['off']):.3f} |"
            for (t, p), c in cost.items()]
-    md += ["", "### Backlog and reload (keyloop only: Redis has neither per-worker queues nor reload)", "",
-           f"![backlog]({rel}/backlog.png) ![reload]({rel}/reload.png)", "",
+    md += ["", f"### Reload under load ({reload['keys']:,} keys, GET load from redis-benchmark -c 50)", "",
+           "A probe client times every GET of its own (one at a time) before, during (from `keyloop -s reload` "
+           "to its answer) and after reloads that change the worker count, so every key moves to a new "
+           "generation; redis-server, which has no reload, gets the same load and probe for the same time.", "",
+           report.reload_tables(reload), "",
+           f"![reload]({rel}/reload.png)", "",
+           "### Backlog (keyloop only: Redis has no per-worker queues)", "",
+           f"![backlog]({rel}/backlog.png)", "",
            "### Targets", "", "| target | met | this run |", "|---|---|---|"]
     md += [f"| {name} | {'yes' if ok else '**no**'} | {detail} |"
            for name, ok, detail in report.targets(rows, names, {"redis-server": r_idle, "keyloop": k_idle},

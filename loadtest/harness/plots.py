@@ -68,12 +68,16 @@ def backlog(timeline, path):
 
 def reload(result, path):
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot([t for t, _ in result["probe"]], [ms for _, ms in result["probe"]], ".", markersize=3,
-            label="PING latency under GET load")
+    ax.plot([t for t, _ in result["probe"]], [ms for _, ms in result["probe"]], ".", markersize=2,
+            label="GET latency (probe) under GET load")
     for i, r in enumerate(result["reloads"]):
-        ax.axvline(r["t"], color="tab:red", linestyle="--", label="keyloop -s reload" if i == 0 else None)
+        ax.axvspan(r["t"], r["end"], color="tab:red", alpha=0.3,
+                   label="keyloop -s reload (start to answer)" if i == 0 else None)
+        ax.annotate(f"→ {r['to']} workers" + (f"\n{r['moved']:,.0f} keys" if r["moved"] else "\nsettings"),
+                    (r["t"], ax.get_ylim()[1] * 0.9), fontsize=8)
+    ax.set_yscale("log")
     ax.set_xlabel("seconds")
     ax.set_ylabel("ms")
-    ax.set_title("Latency over time with reloads")
-    ax.legend()
+    ax.set_title("GET latency over time with reloads (keys handed over between generations)")
+    ax.legend(loc="lower right")
     _save(fig, path)

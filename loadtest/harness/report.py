@@ -69,8 +69,27 @@ def targets(rows, names, idle, keys, fwd, backlog, reload, cost):
     middle = (slowdown[(len(slowdown) - 1) // 2] + slowdown[len(slowdown) // 2]) / 2
     t.append(("metrics cost < 2% of throughput (median over the rows)", middle >= 0.98,
               f"median on/off {middle:.3f}, rows {span(slowdown)}"))
-    ok = all(r["ok"] for r in reload["reloads"]) and reload["errors"] == 0
+    ok = all(r["ok"] for r in reload["reloads"]) and not reload["errors"]
     worst = max((ms for _, ms in reload["probe"]), default=0)
     t.append(("reload under load: no client error, every reload succeeds", ok,
-              f"{len(reload['reloads'])} reloads, {reload['errors']} errors, worst probe latency {worst:.1f} ms"))
+              f"{len(reload['reloads'])} reloads, {len(reload['errors'])} errors, worst probe latency {worst:.1f} ms"))
     return t
+
+
+def reload_tables(reload):
+    """Before / during / after a reload, next to redis-server under the same
+    load; and each reload's hand-over."""
+    redis = reload["redis"]
+    lines = ["| phase | probe GET p50 ms | p99 ms | probe req/s | p99 × redis | req/s × redis |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for phase in ("before", "during", "after"):
+        p = reload["phases"][phase]
+        lines.append(f"| keyloop {phase} | {p['p50']:.3f} | {p['p99']:.3f} | {p['rps']:,.0f} | "
+                     f"{ratio(p['p99'], redis['p99']):.2f} | {ratio(p['rps'], redis['rps']):.2f} |")
+    lines.append(f"| redis-server (no reload) | {redis['p50']:.3f} | {redis['p99']:.3f} | {redis['rps']:,.0f} | 1.00 | 1.00 |")
+    lines += ["", "| reload | answered in | keys handed over | hand-over | keys/s |", "|---|---:|---:|---:|---:|"]
+    for r in reload["reloads"]:
+        rate = r["moved"] / r["handover"] if r["handover"] else 0
+        lines.append(f"| to {r['to']} workers{'' if r['moved'] else ' (settings only)'} | {r['seconds'] * 1000:.0f} ms | "
+                     f"{r['moved']:,.0f} | {r['handover'] * 1000:.0f} ms | {rate:,.0f} |")
+    return "\n".join(lines)

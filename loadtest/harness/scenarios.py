@@ -1,6 +1,7 @@
 """The scenarios of loadtest/run. Each takes the run's sizes and returns
 plain data for the report and the plots."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,9 +13,9 @@ from .servers import ROOT, scrape, start_keyloop, start_redis
 
 SIZES = {
     "full": dict(p1=200_000, p16=1_000_000, mix=300_000, conn=100_000, idle=10_000, keys=1_000_000,
-                 stall=2.0, load=6.0),
+                 stall=2.0, load=8.0, reload_keys=1_000_000),
     "quick": dict(p1=10_000, p16=50_000, mix=20_000, conn=10_000, idle=1_000, keys=50_000,
-                  stall=1.0, load=3.0),
+                  stall=1.0, load=3.0, reload_keys=50_000),
 }
 TESTS = ("set", "get", "incr", "mset")
 
@@ -132,39 +133,127 @@ def backlog(size, workers):
     return timeline
 
 
+def _preload(port, keys):
+    """keys `key:N` with 32-byte values, half of them with a one-hour TTL,
+    through redis-cli --pipe (mass insertion)."""
+    value = "v" * 32
+    lines = []
+    for i in range(keys):
+        k = f"key:{i}"
+        if i % 2:
+            lines.append(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$32\r\n{value}\r\n")
+        else:
+            lines.append(f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$32\r\n{value}\r\n$2\r\nEX\r\n$4\r\n3600\r\n")
+    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input="".join(lines).encode(),
+                   capture_output=True, check=True)
+
+
+def _probe(port, keys, stop, samples, errors):
+    """One connection, one GET at a time on preloaded keys, as fast as it
+    goes: every request's latency, and whether the value was right."""
+    conn = socket.create_connection(("127.0.0.1", port))
+    expected = b"$32\r\n" + b"v" * 32 + b"\r\n"
+    start, i = time.time(), 0
+    while not stop.is_set():
+        key = f"key:{(i * 7919) % keys}".encode()
+        t0 = time.time()
+        conn.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key))
+        reply = b""
+        while not reply.endswith(b"\r\n") or (reply.startswith(b"$32") and len(reply) < len(expected)):
+            chunk = conn.recv(4096)
+            if not chunk:
+                errors.append("closed")
+                return
+            reply += chunk
+        samples.append((t0 - start, (time.time() - t0) * 1000))
+        if reply != expected:
+            errors.append(reply[:40])
+        i += 1
+    conn.close()
+
+
+def _phase_stats(samples, windows):
+    """p50/p99 latency and requests per second of the probe before the first
+    reload, during the reloads (their windows) and after the last."""
+    def stats(chosen, seconds):
+        ms = sorted(m for _, m in chosen)
+        if not ms:
+            return {"p50": float("nan"), "p99": float("nan"), "rps": 0.0, "n": 0}
+        return {"p50": ms[len(ms) // 2], "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+                "rps": len(ms) / seconds if seconds > 0 else 0.0, "n": len(ms)}
+    first, last = windows[0][0], windows[-1][1]
+    inside = lambda t: any(a <= t <= b for a, b in windows)
+    end = samples[-1][0] if samples else last
+    return {"before": stats([x for x in samples if x[0] < first], first - (samples[0][0] if samples else 0)),
+            "during": stats([x for x in samples if inside(x[0])], sum(b - a for a, b in windows)),
+            "after": stats([x for x in samples if x[0] > last], end - last)}
+
+
 def reload_under_load(size, workers):
-    """GET load (redis-benchmark) plus a probe measuring one PING every
-    10 ms, while keyloop reloads its settings three times."""
+    """keyloop with preloaded keys under GET load (redis-benchmark, 50
+    connections) plus a probe client timing every GET, while it reloads:
+    the worker count down to 1 and back (keys handed over each time), then a
+    settings-only reload. redis-server gets the same load and probe for the
+    same time (it has no reload): the latency a client sees anyway."""
     pidfile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"keyloop-loadtest-{os.getpid()}.pid")
     s = start_keyloop(workers, extra=f"pidfile: {pidfile}\n")
-    load = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", "100000000", "-t", "get",
-                             "-r", "100000", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    probe, errors, reloads = [], 0, []
-    start = time.time()
+    steps = [1, workers, workers] if workers > 1 else [2, 1, 1]
+    result = {"keys": size["reload_keys"], "reloads": [], "errors": []}
     try:
-        conn = socket.create_connection(("127.0.0.1", s.port))
-        next_reload = [size["load"] * f for f in (0.25, 0.5, 0.75)]
-        while time.time() - start < size["load"]:
-            t0 = time.time()
-            conn.sendall(b"PING\r\n")
-            reply = conn.recv(64)
-            probe.append((t0 - start, (time.time() - t0) * 1000))
-            errors += reply != b"+PONG\r\n"
-            if next_reload and t0 - start >= next_reload[0]:
-                next_reload.pop(0)
-                with open(s.config, "a") as f:
-                    f.write(f"# reload {len(reloads)}\n")
-                r0 = time.time()
-                out = subprocess.run([os.path.join(ROOT, "build", "keyloop"), "-s", "reload", "-c", s.config],
-                                     capture_output=True, text=True)
-                reloads.append({"t": r0 - start, "seconds": time.time() - r0, "ok": out.returncode == 0})
-            time.sleep(0.01)
-        conn.close()
-    finally:
+        _preload(s.port, size["reload_keys"])
+        samples, stop = [], threading.Event()
+        load = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", "100000000", "-t", "get",
+                                 "-r", str(size["reload_keys"]), "-q"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = threading.Thread(target=_probe, args=(s.port, size["reload_keys"], stop, samples, result["errors"]))
+        start = time.time()
+        probe.start()
+        gap = size["load"] / (len(steps) + 1)
+        for i, count in enumerate(steps):
+            time.sleep(max(0.0, start + gap * (i + 1) - time.time()))
+            with open(s.config) as f:
+                text = re.sub(r"^workers: \d+$", f"workers: {count}", f.read(), flags=re.M)
+            with open(s.config, "w") as f:
+                f.write(text + (f"# settings-only reload\n" if i == len(steps) - 1 else ""))
+            moved0 = scrape(s.metrics_port).get("keyloop_migrated_keys_total", 0)
+            r0 = time.time()
+            out = subprocess.run([os.path.join(ROOT, "build", "keyloop"), "-s", "reload", "-c", s.config],
+                                 capture_output=True, text=True)
+            r1 = time.time()
+            m = scrape(s.metrics_port)
+            moved = m.get("keyloop_migrated_keys_total", 0) - moved0
+            handover = m.get("keyloop_reload_duration_seconds", 0) if moved else 0
+            result["reloads"].append({"t": r0 - start, "end": r1 - start, "seconds": r1 - r0,
+                                      "ok": out.returncode == 0, "to": count, "moved": moved,
+                                      "handover": handover, "answer": out.stdout.strip()})
+        time.sleep(max(0.0, start + size["load"] - time.time()))
+        stop.set()
+        probe.join()
         load.terminate()
         load.wait()
+        result["probe"] = samples
+        result["phases"] = _phase_stats(samples, [(r["t"], r["end"]) for r in result["reloads"]])
+    finally:
         s.stop()
-    return {"probe": probe, "errors": errors, "reloads": reloads}
+    # The same load and probe on redis-server, no reload.
+    r = start_redis()
+    try:
+        _preload(r.port, size["reload_keys"])
+        samples, stop = [], threading.Event()
+        load = subprocess.Popen(["redis-benchmark", "-p", str(r.port), "-c", "50", "-n", "100000000", "-t", "get",
+                                 "-r", str(size["reload_keys"]), "-q"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = threading.Thread(target=_probe, args=(r.port, size["reload_keys"], stop, samples, result["errors"]))
+        probe.start()
+        time.sleep(size["load"])
+        stop.set()
+        probe.join()
+        load.terminate()
+        load.wait()
+        result["redis"] = _phase_stats(samples, [(0.0, 0.0)])["after"]
+    finally:
+        r.stop()
+    return result
 
 
 def _scrape_every_second(port, stop):
