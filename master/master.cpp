@@ -277,16 +277,18 @@ void Master::startGeneration(Config next, std::string text) {
   // connections away from them first.
   std::vector<std::vector<int>> keepAccepting(static_cast<std::size_t>(oldWorkers));
   for (std::size_t k = 0; k < listening_.size(); ++k) {
-    bool kept = false;
-    for (const ListenConfig& entry : next.listen) kept = kept || sameListen(config_.listen[k], entry);
+    std::size_t kept = next.listen.size();  // its place in the new listen list
+    for (std::size_t j = 0; j < next.listen.size(); ++j) {
+      if (sameListen(config_.listen[k], next.listen[j])) kept = j;
+    }
     for (int slot = 0; slot < oldWorkers; ++slot) {
-      if (kept && slot < newWorkers) continue;
+      if (kept < next.listen.size() && slot < newWorkers) continue;
       OpenedListener& l = listeners_[static_cast<std::size_t>(slot)][k];
       keepAccepting[static_cast<std::size_t>(slot)].push_back(l.fd.get());
       retiringListeners_.emplace_back(slot, std::move(l));
     }
-    if (kept && newWorkers != oldWorkers) {
-      if (std::string error = steerToFirst(sockets.front()[0].fd.get(), newWorkers); !error.empty()) {
+    if (kept < next.listen.size() && newWorkers != oldWorkers) {
+      if (std::string error = steerToFirst(sockets.front()[kept].fd.get(), newWorkers); !error.empty()) {
         log_.warning("%s (connections may queue on retiring sockets until they close)", error.c_str());
       }
     }

@@ -287,11 +287,14 @@ TEST(Migration, ReloadsUnderLoadLoseNothing) {
       ASSERT_EQ(check.command({"GET", key}), bulk(a.value)) << key;
       const auto before = Clock::now();
       const long long ttl = integerOf(check.command({"PTTL", key}));
-      const auto since = [&](Clock::time_point t) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(before - t).count();
+      const auto after = Clock::now();
+      const auto between = [](Clock::time_point from, Clock::time_point to) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
       };
-      EXPECT_LE(ttl, 600000 - since(a.ackedAt) + 1) << key << ": the TTL restarted";
-      EXPECT_GE(ttl, 600000 - since(a.sentAt) - 2) << key << ": the TTL shrank";
+      // The TTL started between send and ack of the SET; PTTL was read
+      // between `before` and `after`.
+      EXPECT_LE(ttl, 600000 - between(a.ackedAt, before) + 1) << key << ": the TTL restarted";
+      EXPECT_GE(ttl, 600000 - between(a.sentAt, after) - 1) << key << ": the TTL shrank";
       ++keys;
     }
   }
@@ -348,26 +351,48 @@ TEST(Migration, DrainTimeoutBoundsARetiringWorker) {
   EXPECT_EQ(writer.command({"STRLEN", "big"}), ":102400\r\n");  // moved on, data intact
 }
 
+// Writes the server's config with `listen` entries (ports, in order).
+CommandResult reloadListening(ReloadableServer& s, const std::vector<std::uint16_t>& ports, int workers) {
+  std::ofstream config(s.server.configPath, std::ios::trunc);
+  config << "listen:\n";
+  for (std::uint16_t port : ports) config << "  - address: 127.0.0.1\n    port: " << port << "\n";
+  config << "pidfile: " << s.pidfile << "\nworkers: " << workers << "\nmetrics:\n  port: 0\n";
+  config.close();
+  return runCommand(keyloopBinary() + " -s reload -c " + s.server.configPath, 90);
+}
+
+std::string processOf(std::uint16_t port) {
+  RespConnection c(port);
+  const std::string info = c.command({"INFO", "server"});
+  const auto at = info.find("process_id:");
+  return at == std::string::npos ? "" : info.substr(at + 11, info.find("\r\n", at) - at - 11);
+}
+
 TEST(Migration, ListenChangesOpenAndCloseSockets) {
   ReloadableServer s("listen", "workers: 2\n");
-  const std::uint16_t second = freePort();
-  const std::string extra = "  - address: 127.0.0.1\n    port: " + std::to_string(second) + "\n";
-  ASSERT_EQ(s.reload("workers: 2\n", extra).exitCode, 0);
+  const std::uint16_t first = s.server.port, second = freePort();
+  // A new address in front of the old one, and one worker fewer: the old
+  // address keeps its sockets (now the second entry), steered to worker 0.
+  CommandResult r = reloadListening(s, {second, first}, 1);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
   {
     RespConnection c(second);
     EXPECT_EQ(c.command({"SET", "via", "second"}), "+OK\r\n");
   }
-  RespConnection first(s.server.port);
-  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));
+  const auto serving = workerPidsBySlot(s.server.process.pid(), 1);
+  ASSERT_EQ(serving.size(), 1u);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(processOf(first), std::to_string(serving.begin()->second)) << "connection " << i;
+  }
+  RespConnection old(first);
+  EXPECT_EQ(old.command({"GET", "via"}), bulk("second"));
   // Only the second address now; the first goes away with the retiring workers.
-  std::ofstream(s.server.configPath, std::ios::trunc)
-      << "listen:\n" << extra << "pidfile: " << s.pidfile << "\nworkers: 2\nmetrics:\n  port: 0\n";
-  const CommandResult r = runCommand(keyloopBinary() + " -s reload -c " + s.server.configPath, 90);
+  r = reloadListening(s, {second}, 2);
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));  // an open connection is still served
+  EXPECT_EQ(old.command({"GET", "via"}), bulk("second"));  // an open connection is still served
   ASSERT_TRUE(s.settlesTo(2));
-  EXPECT_EQ(first.command({"GET", "via"}), bulk("second"));  // and moved to a new worker
-  EXPECT_THROW(RespConnection gone(s.server.port), std::runtime_error);
+  EXPECT_EQ(old.command({"GET", "via"}), bulk("second"));  // and moved to a new worker
+  EXPECT_THROW(RespConnection gone(first), std::runtime_error);
   RespConnection c(second);
   EXPECT_EQ(c.command({"GET", "via"}), bulk("second"));
 }
@@ -378,9 +403,7 @@ TEST(Migration, RetiredSlotsGetNoNewConnections) {
   const auto serving = workerPidsBySlot(s.server.process.pid(), 1);
   ASSERT_EQ(serving.size(), 1u);
   for (int i = 0; i < 100; ++i) {
-    RespConnection c(s.server.port);
-    const std::string info = c.command({"INFO", "server"});
-    ASSERT_NE(info.find("process_id:" + std::to_string(serving.begin()->second) + "\r\n"), std::string::npos)
+    ASSERT_EQ(processOf(s.server.port), std::to_string(serving.begin()->second))
         << "connection " << i << " landed on a retiring worker";
   }
   ASSERT_TRUE(s.settlesTo(1));
@@ -389,12 +412,7 @@ TEST(Migration, RetiredSlotsGetNoNewConnections) {
   const auto three = workerPidsBySlot(s.server.process.pid(), 3);
   ASSERT_EQ(three.size(), 3u);
   std::map<std::string, int> seen;
-  for (int i = 0; i < 120; ++i) {
-    RespConnection c(s.server.port);
-    const std::string info = c.command({"INFO", "server"});
-    const auto at = info.find("process_id:");
-    seen[info.substr(at, info.find("\r\n", at) - at)]++;
-  }
+  for (int i = 0; i < 120; ++i) seen[processOf(s.server.port)]++;
   EXPECT_EQ(seen.size(), 3u);
 }
 

@@ -13,7 +13,9 @@ using ipc::take;
 
 namespace {
 
-constexpr std::size_t kBucketsPerSlice = 256;
+// A slice per loop iteration: big enough that the loop's own work is
+// noise, small enough that the rings (1 MB) rarely back up.
+constexpr std::size_t kKeysPerSlice = 4096;
 // Stop streaming while a ring has this many records waiting behind it.
 constexpr std::size_t kMaxBacklog = 64;
 
@@ -26,7 +28,7 @@ std::string slotRecord(int slot) {
 }  // namespace
 
 Migration::Migration(Loop& loop, Server& server, Router& router, Log& log, int slot)
-    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), quietCheck_(loop), streamer_(loop) {
+    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), quietCheck_(loop), streamer_(loop), pause_(loop) {
   router_.setControlHandler([this](int link, char type, std::string_view payload) { onRecord(link, type, payload); });
 }
 
@@ -65,7 +67,9 @@ void Migration::onRecord(int, char type, std::string_view payload) {
     const std::string_view key = payload.substr(0, keyLength);
     payload.remove_prefix(keyLength);
     if (!take(payload, expireAt)) return;
-    if (expireAt == kNoExpiry || expireAt > unixMillis()) server_.store().set(key, payload, expireAt);
+    // A key that expired on the way is set anyway: it vanishes on first
+    // touch or in the expire cycle (a clock read per key costs more).
+    server_.store().set(key, payload, expireAt);
   } else if (type == 'Z' && take(payload, slot)) {
     quietPeers_.insert(slot);
   } else if (type == 'E' && take(payload, slot)) {
@@ -101,17 +105,17 @@ void Migration::checkQuiet() {
 
 void Migration::streamSlice() {
   for (int link : nextLinks_) {
-    if (link >= 0 && router_.backlog(link) > kMaxBacklog) return;  // let the new workers catch up
+    if (link >= 0 && router_.backlog(link) > kMaxBacklog) {
+      // Let the new workers catch up, without spinning on a core they need.
+      streamer_.stop();
+      pause_.start(std::chrono::milliseconds(1), [this] { streamer_.start([this] { streamSlice(); }); });
+      return;
+    }
   }
-  // Keys first, then their entries: a lookup may delete an expired key,
-  // which must not happen under the scan's feet.
   Store& store = server_.store();
-  slice_.clear();
-  cursor_ = store.scan(cursor_, kBucketsPerSlice, unixMillis(), [this](std::string_view key) { slice_.emplace_back(key); });
   std::string record;
-  for (const std::string& key : slice_) {
-    const Store::Entry* e = store.find(key, unixMillis());
-    if (e == nullptr) continue;
+  cursor_ = store.scanEntries(cursor_, kKeysPerSlice, unixMillis(), [&](const Store::Entry* e) {
+    const std::string_view key = Store::key(e);
     record.clear();
     put(record, static_cast<std::uint32_t>(key.size()));
     record += key;
@@ -119,12 +123,13 @@ void Migration::streamSlice() {
     record += Store::value(e);
     router_.sendControl(nextLinks_[static_cast<std::size_t>(nextRing_.ownerOf(key))], 'M', record);
     ++moved_;
-  }
+  });
   if (cursor_ == 0) finishRetiring();
 }
 
 void Migration::finishRetiring() {
   streamer_.stop();
+  pause_.stop();
   streaming_ = false;
   auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
   server_.threadPool().submit([moved] { moved->free(); });

@@ -78,7 +78,6 @@ class Migration {
   // retiring side
   int nextWorkers_ = 0;
   std::vector<int> nextLinks_;  // [new worker] -> router link id
-  std::vector<std::string> slice_;  // keys of the slice being streamed
   ring::Ring nextRing_{1};
   int peers_ = 0;
   std::set<int> quietPeers_;
@@ -88,6 +87,7 @@ class Migration {
   Done done_;
   Timer quietCheck_;
   Idle streamer_;
+  Timer pause_;  // while the rings are full
 };
 
 }  // namespace keyloop

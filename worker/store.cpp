@@ -187,6 +187,11 @@ void Store::rehash(std::size_t bucketCount) {
 
 std::uint64_t Store::scan(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
                           const std::function<void(std::string_view)>& visit) {
+  return scanEntries(cursor, count, nowMs, [&visit](const Entry* e) { visit(key(e)); });
+}
+
+std::uint64_t Store::scanEntries(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
+                                 const std::function<void(const Entry*)>& visit) {
   // Reverse-binary increment of the masked bits (Pieter Noordhuis's scheme
   // in Redis's dictScan): resizes between calls neither skip nor lose keys.
   const std::uint64_t mask = buckets_.size() - 1;
@@ -195,7 +200,7 @@ std::uint64_t Store::scan(std::uint64_t cursor, std::size_t count, std::int64_t 
   do {
     for (Entry* e = buckets_[cursor & mask]; e != nullptr; e = e->next) {
       if (e->expireAtMs != kNoExpiry && e->expireAtMs <= nowMs) continue;
-      visit(key(e));
+      visit(e);
       ++visited;
     }
     cursor |= ~mask;

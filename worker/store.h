@@ -75,6 +75,9 @@ class Store {
   // cursor (0 when done). Expired keys are skipped, not reported.
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
                      const std::function<void(std::string_view key)>& visit);
+  // The same walk, handing over the entries (`visit` must not change the store).
+  std::uint64_t scanEntries(std::uint64_t cursor, std::size_t count, std::int64_t nowMs,
+                            const std::function<void(const Entry*)>& visit);
   // A uniformly chosen bucket's random key; nullptr when empty.
   Entry* randomEntry(std::int64_t nowMs);
   void forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit);

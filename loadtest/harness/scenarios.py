@@ -189,32 +189,45 @@ def _phase_stats(samples, windows):
             "after": stats([x for x in samples if x[0] > last], end - last)}
 
 
-def reload_under_load(size, workers):
-    """keyloop with preloaded keys under GET load (redis-benchmark, 50
-    connections) plus a probe client timing every GET, while it reloads:
-    the worker count down to 1 and back (keys handed over each time), then a
-    settings-only reload. redis-server gets the same load and probe for the
-    same time (it has no reload): the latency a client sees anyway."""
-    pidfile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"keyloop-loadtest-{os.getpid()}.pid")
-    s = start_keyloop(workers, extra=f"pidfile: {pidfile}\n")
-    steps = [1, workers, workers] if workers > 1 else [2, 1, 1]
-    result = {"keys": size["reload_keys"], "reloads": [], "errors": []}
+def _under_load(server, size, act):
+    """Preloads `server`, puts GET load (redis-benchmark, 50 connections) and
+    the probe on it, calls act(start) meanwhile; returns the probe's samples."""
+    _preload(server.port, size["reload_keys"])
+    samples, errors, stop = [], [], threading.Event()
+    load = subprocess.Popen(["redis-benchmark", "-p", str(server.port), "-c", "50", "-n", "100000000", "-t", "get",
+                             "-r", str(size["reload_keys"]), "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = threading.Thread(target=_probe, args=(server.port, size["reload_keys"], stop, samples, errors))
+    start = time.time()
+    probe.start()
     try:
-        _preload(s.port, size["reload_keys"])
-        samples, stop = [], threading.Event()
-        load = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", "100000000", "-t", "get",
-                                 "-r", str(size["reload_keys"]), "-q"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = threading.Thread(target=_probe, args=(s.port, size["reload_keys"], stop, samples, result["errors"]))
-        start = time.time()
-        probe.start()
+        act(start)
+        time.sleep(max(0.0, start + size["load"] - time.time()))
+    finally:
+        stop.set()
+        probe.join()
+        load.terminate()
+        load.wait()
+    return samples, errors
+
+
+def reload_under_load(size, workers):
+    """keyloop with preloaded keys under GET load plus a probe client timing
+    every GET, while it reloads: the worker count down to 1 and back (keys
+    handed over each time), then a settings-only reload. redis-server gets
+    the same load and probe for the same time (it has no reload): the
+    latency a client sees anyway."""
+    pidfile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"keyloop-loadtest-{os.getpid()}.pid")
+    steps = [1, workers, workers] if workers > 1 else [2, 1, 1]
+    result = {"keys": size["reload_keys"], "reloads": []}
+
+    def reloads(s, start):
         gap = size["load"] / (len(steps) + 1)
         for i, count in enumerate(steps):
             time.sleep(max(0.0, start + gap * (i + 1) - time.time()))
             with open(s.config) as f:
                 text = re.sub(r"^workers: \d+$", f"workers: {count}", f.read(), flags=re.M)
             with open(s.config, "w") as f:
-                f.write(text + (f"# settings-only reload\n" if i == len(steps) - 1 else ""))
+                f.write(text + ("# settings-only reload\n" if i == len(steps) - 1 else ""))
             moved0 = scrape(s.metrics_port).get("keyloop_migrated_keys_total", 0)
             r0 = time.time()
             out = subprocess.run([os.path.join(ROOT, "build", "keyloop"), "-s", "reload", "-c", s.config],
@@ -222,37 +235,23 @@ def reload_under_load(size, workers):
             r1 = time.time()
             m = scrape(s.metrics_port)
             moved = m.get("keyloop_migrated_keys_total", 0) - moved0
-            handover = m.get("keyloop_reload_duration_seconds", 0) if moved else 0
             result["reloads"].append({"t": r0 - start, "end": r1 - start, "seconds": r1 - r0,
                                       "ok": out.returncode == 0, "to": count, "moved": moved,
-                                      "handover": handover, "answer": out.stdout.strip()})
-        time.sleep(max(0.0, start + size["load"] - time.time()))
-        stop.set()
-        probe.join()
-        load.terminate()
-        load.wait()
-        result["probe"] = samples
-        result["phases"] = _phase_stats(samples, [(r["t"], r["end"]) for r in result["reloads"]])
+                                      "handover": m.get("keyloop_reload_duration_seconds", 0) if moved else 0})
+
+    s = start_keyloop(workers, extra=f"pidfile: {pidfile}\n")
+    try:
+        result["probe"], result["errors"] = _under_load(s, size, lambda start: reloads(s, start))
     finally:
         s.stop()
-    # The same load and probe on redis-server, no reload.
+    result["phases"] = _phase_stats(result["probe"], [(r["t"], r["end"]) for r in result["reloads"]])
     r = start_redis()
     try:
-        _preload(r.port, size["reload_keys"])
-        samples, stop = [], threading.Event()
-        load = subprocess.Popen(["redis-benchmark", "-p", str(r.port), "-c", "50", "-n", "100000000", "-t", "get",
-                                 "-r", str(size["reload_keys"]), "-q"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = threading.Thread(target=_probe, args=(r.port, size["reload_keys"], stop, samples, result["errors"]))
-        probe.start()
-        time.sleep(size["load"])
-        stop.set()
-        probe.join()
-        load.terminate()
-        load.wait()
-        result["redis"] = _phase_stats(samples, [(0.0, 0.0)])["after"]
+        samples, errors = _under_load(r, size, lambda start: None)
     finally:
         r.stop()
+    result["errors"] += errors
+    result["redis"] = _phase_stats(samples, [(0.0, 0.0)])["after"]
     return result
 
 

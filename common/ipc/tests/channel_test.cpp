@@ -1,8 +1,11 @@
 // Channel: records cross in order, in batches, across threads and across
-// fork, and a full ring applies back-pressure instead of losing records.
+// fork (or to a running process that got its descriptors over a control
+// socket), and a full ring applies back-pressure instead of losing records.
 #include "common/ipc/channel.h"
+#include "common/ipc/control.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 
@@ -96,28 +99,27 @@ TEST(Channel, RecordsLargerThanTheRingArriveWhole) {
   EXPECT_EQ(got[2], "after");
 }
 
-TEST(Channel, WorksAcrossFork) {
-  ChannelMemory toChild, toParent;
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Echo every record back, upper-cased, then exit when told.
-    Loop loop;
-    Sender back(loop, toParent);
-    bool done = false;
-    Receiver in(loop, toChild, [&](std::string_view r) {
-      if (r == "quit") done = true;
-      std::string echoed(r);
-      for (char& c : echoed) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      back.send(echoed);
-    });
-    Timer keepAlive(loop);
-    keepAlive.start(std::chrono::seconds(30), [] {});
-    while (!done && loop.run(RunMode::Once) > 0) {
-    }
-    loop.run(RunMode::NoWait);
-    ::_exit(0);
+// A child's side: echo every record back, upper-cased, until "quit".
+[[noreturn]] void echoUntilQuit(ChannelMemory& in, ChannelMemory& out) {
+  Loop loop;
+  Sender back(loop, out);
+  bool done = false;
+  Receiver receiver(loop, in, [&](std::string_view r) {
+    if (r == "quit") done = true;
+    std::string echoed(r);
+    for (char& c : echoed) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    back.send(echoed);
+  });
+  Timer keepAlive(loop);
+  keepAlive.start(std::chrono::seconds(30), [] {});
+  while (!done && loop.run(RunMode::Once) > 0) {
   }
+  loop.run(RunMode::NoWait);
+  ::_exit(0);
+}
+
+// The parent's side: three records out, their echoes back, the child reaped.
+void expectEchoes(ChannelMemory& toChild, ChannelMemory& toParent, pid_t child) {
   Loop loop;
   Sender out(loop, toChild);
   std::vector<std::string> echoes;
@@ -133,6 +135,50 @@ TEST(Channel, WorksAcrossFork) {
   ::waitpid(child, &status, 0);
   EXPECT_EQ(echoes, (std::vector<std::string>{"HELLO", "WORLD", "QUIT"}));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(Channel, WorksAcrossFork) {
+  ChannelMemory toChild, toParent;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) echoUntilQuit(toChild, toParent);
+  expectEchoes(toChild, toParent, child);
+}
+
+// What a reload does: channels made after the child was forked reach it as
+// descriptors over its control socket (SCM_RIGHTS) and work the same.
+TEST(Channel, ChannelsMadeLaterReachARunningChildOverItsControlSocket) {
+  auto [parentEnd, childEnd] = makeControlPair();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    parentEnd.reset();
+    pollfd p{childEnd.get(), POLLIN, 0};
+    ::poll(&p, 1, 10000);
+    bool closed = false;
+    auto m = receiveControl(childEnd.get(), closed);
+    if (!m || m->bytes != "link" || m->fds.size() != 6) ::_exit(3);
+    ChannelMemory in(std::move(m->fds[0]), std::move(m->fds[1]), std::move(m->fds[2]));
+    ChannelMemory out(std::move(m->fds[3]), std::move(m->fds[4]), std::move(m->fds[5]));
+    echoUntilQuit(in, out);
+  }
+  childEnd.reset();
+  ChannelMemory toChild, toParent;  // made after the fork
+  const auto a = toChild.descriptors(), b = toParent.descriptors();
+  const int fds[] = {a[0], a[1], a[2], b[0], b[1], b[2]};
+  ASSERT_TRUE(sendControl(parentEnd.get(), "link", fds));
+  expectEchoes(toChild, toParent, child);
+}
+
+TEST(Control, ReportsAClosedPeerAndNoMessage) {
+  auto [one, other] = makeControlPair();
+  bool closed = false;
+  EXPECT_FALSE(receiveControl(one.get(), closed).has_value());
+  EXPECT_FALSE(closed);  // nothing yet, still open
+  other.reset();
+  EXPECT_FALSE(receiveControl(one.get(), closed).has_value());
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(sendControl(one.get(), "to nobody"));
 }
 
 }  // namespace
