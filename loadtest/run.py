@@ -95,7 +95,9 @@ def main():
     md += ["", f"### Reload under load ({reload['keys']:,} keys, GET load from redis-benchmark -c 50)", "",
            "A probe client times every GET of its own (one at a time) before, during (from `keyloop -s reload` "
            "to its answer) and after reloads that change the worker count, so every key moves to a new "
-           "generation; redis-server, which has no reload, gets the same load and probe for the same time.", "",
+           "generation; redis-server, which has no reload, gets the same load and probe for the same time. "
+           "While the keys are handed over, keyed commands wait (they are held, not refused): the worst "
+           "probe latency is the hand-over time, which grows with the number of keys.", "",
            report.reload_tables(reload), "",
            f"![reload]({rel}/reload.png)", "",
            "### Backlog (keyloop only: Redis has no per-worker queues)", "",
