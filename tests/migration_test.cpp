@@ -416,6 +416,33 @@ TEST(Migration, RetiredSlotsGetNoNewConnections) {
   EXPECT_EQ(seen.size(), 3u);
 }
 
+// A retiring worker that dies before it handed its keys over: its keys are
+// lost (there is no persistence), but nobody waits for it forever: the
+// reload completes and the rest of the data is served.
+TEST(Migration, ARetiringWorkerThatDiesDoesNotHangTheReload) {
+  ReloadableServer s("crash", "workers: 2\n");
+  RespConnection c(s.server.port);
+  constexpr int kKeys = 2000;
+  for (int i = 0; i < kKeys; ++i) c.sendCommand({"SET", "k" + std::to_string(i), "v"});
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(c.readReply(), "+OK\r\n");
+  const auto old = workerPidsBySlot(s.server.process.pid(), 2);
+  ASSERT_EQ(old.size(), 2u);
+  ::kill(old.at(1), SIGSTOP);  // it will never hand over
+  CommandResult r;
+  std::thread reload([&] { r = s.reloadWorkers(3); });
+  std::this_thread::sleep_for(300ms);
+  ::kill(old.at(1), SIGKILL);
+  reload.join();
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  ASSERT_TRUE(s.settlesTo(3));
+  RespConnection fresh(s.server.port);
+  const long long left = integerOf(fresh.command({"DBSIZE"}));
+  EXPECT_GT(left, kKeys / 4) << "worker 0's keys should have moved";
+  EXPECT_LT(left, kKeys) << "worker 1's keys cannot have moved";
+  EXPECT_EQ(fresh.command({"SET", "after", "crash"}), "+OK\r\n");
+  EXPECT_EQ(fresh.command({"GET", "after"}), bulk("crash"));
+}
+
 TEST(Migration, MetricsShowTheHandOver) {
   const std::uint16_t metricsPort = freePort();
   const std::string metrics = "metrics:\n  port: " + std::to_string(metricsPort) + "\n";

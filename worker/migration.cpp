@@ -53,7 +53,8 @@ void Migration::retire(int workers, Done done) {
 }
 
 void Migration::forgetRetiring(int slot) {
-  if (slot == slot_) return;
+  // `slot` numbers the retiring generation: on the new side it may equal
+  // our own number and still be another process.
   quietPeers_.insert(slot);
   arrived(slot);
 }
