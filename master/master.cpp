@@ -40,7 +40,7 @@ std::string restartOnlyChanges(const Config& now, const Config& next) {
   auto check = [&](bool same, const char* name) {
     if (!same) changed += (changed.empty() ? "" : ", ") + std::string(name);
   };
-  check(now.metricsEnabled == next.metricsEnabled && sameListen(now.metricsListen, next.metricsListen), "metrics");
+  // `keyloop -s reload` finds the master through the new file's pidfile.
   check(now.pidFile == next.pidFile, "pidfile");
   return changed;
 }
@@ -51,8 +51,10 @@ bool needsNewGeneration(const Config& now, const Config& next, int workersNow) {
   for (std::size_t i = 0; sameSockets && i < now.listen.size(); ++i) {
     sameSockets = sameListen(now.listen[i], next.listen[i]) && now.listen[i].backlog == next.listen[i].backlog;
   }
+  // Workers decide at start whether they observe lag for the metrics.
   return !sameSockets || workerCount(next) != workersNow || now.pinWorkers != next.pinWorkers ||
-         now.threadPool != next.threadPool || now.logFile != next.logFile;
+         now.threadPool != next.threadPool || now.logFile != next.logFile ||
+         now.metricsEnabled != next.metricsEnabled;
 }
 
 std::string describeExit(int status) {
@@ -138,7 +140,7 @@ int Master::run() {
     log_.warning("%s", error.c_str());
     return 1;
   }
-  if (std::string error = startMetrics(); !error.empty()) {
+  if (std::string error = startMetrics(config_); !error.empty()) {
     log_.warning("metrics: %s", error.c_str());
     return 1;
   }
@@ -163,9 +165,12 @@ int Master::run() {
   return 0;
 }
 
-std::string Master::startMetrics() {
-  if (!config_.metricsEnabled) return {};
-  auto opened = openListener(config_.metricsListen, /*reusePort=*/false);
+std::string Master::startMetrics(const Config& config) {
+  if (!config.metricsEnabled) {
+    metricsHttp_.reset();
+    return {};
+  }
+  auto opened = openListener(config.metricsListen, /*reusePort=*/false);
   if (auto* error = std::get_if<std::string>(&opened)) return *error;
   auto& listener = std::get<OpenedListener>(opened);
   log_.notice("Metrics on http://%s/metrics", listener.address.c_str());
@@ -239,6 +244,13 @@ void Master::reload() {
   }
   if (text.size() > configText_->capacity()) {
     return answerReload(false, config_.path + ": too large to hand to the workers");
+  }
+  // The metrics listener is the master's own: a new address is opened
+  // before the old one closes, and a failure changes nothing.
+  if (next.metricsEnabled != config_.metricsEnabled || !sameListen(next.metricsListen, config_.metricsListen)) {
+    if (std::string error = startMetrics(next); !error.empty()) {
+      return answerReload(false, config_.path + ": metrics: " + error);
+    }
   }
   if (needsNewGeneration(config_, next, workers_)) return startGeneration(std::move(next), std::move(text));
   configText_->publish(text);

@@ -64,8 +64,9 @@ class Master {
   // running workers can take (limits, requirepass, timeout, expiry, log
   // level, drain_timeout) go to them through shared memory and SIGHUP;
   // settings that need new workers (listen, workers, cpu_affinity,
-  // thread_pool, log file) start a new generation (startGeneration); the
-  // metrics listener and the pidfile need a restart and are refused by name.
+  // thread_pool, log file, metrics on/off) start a new generation
+  // (startGeneration); the metrics listener moves in the master; the
+  // pidfile needs a restart and is refused by name.
   void reload();
   // Forks generation g+1 on the same listening sockets (plus new ones),
   // links it to generation g, and tells g to hand its keys over and drain.
@@ -85,7 +86,8 @@ class Master {
   void retireeGone(std::size_t index);
   void checkReady();
   std::string statusLine() const;
-  std::string startMetrics();
+  // Opens `config`'s metrics listener (or closes it if disabled).
+  std::string startMetrics(const Config& config);
   MasterView metricsView() const;
   int metricsIndex(int slot) const { return metrics::SharedMetrics::indexOf(bank_, slot); }
   void spawn(int slot, int handOvers = 0);
