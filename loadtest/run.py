@@ -96,8 +96,8 @@ def main():
            "A probe client times every GET of its own (one at a time) before, during (from `keyloop -s reload` "
            "to its answer) and after reloads that change the worker count, so every key moves to a new "
            "generation; redis-server, which has no reload, gets the same load and probe for the same time. "
-           "While the keys are handed over, keyed commands wait (they are held, not refused): the worst "
-           "probe latency is the hand-over time, which grows with the number of keys.", "",
+           "The keys are copied while the old workers serve; keyed commands wait (held, not refused) only "
+           "for the final moment, when the keys written during the copy are sent (\"clients held\").", "",
            report.reload_tables(reload), "",
            f"![reload]({rel}/reload.png)", "",
            "### Backlog (keyloop only: Redis has no per-worker queues)", "",

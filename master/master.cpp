@@ -188,6 +188,7 @@ MasterView Master::metricsView() const {
   view.reloadsOk = reloadsOk_;
   view.reloadsFailed = reloadsFailed_;
   view.lastReloadSeconds = lastReloadSeconds_;
+  view.lastPauseSeconds = lastPauseSeconds_;
   view.migratedKeys = migratedKeys_;
   view.slots = std::max(workers_, retiringWorkers_ * !retirees_.empty());
   for (const Slot& s : slots_) {
@@ -276,6 +277,7 @@ void Master::startGeneration(Config next, std::string text) {
     return;
   }
   const TimePoint started = loop_.now();
+  lastPauseSeconds_ = 0;
   const int oldWorkers = workers_, newWorkers = workerCount(next);
   std::vector<std::vector<OpenedListener>> sockets;
   std::vector<ListenConfig> resolved;
@@ -300,7 +302,11 @@ void Master::startGeneration(Config next, std::string text) {
       retiringListeners_.emplace_back(slot, std::move(l));
     }
     if (kept < next.listen.size() && newWorkers != oldWorkers) {
-      if (std::string error = steerToFirst(sockets.front()[kept].fd.get(), newWorkers); !error.empty()) {
+      // Growing: new connections stay on the old slots (their workers still
+      // accept while they copy) until the hand-over is done.
+      const int fd = sockets.front()[kept].fd.get();
+      if (newWorkers > oldWorkers) steerWhenHandedOver_.push_back(fd);
+      if (std::string error = steerToFirst(fd, std::min(newWorkers, oldWorkers)); !error.empty()) {
         log_.warning("%s (connections may queue on retiring sockets until they close)", error.c_str());
       }
     }
@@ -377,11 +383,14 @@ void Master::awaitHandOver(TimePoint started) {
     for (const Retiree& r : retirees_) done = done && r.handedOver;
     if (!done && loop_.now() < deadline) return;
     reloadWait_.stop();
+    for (int fd : std::exchange(steerWhenHandedOver_, {})) {
+      if (std::string error = steerToFirst(fd, workers_); !error.empty()) log_.warning("%s", error.c_str());
+    }
     lastReloadSeconds_ = std::chrono::duration<double>(loop_.now() - started).count();
-    char took[32];
-    std::snprintf(took, sizeof took, "%.3f", lastReloadSeconds_);
+    char took[96];
+    std::snprintf(took, sizeof took, "%.3f s (clients held %.1f ms)", lastReloadSeconds_, lastPauseSeconds_ * 1e3);
     answerReload(true, "generation " + std::to_string(generation_) + ": " + std::to_string(workers_) +
-                           " workers serving " + config_.path + ", keys handed over in " + took + " s" +
+                           " workers serving " + config_.path + ", keys handed over in " + took +
                            (done ? "" : " (not finished within 60 s)"));
   });
 }
@@ -393,9 +402,11 @@ void Master::readRetiree(Retiree& r) {
     const char type = payload.empty() ? '?' : payload[0];
     payload.remove_prefix(payload.empty() ? 0 : 1);
     std::uint64_t keys = 0;
-    if (type == 'D' && ipc::take(payload, keys)) {
+    std::int64_t took = 0, held = 0;
+    if (type == 'D' && ipc::take(payload, keys) && ipc::take(payload, took) && ipc::take(payload, held)) {
       r.handedOver = true;
       migratedKeys_ += keys;
+      lastPauseSeconds_ = std::max(lastPauseSeconds_, std::chrono::duration<double>(Duration(held)).count());
     } else if (type == 'C' && m->fds.size() == 1) {
       const std::string adopt = "A" + std::string(payload);
       const int fds[] = {m->fds[0].get()};

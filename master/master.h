@@ -121,6 +121,8 @@ class Master {
   std::uint64_t migratedKeys_ = 0;
   std::size_t nextAdopter_ = 0;  // round robin over the new workers
   double lastReloadSeconds_ = 0;
+  double lastPauseSeconds_ = 0;  // the longest a retiring worker held its clients in the last reload
+  std::vector<int> steerWhenHandedOver_;  // groups that grow: steered to every new slot at the end
   Timer retireeWait_;
   std::unique_ptr<MetricsHttp> metricsHttp_;
   std::unique_ptr<ipc::SharedText> configText_;  // what reload hands to workers

@@ -137,6 +137,10 @@ std::string renderMetrics(const MasterView& view) {
   add(family(all, "keyloop_reload_duration_seconds",
              "How long the last successful reload took, from the signal to the key hand-over's end.",
              MetricType::Gauge), {}, view.lastReloadSeconds);
+  add(family(all, "keyloop_reload_pause_seconds",
+             "In the last reload that started new workers, the longest a retiring worker held its clients' "
+             "keyed commands (the copy itself runs while they are served).", MetricType::Gauge),
+      {}, view.lastPauseSeconds);
   add(family(all, "keyloop_migrated_keys_total", "Keys handed from one generation of workers to the next.",
              MetricType::Counter), {}, static_cast<double>(view.migratedKeys));
   add(family(all, "keyloop_draining_connections",

@@ -34,6 +34,7 @@ struct MasterView {
   std::uint64_t configGeneration = 1;
   std::uint64_t reloadsOk = 0, reloadsFailed = 0;
   double lastReloadSeconds = 0;     // the last successful reload, start to hand-over done
+  double lastPauseSeconds = 0;      // of which clients' keyed commands were held
   std::uint64_t migratedKeys = 0;   // handed from one generation to the next, ever
   std::uint64_t drainingConnections = 0;  // still open on retiring workers
   std::vector<pid_t> retiringPids;  // workers of the retiring generation, by slot

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/ipc/wire.h"
+#include "worker/command_table.h"
 #include "worker/server.h"
 
 namespace keyloop {
@@ -41,36 +42,104 @@ void Migration::expectArrivals(int retiring) {
   server_.hold(/*routedToo=*/true);
 }
 
-void Migration::retire(int workers, Done done) {
+void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   nextWorkers_ = workers;
   nextRing_ = ring::Ring(workers);
   for (int peer = 0; peer < workers; ++peer) nextLinks_.push_back(router_.linkOfNext(peer));
   peers_ = router_.self() >= 0 ? router_.workers() - 1 : 0;
+  onHold_ = std::move(onHold);
   done_ = std::move(done);
   startedAt_ = loop_.now();
+  // Phase 1: copy everything while serving as usual; remember what changes.
+  phase_ = Phase::Copying;
+  server_.setWriteObserver([this](std::span<const std::string_view> args, const CommandSpec& spec) {
+    noteWrite(args, spec);
+  });
+  streamer_.start([this] { streamSlice(); });
+}
+
+void Migration::noteWrite(std::span<const std::string_view> args, const CommandSpec& spec) {
+  if (spec.name == "flushall" || spec.name == "flushdb") {
+    flushed_ = true;
+  } else if (spec.name == "__commit") {  // __commit TX (set key value expire-at | del key)...
+    for (std::size_t i = 2; i + 1 < args.size(); i += args[i] == "set" ? 4 : 2) dirty_.emplace(args[i + 1]);
+  } else {
+    anyKey(spec, args, [this](std::string_view key) {
+      dirty_.emplace(key);
+      return false;
+    });
+  }
+}
+
+void Migration::beginHolding() {
+  // Phase 2: the copy is done. Stop taking new work, wait until nothing is
+  // in flight between the old workers, then send what changed meanwhile.
+  phase_ = Phase::Holding;
+  heldAt_ = loop_.now();
+  if (onHold_) onHold_();
   server_.hold(/*routedToo=*/false);  // peers' requests still run: they make us quiet
   quietCheck_.start(Duration::zero(), std::chrono::milliseconds(1), [this] { checkQuiet(); });
+}
+
+void Migration::sendChanges() {
+  server_.setWriteObserver({});
+  phase_ = Phase::Final;
+  if (flushed_) {
+    // A FLUSHALL during the copy: start the new workers over, send it all.
+    for (int link : nextLinks_) {
+      if (link >= 0) router_.sendControl(link, 'F', {});
+    }
+    cursor_ = 0;
+    return streamer_.start([this] { streamSlice(); });
+  }
+  std::string record;
+  const std::int64_t now = unixMillis();
+  for (const std::string& key : dirty_) {
+    record.clear();
+    put(record, static_cast<std::uint32_t>(key.size()));
+    record += key;
+    const Store::Entry* e = server_.store().find(key, now);
+    if (e != nullptr) {
+      put(record, Store::expireAt(e));
+      record += Store::value(e);
+    }
+    router_.sendControl(nextLinks_[static_cast<std::size_t>(nextRing_.ownerOf(key))], e ? 'M' : 'K', record);
+  }
+  changed_ = dirty_.size();
+  dirty_.clear();
+  finishRetiring();
 }
 
 void Migration::forgetRetiring(int slot) {
   // `slot` numbers the retiring generation: on the new side it may equal
   // our own number and still be another process.
+  copiedPeers_.insert(slot);
   quietPeers_.insert(slot);
+  holdIfAllCopied();
   arrived(slot);
 }
 
 void Migration::onRecord(int, char type, std::string_view payload) {
   std::int32_t slot = -1;
-  if (type == 'M') {
+  if (type == 'M' || type == 'K') {
     std::uint32_t keyLength = 0;
     std::int64_t expireAt = kNoExpiry;
     if (!take(payload, keyLength) || payload.size() < keyLength) return;
     const std::string_view key = payload.substr(0, keyLength);
     payload.remove_prefix(keyLength);
+    if (type == 'K') {
+      server_.store().erase(key);
+      return;
+    }
     if (!take(payload, expireAt)) return;
     // A key that expired on the way is set anyway: it vanishes on first
     // touch or in the expire cycle (a clock read per key costs more).
     server_.store().set(key, payload, expireAt);
+  } else if (type == 'F') {
+    server_.store().clear();
+  } else if (type == 'Y' && take(payload, slot)) {
+    copiedPeers_.insert(slot);
+    holdIfAllCopied();
   } else if (type == 'Z' && take(payload, slot)) {
     quietPeers_.insert(slot);
   } else if (type == 'E' && take(payload, slot)) {
@@ -86,22 +155,20 @@ void Migration::arrived(int slot) {
               server_.store().size(),
               std::chrono::duration<double, std::milli>(loop_.now() - startedAt_).count());
   server_.release();
+  if (onArrived_) onArrived_();
 }
 
 void Migration::checkQuiet() {
   if (!sentQuiet_) {
     if (!server_.quiet()) return;
     sentQuiet_ = true;
-    for (int peer = 0; peer < router_.workers(); ++peer) {
-      if (peer != router_.self() && router_.self() >= 0) router_.sendControl(router_.linkOfPeer(peer), 'Z', slotRecord(slot_));
-    }
+    sendToPeers('Z');
   }
   // Every peer's requests have arrived (they precede its 'Z') and, with no
   // lock held, have all run: nothing can change the store any more.
   if (static_cast<int>(quietPeers_.size()) < peers_ || !server_.locks().empty() || !server_.quiet()) return;
   quietCheck_.stop();
-  streaming_ = true;
-  streamer_.start([this] { streamSlice(); });
+  sendChanges();
 }
 
 void Migration::streamSlice() {
@@ -125,26 +192,44 @@ void Migration::streamSlice() {
     router_.sendControl(nextLinks_[static_cast<std::size_t>(nextRing_.ownerOf(key))], 'M', record);
     ++moved_;
   });
-  if (cursor_ == 0) finishRetiring();
+  if (cursor_ != 0) return;
+  streamer_.stop();
+  if (phase_ != Phase::Copying) return finishRetiring();
+  // Copied: tell the peers, keep serving until every one of them has
+  // copied too, then all hold together (for milliseconds, not for the
+  // slowest copy).
+  phase_ = Phase::Copied;
+  sendToPeers('Y');
+  holdIfAllCopied();
+}
+
+void Migration::sendToPeers(char type) {
+  for (int peer = 0; peer < router_.workers(); ++peer) {
+    if (peer != router_.self() && router_.self() >= 0) router_.sendControl(router_.linkOfPeer(peer), type, slotRecord(slot_));
+  }
+}
+
+void Migration::holdIfAllCopied() {
+  if (phase_ == Phase::Copied && static_cast<int>(copiedPeers_.size()) >= peers_) beginHolding();
 }
 
 void Migration::finishRetiring() {
   streamer_.stop();
   pause_.stop();
-  streaming_ = false;
+  phase_ = Phase::Retired;
   auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
   server_.threadPool().submit([moved] { moved->free(); });
   for (int link : nextLinks_) {
     if (link >= 0) router_.sendControl(link, 'E', slotRecord(slot_));
   }
   router_.retarget(nextWorkers_);
-  retired_ = true;
-  const Duration took = loop_.now() - startedAt_;
-  log_.notice("Worker %d: handed %llu keys to %d new workers in %.1f ms", slot_,
-              static_cast<unsigned long long>(moved_), nextWorkers_,
+  const Duration took = loop_.now() - startedAt_, held = loop_.now() - heldAt_;
+  log_.notice("Worker %d: copied %llu keys to %d new workers, then held its clients %.1f ms to send %zu keys "
+              "changed meanwhile; %.1f ms in all", slot_, static_cast<unsigned long long>(moved_), nextWorkers_,
+              std::chrono::duration<double, std::milli>(held).count(), changed_,
               std::chrono::duration<double, std::milli>(took).count());
   server_.release();  // what waited goes to the new owners now
-  if (done_) done_(moved_, took);
+  if (done_) done_(moved_, took, held);
 }
 
 }  // namespace keyloop

@@ -3,31 +3,41 @@
 // orchestrates it: master.h; the records travel on the router's links).
 //
 // Retiring worker (retire()):
-//   1. stops accepting (not on sockets that go away: their queues are
-//      drained until it exits) and holds its clients' keyed commands;
-//   2. once quiet (no request of its own out at a peer, nothing parked on a
+//   1. copy: streams all its keys to their owners on the new ring ('M':
+//      key, value, absolute expiry), a slice per loop iteration and only
+//      while the rings have room, while it goes on serving as before
+//      (accepting too); every key a command writes meanwhile is noted.
+//      Done, it sends 'Y' to its peers and serves on until every peer's
+//      'Y' is in, so that all hold together;
+//   2. hold: stops accepting (not on sockets that go away: their queues are
+//      drained until it exits) and holds its clients' keyed commands; once
+//      quiet (no request of its own out at a peer, nothing parked on a
 //      lock) it sends 'Z' to every peer of its generation. Channels are
 //      FIFO, so a peer's 'Z' means no request from it can ever follow;
-//   3. with every peer's 'Z' in and no lock left, it streams its keys to
-//      their owners on the new ring ('M': key, value, absolute expiry), a
-//      slice per loop iteration and only while the rings have room;
+//   3. with every peer's 'Z' in and no lock left, it sends the current
+//      state of every key written since the copy began ('M', or 'K' for a
+//      key that is gone; after a FLUSHALL, 'F' and everything again);
 //   4. sends 'E' to every new worker, retargets its router to the new ring
 //      and releases its clients' commands: from then on it owns no key and
 //      forwards every keyed command, until its clients are gone (drain).
 // New worker (expectArrivals()):
-//   holds every keyed command, from its clients and its peers alike, until
-//   an 'E' came from every retiring worker. By then every key has arrived,
+//   accepts no connection and holds every keyed command (from its peers,
+//   and from connections handed over to it) until an 'E' came from every
+//   retiring worker. By then every key has arrived in its latest state,
 //   and a retiring worker's forwarded requests travel behind its 'E' on the
 //   same channel: no command ever sees a key before its value arrived, and
 //   no write made before the hand-over is lost. TTLs travel as absolute
 //   times, so they keep counting down.
-// The pause a client can see is the hand-over itself (a few hundred ms per
-// million keys: see loadtest/RESULTS.md), not the drain.
+// What a client can notice is phase 2-4 of the slowest retiring worker:
+// about the time to send the keys written during the copy (see
+// loadtest/RESULTS.md), not the copy itself.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <set>
+#include <span>
+#include <unordered_set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +50,12 @@
 namespace keyloop {
 
 class Server;
+struct CommandSpec;
 
 class Migration {
  public:
-  // keys handed over, and how long the hand-over took
-  using Done = std::function<void(std::uint64_t keys, Duration took)>;
+  // keys copied, how long the whole hand-over took, how long clients were held
+  using Done = std::function<void(std::uint64_t keys, Duration took, Duration held)>;
 
   Migration(Loop& loop, Server& server, Router& router, Log& log, int slot);
   ~Migration();
@@ -52,17 +63,26 @@ class Migration {
   // New side: serve keys once `retiring` workers each sent their 'E'.
   void expectArrivals(int retiring);
   // Retiring side: hand everything to the `workers` of the next generation
-  // (the router has their links: Router::addNext).
-  void retire(int workers, Done done);
+  // (the router has their links: Router::addNext); onHold runs when the
+  // copy is done and new work stops (phase 2).
+  void retire(int workers, std::function<void()> onHold, Done done);
+  // New side: runs once every key has arrived (start accepting).
+  void setOnArrived(std::function<void()> onArrived) { onArrived_ = std::move(onArrived); }
   // The master saw worker `slot` of the retiring generation die: what it
   // would have sent ('Z' or 'E') will never come.
   void forgetRetiring(int slot);
 
-  bool retired() const { return retired_; }
+  bool retired() const { return phase_ == Phase::Retired; }
+  bool retiring() const { return phase_ != Phase::Serving; }
 
  private:
   void onRecord(int link, char type, std::string_view payload);
+  void noteWrite(std::span<const std::string_view> args, const CommandSpec& spec);
+  void sendToPeers(char type);
+  void holdIfAllCopied();
+  void beginHolding();
   void checkQuiet();
+  void sendChanges();
   void streamSlice();
   void finishRetiring();
   void arrived(int slot);
@@ -80,10 +100,15 @@ class Migration {
   std::vector<int> nextLinks_;  // [new worker] -> router link id
   ring::Ring nextRing_{1};
   int peers_ = 0;
-  std::set<int> quietPeers_;
-  bool sentQuiet_ = false, streaming_ = false, retired_ = false;
+  std::set<int> copiedPeers_, quietPeers_;
+  enum class Phase { Serving, Copying, Copied, Holding, Final, Retired };
+  Phase phase_ = Phase::Serving;
+  bool sentQuiet_ = false, flushed_ = false;
+  std::unordered_set<std::string> dirty_;  // keys written during the copy
   std::uint64_t cursor_ = 0, moved_ = 0;
-  TimePoint startedAt_{};
+  std::size_t changed_ = 0;
+  TimePoint startedAt_{}, heldAt_{};
+  std::function<void()> onHold_, onArrived_;
   Done done_;
   Timer quietCheck_;
   Idle streamer_;

@@ -81,11 +81,9 @@ void Server::armTimers() {
   }
 }
 
-void Server::serve(const std::vector<int>& listenFds) {
-  for (int fd : listenFds) {
-    listeners_.push_back(std::make_unique<IoWatcher>(loop_, fd));
-    listeners_.back()->start(kReadable, [this, fd](std::uint32_t) { acceptFrom(fd); });
-  }
+void Server::serve(const std::vector<int>& listenFds, bool acceptNow) {
+  listenFds_ = listenFds;
+  if (acceptNow) startAccepting();
   armTimers();
   lag_.start();
   metrics_->pid.store(::getpid(), std::memory_order_relaxed);  // the master's readiness check
@@ -101,6 +99,19 @@ void Server::serve(const std::vector<int>& listenFds) {
   });
   publishTimer_.unref();
   publishTimer_.start(Duration::zero(), std::chrono::milliseconds(250), [this] { publishMetrics(); });
+}
+
+void Server::startAccepting() {
+  if (!listeners_.empty() || draining_) return;
+  for (int fd : listenFds_) {
+    listeners_.push_back(std::make_unique<IoWatcher>(loop_, fd));
+    listeners_.back()->start(kReadable, [this, fd](std::uint32_t) { acceptFrom(fd); });
+  }
+}
+
+void Server::run(const CommandSpec& spec, CommandContext& ctx) {
+  spec.handler(ctx);
+  if (writeObserver_ && (spec.flags & kWrite)) writeObserver_(ctx.args, spec);
 }
 
 void Server::publishMetrics() {
@@ -298,7 +309,7 @@ void Server::execute(Client& client, std::span<const std::string_view> args) {
     } else {
       client.setLastCommand(fullName);
       CommandContext ctx{*this, &client, reply, store_, args, unixMillis()};
-      spec->handler(ctx);
+      run(*spec, ctx);
       ++stats_[kCommandsProcessed];
       metrics::bump(metrics_->commands[commandIndex(*topLevel)]);
     }
@@ -326,7 +337,7 @@ void Server::executeRouted(std::span<const std::string_view> args, resp::Protoco
   out.clear();
   resp::Reply reply(out, protocol);
   CommandContext ctx{*this, nullptr, reply, store_, args, unixMillis()};
-  spec->handler(ctx);
+  run(*spec, ctx);
   // Not counted here: the worker the client talks to counted it already.
   ++routedDepth_;
   done(out);

@@ -33,6 +33,9 @@ namespace keyloop {
 
 // What HELLO and INFO report as redis_version: the Redis release whose
 // replies keyloop reproduces byte for byte.
+struct CommandSpec;
+struct CommandContext;
+
 inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
@@ -42,8 +45,11 @@ class Server {
   Server(Loop& loop, Config config, Log& log);
   ~Server();
 
-  // Starts accepting on listening sockets opened by the master (not owned).
-  void serve(const std::vector<int>& listenFds);
+  // Starts serving; accepts on listening sockets opened by the master (not
+  // owned) now, or only from startAccepting() (a reload's new worker waits
+  // for its keys).
+  void serve(const std::vector<int>& listenFds, bool acceptNow = true);
+  void startAccepting();
   // A reload's settings (limits, auth, timeouts, expiry): new clients and
   // the next checks use them; open clients keep their parser limits.
   void applyConfig(const Config& next);
@@ -75,6 +81,10 @@ class Server {
   void release();
   bool holdingClients() const { return holdClients_; }
   void holdCommand(Task work) { held_.push_back(std::move(work)); }
+  // Told of every write command this worker runs (a reload's copy phase
+  // notes the keys it must send again).
+  using WriteObserver = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
+  void setWriteObserver(WriteObserver observer) { writeObserver_ = std::move(observer); }
   // No request of ours is out at another worker and nothing waits for a
   // lock here: what the retiring side waits for before it tells its peers
   // it will send them nothing more.
@@ -131,6 +141,8 @@ class Server {
   void acceptFrom(int listenFd);
   Client& addClient(UniqueFd fd);
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  // Runs a command's handler, and tells the write observer if it writes.
+  void run(const CommandSpec& spec, CommandContext& ctx);
   void publishClientCount();
   void publishMetrics();
   // (Re)starts the expire and idle timers from config_ (serve, reload).
@@ -152,6 +164,8 @@ class Server {
   metrics::WorkerMetrics* metrics_ = &ownMetrics_;
   bool draining_ = false;
   bool holdClients_ = false, holdRouted_ = false;
+  WriteObserver writeObserver_;
+  std::vector<int> listenFds_;
   std::vector<Task> held_;
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;

@@ -111,6 +111,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   Migration migration(loop, server, router, log, setup.slot);
   for (const Router::Link& guest : setup.guests) router.addGuest(guest);
   migration.expectArrivals(setup.handOvers);
+  migration.setOnArrived([&server] { server.startAccepting(); });
   std::vector<std::unique_ptr<ipc::ChannelMemory>> nextChannels;  // received over the control socket
 
   IoWatcher control(loop, setup.control);
@@ -134,16 +135,18 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       router.addNext(ints[0], {out.get(), in.get()});
       nextChannels.push_back(std::move(out));
       nextChannels.push_back(std::move(in));
-    } else if (type == 'G' && !ints.empty() && !migration.retired()) {
-      server.stopAccepting(std::vector<int>(ints.begin() + 1, ints.end()));
+    } else if (type == 'G' && !ints.empty() && !migration.retiring()) {
       if (setup.setTitle) setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring");
-      migration.retire(ints[0], [&](std::uint64_t keys, Duration took) {
-        std::string done = "D";
-        ipc::put(done, static_cast<std::uint64_t>(keys));
-        ipc::put(done, static_cast<std::int64_t>(took.count()));
-        ipc::sendControl(setup.control, done);
-        leaving.drain(/*retired=*/true);
-      });
+      const std::vector<int> keep(ints.begin() + 1, ints.end());
+      migration.retire(ints[0], [&server, keep] { server.stopAccepting(keep); },
+                       [&](std::uint64_t keys, Duration took, Duration held) {
+                         std::string done = "D";
+                         ipc::put(done, static_cast<std::uint64_t>(keys));
+                         ipc::put(done, static_cast<std::int64_t>(took.count()));
+                         ipc::put(done, static_cast<std::int64_t>(held.count()));
+                         ipc::sendControl(setup.control, done);
+                         leaving.drain(/*retired=*/true);
+                       });
     } else if (type == 'A' && m.fds.size() == 1) {
       if (auto state = Server::decode(payload)) server.adoptClient(std::move(m.fds[0]), *state);
     } else if (type == 'X' && ints.size() == 1) {
@@ -182,7 +185,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   if (setup.metrics && setup.configText) {
     setup.metrics->at(setup.metricsIndex).configVersion.store(setup.configText->version());
   }
-  server.serve(setup.listenFds);
+  server.serve(setup.listenFds, /*acceptNow=*/setup.handOvers == 0);
   log.verbose("Worker %d serving", setup.slot);
   loop.run();
   return 0;

@@ -21,8 +21,8 @@
 //                          this retiring worker gone)
 //   'A' state + 1 fd       adopt a client connection a retiring worker
 //                          handed over (Server::ClientState)
-// and back to the master: 'D' keys:u64 nanoseconds:i64 when the keys are
-// handed over; 'C' state + 1 fd for each client connection it hands over
+// and back to the master: 'D' keys:u64 took-ns:i64 held-ns:i64 when the
+// keys are handed over; 'C' state + 1 fd for each client connection it hands over
 // (the master passes it on to a new worker as 'A').
 #pragma once
 

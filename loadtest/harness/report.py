@@ -87,9 +87,10 @@ def reload_tables(reload):
         lines.append(f"| keyloop {phase} | {p['p50']:.3f} | {p['p99']:.3f} | {p['rps']:,.0f} | "
                      f"{ratio(p['p99'], redis['p99']):.2f} | {ratio(p['rps'], redis['rps']):.2f} |")
     lines.append(f"| redis-server (no reload) | {redis['p50']:.3f} | {redis['p99']:.3f} | {redis['rps']:,.0f} | 1.00 | 1.00 |")
-    lines += ["", "| reload | answered in | keys handed over | hand-over | keys/s |", "|---|---:|---:|---:|---:|"]
+    lines += ["", "| reload | answered in | keys handed over | hand-over | keys/s | clients held |",
+              "|---|---:|---:|---:|---:|---:|"]
     for r in reload["reloads"]:
         rate = r["moved"] / r["handover"] if r["handover"] else 0
         lines.append(f"| to {r['to']} workers{'' if r['moved'] else ' (settings only)'} | {r['seconds'] * 1000:.0f} ms | "
-                     f"{r['moved']:,.0f} | {r['handover'] * 1000:.0f} ms | {rate:,.0f} |")
+                     f"{r['moved']:,.0f} | {r['handover'] * 1000:.0f} ms | {rate:,.0f} | {r['pause'] * 1000:.1f} ms |")
     return "\n".join(lines)

@@ -237,7 +237,8 @@ def reload_under_load(size, workers):
             moved = m.get("keyloop_migrated_keys_total", 0) - moved0
             result["reloads"].append({"t": r0 - start, "end": r1 - start, "seconds": r1 - r0,
                                       "ok": out.returncode == 0, "to": count, "moved": moved,
-                                      "handover": m.get("keyloop_reload_duration_seconds", 0) if moved else 0})
+                                      "handover": m.get("keyloop_reload_duration_seconds", 0) if moved else 0,
+                                      "pause": m.get("keyloop_reload_pause_seconds", 0) if moved else 0})
 
     s = start_keyloop(workers, extra=f"pidfile: {pidfile}\n")
     try:
