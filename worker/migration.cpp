@@ -218,12 +218,12 @@ void Migration::finishRetiring() {
   streamer_.stop();
   pause_.stop();
   phase_ = Phase::Retired;
-  auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
-  server_.threadPool().submit([moved] { moved->free(); });
   for (int link : nextLinks_) {
     if (link >= 0) router_.sendControl(link, 'E', slotRecord(slot_));
   }
   router_.retarget(nextWorkers_);
+  auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
+  server_.threadPool().submit([moved] { moved->free(); });
   const Duration took = loop_.now() - startedAt_, held = loop_.now() - heldAt_;
   log_.notice("Worker %d: copied %llu keys to %d new workers, then held its clients %.1f ms to send %zu keys "
               "changed meanwhile; %.1f ms in all", slot_, static_cast<unsigned long long>(moved_), nextWorkers_,

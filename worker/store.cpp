@@ -145,12 +145,16 @@ void Store::clear() { detachAll().free(); }
 Store::Detached Store::detachAll() {
   std::vector<Entry*> buckets(kMinBuckets, nullptr);
   buckets.swap(buckets_);
-  volatile_.clear();
+  // The TTL set goes too: clearing a million of its nodes here would stall
+  // the loop for tens of milliseconds.
+  std::unordered_set<Entry*> expiring;
+  expiring.swap(volatile_);
   size_ = 0;
-  return Detached(std::move(buckets));
+  return Detached(std::move(buckets), std::move(expiring));
 }
 
 void Store::Detached::free() {
+  expiring_ = {};  // before the entries it points to
   for (Entry* head : buckets_) {
     while (head != nullptr) {
       Entry* next = head->next;

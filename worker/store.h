@@ -50,7 +50,8 @@ class Store {
   class Detached {
    public:
     Detached() = default;
-    explicit Detached(std::vector<Entry*> buckets) : buckets_(std::move(buckets)) {}
+    Detached(std::vector<Entry*> buckets, std::unordered_set<Entry*> expiring)
+        : buckets_(std::move(buckets)), expiring_(std::move(expiring)) {}
     Detached(Detached&&) = default;
     Detached& operator=(Detached&&) = default;
     ~Detached() { free(); }
@@ -58,6 +59,7 @@ class Store {
 
    private:
     std::vector<Entry*> buckets_;
+    std::unordered_set<Entry*> expiring_;
   };
   Detached detachAll();
 
