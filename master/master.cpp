@@ -86,12 +86,23 @@ std::string Master::openSockets() {
   for (const OpenedListener& l : listeners_.front()) log_.notice("Ready to accept connections tcp on %s", l.address.c_str());
   metrics_ = std::make_unique<metrics::SharedMetrics>(workers_);
   configText_ = std::make_unique<ipc::SharedText>();
+  makeChannels();
+  return {};
+}
+
+void Master::makeChannels() {
+  channels_.clear();
   for (int from = 0; from < workers_; ++from) {
     for (int to = 0; to < workers_; ++to) {
       channels_.push_back(from == to ? nullptr : std::make_unique<ipc::ChannelMemory>());
     }
   }
-  return {};
+}
+
+ipc::ChannelMemory* Master::guestChannel(int old, int fresh, bool toNew) const {
+  // First every old -> new channel, then every new -> old one.
+  const int half = workers_ * retiringWorkers_;
+  return guestChannels_[static_cast<std::size_t>((toNew ? 0 : half) + old * workers_ + fresh)].get();
 }
 
 std::string Master::openGenerationSockets(const Config& next, int workers,
@@ -323,18 +334,13 @@ void Master::startGeneration(Config next, std::string text) {
     retirees_.push_back({s.pid, static_cast<int>(slot), std::move(s.control), s.pid <= 0, nullptr});
   }
   retiringWorkers_ = oldWorkers;
-  channels_.clear();
-  for (int from = 0; from < newWorkers; ++from) {
-    for (int to = 0; to < newWorkers; ++to) {
-      channels_.push_back(from == to ? nullptr : std::make_unique<ipc::ChannelMemory>());
-    }
-  }
+  workers_ = newWorkers;
+  makeChannels();
   guestChannels_.clear();
   for (int i = 0; i < 2 * oldWorkers * newWorkers; ++i) guestChannels_.push_back(std::make_unique<ipc::ChannelMemory>());
 
   config_ = std::move(next);
   log_.configure(config_.logLevel, config_.logFile);
-  workers_ = newWorkers;
   bank_ = 1 - bank_;
   ++generation_;
   slots_.clear();
@@ -342,12 +348,9 @@ void Master::startGeneration(Config next, std::string text) {
   for (int slot = 0; slot < newWorkers; ++slot) spawn(slot, oldWorkers);
 
   // Link each retiring worker to every new one, then let it hand over.
-  auto channel = [this, newWorkers](int old, int fresh, bool toNew) {
-    return guestChannels_[static_cast<std::size_t>((toNew ? 0 : newWorkers * retiringWorkers_) + old * newWorkers + fresh)].get();
-  };
   for (Retiree& r : retirees_) {
     if (r.pid <= 0) continue;
-    r.messages = std::make_shared<IoWatcher>(loop_, r.control.get());
+    r.messages = std::make_unique<IoWatcher>(loop_, r.control.get());
     r.messages->unref();
     r.messages->start(kReadable, [this, pid = r.pid](std::uint32_t) {
       for (Retiree& retiree : retirees_) {
@@ -357,7 +360,8 @@ void Master::startGeneration(Config next, std::string text) {
     for (int fresh = 0; fresh < newWorkers; ++fresh) {
       std::string link = "L";
       ipc::put(link, static_cast<std::int32_t>(fresh));
-      const auto out = channel(r.slot, fresh, true)->descriptors(), in = channel(r.slot, fresh, false)->descriptors();
+      const auto out = guestChannel(r.slot, fresh, true)->descriptors();
+      const auto in = guestChannel(r.slot, fresh, false)->descriptors();
       const int fds[] = {out[0], out[1], out[2], in[0], in[1], in[2]};
       ipc::sendControl(r.control.get(), link, fds);
     }
@@ -398,9 +402,7 @@ void Master::awaitHandOver(TimePoint started) {
 void Master::readRetiree(Retiree& r) {
   bool closed = false;
   while (auto m = ipc::receiveControl(r.control.get(), closed)) {
-    std::string_view payload(m->bytes);
-    const char type = payload.empty() ? '?' : payload[0];
-    payload.remove_prefix(payload.empty() ? 0 : 1);
+    auto [type, payload] = ipc::typeAndPayload(m->bytes);
     std::uint64_t keys = 0;
     std::int64_t took = 0, held = 0;
     if (type == 'D' && ipc::take(payload, keys) && ipc::take(payload, took) && ipc::take(payload, held)) {
@@ -541,9 +543,7 @@ void Master::becomeWorker(int slot, int handOvers, UniqueFd control) {
   // From the retiring generation (if one is still around): it forwards to us.
   if (!guestChannels_.empty()) {
     for (int old = 0; old < retiringWorkers_; ++old) {
-      setup.guests.push_back(
-          {guestChannels_[static_cast<std::size_t>(workers_ * retiringWorkers_ + old * workers_ + slot)].get(),
-           guestChannels_[static_cast<std::size_t>(old * workers_ + slot)].get()});
+      setup.guests.push_back({guestChannel(old, slot, /*toNew=*/false), guestChannel(old, slot, /*toNew=*/true)});
     }
   }
   setup.handOvers = handOvers;

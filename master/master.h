@@ -55,10 +55,14 @@ class Master {
     int slot = 0;
     UniqueFd control;
     bool handedOver = false;
-    std::shared_ptr<IoWatcher> messages;  // its control socket: 'D' and 'C' (worker_process.h)
+    std::unique_ptr<IoWatcher> messages;  // its control socket: 'D' and 'C' (worker_process.h)
   };
 
   std::string openSockets();
+  // The channels between every two of the workers_ serving workers.
+  void makeChannels();
+  // Between retiring worker `old` and new worker `fresh`, one direction.
+  ipc::ChannelMemory* guestChannel(int old, int fresh, bool toNew) const;
   // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
   // error (file:line:column) is logged and answered. Valid: settings that
   // running workers can take (limits, requirepass, timeout, expiry, log

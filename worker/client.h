@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 #include <string>
 
@@ -56,9 +57,9 @@ class Client {
   }
   // Gives the socket up (the server forgets this client).
   UniqueFd detach();
-  bool lingeringSince(TimePoint& since) const {
-    since = lingerSince_;
-    return lingering_;
+  // Since when finish() waits for the peer to close (nullopt: it does not).
+  std::optional<TimePoint> lingeringSince() const {
+    return lingering_ ? std::optional<TimePoint>(lingerSince_) : std::nullopt;
   }
 
   std::uint64_t id() const { return id_; }

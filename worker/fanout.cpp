@@ -192,9 +192,10 @@ bool needsFanOut(Server& server, const CommandSpec& spec, std::span<const std::s
   if (router == nullptr) return false;
   // A reload is moving the keys (migration.h), or this worker has handed
   // its keys over: everything that touches the keyspace goes the long way.
-  const bool touchesKeys = isBroadcast(spec.name) || spec.name == "info" ||
-                           anyKey(spec, args, [](std::string_view) { return true; });
-  if ((server.holdingClients() || router->self() < 0) && touchesKeys) return true;
+  if ((server.holdingClients() || router->self() < 0) &&
+      (isBroadcast(spec.name) || spec.name == "info" || anyKey(spec, args, [](std::string_view) { return true; }))) {
+    return true;
+  }
   // A locked key (a cross-worker transaction holds it): the command waits
   // for the commit, through the same path a forwarded command takes.
   KeyLocks& locks = server.locks();

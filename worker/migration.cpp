@@ -46,7 +46,6 @@ void Migration::expectArrivals(int retiring) {
 void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   nextWorkers_ = workers;
   nextRing_ = ring::Ring(workers);
-  for (int peer = 0; peer < workers; ++peer) nextLinks_.push_back(router_.linkOfNext(peer));
   peers_ = router_.self() >= 0 ? router_.workers() - 1 : 0;
   onHold_ = std::move(onHold);
   done_ = std::move(done);
@@ -87,25 +86,12 @@ void Migration::sendChanges() {
   phase_ = Phase::Final;
   if (flushed_) {
     // A FLUSHALL during the copy: start the new workers over, send it all.
-    for (int link : nextLinks_) {
-      if (link >= 0) router_.sendControl(link, 'F', {});
-    }
+    sendToNext('F', {});
     cursor_ = 0;
     return streamer_.start([this] { streamSlice(); });
   }
-  std::string record;
   const std::int64_t now = unixMillis();
-  for (const std::string& key : dirty_) {
-    record.clear();
-    put(record, static_cast<std::uint32_t>(key.size()));
-    record += key;
-    const Store::Entry* e = server_.store().find(key, now);
-    if (e != nullptr) {
-      put(record, Store::expireAt(e));
-      record += Store::value(e);
-    }
-    router_.sendControl(nextLinks_[static_cast<std::size_t>(nextRing_.ownerOf(key))], e ? 'M' : 'K', record);
-  }
+  for (const std::string& key : dirty_) sendKey(key, server_.store().find(key, now));
   changed_ = dirty_.size();
   dirty_.clear();
   finishRetiring();
@@ -173,24 +159,16 @@ void Migration::checkQuiet() {
 }
 
 void Migration::streamSlice() {
-  for (int link : nextLinks_) {
-    if (link >= 0 && router_.backlog(link) > kMaxBacklog) {
+  for (int peer = 0; peer < nextWorkers_; ++peer) {
+    if (router_.backlog(router_.linkOfNext(peer)) > kMaxBacklog) {
       // Let the new workers catch up, without spinning on a core they need.
       streamer_.stop();
       pause_.start(std::chrono::milliseconds(1), [this] { streamer_.start([this] { streamSlice(); }); });
       return;
     }
   }
-  Store& store = server_.store();
-  std::string record;
-  cursor_ = store.scanEntries(cursor_, kKeysPerSlice, unixMillis(), [&](const Store::Entry* e) {
-    const std::string_view key = Store::key(e);
-    record.clear();
-    put(record, static_cast<std::uint32_t>(key.size()));
-    record += key;
-    put(record, Store::expireAt(e));
-    record += Store::value(e);
-    router_.sendControl(nextLinks_[static_cast<std::size_t>(nextRing_.ownerOf(key))], 'M', record);
+  cursor_ = server_.store().scanEntries(cursor_, kKeysPerSlice, unixMillis(), [this](const Store::Entry* e) {
+    sendKey(Store::key(e), e);
     ++moved_;
   });
   if (cursor_ != 0) return;
@@ -210,6 +188,22 @@ void Migration::sendToPeers(char type) {
   }
 }
 
+void Migration::sendToNext(char type, std::string_view payload) {
+  for (int peer = 0; peer < nextWorkers_; ++peer) router_.sendControl(router_.linkOfNext(peer), type, payload);
+}
+
+void Migration::sendKey(std::string_view key, const Store::Entry* e) {
+  std::string& record = keyRecord_;  // reused: no allocation per key
+  record.clear();
+  put(record, static_cast<std::uint32_t>(key.size()));
+  record += key;
+  if (e != nullptr) {
+    put(record, Store::expireAt(e));
+    record += Store::value(e);
+  }
+  router_.sendControl(router_.linkOfNext(nextRing_.ownerOf(key)), e != nullptr ? 'M' : 'K', record);
+}
+
 void Migration::holdIfAllCopied() {
   if (phase_ == Phase::Copied && static_cast<int>(copiedPeers_.size()) >= peers_) beginHolding();
 }
@@ -218,9 +212,7 @@ void Migration::finishRetiring() {
   streamer_.stop();
   pause_.stop();
   phase_ = Phase::Retired;
-  for (int link : nextLinks_) {
-    if (link >= 0) router_.sendControl(link, 'E', slotRecord(slot_));
-  }
+  sendToNext('E', slotRecord(slot_));
   router_.retarget(nextWorkers_);
   auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
   server_.threadPool().submit([moved] { moved->free(); });

@@ -46,6 +46,7 @@
 #include "common/loop/handles.h"
 #include "common/ring/ring.h"
 #include "worker/router.h"
+#include "worker/store.h"
 
 namespace keyloop {
 
@@ -72,13 +73,16 @@ class Migration {
   // would have sent ('Z' or 'E') will never come.
   void forgetRetiring(int slot);
 
-  bool retired() const { return phase_ == Phase::Retired; }
   bool retiring() const { return phase_ != Phase::Serving; }
 
  private:
   void onRecord(int link, char type, std::string_view payload);
   void noteWrite(std::span<const std::string_view> args, const CommandSpec& spec);
   void sendToPeers(char type);
+  // Sends a record of `type` to every worker of the next generation.
+  void sendToNext(char type, std::string_view payload);
+  // Sends `key`'s state ('M' with `e`'s value and expiry, or 'K': gone) to its new owner.
+  void sendKey(std::string_view key, const Store::Entry* e);
   void holdIfAllCopied();
   void beginHolding();
   void checkQuiet();
@@ -97,7 +101,6 @@ class Migration {
   std::set<int> arrivals_;
   // retiring side
   int nextWorkers_ = 0;
-  std::vector<int> nextLinks_;  // [new worker] -> router link id
   ring::Ring nextRing_{1};
   int peers_ = 0;
   std::set<int> copiedPeers_, quietPeers_;
@@ -105,6 +108,7 @@ class Migration {
   Phase phase_ = Phase::Serving;
   bool sentQuiet_ = false, flushed_ = false;
   std::unordered_set<std::string> dirty_;  // keys written during the copy
+  std::string keyRecord_;
   std::uint64_t cursor_ = 0, moved_ = 0;
   std::size_t changed_ = 0;
   TimePoint startedAt_{}, heldAt_{};

@@ -133,9 +133,9 @@ void Server::finishClients() {
 
 void Server::closeLingerers() {
   std::vector<std::uint64_t> late;
-  TimePoint since;
   for (const auto& [id, client] : clients_) {
-    if (client->lingeringSince(since) && loop_.now() - since >= Client::kLinger) late.push_back(id);
+    const auto since = client->lingeringSince();
+    if (since && loop_.now() - *since >= Client::kLinger) late.push_back(id);
   }
   for (std::uint64_t id : late) clients_.at(id)->close();
 }

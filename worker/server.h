@@ -31,11 +31,11 @@
 
 namespace keyloop {
 
-// What HELLO and INFO report as redis_version: the Redis release whose
-// replies keyloop reproduces byte for byte.
 struct CommandSpec;
 struct CommandContext;
 
+// What HELLO and INFO report as redis_version: the Redis release whose
+// replies keyloop reproduces byte for byte.
 inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
@@ -53,9 +53,9 @@ class Server {
   // A reload's settings (limits, auth, timeouts, expiry): new clients and
   // the next checks use them; open clients keep their parser limits.
   void applyConfig(const Config& next);
-  // Graceful stop: no new connections; clients are closed once idle.
-  // `closeIdle`: idle clients are closed (shutdown); a retired worker hands
-  // them over instead (handOverIdleClients).
+  // Graceful stop (after stopAccepting): with `closeIdle`, each client is
+  // finished once idle; a retired worker hands them over instead
+  // (handOverIdleClients).
   void drain(bool closeIdle = true);
   // Ends every connection at its next request boundary: replies already
   // owed are delivered, then the connection is shut down gracefully.

@@ -125,9 +125,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   };
 
   auto onControl = [&](ipc::ControlMessage& m) {
-    std::string_view payload(m.bytes);
-    const char type = payload.empty() ? '?' : payload[0];
-    payload.remove_prefix(payload.empty() ? 0 : 1);
+    const auto [type, payload] = ipc::typeAndPayload(m.bytes);
     const std::vector<int> ints = readInts(payload);
     if (type == 'L' && ints.size() == 1 && m.fds.size() == 6) {
       auto out = std::make_unique<ipc::ChannelMemory>(std::move(m.fds[0]), std::move(m.fds[1]), std::move(m.fds[2]));

@@ -44,6 +44,11 @@ bool sendControl(int fd, std::string_view bytes, std::span<const int> fds) {
   return n == static_cast<ssize_t>(bytes.size());
 }
 
+std::pair<char, std::string_view> typeAndPayload(std::string_view bytes) {
+  if (bytes.empty()) return {'?', bytes};
+  return {bytes[0], bytes.substr(1)};
+}
+
 std::optional<ControlMessage> receiveControl(int fd, bool& closed) {
   ControlMessage message;
   message.bytes.resize(kMaxBytes);

@@ -28,6 +28,8 @@ std::pair<UniqueFd, UniqueFd> makeControlPair();
 // False if the peer is gone (or the socket buffer is full: messages are
 // few and small, so that means the peer stopped reading).
 bool sendControl(int fd, std::string_view bytes, std::span<const int> fds = {});
+// A message's type (its first byte; '?' if empty) and the rest.
+std::pair<char, std::string_view> typeAndPayload(std::string_view bytes);
 // The next message; nullopt when none is waiting. `closed` becomes true
 // when the peer has closed its end.
 std::optional<ControlMessage> receiveControl(int fd, bool& closed);
