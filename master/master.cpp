@@ -609,10 +609,19 @@ void Master::reapChildren() {
                      describeExit(status).c_str());
         s.quickDeaths = loop_.now() - s.startedAt < kHealthyLifetime ? s.quickDeaths + 1 : 0;
         ++s.restarts;
+        discardInbox(static_cast<int>(slot));
         scheduleRestart(static_cast<int>(slot));
       }
     }
   }
+}
+
+void Master::discardInbox(int slot) {
+  for (int peer = 0; peer < workers_; ++peer) {
+    if (peer != slot) channels_[static_cast<std::size_t>(peer * workers_ + slot)]->discardUnread();
+  }
+  if (guestChannels_.empty()) return;
+  for (int old = 0; old < retiringWorkers_; ++old) guestChannel(old, slot, /*toNew=*/true)->discardUnread();
 }
 
 void Master::scheduleRestart(int slot) {

@@ -95,6 +95,8 @@ class Master {
   MasterView metricsView() const;
   int metricsIndex(int slot) const { return metrics::SharedMetrics::indexOf(bank_, slot); }
   void spawn(int slot, int handOvers = 0);
+  // Empties a dead worker's incoming channels before its replacement starts.
+  void discardInbox(int slot);
   [[noreturn]] void becomeWorker(int slot, int handOvers, UniqueFd control);
   void onSignal(int signo);
   void reapChildren();

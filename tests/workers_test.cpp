@@ -159,23 +159,28 @@ TEST(Supervision, AKilledWorkerIsReplacedWithinASecondWhileOthersServe) {
   EXPECT_TRUE(alive(survivor));
 }
 
+// Of two workers, the one connection `c` is not on, and a key it owns (so
+// `c` must forward requests for it).
+struct OtherWorker {
+  pid_t pid = -1;
+  std::string key;
+};
+OtherWorker theOtherWorker(KeyloopServer& server, RespConnection& c) {
+  if (!waitFor([&] { return childrenOf(server.process.pid()).size() == 2; }, 5s)) return {};
+  const pid_t here = workerOf(c);
+  for (const auto& [pid, title] : childrenOf(server.process.pid())) {
+    if (pid != here) return {pid, keyOwnedBy(commandLineOf(pid).back() - '0', 2)};
+  }
+  return {};
+}
+
 // A worker that stops answering (stopped, or being restarted) makes requests
 // for its keys fail with -TRYAGAIN within seconds: they never hang.
 TEST(Supervision, RequestsForAnUnresponsiveWorkersKeysFailWithTryagain) {
   KeyloopServer server(workers(2));
-  ASSERT_TRUE(waitFor([&] { return childrenOf(server.process.pid()).size() == 2; }, 5s));
   RespConnection c(server.port);
-  const pid_t here = workerOf(c);
-  pid_t other = -1;
-  for (const auto& [pid, title] : childrenOf(server.process.pid())) {
-    if (pid != here) other = pid;
-  }
+  const auto [other, remote] = theOtherWorker(server, c);
   ASSERT_GT(other, 0);
-  const ring::Ring ring(2);
-  // Which slot is the stopped one? The one whose keys the connection must forward.
-  const std::string title = commandLineOf(other);
-  const int otherSlot = title.back() - '0';
-  const std::string remote = keyOwnedBy(otherSlot, 2);
   ASSERT_EQ(::kill(other, SIGSTOP), 0);
   const auto start = std::chrono::steady_clock::now();
   const auto reply = c.command({"GET", remote});
@@ -184,6 +189,27 @@ TEST(Supervision, RequestsForAnUnresponsiveWorkersKeysFailWithTryagain) {
   EXPECT_EQ(reply.rfind("-TRYAGAIN", 0), 0u) << reply;
   EXPECT_LT(waited, 5s);
   EXPECT_EQ(c.command({"SET", remote, "v"}), "+OK\r\n");  // served again once it is back
+}
+
+TEST(Supervision, AReplacementDoesNotReplayWhatItsPredecessorLeftUnread) {
+  // A request a worker died on would kill its replacement too if replayed
+  // (SETRANGE with an offset near 2^63 once did, every 5 s, for good).
+  KeyloopServer server(workers(2));
+  RespConnection c(server.port);
+  const auto [other, remote] = theOtherWorker(server, c);
+  ASSERT_GT(other, 0);
+  ASSERT_EQ(::kill(other, SIGSTOP), 0);
+  c.send(RespConnection::encode({"SET", remote, "unread"}));
+  std::this_thread::sleep_for(200ms);  // forwarded into the stopped worker's inbox
+  ASSERT_EQ(::kill(other, SIGKILL), 0);
+  ASSERT_TRUE(waitFor([&] {
+    const auto children = childrenOf(server.process.pid());
+    return children.size() == 2 && !children.contains(other);
+  }, 5s));
+  EXPECT_EQ(c.readReply().value_or("(nothing)").rfind("-TRYAGAIN", 0), 0u);
+  EXPECT_EQ(c.command({"GET", remote}), "$-1\r\n");
+  EXPECT_EQ(c.command({"SET", remote, "v"}), "+OK\r\n");  // the replacement serves
+  EXPECT_EQ(c.command({"GET", remote}), "$1\r\nv\r\n");
 }
 
 TEST(Shutdown, SigquitDrainsAPipelinedClientBeforeExiting) {

@@ -149,6 +149,11 @@ void Sender::flush() {
   }
 }
 
+void ChannelMemory::discardUnread() {
+  header_->head.store(header_->tail.load(std::memory_order_acquire), std::memory_order_seq_cst);
+  if (header_->producerWaiting.exchange(0, std::memory_order_seq_cst) != 0) wake(spaceReady_.get());
+}
+
 // ---- Receiver -------------------------------------------------------------
 
 Receiver::Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord)

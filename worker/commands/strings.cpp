@@ -11,7 +11,9 @@ namespace {
 constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 bool lengthAllowed(CommandContext& ctx, long long size, long long append) {
-  if (size + append > static_cast<long long>(ctx.server.config().protoMaxBulkLen)) {
+  // Written so that no sum can overflow: SETRANGE's offset may be near 2^63.
+  const auto most = static_cast<long long>(ctx.server.config().protoMaxBulkLen);
+  if (append > most || size > most - append) {
     ctx.reply.error(kTooBig);
     return false;
   }
