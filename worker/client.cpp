@@ -84,9 +84,11 @@ void Client::executeBuffered(std::string& in) {
   // A forwarded command's reply may arrive while we are in here (the owner
   // turned out to be local after all): fillReply() must not re-enter.
   executing_ = true;
+  std::size_t prefetchedTo = queryStart_;
   while (queryStart_ < in.size() && !closeAfterReply_ && !closed_) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
+    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + server_.prefetchKeys(pending);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {

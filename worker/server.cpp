@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -264,6 +265,14 @@ void Server::removeClient(std::uint64_t id) {
   clients_.erase(it);
   publishClientCount();
   loop_.defer([client] { delete client; });
+}
+
+std::size_t Server::prefetchKeys(std::string_view pending) {
+  // A lone request gains nothing: its misses have nothing to overlap with.
+  std::array<std::string_view, 16> keys;
+  const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
+  if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
+  return ahead.bytes;
 }
 
 void Server::execute(Client& client, std::span<const std::string_view> args) {

@@ -68,6 +68,9 @@ class Server {
 
   // Runs one parsed request of `client` (the reply goes to its buffer).
   void execute(Client& client, std::span<const std::string_view> args);
+  // Prefetches the keys of the next few whole requests in `pending` (a
+  // pipeline); returns how many bytes of requests it looked at.
+  std::size_t prefetchKeys(std::string_view pending);
   // Runs a command routed here (by a peer, or locally by fan-out); done()
   // gets the reply, later if the command's keys are locked (key_locks.h).
   void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);

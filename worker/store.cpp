@@ -1,6 +1,7 @@
 #include "worker/store.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +56,19 @@ Store::Entry** Store::slotOf(std::string_view key) {
   Entry** slot = &buckets_[bucketOf(key)];
   while (*slot != nullptr && Store::key(*slot) != key) slot = &(*slot)->next;
   return slot;
+}
+
+void Store::prefetch(std::span<const std::string_view> keys) const {
+  constexpr std::size_t kMost = 32;
+  std::array<std::size_t, kMost> buckets;
+  const std::size_t n = std::min(keys.size(), kMost);
+  for (std::size_t i = 0; i < n; ++i) {
+    buckets[i] = bucketOf(keys[i]);
+    __builtin_prefetch(&buckets_[buckets[i]]);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (const Entry* head = buckets_[buckets[i]]) __builtin_prefetch(head);
+  }
 }
 
 void Store::unlink(Entry** slot) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <span>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -45,6 +46,10 @@ class Store {
   void setExpire(Entry* entry, std::int64_t expireAtMs);
   bool erase(std::string_view key);
   void clear();
+  // A hint, no effect on contents: starts loading the buckets and first
+  // entries of these keys, so that the cache misses of a pipeline's lookups
+  // overlap instead of coming one after another.
+  void prefetch(std::span<const std::string_view> keys) const;
   // Empties the store in O(buckets) and hands the entries over, so that a
   // big flush can free them on a pool thread instead of stalling the loop.
   class Detached {

@@ -126,6 +126,42 @@ ParseStatus RequestParser::parseMultibulk(std::string_view input) {
   return complete(input, position_);
 }
 
+namespace {
+
+// Reads "<prefix><digits>\r\n" at `at`; returns false unless it is exactly that.
+bool peekHeader(std::string_view input, std::size_t& at, char prefix, std::size_t& value) {
+  if (at >= input.size() || input[at] != prefix) return false;
+  const std::size_t cr = input.find('\r', at);
+  if (cr == std::string_view::npos || cr + 1 >= input.size() || input[cr + 1] != '\n') return false;
+  const char* first = input.data() + at + 1;
+  const char* last = input.data() + cr;
+  auto [ptr, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc() || ptr != last) return false;
+  at = cr + 2;
+  return true;
+}
+
+}  // namespace
+
+Lookahead peekSecondArguments(std::string_view input, std::span<std::string_view> keys) {
+  Lookahead found;
+  std::size_t at = 0;
+  for (std::size_t request = 0; request < keys.size(); ++request) {
+    std::size_t count;
+    if (!peekHeader(input, at, '*', count) || count == 0 || count > 1024) break;
+    std::string_view second;
+    for (std::size_t arg = 0; arg < count; ++arg) {
+      std::size_t length;
+      if (!peekHeader(input, at, '$', length) || input.size() - at < length + 2) return found;
+      if (arg == 1) second = input.substr(at, length);
+      at += length + 2;
+    }
+    if (count > 1) keys[found.keys++] = second;
+    found.bytes = at;
+  }
+  return found;
+}
+
 bool splitInlineArgs(std::string_view line, std::vector<std::string>& out) {
   std::size_t i = 0;
   const std::size_t n = line.size();

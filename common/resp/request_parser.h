@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,17 @@ class RequestParser {
   std::size_t consumed_ = 0;
   std::string error_;
 };
+
+// A look-ahead that parses nothing for real: for each whole multibulk request
+// at the start of `input` (at most keys.size() of them) it stores its second
+// argument (a key, for most commands) in `keys`. It stops at the first
+// request that is inline, incomplete or has anything unusual in it; parse()
+// is what judges those. Used to prefetch the keys a pipeline will touch.
+struct Lookahead {
+  std::size_t keys = 0;   // entries of `keys` filled
+  std::size_t bytes = 0;  // length of the whole requests looked at
+};
+Lookahead peekSecondArguments(std::string_view input, std::span<std::string_view> keys);
 
 // Splits one inline line like redis-cli / sdssplitargs: whitespace separates,
 // "double quotes" take \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes'

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 
 namespace keyloop::resp {
@@ -73,6 +74,52 @@ TEST(RequestParser, RandomSplitsOfALongPipeline) {
     for (int c = 0; c < 50; ++c) chunks.push_back(1 + rng() % 4000);
     EXPECT_EQ(feed(input, chunks), expected);
   }
+}
+
+// What the real parser finds in the whole requests at the start of `input`
+// (at most `limit`): the second argument of each, and the bytes they span.
+std::pair<std::vector<std::string>, std::size_t> parsedSeconds(std::string_view input, std::size_t limit) {
+  RequestParser parser;
+  std::vector<std::string> seconds;
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < limit && bytes < input.size() && input[bytes] == '*'; ++i) {
+    if (parser.parse(input.substr(bytes)) != ParseStatus::Complete) break;
+    if (parser.args().size() > 1) seconds.emplace_back(parser.args()[1]);
+    bytes += parser.consumed();
+  }
+  return {seconds, bytes};
+}
+
+TEST(Lookahead, AgreesWithTheParserOnEveryPrefixOfAPipeline) {
+  std::mt19937 rng(5);
+  std::string input;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<std::string> args{i % 7 == 0 ? "PING" : "GET"};
+    for (std::size_t a = rng() % 4; a > 0; --a) args.push_back("k" + std::string(rng() % 20, 'a' + i % 26) + "\r\n");
+    input += multibulk(args);
+  }
+  std::array<std::string_view, 16> keys;
+  for (std::size_t end = 0; end <= input.size(); ++end) {
+    const std::string prefix = input.substr(0, end);  // exact size, so ASan sees over-reads
+    const Lookahead found = peekSecondArguments(prefix, keys);
+    const auto [expected, bytes] = parsedSeconds(prefix, keys.size());
+    ASSERT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + found.keys), expected) << end;
+    ASSERT_EQ(found.bytes, bytes) << end;
+  }
+}
+
+TEST(Lookahead, StopsAtAnythingButAPlainMultibulkRequest) {
+  std::array<std::string_view, 4> keys;
+  const std::string get = multibulk({"GET", "a"});
+  EXPECT_EQ(peekSecondArguments(get + "GET b\r\n" + get, keys).bytes, get.size());
+  for (const std::string bad : {"*x\r\n", "*-1\r\n", "*1\r\n$-1\r\n", "*2\r\n$3\rGET", "*1\r\n:1\r\n"}) {
+    EXPECT_EQ(peekSecondArguments(get + bad, keys).bytes, get.size()) << bad;
+  }
+  std::string many;
+  for (int i = 0; i < 10; ++i) many += get;
+  const Lookahead found = peekSecondArguments(many, keys);
+  EXPECT_EQ(found.keys, keys.size());
+  EXPECT_EQ(found.bytes, keys.size() * get.size());
 }
 
 TEST(RequestParser, InlineQuotingFollowsRedisCli) {
