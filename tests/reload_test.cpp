@@ -77,6 +77,22 @@ TEST(Reload, AValidReloadReachesEveryWorkerAndKeepsClientsAndKeys) {
   EXPECT_EQ(server.process.stop(SIGTERM).has_value(), true);
 }
 
+// Like CONFIG SET proto-max-bulk-len in Redis: connections already open
+// are held to the new limit too, not only those opened after the reload.
+TEST(Reload, AReloadedBulkLimitAppliesToOpenConnections) {
+  const std::string pidfile = pidfileFor("bulk");
+  const std::string base = "workers: 2\npidfile: " + pidfile + "\n";
+  KeyloopServer server(base);
+  RespConnection open(server.port);
+  const std::string twoMegabytes(2 << 20, 'x');
+  ASSERT_EQ(open.command({"SET", "big", twoMegabytes}), "+OK\r\n");
+  rewrite(server, base + "limits:\n  proto_max_bulk_len: 1mb\n");
+  ASSERT_EQ(control(server, "reload").exitCode, 0);
+  open.send("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$2097152\r\n");
+  EXPECT_EQ(open.readReply(), "-ERR Protocol error: invalid bulk length\r\n");
+  EXPECT_TRUE(open.closedByPeer());
+}
+
 // drain_timeout is one of the settings a reload hands to running workers:
 // a client that never goes idle is cut off after the reloaded 1 s, not the
 // default 30 s.

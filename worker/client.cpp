@@ -8,6 +8,12 @@
 
 namespace keyloop {
 
+namespace {
+
+resp::ParserLimits limitsOf(const Config& config) { return {config.protoMaxBulkLen, 64 * 1024}; }
+
+}  // namespace
+
 Client::Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local)
     : server_(server),
       fd_(std::move(fd)),
@@ -18,7 +24,9 @@ Client::Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, 
       createdAt_(server.loop().now()),
       lastActive_(createdAt_),
       authenticated_(server.config().requirePass.empty()),
-      parser_(resp::ParserLimits{server.config().protoMaxBulkLen, 64 * 1024}) {}
+      parser_(limitsOf(server.config())) {}
+
+void Client::applyLimits() { parser_.setLimits(limitsOf(server_.config())); }
 
 Client::~Client() = default;
 

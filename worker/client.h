@@ -38,6 +38,9 @@ class Client {
   ~Client();
 
   void start();
+  // Takes the protocol limits of the server's current config (a reload
+  // changes them for every open connection, as CONFIG SET does in Redis).
+  void applyLimits();
   // Queues the reply and closes once it is written (QUIT, protocol errors).
   void closeAfterReply() { closeAfterReply_ = true; }
   // Stops watching, closes the socket and hands us to the server to free.

@@ -65,7 +65,11 @@ Server::Server(Loop& loop, Config config, Log& log)
 Server::~Server() { shutdown(); }
 
 void Server::applyConfig(const Config& next) {
+  const bool newLimits = next.protoMaxBulkLen != config_.protoMaxBulkLen;
   config_ = next;
+  if (newLimits) {
+    for (auto& [id, client] : clients_) client->applyLimits();
+  }
   armTimers();
 }
 

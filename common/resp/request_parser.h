@@ -36,6 +36,8 @@ class RequestParser {
   explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
 
   ParseStatus parse(std::string_view input);
+  // New limits apply from the next length line read.
+  void setLimits(ParserLimits limits) { limits_ = limits; }
 
   // Valid after Complete, until the next parse() call.
   const std::vector<std::string_view>& args() const { return args_; }
