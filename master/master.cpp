@@ -31,6 +31,11 @@ int workerCount(const Config& config) {
   return cpus > 0 ? static_cast<int>(cpus) : 1;
 }
 
+// "1 worker", "2 workers": status lines people read.
+std::string counted(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 bool sameListen(const ListenConfig& a, const ListenConfig& b) { return a.address == b.address && a.port == b.port; }
 
 // The settings a reload cannot apply at all (they need a restart), by
@@ -161,8 +166,8 @@ int Master::run() {
   setProcessTitle("keyloop: master process -c " + config_.path);
   slots_.resize(static_cast<std::size_t>(workers_));
   for (int slot = 0; slot < workers_; ++slot) spawn(slot);
-  log_.notice("keyloop %s started: master pid %d, %d workers, config %s", KEYLOOP_VERSION,
-              static_cast<int>(masterPid_), workers_, config_.path.c_str());
+  log_.notice("keyloop %s started: master pid %d, %s, config %s", KEYLOOP_VERSION, static_cast<int>(masterPid_),
+              counted(static_cast<std::size_t>(workers_), "worker").c_str(), config_.path.c_str());
   readyCheck_.start(std::chrono::milliseconds(5), std::chrono::milliseconds(10), [this] { checkReady(); });
   statusTimer_.unref();
   statusTimer_.start(std::chrono::seconds(5), std::chrono::seconds(5),
@@ -236,9 +241,10 @@ void Master::checkReady() {
 }
 
 std::string Master::statusLine() const {
-  std::string line = "generation " + std::to_string(generation_) + ", " + std::to_string(workers_) + " workers, " +
-                     std::to_string(metrics_->totalConnections()) + " clients";
-  if (!retirees_.empty()) line += ", " + std::to_string(retirees_.size()) + " retiring workers";
+  std::string line = "generation " + std::to_string(generation_) + ", " +
+                     counted(static_cast<std::size_t>(workers_), "worker") + ", " +
+                     counted(static_cast<std::size_t>(metrics_->totalConnections()), "client");
+  if (!retirees_.empty()) line += ", " + counted(retirees_.size(), "retiring worker");
   return line;
 }
 
@@ -393,8 +399,9 @@ void Master::awaitHandOver(TimePoint started) {
     lastReloadSeconds_ = std::chrono::duration<double>(loop_.now() - started).count();
     char took[96];
     std::snprintf(took, sizeof took, "%.3f s (clients held %.1f ms)", lastReloadSeconds_, lastPauseSeconds_ * 1e3);
-    answerReload(true, "generation " + std::to_string(generation_) + ": " + std::to_string(workers_) +
-                           " workers serving " + config_.path + ", keys handed over in " + took +
+    answerReload(true, "generation " + std::to_string(generation_) + ": " +
+                           counted(static_cast<std::size_t>(workers_), "worker") + " serving " + config_.path +
+                           ", keys handed over in " + took +
                            (done ? "" : " (not finished within 60 s)"));
   });
 }
