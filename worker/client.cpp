@@ -157,7 +157,10 @@ void Client::flush() {
 
 void Client::updateInterest() {
   const bool pending = outputSent_ < output_.size();
-  const bool paused = closeAfterReply_ || readingPaused();
+  // Reading stops only once input waits behind the pause: until then there
+  // is nothing to hold back, and dropping EPOLLIN for every pipeline whose
+  // replies are all in flight would cost two epoll_ctl calls per pipeline.
+  const bool paused = closeAfterReply_ || (readingPaused() && queryBufferBytes() > 0);
   std::uint32_t interest = (paused ? 0u : static_cast<std::uint32_t>(kReadable)) |
                            (pending ? static_cast<std::uint32_t>(kWritable) : 0u);
   io_.setInterest(interest);
@@ -235,7 +238,14 @@ void Client::fillReply(std::uint64_t place, std::string_view bytes) {
     released = true;
   }
   // Inside executeBuffered the caller flushes when its batch is done.
-  if (!released || closed_ || executing_) return;
+  if (!released || closed_ || executing_ || sendQueued_) return;
+  sendQueued_ = true;
+  server_.sendSoon(id_);
+}
+
+void Client::sendReleased() {
+  sendQueued_ = false;
+  if (closed_) return;
   flush();
   resumeBuffered();  // reading may have paused on in-flight replies
 }

@@ -87,6 +87,10 @@ class Client {
   // therefore always leave in request order.
   std::uint64_t reserveReply();
   void fillReply(std::uint64_t place, std::string_view bytes);
+  // Sends what fillReply() released; the server calls it once per batch of
+  // filled replies (see Server::sendSoon), so a pipeline whose replies come
+  // back from another worker one by one still leaves in one send().
+  void sendReleased();
   bool hasReservedReplies() const { return !queued_.empty(); }
   // Runs none of this client's later commands until `place` is filled: a
   // cross-worker transaction writes at commit, so a command after it must
@@ -158,6 +162,7 @@ class Client {
   ReplyQueue queued_;
   std::uint64_t nextPlace_ = 1;
   std::uint64_t barrier_ = 0;  // 0: none (see holdUntilFilled)
+  bool sendQueued_ = false;    // in the server's sendSoon list
   resp::Reply reply_{output_};
 };
 

@@ -402,6 +402,22 @@ ServerStats Server::totals() const {
   return all;
 }
 
+void Server::sendSoon(std::uint64_t clientId) {
+  toSend_.push_back(clientId);
+  if (toSend_.size() > 1) return;  // already scheduled
+  loop_.defer([this] {
+    std::vector<std::uint64_t> batch;
+    batch.swap(toSend_);
+    for (std::uint64_t id : batch) {
+      if (Client* c = findClient(id)) c->sendReleased();
+    }
+    if (toSend_.empty()) {  // keep the capacity for the next batch
+      batch.clear();
+      toSend_.swap(batch);
+    }
+  });
+}
+
 Client* Server::findClient(std::uint64_t id) {
   auto it = clients_.find(id);
   return it == clients_.end() ? nullptr : it->second.get();

@@ -112,6 +112,10 @@ class Server {
   // A connection handed over by a retiring worker.
   void adoptClient(UniqueFd fd, const ClientState& state);
   Client* findClient(std::uint64_t id);
+  // Calls the client's sendReleased() once the current loop callback is
+  // done: forwarded replies arrive in batches (one channel drain), and one
+  // send() per client per batch beats one per reply.
+  void sendSoon(std::uint64_t clientId);
   void setRouter(Router* router) { router_ = router; }
   // This worker's block of the shared metrics (maxclients counts the
   // clients of all workers through them). Without one (a Server on its
@@ -173,6 +177,7 @@ class Server {
   std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::uint64_t nextClientId_ = 1;
   std::string sharedReadBuffer_;
+  std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
   Timer expireTimer_;
