@@ -245,7 +245,7 @@ void Client::fillReply(std::uint64_t place, std::string_view bytes) {
 
 void Client::sendReleased() {
   sendQueued_ = false;
-  if (closed_) return;
+  if (closed_ || lingering_) return;
   flush();
   resumeBuffered();  // reading may have paused on in-flight replies
 }
