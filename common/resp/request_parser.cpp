@@ -148,7 +148,9 @@ Lookahead peekSecondArguments(std::string_view input, std::span<std::string_view
   std::size_t at = 0;
   for (std::size_t request = 0; request < keys.size(); ++request) {
     std::size_t count;
-    if (!peekHeader(input, at, '*', count) || count == 0 || count > 1024) break;
+    // A long request (MSET of many keys) is where looking ahead costs more
+    // than one prefetch can save: stop there.
+    if (!peekHeader(input, at, '*', count) || count == 0 || count > kLookaheadMaxArguments) break;
     std::string_view second;
     for (std::size_t arg = 0; arg < count; ++arg) {
       std::size_t length;

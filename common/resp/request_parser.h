@@ -71,8 +71,10 @@ class RequestParser {
 // A look-ahead that parses nothing for real: for each whole multibulk request
 // at the start of `input` (at most keys.size() of them) it stores its second
 // argument (a key, for most commands) in `keys`. It stops at the first
-// request that is inline, incomplete or has anything unusual in it; parse()
-// is what judges those. Used to prefetch the keys a pipeline will touch.
+// request that is inline, incomplete, longer than kLookaheadMaxArguments or
+// has anything unusual in it; parse() is what judges those. Used to
+// prefetch the keys a pipeline will touch.
+constexpr std::size_t kLookaheadMaxArguments = 4;
 struct Lookahead {
   std::size_t keys = 0;   // entries of `keys` filled
   std::size_t bytes = 0;  // length of the whole requests looked at

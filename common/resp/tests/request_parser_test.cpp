@@ -84,6 +84,7 @@ std::pair<std::vector<std::string>, std::size_t> parsedSeconds(std::string_view 
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < limit && bytes < input.size() && input[bytes] == '*'; ++i) {
     if (parser.parse(input.substr(bytes)) != ParseStatus::Complete) break;
+    if (parser.args().size() > kLookaheadMaxArguments) break;
     if (parser.args().size() > 1) seconds.emplace_back(parser.args()[1]);
     bytes += parser.consumed();
   }
@@ -95,7 +96,9 @@ TEST(Lookahead, AgreesWithTheParserOnEveryPrefixOfAPipeline) {
   std::string input;
   for (int i = 0; i < 40; ++i) {
     std::vector<std::string> args{i % 7 == 0 ? "PING" : "GET"};
-    for (std::size_t a = rng() % 4; a > 0; --a) args.push_back("k" + std::string(rng() % 20, 'a' + i % 26) + "\r\n");
+    for (std::size_t a = rng() % (i % 5 == 4 ? 8 : 4); a > 0; --a) {  // some past the limit
+      args.push_back("k" + std::string(rng() % 20, 'a' + i % 26) + "\r\n");
+    }
     input += multibulk(args);
   }
   std::array<std::string_view, 16> keys;
