@@ -159,17 +159,20 @@ TEST(Supervision, AKilledWorkerIsReplacedWithinASecondWhileOthersServe) {
   EXPECT_TRUE(alive(survivor));
 }
 
-// Of two workers, the one connection `c` is not on, and a key it owns (so
-// `c` must forward requests for it).
+// Of two workers, stops (SIGSTOP) the one connection `c` is not on, and
+// names a key it owns (so `c` must forward requests for it); pid -1 if
+// there is no such worker.
 struct OtherWorker {
   pid_t pid = -1;
   std::string key;
 };
-OtherWorker theOtherWorker(KeyloopServer& server, RespConnection& c) {
+OtherWorker stopTheOtherWorker(KeyloopServer& server, RespConnection& c) {
   if (!waitFor([&] { return childrenOf(server.process.pid()).size() == 2; }, 5s)) return {};
   const pid_t here = workerOf(c);
   for (const auto& [pid, title] : childrenOf(server.process.pid())) {
-    if (pid != here) return {pid, keyOwnedBy(commandLineOf(pid).back() - '0', 2)};
+    if (pid == here) continue;
+    OtherWorker other{pid, keyOwnedBy(commandLineOf(pid).back() - '0', 2)};
+    return ::kill(pid, SIGSTOP) == 0 ? other : OtherWorker{};
   }
   return {};
 }
@@ -179,9 +182,8 @@ OtherWorker theOtherWorker(KeyloopServer& server, RespConnection& c) {
 TEST(Supervision, RequestsForAnUnresponsiveWorkersKeysFailWithTryagain) {
   KeyloopServer server(workers(2));
   RespConnection c(server.port);
-  const auto [other, remote] = theOtherWorker(server, c);
+  const auto [other, remote] = stopTheOtherWorker(server, c);
   ASSERT_GT(other, 0);
-  ASSERT_EQ(::kill(other, SIGSTOP), 0);
   const auto start = std::chrono::steady_clock::now();
   const auto reply = c.command({"GET", remote});
   const auto waited = std::chrono::steady_clock::now() - start;
@@ -196,9 +198,8 @@ TEST(Supervision, AReplacementDoesNotReplayWhatItsPredecessorLeftUnread) {
   // (SETRANGE with an offset near 2^63 once did, every 5 s, for good).
   KeyloopServer server(workers(2));
   RespConnection c(server.port);
-  const auto [other, remote] = theOtherWorker(server, c);
+  const auto [other, remote] = stopTheOtherWorker(server, c);
   ASSERT_GT(other, 0);
-  ASSERT_EQ(::kill(other, SIGSTOP), 0);
   c.send(RespConnection::encode({"SET", remote, "unread"}));
   std::this_thread::sleep_for(200ms);  // forwarded into the stopped worker's inbox
   ASSERT_EQ(::kill(other, SIGKILL), 0);

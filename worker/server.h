@@ -50,8 +50,8 @@ class Server {
   // for its keys).
   void serve(const std::vector<int>& listenFds, bool acceptNow = true);
   void startAccepting();
-  // A reload's settings (limits, auth, timeouts, expiry): new clients and
-  // the next checks use them; open clients keep their parser limits.
+  // A reload's settings (limits, auth, timeouts, expiry): the next checks
+  // use them, and open clients take the new parser limits too.
   void applyConfig(const Config& next);
   // Graceful stop (after stopAccepting): with `closeIdle`, each client is
   // finished once idle; a retired worker hands them over instead

@@ -67,6 +67,11 @@ void ChannelMemory::map(std::size_t capacity, bool initialize) {
 
 ChannelMemory::~ChannelMemory() { ::munmap(mapping_, mappingSize_); }
 
+void ChannelMemory::markReadUpTo(std::uint64_t head) {
+  header_->head.store(head, std::memory_order_seq_cst);
+  if (header_->producerWaiting.exchange(0, std::memory_order_seq_cst) != 0) wake(spaceReady_.get());
+}
+
 // ---- Sender ---------------------------------------------------------------
 
 Sender::Sender(Loop& loop, ChannelMemory& memory)
@@ -149,11 +154,6 @@ void Sender::flush() {
   }
 }
 
-void ChannelMemory::discardUnread() {
-  header_->head.store(header_->tail.load(std::memory_order_acquire), std::memory_order_seq_cst);
-  if (header_->producerWaiting.exchange(0, std::memory_order_seq_cst) != 0) wake(spaceReady_.get());
-}
-
 // ---- Receiver -------------------------------------------------------------
 
 Receiver::Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord)
@@ -181,8 +181,7 @@ void Receiver::drain() {
     deliver(std::string_view(memory_.data() + offset + kLengthBytes, size), length & ~kLengthMask);
     head += kLengthBytes + size;
   }
-  h.head.store(head, std::memory_order_seq_cst);
-  if (h.producerWaiting.exchange(0, std::memory_order_seq_cst) != 0) wake(memory_.spaceReadyFd());
+  memory_.markReadUpTo(head);
 }
 
 void Receiver::deliver(std::string_view fragment, std::uint32_t flags) {

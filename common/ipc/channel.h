@@ -60,12 +60,15 @@ class ChannelMemory {
   char* data() { return data_; }
   int dataReadyFd() const { return dataReady_.get(); }
   int spaceReadyFd() const { return spaceReady_.get(); }
+  // The consumer's side: everything before `head` is read; a producer
+  // waiting for room is woken.
+  void markReadUpTo(std::uint64_t head);
   // Drops every record published and not yet read. Only while no Receiver
   // runs: the master calls it for a worker that died, because what it left
   // unread may be what killed it, and replaying that into its replacement
   // would kill the replacement too (a crash loop). The senders of the
   // dropped requests time out (-TRYAGAIN) as they would for a dead worker.
-  void discardUnread();
+  void discardUnread() { markReadUpTo(header_->tail.load(std::memory_order_acquire)); }
   // What another process needs to map this channel (see the constructor).
   std::array<int, 3> descriptors() const { return {memory_.get(), dataReady_.get(), spaceReady_.get()}; }
 

@@ -128,15 +128,15 @@ ParseStatus RequestParser::parseMultibulk(std::string_view input) {
 
 namespace {
 
-// Reads "<prefix><digits>\r\n" at `at`; returns false unless it is exactly that.
+// Reads "<prefix><length>\r\n" at `at`; returns false unless it is exactly
+// that with a length of 0 or more.
 bool peekHeader(std::string_view input, std::size_t& at, char prefix, std::size_t& value) {
   if (at >= input.size() || input[at] != prefix) return false;
   const std::size_t cr = input.find('\r', at);
   if (cr == std::string_view::npos || cr + 1 >= input.size() || input[cr + 1] != '\n') return false;
-  const char* first = input.data() + at + 1;
-  const char* last = input.data() + cr;
-  auto [ptr, ec] = std::from_chars(first, last, value);
-  if (ec != std::errc() || ptr != last) return false;
+  long long length;
+  if (!parseLength(input.substr(at + 1, cr - at - 1), length) || length < 0) return false;
+  value = static_cast<std::size_t>(length);
   at = cr + 2;
   return true;
 }
