@@ -1,31 +1,40 @@
-// Master: owns what outlives workers: the listening sockets (one per listen
-// entry per worker slot, SO_REUSEPORT), the inter-worker channels, the
-// pidfile. Forks one worker per slot, restarts a worker that dies (at once,
-// then with exponential backoff while it keeps dying), and turns signals
-// into actions from its own loop (signalfd: no work in handlers):
+// Master: holds the serving generation of workers (generation.h) and,
+// during a reload, the retiring one; forks one worker per slot, restarts a
+// worker that dies (at once, then with exponential backoff while it keeps
+// dying), and turns signals into actions from its own loop (signalfd: no
+// work in handlers):
 //   SIGTERM, SIGINT  fast shutdown: workers get SIGTERM, master exits last
 //   SIGQUIT          graceful: workers drain (see worker_process.h)
-//   SIGHUP           reload the config file (reload() below); a reload
-//                    that changes the workers starts a new generation
-//                    and hands the keys over to it (migration.h)
+//   SIGHUP           reload the config file (reload.cpp)
 //   SIGCHLD          reap and restart
 // Workers die with the master (PR_SET_PDEATHSIG): no orphans.
+//
+// Nothing but a signal that asks for it ends the master: every step that
+// can fail (a generation that cannot be built, a fork, a control socket)
+// is an error value on the path that made it. A reload that fails leaves
+// the serving generation as it was; a restart that fails retries with its
+// backoff.
+//
+// Each reload step moves on the message that ends the previous one
+// (ipc/messages.h: Serving, ConfigApplied, HandedOver, a retiring worker's
+// exit), never on a polling timer; timers only bound how long a step may
+// take. The step is named in ReloadStep, and logged.
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/config/config.h"
-#include "common/ipc/channel.h"
-#include "common/ipc/control.h"
+#include "common/ipc/messages.h"
 #include "common/ipc/shared_text.h"
-#include "common/metrics/shared_metrics.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
-#include "common/net/listener.h"
+#include "common/metrics/shared_metrics.h"
+#include "master/generation.h"
 #include "master/metrics_exporter.h"
 #include "master/metrics_http.h"
 
@@ -39,103 +48,113 @@ class Master {
   // Returns the process exit code.
   int run();
 
- private:
-  struct Slot {
-    pid_t pid = -1;
-    TimePoint startedAt{};
-    int quickDeaths = 0;
-    std::unique_ptr<Timer> restart;
-    std::uint64_t restarts = 0;  // keyloop_worker_restarts_total
-    UniqueFd control;            // the master's end of the worker's control socket
+  // Where a reload is (for logs and the status line).
+  enum class ReloadStep {
+    Idle,
+    ApplyingSettings,  // running workers take new settings; waits for each one's ConfigApplied
+    FinishingPrevious,  // an older retiring generation must be gone first; waits for its exits
+    HandingOver,        // generation g+1 runs; waits for its Serving and every retiree's HandedOver
   };
-  // A worker of the generation a reload replaced: it hands its keys over,
-  // then serves its open connections (forwarding) until they end.
-  struct Retiree {
-    pid_t pid = -1;
-    int slot = 0;
-    UniqueFd control;
-    bool handedOver = false;
-    std::unique_ptr<IoWatcher> messages;  // its control socket: 'D' and 'C' (worker_process.h)
-  };
+  static const char* nameOf(ReloadStep step);
 
-  std::string openSockets();
-  // The channels between every two of the workers_ serving workers.
-  void makeChannels();
-  // Between retiring worker `old` and new worker `fresh`, one direction.
-  ipc::ChannelMemory* guestChannel(int old, int fresh, bool toNew) const;
-  // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
-  // error (file:line:column) is logged and answered. Valid: settings that
-  // running workers can take (limits, requirepass, timeout, expiry, log
-  // level, drain_timeout) go to them through shared memory and SIGHUP;
-  // settings that need new workers (listen, workers, cpu_affinity,
-  // thread_pool, log file, metrics on/off) start a new generation
-  // (startGeneration); the metrics listener moves in the master; the
-  // pidfile needs a restart and is refused by name.
-  void reload();
-  // Forks generation g+1 on the same listening sockets (plus new ones),
-  // links it to generation g, and tells g to hand its keys over and drain.
-  // Waits first for an older retiring generation to be gone.
-  void startGeneration(Config next, std::string text);
-  std::string openGenerationSockets(const Config& next, int workers,
-                                    std::vector<std::vector<OpenedListener>>& sockets,
-                                    std::vector<ListenConfig>& resolved);
-  void answerReload(bool ok, const std::string& text);
-  // Answers the reload once every running worker applied text `version`.
-  void awaitWorkers(std::uint64_t version, std::string answer);
-  // Answers a new-generation reload once it serves and has every key.
-  void awaitHandOver(TimePoint started);
-  // Reads a retiree's messages: its keys are handed over ('D'), or a
-  // client connection to pass on to a new worker ('C').
-  void readRetiree(Retiree& retiree);
-  void retireeGone(std::size_t index);
+ private:
+  // ---- lifecycle (master.cpp) ----
+  // Forks worker `slot` of `generation`; false (and why, in `error`) if
+  // the fork or its control socket failed.
+  bool forkWorker(Generation& generation, int slot, int handOvers, std::string& error);
+  // A serving worker's (re)start: a failure retries with the backoff.
+  void spawn(int slot);
+  [[noreturn]] void becomeWorker(Generation& generation, int slot, int handOvers);
+  void watchControl(Generation& generation, int slot);
+  void readControl(Generation& generation, int slot);
+  void onMessage(Generation& generation, int slot, ipc::ControlMessage& message, std::vector<UniqueFd>& fds);
+  void onSignal(int signo);
+  void reapChildren();
+  void workerDied(int slot, int status);
+  void scheduleRestart(int slot);
+  void signalWorkers(int signo, bool retiringToo = true);
+  bool anyWorkerAlive() const;
   void checkReady();
   std::string statusLine() const;
   // Opens `config`'s metrics listener (or closes it if disabled).
   std::string startMetrics(const Config& config);
   MasterView metricsView() const;
-  int metricsIndex(int slot) const { return metrics::SharedMetrics::indexOf(bank_, slot); }
-  void spawn(int slot, int handOvers = 0);
-  // Empties a dead worker's incoming channels before its replacement starts.
-  void discardInbox(int slot);
-  [[noreturn]] void becomeWorker(int slot, int handOvers, UniqueFd control);
-  void onSignal(int signo);
-  void reapChildren();
-  void scheduleRestart(int slot);
-  void signalWorkers(int signo, bool retireesToo = true);
-  bool anyWorkerAlive() const;
+  int metricsIndex(const Generation& generation, int slot) const {
+    return metrics::SharedMetrics::indexOf(generation.bank(), slot);
+  }
+  // Runs `step` with the reserve descriptor given back: what the master
+  // must still do when every other descriptor is taken (read the config,
+  // answer a reload) gets one.
+  template <typename Step>
+  auto withReserve(Step step) {
+    reserve_.reset();
+    struct Retake {
+      UniqueFd& reserve;
+      ~Retake() { reserve = openReserve(); }
+    } retake{reserve_};
+    return step();
+  }
+  static UniqueFd openReserve();
 
-  Config config_;
+  // ---- reload (reload.cpp) ----
+  // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
+  // error (file:line:column) is logged and answered. Valid: settings that
+  // running workers can take (limits, requirepass, timeout, expiry, log
+  // level, drain_timeout) go to them through shared memory and SIGHUP;
+  // settings that need new workers (listen, workers, cpu_affinity,
+  // thread_pool, log file, metrics on/off) start a new generation; the
+  // metrics listener moves in the master; the pidfile needs a restart and
+  // is refused by name.
+  void reload();
+  void applySettings(Config next, const std::string& text);
+  void checkSettingsApplied();
+  // Builds generation g+1 (Generation::open), forks it, and only then
+  // retires generation g: links its workers to the new ones and tells
+  // them to hand their keys over. Any failure before that is the reload's
+  // error and changes nothing.
+  void startGeneration(Config next, std::string text);
+  void retireServing(std::unique_ptr<Generation> next);
+  void checkHandOver();
+  void finishHandOver(bool complete);
+  void retiringWorkerGone(int slot);
+  // Destroys the retiring generation once its last worker is gone (and no
+  // step waits on it), then starts a reload that waited for that.
+  void dropRetiringIfGone();
+  void answerReload(bool ok, const std::string& text);
+  void enter(ReloadStep step);
+
+  Config config_;  // the serving generation's, kept current by settings reloads
   Log& log_;
   Loop loop_;
   SignalWatcher signals_;
   Timer forceStop_;
   pid_t masterPid_;
-  int workers_;
-  std::vector<std::vector<OpenedListener>> listeners_;  // [slot][listen entry]
-  std::vector<ListenConfig> listening_;  // config_.listen with the ports actually bound
-  std::vector<std::unique_ptr<ipc::ChannelMemory>> channels_;  // [from * workers + to]
+  UniqueFd reserve_;  // see withReserve
   std::unique_ptr<metrics::SharedMetrics> metrics_;  // one block per worker slot and bank
-  int bank_ = 0;  // the serving generation's bank of metrics blocks
-  std::vector<Slot> slots_;
-  // The retiring generation, the channels it shares with the serving one
-  // ([old * workers + new]: old -> new, then new -> old), and the sockets
-  // that go away with it (closed last slot first once it is gone).
-  std::vector<Retiree> retirees_;
-  std::vector<std::unique_ptr<ipc::ChannelMemory>> guestChannels_;
-  int retiringWorkers_ = 0;
-  std::vector<std::pair<int, OpenedListener>> retiringListeners_;  // (slot, socket)
+  std::unique_ptr<ipc::SharedText> configText_;      // what a settings reload hands to workers
+  std::unique_ptr<Generation> serving_, retiring_;
+  std::unique_ptr<MetricsHttp> metricsHttp_;
+
+  ReloadStep step_ = ReloadStep::Idle;
+  bool reloadAgain_ = false;  // a SIGHUP during a reload runs it again after
+  Timer stepDeadline_;        // bounds ApplyingSettings and HandingOver
+  std::uint64_t awaitedVersion_ = 0;
+  std::string settingsAnswer_;
+  TimePoint handOverStarted_{};
+  struct PendingGeneration {
+    Config config;
+    std::string text;
+  };
+  std::optional<PendingGeneration> pending_;  // FinishingPrevious: what starts next
+  std::vector<int> steerWhenHandedOver_;  // groups that grow: steered to every new slot at the end
+  std::size_t nextAdopter_ = 0;           // round robin over the new workers
+
   std::uint64_t migratedKeys_ = 0;
-  std::size_t nextAdopter_ = 0;  // round robin over the new workers
   double lastReloadSeconds_ = 0;
   double lastPauseSeconds_ = 0;  // the longest a retiring worker held its clients in the last reload
-  std::vector<int> steerWhenHandedOver_;  // groups that grow: steered to every new slot at the end
-  Timer retireeWait_;
-  std::unique_ptr<MetricsHttp> metricsHttp_;
-  std::unique_ptr<ipc::SharedText> configText_;  // what reload hands to workers
-  Timer readyCheck_, statusTimer_, reloadWait_;
-  bool reloading_ = false, reloadAgain_ = false;  // a SIGHUP during a reload runs it again after
+  Timer statusTimer_;
   bool ready_ = false;
-  std::uint64_t generation_ = 1, reloadsOk_ = 0, reloadsFailed_ = 0;
+  std::uint64_t configGeneration_ = 1, reloadsOk_ = 0, reloadsFailed_ = 0;
   bool stopping_ = false;
 };
 

@@ -3,14 +3,13 @@
 #include <memory>
 #include <string>
 
-#include "common/ipc/wire.h"
+#include "common/ipc/messages.h"
 #include "worker/command_table.h"
 #include "worker/server.h"
 
 namespace keyloop {
 
-using ipc::put;
-using ipc::take;
+using ipc::RecordType;
 
 namespace {
 
@@ -21,17 +20,11 @@ constexpr std::size_t kKeysPerSlice = 1024;
 // Stop streaming while a ring has this many records waiting behind it.
 constexpr std::size_t kMaxBacklog = 64;
 
-std::string slotRecord(int slot) {
-  std::string out;
-  put(out, static_cast<std::int32_t>(slot));
-  return out;
-}
-
 }  // namespace
 
 Migration::Migration(Loop& loop, Server& server, Router& router, Log& log, int slot)
-    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), quietCheck_(loop), streamer_(loop), pause_(loop) {
-  router_.setControlHandler([this](int link, char type, std::string_view payload) { onRecord(link, type, payload); });
+    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), settle_(loop), streamer_(loop), roomCheck_(loop) {
+  router_.setControlHandler([this](int link, RecordType type, std::string_view payload) { onRecord(link, type, payload); });
 }
 
 Migration::~Migration() { router_.setControlHandler({}); }
@@ -51,7 +44,7 @@ void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   done_ = std::move(done);
   startedAt_ = loop_.now();
   // Phase 1: copy everything while serving as usual; remember what changes.
-  phase_ = Phase::Copying;
+  enter(Phase::Copying);
   server_.setWriteObserver([this](std::span<const std::string_view> args, const CommandSpec& spec) {
     noteWrite(args, spec);
   });
@@ -74,19 +67,23 @@ void Migration::noteWrite(std::span<const std::string_view> args, const CommandS
 void Migration::beginHolding() {
   // Phase 2: the copy is done. Stop taking new work, wait until nothing is
   // in flight between the old workers, then send what changed meanwhile.
-  phase_ = Phase::Holding;
+  enter(Phase::Quiescing);
   heldAt_ = loop_.now();
   if (onHold_) onHold_();
   server_.hold(/*routedToo=*/false);  // peers' requests still run: they make us quiet
-  quietCheck_.start(Duration::zero(), std::chrono::milliseconds(1), [this] { checkQuiet(); });
+  // Quiet comes from messages (a reply, a commit, a peer's Quiet notice):
+  // looked at again after every batch of them, never on a timer.
+  settle_.unref();
+  settle_.start([this] { checkQuiet(); });
+  checkQuiet();
 }
 
 void Migration::sendChanges() {
   server_.setWriteObserver({});
-  phase_ = Phase::Final;
+  enter(Phase::SendingChanges);
   if (flushed_) {
     // A FLUSHALL during the copy: start the new workers over, send it all.
-    sendToNext('F', {});
+    sendToNext(ipc::encodeSlotNotice(RecordType::Flushed, slot_));
     cursor_ = 0;
     return streamer_.start([this] { streamSlice(); });
   }
@@ -103,34 +100,37 @@ void Migration::forgetRetiring(int slot) {
   copiedPeers_.insert(slot);
   quietPeers_.insert(slot);
   holdIfAllCopied();
+  checkQuiet();
   arrived(slot);
 }
 
-void Migration::onRecord(int, char type, std::string_view payload) {
+void Migration::onRecord(int, RecordType type, std::string_view payload) {
+  ipc::KeyState state;
   std::int32_t slot = -1;
-  if (type == 'M' || type == 'K') {
-    std::uint32_t keyLength = 0;
-    std::int64_t expireAt = kNoExpiry;
-    if (!take(payload, keyLength) || payload.size() < keyLength) return;
-    const std::string_view key = payload.substr(0, keyLength);
-    payload.remove_prefix(keyLength);
-    if (type == 'K') {
-      server_.store().erase(key);
+  switch (type) {
+    case RecordType::KeyValue:
+    case RecordType::KeyGone:
+      if (!ipc::decodeKeyState(type, payload, state)) return;
+      // A key that expired on the way is set anyway: it vanishes on first
+      // touch or in the expire cycle (a clock read per key costs more).
+      if (state.exists) server_.store().set(state.key, state.value, state.expireAt);
+      else server_.store().erase(state.key);
       return;
-    }
-    if (!take(payload, expireAt)) return;
-    // A key that expired on the way is set anyway: it vanishes on first
-    // touch or in the expire cycle (a clock read per key costs more).
-    server_.store().set(key, payload, expireAt);
-  } else if (type == 'F') {
-    server_.store().clear();
-  } else if (type == 'Y' && take(payload, slot)) {
-    copiedPeers_.insert(slot);
-    holdIfAllCopied();
-  } else if (type == 'Z' && take(payload, slot)) {
-    quietPeers_.insert(slot);
-  } else if (type == 'E' && take(payload, slot)) {
-    arrived(slot);
+    case RecordType::Flushed:
+      return server_.store().clear();
+    case RecordType::Copied:
+      if (!ipc::decodeSlotNotice(payload, slot)) return;
+      copiedPeers_.insert(slot);
+      return holdIfAllCopied();
+    case RecordType::Quiet:
+      if (!ipc::decodeSlotNotice(payload, slot)) return;
+      quietPeers_.insert(slot);
+      return checkQuiet();
+    case RecordType::HandOverEnd:
+      if (ipc::decodeSlotNotice(payload, slot)) arrived(slot);
+      return;
+    default:
+      return;  // requests and replies are the router's
   }
 }
 
@@ -146,24 +146,28 @@ void Migration::arrived(int slot) {
 }
 
 void Migration::checkQuiet() {
+  if (phase_ != Phase::Quiescing) return;
   if (!sentQuiet_) {
     if (!server_.quiet()) return;
     sentQuiet_ = true;
-    sendToPeers('Z');
+    sendToPeers(RecordType::Quiet);
   }
   // Every peer's requests have arrived (they precede its 'Z') and, with no
   // lock held, have all run: nothing can change the store any more.
   if (static_cast<int>(quietPeers_.size()) < peers_ || !server_.locks().empty() || !server_.quiet()) return;
-  quietCheck_.stop();
+  settle_.stop();
   sendChanges();
 }
 
 void Migration::streamSlice() {
   for (int peer = 0; peer < nextWorkers_; ++peer) {
     if (router_.backlog(router_.linkOfNext(peer)) > kMaxBacklog) {
-      // Let the new workers catch up, without spinning on a core they need.
+      // Let the new workers catch up, without spinning on a core they need:
+      // streaming resumes when they have made room (their reads wake our
+      // channel's space watcher, and the check after that poll sees it).
       streamer_.stop();
-      pause_.start(std::chrono::milliseconds(1), [this] { streamer_.start([this] { streamSlice(); }); });
+      roomCheck_.unref();
+      roomCheck_.start([this] { resumeWhenRoom(); });
       return;
     }
   }
@@ -177,42 +181,63 @@ void Migration::streamSlice() {
   // Copied: tell the peers, keep serving until every one of them has
   // copied too, then all hold together (for milliseconds, not for the
   // slowest copy).
-  phase_ = Phase::Copied;
-  sendToPeers('Y');
+  enter(Phase::WaitingForPeers);
+  sendToPeers(RecordType::Copied);
   holdIfAllCopied();
 }
 
-void Migration::sendToPeers(char type) {
+void Migration::resumeWhenRoom() {
+  for (int peer = 0; peer < nextWorkers_; ++peer) {
+    if (router_.backlog(router_.linkOfNext(peer)) > kMaxBacklog / 2) return;
+  }
+  roomCheck_.stop();
+  streamer_.start([this] { streamSlice(); });
+}
+
+const char* Migration::nameOf(Phase phase) {
+  switch (phase) {
+    case Phase::Serving: return "serving";
+    case Phase::Copying: return "copying";
+    case Phase::WaitingForPeers: return "waiting for peers to copy";
+    case Phase::Quiescing: return "quiescing";
+    case Phase::SendingChanges: return "sending changes";
+    case Phase::Forwarding: return "forwarding";
+  }
+  return "?";
+}
+
+void Migration::enter(Phase phase) {
+  phase_ = phase;
+  log_.verbose("Worker %d hand-over: %s", slot_, nameOf(phase));
+}
+
+void Migration::sendToPeers(RecordType type) {
+  const std::string notice = ipc::encodeSlotNotice(type, slot_);
   for (int peer = 0; peer < router_.workers(); ++peer) {
-    if (peer != router_.self() && router_.self() >= 0) router_.sendControl(router_.linkOfPeer(peer), type, slotRecord(slot_));
+    if (peer != router_.self() && router_.self() >= 0) router_.sendRecord(router_.linkOfPeer(peer), notice);
   }
 }
 
-void Migration::sendToNext(char type, std::string_view payload) {
-  for (int peer = 0; peer < nextWorkers_; ++peer) router_.sendControl(router_.linkOfNext(peer), type, payload);
+void Migration::sendToNext(std::string_view record) {
+  for (int peer = 0; peer < nextWorkers_; ++peer) router_.sendRecord(router_.linkOfNext(peer), record);
 }
 
 void Migration::sendKey(std::string_view key, const Store::Entry* e) {
-  std::string& record = keyRecord_;  // reused: no allocation per key
-  record.clear();
-  put(record, static_cast<std::uint32_t>(key.size()));
-  record += key;
-  if (e != nullptr) {
-    put(record, Store::expireAt(e));
-    record += Store::value(e);
-  }
-  router_.sendControl(router_.linkOfNext(nextRing_.ownerOf(key)), e != nullptr ? 'M' : 'K', record);
+  // keyRecord_ is reused: no allocation per key.
+  ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), Store::value(e)}
+                                               : ipc::KeyState{key, false, 0, {}});
+  router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
 }
 
 void Migration::holdIfAllCopied() {
-  if (phase_ == Phase::Copied && static_cast<int>(copiedPeers_.size()) >= peers_) beginHolding();
+  if (phase_ == Phase::WaitingForPeers && static_cast<int>(copiedPeers_.size()) >= peers_) beginHolding();
 }
 
 void Migration::finishRetiring() {
   streamer_.stop();
-  pause_.stop();
-  phase_ = Phase::Retired;
-  sendToNext('E', slotRecord(slot_));
+  roomCheck_.stop();
+  enter(Phase::Forwarding);
+  sendToNext(ipc::encodeSlotNotice(RecordType::HandOverEnd, slot_));
   router_.retarget(nextWorkers_);
   auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
   server_.threadPool().submit([moved] { moved->free(); });

@@ -76,12 +76,13 @@ class Migration {
   bool retiring() const { return phase_ != Phase::Serving; }
 
  private:
-  void onRecord(int link, char type, std::string_view payload);
+  void onRecord(int link, ipc::RecordType type, std::string_view payload);
   void noteWrite(std::span<const std::string_view> args, const CommandSpec& spec);
-  void sendToPeers(char type);
-  // Sends a record of `type` to every worker of the next generation.
-  void sendToNext(char type, std::string_view payload);
-  // Sends `key`'s state ('M' with `e`'s value and expiry, or 'K': gone) to its new owner.
+  // Sends a slot notice (Copied, Quiet) to every peer of this generation.
+  void sendToPeers(ipc::RecordType type);
+  // Sends a record to every worker of the next generation.
+  void sendToNext(std::string_view record);
+  // Sends `key`'s state (KeyValue with `e`'s value and expiry, or KeyGone) to its new owner.
   void sendKey(std::string_view key, const Store::Entry* e);
   void holdIfAllCopied();
   void beginHolding();
@@ -104,7 +105,18 @@ class Migration {
   ring::Ring nextRing_{1};
   int peers_ = 0;
   std::set<int> copiedPeers_, quietPeers_;
-  enum class Phase { Serving, Copying, Copied, Holding, Final, Retired };
+  // The retiring side's steps, each left on the message that ends it.
+  enum class Phase {
+    Serving,          // not retiring
+    Copying,          // streaming every key while serving (ends: the scan is through)
+    WaitingForPeers,  // copied; serving until every peer's Copied is in
+    Quiescing,        // clients held; until nothing is in flight and every peer's Quiet is in
+    SendingChanges,   // the keys written meanwhile (or everything again after a FLUSHALL)
+    Forwarding,       // owns no key; forwards to the next generation until its clients leave
+  };
+  static const char* nameOf(Phase phase);
+  void enter(Phase phase);
+  void resumeWhenRoom();
   Phase phase_ = Phase::Serving;
   bool sentQuiet_ = false, flushed_ = false;
   std::unordered_set<std::string> dirty_;  // keys written during the copy
@@ -114,9 +126,9 @@ class Migration {
   TimePoint startedAt_{}, heldAt_{};
   std::function<void()> onHold_, onArrived_;
   Done done_;
-  Timer quietCheck_;
+  Check settle_;     // Quiescing: after every batch of messages
   Idle streamer_;
-  Timer pause_;  // while the rings are full
+  Check roomCheck_;  // while the rings are full
 };
 
 }  // namespace keyloop

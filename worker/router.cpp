@@ -1,11 +1,6 @@
 #include "worker/router.h"
 
-#include "common/ipc/wire.h"
-
 namespace keyloop {
-
-using ipc::put;
-using ipc::take;
 
 Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
     : loop_(loop),
@@ -35,13 +30,7 @@ int Router::addNext(int peer, Link link) {
   return nextLinks_[static_cast<std::size_t>(peer)] = addLink(link);
 }
 
-void Router::sendControl(int link, char type, std::string_view payload) {
-  std::string& record = requestBuffer_;
-  record.clear();
-  record += type;
-  record += payload;
-  senders_[static_cast<std::size_t>(link)]->send(record);
-}
+void Router::sendRecord(int link, std::string_view record) { senders_[static_cast<std::size_t>(link)]->send(record); }
 
 void Router::retarget(int workers) {
   // The old links stay open but quiet (the migration drained them first);
@@ -59,57 +48,37 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
   if (owner == self_) return executor_(args, protocol, std::move(done));
   const std::uint64_t id = nextId_++;
   std::string& record = requestBuffer_;  // reused: no allocation per request
-  record.clear();
-  record += 'Q';
-  put(record, id);
-  put(record, static_cast<std::uint8_t>(protocol));
-  put(record, static_cast<std::uint32_t>(args.size()));
-  for (std::string_view a : args) {
-    put(record, static_cast<std::uint32_t>(a.size()));
-    record += a;
-  }
+  ipc::encodeRequest(record, id, static_cast<std::uint8_t>(protocol), args);
   senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])]->send(record);
   pending_.emplace(id, Pending{std::move(done), loop_.now(), owner});
   ++forwarded_;
 }
 
 void Router::onRecord(int link, std::string_view record) {
-  if (record.empty()) return;
-  const char type = record[0];
-  record.remove_prefix(1);
-  if (type != 'Q' && type != 'R') {
-    if (control_) control_(link, type, record);
-    return;
-  }
-  std::uint64_t id = 0;
-  if (!take(record, id)) return;
-  if (type == 'R') {
+  const auto typed = ipc::recordType(record);
+  if (!typed) return;
+  const auto [type, payload] = *typed;
+  if (type == ipc::RecordType::Reply) {
+    std::uint64_t id = 0;
+    std::string_view reply;
+    if (!ipc::decodeReply(payload, id, reply)) return;
     auto it = pending_.find(id);
     if (it == pending_.end()) return;  // answered with -TRYAGAIN already
     Done done = std::move(it->second.done);
     pending_.erase(it);
-    done(record);
+    done(reply);
     return;
   }
-  std::uint8_t protocol = 2;
-  std::uint32_t argc = 0;
-  if (!take(record, protocol) || !take(record, argc)) return;
-  std::vector<std::string_view>& args = peerArgs_;
-  args.clear();
-  for (std::uint32_t i = 0; i < argc; ++i) {
-    std::uint32_t length = 0;
-    if (!take(record, length) || record.size() < length) return;
-    args.push_back(record.substr(0, length));
-    record.remove_prefix(length);
+  if (type != ipc::RecordType::Request) {
+    if (control_) control_(link, type, payload);
+    return;
   }
-  executor_(args, protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2,
-            [this, link, id](std::string_view bytes) {
-              std::string& reply = replyBuffer_;
-              reply.clear();
-              reply += 'R';
-              put(reply, id);
-              reply += bytes;
-              senders_[static_cast<std::size_t>(link)]->send(reply);
+  ipc::Request request;
+  if (!ipc::decodeRequest(payload, request, peerArgs_)) return;
+  executor_(peerArgs_, request.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2,
+            [this, link, id = request.id](std::string_view bytes) {
+              ipc::encodeReply(replyBuffer_, id, bytes);
+              senders_[static_cast<std::size_t>(link)]->send(replyBuffer_);
             });
 }
 

@@ -8,9 +8,8 @@
 // A request that gets no answer within kRequestTimeout (its owner crashed
 // and is being restarted) is answered with -TRYAGAIN instead of hanging.
 //
-// Wire records: 'Q' id:u64 protocol:u8 argc:u32 (len:u32 bytes)*  and
-//               'R' id:u64 reply-bytes; any other type is a migration
-//               record (migration.h), handed to the control handler.
+// Wire records (ipc/messages.h): Request and Reply; any other type is a
+// migration record (migration.h), handed to the control handler.
 //
 // Links: peers are the workers of this worker's generation (ring members,
 // by worker index). During a reload a router also has guests (workers of
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "common/ipc/channel.h"
+#include "common/ipc/messages.h"
 #include "common/resp/reply.h"
 #include "common/ring/ring.h"
 
@@ -49,7 +49,7 @@ class Router {
   };
 
   // A record that is neither request nor reply: (link it came on, type, payload).
-  using ControlHandler = std::function<void(int link, char type, std::string_view payload)>;
+  using ControlHandler = std::function<void(int link, ipc::RecordType type, std::string_view payload)>;
 
   // links[peer] for every worker; links[self] is unused.
   Router(Loop& loop, int self, std::vector<Link> links, Executor executor);
@@ -66,8 +66,8 @@ class Router {
   int addGuest(Link link);
   // Adds the link to worker `peer` of the next generation; returns its link id.
   int addNext(int peer, Link link);
-  // Sends a migration record on a link (by link id).
-  void sendControl(int link, char type, std::string_view payload);
+  // Sends a migration record (encoded whole, ipc/messages.h) on a link (by link id).
+  void sendRecord(int link, std::string_view record);
   // Records waiting behind a full ring on a link.
   std::size_t backlog(int link) const { return senders_[static_cast<std::size_t>(link)]->overflowed(); }
   int linkOfPeer(int peer) const { return peerLinks_[static_cast<std::size_t>(peer)]; }

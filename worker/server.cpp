@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "common/ipc/wire.h"
 #include "common/net/listener.h"
 #include "worker/args.h"
 #include "worker/fanout.h"
@@ -212,38 +211,24 @@ Client& Server::addClient(UniqueFd fd) {
   return added;
 }
 
-std::string Server::encode(const ClientState& state) {
-  std::string out;
-  ipc::put(out, static_cast<std::uint8_t>(state.protocol == resp::Protocol::Resp3 ? 3 : 2));
-  ipc::put(out, static_cast<std::uint8_t>(state.authenticated));
-  out += state.name;
-  return out;
-}
-
-std::optional<Server::ClientState> Server::decode(std::string_view bytes) {
-  std::uint8_t protocol = 0, authenticated = 0;
-  if (!ipc::take(bytes, protocol) || !ipc::take(bytes, authenticated)) return std::nullopt;
-  return ClientState{protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2, authenticated != 0,
-                     std::string(bytes)};
-}
-
-void Server::handOverIdleClients(const std::function<bool(int fd, const ClientState&)>& send) {
+void Server::handOverIdleClients(const std::function<bool(int fd, const ipc::ClientState&)>& send) {
   std::vector<Client*> idle;
   for (const auto& [id, client] : clients_) {
     if (client->atRequestBoundary()) idle.push_back(client.get());
   }
   for (Client* client : idle) {
-    const ClientState state{client->reply().protocol(), client->authenticated(), client->name()};
+    const ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
+                                 client->authenticated(), client->name()};
     if (!send(client->fd(), state)) continue;
     log_.verbose("Handed client %s over to the new generation", client->peer().c_str());
     client->detach();  // the descriptor was duplicated into the message
   }
 }
 
-void Server::adoptClient(UniqueFd fd, const ClientState& state) {
+void Server::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   Client& client = addClient(std::move(fd));
   log_.verbose("Took over client %s from a retiring worker", client.peer().c_str());
-  client.reply().setProtocol(state.protocol);
+  client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
 }

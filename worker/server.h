@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/ipc/messages.h"
 #include "common/log/log.h"
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
@@ -97,20 +98,11 @@ class Server {
   void stopAccepting(const std::vector<int>& keep = {});
   // Accepts whatever waits on the sockets still watched; returns how many.
   std::size_t acceptQueued();
-  // A client connection as it moves from a retiring worker to a new one
-  // (what a connection carries besides its socket).
-  struct ClientState {
-    resp::Protocol protocol = resp::Protocol::Resp2;
-    bool authenticated = false;
-    std::string name;
-  };
-  static std::string encode(const ClientState& state);
-  static std::optional<ClientState> decode(std::string_view bytes);
   // Passes every client at a request boundary to `send` (which returns
   // false if it could not take it); the ones taken are gone from here.
-  void handOverIdleClients(const std::function<bool(int fd, const ClientState&)>& send);
+  void handOverIdleClients(const std::function<bool(int fd, const ipc::ClientState&)>& send);
   // A connection handed over by a retiring worker.
-  void adoptClient(UniqueFd fd, const ClientState& state);
+  void adoptClient(UniqueFd fd, const ipc::ClientState& state);
   Client* findClient(std::uint64_t id);
   // Calls the client's sendReleased() once the current loop callback is
   // done: forwarded replies arrive in batches (one channel drain), and one

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "common/ipc/control.h"
-#include "common/ipc/wire.h"
+#include "common/ipc/messages.h"
 #include "worker/migration.h"
 #include "worker/server.h"
 
@@ -35,9 +35,9 @@ class Leaving {
     server_.drain(/*closeIdle=*/!retired_);
     if (retired_) {
       handOver_.start([this] {
-        server_.handOverIdleClients([this](int fd, const Server::ClientState& state) {
+        server_.handOverIdleClients([this](int fd, const ipc::ClientState& state) {
           const int fds[] = {fd};
-          return ipc::sendControl(control_, "C" + Server::encode(state), fds);
+          return ipc::sendControl(control_, ipc::encode(ipc::PassClient{state}), fds);
         });
       });
     }
@@ -87,13 +87,6 @@ class Leaving {
   Check handOver_;  // after every poll: clients reach request boundaries in I/O callbacks
 };
 
-std::vector<int> readInts(std::string_view payload) {
-  std::vector<int> values;
-  std::int32_t v;
-  while (ipc::take(payload, v)) values.push_back(v);
-  return values;
-}
-
 }  // namespace
 
 int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
@@ -124,32 +117,34 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     leaving.stop();
   };
 
-  auto onControl = [&](ipc::ControlMessage& m) {
-    const auto [type, payload] = ipc::typeAndPayload(m.bytes);
-    const std::vector<int> ints = readInts(payload);
-    if (type == 'L' && ints.size() == 1 && m.fds.size() == 6) {
-      auto out = std::make_unique<ipc::ChannelMemory>(std::move(m.fds[0]), std::move(m.fds[1]), std::move(m.fds[2]));
-      auto in = std::make_unique<ipc::ChannelMemory>(std::move(m.fds[3]), std::move(m.fds[4]), std::move(m.fds[5]));
-      router.addNext(ints[0], {out.get(), in.get()});
-      nextChannels.push_back(std::move(out));
-      nextChannels.push_back(std::move(in));
-    } else if (type == 'G' && !ints.empty() && !migration.retiring()) {
+  auto tellMaster = [&setup](const ipc::ControlMessage& message) {
+    ipc::sendControl(setup.control, ipc::encode(message));
+  };
+  auto onControl = [&](ipc::ControlMessage& message, std::vector<UniqueFd>& fds) {
+    if (std::holds_alternative<ipc::LinkNext>(message) && fds.size() == 6) {
+      auto out = ipc::ChannelMemory::attach(std::move(fds[0]), std::move(fds[1]), std::move(fds[2]));
+      auto in = ipc::ChannelMemory::attach(std::move(fds[3]), std::move(fds[4]), std::move(fds[5]));
+      for (const std::string* error : {std::get_if<std::string>(&out), std::get_if<std::string>(&in)}) {
+        if (error != nullptr) return log.warning("Worker %d: channel to the next generation: %s", setup.slot, error->c_str());
+      }
+      auto& outChannel = std::get<std::unique_ptr<ipc::ChannelMemory>>(out);
+      auto& inChannel = std::get<std::unique_ptr<ipc::ChannelMemory>>(in);
+      router.addNext(std::get<ipc::LinkNext>(message).peer, {outChannel.get(), inChannel.get()});
+      nextChannels.push_back(std::move(outChannel));
+      nextChannels.push_back(std::move(inChannel));
+    } else if (auto* handOver = std::get_if<ipc::HandOver>(&message); handOver != nullptr && !migration.retiring()) {
       if (setup.setTitle) setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring");
-      const std::vector<int> keep(ints.begin() + 1, ints.end());
-      migration.retire(ints[0], [&server, keep] { server.stopAccepting(keep); },
+      const std::vector<int> keep(handOver->keep.begin(), handOver->keep.end());
+      migration.retire(handOver->workers, [&server, keep] { server.stopAccepting(keep); },
                        [&](std::uint64_t keys, Duration took, Duration held) {
-                         std::string done = "D";
-                         ipc::put(done, static_cast<std::uint64_t>(keys));
-                         ipc::put(done, static_cast<std::int64_t>(took.count()));
-                         ipc::put(done, static_cast<std::int64_t>(held.count()));
-                         ipc::sendControl(setup.control, done);
+                         tellMaster(ipc::HandedOver{keys, took.count(), held.count()});
                          leaving.drain(/*retired=*/true);
                        });
-    } else if (type == 'A' && m.fds.size() == 1) {
-      if (auto state = Server::decode(payload)) server.adoptClient(std::move(m.fds[0]), *state);
-    } else if (type == 'X' && ints.size() == 1) {
-      migration.forgetRetiring(ints[0]);
-    } else if (type == 'F') {
+    } else if (auto* adopt = std::get_if<ipc::AdoptClient>(&message); adopt != nullptr && fds.size() == 1) {
+      server.adoptClient(std::move(fds[0]), adopt->state);
+    } else if (auto* gone = std::get_if<ipc::RetireeGone>(&message)) {
+      migration.forgetRetiring(gone->slot);
+    } else if (std::holds_alternative<ipc::FinishClients>(message)) {
       leaving.finishNow();
     }
   };
@@ -157,7 +152,9 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     control.unref();  // the master going away is PR_SET_PDEATHSIG's business
     control.start(kReadable, [&](std::uint32_t) {
       bool closed = false;
-      while (auto message = ipc::receiveControl(setup.control, closed)) onControl(*message);
+      while (auto received = ipc::receiveControl(setup.control, closed)) {
+        if (auto message = ipc::decodeControl(received->bytes)) onControl(*message, received->fds);
+      }
       if (closed) control.stop();
     });
   }
@@ -173,17 +170,15 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
         log.configure(c->logLevel, c->logFile);
       }
       // The master answers the reload once every worker says it has it.
-      if (setup.metrics) setup.metrics->at(setup.metricsIndex).configVersion.store(published.version);
-      return;
+      return tellMaster(ipc::ConfigApplied{published.version});
     }
     if (signo == SIGQUIT) return leaving.drain(/*retired=*/false);
     stopAll();
   });
-  // Forked with the master's current settings: current as of this version.
-  if (setup.metrics && setup.configText) {
-    setup.metrics->at(setup.metricsIndex).configVersion.store(setup.configText->version());
-  }
   server.serve(setup.listenFds, /*acceptNow=*/setup.handOvers == 0);
+  tellMaster(ipc::Serving{});
+  // Forked with the master's current settings: current as of this version.
+  if (setup.configText) tellMaster(ipc::ConfigApplied{setup.configText->version()});
   log.verbose("Worker %d serving", setup.slot);
   loop.run();
   return 0;

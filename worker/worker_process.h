@@ -8,22 +8,14 @@
 // worker has a client left, then exit (or at shutdown.drain_timeout: then
 // each client is finished at its next request boundary, Client::finish).
 //
-// Control socket (from the master, ipc/control.h), for reloads that start
-// a new generation of workers (migration.h):
-//   'L' peer:i32 + 6 fds   the channels to worker `peer` of the next
-//                          generation (out: memfd, data, space; in: same)
-//   'G' workers:i32 keep:i32*  hand the keys over to the next generation
-//                          (`workers` of them), keep accepting only on the
-//                          listening sockets `keep` (they are going away),
-//                          then drain and exit
-//   'X' slot:i32           worker `slot` of the retiring generation died
-//   'F'                    finish every client now (a newer reload needs
-//                          this retiring worker gone)
-//   'A' state + 1 fd       adopt a client connection a retiring worker
-//                          handed over (Server::ClientState)
-// and back to the master: 'D' keys:u64 took-ns:i64 held-ns:i64 when the
-// keys are handed over; 'C' state + 1 fd for each client connection it hands over
-// (the master passes it on to a new worker as 'A').
+// Control socket (from the master, ipc/control.h; every message is listed
+// in ipc/messages.h): the worker says Serving once its loop runs and
+// ConfigApplied for each settings reload; a reload that starts a new
+// generation sends the retiring worker LinkNext (channels to each new
+// worker) and HandOver (migration.h), which answers HandedOver and then
+// passes its clients on (PassClient); a new worker adopts them
+// (AdoptClient). RetireeGone and FinishClients are the exceptions: a
+// retiring worker that died, a newer reload that needs this one gone.
 #pragma once
 
 #include <cstdint>

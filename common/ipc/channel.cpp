@@ -7,7 +7,6 @@
 
 #include <bit>
 #include <cstring>
-#include <system_error>
 
 namespace keyloop::ipc {
 
@@ -21,11 +20,7 @@ constexpr std::uint32_t kMoreFollows = 0x80000000u;
 constexpr std::uint32_t kContinues = 0x40000000u;
 constexpr std::uint32_t kLengthMask = 0x3FFFFFFFu;
 
-UniqueFd makeEventFd() {
-  UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!fd) throw std::system_error(errno, std::generic_category(), "eventfd");
-  return fd;
-}
+std::string failed(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
 
 std::size_t headerBytes() {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -40,32 +35,48 @@ void wake(int fd) {
 
 }  // namespace
 
-ChannelMemory::ChannelMemory(std::size_t capacity)
-    : memory_(::memfd_create("keyloop-channel", MFD_CLOEXEC)), dataReady_(makeEventFd()), spaceReady_(makeEventFd()) {
-  if (!memory_) throw std::system_error(errno, std::generic_category(), "memfd_create");
-  map(std::bit_ceil(std::max<std::size_t>(capacity, 4096)), /*initialize=*/true);
+std::variant<std::unique_ptr<ChannelMemory>, std::string> ChannelMemory::create(std::size_t capacity) {
+  std::unique_ptr<ChannelMemory> channel(new ChannelMemory);
+  channel->memory_ = UniqueFd(::memfd_create("keyloop-channel", MFD_CLOEXEC));
+  if (!channel->memory_) return failed("memfd_create");
+  channel->dataReady_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  channel->spaceReady_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!channel->dataReady_ || !channel->spaceReady_) return failed("eventfd");
+  std::string error = channel->map(std::bit_ceil(std::max<std::size_t>(capacity, 4096)), /*initialize=*/true);
+  if (!error.empty()) return error;
+  return channel;
 }
 
-ChannelMemory::ChannelMemory(UniqueFd memory, UniqueFd dataReady, UniqueFd spaceReady)
-    : memory_(std::move(memory)), dataReady_(std::move(dataReady)), spaceReady_(std::move(spaceReady)) {
+std::variant<std::unique_ptr<ChannelMemory>, std::string> ChannelMemory::attach(UniqueFd memory, UniqueFd dataReady,
+                                                                               UniqueFd spaceReady) {
+  std::unique_ptr<ChannelMemory> channel(new ChannelMemory);
+  channel->memory_ = std::move(memory);
+  channel->dataReady_ = std::move(dataReady);
+  channel->spaceReady_ = std::move(spaceReady);
   struct stat st{};
-  if (::fstat(memory_.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat");
-  map(static_cast<std::size_t>(st.st_size) - headerBytes(), /*initialize=*/false);
+  if (::fstat(channel->memory_.get(), &st) != 0) return failed("fstat");
+  if (static_cast<std::size_t>(st.st_size) <= headerBytes()) return std::string("not a channel: too small");
+  std::string error = channel->map(static_cast<std::size_t>(st.st_size) - headerBytes(), /*initialize=*/false);
+  if (!error.empty()) return error;
+  return channel;
 }
 
-void ChannelMemory::map(std::size_t capacity, bool initialize) {
-  mappingSize_ = headerBytes() + capacity;
-  if (initialize && ::ftruncate(memory_.get(), static_cast<off_t>(mappingSize_)) != 0) {
-    throw std::system_error(errno, std::generic_category(), "ftruncate");
-  }
-  mapping_ = ::mmap(nullptr, mappingSize_, PROT_READ | PROT_WRITE, MAP_SHARED, memory_.get(), 0);
-  if (mapping_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+std::string ChannelMemory::map(std::size_t capacity, bool initialize) {
+  const std::size_t size = headerBytes() + capacity;
+  if (initialize && ::ftruncate(memory_.get(), static_cast<off_t>(size)) != 0) return failed("ftruncate");
+  void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memory_.get(), 0);
+  if (mapping == MAP_FAILED) return failed("mmap");
+  mapping_ = mapping;
+  mappingSize_ = size;
   header_ = initialize ? new (mapping_) Header{} : static_cast<Header*>(mapping_);
   if (initialize) header_->capacity = capacity;
   data_ = static_cast<char*>(mapping_) + headerBytes();
+  return {};
 }
 
-ChannelMemory::~ChannelMemory() { ::munmap(mapping_, mappingSize_); }
+ChannelMemory::~ChannelMemory() {
+  if (mapping_ != nullptr) ::munmap(mapping_, mappingSize_);
+}
 
 void ChannelMemory::markReadUpTo(std::uint64_t head) {
   header_->head.store(head, std::memory_order_seq_cst);

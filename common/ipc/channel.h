@@ -31,6 +31,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <memory>
 
 #include "common/loop/handles.h"
 
@@ -39,12 +41,14 @@ namespace keyloop::ipc {
 // The shared part: header plus data ring; lives in an mmap'ed region.
 class ChannelMemory {
  public:
-  // `capacity` is rounded up to a power of two. Throws std::system_error if
-  // the kernel refuses the mapping or the eventfds.
-  explicit ChannelMemory(std::size_t capacity = 1 << 20);
+  // A new channel; `capacity` is rounded up to a power of two. Or why the
+  // kernel refused it (descriptors or memory exhausted): the master builds
+  // channels on a reload, which must fail cleanly, never end the process.
+  static std::variant<std::unique_ptr<ChannelMemory>, std::string> create(std::size_t capacity = 1 << 20);
   // Maps a channel another process created, from its descriptors()
   // (memfd, data-ready eventfd, space-ready eventfd).
-  ChannelMemory(UniqueFd memory, UniqueFd dataReady, UniqueFd spaceReady);
+  static std::variant<std::unique_ptr<ChannelMemory>, std::string> attach(UniqueFd memory, UniqueFd dataReady,
+                                                                          UniqueFd spaceReady);
   ~ChannelMemory();
   ChannelMemory(const ChannelMemory&) = delete;
   ChannelMemory& operator=(const ChannelMemory&) = delete;
@@ -73,7 +77,9 @@ class ChannelMemory {
   std::array<int, 3> descriptors() const { return {memory_.get(), dataReady_.get(), spaceReady_.get()}; }
 
  private:
-  void map(std::size_t capacity, bool initialize);
+  ChannelMemory() = default;
+  // "" or what failed.
+  std::string map(std::size_t capacity, bool initialize);
 
   UniqueFd memory_;
   void* mapping_ = nullptr;

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
 namespace keyloop::ipc {
 
@@ -13,12 +12,12 @@ constexpr std::size_t kMaxBytes = 64 * 1024;
 constexpr std::size_t kMaxFds = 16;
 }  // namespace
 
-std::pair<UniqueFd, UniqueFd> makeControlPair() {
+std::variant<std::pair<UniqueFd, UniqueFd>, std::string> makeControlPair() {
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) != 0) {
-    throw std::system_error(errno, std::generic_category(), "socketpair");
+    return std::string("socketpair: ") + std::strerror(errno);
   }
-  return {UniqueFd(ends[0]), UniqueFd(ends[1])};
+  return std::pair{UniqueFd(ends[0]), UniqueFd(ends[1])};
 }
 
 bool sendControl(int fd, std::string_view bytes, std::span<const int> fds) {
@@ -44,13 +43,8 @@ bool sendControl(int fd, std::string_view bytes, std::span<const int> fds) {
   return n == static_cast<ssize_t>(bytes.size());
 }
 
-std::pair<char, std::string_view> typeAndPayload(std::string_view bytes) {
-  if (bytes.empty()) return {'?', bytes};
-  return {bytes[0], bytes.substr(1)};
-}
-
-std::optional<ControlMessage> receiveControl(int fd, bool& closed) {
-  ControlMessage message;
+std::optional<ControlDatagram> receiveControl(int fd, bool& closed) {
+  ControlDatagram message;
   message.bytes.resize(kMaxBytes);
   iovec io{message.bytes.data(), message.bytes.size()};
   msghdr msg{};

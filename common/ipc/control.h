@@ -12,26 +12,25 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/loop/unique_fd.h"
 
 namespace keyloop::ipc {
 
-struct ControlMessage {
+struct ControlDatagram {
   std::string bytes;
   std::vector<UniqueFd> fds;
 };
 
-// Both ends, non-blocking and close-on-exec. Throws std::system_error.
-std::pair<UniqueFd, UniqueFd> makeControlPair();
+// Both ends, non-blocking and close-on-exec; or why not (EMFILE, ENFILE).
+std::variant<std::pair<UniqueFd, UniqueFd>, std::string> makeControlPair();
 // False if the peer is gone (or the socket buffer is full: messages are
 // few and small, so that means the peer stopped reading).
 bool sendControl(int fd, std::string_view bytes, std::span<const int> fds = {});
-// A message's type (its first byte; '?' if empty) and the rest.
-std::pair<char, std::string_view> typeAndPayload(std::string_view bytes);
 // The next message; nullopt when none is waiting. `closed` becomes true
 // when the peer has closed its end.
-std::optional<ControlMessage> receiveControl(int fd, bool& closed);
+std::optional<ControlDatagram> receiveControl(int fd, bool& closed);
 
 }  // namespace keyloop::ipc

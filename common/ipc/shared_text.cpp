@@ -5,13 +5,16 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
-#include <system_error>
 
 namespace keyloop::ipc {
 
-SharedText::SharedText(std::size_t capacity) : capacity_(capacity), bytes_(sizeof(Header) + capacity) {
-  void* mapping = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+std::variant<std::unique_ptr<SharedText>, std::string> SharedText::create(std::size_t capacity) {
+  void* mapping = ::mmap(nullptr, sizeof(Header) + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED) return std::string("mmap: ") + std::strerror(errno);
+  return std::unique_ptr<SharedText>(new SharedText(capacity, mapping));
+}
+
+SharedText::SharedText(std::size_t capacity, void* mapping) : capacity_(capacity), bytes_(sizeof(Header) + capacity) {
   header_ = new (mapping) Header{};
   data_ = static_cast<char*>(mapping) + sizeof(Header);
 }

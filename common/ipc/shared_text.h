@@ -13,13 +13,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <memory>
+#include <variant>
 
 namespace keyloop::ipc {
 
 class SharedText {
  public:
-  // Throws std::system_error if the kernel refuses the mapping.
-  explicit SharedText(std::size_t capacity = 1 << 20);
+  // A new text, or why the kernel refused the mapping.
+  static std::variant<std::unique_ptr<SharedText>, std::string> create(std::size_t capacity = 1 << 20);
   ~SharedText();
   SharedText(const SharedText&) = delete;
   SharedText& operator=(const SharedText&) = delete;
@@ -36,6 +38,7 @@ class SharedText {
   Snapshot read() const;
 
  private:
+  SharedText(std::size_t capacity, void* mapping);
   struct Header {
     std::atomic<std::uint64_t> version;
     std::atomic<std::uint64_t> length;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <new>
-#include <system_error>
+#include <cstring>
 
 namespace keyloop::metrics {
 
@@ -19,10 +19,14 @@ void SharedHistogram::observe(Duration d) {
   bump(count);  // last: a reader that sees the count sees its bucket
 }
 
-SharedMetrics::SharedMetrics(int slots)
-    : bytes_(sizeof(WorkerMetrics) * (1 + static_cast<std::size_t>(kBanks) * kMaxSlots)) {
-  mapping_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mapping_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+std::variant<std::unique_ptr<SharedMetrics>, std::string> SharedMetrics::create(int slots) {
+  const std::size_t bytes = sizeof(WorkerMetrics) * (1 + static_cast<std::size_t>(kBanks) * kMaxSlots);
+  void* mapping = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED) return std::string("mmap: ") + std::strerror(errno);
+  return std::unique_ptr<SharedMetrics>(new SharedMetrics(mapping, bytes, slots));
+}
+
+SharedMetrics::SharedMetrics(void* mapping, std::size_t bytes, int slots) : bytes_(bytes), mapping_(mapping) {
   header_ = new (mapping_) Header{};
   // The header takes one block's room: the blocks stay cache-line aligned.
   blocks_ = static_cast<WorkerMetrics*>(mapping_) + 1;

@@ -21,6 +21,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
 
 #include "common/loop/clock.h"
 #include "common/loop/latency_histogram.h"
@@ -47,7 +50,6 @@ struct SharedHistogram {
 
 struct alignas(64) WorkerMetrics {
   std::atomic<std::int64_t> pid{0};
-  std::atomic<std::uint64_t> configVersion{0};  // the reload text it applied (ipc::SharedText)
   // gauges
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> keys{0};
@@ -70,8 +72,8 @@ inline constexpr int kBanks = 2;
 
 class SharedMetrics {
  public:
-  // Throws std::system_error if the kernel refuses the mapping.
-  explicit SharedMetrics(int slots);
+  // Blocks for `slots` workers, or why the kernel refused the mapping.
+  static std::variant<std::unique_ptr<SharedMetrics>, std::string> create(int slots);
   ~SharedMetrics();
   SharedMetrics(const SharedMetrics&) = delete;
   SharedMetrics& operator=(const SharedMetrics&) = delete;
@@ -90,6 +92,7 @@ class SharedMetrics {
   std::uint64_t totalConnections() const;
 
  private:
+  SharedMetrics(void* mapping, std::size_t bytes, int slots);
   struct Header {
     std::atomic<int> slots{0};
   };

@@ -52,11 +52,16 @@ std::variant<OpenedListener, std::string> openListener(const ListenConfig& l, bo
     return "invalid listen address " + l.address + ": " + ::gai_strerror(rc);
   }
   UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {  // EMFILE, ENFILE, ENOBUFS: said as such, not as a later call's errno
+    const int error = errno;
+    ::freeaddrinfo(found);
+    return "could not open a socket for " + l.address + ":" + port + ": " + std::strerror(error);
+  }
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reusePort) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (found->ai_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  const bool ok = fd && ::bind(fd.get(), found->ai_addr, found->ai_addrlen) == 0 &&
+  const bool ok = ::bind(fd.get(), found->ai_addr, found->ai_addrlen) == 0 &&
                   (!listen || ::listen(fd.get(), l.backlog) == 0);
   const int error = errno;
   ::freeaddrinfo(found);

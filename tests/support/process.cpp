@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <dirent.h>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -163,6 +164,43 @@ KeyloopServer::KeyloopServer(const std::string& extraConfig)
       configPath(writeConfig(port, extraConfig)),
       process(keyloopBinary(), {"-c", configPath}, configPath + ".log") {
   if (!waitForPort(port)) throw std::runtime_error("keyloop did not start; see " + configPath + ".log");
+}
+
+namespace {
+
+std::string pidfileFor(const std::string& tag) {
+  return (std::filesystem::temp_directory_path() /
+          ("keyloop-test-" + tag + "-" + std::to_string(::getpid()) + ".pid")).string();
+}
+
+}  // namespace
+
+ReloadableServer::ReloadableServer(const std::string& tag, const std::string& settings)
+    : pidfile(pidfileFor(tag)), server("pidfile: " + pidfile + "\n" + settings) {}
+
+CommandResult ReloadableServer::reload(const std::string& settings, const std::string& extraListen) {
+  std::ofstream(server.configPath, std::ios::trunc)
+      << "listen:\n  - address: 127.0.0.1\n    port: " << server.port << "\n" << extraListen
+      << "pidfile: " << pidfile << "\n" << settings
+      << (settings.find("metrics:") == std::string::npos ? "metrics:\n  port: 0\n" : "");
+  return runCommand(keyloopBinary() + " -s reload -c " + server.configPath, 90);
+}
+
+CommandResult ReloadableServer::reloadWorkers(int workers, const std::string& more) {
+  return reload("workers: " + std::to_string(workers) + "\n" + more);
+}
+
+bool ReloadableServer::settlesTo(int workers, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int running = 0;
+    for (const auto& [pid, title] : childrenOf(server.process.pid())) {
+      running += title.rfind("keyloop: worker process", 0) == 0;
+    }
+    if (running == workers) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 RedisServer::RedisServer()

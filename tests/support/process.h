@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/command.h"
+
 namespace keyloop::test {
 
 // A child process, stopped (SIGTERM, then SIGKILL) and reaped on destruction.
@@ -60,6 +62,20 @@ struct KeyloopServer {
   std::uint16_t port;
   std::string configPath;
   Process process;
+};
+
+// keyloop with a pidfile, whose config the test rewrites and reloads.
+struct ReloadableServer {
+  ReloadableServer(const std::string& tag, const std::string& settings);
+  // Writes `settings` under the original listen entry (plus `extraListen`
+  // entries) and reloads; returns `keyloop -s reload`'s result.
+  CommandResult reload(const std::string& settings, const std::string& extraListen = "");
+  CommandResult reloadWorkers(int workers, const std::string& more = "");
+  // Waits until exactly `workers` worker processes run (the retiring ones gone).
+  bool settlesTo(int workers, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+  std::string pidfile;
+  KeyloopServer server;
 };
 
 // redis-server on a free port, no persistence, one database (as keyloop).

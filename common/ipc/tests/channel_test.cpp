@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <thread>
@@ -14,12 +15,26 @@
 namespace keyloop::ipc {
 namespace {
 
+// The tests' channels: a refusal here is a broken test machine, not a test result.
+std::unique_ptr<ChannelMemory> newChannel(std::size_t capacity = 1 << 20) {
+  auto made = ChannelMemory::create(capacity);
+  if (auto* error = std::get_if<std::string>(&made)) ADD_FAILURE() << *error;
+  return std::move(std::get<std::unique_ptr<ChannelMemory>>(made));
+}
+
+std::pair<UniqueFd, UniqueFd> newControlPair() {
+  auto made = makeControlPair();
+  if (auto* error = std::get_if<std::string>(&made)) ADD_FAILURE() << *error;
+  return std::move(std::get<std::pair<UniqueFd, UniqueFd>>(made));
+}
+
 std::string recordFor(int i) { return "record-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 300), 'x'); }
 
 // Producer and consumer loops on two threads; a small ring forces wrap-
 // around and overflow many times over.
 TEST(Channel, RecordsArriveInOrderAcrossThreadsThroughASmallRing) {
-  ChannelMemory memory(4096);
+  auto channel = newChannel(4096);
+  ChannelMemory& memory = *channel;
   constexpr int kRecords = 20000;
   int received = 0;
   bool inOrder = true;
@@ -56,7 +71,8 @@ TEST(Channel, RecordsArriveInOrderAcrossThreadsThroughASmallRing) {
 }
 
 TEST(Channel, OneFlushWakesTheReceiverOnceForAWholeBatch) {
-  ChannelMemory memory;
+  auto channel = newChannel();
+  ChannelMemory& memory = *channel;
   Loop loop;
   Sender sender(loop, memory);
   std::vector<std::string> got;
@@ -80,7 +96,8 @@ TEST(Channel, OneFlushWakesTheReceiverOnceForAWholeBatch) {
 // A record many times the ring's size (a big GET reply) arrives whole and
 // in order between small ones, fragment by fragment as the ring drains.
 TEST(Channel, RecordsLargerThanTheRingArriveWhole) {
-  ChannelMemory memory(4096);
+  auto channel = newChannel(4096);
+  ChannelMemory& memory = *channel;
   Loop loop;
   Sender sender(loop, memory);
   std::vector<std::string> got;
@@ -138,7 +155,8 @@ void expectEchoes(ChannelMemory& toChild, ChannelMemory& toParent, pid_t child) 
 }
 
 TEST(Channel, WorksAcrossFork) {
-  ChannelMemory toChild, toParent;
+  auto toChildChannel = newChannel(), toParentChannel = newChannel();
+  ChannelMemory &toChild = *toChildChannel, &toParent = *toParentChannel;
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) echoUntilQuit(toChild, toParent);
@@ -148,7 +166,7 @@ TEST(Channel, WorksAcrossFork) {
 // What a reload does: channels made after the child was forked reach it as
 // descriptors over its control socket (SCM_RIGHTS) and work the same.
 TEST(Channel, ChannelsMadeLaterReachARunningChildOverItsControlSocket) {
-  auto [parentEnd, childEnd] = makeControlPair();
+  auto [parentEnd, childEnd] = newControlPair();
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -158,20 +176,46 @@ TEST(Channel, ChannelsMadeLaterReachARunningChildOverItsControlSocket) {
     bool closed = false;
     auto m = receiveControl(childEnd.get(), closed);
     if (!m || m->bytes != "link" || m->fds.size() != 6) ::_exit(3);
-    ChannelMemory in(std::move(m->fds[0]), std::move(m->fds[1]), std::move(m->fds[2]));
-    ChannelMemory out(std::move(m->fds[3]), std::move(m->fds[4]), std::move(m->fds[5]));
-    echoUntilQuit(in, out);
+    auto in = ChannelMemory::attach(std::move(m->fds[0]), std::move(m->fds[1]), std::move(m->fds[2]));
+    auto out = ChannelMemory::attach(std::move(m->fds[3]), std::move(m->fds[4]), std::move(m->fds[5]));
+    if (in.index() != 0 || out.index() != 0) ::_exit(4);
+    echoUntilQuit(*std::get<0>(in), *std::get<0>(out));
   }
   childEnd.reset();
-  ChannelMemory toChild, toParent;  // made after the fork
+  auto toChildChannel = newChannel(), toParentChannel = newChannel();  // made after the fork
+  ChannelMemory &toChild = *toChildChannel, &toParent = *toParentChannel;
   const auto a = toChild.descriptors(), b = toParent.descriptors();
   const int fds[] = {a[0], a[1], a[2], b[0], b[1], b[2]};
   ASSERT_TRUE(sendControl(parentEnd.get(), "link", fds));
   expectEchoes(toChild, toParent, child);
 }
 
+// Out of descriptors: an error value naming the call, never an exception.
+TEST(Channel, ExhaustedDescriptorsAreAnErrorValue) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  std::vector<UniqueFd> filler;
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  while (true) {
+    UniqueFd fd(::eventfd(0, EFD_CLOEXEC));
+    if (!fd) break;
+    filler.push_back(std::move(fd));
+  }
+  auto channel = ChannelMemory::create();
+  auto pair = makeControlPair();
+  filler.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(std::holds_alternative<std::string>(channel));
+  EXPECT_NE(std::get<std::string>(channel).find("Too many open files"), std::string::npos) << std::get<std::string>(channel);
+  ASSERT_TRUE(std::holds_alternative<std::string>(pair));
+  EXPECT_NE(std::get<std::string>(pair).find("socketpair"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<std::unique_ptr<ChannelMemory>>(ChannelMemory::create()));  // room again
+}
+
 TEST(Control, ReportsAClosedPeerAndNoMessage) {
-  auto [one, other] = makeControlPair();
+  auto [one, other] = newControlPair();
   bool closed = false;
   EXPECT_FALSE(receiveControl(one.get(), closed).has_value());
   EXPECT_FALSE(closed);  // nothing yet, still open

@@ -1,0 +1,161 @@
+#include "common/ipc/messages.h"
+
+#include "common/ipc/wire.h"
+
+namespace keyloop::ipc {
+
+namespace {
+
+// Control message type letters: the variant's alternatives in order.
+constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C'};
+static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>);
+
+void putState(std::string& out, const ClientState& state) {
+  put(out, state.protocol);
+  put(out, static_cast<std::uint8_t>(state.authenticated));
+  out += state.name;
+}
+
+bool takeState(std::string_view& in, ClientState& state) {
+  std::uint8_t authenticated = 0;
+  if (!take(in, state.protocol) || !take(in, authenticated)) return false;
+  state.authenticated = authenticated != 0;
+  state.name.assign(in);
+  in = {};
+  return true;
+}
+
+// The fields of each message, written and read by the same overload pair.
+void putFields(std::string& out, const LinkNext& m) { put(out, m.peer); }
+void putFields(std::string& out, const HandOver& m) {
+  put(out, m.workers);
+  for (std::int32_t fd : m.keep) put(out, fd);
+}
+void putFields(std::string& out, const RetireeGone& m) { put(out, m.slot); }
+void putFields(std::string&, const FinishClients&) {}
+void putFields(std::string& out, const AdoptClient& m) { putState(out, m.state); }
+void putFields(std::string&, const Serving&) {}
+void putFields(std::string& out, const ConfigApplied& m) { put(out, m.version); }
+void putFields(std::string& out, const HandedOver& m) {
+  put(out, m.keys);
+  put(out, m.tookNanos);
+  put(out, m.heldNanos);
+}
+void putFields(std::string& out, const PassClient& m) { putState(out, m.state); }
+
+bool takeFields(std::string_view& in, LinkNext& m) { return take(in, m.peer); }
+bool takeFields(std::string_view& in, HandOver& m) {
+  if (!take(in, m.workers)) return false;
+  std::int32_t fd = 0;
+  while (take(in, fd)) m.keep.push_back(fd);
+  return true;
+}
+bool takeFields(std::string_view& in, RetireeGone& m) { return take(in, m.slot); }
+bool takeFields(std::string_view&, FinishClients&) { return true; }
+bool takeFields(std::string_view& in, AdoptClient& m) { return takeState(in, m.state); }
+bool takeFields(std::string_view&, Serving&) { return true; }
+bool takeFields(std::string_view& in, ConfigApplied& m) { return take(in, m.version); }
+bool takeFields(std::string_view& in, HandedOver& m) {
+  return take(in, m.keys) && take(in, m.tookNanos) && take(in, m.heldNanos);
+}
+bool takeFields(std::string_view& in, PassClient& m) { return takeState(in, m.state); }
+
+template <std::size_t I = 0>
+std::optional<ControlMessage> decodeAlternative(char letter, std::string_view payload) {
+  if constexpr (I == std::variant_size_v<ControlMessage>) {
+    return std::nullopt;
+  } else {
+    if (letter != kControlLetters[I]) return decodeAlternative<I + 1>(letter, payload);
+    std::variant_alternative_t<I, ControlMessage> message;
+    if (!takeFields(payload, message) || !payload.empty()) return std::nullopt;
+    return ControlMessage(std::move(message));
+  }
+}
+
+}  // namespace
+
+std::string encode(const ControlMessage& message) {
+  std::string out(1, kControlLetters[message.index()]);
+  std::visit([&out](const auto& m) { putFields(out, m); }, message);
+  return out;
+}
+
+std::optional<ControlMessage> decodeControl(std::string_view bytes) {
+  if (bytes.empty()) return std::nullopt;
+  return decodeAlternative(bytes[0], bytes.substr(1));
+}
+
+void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args) {
+  out.clear();
+  out += static_cast<char>(RecordType::Request);
+  put(out, id);
+  put(out, protocol);
+  put(out, static_cast<std::uint32_t>(args.size()));
+  for (std::string_view a : args) {
+    put(out, static_cast<std::uint32_t>(a.size()));
+    out += a;
+  }
+}
+
+void encodeReply(std::string& out, std::uint64_t id, std::string_view reply) {
+  out.clear();
+  out += static_cast<char>(RecordType::Reply);
+  put(out, id);
+  out += reply;
+}
+
+std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_view record) {
+  if (record.empty()) return std::nullopt;
+  return std::pair{static_cast<RecordType>(record[0]), record.substr(1)};
+}
+
+bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args) {
+  std::uint32_t argc = 0;
+  args.clear();
+  if (!take(payload, request.id) || !take(payload, request.protocol) || !take(payload, argc)) return false;
+  for (std::uint32_t i = 0; i < argc; ++i) {
+    std::uint32_t length = 0;
+    if (!take(payload, length) || payload.size() < length) return false;
+    args.push_back(payload.substr(0, length));
+    payload.remove_prefix(length);
+  }
+  return true;
+}
+
+bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply) {
+  if (!take(payload, id)) return false;
+  reply = payload;
+  return true;
+}
+
+void encodeKeyState(std::string& out, const KeyState& state) {
+  out.clear();
+  out += static_cast<char>(state.exists ? RecordType::KeyValue : RecordType::KeyGone);
+  put(out, static_cast<std::uint32_t>(state.key.size()));
+  out += state.key;
+  if (!state.exists) return;
+  put(out, state.expireAt);
+  out += state.value;
+}
+
+bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state) {
+  std::uint32_t keyLength = 0;
+  if (!take(payload, keyLength) || payload.size() < keyLength) return false;
+  state.key = payload.substr(0, keyLength);
+  payload.remove_prefix(keyLength);
+  state.exists = type == RecordType::KeyValue;
+  if (!state.exists) return payload.empty();
+  if (!take(payload, state.expireAt)) return false;
+  state.value = payload;
+  return true;
+}
+
+std::string encodeSlotNotice(RecordType type, std::int32_t slot) {
+  std::string out(1, static_cast<char>(type));
+  put(out, slot);
+  return out;
+}
+
+bool decodeSlotNotice(std::string_view payload, std::int32_t& slot) { return take(payload, slot) && payload.empty(); }
+
+}  // namespace keyloop::ipc

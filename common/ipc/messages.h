@@ -1,0 +1,114 @@
+// Messages: every record that crosses a process boundary inside keyloop,
+// listed in one place with its encoding, so no reader parses bytes by hand
+// and no type letter means two things.
+//
+// Control messages travel on a master <-> worker control socket
+// (control.h), rarely: reloads, restarts, hand-overs. Each is a struct;
+// ControlMessage is their variant, encode() writes one and
+// decodeControl() reads one back (nullopt: malformed, ignored by the
+// receiver). Some carry descriptors beside the bytes (SCM_RIGHTS), noted
+// per message.
+//
+// Channel records travel on the shared-memory rings between workers
+// (channel.h): requests and replies on every forwarded command (hot path:
+// appended into a reused buffer, parsed in place, no allocation), and the
+// records of a reload's key hand-over (worker/migration.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace keyloop::ipc {
+
+// What a client connection carries besides its socket when a reload moves
+// it to a worker of the next generation.
+struct ClientState {
+  std::uint8_t protocol = 2;  // RESP version
+  bool authenticated = false;
+  std::string name;
+};
+
+// ---- master -> worker ------------------------------------------------------
+// The channels to worker `peer` of the next generation; 6 fds: out memfd,
+// data, space eventfds, then the same for in.
+struct LinkNext { std::int32_t peer = 0; };
+// Hand the keys to the `workers` of the next generation (linked by
+// LinkNext), keep accepting only on the listening sockets `keep` (they go
+// away: their queues are drained until this worker exits), then drain.
+struct HandOver {
+  std::int32_t workers = 0;
+  std::vector<std::int32_t> keep;
+};
+// Worker `slot` of the retiring generation died: what it would have sent
+// will never come.
+struct RetireeGone { std::int32_t slot = 0; };
+// End every client at its next request boundary (a newer reload needs this
+// retiring worker gone).
+struct FinishClients {};
+// A client connection a retiring worker handed over; 1 fd.
+struct AdoptClient { ClientState state; };
+
+// ---- worker -> master ------------------------------------------------------
+// Serving: the worker's loop runs with its sockets (ready, for systemd).
+struct Serving {};
+// The worker applied published config text `version` (a settings reload).
+struct ConfigApplied { std::uint64_t version = 0; };
+// A retiring worker's keys are all with the next generation.
+struct HandedOver {
+  std::uint64_t keys = 0;
+  std::int64_t tookNanos = 0, heldNanos = 0;
+};
+// A client connection at a request boundary, for a new worker; 1 fd (the
+// master passes it on as AdoptClient).
+struct PassClient { ClientState state; };
+
+using ControlMessage = std::variant<LinkNext, HandOver, RetireeGone, FinishClients, AdoptClient, Serving,
+                                    ConfigApplied, HandedOver, PassClient>;
+
+std::string encode(const ControlMessage& message);
+std::optional<ControlMessage> decodeControl(std::string_view bytes);
+
+// ---- worker <-> worker (channel records) -----------------------------------
+enum class RecordType : char {
+  Request = 'Q',      // id:u64 protocol:u8 argc:u32 (len:u32 bytes)*
+  Reply = 'R',        // id:u64 reply-bytes
+  KeyValue = 'M',     // key's current state: len:u32 key expire-at:i64 value
+  KeyGone = 'K',      // len:u32 key: the key no longer exists
+  Flushed = 'W',      // the retiring worker was flushed: drop what it sent
+  Copied = 'Y',       // slot:i32: that retiring worker finished its copy
+  Quiet = 'Z',        // slot:i32: no request from it can follow
+  HandOverEnd = 'E',  // slot:i32: every key of that retiring worker is here
+};
+
+// Appends a forwarded request to `out` (cleared first).
+void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args);
+void encodeReply(std::string& out, std::uint64_t id, std::string_view reply);
+
+struct Request {
+  std::uint64_t id = 0;
+  std::uint8_t protocol = 2;
+};
+struct KeyState {
+  std::string_view key;
+  bool exists = false;
+  std::int64_t expireAt = 0;
+  std::string_view value;
+};
+
+// A record's type and payload (nullopt: empty record).
+std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_view record);
+// Parse a payload of the given type; false if malformed. Views point into
+// the payload. `args` is cleared first and reused (no allocation per request).
+bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args);
+bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply);
+void encodeKeyState(std::string& out, const KeyState& state);  // KeyValue or KeyGone by state.exists
+bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state);
+std::string encodeSlotNotice(RecordType type, std::int32_t slot);  // Copied, Quiet, HandOverEnd
+bool decodeSlotNotice(std::string_view payload, std::int32_t& slot);
+
+}  // namespace keyloop::ipc

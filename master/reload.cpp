@@ -1,0 +1,274 @@
+// The master's side of a reload (master.h): settings for the running
+// workers, or a new generation that takes over the keys and connections.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "common/ipc/control.h"
+#include "master/control.h"
+#include "master/master.h"
+#include "master/notify.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr auto kSettingsPatience = std::chrono::seconds(5);
+constexpr auto kHandOverPatience = std::chrono::seconds(60);
+
+std::string counted(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+// The settings a reload cannot apply at all (they need a restart), by
+// name ("" if none changed).
+std::string restartOnlyChanges(const Config& now, const Config& next) {
+  std::string changed;
+  auto check = [&](bool same, const char* name) {
+    if (!same) changed += (changed.empty() ? "" : ", ") + std::string(name);
+  };
+  // `keyloop -s reload` finds the master through the new file's pidfile.
+  check(now.pidFile == next.pidFile, "pidfile");
+  return changed;
+}
+
+// Settings that running workers cannot take: a new generation gets them.
+bool needsNewGeneration(const Config& now, const Config& next) {
+  bool sameSockets = now.listen.size() == next.listen.size();
+  for (std::size_t i = 0; sameSockets && i < now.listen.size(); ++i) {
+    sameSockets = sameListen(now.listen[i], next.listen[i]) && now.listen[i].backlog == next.listen[i].backlog;
+  }
+  // Workers decide at start whether they observe lag for the metrics.
+  return !sameSockets || workerCount(next) != workerCount(now) || now.pinWorkers != next.pinWorkers ||
+         now.threadPool != next.threadPool || now.logFile != next.logFile ||
+         now.metricsEnabled != next.metricsEnabled;
+}
+
+}  // namespace
+
+const char* Master::nameOf(ReloadStep step) {
+  switch (step) {
+    case ReloadStep::Idle: return "idle";
+    case ReloadStep::ApplyingSettings: return "applying settings";
+    case ReloadStep::FinishingPrevious: return "finishing the previous hand-over";
+    case ReloadStep::HandingOver: return "handing over";
+  }
+  return "?";
+}
+
+void Master::enter(ReloadStep step) {
+  if (step != ReloadStep::Idle) log_.verbose("Reload: %s", nameOf(step));
+  step_ = step;
+}
+
+void Master::reload() {
+  notifySystemd("RELOADING=1\nSTATUS=reloading " + config_.path);
+  log_.notice("Received SIGHUP, reloading %s", config_.path.c_str());
+  std::string text;  // handed to the workers exactly as validated here
+  ConfigResult loaded = withReserve([&] { return loadConfig(config_.path, &text); });
+  if (auto* error = std::get_if<ConfigError>(&loaded)) return answerReload(false, error->message);
+  Config next = std::get<Config>(std::move(loaded));
+  next.path = config_.path;
+  if (std::string cold = restartOnlyChanges(config_, next); !cold.empty()) {
+    return answerReload(false, config_.path + ": " + cold + " cannot change on reload; restart keyloop to apply it");
+  }
+  if (text.size() > configText_->capacity()) {
+    return answerReload(false, config_.path + ": too large to hand to the workers");
+  }
+  // The metrics listener is the master's own: a new address is opened
+  // before the old one closes, and a failure changes nothing.
+  if (next.metricsEnabled != config_.metricsEnabled || !sameListen(next.metricsListen, config_.metricsListen)) {
+    if (std::string error = startMetrics(next); !error.empty()) {
+      return answerReload(false, config_.path + ": metrics: " + error);
+    }
+  }
+  if (needsNewGeneration(config_, next)) return startGeneration(std::move(next), std::move(text));
+  applySettings(std::move(next), text);
+}
+
+void Master::applySettings(Config next, const std::string& text) {
+  configText_->publish(text);
+  config_ = std::move(next);
+  serving_->updateSettings(config_);
+  log_.configure(config_.logLevel, config_.logFile);
+  signalWorkers(SIGHUP, /*retiringToo=*/false);  // they read the text published above
+  ++configGeneration_;
+  awaitedVersion_ = configText_->version();
+  settingsAnswer_ = "generation " + std::to_string(configGeneration_) + " serving " + config_.path;
+  enter(ReloadStep::ApplyingSettings);
+  stepDeadline_.start(kSettingsPatience, [this] {
+    answerReload(true, settingsAnswer_ + " (not every worker confirmed it within 5 s)");
+  });
+  checkSettingsApplied();
+}
+
+void Master::checkSettingsApplied() {
+  if (step_ != ReloadStep::ApplyingSettings) return;
+  for (const WorkerSlot& s : serving_->slots()) {
+    // A worker forked after the publish reports the new version at start.
+    if (s.pid > 0 && s.configVersion < awaitedVersion_) return;
+  }
+  answerReload(true, settingsAnswer_);
+}
+
+void Master::startGeneration(Config next, std::string text) {
+  if (retiring_) {
+    // One retiring generation at a time: the older one's clients end at
+    // their next request boundary (Client::finish); its last exit
+    // (dropRetiringIfGone) starts this one.
+    log_.notice("Ending the drain of the workers of the previous generation first");
+    for (const WorkerSlot& s : retiring_->slots()) ipc::sendControl(s.control.get(), ipc::encode(ipc::FinishClients{}));
+    pending_ = PendingGeneration{std::move(next), std::move(text)};
+    return enter(ReloadStep::FinishingPrevious);
+  }
+  auto opened = Generation::open(next, serving_.get());
+  if (auto* error = std::get_if<std::string>(&opened)) return answerReload(false, config_.path + ": " + *error);
+  std::unique_ptr<Generation> fresh = std::move(std::get<std::unique_ptr<Generation>>(opened));
+  metrics_->grow(fresh->workers());
+  configText_->publish(text);
+  // Forked before the serving generation hears of it: the new workers wait
+  // for keys (they accept nothing yet), so a fork that fails here costs
+  // nothing but killing the ones already forked.
+  for (int slot = 0; slot < fresh->workers(); ++slot) {
+    std::string error;
+    if (forkWorker(*fresh, slot, serving_->workers(), error)) continue;
+    for (const WorkerSlot& s : fresh->slots()) {
+      if (s.pid > 0) ::kill(s.pid, SIGKILL);  // reaped as strangers (reapChildren)
+    }
+    return answerReload(false, config_.path + ": worker " + std::to_string(slot) + ": " + error);
+  }
+  retireServing(std::move(fresh));
+}
+
+void Master::retireServing(std::unique_ptr<Generation> fresh) {
+  // Point of no return: generation g retires, g+1 serves.
+  handOverStarted_ = loop_.now();
+  lastPauseSeconds_ = 0;
+  const Config& next = fresh->config();
+  const int oldWorkers = serving_->workers(), newWorkers = fresh->workers();
+  // Sockets of the serving generation that the new one does not use: their
+  // retiring worker drains them, then they close with the old generation.
+  // New connections are steered away from them first.
+  std::vector<std::vector<std::int32_t>> keepAccepting(static_cast<std::size_t>(oldWorkers));
+  for (std::size_t k = 0; k < serving_->listening().size(); ++k) {
+    std::size_t kept = next.listen.size();  // its place in the new listen list
+    for (std::size_t j = 0; j < next.listen.size(); ++j) {
+      if (sameListen(config_.listen[k], next.listen[j])) kept = j;
+    }
+    for (int slot = 0; slot < oldWorkers; ++slot) {
+      if (kept < next.listen.size() && slot < newWorkers) continue;
+      keepAccepting[static_cast<std::size_t>(slot)].push_back(serving_->listeners()[static_cast<std::size_t>(slot)][k].fd.get());
+    }
+    if (kept < next.listen.size() && newWorkers != oldWorkers) {
+      // Growing: new connections stay on the old slots (their workers still
+      // accept while they copy) until the hand-over is done.
+      const int fd = fresh->listeners().front()[kept].fd.get();
+      if (newWorkers > oldWorkers) steerWhenHandedOver_.push_back(fd);
+      if (std::string error = steerToFirst(fd, std::min(newWorkers, oldWorkers)); !error.empty()) {
+        log_.warning("%s (connections may queue on retiring sockets until they close)", error.c_str());
+      }
+    }
+  }
+  for (WorkerSlot& s : serving_->slots()) {
+    if (s.restart) s.restart->stop();  // a retiring slot is not restarted
+  }
+  retiring_ = std::move(serving_);
+  serving_ = std::move(fresh);
+  config_ = serving_->config();
+  log_.configure(config_.logLevel, config_.logFile);
+  ++configGeneration_;
+  ready_ = false;
+  enter(ReloadStep::HandingOver);
+  stepDeadline_.start(kHandOverPatience, [this] { finishHandOver(/*complete=*/false); });
+
+  // Link each retiring worker to every new one, then let it hand over.
+  for (int old = 0; old < oldWorkers; ++old) {
+    WorkerSlot& r = retiring_->slot(old);
+    if (r.pid <= 0) continue;
+    for (int slot = 0; slot < newWorkers; ++slot) {
+      const auto out = serving_->guestChannel(old, slot, /*toNew=*/true)->descriptors();
+      const auto in = serving_->guestChannel(old, slot, /*toNew=*/false)->descriptors();
+      const int fds[] = {out[0], out[1], out[2], in[0], in[1], in[2]};
+      ipc::sendControl(r.control.get(), ipc::encode(ipc::LinkNext{slot}), fds);
+    }
+    ipc::sendControl(r.control.get(),
+                     ipc::encode(ipc::HandOver{newWorkers, std::move(keepAccepting[static_cast<std::size_t>(old)])}));
+  }
+  log_.notice("Generation %llu: %d workers replace %d; handing the keys over",
+              static_cast<unsigned long long>(configGeneration_), newWorkers, oldWorkers);
+  for (int old = 0; old < oldWorkers; ++old) {
+    if (retiring_->slot(old).pid <= 0) retiringWorkerGone(old);  // died before it could be told
+  }
+  checkHandOver();
+}
+
+void Master::checkHandOver() {
+  if (step_ != ReloadStep::HandingOver) return;
+  for (const WorkerSlot& s : serving_->slots()) {
+    if (s.pid <= 0 || !s.serving) return;
+  }
+  for (const WorkerSlot& r : retiring_->slots()) {
+    if (!r.handedOver) return;
+  }
+  finishHandOver(/*complete=*/true);
+}
+
+void Master::finishHandOver(bool complete) {
+  for (int fd : std::exchange(steerWhenHandedOver_, {})) {
+    if (std::string error = steerToFirst(fd, serving_->workers()); !error.empty()) log_.warning("%s", error.c_str());
+  }
+  lastReloadSeconds_ = std::chrono::duration<double>(loop_.now() - handOverStarted_).count();
+  char took[96];
+  std::snprintf(took, sizeof took, "%.3f s (clients held %.1f ms)", lastReloadSeconds_, lastPauseSeconds_ * 1e3);
+  answerReload(true, "generation " + std::to_string(configGeneration_) + ": " +
+                         counted(static_cast<std::size_t>(serving_->workers()), "worker") + " serving " +
+                         config_.path + ", keys handed over in " + took + (complete ? "" : " (not finished within 60 s)"));
+}
+
+void Master::retiringWorkerGone(int slot) {
+  WorkerSlot& r = retiring_->slot(slot);
+  metrics::WorkerMetrics& m = metrics_->at(metricsIndex(*retiring_, slot));
+  m.connections.store(0);  // gauges of a process that is gone
+  m.keys.store(0);
+  m.memoryUsedBytes.store(0);
+  if (!r.handedOver) {
+    // Whoever waits for its hand-over or its quiet notice waits no more.
+    log_.warning("Retiring worker %d died before handing its keys over; they are lost", slot);
+    const std::string gone = ipc::encode(ipc::RetireeGone{slot});
+    for (Generation* g : {serving_.get(), retiring_.get()}) {
+      for (const WorkerSlot& s : g->slots()) ipc::sendControl(s.control.get(), gone);
+    }
+    r.handedOver = true;
+  }
+  r.pid = -1;
+  r.messages.reset();
+  checkHandOver();
+  dropRetiringIfGone();
+}
+
+void Master::dropRetiringIfGone() {
+  if (!retiring_ || retiring_->anyAlive() || step_ == ReloadStep::HandingOver) return;
+  // Not destroyed in the middle of one of its own watchers' callbacks.
+  Generation* gone = retiring_.release();
+  loop_.defer([gone] { delete gone; });
+  serving_->dropGuests();
+  if (!pending_) return;
+  PendingGeneration next = std::move(*pending_);
+  pending_.reset();
+  startGeneration(std::move(next.config), std::move(next.text));
+}
+
+void Master::answerReload(bool ok, const std::string& text) {
+  stepDeadline_.stop();
+  ++(ok ? reloadsOk_ : reloadsFailed_);
+  if (ok) log_.notice("Reload done: %s", text.c_str());
+  else log_.warning("Reload failed, still serving the previous configuration: %s", text.c_str());
+  withReserve([&] { writeReloadStatus(config_.pidFile, {reloadsOk_ + reloadsFailed_, ok, text}); });
+  notifySystemd("READY=1\nSTATUS=" + statusLine());
+  enter(ReloadStep::Idle);
+  dropRetiringIfGone();  // retiring workers that left while we waited
+  if (std::exchange(reloadAgain_, false) && !stopping_ && step_ == ReloadStep::Idle) reload();
+}
+
+}  // namespace keyloop
