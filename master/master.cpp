@@ -25,11 +25,6 @@ namespace {
 constexpr auto kHealthyLifetime = std::chrono::seconds(10);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
-// "1 worker", "2 workers": status lines people read.
-std::string counted(std::size_t n, const std::string& noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
-
 std::string describeExit(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
@@ -37,6 +32,10 @@ std::string describeExit(int status) {
 }
 
 }  // namespace
+
+std::string counted(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
 
 UniqueFd Master::openReserve() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 

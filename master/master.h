@@ -40,6 +40,9 @@
 
 namespace keyloop {
 
+// "1 worker", "2 workers": status lines people read.
+std::string counted(std::size_t n, const std::string& noun);
+
 class Master {
  public:
   Master(Config config, Log& log);
@@ -146,6 +149,7 @@ class Master {
     std::string text;
   };
   std::optional<PendingGeneration> pending_;  // FinishingPrevious: what starts next
+  bool dropQueued_ = false;                   // dropRetiringIfGone's deferred step is on its way
   std::vector<int> steerWhenHandedOver_;  // groups that grow: steered to every new slot at the end
   std::size_t nextAdopter_ = 0;           // round robin over the new workers
 

@@ -17,10 +17,6 @@ namespace {
 constexpr auto kSettingsPatience = std::chrono::seconds(5);
 constexpr auto kHandOverPatience = std::chrono::seconds(60);
 
-std::string counted(std::size_t n, const std::string& noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
-
 // The settings a reload cannot apply at all (they need a restart), by
 // name ("" if none changed).
 std::string restartOnlyChanges(const Config& now, const Config& next) {
@@ -248,15 +244,22 @@ void Master::retiringWorkerGone(int slot) {
 }
 
 void Master::dropRetiringIfGone() {
-  if (!retiring_ || retiring_->anyAlive() || step_ == ReloadStep::HandingOver) return;
-  // Not destroyed in the middle of one of its own watchers' callbacks.
-  Generation* gone = retiring_.release();
-  loop_.defer([gone] { delete gone; });
-  serving_->dropGuests();
-  if (!pending_) return;
-  PendingGeneration next = std::move(*pending_);
-  pending_.reset();
-  startGeneration(std::move(next.config), std::move(next.text));
+  if (!retiring_ || retiring_->anyAlive() || step_ == ReloadStep::HandingOver || dropQueued_) return;
+  // After the current callback, which may be one of the retiring
+  // generation's own watchers. It is gone before anything is forked again:
+  // a worker forked while it lives would inherit its listening sockets and
+  // keep them in their SO_REUSEPORT groups with nobody accepting.
+  dropQueued_ = true;
+  loop_.defer([this] {
+    dropQueued_ = false;
+    if (!retiring_ || retiring_->anyAlive() || step_ == ReloadStep::HandingOver) return;
+    retiring_.reset();
+    serving_->dropGuests();
+    if (!pending_) return;
+    PendingGeneration next = std::move(*pending_);
+    pending_.reset();
+    startGeneration(std::move(next.config), std::move(next.text));
+  });
 }
 
 void Master::answerReload(bool ok, const std::string& text) {

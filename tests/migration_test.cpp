@@ -11,6 +11,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <sstream>
+#include <set>
 
 #include "tests/support/command.h"
 #include "tests/support/http.h"
@@ -310,6 +312,61 @@ TEST(Migration, ARetiringWorkerDeliversEveryReplyToASlowReader) {
   EXPECT_EQ(::kill(oldWorker.begin()->second, 0), -1);
   EXPECT_EQ(slow.command({"STRLEN", "big"}), ":102400\r\n");
   EXPECT_EQ(writer.command({"PING"}), "+PONG\r\n");
+}
+
+// The listening sockets on `port` that process `pid` holds open.
+int listeningSocketsOn(pid_t pid, std::uint16_t port) {
+  std::set<std::string> inodes;  // of sockets listening on the port
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      const auto colon = local.rfind(':');
+      if (state == "0A" && colon != std::string::npos && std::stoul(local.substr(colon + 1), nullptr, 16) == port) {
+        inodes.insert(inode);
+      }
+    }
+  }
+  int held = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(fd.path(), error).string();
+    if (!error && target.rfind("socket:[", 0) == 0 && inodes.count(target.substr(8, target.size() - 9))) ++held;
+  }
+  return held;
+}
+
+// A reload while the previous generation still drains waits for it to be
+// gone; the workers it then forks hold their own listening socket and no
+// other (one inherited from the gone generation would stay in the port's
+// SO_REUSEPORT group, and connections put in it would never be accepted).
+TEST(Migration, AReloadThatWaitsForThePreviousOneLeavesNoStraySockets) {
+  ReloadableServer s("stray", "workers: 2\nshutdown:\n  drain_timeout: 1s\n");
+  // A client in the middle of a request cannot be handed over: it keeps
+  // its retiring worker until drain_timeout.
+  RespConnection partial(s.server.port);
+  ASSERT_EQ(partial.command({"PING"}), "+PONG\r\n");
+  partial.send("*2\r\n$3\r\nGET\r\n");
+  ASSERT_EQ(s.reloadWorkers(4, "shutdown:\n  drain_timeout: 1s\n").exitCode, 0);
+  const CommandResult second = s.reloadWorkers(3, "shutdown:\n  drain_timeout: 1s\n");
+  ASSERT_EQ(second.exitCode, 0) << second.output;
+  ASSERT_TRUE(s.settlesTo(3));
+  std::ifstream log(s.server.configPath + ".log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("Ending the drain of the workers of the previous generation first"), std::string::npos)
+      << "the second reload did not have to wait: this test proved nothing";
+  const auto workers = workerPidsBySlot(s.server.process.pid(), 3);
+  ASSERT_EQ(workers.size(), 3u);
+  for (const auto& [slot, pid] : workers) EXPECT_EQ(listeningSocketsOn(pid, s.server.port), 1) << "worker " << slot;
+  EXPECT_EQ(listeningSocketsOn(s.server.process.pid(), s.server.port), 3) << "the master: one per slot";
+  for (int i = 0; i < 30; ++i) {  // new connections land on every slot, and each is served
+    RespConnection c(s.server.port);
+    ASSERT_EQ(c.command({"PING"}), "+PONG\r\n") << "connection " << i;
+  }
 }
 
 TEST(Migration, DrainTimeoutBoundsARetiringWorker) {

@@ -197,4 +197,14 @@ bool globMatch(std::string_view pattern, std::string_view text, bool noCase) {
   return matchFrom(pattern.data(), pattern.size(), text.data(), text.size(), noCase, 0) == 1;
 }
 
+std::vector<std::string_view> splitOn(std::string_view text, char separator) {
+  std::vector<std::string_view> pieces;
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find(separator), text.size());
+    if (end > 0) pieces.push_back(text.substr(0, end));
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return pieces;
+}
+
 }  // namespace keyloop

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keyloop {
 
@@ -30,6 +31,8 @@ std::string formatInteger(long long value);
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 std::string toLower(std::string_view text);
 std::string toUpper(std::string_view text);
+// The non-empty pieces of `text` between `separator`s.
+std::vector<std::string_view> splitOn(std::string_view text, char separator);
 
 // Redis's stringmatchlen: glob with * ? [a-z] [^x] and \ escapes.
 bool globMatch(std::string_view pattern, std::string_view text, bool noCase = false);

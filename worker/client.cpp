@@ -4,7 +4,8 @@
 
 #include <cerrno>
 
-#include "worker/server.h"
+#include "worker/connections.h"
+#include "worker/dispatch.h"
 
 namespace keyloop {
 
@@ -14,19 +15,19 @@ resp::ParserLimits limitsOf(const Config& config) { return {config.protoMaxBulkL
 
 }  // namespace
 
-Client::Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local)
-    : server_(server),
+Client::Client(Connections& connections, UniqueFd fd, std::uint64_t id, std::string peer, std::string local)
+    : connections_(connections),
       fd_(std::move(fd)),
-      io_(server.loop(), fd_.get()),
+      io_(connections.loop(), fd_.get()),
       id_(id),
       peer_(std::move(peer)),
       local_(std::move(local)),
-      createdAt_(server.loop().now()),
+      createdAt_(connections.loop().now()),
       lastActive_(createdAt_),
-      authenticated_(server.config().requirePass.empty()),
-      parser_(limitsOf(server.config())) {}
+      authenticated_(connections.config().requirePass.empty()),
+      parser_(limitsOf(connections.config())) {}
 
-void Client::applyLimits() { parser_.setLimits(limitsOf(server_.config())); }
+void Client::applyLimits() { parser_.setLimits(limitsOf(connections_.config())); }
 
 Client::~Client() = default;
 
@@ -49,17 +50,17 @@ void Client::onEvents(std::uint32_t events) {
 
 void Client::readAndExecute() {
   // Most reads hold only whole requests: they are parsed straight out of the
-  // server's shared read buffer, so an idle client owns no input memory at
+  // worker's shared read buffer, so an idle client owns no input memory at
   // all. Only the bytes of an incomplete request move into query_.
   const bool shared = query_.empty();
-  std::string& in = shared ? server_.sharedReadBuffer() : query_;
+  std::string& in = shared ? connections_.sharedReadBuffer() : query_;
   // A large bulk in progress is read in bigger steps (Redis does the same).
   const std::size_t chunk = std::max(kReadChunk, std::min<std::size_t>(in.size(), 1 << 20));
   const std::size_t oldSize = in.size();
   in.resize(oldSize + chunk);
   const ssize_t n = ::read(fd_.get(), in.data() + oldSize, chunk);
   in.resize(oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0));
-  if (n == 0 && !queued_.empty()) {
+  if (n == 0 && !order_.empty()) {
     // Half-closed with forwarded replies still on their way: deliver them
     // first (the peer may still be reading), then close.
     if (shared) in.clear();
@@ -71,8 +72,8 @@ void Client::readAndExecute() {
     return close();
   }
   if (n < 0) return;
-  server_.stats()[kNetInputBytes] += static_cast<std::uint64_t>(n);
-  lastActive_ = server_.loop().now();
+  connections_.counters()[kNetInputBytes] += static_cast<std::uint64_t>(n);
+  lastActive_ = connections_.loop().now();
   executeBuffered(in);
   if (shared) {
     if (!closed_ && queryStart_ < in.size()) query_.assign(in, queryStart_);
@@ -80,8 +81,8 @@ void Client::readAndExecute() {
     in.clear();
   }
   if (closed_) return;
-  if (queryBufferBytes() > server_.config().clientQueryBufferLimit) {
-    server_.log().warning("closing client %s that reached max query buffer length", peer_.c_str());
+  if (queryBufferBytes() > connections_.config().clientQueryBufferLimit) {
+    connections_.log().warning("closing client %s that reached max query buffer length", peer_.c_str());
     return close();
   }
   flush();
@@ -96,19 +97,19 @@ void Client::executeBuffered(std::string& in) {
   while (queryStart_ < in.size() && !closeAfterReply_ && !closed_) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
-    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + server_.prefetchKeys(pending);
+    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.dispatch().prefetchKeys(pending);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {
       const std::size_t before = output_.size();
       reply_.error("ERR " + parser_.error());
       if (hasReservedReplies()) queueLocalReply(before);
-      server_.stats()[kCommandErrors]++;
+      connections_.counters()[kCommandErrors]++;
       closeAfterReply_ = true;
       break;
     }
     queryStart_ += parser_.consumed();
-    if (!parser_.args().empty()) server_.execute(*this, parser_.args());
+    if (!parser_.args().empty()) connections_.dispatch().execute(*this, parser_.args());
   }
   executing_ = false;
   if (&in != &query_) return;  // the caller keeps what is left of a shared read
@@ -129,7 +130,7 @@ void Client::flush() {
                              MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       outputSent_ += static_cast<std::size_t>(n);
-      server_.stats()[kNetOutputBytes] += static_cast<std::uint64_t>(n);
+      connections_.counters()[kNetOutputBytes] += static_cast<std::uint64_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       break;
     } else {
@@ -138,7 +139,7 @@ void Client::flush() {
   }
   if (outputSent_ == output_.size()) {
     outputSent_ = 0;
-    if (closeAfterReply_ && !queued_.empty()) {  // QUIT behind forwarded replies
+    if (closeAfterReply_ && !order_.empty()) {  // QUIT behind forwarded replies
       output_.clear();
       return updateInterest();
     }
@@ -148,8 +149,8 @@ void Client::flush() {
       output_.clear();
     }
     if (closeAfterReply_) return finishing_ ? linger() : close();
-  } else if (outputBufferBytes() > server_.config().clientOutputBufferLimit) {
-    server_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());
+  } else if (outputBufferBytes() > connections_.config().clientOutputBufferLimit) {
+    connections_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());
     return close();
   }
   updateInterest();
@@ -171,14 +172,14 @@ void Client::close() {
   closed_ = true;
   io_.stop();
   fd_.reset();
-  server_.removeClient(id_);
+  connections_.remove(id_);
 }
 
 UniqueFd Client::detach() {
   closed_ = true;
   io_.stop();
   UniqueFd fd = std::move(fd_);
-  server_.removeClient(id_);
+  connections_.remove(id_);
   return fd;
 }
 
@@ -190,7 +191,7 @@ void Client::finish() {
 
 void Client::linger() {
   lingering_ = true;
-  lingerSince_ = server_.loop().now();
+  lingerSince_ = connections_.loop().now();
   ::shutdown(fd_.get(), SHUT_WR);
   io_.setInterest(kReadable);
 }
@@ -205,42 +206,11 @@ void Client::discardInput() {
   }
 }
 
-std::uint64_t Client::reserveReply() {
-  queued_.push_back({nextPlace_, false, {}});
-  return nextPlace_++;
-}
-
-void Client::queueLocalReply(std::size_t from) {
-  queued_.push_back({nextPlace_++, true, output_.substr(from)});
-  output_.resize(from);
-}
-
 void Client::fillReply(std::uint64_t place, std::string_view bytes) {
-  if (place == barrier_) barrier_ = 0;
-  bool released = false;
-  if (!queued_.empty() && queued_.front().place == place) {
-    // The common case: the oldest reply we wait for. Straight to output.
-    output_ += bytes;
-    queued_.pop_front();
-    released = true;
-  } else {
-    for (QueuedReply& q : queued_) {
-      if (q.place == place) {
-        q.ready = true;
-        q.bytes.assign(bytes);
-        break;
-      }
-    }
-  }
-  while (!queued_.empty() && queued_.front().ready) {
-    output_ += queued_.front().bytes;
-    queued_.pop_front();
-    released = true;
-  }
   // Inside executeBuffered the caller flushes when its batch is done.
-  if (!released || closed_ || executing_ || sendQueued_) return;
+  if (!order_.fill(place, bytes) || closed_ || executing_ || sendQueued_) return;
   sendQueued_ = true;
-  server_.sendSoon(id_);
+  connections_.sendSoon(id_);
 }
 
 void Client::sendReleased() {
@@ -264,7 +234,7 @@ void Client::resumeBuffered() {
 }
 
 bool Client::readingPaused() const {
-  return outputBufferBytes() >= kPauseReadingAt || queued_.size() >= kMaxReservedReplies || barrier_ != 0;
+  return outputBufferBytes() >= kPauseReadingAt || order_.waiting() >= kMaxReservedReplies || order_.barrierUp();
 }
 
 std::string Client::describe(TimePoint now) const {

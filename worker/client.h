@@ -18,10 +18,11 @@
 #include "common/loop/handles.h"
 #include "common/resp/reply.h"
 #include "common/resp/request_parser.h"
+#include "worker/reply_order.h"
 
 namespace keyloop {
 
-class Server;
+class Connections;
 
 class Client {
  public:
@@ -34,11 +35,11 @@ class Client {
   // this bounds what one greedy client can make the server buffer.
   static constexpr std::size_t kMaxReservedReplies = 16;
 
-  Client(Server& server, UniqueFd fd, std::uint64_t id, std::string peer, std::string local);
+  Client(Connections& connections, UniqueFd fd, std::uint64_t id, std::string peer, std::string local);
   ~Client();
 
   void start();
-  // Takes the protocol limits of the server's current config (a reload
+  // Takes the protocol limits of the worker's current config (a reload
   // changes them for every open connection, as CONFIG SET does in Redis).
   void applyLimits();
   // Queues the reply and closes once it is written (QUIT, protocol errors).
@@ -56,7 +57,7 @@ class Client {
   // socket moves; whatever the peer sends next waits in it).
   bool atRequestBoundary() const {
     return !closed_ && !executing_ && !closeAfterReply_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
-           queued_.empty() && barrier_ == 0;
+           order_.empty() && !order_.barrierUp();
   }
   // Gives the socket up (the server forgets this client).
   UniqueFd detach();
@@ -68,37 +69,32 @@ class Client {
   std::uint64_t id() const { return id_; }
   int fd() const { return fd_.get(); }
   const std::string& peer() const { return peer_; }
-  const std::string& local() const { return local_; }
   const std::string& name() const { return name_; }
   void setName(std::string name) { name_ = std::move(name); }
   resp::Reply& reply() { return reply_; }
   bool authenticated() const { return authenticated_; }
   void setAuthenticated(bool yes) { authenticated_ = yes; }
-  TimePoint createdAt() const { return createdAt_; }
   TimePoint lastActive() const { return lastActive_; }
-  const std::string& lastCommand() const { return lastCommand_; }
   void setLastCommand(std::string_view name) { lastCommand_.assign(name); }
   // Bytes read but not yet executed (0 while parsing a shared read).
   std::size_t queryBufferBytes() const { return query_.size() > queryStart_ ? query_.size() - queryStart_ : 0; }
   std::size_t outputBufferBytes() const { return output_.size() - outputSent_; }
-  // Reply ordering with forwarded commands: reserveReply() holds a place in
-  // the reply stream for a command another worker executes; replies of
-  // later commands queue behind it until fillReply() arrives. Replies
-  // therefore always leave in request order.
-  std::uint64_t reserveReply();
+  // Reply ordering with forwarded commands (reply_order.h): replies always
+  // leave in request order.
+  std::uint64_t reserveReply() { return order_.reserve(); }
   void fillReply(std::uint64_t place, std::string_view bytes);
   // Sends what fillReply() released; the server calls it once per batch of
   // filled replies (see Server::sendSoon), so a pipeline whose replies come
   // back from another worker one by one still leaves in one send().
   void sendReleased();
-  bool hasReservedReplies() const { return !queued_.empty(); }
+  bool hasReservedReplies() const { return !order_.empty(); }
   // Runs none of this client's later commands until `place` is filled: a
   // cross-worker transaction writes at commit, so a command after it must
   // not overtake it (Redis runs one connection's commands in order).
-  void holdUntilFilled(std::uint64_t place) { barrier_ = place; }
+  void holdUntilFilled(std::uint64_t place) { order_.holdUntilFilled(place); }
   // Moves the reply bytes a local command appended since `from` into the
   // queue (used while earlier replies are still reserved).
-  void queueLocalReply(std::size_t from);
+  void queueLocalReply(std::size_t from) { order_.queueLocal(from); }
 
   // One line of CLIENT LIST / CLIENT INFO, without the newline.
   std::string describe(TimePoint now) const;
@@ -115,7 +111,7 @@ class Client {
   void updateInterest();
   bool readingPaused() const;
 
-  Server& server_;
+  Connections& connections_;
   UniqueFd fd_;
   IoWatcher io_;
   std::uint64_t id_;
@@ -134,35 +130,8 @@ class Client {
 
   std::string output_;
   std::size_t outputSent_ = 0;
-  struct QueuedReply {
-    std::uint64_t place;
-    bool ready;
-    std::string bytes;
-  };
-  // A FIFO that owns no memory while empty (std::deque allocates ~600 bytes
-  // up front: per idle connection, that was half of what one costs).
-  class ReplyQueue {
-   public:
-    bool empty() const { return head_ == items_.size(); }
-    std::size_t size() const { return items_.size() - head_; }
-    QueuedReply& front() { return items_[head_]; }
-    void push_back(QueuedReply r) { items_.push_back(std::move(r)); }
-    void pop_front() {
-      if (++head_ < items_.size()) return;
-      head_ = 0;
-      std::vector<QueuedReply>().swap(items_);  // idle again: nothing kept
-    }
-    auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
-    auto end() { return items_.end(); }
-
-   private:
-    std::vector<QueuedReply> items_;
-    std::size_t head_ = 0;
-  };
-  ReplyQueue queued_;
-  std::uint64_t nextPlace_ = 1;
-  std::uint64_t barrier_ = 0;  // 0: none (see holdUntilFilled)
-  bool sendQueued_ = false;    // in the server's sendSoon list
+  ReplyOrder order_{output_};
+  bool sendQueued_ = false;    // in the sendSoon list (Connections)
   resp::Reply reply_{output_};
 };
 

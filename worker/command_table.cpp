@@ -7,7 +7,7 @@
 #include "common/metrics/shared_metrics.h"
 #include "worker/args.h"
 #include "worker/commands/commands.h"
-#include "worker/transaction.h"
+#include "worker/atomic.h"
 
 namespace keyloop {
 
@@ -17,85 +17,100 @@ using namespace commands;
 
 constexpr std::uint32_t R = kReadonly, W = kWrite, F = kFast;
 
+// __commit TX (set key value expire-at | del key)...
+void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
+  for (std::size_t i = 2; i + 1 < args.size(); i += args[i] == "set" ? 4 : 2) indices.push_back(i + 1);
+}
+
+// SET reads its key only with GET (Redis's setGetKeys).
+std::string_view setKeyFlags(std::span<const std::string_view> args) {
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    if (equalsIgnoreCase(args[i], "get")) return "RW access update";
+  }
+  return "OW update";
+}
+
 constexpr CommandSpec kClientSubcommands[] = {
-    {"getname", 2, F | kConnection, 0, 0, 0, "connection", "Returns the name of the connection.", "2.6.9", "", clientGetname},
-    {"help", 2, F | kConnection, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", clientHelp},
-    {"id", 2, F | kConnection, 0, 0, 0, "connection", "Returns the unique client ID of the connection.", "5.0.0", "", clientId},
-    {"info", 2, F | kConnection, 0, 0, 0, "connection", "Returns information about the connection.", "6.2.0", "", clientInfo},
-    {"list", -2, kAdmin | kConnection, 0, 0, 0, "connection", "Lists open connections.", "2.4.0", "[TYPE:client-type]", clientList},
-    {"setname", 3, F | kConnection, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
+    {"getname", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the name of the connection.", "2.6.9", "", clientGetname},
+    {"help", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", clientHelp},
+    {"id", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the unique client ID of the connection.", "5.0.0", "", clientId},
+    {"info", 2, F | kConnection, {0, 0, 0}, CrossWorker::GatherTotals, "", "connection", "Returns information about the connection.", "6.2.0", "", clientInfo},
+    {"list", -2, kAdmin | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Lists open connections.", "2.4.0", "[TYPE:client-type]", clientList},
+    {"setname", 3, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
 };
 
 constexpr CommandSpec kCommandSubcommands[] = {
-    {"count", 2, kConnection, 0, 0, 0, "server", "Returns a count of commands.", "2.8.13", "", commandCount},
-    {"docs", -2, kConnection, 0, 0, 0, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "[command-name...]", commandDocs},
-    {"help", 2, kConnection, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", "", commandHelp},
-    {"info", -2, kConnection, 0, 0, 0, "server", "Returns information about one, multiple or all commands.", "2.8.13", "[command-name...]", commandInfo},
+    {"count", 2, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns a count of commands.", "2.8.13", "", commandCount},
+    {"docs", -2, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "[command-name...]", commandDocs},
+    {"getkeys", -4, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Extracts the key names from an arbitrary command.", "2.8.13", "command [arg...]", commandGetkeys},
+    {"getkeysandflags", -4, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Extracts the key names and access flags for an arbitrary command.", "7.0.0", "command [arg...]", commandGetkeysAndFlags},
+    {"help", 2, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns helpful text about the different subcommands.", "5.0.0", "", commandHelp},
+    {"info", -2, kConnection, {0, 0, 0}, CrossWorker::GatherTotals, "", "server", "Returns information about one, multiple or all commands.", "2.8.13", "[command-name...]", commandInfo},
 };
 
 constexpr CommandSpec kConfigSubcommands[] = {
-    {"get", -3, kAdmin, 0, 0, 0, "server", "Returns the effective values of configuration parameters.", "2.0.0", "parameter...", configGet},
-    {"help", 2, 0, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", "", configHelp},
+    {"get", -3, kAdmin, {0, 0, 0}, CrossWorker::None, "RO access", "server", "Returns the effective values of configuration parameters.", "2.0.0", "parameter...", configGet},
+    {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "server", "Returns helpful text about the different subcommands.", "5.0.0", "", configHelp},
 };
 
 // Sorted by name: findCommand() binary-searches it.
 constexpr CommandSpec kCommands[] = {
-    {"__commit", -2, kInternal | W, 0, 0, 0, "keyspace", "Applies a cross-worker transaction's writes and unlocks.", "0.1.0", "transaction [op...]", commitKeys},
-    {"__lock", -3, kInternal, 2, -1, 1, "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
-    {"__totals", 1, kInternal, 0, 0, 0, "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
-    {"append", 3, W, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
-    {"auth", -2, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
-    {"client", -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
-    {"command", -1, kConnection, 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13", "", command, kCommandSubcommands},
-    {"config", -2, 0, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", "", nullptr, kConfigSubcommands},
-    {"dbsize", 1, R | F, 0, 0, 0, "keyspace", "Returns the number of keys in the database.", "1.0.0", "", dbsize},
-    {"decr", 2, W | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key", decr},
-    {"decrby", 3, W | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key decrement", decrby},
-    {"del", -2, W, 1, -1, 1, "keyspace", "Deletes one or more keys.", "1.0.0", "key...", del},
-    {"echo", 2, F | kConnection, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", "message", echo},
-    {"exists", -2, R | F, 1, -1, 1, "keyspace", "Determines whether one or more keys exist.", "1.0.0", "key...", exists},
-    {"expire", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key in seconds.", "1.0.0", "key seconds [NX|XX|GT|LT]", expire},
-    {"expireat", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "key unix-time-seconds [NX|XX|GT|LT]", expireat},
-    {"expiretime", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "key", expiretime},
-    {"flushall", -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", "1.0.0", "[ASYNC|SYNC]", flushdb},
-    {"flushdb", -1, W, 0, 0, 0, "server", "Remove all keys from the current database.", "1.0.0", "[ASYNC|SYNC]", flushdb},
-    {"get", 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", "1.0.0", "key", get},
-    {"getdel", 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", "6.2.0", "key", getdel},
-    {"getex", -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", "6.2.0", "key [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|PERSIST]", getex},
-    {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", "2.4.0", "key start end", getrange},
-    {"getset", 3, W | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "key value", getset},
-    {"hello", -1, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH:username password] [SETNAME:clientname]]", hello},
-    {"incr", 2, W | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key", incr},
-    {"incrby", 3, W | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key increment", incrby},
-    {"incrbyfloat", 3, W | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "key increment", incrbyfloat},
-    {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0", "[section...]", info},
-    {"keys", 2, R, 0, 0, 0, "keyspace", "Returns all key names that match a pattern.", "1.0.0", "pattern", keys},
-    {"mget", -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", "1.0.0", "key...", mget},
-    {"mset", -3, W, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "(key value)...", mset},
-    {"msetnx", -3, W, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "(key value)...", msetnx},
-    {"persist", 2, W | F, 1, 1, 1, "keyspace", "Removes the expiration time of a key.", "2.2.0", "key", persist},
-    {"pexpire", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key in milliseconds.", "2.6.0", "key milliseconds [NX|XX|GT|LT]", pexpire},
-    {"pexpireat", -3, W | F, 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "key unix-time-milliseconds [NX|XX|GT|LT]", pexpireat},
-    {"pexpiretime", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "key", pexpiretime},
-    {"ping", -1, F | kConnection, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", "[message]", ping},
-    {"psetex", 4, W, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "key milliseconds value", psetex},
-    {"pttl", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time in milliseconds of a key.", "2.6.0", "key", pttl},
-    {"quit", -1, kNoAuth | F | kConnection, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", "", quit},
-    {"randomkey", 1, R, 0, 0, 0, "keyspace", "Returns a random key name from the database.", "1.0.0", "", randomkey},
-    {"rename", 3, W, 1, 2, 1, "keyspace", "Renames a key and overwrites the destination.", "1.0.0", "key newkey", rename},
-    {"renamenx", 3, W | F, 1, 2, 1, "keyspace", "Renames a key only when the target key name doesn't exist.", "1.0.0", "key newkey", renamenx},
-    {"scan", -2, R, 0, 0, 0, "keyspace", "Iterates over the key names in the database.", "2.8.0", "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]", scan},
-    {"select", 2, F | kConnection, 0, 0, 0, "connection", "Changes the selected database.", "1.0.0", "index", select},
-    {"set", -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "key value [NX|XX] [GET] [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|KEEPTTL]", set},
-    {"setex", 4, W, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "key seconds value", setex},
-    {"setnx", 3, W | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0", "key value", setnx},
-    {"setrange", 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "key offset value", setrange},
-    {"strlen", 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", "2.2.0", "key", strlen},
-    {"time", 1, F, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "", time},
-    {"touch", -2, R | F, 1, -1, 1, "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "key...", touch},
-    {"ttl", 2, R | F, 1, 1, 1, "keyspace", "Returns the expiration time in seconds of a key.", "1.0.0", "key", ttl},
-    {"type", 2, R | F, 1, 1, 1, "keyspace", "Determines the type of value stored at a key.", "1.0.0", "key", type},
-    {"unlink", -2, W | F, 1, -1, 1, "keyspace", "Asynchronously deletes one or more keys.", "4.0.0", "key...", del},
+    {"__commit", -2, kInternal | W | kHoldsLocks, {0, 0, 0, 0, commitKeyIndices}, CrossWorker::None, "", "keyspace", "Applies a cross-worker transaction's writes and unlocks.", "0.1.0", "transaction [op...]", commitKeys},
+    {"__lock", -3, kInternal, {2, -1, 1}, CrossWorker::Keyed, "", "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
+    {"__totals", 1, kInternal, {0, 0, 0}, CrossWorker::None, "", "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
+    {"append", 3, W, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
+    {"auth", -2, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
+    {"client", -2, 0, {0, 0, 0}, CrossWorker::None, "", "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
+    {"command", -1, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns detailed information about all commands.", "2.8.13", "", command, kCommandSubcommands},
+    {"config", -2, 0, {0, 0, 0}, CrossWorker::None, "", "server", "A container for server configuration commands.", "2.0.0", "", nullptr, kConfigSubcommands},
+    {"dbsize", 1, R | F, {0, 0, 0}, CrossWorker::BroadcastSum, "", "keyspace", "Returns the number of keys in the database.", "1.0.0", "", dbsize},
+    {"decr", 2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key", decr},
+    {"decrby", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key decrement", decrby},
+    {"del", -2, W, {1, -1, 1}, CrossWorker::SplitAndSum, "RM delete", "keyspace", "Deletes one or more keys.", "1.0.0", "key...", del},
+    {"echo", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the given string.", "1.0.0", "message", echo},
+    {"exists", -2, R | F, {1, -1, 1}, CrossWorker::SplitAndSum, "RO", "keyspace", "Determines whether one or more keys exist.", "1.0.0", "key...", exists},
+    {"expire", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key in seconds.", "1.0.0", "key seconds [NX|XX|GT|LT]", expire},
+    {"expireat", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "key unix-time-seconds [NX|XX|GT|LT]", expireat},
+    {"expiretime", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "key", expiretime},
+    {"flushall", -1, W | kWipesKeyspace, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Removes all keys from all databases.", "1.0.0", "[ASYNC|SYNC]", flushdb},
+    {"flushdb", -1, W | kWipesKeyspace, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Remove all keys from the current database.", "1.0.0", "[ASYNC|SYNC]", flushdb},
+    {"get", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "string", "Returns the string value of a key.", "1.0.0", "key", get},
+    {"getdel", 2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access delete", "string", "Returns the string value of a key after deleting the key.", "6.2.0", "key", getdel},
+    {"getex", -2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Returns the string value of a key after setting its expiration time.", "6.2.0", "key [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|PERSIST]", getex},
+    {"getrange", 4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "string", "Returns a substring of the string stored at a key.", "2.4.0", "key start end", getrange},
+    {"getset", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "key value", getset},
+    {"hello", -1, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH:username password] [SETNAME:clientname]]", hello},
+    {"incr", 2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key", incr},
+    {"incrby", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "key increment", incrby},
+    {"incrbyfloat", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "key increment", incrbyfloat},
+    {"info", -1, 0, {0, 0, 0}, CrossWorker::GatherTotals, "", "server", "Returns information and statistics about the server.", "1.0.0", "[section...]", info},
+    {"keys", 2, R, {0, 0, 0}, CrossWorker::BroadcastConcat, "", "keyspace", "Returns all key names that match a pattern.", "1.0.0", "pattern", keys},
+    {"mget", -2, R | F, {1, -1, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "string", "Atomically returns the string values of one or more keys.", "1.0.0", "key...", mget},
+    {"mset", -3, W, {1, -1, 2}, CrossWorker::MultiOwnerAtomic, "OW update", "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "(key value)...", mset},
+    {"msetnx", -3, W, {1, -1, 2}, CrossWorker::MultiOwnerAtomic, "OW insert", "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "(key value)...", msetnx},
+    {"persist", 2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Removes the expiration time of a key.", "2.2.0", "key", persist},
+    {"pexpire", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key in milliseconds.", "2.6.0", "key milliseconds [NX|XX|GT|LT]", pexpire},
+    {"pexpireat", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "key unix-time-milliseconds [NX|XX|GT|LT]", pexpireat},
+    {"pexpiretime", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "key", pexpiretime},
+    {"ping", -1, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the server's liveliness response.", "1.0.0", "[message]", ping},
+    {"psetex", 4, W, {1, 1, 1}, CrossWorker::Keyed, "OW update", "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "key milliseconds value", psetex},
+    {"pttl", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time in milliseconds of a key.", "2.6.0", "key", pttl},
+    {"quit", -1, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Closes the connection.", "1.0.0", "", quit},
+    {"randomkey", 1, R, {0, 0, 0}, CrossWorker::BroadcastRandom, "", "keyspace", "Returns a random key name from the database.", "1.0.0", "", randomkey},
+    {"rename", 3, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW update", "keyspace", "Renames a key and overwrites the destination.", "1.0.0", "key newkey", rename},
+    {"renamenx", 3, W | F, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW insert", "keyspace", "Renames a key only when the target key name doesn't exist.", "1.0.0", "key newkey", renamenx},
+    {"scan", -2, R, {0, 0, 0}, CrossWorker::BroadcastScan, "", "keyspace", "Iterates over the key names in the database.", "2.8.0", "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]", scan},
+    {"select", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Changes the selected database.", "1.0.0", "index", select},
+    {"set", -3, W, {1, 1, 1}, CrossWorker::Keyed, "RW access update variable_flags", "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "key value [NX|XX] [GET] [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|KEEPTTL]", set, {}, setKeyFlags},
+    {"setex", 4, W, {1, 1, 1}, CrossWorker::Keyed, "OW update", "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "key seconds value", setex},
+    {"setnx", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "OW insert", "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0", "key value", setnx},
+    {"setrange", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW update", "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "key offset value", setrange},
+    {"strlen", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "string", "Returns the length of a string value.", "2.2.0", "key", strlen},
+    {"time", 1, F, {0, 0, 0}, CrossWorker::None, "", "server", "Returns the server time.", "2.6.0", "", time},
+    {"touch", -2, R | F, {1, -1, 1}, CrossWorker::SplitAndSum, "RO", "keyspace", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "key...", touch},
+    {"ttl", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time in seconds of a key.", "1.0.0", "key", ttl},
+    {"type", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "keyspace", "Determines the type of value stored at a key.", "1.0.0", "key", type},
+    {"unlink", -2, W | F, {1, -1, 1}, CrossWorker::SplitAndSum, "RM delete", "keyspace", "Asynchronously deletes one or more keys.", "4.0.0", "key...", del},
 };
 
 static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");
@@ -117,6 +132,52 @@ const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view
 }
 
 std::span<const CommandSpec> commandTable() { return kCommands; }
+
+std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const std::string_view> args) {
+  std::vector<std::string_view> keys;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    keys.push_back(args[i]);
+    return true;
+  });
+  return keys;
+}
+
+ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo) {
+  ResolvedCommand r;
+  const CommandSpec* spec = args.empty() ? nullptr : findCommand(args[0]);
+  if (spec != nullptr && (spec->flags & kInternal) && !internalToo) spec = nullptr;
+  if (spec == nullptr) {
+    std::string quoted;
+    for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+      quoted += "'" + std::string(args[i].substr(0, 128 - quoted.size())) + "' ";
+    }
+    r.error = "ERR unknown command '" + std::string(args.empty() ? "" : args[0].substr(0, 128)) +
+              "', with args beginning with: " + quoted;
+    return r;
+  }
+  r.topLevel = spec;
+  r.fullName = spec->name;
+  if (spec->subcommands.empty() || args.size() < 2) {
+    r.spec = spec;
+    return r;
+  }
+  const CommandSpec* sub = findSubcommand(*spec, args[1]);
+  if (sub == nullptr) {
+    r.error = "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + toUpper(spec->name) + " HELP.";
+    return r;
+  }
+  r.fullName += "|" + std::string(sub->name);
+  r.spec = sub;
+  return r;
+}
+
+std::string arityError(const CommandSpec& spec, std::string_view fullName, std::size_t argc) {
+  const int n = static_cast<int>(argc);
+  if ((spec.arity > 0 && spec.arity != n) || n < -spec.arity) {
+    return "ERR wrong number of arguments for '" + std::string(fullName) + "' command";
+  }
+  return {};
+}
 
 std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - kCommands); }
 

@@ -8,19 +8,21 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/resp/reply.h"
 #include "worker/stats.h"
 
 namespace keyloop {
 
-class Server;
 class Client;
 class Store;
+class WorkerServices;
 
 struct CommandContext {
-  Server& server;
+  WorkerServices& worker;
   Client* client;  // null when a peer worker forwarded the command
   resp::Reply& reply;
   Store& store;
@@ -41,13 +43,49 @@ enum CommandFlag : std::uint32_t {
   kAdmin = 1u << 4,
   kConnection = 1u << 5,
   kInternal = 1u << 6,  // only for peer workers; clients see "unknown command"
+  kWipesKeyspace = 1u << 7,  // FLUSHDB, FLUSHALL: every key goes (a reload's copy starts over)
+  kHoldsLocks = 1u << 8,     // runs under its own transaction's key locks: never waits for them
 };
+
+// Where a command's keys are, as Redis declares them: `first`..`last` by
+// `step` (last -1 = through the last argument), and/or a `numkeys` form:
+// args[numkeysAt] counts the keys that follow it (ZUNIONSTORE's sources,
+// EVAL's keys). Irregular forms name a function instead.
+struct KeySpec {
+  int first = 0, last = 0, step = 0;
+  int numkeysAt = 0;  // 0: none
+  // Appends the index of each key argument; for forms neither of the above
+  // describes (keyloop's internal __commit).
+  void (*find)(std::span<const std::string_view> args, std::vector<std::size_t>& indices) = nullptr;
+  bool any() const { return first > 0 || numkeysAt > 0 || find != nullptr; }
+};
+
+// What a command does when its keys (or its scope) span workers. Nothing
+// outside the table compares command names: routing reads this.
+enum class CrossWorker : std::uint8_t {
+  None,             // keyless: runs on the client's worker (PING, CLIENT, CONFIG)
+  Keyed,            // one owner per call: runs on the keys' owner
+  SplitAndSum,      // DEL, EXISTS: each owner counts its keys, the counts are summed
+  MultiOwnerAtomic, // MGET, MSET, RENAME: the atomic executor (atomic.h) when owners differ
+  BroadcastSum,     // DBSIZE: every worker, integers summed
+  BroadcastConcat,  // KEYS: every worker, arrays joined
+  BroadcastRandom,  // RANDOMKEY: every worker, one non-null reply picked
+  BroadcastSame,    // FLUSHDB: every worker, the first reply (they agree)
+  BroadcastScan,    // SCAN: worker after worker, the worker in the cursor's low bits
+  GatherTotals,     // INFO: every worker's counters, then the command here
+};
+inline bool broadcasts(CrossWorker c) { return c >= CrossWorker::BroadcastSum; }
 
 struct CommandSpec {
   std::string_view name;  // lower case
   int arity;
   std::uint32_t flags;
-  int firstKey, lastKey, keyStep;
+  KeySpec keys;
+  CrossWorker cross;
+  // Redis's key-spec flags (COMMAND GETKEYSANDFLAGS): one space-separated
+  // group per key spec, groups separated by ';' (RENAME: the source's, then
+  // the destination's).
+  std::string_view keyFlags;
   std::string_view group;    // COMMAND DOCS group
   std::string_view summary;  // COMMAND DOCS summary
   std::string_view since;
@@ -57,20 +95,65 @@ struct CommandSpec {
   std::string_view syntax;
   CommandHandler handler;
   std::span<const CommandSpec> subcommands = {};
+  // Key flags that depend on the arguments (SET with GET reads the key).
+  std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
 };
 
-// True if `test` holds for any key argument of the command (Redis's
-// first/last/step key positions; lastKey -1 = through the last argument).
-template <typename Test>
-bool anyKey(const CommandSpec& spec, std::span<const std::string_view> args, Test test) {
-  if (spec.firstKey <= 0) return false;
-  const std::size_t last = spec.lastKey < 0 ? args.size() - 1 : static_cast<std::size_t>(spec.lastKey);
-  for (std::size_t i = static_cast<std::size_t>(spec.firstKey); i <= last && i < args.size();
-       i += static_cast<std::size_t>(spec.keyStep)) {
-    if (test(args[i])) return true;
+// Calls `visit(index, specIndex)` for each key argument of `args` in order
+// (specIndex: which ';' group of keyFlags describes it). Stops early when
+// `visit` returns false. Arguments past the end are never visited.
+template <typename Visit>
+void forEachKey(const CommandSpec& spec, std::span<const std::string_view> args, Visit visit) {
+  const KeySpec& k = spec.keys;
+  if (k.find != nullptr) {
+    std::vector<std::size_t> indices;
+    k.find(args, indices);
+    for (std::size_t i : indices) {
+      if (!visit(i, std::size_t{0})) return;
+    }
+    return;
   }
-  return false;
+  std::size_t group = 0;
+  if (k.first > 0) {
+    const std::size_t last = k.last < 0 ? args.size() - static_cast<std::size_t>(-k.last)
+                                        : static_cast<std::size_t>(k.last);
+    // RENAME-style rows (step 1, a fixed last) give each position its own group.
+    const bool groupPerKey = k.last > 0 && k.step == 1 && k.last > k.first;
+    for (std::size_t i = static_cast<std::size_t>(k.first); i <= last && i < args.size();
+         i += static_cast<std::size_t>(k.step)) {
+      if (!visit(i, group)) return;
+      if (groupPerKey) ++group;
+    }
+    if (!groupPerKey) ++group;
+  }
+  if (k.numkeysAt > 0 && static_cast<std::size_t>(k.numkeysAt) < args.size()) {
+    long long n = 0;
+    for (char c : args[static_cast<std::size_t>(k.numkeysAt)]) {
+      if (c < '0' || c > '9' || n > (1 << 20)) return;  // the handler reports a bad count
+      n = n * 10 + (c - '0');
+    }
+    for (std::size_t i = static_cast<std::size_t>(k.numkeysAt) + 1;
+         i < args.size() && i <= static_cast<std::size_t>(k.numkeysAt) + static_cast<std::size_t>(n); ++i) {
+      if (!visit(i, group)) return;
+    }
+  }
 }
+
+// The key arguments of a request, in order.
+std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const std::string_view> args);
+
+// Resolves a request's command: the top-level spec and, for a container
+// (CLIENT, CONFIG, COMMAND), the subcommand; with Redis's error text when
+// there is none. `fullName` is "client|setname" for subcommands.
+struct ResolvedCommand {
+  const CommandSpec* topLevel = nullptr;
+  const CommandSpec* spec = nullptr;  // null: `error` says why
+  std::string fullName;
+  std::string error;
+};
+ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo = false);
+// "" if `args` has the number of arguments `spec` takes, else Redis's error.
+std::string arityError(const CommandSpec& spec, std::string_view fullName, std::size_t argc);
 
 // Case-insensitive; nullptr when unknown.
 const CommandSpec* findCommand(std::string_view name);

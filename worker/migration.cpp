@@ -33,7 +33,7 @@ void Migration::expectArrivals(int retiring) {
   expectedArrivals_ = retiring;
   if (retiring == 0) return;
   startedAt_ = loop_.now();
-  server_.hold(/*routedToo=*/true);
+  server_.dispatch().hold(/*routedToo=*/true);
 }
 
 void Migration::retire(int workers, std::function<void()> onHold, Done done) {
@@ -45,23 +45,21 @@ void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   startedAt_ = loop_.now();
   // Phase 1: copy everything while serving as usual; remember what changes.
   enter(Phase::Copying);
-  server_.setWriteObserver([this](std::span<const std::string_view> args, const CommandSpec& spec) {
+  server_.dispatch().setWriteObserver([this](std::span<const std::string_view> args, const CommandSpec& spec) {
     noteWrite(args, spec);
   });
   streamer_.start([this] { streamSlice(); });
 }
 
 void Migration::noteWrite(std::span<const std::string_view> args, const CommandSpec& spec) {
-  if (spec.name == "flushall" || spec.name == "flushdb") {
+  if (spec.flags & kWipesKeyspace) {
     flushed_ = true;
-  } else if (spec.name == "__commit") {  // __commit TX (set key value expire-at | del key)...
-    for (std::size_t i = 2; i + 1 < args.size(); i += args[i] == "set" ? 4 : 2) dirty_.emplace(args[i + 1]);
-  } else {
-    anyKey(spec, args, [this](std::string_view key) {
-      dirty_.emplace(key);
-      return false;
-    });
+    return;
   }
+  forEachKey(spec, args, [this, args](std::size_t i, std::size_t) {
+    dirty_.emplace(args[i]);
+    return true;
+  });
 }
 
 void Migration::beginHolding() {
@@ -70,7 +68,7 @@ void Migration::beginHolding() {
   enter(Phase::Quiescing);
   heldAt_ = loop_.now();
   if (onHold_) onHold_();
-  server_.hold(/*routedToo=*/false);  // peers' requests still run: they make us quiet
+  server_.dispatch().hold(/*routedToo=*/false);  // peers' requests still run: they make us quiet
   // Quiet comes from messages (a reply, a commit, a peer's Quiet notice):
   // looked at again after every batch of them, never on a timer.
   settle_.unref();
@@ -79,7 +77,7 @@ void Migration::beginHolding() {
 }
 
 void Migration::sendChanges() {
-  server_.setWriteObserver({});
+  server_.dispatch().setWriteObserver({});
   enter(Phase::SendingChanges);
   if (flushed_) {
     // A FLUSHALL during the copy: start the new workers over, send it all.
@@ -141,20 +139,20 @@ void Migration::arrived(int slot) {
   log_.notice("Worker %d: every retiring worker handed over (%zu keys now) in %.1f ms; serving", slot_,
               server_.store().size(),
               std::chrono::duration<double, std::milli>(loop_.now() - startedAt_).count());
-  server_.release();
+  server_.dispatch().release();
   if (onArrived_) onArrived_();
 }
 
 void Migration::checkQuiet() {
   if (phase_ != Phase::Quiescing) return;
   if (!sentQuiet_) {
-    if (!server_.quiet()) return;
+    if (!server_.dispatch().quiet()) return;
     sentQuiet_ = true;
     sendToPeers(RecordType::Quiet);
   }
   // Every peer's requests have arrived (they precede its 'Z') and, with no
   // lock held, have all run: nothing can change the store any more.
-  if (static_cast<int>(quietPeers_.size()) < peers_ || !server_.locks().empty() || !server_.quiet()) return;
+  if (static_cast<int>(quietPeers_.size()) < peers_ || !server_.locks().empty() || !server_.dispatch().quiet()) return;
   settle_.stop();
   sendChanges();
 }
@@ -246,7 +244,7 @@ void Migration::finishRetiring() {
               "changed meanwhile; %.1f ms in all", slot_, static_cast<unsigned long long>(moved_), nextWorkers_,
               std::chrono::duration<double, std::milli>(held).count(), changed_,
               std::chrono::duration<double, std::milli>(took).count());
-  server_.release();  // what waited goes to the new owners now
+  server_.dispatch().release();  // what waited goes to the new owners now
   if (done_) done_(moved_, took, held);
 }
 

@@ -32,12 +32,12 @@
 #include "common/ipc/messages.h"
 #include "common/resp/reply.h"
 #include "common/ring/ring.h"
+#include "worker/atomic.h"
 
 namespace keyloop {
 
-class Router {
+class Router final : public Owners {
  public:
-  using Done = std::function<void(std::string_view reply)>;
   // Runs a command on this worker's store; calls done with the reply, now
   // or (when its keys are locked) later.
   using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, Done done)>;
@@ -56,10 +56,15 @@ class Router {
   ~Router();
 
   // -1 once retargeted: no key is local any more.
-  int self() const { return self_; }
+  int self() const override { return self_; }
   int workers() const { return ring_.workers(); }
-  int ownerOf(std::string_view key) const { return ring_.ownerOf(key); }
+  const ring::Ring& ring() const { return ring_; }
+  int ownerOf(std::string_view key) const override { return ring_.ownerOf(key); }
   void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done);
+  // Owners (the atomic executor's internal commands): RESP2.
+  void send(int owner, std::span<const std::string_view> args, Done done) override {
+    call(owner, args, resp::Protocol::Resp2, std::move(done));
+  }
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
   // Adds a link to a worker of the retiring generation; returns its link id.

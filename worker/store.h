@@ -26,6 +26,9 @@ namespace keyloop {
 
 constexpr std::int64_t kNoExpiry = -1;
 
+// Unix time in milliseconds (the clock expiry times are kept in).
+std::int64_t unixMillis();
+
 class Store {
  public:
   struct Entry;  // opaque outside store.cpp
@@ -102,7 +105,6 @@ class Store {
   void unlink(Entry** slot);
   void resizeIfNeeded();
   void rehash(std::size_t buckets);
-  void trackExpiry(Entry* oldEntry, Entry* newEntry);
 
   std::vector<Entry*> buckets_;
   std::size_t size_ = 0;

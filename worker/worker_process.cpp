@@ -30,18 +30,24 @@ class Leaving {
     retired_ = retired_ || retired;
     if (draining_) return;
     draining_ = true;
-    if (!retired_) server_.stopAccepting();
+    if (!retired_) server_.connections().stopAccepting();
     log_.notice("Worker %d draining", slot_);
-    server_.drain(/*closeIdle=*/!retired_);
+    server_.connections().drain(/*closeIdle=*/!retired_);
     if (retired_) {
+      // After every poll: clients reach request boundaries in I/O
+      // callbacks, and the last one leaving is one too.
       handOver_.start([this] {
-        server_.handOverIdleClients([this](int fd, const ipc::ClientState& state) {
+        server_.connections().handOverIdleClients([this](int fd, const ipc::ClientState& state) {
           const int fds[] = {fd};
           return ipc::sendControl(control_, ipc::encode(ipc::PassClient{state}), fds);
         });
+        leaveIfDone();
       });
+    } else {
+      // SIGQUIT: whether the other workers' clients are gone is only in
+      // their shared counters; nothing tells us, so look every 50 ms.
+      check_.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [this] { leaveIfDone(); });
     }
-    check_.start(std::chrono::milliseconds(50), std::chrono::milliseconds(50), [this] { leaveIfDone(); });
     deadline_.start(std::chrono::milliseconds(server_.config().drainTimeoutMs), [this] {  // as reloaded
       log_.warning("Worker %d: drain_timeout reached, finishing remaining clients", slot_);
       finishNow();
@@ -51,7 +57,7 @@ class Leaving {
   // Every client ends at its next request boundary; gone for good after
   // the linger time.
   void finishNow() {
-    server_.finishClients();
+    server_.connections().finishClients();
     if (std::exchange(finishing_, true)) return;
     hardStop_.start(Client::kLinger + std::chrono::milliseconds(500), stop_);
   }
@@ -65,14 +71,14 @@ class Leaving {
 
  private:
   void leaveIfDone() {
-    if (!server_.drained() || router_.inFlight() != 0) return;
+    if (!server_.connections().drained() || router_.inFlight() != 0) return;
     // Peers may still forward requests for our keys while their own
     // clients drain: leave only once no worker has a client left (the
     // shared per-slot counts), so every forwarded request gets its answer.
     // A retired worker owns no key: nobody forwards to it.
-    if (!retired_ && server_.clientsEverywhere() != 0) return;
+    if (!retired_ && server_.connections().everywhere() != 0) return;
     // Sockets that go away: what is still queued is served, not reset.
-    if (retired_ && server_.acceptQueued() > 0) return;
+    if (retired_ && server_.connections().acceptQueued() > 0) return;
     stop_();
   }
 
@@ -84,7 +90,7 @@ class Leaving {
   std::function<void()> stop_;
   bool draining_ = false, retired_ = false, finishing_ = false;
   Timer check_, deadline_, hardStop_;
-  Check handOver_;  // after every poll: clients reach request boundaries in I/O callbacks
+  Check handOver_;  // a retired worker's hand-over of its clients, and its exit
 };
 
 }  // namespace
@@ -97,14 +103,14 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   server.setPort(setup.port);
   Router router(loop, setup.slot, setup.links,
                 [&server](std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-                  server.executeRouted(args, protocol, std::move(done));
+                  server.dispatch().executeRouted(args, protocol, std::move(done));
                 });
   server.setRouter(&router);
   server.setSharedMetrics(setup.metrics, setup.metricsIndex);
   Migration migration(loop, server, router, log, setup.slot);
   for (const Router::Link& guest : setup.guests) router.addGuest(guest);
   migration.expectArrivals(setup.handOvers);
-  migration.setOnArrived([&server] { server.startAccepting(); });
+  migration.setOnArrived([&server] { server.connections().startAccepting(); });
   std::vector<std::unique_ptr<ipc::ChannelMemory>> nextChannels;  // received over the control socket
 
   IoWatcher control(loop, setup.control);
@@ -135,13 +141,13 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     } else if (auto* handOver = std::get_if<ipc::HandOver>(&message); handOver != nullptr && !migration.retiring()) {
       if (setup.setTitle) setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring");
       const std::vector<int> keep(handOver->keep.begin(), handOver->keep.end());
-      migration.retire(handOver->workers, [&server, keep] { server.stopAccepting(keep); },
+      migration.retire(handOver->workers, [&server, keep] { server.connections().stopAccepting(keep); },
                        [&](std::uint64_t keys, Duration took, Duration held) {
                          tellMaster(ipc::HandedOver{keys, took.count(), held.count()});
                          leaving.drain(/*retired=*/true);
                        });
     } else if (auto* adopt = std::get_if<ipc::AdoptClient>(&message); adopt != nullptr && fds.size() == 1) {
-      server.adoptClient(std::move(fds[0]), adopt->state);
+      server.connections().adoptClient(std::move(fds[0]), adopt->state);
     } else if (auto* gone = std::get_if<ipc::RetireeGone>(&message)) {
       migration.forgetRetiring(gone->slot);
     } else if (std::holds_alternative<ipc::FinishClients>(message)) {

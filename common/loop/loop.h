@@ -68,7 +68,6 @@ class Handle {
   // uv_unref): for background watchers such as the lag monitor.
   void ref();
   void unref();
-  bool hasRef() const { return referenced_; }
 
   // Stops the handle for good; onClose runs in the close phase, after which
   // the loop never touches the handle again, so onClose may free it.

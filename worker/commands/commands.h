@@ -5,7 +5,12 @@
 
 #include "worker/args.h"
 #include "worker/command_table.h"
-#include "worker/server.h"
+#include "common/loop/lag_monitor.h"
+#include "common/loop/thread_pool.h"
+#include "worker/client.h"
+#include "worker/key_locks.h"
+#include "worker/store.h"
+#include "worker/worker_services.h"
 
 namespace keyloop::commands {
 
@@ -93,6 +98,8 @@ void command(CommandContext&);
 void commandCount(CommandContext&);
 void commandInfo(CommandContext&);
 void commandDocs(CommandContext&);
+void commandGetkeys(CommandContext&);
+void commandGetkeysAndFlags(CommandContext&);
 void commandHelp(CommandContext&);
 void configGet(CommandContext&);
 void configHelp(CommandContext&);

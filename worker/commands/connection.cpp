@@ -20,7 +20,7 @@ bool validClientName(std::string_view name) {
 // default user: with no password configured any password is accepted.
 std::string_view checkCredentials(CommandContext& ctx, std::string_view user,
                                   std::string_view password) {
-  const std::string& required = ctx.server.config().requirePass;
+  const std::string& required = ctx.worker.config().requirePass;
   if (user != "default") return kWrongPass;
   if (!required.empty() && password != required) return kWrongPass;
   return {};
@@ -54,7 +54,7 @@ void quit(CommandContext& ctx) {
 
 void auth(CommandContext& ctx) {
   if (ctx.args.size() > 3) return ctx.reply.error(kSyntaxError);
-  if (ctx.args.size() == 2 && ctx.server.config().requirePass.empty()) {
+  if (ctx.args.size() == 2 && ctx.worker.config().requirePass.empty()) {
     return ctx.reply.error(
         "ERR AUTH <password> called without any password configured for the default user. "
         "Are you sure your configuration is correct?");
@@ -152,13 +152,13 @@ void clientList(CommandContext& ctx) {
     return ctx.reply.error(kSyntaxError);
   }
   std::string text;
-  const TimePoint now = ctx.server.loop().now();
-  for (const auto& [id, client] : ctx.server.clients()) text += client->describe(now) + "\n";
+  const TimePoint now = ctx.worker.now();
+  for (const auto& [id, client] : ctx.worker.clients()) text += client->describe(now) + "\n";
   ctx.reply.verbatim(text);
 }
 
 void clientInfo(CommandContext& ctx) {
-  ctx.reply.verbatim(ctx.client->describe(ctx.server.loop().now()) + "\n");
+  ctx.reply.verbatim(ctx.client->describe(ctx.worker.now()) + "\n");
 }
 
 void clientHelp(CommandContext& ctx) {

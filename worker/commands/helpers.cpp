@@ -7,7 +7,7 @@ namespace keyloop::commands {
 
 Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
   Store::Entry* e = ctx.store.find(key, ctx.nowMs);
-  ++ctx.server.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
+  ++ctx.worker.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
   return e;
 }
 

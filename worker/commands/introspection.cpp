@@ -30,9 +30,9 @@ void replyCommandInfo(CommandContext& ctx, const CommandSpec& spec, std::string_
   ctx.reply.bulk(name);
   ctx.reply.integer(spec.arity);
   replyFlags(ctx, spec);
-  ctx.reply.integer(spec.firstKey);
-  ctx.reply.integer(spec.lastKey);
-  ctx.reply.integer(spec.keyStep);
+  ctx.reply.integer(spec.keys.first);
+  ctx.reply.integer(spec.keys.last);
+  ctx.reply.integer(spec.keys.step);
   ctx.reply.set(1);
   ctx.reply.simple("@" + std::string(spec.group));
   ctx.reply.set(0);  // tips
@@ -73,7 +73,43 @@ const CommandSpec* findByFullName(std::string_view name) {
   return findSubcommand(*spec, name.substr(bar + 1));
 }
 
+// COMMAND GETKEYS[ANDFLAGS] command arg...: the keys the table declares,
+// with Redis's errors for what has none.
+void replyKeys(CommandContext& ctx, bool withFlags) {
+  const auto request = ctx.args.subspan(2);
+  const ResolvedCommand resolved = resolveCommand(request);
+  if (resolved.spec == nullptr) return ctx.reply.error("ERR Invalid command specified");
+  const CommandSpec& spec = *resolved.spec;
+  if (!arityError(spec, resolved.fullName, request.size()).empty()) {
+    return ctx.reply.error("ERR Invalid number of arguments specified for command");
+  }
+  std::vector<std::pair<std::string_view, std::size_t>> keys;  // (key, key-spec group)
+  forEachKey(spec, request, [&](std::size_t i, std::size_t group) {
+    keys.emplace_back(request[i], group);
+    return true;
+  });
+  if (keys.empty()) return ctx.reply.error("ERR The command has no key arguments");
+  const std::string_view declared = spec.variableKeyFlags ? spec.variableKeyFlags(request) : spec.keyFlags;
+  std::vector<std::string_view> groups = splitOn(declared, ';');
+  ctx.reply.array(keys.size());
+  for (const auto& [key, group] : keys) {
+    if (!withFlags) {
+      ctx.reply.bulk(key);
+      continue;
+    }
+    const std::vector<std::string_view> flags =
+        splitOn(group < groups.size() ? groups[group] : std::string_view(), ' ');
+    ctx.reply.array(2);
+    ctx.reply.bulk(key);
+    ctx.reply.array(flags.size());
+    for (std::string_view f : flags) ctx.reply.simple(f);
+  }
+}
+
 }  // namespace
+
+void commandGetkeys(CommandContext& ctx) { replyKeys(ctx, false); }
+void commandGetkeysAndFlags(CommandContext& ctx) { replyKeys(ctx, true); }
 
 void command(CommandContext& ctx) {
   ctx.reply.array(allCommands().size());
@@ -148,7 +184,7 @@ std::vector<std::pair<std::string, std::string>> configParameters(const Config& 
 
 void configGet(CommandContext& ctx) {
   std::vector<std::pair<std::string, std::string>> matched;
-  for (const auto& [name, value] : configParameters(ctx.server.config())) {
+  for (const auto& [name, value] : configParameters(ctx.worker.config())) {
     for (std::size_t i = 2; i < ctx.args.size(); ++i) {
       if (globMatch(ctx.args[i], name, true)) {
         matched.emplace_back(name, value);
@@ -178,7 +214,7 @@ namespace {
 
 // Summed over all workers when INFO was fanned out, else this worker's.
 ServerStats totalsOf(CommandContext& ctx) {
-  if (ctx.workerStats.empty()) return ctx.server.totals();
+  if (ctx.workerStats.empty()) return ctx.worker.totals();
   ServerStats sum{};
   for (const ServerStats& worker : ctx.workerStats) {
     for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += worker[i];
@@ -191,7 +227,7 @@ std::string workersSection(CommandContext& ctx) {
   std::vector<ServerStats> own;
   std::span<const ServerStats> workers = ctx.workerStats;
   if (workers.empty()) {
-    own.push_back(ctx.server.totals());
+    own.push_back(ctx.worker.totals());
     workers = own;
   }
   std::string s;
@@ -210,8 +246,8 @@ std::string serverSection(CommandContext& ctx) {
   utsname uts{};
   ::uname(&uts);
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-      ctx.server.loop().now() - ctx.server.startedAt()).count();
-  const Config& c = ctx.server.config();
+      ctx.worker.now() - ctx.worker.startedAt()).count();
+  const Config& c = ctx.worker.config();
   std::string s;
   s += "redis_version:" + std::string(kRedisCompatibleVersion) + "\r\n";
   s += "keyloop_version:" + std::string(kKeyloopVersion) + "\r\n";
@@ -220,7 +256,7 @@ std::string serverSection(CommandContext& ctx) {
   s += "arch_bits:64\r\n";
   s += "multiplexing_api:epoll\r\n";
   s += "process_id:" + std::to_string(::getpid()) + "\r\n";
-  s += "tcp_port:" + std::to_string(ctx.server.port()) + "\r\n";
+  s += "tcp_port:" + std::to_string(ctx.worker.port()) + "\r\n";
   s += "uptime_in_seconds:" + std::to_string(uptime) + "\r\n";
   s += "uptime_in_days:" + std::to_string(uptime / 86400) + "\r\n";
   s += "hz:" + std::to_string(c.expireHz) + "\r\n";
@@ -231,13 +267,13 @@ std::string serverSection(CommandContext& ctx) {
 
 std::string clientsSection(CommandContext& ctx) {
   std::size_t maxInput = 0, maxOutput = 0;
-  for (const auto& [id, client] : ctx.server.clients()) {
+  for (const auto& [id, client] : ctx.worker.clients()) {
     maxInput = std::max(maxInput, client->queryBufferBytes());
     maxOutput = std::max(maxOutput, client->outputBufferBytes());
   }
   std::string s;
   s += "connected_clients:" + std::to_string(totalsOf(ctx)[kConnectedClients]) + "\r\n";
-  s += "maxclients:" + std::to_string(ctx.server.config().maxClients) + "\r\n";
+  s += "maxclients:" + std::to_string(ctx.worker.config().maxClients) + "\r\n";
   s += "client_recent_max_input_buffer:" + std::to_string(maxInput) + "\r\n";
   s += "client_recent_max_output_buffer:" + std::to_string(maxOutput) + "\r\n";
   s += "blocked_clients:0\r\n";
@@ -269,7 +305,7 @@ std::string memorySection(CommandContext& ctx) {
 
 std::string statsSection(CommandContext& ctx) {
   const ServerStats st = totalsOf(ctx);
-  const LagMonitor& lag = ctx.server.lag();
+  const LagMonitor& lag = ctx.worker.lag();
   char lagLine[160];
   std::snprintf(lagLine, sizeof lagLine,
                 "event_loop_lag_p50_seconds:%.6f\r\nevent_loop_lag_p99_seconds:%.6f\r\n"
@@ -332,7 +368,7 @@ void info(CommandContext& ctx) {
 }
 
 void totals(CommandContext& ctx) {
-  const ServerStats all = ctx.server.totals();
+  const ServerStats all = ctx.worker.totals();
   ctx.reply.array(all.size());
   for (std::uint64_t value : all) ctx.reply.integer(static_cast<long long>(value));
 }

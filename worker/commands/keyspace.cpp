@@ -117,7 +117,7 @@ void flushdb(CommandContext& ctx) {
     ctx.store.clear();
   } else {
     auto dead = std::make_shared<Store::Detached>(ctx.store.detachAll());
-    ctx.server.threadPool().submit([dead] { dead->free(); });
+    ctx.worker.threadPool().submit([dead] { dead->free(); });
   }
   ctx.reply.ok();
 }

@@ -12,7 +12,7 @@ constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (p
 
 bool lengthAllowed(CommandContext& ctx, long long size, long long append) {
   // Written so that no sum can overflow: SETRANGE's offset may be near 2^63.
-  const auto most = static_cast<long long>(ctx.server.config().protoMaxBulkLen);
+  const auto most = static_cast<long long>(ctx.worker.config().protoMaxBulkLen);
   if (append > most || size > most - append) {
     ctx.reply.error(kTooBig);
     return false;

@@ -1,0 +1,174 @@
+#include "worker/atomic.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "common/resp/reply_reader.h"
+#include "worker/commands/commands.h"
+
+namespace keyloop {
+
+namespace {
+
+struct KeyState {
+  std::string value;
+  std::int64_t expireAt;
+};
+
+struct Transaction {
+  Owners& owners;
+  std::string id;
+  bool writes;
+  std::map<int, std::vector<std::string>> keysByOwner;  // ascending owner order, each key once
+  std::map<std::string, std::optional<KeyState>, std::less<>> before;  // as locked
+  std::vector<int> locked;
+  RunAgainst run;
+  ReplyTo reply;
+};
+using TransactionPtr = std::shared_ptr<Transaction>;
+
+std::string newTransactionId(const Owners& owners) {
+  // Unique across workers and their restarts: slot, pid, counter.
+  static std::uint64_t counter = 0;
+  return std::to_string(owners.self()) + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
+}
+
+void call(Owners& owners, int owner, const std::vector<std::string>& args, Owners::Done done) {
+  std::vector<std::string_view> views(args.begin(), args.end());
+  owners.send(owner, views, std::move(done));
+}
+
+// The keys whose state the run changed, as `__commit` operations by owner.
+std::map<int, std::vector<std::string>> changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
+  std::map<int, std::vector<std::string>> ops;
+  if (!tx.writes) return ops;
+  for (const auto& [key, was] : tx.before) {
+    const Store::Entry* now = scratch.find(key, nowMs);
+    const bool same = now == nullptr ? !was.has_value()
+                                     : was && was->value == Store::value(now) && was->expireAt == Store::expireAt(now);
+    if (same) continue;
+    std::vector<std::string>& out = ops[tx.owners.ownerOf(key)];
+    if (now != nullptr) {
+      out.insert(out.end(), {"set", key, std::string(Store::value(now)), std::to_string(Store::expireAt(now))});
+    } else {
+      out.insert(out.end(), {"del", key});
+    }
+  }
+  return ops;
+}
+
+// Commits `ops` (none: just unlocks) on every locked owner, then calls
+// finish once all have answered.
+void commitAll(const TransactionPtr& tx, std::map<int, std::vector<std::string>> ops, std::function<void()> finish) {
+  if (tx->locked.empty()) return finish();
+  auto remaining = std::make_shared<std::size_t>(tx->locked.size());
+  auto shared = std::make_shared<std::function<void()>>(std::move(finish));
+  for (int owner : tx->locked) {
+    std::vector<std::string> args{"__commit", tx->id};
+    const auto& mine = ops[owner];
+    args.insert(args.end(), mine.begin(), mine.end());
+    call(tx->owners, owner, args, [remaining, shared](std::string_view) {
+      if (--*remaining == 0) (*shared)();
+    });
+  }
+}
+
+// Records one owner's `__lock` reply; false if it is an error.
+bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::string_view reply) {
+  if (resp::isError(reply)) return false;
+  const auto states = resp::replyElements(reply);
+  if (states.size() != keys.size()) return false;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto parts = resp::replyElements(states[i]);
+    std::optional<KeyState>& slot = tx.before[keys[i]];
+    if (parts.size() == 2) {
+      slot = KeyState{std::string(resp::replyBulk(parts[0]).value_or("")), resp::replyInteger(parts[1]).value_or(kNoExpiry)};
+    } else {
+      slot.reset();
+    }
+  }
+  return true;
+}
+
+void runLocked(const TransactionPtr& tx) {
+  Store scratch;
+  for (const auto& [key, state] : tx->before) {
+    if (state) scratch.set(key, state->value, state->expireAt);
+  }
+  const std::int64_t nowMs = unixMillis();
+  auto reply = std::make_shared<std::string>(tx->run(scratch, nowMs));
+  commitAll(tx, changes(*tx, scratch, nowMs), [tx, reply] { tx->reply(*reply); });
+}
+
+void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>::iterator next) {
+  if (next == tx->keysByOwner.end()) return runLocked(tx);
+  std::vector<std::string> args{"__lock", tx->id};
+  args.insert(args.end(), next->second.begin(), next->second.end());
+  const int owner = next->first;
+  call(tx->owners, owner, args, [tx, next, owner](std::string_view reply) {
+    if (!recordLocked(*tx, next->second, reply)) {
+      const std::string error(resp::isError(reply) ? reply : "-ERR cross-worker lock failed\r\n");
+      return commitAll(tx, {}, [tx, error] { tx->reply(error); });
+    }
+    tx->locked.push_back(owner);
+    lockFrom(tx, std::next(next));
+  });
+}
+
+}  // namespace
+
+void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+                   ReplyTo reply) {
+  auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {},
+                                                      std::move(run), std::move(reply)});
+  for (std::string_view key : keys) {
+    std::vector<std::string>& group = tx->keysByOwner[owners.ownerOf(key)];
+    if (std::find(group.begin(), group.end(), key) == group.end()) group.emplace_back(key);
+  }
+  lockFrom(tx, tx->keysByOwner.begin());
+}
+
+namespace commands {
+
+void lockKeys(CommandContext& ctx) {
+  // Runs only when none of the keys is locked (Server::executeRouted parks
+  // it until then).
+  const auto keys = ctx.args.subspan(2);
+  ctx.reply.array(keys.size());
+  for (std::string_view key : keys) {
+    Store::Entry* e = lookupWrite(ctx, key);
+    if (e == nullptr) {
+      ctx.reply.nullArray();
+      continue;
+    }
+    ctx.reply.array(2);
+    ctx.reply.bulk(Store::value(e));
+    ctx.reply.integer(Store::expireAt(e));
+  }
+  ctx.worker.locks().lock(std::string(ctx.args[1]), keys);
+}
+
+void commitKeys(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  for (std::size_t i = 2; i < a.size();) {
+    if (a[i] == "set" && i + 3 < a.size()) {
+      ctx.store.set(a[i + 1], a[i + 2], parseInteger(a[i + 3]).value_or(kNoExpiry));
+      i += 4;
+    } else if (a[i] == "del" && i + 1 < a.size()) {
+      ctx.store.erase(a[i + 1]);
+      i += 2;
+    } else {
+      break;  // malformed: keep what was applied, still unlock
+    }
+  }
+  ctx.worker.locks().unlock(std::string(a[1]));
+  ctx.reply.ok();
+}
+
+}  // namespace commands
+
+}  // namespace keyloop

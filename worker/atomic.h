@@ -1,0 +1,66 @@
+// The multi-owner atomic executor: runs one command whose keys live on
+// several workers so that no client ever observes half of it (DESIGN.md
+// "Multi-owner atomic commands"). One mechanism for every such command:
+// a command only declares its keys in the table (command_table.h), and its
+// own handler runs unchanged.
+//
+//   1. lock:   `__lock TX key...` on each owner, one after the other in
+//              ascending worker order (one global order: two transactions
+//              never wait for each other in a cycle; see key_locks.h). The
+//              reply is each key's value and absolute expiry, read while
+//              the lock is taken.
+//   2. run:    the command's handler runs against a scratch store that
+//              holds exactly those keys as they were: it reads them, writes
+//              them, and writes the client's reply.
+//   3. commit: `__commit TX (set key value expire-at | del key)...` on every
+//              owner at once, with each key the handler changed; each owner
+//              applies its part and unlocks.
+//   4. reply:  once every owner has committed (channels are FIFO, so the
+//              client's next command cannot overtake it).
+// If an owner does not answer (restarting), the locks taken are released
+// and the client gets that owner's -TRYAGAIN error; nothing was written.
+//
+// When every key has one owner the command simply runs there (route_plan.h);
+// this is only the several-owner case.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyloop {
+
+class Store;
+struct CommandContext;
+
+// How the executor reaches the owners of keys: the worker's Router, or a
+// fake in the unit tests.
+class Owners {
+ public:
+  using Done = std::function<void(std::string_view reply)>;
+  virtual ~Owners() = default;
+  virtual int self() const = 0;
+  virtual int ownerOf(std::string_view key) const = 0;
+  // Runs an internal command (__lock, __commit) on `owner`; RESP2 reply.
+  virtual void send(int owner, std::span<const std::string_view> args, Done done) = 0;
+};
+
+// Runs the command's handler against `scratch` (the locked keys as they
+// were) and returns the client's reply bytes.
+using RunAgainst = std::function<std::string(Store& scratch, std::int64_t nowMs)>;
+using ReplyTo = std::function<void(std::string_view bytes)>;
+
+// `keys`: the command's key arguments (duplicates allowed); `writes`:
+// whether the handler may change them (a read-only command only unlocks).
+void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+                   ReplyTo reply);
+
+namespace commands {
+void lockKeys(CommandContext& ctx);    // __lock TX key...
+void commitKeys(CommandContext& ctx);  // __commit TX ops...
+}  // namespace commands
+
+}  // namespace keyloop

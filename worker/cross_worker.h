@@ -1,0 +1,25 @@
+// Cross-worker execution: runs a request whose route plan (route_plan.h)
+// is not Here, and merges what the workers answer into the one reply Redis
+// would give, by the command's declared kind (command_table.h):
+// SplitAndSum summed; broadcasts summed, joined, picked from or taken
+// once; SCAN walking worker after worker with the worker index in the
+// cursor's low bits; INFO with every worker's counters; MultiOwnerAtomic
+// through the atomic executor (atomic.h). The reply reaches the client in
+// its pipeline order (ReplyOrder).
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "worker/command_table.h"
+#include "worker/route_plan.h"
+
+namespace keyloop {
+
+class Dispatch;
+class Client;
+
+void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
+               RoutePlan plan);
+
+}  // namespace keyloop

@@ -1,0 +1,117 @@
+#include "worker/dispatch.h"
+
+#include <array>
+
+#include "common/resp/request_parser.h"
+#include "worker/client.h"
+#include "worker/command_table.h"
+#include "worker/cross_worker.h"
+#include "worker/key_locks.h"
+#include "worker/store.h"
+#include "worker/worker_services.h"
+#include "worker/worker_stats.h"
+
+namespace keyloop {
+
+Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
+    : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {}
+
+RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args) const {
+  RouteView view;
+  if (router_ != nullptr) {
+    view.self = router_->self();
+    view.ring = &router_->ring();
+  }
+  view.locks = &locks_;
+  view.holding = holdClients_;
+  return planRoute(spec, args, view);
+}
+
+void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
+  resp::Reply& reply = client.reply();
+  const std::size_t replyStart = reply.buffer().size();
+  const ResolvedCommand command = resolveCommand(args);
+  std::string refusal = command.spec == nullptr ? command.error : arityError(*command.spec, command.fullName, args.size());
+  if (refusal.empty() && !client.authenticated() && !(command.spec->flags & kNoAuth)) {
+    refusal = "NOAUTH Authentication required.";
+  }
+  if (!refusal.empty()) {
+    reply.error(refusal);
+  } else {
+    const CommandSpec& spec = *command.spec;
+    client.setLastCommand(command.fullName);
+    ++stats_.counters()[kCommandsProcessed];
+    metrics::bump(stats_.metrics().commands[commandIndex(*command.topLevel)]);
+    const RoutePlan plan = planFor(spec, args);
+    if (plan.kind != RoutePlan::Kind::Here) return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
+    CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+    run(spec, ctx);
+  }
+  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
+    ++stats_.counters()[kCommandErrors];
+    metrics::bump(stats_.metrics().commandErrors);
+  }
+  if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  const CommandSpec* spec = findCommand(args.empty() ? std::string_view() : args[0]);
+  if (spec != nullptr && !spec->subcommands.empty()) spec = nullptr;  // never routed
+  if (spec == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
+  if (!locks_.empty() && !(spec->flags & kHoldsLocks)) {
+    bool locked = false;
+    forEachKey(*spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });
+    if (locked) return locks_.park(deferRouted(args, protocol, std::move(done)));
+  }
+  // The reply buffer is kept between calls (no allocation per command);
+  // done() may lead back in here (a client resumes its pipeline), and the
+  // nested call then takes a buffer of its own.
+  std::string nested;
+  std::string& out = routedDepth_ == 0 ? routedReply_ : nested;
+  out.clear();
+  resp::Reply reply(out, protocol);
+  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  run(*spec, ctx);
+  // Not counted here: the worker the client talks to counted it already.
+  ++routedDepth_;
+  done(out);
+  --routedDepth_;
+  if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
+}
+
+Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, done = std::move(done)]() mutable {
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    executeRouted(views, protocol, std::move(done));
+  };
+}
+
+std::size_t Dispatch::prefetchKeys(std::string_view pending) {
+  // A lone request gains nothing: its misses have nothing to overlap with.
+  std::array<std::string_view, 16> keys;
+  const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
+  if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
+  return ahead.bytes;
+}
+
+void Dispatch::hold(bool routedToo) {
+  holdClients_ = true;
+  holdRouted_ = holdRouted_ || routedToo;
+}
+
+void Dispatch::release() {
+  holdClients_ = holdRouted_ = false;
+  std::vector<Task> waiting = std::move(held_);
+  held_.clear();
+  for (Task& work : waiting) work();
+}
+
+void Dispatch::run(const CommandSpec& spec, CommandContext& ctx) {
+  spec.handler(ctx);
+  if (writeObserver_ && (spec.flags & kWrite)) writeObserver_(ctx.args, spec);
+}
+
+bool Dispatch::quiet() const { return (router_ == nullptr || router_->inFlight() == 0) && locks_.parked() == 0; }
+
+}  // namespace keyloop

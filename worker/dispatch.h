@@ -1,0 +1,87 @@
+// Dispatch: runs requests. A client's parsed request is looked up in the
+// command table, checked (arity, AUTH), planned (route_plan.h) and either
+// run here against the store or sent the long way (cross_worker.h); a
+// request a peer worker routed here runs against the store unless its keys
+// are locked (key_locks.h) or a reload holds peers' work.
+//
+// During a reload's hand-over (migration.h) keyed work can be held: the
+// clients' (hold) and also the peers' (hold with routedToo); release()
+// runs what waited, in arrival order. Every write is shown to the write
+// observer, which the retiring side uses to note the keys it must send
+// again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/loop/handles.h"
+#include "worker/router.h"
+#include "worker/route_plan.h"
+
+namespace keyloop {
+
+class Client;
+class Connections;
+class KeyLocks;
+class Store;
+class WorkerServices;
+class WorkerStats;
+struct CommandContext;
+struct CommandSpec;
+
+class Dispatch {
+ public:
+  Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
+
+  void setRouter(Router* router) { router_ = router; }
+  Router* router() { return router_; }
+  Connections& connections() { return connections_; }
+  WorkerServices& services() { return services_; }
+  Store& store() { return store_; }
+
+  // Runs one parsed request of `client` (the reply goes to its buffer, or
+  // later in order when it takes the long way).
+  void execute(Client& client, std::span<const std::string_view> args);
+  // Runs a command routed here (by a peer, or locally by cross-worker
+  // execution); done() gets the reply, later if its keys are locked.
+  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  // Prefetches the keys of the next few whole requests in `pending` (a
+  // pipeline); returns how many bytes of requests it looked at.
+  std::size_t prefetchKeys(std::string_view pending);
+  // Where a request runs, from this worker's ring, locks and hold.
+  RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args) const;
+
+  void hold(bool routedToo);
+  void release();
+  bool holding() const { return holdClients_; }
+  void holdCommand(Task work) { held_.push_back(std::move(work)); }
+  using WriteObserver = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
+  void setWriteObserver(WriteObserver observer) { writeObserver_ = std::move(observer); }
+  // No request of ours is out at another worker and nothing waits for a
+  // lock here: what the retiring side waits for before it tells its peers
+  // it will send them nothing more.
+  bool quiet() const;
+
+ private:
+  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  // Runs a command's handler, and tells the write observer if it writes.
+  void run(const CommandSpec& spec, CommandContext& ctx);
+
+  WorkerServices& services_;
+  Store& store_;
+  KeyLocks& locks_;
+  WorkerStats& stats_;
+  Connections& connections_;
+  Router* router_ = nullptr;
+  bool holdClients_ = false, holdRouted_ = false;
+  std::vector<Task> held_;
+  WriteObserver writeObserver_;
+  std::string routedReply_;  // executeRouted's reply buffer, reused
+  int routedDepth_ = 0;
+};
+
+}  // namespace keyloop

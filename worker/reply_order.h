@@ -1,0 +1,53 @@
+// ReplyOrder: keeps one connection's replies in request order while some
+// of them are computed elsewhere. A forwarded command holds a place
+// (reserve); replies of later local commands queue behind it (queueLocal)
+// until its bytes arrive (fill), then everything ready goes to the output
+// in order. A barrier (holdUntilFilled) also stops the connection's later
+// commands from running until a place is filled: a cross-worker atomic
+// command writes at commit, and the next command must see that write.
+//
+// Owns no memory while nothing is reserved (most connections, most of the
+// time): std::deque would allocate ~600 bytes up front per connection.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyloop {
+
+class ReplyOrder {
+ public:
+  // `output` is the connection's output buffer, where released replies go.
+  explicit ReplyOrder(std::string& output) : output_(output) {}
+
+  std::uint64_t reserve();
+  // Moves the bytes a local command appended to the output since `from`
+  // into the queue (only while earlier places are open).
+  void queueLocal(std::size_t from);
+  // The reply for `place` arrived; returns whether anything was released
+  // into the output.
+  bool fill(std::uint64_t place, std::string_view bytes);
+  void holdUntilFilled(std::uint64_t place) { barrier_ = place; }
+
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t waiting() const { return items_.size() - head_; }
+  bool barrierUp() const { return barrier_ != 0; }
+
+ private:
+  struct Queued {
+    std::uint64_t place;
+    bool ready;
+    std::string bytes;
+  };
+  void popFront();
+
+  std::string& output_;
+  std::vector<Queued> items_;  // a FIFO from head_ on
+  std::size_t head_ = 0;
+  std::uint64_t nextPlace_ = 1;
+  std::uint64_t barrier_ = 0;  // 0: none
+};
+
+}  // namespace keyloop

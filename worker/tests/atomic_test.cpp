@@ -1,0 +1,195 @@
+// The multi-owner atomic executor against fake owners that run the real
+// __lock and __commit handlers on stores of their own: the command's own
+// handler decides, every owner commits its part, locks are taken in
+// ascending owner order and released on failure, nothing is written when
+// an owner does not answer.
+#include "worker/atomic.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+
+#include "common/loop/lag_monitor.h"
+#include "common/loop/thread_pool.h"
+#include "worker/commands/commands.h"
+#include "worker/key_locks.h"
+#include "worker/store.h"
+
+namespace keyloop {
+namespace {
+
+// What the lock and commit handlers need of a worker: its locks.
+class FakeWorker final : public WorkerServices {
+ public:
+  explicit FakeWorker(Loop& loop) : locks_(loop), pool_(loop, 1), lag_(loop) {}
+  const Config& config() const override { return config_; }
+  ServerStats& stats() override { return stats_; }
+  KeyLocks& locks() override { return locks_; }
+  ThreadPool& threadPool() override { return pool_; }
+  TimePoint now() const override { return {}; }
+  const std::map<std::uint64_t, std::unique_ptr<Client>>& clients() const override { return clients_; }
+  const LagMonitor& lag() const override { return lag_; }
+  std::uint16_t port() const override { return 0; }
+  TimePoint startedAt() const override { return {}; }
+  ServerStats totals() const override { return stats_; }
+
+ private:
+  Config config_;
+  ServerStats stats_{};
+  KeyLocks locks_;
+  ThreadPool pool_;
+  LagMonitor lag_;
+  std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
+};
+
+// Owner of a key: its first character's digit ("0:a" lives on owner 0).
+class FakeOwners final : public Owners {
+ public:
+  explicit FakeOwners(int count) {
+    for (int i = 0; i < count; ++i) {
+      workers.push_back(std::make_unique<FakeWorker>(loop));
+      stores.push_back(std::make_unique<Store>());
+    }
+  }
+  int self() const override { return 0; }
+  int ownerOf(std::string_view key) const override { return key[0] - '0'; }
+  // Calls are delivered later, one at a time (deliver()), as channels do.
+  void send(int owner, std::span<const std::string_view> args, Done done) override {
+    calls.push_back({owner, std::vector<std::string>(args.begin(), args.end()), std::move(done)});
+  }
+  // Runs every queued call (and those they cause); returns how many ran.
+  int deliverAll() {
+    int n = 0;
+    while (deliverOne()) ++n;
+    return n;
+  }
+  // Runs the oldest queued call; false if there was none.
+  bool deliverOne() {
+    {
+      if (calls.empty()) return false;
+      Call c = std::move(calls.front());
+      calls.pop_front();
+      log.push_back(std::to_string(c.owner) + " " + c.args[0]);
+      std::string out;
+      if (failing == c.owner && c.args[0] == "__lock") {
+        out = "-TRYAGAIN worker " + std::to_string(c.owner) + " did not answer in time (restarting?)\r\n";
+      } else {
+        resp::Reply reply(out, resp::Protocol::Resp2);
+        std::vector<std::string_view> views(c.args.begin(), c.args.end());
+        CommandContext ctx{*workers[static_cast<std::size_t>(c.owner)], nullptr, reply,
+                           *stores[static_cast<std::size_t>(c.owner)], views, unixMillis()};
+        findCommand(c.args[0])->handler(ctx);
+      }
+      c.done(out);
+    }
+    return true;
+  }
+  std::string valueOf(int owner, std::string_view key) {
+    const Store::Entry* e = stores[static_cast<std::size_t>(owner)]->find(key, unixMillis());
+    return e == nullptr ? "<none>" : std::string(Store::value(e));
+  }
+
+  struct Call {
+    int owner;
+    std::vector<std::string> args;
+    Done done;
+  };
+  Loop loop;
+  std::vector<std::unique_ptr<FakeWorker>> workers;
+  std::vector<std::unique_ptr<Store>> stores;
+  std::deque<Call> calls;
+  std::vector<std::string> log;
+  int failing = -1;
+};
+
+// Runs `args` through the executor with the real handler of its command.
+std::string runCommand(FakeOwners& owners, std::vector<std::string> args) {
+  const CommandSpec* spec = findCommand(args[0]);
+  std::vector<std::string_view> views(args.begin(), args.end());
+  const std::vector<std::string_view> keys = keysOf(*spec, views);
+  std::string answer = "<no reply>";
+  FakeWorker coordinator(owners.loop);
+  runAtomically(owners, keys, (spec->flags & kWrite) != 0,
+                [&](Store& scratch, std::int64_t nowMs) {
+                  std::string out;
+                  resp::Reply reply(out, resp::Protocol::Resp2);
+                  CommandContext ctx{coordinator, nullptr, reply, scratch, views, nowMs};
+                  spec->handler(ctx);
+                  return out;
+                },
+                [&](std::string_view bytes) { answer.assign(bytes); });
+  owners.deliverAll();
+  return answer;
+}
+
+TEST(AtomicExecutor, MsetWritesEveryOwnersPartAndRepliesOnce) {
+  FakeOwners owners(3);
+  EXPECT_EQ(runCommand(owners, {"mset", "2:c", "3", "0:a", "1", "1:b", "2"}), "+OK\r\n");
+  EXPECT_EQ(owners.valueOf(0, "0:a"), "1");
+  EXPECT_EQ(owners.valueOf(1, "1:b"), "2");
+  EXPECT_EQ(owners.valueOf(2, "2:c"), "3");
+  // Locks one owner after the other in ascending order, then commits all.
+  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 __lock", "1 __lock", "2 __lock", "0 __commit", "1 __commit",
+                                                  "2 __commit"}));
+  for (auto& w : owners.workers) EXPECT_TRUE(w->locks().empty()) << "a lock outlived its commit";
+}
+
+TEST(AtomicExecutor, KeysStayLockedUntilTheCommit) {
+  FakeOwners owners(2);
+  const std::vector<std::string_view> keys{"0:a", "1:b"};
+  bool replied = false;
+  runAtomically(owners, keys, true, [](Store& scratch, std::int64_t) {
+    scratch.set("0:a", "x", kNoExpiry);
+    scratch.set("1:b", "y", kNoExpiry);
+    return std::string("+OK\r\n");
+  }, [&](std::string_view) { replied = true; });
+  // The two locks only: the commits are queued behind them.
+  ASSERT_TRUE(owners.deliverOne());
+  ASSERT_TRUE(owners.deliverOne());
+  ASSERT_EQ(owners.calls.size(), 2u);
+  EXPECT_TRUE(owners.workers[0]->locks().isLocked("0:a"));
+  EXPECT_TRUE(owners.workers[1]->locks().isLocked("1:b"));
+  EXPECT_FALSE(replied) << "replied before the commit";
+  EXPECT_EQ(owners.valueOf(0, "0:a"), "<none>") << "written before the commit";
+  owners.deliverAll();
+  EXPECT_TRUE(replied);
+  EXPECT_FALSE(owners.workers[0]->locks().isLocked("0:a"));
+  EXPECT_EQ(owners.valueOf(1, "1:b"), "y");
+}
+
+TEST(AtomicExecutor, RenameMovesTheValueAndItsTtlBetweenOwners) {
+  FakeOwners owners(2);
+  const std::int64_t expireAt = unixMillis() + 600000;
+  owners.stores[0]->set("0:src", "value", expireAt);
+  EXPECT_EQ(runCommand(owners, {"rename", "0:src", "1:dst"}), "+OK\r\n");
+  EXPECT_EQ(owners.valueOf(0, "0:src"), "<none>");
+  ASSERT_EQ(owners.valueOf(1, "1:dst"), "value");
+  EXPECT_EQ(Store::expireAt(owners.stores[1]->find("1:dst", unixMillis())), expireAt);
+  EXPECT_EQ(runCommand(owners, {"rename", "0:missing", "1:dst"}), "-ERR no such key\r\n");
+  EXPECT_EQ(owners.valueOf(1, "1:dst"), "value");
+}
+
+TEST(AtomicExecutor, ACommandThatDecidesNotToWriteWritesNothing) {
+  FakeOwners owners(2);
+  owners.stores[1]->set("1:b", "old", kNoExpiry);
+  EXPECT_EQ(runCommand(owners, {"msetnx", "0:a", "new", "1:b", "new"}), ":0\r\n");
+  EXPECT_EQ(owners.valueOf(0, "0:a"), "<none>");
+  EXPECT_EQ(owners.valueOf(1, "1:b"), "old");
+  EXPECT_EQ(runCommand(owners, {"mget", "1:b", "0:a", "1:b"}), "*3\r\n$3\r\nold\r\n$-1\r\n$3\r\nold\r\n");
+}
+
+TEST(AtomicExecutor, AnOwnerThatDoesNotAnswerReleasesTheLocksAndWritesNothing) {
+  FakeOwners owners(3);
+  owners.failing = 1;
+  EXPECT_EQ(runCommand(owners, {"mset", "0:a", "1", "1:b", "2", "2:c", "3"}),
+            "-TRYAGAIN worker 1 did not answer in time (restarting?)\r\n");
+  EXPECT_EQ(owners.valueOf(0, "0:a"), "<none>");
+  EXPECT_EQ(owners.valueOf(2, "2:c"), "<none>");
+  EXPECT_FALSE(owners.workers[0]->locks().isLocked("0:a")) << "owner 0's lock was not released";
+  // Owner 2 was never locked: the lock order stopped at the failure.
+  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 __lock", "1 __lock", "0 __commit"}));
+}
+
+}  // namespace
+}  // namespace keyloop
