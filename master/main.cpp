@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <system_error>
 
 #include "common/config/config.h"
 #include "common/log/log.h"
@@ -111,6 +112,14 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   raiseDescriptorLimit(config.maxClients, log);
 
-  Master master(std::move(config), log);
-  return master.run();
+  // The loop's own epoll and signalfd are asked for once, here at start; a
+  // kernel that refuses them ends the start with a clear line, not abort().
+  // Everything after that reports failures as values (master.h).
+  try {
+    Master master(std::move(config), log);
+    return master.run();
+  } catch (const std::system_error& e) {
+    log.warning("cannot start: %s", e.what());
+    return 1;
+  }
 }

@@ -207,6 +207,7 @@ const char* Migration::nameOf(Phase phase) {
 void Migration::enter(Phase phase) {
   phase_ = phase;
   log_.verbose("Worker %d hand-over: %s", slot_, nameOf(phase));
+  if (phaseObserver_) phaseObserver_(nameOf(phase));
 }
 
 void Migration::sendToPeers(RecordType type) {

@@ -74,6 +74,8 @@ class Migration {
   void forgetRetiring(int slot);
 
   bool retiring() const { return phase_ != Phase::Serving; }
+  // Told the name of every step the retiring side enters (tests, logs).
+  void observePhases(std::function<void(const char* name)> observer) { phaseObserver_ = std::move(observer); }
 
  private:
   void onRecord(int link, ipc::RecordType type, std::string_view payload);
@@ -118,6 +120,7 @@ class Migration {
   void enter(Phase phase);
   void resumeWhenRoom();
   Phase phase_ = Phase::Serving;
+  std::function<void(const char*)> phaseObserver_;
   bool sentQuiet_ = false, flushed_ = false;
   std::unordered_set<std::string> dirty_;  // keys written during the copy
   std::string keyRecord_;

@@ -139,7 +139,12 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       nextChannels.push_back(std::move(outChannel));
       nextChannels.push_back(std::move(inChannel));
     } else if (auto* handOver = std::get_if<ipc::HandOver>(&message); handOver != nullptr && !migration.retiring()) {
-      if (setup.setTitle) setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring");
+      if (setup.setTitle) {
+        // `ps` shows where the hand-over is: "... is retiring (copying)".
+        migration.observePhases([&setup](const char* phase) {
+          setup.setTitle("keyloop: worker process " + std::to_string(setup.slot) + " is retiring (" + phase + ")");
+        });
+      }
       const std::vector<int> keep(handOver->keep.begin(), handOver->keep.end());
       migration.retire(handOver->workers, [&server, keep] { server.connections().stopAccepting(keep); },
                        [&](std::uint64_t keys, Duration took, Duration held) {

@@ -288,7 +288,14 @@ def metrics_cost(size):
 
 
 def servers_for_comparison(workers):
-    return [start_redis(), start_keyloop(1), start_keyloop(workers)]
+    servers = [start_redis(), start_keyloop(1), start_keyloop(workers)]
+    # KEYLOOP_BASELINE=path/to/an/older/keyloop: the same runs against it too,
+    # for a before/after table from one run (loadtest/RESULTS.md).
+    baseline = os.environ.get("KEYLOOP_BASELINE")
+    if baseline:
+        servers += [start_keyloop(1, name="before-w1", binary=baseline),
+                    start_keyloop(workers, name=f"before-w{workers}", binary=baseline)]
+    return servers
 
 
 __all__ = ["SIZES", "throughput", "mix", "connections", "idle_memory", "key_memory", "on_fresh", "backlog",

@@ -98,14 +98,15 @@ def start_redis(backlog=511):
                   port)
 
 
-def start_keyloop(workers, name=None, metrics=True, backlog=511, extra=""):
+def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binary=None):
     port, metrics_port = free_port(), free_port()
     conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
     conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n    backlog: {backlog}\n"
                f"workers: {workers}\nlimits:\n  maxclients: 50000\n"
                f"metrics:\n  enabled: {'yes' if metrics else 'no'}\n  port: {metrics_port}\n{extra}")
     conf.close()
-    return Server(name or f"keyloop-w{workers}", [os.path.join(ROOT, "build", "keyloop"), "-c", conf.name], port,
+    binary = binary or os.path.join(ROOT, "build", "keyloop")
+    return Server(name or f"keyloop-w{workers}", [binary, "-c", conf.name], port,
                   metrics_port if metrics else None, conf.name)
 
 

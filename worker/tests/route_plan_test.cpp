@@ -111,5 +111,21 @@ TEST(CommandTable, KeysComeFromTheDeclaredPositions) {
   EXPECT_EQ(keys({"__lock", "tx", "a", "b"}), (Keys{"a", "b"}));
 }
 
+// The numkeys forms the next commands declare (ZUNIONSTORE dest numkeys
+// key...; LMPOP numkeys key...): the count bounds the keys, never the
+// arguments after them, and a bad count yields none (the handler says why).
+TEST(CommandTable, NumkeysFormsFindExactlyTheCountedKeys) {
+  using Keys = std::vector<std::string_view>;
+  CommandSpec zunionstore{};
+  zunionstore.keys = {1, 1, 1, 2};
+  CommandSpec lmpop{};
+  lmpop.keys = {0, 0, 0, 1};
+  EXPECT_EQ(keysOf(zunionstore, Keys{"zunionstore", "dst", "2", "a", "b", "WEIGHTS", "1", "2"}), (Keys{"dst", "a", "b"}));
+  EXPECT_EQ(keysOf(lmpop, Keys{"lmpop", "3", "a", "b", "c", "LEFT"}), (Keys{"a", "b", "c"}));
+  EXPECT_EQ(keysOf(lmpop, Keys{"lmpop", "5", "a", "b"}), (Keys{"a", "b"})) << "never past the end";
+  EXPECT_EQ(keysOf(lmpop, Keys{"lmpop", "x", "a"}), Keys{});
+  EXPECT_EQ(keysOf(lmpop, Keys{"lmpop", "-1", "a"}), Keys{});
+}
+
 }  // namespace
 }  // namespace keyloop

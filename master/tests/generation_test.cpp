@@ -1,0 +1,124 @@
+// Generation::open builds one config's runtime whole or not at all: a kept
+// address reuses the old generation's sockets, new slots get sockets of
+// their own, and a refusal on the way (EMFILE, a port taken) is an error
+// value that leaves no descriptor behind.
+#include "master/generation.h"
+
+#include <dirent.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+namespace keyloop {
+namespace {
+
+Config configWith(int workers, std::uint16_t port) {
+  Config c;
+  c.workers = workers;
+  ListenConfig l;
+  l.address = "127.0.0.1";
+  l.port = port;
+  c.listen = {l};
+  return c;
+}
+
+std::size_t openDescriptors() {
+  std::size_t n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (::readdir(d) != nullptr) ++n;
+  ::closedir(d);
+  return n;
+}
+
+std::unique_ptr<Generation> opened(Generation::Opened made) {
+  if (auto* error = std::get_if<std::string>(&made)) ADD_FAILURE() << *error;
+  return std::holds_alternative<std::unique_ptr<Generation>>(made)
+             ? std::move(std::get<std::unique_ptr<Generation>>(made))
+             : nullptr;
+}
+
+ino_t inodeOf(int fd) {
+  struct stat st{};
+  ::fstat(fd, &st);
+  return st.st_ino;
+}
+
+TEST(Generation, HasEverythingItsWorkersNeed) {
+  auto g = opened(Generation::open(configWith(3, 0), nullptr));
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->workers(), 3);
+  EXPECT_EQ(g->bank(), 0);
+  EXPECT_EQ(g->guests(), 0);
+  ASSERT_EQ(g->listening().size(), 1u);
+  EXPECT_NE(g->listening()[0].port, 0) << "port 0 is resolved once, for every slot";
+  for (int slot = 0; slot < 3; ++slot) {
+    ASSERT_EQ(g->listeners()[static_cast<std::size_t>(slot)].size(), 1u);
+    EXPECT_EQ(g->listeners()[static_cast<std::size_t>(slot)][0].port, g->listening()[0].port);
+    EXPECT_TRUE(g->slot(slot).control) << slot;
+    EXPECT_TRUE(g->slot(slot).workerEnd) << slot;
+    for (int peer = 0; peer < 3; ++peer) {
+      EXPECT_EQ(g->channel(slot, peer) != nullptr, slot != peer) << slot << "->" << peer;
+    }
+  }
+}
+
+TEST(Generation, AKeptAddressKeepsItsSocketsAndNewSlotsGetTheirOwn) {
+  auto first = opened(Generation::open(configWith(2, 0), nullptr));
+  ASSERT_TRUE(first);
+  const std::uint16_t port = first->listening()[0].port;
+  Config next = configWith(3, 0);  // the same entry as configured
+  auto second = opened(Generation::open(next, first.get()));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->bank(), 1) << "the other bank: the retiring generation keeps writing its own";
+  EXPECT_EQ(second->guests(), 2);
+  EXPECT_EQ(second->listening()[0].port, port);
+  for (int slot = 0; slot < 2; ++slot) {
+    const int before = first->listeners()[static_cast<std::size_t>(slot)][0].fd.get();
+    const int after = second->listeners()[static_cast<std::size_t>(slot)][0].fd.get();
+    EXPECT_NE(before, after) << "a descriptor of its own";
+    EXPECT_EQ(inodeOf(before), inodeOf(after)) << "slot " << slot << ": the same socket, so its queue carries over";
+  }
+  EXPECT_NE(inodeOf(second->listeners()[2][0].fd.get()), inodeOf(first->listeners()[0][0].fd.get()));
+  for (int old = 0; old < 2; ++old) {
+    for (int fresh = 0; fresh < 3; ++fresh) {
+      EXPECT_NE(second->guestChannel(old, fresh, true), nullptr);
+      EXPECT_NE(second->guestChannel(old, fresh, false), nullptr);
+    }
+  }
+}
+
+TEST(Generation, OutOfDescriptorsItFailsAndLeavesNothingOpen) {
+  auto first = opened(Generation::open(configWith(2, 0), nullptr));
+  ASSERT_TRUE(first);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Room for some of what four workers need, not all of it: the build
+  // fails somewhere in the middle.
+  for (int room : {1, 5, 20}) {
+    const std::size_t before = openDescriptors();
+    rlimit low = saved;
+    low.rlim_cur = before + static_cast<rlim_t>(room);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    Generation::Opened made = Generation::open(configWith(4, 0), first.get());
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_TRUE(std::holds_alternative<std::string>(made)) << "room " << room;
+    EXPECT_NE(std::get<std::string>(made).find("Too many open files"), std::string::npos) << std::get<std::string>(made);
+    EXPECT_EQ(openDescriptors(), before) << "room " << room << ": the failed build left descriptors open";
+  }
+  EXPECT_TRUE(opened(Generation::open(configWith(4, 0), first.get()))) << "fine again with room";
+}
+
+TEST(Generation, ATakenPortIsAnErrorNamingTheAddress) {
+  auto holder = opened(Generation::open(configWith(1, 0), nullptr));
+  ASSERT_TRUE(holder);
+  const std::uint16_t taken = holder->listening()[0].port;
+  Generation::Opened made = Generation::open(configWith(2, taken), nullptr);
+  ASSERT_TRUE(std::holds_alternative<std::string>(made));
+  EXPECT_NE(std::get<std::string>(made).find("127.0.0.1:" + std::to_string(taken)), std::string::npos)
+      << std::get<std::string>(made);
+}
+
+}  // namespace
+}  // namespace keyloop
