@@ -121,6 +121,10 @@ MasterView Master::metricsView() const {
   view.lastReloadSeconds = lastReloadSeconds_;
   view.lastPauseSeconds = lastPauseSeconds_;
   view.migratedKeys = migratedKeys_;
+  for (ReloadStep step : {ReloadStep::Idle, ReloadStep::ApplyingSettings, ReloadStep::FinishingPrevious,
+                          ReloadStep::HandingOver}) {
+    view.reloadSteps.emplace_back(nameOf(step), step == step_);
+  }
   view.slots = std::max(serving_->workers(), retiring_ ? retiring_->workers() : 0);
   for (const WorkerSlot& s : serving_->slots()) {
     view.workerPids.push_back(s.pid);

@@ -141,6 +141,10 @@ std::string renderMetrics(const MasterView& view) {
              "In the last reload that started new workers, the longest a retiring worker held its clients' "
              "keyed commands (the copy itself runs while they are served).", MetricType::Gauge),
       {}, view.lastPauseSeconds);
+  auto& step = family(all, "keyloop_reload_step",
+                      "The reload step the master is in (1) and the others (0): idle, applying settings, "
+                      "finishing the previous hand-over, handing over.", MetricType::Gauge);
+  for (const auto& [name, current] : view.reloadSteps) add(step, {{"step", name}}, current ? 1 : 0);
   add(family(all, "keyloop_migrated_keys_total", "Keys handed from one generation of workers to the next.",
              MetricType::Counter), {}, static_cast<double>(view.migratedKeys));
   add(family(all, "keyloop_draining_connections",

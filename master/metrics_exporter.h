@@ -38,6 +38,8 @@ struct MasterView {
   std::uint64_t migratedKeys = 0;   // handed from one generation to the next, ever
   std::uint64_t drainingConnections = 0;  // still open on retiring workers
   std::vector<pid_t> retiringPids;  // workers of the retiring generation, by slot
+  // Every reload step by name, and whether the master is in it now.
+  std::vector<std::pair<std::string, bool>> reloadSteps;
   pid_t masterPid = 0;
 };
 

@@ -179,6 +179,10 @@ TEST(Reload, MetricsCountReloadsAndTheGeneration) {
   EXPECT_NE(scrape.find("\nkeyloop_config_generation 2\n"), std::string::npos) << scrape;
   EXPECT_NE(scrape.find("\nkeyloop_reloads_total{result=\"ok\"} 1\n"), std::string::npos);
   EXPECT_NE(scrape.find("\nkeyloop_reloads_total{result=\"error\"} 1\n"), std::string::npos);
+  // Every reload is over: the master shows itself idle, and no other step.
+  EXPECT_NE(scrape.find("\nkeyloop_reload_step{step=\"idle\"} 1\n"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_reload_step{step=\"handing over\"} 0\n"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("\nkeyloop_reload_step{step=\"applying settings\"} 0\n"), std::string::npos) << scrape;
 }
 
 TEST(Control, StopAndQuitWaitForTheMasterToBeGone) {

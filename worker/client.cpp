@@ -252,7 +252,7 @@ std::string Client::describe(TimePoint now) const {
          " argv-mem=0 multi-mem=0 rbs=" + std::to_string(query_.capacity()) +
          " rbp=0 obl=0 oll=0 omem=" + std::to_string(outputBufferBytes()) +
          " tot-mem=" + std::to_string(query_.capacity() + output_.capacity()) + " events=" + events +
-         " cmd=" + (lastCommand_.empty() ? "NULL" : lastCommand_) + " user=default redir=-1 resp=" +
+         " cmd=" + (lastCommand_.topLevel == nullptr ? std::string("NULL") : lastCommand_.fullName()) + " user=default redir=-1 resp=" +
          std::to_string(static_cast<int>(reply_.protocol()));
 }
 

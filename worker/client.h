@@ -18,6 +18,7 @@
 #include "common/loop/handles.h"
 #include "common/resp/reply.h"
 #include "common/resp/request_parser.h"
+#include "worker/command_table.h"
 #include "worker/reply_order.h"
 
 namespace keyloop {
@@ -75,7 +76,8 @@ class Client {
   bool authenticated() const { return authenticated_; }
   void setAuthenticated(bool yes) { authenticated_ = yes; }
   TimePoint lastActive() const { return lastActive_; }
-  void setLastCommand(std::string_view name) { lastCommand_.assign(name); }
+  // CLIENT LIST's cmd= (pointers: no string per command).
+  void setLastCommand(const CommandSpec* topLevel, const CommandSpec* sub) { lastCommand_ = {topLevel, sub}; }
   // Bytes read but not yet executed (0 while parsing a shared read).
   std::size_t queryBufferBytes() const { return query_.size() > queryStart_ ? query_.size() - queryStart_ : 0; }
   std::size_t outputBufferBytes() const { return output_.size() - outputSent_; }
@@ -115,7 +117,8 @@ class Client {
   UniqueFd fd_;
   IoWatcher io_;
   std::uint64_t id_;
-  std::string peer_, local_, name_, lastCommand_;
+  std::string peer_, local_, name_;
+  ResolvedCommand lastCommand_;
   TimePoint createdAt_, lastActive_;
   bool authenticated_;
   bool closeAfterReply_ = false;

@@ -145,38 +145,34 @@ std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const st
 ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo) {
   ResolvedCommand r;
   const CommandSpec* spec = args.empty() ? nullptr : findCommand(args[0]);
-  if (spec != nullptr && (spec->flags & kInternal) && !internalToo) spec = nullptr;
-  if (spec == nullptr) {
-    std::string quoted;
-    for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
-      quoted += "'" + std::string(args[i].substr(0, 128 - quoted.size())) + "' ";
-    }
-    r.error = "ERR unknown command '" + std::string(args.empty() ? "" : args[0].substr(0, 128)) +
-              "', with args beginning with: " + quoted;
-    return r;
-  }
+  if (spec == nullptr || ((spec->flags & kInternal) && !internalToo)) return r;
   r.topLevel = spec;
-  r.fullName = spec->name;
-  if (spec->subcommands.empty() || args.size() < 2) {
-    r.spec = spec;
-    return r;
-  }
-  const CommandSpec* sub = findSubcommand(*spec, args[1]);
-  if (sub == nullptr) {
-    r.error = "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + toUpper(spec->name) + " HELP.";
-    return r;
-  }
-  r.fullName += "|" + std::string(sub->name);
-  r.spec = sub;
+  r.spec = spec->subcommands.empty() || args.size() < 2 ? spec : findSubcommand(*spec, args[1]);
   return r;
 }
 
-std::string arityError(const CommandSpec& spec, std::string_view fullName, std::size_t argc) {
-  const int n = static_cast<int>(argc);
-  if ((spec.arity > 0 && spec.arity != n) || n < -spec.arity) {
-    return "ERR wrong number of arguments for '" + std::string(fullName) + "' command";
+std::string ResolvedCommand::fullName() const {
+  if (topLevel == nullptr) return {};
+  std::string name(topLevel->name);
+  if (spec != nullptr && spec != topLevel) name += "|" + std::string(spec->name);
+  return name;
+}
+
+std::string ResolvedCommand::unknownError(std::span<const std::string_view> args) const {
+  if (topLevel != nullptr) {
+    return "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + toUpper(topLevel->name) +
+           " HELP.";
   }
-  return {};
+  std::string quoted;
+  for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+    quoted += "'" + std::string(args[i].substr(0, 128 - quoted.size())) + "' ";
+  }
+  return "ERR unknown command '" + std::string(args.empty() ? "" : args[0].substr(0, 128)) +
+         "', with args beginning with: " + quoted;
+}
+
+std::string arityError(const ResolvedCommand& command) {
+  return "ERR wrong number of arguments for '" + command.fullName() + "' command";
 }
 
 std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - kCommands); }

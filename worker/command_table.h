@@ -143,17 +143,23 @@ void forEachKey(const CommandSpec& spec, std::span<const std::string_view> args,
 std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const std::string_view> args);
 
 // Resolves a request's command: the top-level spec and, for a container
-// (CLIENT, CONFIG, COMMAND), the subcommand; with Redis's error text when
-// there is none. `fullName` is "client|setname" for subcommands.
+// (CLIENT, CONFIG, COMMAND), the subcommand. No string is built on this
+// path (it runs for every request); names and errors only when asked for.
 struct ResolvedCommand {
   const CommandSpec* topLevel = nullptr;
-  const CommandSpec* spec = nullptr;  // null: `error` says why
-  std::string fullName;
-  std::string error;
+  const CommandSpec* spec = nullptr;  // null: unknown command or subcommand
+  // "get", "client|setname" (Redis's names in errors and CLIENT LIST).
+  std::string fullName() const;
+  // Redis's error for an unknown command or subcommand.
+  std::string unknownError(std::span<const std::string_view> args) const;
 };
 ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo = false);
-// "" if `args` has the number of arguments `spec` takes, else Redis's error.
-std::string arityError(const CommandSpec& spec, std::string_view fullName, std::size_t argc);
+inline bool arityAllows(const CommandSpec& spec, std::size_t argc) {
+  const int n = static_cast<int>(argc);
+  return spec.arity > 0 ? spec.arity == n : n >= -spec.arity;
+}
+// "ERR wrong number of arguments for '<name>' command"
+std::string arityError(const ResolvedCommand& command);
 
 // Case-insensitive; nullptr when unknown.
 const CommandSpec* findCommand(std::string_view name);

@@ -31,15 +31,15 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t replyStart = reply.buffer().size();
   const ResolvedCommand command = resolveCommand(args);
-  std::string refusal = command.spec == nullptr ? command.error : arityError(*command.spec, command.fullName, args.size());
-  if (refusal.empty() && !client.authenticated() && !(command.spec->flags & kNoAuth)) {
-    refusal = "NOAUTH Authentication required.";
-  }
-  if (!refusal.empty()) {
-    reply.error(refusal);
+  if (command.spec == nullptr) {
+    reply.error(command.unknownError(args));
+  } else if (!arityAllows(*command.spec, args.size())) {
+    reply.error(arityError(command));
+  } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
+    reply.error("NOAUTH Authentication required.");
   } else {
     const CommandSpec& spec = *command.spec;
-    client.setLastCommand(command.fullName);
+    client.setLastCommand(command.topLevel, command.spec);
     ++stats_.counters()[kCommandsProcessed];
     metrics::bump(stats_.metrics().commands[commandIndex(*command.topLevel)]);
     const RoutePlan plan = planFor(spec, args);

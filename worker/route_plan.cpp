@@ -9,12 +9,13 @@ RoutePlan planRoute(const CommandSpec& spec, std::span<const std::string_view> a
   // The long way is taken whenever this worker alone cannot answer: other
   // workers exist (or a reload moves the keys, or this worker owns none).
   const bool alone = (view.ring == nullptr || view.ring->workers() < 2) && !view.holding && view.self >= 0;
-  if (view.ring == nullptr) return {};
+  const bool checkLocks = view.locks != nullptr && !view.locks->empty();
+  // Alone with nothing locked, every request runs here: no key is hashed.
+  if (view.ring == nullptr || (alone && !checkLocks)) return {};
   if (broadcasts(spec.cross)) return alone ? RoutePlan{} : RoutePlan{Kind::Broadcast};
   if (!spec.keys.any() || spec.cross == CrossWorker::None) return {};
   int owner = -2;
   bool severalOwners = false, locked = false;
-  const bool checkLocks = view.locks != nullptr && !view.locks->empty();
   forEachKey(spec, args, [&](std::size_t i, std::size_t) {
     const int o = view.ring->ownerOf(args[i]);
     if (owner == -2) owner = o;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <random>
 
 namespace keyloop {
 
@@ -35,9 +36,31 @@ Store::Entry* allocateEntry(std::size_t keyLength, std::size_t valueLength) {
 
 }  // namespace
 
-Store::Store() : buckets_(kMinBuckets, nullptr), rng_(std::random_device{}()) {
-  // A per-process random seed keeps crafted keys from piling into one chain.
-  seed_ = rng_();
+namespace {
+
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A fresh seed per store from one random draw per process.
+std::uint64_t nextSeed() {
+  static std::uint64_t state = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  state += 0x9E3779B97F4A7C15ull;
+  return mix(state);
+}
+
+}  // namespace
+
+Store::Store() : buckets_(kMinBuckets, nullptr), rngState_(nextSeed()) {
+  // A random hash seed keeps crafted keys from piling into one chain.
+  seed_ = random();
+}
+
+std::uint64_t Store::random() {
+  rngState_ += 0x9E3779B97F4A7C15ull;
+  return mix(rngState_);
 }
 
 Store::~Store() { clear(); }
@@ -231,10 +254,10 @@ Store::Entry* Store::randomEntry(std::int64_t nowMs) {
   for (int attempt = 0; attempt < 100 && size_ > 0; ++attempt) {
     std::size_t chainLength = 0;
     Entry* head = nullptr;
-    while (head == nullptr) head = buckets_[rng_() & (buckets_.size() - 1)];
+    while (head == nullptr) head = buckets_[random() & (buckets_.size() - 1)];
     for (Entry* e = head; e != nullptr; e = e->next) ++chainLength;
     Entry* pick = head;
-    for (std::size_t skip = rng_() % chainLength; skip > 0; --skip) pick = pick->next;
+    for (std::size_t skip = random() % chainLength; skip > 0; --skip) pick = pick->next;
     if (pick->expireAtMs == kNoExpiry || pick->expireAtMs > nowMs) return pick;
     find(key(pick), nowMs);  // deletes it, as Redis's RANDOMKEY does
   }

@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <random>
 #include <span>
 #include <string_view>
 #include <unordered_set>
@@ -112,7 +111,10 @@ class Store {
   std::uint64_t expiredTotal_ = 0;
   std::unordered_set<Entry*> volatile_;
   std::size_t expireCursor_ = 0;  // next bucket of volatile_ to sample
-  std::mt19937_64 rng_;
+  // splitmix64: RANDOMKEY and sampling need speed, not a 5 KB state (a
+  // Store is also made per cross-worker atomic command: atomic.h).
+  std::uint64_t random();
+  std::uint64_t rngState_;
 };
 
 }  // namespace keyloop

@@ -80,7 +80,7 @@ void replyKeys(CommandContext& ctx, bool withFlags) {
   const ResolvedCommand resolved = resolveCommand(request);
   if (resolved.spec == nullptr) return ctx.reply.error("ERR Invalid command specified");
   const CommandSpec& spec = *resolved.spec;
-  if (!arityError(spec, resolved.fullName, request.size()).empty()) {
+  if (!arityAllows(spec, request.size())) {
     return ctx.reply.error("ERR Invalid number of arguments specified for command");
   }
   std::vector<std::pair<std::string_view, std::size_t>> keys;  // (key, key-spec group)
