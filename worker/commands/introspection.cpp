@@ -4,7 +4,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <functional>
 
 #include "worker/command_docs.h"
 #include "worker/commands/commands.h"
@@ -240,7 +239,11 @@ std::string workersSection(CommandContext& ctx) {
   return s;
 }
 
-using Section = std::pair<std::string_view, std::function<std::string(CommandContext&)>>;
+// One INFO section: the name it is asked by, the title it prints, its text.
+struct Section {
+  std::string_view name, title;
+  std::string (*build)(CommandContext&);
+};
 
 std::string serverSection(CommandContext& ctx) {
   utsname uts{};
@@ -331,22 +334,14 @@ std::string keyspaceSection(CommandContext& ctx) {
   return "db0:keys=" + std::to_string(st[kKeys]) + ",expires=" + std::to_string(st[kExpires]) + ",avg_ttl=0\r\n";
 }
 
-const std::vector<Section>& sections() {
-  static const std::vector<Section> all = {
-      {"server", serverSection},   {"clients", clientsSection}, {"memory", memorySection},
-      {"stats", statsSection},     {"keyspace", keyspaceSection}, {"workers", workersSection},
-  };
-  return all;
-}
-
-std::string_view sectionTitle(std::string_view name) {
-  if (name == "server") return "Server";
-  if (name == "clients") return "Clients";
-  if (name == "memory") return "Memory";
-  if (name == "stats") return "Stats";
-  if (name == "workers") return "Workers";
-  return "Keyspace";
-}
+// In the order INFO prints them.
+constexpr Section kSections[] = {
+    {"server", "Server", serverSection},       {"clients", "Clients", clientsSection},
+    {"memory", "Memory", memorySection},       {"stats", "Stats", statsSection},
+    {"keyspace", "Keyspace", keyspaceSection}, {"workers", "Workers", workersSection},
+};
+// Names that ask for every section.
+constexpr std::string_view kEverySection[] = {"all", "default", "everything"};
 
 }  // namespace
 
@@ -355,14 +350,14 @@ void info(CommandContext& ctx) {
   std::vector<std::string> wanted;
   for (std::size_t i = 1; i < ctx.args.size(); ++i) {
     std::string name = toLower(ctx.args[i]);
-    if (name == "all" || name == "default" || name == "everything") all = true;
+    all = all || std::find(std::begin(kEverySection), std::end(kEverySection), name) != std::end(kEverySection);
     wanted.push_back(std::move(name));
   }
   std::string text;
-  for (const auto& [name, build] : sections()) {
-    if (!all && std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+  for (const Section& section : kSections) {
+    if (!all && std::find(wanted.begin(), wanted.end(), section.name) == wanted.end()) continue;
     if (!text.empty()) text += "\r\n";
-    text += "# " + std::string(sectionTitle(name)) + "\r\n" + build(ctx);
+    text += "# " + std::string(section.title) + "\r\n" + section.build(ctx);
   }
   ctx.reply.verbatim(text);
 }
