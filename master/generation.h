@@ -60,7 +60,7 @@ class Generation {
 
   const Config& config() const { return config_; }
   // A settings reload: running workers took `next` (same sockets, same workers).
-  void updateSettings(const Config& next) { config_ = next; }
+  void updateSettings(Config next) { config_ = std::move(next); }
   int workers() const { return static_cast<int>(slots_.size()); }
   // This generation's bank of metrics blocks (SharedMetrics): a retiring
   // generation keeps writing to its own while the next one starts.

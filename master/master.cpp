@@ -40,7 +40,7 @@ std::string counted(std::size_t n, const std::string& noun) {
 UniqueFd Master::openReserve() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 
 Master::Master(Config config, Log& log)
-    : config_(std::move(config)),
+    : startConfig_(std::move(config)),
       log_(log),
       signals_(loop_),
       forceStop_(loop_),
@@ -55,7 +55,7 @@ int Master::run() {
   // Blocked before any fork: workers inherit the mask and read these
   // signals from signalfds of their own.
   signals_.start({SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD}, [this](int signo) { onSignal(signo); });
-  auto opened = Generation::open(config_, nullptr);
+  auto opened = Generation::open(startConfig_, nullptr);
   if (auto* error = std::get_if<std::string>(&opened)) {
     log_.warning("%s", error->c_str());
     return 1;
@@ -73,24 +73,24 @@ int Master::run() {
   }
   metrics_ = std::move(std::get<std::unique_ptr<metrics::SharedMetrics>>(metrics));
   configText_ = std::move(std::get<std::unique_ptr<ipc::SharedText>>(text));
-  if (std::string error = startMetrics(config_); !error.empty()) {
+  if (std::string error = startMetrics(config()); !error.empty()) {
     log_.warning("metrics: %s", error.c_str());
     return 1;
   }
-  if (!config_.pidFile.empty()) {
-    std::ofstream(config_.pidFile, std::ios::trunc) << masterPid_ << "\n";
+  if (!config().pidFile.empty()) {
+    std::ofstream(config().pidFile, std::ios::trunc) << masterPid_ << "\n";
   }
-  setProcessTitle("keyloop: master process -c " + config_.path);
+  setProcessTitle("keyloop: master process -c " + config().path);
   for (int slot = 0; slot < serving_->workers(); ++slot) spawn(slot);
   log_.notice("keyloop %s started: master pid %d, %s, config %s", KEYLOOP_VERSION, static_cast<int>(masterPid_),
-              counted(static_cast<std::size_t>(serving_->workers()), "worker").c_str(), config_.path.c_str());
+              counted(static_cast<std::size_t>(serving_->workers()), "worker").c_str(), config().path.c_str());
   statusTimer_.unref();
   statusTimer_.start(std::chrono::seconds(5), std::chrono::seconds(5),
                      [this] { notifySystemd("STATUS=" + statusLine()); });
   loop_.run();
-  if (!config_.pidFile.empty()) {
-    std::remove(config_.pidFile.c_str());
-    std::remove(reloadStatusPath(config_.pidFile).c_str());
+  if (!config().pidFile.empty()) {
+    std::remove(config().pidFile.c_str());
+    std::remove(reloadStatusPath(config().pidFile).c_str());
   }
   log_.notice("keyloop is now ready to exit, bye bye...");
   return 0;
@@ -319,7 +319,7 @@ void Master::onSignal(int signo) {
       notifySystemd("STOPPING=1\nSTATUS=draining");
       stopping_ = true;
       signalWorkers(SIGQUIT);
-      forceStop_.start(std::chrono::milliseconds(config_.drainTimeoutMs) + std::chrono::seconds(5),
+      forceStop_.start(std::chrono::milliseconds(config().drainTimeoutMs) + std::chrono::seconds(5),
                        [this] { signalWorkers(SIGKILL); });
       break;
     default:

@@ -126,7 +126,10 @@ class Master {
   void answerReload(bool ok, const std::string& text);
   void enter(ReloadStep step);
 
-  Config config_;  // the serving generation's, kept current by settings reloads
+  // The settings being served are the serving generation's (settings
+  // reloads update it in place); startConfig_ builds the first one.
+  const Config& config() const { return serving_->config(); }
+  Config startConfig_;
   Log& log_;
   Loop loop_;
   SignalWatcher signals_;

@@ -59,39 +59,38 @@ void Master::enter(ReloadStep step) {
 }
 
 void Master::reload() {
-  notifySystemd("RELOADING=1\nSTATUS=reloading " + config_.path);
-  log_.notice("Received SIGHUP, reloading %s", config_.path.c_str());
+  notifySystemd("RELOADING=1\nSTATUS=reloading " + config().path);
+  log_.notice("Received SIGHUP, reloading %s", config().path.c_str());
   std::string text;  // handed to the workers exactly as validated here
-  ConfigResult loaded = withReserve([&] { return loadConfig(config_.path, &text); });
+  ConfigResult loaded = withReserve([&] { return loadConfig(config().path, &text); });
   if (auto* error = std::get_if<ConfigError>(&loaded)) return answerReload(false, error->message);
   Config next = std::get<Config>(std::move(loaded));
-  next.path = config_.path;
-  if (std::string cold = restartOnlyChanges(config_, next); !cold.empty()) {
-    return answerReload(false, config_.path + ": " + cold + " cannot change on reload; restart keyloop to apply it");
+  next.path = config().path;
+  if (std::string cold = restartOnlyChanges(config(), next); !cold.empty()) {
+    return answerReload(false, config().path + ": " + cold + " cannot change on reload; restart keyloop to apply it");
   }
   if (text.size() > configText_->capacity()) {
-    return answerReload(false, config_.path + ": too large to hand to the workers");
+    return answerReload(false, config().path + ": too large to hand to the workers");
   }
   // The metrics listener is the master's own: a new address is opened
   // before the old one closes, and a failure changes nothing.
-  if (next.metricsEnabled != config_.metricsEnabled || !sameListen(next.metricsListen, config_.metricsListen)) {
+  if (next.metricsEnabled != config().metricsEnabled || !sameListen(next.metricsListen, config().metricsListen)) {
     if (std::string error = startMetrics(next); !error.empty()) {
-      return answerReload(false, config_.path + ": metrics: " + error);
+      return answerReload(false, config().path + ": metrics: " + error);
     }
   }
-  if (needsNewGeneration(config_, next)) return startGeneration(std::move(next), std::move(text));
+  if (needsNewGeneration(config(), next)) return startGeneration(std::move(next), std::move(text));
   applySettings(std::move(next), text);
 }
 
 void Master::applySettings(Config next, const std::string& text) {
   configText_->publish(text);
-  config_ = std::move(next);
-  serving_->updateSettings(config_);
-  log_.configure(config_.logLevel, config_.logFile);
+  serving_->updateSettings(std::move(next));
+  log_.configure(config().logLevel, config().logFile);
   signalWorkers(SIGHUP, /*retiringToo=*/false);  // they read the text published above
   ++configGeneration_;
   awaitedVersion_ = configText_->version();
-  settingsAnswer_ = "generation " + std::to_string(configGeneration_) + " serving " + config_.path;
+  settingsAnswer_ = "generation " + std::to_string(configGeneration_) + " serving " + config().path;
   enter(ReloadStep::ApplyingSettings);
   stepDeadline_.start(kSettingsPatience, [this] {
     answerReload(true, settingsAnswer_ + " (not every worker confirmed it within 5 s)");
@@ -119,7 +118,7 @@ void Master::startGeneration(Config next, std::string text) {
     return enter(ReloadStep::FinishingPrevious);
   }
   auto opened = Generation::open(next, serving_.get());
-  if (auto* error = std::get_if<std::string>(&opened)) return answerReload(false, config_.path + ": " + *error);
+  if (auto* error = std::get_if<std::string>(&opened)) return answerReload(false, config().path + ": " + *error);
   std::unique_ptr<Generation> fresh = std::move(std::get<std::unique_ptr<Generation>>(opened));
   metrics_->grow(fresh->workers());
   configText_->publish(text);
@@ -132,7 +131,7 @@ void Master::startGeneration(Config next, std::string text) {
     for (const WorkerSlot& s : fresh->slots()) {
       if (s.pid > 0) ::kill(s.pid, SIGKILL);  // reaped as strangers (reapChildren)
     }
-    return answerReload(false, config_.path + ": worker " + std::to_string(slot) + ": " + error);
+    return answerReload(false, config().path + ": worker " + std::to_string(slot) + ": " + error);
   }
   retireServing(std::move(fresh));
 }
@@ -150,7 +149,7 @@ void Master::retireServing(std::unique_ptr<Generation> fresh) {
   for (std::size_t k = 0; k < serving_->listening().size(); ++k) {
     std::size_t kept = next.listen.size();  // its place in the new listen list
     for (std::size_t j = 0; j < next.listen.size(); ++j) {
-      if (sameListen(config_.listen[k], next.listen[j])) kept = j;
+      if (sameListen(config().listen[k], next.listen[j])) kept = j;
     }
     for (int slot = 0; slot < oldWorkers; ++slot) {
       if (kept < next.listen.size() && slot < newWorkers) continue;
@@ -171,8 +170,7 @@ void Master::retireServing(std::unique_ptr<Generation> fresh) {
   }
   retiring_ = std::move(serving_);
   serving_ = std::move(fresh);
-  config_ = serving_->config();
-  log_.configure(config_.logLevel, config_.logFile);
+  log_.configure(config().logLevel, config().logFile);
   ++configGeneration_;
   ready_ = false;
   enter(ReloadStep::HandingOver);
@@ -219,7 +217,7 @@ void Master::finishHandOver(bool complete) {
   std::snprintf(took, sizeof took, "%.3f s (clients held %.1f ms)", lastReloadSeconds_, lastPauseSeconds_ * 1e3);
   answerReload(true, "generation " + std::to_string(configGeneration_) + ": " +
                          counted(static_cast<std::size_t>(serving_->workers()), "worker") + " serving " +
-                         config_.path + ", keys handed over in " + took + (complete ? "" : " (not finished within 60 s)"));
+                         config().path + ", keys handed over in " + took + (complete ? "" : " (not finished within 60 s)"));
 }
 
 void Master::retiringWorkerGone(int slot) {
@@ -267,7 +265,7 @@ void Master::answerReload(bool ok, const std::string& text) {
   ++(ok ? reloadsOk_ : reloadsFailed_);
   if (ok) log_.notice("Reload done: %s", text.c_str());
   else log_.warning("Reload failed, still serving the previous configuration: %s", text.c_str());
-  withReserve([&] { writeReloadStatus(config_.pidFile, {reloadsOk_ + reloadsFailed_, ok, text}); });
+  withReserve([&] { writeReloadStatus(config().pidFile, {reloadsOk_ + reloadsFailed_, ok, text}); });
   notifySystemd("READY=1\nSTATUS=" + statusLine());
   enter(ReloadStep::Idle);
   dropRetiringIfGone();  // retiring workers that left while we waited
