@@ -119,7 +119,29 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
   });
 }
 
+// Walks __commit's operations: `set(keyIndex)` for `set key value
+// expire-at`, `del(keyIndex)` for `del key`; stops at a malformed one.
+template <typename Set, typename Del>
+void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del) {
+  for (std::size_t i = 2; i < a.size();) {
+    if (a[i] == "set" && i + 3 < a.size()) {
+      set(i + 1);
+      i += 4;
+    } else if (a[i] == "del" && i + 1 < a.size()) {
+      del(i + 1);
+      i += 2;
+    } else {
+      return;
+    }
+  }
+}
+
 }  // namespace
+
+void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
+  auto note = [&indices](std::size_t key) { indices.push_back(key); };
+  forEachCommitOp(args, note, note);
+}
 
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply) {
@@ -154,17 +176,10 @@ void lockKeys(CommandContext& ctx) {
 
 void commitKeys(CommandContext& ctx) {
   const auto& a = ctx.args;
-  for (std::size_t i = 2; i < a.size();) {
-    if (a[i] == "set" && i + 3 < a.size()) {
-      ctx.store.set(a[i + 1], a[i + 2], parseInteger(a[i + 3]).value_or(kNoExpiry));
-      i += 4;
-    } else if (a[i] == "del" && i + 1 < a.size()) {
-      ctx.store.erase(a[i + 1]);
-      i += 2;
-    } else {
-      break;  // malformed: keep what was applied, still unlock
-    }
-  }
+  // A malformed op ends the walk: what was applied stays, the keys still unlock.
+  forEachCommitOp(
+      a, [&](std::size_t k) { ctx.store.set(a[k], a[k + 1], parseInteger(a[k + 2]).value_or(kNoExpiry)); },
+      [&](std::size_t k) { ctx.store.erase(a[k]); });
   ctx.worker.locks().unlock(std::string(a[1]));
   ctx.reply.ok();
 }

@@ -58,6 +58,10 @@ using ReplyTo = std::function<void(std::string_view bytes)>;
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply);
 
+// The key arguments of `__commit TX (set key value expire-at | del key)...`
+// (the command table's key finder for it).
+void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
+
 namespace commands {
 void lockKeys(CommandContext& ctx);    // __lock TX key...
 void commitKeys(CommandContext& ctx);  // __commit TX ops...

@@ -17,11 +17,6 @@ using namespace commands;
 
 constexpr std::uint32_t R = kReadonly, W = kWrite, F = kFast;
 
-// __commit TX (set key value expire-at | del key)...
-void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
-  for (std::size_t i = 2; i + 1 < args.size(); i += args[i] == "set" ? 4 : 2) indices.push_back(i + 1);
-}
-
 // SET reads its key only with GET (Redis's setGetKeys).
 std::string_view setKeyFlags(std::span<const std::string_view> args) {
   for (std::size_t i = 3; i < args.size(); ++i) {
