@@ -106,7 +106,8 @@ class Client {
   void linger();
   void discardInput();
   void readAndExecute();
-  void executeBuffered(std::string& in);
+  // `in`: the worker's shared read buffer (shared) or query_.
+  void executeBuffered(std::string_view in, bool shared);
   // Runs requests already read, if nothing holds them back any more.
   void resumeBuffered();
   void flush();

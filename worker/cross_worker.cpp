@@ -203,12 +203,15 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
 void route(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
            std::span<const std::string_view> args, RoutePlan plan) {
   const resp::Protocol protocol = client.reply().protocol();
+  if (plan.kind == RoutePlan::Kind::Owner) {  // the hot path: one hop, no callback
+    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place});
+  }
   Reply reply = [&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
   };
   switch (plan.kind) {
-    case RoutePlan::Kind::Owner:  // the hot path: one hop
-      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply));
+    case RoutePlan::Kind::Owner:
+      break;  // above
     case RoutePlan::Kind::Split:
       return sumOverOwners(dispatch, protocol, spec, args, std::move(reply));
     case RoutePlan::Kind::Atomic:

@@ -4,6 +4,7 @@
 
 #include "common/resp/request_parser.h"
 #include "worker/client.h"
+#include "worker/connections.h"
 #include "worker/command_table.h"
 #include "worker/cross_worker.h"
 #include "worker/key_locks.h"
@@ -15,6 +16,14 @@ namespace keyloop {
 
 Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
     : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {}
+
+void Dispatch::setRouter(Router* router) {
+  router_ = router;
+  if (router_ == nullptr) return;
+  router_->setPlaceSink([this](Router::ReplyPlace to, std::string_view reply) {
+    if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
+  });
+}
 
 RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args) const {
   RouteView view;

@@ -37,7 +37,8 @@ class Dispatch {
  public:
   Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
 
-  void setRouter(Router* router) { router_ = router; }
+  // Also makes it deliver forwarded replies to this worker's clients.
+  void setRouter(Router* router);
   Router* router() { return router_; }
   Connections& connections() { return connections_; }
   WorkerServices& services() { return services_; }

@@ -44,14 +44,55 @@ void Router::retarget(int workers) {
 
 Router::~Router() = default;
 
+Router::Pending& Router::openRequest(int owner) {
+  if (freeSlots_.empty()) {
+    freeSlots_.push_back(static_cast<std::uint32_t>(pending_.size()));
+    pending_.emplace_back();
+  }
+  const std::uint32_t slot = freeSlots_.back();
+  freeSlots_.pop_back();
+  Pending& p = pending_[slot];
+  // 32 bits of sequence (never 0: id 0 marks a free slot) above the slot.
+  p.id = ((nextSequence_++ % 0xFFFFFFFFu + 1) << kSlotBits) | slot;
+  p.sentAt = loop_.now();
+  p.owner = owner;
+  ++inFlight_;
+  ++forwarded_;
+  return p;
+}
+
+void Router::sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol) {
+  ipc::Sender& sender = *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(p.owner)])];
+  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) {
+    ipc::writeRequest(out, p.id, static_cast<std::uint8_t>(protocol), args);
+  });
+}
+
 void Router::call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done) {
   if (owner == self_) return executor_(args, protocol, std::move(done));
-  const std::uint64_t id = nextId_++;
-  std::string& record = requestBuffer_;  // reused: no allocation per request
-  ipc::encodeRequest(record, id, static_cast<std::uint8_t>(protocol), args);
-  senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])]->send(record);
-  pending_.emplace(id, Pending{std::move(done), loop_.now(), owner});
-  ++forwarded_;
+  Pending& p = openRequest(owner);
+  p.done = std::move(done);
+  sendRequest(p, args, protocol);
+}
+
+void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place) {
+  if (owner == self_) {
+    return executor_(args, protocol, [this, place](std::string_view reply) { placeSink_(place, reply); });
+  }
+  Pending& p = openRequest(owner);
+  p.place = place;
+  sendRequest(p, args, protocol);
+}
+
+void Router::answer(Pending& p, std::string_view reply) {
+  // The slot is free again before the reply runs: what runs may forward more.
+  Done done = std::move(p.done);
+  const ReplyPlace place = p.place;
+  p = Pending{};
+  freeSlots_.push_back(static_cast<std::uint32_t>(&p - pending_.data()));
+  --inFlight_;
+  if (done) return done(reply);
+  placeSink_(place, reply);
 }
 
 void Router::onRecord(int link, std::string_view record) {
@@ -62,12 +103,9 @@ void Router::onRecord(int link, std::string_view record) {
     std::uint64_t id = 0;
     std::string_view reply;
     if (!ipc::decodeReply(payload, id, reply)) return;
-    auto it = pending_.find(id);
-    if (it == pending_.end()) return;  // answered with -TRYAGAIN already
-    Done done = std::move(it->second.done);
-    pending_.erase(it);
-    done(reply);
-    return;
+    const std::size_t slot = id & ((std::uint64_t{1} << kSlotBits) - 1);
+    if (slot >= pending_.size() || pending_[slot].id != id) return;  // answered with -TRYAGAIN already
+    return answer(pending_[slot], reply);
   }
   if (type != ipc::RecordType::Request) {
     if (control_) control_(link, type, payload);
@@ -75,26 +113,25 @@ void Router::onRecord(int link, std::string_view record) {
   }
   ipc::Request request;
   if (!ipc::decodeRequest(payload, request, peerArgs_)) return;
+  // Two words of capture: std::function keeps them inline (no allocation).
+  // Links are few (peers and guests), so the link fits in the id's top bits.
+  const std::uint64_t origin = (static_cast<std::uint64_t>(link) << 56) | request.id;
   executor_(peerArgs_, request.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2,
-            [this, link, id = request.id](std::string_view bytes) {
-              ipc::encodeReply(replyBuffer_, id, bytes);
-              senders_[static_cast<std::size_t>(link)]->send(replyBuffer_);
+            [this, origin](std::string_view bytes) {
+              const std::uint64_t id = origin & ((std::uint64_t{1} << 56) - 1);
+              ipc::Sender& sender = *senders_[static_cast<std::size_t>(origin >> 56)];
+              sender.sendInPlace(ipc::replyBytes(bytes), [&](char* out) { ipc::writeReply(out, id, bytes); });
             });
 }
 
 void Router::expireRequests() {
   const TimePoint now = loop_.now();
-  std::vector<std::uint64_t> late;
-  for (const auto& [id, p] : pending_) {
-    if (now - p.sentAt > kRequestTimeout) late.push_back(id);
-  }
-  for (std::uint64_t id : late) {
-    auto it = pending_.find(id);
-    if (it == pending_.end()) continue;
-    Done done = std::move(it->second.done);
-    const int owner = it->second.owner;
-    pending_.erase(it);
-    done("-TRYAGAIN worker " + std::to_string(owner) + " did not answer in time (restarting?)\r\n");
+  // By index: an answer may forward more and grow the slab.
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
+    if (p.id == 0 || now - p.sentAt <= kRequestTimeout) continue;
+    const int owner = p.owner;
+    answer(p, "-TRYAGAIN worker " + std::to_string(owner) + " did not answer in time (restarting?)\r\n");
   }
 }
 

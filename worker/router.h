@@ -5,6 +5,11 @@
 // a cross-worker transaction: see key_locks.h); remote owner -> the request travels over
 // the channel to that worker (batched per loop iteration), which runs it on
 // its store and sends the reply bytes back; done() runs when they arrive.
+// forward(owner, args, place): the hot path of one hop: the reply goes
+// straight into a client's reserved place (ReplyPlace), so a forwarded
+// request allocates nothing: its record is written into the ring in place,
+// its pending entry is a reused slot of a slab (the request id names the
+// slot), and no callback object is made on either side.
 // A request that gets no answer within kRequestTimeout (its owner crashed
 // and is being restarted) is answered with -TRYAGAIN instead of hanging.
 //
@@ -25,7 +30,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/ipc/channel.h"
@@ -42,6 +46,13 @@ class Router final : public Owners {
   // or (when its keys are locked) later.
   using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, Done done)>;
   static constexpr std::chrono::milliseconds kRequestTimeout{3000};
+
+  // A client's reserved reply place (reply_order.h), by client id.
+  struct ReplyPlace {
+    std::uint64_t client = 0;
+    std::uint64_t place = 0;
+  };
+  using PlaceSink = std::function<void(ReplyPlace, std::string_view reply)>;
 
   struct Link {
     ipc::ChannelMemory* out = nullptr;  // this worker -> peer
@@ -61,6 +72,9 @@ class Router final : public Owners {
   const ring::Ring& ring() const { return ring_; }
   int ownerOf(std::string_view key) const override { return ring_.ownerOf(key); }
   void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done);
+  void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place);
+  // Where forward()'s replies go (set once, by Dispatch).
+  void setPlaceSink(PlaceSink sink) { placeSink_ = std::move(sink); }
   // Owners (the atomic executor's internal commands): RESP2.
   void send(int owner, std::span<const std::string_view> args, Done done) override {
     call(owner, args, resp::Protocol::Resp2, std::move(done));
@@ -84,10 +98,21 @@ class Router final : public Owners {
   void retarget(int workers);
 
   std::uint64_t forwarded() const { return forwarded_; }
-  std::size_t inFlight() const { return pending_.size(); }
+  std::size_t inFlight() const { return inFlight_; }
 
  private:
+  struct Pending {
+    std::uint64_t id = 0;  // 0: a free slot
+    Done done;             // empty: the reply goes to `place`
+    ReplyPlace place;
+    TimePoint sentAt;
+    int owner = -1;
+  };
   int addLink(Link link);
+  // A free slab slot for a request to `owner`, its id set.
+  Pending& openRequest(int owner);
+  void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol);
+  void answer(Pending& p, std::string_view reply);
   void onRecord(int link, std::string_view record);
   void expireRequests();
 
@@ -101,19 +126,18 @@ class Router final : public Owners {
   std::vector<std::unique_ptr<ipc::Receiver>> receivers_;
   std::vector<int> peerLinks_;  // [worker index] -> link id (-1: none, self)
   std::vector<int> nextLinks_;  // the same for the next generation
-  struct Pending {
-    Done done;
-    TimePoint sentAt;
-    int owner;
-  };
-  std::unordered_map<std::uint64_t, Pending> pending_;
-  std::uint64_t nextId_ = 1;
+  // Request ids: (sequence << kSlotBits) | slot, so a reply finds its slot
+  // at once and a late reply to a reused slot (answered -TRYAGAIN already)
+  // is told apart by its sequence.
+  static constexpr int kSlotBits = 24;
+  std::vector<Pending> pending_;
+  std::vector<std::uint32_t> freeSlots_;
+  std::size_t inFlight_ = 0;
+  std::uint64_t nextSequence_ = 1;
+  PlaceSink placeSink_;
   std::uint64_t forwarded_ = 0;
   Timer timeouts_;
-  // Scratch space kept between calls (a record is copied into the ring
-  // right away, so one buffer each serves every request and reply).
-  std::string requestBuffer_, replyBuffer_;
-  std::vector<std::string_view> peerArgs_;
+  std::vector<std::string_view> peerArgs_;  // a decoded request's, reused
 };
 
 }  // namespace keyloop

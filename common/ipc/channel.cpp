@@ -117,35 +117,41 @@ void Sender::send(std::string_view record) {
   } while (!record.empty());
 }
 
-bool Sender::tryWrite(std::string_view record, std::uint32_t flags) {
+char* Sender::claim(std::size_t size, std::uint32_t flags) {
   ChannelMemory::Header& h = memory_.header();
   const std::uint64_t capacity = h.capacity;
+  if (size > capacity / 4) return nullptr;
   const std::uint64_t head = h.head.load(std::memory_order_acquire);
-  const std::uint64_t need = kLengthBytes + record.size();
-  if (need + kLengthBytes > capacity) return false;  // can never fit; caller's bug
+  const std::uint64_t need = kLengthBytes + size;
   std::uint64_t offset = localTail_ & (capacity - 1);
   // A record never wraps: if it does not fit before the end, mark the end
   // and start over at offset 0 (costs the skipped bytes).
   const std::uint64_t skip = offset + need > capacity ? capacity - offset : 0;
-  if (localTail_ + skip + need - head > capacity) return false;  // full for now
+  if (localTail_ + skip + need - head > capacity) return nullptr;  // full for now
   if (skip > 0) {
     if (skip >= kLengthBytes) std::memcpy(memory_.data() + offset, &kWrapMarker, kLengthBytes);
     localTail_ += skip;
     offset = 0;
   }
-  const std::uint32_t length = static_cast<std::uint32_t>(record.size()) | flags;
+  const std::uint32_t length = static_cast<std::uint32_t>(size) | flags;
   std::memcpy(memory_.data() + offset, &length, kLengthBytes);
-  std::memcpy(memory_.data() + offset + kLengthBytes, record.data(), record.size());
   localTail_ += need;
   unpublished_ = true;
-  return true;
+  return memory_.data() + offset + kLengthBytes;
+}
+
+bool Sender::tryWrite(std::string_view record, std::uint32_t flags) {
+  char* place = claim(record.size(), flags);
+  if (place != nullptr) std::memcpy(place, record.data(), record.size());
+  return place != nullptr;
 }
 
 void Sender::publish() {
   if (!unpublished_) return;
-  memory_.header().tail.store(localTail_, std::memory_order_release);
+  ChannelMemory::Header& h = memory_.header();
+  h.tail.store(localTail_, std::memory_order_seq_cst);
   unpublished_ = false;
-  wake(memory_.dataReadyFd());
+  if (h.consumerSleeping.load(std::memory_order_seq_cst) != 0) wake(memory_.dataReadyFd());
 }
 
 void Sender::writeOverflow() {
@@ -168,9 +174,29 @@ void Sender::flush() {
 // ---- Receiver -------------------------------------------------------------
 
 Receiver::Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord)
-    : memory_(memory), onRecord_(std::move(onRecord)), dataWatcher_(loop, memory.dataReadyFd()) {
+    : memory_(memory),
+      onRecord_(std::move(onRecord)),
+      dataWatcher_(loop, memory.dataReadyFd()),
+      drainAfterPoll_(loop),
+      sleepWatcher_(loop) {
   dataWatcher_.unref();
   dataWatcher_.start(kReadable, [this](std::uint32_t) { drain(); }, Trigger::Edge);  // see Sender
+  drainAfterPoll_.unref();
+  drainAfterPoll_.start([this] {
+    if (hasUnread()) drain();
+  });
+  sleepWatcher_.unref();
+  sleepWatcher_.start(
+      [this] {
+        memory_.header().consumerSleeping.store(1, std::memory_order_seq_cst);
+        return hasUnread();  // published before the flag was seen: do not sleep
+      },
+      [this] { memory_.header().consumerSleeping.store(0, std::memory_order_relaxed); });
+}
+
+bool Receiver::hasUnread() const {
+  const ChannelMemory::Header& h = memory_.header();
+  return h.tail.load(std::memory_order_seq_cst) != h.head.load(std::memory_order_relaxed);
 }
 
 Receiver::~Receiver() = default;

@@ -9,7 +9,14 @@
 // holds the Sender of its outgoing channels and the Receiver of its
 // incoming ones. Batching: send() only copies into the ring; flush()
 // publishes everything sent since the last flush and wakes the consumer
-// with at most one eventfd write. A Sender flushes itself after poll (check
+// with at most one eventfd write, and only when the consumer sleeps: it
+// raises consumerSleeping right before it blocks in epoll_wait and lowers
+// it as soon as it wakes; an awake consumer finds new records itself after
+// its poll (the check phase), so a busy pair of workers costs no system
+// call per batch at all. The race (a record published just as the
+// consumer decides to sleep) is Dekker's: the producer stores tail then
+// reads the flag, the consumer stores the flag then reads tail, all
+// sequentially consistent, so at least one of them sees the other. A Sender flushes itself after poll (check
 // phase: what the I/O callbacks sent) and before poll (prepare phase: what
 // timers and the rest sent, so nothing waits unpublished while the loop
 // sleeps); a pipeline of 100 forwarded commands costs one wake-up. When
@@ -57,6 +64,7 @@ class ChannelMemory {
     alignas(64) std::atomic<std::uint64_t> head;  // consumer's read position
     alignas(64) std::atomic<std::uint64_t> tail;  // producer's published position
     alignas(64) std::atomic<std::uint32_t> producerWaiting;  // 1: wake it on space
+    alignas(64) std::atomic<std::uint32_t> consumerSleeping;  // 1: wake it on data
     std::uint64_t capacity;
   };
 
@@ -97,12 +105,26 @@ class Sender {
   // Queues one record (any bytes, up to 1 GB); it reaches the receiver
   // after flush().
   void send(std::string_view record);
+  // The same for a record of exactly `size` bytes that `fill(char*)`
+  // writes: straight into the ring when it fits now (the hot path: no
+  // copy), else into a buffer that takes send()'s way.
+  template <class Fill>
+  void sendInPlace(std::size_t size, Fill&& fill) {
+    if (char* place = overflow_.empty() ? claim(size) : nullptr) return fill(place);
+    std::string record(size, '\0');
+    fill(record.data());
+    send(record);
+  }
   // Publishes what was sent and wakes the receiver (once per batch).
   void flush();
   std::size_t overflowed() const { return overflow_.size(); }
 
  private:
   bool tryWrite(std::string_view fragment, std::uint32_t flags);
+  // Room for one whole record of `size` bytes in the ring, its length
+  // written; nullptr when it must wait or be cut into fragments. (Records
+  // already waiting in overflow_ go first: the callers check.)
+  char* claim(std::size_t size, std::uint32_t flags = 0);
   void writeOverflow();
   void publish();
 
@@ -127,12 +149,15 @@ class Receiver {
 
  private:
   void drain();
+  bool hasUnread() const;
   void deliver(std::string_view fragment, std::uint32_t flags);
 
   ChannelMemory& memory_;
   Callback onRecord_;
   std::string partial_;  // fragments of a large record so far
   IoWatcher dataWatcher_;
+  Check drainAfterPoll_;       // what arrived while we were awake
+  SleepWatcher sleepWatcher_;  // consumerSleeping, around epoll_wait
 };
 
 }  // namespace keyloop::ipc

@@ -85,23 +85,34 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes) {
   return decodeAlternative(bytes[0], bytes.substr(1));
 }
 
+std::size_t requestBytes(std::span<const std::string_view> args) {
+  std::size_t size = 1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint32_t);
+  for (std::string_view a : args) size += sizeof(std::uint32_t) + a.size();
+  return size;
+}
+
+
+void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args) {
+  *out++ = static_cast<char>(RecordType::Request);
+  out = putAt(out, id);
+  out = putAt(out, protocol);
+  out = putAt(out, static_cast<std::uint32_t>(args.size()));
+  for (std::string_view a : args) out = putAt(putAt(out, static_cast<std::uint32_t>(a.size())), a);
+}
+
+void writeReply(char* out, std::uint64_t id, std::string_view reply) {
+  *out++ = static_cast<char>(RecordType::Reply);
+  putAt(putAt(out, id), reply);
+}
+
 void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args) {
-  out.clear();
-  out += static_cast<char>(RecordType::Request);
-  put(out, id);
-  put(out, protocol);
-  put(out, static_cast<std::uint32_t>(args.size()));
-  for (std::string_view a : args) {
-    put(out, static_cast<std::uint32_t>(a.size()));
-    out += a;
-  }
+  out.resize(requestBytes(args));
+  writeRequest(out.data(), id, protocol, args);
 }
 
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply) {
-  out.clear();
-  out += static_cast<char>(RecordType::Reply);
-  put(out, id);
-  out += reply;
+  out.resize(replyBytes(reply));
+  writeReply(out.data(), id, reply);
 }
 
 std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_view record) {

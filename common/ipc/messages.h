@@ -86,6 +86,12 @@ enum class RecordType : char {
 };
 
 // Appends a forwarded request to `out` (cleared first).
+// The hot path writes requests and replies in place (ipc::Sender::sendInPlace):
+// the record's size first, then its bytes.
+std::size_t requestBytes(std::span<const std::string_view> args);
+void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args);
+inline std::size_t replyBytes(std::string_view reply) { return 1 + sizeof(std::uint64_t) + reply.size(); }
+void writeReply(char* out, std::uint64_t id, std::string_view reply);
 void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args);
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply);
 

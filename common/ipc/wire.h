@@ -13,6 +13,17 @@ void put(std::string& out, T value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof value);
 }
 
+// The same into a buffer sized beforehand; returns the end of what it wrote.
+template <typename T>
+char* putAt(char* out, T value) {
+  std::memcpy(out, &value, sizeof value);
+  return out + sizeof value;
+}
+inline char* putAt(char* out, std::string_view bytes) {
+  std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
+}
+
 // Reads one value off the front of `in`; false if it is too short.
 template <typename T>
 bool take(std::string_view& in, T& value) {

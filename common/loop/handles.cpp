@@ -128,6 +128,25 @@ void PhaseWatcher::stop() {
   setActive(false);
 }
 
+// ---- SleepWatcher ---------------------------------------------------------
+
+SleepWatcher::~SleepWatcher() { stop(); }
+
+void SleepWatcher::start(BeforeSleep before, AfterSleep after) {
+  if (closing()) return;
+  before_ = std::move(before);
+  after_ = std::move(after);
+  if (active()) return;
+  loop().sleepers_.push_back(this);
+  setActive(true);
+}
+
+void SleepWatcher::stop() {
+  if (!active()) return;
+  std::erase(loop().sleepers_, this);
+  setActive(false);
+}
+
 // ---- Async ----------------------------------------------------------------
 
 namespace {

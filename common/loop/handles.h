@@ -123,6 +123,29 @@ class Check final : public PhaseWatcher {
   explicit Check(Loop& loop) : PhaseWatcher(loop, Phase::Check) {}
 };
 
+// Redis ae's beforeSleep/afterSleep, for a peer that wakes us only when we
+// sleep (ipc/channel.h): beforeSleep runs only when poll is about to block,
+// raises the flag the peer reads and returns whether work arrived
+// meanwhile (then poll does not block); afterSleep runs the moment poll
+// returns, before any I/O callback, and lowers the flag again.
+class SleepWatcher final : public Handle {
+ public:
+  using BeforeSleep = std::function<bool()>;
+  using AfterSleep = std::function<void()>;
+  explicit SleepWatcher(Loop& loop) : Handle(loop) {}
+  ~SleepWatcher() override;
+
+  void start(BeforeSleep before, AfterSleep after);
+  void stop();
+
+ private:
+  friend class Loop;
+  void stopWatching() override { stop(); }
+
+  BeforeSleep before_;
+  AfterSleep after_;
+};
+
 // Coalescing: any number of send() calls before the loop gets to it result in
 // one callback; a send() during the callback results in another.
 class Async final : public Handle {

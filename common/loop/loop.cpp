@@ -141,8 +141,19 @@ void Loop::runPhase(std::vector<PhaseWatcher*>& watchers) {
 }
 
 void Loop::poll(int timeoutMs) {
+  // The hooks only raise and lower flags: they start and stop no handle,
+  // so the list is the same before and after the wait.
+  const bool sleeping = timeoutMs != 0 && !sleepers_.empty();
+  if (sleeping) {
+    for (SleepWatcher* w : sleepers_) {
+      if (w->before_()) timeoutMs = 0;
+    }
+  }
   int n = ::epoll_wait(epoll_.get(), ready_.data(), kMaxReadyEvents, timeoutMs);
   updateNow();
+  if (sleeping) {
+    for (SleepWatcher* w : sleepers_) w->after_();
+  }
   if (n <= 0) return;  // timeout, or EINTR: either way nothing is ready
   readyCount_ = n;
   for (readyIndex_ = 0; readyIndex_ < readyCount_; ++readyIndex_) {

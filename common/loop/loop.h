@@ -10,7 +10,9 @@
 //   2. pending  tasks queued with queuePending() during the previous iteration
 //   3. idle     Idle handles (while any is active, poll does not block)
 //   4. prepare  Prepare handles, right before blocking
-//   5. poll     epoll_wait, then one callback per ready watcher (O(ready))
+//   5. poll     epoll_wait, then one callback per ready watcher (O(ready));
+//               a blocking wait is framed by the SleepWatchers' before and
+//               after hooks (handles.h)
 //   6. check    Check handles, right after poll
 //   7. close    close callbacks of handles closed since the last close phase
 // The deferred queue (defer(), "microtasks") is drained at the start of an
@@ -54,6 +56,7 @@ enum class RunMode {
 class Loop;
 class IoWatcher;
 class PhaseWatcher;
+class SleepWatcher;
 
 class Handle {
  public:
@@ -129,6 +132,7 @@ class Loop {
   friend class IoWatcher;
   friend class Timer;
   friend class PhaseWatcher;
+  friend class SleepWatcher;
 
   std::size_t runLoop(RunMode mode, std::size_t maxTicks);
   void runIteration(RunMode mode);
@@ -167,6 +171,7 @@ class Loop {
   std::vector<PhaseWatcher*> idle_;
   std::vector<PhaseWatcher*> prepare_;
   std::vector<PhaseWatcher*> check_;
+  std::vector<SleepWatcher*> sleepers_;
   std::size_t activeIdle_ = 0;
   bool phaseHasHoles_ = false;  // a watcher was stopped: compact the lists
 
