@@ -30,6 +30,7 @@ Generation::~Generation() {
 Generation::Opened Generation::open(const Config& config, const Generation* old) {
   std::unique_ptr<Generation> next(new Generation(config, old != nullptr ? 1 - old->bank_ : 0));
   if (std::string error = next->openSockets(old); !error.empty()) return error;
+  if (std::string error = next->openClusterSockets(old); !error.empty()) return error;
   if (std::string error = next->makeChannels(old != nullptr ? old->workers() : 0); !error.empty()) return error;
   for (int slot = 0; slot < next->workers(); ++slot) {
     if (std::string error = next->renewControl(slot); !error.empty()) return error;
@@ -70,6 +71,39 @@ std::string Generation::openSockets(const Generation* old) {
       if (auto* error = std::get_if<std::string>(&opened)) return *error;
       listeners_[static_cast<std::size_t>(slot)].push_back(std::move(std::get<OpenedListener>(opened)));
     }
+  }
+  return {};
+}
+
+ListenConfig Generation::clusterListen(int slot) const {
+  const ListenConfig& first = config_.listen.front();
+  return {first.address, static_cast<std::uint16_t>(config_.cluster.port + slot), first.backlog};
+}
+
+std::string Generation::openClusterSockets(const Generation* old) {
+  if (!config_.cluster.enabled) return {};
+  if (config_.cluster.port + workers() - 1 > 65535) {
+    return "cluster.port " + std::to_string(config_.cluster.port) + " + " + std::to_string(workers() - 1) +
+           " workers is past port 65535";
+  }
+  for (int slot = 0; slot < workers(); ++slot) {
+    const ListenConfig entry = clusterListen(slot);
+    for (const ListenConfig& l : listening_) {
+      if (sameListen(l, entry)) return "cluster port " + std::to_string(entry.port) + " is also a listen port";
+    }
+    auto& mine = listeners_[static_cast<std::size_t>(slot)];
+    // Worker N's port of the old generation stays open: its clients and
+    // their queue carry over, as the shared ports' do.
+    if (old != nullptr && old->hasClusterSocket(slot) && sameListen(old->clusterListen(slot), entry)) {
+      const OpenedListener& reused = old->listeners_[static_cast<std::size_t>(slot)].back();
+      UniqueFd copy(::dup(reused.fd.get()));
+      if (!copy) return reused.address + ": dup: " + std::strerror(errno);
+      mine.push_back({std::move(copy), reused.port, reused.address});
+      continue;
+    }
+    auto opened = openListener(entry, /*reusePort=*/true);
+    if (auto* error = std::get_if<std::string>(&opened)) return *error;
+    mine.push_back(std::move(std::get<OpenedListener>(opened)));
   }
   return {};
 }

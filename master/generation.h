@@ -72,9 +72,15 @@ class Generation {
   const WorkerSlot& slot(int index) const { return slots_[static_cast<std::size_t>(index)]; }
   std::vector<WorkerSlot>& slots() { return slots_; }
   const std::vector<WorkerSlot>& slots() const { return slots_; }
-  // [slot][listen entry]
+  // [slot][listen entry], then (cluster.enabled) the slot's own cluster port
   std::vector<std::vector<OpenedListener>>& listeners() { return listeners_; }
   const std::vector<std::vector<OpenedListener>>& listeners() const { return listeners_; }
+  bool hasClusterSocket(int slot) const {
+    return config_.cluster.enabled && slot < workers() &&
+           listeners_[static_cast<std::size_t>(slot)].size() > listening_.size();
+  }
+  // Where worker `slot` serves as a cluster node.
+  ListenConfig clusterListen(int slot) const;
   // config().listen with the ports actually bound (port 0 resolved).
   const std::vector<ListenConfig>& listening() const { return listening_; }
 
@@ -97,6 +103,7 @@ class Generation {
  private:
   Generation(const Config& config, int bank);
   std::string openSockets(const Generation* old);
+  std::string openClusterSockets(const Generation* old);
   std::string makeChannels(int guests);
 
   Config config_;

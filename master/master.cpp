@@ -61,8 +61,11 @@ int Master::run() {
     return 1;
   }
   serving_ = std::move(std::get<std::unique_ptr<Generation>>(opened));
-  for (const OpenedListener& l : serving_->listeners().front()) {
-    log_.notice("Ready to accept connections tcp on %s", l.address.c_str());
+  for (std::size_t k = 0; k < serving_->listening().size(); ++k) {
+    log_.notice("Ready to accept connections tcp on %s", serving_->listeners().front()[k].address.c_str());
+  }
+  for (int slot = 0; serving_->hasClusterSocket(slot); ++slot) {
+    log_.notice("Worker %d serves as cluster node on %s", slot, serving_->listeners()[static_cast<std::size_t>(slot)].back().address.c_str());
   }
   auto metrics = metrics::SharedMetrics::create(serving_->workers());
   auto text = ipc::SharedText::create();
@@ -280,9 +283,10 @@ void Master::becomeWorker(Generation& generation, int slot, int handOvers) {
   setup.metricsIndex = metricsIndex(generation, slot);
   setup.configText = configText_.get();
   setup.control = generation.slot(slot).workerEnd.release();
-  for (OpenedListener& l : generation.listeners()[static_cast<std::size_t>(slot)]) {
-    setup.listenFds.push_back(l.fd.get());
-    setup.port = l.port;
+  const auto& mine = generation.listeners()[static_cast<std::size_t>(slot)];
+  for (std::size_t k = 0; k < mine.size(); ++k) {
+    setup.listenFds.push_back(mine[k].fd.get());
+    if (k < generation.listening().size()) setup.port = mine[k].port;  // INFO's tcp_port: not the cluster port
   }
   for (int peer = 0; peer < generation.workers(); ++peer) {
     setup.links.push_back({generation.channel(slot, peer), generation.channel(peer, slot)});

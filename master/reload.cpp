@@ -38,7 +38,7 @@ bool needsNewGeneration(const Config& now, const Config& next) {
   // Workers decide at start whether they observe lag for the metrics.
   return !sameSockets || workerCount(next) != workerCount(now) || now.pinWorkers != next.pinWorkers ||
          now.threadPool != next.threadPool || now.logFile != next.logFile ||
-         now.metricsEnabled != next.metricsEnabled;
+         now.metricsEnabled != next.metricsEnabled || now.cluster != next.cluster;
 }
 
 }  // namespace
@@ -164,6 +164,13 @@ void Master::retireServing(std::unique_ptr<Generation> fresh) {
         log_.warning("%s (connections may queue on retiring sockets until they close)", error.c_str());
       }
     }
+  }
+  // A cluster port the new generation does not have stays with its
+  // retiring worker until it is gone (its clients get -MOVED to the new ones).
+  for (int slot = 0; slot < oldWorkers; ++slot) {
+    if (!serving_->hasClusterSocket(slot)) continue;
+    if (fresh->hasClusterSocket(slot) && sameListen(serving_->clusterListen(slot), fresh->clusterListen(slot))) continue;
+    keepAccepting[static_cast<std::size_t>(slot)].push_back(serving_->listeners()[static_cast<std::size_t>(slot)].back().fd.get());
   }
   for (WorkerSlot& s : serving_->slots()) {
     if (s.restart) s.restart->stop();  // a retiring slot is not restarted

@@ -27,19 +27,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// keyloop with its metrics on port 0: the port it got is in its log
-// (nothing else can take it between a choice and the bind).
-std::uint16_t metricsPortFromLog(const std::string& logPath) {
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    std::ifstream log(logPath);
-    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    const std::size_t at = text.find("Metrics on http://127.0.0.1:");
-    if (at != std::string::npos) return static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 28));
-    std::this_thread::sleep_for(10ms);
-  }
-  return 0;
-}
-
 struct MeteredServer {
   explicit MeteredServer(const std::string& extra = "workers: 2\n")
       : server(extra + "metrics:\n  address: 127.0.0.1\n  port: 0\n"),

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "worker/connections.h"
 #include "worker/dispatch.h"
@@ -25,7 +26,20 @@ Client::Client(Connections& connections, UniqueFd fd, std::uint64_t id, std::str
       createdAt_(connections.loop().now()),
       lastActive_(createdAt_),
       authenticated_(connections.config().requirePass.empty()),
-      parser_(limitsOf(connections.config())) {}
+      parser_(limitsOf(connections.config())),
+      clusterNode_(clusterNodeOf(connections.config(), local_)) {}
+
+int Client::clusterNodeOf(const Config& config, std::string_view local) {
+  if (!config.cluster.enabled) return -1;
+  const std::size_t colon = local.rfind(':');
+  if (colon == std::string_view::npos) return -1;
+  const int port = std::atoi(std::string(local.substr(colon + 1)).c_str());
+  for (const ListenConfig& l : config.listen) {
+    if (l.port == port) return -1;  // a shared port: plain Redis semantics
+  }
+  const int node = port - config.cluster.port;
+  return node >= 0 && node < 16384 ? node : -1;
+}
 
 void Client::applyLimits() { parser_.setLimits(limitsOf(connections_.config())); }
 

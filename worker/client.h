@@ -15,6 +15,7 @@
 #include <vector>
 #include <string>
 
+#include "common/config/config.h"
 #include "common/loop/handles.h"
 #include "common/resp/reply.h"
 #include "common/resp/request_parser.h"
@@ -66,6 +67,12 @@ class Client {
   std::optional<TimePoint> lingeringSince() const {
     return lingering_ ? std::optional<TimePoint>(lingerSince_) : std::nullopt;
   }
+
+  // The cluster node (worker index) whose port this connection came in on
+  // (cluster.port + N), even after a reload moved it to another worker;
+  // -1 on a shared port.
+  int clusterNode() const { return clusterNode_; }
+  static int clusterNodeOf(const Config& config, std::string_view local);
 
   std::uint64_t id() const { return id_; }
   int fd() const { return fd_.get(); }
@@ -137,6 +144,7 @@ class Client {
   ReplyOrder order_{output_};
   bool sendQueued_ = false;    // in the sendSoon list (Connections)
   resp::Reply reply_{output_};
+  int clusterNode_;
 };
 
 }  // namespace keyloop

@@ -34,6 +34,18 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"setname", 3, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
 };
 
+constexpr CommandSpec kClusterSubcommands[] = {
+    {"countkeysinslot", 3, 0, {0, 0, 0}, CrossWorker::BroadcastSum, "", "cluster", "Returns the number of keys in a hash slot.", "3.0.0", "slot", clusterCountkeysinslot},
+    {"getkeysinslot", 4, 0, {0, 0, 0}, CrossWorker::BroadcastConcat, "", "cluster", "Returns the key names in a hash slot.", "3.0.0", "slot count", clusterGetkeysinslot},
+    {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns helpful text about the different subcommands.", "5.0.0", "", clusterHelp},
+    {"info", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns information about the state of a node.", "3.0.0", "", clusterInfo},
+    {"keyslot", 3, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns the hash slot for a key.", "3.0.0", "key", clusterKeyslot},
+    {"myid", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns the ID of a node.", "3.0.0", "", clusterMyid},
+    {"nodes", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns the cluster configuration for a node.", "3.0.0", "", clusterNodes},
+    {"shards", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns the mapping of cluster slots to shards.", "7.0.0", "", clusterShards},
+    {"slots", 2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "Returns the mapping of cluster slots to nodes.", "3.0.0", "", clusterSlots},
+};
+
 constexpr CommandSpec kCommandSubcommands[] = {
     {"count", 2, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns a count of commands.", "2.8.13", "", commandCount},
     {"docs", -2, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "[command-name...]", commandDocs},
@@ -54,8 +66,10 @@ constexpr CommandSpec kCommands[] = {
     {"__lock", -3, kInternal, {2, -1, 1}, CrossWorker::Keyed, "", "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
     {"__totals", 1, kInternal, {0, 0, 0}, CrossWorker::None, "", "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
     {"append", 3, W, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
+    {"asking", 1, F, {0, 0, 0}, CrossWorker::None, "", "cluster", "Signals that a cluster client is following an -ASK redirect.", "3.0.0", "", clusterAccept},
     {"auth", -2, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
     {"client", -2, 0, {0, 0, 0}, CrossWorker::None, "", "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
+    {"cluster", -2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "A container for Redis Cluster commands.", "3.0.0", "", nullptr, kClusterSubcommands},
     {"command", -1, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns detailed information about all commands.", "2.8.13", "", command, kCommandSubcommands},
     {"config", -2, 0, {0, 0, 0}, CrossWorker::None, "", "server", "A container for server configuration commands.", "2.0.0", "", nullptr, kConfigSubcommands},
     {"dbsize", 1, R | F, {0, 0, 0}, CrossWorker::BroadcastSum, "", "keyspace", "Returns the number of keys in the database.", "1.0.0", "", dbsize},
@@ -92,6 +106,8 @@ constexpr CommandSpec kCommands[] = {
     {"pttl", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time in milliseconds of a key.", "2.6.0", "key", pttl},
     {"quit", -1, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Closes the connection.", "1.0.0", "", quit},
     {"randomkey", 1, R, {0, 0, 0}, CrossWorker::BroadcastRandom, "", "keyspace", "Returns a random key name from the database.", "1.0.0", "", randomkey},
+    {"readonly", 1, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", "3.0.0", "", clusterAccept},
+    {"readwrite", 1, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "cluster", "Enables read-write queries for a connection to a Reids Cluster replica node.", "3.0.0", "", clusterAccept},
     {"rename", 3, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW update", "keyspace", "Renames a key and overwrites the destination.", "1.0.0", "key newkey", rename},
     {"renamenx", 3, W | F, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW insert", "keyspace", "Renames a key only when the target key name doesn't exist.", "1.0.0", "key newkey", renamenx},
     {"scan", -2, R, {0, 0, 0}, CrossWorker::BroadcastScan, "", "keyspace", "Iterates over the key names in the database.", "2.8.0", "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]", scan},

@@ -212,6 +212,9 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
   switch (plan.kind) {
     case RoutePlan::Kind::Owner:
       break;  // above
+    case RoutePlan::Kind::CrossSlot:
+    case RoutePlan::Kind::Moved:  // planned again after a hold: the slot moved meanwhile
+      return reply("-" + dispatch.redirection(plan) + "\r\n");
     case RoutePlan::Kind::Split:
       return sumOverOwners(dispatch, protocol, spec, args, std::move(reply));
     case RoutePlan::Kind::Atomic:
@@ -240,7 +243,7 @@ void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std:
     Client* c = dispatch.connections().find(id);
     if (c == nullptr) return;
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views));
+    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()));
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/resp/request_parser.h"
 #include "worker/client.h"
+#include "worker/cluster.h"
 #include "worker/connections.h"
 #include "worker/command_table.h"
 #include "worker/cross_worker.h"
@@ -25,7 +26,7 @@ void Dispatch::setRouter(Router* router) {
   });
 }
 
-RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args) const {
+RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {
   RouteView view;
   if (router_ != nullptr) {
     view.self = router_->self();
@@ -33,6 +34,7 @@ RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string
   }
   view.locks = &locks_;
   view.holding = holdClients_;
+  view.clusterNode = clusterNode;
   return planRoute(spec, args, view);
 }
 
@@ -51,10 +53,15 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     client.setLastCommand(command.topLevel, command.spec);
     ++stats_.counters()[kCommandsProcessed];
     metrics::bump(stats_.metrics().commands[commandIndex(*command.topLevel)]);
-    const RoutePlan plan = planFor(spec, args);
-    if (plan.kind != RoutePlan::Kind::Here) return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
-    CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
-    run(spec, ctx);
+    const RoutePlan plan = planFor(spec, args, client.clusterNode());
+    if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
+      reply.error(redirection(plan));
+    } else if (plan.kind != RoutePlan::Kind::Here) {
+      return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
+    } else {
+      CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+      run(spec, ctx);
+    }
   }
   if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
     ++stats_.counters()[kCommandErrors];
@@ -63,10 +70,15 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
 }
 
+std::string Dispatch::redirection(const RoutePlan& plan) const {
+  if (plan.kind == RoutePlan::Kind::CrossSlot) return "CROSSSLOT Keys in request don't hash to the same slot";
+  const ClusterNodes nodes(services_.config());
+  return "MOVED " + std::to_string(plan.slot) + " " + nodes.address() + ":" + std::to_string(nodes.portOf(plan.owner));
+}
+
 void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-  const CommandSpec* spec = findCommand(args.empty() ? std::string_view() : args[0]);
-  if (spec != nullptr && !spec->subcommands.empty()) spec = nullptr;  // never routed
-  if (spec == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  const CommandSpec* spec = args.empty() ? nullptr : resolveCommand(args, /*internalToo=*/true).spec;
+  if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (!locks_.empty() && !(spec->flags & kHoldsLocks)) {
     bool locked = false;

@@ -40,6 +40,7 @@ class Dispatch {
   // Also makes it deliver forwarded replies to this worker's clients.
   void setRouter(Router* router);
   Router* router() { return router_; }
+  const Router* router() const { return router_; }
   Connections& connections() { return connections_; }
   WorkerServices& services() { return services_; }
   Store& store() { return store_; }
@@ -53,8 +54,12 @@ class Dispatch {
   // Prefetches the keys of the next few whole requests in `pending` (a
   // pipeline); returns how many bytes of requests it looked at.
   std::size_t prefetchKeys(std::string_view pending);
-  // Where a request runs, from this worker's ring, locks and hold.
-  RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args) const;
+  // Where a request runs, from this worker's ring, locks and hold, and the
+  // connection's cluster node (-1: a shared port).
+  RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const;
+
+  // A CrossSlot or Moved plan's error, without the '-'.
+  std::string redirection(const RoutePlan& plan) const;
 
   void hold(bool routedToo);
   void release();

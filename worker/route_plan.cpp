@@ -4,8 +4,44 @@
 
 namespace keyloop {
 
+namespace {
+
+using Kind = RoutePlan::Kind;
+
+// Runs `plan` as node `node`: here when this worker is that node and
+// nothing holds it back, else on the node's worker.
+RoutePlan onNode(int node, const RouteView& view, bool locked) {
+  if (node == view.self && !locked && !view.holding) return {};
+  return {Kind::Owner, node};
+}
+
+RoutePlan planOnNode(const CommandSpec& spec, std::span<const std::string_view> args, const RouteView& view) {
+  const int node = view.clusterNode;
+  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onNode(node, view, false) : RoutePlan{Kind::Broadcast};
+  if (!spec.keys.any()) return {};
+  const bool checkLocks = view.locks != nullptr && !view.locks->empty();
+  int slot = -1;
+  bool crossSlot = false, locked = false;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    const int s = ring::slotOf(args[i]);
+    crossSlot = crossSlot || (slot >= 0 && s != slot);
+    slot = s;
+    locked = locked || (checkLocks && view.locks->isLocked(args[i]));
+    return !crossSlot;
+  });
+  if (slot < 0) return {};  // no key given: the handler answers (an arity error)
+  if (crossSlot) return {Kind::CrossSlot};
+  const int owner = view.ring->ownerOfSlot(static_cast<std::uint16_t>(slot));
+  if (owner != node) return {Kind::Moved, owner, slot};
+  return onNode(node, view, locked);
+}
+
+}  // namespace
+
 RoutePlan planRoute(const CommandSpec& spec, std::span<const std::string_view> args, const RouteView& view) {
-  using Kind = RoutePlan::Kind;
+  if (view.clusterNode >= 0 && view.ring != nullptr) {
+    return planOnNode(spec, args, view);
+  }
   // The long way is taken whenever this worker alone cannot answer: other
   // workers exist (or a reload moves the keys, or this worker owns none).
   const bool alone = (view.ring == nullptr || view.ring->workers() < 2) && !view.holding && view.self >= 0;

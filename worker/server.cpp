@@ -66,6 +66,16 @@ void Server::runExpireCycle() {
   store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
 }
 
+const ring::Ring* Server::ring() const {
+  const Router* router = dispatch_.router();
+  return router != nullptr ? &router->ring() : nullptr;
+}
+
+int Server::self() const {
+  const Router* router = dispatch_.router();
+  return router != nullptr ? router->self() : 0;
+}
+
 ServerStats Server::totals() const {
   ServerStats all = stats_.counters();
   all[kConnectedClients] = connections_.all().size();

@@ -68,6 +68,8 @@ class Server final : public WorkerServices {
   std::uint16_t port() const override { return port_; }
   TimePoint startedAt() const override { return startedAt_; }
   ServerStats totals() const override;
+  const ring::Ring* ring() const override;
+  int self() const override;
 
  private:
   void armExpireCycle();

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/config/config.h"
+#include "common/ring/ring.h"
 #include "common/loop/clock.h"
 #include "worker/stats.h"
 
@@ -43,6 +44,10 @@ class WorkerServices {
   virtual TimePoint startedAt() const = 0;
   // The counters plus this worker's gauges (clients, keys, ...).
   virtual ServerStats totals() const = 0;
+  // Which worker owns which slot (null: this worker is alone, a test's
+  // Server), and this worker's index in it (-1: retired, owns no slot).
+  virtual const ring::Ring* ring() const = 0;
+  virtual int self() const = 0;
 };
 
 }  // namespace keyloop

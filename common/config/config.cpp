@@ -189,12 +189,23 @@ void readMetrics(const Reader& r, const YAML::Node& node, Config& c) {
   if (node["port"]) c.metricsListen.port = static_cast<std::uint16_t>(r.integer(node["port"], "port", 0, 65535));
 }
 
+void readCluster(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "cluster");
+  r.checkKeys(node, {"enabled", "port", "announce"}, "cluster");
+  if (node["enabled"]) {
+    const std::string v = r.oneOf(node["enabled"], "enabled", {"yes", "no", "true", "false"});
+    c.cluster.enabled = v == "yes" || v == "true";
+  }
+  if (node["port"]) c.cluster.port = static_cast<std::uint16_t>(r.integer(node["port"], "port", 1, 65535));
+  if (node["announce"]) c.cluster.announce = r.scalar(node["announce"], "announce");
+}
+
 Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
-                     "log", "pidfile", "shutdown", "metrics"}, "");
+                     "log", "pidfile", "shutdown", "metrics", "cluster"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -208,6 +219,7 @@ Config read(const Reader& r, const YAML::Node& root) {
     if (shutdown["drain_timeout"]) c.drainTimeoutMs = r.durationMs(shutdown["drain_timeout"], "drain_timeout", 3600000);
   }
   if (root["metrics"]) readMetrics(r, root["metrics"], c);
+  if (root["cluster"]) readCluster(r, root["cluster"], c);
   if (root["thread_pool"]) c.threadPool = static_cast<int>(r.integer(root["thread_pool"], "thread_pool", 1, 256));
   if (root["limits"]) readLimits(r, root["limits"], c);
   if (root["requirepass"]) c.requirePass = r.scalar(root["requirepass"], "requirepass");

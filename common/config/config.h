@@ -23,6 +23,14 @@ struct ListenConfig {
   int backlog = 511;
 };
 
+// cluster: Redis Cluster emulation (worker N also serves on port + N).
+struct ClusterConfig {
+  bool enabled = false;
+  std::uint16_t port = 7000;  // worker 0's port
+  std::string announce;       // what CLUSTER SLOTS/NODES advertise; empty = the first listen address
+  bool operator==(const ClusterConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -53,6 +61,8 @@ struct Config {
   // metrics: GET /metrics and /healthz, served by the master
   bool metricsEnabled = true;
   ListenConfig metricsListen{"127.0.0.1", 9121, 128};
+
+  ClusterConfig cluster;
 };
 
 struct ConfigError {

@@ -1,5 +1,7 @@
 #include "common/ring/ring.h"
 
+#include <algorithm>
+
 namespace keyloop::ring {
 
 namespace {
@@ -17,8 +19,7 @@ constexpr std::array<std::uint16_t, 256> makeCrcTable() {
 }
 constexpr auto kCrcTable = makeCrcTable();
 
-// splitmix64's finalizer: spreads the 14-bit slot over 64 bits, which jump
-// hash's generator needs to be uniform.
+// splitmix64's finalizer: orders a worker's blocks for handing them over.
 std::uint64_t mix(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -46,23 +47,54 @@ std::string_view hashTag(std::string_view key) {
 
 std::uint16_t slotOf(std::string_view key) { return crc16(hashTag(key)) & (kSlots - 1); }
 
-int ownerOfSlot(std::uint16_t slot, int workers) {
-  std::uint64_t key = mix(slot);
-  std::int64_t bucket = -1, jump = 0;
-  while (jump < workers) {
-    bucket = jump;
-    key = key * 2862933555777941757ULL + 1;
-    jump = static_cast<std::int64_t>(static_cast<double>(bucket + 1) *
-                                     (static_cast<double>(1LL << 31) / static_cast<double>((key >> 33) + 1)));
+namespace {
+
+// Block -> worker for `workers` workers, dealt as ring.h describes.
+std::array<int, kBlocks> dealBlocks(int workers) {
+  std::array<int, kBlocks> owner{};  // 1 worker: worker 0 owns every block
+  std::vector<std::vector<int>> blocksOf(1);
+  for (int b = 0; b < kBlocks; ++b) blocksOf[0].push_back(b);
+  for (int n = 1; n < workers; ++n) {  // n workers -> n + 1
+    const auto byHash = [n](int a, int b) {
+      return mix(static_cast<std::uint64_t>(a) * 4096 + static_cast<std::uint64_t>(n)) <
+             mix(static_cast<std::uint64_t>(b) * 4096 + static_cast<std::uint64_t>(n));
+    };
+    std::vector<int> taken;
+    for (int w = 0; w < n; ++w) {
+      const int target = kBlocks / (n + 1) + (w < kBlocks % (n + 1) ? 1 : 0);
+      std::vector<int>& mine = blocksOf[static_cast<std::size_t>(w)];
+      const auto give = static_cast<std::ptrdiff_t>(std::max(0, static_cast<int>(mine.size()) - target));
+      std::sort(mine.begin(), mine.end(), byHash);  // the smallest hashes for this step go
+      taken.insert(taken.end(), mine.begin(), mine.begin() + give);
+      mine.erase(mine.begin(), mine.begin() + give);
+    }
+    for (int b : taken) owner[static_cast<std::size_t>(b)] = n;
+    blocksOf.push_back(std::move(taken));
   }
-  return static_cast<int>(bucket);
+  return owner;
 }
 
+}  // namespace
+
 Ring::Ring(int workers) : workers_(workers < 1 ? 1 : workers) {
+  const std::array<int, kBlocks> blocks = dealBlocks(workers_);
   for (int slot = 0; slot < kSlots; ++slot) {
     owners_[static_cast<std::size_t>(slot)] =
-        static_cast<std::uint16_t>(ring::ownerOfSlot(static_cast<std::uint16_t>(slot), workers_));
+        static_cast<std::uint16_t>(blocks[static_cast<std::size_t>(slot / kBlockSlots)]);
   }
+}
+
+std::vector<Ring::Range> Ring::ranges() const {
+  std::vector<Range> out;
+  for (int slot = 0; slot < kSlots; ++slot) {
+    const int owner = owners_[static_cast<std::size_t>(slot)];
+    if (!out.empty() && out.back().owner == owner) {
+      out.back().last = static_cast<std::uint16_t>(slot);
+    } else {
+      out.push_back({static_cast<std::uint16_t>(slot), static_cast<std::uint16_t>(slot), owner});
+    }
+  }
+  return out;
 }
 
 std::vector<std::uint16_t> Ring::movedSlots(const Ring& next) const {

@@ -159,6 +159,17 @@ std::string writeConfig(std::uint16_t port, const std::string& extra) {
   return path;
 }
 
+std::uint16_t metricsPortFromLog(const std::string& logPath) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    std::ifstream log(logPath);
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    const std::size_t at = text.find("Metrics on http://127.0.0.1:");
+    if (at != std::string::npos) return static_cast<std::uint16_t>(std::atoi(text.c_str() + at + 28));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
 KeyloopServer::KeyloopServer(const std::string& extraConfig)
     : port(freePort()),
       configPath(writeConfig(port, extraConfig)),

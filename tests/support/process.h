@@ -56,6 +56,11 @@ std::string sourceDir();
 // port 0 unless `extra` has a metrics section); returns its path.
 std::string writeConfig(std::uint16_t port, const std::string& extra = "");
 
+// keyloop with its metrics on port 0: the port it got is in its log
+// (nothing else can take it between a choice and the bind); 0 if it never
+// appears.
+std::uint16_t metricsPortFromLog(const std::string& logPath);
+
 // keyloop on a free port with a temporary config.
 struct KeyloopServer {
   explicit KeyloopServer(const std::string& extraConfig = "");

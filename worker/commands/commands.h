@@ -33,6 +33,18 @@ void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, 
 // A HELP subcommand's reply: one status line each.
 void replyHelp(CommandContext& ctx, std::span<const std::string_view> lines);
 
+// cluster.cpp
+void clusterSlots(CommandContext&);
+void clusterShards(CommandContext&);
+void clusterNodes(CommandContext&);
+void clusterInfo(CommandContext&);
+void clusterMyid(CommandContext&);
+void clusterKeyslot(CommandContext&);
+void clusterCountkeysinslot(CommandContext&);
+void clusterGetkeysinslot(CommandContext&);
+void clusterHelp(CommandContext&);
+void clusterAccept(CommandContext&);  // ASKING, READONLY, READWRITE
+
 // strings.cpp
 void get(CommandContext&);
 void set(CommandContext&);

@@ -254,7 +254,7 @@ std::string serverSection(CommandContext& ctx) {
   std::string s;
   s += "redis_version:" + std::string(kRedisCompatibleVersion) + "\r\n";
   s += "keyloop_version:" + std::string(kKeyloopVersion) + "\r\n";
-  s += "redis_mode:standalone\r\n";
+  s += ctx.worker.config().cluster.enabled ? "redis_mode:cluster\r\n" : "redis_mode:standalone\r\n";
   s += "os:" + std::string(uts.sysname) + " " + uts.release + " " + uts.machine + "\r\n";
   s += "arch_bits:64\r\n";
   s += "multiplexing_api:epoll\r\n";
@@ -328,6 +328,10 @@ std::string statsSection(CommandContext& ctx) {
   return s;
 }
 
+std::string clusterSection(CommandContext& ctx) {
+  return ctx.worker.config().cluster.enabled ? "cluster_enabled:1\r\n" : "cluster_enabled:0\r\n";
+}
+
 std::string keyspaceSection(CommandContext& ctx) {
   const ServerStats st = totalsOf(ctx);
   if (st[kKeys] == 0) return {};
@@ -338,7 +342,8 @@ std::string keyspaceSection(CommandContext& ctx) {
 constexpr Section kSections[] = {
     {"server", "Server", serverSection},       {"clients", "Clients", clientsSection},
     {"memory", "Memory", memorySection},       {"stats", "Stats", statsSection},
-    {"keyspace", "Keyspace", keyspaceSection}, {"workers", "Workers", workersSection},
+    {"cluster", "Cluster", clusterSection},    {"keyspace", "Keyspace", keyspaceSection},
+    {"workers", "Workers", workersSection},
 };
 // Names that ask for every section.
 constexpr std::string_view kEverySection[] = {"all", "default", "everything"};

@@ -33,6 +33,8 @@ class FakeWorker final : public WorkerServices {
   std::uint16_t port() const override { return 0; }
   TimePoint startedAt() const override { return {}; }
   ServerStats totals() const override { return stats_; }
+  const ring::Ring* ring() const override { return nullptr; }
+  int self() const override { return 0; }
 
  private:
   Config config_;

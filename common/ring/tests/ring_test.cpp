@@ -57,7 +57,7 @@ TEST(Ring, ChangingTheWorkerCountMovesOnlyWhatMust) {
     Ring before(n), after(n + 1);
     const auto moved = before.movedSlots(after);
     const double fraction = static_cast<double>(moved.size()) / kSlots;
-    EXPECT_NEAR(fraction, 1.0 / (n + 1), 0.03) << n << " -> " << n + 1;
+    EXPECT_NEAR(fraction, 1.0 / (n + 1), 1.0 / kBlocks) << n << " -> " << n + 1;
     for (std::uint16_t slot : moved) ASSERT_EQ(after.ownerOfSlot(slot), n);
     for (std::uint16_t slot : after.movedSlots(before)) ASSERT_EQ(after.ownerOfSlot(slot), n);
   }
@@ -68,7 +68,28 @@ TEST(Ring, ChangingTheWorkerCountMovesOnlyWhatMust) {
     Ring a(steps[i]), b(steps[i + 1]);
     const double fraction = static_cast<double>(a.movedSlots(b).size()) / kSlots;
     const int big = std::max(steps[i], steps[i + 1]), small = std::min(steps[i], steps[i + 1]);
-    EXPECT_NEAR(fraction, 1.0 - static_cast<double>(small) / big, 0.03);
+    EXPECT_NEAR(fraction, 1.0 - static_cast<double>(small) / big, 1.0 / kBlocks);
+  }
+}
+
+// What CLUSTER SLOTS reports: few contiguous ranges whatever the count, and
+// every worker within one block of its fair share.
+TEST(Ring, SlotsFormAtMost256RangesAndAreBalancedToOneBlock) {
+  for (int workers = 1; workers <= 300; workers += workers < 20 ? 1 : 37) {
+    const Ring ring(workers);
+    const auto ranges = ring.ranges();
+    EXPECT_LE(ranges.size(), static_cast<std::size_t>(kBlocks)) << workers;
+    ASSERT_EQ(ranges.front().first, 0);
+    ASSERT_EQ(ranges.back().last, kSlots - 1);
+    std::vector<int> slots(static_cast<std::size_t>(workers), 0);
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      if (i > 0) {
+        ASSERT_EQ(ranges[i].first, ranges[i - 1].last + 1);
+      }
+      slots[static_cast<std::size_t>(ranges[i].owner)] += ranges[i].last - ranges[i].first + 1;
+    }
+    const int fair = kSlots / workers;
+    for (int s : slots) EXPECT_LE(std::abs(s - fair), kBlockSlots) << workers << " workers";
   }
 }
 
