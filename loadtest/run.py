@@ -114,11 +114,7 @@ def main():
     text = "\n".join(md) + "\n"
 
     results = os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md")
-    previous = open(results).read() if os.path.exists(results) else "# keyloop benchmark results\n"
-    if BEGIN in previous:
-        previous = previous[:previous.index(BEGIN)] + previous[previous.index(END) + len(END) + 1:]
-    with open(results, "w") as f:
-        f.write(previous.rstrip("\n") + "\n\n" + text)
+    report.replace_section(results, BEGIN, END, text)
     print(text)
     print(f"loadtest/run: wrote {os.path.relpath(results, ROOT)} and plots in "
           f"{os.path.relpath(out_dir, ROOT)}/ in {time.time() - started:.0f} s")

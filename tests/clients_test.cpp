@@ -8,27 +8,11 @@
 #include <memory>
 
 #include "tests/support/command.h"
+#include "tests/support/hiredis.h"
 #include "tests/support/process.h"
 
 namespace keyloop::test {
 namespace {
-
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-Context connect(std::uint16_t port) {
-  timeval timeout{10, 0};
-  Context c(redisConnectWithTimeout("127.0.0.1", port, timeout));
-  EXPECT_TRUE(c && !c->err);
-  redisSetTimeout(c.get(), timeout);
-  return c;
-}
 
 Reply command(redisContext* c, const char* fmt, const std::string& a = "", const std::string& b = "") {
   return Reply(static_cast<redisReply*>(redisCommand(c, fmt, a.c_str(), b.c_str())));

@@ -6,19 +6,15 @@
 // stays flat under them, values are right, and a reload from 2 to 3 workers
 // is followed with no error and no lost key.
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <set>
 #include <thread>
 
-#include "common/loop/unique_fd.h"
 #include "tests/support/command.h"
+#include "tests/support/hiredis.h"
 #include "tests/support/http.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
@@ -28,57 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-Context connect(std::uint16_t port) {
-  timeval timeout{10, 0};
-  Context c(redisConnectWithTimeout("127.0.0.1", port, timeout));
-  EXPECT_TRUE(c && !c->err) << "port " << port;
-  redisSetTimeout(c.get(), timeout);
-  return c;
-}
-
-Reply run(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  return Reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lengths.data())));
-}
-
 std::string text(const Reply& r) { return r ? std::string(r->str != nullptr ? r->str : "", r->len) : "(no reply)"; }
-
-bool bindable(std::uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-}
-
-// `count` consecutive free ports below the kernel's ephemeral range, where
-// freePort() and every client's own port come from: only another cluster
-// test could want them, and a start that still loses one tries another.
-std::uint16_t freePortRange(int count) {
-  static std::mt19937 random(std::random_device{}());
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto base = static_cast<std::uint16_t>(20000 + random() % 10000);
-    bool all = true;
-    for (int i = 0; i < count && all; ++i) all = bindable(static_cast<std::uint16_t>(base + i));
-    if (all) return base;
-  }
-  throw std::runtime_error("no free port range");
-}
 
 std::string clusterSettings(int workers, std::uint16_t clusterPort) {
   return "workers: " + std::to_string(workers) + "\ncluster:\n  enabled: yes\n  port: " + std::to_string(clusterPort) +
@@ -251,10 +197,12 @@ TEST(Cluster, WorkerPortsAnswerAsTheNodesOfARedisCluster) {
 TEST(Cluster, RepliesMatchARedisClusterNodeByteForByte) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("keyloop-cluster-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  const std::uint16_t redisPort = freePort();
+  // Its cluster bus port is set too: by default it is the port + 10000,
+  // which may be anyone's.
+  const std::uint16_t redisPort = freePortRange(2);
   Process redis("redis-server", {"--port", std::to_string(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                 "no", "--cluster-enabled", "yes", "--cluster-config-file", (dir / "nodes.conf").string(),
-                                 "--dir", dir.string()});
+                                 "no", "--cluster-enabled", "yes", "--cluster-port", std::to_string(redisPort + 1),
+                                 "--cluster-config-file", (dir / "nodes.conf").string(), "--dir", dir.string()});
   ASSERT_TRUE(waitForPort(redisPort));
   RespConnection reference(redisPort);
   ASSERT_EQ(reference.command({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}), "+OK\r\n");

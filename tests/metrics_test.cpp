@@ -49,17 +49,6 @@ double sample(const std::string& scrape, const std::string& series) {
   return std::atof(scrape.c_str() + at + series.size() + 2);
 }
 
-// A plain TCP connection to 127.0.0.1:port (invalid if refused).
-UniqueFd connectTo(std::uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fd.reset();
-  return fd;
-}
-
 std::string writeTemp(const std::string& name, const std::string& text) {
   const std::string path = (std::filesystem::temp_directory_path() / name).string();
   std::ofstream(path) << text;

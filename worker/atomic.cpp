@@ -61,19 +61,15 @@ std::map<int, std::vector<std::string>> changes(Transaction& tx, Store& scratch,
   return ops;
 }
 
-// Commits `ops` (none: just unlocks) on every locked owner, then calls
-// finish once all have answered.
-void commitAll(const TransactionPtr& tx, std::map<int, std::vector<std::string>> ops, std::function<void()> finish) {
-  if (tx->locked.empty()) return finish();
-  auto remaining = std::make_shared<std::size_t>(tx->locked.size());
-  auto shared = std::make_shared<std::function<void()>>(std::move(finish));
+// Commits `ops` (none: just unlocks) on every locked owner; they apply it
+// in channel order, before anything this worker sends them later.
+void commitAll(const TransactionPtr& tx, std::map<int, std::vector<std::string>> ops) {
   for (int owner : tx->locked) {
     std::vector<std::string> args{"__commit", tx->id};
     const auto& mine = ops[owner];
     args.insert(args.end(), mine.begin(), mine.end());
-    call(tx->owners, owner, args, [remaining, shared](std::string_view) {
-      if (--*remaining == 0) (*shared)();
-    });
+    std::vector<std::string_view> views(args.begin(), args.end());
+    tx->owners.post(owner, views);
   }
 }
 
@@ -100,8 +96,9 @@ void runLocked(const TransactionPtr& tx) {
     if (state) scratch.set(key, state->value, state->expireAt);
   }
   const std::int64_t nowMs = unixMillis();
-  auto reply = std::make_shared<std::string>(tx->run(scratch, nowMs));
-  commitAll(tx, changes(*tx, scratch, nowMs), [tx, reply] { tx->reply(*reply); });
+  const std::string reply = tx->run(scratch, nowMs);
+  commitAll(tx, changes(*tx, scratch, nowMs));
+  tx->reply(reply);
 }
 
 void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>::iterator next) {
@@ -112,7 +109,8 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
   call(tx->owners, owner, args, [tx, next, owner](std::string_view reply) {
     if (!recordLocked(*tx, next->second, reply)) {
       const std::string error(resp::isError(reply) ? reply : "-ERR cross-worker lock failed\r\n");
-      return commitAll(tx, {}, [tx, error] { tx->reply(error); });
+      commitAll(tx, {});
+      return tx->reply(error);
     }
     tx->locked.push_back(owner);
     lockFrom(tx, std::next(next));

@@ -15,8 +15,11 @@
 //   3. commit: `__commit TX (set key value expire-at | del key)...` on every
 //              owner at once, with each key the handler changed; each owner
 //              applies its part and unlocks.
-//   4. reply:  once every owner has committed (channels are FIFO, so the
-//              client's next command cannot overtake it).
+//   4. reply:  as soon as every commit is on its way (channels are FIFO, so
+//              the client's next command cannot overtake it on any owner);
+//              commits are posted, not called: no owner answers them, so a
+//              transaction costs one round trip per owner (the locks) plus
+//              one record each way it must go.
 // If an owner does not answer (restarting), the locks taken are released
 // and the client gets that owner's -TRYAGAIN error; nothing was written.
 //
@@ -46,6 +49,12 @@ class Owners {
   virtual int ownerOf(std::string_view key) const = 0;
   // Runs an internal command (__lock, __commit) on `owner`; RESP2 reply.
   virtual void send(int owner, std::span<const std::string_view> args, Done done) = 0;
+  // The same with no reply wanted (nothing comes back). On this worker it
+  // runs before post() returns, unless a reload holds routed work (then
+  // before any client command held with it).
+  virtual void post(int owner, std::span<const std::string_view> args) {
+    send(owner, args, [](std::string_view) {});
+  }
 };
 
 // Runs the command's handler against `scratch` (the locked keys as they

@@ -75,6 +75,12 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
   sendRequest(p, args, protocol);
 }
 
+void Router::post(int owner, std::span<const std::string_view> args) {
+  if (owner == self_) return executor_(args, resp::Protocol::Resp2, [](std::string_view) {});
+  ipc::Sender& sender = *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])];
+  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) { ipc::writeRequest(out, 0, 2, args); });
+}
+
 void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place) {
   if (owner == self_) {
     return executor_(args, protocol, [this, place](std::string_view reply) { placeSink_(place, reply); });
@@ -113,6 +119,7 @@ void Router::onRecord(int link, std::string_view record) {
   }
   ipc::Request request;
   if (!ipc::decodeRequest(payload, request, peerArgs_)) return;
+  if (request.id == 0) return executor_(peerArgs_, resp::Protocol::Resp2, [](std::string_view) {});  // posted
   // Two words of capture: std::function keeps them inline (no allocation).
   // Links are few (peers and guests), so the link fits in the id's top bits.
   const std::uint64_t origin = (static_cast<std::uint64_t>(link) << 56) | request.id;

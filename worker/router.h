@@ -79,6 +79,8 @@ class Router final : public Owners {
   void send(int owner, std::span<const std::string_view> args, Done done) override {
     call(owner, args, resp::Protocol::Resp2, std::move(done));
   }
+  // A request with id 0: its owner runs it and sends nothing back.
+  void post(int owner, std::span<const std::string_view> args) override;
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
   // Adds a link to a worker of the retiring generation; returns its link id.

@@ -94,3 +94,15 @@ def reload_tables(reload):
         lines.append(f"| to {r['to']} workers{'' if r['moved'] else ' (settings only)'} | {r['seconds'] * 1000:.0f} ms | "
                      f"{r['moved']:,.0f} | {r['handover'] * 1000:.0f} ms | {rate:,.0f} | {r['pause'] * 1000:.1f} ms |")
     return "\n".join(lines)
+
+
+def replace_section(results, begin, end, text):
+    """Writes `text` (which starts with `begin` and ends with `end`) into the
+    markdown file `results`, in place of its old copy, else at the end."""
+    import os
+    os.makedirs(os.path.dirname(results), exist_ok=True)
+    previous = open(results).read() if os.path.exists(results) else "# keyloop benchmark results\n"
+    if begin in previous:
+        previous = previous[:previous.index(begin)] + previous[previous.index(end) + len(end) + 1:]
+    with open(results, "w") as f:
+        f.write(previous.rstrip("\n") + "\n\n" + text)

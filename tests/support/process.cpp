@@ -111,34 +111,60 @@ std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers) {
   return static_cast<int>(bySlot.size()) == workers ? bySlot : std::map<int, pid_t>{};
 }
 
-std::uint16_t freePort() {
-  // Ports handed out in this process are not handed out again.
+namespace {
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  return addr;
+}
+
+bool bindable(std::uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  const sockaddr_in addr = loopback(port);
+  return ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+// Spread over `span` ports from `first`; ports handed out in this process
+// are not handed out again.
+std::uint16_t candidate(int first, int span) {
   static std::atomic<int> offset{0};
+  return static_cast<std::uint16_t>(first + (::getpid() * 7 + offset.fetch_add(1) * 13) % span);
+}
+
+}  // namespace
+
+UniqueFd connectTo(std::uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  const sockaddr_in addr = loopback(port);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) fd.reset();
+  return fd;
+}
+
+std::uint16_t freePort() {
   for (int attempt = 0; attempt < 200; ++attempt) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    // Below the kernel's ephemeral range (32768 and up by default), which
-    // other tests' clients and port-0 listeners draw from at any moment.
-    const int base = 20000 + (::getpid() * 7 + offset.fetch_add(1) * 13) % 12000;
-    addr.sin_port = htons(static_cast<std::uint16_t>(base));
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      return static_cast<std::uint16_t>(base);
-    }
+    const std::uint16_t port = candidate(20000, 12000);
+    if (bindable(port)) return port;
   }
   throw std::runtime_error("no free port");
+}
+
+std::uint16_t freePortRange(int count) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const std::uint16_t base = candidate(10000, 10000 - count);
+    bool all = true;
+    for (int i = 0; i < count && all; ++i) all = bindable(static_cast<std::uint16_t>(base + i));
+    if (all) return base;
+  }
+  throw std::runtime_error("no free port range");
 }
 
 bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+    if (connectTo(port)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/loop/unique_fd.h"
 #include "tests/support/command.h"
 
 namespace keyloop::test {
@@ -43,8 +44,15 @@ std::map<pid_t, std::string> childrenOf(pid_t parent);
 // (empty after 5 s otherwise).
 std::map<int, pid_t> workerPidsBySlot(pid_t master, int workers);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago (from 20000-31999:
+// below the kernel's ephemeral range, which other tests' clients and
+// port-0 listeners draw from at any moment).
 std::uint16_t freePort();
+// `count` consecutive such ports (cluster.port + N), from 10000-19999, where
+// freePort() never looks: only another range could want them.
+std::uint16_t freePortRange(int count);
+// A plain TCP connection to 127.0.0.1:port (invalid if refused).
+UniqueFd connectTo(std::uint16_t port);
 // Waits until something accepts on 127.0.0.1:port.
 bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
