@@ -126,11 +126,18 @@ constexpr CommandSpec kCommands[] = {
 
 static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");
 
+// Runs for every request (twice for a forwarded one): lowered into a stack
+// buffer, ASCII only (command names are), no allocation, no locale.
 const CommandSpec* findIn(std::span<const CommandSpec> table, std::string_view name) {
-  if (name.size() > 32) return nullptr;
-  const std::string lower = toLower(name);
+  std::array<char, 32> buffer;
+  if (name.size() > buffer.size()) return nullptr;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    buffer[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
+  const std::string_view lower(buffer.data(), name.size());
   auto it = std::lower_bound(table.begin(), table.end(), lower,
-                             [](const CommandSpec& c, const std::string& n) { return c.name < n; });
+                             [](const CommandSpec& c, std::string_view n) { return c.name < n; });
   return it != table.end() && it->name == lower ? &*it : nullptr;
 }
 

@@ -24,6 +24,7 @@ void Dispatch::setRouter(Router* router) {
   router_->setPlaceSink([this](Router::ReplyPlace to, std::string_view reply) {
     if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
   });
+  router_->setPrefetch([this](std::string_view key) { store_.prefetch({&key, 1}); });
 }
 
 RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {

@@ -20,7 +20,17 @@ int Router::addLink(Link link) {
   senders_.push_back(std::make_unique<ipc::Sender>(loop_, *link.out));
   receivers_.push_back(
       std::make_unique<ipc::Receiver>(loop_, *link.in, [this, id](std::string_view r) { onRecord(id, r); }));
+  if (prefetch_) setPrefetch(prefetch_);
   return id;
+}
+
+void Router::setPrefetch(std::function<void(std::string_view key)> prefetch) {
+  prefetch_ = std::move(prefetch);
+  for (auto& receiver : receivers_) {
+    receiver->setLookahead([this](std::string_view record) {
+      if (const auto key = ipc::peekRequestKey(record)) prefetch_(*key);
+    });
+  }
 }
 
 int Router::addGuest(Link link) { return addLink(link); }

@@ -83,6 +83,9 @@ class Router final : public Owners {
   void post(int owner, std::span<const std::string_view> args) override;
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
+  // Shown the key of each request a few records before it runs (to
+  // prefetch it, as a client's pipeline is).
+  void setPrefetch(std::function<void(std::string_view key)> prefetch);
   // Adds a link to a worker of the retiring generation; returns its link id.
   int addGuest(Link link);
   // Adds the link to worker `peer` of the next generation; returns its link id.
@@ -123,6 +126,7 @@ class Router final : public Owners {
   ring::Ring ring_;
   Executor executor_;
   ControlHandler control_;
+  std::function<void(std::string_view key)> prefetch_;
   // By link id; a link's replies go back on the link its request came on.
   std::vector<std::unique_ptr<ipc::Sender>> senders_;
   std::vector<std::unique_ptr<ipc::Receiver>> receivers_;

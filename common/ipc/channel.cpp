@@ -201,12 +201,10 @@ bool Receiver::hasUnread() const {
 
 Receiver::~Receiver() = default;
 
-void Receiver::drain() {
-  ChannelMemory::Header& h = memory_.header();
-  const std::uint64_t capacity = h.capacity;
-  std::uint64_t head = h.head.load(std::memory_order_relaxed);
-  const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
-  while (head != tail) {
+template <typename Visit>
+std::uint64_t Receiver::walk(std::uint64_t head, std::uint64_t tail, std::size_t most, Visit visit) {
+  const std::uint64_t capacity = memory_.header().capacity;
+  for (std::size_t n = 0; head != tail && n < most;) {
     const std::uint64_t offset = head & (capacity - 1);
     std::uint32_t length = kWrapMarker;
     if (capacity - offset >= kLengthBytes) std::memcpy(&length, memory_.data() + offset, kLengthBytes);
@@ -215,8 +213,27 @@ void Receiver::drain() {
       continue;
     }
     const std::uint32_t size = length & kLengthMask;
-    deliver(std::string_view(memory_.data() + offset + kLengthBytes, size), length & ~kLengthMask);
+    visit(std::string_view(memory_.data() + offset + kLengthBytes, size), length & ~kLengthMask);
     head += kLengthBytes + size;
+    ++n;
+  }
+  return head;
+}
+
+void Receiver::drain() {
+  ChannelMemory::Header& h = memory_.header();
+  std::uint64_t head = h.head.load(std::memory_order_relaxed);
+  const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+  std::uint64_t lookedAt = head;
+  while (head != tail) {
+    // As a client's pipeline does (Dispatch::prefetchKeys): a look at the
+    // next records first, so the cache misses of their lookups overlap.
+    if (lookahead_ && head == lookedAt) {
+      lookedAt = walk(head, tail, kLookahead, [this](std::string_view record, std::uint32_t flags) {
+        if (flags == 0) lookahead_(record);  // whole records only
+      });
+    }
+    head = walk(head, tail, 1, [this](std::string_view record, std::uint32_t flags) { deliver(record, flags); });
   }
   memory_.markReadUpTo(head);
 }

@@ -146,14 +146,23 @@ class Receiver {
   using Callback = std::function<void(std::string_view record)>;
   Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord);
   ~Receiver();
+  // Shown the next kLookahead whole records before they are delivered, a
+  // batch at a time (a hint: to prefetch what they will touch).
+  static constexpr std::size_t kLookahead = 16;
+  void setLookahead(Callback lookahead) { lookahead_ = std::move(lookahead); }
 
  private:
+  // Visits up to `most` records (fragments included) from `head`; returns
+  // where it stopped.
+  template <typename Visit>
+  std::uint64_t walk(std::uint64_t head, std::uint64_t tail, std::size_t most, Visit visit);
   void drain();
   bool hasUnread() const;
   void deliver(std::string_view fragment, std::uint32_t flags);
 
   ChannelMemory& memory_;
   Callback onRecord_;
+  Callback lookahead_;
   std::string partial_;  // fragments of a large record so far
   IoWatcher dataWatcher_;
   Check drainAfterPoll_;       // what arrived while we were awake

@@ -133,6 +133,16 @@ bool decodeRequest(std::string_view payload, Request& request, std::vector<std::
   return true;
 }
 
+std::optional<std::string_view> peekRequestKey(std::string_view record) {
+  if (record.empty() || record[0] != static_cast<char>(RecordType::Request)) return std::nullopt;
+  record.remove_prefix(1 + sizeof(std::uint64_t) + 1);  // type, id, protocol
+  std::uint32_t argc = 0, length = 0;
+  if (!take(record, argc) || argc < 2 || !take(record, length) || record.size() < length) return std::nullopt;
+  record.remove_prefix(length);
+  if (!take(record, length) || record.size() < length) return std::nullopt;
+  return record.substr(0, length);
+}
+
 bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply) {
   if (!take(payload, id)) return false;
   reply = payload;

@@ -111,6 +111,9 @@ std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_vi
 // Parse a payload of the given type; false if malformed. Views point into
 // the payload. `args` is cleared first and reused (no allocation per request).
 bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args);
+// A whole Request record's second argument (usually its first key), for
+// a prefetch; nullopt for any other record or a shorter request.
+std::optional<std::string_view> peekRequestKey(std::string_view record);
 bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply);
 void encodeKeyState(std::string& out, const KeyState& state);  // KeyValue or KeyGone by state.exists
 bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state);

@@ -11,6 +11,17 @@ namespace {
 // Strict like Redis's string2ll: optional '-', digits, nothing else.
 bool parseLength(std::string_view text, long long& out) {
   if (text.empty() || text.size() > 20) return false;
+  // The common case, a few plain digits, without from_chars's generality
+  // (every request has two or more of these).
+  if (text.size() <= 18 && text.front() != '-') {
+    long long value = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    out = value;
+    return true;
+  }
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, out);
   return ec == std::errc() && ptr == end && text.front() != '+';

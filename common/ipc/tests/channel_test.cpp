@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace keyloop::ipc {
@@ -141,6 +142,31 @@ TEST(Channel, APingPongAcrossThreadsNeverLosesAWakeUp) {
   echo.join();
   EXPECT_EQ(received, kRounds);
   EXPECT_TRUE(inOrder);
+}
+
+// The lookahead sees the records of a batch, a window at a time, before
+// each is delivered (what the owner's prefetch of a batch's keys rides on).
+TEST(Channel, TheLookaheadSeesRecordsBeforeTheyAreDelivered) {
+  auto channel = newChannel();
+  ChannelMemory& memory = *channel;
+  Loop loop;
+  Sender sender(loop, memory);
+  std::vector<std::string> events;
+  Receiver receiver(loop, memory, [&](std::string_view r) { events.push_back("deliver " + std::string(r)); });
+  receiver.setLookahead([&](std::string_view r) { events.push_back("look " + std::string(r)); });
+  const int records = static_cast<int>(Receiver::kLookahead) + 2;
+  for (int i = 0; i < records; ++i) sender.send(std::to_string(i));
+  sender.flush();
+  Timer keepAlive(loop);
+  keepAlive.start(std::chrono::seconds(60), [] {});
+  loop.run(RunMode::NoWait);
+  ASSERT_EQ(events.size(), 2u * static_cast<std::size_t>(records));
+  for (std::size_t i = 0; i < Receiver::kLookahead; ++i) EXPECT_EQ(events[i], "look " + std::to_string(i));
+  EXPECT_EQ(events[Receiver::kLookahead], "deliver 0");
+  // The second window is looked at when delivery reaches it.
+  const auto second = std::find(events.begin(), events.end(), "look " + std::to_string(Receiver::kLookahead));
+  const auto delivered = std::find(events.begin(), events.end(), "deliver " + std::to_string(Receiver::kLookahead - 1));
+  EXPECT_TRUE(second != events.end() && delivered < second);
 }
 
 // A record many times the ring's size (a big GET reply) arrives whole and

@@ -79,8 +79,14 @@ TEST(Messages, RequestsAndRepliesRoundTrip) {
   EXPECT_EQ(request.protocol, 3);
   EXPECT_EQ(parsed, std::vector<std::string_view>(std::begin(args), std::end(args)));
   EXPECT_FALSE(decodeRequest(typed->second.substr(0, typed->second.size() - 3), request, parsed));
+  EXPECT_EQ(peekRequestKey(record), std::optional<std::string_view>("key"));
+  EXPECT_EQ(peekRequestKey(record.substr(0, 20)), std::nullopt);  // cut inside the key
+  const std::string_view ping[] = {"PING"};
+  encodeRequest(record, 79, 2, ping);
+  EXPECT_EQ(peekRequestKey(record), std::nullopt);
 
   encodeReply(record, 78, "+OK\r\n");
+  EXPECT_EQ(peekRequestKey(record), std::nullopt);
   std::uint64_t id = 0;
   std::string_view reply;
   ASSERT_TRUE(decodeReply(recordType(record)->second, id, reply));
