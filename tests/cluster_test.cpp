@@ -235,6 +235,8 @@ TEST(Cluster, RepliesMatchARedisClusterNodeByteForByte) {
       {"READWRITE"},
       {"INFO", "cluster"},
       {"CLUSTER", "INFO", "extra"},
+      {"SELECT", "0"},
+      {"SELECT", "1"},
   };
   for (const auto& request : requests) {
     EXPECT_EQ(ours.command(request), reference.command(request)) << RespConnection::encode(request);

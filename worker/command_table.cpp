@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 #include "common/metrics/shared_metrics.h"
 #include "worker/args.h"
@@ -127,18 +128,36 @@ constexpr CommandSpec kCommands[] = {
 static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");
 
 // Runs for every request (twice for a forwarded one): lowered into a stack
-// buffer, ASCII only (command names are), no allocation, no locale.
+// buffer, ASCII only (command names are), no allocation, no locale; then
+// only the names with the same first letter are compared, length first
+// (a binary search's memcmp per step cost more than the whole lookup).
 const CommandSpec* findIn(std::span<const CommandSpec> table, std::string_view name) {
   std::array<char, 32> buffer;
-  if (name.size() > buffer.size()) return nullptr;
+  if (name.empty() || name.size() > buffer.size()) return nullptr;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     buffer[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
   }
   const std::string_view lower(buffer.data(), name.size());
-  auto it = std::lower_bound(table.begin(), table.end(), lower,
-                             [](const CommandSpec& c, std::string_view n) { return c.name < n; });
-  return it != table.end() && it->name == lower ? &*it : nullptr;
+  // [first, last) of the names that start with each byte, per table.
+  using Ranges = std::array<std::pair<std::uint16_t, std::uint16_t>, 256>;
+  static const Ranges kTopLevel = [] {
+    Ranges r{};
+    for (std::size_t i = 0; i < std::size(kCommands); ++i) {
+      auto& range = r[static_cast<unsigned char>(kCommands[i].name[0])];
+      if (range.second == 0) range.first = static_cast<std::uint16_t>(i);
+      range.second = static_cast<std::uint16_t>(i + 1);
+    }
+    return r;
+  }();
+  std::size_t from = 0, to = table.size();
+  if (table.data() == std::data(kCommands)) {
+    std::tie(from, to) = kTopLevel[static_cast<unsigned char>(lower[0])];
+  }
+  for (std::size_t i = from; i < to; ++i) {
+    if (table[i].name.size() == lower.size() && table[i].name == lower) return &table[i];
+  }
+  return nullptr;
 }
 
 }  // namespace

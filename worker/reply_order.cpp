@@ -3,6 +3,8 @@
 namespace keyloop {
 
 std::uint64_t ReplyOrder::reserve() {
+  // A pipeline's burst takes one allocation, not one per doubling.
+  if (items_.capacity() == 0) items_.reserve(kBurst);
   items_.push_back({nextPlace_, false, {}});
   return nextPlace_++;
 }

@@ -36,6 +36,7 @@ class ReplyOrder {
   bool barrierUp() const { return barrier_ != 0; }
 
  private:
+  static constexpr std::size_t kBurst = 32;  // places made room for at once
   struct Queued {
     std::uint64_t place;
     bool ready;

@@ -43,6 +43,7 @@ void select(CommandContext& ctx) {
   if (*index < INT_MIN || *index > INT_MAX) {
     return ctx.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
   }
+  if (*index != 0 && ctx.worker.config().cluster.enabled) return ctx.reply.error("ERR SELECT is not allowed in cluster mode");
   if (*index != 0) return ctx.reply.error("ERR DB index is out of range");
   ctx.reply.ok();
 }
