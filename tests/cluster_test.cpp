@@ -321,24 +321,48 @@ TEST(Cluster, RedisBenchmarkCluster) {
   expectZeroHops("redis-benchmark --cluster -p PORT -n 5000 -c 10 -t set,get,incr -q", "INCR: ", 15000);
 }
 
-// A reload from 2 to 3 workers under a RedisCluster client that reads and
-// writes the whole time: every reply right, the new node's port in CLUSTER
-// SLOTS, and the client ends up using it.
+// A cluster client that keeps reading and writing until told to stop
+// (tests/cluster/*: the `ready` and `stop` files of its own folder).
+struct Follower {
+  Follower(const std::string& name, const std::string& program, std::vector<std::string> args)
+      : dir(std::filesystem::temp_directory_path() / ("keyloop-follower-" + name + "-" + std::to_string(::getpid()))),
+        log((dir / "client.log").string()),
+        process((std::filesystem::remove_all(dir), std::filesystem::create_directories(dir), program),
+                (args.push_back(dir.string()), args), log) {}
+  ~Follower() { std::filesystem::remove_all(dir); }
+  bool ready(std::chrono::steady_clock::time_point deadline) {
+    while (!std::filesystem::exists(dir / "ready") && process.running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::filesystem::exists(dir / "ready");
+  }
+  // Tells it to stop, waits for its exit; returns its output (and whether it exited 0).
+  std::pair<bool, std::string> finish(std::chrono::steady_clock::time_point deadline) {
+    std::ofstream(dir / "stop").close();
+    while (process.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    const auto status = process.stop(SIGTERM);
+    std::ifstream in(log);
+    return {status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0,
+            std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
+  }
+  std::filesystem::path dir;
+  std::string log;
+  Process process;
+};
+
+// A reload from 2 to 3 workers under RedisCluster and ioredis clients that
+// read and write the whole time: every reply right, the new node's port
+// in CLUSTER SLOTS, and the clients end up using it.
 TEST(Cluster, ClientsFollowAReloadFromTwoToThreeWorkers) {
   ClusterServer cluster(2, /*spare=*/1);
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("keyloop-cluster-reload-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string log = (dir / "client.log").string();
-  Process client("/usr/bin/python3",
-                 {sourceDir() + "/tests/cluster/redis_py_cluster.py", std::to_string(cluster.nodePort(0)), "300", dir.string()},
-                 log);
+  const std::string port = std::to_string(cluster.nodePort(0));
+  ::setenv("MASTERS", "3", 1);  // what the ioredis client waits to see at the end
+  Follower python("redis-py", "/usr/bin/python3", {sourceDir() + "/tests/cluster/redis_py_cluster.py", port, "300"});
+  Follower node("ioredis", "/usr/bin/env",
+                {"node", sourceDir() + "/tests/cluster/ioredis_cluster.js", nodeClients(), port, "300"});
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!std::filesystem::exists(dir / "ready") && client.running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_TRUE(std::filesystem::exists(dir / "ready"));
+  ASSERT_TRUE(python.ready(deadline));
+  ASSERT_TRUE(node.ready(deadline));
   const CommandResult reload = cluster.server->reload(clusterSettings(3, cluster.clusterPort));
   EXPECT_EQ(reload.exitCode, 0) << reload.output;
   EXPECT_TRUE(cluster.server->settlesTo(3));
@@ -346,17 +370,15 @@ TEST(Cluster, ClientsFollowAReloadFromTwoToThreeWorkers) {
   std::set<long long> ports;
   for (const SlotRange& r : slotsOf(connect(cluster.nodePort(2)).get())) ports.insert(r.port);
   EXPECT_EQ(ports, (std::set<long long>{cluster.nodePort(0), cluster.nodePort(1), cluster.nodePort(2)}));
-  // The client keeps going over the new layout for a while before it stops.
+  // The clients keep going over the new layout for a while before they stop.
   Context node2 = connect(cluster.nodePort(2));
   for (int i = 0; i < 300; ++i) run(node2.get(), {"GET", "py:" + std::to_string(i)});
-  std::ofstream(dir / "stop").close();
-  while (client.running() && std::chrono::steady_clock::now() < deadline + 60s) std::this_thread::sleep_for(20ms);
-  const auto status = client.stop(SIGTERM);
-  std::ifstream in(log);
-  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << output;
-  EXPECT_NE(output.find("redis-py ok: 3 masters"), std::string::npos) << output;
-  std::filesystem::remove_all(dir);
+  const auto [pythonOk, pythonOutput] = python.finish(deadline + 60s);
+  EXPECT_TRUE(pythonOk) << pythonOutput;
+  EXPECT_NE(pythonOutput.find("redis-py ok: 3 masters"), std::string::npos) << pythonOutput;
+  const auto [nodeOk, nodeOutput] = node.finish(deadline + 60s);
+  EXPECT_TRUE(nodeOk) << nodeOutput;
+  EXPECT_NE(nodeOutput.find("ioredis ok: 3 masters"), std::string::npos) << nodeOutput;
 }
 
 }  // namespace

@@ -1,23 +1,72 @@
 #include "worker/reply_order.h"
 
+#include <algorithm>
+
 namespace keyloop {
 
+namespace {
+
+// Storage not in use, capacity kept; at most kPooled of them.
+constexpr std::size_t kPooled = 64;
+template <typename Storage>
+std::vector<Storage>& pool() {
+  thread_local std::vector<Storage> free;
+  return free;
+}
+
+}  // namespace
+
+ReplyOrder::~ReplyOrder() { giveBack(); }
+
+void ReplyOrder::giveBack() {
+  head_ = 0;
+  storage_.items.clear();
+  storage_.bytes.clear();
+  auto& free = pool<Storage>();
+  if (storage_.items.capacity() > 0 && free.size() < kPooled) free.push_back(std::move(storage_));
+  storage_ = Storage{};
+}
+
 std::uint64_t ReplyOrder::reserve() {
-  // A pipeline's burst takes one allocation, not one per doubling.
-  if (items_.capacity() == 0) items_.reserve(kBurst);
-  items_.push_back({nextPlace_, false, {}});
+  auto& free = pool<Storage>();
+  if (storage_.items.capacity() == 0 && !free.empty()) {
+    storage_ = std::move(free.back());
+    free.pop_back();
+  }
+  items_.push_back({nextPlace_, false, 0, 0});
   return nextPlace_++;
 }
 
+void ReplyOrder::keep(Queued& item, std::string_view bytes) {
+  item.ready = true;
+  item.offset = storage_.bytes.size();
+  item.length = bytes.size();
+  storage_.bytes += bytes;
+}
+
 void ReplyOrder::queueLocal(std::size_t from) {
-  items_.push_back({nextPlace_++, true, output_.substr(from)});
+  items_.push_back({nextPlace_++, false, 0, 0});
+  keep(items_.back(), std::string_view(output_).substr(from));
   output_.resize(from);
 }
 
 void ReplyOrder::popFront() {
-  if (++head_ < items_.size()) return;
+  if (++head_ == items_.size()) return giveBack();  // idle again: nothing kept
+  // A pipeline that never lets the queue run empty: drop what was released.
+  if (head_ >= 64 && head_ * 2 >= items_.size()) compact();
+}
+
+void ReplyOrder::compact() {
+  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
   head_ = 0;
-  std::vector<Queued>().swap(items_);  // idle again: nothing kept
+  std::size_t from = storage_.bytes.size();
+  for (const Queued& item : items_) {
+    if (item.ready) from = std::min(from, item.offset);
+  }
+  storage_.bytes.erase(0, from);
+  for (Queued& item : items_) {
+    if (item.ready) item.offset -= from;
+  }
 }
 
 bool ReplyOrder::fill(std::uint64_t place, std::string_view bytes) {
@@ -31,13 +80,12 @@ bool ReplyOrder::fill(std::uint64_t place, std::string_view bytes) {
   } else {
     for (std::size_t i = head_; i < items_.size(); ++i) {
       if (items_[i].place != place) continue;
-      items_[i].ready = true;
-      items_[i].bytes.assign(bytes);
+      keep(items_[i], bytes);
       break;
     }
   }
   while (!empty() && items_[head_].ready) {
-    output_ += items_[head_].bytes;
+    output_.append(storage_.bytes, items_[head_].offset, items_[head_].length);
     popFront();
     released = true;
   }

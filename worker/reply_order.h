@@ -7,7 +7,10 @@
 // command writes at commit, and the next command must see that write.
 //
 // Owns no memory while nothing is reserved (most connections, most of the
-// time): std::deque would allocate ~600 bytes up front per connection.
+// time): std::deque would allocate ~600 bytes up front per connection. The
+// queue's storage is borrowed from a per-thread pool when the first place
+// is reserved and given back when the last is filled, so a connection that
+// forwards one request at a time allocates nothing per request either.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,9 @@ class ReplyOrder {
  public:
   // `output` is the connection's output buffer, where released replies go.
   explicit ReplyOrder(std::string& output) : output_(output) {}
+  ~ReplyOrder();
+  ReplyOrder(const ReplyOrder&) = delete;
+  ReplyOrder& operator=(const ReplyOrder&) = delete;
 
   std::uint64_t reserve();
   // Moves the bytes a local command appended to the output since `from`
@@ -36,16 +42,25 @@ class ReplyOrder {
   bool barrierUp() const { return barrier_ != 0; }
 
  private:
-  static constexpr std::size_t kBurst = 32;  // places made room for at once
   struct Queued {
     std::uint64_t place;
     bool ready;
-    std::string bytes;
+    std::size_t offset, length;  // its bytes in storage_.bytes, once ready
+  };
+  // What the queue needs besides the places' order; pooled whole.
+  struct Storage {
+    std::vector<Queued> items;  // a FIFO from head_ on
+    std::string bytes;          // the replies waiting, back to back
   };
   void popFront();
+  void compact();
+  void keep(Queued& item, std::string_view bytes);
+  // Empties the queue and returns its storage to the pool.
+  void giveBack();
 
   std::string& output_;
-  std::vector<Queued> items_;  // a FIFO from head_ on
+  Storage storage_;
+  std::vector<Queued>& items_ = storage_.items;
   std::size_t head_ = 0;
   std::uint64_t nextPlace_ = 1;
   std::uint64_t barrier_ = 0;  // 0: none
