@@ -32,10 +32,17 @@ std::vector<ring::Ring::Range> rangesOf(const ring::Ring& ring, int node) {
   return mine;
 }
 
-std::optional<int> slotOrReply(CommandContext& ctx, std::string_view arg, std::string_view invalid) {
+// A slot argument, or nullopt once the error is replied.
+std::optional<int> slotOrReply(CommandContext& ctx, std::string_view arg) {
   const auto slot = parseInteger(arg);
-  if (!slot) return ctx.reply.error(kNotInteger), std::nullopt;
-  if (*slot < 0 || *slot >= ring::kSlots) return ctx.reply.error(invalid), std::nullopt;
+  if (!slot) {
+    ctx.reply.error(kNotInteger);
+    return std::nullopt;
+  }
+  if (*slot < 0 || *slot >= ring::kSlots) {
+    ctx.reply.error("ERR Invalid slot");
+    return std::nullopt;
+  }
   return static_cast<int>(*slot);
 }
 
@@ -81,10 +88,8 @@ void clusterShards(CommandContext& ctx) {
     ctx.reply.bulk("nodes");
     ctx.reply.array(1);
     ctx.reply.map(7);
-    for (auto [field, value] : {std::pair<std::string_view, std::string>{"id", nodes.idOf(node)}}) {
-      ctx.reply.bulk(field);
-      ctx.reply.bulk(value);
-    }
+    ctx.reply.bulk("id");
+    ctx.reply.bulk(nodes.idOf(node));
     ctx.reply.bulk("port");
     ctx.reply.integer(nodes.portOf(node));
     for (std::string_view field : {"ip", "endpoint"}) {
@@ -147,7 +152,7 @@ void clusterKeyslot(CommandContext& ctx) {
 // A walk over the worker's keys: keyloop keeps no per-slot index.
 void clusterCountkeysinslot(CommandContext& ctx) {
   if (!enabledOrReply(ctx)) return;
-  const auto slot = slotOrReply(ctx, ctx.args[2], "ERR Invalid slot");
+  const auto slot = slotOrReply(ctx, ctx.args[2]);
   if (!slot) return;
   long long count = 0;
   ctx.store.forEach(ctx.nowMs, [&](const Store::Entry* e) { count += ring::slotOf(Store::key(e)) == *slot; });
