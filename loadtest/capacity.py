@@ -9,6 +9,7 @@ capacity that N dedicated cores would give. Writes the "loadtest/capacity"
 section of loadtest/RESULTS.md (loadtest/out/ with --quick)."""
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -63,20 +64,26 @@ def cpu_per_request(server, test, requests, pipeline, cluster=False):
     return {"cpu_us": (server.cpu_seconds() - cpu0) / requests * 1e6, "rps": result["rps"]}
 
 
-def measure(servers, cluster_servers, size):
-    rows = {}
-    for pipeline in (1, 16):
-        for test in TESTS + (("mset",) if pipeline == 1 else ()):
-            n = size["p1"] if pipeline == 1 else size["p16"]
-            for s in servers:
-                rows[(test, pipeline, s.name)] = cpu_per_request(s, test, n, pipeline)
-            if test != "mset":  # MSET's keys span slots: not a cluster command
-                for s in cluster_servers:
-                    rows[(test, pipeline, s.name)] = cpu_per_request(s, test, n, pipeline, cluster=True)
-    return rows
+def measure(servers, cluster_servers, size, rounds):
+    """Each figure is the median of `rounds` runs, the servers taking turns
+    (one run's CPU per request at P=1 moves by ±15 % with how the wake-ups
+    fall)."""
+    runs = {}
+    for _ in range(rounds):
+        for pipeline in (1, 16):
+            for test in TESTS + (("mset",) if pipeline == 1 else ()):
+                n = size["p1"] if pipeline == 1 else size["p16"]
+                for s in servers:
+                    runs.setdefault((test, pipeline, s.name), []).append(cpu_per_request(s, test, n, pipeline))
+                if test != "mset":  # MSET's keys span slots: not a cluster command
+                    for s in cluster_servers:
+                        runs.setdefault((test, pipeline, s.name), []).append(
+                            cpu_per_request(s, test, n, pipeline, cluster=True))
+    return {key: {field: statistics.median(r[field] for r in results) for field in ("cpu_us", "rps")}
+            for key, results in runs.items()}
 
 
-def section(rows, size, quick, started):
+def section(rows, size, rounds, quick, started):
     cpu = lambda t, p, n: rows[(t, p, n)]["cpu_us"]  # noqa: E731
     rps = lambda t, p, n: rows[(t, p, n)]["rps"]  # noqa: E731
     version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
@@ -85,7 +92,8 @@ def section(rows, size, quick, started):
           f"- Date: {time.strftime('%Y-%m-%d')}; machine: {cores} CPUs, Linux {platform.release()}; "
           f"redis-server {version.removeprefix('v=')}; keyloop Release build; whole run {time.time() - started:.0f} s",
           f"- Command: `loadtest/capacity{' --quick' if quick else ''}`; redis-benchmark -c 50 -r 100000 -d 32, "
-          f"{size['p1']:,} requests at P=1 and {size['p16']:,} at P=16, on the same {cores} cores as the servers",
+          f"{size['p1']:,} requests at P=1 and {size['p16']:,} at P=16, on the same {cores} cores as the servers; "
+          f"every figure the median of {rounds} runs, the servers taking turns",
           "- CPU = utime+stime of every server process (master and workers) over the run, per request",
           "- cluster wN: keyloop with `cluster.enabled` and N workers, driven by `redis-benchmark --cluster` on "
           "the worker ports (cluster w1: plain redis-benchmark on its one node's port, as redis-benchmark "
@@ -172,16 +180,17 @@ def section(rows, size, quick, started):
 def main():
     quick = "--quick" in sys.argv
     size = dict(p1=5_000, p16=20_000) if quick else dict(p1=100_000, p16=400_000)
+    rounds = 1 if quick else 3
     started = time.time()
     servers = [start_redis(), start_keyloop(1, metrics=False), start_keyloop(2, metrics=False),
                start_keyloop(4, metrics=False)]
     cluster_servers = [start_cluster(1), start_cluster(2)]
     try:
-        rows = measure(servers, cluster_servers, size)
+        rows = measure(servers, cluster_servers, size, rounds)
     finally:
         for s in servers + cluster_servers:
             s.stop()
-    text = section(rows, size, quick, started)
+    text = section(rows, size, rounds, quick, started)
     results = os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md")
     report.replace_section(results, BEGIN, END, text)
     print(text)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,39 +38,43 @@ std::string newTransactionId(const Owners& owners) {
   return std::to_string(owners.self()) + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
 }
 
-void call(Owners& owners, int owner, const std::vector<std::string>& args, Owners::Done done) {
-  std::vector<std::string_view> views(args.begin(), args.end());
-  owners.send(owner, views, std::move(done));
-}
+// The `__commit` operations of one transaction, by owner: views of the
+// keys (the transaction's), the values (the scratch store's, alive until
+// the commits are posted) and the expiry times (kept here).
+struct Commits {
+  std::map<int, std::vector<std::string_view>> byOwner;
+  std::deque<std::string> expiries;  // a deque: views of them stay valid as it grows
+};
 
-// The keys whose state the run changed, as `__commit` operations by owner.
-std::map<int, std::vector<std::string>> changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
-  std::map<int, std::vector<std::string>> ops;
-  if (!tx.writes) return ops;
+// The keys whose state the run changed.
+Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
+  Commits commits;
+  if (!tx.writes) return commits;
   for (const auto& [key, was] : tx.before) {
     const Store::Entry* now = scratch.find(key, nowMs);
     const bool same = now == nullptr ? !was.has_value()
                                      : was && was->value == Store::value(now) && was->expireAt == Store::expireAt(now);
     if (same) continue;
-    std::vector<std::string>& out = ops[tx.owners.ownerOf(key)];
+    std::vector<std::string_view>& out = commits.byOwner[tx.owners.ownerOf(key)];
     if (now != nullptr) {
-      out.insert(out.end(), {"set", key, std::string(Store::value(now)), std::to_string(Store::expireAt(now))});
+      out.insert(out.end(), {"set", key, Store::value(now), commits.expiries.emplace_back(std::to_string(Store::expireAt(now)))});
     } else {
       out.insert(out.end(), {"del", key});
     }
   }
-  return ops;
+  return commits;
 }
 
-// Commits `ops` (none: just unlocks) on every locked owner; they apply it
-// in channel order, before anything this worker sends them later.
-void commitAll(const TransactionPtr& tx, std::map<int, std::vector<std::string>> ops) {
+// Commits (none: just unlocks) on every locked owner; they apply it in
+// channel order, before anything this worker sends them later.
+void commitAll(const TransactionPtr& tx, const Commits& commits) {
+  std::vector<std::string_view> args;
   for (int owner : tx->locked) {
-    std::vector<std::string> args{"__commit", tx->id};
-    const auto& mine = ops[owner];
-    args.insert(args.end(), mine.begin(), mine.end());
-    std::vector<std::string_view> views(args.begin(), args.end());
-    tx->owners.post(owner, views);
+    args.assign({"__commit", tx->id});
+    if (auto mine = commits.byOwner.find(owner); mine != commits.byOwner.end()) {
+      args.insert(args.end(), mine->second.begin(), mine->second.end());
+    }
+    tx->owners.post(owner, args);
   }
 }
 
@@ -91,7 +96,7 @@ bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::st
 }
 
 void runLocked(const TransactionPtr& tx) {
-  Store scratch;
+  Store scratch(tx->before.size());
   for (const auto& [key, state] : tx->before) {
     if (state) scratch.set(key, state->value, state->expireAt);
   }
@@ -103,13 +108,13 @@ void runLocked(const TransactionPtr& tx) {
 
 void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>::iterator next) {
   if (next == tx->keysByOwner.end()) return runLocked(tx);
-  std::vector<std::string> args{"__lock", tx->id};
+  std::vector<std::string_view> args{"__lock", tx->id};
   args.insert(args.end(), next->second.begin(), next->second.end());
   const int owner = next->first;
-  call(tx->owners, owner, args, [tx, next, owner](std::string_view reply) {
+  tx->owners.send(owner, args, [tx, next, owner](std::string_view reply) {
     if (!recordLocked(*tx, next->second, reply)) {
       const std::string error(resp::isError(reply) ? reply : "-ERR cross-worker lock failed\r\n");
-      commitAll(tx, {});
+      commitAll(tx, Commits{});
       return tx->reply(error);
     }
     tx->locked.push_back(owner);

@@ -81,6 +81,14 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   const CommandSpec* spec = args.empty() ? nullptr : resolveCommand(args, /*internalToo=*/true).spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
+  // A keyless read of the whole keyspace (KEYS, DBSIZE, SCAN...) waits
+  // while any transaction holds keys here: its reply has left once its
+  // commits were posted, so a client may already look from another
+  // connection, through another worker's channel, which the commit does
+  // not precede.
+  if (!locks_.empty() && broadcasts(spec->cross) && spec->cross != CrossWorker::GatherTotals) {
+    return locks_.park(deferRouted(args, protocol, std::move(done)));
+  }
   if (!locks_.empty() && !(spec->flags & kHoldsLocks)) {
     bool locked = false;
     forEachKey(*spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });

@@ -17,9 +17,10 @@ RoutePlan onNode(int node, const RouteView& view, bool locked) {
 
 RoutePlan planOnNode(const CommandSpec& spec, std::span<const std::string_view> args, const RouteView& view) {
   const int node = view.clusterNode;
-  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onNode(node, view, false) : RoutePlan{Kind::Broadcast};
-  if (!spec.keys.any()) return {};
   const bool checkLocks = view.locks != nullptr && !view.locks->empty();
+  // Locks held: the long way, where a keyspace read waits for them (Dispatch::executeRouted).
+  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onNode(node, view, checkLocks) : RoutePlan{Kind::Broadcast};
+  if (!spec.keys.any()) return {};
   int slot = -1;
   bool crossSlot = false, locked = false;
   forEachKey(spec, args, [&](std::size_t i, std::size_t) {

@@ -63,6 +63,10 @@ std::uint64_t Store::random() {
   return mix(rngState_);
 }
 
+Store::Store(std::size_t expected) : Store() {
+  buckets_.assign(std::bit_ceil(std::max(kMinBuckets, expected)), nullptr);
+}
+
 Store::~Store() { clear(); }
 
 std::string_view Store::key(const Entry* e) { return {e->bytes, e->keyLength}; }
@@ -109,7 +113,7 @@ Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
   if (e->expireAtMs != kNoExpiry && e->expireAtMs <= nowMs) {
     unlink(slot);
     ++expiredTotal_;
-    resizeIfNeeded();
+    shrinkIfNeeded();
     return nullptr;
   }
   return e;
@@ -133,7 +137,7 @@ Store::Entry* Store::set(std::string_view key, std::string_view value, std::int6
   }
   *slot = fresh;
   if (expireAtMs != kNoExpiry) volatile_.insert(fresh);
-  resizeIfNeeded();
+  growIfNeeded();
   return fresh;
 }
 
@@ -173,7 +177,7 @@ bool Store::erase(std::string_view key) {
   Entry** slot = slotOf(key);
   if (*slot == nullptr) return false;
   unlink(slot);
-  resizeIfNeeded();
+  shrinkIfNeeded();
   return true;
 }
 
@@ -202,12 +206,15 @@ void Store::Detached::free() {
   buckets_.clear();
 }
 
-void Store::resizeIfNeeded() {
-  // Grow at load 1, shrink below 1/8: each resize is then paid for by at
-  // least as many writes as it moves keys.
-  if (size_ > buckets_.size()) {
-    rehash(buckets_.size() * 2);
-  } else if (buckets_.size() > kMinBuckets && size_ * 8 < buckets_.size()) {
+// Grow at load 1, shrink below 1/8: each resize is then paid for by at
+// least as many writes as it moves keys. Only a removal shrinks (a store
+// sized up front keeps its buckets while it fills).
+void Store::growIfNeeded() {
+  if (size_ > buckets_.size()) rehash(buckets_.size() * 2);
+}
+
+void Store::shrinkIfNeeded() {
+  if (buckets_.size() > kMinBuckets && size_ * 8 < buckets_.size()) {
     rehash(std::max(kMinBuckets, std::bit_ceil(size_ * 2)));
   }
 }
@@ -298,7 +305,7 @@ std::size_t Store::expireSome(std::int64_t nowMs, const std::function<bool()>& o
       ++expiredTotal_;
       ++deleted;
     }
-    resizeIfNeeded();
+    shrinkIfNeeded();
     if (expired.size() * 4 <= sampled || outOfTime()) break;
   }
   // The set never shrinks its buckets by itself; a sparse one makes sweeps

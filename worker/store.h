@@ -33,6 +33,8 @@ class Store {
   struct Entry;  // opaque outside store.cpp
 
   Store();
+  // Sized for about `expected` keys from the start (no rehash on the way).
+  explicit Store(std::size_t expected);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -102,7 +104,8 @@ class Store {
   std::size_t bucketOf(std::string_view key) const;
   Entry** slotOf(std::string_view key);
   void unlink(Entry** slot);
-  void resizeIfNeeded();
+  void growIfNeeded();
+  void shrinkIfNeeded();
   void rehash(std::size_t buckets);
 
   std::vector<Entry*> buckets_;
