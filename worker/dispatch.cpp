@@ -25,6 +25,9 @@ void Dispatch::setRouter(Router* router) {
     if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
   });
   router_->setPrefetch([this](std::string_view key) { store_.prefetch({&key, 1}); });
+  // Work parked behind a lock waits for a commit, which is posted (no wake
+  // of its own): while any is parked, every record wakes us.
+  router_->setWaitsForAny([this] { return locks_.parked() > 0; });
 }
 
 RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {

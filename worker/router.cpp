@@ -21,6 +21,7 @@ int Router::addLink(Link link) {
   receivers_.push_back(
       std::make_unique<ipc::Receiver>(loop_, *link.in, [this, id](std::string_view r) { onRecord(id, r); }));
   if (prefetch_) setPrefetch(prefetch_);
+  if (waitsForAny_) receivers_.back()->setWaitsForAny(waitsForAny_);
   return id;
 }
 
@@ -31,6 +32,11 @@ void Router::setPrefetch(std::function<void(std::string_view key)> prefetch) {
       if (const auto key = ipc::peekRequestKey(record)) prefetch_(*key);
     });
   }
+}
+
+void Router::setWaitsForAny(std::function<bool()> waits) {
+  waitsForAny_ = std::move(waits);
+  for (auto& receiver : receivers_) receiver->setWaitsForAny(waitsForAny_);
 }
 
 int Router::addGuest(Link link) { return addLink(link); }
@@ -88,7 +94,9 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
 void Router::post(int owner, std::span<const std::string_view> args) {
   if (owner == self_) return executor_(args, resp::Protocol::Resp2, [](std::string_view) {});
   ipc::Sender& sender = *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])];
-  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) { ipc::writeRequest(out, 0, 2, args); });
+  // Nobody waits for it: its owner reads it when it next wakes (channel.h).
+  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) { ipc::writeRequest(out, 0, 2, args); },
+                     /*wakeIfAsleep=*/false);
 }
 
 void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place) {

@@ -79,13 +79,18 @@ class Router final : public Owners {
   void send(int owner, std::span<const std::string_view> args, Done done) override {
     call(owner, args, resp::Protocol::Resp2, std::move(done));
   }
-  // A request with id 0: its owner runs it and sends nothing back.
+  // A request with id 0: its owner runs it and sends nothing back. It does
+  // not wake a sleeping owner by itself (ipc::Sender::sendInPlace): for
+  // commits, whose locked keys make whoever touches them wake the owner.
   void post(int owner, std::span<const std::string_view> args) override;
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
   // Shown the key of each request a few records before it runs (to
   // prefetch it, as a client's pipeline is).
   void setPrefetch(std::function<void(std::string_view key)> prefetch);
+  // Whether this worker has work waiting that a posted record may release
+  // (ipc::Receiver::setWaitsForAny): then posts wake it too.
+  void setWaitsForAny(std::function<bool()> waits);
   // Adds a link to a worker of the retiring generation; returns its link id.
   int addGuest(Link link);
   // Adds the link to worker `peer` of the next generation; returns its link id.
@@ -127,6 +132,7 @@ class Router final : public Owners {
   Executor executor_;
   ControlHandler control_;
   std::function<void(std::string_view key)> prefetch_;
+  std::function<bool()> waitsForAny_;
   // By link id; a link's replies go back on the link its request came on.
   std::vector<std::unique_ptr<ipc::Sender>> senders_;
   std::vector<std::unique_ptr<ipc::Receiver>> receivers_;

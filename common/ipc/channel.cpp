@@ -104,7 +104,7 @@ Sender::Sender(Loop& loop, ChannelMemory& memory)
 
 Sender::~Sender() = default;
 
-void Sender::send(std::string_view record) {
+void Sender::send(std::string_view record, bool wakeIfAsleep) {
   const std::size_t fragment = memory_.header().capacity / 4;
   std::uint32_t continues = 0;
   do {
@@ -112,7 +112,11 @@ void Sender::send(std::string_view record) {
     record.remove_prefix(piece.size());
     const std::uint32_t flags = continues | (record.empty() ? 0 : kMoreFollows);
     // Order matters: once anything overflowed, later pieces queue behind it.
-    if (!overflow_.empty() || !tryWrite(piece, flags)) overflow_.push_back({std::string(piece), flags});
+    if (overflow_.empty() && tryWrite(piece, flags)) {
+      wakeWanted_ = wakeWanted_ || wakeIfAsleep;
+    } else {
+      overflow_.push_back({std::string(piece), flags, wakeIfAsleep});
+    }
     continues = kContinues;
   } while (!record.empty());
 }
@@ -151,11 +155,16 @@ void Sender::publish() {
   ChannelMemory::Header& h = memory_.header();
   h.tail.store(localTail_, std::memory_order_seq_cst);
   unpublished_ = false;
-  if (h.consumerSleeping.load(std::memory_order_seq_cst) != 0) wake(memory_.dataReadyFd());
+  const std::uint32_t sleeping = h.consumerSleeping.load(std::memory_order_seq_cst);
+  if (sleeping == kSleepingForAny || (sleeping == kSleeping && wakeWanted_)) wake(memory_.dataReadyFd());
+  wakeWanted_ = false;
 }
 
 void Sender::writeOverflow() {
-  while (!overflow_.empty() && tryWrite(overflow_.front().bytes, overflow_.front().flags)) overflow_.pop_front();
+  while (!overflow_.empty() && tryWrite(overflow_.front().bytes, overflow_.front().flags)) {
+    wakeWanted_ = wakeWanted_ || overflow_.front().wakeIfAsleep;
+    overflow_.pop_front();
+  }
 }
 
 void Sender::flush() {
@@ -188,7 +197,8 @@ Receiver::Receiver(Loop& loop, ChannelMemory& memory, Callback onRecord)
   sleepWatcher_.unref();
   sleepWatcher_.start(
       [this] {
-        memory_.header().consumerSleeping.store(1, std::memory_order_seq_cst);
+        const bool any = waitsForAny_ && waitsForAny_();
+        memory_.header().consumerSleeping.store(any ? kSleepingForAny : kSleeping, std::memory_order_seq_cst);
         return hasUnread();  // published before the flag was seen: do not sleep
       },
       [this] { memory_.header().consumerSleeping.store(0, std::memory_order_relaxed); });

@@ -46,6 +46,8 @@
 namespace keyloop::ipc {
 
 // The shared part: header plus data ring; lives in an mmap'ed region.
+inline constexpr std::uint32_t kSleeping = 1, kSleepingForAny = 2;
+
 class ChannelMemory {
  public:
   // A new channel; `capacity` is rounded up to a power of two. Or why the
@@ -64,7 +66,9 @@ class ChannelMemory {
     alignas(64) std::atomic<std::uint64_t> head;  // consumer's read position
     alignas(64) std::atomic<std::uint64_t> tail;  // producer's published position
     alignas(64) std::atomic<std::uint32_t> producerWaiting;  // 1: wake it on space
-    alignas(64) std::atomic<std::uint32_t> consumerSleeping;  // 1: wake it on data
+    // 0: awake; kSleeping: wake it for records that ask to; kSleepingForAny:
+    // wake it for any record (it has work waiting for one).
+    alignas(64) std::atomic<std::uint32_t> consumerSleeping;
     std::uint64_t capacity;
   };
 
@@ -104,16 +108,26 @@ class Sender {
 
   // Queues one record (any bytes, up to 1 GB); it reaches the receiver
   // after flush().
-  void send(std::string_view record);
+  void send(std::string_view record, bool wakeIfAsleep = true);
   // The same for a record of exactly `size` bytes that `fill(char*)`
   // writes: straight into the ring when it fits now (the hot path: no
   // copy), else into a buffer that takes send()'s way.
+  //
+  // wakeIfAsleep = false: the record does not wake a sleeping receiver by
+  // itself; it is read when the receiver next wakes for anything (another
+  // record, a client, a timer: the expire cycle runs 10 times a second).
+  // For a record nobody waits for yet (a transaction's commit: once someone
+  // waits for its locked keys, the receiver sleeps "for any" record, see
+  // Receiver::setWaitsForAny, and the commit wakes it after all).
   template <class Fill>
-  void sendInPlace(std::size_t size, Fill&& fill) {
-    if (char* place = overflow_.empty() ? claim(size) : nullptr) return fill(place);
+  void sendInPlace(std::size_t size, Fill&& fill, bool wakeIfAsleep = true) {
+    if (char* place = overflow_.empty() ? claim(size) : nullptr) {
+      wakeWanted_ = wakeWanted_ || wakeIfAsleep;
+      return fill(place);
+    }
     std::string record(size, '\0');
     fill(record.data());
-    send(record);
+    send(record, wakeIfAsleep);
   }
   // Publishes what was sent and wakes the receiver (once per batch).
   void flush();
@@ -131,9 +145,11 @@ class Sender {
   ChannelMemory& memory_;
   std::uint64_t localTail_;  // written but not yet published
   bool unpublished_ = false;
+  bool wakeWanted_ = false;  // something since the last publish should wake a sleeping receiver
   struct Fragment {
     std::string bytes;
     std::uint32_t flags;
+    bool wakeIfAsleep;
   };
   std::deque<Fragment> overflow_;
   Check flushAfterPoll_;
@@ -150,6 +166,9 @@ class Receiver {
   // batch at a time (a hint: to prefetch what they will touch).
   static constexpr std::size_t kLookahead = 16;
   void setLookahead(Callback lookahead) { lookahead_ = std::move(lookahead); }
+  // Asked before every sleep: true when this worker has work waiting for a
+  // record that does not wake it by itself (Sender::sendInPlace).
+  void setWaitsForAny(std::function<bool()> waits) { waitsForAny_ = std::move(waits); }
 
  private:
   // Visits up to `most` records (fragments included) from `head`; returns
@@ -163,6 +182,7 @@ class Receiver {
   ChannelMemory& memory_;
   Callback onRecord_;
   Callback lookahead_;
+  std::function<bool()> waitsForAny_;
   std::string partial_;  // fragments of a large record so far
   IoWatcher dataWatcher_;
   Check drainAfterPoll_;       // what arrived while we were awake

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 namespace keyloop::ipc {
@@ -96,10 +97,42 @@ TEST(Channel, OnlyASleepingReceiverIsWokenAndOncePerBatch) {
   ASSERT_EQ(got.size(), 100u);
   EXPECT_EQ(got[99], recordFor(99));
 
-  memory.header().consumerSleeping.store(1);  // as the receiver's loop does before epoll_wait
+  memory.header().consumerSleeping.store(kSleeping);  // as the receiver's loop does before epoll_wait
   for (int i = 0; i < 100; ++i) sender.send(recordFor(i));
   sender.flush();
   EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 1u);
+}
+
+// A record sent without wakeIfAsleep wakes a receiver only if it sleeps
+// "for any" record (it has work waiting), or if the same batch has a
+// record that wakes; either way it arrives, in order.
+TEST(Channel, ARecordThatDoesNotWakeArrivesWithTheNextWakeUp) {
+  auto channel = newChannel();
+  ChannelMemory& memory = *channel;
+  Loop loop;
+  Sender sender(loop, memory);
+  std::vector<std::string> got;
+  Receiver receiver(loop, memory, [&](std::string_view r) { got.emplace_back(r); });
+  const auto sendQuietly = [&](std::string_view r) {
+    sender.sendInPlace(r.size(), [&](char* out) { std::memcpy(out, r.data(), r.size()); }, /*wakeIfAsleep=*/false);
+  };
+  memory.header().consumerSleeping.store(kSleeping);
+  sendQuietly("quiet");
+  sender.flush();
+  EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 0u);
+  memory.header().consumerSleeping.store(kSleepingForAny);
+  sendQuietly("quiet, but awaited");
+  sender.flush();
+  EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 1u);
+  memory.header().consumerSleeping.store(kSleeping);
+  sendQuietly("quiet, with company");
+  sender.send("loud");
+  sender.flush();
+  EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 1u);
+  Timer keepAlive(loop);
+  keepAlive.start(std::chrono::seconds(60), [] {});
+  loop.run(RunMode::NoWait);
+  EXPECT_EQ(got, (std::vector<std::string>{"quiet", "quiet, but awaited", "quiet, with company", "loud"}));
 }
 
 // The race the sleep flag must win: the consumer decides to sleep just as
