@@ -72,6 +72,27 @@ TEST(Channel, RecordsArriveInOrderAcrossThreadsThroughASmallRing) {
   EXPECT_TRUE(inOrder);
 }
 
+// Sender and Receiver of one channel on one loop (the single-thread tests).
+class ChannelOnOneLoop : public ::testing::Test {
+ protected:
+  explicit ChannelOnOneLoop(std::size_t capacity = 1 << 20)
+      : channel(newChannel(capacity)), memory(*channel), sender(loop, memory),
+        receiver(loop, memory, [this](std::string_view r) { got.emplace_back(r); }), keepAlive(loop) {
+    keepAlive.start(std::chrono::seconds(60), [] {});  // channel handles are unreferenced
+  }
+  std::unique_ptr<ChannelMemory> channel;
+  ChannelMemory& memory;
+  Loop loop;
+  Sender sender;
+  std::vector<std::string> got;
+  Receiver receiver;
+  Timer keepAlive;
+};
+class ChannelWithASmallRing : public ChannelOnOneLoop {
+ protected:
+  ChannelWithASmallRing() : ChannelOnOneLoop(4096) {}
+};
+
 std::uint64_t takeWakeUps(int eventFd) {
   std::uint64_t value = 0;
   return ::read(eventFd, &value, sizeof value) == static_cast<ssize_t>(sizeof value) ? value : 0;
@@ -80,19 +101,11 @@ std::uint64_t takeWakeUps(int eventFd) {
 // An awake receiver (it has not gone into epoll_wait) is not woken: it
 // finds the batch itself after its next poll. A sleeping one is woken once
 // per batch, however many records the batch holds.
-TEST(Channel, OnlyASleepingReceiverIsWokenAndOncePerBatch) {
-  auto channel = newChannel();
-  ChannelMemory& memory = *channel;
-  Loop loop;
-  Sender sender(loop, memory);
-  std::vector<std::string> got;
-  Receiver receiver(loop, memory, [&](std::string_view r) { got.emplace_back(r); });
+TEST_F(ChannelOnOneLoop, OnlyASleepingReceiverIsWokenAndOncePerBatch) {
   for (int i = 0; i < 100; ++i) sender.send(recordFor(i));
   EXPECT_TRUE(got.empty());  // nothing before the flush
   sender.flush();
   EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 0u);  // awake: no system call
-  Timer keepAlive(loop);  // channel handles are unreferenced
-  keepAlive.start(std::chrono::seconds(60), [] {});
   loop.run(RunMode::NoWait);  // its check phase drains
   ASSERT_EQ(got.size(), 100u);
   EXPECT_EQ(got[99], recordFor(99));
@@ -106,13 +119,7 @@ TEST(Channel, OnlyASleepingReceiverIsWokenAndOncePerBatch) {
 // A record sent without wakeIfAsleep wakes a receiver only if it sleeps
 // "for any" record (it has work waiting), or if the same batch has a
 // record that wakes; either way it arrives, in order.
-TEST(Channel, ARecordThatDoesNotWakeArrivesWithTheNextWakeUp) {
-  auto channel = newChannel();
-  ChannelMemory& memory = *channel;
-  Loop loop;
-  Sender sender(loop, memory);
-  std::vector<std::string> got;
-  Receiver receiver(loop, memory, [&](std::string_view r) { got.emplace_back(r); });
+TEST_F(ChannelOnOneLoop, ARecordThatDoesNotWakeArrivesWithTheNextWakeUp) {
   const auto sendQuietly = [&](std::string_view r) {
     sender.sendInPlace(r.size(), [&](char* out) { std::memcpy(out, r.data(), r.size()); }, /*wakeIfAsleep=*/false);
   };
@@ -129,8 +136,6 @@ TEST(Channel, ARecordThatDoesNotWakeArrivesWithTheNextWakeUp) {
   sender.send("loud");
   sender.flush();
   EXPECT_EQ(takeWakeUps(memory.dataReadyFd()), 1u);
-  Timer keepAlive(loop);
-  keepAlive.start(std::chrono::seconds(60), [] {});
   loop.run(RunMode::NoWait);
   EXPECT_EQ(got, (std::vector<std::string>{"quiet", "quiet, but awaited", "quiet, with company", "loud"}));
 }
@@ -179,45 +184,30 @@ TEST(Channel, APingPongAcrossThreadsNeverLosesAWakeUp) {
 
 // The lookahead sees the records of a batch, a window at a time, before
 // each is delivered (what the owner's prefetch of a batch's keys rides on).
-TEST(Channel, TheLookaheadSeesRecordsBeforeTheyAreDelivered) {
-  auto channel = newChannel();
-  ChannelMemory& memory = *channel;
-  Loop loop;
-  Sender sender(loop, memory);
-  std::vector<std::string> events;
-  Receiver receiver(loop, memory, [&](std::string_view r) { events.push_back("deliver " + std::string(r)); });
+TEST_F(ChannelOnOneLoop, TheLookaheadSeesRecordsBeforeTheyAreDelivered) {
+  std::vector<std::string>& events = got;  // deliveries, with the looks in between
   receiver.setLookahead([&](std::string_view r) { events.push_back("look " + std::string(r)); });
   const int records = static_cast<int>(Receiver::kLookahead) + 2;
-  for (int i = 0; i < records; ++i) sender.send(std::to_string(i));
+  for (int i = 0; i < records; ++i) sender.send("deliver " + std::to_string(i));
   sender.flush();
-  Timer keepAlive(loop);
-  keepAlive.start(std::chrono::seconds(60), [] {});
   loop.run(RunMode::NoWait);
   ASSERT_EQ(events.size(), 2u * static_cast<std::size_t>(records));
-  for (std::size_t i = 0; i < Receiver::kLookahead; ++i) EXPECT_EQ(events[i], "look " + std::to_string(i));
+  for (std::size_t i = 0; i < Receiver::kLookahead; ++i) EXPECT_EQ(events[i], "look deliver " + std::to_string(i));
   EXPECT_EQ(events[Receiver::kLookahead], "deliver 0");
   // The second window is looked at when delivery reaches it.
-  const auto second = std::find(events.begin(), events.end(), "look " + std::to_string(Receiver::kLookahead));
+  const auto second = std::find(events.begin(), events.end(), "look deliver " + std::to_string(Receiver::kLookahead));
   const auto delivered = std::find(events.begin(), events.end(), "deliver " + std::to_string(Receiver::kLookahead - 1));
   EXPECT_TRUE(second != events.end() && delivered < second);
 }
 
 // A record many times the ring's size (a big GET reply) arrives whole and
 // in order between small ones, fragment by fragment as the ring drains.
-TEST(Channel, RecordsLargerThanTheRingArriveWhole) {
-  auto channel = newChannel(4096);
-  ChannelMemory& memory = *channel;
-  Loop loop;
-  Sender sender(loop, memory);
-  std::vector<std::string> got;
-  Receiver receiver(loop, memory, [&](std::string_view r) { got.emplace_back(r); });
+TEST_F(ChannelWithASmallRing, RecordsLargerThanTheRingArriveWhole) {
   std::string big(100000, 'x');
   for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
   sender.send("before");
   sender.send(big);
   sender.send("after");
-  Timer keepAlive(loop);
-  keepAlive.start(std::chrono::seconds(60), [] {});
   for (int i = 0; i < 10000 && got.size() < 3; ++i) loop.run(RunMode::Once);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0], "before");
