@@ -336,14 +336,16 @@ struct Follower {
     }
     return std::filesystem::exists(dir / "ready");
   }
+  std::string output() const {
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
   // Tells it to stop, waits for its exit; returns its output (and whether it exited 0).
   std::pair<bool, std::string> finish(std::chrono::steady_clock::time_point deadline) {
     std::ofstream(dir / "stop").close();
     while (process.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
     const auto status = process.stop(SIGTERM);
-    std::ifstream in(log);
-    return {status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0,
-            std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
+    return {status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0, output()};
   }
   std::filesystem::path dir;
   std::string log;
@@ -361,8 +363,8 @@ TEST(Cluster, ClientsFollowAReloadFromTwoToThreeWorkers) {
   Follower node("ioredis", "/usr/bin/env",
                 {"node", sourceDir() + "/tests/cluster/ioredis_cluster.js", nodeClients(), port, "300"});
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  ASSERT_TRUE(python.ready(deadline));
-  ASSERT_TRUE(node.ready(deadline));
+  ASSERT_TRUE(python.ready(deadline)) << python.output();
+  ASSERT_TRUE(node.ready(deadline)) << node.output();
   const CommandResult reload = cluster.server->reload(clusterSettings(3, cluster.clusterPort));
   EXPECT_EQ(reload.exitCode, 0) << reload.output;
   EXPECT_TRUE(cluster.server->settlesTo(3));

@@ -5,7 +5,7 @@ keyloop's cluster ports.
       writes and checks KEYS keys (on an empty server); DBSIZE, summed
       over the primaries by the client, must count exactly them.
   redis_py_cluster.py PORT KEYS DIR
-      the same, then touches DIR/ready and keeps reading and writing, every
+      the same (DBSIZE at least KEYS), then touches DIR/ready and keeps reading and writing, every
       reply checked, until DIR/stop appears (the test reloads keyloop
       meanwhile); then checks every key once more and prints how many
       masters the client sees.
@@ -26,8 +26,9 @@ for i in range(keys):
     got = rc.get(f"py:{i}")
     assert got == f"value-{i}".encode(), (i, got)
 # DBSIZE goes to one node unless asked for all primaries, which it sums.
+# (A follower shares the server with other clients: at least its keys.)
 total = rc.dbsize(target_nodes=RedisCluster.PRIMARIES)
-assert total == keys, total
+assert total == keys if folder is None else total >= keys, total
 rc.mset_nonatomic({"{py}a": "1", "{py}b": "2"})
 assert rc.mget_nonatomic(["{py}a", "{py}b"]) == [b"1", b"2"]
 
