@@ -5,7 +5,9 @@
 #include "master/generation.h"
 
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -118,6 +120,67 @@ TEST(Generation, ATakenPortIsAnErrorNamingTheAddress) {
   ASSERT_TRUE(std::holds_alternative<std::string>(made));
   EXPECT_NE(std::get<std::string>(made).find("127.0.0.1:" + std::to_string(taken)), std::string::npos)
       << std::get<std::string>(made);
+}
+
+// Three consecutive free ports, from 9200-9899: below every range the
+// other tests draw ports from (10000 and up), so nothing else wants them.
+std::uint16_t freeTriple() {
+  for (std::uint16_t base = 9200; base < 9900; base = static_cast<std::uint16_t>(base + 3)) {
+    bool free = true;
+    for (int i = 0; i < 3 && free; ++i) {
+      UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<std::uint16_t>(base + i));
+      free = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    if (free) return base;
+  }
+  return 0;
+}
+
+// Cluster mode: every slot gets its own socket on cluster.port + slot,
+// after its listen entries; a reload that keeps the cluster port keeps the
+// sockets of the slots both generations have, and opens the new slot's.
+TEST(Generation, ClusterPortsAreOnePerSlotAndKeptAcrossAReload) {
+  Config config = configWith(2, 0);
+  config.cluster.enabled = true;
+  const std::uint16_t base = freeTriple();
+  ASSERT_NE(base, 0);
+  config.cluster.port = base;
+  auto first = opened(Generation::open(config, nullptr));
+  ASSERT_TRUE(first);
+  for (int slot = 0; slot < 2; ++slot) {
+    ASSERT_TRUE(first->hasClusterSocket(slot));
+    EXPECT_EQ(first->listeners()[static_cast<std::size_t>(slot)].back().port, base + slot);
+  }
+  Config grown = config;
+  grown.workers = 3;
+  auto second = opened(Generation::open(grown, first.get()));
+  ASSERT_TRUE(second);
+  for (int slot = 0; slot < 2; ++slot) {
+    EXPECT_EQ(inodeOf(second->listeners()[static_cast<std::size_t>(slot)].back().fd.get()),
+              inodeOf(first->listeners()[static_cast<std::size_t>(slot)].back().fd.get()));
+  }
+  EXPECT_EQ(second->listeners()[2].back().port, base + 2);
+}
+
+TEST(Generation, ClusterPortsThatCannotBeAreAnError) {
+  const std::uint16_t base = freeTriple();
+  ASSERT_NE(base, 0);
+  Config overlap = configWith(2, static_cast<std::uint16_t>(base + 1));
+  overlap.cluster.enabled = true;
+  overlap.cluster.port = base;  // worker 1's port would be the listen port
+  const auto made = Generation::open(overlap, nullptr);
+  ASSERT_TRUE(std::holds_alternative<std::string>(made));
+  EXPECT_EQ(std::get<std::string>(made), "cluster port " + std::to_string(base + 1) + " is also a listen port");
+  Config past = configWith(3, 0);
+  past.cluster.enabled = true;
+  past.cluster.port = 65534;
+  const auto beyond = Generation::open(past, nullptr);
+  ASSERT_TRUE(std::holds_alternative<std::string>(beyond));
+  EXPECT_EQ(std::get<std::string>(beyond), "cluster.port 65534 + 2 workers is past port 65535");
 }
 
 }  // namespace

@@ -28,6 +28,22 @@ TEST(Config, ShippedDefaultFileLoadsWithTheDocumentedDefaults) {
   EXPECT_EQ(c.expireBudgetMicros, 1000u);
   EXPECT_TRUE(c.metricsEnabled);
   EXPECT_EQ(c.metricsListen.port, 9121);
+  EXPECT_EQ(c.cluster, ClusterConfig{});
+  EXPECT_FALSE(c.cluster.enabled);
+  EXPECT_EQ(c.cluster.port, 7000);
+}
+
+TEST(Config, ClusterSectionIsReadAndChecked) {
+  ConfigResult r = parseConfig("cluster:\n  enabled: yes\n  port: 7100\n  announce: 10.0.0.5\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const ClusterConfig& cluster = std::get<Config>(r).cluster;
+  EXPECT_TRUE(cluster.enabled);
+  EXPECT_EQ(cluster.port, 7100);
+  EXPECT_EQ(cluster.announce, "10.0.0.5");
+  EXPECT_EQ(errorOf("cluster:\n  prot: 7000\n"), "test.yaml:2:3: unknown key 'prot' in 'cluster' (did you mean 'port'?)");
+  EXPECT_EQ(errorOf("cluster:\n  enabled: maybe\n"),
+            "test.yaml:2:12: 'enabled' must be one of yes, no, true, false, got 'maybe'");
+  EXPECT_EQ(errorOf("cluster:\n  port: 70000\n"), "test.yaml:2:9: 'port' must be an integer from 1 to 65535, got '70000'");
 }
 
 TEST(Config, SizesAndDurationsTakeUnits) {
