@@ -1,17 +1,8 @@
 #include "worker/cluster.h"
 
+#include "common/ring/ring.h"
+
 namespace keyloop {
-
-namespace {
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64's finalizer
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 std::string ClusterNodes::address() const {
   if (!config_.cluster.announce.empty()) return config_.cluster.announce;
@@ -26,7 +17,7 @@ std::string ClusterNodes::idOf(int node) const {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id;
   for (int word = 0; id.size() < 40; ++word) {
-    std::uint64_t bits = mix(h + static_cast<std::uint64_t>(word));
+    std::uint64_t bits = ring::mix(h + static_cast<std::uint64_t>(word));
     for (int i = 0; i < 16 && id.size() < 40; ++i, bits >>= 4) id += kHex[bits & 15];
   }
   return id;

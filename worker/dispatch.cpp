@@ -84,19 +84,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   const CommandSpec* spec = args.empty() ? nullptr : resolveCommand(args, /*internalToo=*/true).spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
-  // A keyless read of the whole keyspace (KEYS, DBSIZE, SCAN...) waits
-  // while any transaction holds keys here: its reply has left once its
-  // commits were posted, so a client may already look from another
-  // connection, through another worker's channel, which the commit does
-  // not precede.
-  if (!locks_.empty() && broadcasts(spec->cross) && spec->cross != CrossWorker::GatherTotals) {
-    return locks_.park(deferRouted(args, protocol, std::move(done)));
-  }
-  if (!locks_.empty() && !(spec->flags & kHoldsLocks)) {
-    bool locked = false;
-    forEachKey(*spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });
-    if (locked) return locks_.park(deferRouted(args, protocol, std::move(done)));
-  }
+  if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
   // The reply buffer is kept between calls (no allocation per command);
   // done() may lead back in here (a client resumes its pipeline), and the
   // nested call then takes a buffer of its own.
@@ -111,6 +99,18 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   done(out);
   --routedDepth_;
   if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
+}
+
+bool Dispatch::touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const {
+  if (locks_.empty() || (spec.flags & kHoldsLocks)) return false;
+  // A read of the whole keyspace (KEYS, DBSIZE, SCAN...) touches every key,
+  // the locked ones too: a transaction's reply leaves once its commits are
+  // posted, so a client may already look from another connection, through
+  // another worker's channel, which the commit does not precede.
+  if (broadcasts(spec.cross) && spec.cross != CrossWorker::GatherTotals) return true;
+  bool locked = false;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });
+  return locked;
 }
 
 Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {

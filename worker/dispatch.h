@@ -73,6 +73,8 @@ class Dispatch {
   bool quiet() const;
 
  private:
+  // Whether a routed command must wait for a cross-worker transaction's commit.
+  bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   // Runs a command's handler, and tells the write observer if it writes.
   void run(const CommandSpec& spec, CommandContext& ctx);

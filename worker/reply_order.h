@@ -37,8 +37,8 @@ class ReplyOrder {
   bool fill(std::uint64_t place, std::string_view bytes);
   void holdUntilFilled(std::uint64_t place) { barrier_ = place; }
 
-  bool empty() const { return head_ == items_.size(); }
-  std::size_t waiting() const { return items_.size() - head_; }
+  bool empty() const { return head_ == storage_.items.size(); }
+  std::size_t waiting() const { return storage_.items.size() - head_; }
   bool barrierUp() const { return barrier_ != 0; }
 
  private:
@@ -57,10 +57,11 @@ class ReplyOrder {
   void keep(Queued& item, std::string_view bytes);
   // Empties the queue and returns its storage to the pool.
   void giveBack();
+  // Storage not in use, capacity kept (per thread: a worker's loop).
+  static std::vector<Storage>& pool();
 
   std::string& output_;
   Storage storage_;
-  std::vector<Queued>& items_ = storage_.items;
   std::size_t head_ = 0;
   std::uint64_t nextPlace_ = 1;
   std::uint64_t barrier_ = 0;  // 0: none

@@ -8,18 +8,18 @@ namespace {
 
 using Kind = RoutePlan::Kind;
 
-// Runs `plan` as node `node`: here when this worker is that node and
-// nothing holds it back, else on the node's worker.
-RoutePlan onNode(int node, const RouteView& view, bool locked) {
-  if (node == view.self && !locked && !view.holding) return {};
-  return {Kind::Owner, node};
+// Runs on worker `owner`: here when that is this worker and nothing holds
+// it back (a locked key, a reload's hold), else the long way to it.
+RoutePlan onOwner(int owner, const RouteView& view, bool locked) {
+  if (owner == view.self && !locked && !view.holding) return {};
+  return {Kind::Owner, owner};
 }
 
 RoutePlan planOnNode(const CommandSpec& spec, std::span<const std::string_view> args, const RouteView& view) {
   const int node = view.clusterNode;
   const bool checkLocks = view.locks != nullptr && !view.locks->empty();
   // Locks held: the long way, where a keyspace read waits for them (Dispatch::executeRouted).
-  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onNode(node, view, checkLocks) : RoutePlan{Kind::Broadcast};
+  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onOwner(node, view, checkLocks) : RoutePlan{Kind::Broadcast};
   if (!spec.keys.any()) return {};
   int slot = -1;
   bool crossSlot = false, locked = false;
@@ -34,7 +34,7 @@ RoutePlan planOnNode(const CommandSpec& spec, std::span<const std::string_view> 
   if (crossSlot) return {Kind::CrossSlot};
   const int owner = view.ring->ownerOfSlot(static_cast<std::uint16_t>(slot));
   if (owner != node) return {Kind::Moved, owner, slot};
-  return onNode(node, view, locked);
+  return onOwner(node, view, locked);
 }
 
 }  // namespace
@@ -49,7 +49,8 @@ RoutePlan planRoute(const CommandSpec& spec, std::span<const std::string_view> a
   const bool checkLocks = view.locks != nullptr && !view.locks->empty();
   // Alone with nothing locked, every request runs here: no key is hashed.
   if (view.ring == nullptr || (alone && !checkLocks)) return {};
-  if (broadcasts(spec.cross)) return alone ? RoutePlan{} : RoutePlan{Kind::Broadcast};
+  // Alone too, now that keys are locked: where a keyspace read waits for them.
+  if (broadcasts(spec.cross)) return {Kind::Broadcast};
   if (!spec.keys.any() || spec.cross == CrossWorker::None) return {};
   int owner = -2;
   bool severalOwners = false, locked = false;
@@ -62,8 +63,7 @@ RoutePlan planRoute(const CommandSpec& spec, std::span<const std::string_view> a
   });
   if (owner == -2) return {};  // no key given: the handler answers (an arity error)
   if (severalOwners) return {spec.cross == CrossWorker::SplitAndSum ? Kind::Split : Kind::Atomic};
-  if (owner == view.self && !locked && !view.holding) return {};
-  return {Kind::Owner, owner};
+  return onOwner(owner, view, locked);
 }
 
 }  // namespace keyloop

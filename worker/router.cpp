@@ -20,23 +20,27 @@ int Router::addLink(Link link) {
   senders_.push_back(std::make_unique<ipc::Sender>(loop_, *link.out));
   receivers_.push_back(
       std::make_unique<ipc::Receiver>(loop_, *link.in, [this, id](std::string_view r) { onRecord(id, r); }));
-  if (prefetch_) setPrefetch(prefetch_);
-  if (waitsForAny_) receivers_.back()->setWaitsForAny(waitsForAny_);
+  configure(*receivers_.back());
   return id;
+}
+
+void Router::configure(ipc::Receiver& receiver) {
+  if (prefetch_) {
+    receiver.setLookahead([this](std::string_view record) {
+      if (const auto key = ipc::peekRequestKey(record)) prefetch_(*key);
+    });
+  }
+  if (waitsForAny_) receiver.setWaitsForAny(waitsForAny_);
 }
 
 void Router::setPrefetch(std::function<void(std::string_view key)> prefetch) {
   prefetch_ = std::move(prefetch);
-  for (auto& receiver : receivers_) {
-    receiver->setLookahead([this](std::string_view record) {
-      if (const auto key = ipc::peekRequestKey(record)) prefetch_(*key);
-    });
-  }
+  for (auto& receiver : receivers_) configure(*receiver);
 }
 
 void Router::setWaitsForAny(std::function<bool()> waits) {
   waitsForAny_ = std::move(waits);
-  for (auto& receiver : receivers_) receiver->setWaitsForAny(waitsForAny_);
+  for (auto& receiver : receivers_) configure(*receiver);
 }
 
 int Router::addGuest(Link link) { return addLink(link); }
@@ -72,14 +76,16 @@ Router::Pending& Router::openRequest(int owner) {
   p.id = ((nextSequence_++ % 0xFFFFFFFFu + 1) << kSlotBits) | slot;
   p.sentAt = loop_.now();
   p.owner = owner;
-  ++inFlight_;
   ++forwarded_;
   return p;
 }
 
+ipc::Sender& Router::senderTo(int owner) {
+  return *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])];
+}
+
 void Router::sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol) {
-  ipc::Sender& sender = *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(p.owner)])];
-  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) {
+  senderTo(p.owner).sendInPlace(ipc::requestBytes(args), [&](char* out) {
     ipc::writeRequest(out, p.id, static_cast<std::uint8_t>(protocol), args);
   });
 }
@@ -93,10 +99,11 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
 
 void Router::post(int owner, std::span<const std::string_view> args) {
   if (owner == self_) return executor_(args, resp::Protocol::Resp2, [](std::string_view) {});
-  ipc::Sender& sender = *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])];
   // Nobody waits for it: its owner reads it when it next wakes (channel.h).
-  sender.sendInPlace(ipc::requestBytes(args), [&](char* out) { ipc::writeRequest(out, 0, 2, args); },
-                     /*wakeIfAsleep=*/false);
+  senderTo(owner).sendInPlace(
+      ipc::requestBytes(args),
+      [&](char* out) { ipc::writeRequest(out, 0, static_cast<std::uint8_t>(resp::Protocol::Resp2), args); },
+      /*wakeIfAsleep=*/false);
 }
 
 void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place) {
@@ -114,7 +121,6 @@ void Router::answer(Pending& p, std::string_view reply) {
   const ReplyPlace place = p.place;
   p = Pending{};
   freeSlots_.push_back(static_cast<std::uint32_t>(&p - pending_.data()));
-  --inFlight_;
   if (done) return done(reply);
   placeSink_(place, reply);
 }

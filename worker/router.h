@@ -108,7 +108,7 @@ class Router final : public Owners {
   void retarget(int workers);
 
   std::uint64_t forwarded() const { return forwarded_; }
-  std::size_t inFlight() const { return inFlight_; }
+  std::size_t inFlight() const { return pending_.size() - freeSlots_.size(); }
 
  private:
   struct Pending {
@@ -119,6 +119,9 @@ class Router final : public Owners {
     int owner = -1;
   };
   int addLink(Link link);
+  // Gives a receiver the prefetch and waits-for-any hooks set so far.
+  void configure(ipc::Receiver& receiver);
+  ipc::Sender& senderTo(int owner);
   // A free slab slot for a request to `owner`, its id set.
   Pending& openRequest(int owner);
   void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol);
@@ -144,7 +147,6 @@ class Router final : public Owners {
   static constexpr int kSlotBits = 24;
   std::vector<Pending> pending_;
   std::vector<std::uint32_t> freeSlots_;
-  std::size_t inFlight_ = 0;
   std::uint64_t nextSequence_ = 1;
   PlaceSink placeSink_;
   std::uint64_t forwarded_ = 0;

@@ -19,13 +19,6 @@ constexpr std::array<std::uint16_t, 256> makeCrcTable() {
 }
 constexpr auto kCrcTable = makeCrcTable();
 
-// splitmix64's finalizer: orders a worker's blocks for handing them over.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -43,6 +36,13 @@ std::string_view hashTag(std::string_view key) {
   const std::size_t close = key.find('}', open + 1);
   if (close == std::string_view::npos || close == open + 1) return key;
   return key.substr(open + 1, close - open - 1);
+}
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
 }
 
 std::uint16_t slotOf(std::string_view key) { return crc16(hashTag(key)) & (kSlots - 1); }

@@ -34,6 +34,9 @@ std::uint16_t crc16(std::string_view bytes);
 // The part of a key that is hashed: the first non-empty {...}, else the key.
 std::string_view hashTag(std::string_view key);
 std::uint16_t slotOf(std::string_view key);
+// splitmix64's finalizer: spreads a small number over 64 well-mixed bits
+// (which blocks a worker hands over; CLUSTER's node ids).
+std::uint64_t mix(std::uint64_t x);
 
 // The slot -> worker table for one worker count: O(1) lookups on hot paths.
 class Ring {

@@ -4,8 +4,6 @@
 #include "worker/cluster.h"
 #include "worker/commands/commands.h"
 
-#include <sys/time.h>
-
 namespace keyloop::commands {
 
 namespace {
@@ -24,9 +22,10 @@ int myself(CommandContext& ctx) {
   return std::max(0, ctx.worker.self());
 }
 
-std::vector<ring::Ring::Range> rangesOf(const ring::Ring& ring, int node) {
+// `node`'s share of `all` (Ring::ranges(), made once per reply).
+std::vector<ring::Ring::Range> rangesOf(const std::vector<ring::Ring::Range>& all, int node) {
   std::vector<ring::Ring::Range> mine;
-  for (const ring::Ring::Range& r : ring.ranges()) {
+  for (const ring::Ring::Range& r : all) {
     if (r.owner == node) mine.push_back(r);
   }
   return mine;
@@ -44,12 +43,6 @@ std::optional<int> slotOrReply(CommandContext& ctx, std::string_view arg) {
     return std::nullopt;
   }
   return static_cast<int>(*slot);
-}
-
-long long unixMillisNow() {
-  timeval tv{};
-  ::gettimeofday(&tv, nullptr);
-  return static_cast<long long>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
 }
 
 }  // namespace
@@ -75,9 +68,10 @@ void clusterShards(CommandContext& ctx) {
   if (!enabledOrReply(ctx)) return;
   const ClusterNodes nodes(ctx.worker.config());
   const ring::Ring& ring = *ctx.worker.ring();
+  const auto all = ring.ranges();
   ctx.reply.array(static_cast<std::size_t>(ring.workers()));
   for (int node = 0; node < ring.workers(); ++node) {
-    const auto mine = rangesOf(ring, node);
+    const auto mine = rangesOf(all, node);
     ctx.reply.map(2);
     ctx.reply.bulk("slots");
     ctx.reply.array(mine.size() * 2);
@@ -109,14 +103,15 @@ void clusterNodes(CommandContext& ctx) {
   if (!enabledOrReply(ctx)) return;
   const ClusterNodes nodes(ctx.worker.config());
   const ring::Ring& ring = *ctx.worker.ring();
+  const auto all = ring.ranges();
   const int me = myself(ctx);
   std::string text;
   for (int node = 0; node < ring.workers(); ++node) {
     const int port = nodes.portOf(node);
     text += nodes.idOf(node) + " " + nodes.address() + ":" + std::to_string(port) + "@" + std::to_string(port + 10000) +
-            (node == me ? " myself,master - 0 0 " : " master - 0 " + std::to_string(unixMillisNow()) + " ") +
+            (node == me ? " myself,master - 0 0 " : " master - 0 " + std::to_string(unixMillis()) + " ") +
             std::to_string(node) + " connected";
-    for (const ring::Ring::Range& r : rangesOf(ring, node)) {
+    for (const ring::Ring::Range& r : rangesOf(all, node)) {
       text += " " + std::to_string(r.first);
       if (r.last != r.first) text += "-" + std::to_string(r.last);
     }
