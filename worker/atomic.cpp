@@ -10,13 +10,14 @@
 
 #include "common/resp/reply_reader.h"
 #include "worker/commands/commands.h"
+#include "worker/types/image.h"
 
 namespace keyloop {
 
 namespace {
 
 struct KeyState {
-  std::string value;
+  std::string image;  // types/image.h
   std::int64_t expireAt;
 };
 
@@ -39,11 +40,11 @@ std::string newTransactionId(const Owners& owners) {
 }
 
 // The `__commit` operations of one transaction, by owner: views of the
-// keys (the transaction's), the values (the scratch store's, alive until
-// the commits are posted) and the expiry times (kept here).
+// keys (the transaction's) and of the value images and expiry times (kept
+// here until the commits are posted).
 struct Commits {
   std::map<int, std::vector<std::string_view>> byOwner;
-  std::deque<std::string> expiries;  // a deque: views of them stay valid as it grows
+  std::deque<std::string> kept;  // a deque: views of them stay valid as it grows
 };
 
 // The keys whose state the run changed.
@@ -52,12 +53,14 @@ Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
   if (!tx.writes) return commits;
   for (const auto& [key, was] : tx.before) {
     const Store::Entry* now = scratch.find(key, nowMs);
+    std::string image = now != nullptr ? imageOf(now) : std::string();
     const bool same = now == nullptr ? !was.has_value()
-                                     : was && was->value == Store::value(now) && was->expireAt == Store::expireAt(now);
+                                     : was && was->image == image && was->expireAt == Store::expireAt(now);
     if (same) continue;
     std::vector<std::string_view>& out = commits.byOwner[tx.owners.ownerOf(key)];
     if (now != nullptr) {
-      out.insert(out.end(), {"set", key, Store::value(now), commits.expiries.emplace_back(std::to_string(Store::expireAt(now)))});
+      out.insert(out.end(), {"set", key, commits.kept.emplace_back(std::move(image)),
+                             commits.kept.emplace_back(std::to_string(Store::expireAt(now)))});
     } else {
       out.insert(out.end(), {"del", key});
     }
@@ -98,7 +101,7 @@ bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::st
 void runLocked(const TransactionPtr& tx) {
   Store scratch(tx->before.size());
   for (const auto& [key, state] : tx->before) {
-    if (state) scratch.set(key, state->value, state->expireAt);
+    if (state) restoreImage(scratch, key, state->image, state->expireAt);
   }
   const std::int64_t nowMs = unixMillis();
   const std::string reply = tx->run(scratch, nowMs);
@@ -122,7 +125,7 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
   });
 }
 
-// Walks __commit's operations: `set(keyIndex)` for `set key value
+// Walks __commit's operations: `set(keyIndex)` for `set key image
 // expire-at`, `del(keyIndex)` for `del key`; stops at a malformed one.
 template <typename Set, typename Del>
 void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del) {
@@ -171,7 +174,7 @@ void lockKeys(CommandContext& ctx) {
       continue;
     }
     ctx.reply.array(2);
-    ctx.reply.bulk(Store::value(e));
+    ctx.reply.bulk(imageOf(e));
     ctx.reply.integer(Store::expireAt(e));
   }
   ctx.worker.locks().lock(std::string(ctx.args[1]), keys);
@@ -181,7 +184,7 @@ void commitKeys(CommandContext& ctx) {
   const auto& a = ctx.args;
   // A malformed op ends the walk: what was applied stays, the keys still unlock.
   forEachCommitOp(
-      a, [&](std::size_t k) { ctx.store.set(a[k], a[k + 1], parseInteger(a[k + 2]).value_or(kNoExpiry)); },
+      a, [&](std::size_t k) { restoreImage(ctx.store, a[k], a[k + 1], parseInteger(a[k + 2]).value_or(kNoExpiry)); },
       [&](std::size_t k) { ctx.store.erase(a[k]); });
   ctx.worker.locks().unlock(std::string(a[1]));
   ctx.reply.ok();

@@ -7,12 +7,12 @@
 //   1. lock:   `__lock TX key...` on each owner, one after the other in
 //              ascending worker order (one global order: two transactions
 //              never wait for each other in a cycle; see key_locks.h). The
-//              reply is each key's value and absolute expiry, read while
-//              the lock is taken.
+//              reply is each key's value image (types/image.h) and its
+//              absolute expiry, read while the lock is taken.
 //   2. run:    the command's handler runs against a scratch store that
 //              holds exactly those keys as they were: it reads them, writes
 //              them, and writes the client's reply.
-//   3. commit: `__commit TX (set key value expire-at | del key)...` on every
+//   3. commit: `__commit TX (set key image expire-at | del key)...` on every
 //              owner at once, with each key the handler changed; each owner
 //              applies its part and unlocks.
 //   4. reply:  as soon as every commit is on its way (channels are FIFO, so
@@ -67,7 +67,7 @@ using ReplyTo = std::function<void(std::string_view bytes)>;
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply);
 
-// The key arguments of `__commit TX (set key value expire-at | del key)...`
+// The key arguments of `__commit TX (set key image expire-at | del key)...`
 // (the command table's key finder for it).
 void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
 

@@ -193,6 +193,7 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
     resp::Reply encoder(out, protocol);
     std::vector<std::string_view> views(copy.begin(), copy.end());
     CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+    scratch.tick(nowMs);
     spec.handler(ctx);
     return out;
   };

@@ -141,6 +141,7 @@ void Dispatch::release() {
 }
 
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx) {
+  ctx.store.tick(ctx.nowMs);
   spec.handler(ctx);
   if (writeObserver_ && (spec.flags & kWrite)) writeObserver_(ctx.args, spec);
 }

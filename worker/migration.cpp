@@ -1,5 +1,7 @@
 #include "worker/migration.h"
 
+#include "worker/types/image.h"
+
 #include <memory>
 #include <string>
 
@@ -111,7 +113,7 @@ void Migration::onRecord(int, RecordType type, std::string_view payload) {
       if (!ipc::decodeKeyState(type, payload, state)) return;
       // A key that expired on the way is set anyway: it vanishes on first
       // touch or in the expire cycle (a clock read per key costs more).
-      if (state.exists) server_.store().set(state.key, state.value, state.expireAt);
+      if (state.exists) restoreImage(server_.store(), state.key, state.value, state.expireAt);
       else server_.store().erase(state.key);
       return;
     case RecordType::Flushed:
@@ -223,7 +225,11 @@ void Migration::sendToNext(std::string_view record) {
 
 void Migration::sendKey(std::string_view key, const Store::Entry* e) {
   // keyRecord_ is reused: no allocation per key.
-  ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), Store::value(e)}
+  if (e != nullptr) {
+    image_.clear();
+    appendImage(image_, e);
+  }
+  ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), image_}
                                                : ipc::KeyState{key, false, 0, {}});
   router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
 }

@@ -123,7 +123,7 @@ class Migration {
   std::function<void(const char*)> phaseObserver_;
   bool sentQuiet_ = false, flushed_ = false;
   std::unordered_set<std::string> dirty_;  // keys written during the copy
-  std::string keyRecord_;
+  std::string keyRecord_, image_;  // reused: no allocation per key
   std::uint64_t cursor_ = 0, moved_ = 0;
   std::size_t changed_ = 0;
   TimePoint startedAt_{}, heldAt_{};

@@ -40,7 +40,7 @@ class Server final : public WorkerServices {
   void serve(const std::vector<int>& listenFds, bool acceptNow = true);
   // A reload's settings (limits, auth, timeouts, expiry): the next checks
   // use them, and open clients take the new parser limits too.
-  void applyConfig(const Config& next);
+  void applyConfig(const Config& next) override;
   // Stops accepting, closes every client, stops the timers.
   void shutdown();
 

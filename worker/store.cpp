@@ -3,18 +3,25 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <random>
+
+#include "worker/types/bucket_table.h"
 
 namespace keyloop {
 
 struct Store::Entry {
   Entry* next;
   std::int64_t expireAtMs;
-  std::uint32_t keyLength;
+  std::uint32_t keyLength : 28;
+  std::uint32_t kind : 4;  // a Kind
   std::uint32_t valueLength;
+  // When a command last touched it, in the store's clock (seconds, like
+  // Redis's LRU clock): OBJECT IDLETIME, and what eviction will read.
+  std::uint32_t accessed;
   char bytes[];  // key, then value
 };
 
@@ -22,14 +29,13 @@ namespace {
 
 constexpr std::size_t kMinBuckets = 4;
 
-std::uint64_t reverseBits(std::uint64_t v) {
-  std::uint64_t r = 0;
-  for (int i = 0; i < 64; ++i, v >>= 1) r = (r << 1) | (v & 1);
-  return r;
+// The header without the struct's tail padding: 28 bytes.
+std::size_t entrySize(std::size_t keyLength, std::size_t valueLength) {
+  return offsetof(Store::Entry, bytes) + keyLength + valueLength;
 }
 
 Store::Entry* allocateEntry(std::size_t keyLength, std::size_t valueLength) {
-  void* memory = std::malloc(sizeof(Store::Entry) + keyLength + valueLength);
+  void* memory = std::malloc(entrySize(keyLength, valueLength));
   if (memory == nullptr) throw std::bad_alloc();
   return static_cast<Store::Entry*>(memory);
 }
@@ -73,6 +79,39 @@ std::string_view Store::key(const Entry* e) { return {e->bytes, e->keyLength}; }
 std::string_view Store::value(const Entry* e) { return {e->bytes + e->keyLength, e->valueLength}; }
 char* Store::mutableValue(Entry* e) { return e->bytes + e->keyLength; }
 std::int64_t Store::expireAt(const Entry* e) { return e->expireAtMs; }
+void Store::touch(Entry* e) const { e->accessed = clock_; }
+void Store::setIdle(Entry* e, std::int64_t idleSeconds) const {
+  e->accessed = clock_ - static_cast<std::uint32_t>(idleSeconds);
+}
+std::int64_t Store::idleSeconds(const Entry* e) const {
+  return static_cast<std::uint32_t>(clock_ - e->accessed);  // unsigned: wraps like Redis's 24-bit clock
+}
+std::size_t Store::allocationSize(const Entry* e) {
+  // glibc's chunk: 8 bytes of header, 16-byte steps, at least 32.
+  return std::max<std::size_t>(32, (entrySize(e->keyLength, e->valueLength) + 8 + 15) / 16 * 16);
+}
+
+Kind Store::kind(const Entry* e) { return static_cast<Kind>(e->kind); }
+void Store::setKind(Entry* e, Kind kind) { e->kind = static_cast<std::uint32_t>(kind); }
+
+BucketTable& Store::table(const Entry* e) {
+  BucketTable* t;
+  std::memcpy(&t, e->bytes + e->keyLength, sizeof t);
+  return *t;
+}
+
+void Store::release(Entry* e) {
+  if (!ownsObject(kind(e))) return;
+  BucketTable* t = &table(e);
+  // Freeing a few buckets costs less than handing them to a thread
+  // (Redis's LAZYFREE_THRESHOLD is the same 64).
+  constexpr std::size_t kOffloadAbove = 64;
+  if (offload_ && t->size() > kOffloadAbove) {
+    offload_([t] { delete t; });
+  } else {
+    delete t;
+  }
+}
 
 std::size_t Store::bucketOf(std::string_view key) const {
   return std::_Hash_bytes(key.data(), key.size(), static_cast<std::size_t>(seed_)) &
@@ -102,6 +141,7 @@ void Store::unlink(Entry** slot) {
   Entry* e = *slot;
   *slot = e->next;
   if (e->expireAtMs != kNoExpiry) volatile_.erase(e);
+  release(e);
   std::free(e);
   --size_;
 }
@@ -119,17 +159,25 @@ Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
   return e;
 }
 
-Store::Entry* Store::set(std::string_view key, std::string_view value, std::int64_t expireAtMs) {
-  Entry** slot = slotOf(key);
+Store::Entry* Store::set(std::string_view key, std::string_view value, std::int64_t expireAtMs, Kind kind) {
   Entry* fresh = allocateEntry(key.size(), value.size());
   fresh->expireAtMs = expireAtMs;
   fresh->keyLength = static_cast<std::uint32_t>(key.size());
+  fresh->kind = static_cast<std::uint32_t>(kind);
   fresh->valueLength = static_cast<std::uint32_t>(value.size());
+  fresh->accessed = clock_;
   std::memcpy(fresh->bytes, key.data(), key.size());
   if (!value.empty()) std::memcpy(fresh->bytes + key.size(), value.data(), value.size());
+  return place(fresh);
+}
+
+Store::Entry* Store::place(Entry* fresh) {
+  Entry** slot = slotOf(key(fresh));
+  const std::int64_t expireAtMs = fresh->expireAtMs;
   if (Entry* old = *slot) {
     fresh->next = old->next;
     if (old->expireAtMs != kNoExpiry) volatile_.erase(old);
+    release(old);
     std::free(old);
   } else {
     fresh->next = nullptr;
@@ -151,10 +199,37 @@ Store::Entry* Store::setValue(Entry* entry, std::string_view value) {
   return e;
 }
 
+Store::Entry* Store::setValue(Entry* entry, std::string_view value, Kind kind) {
+  release(entry);
+  entry->kind = static_cast<std::uint32_t>(kind);
+  return setValue(entry, value);
+}
+
+Store::Entry* Store::setTable(Entry* entry, BucketTable* table, Kind kind) {
+  return setValue(entry, std::string_view(reinterpret_cast<const char*>(&table), sizeof table), kind);
+}
+
+Store::Entry* Store::spliceValue(Entry* entry, std::size_t offset, std::size_t erase, std::string_view insert) {
+  const std::size_t oldLength = entry->valueLength;
+  const std::size_t tail = oldLength - offset - erase;
+  Entry* e = entry;
+  if (insert.size() > erase) {
+    e = resizeValue(entry, oldLength + insert.size() - erase);
+    char* v = mutableValue(e);
+    std::memmove(v + offset + insert.size(), v + offset + erase, tail);
+  } else if (insert.size() < erase) {
+    char* v = mutableValue(e);
+    std::memmove(v + offset + insert.size(), v + offset + erase, tail);
+    e = resizeValue(entry, oldLength + insert.size() - erase);
+  }
+  if (!insert.empty()) std::memcpy(mutableValue(e) + offset, insert.data(), insert.size());
+  return e;
+}
+
 Store::Entry* Store::resizeValue(Entry* entry, std::size_t newLength) {
   Entry** slot = slotOf(key(entry));
   const std::size_t oldLength = entry->valueLength;
-  void* memory = std::realloc(entry, sizeof(Entry) + entry->keyLength + newLength);
+  void* memory = std::realloc(entry, entrySize(entry->keyLength, newLength));
   if (memory == nullptr) throw std::bad_alloc();
   Entry* e = static_cast<Entry*>(memory);
   e->valueLength = static_cast<std::uint32_t>(newLength);
@@ -181,6 +256,24 @@ bool Store::erase(std::string_view key) {
   return true;
 }
 
+Store::Entry* Store::adopt(Store& from, Entry* entry, std::string_view to) {
+  Entry* fresh = allocateEntry(to.size(), entry->valueLength);
+  fresh->expireAtMs = entry->expireAtMs;
+  fresh->keyLength = static_cast<std::uint32_t>(to.size());
+  fresh->kind = entry->kind;
+  fresh->valueLength = entry->valueLength;
+  fresh->accessed = entry->accessed;
+  std::memcpy(fresh->bytes, to.data(), to.size());
+  std::memcpy(fresh->bytes + to.size(), Store::value(entry).data(), entry->valueLength);
+  // Unlinked without release(): the new entry owns what the old one did.
+  Entry** slot = from.slotOf(key(entry));
+  *slot = entry->next;
+  if (entry->expireAtMs != kNoExpiry) from.volatile_.erase(entry);
+  std::free(entry);
+  --from.size_;
+  return place(fresh);
+}
+
 void Store::clear() { detachAll().free(); }
 
 Store::Detached Store::detachAll() {
@@ -199,6 +292,7 @@ void Store::Detached::free() {
   for (Entry* head : buckets_) {
     while (head != nullptr) {
       Entry* next = head->next;
+      if (ownsObject(kind(head))) delete &table(head);
       std::free(head);
       head = next;
     }

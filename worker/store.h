@@ -1,5 +1,6 @@
-// Store: one worker's keyspace: binary-safe string keys to string values,
-// each with an optional absolute expiry time (Unix milliseconds).
+// Store: one worker's keyspace: binary-safe string keys to values of any
+// type (types/kind.h), each with an optional absolute expiry time (Unix
+// milliseconds).
 //
 // Why its own hash table: memory per key is a product goal. An entry is one
 // allocation [next | expireAt | keyLen | valueLen | key | value] in a chained
@@ -8,6 +9,11 @@
 // bucket slot. Chaining (not open addressing) is what lets SCAN keep Redis's
 // guarantee across resizes: a key's bucket is always hash & mask, so the
 // reverse-binary cursor visits every key present for the whole scan.
+//
+// A value is its entry's bytes: a string's, a small hash's or set's packed
+// form (so a small value costs no allocation of its own), or a pointer to
+// the BucketTable of a big one, which the entry owns. Big tables are freed
+// through the offload hook (a pool thread), never on the loop.
 //
 // Expired keys vanish lazily in find() and actively in expireSome(), which
 // samples only keys that have a TTL (kept in their own set) under a budget.
@@ -21,7 +27,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "worker/types/kind.h"
+
 namespace keyloop {
+
+class BucketTable;
 
 constexpr std::int64_t kNoExpiry = -1;
 
@@ -41,14 +51,29 @@ class Store {
 
   // nullptr if absent or expired (an expired key is deleted on the way).
   Entry* find(std::string_view key, std::int64_t nowMs);
+  // Keys longer than this are refused before they reach the store.
+  static constexpr std::size_t kMaxKeyLength = (std::size_t{1} << 28) - 1;
+
   // Inserts or replaces; returns the entry (pointers change on every write).
-  Entry* set(std::string_view key, std::string_view value, std::int64_t expireAtMs);
-  // Replaces the value of an existing entry, keeping its expiry.
+  Entry* set(std::string_view key, std::string_view value, std::int64_t expireAtMs, Kind kind = Kind::String);
+  // Replaces the value of an existing entry, keeping its expiry (and its
+  // kind unless one is given).
   Entry* setValue(Entry* entry, std::string_view value);
+  Entry* setValue(Entry* entry, std::string_view value, Kind kind);
+  // Gives the entry `table` as its value (it owns it from now on).
+  Entry* setTable(Entry* entry, BucketTable* table, Kind kind);
+  // Replaces `erase` bytes of the value at `offset` with `insert` (packed
+  // values change this way, without a copy of the rest).
+  Entry* spliceValue(Entry* entry, std::size_t offset, std::size_t erase, std::string_view insert);
   // Resizes the value in place (new bytes zeroed) for APPEND / SETRANGE.
   Entry* resizeValue(Entry* entry, std::size_t newLength);
   void setExpire(Entry* entry, std::int64_t expireAtMs);
   bool erase(std::string_view key);
+  // Gives `entry` (key, value and expiry) the name `to`, replacing what
+  // was there; the value is moved, not copied. Returns the entry.
+  Entry* rename(Entry* entry, std::string_view to) { return adopt(*this, entry, to); }
+  // The same across stores: `entry` leaves `from` and arrives here as `key`.
+  Entry* adopt(Store& from, Entry* entry, std::string_view key);
   void clear();
   // A hint, no effect on contents: starts loading the buckets and first
   // entries of these keys, so that the cache misses of a pipeline's lookups
@@ -76,6 +101,24 @@ class Store {
   static std::string_view value(const Entry* e);
   static char* mutableValue(Entry* e);
   static std::int64_t expireAt(const Entry* e);
+  static Kind kind(const Entry* e);
+  // Bytes the entry takes from malloc (MEMORY USAGE).
+  static std::size_t allocationSize(const Entry* e);
+
+  // The access clock: seconds since the epoch, set once per command by
+  // tick(); touch() stamps an entry with it (new entries get it too).
+  void tick(std::int64_t nowMs) { clock_ = static_cast<std::uint32_t>(nowMs / 1000); }
+  void touch(Entry* e) const;
+  void setIdle(Entry* e, std::int64_t idleSeconds) const;
+  std::int64_t idleSeconds(const Entry* e) const;
+  static void setKind(Entry* e, Kind kind);
+  // The table of a HashTable or SetTable entry.
+  static BucketTable& table(const Entry* e);
+
+  // Where big values are freed: a pool thread (set by the worker; unset,
+  // they are freed on the spot).
+  using Offload = std::function<void(std::function<void()> work)>;
+  void setOffload(Offload offload) { offload_ = std::move(offload); }
 
   std::size_t size() const { return size_; }
   std::size_t volatileCount() const { return volatile_.size(); }
@@ -104,6 +147,10 @@ class Store {
   std::size_t bucketOf(std::string_view key) const;
   Entry** slotOf(std::string_view key);
   void unlink(Entry** slot);
+  // Puts a new entry where its key belongs, replacing the old one.
+  Entry* place(Entry* fresh);
+  // Frees what the entry's value owns (not the entry).
+  void release(Entry* e);
   void growIfNeeded();
   void shrinkIfNeeded();
   void rehash(std::size_t buckets);
@@ -118,6 +165,8 @@ class Store {
   // Store is also made per cross-worker atomic command: atomic.h).
   std::uint64_t random();
   std::uint64_t rngState_;
+  Offload offload_;
+  std::uint32_t clock_ = 0;
 };
 
 }  // namespace keyloop

@@ -33,6 +33,8 @@ class WorkerServices {
  public:
   virtual ~WorkerServices() = default;
   virtual const Config& config() const = 0;
+  // Runs with new settings from now on (CONFIG SET; a reload too).
+  virtual void applyConfig(const Config& next) = 0;
   virtual ServerStats& stats() = 0;
   virtual KeyLocks& locks() = 0;
   virtual ThreadPool& threadPool() = 0;

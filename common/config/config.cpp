@@ -171,6 +171,23 @@ void readExpiry(const Reader& r, const YAML::Node& node, Config& c) {
   if (node["cycle_budget"]) c.expireBudgetMicros = r.durationMs(node["cycle_budget"], "cycle_budget", 100) * 1000;
 }
 
+void readEncoding(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "encoding");
+  r.checkKeys(node, {"hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries",
+                     "set_max_listpack_entries", "set_max_listpack_value", "hll_sparse_max_bytes"}, "encoding");
+  EncodingConfig& e = c.encoding;
+  constexpr long long kMost = 1ll << 31;
+  auto read = [&](const char* key, std::size_t& to) {
+    if (node[key]) to = static_cast<std::size_t>(r.integer(node[key], key, 0, kMost));
+  };
+  read("hash_max_listpack_entries", e.hashMaxListpackEntries);
+  read("hash_max_listpack_value", e.hashMaxListpackValue);
+  read("set_max_intset_entries", e.setMaxIntsetEntries);
+  read("set_max_listpack_entries", e.setMaxListpackEntries);
+  read("set_max_listpack_value", e.setMaxListpackValue);
+  read("hll_sparse_max_bytes", e.hllSparseMaxBytes);
+}
+
 void readLog(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "log");
   r.checkKeys(node, {"level", "file"}, "log");
@@ -205,7 +222,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
-                     "log", "pidfile", "shutdown", "metrics", "cluster"}, "");
+                     "log", "pidfile", "shutdown", "metrics", "cluster", "encoding"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -225,6 +242,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (root["requirepass"]) c.requirePass = r.scalar(root["requirepass"], "requirepass");
   if (root["expiry"]) readExpiry(r, root["expiry"], c);
   if (root["log"]) readLog(r, root["log"], c);
+  if (root["encoding"]) readEncoding(r, root["encoding"], c);
   if (root["pidfile"]) c.pidFile = r.scalar(root["pidfile"], "pidfile");
   return c;
 }

@@ -31,6 +31,18 @@ struct ClusterConfig {
   bool operator==(const ClusterConfig&) const = default;
 };
 
+// When a small hash or set becomes a hash table (Redis's names, its
+// redis.conf values); CONFIG SET changes them on the running workers.
+struct EncodingConfig {
+  std::size_t hashMaxListpackEntries = 128;
+  std::size_t hashMaxListpackValue = 64;
+  std::size_t setMaxIntsetEntries = 512;
+  std::size_t setMaxListpackEntries = 128;
+  std::size_t setMaxListpackValue = 64;
+  std::size_t hllSparseMaxBytes = 3000;
+  bool operator==(const EncodingConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -63,6 +75,7 @@ struct Config {
   ListenConfig metricsListen{"127.0.0.1", 9121, 128};
 
   ClusterConfig cluster;
+  EncodingConfig encoding;
 };
 
 struct ConfigError {

@@ -103,7 +103,7 @@ struct KeyState {
   std::string_view key;
   bool exists = false;
   std::int64_t expireAt = 0;
-  std::string_view value;
+  std::string_view value;  // the value's image (worker/types/image.h)
 };
 
 // A record's type and payload (nullopt: empty record).

@@ -3,6 +3,8 @@
 // Shared lookup helpers live here so every family counts hits the same way.
 #pragma once
 
+#include <functional>
+
 #include "worker/args.h"
 #include "worker/command_table.h"
 #include "common/loop/lag_monitor.h"
@@ -10,16 +12,46 @@
 #include "worker/client.h"
 #include "worker/key_locks.h"
 #include "worker/store.h"
+#include "worker/types/collection.h"
 #include "worker/worker_services.h"
 
 namespace keyloop::commands {
 
-// Read lookup: applies lazy expiry and counts keyspace hits/misses.
+// Read lookup: applies lazy expiry, counts keyspace hits/misses and stamps
+// the key's access time.
 Store::Entry* lookupRead(CommandContext& ctx, std::string_view key);
-// Write lookup: applies lazy expiry, counts nothing.
+// Write lookup: applies lazy expiry and stamps the access time.
 inline Store::Entry* lookupWrite(CommandContext& ctx, std::string_view key) {
+  Store::Entry* e = ctx.store.find(key, ctx.nowMs);
+  if (e != nullptr) ctx.store.touch(e);
+  return e;
+}
+// A look that leaves no trace (TYPE, OBJECT): lazy expiry only.
+inline Store::Entry* lookupQuietly(CommandContext& ctx, std::string_view key) {
   return ctx.store.find(key, ctx.nowMs);
 }
+// Typed lookups: the key's entry when it holds `type`, nullptr when it is
+// absent; nullopt after replying WRONGTYPE. readAs counts hits and misses.
+std::optional<Store::Entry*> readAs(CommandContext& ctx, std::string_view key, Type type);
+std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, Type type);
+// The encoding limits of hashes and sets, as configured now.
+collection::Limits hashLimits(const CommandContext& ctx);
+collection::Limits setLimits(const CommandContext& ctx);
+
+// SCAN's options after the cursor (MATCH, COUNT, and TYPE for SCAN itself);
+// nullopt after replying the error.
+struct ScanOptions {
+  std::size_t count = 10;
+  std::string_view pattern = "*";
+  std::string_view type;
+};
+std::optional<ScanOptions> parseScanOptions(CommandContext& ctx, std::size_t first, bool typeAllowed);
+// HSCAN / SSCAN of `e` (null: an empty scan) from the options at args[3].
+void scanCollection(CommandContext& ctx, const Store::Entry* e, std::uint64_t cursor);
+// `wanted` distinct random tuples of `e` (fewer than its size), each once.
+using VisitTuple = std::function<void(std::string_view key, std::string_view value)>;
+void randomDistinct(const Store::Entry* e, std::size_t wanted, const VisitTuple& visit);
+
 // "ERR invalid expire time in '<command>' command"
 void replyInvalidExpire(CommandContext& ctx);
 // Turns a relative or absolute expiry argument into Unix ms like Redis's
@@ -29,7 +61,8 @@ std::optional<long long> expireMillisOrReply(CommandContext& ctx, std::string_vi
                                              ExpireUnit unit, bool relative);
 void replyValue(CommandContext& ctx, const Store::Entry* entry);  // bulk, or null
 // Replaces `entry`'s value (keeping its TTL), or creates `key` when absent.
-void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value);
+void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value,
+                Kind kind = Kind::String);
 // A HELP subcommand's reply: one status line each.
 void replyHelp(CommandContext& ctx, std::span<const std::string_view> lines);
 
@@ -66,6 +99,60 @@ void decr(CommandContext&);
 void incrby(CommandContext&);
 void decrby(CommandContext&);
 void incrbyfloat(CommandContext&);
+
+// hashes.cpp
+void hset(CommandContext&);
+void hmset(CommandContext&);
+void hsetnx(CommandContext&);
+void hget(CommandContext&);
+void hmget(CommandContext&);
+void hdel(CommandContext&);
+void hlen(CommandContext&);
+void hstrlen(CommandContext&);
+void hexists(CommandContext&);
+void hincrby(CommandContext&);
+void hincrbyfloat(CommandContext&);
+void hkeys(CommandContext&);
+void hvals(CommandContext&);
+void hgetall(CommandContext&);
+void hrandfield(CommandContext&);
+void hscan(CommandContext&);
+
+// sets.cpp
+void sadd(CommandContext&);
+void srem(CommandContext&);
+void sismember(CommandContext&);
+void smismember(CommandContext&);
+void scard(CommandContext&);
+void smembers(CommandContext&);
+void srandmember(CommandContext&);
+void spop(CommandContext&);
+void smove(CommandContext&);
+void sinter(CommandContext&);
+void sintercard(CommandContext&);
+void sinterstore(CommandContext&);
+void sunion(CommandContext&);
+void sunionstore(CommandContext&);
+void sdiff(CommandContext&);
+void sdiffstore(CommandContext&);
+void sscan(CommandContext&);
+
+// bitmaps.cpp
+void setbit(CommandContext&);
+void getbit(CommandContext&);
+void bitcount(CommandContext&);
+void bitpos(CommandContext&);
+void bitop(CommandContext&);
+void bitfield(CommandContext&);
+void bitfieldRo(CommandContext&);
+
+// hyperloglog.cpp
+void pfadd(CommandContext&);
+void pfcount(CommandContext&);
+void pfmerge(CommandContext&);
+
+// lcs.cpp
+void lcs(CommandContext&);
 
 // keyspace.cpp
 void del(CommandContext&);
@@ -113,8 +200,30 @@ void commandDocs(CommandContext&);
 void commandGetkeys(CommandContext&);
 void commandGetkeysAndFlags(CommandContext&);
 void commandHelp(CommandContext&);
+
+// config.cpp
 void configGet(CommandContext&);
+void configSet(CommandContext&);
+void configResetstat(CommandContext&);
+void configRewrite(CommandContext&);
 void configHelp(CommandContext&);
+
+// objects.cpp
+void objectEncoding(CommandContext&);
+void objectFreq(CommandContext&);
+void objectIdletime(CommandContext&);
+void objectRefcount(CommandContext&);
+void objectHelp(CommandContext&);
+void memoryUsage(CommandContext&);
+void memoryDoctor(CommandContext&);
+void memoryMallocStats(CommandContext&);
+void memoryPurge(CommandContext&);
+void memoryHelp(CommandContext&);
+void copy(CommandContext&);
+void dump(CommandContext&);
+void restore(CommandContext&);
+
+// introspection.cpp
 void info(CommandContext&);
 void time(CommandContext&);
 void totals(CommandContext&);  // internal: this worker's ServerStats, for INFO

@@ -8,7 +8,31 @@ namespace keyloop::commands {
 Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
   Store::Entry* e = ctx.store.find(key, ctx.nowMs);
   ++ctx.worker.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
+  if (e != nullptr) ctx.store.touch(e);
   return e;
+}
+
+namespace {
+std::optional<Store::Entry*> checkedType(CommandContext& ctx, Store::Entry* e, Type type) {
+  if (e != nullptr && typeOf(Store::kind(e)) != type) {
+    ctx.reply.error(kWrongType);
+    return std::nullopt;
+  }
+  return e;
+}
+}  // namespace
+
+std::optional<Store::Entry*> readAs(CommandContext& ctx, std::string_view key, Type type) {
+  return checkedType(ctx, lookupRead(ctx, key), type);
+}
+
+std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, Type type) {
+  return checkedType(ctx, lookupWrite(ctx, key), type);
+}
+
+collection::Limits hashLimits(const CommandContext& ctx) {
+  const EncodingConfig& e = ctx.worker.config().encoding;
+  return {e.hashMaxListpackEntries, e.hashMaxListpackValue};
 }
 
 void replyInvalidExpire(CommandContext& ctx) {
@@ -41,11 +65,11 @@ void replyValue(CommandContext& ctx, const Store::Entry* entry) {
   entry ? ctx.reply.bulk(Store::value(entry)) : ctx.reply.null();
 }
 
-void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value) {
+void storeValue(CommandContext& ctx, Store::Entry* entry, std::string_view key, std::string_view value, Kind kind) {
   if (entry) {
-    ctx.store.setValue(entry, value);
+    ctx.store.setValue(entry, value, kind);  // a new value: no longer "raw"
   } else {
-    ctx.store.set(key, value, kNoExpiry);
+    ctx.store.set(key, value, kNoExpiry, kind);
   }
 }
 

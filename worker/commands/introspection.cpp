@@ -1,4 +1,4 @@
-// Server introspection: COMMAND, CONFIG GET, INFO, TIME.
+// Server introspection: COMMAND, INFO, TIME.
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -152,57 +152,6 @@ void commandHelp(CommandContext& ctx) {
       "    Return details about multiple Redis commands.",
       "DOCS [<command-name> ...]",
       "    Return documentation details about multiple Redis commands.",
-      "HELP",
-      "    Print this help.",
-  };
-  replyHelp(ctx, kLines);
-}
-
-namespace {
-
-// The parameters clients ask for (redis-benchmark: save, appendonly).
-std::vector<std::pair<std::string, std::string>> configParameters(const Config& c) {
-  return {
-      {"appendonly", "no"},
-      {"bind", c.listen.front().address},
-      {"client-query-buffer-limit", std::to_string(c.clientQueryBufferLimit)},
-      {"databases", "1"},
-      {"hz", std::to_string(c.expireHz)},
-      {"maxclients", std::to_string(c.maxClients)},
-      {"maxmemory", "0"},
-      {"maxmemory-policy", "noeviction"},
-      {"port", std::to_string(c.listen.front().port)},
-      {"proto-max-bulk-len", std::to_string(c.protoMaxBulkLen)},
-      {"save", ""},
-      {"tcp-backlog", std::to_string(c.listen.front().backlog)},
-      {"timeout", std::to_string(c.idleTimeoutSeconds)},
-  };
-}
-
-}  // namespace
-
-void configGet(CommandContext& ctx) {
-  std::vector<std::pair<std::string, std::string>> matched;
-  for (const auto& [name, value] : configParameters(ctx.worker.config())) {
-    for (std::size_t i = 2; i < ctx.args.size(); ++i) {
-      if (globMatch(ctx.args[i], name, true)) {
-        matched.emplace_back(name, value);
-        break;
-      }
-    }
-  }
-  ctx.reply.map(matched.size());
-  for (const auto& [name, value] : matched) {
-    ctx.reply.bulk(name);
-    ctx.reply.bulk(value);
-  }
-}
-
-void configHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
-      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-      "GET <pattern>",
-      "    Return parameters matching the glob-like <pattern> and their values.",
       "HELP",
       "    Print this help.",
   };

@@ -29,7 +29,8 @@ void exists(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
 void touch(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
 
 void type(CommandContext& ctx) {
-  ctx.reply.simple(lookupWrite(ctx, ctx.args[1]) ? "string" : "none");
+  const Store::Entry* e = lookupQuietly(ctx, ctx.args[1]);
+  ctx.reply.simple(e ? typeName(typeOf(Store::kind(e))) : "none");
 }
 
 namespace {
@@ -41,10 +42,7 @@ void renameGeneric(CommandContext& ctx, bool onlyIfAbsent) {
     return onlyIfAbsent ? ctx.reply.integer(0) : ctx.reply.ok();
   }
   if (onlyIfAbsent && lookupWrite(ctx, ctx.args[2])) return ctx.reply.integer(0);
-  const std::string value(Store::value(source));
-  const std::int64_t expireAt = Store::expireAt(source);
-  ctx.store.erase(ctx.args[1]);
-  ctx.store.set(ctx.args[2], value, expireAt);
+  ctx.store.rename(source, ctx.args[2]);
   onlyIfAbsent ? ctx.reply.integer(1) : ctx.reply.ok();
 }
 }  // namespace

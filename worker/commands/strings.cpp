@@ -83,7 +83,10 @@ void setGeneric(CommandContext& ctx, const StringOptions& o, std::string_view ke
     expireAt = *ms;
   }
   Store::Entry* existing = lookupWrite(ctx, key);
-  if (o.flags & kGet) replyValue(ctx, existing);
+  if (o.flags & kGet) {
+    if (existing && typeOf(Store::kind(existing)) != Type::String) return ctx.reply.error(kWrongType);
+    replyValue(ctx, existing);
+  }
   if (((o.flags & kNx) && existing) || ((o.flags & kXx) && !existing)) {
     if (!(o.flags & kGet)) integerReplies ? ctx.reply.integer(0) : ctx.reply.null();
     return;
@@ -102,7 +105,9 @@ std::optional<long long> integerValue(CommandContext& ctx, const Store::Entry* e
 }
 
 void incrementBy(CommandContext& ctx, long long increment) {
-  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  auto found = writeAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   auto current = integerValue(ctx, e);
   if (!current) return;
   long long result;
@@ -116,7 +121,9 @@ void incrementBy(CommandContext& ctx, long long increment) {
 
 }  // namespace
 
-void get(CommandContext& ctx) { replyValue(ctx, lookupRead(ctx, ctx.args[1])); }
+void get(CommandContext& ctx) {
+  if (auto e = readAs(ctx, ctx.args[1], Type::String)) replyValue(ctx, *e);
+}
 
 void set(CommandContext& ctx) {
   auto o = parseStringOptions(ctx, 3, true);
@@ -134,20 +141,25 @@ void psetex(CommandContext& ctx) {
 }
 
 void getset(CommandContext& ctx) {
-  replyValue(ctx, lookupRead(ctx, ctx.args[1]));
+  auto e = readAs(ctx, ctx.args[1], Type::String);
+  if (!e) return;
+  replyValue(ctx, *e);
   ctx.store.set(ctx.args[1], ctx.args[2], kNoExpiry);
 }
 
 void getdel(CommandContext& ctx) {
-  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
-  replyValue(ctx, e);
-  if (e) ctx.store.erase(ctx.args[1]);
+  auto e = readAs(ctx, ctx.args[1], Type::String);
+  if (!e) return;
+  replyValue(ctx, *e);
+  if (*e) ctx.store.erase(ctx.args[1]);
 }
 
 void getex(CommandContext& ctx) {
   auto o = parseStringOptions(ctx, 2, false);
   if (!o) return;
-  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  auto found = readAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   if (e == nullptr) return ctx.reply.null();
   long long expireAt = kNoExpiry;
   if (o->flags & kAnyExpire) {
@@ -167,7 +179,11 @@ void getex(CommandContext& ctx) {
 
 void mget(CommandContext& ctx) {
   ctx.reply.array(ctx.args.size() - 1);
-  for (std::size_t i = 1; i < ctx.args.size(); ++i) replyValue(ctx, lookupRead(ctx, ctx.args[i]));
+  // A key of another type reads as missing, as in Redis.
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) {
+    const Store::Entry* e = lookupRead(ctx, ctx.args[i]);
+    replyValue(ctx, e && typeOf(Store::kind(e)) == Type::String ? e : nullptr);
+  }
 }
 
 namespace {
@@ -201,7 +217,9 @@ void msetnx(CommandContext& ctx) {
 }
 
 void append(CommandContext& ctx) {
-  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  auto found = writeAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   const std::string_view tail = ctx.args[2];
   if (e == nullptr) {
     ctx.store.set(ctx.args[1], tail, kNoExpiry);
@@ -210,13 +228,14 @@ void append(CommandContext& ctx) {
   const std::size_t oldLength = Store::value(e).size();
   if (!lengthAllowed(ctx, static_cast<long long>(oldLength), static_cast<long long>(tail.size()))) return;
   e = ctx.store.resizeValue(e, oldLength + tail.size());
+  Store::setKind(e, Kind::StringRaw);
   std::copy(tail.begin(), tail.end(), Store::mutableValue(e) + oldLength);
   ctx.reply.integer(static_cast<long long>(oldLength + tail.size()));
 }
 
 void strlen(CommandContext& ctx) {
-  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
-  ctx.reply.integer(e ? static_cast<long long>(Store::value(e).size()) : 0);
+  auto e = readAs(ctx, ctx.args[1], Type::String);
+  if (e) ctx.reply.integer(*e ? static_cast<long long>(Store::value(*e).size()) : 0);
 }
 
 void setrange(CommandContext& ctx) {
@@ -224,13 +243,16 @@ void setrange(CommandContext& ctx) {
   if (!offset) return ctx.reply.error(kNotInteger);
   if (*offset < 0) return ctx.reply.error("ERR offset is out of range");
   const std::string_view patch = ctx.args[3];
-  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  auto found = writeAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   const long long oldLength = e ? static_cast<long long>(Store::value(e).size()) : 0;
   if (patch.empty()) return ctx.reply.integer(oldLength);
   if (!lengthAllowed(ctx, *offset, static_cast<long long>(patch.size()))) return;
   if (e == nullptr) e = ctx.store.set(ctx.args[1], {}, kNoExpiry);
   const std::size_t end = static_cast<std::size_t>(*offset) + patch.size();
   if (end > Store::value(e).size()) e = ctx.store.resizeValue(e, end);
+  Store::setKind(e, Kind::StringRaw);
   std::copy(patch.begin(), patch.end(), Store::mutableValue(e) + *offset);
   ctx.reply.integer(static_cast<long long>(Store::value(e).size()));
 }
@@ -240,7 +262,9 @@ void getrange(CommandContext& ctx) {
   if (!start) return ctx.reply.error(kNotInteger);
   auto end = parseInteger(ctx.args[3]);
   if (!end) return ctx.reply.error(kNotInteger);
-  Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  auto found = readAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   if (e == nullptr) return ctx.reply.bulk({});
   const std::string_view v = Store::value(e);
   const long long length = static_cast<long long>(v.size());
@@ -272,7 +296,9 @@ void decrby(CommandContext& ctx) {
 }
 
 void incrbyfloat(CommandContext& ctx) {
-  Store::Entry* e = lookupWrite(ctx, ctx.args[1]);
+  auto found = writeAs(ctx, ctx.args[1], Type::String);
+  if (!found) return;
+  Store::Entry* e = *found;
   std::optional<long double> current = e ? parseLongDouble(Store::value(e)) : 0.0L;
   if (!current) return ctx.reply.error(kNotFloat);
   auto by = parseLongDouble(ctx.args[2]);
@@ -282,7 +308,7 @@ void incrbyfloat(CommandContext& ctx) {
     return ctx.reply.error("ERR increment would produce NaN or Infinity");
   }
   const std::string text = formatLongDouble(result);
-  storeValue(ctx, e, ctx.args[1], text);
+  storeValue(ctx, e, ctx.args[1], text, Kind::StringText);  // embstr, as Redis makes it
   ctx.reply.bulk(text);
 }
 

@@ -24,6 +24,7 @@ class FakeWorker final : public WorkerServices {
  public:
   explicit FakeWorker(Loop& loop) : locks_(loop), pool_(loop, 1), lag_(loop) {}
   const Config& config() const override { return config_; }
+  void applyConfig(const Config& next) override { config_ = next; }
   ServerStats& stats() override { return stats_; }
   KeyLocks& locks() override { return locks_; }
   ThreadPool& threadPool() override { return pool_; }

@@ -1,0 +1,77 @@
+// What the hash and set commands share: SCAN options and replies, and
+// picking distinct random elements.
+#include <algorithm>
+#include <unordered_set>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+collection::Limits setLimits(const CommandContext& ctx) {
+  const EncodingConfig& e = ctx.worker.config().encoding;
+  return {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries};
+}
+
+std::optional<ScanOptions> parseScanOptions(CommandContext& ctx, std::size_t first, bool typeAllowed) {
+  ScanOptions o;
+  for (std::size_t i = first; i < ctx.args.size(); i += 2) {
+    const bool hasValue = i + 1 < ctx.args.size();
+    if (equalsIgnoreCase(ctx.args[i], "count") && hasValue) {
+      auto n = parseInteger(ctx.args[i + 1]);
+      if (!n) return ctx.reply.error(kNotInteger), std::nullopt;
+      if (*n < 1) return ctx.reply.error(kSyntaxError), std::nullopt;
+      o.count = static_cast<std::size_t>(*n);
+    } else if (equalsIgnoreCase(ctx.args[i], "match") && hasValue) {
+      o.pattern = ctx.args[i + 1];
+    } else if (typeAllowed && equalsIgnoreCase(ctx.args[i], "type") && hasValue) {
+      o.type = ctx.args[i + 1];
+    } else {
+      return ctx.reply.error(kSyntaxError), std::nullopt;
+    }
+  }
+  return o;
+}
+
+void scanCollection(CommandContext& ctx, const Store::Entry* e, std::uint64_t cursor) {
+  auto options = parseScanOptions(ctx, 3, false);
+  if (!options) return;
+  std::vector<std::string> found;
+  const bool all = options->pattern == "*";
+  const bool pairs = e != nullptr && collection::widthOf(e) == 2;
+  if (e != nullptr) {
+    cursor = collection::scan(e, cursor, options->count, [&](std::string_view k, std::string_view v) {
+      if (!all && !globMatch(options->pattern, k)) return;
+      found.emplace_back(k);
+      if (pairs) found.emplace_back(v);
+    });
+  } else {
+    cursor = 0;
+  }
+  ctx.reply.array(2);
+  ctx.reply.bulk(std::to_string(cursor));
+  ctx.reply.array(found.size());
+  for (const std::string& s : found) ctx.reply.bulk(s);
+}
+
+void randomDistinct(const Store::Entry* e, std::size_t wanted, const VisitTuple& visit) {
+  const std::size_t size = collection::size(e);
+  if (wanted * 3 > size) {
+    // Most of them: take all, then drop random ones (Redis's case 3).
+    std::vector<std::pair<std::string, std::string>> all;
+    all.reserve(size);
+    collection::forEach(e, [&](std::string_view k, std::string_view v) { all.emplace_back(k, v); });
+    while (all.size() > wanted) {
+      std::swap(all[collection::draw() % all.size()], all.back());
+      all.pop_back();
+    }
+    for (const auto& [k, v] : all) visit(k, v);
+    return;
+  }
+  std::unordered_set<std::string> seen;
+  while (seen.size() < wanted) {
+    collection::Picked p = collection::random(e);
+    if (seen.insert(p.key).second) visit(p.key, p.value);
+  }
+}
+
+}  // namespace keyloop::commands

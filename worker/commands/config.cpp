@@ -1,0 +1,191 @@
+// CONFIG GET / SET over one table of keyloop's settings under Redis's
+// names. CONFIG SET runs on every worker (the table row broadcasts it)
+// and lasts until the next reload, which reads the YAML file again (as a
+// Redis restart reads redis.conf).
+#include <cctype>
+#include <climits>
+#include <variant>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+// How a value is read, with Redis's error texts.
+enum class Format { Integer, Memory, Fixed };
+
+struct Setting {
+  std::string_view name, alias;
+  Format format;
+  long long min, max;
+  std::string (*get)(const Config&);
+  void (*set)(Config&, long long);  // null: immutable
+};
+
+// Redis's memtoull: a number with an optional unit (b, k, kb, m, mb, g, gb).
+std::optional<long long> parseMemory(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  auto number = parseInteger(text.substr(0, digits));
+  if (digits == 0 || !number) return std::nullopt;
+  const std::string unit = toLower(text.substr(digits));
+  long long scale = 1;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "k") scale = 1000;
+  else if (unit == "kb") scale = 1024;
+  else if (unit == "m") scale = 1000 * 1000;
+  else if (unit == "mb") scale = 1024 * 1024;
+  else if (unit == "g") scale = 1000ll * 1000 * 1000;
+  else if (unit == "gb") scale = 1024ll * 1024 * 1024;
+  else return std::nullopt;
+  long long bytes;
+  if (__builtin_mul_overflow(*number, scale, &bytes)) return std::nullopt;
+  return bytes;
+}
+
+#define SIZE_SETTING(field)                                                    \
+  [](const Config& c) { return std::to_string(c.field); },                    \
+  [](Config& c, long long v) { c.field = static_cast<decltype(c.field)>(v); }
+
+// Sorted by name. The encoding thresholds keep Redis 7.0's ziplist aliases.
+constexpr long long kLong = LLONG_MAX;
+const Setting kSettings[] = {
+    {"appendonly", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("no"); }, nullptr},
+    {"bind", "", Format::Fixed, 0, 0, [](const Config& c) { return c.listen.front().address; }, nullptr},
+    {"client-query-buffer-limit", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(clientQueryBufferLimit)},
+    {"databases", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("1"); }, nullptr},
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", Format::Integer, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackEntries)},
+    {"hash-max-listpack-value", "hash-max-ziplist-value", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackValue)},
+    {"hll-sparse-max-bytes", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hllSparseMaxBytes)},
+    {"hz", "", Format::Integer, 0, INT_MAX, [](const Config& c) { return std::to_string(c.expireHz); },
+     [](Config& c, long long v) { c.expireHz = static_cast<int>(std::clamp(v, 1ll, 500ll)); }},
+    {"maxclients", "", Format::Integer, 1, UINT_MAX, SIZE_SETTING(maxClients)},
+    {"maxmemory", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("0"); }, nullptr},
+    {"maxmemory-policy", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("noeviction"); }, nullptr},
+    {"port", "", Format::Fixed, 0, 0, [](const Config& c) { return std::to_string(c.listen.front().port); }, nullptr},
+    {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
+    {"save", "", Format::Fixed, 0, 0, [](const Config&) { return std::string(); }, nullptr},
+    {"set-max-intset-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxIntsetEntries)},
+    {"set-max-listpack-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxListpackEntries)},
+    {"set-max-listpack-value", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.setMaxListpackValue)},
+    {"tcp-backlog", "", Format::Fixed, 0, 0, [](const Config& c) { return std::to_string(c.listen.front().backlog); }, nullptr},
+    {"timeout", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(idleTimeoutSeconds)},
+};
+
+#undef SIZE_SETTING
+
+const Setting* findSetting(std::string_view name) {
+  for (const Setting& s : kSettings) {
+    if (equalsIgnoreCase(s.name, name) || (!s.alias.empty() && equalsIgnoreCase(s.alias, name))) return &s;
+  }
+  return nullptr;
+}
+
+// The value as the setting reads it, or Redis's complaint.
+std::variant<long long, std::string> parseValue(const Setting& s, std::string_view text) {
+  const auto v = s.format == Format::Memory ? parseMemory(text) : parseInteger(text);
+  if (!v) {
+    return std::string(s.format == Format::Memory ? "argument must be a memory value"
+                                                  : "argument couldn't be parsed into an integer");
+  }
+  if (*v < s.min || *v > s.max) {
+    return "argument must be between " + std::to_string(s.min) + " and " + std::to_string(s.max) + " inclusive";
+  }
+  return *v;
+}
+
+}  // namespace
+
+void configGet(CommandContext& ctx) {
+  std::vector<std::pair<std::string_view, const Setting*>> matched;
+  auto add = [&](std::string_view name, const Setting& s) {
+    for (const auto& [n, setting] : matched) {
+      if (setting == &s && (n == name || n == s.name)) return;
+    }
+    matched.emplace_back(name, &s);
+  };
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+    const std::string_view pattern = ctx.args[i];
+    const bool glob = pattern.find_first_of("[*?") != std::string_view::npos;
+    for (const Setting& s : kSettings) {
+      if (!glob) {
+        if (equalsIgnoreCase(pattern, s.name) || (!s.alias.empty() && equalsIgnoreCase(pattern, s.alias))) {
+          add(toLower(pattern) == s.name ? s.name : s.alias, s);
+        }
+        continue;
+      }
+      if (globMatch(pattern, s.name, true)) add(s.name, s);
+      if (!s.alias.empty() && globMatch(pattern, s.alias, true)) add(s.alias, s);
+    }
+  }
+  ctx.reply.map(matched.size());
+  for (const auto& [name, s] : matched) {
+    ctx.reply.bulk(name);
+    ctx.reply.bulk(s->get(ctx.worker.config()));
+  }
+}
+
+void configSet(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  if (a.size() % 2 != 0) return ctx.reply.error(kSyntaxError);
+  Config next = ctx.worker.config();
+  std::vector<const Setting*> seen;
+  // Every name is checked before any value, as Redis does: an unknown
+  // name anywhere wins over a bad value.
+  for (std::size_t i = 2; i < a.size(); i += 2) {
+    if (findSetting(a[i]) == nullptr) {
+      return ctx.reply.error("ERR Unknown option or number of arguments for CONFIG SET - '" + std::string(a[i]) + "'");
+    }
+  }
+  for (std::size_t i = 2; i < a.size(); i += 2) {
+    const Setting* s = findSetting(a[i]);
+    auto fail = [&](std::string_view why) {
+      ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(a[i]) + "') - " +
+                      std::string(why));
+    };
+    if (s->set == nullptr) return fail("can't set immutable config");
+    if (std::find(seen.begin(), seen.end(), s) != seen.end()) return fail("duplicate parameter");
+    seen.push_back(s);
+  }
+  for (std::size_t i = 2; i < a.size(); i += 2) {
+    const Setting* s = findSetting(a[i]);
+    auto value = parseValue(*s, a[i + 1]);
+    if (auto* why = std::get_if<std::string>(&value)) {
+      return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(s->name) + "') - " +
+                             *why);
+    }
+    s->set(next, std::get<long long>(value));
+  }
+  ctx.worker.applyConfig(next);
+  ctx.reply.ok();
+}
+
+void configResetstat(CommandContext& ctx) {
+  ctx.worker.stats().fill(0);
+  ctx.reply.ok();
+}
+
+void configRewrite(CommandContext& ctx) {
+  ctx.reply.error("ERR CONFIG REWRITE is not supported: keyloop's configuration is its YAML file (" +
+                  ctx.worker.config().path + "); edit it and reload");
+}
+
+void configHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
+      "HELP",
+      "    Prints this help.",
+  };
+  replyHelp(ctx, kLines);
+}
+
+}  // namespace keyloop::commands

@@ -1,0 +1,202 @@
+// Commands about values as objects: OBJECT, MEMORY, COPY, DUMP, RESTORE.
+#include <malloc.h>
+
+#include "worker/commands/commands.h"
+#include "worker/rdb/dump.h"
+#include "worker/rdb/value_codec.h"
+#include "worker/types/image.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+constexpr std::string_view kNoLfu =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching "
+    "between policies at runtime LRU and LFU data will take some time to adjust.";
+
+// OBJECT ENCODING's name, as Redis's strEncoding() names the same value.
+std::string_view encodingName(const Store::Entry* e) {
+  const std::string_view v = Store::value(e);
+  switch (Store::kind(e)) {
+    case Kind::String:
+      if (v.size() <= 20 && parseInteger(v)) return "int";
+      return v.size() <= 44 ? "embstr" : "raw";
+    case Kind::StringText: return v.size() <= 44 ? "embstr" : "raw";
+    case Kind::StringRaw: return "raw";
+    case Kind::HashPacked:
+    case Kind::SetPacked: return "listpack";
+    case Kind::SetInts: return "intset";
+    default: return "hashtable";
+  }
+}
+
+// Redis shares the objects of the integers 0..9999 (OBJ_SHARED_INTEGERS).
+bool isSharedInteger(const Store::Entry* e) {
+  if (Store::kind(e) != Kind::String) return false;
+  const auto v = parseInteger(Store::value(e));
+  return v && *v >= 0 && *v < 10000 && Store::value(e).size() <= 20;
+}
+
+Store::Entry* objectOrNull(CommandContext& ctx) {
+  Store::Entry* e = lookupQuietly(ctx, ctx.args[2]);
+  if (e == nullptr) ctx.reply.null();
+  return e;
+}
+
+rdb::Limits limitsOf(const CommandContext& ctx) { return {hashLimits(ctx), setLimits(ctx)}; }
+
+}  // namespace
+
+void objectEncoding(CommandContext& ctx) {
+  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.bulk(encodingName(e));
+}
+
+void objectRefcount(CommandContext& ctx) {
+  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.integer(isSharedInteger(e) ? 2147483647 : 1);
+}
+
+void objectIdletime(CommandContext& ctx) {
+  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.integer(ctx.store.idleSeconds(e));
+}
+
+void objectFreq(CommandContext& ctx) {
+  if (objectOrNull(ctx)) ctx.reply.error(kNoLfu);
+}
+
+void objectHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "ENCODING <key>",
+      "    Return the kind of internal representation used in order to store the value",
+      "    associated with a <key>.",
+      "FREQ <key>",
+      "    Return the access frequency index of the <key>. The returned integer is",
+      "    proportional to the logarithm of the recent access frequency of the key.",
+      "IDLETIME <key>",
+      "    Return the idle time of the <key>, that is the approximated number of",
+      "    seconds elapsed since the last access to the key.",
+      "REFCOUNT <key>",
+      "    Return the number of references of the value associated with the specified",
+      "    <key>.",
+      "HELP",
+      "    Prints this help.",
+  };
+  replyHelp(ctx, kLines);
+}
+
+void memoryUsage(CommandContext& ctx) {
+  for (std::size_t j = 3; j < ctx.args.size(); j += 2) {
+    if (!equalsIgnoreCase(ctx.args[j], "samples") || j + 1 >= ctx.args.size()) return ctx.reply.error(kSyntaxError);
+    auto n = parseInteger(ctx.args[j + 1]);
+    if (!n) return ctx.reply.error(kNotInteger);
+    if (*n < 0) return ctx.reply.error(kSyntaxError);
+  }
+  Store::Entry* e = lookupQuietly(ctx, ctx.args[2]);
+  if (e == nullptr) return ctx.reply.null();
+  // Exact, not sampled: the entry's chunk, the table's, and a bucket slot.
+  ctx.reply.integer(static_cast<long long>(Store::allocationSize(e) + collection::ownBytes(e) + sizeof(void*)));
+}
+
+void memoryDoctor(CommandContext& ctx) {
+  ctx.reply.verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+}
+
+void memoryMallocStats(CommandContext& ctx) { ctx.reply.verbatim("Stats not supported for the current allocator"); }
+
+void memoryPurge(CommandContext& ctx) {
+  ::malloc_trim(0);
+  ctx.reply.ok();
+}
+
+void memoryHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "DOCTOR",
+      "    Return memory problems reports.",
+      "MALLOC-STATS",
+      "    Return internal statistics report from the memory allocator.",
+      "PURGE",
+      "    Attempt to purge dirty pages for reclamation by the allocator.",
+      "STATS",
+      "    Return information about the memory usage of the server.",
+      "USAGE <key> [SAMPLES <count>]",
+      "    Return memory in bytes used by <key> and its value. Nested values are",
+      "    sampled up to <count> times (default: 5, 0 means sample all).",
+      "HELP",
+      "    Prints this help.",
+  };
+  replyHelp(ctx, kLines);
+}
+
+void copy(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  bool replace = false;
+  for (std::size_t j = 3; j < a.size(); ++j) {
+    if (equalsIgnoreCase(a[j], "replace")) {
+      replace = true;
+    } else if (equalsIgnoreCase(a[j], "db") && j + 1 < a.size()) {
+      auto db = parseInteger(a[++j]);
+      if (!db || *db < INT32_MIN || *db > INT32_MAX) return ctx.reply.error(kNotInteger);
+      if (*db != 0) return ctx.reply.error("ERR DB index is out of range");  // one database
+    } else {
+      return ctx.reply.error(kSyntaxError);
+    }
+  }
+  if (a[1] == a[2]) return ctx.reply.error("ERR source and destination objects are the same");
+  const Store::Entry* source = lookupRead(ctx, a[1]);
+  if (source == nullptr) return ctx.reply.integer(0);
+  if (lookupWrite(ctx, a[2]) != nullptr && !replace) return ctx.reply.integer(0);
+  const std::string image = imageOf(source);
+  restoreImage(ctx.store, a[2], image, Store::expireAt(source));
+  ctx.reply.integer(1);
+}
+
+void dump(CommandContext& ctx) {
+  const Store::Entry* e = lookupRead(ctx, ctx.args[1]);
+  e ? ctx.reply.bulk(rdb::dumpPayload(e)) : ctx.reply.null();
+}
+
+void restore(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  bool replace = false, absTtl = false;
+  long long idle = -1, freq = -1;
+  for (std::size_t j = 4; j < a.size(); ++j) {
+    const bool more = j + 1 < a.size();
+    if (equalsIgnoreCase(a[j], "replace")) {
+      replace = true;
+    } else if (equalsIgnoreCase(a[j], "absttl")) {
+      absTtl = true;
+    } else if (equalsIgnoreCase(a[j], "idletime") && more && freq == -1) {
+      auto n = parseInteger(a[++j]);
+      if (!n) return ctx.reply.error(kNotInteger);
+      if (*n < 0) return ctx.reply.error("ERR Invalid IDLETIME value, must be >= 0");
+      idle = *n;
+    } else if (equalsIgnoreCase(a[j], "freq") && more && idle == -1) {
+      auto n = parseInteger(a[++j]);
+      if (!n) return ctx.reply.error(kNotInteger);
+      if (*n < 0 || *n > 255) return ctx.reply.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+      freq = *n;
+    } else {
+      return ctx.reply.error(kSyntaxError);
+    }
+  }
+  if (!replace && lookupWrite(ctx, a[1]) != nullptr) return ctx.reply.error("BUSYKEY Target key name already exists.");
+  auto ttl = parseInteger(a[2]);
+  if (!ttl) return ctx.reply.error(kNotInteger);
+  if (*ttl < 0) return ctx.reply.error("ERR Invalid TTL value, must be >= 0");
+  auto value = rdb::verifiedValue(a[3]);
+  if (!value) return ctx.reply.error("ERR DUMP payload version or checksum are wrong");
+  Store scratch(1);
+  Store::Entry* loaded = rdb::readValue(*value, scratch, a[1], limitsOf(ctx));
+  if (loaded == nullptr) return ctx.reply.error("ERR Bad data format");
+  long long expireAt = *ttl;
+  if (expireAt != 0 && !absTtl) expireAt += ctx.nowMs;
+  if (replace) ctx.store.erase(a[1]);
+  if (expireAt != 0 && expireAt <= ctx.nowMs) return ctx.reply.ok();  // already expired: only the delete happens
+  Store::Entry* e = ctx.store.adopt(scratch, loaded, a[1]);
+  if (expireAt != 0) ctx.store.setExpire(e, expireAt);
+  ctx.store.setIdle(e, idle > 0 ? idle : 0);
+  ctx.reply.ok();
+}
+
+}  // namespace keyloop::commands

@@ -1,0 +1,267 @@
+// Set commands: membership, random members, moves, and the algebra
+// (SINTER, SUNION, SDIFF and their STORE forms).
+#include <algorithm>
+#include <climits>
+#include <unordered_set>
+
+#include "worker/commands/commands.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+using collection::kSet;
+
+// Adds `member` to the set at `key`, creating it (`e` null) as Redis would.
+bool addMember(CommandContext& ctx, Store::Entry*& e, std::string_view key, std::string_view member) {
+  if (e == nullptr) {
+    Kind kind;
+    const std::string_view empty = collection::emptySetFor(member, kind);
+    e = ctx.store.set(key, empty, kNoExpiry, kind);
+  }
+  return collection::insert(ctx.store, e, kSet, setLimits(ctx), member);
+}
+
+void replyMembers(CommandContext& ctx, const Store::Entry* e) {
+  ctx.reply.set(e ? collection::size(e) : 0);
+  if (e) collection::forEach(e, [&](std::string_view m, std::string_view) { ctx.reply.bulk(m); });
+}
+
+// The sets at args[first..last], type-checked all (nullopt: WRONGTYPE
+// replied); a missing key is a null entry (an empty set).
+std::optional<std::vector<const Store::Entry*>> setsAt(CommandContext& ctx, std::size_t first, std::size_t end) {
+  std::vector<const Store::Entry*> sets;
+  for (std::size_t i = first; i < end; ++i) {
+    auto e = readAs(ctx, ctx.args[i], Type::Set);
+    if (!e) return std::nullopt;
+    sets.push_back(*e);
+  }
+  return sets;
+}
+
+std::size_t sizeOf(const Store::Entry* e) { return e ? collection::size(e) : 0; }
+
+enum class Algebra { Inter, Union, Diff };
+
+// The members of the result, in the order they were found; stops at
+// `limit` members (0: no limit) for SINTERCARD.
+std::vector<std::string> combine(std::vector<const Store::Entry*> sets, Algebra op, std::size_t limit = 0) {
+  std::vector<std::string> out;
+  if (op == Algebra::Inter) {
+    // Walk the smallest set, look the others up (Redis's order of work).
+    std::stable_sort(sets.begin(), sets.end(), [](auto* a, auto* b) { return sizeOf(a) < sizeOf(b); });
+    if (sets.empty() || sizeOf(sets[0]) == 0) return out;
+    collection::forEach(sets[0], [&](std::string_view m, std::string_view) {
+      if (limit != 0 && out.size() >= limit) return;
+      for (std::size_t i = 1; i < sets.size(); ++i) {
+        if (!collection::contains(sets[i], m)) return;
+      }
+      out.emplace_back(m);
+    });
+    return out;
+  }
+  std::unordered_set<std::string_view> seen;
+  std::vector<std::string> kept;
+  auto note = [&](std::string_view m) {
+    if (seen.contains(m)) return;
+    kept.emplace_back(m);
+    seen.insert(kept.back());
+  };
+  if (op == Algebra::Union) {
+    kept.reserve([&] { std::size_t n = 0; for (auto* s : sets) n += sizeOf(s); return n; }());
+    for (const Store::Entry* s : sets) {
+      if (s) collection::forEach(s, [&](std::string_view m, std::string_view) { note(m); });
+    }
+    return kept;
+  }
+  if (sets.empty() || sizeOf(sets[0]) == 0) return out;
+  collection::forEach(sets[0], [&](std::string_view m, std::string_view) {
+    for (std::size_t i = 1; i < sets.size(); ++i) {
+      if (sets[i] && collection::contains(sets[i], m)) return;
+    }
+    out.emplace_back(m);
+  });
+  return out;
+}
+
+void replyAlgebra(CommandContext& ctx, Algebra op) {
+  auto sets = setsAt(ctx, 1, ctx.args.size());
+  if (!sets) return;
+  const std::vector<std::string> members = combine(std::move(*sets), op);
+  ctx.reply.set(members.size());
+  for (const std::string& m : members) ctx.reply.bulk(m);
+}
+
+void storeAlgebra(CommandContext& ctx, Algebra op) {
+  auto sets = setsAt(ctx, 2, ctx.args.size());
+  if (!sets) return;
+  const std::vector<std::string> members = combine(std::move(*sets), op);
+  const std::string_view dest = ctx.args[1];
+  ctx.store.erase(dest);
+  Store::Entry* e = nullptr;
+  for (const std::string& m : members) addMember(ctx, e, dest, m);
+  ctx.reply.integer(static_cast<long long>(members.size()));
+}
+
+}  // namespace
+
+void sadd(CommandContext& ctx) {
+  auto e = writeAs(ctx, ctx.args[1], Type::Set);
+  if (!e) return;
+  long long added = 0;
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) added += addMember(ctx, *e, ctx.args[1], ctx.args[i]);
+  ctx.reply.integer(added);
+}
+
+void srem(CommandContext& ctx) {
+  auto e = writeAs(ctx, ctx.args[1], Type::Set);
+  if (!e) return;
+  long long removed = 0;
+  if (*e != nullptr) {
+    for (std::size_t i = 2; i < ctx.args.size() && collection::size(*e) > 0; ++i) {
+      removed += collection::erase(ctx.store, *e, ctx.args[i]);
+    }
+    if (collection::size(*e) == 0) ctx.store.erase(ctx.args[1]);
+  }
+  ctx.reply.integer(removed);
+}
+
+void sismember(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Set);
+  if (e) ctx.reply.integer(*e && collection::contains(*e, ctx.args[2]) ? 1 : 0);
+}
+
+void smismember(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Set);
+  if (!e) return;
+  ctx.reply.array(ctx.args.size() - 2);
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+    ctx.reply.integer(*e && collection::contains(*e, ctx.args[i]) ? 1 : 0);
+  }
+}
+
+void scard(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Set);
+  if (e) ctx.reply.integer(static_cast<long long>(sizeOf(*e)));
+}
+
+void smembers(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Set);
+  if (e) replyMembers(ctx, *e);
+}
+
+void srandmember(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  if (a.size() > 3) return ctx.reply.error(kSyntaxError);
+  std::optional<long long> count;
+  if (a.size() == 3) {
+    count = parseInteger(a[2]);
+    if (!count) return ctx.reply.error(kNotInteger);
+  }
+  auto e = readAs(ctx, a[1], Type::Set);
+  if (!e) return;
+  if (!count) {
+    if (*e == nullptr) return ctx.reply.null();
+    return ctx.reply.bulk(collection::random(*e).key);
+  }
+  if (*e == nullptr || *count == 0) return ctx.reply.array(0);
+  const std::size_t size = collection::size(*e);
+  if (*count < 0) {
+    const std::size_t wanted = static_cast<std::size_t>(-(*count + 1)) + 1;
+    ctx.reply.array(wanted);
+    for (std::size_t i = 0; i < wanted; ++i) ctx.reply.bulk(collection::random(*e).key);
+    return;
+  }
+  const std::size_t wanted = std::min(static_cast<std::size_t>(*count), size);
+  ctx.reply.array(wanted);
+  auto replyOne = [&](std::string_view m, std::string_view) { ctx.reply.bulk(m); };
+  if (wanted == size) return collection::forEach(*e, replyOne);
+  randomDistinct(*e, wanted, replyOne);
+}
+
+void spop(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  if (a.size() > 3) return ctx.reply.error(kSyntaxError);
+  std::optional<long long> count;
+  if (a.size() == 3) {
+    count = parseInteger(a[2]);
+    if (!count) return ctx.reply.error(kNotInteger);
+    if (*count < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+  }
+  auto e = writeAs(ctx, a[1], Type::Set);
+  if (!e) return;
+  if (!count) {
+    if (*e == nullptr) return ctx.reply.null();
+    const std::string member = collection::random(*e).key;
+    collection::erase(ctx.store, *e, member);
+    if (collection::size(*e) == 0) ctx.store.erase(a[1]);
+    return ctx.reply.bulk(member);
+  }
+  if (*e == nullptr || *count == 0) return ctx.reply.set(0);
+  const std::size_t size = collection::size(*e);
+  std::vector<std::string> popped;
+  if (static_cast<std::size_t>(*count) >= size) {
+    collection::forEach(*e, [&](std::string_view m, std::string_view) { popped.emplace_back(m); });
+    ctx.store.erase(a[1]);
+  } else {
+    randomDistinct(*e, static_cast<std::size_t>(*count),
+                   [&](std::string_view m, std::string_view) { popped.emplace_back(m); });
+    for (const std::string& m : popped) collection::erase(ctx.store, *e, m);
+  }
+  ctx.reply.set(popped.size());
+  for (const std::string& m : popped) ctx.reply.bulk(m);
+}
+
+void smove(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  auto source = writeAs(ctx, a[1], Type::Set);
+  if (!source) return;
+  auto dest = writeAs(ctx, a[2], Type::Set);
+  if (!dest) return;
+  if (*source == nullptr || !collection::contains(*source, a[3])) return ctx.reply.integer(0);
+  if (a[1] == a[2]) return ctx.reply.integer(1);
+  collection::erase(ctx.store, *source, a[3]);
+  if (collection::size(*source) == 0) ctx.store.erase(a[1]);
+  Store::Entry* d = lookupWrite(ctx, a[2]);  // the source's erase may have moved entries
+  addMember(ctx, d, a[2], a[3]);
+  ctx.reply.integer(1);
+}
+
+void sinter(CommandContext& ctx) { replyAlgebra(ctx, Algebra::Inter); }
+void sunion(CommandContext& ctx) { replyAlgebra(ctx, Algebra::Union); }
+void sdiff(CommandContext& ctx) { replyAlgebra(ctx, Algebra::Diff); }
+void sinterstore(CommandContext& ctx) { storeAlgebra(ctx, Algebra::Inter); }
+void sunionstore(CommandContext& ctx) { storeAlgebra(ctx, Algebra::Union); }
+void sdiffstore(CommandContext& ctx) { storeAlgebra(ctx, Algebra::Diff); }
+
+void sintercard(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  auto numkeys = parseInteger(a[1]);
+  if (!numkeys || *numkeys <= 0) return ctx.reply.error("ERR numkeys should be greater than 0");
+  if (*numkeys > static_cast<long long>(a.size()) - 2) {
+    return ctx.reply.error("ERR Number of keys can't be greater than number of args");
+  }
+  const std::size_t end = 2 + static_cast<std::size_t>(*numkeys);
+  long long limit = 0;
+  for (std::size_t i = end; i < a.size(); i += 2) {
+    if (equalsIgnoreCase(a[i], "limit") && i + 1 < a.size()) {
+      auto n = parseInteger(a[i + 1]);
+      if (!n || *n < 0) return ctx.reply.error("ERR LIMIT can't be negative");
+      limit = *n;
+    } else {
+      return ctx.reply.error(kSyntaxError);
+    }
+  }
+  auto sets = setsAt(ctx, 2, end);
+  if (!sets) return;
+  ctx.reply.integer(static_cast<long long>(combine(std::move(*sets), Algebra::Inter, static_cast<std::size_t>(limit)).size()));
+}
+
+void sscan(CommandContext& ctx) {
+  const std::optional<std::uint64_t> cursor = parseScanCursor(ctx.args[2]);
+  if (!cursor) return ctx.reply.error("ERR invalid cursor");
+  auto e = readAs(ctx, ctx.args[1], Type::Set);
+  if (e) scanCollection(ctx, *e, *cursor);
+}
+
+}  // namespace keyloop::commands

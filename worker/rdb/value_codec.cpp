@@ -1,0 +1,342 @@
+#include "worker/rdb/value_codec.h"
+
+#include <cstring>
+#include <optional>
+
+#include "worker/args.h"
+#include "worker/rdb/checksum.h"
+#include "worker/types/intset.h"
+
+namespace keyloop::rdb {
+
+namespace {
+
+enum RdbType : unsigned char {
+  kString = 0, kSet = 2, kHash = 4, kSetIntset = 11, kHashZiplist = 13, kHashListpack = 16,
+};
+
+// ---- writing ----
+
+void appendLength(std::string& out, std::uint64_t n) {
+  if (n < 64) {
+    out.push_back(static_cast<char>(n));
+  } else if (n < 16384) {
+    out.push_back(static_cast<char>(0x40 | (n >> 8)));
+    out.push_back(static_cast<char>(n & 0xff));
+  } else {
+    const bool wide = n > UINT32_MAX;
+    out.push_back(static_cast<char>(wide ? 0x81 : 0x80));
+    for (int shift = wide ? 56 : 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+}
+
+// Redis's rdbSaveRawString without compression: a short canonical integer
+// in 1, 2 or 4 bytes, anything else as length and bytes.
+void appendString(std::string& out, std::string_view s) {
+  if (s.size() <= 11) {
+    if (const auto v = parseInteger(s)) {
+      auto put = [&](unsigned char encoding, int bytes) {
+        out.push_back(static_cast<char>(0xC0 | encoding));
+        for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(*v) >> (8 * i)) & 0xff));
+      };
+      if (*v >= -128 && *v <= 127) return put(0, 1);
+      if (*v >= -32768 && *v <= 32767) return put(1, 2);
+      if (*v >= INT32_MIN && *v <= INT32_MAX) return put(2, 4);
+    }
+  }
+  appendLength(out, s.size());
+  out.append(s);
+}
+
+// ---- reading ----
+
+struct Reader {
+  std::string_view& in;
+  bool failed = false;
+
+  std::optional<unsigned char> byte() {
+    if (in.empty()) return std::nullopt;
+    const auto b = static_cast<unsigned char>(in[0]);
+    in.remove_prefix(1);
+    return b;
+  }
+
+  std::optional<std::uint64_t> bigEndian(int bytes) {
+    if (in.size() < static_cast<std::size_t>(bytes)) return std::nullopt;
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+    in.remove_prefix(static_cast<std::size_t>(bytes));
+    return v;
+  }
+
+  // A length, or (`encoded` set) the encoding of a special string.
+  std::optional<std::uint64_t> length(bool* encoded = nullptr) {
+    const auto b = byte();
+    if (!b) return std::nullopt;
+    if (encoded) *encoded = false;
+    switch (*b >> 6) {
+      case 0: return *b & 0x3f;
+      case 1: {
+        const auto low = byte();
+        if (!low) return std::nullopt;
+        return (std::uint64_t{*b & 0x3fu} << 8) | *low;
+      }
+      case 2:
+        if (*b == 0x80) return bigEndian(4);
+        if (*b == 0x81) return bigEndian(8);
+        return std::nullopt;
+      default:
+        if (!encoded) return std::nullopt;
+        *encoded = true;
+        return *b & 0x3f;
+    }
+  }
+
+  std::optional<std::string> string() {
+    bool encoded = false;
+    const auto n = length(&encoded);
+    if (!n) return std::nullopt;
+    if (!encoded) return take(*n);
+    if (*n <= 2) {  // an integer of 1, 2 or 4 bytes, little-endian
+      const std::size_t bytes = std::size_t{1} << *n;
+      if (in.size() < bytes) return std::nullopt;
+      std::uint64_t u = 0;
+      for (std::size_t i = 0; i < bytes; ++i) u |= std::uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+      in.remove_prefix(bytes);
+      const int shift = 64 - static_cast<int>(bytes) * 8;
+      return std::to_string(static_cast<std::int64_t>(u << shift) >> shift);
+    }
+    if (*n != 3) return std::nullopt;
+    const auto compressed = length(), expanded = length();
+    if (!compressed || !expanded) return std::nullopt;
+    const auto bytes = take(*compressed);
+    if (!bytes) return std::nullopt;
+    return lzfDecompress(*bytes, *expanded);
+  }
+
+  std::optional<std::string> take(std::uint64_t n) {
+    if (in.size() < n) return std::nullopt;
+    std::string s(in.substr(0, n));
+    in.remove_prefix(n);
+    return s;
+  }
+};
+
+std::uint64_t littleEndian(std::string_view s, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)])} << (8 * i);
+  return v;
+}
+
+std::string signedText(std::uint64_t raw, int bits) {
+  const int shift = 64 - bits;
+  return std::to_string(static_cast<std::int64_t>(raw << shift) >> shift);
+}
+
+// Calls visit(element) for each entry of a listpack; false if malformed.
+template <typename Visit>
+bool forEachListpackEntry(std::string_view lp, Visit visit) {
+  if (lp.size() < 7 || littleEndian(lp, 0, 4) != lp.size()) return false;
+  std::size_t p = 6;
+  while (p < lp.size()) {
+    const auto b = static_cast<unsigned char>(lp[p]);
+    if (b == 0xFF) return p + 1 == lp.size();
+    std::size_t header = 1, data = 0;
+    std::string element;
+    auto need = [&](std::size_t n) { return p + n <= lp.size(); };
+    if ((b & 0x80) == 0) {
+      element = std::to_string(b & 0x7f);
+    } else if ((b & 0xC0) == 0x80) {
+      data = b & 0x3f;
+    } else if ((b & 0xE0) == 0xC0) {
+      if (!need(2)) return false;
+      header = 2;
+      element = signedText((std::uint64_t{b & 0x1fu} << 8) | static_cast<unsigned char>(lp[p + 1]), 13);
+    } else if ((b & 0xF0) == 0xE0) {
+      if (!need(2)) return false;
+      header = 2;
+      data = (std::size_t{b & 0x0fu} << 8) | static_cast<unsigned char>(lp[p + 1]);
+    } else if (b == 0xF0) {
+      if (!need(5)) return false;
+      header = 5;
+      data = littleEndian(lp, p + 1, 4);
+    } else if (b >= 0xF1 && b <= 0xF4) {
+      const int bytes = b == 0xF1 ? 2 : b == 0xF2 ? 3 : b == 0xF3 ? 4 : 8;
+      if (!need(1 + static_cast<std::size_t>(bytes))) return false;
+      header = 1 + static_cast<std::size_t>(bytes);
+      element = signedText(littleEndian(lp, p + 1, bytes), bytes * 8);
+    } else {
+      return false;
+    }
+    if (!need(header + data)) return false;
+    if (data > 0 || (b & 0xC0) == 0x80 || (b & 0xF0) == 0xE0 || b == 0xF0) element.assign(lp.substr(p + header, data));
+    const std::size_t size = header + data;
+    const std::size_t backlen = size < 128 ? 1 : size < 16384 ? 2 : size < 2097152 ? 3 : size < 268435456 ? 4 : 5;
+    if (!need(size + backlen)) return false;
+    visit(element);
+    p += size + backlen;
+  }
+  return false;
+}
+
+// The same for a ziplist (RDB version 9 and before).
+template <typename Visit>
+bool forEachZiplistEntry(std::string_view zl, Visit visit) {
+  if (zl.size() < 11 || littleEndian(zl, 0, 4) != zl.size()) return false;
+  std::size_t p = 10;
+  while (p < zl.size()) {
+    if (static_cast<unsigned char>(zl[p]) == 0xFF) return p + 1 == zl.size();
+    p += static_cast<unsigned char>(zl[p]) < 254 ? 1 : 5;  // the previous entry's length
+    if (p >= zl.size()) return false;
+    const auto b = static_cast<unsigned char>(zl[p]);
+    auto need = [&](std::size_t n) { return p + n <= zl.size(); };
+    std::string element;
+    std::size_t header = 1, data = 0;
+    switch (b >> 6) {
+      case 0: data = b & 0x3f; break;
+      case 1:
+        if (!need(2)) return false;
+        header = 2;
+        data = (std::size_t{b & 0x3fu} << 8) | static_cast<unsigned char>(zl[p + 1]);
+        break;
+      case 2:
+        if (!need(5)) return false;
+        header = 5;
+        data = 0;
+        for (std::size_t i = 1; i <= 4; ++i) data = (data << 8) | static_cast<unsigned char>(zl[p + i]);  // big-endian
+        break;
+      default: {
+        int bytes = 0;
+        if (b == 0xC0) bytes = 2;
+        else if (b == 0xD0) bytes = 4;
+        else if (b == 0xE0) bytes = 8;
+        else if (b == 0xF0) bytes = 3;
+        else if (b == 0xFE) bytes = 1;
+        else if (b >= 0xF1 && b <= 0xFD) element = std::to_string((b & 0x0f) - 1);
+        else return false;
+        if (bytes > 0) {
+          if (!need(1 + static_cast<std::size_t>(bytes))) return false;
+          element = signedText(littleEndian(zl, p + 1, bytes), bytes * 8);
+          header = 1 + static_cast<std::size_t>(bytes);
+        }
+        visit(element);
+        p += header;
+        continue;
+      }
+    }
+    if (!need(header + data)) return false;
+    visit(std::string(zl.substr(p + header, data)));
+    p += header + data;
+  }
+  return false;
+}
+
+Store::Entry* emptyHash(Store& store, std::string_view key) {
+  return store.set(key, packed::emptyValue(), kNoExpiry, Kind::HashPacked);
+}
+
+// Pairs of elements into a hash; false if their count is odd or a field repeats.
+template <typename ForEach>
+Store::Entry* hashOf(Store& store, std::string_view key, const Limits& limits, ForEach forEach) {
+  Store::Entry* e = emptyHash(store, key);
+  std::optional<std::string> field;
+  bool ok = true;
+  const bool walked = forEach([&](const std::string& element) {
+    if (!field) return void(field = element);
+    ok = ok && collection::insert(store, e, collection::kHash, limits.hash, *field, element);
+    field.reset();
+  });
+  return walked && ok && !field && collection::size(e) > 0 ? e : nullptr;
+}
+
+Store::Entry* setOf(Store& store, std::string_view key, const Limits& limits, std::uint64_t n, Reader& r) {
+  Store::Entry* e = nullptr;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const auto member = r.string();
+    if (!member) return nullptr;
+    if (e == nullptr) {
+      Kind kind;
+      const std::string_view empty = collection::emptySetFor(*member, kind);
+      e = store.set(key, empty, kNoExpiry, kind);
+    }
+    if (!collection::insert(store, e, collection::kSet, limits.set, *member)) return nullptr;  // a duplicate
+  }
+  return e;
+}
+
+}  // namespace
+
+void appendValue(std::string& out, const Store::Entry* e) {
+  switch (typeOf(Store::kind(e))) {
+    case keyloop::Type::String:
+      out.push_back(static_cast<char>(kString));
+      return appendString(out, Store::value(e));
+    case keyloop::Type::Hash:
+      out.push_back(static_cast<char>(kHash));
+      appendLength(out, collection::size(e));
+      collection::forEach(e, [&](std::string_view f, std::string_view v) {
+        appendString(out, f);
+        appendString(out, v);
+      });
+      return;
+    case keyloop::Type::Set:
+      if (collection::isIntset(e)) {
+        out.push_back(static_cast<char>(kSetIntset));
+        appendLength(out, Store::value(e).size());
+        out.append(Store::value(e));
+        return;
+      }
+      out.push_back(static_cast<char>(kSet));
+      appendLength(out, collection::size(e));
+      collection::forEach(e, [&](std::string_view m, std::string_view) { appendString(out, m); });
+      return;
+  }
+}
+
+Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits) {
+  Reader r{in};
+  const auto type = r.byte();
+  if (!type) return nullptr;
+  switch (*type) {
+    case kString: {
+      const auto s = r.string();
+      return s ? store.set(key, *s, kNoExpiry) : nullptr;
+    }
+    case kHash: {
+      const auto n = r.length();
+      if (!n || *n == 0) return nullptr;
+      return hashOf(store, key, limits, [&](auto visit) {
+        for (std::uint64_t i = 0; i < 2 * *n; ++i) {
+          const auto s = r.string();
+          if (!s) return false;
+          visit(*s);
+        }
+        return true;
+      });
+    }
+    case kHashListpack:
+    case kHashZiplist: {
+      const auto blob = r.string();
+      if (!blob) return nullptr;
+      return hashOf(store, key, limits, [&](auto visit) {
+        return *type == kHashListpack ? forEachListpackEntry(*blob, visit) : forEachZiplistEntry(*blob, visit);
+      });
+    }
+    case kSet: {
+      const auto n = r.length();
+      if (!n || *n == 0) return nullptr;
+      return setOf(store, key, limits, *n, r);
+    }
+    case kSetIntset: {
+      const auto blob = r.string();
+      if (!blob || !intset::valid(*blob)) return nullptr;
+      Store::Entry* e = store.set(key, *blob, kNoExpiry, Kind::SetInts);
+      if (collection::size(e) > limits.set.maxIntsetEntries) collection::convertToTable(store, e, collection::kSet);
+      return e;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace keyloop::rdb

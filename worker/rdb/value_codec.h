@@ -1,0 +1,35 @@
+// One value in Redis's RDB encoding (rdb.c, RDB version 10 as Redis 7.0
+// writes it): what DUMP carries, and what RDB snapshots will.
+//
+// Written: strings (type 0, small integers in Redis's integer encodings),
+// hashes (4), integer sets (11, the intset bytes), other sets (2); never
+// compressed. Read: all of those, plus Redis's compact forms (hash
+// listpacks 16 and ziplists 13, LZF-compressed strings), turned into
+// keyloop's encodings under the configured limits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "worker/store.h"
+#include "worker/types/collection.h"
+
+namespace keyloop::rdb {
+
+inline constexpr int kVersion = 10;
+
+struct Limits {
+  collection::Limits hash, set;
+};
+
+// Appends the value's RDB type byte, then the value.
+void appendValue(std::string& out, const Store::Entry* e);
+
+// Reads a type byte and one value from the front of `in` (advancing it)
+// into `store` as `key`; nullptr when the bytes are malformed or hold a
+// type keyloop does not have. `store` should be a scratch store: a value
+// that fails half-way leaves its part behind.
+Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits);
+
+}  // namespace keyloop::rdb
