@@ -195,6 +195,7 @@ constexpr CommandSpec kCommands[] = {
 };
 
 static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");
+static_assert(std::size(kCommands) <= kCommandSlots, "grow kCommandSlots (stats.h)");
 
 // Runs for every request (twice for a forwarded one): lowered into a stack
 // buffer, ASCII only (command names are), no allocation, no locale; then

@@ -46,6 +46,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t replyStart = reply.buffer().size();
   const ResolvedCommand command = resolveCommand(args);
+  bool ran = false;  // errors before the handler are Redis's "rejected", not "failed", calls
   if (command.spec == nullptr) {
     reply.error(command.unknownError(args));
   } else if (!arityAllows(*command.spec, args.size())) {
@@ -56,6 +57,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     const CommandSpec& spec = *command.spec;
     client.setLastCommand(command.topLevel, command.spec);
     ++stats_.counters()[kCommandsProcessed];
+    ++stats_.counters()[kCallsByCommand + commandIndex(*command.topLevel)];
     metrics::bump(stats_.metrics().commands[commandIndex(*command.topLevel)]);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
@@ -64,11 +66,15 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
-      run(spec, ctx);
+      run(spec, ctx, commandIndex(*command.topLevel));
+      ran = true;
     }
   }
   if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
-    ++stats_.counters()[kCommandErrors];
+    ServerStats& counters = stats_.counters();
+    ++counters[kCommandErrors];
+    ++counters[kErrorsByCode + errorCodeIndex(std::string_view(reply.buffer()).substr(replyStart + 1))];
+    if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
     metrics::bump(stats_.metrics().commandErrors);
   }
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
@@ -81,7 +87,8 @@ std::string Dispatch::redirection(const RoutePlan& plan) const {
 }
 
 void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-  const CommandSpec* spec = args.empty() ? nullptr : resolveCommand(args, /*internalToo=*/true).spec;
+  const ResolvedCommand command = args.empty() ? ResolvedCommand{} : resolveCommand(args, /*internalToo=*/true);
+  const CommandSpec* spec = command.spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
@@ -93,7 +100,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   out.clear();
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
-  run(*spec, ctx);
+  run(*spec, ctx, commandIndex(*command.topLevel));
   // Not counted here: the worker the client talks to counted it already.
   ++routedDepth_;
   done(out);
@@ -140,9 +147,12 @@ void Dispatch::release() {
   for (Task& work : waiting) work();
 }
 
-void Dispatch::run(const CommandSpec& spec, CommandContext& ctx) {
+void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
   ctx.store.tick(ctx.nowMs);
+  const TimePoint started = Clock::now();
   spec.handler(ctx);
+  stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (writeObserver_ && (spec.flags & kWrite)) writeObserver_(ctx.args, spec);
 }
 

@@ -85,6 +85,9 @@ void Migration::sendChanges() {
     // A FLUSHALL during the copy: start the new workers over, send it all.
     sendToNext(ipc::encodeSlotNotice(RecordType::Flushed, slot_));
     cursor_ = 0;
+    scanned_ = false;
+    parted_.clear();
+    partCursor_ = 0;
     return streamer_.start([this] { streamSlice(); });
   }
   const std::int64_t now = unixMillis();
@@ -115,6 +118,11 @@ void Migration::onRecord(int, RecordType type, std::string_view payload) {
       // touch or in the expire cycle (a clock read per key costs more).
       if (state.exists) restoreImage(server_.store(), state.key, state.value, state.expireAt);
       else server_.store().erase(state.key);
+      return;
+    case RecordType::KeyMore:
+      // Gone meanwhile (expired): the rest of it is of no use.
+      if (!ipc::decodeKeyState(type, payload, state)) return;
+      if (Store::Entry* e = server_.store().find(state.key, unixMillis())) addPart(e, state.value);
       return;
     case RecordType::Flushed:
       return server_.store().clear();
@@ -171,11 +179,16 @@ void Migration::streamSlice() {
       return;
     }
   }
-  cursor_ = server_.store().scanEntries(cursor_, kKeysPerSlice, unixMillis(), [this](const Store::Entry* e) {
-    sendKey(Store::key(e), e);
-    ++moved_;
-  });
-  if (cursor_ != 0) return;
+  if (!parted_.empty()) {
+    sendPart();
+  } else if (!scanned_) {
+    cursor_ = server_.store().scanEntries(cursor_, kKeysPerSlice, unixMillis(), [this](const Store::Entry* e) {
+      sendKey(Store::key(e), e, /*inParts=*/true);
+      ++moved_;
+    });
+    scanned_ = cursor_ == 0;
+  }
+  if (!scanned_ || !parted_.empty()) return;
   streamer_.stop();
   if (phase_ != Phase::Copying) return finishRetiring();
   // Copied: tell the peers, keep serving until every one of them has
@@ -223,15 +236,37 @@ void Migration::sendToNext(std::string_view record) {
   for (int peer = 0; peer < nextWorkers_; ++peer) router_.sendRecord(router_.linkOfNext(peer), record);
 }
 
-void Migration::sendKey(std::string_view key, const Store::Entry* e) {
+void Migration::sendKey(std::string_view key, const Store::Entry* e, bool inParts) {
   // keyRecord_ is reused: no allocation per key.
   if (e != nullptr) {
     image_.clear();
-    appendImage(image_, e);
+    if (inParts && travelsInParts(e)) {
+      appendEmptyImage(image_, Store::kind(e));
+      parted_.emplace_back(key);  // its tuples follow, a part per slice
+    } else {
+      appendImage(image_, e);
+    }
   }
   ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), image_}
                                                : ipc::KeyState{key, false, 0, {}});
   router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
+}
+
+void Migration::sendPart() {
+  const std::string& key = parted_.front();
+  const Store::Entry* e = server_.store().find(key, unixMillis());
+  if (e == nullptr || !ownsObject(Store::kind(e))) {
+    // Deleted or replaced meanwhile: a write, so its final state goes out
+    // with the changes (an expired one expires on the new side too).
+    partCursor_ = 0;
+    parted_.pop_front();
+    return;
+  }
+  image_.clear();
+  partCursor_ = appendPart(image_, Store::kind(e), Store::table(e), partCursor_);
+  ipc::encodeKeyMore(keyRecord_, ipc::KeyState{key, true, Store::expireAt(e), image_});
+  router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
+  if (partCursor_ == 0) parted_.pop_front();
 }
 
 void Migration::holdIfAllCopied() {

@@ -33,6 +33,8 @@
 // loadtest/RESULTS.md), not the copy itself.
 #pragma once
 
+#include <deque>
+
 #include <cstdint>
 #include <functional>
 #include <set>
@@ -84,8 +86,11 @@ class Migration {
   void sendToPeers(ipc::RecordType type);
   // Sends a record to every worker of the next generation.
   void sendToNext(std::string_view record);
-  // Sends `key`'s state (KeyValue with `e`'s value and expiry, or KeyGone) to its new owner.
-  void sendKey(std::string_view key, const Store::Entry* e);
+  // Sends `key`'s state (KeyValue with `e`'s value and expiry, or KeyGone)
+  // to its new owner; `inParts`: a big table goes as an empty one first,
+  // its tuples then in parts, one per slice (sendPart).
+  void sendKey(std::string_view key, const Store::Entry* e, bool inParts = false);
+  void sendPart();
   void holdIfAllCopied();
   void beginHolding();
   void checkQuiet();
@@ -125,6 +130,9 @@ class Migration {
   std::unordered_set<std::string> dirty_;  // keys written during the copy
   std::string keyRecord_, image_;  // reused: no allocation per key
   std::uint64_t cursor_ = 0, moved_ = 0;
+  bool scanned_ = false;             // the store's scan is through
+  std::deque<std::string> parted_;   // big values whose parts are still to go, the first one going
+  std::uint64_t partCursor_ = 0;     // where the first one is
   std::size_t changed_ = 0;
   TimePoint startedAt_{}, heldAt_{};
   std::function<void()> onHold_, onArrived_;

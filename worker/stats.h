@@ -4,12 +4,24 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <string_view>
 
 namespace keyloop {
 
+// Error replies by their first word (INFO errorstats), Redis's codes;
+// anything else counts as the last.
+inline constexpr std::string_view kErrorCodes[] = {
+    "ERR", "WRONGTYPE", "BUSYKEY", "CROSSSLOT", "MOVED", "ASK", "TRYAGAIN", "INVALIDOBJ", "NOAUTH",
+    "WRONGPASS", "NOPROTO", "EXECABORT", "NOSCRIPT", "BUSY", "OOM", "LOADING", "READONLY", "NOPERM", "OTHER"};
+inline constexpr std::size_t kErrorCodeCount = std::size(kErrorCodes);
+std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
+// Room for each top-level command of the table (command_table.cpp checks).
+inline constexpr std::size_t kCommandSlots = 192;
+
 // What INFO reports, as one array so that INFO can sum it over workers
-// (`__totals`) without naming every field twice. The first ones are
-// counters; the last ones are gauges read by Server::totals().
+// (`__totals`) without naming every field twice: counters, then gauges
+// read by Server::totals(), then the per-error and per-command counters.
 enum Stat : std::size_t {
   kConnectionsReceived,
   kConnectionsRejected,
@@ -25,7 +37,17 @@ enum Stat : std::size_t {
   kExpiredKeys,
   kUsedMemory,    // bytes malloc holds for us
   kResidentBytes,  // RSS
-  kStatCount
+  kCpuSysMicros,   // the process
+  kCpuUserMicros,
+  kCpuSysMainMicros,  // its loop thread
+  kCpuUserMainMicros,
+  kLazyfreePending,
+  kLazyfreedObjects,
+  kErrorsByCode,                                       // kErrorCodeCount of them
+  kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
+  kMicrosByCommand = kCallsByCommand + kCommandSlots,
+  kFailuresByCommand = kMicrosByCommand + kCommandSlots,
+  kStatCount = kFailuresByCommand + kCommandSlots
 };
 using ServerStats = std::array<std::uint64_t, kStatCount>;
 

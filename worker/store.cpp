@@ -73,7 +73,10 @@ Store::Store(std::size_t expected) : Store() {
   buckets_.assign(std::bit_ceil(std::max(kMinBuckets, expected)), nullptr);
 }
 
-Store::~Store() { clear(); }
+Store::~Store() {
+  offload_ = nullptr;  // the pool may be gone already: free here
+  clear();
+}
 
 std::string_view Store::key(const Entry* e) { return {e->bytes, e->keyLength}; }
 std::string_view Store::value(const Entry* e) { return {e->bytes + e->keyLength, e->valueLength}; }
@@ -107,6 +110,7 @@ void Store::release(Entry* e) {
   // (Redis's LAZYFREE_THRESHOLD is the same 64).
   constexpr std::size_t kOffloadAbove = 64;
   if (offload_ && t->size() > kOffloadAbove) {
+    ++offloadedTotal_;
     offload_([t] { delete t; });
   } else {
     delete t;
@@ -274,7 +278,16 @@ Store::Entry* Store::adopt(Store& from, Entry* entry, std::string_view to) {
   return place(fresh);
 }
 
-void Store::clear() { detachAll().free(); }
+void Store::clear() {
+  // What is big among the values still goes to the offload hook.
+  for (Entry* head : buckets_) {
+    for (Entry* e = head; e != nullptr; e = e->next) {
+      release(e);
+      setKind(e, Kind::String);  // released: nothing left for free() to delete
+    }
+  }
+  detachAll().free();
+}
 
 Store::Detached Store::detachAll() {
   std::vector<Entry*> buckets(kMinBuckets, nullptr);

@@ -124,6 +124,7 @@ class Store {
   std::size_t volatileCount() const { return volatile_.size(); }
   std::size_t bucketCount() const { return buckets_.size(); }
   std::uint64_t expiredTotal() const { return expiredTotal_; }
+  std::uint64_t offloadedTotal() const { return offloadedTotal_; }  // values freed off the loop
 
   // Redis's SCAN: visits the keys of about `count` buckets, returns the next
   // cursor (0 when done). Expired keys are skipped, not reported.
@@ -159,6 +160,7 @@ class Store {
   std::size_t size_ = 0;
   std::uint64_t seed_;
   std::uint64_t expiredTotal_ = 0;
+  std::uint64_t offloadedTotal_ = 0;
   std::unordered_set<Entry*> volatile_;
   std::size_t expireCursor_ = 0;  // next bucket of volatile_ to sample
   // splitmix64: RANDOMKEY and sampling need speed, not a 5 KB state (a

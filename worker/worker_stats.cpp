@@ -16,6 +16,14 @@ std::size_t residentBytes() {
   return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
+std::size_t errorCodeIndex(std::string_view line) {
+  const std::string_view code = line.substr(0, line.find(' '));
+  for (std::size_t i = 0; i + 1 < kErrorCodeCount; ++i) {
+    if (kErrorCodes[i] == code) return i;
+  }
+  return kErrorCodeCount - 1;
+}
+
 std::size_t heapBytesInUse() {
   const struct mallinfo2 heap = ::mallinfo2();
   return heap.uordblks + heap.hblkhd;

@@ -149,22 +149,30 @@ bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& 
   return true;
 }
 
-void encodeKeyState(std::string& out, const KeyState& state) {
+namespace {
+void encodeKey(std::string& out, RecordType type, const KeyState& state) {
   out.clear();
-  out += static_cast<char>(state.exists ? RecordType::KeyValue : RecordType::KeyGone);
+  out += static_cast<char>(type);
   put(out, static_cast<std::uint32_t>(state.key.size()));
   out += state.key;
   if (!state.exists) return;
   put(out, state.expireAt);
   out += state.value;
 }
+}  // namespace
+
+void encodeKeyState(std::string& out, const KeyState& state) {
+  encodeKey(out, state.exists ? RecordType::KeyValue : RecordType::KeyGone, state);
+}
+
+void encodeKeyMore(std::string& out, const KeyState& state) { encodeKey(out, RecordType::KeyMore, state); }
 
 bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state) {
   std::uint32_t keyLength = 0;
   if (!take(payload, keyLength) || payload.size() < keyLength) return false;
   state.key = payload.substr(0, keyLength);
   payload.remove_prefix(keyLength);
-  state.exists = type == RecordType::KeyValue;
+  state.exists = type == RecordType::KeyValue || type == RecordType::KeyMore;
   if (!state.exists) return payload.empty();
   if (!take(payload, state.expireAt)) return false;
   state.value = payload;

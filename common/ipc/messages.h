@@ -78,6 +78,7 @@ enum class RecordType : char {
   Request = 'Q',      // id:u64 protocol:u8 argc:u32 (len:u32 bytes)*
   Reply = 'R',        // id:u64 reply-bytes
   KeyValue = 'M',     // key's current state: len:u32 key expire-at:i64 value
+  KeyMore = 'P',      // more of a big value, in slices after its 'M': len:u32 key expire-at:i64 part
   KeyGone = 'K',      // len:u32 key: the key no longer exists
   Flushed = 'W',      // the retiring worker was flushed: drop what it sent
   Copied = 'Y',       // slot:i32: that retiring worker finished its copy
@@ -116,6 +117,7 @@ bool decodeRequest(std::string_view payload, Request& request, std::vector<std::
 std::optional<std::string_view> peekRequestKey(std::string_view record);
 bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply);
 void encodeKeyState(std::string& out, const KeyState& state);  // KeyValue or KeyGone by state.exists
+void encodeKeyMore(std::string& out, const KeyState& state);   // KeyMore: state.value is the next part
 bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state);
 std::string encodeSlotNotice(RecordType type, std::int32_t slot);  // Copied, Quiet, HandOverEnd
 bool decodeSlotNotice(std::string_view payload, std::int32_t& slot);

@@ -148,6 +148,14 @@ bool signedOverflows(std::int64_t value, std::int64_t incr, int bits, Overflow h
   return true;
 }
 
+// The width of a BITFIELD type (i1..i64, u1..u63); 0 if it is not one.
+int bitfieldWidth(std::string_view type, bool& isSigned) {
+  if (type.size() < 2 || (type[0] != 'i' && type[0] != 'u')) return 0;
+  isSigned = type[0] == 'i';
+  const long long bits = parseInteger(type.substr(1)).value_or(0);
+  return bits >= 1 && bits <= (isSigned ? 64 : 63) ? static_cast<int>(bits) : 0;
+}
+
 struct FieldOp {
   enum Code { Get, Set, IncrBy } code;
   std::uint64_t offset;
@@ -182,14 +190,12 @@ void bitfieldGeneric(CommandContext& ctx, bool readOnlyCommand) {
     } else {
       return ctx.reply.error(kSyntaxError);
     }
-    const std::string_view type = a[j + 1];
-    auto bits = type.size() > 1 ? parseInteger(type.substr(1)) : std::nullopt;
-    op.isSigned = !type.empty() && type[0] == 'i';
-    if (type.empty() || (type[0] != 'i' && type[0] != 'u') || !bits || *bits < 1 || *bits > (op.isSigned ? 64 : 63)) {
+    const int bits = bitfieldWidth(a[j + 1], op.isSigned);
+    if (bits == 0) {
       return ctx.reply.error(
           "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
     }
-    op.bits = static_cast<int>(*bits);
+    op.bits = bits;
     auto offset = bitOffset(ctx, a[j + 2], op.bits);
     if (!offset) return;
     op.offset = *offset;

@@ -33,20 +33,21 @@ std::optional<ScanOptions> parseScanOptions(CommandContext& ctx, std::size_t fir
 }
 
 void scanCollection(CommandContext& ctx, const Store::Entry* e, std::uint64_t cursor) {
+  if (e == nullptr) {  // before the options, as Redis: a missing key is an empty scan, whatever follows
+    ctx.reply.array(2);
+    ctx.reply.bulk("0");
+    return ctx.reply.array(0);
+  }
   auto options = parseScanOptions(ctx, 3, false);
   if (!options) return;
   std::vector<std::string> found;
   const bool all = options->pattern == "*";
-  const bool pairs = e != nullptr && collection::widthOf(e) == 2;
-  if (e != nullptr) {
-    cursor = collection::scan(e, cursor, options->count, [&](std::string_view k, std::string_view v) {
-      if (!all && !globMatch(options->pattern, k)) return;
-      found.emplace_back(k);
-      if (pairs) found.emplace_back(v);
-    });
-  } else {
-    cursor = 0;
-  }
+  const bool pairs = collection::widthOf(e) == 2;
+  cursor = collection::scan(e, cursor, options->count, [&](std::string_view k, std::string_view v) {
+    if (!all && !globMatch(options->pattern, k)) return;
+    found.emplace_back(k);
+    if (pairs) found.emplace_back(v);
+  });
   ctx.reply.array(2);
   ctx.reply.bulk(std::to_string(cursor));
   ctx.reply.array(found.size());

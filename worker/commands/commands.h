@@ -200,6 +200,7 @@ void commandDocs(CommandContext&);
 void commandGetkeys(CommandContext&);
 void commandGetkeysAndFlags(CommandContext&);
 void commandHelp(CommandContext&);
+void time(CommandContext&);
 
 // config.cpp
 void configGet(CommandContext&);
@@ -223,9 +224,8 @@ void copy(CommandContext&);
 void dump(CommandContext&);
 void restore(CommandContext&);
 
-// introspection.cpp
+// info.cpp
 void info(CommandContext&);
-void time(CommandContext&);
 void totals(CommandContext&);  // internal: this worker's ServerStats, for INFO
 
 }  // namespace keyloop::commands

@@ -98,10 +98,12 @@ std::variant<long long, std::string> parseValue(const Setting& s, std::string_vi
 }  // namespace
 
 void configGet(CommandContext& ctx) {
+  // A name as asked for (an exact one keeps the client's spelling, as in
+  // Redis), each setting once per name.
   std::vector<std::pair<std::string_view, const Setting*>> matched;
   auto add = [&](std::string_view name, const Setting& s) {
     for (const auto& [n, setting] : matched) {
-      if (setting == &s && (n == name || n == s.name)) return;
+      if (setting == &s && equalsIgnoreCase(n, name)) return;
     }
     matched.emplace_back(name, &s);
   };
@@ -111,7 +113,7 @@ void configGet(CommandContext& ctx) {
     for (const Setting& s : kSettings) {
       if (!glob) {
         if (equalsIgnoreCase(pattern, s.name) || (!s.alias.empty() && equalsIgnoreCase(pattern, s.alias))) {
-          add(toLower(pattern) == s.name ? s.name : s.alias, s);
+          add(pattern, s);
         }
         continue;
       }

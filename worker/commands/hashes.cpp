@@ -134,7 +134,7 @@ void hincrby(CommandContext& ctx) {
 void hincrbyfloat(CommandContext& ctx) {
   auto by = parseLongDouble(ctx.args[3]);
   if (!by) return ctx.reply.error(kNotFloat);
-  if (std::isinf(*by)) return ctx.reply.error("ERR increment would produce NaN or Infinity");
+  if (std::isinf(*by)) return ctx.reply.error("ERR value is NaN or Infinity");
   auto e = hashForWrite(ctx);
   if (!e) return;
   long double current = 0;
@@ -172,6 +172,9 @@ void hrandfield(CommandContext& ctx) {
   }
   auto count = parseInteger(a[2]);
   if (!count) return ctx.reply.error(kNotInteger);
+  if (*count == LLONG_MIN) {
+    return ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+  }
   if (withValues && (*count < -LONG_MAX / 2 || *count > LONG_MAX / 2)) {
     return ctx.reply.error("ERR value is out of range");
   }

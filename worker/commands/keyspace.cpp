@@ -61,37 +61,22 @@ void keys(CommandContext& ctx) {
 }
 
 void scan(CommandContext& ctx) {
-  const std::optional<std::uint64_t> parsed = parseScanCursor(ctx.args[1]);
-  if (!parsed) return ctx.reply.error("ERR invalid cursor");
-  std::uint64_t cursor = *parsed;
-  long long count = 10;
-  std::string_view pattern = "*";
-  std::string_view typeFilter;
-  for (std::size_t i = 2; i < ctx.args.size(); i += 2) {
-    const bool hasValue = i + 1 < ctx.args.size();
-    if (equalsIgnoreCase(ctx.args[i], "count") && hasValue) {
-      auto n = parseInteger(ctx.args[i + 1]);
-      if (!n) return ctx.reply.error(kNotInteger);
-      if (*n < 1) return ctx.reply.error(kSyntaxError);
-      count = *n;
-    } else if (equalsIgnoreCase(ctx.args[i], "match") && hasValue) {
-      pattern = ctx.args[i + 1];
-    } else if (equalsIgnoreCase(ctx.args[i], "type") && hasValue) {
-      typeFilter = ctx.args[i + 1];
-    } else {
-      return ctx.reply.error(kSyntaxError);
-    }
-  }
-  std::vector<std::string> found;
-  cursor = ctx.store.scan(cursor, static_cast<std::size_t>(count), ctx.nowMs, [&](std::string_view k) {
-    if (!matchesAll(pattern) && !globMatch(pattern, k)) return;
-    if (!typeFilter.empty() && !equalsIgnoreCase(typeFilter, "string")) return;
-    found.emplace_back(k);
+  const std::optional<std::uint64_t> cursor = parseScanCursor(ctx.args[1]);
+  if (!cursor) return ctx.reply.error("ERR invalid cursor");
+  const auto options = parseScanOptions(ctx, 2, true);
+  if (!options) return;
+  std::vector<std::string_view> found;
+  const bool all = matchesAll(options->pattern);
+  const std::uint64_t next = ctx.store.scanEntries(*cursor, options->count, ctx.nowMs, [&](const Store::Entry* e) {
+    const std::string_view k = Store::key(e);
+    if (!all && !globMatch(options->pattern, k)) return;
+    if (!options->type.empty() && !equalsIgnoreCase(options->type, typeName(typeOf(Store::kind(e))))) return;
+    found.push_back(k);
   });
   ctx.reply.array(2);
-  ctx.reply.bulk(std::to_string(cursor));
+  ctx.reply.bulk(std::to_string(next));
   ctx.reply.array(found.size());
-  for (const std::string& k : found) ctx.reply.bulk(k);
+  for (std::string_view k : found) ctx.reply.bulk(k);
 }
 
 void randomkey(CommandContext& ctx) {

@@ -185,8 +185,7 @@ void spop(CommandContext& ctx) {
   std::optional<long long> count;
   if (a.size() == 3) {
     count = parseInteger(a[2]);
-    if (!count) return ctx.reply.error(kNotInteger);
-    if (*count < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+    if (!count || *count < 0) return ctx.reply.error("ERR value is out of range, must be positive");
   }
   auto e = writeAs(ctx, a[1], Type::Set);
   if (!e) return;

@@ -26,6 +26,35 @@ void appendImage(std::string& out, const Store::Entry* e) {
   packed::setCount(out.data() + header, static_cast<std::uint32_t>(table.size()));
 }
 
+void appendEmptyImage(std::string& out, Kind tableKind) {
+  out.push_back(static_cast<char>(tableKind));
+  out.append(packed::kPackedHeader, '\0');
+}
+
+std::uint64_t appendPart(std::string& out, Kind tableKind, const BucketTable& table, std::uint64_t cursor) {
+  const std::size_t header = out.size() + 1;
+  appendEmptyImage(out, tableKind);
+  std::uint32_t count = 0;
+  cursor = table.scan(cursor, kTuplesPerPart / BucketTable::kLoad, [&](std::string_view k, std::string_view v) {
+    packed::appendTuple(out, k, v, table.width());
+    ++count;
+  });
+  packed::setCount(out.data() + header, count);
+  return cursor;
+}
+
+bool addPart(Store::Entry* e, std::string_view part) {
+  if (part.size() < 1 + packed::kPackedHeader || static_cast<Kind>(part[0]) != Store::kind(e) || !ownsObject(Store::kind(e))) {
+    return false;
+  }
+  BucketTable& table = Store::table(e);
+  packed::forEachTuple(part.substr(1), packed::kPackedHeader, table.width(), [&](const packed::Tuple& t) {
+    table.insert(t.key, t.value);
+    return true;
+  });
+  return true;
+}
+
 Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view image, std::int64_t expireAtMs) {
   if (image.empty() || static_cast<unsigned char>(image[0]) > kLastKind) return nullptr;
   const Kind kind = static_cast<Kind>(image[0]);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "worker/store.h"
+#include "worker/types/bucket_table.h"
 
 namespace keyloop {
 
@@ -24,5 +25,19 @@ inline std::string imageOf(const Store::Entry* e) {
 // Sets `key` to the image's value (replacing what was there); nullptr,
 // and nothing changed, if the image is malformed.
 Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view image, std::int64_t expireAtMs);
+
+// Big tables travel in parts, so that neither side spends more than a
+// slice of loop time on one: first the image of an empty table of the
+// kind, then parts (images of some of its tuples) that add to it.
+inline constexpr std::size_t kTuplesPerPart = 1024;
+inline bool travelsInParts(const Store::Entry* e) {
+  return ownsObject(Store::kind(e)) && Store::table(e).size() > kTuplesPerPart;
+}
+void appendEmptyImage(std::string& out, Kind tableKind);
+// The part of `table` after `cursor` (its SCAN cursor): appends its image,
+// returns the cursor of the next part (0: that was the last).
+std::uint64_t appendPart(std::string& out, Kind tableKind, const BucketTable& table, std::uint64_t cursor);
+// Adds a part's tuples to `e` (a table of the part's kind); false if not.
+bool addPart(Store::Entry* e, std::string_view part);
 
 }  // namespace keyloop
