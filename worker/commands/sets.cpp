@@ -15,9 +15,8 @@ using collection::kSet;
 // Adds `member` to the set at `key`, creating it (`e` null) as Redis would.
 bool addMember(CommandContext& ctx, Store::Entry*& e, std::string_view key, std::string_view member) {
   if (e == nullptr) {
-    Kind kind;
-    const std::string_view empty = collection::emptySetFor(member, kind);
-    e = ctx.store.set(key, empty, kNoExpiry, kind);
+    const collection::EmptySet empty = collection::emptySetFor(member);
+    e = ctx.store.set(key, empty.bytes, kNoExpiry, empty.kind);
   }
   return collection::insert(ctx.store, e, kSet, setLimits(ctx), member);
 }
@@ -213,11 +212,13 @@ void spop(CommandContext& ctx) {
 
 void smove(CommandContext& ctx) {
   const auto& a = ctx.args;
+  // A missing source answers 0 before any type is checked (Redis's order).
+  if (lookupWrite(ctx, a[1]) == nullptr) return ctx.reply.integer(0);
   auto source = writeAs(ctx, a[1], Type::Set);
   if (!source) return;
   auto dest = writeAs(ctx, a[2], Type::Set);
   if (!dest) return;
-  if (*source == nullptr || !collection::contains(*source, a[3])) return ctx.reply.integer(0);
+  if (!collection::contains(*source, a[3])) return ctx.reply.integer(0);
   if (a[1] == a[2]) return ctx.reply.integer(1);
   collection::erase(ctx.store, *source, a[3]);
   if (collection::size(*source) == 0) ctx.store.erase(a[1]);

@@ -255,9 +255,8 @@ Store::Entry* setOf(Store& store, std::string_view key, const Limits& limits, st
     const auto member = r.string();
     if (!member) return nullptr;
     if (e == nullptr) {
-      Kind kind;
-      const std::string_view empty = collection::emptySetFor(*member, kind);
-      e = store.set(key, empty, kNoExpiry, kind);
+      const collection::EmptySet empty = collection::emptySetFor(*member);
+      e = store.set(key, empty.bytes, kNoExpiry, empty.kind);
     }
     if (!collection::insert(store, e, collection::kSet, limits.set, *member)) return nullptr;  // a duplicate
   }

@@ -58,10 +58,10 @@ void convertToTable(Store& store, Store::Entry*& e, const Shape& shape) {
   e = store.setTable(e, table, shape.tableKind);
 }
 
-std::string_view emptySetFor(std::string_view firstMember, Kind& kind) {
+EmptySet emptySetFor(std::string_view firstMember) {
   static const std::string emptyIntset = intset::empty(), emptyPacked = packed::emptyValue();
-  kind = intset::memberValue(firstMember) ? Kind::SetInts : Kind::SetPacked;
-  return kind == Kind::SetInts ? emptyIntset : emptyPacked;
+  if (intset::memberValue(firstMember)) return {emptyIntset, Kind::SetInts};
+  return {emptyPacked, Kind::SetPacked};
 }
 
 namespace {

@@ -49,7 +49,11 @@ bool insert(Store& store, Store::Entry*& e, const Shape& shape, const Limits& li
             std::string_view value = {});
 bool erase(Store& store, Store::Entry*& e, std::string_view key);
 // A new empty set fit for `firstMember` (an intset if it is an integer).
-std::string_view emptySetFor(std::string_view firstMember, Kind& kind);
+struct EmptySet {
+  std::string_view bytes;
+  Kind kind;
+};
+EmptySet emptySetFor(std::string_view firstMember);
 // Makes `e` a table holding its tuples (OBJECT ENCODING hashtable).
 void convertToTable(Store& store, Store::Entry*& e, const Shape& shape);
 // A packed value's tuples rebuilt as a table.
