@@ -16,6 +16,7 @@
 #include "tests/support/command.h"
 #include "tests/support/hiredis.h"
 #include "tests/support/http.h"
+#include "tests/support/node_clients.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
 
@@ -260,12 +261,7 @@ TEST(Cluster, DisabledClusterCommandsFailAsOnAPlainRedis) {
   }
 }
 
-std::string nodeClients() {
-  const std::string dir = (std::filesystem::path(keyloopBinary()).parent_path() / "node-clients").string();
-  const CommandResult r = runCommand(sourceDir() + "/tests/cluster/install-node-clients " + dir + " 2>&1", 600);
-  EXPECT_EQ(r.exitCode, 0) << r.output;
-  return dir + "/node_modules";
-}
+std::string nodeClients() { return nodeClientModules(); }
 
 // One client's run against a 2-worker cluster: its output must say `ok`,
 // and nothing was forwarded (a handful at most: a client's start-up probes).

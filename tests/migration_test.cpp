@@ -445,6 +445,51 @@ TEST(Migration, ListenChangesOpenAndCloseSockets) {
   EXPECT_EQ(c.command({"GET", "via"}), bulk("second"));
 }
 
+// Values of every type move with a reload, big tables in parts (each
+// part a slice of the copy): their contents, encodings and TTLs arrive.
+TEST(Migration, ValuesOfEveryTypeAndBigTablesMoveIntact) {
+  ReloadableServer s("typed", "workers: 2\n");
+  RespConnection c(s.server.port);
+  constexpr int kBig = 100000;
+  std::string batch;
+  for (int i = 0; i < kBig; i += 1000) {
+    std::vector<std::string> hset{"HSET", "bighash"}, sadd{"SADD", "bigset"};
+    for (int j = i; j < i + 1000; ++j) {
+      hset.insert(hset.end(), {"field:" + std::to_string(j), std::to_string(j)});
+      sadd.push_back("member:" + std::to_string(j));
+    }
+    batch += RespConnection::encode(hset) + RespConnection::encode(sadd);
+  }
+  c.send(batch);
+  for (int i = 0; i < 2 * kBig / 1000; ++i) ASSERT_EQ(c.readReply().value_or("").substr(0, 1), ":");
+  const std::vector<std::vector<std::string>> small = {
+      {"HSET", "small", "a", "1", "b", "2"}, {"SADD", "ints", "3", "1", "2"}, {"SADD", "strs", "x", "y"},
+      {"PFADD", "hll", "a", "b", "c"}, {"SETBIT", "bits", "100", "1"}, {"PEXPIRE", "small", "600000"},
+      {"PEXPIRE", "bighash", "600000"}};
+  for (const auto& command : small) ASSERT_NE(c.command(command).substr(0, 1), "-");
+  const std::string hll = c.command({"GET", "hll"});
+  for (int workers : {3, 1}) {
+    ASSERT_EQ(s.reloadWorkers(workers).exitCode, 0);
+    ASSERT_TRUE(s.settlesTo(workers));
+    RespConnection fresh(s.server.port);
+    EXPECT_EQ(fresh.command({"HLEN", "bighash"}), ":" + std::to_string(kBig) + "\r\n");
+    EXPECT_EQ(fresh.command({"SCARD", "bigset"}), ":" + std::to_string(kBig) + "\r\n");
+    for (int j = 0; j < kBig; j += 9973) {
+      EXPECT_EQ(fresh.command({"HGET", "bighash", "field:" + std::to_string(j)}), bulk(std::to_string(j)));
+      EXPECT_EQ(fresh.command({"SISMEMBER", "bigset", "member:" + std::to_string(j)}), ":1\r\n");
+    }
+    EXPECT_EQ(fresh.command({"OBJECT", "ENCODING", "bighash"}), bulk("hashtable"));
+    EXPECT_EQ(fresh.command({"HGETALL", "small"}), "*4\r\n" + bulk("a") + bulk("1") + bulk("b") + bulk("2"));
+    EXPECT_EQ(fresh.command({"SMEMBERS", "ints"}), "*3\r\n" + bulk("1") + bulk("2") + bulk("3"));
+    EXPECT_EQ(fresh.command({"OBJECT", "ENCODING", "ints"}), bulk("intset"));
+    EXPECT_EQ(fresh.command({"SCARD", "strs"}), ":2\r\n");
+    EXPECT_EQ(fresh.command({"GET", "hll"}), hll);
+    EXPECT_EQ(fresh.command({"GETBIT", "bits", "100"}), ":1\r\n");
+    EXPECT_GT(integerOf(fresh.command({"PTTL", "bighash"})), 0) << "the big hash lost its TTL";
+    EXPECT_GT(integerOf(fresh.command({"PTTL", "small"})), 0);
+  }
+}
+
 TEST(Migration, RetiredSlotsGetNoNewConnections) {
   ReloadableServer s("steer", "workers: 4\n");
   ASSERT_EQ(s.reloadWorkers(1).exitCode, 0);

@@ -99,6 +99,14 @@ class Router final : public Owners {
   void sendRecord(int link, std::string_view record);
   // Records waiting behind a full ring on a link.
   std::size_t backlog(int link) const { return senders_[static_cast<std::size_t>(link)]->overflowed(); }
+  // Whether every record sent is in its ring (none waits in an overflow
+  // queue): a leaving worker must not take queued records with it.
+  bool allWritten() const {
+    for (const auto& sender : senders_) {
+      if (sender && sender->overflowed() != 0) return false;
+    }
+    return true;
+  }
   int linkOfPeer(int peer) const { return peerLinks_[static_cast<std::size_t>(peer)]; }
   int linkOfNext(int peer) const {
     return static_cast<std::size_t>(peer) < nextLinks_.size() ? nextLinks_[static_cast<std::size_t>(peer)] : -1;

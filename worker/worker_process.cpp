@@ -71,7 +71,7 @@ class Leaving {
 
  private:
   void leaveIfDone() {
-    if (!server_.connections().drained() || router_.inFlight() != 0) return;
+    if (!server_.connections().drained() || router_.inFlight() != 0 || !router_.allWritten()) return;
     // Peers may still forward requests for our keys while their own
     // clients drain: leave only once no worker has a client left (the
     // shared per-slot counts), so every forwarded request gets its answer.
