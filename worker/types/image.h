@@ -29,7 +29,9 @@ Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view 
 // Big tables travel in parts, so that neither side spends more than a
 // slice of loop time on one: first the image of an empty table of the
 // kind, then parts (images of some of its tuples) that add to it.
-inline constexpr std::size_t kTuplesPerPart = 1024;
+// A part is a bit of work on the receiving side: a ring's worth of them
+// arriving at once must still be a short slice of its loop.
+inline constexpr std::size_t kTuplesPerPart = 256;
 inline bool travelsInParts(const Store::Entry* e) {
   return ownsObject(Store::kind(e)) && Store::table(e).size() > kTuplesPerPart;
 }
