@@ -152,7 +152,10 @@ TEST(DifferentialScan, CompleteIterationsReturnTheSameKeys) {
     for (int i = 0; i < 1500; ++i) {
       c.sendCommand({"SET", (i % 3 ? "user:" : "order:") + std::to_string(i), "v"});
     }
-    for (int i = 0; i < 1500; ++i) c.readReply();
+    for (int i = 0; i < 300; ++i) {  // and keys of other types, for TYPE
+      c.sendCommand({i % 2 ? "HSET" : "SADD", (i % 2 ? "hash:" : "set:") + std::to_string(i), "f", "v"});
+    }
+    for (int i = 0; i < 1800; ++i) c.readReply();
     std::multiset<std::string> keys;
     std::string cursor = "0";
     int calls = 0;
@@ -174,12 +177,15 @@ TEST(DifferentialScan, CompleteIterationsReturnTheSameKeys) {
     return std::set<std::string>(keys.begin(), keys.end());
   };
   for (const auto& options : std::vector<std::vector<std::string>>{
-           {}, {"COUNT", "7"}, {"MATCH", "order:*", "COUNT", "50"}, {"TYPE", "string"}, {"TYPE", "list"}}) {
+           {}, {"COUNT", "7"}, {"MATCH", "order:*", "COUNT", "50"}, {"TYPE", "string"}, {"TYPE", "list"},
+           {"TYPE", "HASH"}, {"TYPE", "set", "MATCH", "set:1*"}}) {
     const auto fromRedis = scanAll(redis.port, options);
     const auto fromKeyloop = scanAll(keyloop.port, options);
     EXPECT_EQ(fromKeyloop, fromRedis);
-    EXPECT_EQ(fromRedis.size(), options.size() > 1 && options[0] == "MATCH" ? 500u
-                                : options.size() > 1 && options[1] == "list" ? 0u : 1500u);
+    const std::string first = options.empty() ? "" : options[0], second = options.size() > 1 ? options[1] : "";
+    const std::size_t expected = first == "MATCH" ? 500u : second == "list" ? 0u : second == "string" ? 1500u
+                               : second == "HASH" ? 150u : second == "set" ? 55u : 1800u;
+    EXPECT_EQ(fromRedis.size(), expected) << (first + " " + second);
   }
 }
 

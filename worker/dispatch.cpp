@@ -53,6 +53,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(arityError(command));
   } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
     reply.error("NOAUTH Authentication required.");
+  } else if (hasOverlongKey(*command.spec, args)) {
+    reply.error("ERR key too long: keyloop keeps keys under 256 MB");
   } else {
     const CommandSpec& spec = *command.spec;
     client.setLastCommand(command.topLevel, command.spec);
@@ -78,6 +80,18 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     metrics::bump(stats_.metrics().commandErrors);
   }
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+bool Dispatch::hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args) {
+  // A request is at most proto-max-bulk-len per argument: only a setting
+  // above 256 MB lets a key through that the store could not hold.
+  if (services_.config().protoMaxBulkLen <= Store::kMaxKeyLength) return false;
+  bool overlong = false;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    overlong = args[i].size() > Store::kMaxKeyLength;
+    return !overlong;
+  });
+  return overlong;
 }
 
 std::string Dispatch::redirection(const RoutePlan& plan) const {

@@ -77,6 +77,8 @@ class Dispatch {
   bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   // Runs a command's handler, and tells the write observer if it writes.
+  // Whether a key argument is longer than the store takes.
+  bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Runs a handler; `index` is its top-level command's (INFO commandstats).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
 

@@ -25,7 +25,8 @@ constexpr std::size_t kMaxBacklog = 64;
 }  // namespace
 
 Migration::Migration(Loop& loop, Server& server, Router& router, Log& log, int slot)
-    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), settle_(loop), streamer_(loop), roomCheck_(loop) {
+    : loop_(loop), server_(server), router_(router), log_(log), slot_(slot), settle_(loop), streamer_(loop), roomCheck_(loop),
+      applier_(loop) {
   router_.setControlHandler([this](int link, RecordType type, std::string_view payload) { onRecord(link, type, payload); });
 }
 
@@ -108,6 +109,51 @@ void Migration::forgetRetiring(int slot) {
 }
 
 void Migration::onRecord(int, RecordType type, std::string_view payload) {
+  std::int32_t slot = -1;
+  switch (type) {
+    case RecordType::KeyValue:
+    case RecordType::KeyGone:
+    case RecordType::KeyMore:
+    case RecordType::Flushed:
+    case RecordType::HandOverEnd:
+      return arrive(type, payload);
+    case RecordType::Copied:
+      if (!ipc::decodeSlotNotice(payload, slot)) return;
+      copiedPeers_.insert(slot);
+      return holdIfAllCopied();
+    case RecordType::Quiet:
+      if (!ipc::decodeSlotNotice(payload, slot)) return;
+      quietPeers_.insert(slot);
+      return checkQuiet();
+    default:
+      return;  // requests and replies are the router's
+  }
+}
+
+void Migration::arrive(RecordType type, std::string_view payload) {
+  // A ring full of big values' parts can arrive in one read: applied all
+  // at once they would stall this loop. Past a few parts per iteration
+  // they wait in order (with whatever follows them) for the next ones.
+  if (waiting_.empty() && (type != RecordType::KeyMore || partsThisRound_ < kPartsPerRound)) {
+    partsThisRound_ += type == RecordType::KeyMore;
+    return apply(type, payload);
+  }
+  waiting_.emplace_back(type, std::string(payload));
+  if (waiting_.size() == 1) applier_.start([this] { applyWaiting(); });
+}
+
+void Migration::applyWaiting() {
+  partsThisRound_ = 0;
+  while (!waiting_.empty() && partsThisRound_ < kPartsPerRound) {
+    const auto [type, payload] = std::move(waiting_.front());
+    waiting_.pop_front();
+    partsThisRound_ += type == RecordType::KeyMore;
+    apply(type, payload);
+  }
+  if (waiting_.empty()) applier_.stop();
+}
+
+void Migration::apply(RecordType type, std::string_view payload) {
   ipc::KeyState state;
   std::int32_t slot = -1;
   switch (type) {
@@ -126,19 +172,11 @@ void Migration::onRecord(int, RecordType type, std::string_view payload) {
       return;
     case RecordType::Flushed:
       return server_.store().clear();
-    case RecordType::Copied:
-      if (!ipc::decodeSlotNotice(payload, slot)) return;
-      copiedPeers_.insert(slot);
-      return holdIfAllCopied();
-    case RecordType::Quiet:
-      if (!ipc::decodeSlotNotice(payload, slot)) return;
-      quietPeers_.insert(slot);
-      return checkQuiet();
     case RecordType::HandOverEnd:
       if (ipc::decodeSlotNotice(payload, slot)) arrived(slot);
       return;
     default:
-      return;  // requests and replies are the router's
+      return;
   }
 }
 

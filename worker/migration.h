@@ -81,6 +81,11 @@ class Migration {
 
  private:
   void onRecord(int link, ipc::RecordType type, std::string_view payload);
+  // New side: a key record (or a retiring worker's end), applied now or,
+  // behind a burst of big values' parts, a few parts per loop iteration.
+  void arrive(ipc::RecordType type, std::string_view payload);
+  void applyWaiting();
+  void apply(ipc::RecordType type, std::string_view payload);
   void noteWrite(std::span<const std::string_view> args, const CommandSpec& spec);
   // Sends a slot notice (Copied, Quiet) to every peer of this generation.
   void sendToPeers(ipc::RecordType type);
@@ -107,6 +112,9 @@ class Migration {
   // new side
   int expectedArrivals_ = 0;
   std::set<int> arrivals_;
+  static constexpr int kPartsPerRound = 8;  // 8 x 256 tuples: well under a millisecond
+  std::deque<std::pair<ipc::RecordType, std::string>> waiting_;
+  int partsThisRound_ = 0;
   // retiring side
   int nextWorkers_ = 0;
   ring::Ring nextRing_{1};
@@ -140,6 +148,7 @@ class Migration {
   Check settle_;     // Quiescing: after every batch of messages
   Idle streamer_;
   Check roomCheck_;  // while the rings are full
+  Idle applier_;     // while records wait (new side)
 };
 
 }  // namespace keyloop

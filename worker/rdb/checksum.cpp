@@ -29,6 +29,9 @@ std::uint64_t crc64(std::uint64_t crc, std::string_view bytes) {
 }
 
 std::optional<std::string> lzfDecompress(std::string_view in, std::size_t length) {
+  // A back reference of 3 bytes expands to at most 264: a claimed length
+  // beyond that is a lie, and must not become an allocation.
+  if (length > in.size() * 88 + 64) return std::nullopt;
   std::string out;
   out.reserve(length);
   std::size_t i = 0;

@@ -46,6 +46,20 @@ TEST(Config, ClusterSectionIsReadAndChecked) {
   EXPECT_EQ(errorOf("cluster:\n  port: 70000\n"), "test.yaml:2:9: 'port' must be an integer from 1 to 65535, got '70000'");
 }
 
+TEST(Config, EncodingSectionIsReadAndChecked) {
+  ConfigResult r = parseConfig("encoding:\n  hash_max_listpack_entries: 4\n  set_max_intset_entries: 0\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const EncodingConfig& e = std::get<Config>(r).encoding;
+  EXPECT_EQ(e.hashMaxListpackEntries, 4u);
+  EXPECT_EQ(e.setMaxIntsetEntries, 0u);
+  EXPECT_EQ(e.hashMaxListpackValue, 64u);  // redis.conf's defaults for the rest
+  EXPECT_EQ(e.setMaxListpackEntries, 128u);
+  EXPECT_EQ(errorOf("encoding:\n  hash_max_listpack_entrys: 4\n"),
+            "test.yaml:2:3: unknown key 'hash_max_listpack_entrys' in 'encoding' (did you mean 'hash_max_listpack_entries'?)");
+  EXPECT_EQ(errorOf("encoding:\n  set_max_listpack_value: -1\n"),
+            "test.yaml:2:27: 'set_max_listpack_value' must be an integer from 0 to 2147483648, got '-1'");
+}
+
 TEST(Config, SizesAndDurationsTakeUnits) {
   EXPECT_EQ(parseSize("512mb"), 512ull << 20);
   EXPECT_EQ(parseSize("1GB"), 1ull << 30);
