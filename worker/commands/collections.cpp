@@ -54,6 +54,19 @@ void scanCollection(CommandContext& ctx, const Store::Entry* e, std::uint64_t cu
   for (const std::string& s : found) ctx.reply.bulk(s);
 }
 
+void removeElements(CommandContext& ctx, Type type) {
+  auto e = writeAs(ctx, ctx.args[1], type);
+  if (!e) return;
+  long long removed = 0;
+  if (*e != nullptr) {
+    for (std::size_t i = 2; i < ctx.args.size() && collection::size(*e) > 0; ++i) {
+      removed += collection::erase(ctx.store, *e, ctx.args[i]);
+    }
+    if (collection::size(*e) == 0) ctx.store.erase(ctx.args[1]);  // an empty hash or set is no key, as in Redis
+  }
+  ctx.reply.integer(removed);
+}
+
 void randomDistinct(const Store::Entry* e, std::size_t wanted, const VisitTuple& visit) {
   const std::size_t size = collection::size(e);
   if (wanted * 3 > size) {

@@ -48,6 +48,9 @@ struct ScanOptions {
 std::optional<ScanOptions> parseScanOptions(CommandContext& ctx, std::size_t first, bool typeAllowed);
 // HSCAN / SSCAN of `e` (null: an empty scan) from the options at args[3].
 void scanCollection(CommandContext& ctx, const Store::Entry* e, std::uint64_t cursor);
+// HDEL / SREM: removes args[2..] from the hash or set at args[1], and the
+// key once it is empty; replies how many were there.
+void removeElements(CommandContext& ctx, Type type);
 // `wanted` distinct random tuples of `e` (fewer than its size), each once.
 using VisitTuple = std::function<void(std::string_view key, std::string_view value)>;
 void randomDistinct(const Store::Entry* e, std::size_t wanted, const VisitTuple& visit);

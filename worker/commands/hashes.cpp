@@ -24,11 +24,6 @@ std::optional<std::string_view> fieldValue(const Store::Entry* e, std::string_vi
   return t.value;
 }
 
-// Deletes the key once its last field is gone, as Redis does.
-void dropIfEmpty(CommandContext& ctx, Store::Entry* e) {
-  if (collection::size(e) == 0) ctx.store.erase(ctx.args[1]);
-}
-
 void setFields(CommandContext& ctx, bool countAdded) {
   if (ctx.args.size() % 2 != 0) {
     return ctx.reply.error("ERR wrong number of arguments for '" + toLower(ctx.args[0]) + "' command");
@@ -84,18 +79,7 @@ void hmget(CommandContext& ctx) {
   }
 }
 
-void hdel(CommandContext& ctx) {
-  auto e = writeAs(ctx, ctx.args[1], Type::Hash);
-  if (!e) return;
-  long long deleted = 0;
-  if (*e != nullptr) {
-    for (std::size_t i = 2; i < ctx.args.size() && collection::size(*e) > 0; ++i) {
-      deleted += collection::erase(ctx.store, *e, ctx.args[i]);
-    }
-    dropIfEmpty(ctx, *e);
-  }
-  ctx.reply.integer(deleted);
-}
+void hdel(CommandContext& ctx) { removeElements(ctx, Type::Hash); }
 
 void hlen(CommandContext& ctx) {
   auto e = readAs(ctx, ctx.args[1], Type::Hash);

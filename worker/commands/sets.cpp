@@ -112,18 +112,7 @@ void sadd(CommandContext& ctx) {
   ctx.reply.integer(added);
 }
 
-void srem(CommandContext& ctx) {
-  auto e = writeAs(ctx, ctx.args[1], Type::Set);
-  if (!e) return;
-  long long removed = 0;
-  if (*e != nullptr) {
-    for (std::size_t i = 2; i < ctx.args.size() && collection::size(*e) > 0; ++i) {
-      removed += collection::erase(ctx.store, *e, ctx.args[i]);
-    }
-    if (collection::size(*e) == 0) ctx.store.erase(ctx.args[1]);
-  }
-  ctx.reply.integer(removed);
-}
+void srem(CommandContext& ctx) { removeElements(ctx, Type::Set); }
 
 void sismember(CommandContext& ctx) {
   auto e = readAs(ctx, ctx.args[1], Type::Set);
