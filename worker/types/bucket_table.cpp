@@ -144,11 +144,17 @@ void BucketTable::merge() {
 }
 
 packed::Tuple BucketTable::random(std::uint64_t (*draw)()) const {
+  // Uniform over tuples, not buckets: a bucket is taken with a chance in
+  // proportion to its tuples (accepted with probability count / kMostAccepted),
+  // then one of them uniformly. (Buckets past kMostAccepted are rare and
+  // only a little favoured.)
+  constexpr std::size_t kMostAccepted = 4 * kLoad;
   for (;;) {
     const std::string_view bytes = contents(buckets_[draw() % buckets_.size()]);
     if (bytes.empty()) continue;
     std::size_t tuples = 0;
     packed::forEachTuple(bytes, 0, width_, [&](const packed::Tuple&) { return ++tuples, true; });
+    if (tuples < kMostAccepted && draw() % kMostAccepted >= tuples) continue;
     std::size_t pick = draw() % tuples;
     packed::Tuple chosen;
     packed::forEachTuple(bytes, 0, width_, [&](const packed::Tuple& t) {

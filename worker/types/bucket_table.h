@@ -60,8 +60,7 @@ class BucketTable {
   // Redis's SCAN over the tuples: about `count` cursor positions' worth.
   template <typename Visit>
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Visit visit) const;
-  // A random tuple (the table must not be empty): a random non-empty bucket,
-  // then a random tuple in it.
+  // A uniformly random tuple (the table must not be empty).
   packed::Tuple random(std::uint64_t (*draw)()) const;
 
   // Bytes it holds from malloc, table and buckets (MEMORY USAGE).

@@ -93,8 +93,7 @@ std::uint64_t scan(const Store::Entry* e, std::uint64_t cursor, std::size_t coun
 struct Picked {
   std::string key, value;
 };
-// A random tuple of a non-empty collection: uniform when small; of a table,
-// of a random non-empty bucket (as close as Redis's dictGetFairRandomKey).
+// A uniformly random tuple of a non-empty collection.
 Picked random(const Store::Entry* e);
 
 // Random numbers for the random picks (one generator per thread).
