@@ -153,6 +153,8 @@ void bitfieldRo(CommandContext&);
 void pfadd(CommandContext&);
 void pfcount(CommandContext&);
 void pfmerge(CommandContext&);
+void pfdebug(CommandContext&);
+void pfselftest(CommandContext&);
 
 // lcs.cpp
 void lcs(CommandContext&);

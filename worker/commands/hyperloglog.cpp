@@ -77,4 +77,40 @@ void pfmerge(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
+void pfselftest(CommandContext& ctx) {
+  const auto failure = hll::selfTest(sparseMaxBytes(ctx));
+  failure ? ctx.reply.error(*failure) : ctx.reply.ok();
+}
+
+void pfdebug(CommandContext& ctx) {
+  const std::string_view sub = ctx.args[1];
+  Store::Entry* e = lookupWrite(ctx, ctx.args[2]);
+  if (e == nullptr) return ctx.reply.error("ERR The specified key does not exist");
+  if (typeOf(Store::kind(e)) != Type::String) return ctx.reply.error(kWrongType);
+  if (!hll::isHll(Store::value(e))) return ctx.reply.error(hll::kNotHll);
+  std::string value(Store::value(e));
+  const bool wasDense = hll::isDense(value);
+  auto dense = [&]() {
+    if (!hll::makeDense(value)) return ctx.reply.error(hll::kCorrupt), false;
+    if (!wasDense) ctx.store.setValue(e, value, Kind::StringRaw);
+    return true;
+  };
+  if (equalsIgnoreCase(sub, "getreg")) {
+    if (!dense()) return;
+    hll::Registers registers{};
+    hll::mergeInto(registers, value);
+    ctx.reply.array(registers.size());
+    for (std::uint8_t r : registers) ctx.reply.integer(r);
+  } else if (equalsIgnoreCase(sub, "decode")) {
+    if (wasDense) return ctx.reply.error("ERR HLL encoding is not sparse");
+    ctx.reply.bulk(hll::describeSparse(value));
+  } else if (equalsIgnoreCase(sub, "encoding")) {
+    ctx.reply.simple(wasDense ? "dense" : "sparse");
+  } else if (equalsIgnoreCase(sub, "todense")) {
+    if (dense()) ctx.reply.integer(wasDense ? 0 : 1);
+  } else {
+    ctx.reply.error("ERR Unknown PFDEBUG subcommand '" + std::string(sub) + "'");
+  }
+}
+
 }  // namespace keyloop::commands

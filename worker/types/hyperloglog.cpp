@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 namespace keyloop::hll {
 
@@ -297,6 +298,29 @@ bool isHll(std::string_view value) {
 
 bool isDense(std::string_view value) { return static_cast<Byte>(value[4]) == kDense; }
 
+bool makeDense(std::string& value) { return sparseToDense(value); }
+
+std::string describeSparse(std::string_view value) {
+  std::string out;
+  const Byte* p = bytesOf(value) + kHeader;
+  const Byte* end = bytesOf(value) + value.size();
+  while (p < end) {
+    if (!out.empty()) out += ' ';
+    if (isZero(*p)) {
+      out += "z:" + std::to_string(zeroLen(*p++));
+    } else if (isXZero(*p) && p + 1 < end) {
+      out += "Z:" + std::to_string(xzeroLen(p));
+      p += 2;
+    } else if (isVal(*p)) {
+      out += "v:" + std::to_string(valValue(*p)) + "," + std::to_string(valLen(*p));
+      ++p;
+    } else {
+      break;  // a truncated XZERO: nothing more to read
+    }
+  }
+  return out;
+}
+
 int add(std::string& value, std::string_view element, std::size_t sparseMaxBytes) {
   long index;
   const int count = patternLength(element, index);
@@ -360,6 +384,53 @@ bool store(std::string& value, const Registers& max, bool dense, std::size_t spa
   }
   invalidateCache(value);
   return true;
+}
+
+std::optional<std::string> selfTest(std::size_t sparseMaxBytes) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::string dense(kDenseSize, '\0');
+  Byte* registers = bytesOf(dense) + kHeader;
+  Registers expected{};
+  for (int cycle = 0; cycle < 1000; ++cycle) {
+    for (long i = 0; i < kRegisters; ++i) {
+      expected[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(rng() & kRegisterMax);
+      denseSet(registers, i, expected[static_cast<std::size_t>(i)]);
+    }
+    for (long i = 0; i < kRegisters; ++i) {
+      if (denseGet(registers, i) != expected[static_cast<std::size_t>(i)]) {
+        return "TESTFAILED Register " + std::to_string(i) + " should be " +
+               std::to_string(expected[static_cast<std::size_t>(i)]) + " but is " + std::to_string(denseGet(registers, i));
+      }
+    }
+  }
+  std::memset(registers, 0, kDenseSize - kHeader);
+  std::memcpy(dense.data(), "HYLL", 4);
+  std::string sparse = create();
+  const double relativeError = 1.04 / std::sqrt(static_cast<double>(kRegisters));
+  const std::uint64_t seed = rng();
+  std::uint64_t checkpoint = 1;
+  for (std::uint64_t j = 1; j <= 10000000; ++j) {
+    const std::uint64_t element = j ^ seed;
+    const std::string_view bytes(reinterpret_cast<const char*>(&element), sizeof element);
+    add(dense, bytes, sparseMaxBytes);
+    add(sparse, bytes, sparseMaxBytes);
+    if (j != checkpoint) continue;
+    if (j < sparseMaxBytes / 2 && isDense(sparse)) return std::string("TESTFAILED sparse encoding not used");
+    std::array<int, 64> denseHistogram{};
+    for (long i = 0; i < kRegisters; ++i) ++denseHistogram[static_cast<std::size_t>(denseGet(registers, i))];
+    const std::uint64_t denseCount = estimate(denseHistogram);
+    bool changed = false;
+    std::string sparseCopy = sparse;
+    sparseCopy[15] = static_cast<char>(sparseCopy[15] | 0x80);  // count it, not a cached value
+    if (count(sparseCopy, changed) != denseCount) return std::string("TESTFAILED dense/sparse disagree");
+    const auto error = static_cast<std::uint64_t>(std::llabs(static_cast<long long>(checkpoint - denseCount)));
+    const auto most = j == 10 ? 1 : static_cast<std::uint64_t>(std::ceil(relativeError * 6 * static_cast<double>(checkpoint)));
+    if (error > most) {
+      return "TESTFAILED Too big error. card:" + std::to_string(checkpoint) + " abserr:" + std::to_string(error);
+    }
+    checkpoint *= 10;
+  }
+  return std::nullopt;
 }
 
 }  // namespace keyloop::hll

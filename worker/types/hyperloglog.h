@@ -41,5 +41,13 @@ std::uint64_t countOf(const Registers& registers);
 // when `dense`; invalidates the cache. False when corrupt.
 bool store(std::string& value, const Registers& max, bool dense, std::size_t sparseMaxBytes);
 bool isDense(std::string_view value);
+// PFDEBUG's views: the value made dense (false: corrupt), and a sparse
+// value's opcodes as Redis prints them ("Z:16384", "z:3 v:2,1 ...").
+bool makeDense(std::string& value);
+std::string describeSparse(std::string_view value);
+// PFSELFTEST, Redis's checks: registers keep what is set in them, and
+// dense and sparse counts agree and stay within six standard errors up to
+// ten million elements. The error text, or nullopt when all passed.
+std::optional<std::string> selfTest(std::size_t sparseMaxBytes);
 
 }  // namespace keyloop::hll
