@@ -48,32 +48,54 @@ std::optional<long long> parseMemory(std::string_view text) {
   [](const Config& c) { return std::to_string(c.field); },                    \
   [](Config& c, long long v) { c.field = static_cast<decltype(c.field)>(v); }
 
-// Sorted by name. The encoding thresholds keep Redis 7.0's ziplist aliases.
+// A setting only a new config file changes (read-only here).
+#define FIXED(expression) Format::Fixed, 0, 0, []([[maybe_unused]] const Config& c) { return std::string(expression); }, nullptr
+
+std::string yesNo(bool b) { return b ? "yes" : "no"; }
+
+// Sorted by name, Redis's first; keyloop's own settings (no Redis name)
+// under keyloop-*, as the YAML names them. The encoding thresholds keep
+// Redis 7.0's ziplist aliases.
 constexpr long long kLong = LLONG_MAX;
 const Setting kSettings[] = {
-    {"appendonly", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("no"); }, nullptr},
-    {"bind", "", Format::Fixed, 0, 0, [](const Config& c) { return c.listen.front().address; }, nullptr},
+    {"appendonly", "", FIXED("no")},
+    {"bind", "", FIXED(c.listen.front().address)},
+    {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0")},
     {"client-query-buffer-limit", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(clientQueryBufferLimit)},
-    {"databases", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("1"); }, nullptr},
+    {"cluster-announce-ip", "", FIXED(c.cluster.announce)},
+    {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},
+    {"cluster-port", "", FIXED(std::to_string(c.cluster.enabled ? c.cluster.port : 0))},
+    {"databases", "", FIXED("1")},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", Format::Integer, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackEntries)},
     {"hash-max-listpack-value", "hash-max-ziplist-value", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackValue)},
     {"hll-sparse-max-bytes", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hllSparseMaxBytes)},
     {"hz", "", Format::Integer, 0, INT_MAX, [](const Config& c) { return std::to_string(c.expireHz); },
      [](Config& c, long long v) { c.expireHz = static_cast<int>(std::clamp(v, 1ll, 500ll)); }},
+    {"keyloop-cpu-affinity", "", FIXED(c.pinWorkers ? "auto" : "off")},
+    {"keyloop-drain-timeout", "", FIXED(std::to_string(c.drainTimeoutMs) + "ms")},
+    {"keyloop-expiry-cycle-budget", "", FIXED(std::to_string(c.expireBudgetMicros) + "us")},
+    {"keyloop-metrics", "", FIXED(c.metricsEnabled ? c.metricsListen.address + ":" + std::to_string(c.metricsListen.port) : "no")},
+    {"keyloop-thread-pool", "", FIXED(std::to_string(c.threadPool))},
+    {"keyloop-workers", "", FIXED(c.workers == 0 ? "auto" : std::to_string(c.workers))},
+    {"logfile", "", FIXED(c.logFile)},
+    {"loglevel", "", FIXED(c.logLevel)},
     {"maxclients", "", Format::Integer, 1, UINT_MAX, SIZE_SETTING(maxClients)},
-    {"maxmemory", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("0"); }, nullptr},
-    {"maxmemory-policy", "", Format::Fixed, 0, 0, [](const Config&) { return std::string("noeviction"); }, nullptr},
-    {"port", "", Format::Fixed, 0, 0, [](const Config& c) { return std::to_string(c.listen.front().port); }, nullptr},
+    {"maxmemory", "", FIXED("0")},
+    {"maxmemory-policy", "", FIXED("noeviction")},
+    {"pidfile", "", FIXED(c.pidFile)},
+    {"port", "", FIXED(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
-    {"save", "", Format::Fixed, 0, 0, [](const Config&) { return std::string(); }, nullptr},
+    {"requirepass", "", FIXED(c.requirePass)},
+    {"save", "", FIXED("")},
     {"set-max-intset-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxIntsetEntries)},
     {"set-max-listpack-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxListpackEntries)},
     {"set-max-listpack-value", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.setMaxListpackValue)},
-    {"tcp-backlog", "", Format::Fixed, 0, 0, [](const Config& c) { return std::to_string(c.listen.front().backlog); }, nullptr},
+    {"tcp-backlog", "", FIXED(std::to_string(c.listen.front().backlog))},
     {"timeout", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(idleTimeoutSeconds)},
 };
 
 #undef SIZE_SETTING
+#undef FIXED
 
 const Setting* findSetting(std::string_view name) {
   for (const Setting& s : kSettings) {
