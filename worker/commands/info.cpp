@@ -239,6 +239,7 @@ struct Section {
   std::string_view name, title;
   void (*write)(CommandContext&, Writer&);
   bool byDefault;
+  std::string_view alias = {};  // another name INFO takes for it
 };
 
 // In the order Redis prints them.
@@ -250,7 +251,7 @@ constexpr Section kSections[] = {
     {"stats", "Stats", statsSection, true},
     {"replication", "Replication", replicationSection, true},
     {"cpu", "CPU", cpuSection, true},
-    {"modules", "Modules", modulesSection, true},
+    {"modules", "Modules", modulesSection, true, "module_list"},
     {"commandstats", "Commandstats", commandstatsSection, false},
     {"errorstats", "Errorstats", errorstatsSection, true},
     {"latencystats", "Latencystats", latencystatsSection, false},
@@ -259,20 +260,30 @@ constexpr Section kSections[] = {
     {"workers", "Workers", workersSection, true},
 };
 
+// Names that ask for a group of sections rather than one.
+enum class Group { All, Defaults };
+constexpr std::pair<std::string_view, Group> kGroups[] = {
+    {"all", Group::All}, {"everything", Group::All}, {"default", Group::Defaults}};
+
 }  // namespace
 
 void info(CommandContext& ctx) {
   bool all = false, defaults = ctx.args.size() == 1;
-  std::vector<std::string> wanted;
+  std::vector<const Section*> wanted;
   for (std::size_t i = 1; i < ctx.args.size(); ++i) {
-    std::string name = toLower(ctx.args[i]);
-    if (name == "all" || name == "everything") all = true;
-    else if (name == "default") defaults = true;
-    else wanted.push_back(name == "module_list" ? "modules" : std::move(name));
+    const std::string_view arg = ctx.args[i];
+    for (const auto& [name, group] : kGroups) {
+      if (equalsIgnoreCase(arg, name)) (group == Group::All ? all : defaults) = true;
+    }
+    for (const Section& section : kSections) {
+      if (equalsIgnoreCase(arg, section.name) || (!section.alias.empty() && equalsIgnoreCase(arg, section.alias))) {
+        wanted.push_back(&section);
+      }
+    }
   }
   Writer w;
   for (const Section& section : kSections) {
-    const bool asked = std::find(wanted.begin(), wanted.end(), section.name) != wanted.end();
+    const bool asked = std::find(wanted.begin(), wanted.end(), &section) != wanted.end();
     if (!all && !asked && !(defaults && section.byDefault)) continue;
     if (!w.text.empty()) w.text += "\r\n";
     w.text += "# " + std::string(section.title) + "\r\n";
