@@ -57,10 +57,11 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error("ERR key too long: keyloop keeps keys under 256 MB");
   } else {
     const CommandSpec& spec = *command.spec;
+    const std::size_t index = commandIndex(*command.topLevel);
     client.setLastCommand(command.topLevel, command.spec);
     ++stats_.counters()[kCommandsProcessed];
-    ++stats_.counters()[kCallsByCommand + commandIndex(*command.topLevel)];
-    metrics::bump(stats_.metrics().commands[commandIndex(*command.topLevel)]);
+    ++stats_.counters()[kCallsByCommand + index];
+    metrics::bump(stats_.metrics().commands[index]);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
       reply.error(redirection(plan));
@@ -68,7 +69,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
-      run(spec, ctx, commandIndex(*command.topLevel));
+      run(spec, ctx, index);
       ran = true;
     }
   }

@@ -34,10 +34,19 @@ std::size_t entrySize(std::size_t keyLength, std::size_t valueLength) {
   return offsetof(Store::Entry, bytes) + keyLength + valueLength;
 }
 
-Store::Entry* allocateEntry(std::size_t keyLength, std::size_t valueLength) {
-  void* memory = std::malloc(entrySize(keyLength, valueLength));
+Store::Entry* newEntry(std::string_view key, std::string_view value, std::int64_t expireAtMs, Kind kind,
+                       std::uint32_t accessed) {
+  void* memory = std::malloc(entrySize(key.size(), value.size()));
   if (memory == nullptr) throw std::bad_alloc();
-  return static_cast<Store::Entry*>(memory);
+  auto* e = static_cast<Store::Entry*>(memory);
+  e->expireAtMs = expireAtMs;
+  e->keyLength = static_cast<std::uint32_t>(key.size());
+  e->kind = static_cast<std::uint32_t>(kind);
+  e->valueLength = static_cast<std::uint32_t>(value.size());
+  e->accessed = accessed;
+  std::memcpy(e->bytes, key.data(), key.size());
+  if (!value.empty()) std::memcpy(e->bytes + key.size(), value.data(), value.size());
+  return e;
 }
 
 }  // namespace
@@ -141,13 +150,18 @@ void Store::prefetch(std::span<const std::string_view> keys) const {
   }
 }
 
-void Store::unlink(Entry** slot) {
+Store::Entry* Store::takeOut(Entry** slot) {
   Entry* e = *slot;
   *slot = e->next;
   if (e->expireAtMs != kNoExpiry) volatile_.erase(e);
+  --size_;
+  return e;
+}
+
+void Store::unlink(Entry** slot) {
+  Entry* e = takeOut(slot);
   release(e);
   std::free(e);
-  --size_;
 }
 
 Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
@@ -164,15 +178,7 @@ Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
 }
 
 Store::Entry* Store::set(std::string_view key, std::string_view value, std::int64_t expireAtMs, Kind kind) {
-  Entry* fresh = allocateEntry(key.size(), value.size());
-  fresh->expireAtMs = expireAtMs;
-  fresh->keyLength = static_cast<std::uint32_t>(key.size());
-  fresh->kind = static_cast<std::uint32_t>(kind);
-  fresh->valueLength = static_cast<std::uint32_t>(value.size());
-  fresh->accessed = clock_;
-  std::memcpy(fresh->bytes, key.data(), key.size());
-  if (!value.empty()) std::memcpy(fresh->bytes + key.size(), value.data(), value.size());
-  return place(fresh);
+  return place(newEntry(key, value, expireAtMs, kind, clock_));
 }
 
 Store::Entry* Store::place(Entry* fresh) {
@@ -261,20 +267,9 @@ bool Store::erase(std::string_view key) {
 }
 
 Store::Entry* Store::adopt(Store& from, Entry* entry, std::string_view to) {
-  Entry* fresh = allocateEntry(to.size(), entry->valueLength);
-  fresh->expireAtMs = entry->expireAtMs;
-  fresh->keyLength = static_cast<std::uint32_t>(to.size());
-  fresh->kind = entry->kind;
-  fresh->valueLength = entry->valueLength;
-  fresh->accessed = entry->accessed;
-  std::memcpy(fresh->bytes, to.data(), to.size());
-  std::memcpy(fresh->bytes + to.size(), Store::value(entry).data(), entry->valueLength);
-  // Unlinked without release(): the new entry owns what the old one did.
-  Entry** slot = from.slotOf(key(entry));
-  *slot = entry->next;
-  if (entry->expireAtMs != kNoExpiry) from.volatile_.erase(entry);
-  std::free(entry);
-  --from.size_;
+  Entry* fresh = newEntry(to, value(entry), entry->expireAtMs, kind(entry), entry->accessed);
+  // Taken out without release(): the new entry owns what the old one did.
+  std::free(from.takeOut(from.slotOf(key(entry))));
   return place(fresh);
 }
 

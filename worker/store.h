@@ -147,6 +147,8 @@ class Store {
  private:
   std::size_t bucketOf(std::string_view key) const;
   Entry** slotOf(std::string_view key);
+  // Unhooks the entry at `slot` from the table (its memory and value stay).
+  Entry* takeOut(Entry** slot);
   void unlink(Entry** slot);
   // Puts a new entry where its key belongs, replacing the old one.
   Entry* place(Entry* fresh);

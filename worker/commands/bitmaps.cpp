@@ -26,10 +26,9 @@ std::optional<std::uint64_t> bitOffset(CommandContext& ctx, std::string_view arg
 
 // The string at args[1] for a write, at least `bytes` long (zero-padded);
 // nullopt after WRONGTYPE. The value is "raw" from now on.
-std::optional<Store::Entry*> bitsForWrite(CommandContext& ctx, std::size_t bytes, bool& grew) {
+std::optional<Store::Entry*> bitsForWrite(CommandContext& ctx, std::size_t bytes) {
   auto e = writeAs(ctx, ctx.args[1], Type::String);
   if (!e) return e;
-  grew = *e == nullptr || Store::value(*e).size() < bytes;
   if (*e == nullptr) *e = ctx.store.set(ctx.args[1], {}, kNoExpiry, Kind::StringRaw);
   if (Store::value(*e).size() < bytes) *e = ctx.store.resizeValue(*e, bytes);
   Store::setKind(*e, Kind::StringRaw);
@@ -211,14 +210,13 @@ void bitfieldGeneric(CommandContext& ctx, bool readOnlyCommand) {
     j += op.code == FieldOp::Get ? 2 : 3;
   }
   Store::Entry* e = nullptr;
-  bool grew = false;
   if (!writes) {
     auto found = readAs(ctx, a[1], Type::String);
     if (!found) return;
     e = *found;
   } else {
     if (readOnlyCommand) return ctx.reply.error("ERR BITFIELD_RO only supports the GET subcommand");
-    auto found = bitsForWrite(ctx, (highestWrite >> 3) + 1, grew);
+    auto found = bitsForWrite(ctx, (highestWrite >> 3) + 1);
     if (!found) return;
     e = *found;
   }
@@ -280,8 +278,7 @@ void setbit(CommandContext& ctx) {
   if (!offset) return;
   auto on = parseInteger(ctx.args[3]);
   if (!on || (*on & ~1)) return ctx.reply.error("ERR bit is not an integer or out of range");
-  bool grew = false;
-  auto e = bitsForWrite(ctx, (*offset >> 3) + 1, grew);
+  auto e = bitsForWrite(ctx, (*offset >> 3) + 1);
   if (!e) return;
   auto* p = reinterpret_cast<unsigned char*>(Store::mutableValue(*e));
   const unsigned shift = 7 - (*offset & 7);

@@ -7,6 +7,11 @@
 
 namespace keyloop::commands {
 
+collection::Limits hashLimits(const CommandContext& ctx) {
+  const EncodingConfig& e = ctx.worker.config().encoding;
+  return {e.hashMaxListpackEntries, e.hashMaxListpackValue};
+}
+
 collection::Limits setLimits(const CommandContext& ctx) {
   const EncodingConfig& e = ctx.worker.config().encoding;
   return {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries};

@@ -34,7 +34,7 @@ inline Store::Entry* lookupQuietly(CommandContext& ctx, std::string_view key) {
 // absent; nullopt after replying WRONGTYPE. readAs counts hits and misses.
 std::optional<Store::Entry*> readAs(CommandContext& ctx, std::string_view key, Type type);
 std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, Type type);
-// The encoding limits of hashes and sets, as configured now.
+// The encoding limits of hashes and sets, as configured now (collections.cpp).
 collection::Limits hashLimits(const CommandContext& ctx);
 collection::Limits setLimits(const CommandContext& ctx);
 

@@ -30,11 +30,6 @@ std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, 
   return checkedType(ctx, lookupWrite(ctx, key), type);
 }
 
-collection::Limits hashLimits(const CommandContext& ctx) {
-  const EncodingConfig& e = ctx.worker.config().encoding;
-  return {e.hashMaxListpackEntries, e.hashMaxListpackValue};
-}
-
 void replyInvalidExpire(CommandContext& ctx) {
   ctx.reply.error("ERR invalid expire time in '" + toLower(ctx.args[0]) + "' command");
 }
