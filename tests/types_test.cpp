@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "common/resp/reply_reader.h"
@@ -118,6 +119,29 @@ TEST(Types, CorruptPayloadsAreRefusedAndChangeNothing) {
   EXPECT_EQ(k.command({"EXISTS", "x"}), ":0\r\n");
   EXPECT_EQ(k.command({"RESTORE", "h", "0", payload, "REPLACE"}), "+OK\r\n");
   EXPECT_EQ(k.command({"HGET", "h", "a"}), "$1\r\n1\r\n");
+}
+
+// RESTORE's IDLETIME sets the access clock, which OBJECT IDLETIME reads in
+// whole seconds: between the two commands the clock may pass a second
+// boundary (or more, on a slow machine), never go back.
+TEST(Types, RestoreIdletimeSetsTheIdleClock) {
+  KeyloopServer keyloop("workers: 1\n");
+  RespConnection k(keyloop.port);
+  k.command({"SET", "s", "v"});
+  const std::string dumped = k.command({"DUMP", "s"});
+  const std::string payload(resp::replyBulk(dumped).value_or(""));
+  const auto before = std::chrono::steady_clock::now();
+  ASSERT_EQ(k.command({"RESTORE", "r", "0", payload, "IDLETIME", "100"}), "+OK\r\n");
+  const std::string idle = k.command({"OBJECT", "IDLETIME", "r"});
+  const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - before).count();
+  ASSERT_EQ(idle.substr(0, 1), ":") << idle;
+  const long long seconds = std::stoll(idle.substr(1));
+  EXPECT_GE(seconds, 100);
+  EXPECT_LE(seconds, 101 + elapsed);
+  k.command({"GET", "r"});  // a touch: idle again from now
+  const std::string touched = k.command({"OBJECT", "IDLETIME", "r"});
+  EXPECT_LE(std::stoll(touched.substr(1)), 1 + std::chrono::duration_cast<std::chrono::seconds>(
+                                                   std::chrono::steady_clock::now() - before).count());
 }
 
 TEST(Types, EncodingsConvertAtTheirThresholdsAsConfigured) {
