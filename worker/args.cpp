@@ -63,6 +63,20 @@ std::optional<long double> parseLongDouble(std::string_view s) {
   return value;
 }
 
+std::optional<double> parseDouble(std::string_view s) {
+  if (s.empty() || std::memchr(s.data(), '\0', s.size()) != nullptr) return std::nullopt;
+  const std::string buf(s);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(buf.c_str(), &end);
+  if (std::isspace(static_cast<unsigned char>(buf[0])) || *end != '\0' ||
+      (errno == ERANGE && (value == HUGE_VAL || value == -HUGE_VAL || std::fpclassify(value) == FP_ZERO)) ||
+      std::isnan(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::string formatLongDouble(long double value) {
   char buf[5 * 1024];
   int length = std::snprintf(buf, sizeof buf, "%.17Lf", value);

@@ -24,6 +24,9 @@ std::optional<long long> parseInteger(std::string_view text);
 // "ERR invalid cursor".
 std::optional<std::uint64_t> parseScanCursor(std::string_view text);
 std::optional<long double> parseLongDouble(std::string_view text);
+// Redis's getDoubleFromObject: strtod of the whole text, no leading space,
+// no NaN, no overflow ("inf" and "-inf" are fine). nullopt: kNotFloat.
+std::optional<double> parseDouble(std::string_view text);
 // Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros.
 std::string formatLongDouble(long double value);
 std::string formatInteger(long long value);

@@ -81,9 +81,10 @@ void Client::readAndExecute() {
   const ssize_t n = ::read(fd_.get(), in.data() + oldSize, chunk);
   const std::size_t filled = oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0);
   if (!shared) in.resize(filled);
-  if (n == 0 && !order_.empty()) {
+  if (n == 0 && !order_.empty() && !connections_.dispatch().blocked(id_)) {
     // Half-closed with forwarded replies still on their way: deliver them
-    // first (the peer may still be reading), then close.
+    // first (the peer may still be reading), then close. (A blocked
+    // client closes at once, as in Redis: nothing is popped for it.)
     closeAfterReply_ = true;
     return updateInterest();
   }
@@ -234,6 +235,12 @@ void Client::sendReleased() {
   if (closed_ || lingering_) return;
   flush();
   resumeBuffered();  // reading may have paused on in-flight replies
+}
+
+void Client::executeFirst(std::string request) {
+  query_ = std::move(request) + query_.substr(std::min(queryStart_, query_.size()));
+  queryStart_ = 0;
+  resumeBuffered();
 }
 
 void Client::resumeBuffered() {

@@ -61,6 +61,9 @@ class Client {
     return !closed_ && !executing_ && !closeAfterReply_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
            order_.empty() && !order_.barrierUp();
   }
+  // A request handed over with the connection (a reload's blocked
+  // command, blocking.h): runs before anything the peer sends next.
+  void executeFirst(std::string request);
   // Gives the socket up (the server forgets this client).
   UniqueFd detach();
   // Since when finish() waits for the peer to close (nullopt: it does not).

@@ -26,6 +26,13 @@ std::string_view setKeyFlags(std::span<const std::string_view> args) {
   return "OW update";
 }
 
+constexpr auto kList = static_cast<std::uint8_t>(Type::List), kZset = static_cast<std::uint8_t>(Type::Zset);
+constexpr BlockingSpec kListWait{{1, -2, 1}, kList, -1};           // BLPOP key... timeout
+constexpr BlockingSpec kListMoveWait{{1, 1, 1}, kList, -1};        // BLMOVE source dest ... timeout
+constexpr BlockingSpec kListNumkeysWait{{0, 0, 0, 2}, kList, 1};   // BLMPOP timeout numkeys key...
+constexpr BlockingSpec kZsetWait{{1, -2, 1}, kZset, -1};           // BZPOPMIN key... timeout
+constexpr BlockingSpec kZsetNumkeysWait{{0, 0, 0, 2}, kZset, 1};   // BZMPOP timeout numkeys key...
+
 constexpr CommandSpec kClientSubcommands[] = {
     {"getname", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the name of the connection.", "2.6.9", "", clientGetname},
     {"help", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", clientHelp},
@@ -33,6 +40,7 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"info", 2, F | kConnection, {0, 0, 0}, CrossWorker::GatherTotals, "", "connection", "Returns information about the connection.", "6.2.0", "", clientInfo},
     {"list", -2, kAdmin | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Lists open connections.", "2.4.0", "[TYPE:client-type]", clientList},
     {"setname", 3, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
+    {"unblock", -3, kAdmin | kConnection, {0, 0, 0}, CrossWorker::BroadcastSum, "", "connection", "Unblock a client blocked in a blocking command from a different connection", "5.0.0", "client-id [TIMEOUT|ERROR]", clientUnblock},
 };
 
 constexpr CommandSpec kClusterSubcommands[] = {
@@ -82,9 +90,15 @@ constexpr CommandSpec kObjectSubcommands[] = {
 
 // Sorted by name: findCommand() binary-searches it.
 constexpr CommandSpec kCommands[] = {
+    {"__block", -8, kInternal, {0, 0, 0, 5}, CrossWorker::None, "", "list", "Registers a blocked client's wait on keys of this worker.", "0.1.0", "id worker resp type numkeys key... command...", blockWaiter},
     {"__commit", -2, kInternal | W | kHoldsLocks, {0, 0, 0, 0, commitKeyIndices}, CrossWorker::None, "", "keyspace", "Applies a cross-worker transaction's writes and unlocks.", "0.1.0", "transaction [op...]", commitKeys},
     {"__lock", -3, kInternal, {2, -1, 1}, CrossWorker::Keyed, "", "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
+    {"__rewait", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client waits again (its element went).", "0.1.0", "id", rewaitWaiter},
+    {"__retry", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A waited-on key has an element: run the command the long way.", "0.1.0", "id", retryWait},
+    {"__served", 3, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client's reply, from the owner that served it.", "0.1.0", "id reply", servedWait},
     {"__totals", 1, kInternal, {0, 0, 0}, CrossWorker::None, "", "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
+    {"__unblock", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client waits no more.", "0.1.0", "id", unblockWaiter},
+    {"__wake", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "May a blocked client be served? 1 reserves it.", "0.1.0", "id", wakeWait},
     {"append", 3, W, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
     {"asking", 1, F, {0, 0, 0}, CrossWorker::None, "", "cluster", "Signals that a cluster client is following an -ASK redirect.", "3.0.0", "", clusterAccept},
     {"auth", -2, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
@@ -93,6 +107,14 @@ constexpr CommandSpec kCommands[] = {
     {"bitfield_ro", -2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "bitmap", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "6.0.0", "key [(GET encoding offset)]...", bitfieldRo},
     {"bitop", -4, W, {2, -1, 1}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "bitmap", "Perform bitwise operations between strings", "2.6.0", "operation key key...", bitop},
     {"bitpos", -3, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "bitmap", "Find first bit set or clear in a string", "2.8.7", "key bit [start [end [BYTE|BIT]]]", bitpos},
+    {"blmove", 6, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "key key (LEFT|RIGHT) (LEFT|RIGHT) timeout", blmove, {}, nullptr, &kListMoveWait},
+    {"blmpop", -5, W, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Pop elements from a list, or block until one is available", "7.0.0", "timeout numkeys key... (LEFT|RIGHT) [COUNT:count]", blmpop, {}, nullptr, &kListNumkeysWait},
+    {"blpop", -3, W, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the first element in a list, or block until one is available", "2.0.0", "key... timeout", blpop, {}, nullptr, &kListWait},
+    {"brpop", -3, W, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the last element in a list, or block until one is available", "2.0.0", "key... timeout", brpop, {}, nullptr, &kListWait},
+    {"brpoplpush", 4, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "key key timeout", brpoplpush, {}, nullptr, &kListMoveWait},
+    {"bzmpop", -5, W, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "timeout numkeys key... (MIN|MAX) [COUNT:count]", bzmpop, {}, nullptr, &kZsetNumkeysWait},
+    {"bzpopmax", -3, W | F, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmax, {}, nullptr, &kZsetWait},
+    {"bzpopmin", -3, W | F, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmin, {}, nullptr, &kZsetWait},
     {"client", -2, 0, {0, 0, 0}, CrossWorker::None, "", "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
     {"cluster", -2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "A container for Redis Cluster commands.", "3.0.0", "", nullptr, kClusterSubcommands},
     {"command", -1, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns detailed information about all commands.", "2.8.13", "", command, kCommandSubcommands},
@@ -139,6 +161,19 @@ constexpr CommandSpec kCommands[] = {
     {"info", -1, 0, {0, 0, 0}, CrossWorker::GatherTotals, "", "server", "Returns information and statistics about the server.", "1.0.0", "[section...]", info},
     {"keys", 2, R, {0, 0, 0}, CrossWorker::BroadcastConcat, "", "keyspace", "Returns all key names that match a pattern.", "1.0.0", "pattern", keys},
     {"lcs", -3, R, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "string", "Find longest common substring", "7.0.0", "key1 key2 [LEN] [IDX] [MINMATCHLEN:len] [WITHMATCHLEN]", lcs},
+    {"lindex", 3, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "list", "Get an element from a list by its index", "1.0.0", "key index", lindex},
+    {"linsert", 5, W, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "list", "Insert an element before or after another element in a list", "2.2.0", "key (BEFORE|AFTER) pivot element", linsert},
+    {"llen", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "list", "Get the length of a list", "1.0.0", "key", llen},
+    {"lmove", 5, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it", "6.2.0", "key key (LEFT|RIGHT) (LEFT|RIGHT)", lmove},
+    {"lmpop", -4, W, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Pop elements from a list", "7.0.0", "numkeys key... (LEFT|RIGHT) [COUNT:count]", lmpop},
+    {"lpop", -2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access delete", "list", "Remove and get the first elements in a list", "1.0.0", "key [count]", lpop},
+    {"lpos", -3, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "list", "Return the index of matching elements on a list", "6.0.6", "key element [RANK:rank] [COUNT:num-matches] [MAXLEN:len]", lpos},
+    {"lpush", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "list", "Prepend one or multiple elements to a list", "1.0.0", "key element...", lpush},
+    {"lpushx", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "list", "Prepend an element to a list, only if the list exists", "2.2.0", "key element...", lpushx},
+    {"lrange", 4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "list", "Get a range of elements from a list", "1.0.0", "key start stop", lrange},
+    {"lrem", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "list", "Remove elements from a list", "1.0.0", "key count element", lrem},
+    {"lset", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW update", "list", "Set the value of an element in a list by its index", "1.0.0", "key index element", lset},
+    {"ltrim", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "list", "Trim a list to the specified range", "1.0.0", "key start stop", ltrim},
     {"memory", -2, 0, {0, 0, 0}, CrossWorker::None, "", "server", "A container for memory diagnostics commands", "4.0.0", "", nullptr, kMemorySubcommands},
     {"mget", -2, R | F, {1, -1, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "string", "Atomically returns the string values of one or more keys.", "1.0.0", "key...", mget},
     {"mset", -3, W, {1, -1, 2}, CrossWorker::MultiOwnerAtomic, "OW update", "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "(key value)...", mset},
@@ -163,6 +198,10 @@ constexpr CommandSpec kCommands[] = {
     {"rename", 3, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW update", "keyspace", "Renames a key and overwrites the destination.", "1.0.0", "key newkey", rename},
     {"renamenx", 3, W | F, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;OW insert", "keyspace", "Renames a key only when the target key name doesn't exist.", "1.0.0", "key newkey", renamenx},
     {"restore", -4, W, {1, 1, 1}, CrossWorker::Keyed, "OW update", "generic", "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME:seconds] [FREQ:frequency]", restore},
+    {"rpop", -2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access delete", "list", "Remove and get the last elements in a list", "1.0.0", "key [count]", rpop},
+    {"rpoplpush", 3, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Remove the last element in a list, prepend it to another list and return it", "1.2.0", "key key", rpoplpush},
+    {"rpush", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "list", "Append one or multiple elements to a list", "1.0.0", "key element...", rpush},
+    {"rpushx", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "list", "Append an element to a list, only if the list exists", "2.2.0", "key element...", rpushx},
     {"sadd", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "set", "Add one or more members to a set", "1.0.0", "key member...", sadd},
     {"scan", -2, R, {0, 0, 0}, CrossWorker::BroadcastScan, "", "keyspace", "Iterates over the key names in the database.", "2.8.0", "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]", scan},
     {"scard", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "set", "Get the number of members in a set", "1.0.0", "key", scard},
@@ -194,6 +233,38 @@ constexpr CommandSpec kCommands[] = {
     {"ttl", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time in seconds of a key.", "1.0.0", "key", ttl},
     {"type", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "keyspace", "Determines the type of value stored at a key.", "1.0.0", "key", type},
     {"unlink", -2, W | F, {1, -1, 1}, CrossWorker::SplitAndSum, "RM delete", "keyspace", "Asynchronously deletes one or more keys.", "4.0.0", "key...", del},
+    {"zadd", -4, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW update", "sorted-set", "Add one or more members to a sorted set, or update its score if it already exists", "1.2.0", "key [NX|XX] [GT|LT] [CH] [INCR] (score member)...", zadd},
+    {"zcard", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "sorted-set", "Get the number of members in a sorted set", "1.2.0", "key", zcard},
+    {"zcount", 4, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Count the members in a sorted set with scores within the given values", "2.0.0", "key min max", zcount},
+    {"zdiff", -3, R, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "sorted-set", "Subtract multiple sorted sets", "6.2.0", "numkeys key... [WITHSCORES]", zdiff},
+    {"zdiffstore", -4, W, {1, 1, 1, 2}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "sorted-set", "Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0", "key numkeys key...", zdiffstore},
+    {"zincrby", 4, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "sorted-set", "Increment the score of a member in a sorted set", "1.2.0", "key increment member", zincrby},
+    {"zinter", -3, R, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "sorted-set", "Intersect multiple sorted sets", "6.2.0", "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]", zinter},
+    {"zintercard", -3, R, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "sorted-set", "Intersect multiple sorted sets and return the cardinality of the result", "7.0.0", "numkeys key... [LIMIT:limit]", zintercard},
+    {"zinterstore", -4, W, {1, 1, 1, 2}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "sorted-set", "Intersect multiple sorted sets and store the resulting sorted set in a new key", "2.0.0", "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]", zinterstore},
+    {"zlexcount", 4, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Count the number of members in a sorted set between a given lexicographical range", "2.8.9", "key min max", zlexcount},
+    {"zmpop", -4, W, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return members with scores in a sorted set", "7.0.0", "numkeys key... (MIN|MAX) [COUNT:count]", zmpop},
+    {"zmscore", -3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Get the score associated with the given members in a sorted set", "6.2.0", "key member...", zmscore},
+    {"zpopmax", -2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access delete", "sorted-set", "Remove and return members with the highest scores in a sorted set", "5.0.0", "key [count]", zpopmax},
+    {"zpopmin", -2, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access delete", "sorted-set", "Remove and return members with the lowest scores in a sorted set", "5.0.0", "key [count]", zpopmin},
+    {"zrandmember", -2, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Get one or multiple random elements from a sorted set", "6.2.0", "key [count [WITHSCORES]]", zrandmember},
+    {"zrange", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set", "1.2.0", "key start stop [BYSCORE|BYLEX] [REV] [LIMIT (offset count)] [WITHSCORES]", zrange},
+    {"zrangebylex", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set, by lexicographical range", "2.8.9", "key min max [LIMIT (offset count)]", zrangebylex},
+    {"zrangebyscore", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set, by score", "1.0.5", "key min max [WITHSCORES] [LIMIT (offset count)]", zrangebyscore},
+    {"zrangestore", -5, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "sorted-set", "Store a range of members from sorted set into another key", "6.2.0", "key key min max [BYSCORE|BYLEX] [REV] [LIMIT (offset count)]", zrangestore},
+    {"zrank", 3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Determine the index of a member in a sorted set", "2.0.0", "key member", zrank},
+    {"zrem", -3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "sorted-set", "Remove one or more members from a sorted set", "1.2.0", "key member...", zrem},
+    {"zremrangebylex", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "sorted-set", "Remove all members in a sorted set between the given lexicographical range", "2.8.9", "key min max", zremrangebylex},
+    {"zremrangebyrank", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "sorted-set", "Remove all members in a sorted set within the given indexes", "2.0.0", "key start stop", zremrangebyrank},
+    {"zremrangebyscore", 4, W, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "sorted-set", "Remove all members in a sorted set within the given scores", "1.2.0", "key min max", zremrangebyscore},
+    {"zrevrange", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "1.2.0", "key start stop [WITHSCORES]", zrevrange},
+    {"zrevrangebylex", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "2.8.9", "key max min [LIMIT (offset count)]", zrevrangebylex},
+    {"zrevrangebyscore", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Return a range of members in a sorted set, by score, with scores ordered from high to low", "2.2.0", "key max min [WITHSCORES] [LIMIT (offset count)]", zrevrangebyscore},
+    {"zrevrank", 3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Determine the index of a member in a sorted set, with scores ordered from high to low", "2.0.0", "key member", zrevrank},
+    {"zscan", -3, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Incrementally iterate sorted sets elements and associated scores", "2.8.0", "key cursor [MATCH:pattern] [COUNT:count]", zscan},
+    {"zscore", 3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "sorted-set", "Get the score associated with the given member in a sorted set", "1.2.0", "key member", zscore},
+    {"zunion", -3, R, {0, 0, 0, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "sorted-set", "Add multiple sorted sets", "6.2.0", "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]", zunion},
+    {"zunionstore", -4, W, {1, 1, 1, 2}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "sorted-set", "Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0", "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]", zunionstore},
 };
 
 static_assert(std::size(kCommands) <= metrics::kMaxCommands, "grow metrics::kMaxCommands");

@@ -76,6 +76,16 @@ enum class CrossWorker : std::uint8_t {
 };
 inline bool broadcasts(CrossWorker c) { return c >= CrossWorker::BroadcastSum; }
 
+// A blocking command (BLPOP, BZPOPMIN, BLMOVE...): which of its keys it
+// waits on, for which type, and where its timeout is (blocking.h). Its
+// handler is the attempt that does not block: a null reply means that
+// nothing was there.
+struct BlockingSpec {
+  KeySpec waitKeys;
+  std::uint8_t waitsFor;  // a Type (types/kind.h)
+  int timeoutAt;          // argument index; negative: from the end (-1: the last)
+};
+
 struct CommandSpec {
   std::string_view name;  // lower case
   int arity;
@@ -97,6 +107,7 @@ struct CommandSpec {
   std::span<const CommandSpec> subcommands = {};
   // Key flags that depend on the arguments (SET with GET reads the key).
   std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
+  const BlockingSpec* blocking = nullptr;
 };
 
 // Calls `visit(index, specIndex)` for each key argument of `args` in order

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "common/net/listener.h"
+#include "worker/dispatch.h"
 
 namespace keyloop {
 
@@ -102,6 +104,7 @@ Client& Connections::add(UniqueFd fd) {
 void Connections::remove(std::uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
+  dispatch_.clientGone(id);
   // Freed after the current callback: the client may be deep in its own stack.
   Client* client = it->second.release();
   clients_.erase(it);
@@ -169,13 +172,19 @@ void Connections::closeAll() {
 }
 
 void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc::ClientState&)>& send) {
+  // A blocked client goes with its command, to block again over there.
+  std::map<std::uint64_t, std::string> resume;
+  for (const auto& [id, client] : clients_) {
+    if (auto request = dispatch_.releaseBlocked(id)) resume[id] = std::move(*request);
+  }
   std::vector<Client*> idle;
   for (const auto& [id, client] : clients_) {
     if (client->atRequestBoundary()) idle.push_back(client.get());
   }
   for (Client* client : idle) {
-    const ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
-                                 client->authenticated(), client->name()};
+    ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
+                           client->authenticated(), client->name(), {}};
+    if (auto it = resume.find(client->id()); it != resume.end()) state.resume = std::move(it->second);
     if (!send(client->fd(), state)) continue;
     log_.verbose("Handed client %s over to the new generation", client->peer().c_str());
     client->detach();  // the descriptor was duplicated into the message
@@ -188,6 +197,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
+  if (!state.resume.empty()) client.executeFirst(state.resume);
 }
 
 void Connections::closeIdleClients() {

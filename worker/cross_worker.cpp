@@ -185,7 +185,7 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
                std::span<const std::string_view> args, Reply reply) {
   // Its reads and writes happen when the locks are taken and committed:
   // the client's next command must wait for that, not overtake it.
-  client.holdUntilFilled(place);
+  if (place != 0) client.holdUntilFilled(place);
   const std::vector<std::string_view> keys = keysOf(spec, args);
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()),
               protocol = client.reply().protocol()](Store& scratch, std::int64_t nowMs) {
@@ -200,19 +200,19 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
   runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(reply));
 }
 
-// Runs `spec` for `client`, whose reply goes to `place`.
+// Runs `spec` for `client`, whose reply goes to `place` (or to `then`).
 void route(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
-           std::span<const std::string_view> args, RoutePlan plan) {
+           std::span<const std::string_view> args, RoutePlan plan, Reply then = nullptr) {
   const resp::Protocol protocol = client.reply().protocol();
-  if (plan.kind == RoutePlan::Kind::Owner) {  // the hot path: one hop, no callback
+  if (plan.kind == RoutePlan::Kind::Owner && !then) {  // the hot path: one hop, no callback
     return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place});
   }
-  Reply reply = [&dispatch, id = client.id(), place](std::string_view bytes) {
+  Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
-  };
+  });
   switch (plan.kind) {
     case RoutePlan::Kind::Owner:
-      break;  // above
+      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply));
     case RoutePlan::Kind::CrossSlot:
     case RoutePlan::Kind::Moved:  // planned again after a hold: the slot moved meanwhile
       return reply("-" + dispatch.redirection(plan) + "\r\n");
@@ -245,6 +245,18 @@ void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std:
     if (c == nullptr) return;
     std::vector<std::string_view> views(copy.begin(), copy.end());
     route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()));
+  });
+}
+
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                   std::span<const std::string_view> args, RoutePlan plan, std::function<void(std::string_view)> then) {
+  if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan, std::move(then));
+  dispatch.holdCommand([&dispatch, id = client.id(), place, &spec, copy = Args(args.begin(), args.end()),
+                        then = std::move(then)]() mutable {
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()), std::move(then));
   });
 }
 

@@ -8,6 +8,8 @@
 // its pipeline order (ReplyOrder).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -21,5 +23,11 @@ class Client;
 
 void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                RoutePlan plan);
+// The same, with the reply handed to `then` instead of a reply place
+// (blocking.h looks at it first); `place` is the client's place that a
+// multi-owner command holds its next commands behind (0: none).
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                   std::span<const std::string_view> args, RoutePlan plan,
+                   std::function<void(std::string_view)> then);
 
 }  // namespace keyloop

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common/resp/request_parser.h"
+#include "worker/blocking.h"
 #include "worker/client.h"
 #include "worker/cluster.h"
 #include "worker/connections.h"
@@ -65,6 +66,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
       reply.error(redirection(plan));
+    } else if (spec.blocking != nullptr && blocking_ != nullptr) {
+      return blocking_->start(client, spec, args, plan);  // the reply comes when something is there
     } else if (plan.kind != RoutePlan::Kind::Here) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
@@ -168,7 +171,30 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   spec.handler(ctx);
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  if (writeObserver_ && (spec.flags & kWrite)) writeObserver_(ctx.args, spec);
+  if (spec.flags & kWrite) {
+    if (writeObserver_) writeObserver_(ctx.args, spec);
+    if (blocking_) blocking_->noteWrite(spec, ctx.args);
+  }
+}
+
+std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
+  const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
+  if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
+  std::string out;
+  resp::Reply reply(out, protocol);
+  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  run(*command.spec, ctx, commandIndex(*command.topLevel));
+  return out;
+}
+
+bool Dispatch::blocked(std::uint64_t clientId) const { return blocking_ && blocking_->blocks(clientId); }
+
+void Dispatch::clientGone(std::uint64_t clientId) {
+  if (blocking_) blocking_->clientGone(clientId);
+}
+
+std::optional<std::string> Dispatch::releaseBlocked(std::uint64_t clientId) {
+  return blocking_ ? blocking_->releaseForHandOver(clientId) : std::nullopt;
 }
 
 bool Dispatch::quiet() const { return (router_ == nullptr || router_->inFlight() == 0) && locks_.parked() == 0; }

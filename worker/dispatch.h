@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 
 namespace keyloop {
 
+class Blocking;
 class Client;
 class Connections;
 class KeyLocks;
@@ -61,6 +63,15 @@ class Dispatch {
   // A CrossSlot or Moved plan's error, without the '-'.
   std::string redirection(const RoutePlan& plan) const;
 
+  // Runs a command here and now, locks or not (blocking.h serves a waiting
+  // client with it); returns the reply.
+  std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
+  // Blocking commands (blocking.h); without one they do not block.
+  void setBlocking(Blocking* blocking) { blocking_ = blocking; }
+  void clientGone(std::uint64_t clientId);
+  bool blocked(std::uint64_t clientId) const;
+  std::optional<std::string> releaseBlocked(std::uint64_t clientId);
+
   void hold(bool routedToo);
   void release();
   bool holding() const { return holdClients_; }
@@ -88,6 +99,7 @@ class Dispatch {
   WorkerStats& stats_;
   Connections& connections_;
   Router* router_ = nullptr;
+  Blocking* blocking_ = nullptr;
   bool holdClients_ = false, holdRouted_ = false;
   std::vector<Task> held_;
   WriteObserver writeObserver_;

@@ -168,7 +168,7 @@ void Migration::apply(RecordType type, std::string_view payload) {
     case RecordType::KeyMore:
       // Gone meanwhile (expired): the rest of it is of no use.
       if (!ipc::decodeKeyState(type, payload, state)) return;
-      if (Store::Entry* e = server_.store().find(state.key, unixMillis())) addPart(e, state.value);
+      if (Store::Entry* e = server_.store().find(state.key, unixMillis())) addPart(server_.store(), e, state.value);
       return;
     case RecordType::Flushed:
       return server_.store().clear();
@@ -301,7 +301,7 @@ void Migration::sendPart() {
     return;
   }
   image_.clear();
-  partCursor_ = appendPart(image_, Store::kind(e), Store::table(e), partCursor_);
+  partCursor_ = appendPart(image_, e, partCursor_);
   ipc::encodeKeyMore(keyRecord_, ipc::KeyState{key, true, Store::expireAt(e), image_});
   router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
   if (partCursor_ == 0) parted_.pop_front();

@@ -18,6 +18,7 @@ Server::Server(Loop& loop, Config config, Log& log)
       locks_(loop),
       stats_(loop),
       dispatch_(*this, store_, locks_, stats_, connections_),
+      blocking_(loop, dispatch_),
       connections_(loop, config_, log, stats_, dispatch_),
       expireTimer_(loop),
       threadPool_(loop, static_cast<std::size_t>(config_.threadPool)),
@@ -25,6 +26,7 @@ Server::Server(Loop& loop, Config config, Log& log)
   // Big values (a million-member set) are freed on a pool thread, so no
   // DEL, overwrite or expiry of one shows up as loop lag.
   store_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
+  dispatch_.setBlocking(&blocking_);
 }
 
 Server::~Server() { shutdown(); }

@@ -20,6 +20,7 @@
 #include "common/log/log.h"
 #include "common/loop/thread_pool.h"
 #include "common/metrics/shared_metrics.h"
+#include "worker/blocking.h"
 #include "worker/connections.h"
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
@@ -70,6 +71,7 @@ class Server final : public WorkerServices {
   ServerStats totals() const override;
   const ring::Ring* ring() const override;
   int self() const override;
+  Blocking* blocking() override { return &blocking_; }
 
  private:
   void armExpireCycle();
@@ -81,8 +83,10 @@ class Server final : public WorkerServices {
   Store store_;
   KeyLocks locks_;
   WorkerStats stats_;
-  // Dispatch before Connections: clients (in Connections) go first.
+  // Dispatch before Connections: clients (in Connections) go first, and
+  // their waits (Blocking) after them.
   Dispatch dispatch_;
+  Blocking blocking_;
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;

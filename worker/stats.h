@@ -17,7 +17,7 @@ inline constexpr std::string_view kErrorCodes[] = {
 inline constexpr std::size_t kErrorCodeCount = std::size(kErrorCodes);
 std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
 // Room for each top-level command of the table (command_table.cpp checks).
-inline constexpr std::size_t kCommandSlots = 192;
+inline constexpr std::size_t kCommandSlots = 256;
 
 // What INFO reports, as one array so that INFO can sum it over workers
 // (`__totals`) without naming every field twice: counters, then gauges

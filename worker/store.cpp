@@ -106,23 +106,24 @@ std::size_t Store::allocationSize(const Entry* e) {
 Kind Store::kind(const Entry* e) { return static_cast<Kind>(e->kind); }
 void Store::setKind(Entry* e, Kind kind) { e->kind = static_cast<std::uint32_t>(kind); }
 
-BucketTable& Store::table(const Entry* e) {
-  BucketTable* t;
-  std::memcpy(&t, e->bytes + e->keyLength, sizeof t);
-  return *t;
+void* Store::objectPointer(const Entry* e) {
+  void* p;
+  std::memcpy(&p, e->bytes + e->keyLength, sizeof p);
+  return p;
 }
 
 void Store::release(Entry* e) {
-  if (!ownsObject(kind(e))) return;
-  BucketTable* t = &table(e);
-  // Freeing a few buckets costs less than handing them to a thread
+  const Kind k = kind(e);
+  if (!ownsObject(k)) return;
+  void* object = objectPointer(e);
+  // Freeing a few elements costs less than handing them to a thread
   // (Redis's LAZYFREE_THRESHOLD is the same 64).
   constexpr std::size_t kOffloadAbove = 64;
-  if (offload_ && t->size() > kOffloadAbove) {
+  if (offload_ && freeEffort(k, object) > kOffloadAbove) {
     ++offloadedTotal_;
-    offload_([t] { delete t; });
+    offload_([k, object] { destroyObject(k, object); });
   } else {
-    delete t;
+    destroyObject(k, object);
   }
 }
 
@@ -215,8 +216,8 @@ Store::Entry* Store::setValue(Entry* entry, std::string_view value, Kind kind) {
   return setValue(entry, value);
 }
 
-Store::Entry* Store::setTable(Entry* entry, BucketTable* table, Kind kind) {
-  return setValue(entry, std::string_view(reinterpret_cast<const char*>(&table), sizeof table), kind);
+Store::Entry* Store::setObject(Entry* entry, void* object, Kind kind) {
+  return setValue(entry, std::string_view(reinterpret_cast<const char*>(&object), sizeof object), kind);
 }
 
 Store::Entry* Store::spliceValue(Entry* entry, std::size_t offset, std::size_t erase, std::string_view insert) {
@@ -300,7 +301,7 @@ void Store::Detached::free() {
   for (Entry* head : buckets_) {
     while (head != nullptr) {
       Entry* next = head->next;
-      if (ownsObject(kind(head))) delete &table(head);
+      if (ownsObject(kind(head))) destroyObject(kind(head), objectPointer(head));
       std::free(head);
       head = next;
     }

@@ -60,8 +60,10 @@ class Store {
   // kind unless one is given).
   Entry* setValue(Entry* entry, std::string_view value);
   Entry* setValue(Entry* entry, std::string_view value, Kind kind);
-  // Gives the entry `table` as its value (it owns it from now on).
-  Entry* setTable(Entry* entry, BucketTable* table, Kind kind);
+  // Gives the entry `object` (a table, list or sorted set of `kind`) as its
+  // value; it owns it from now on.
+  Entry* setObject(Entry* entry, void* object, Kind kind);
+  Entry* setTable(Entry* entry, BucketTable* table, Kind kind) { return setObject(entry, table, kind); }
   // Replaces `erase` bytes of the value at `offset` with `insert` (packed
   // values change this way, without a copy of the rest).
   Entry* spliceValue(Entry* entry, std::size_t offset, std::size_t erase, std::string_view insert);
@@ -112,8 +114,12 @@ class Store {
   void setIdle(Entry* e, std::int64_t idleSeconds) const;
   std::int64_t idleSeconds(const Entry* e) const;
   static void setKind(Entry* e, Kind kind);
-  // The table of a HashTable or SetTable entry.
-  static BucketTable& table(const Entry* e);
+  // The object of an entry whose kind owns one (types/kind.h), e.g. the
+  // table of a HashTable or SetTable entry.
+  static void* objectPointer(const Entry* e);
+  template <typename T>
+  static T& object(const Entry* e) { return *static_cast<T*>(objectPointer(e)); }
+  static BucketTable& table(const Entry* e) { return object<BucketTable>(e); }
 
   // Where big values are freed: a pool thread (set by the worker; unset,
   // they are freed on the spot).

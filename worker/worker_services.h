@@ -24,6 +24,7 @@ namespace keyloop {
 inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
+class Blocking;
 class Client;
 class KeyLocks;
 class LagMonitor;
@@ -50,6 +51,8 @@ class WorkerServices {
   // Server), and this worker's index in it (-1: retired, owns no slot).
   virtual const ring::Ring* ring() const = 0;
   virtual int self() const = 0;
+  // Blocked clients and the waits on this worker's keys (null: none).
+  virtual Blocking* blocking() { return nullptr; }
 };
 
 }  // namespace keyloop

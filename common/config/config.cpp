@@ -1,5 +1,7 @@
 #include "common/config/config.h"
 
+#include <climits>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -174,7 +176,8 @@ void readExpiry(const Reader& r, const YAML::Node& node, Config& c) {
 void readEncoding(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "encoding");
   r.checkKeys(node, {"hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries",
-                     "set_max_listpack_entries", "set_max_listpack_value", "hll_sparse_max_bytes"}, "encoding");
+                     "set_max_listpack_entries", "set_max_listpack_value", "hll_sparse_max_bytes",
+                     "list_max_listpack_size", "zset_max_listpack_entries", "zset_max_listpack_value"}, "encoding");
   EncodingConfig& e = c.encoding;
   constexpr long long kMost = 1ll << 31;
   auto read = [&](const char* key, std::size_t& to) {
@@ -186,6 +189,11 @@ void readEncoding(const Reader& r, const YAML::Node& node, Config& c) {
   read("set_max_listpack_entries", e.setMaxListpackEntries);
   read("set_max_listpack_value", e.setMaxListpackValue);
   read("hll_sparse_max_bytes", e.hllSparseMaxBytes);
+  read("zset_max_listpack_entries", e.zsetMaxListpackEntries);
+  read("zset_max_listpack_value", e.zsetMaxListpackValue);
+  if (node["list_max_listpack_size"]) {
+    e.listMaxListpackSize = r.integer(node["list_max_listpack_size"], "list_max_listpack_size", INT_MIN, INT_MAX);
+  }
 }
 
 void readLog(const Reader& r, const YAML::Node& node, Config& c) {

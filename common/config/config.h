@@ -31,7 +31,8 @@ struct ClusterConfig {
   bool operator==(const ClusterConfig&) const = default;
 };
 
-// When a small hash or set becomes a hash table (Redis's names, its
+// When a small hash, set or sorted set stops being packed and how big a
+// list's chunks grow (Redis's names, its
 // redis.conf values); CONFIG SET changes them on the running workers.
 struct EncodingConfig {
   std::size_t hashMaxListpackEntries = 128;
@@ -40,6 +41,9 @@ struct EncodingConfig {
   std::size_t setMaxListpackEntries = 128;
   std::size_t setMaxListpackValue = 64;
   std::size_t hllSparseMaxBytes = 3000;
+  long long listMaxListpackSize = -2;  // > 0: elements per chunk; -1..-5: 4..64 KB
+  std::size_t zsetMaxListpackEntries = 128;
+  std::size_t zsetMaxListpackValue = 64;
   bool operator==(const EncodingConfig&) const = default;
 };
 

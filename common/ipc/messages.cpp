@@ -13,14 +13,20 @@ static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>)
 void putState(std::string& out, const ClientState& state) {
   put(out, state.protocol);
   put(out, static_cast<std::uint8_t>(state.authenticated));
+  put(out, static_cast<std::uint32_t>(state.name.size()));
   out += state.name;
+  out += state.resume;
 }
 
 bool takeState(std::string_view& in, ClientState& state) {
   std::uint8_t authenticated = 0;
-  if (!take(in, state.protocol) || !take(in, authenticated)) return false;
+  std::uint32_t nameLength = 0;
+  if (!take(in, state.protocol) || !take(in, authenticated) || !take(in, nameLength) || in.size() < nameLength) {
+    return false;
+  }
   state.authenticated = authenticated != 0;
-  state.name.assign(in);
+  state.name.assign(in.substr(0, nameLength));
+  state.resume.assign(in.substr(nameLength));
   in = {};
   return true;
 }

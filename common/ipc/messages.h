@@ -31,6 +31,8 @@ struct ClientState {
   std::uint8_t protocol = 2;  // RESP version
   bool authenticated = false;
   std::string name;
+  // A blocked command to run again first (RESP; empty: none): blocking.h.
+  std::string resume;
 };
 
 // ---- master -> worker ------------------------------------------------------

@@ -31,7 +31,7 @@
 namespace keyloop::metrics {
 
 // Room for every command of the command table (checked there).
-inline constexpr std::size_t kMaxCommands = 192;
+inline constexpr std::size_t kMaxCommands = 256;
 
 // Adds to a counter that only this process writes: a load and a store, no
 // locked instruction.

@@ -1,5 +1,8 @@
 #include "common/resp/reply.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include <charconv>
 
 namespace keyloop::resp {
@@ -73,6 +76,21 @@ void Reply::boolean(bool value) {
   } else {
     integer(value ? 1 : 0);
   }
+}
+
+void Reply::doubleValue(double value) {
+  char digits[64];
+  int n;
+  if (std::isinf(value)) {
+    n = std::snprintf(digits, sizeof digits, "%s", value > 0 ? "inf" : "-inf");
+  } else {
+    n = std::snprintf(digits, sizeof digits, "%.17g", value);
+  }
+  const std::string_view text(digits, static_cast<std::size_t>(n));
+  if (protocol_ == Protocol::Resp2) return bulk(text);
+  out_ += ',';
+  out_ += text;
+  out_ += "\r\n";
 }
 
 }  // namespace keyloop::resp

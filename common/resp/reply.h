@@ -34,6 +34,8 @@ class Reply {
   void set(std::size_t count);  // RESP2: an array
   void verbatim(std::string_view text);  // RESP3 txt verbatim; RESP2 bulk
   void boolean(bool value);  // RESP3 #t/#f; RESP2 integer 1/0
+  // Redis 7.0's addReplyDouble: RESP2 a bulk of "%.17g" (inf, -inf); RESP3 a double.
+  void doubleValue(double value);
 
   std::string& buffer() { return out_; }
 

@@ -12,6 +12,13 @@ collection::Limits hashLimits(const CommandContext& ctx) {
   return {e.hashMaxListpackEntries, e.hashMaxListpackValue};
 }
 
+list::Limits listLimits(const CommandContext& ctx) { return {ctx.worker.config().encoding.listMaxListpackSize}; }
+
+zset::Limits zsetLimits(const CommandContext& ctx) {
+  const EncodingConfig& e = ctx.worker.config().encoding;
+  return {e.zsetMaxListpackEntries, e.zsetMaxListpackValue};
+}
+
 collection::Limits setLimits(const CommandContext& ctx) {
   const EncodingConfig& e = ctx.worker.config().encoding;
   return {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries};

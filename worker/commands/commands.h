@@ -13,6 +13,8 @@
 #include "worker/key_locks.h"
 #include "worker/store.h"
 #include "worker/types/collection.h"
+#include "worker/types/list.h"
+#include "worker/types/zset.h"
 #include "worker/worker_services.h"
 
 namespace keyloop::commands {
@@ -37,6 +39,8 @@ std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, 
 // The encoding limits of hashes and sets, as configured now (collections.cpp).
 collection::Limits hashLimits(const CommandContext& ctx);
 collection::Limits setLimits(const CommandContext& ctx);
+list::Limits listLimits(const CommandContext& ctx);
+zset::Limits zsetLimits(const CommandContext& ctx);
 
 // SCAN's options after the cursor (MATCH, COUNT, and TYPE for SCAN itself);
 // nullopt after replying the error.
@@ -139,6 +143,78 @@ void sunionstore(CommandContext&);
 void sdiff(CommandContext&);
 void sdiffstore(CommandContext&);
 void sscan(CommandContext&);
+
+// lists.cpp
+// A blocking command's timeout argument in ms (0: none), as Redis reads it.
+std::optional<long long> timeoutOrReply(CommandContext& ctx, std::string_view arg);
+void lpush(CommandContext&);
+void rpush(CommandContext&);
+void lpushx(CommandContext&);
+void rpushx(CommandContext&);
+void lpop(CommandContext&);
+void rpop(CommandContext&);
+void llen(CommandContext&);
+void lrange(CommandContext&);
+void lindex(CommandContext&);
+void lset(CommandContext&);
+void linsert(CommandContext&);
+void lrem(CommandContext&);
+void ltrim(CommandContext&);
+void lpos(CommandContext&);
+void lmove(CommandContext&);
+void rpoplpush(CommandContext&);
+void lmpop(CommandContext&);
+void blpop(CommandContext&);
+void brpop(CommandContext&);
+void blmove(CommandContext&);
+void brpoplpush(CommandContext&);
+void blmpop(CommandContext&);
+
+// zsets.cpp, zset_ranges.cpp
+void zadd(CommandContext&);
+void zincrby(CommandContext&);
+void zrem(CommandContext&);
+void zcard(CommandContext&);
+void zscore(CommandContext&);
+void zmscore(CommandContext&);
+void zrank(CommandContext&);
+void zrevrank(CommandContext&);
+void zcount(CommandContext&);
+void zlexcount(CommandContext&);
+void zrange(CommandContext&);
+void zrangestore(CommandContext&);
+void zrangebyscore(CommandContext&);
+void zrevrangebyscore(CommandContext&);
+void zrangebylex(CommandContext&);
+void zrevrangebylex(CommandContext&);
+void zrevrange(CommandContext&);
+void zremrangebyrank(CommandContext&);
+void zremrangebyscore(CommandContext&);
+void zremrangebylex(CommandContext&);
+void zpopmin(CommandContext&);
+void zpopmax(CommandContext&);
+void zmpop(CommandContext&);
+void bzpopmin(CommandContext&);
+void bzpopmax(CommandContext&);
+void bzmpop(CommandContext&);
+void zunion(CommandContext&);
+void zinter(CommandContext&);
+void zdiff(CommandContext&);
+void zunionstore(CommandContext&);
+void zinterstore(CommandContext&);
+void zdiffstore(CommandContext&);
+void zintercard(CommandContext&);
+void zrandmember(CommandContext&);
+void zscan(CommandContext&);
+
+// waiting.cpp: blocking.h's messages between workers, CLIENT UNBLOCK
+void blockWaiter(CommandContext&);    // __block
+void unblockWaiter(CommandContext&);  // __unblock
+void rewaitWaiter(CommandContext&);   // __rewait
+void wakeWait(CommandContext&);       // __wake
+void servedWait(CommandContext&);     // __served
+void retryWait(CommandContext&);      // __retry
+void clientUnblock(CommandContext&);
 
 // bitmaps.cpp
 void setbit(CommandContext&);

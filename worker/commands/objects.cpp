@@ -24,8 +24,12 @@ std::string_view encodingName(const Store::Entry* e) {
     case Kind::StringText: return v.size() <= 44 ? "embstr" : "raw";
     case Kind::StringRaw: return "raw";
     case Kind::HashPacked:
-    case Kind::SetPacked: return "listpack";
+    case Kind::SetPacked:
+    case Kind::ZsetPacked: return "listpack";
     case Kind::SetInts: return "intset";
+    case Kind::ListPacked:
+    case Kind::ListChunked: return "quicklist";  // Redis 7.0 has no other list encoding
+    case Kind::ZsetTree: return "skiplist";
     default: return "hashtable";
   }
 }
@@ -43,7 +47,7 @@ Store::Entry* objectOrNull(CommandContext& ctx) {
   return e;
 }
 
-rdb::Limits limitsOf(const CommandContext& ctx) { return {hashLimits(ctx), setLimits(ctx)}; }
+rdb::Limits limitsOf(const CommandContext& ctx) { return {hashLimits(ctx), setLimits(ctx), listLimits(ctx), zsetLimits(ctx)}; }
 
 }  // namespace
 
@@ -94,7 +98,8 @@ void memoryUsage(CommandContext& ctx) {
   Store::Entry* e = lookupQuietly(ctx, ctx.args[2]);
   if (e == nullptr) return ctx.reply.null();
   // Exact, not sampled: the entry's chunk, the table's, and a bucket slot.
-  ctx.reply.integer(static_cast<long long>(Store::allocationSize(e) + collection::ownBytes(e) + sizeof(void*)));
+  const std::size_t own = collection::isTable(e) ? collection::ownBytes(e) : list::ownBytes(e) + zset::ownBytes(e);
+  ctx.reply.integer(static_cast<long long>(Store::allocationSize(e) + own + sizeof(void*)));
 }
 
 void memoryDoctor(CommandContext& ctx) {

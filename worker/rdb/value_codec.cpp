@@ -6,13 +6,21 @@
 #include "worker/args.h"
 #include "worker/rdb/checksum.h"
 #include "worker/types/intset.h"
+#include "worker/types/list.h"
+#include "worker/types/zset.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdlib>
 
 namespace keyloop::rdb {
 
 namespace {
 
 enum RdbType : unsigned char {
-  kString = 0, kSet = 2, kHash = 4, kSetIntset = 11, kHashZiplist = 13, kHashListpack = 16,
+  kString = 0, kList = 1, kSet = 2, kZset = 3, kHash = 4, kZset2 = 5, kListZiplist = 10, kSetIntset = 11,
+  kZsetZiplist = 12, kHashZiplist = 13, kListQuicklist = 14, kHashListpack = 16, kZsetListpack = 17,
+  kListQuicklist2 = 18,
 };
 
 // ---- writing ----
@@ -112,6 +120,32 @@ struct Reader {
     const auto bytes = take(*compressed);
     if (!bytes) return std::nullopt;
     return lzfDecompress(*bytes, *expanded);
+  }
+
+  // ZSET_2's score: 8 bytes, little-endian IEEE 754.
+  std::optional<double> binaryDouble() {
+    if (in.size() < 8) return std::nullopt;
+    const std::uint64_t bits = littleEndianAt(in, 0, 8);
+    in.remove_prefix(8);
+    return std::bit_cast<double>(bits);
+  }
+
+  // The old ZSET's score: a length byte (253 nan, 254 inf, 255 -inf) and text.
+  std::optional<double> textDouble() {
+    const auto n = byte();
+    if (!n) return std::nullopt;
+    if (*n == 253) return std::nan("");
+    if (*n == 254) return HUGE_VAL;
+    if (*n == 255) return -HUGE_VAL;
+    const auto text = take(*n);
+    if (!text) return std::nullopt;
+    return std::strtod(text->c_str(), nullptr);
+  }
+
+  static std::uint64_t littleEndianAt(std::string_view s, std::size_t at, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)])} << (8 * i);
+    return v;
   }
 
   std::optional<std::string> take(std::uint64_t n) {
@@ -263,6 +297,57 @@ Store::Entry* setOf(Store& store, std::string_view key, const Limits& limits, st
   return e;
 }
 
+Store::Entry* emptyList(Store& store, std::string_view key) {
+  return store.set(key, list::emptyValue(), kNoExpiry, Kind::ListPacked);
+}
+
+// Each node of a quicklist (14: ziplists; 18: a container kind, then a
+// listpack or one plain element) into a list; false if malformed.
+bool readQuicklist(Reader& r, Store& store, Store::Entry*& e, const Limits& limits, bool version2) {
+  const auto nodes = r.length();
+  if (!nodes) return false;
+  for (std::uint64_t i = 0; i < *nodes; ++i) {
+    std::uint64_t container = 2;
+    if (version2) {
+      const auto c = r.length();
+      if (!c || (*c != 1 && *c != 2)) return false;
+      container = *c;
+    }
+    const auto blob = r.string();
+    if (!blob) return false;
+    auto push = [&](const std::string& element) { list::push(store, e, list::End::Tail, element, limits.list); };
+    if (container == 1) {
+      push(*blob);
+    } else if (!(version2 ? forEachListpackEntry(*blob, push) : forEachZiplistEntry(*blob, push))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Parses a listpack or ziplist score ("1.5", "3", "inf").
+std::optional<double> scoreText(const std::string& text) {
+  const auto v = parseDouble(text);
+  if (!v || std::isnan(*v)) return std::nullopt;
+  return *v;
+}
+
+// Member, score pairs into a sorted set; false if odd, a score is bad or a member repeats.
+template <typename ForEach>
+Store::Entry* zsetOf(Store& store, std::string_view key, const Limits& limits, ForEach forEach) {
+  Store::Entry* e = zset::create(store, key, 0, 0, limits.zset);
+  std::optional<std::string> member;
+  bool ok = true;
+  const bool walked = forEach([&](const std::string& element) {
+    if (!member) return void(member = element);
+    const auto s = scoreText(element);
+    ok = ok && s && !zset::scoreOf(e, *member);
+    if (ok) zset::put(store, e, *member, *s, limits.zset);
+    member.reset();
+  });
+  return walked && ok && !member && zset::size(e) > 0 ? e : nullptr;
+}
+
 }  // namespace
 
 void appendValue(std::string& out, const Store::Entry* e) {
@@ -288,6 +373,20 @@ void appendValue(std::string& out, const Store::Entry* e) {
       out.push_back(static_cast<char>(kSet));
       appendLength(out, collection::size(e));
       collection::forEach(e, [&](std::string_view m, std::string_view) { appendString(out, m); });
+      return;
+    case keyloop::Type::List:
+      out.push_back(static_cast<char>(kList));
+      appendLength(out, list::size(e));
+      list::forEach(e, [&](std::string_view element) { appendString(out, element); });
+      return;
+    case keyloop::Type::Zset:
+      out.push_back(static_cast<char>(kZset2));
+      appendLength(out, zset::size(e));
+      zset::forEach(e, [&](std::string_view member, double s) {
+        appendString(out, member);
+        const auto bits = std::bit_cast<std::uint64_t>(s);
+        for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+      });
       return;
   }
 }
@@ -332,6 +431,50 @@ Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key
       Store::Entry* e = store.set(key, *blob, kNoExpiry, Kind::SetInts);
       if (collection::size(e) > limits.set.maxIntsetEntries) collection::convertToTable(store, e, collection::kSet);
       return e;
+    }
+    case kList: {
+      const auto n = r.length();
+      if (!n || *n == 0) return nullptr;
+      Store::Entry* e = emptyList(store, key);
+      for (std::uint64_t i = 0; i < *n; ++i) {
+        const auto element = r.string();
+        if (!element) return nullptr;
+        list::push(store, e, list::End::Tail, *element, limits.list);
+      }
+      return e;
+    }
+    case kListZiplist: {
+      const auto blob = r.string();
+      if (!blob) return nullptr;
+      Store::Entry* e = emptyList(store, key);
+      auto push = [&](const std::string& element) { list::push(store, e, list::End::Tail, element, limits.list); };
+      return forEachZiplistEntry(*blob, push) && list::size(e) > 0 ? e : nullptr;
+    }
+    case kListQuicklist:
+    case kListQuicklist2: {
+      Store::Entry* e = emptyList(store, key);
+      return readQuicklist(r, store, e, limits, *type == kListQuicklist2) && list::size(e) > 0 ? e : nullptr;
+    }
+    case kZset:
+    case kZset2: {
+      const auto n = r.length();
+      if (!n || *n == 0) return nullptr;
+      Store::Entry* e = zset::create(store, key, *n, 0, limits.zset);
+      for (std::uint64_t i = 0; i < *n; ++i) {
+        const auto member = r.string();
+        const auto s = member ? (*type == kZset2 ? r.binaryDouble() : r.textDouble()) : std::nullopt;
+        if (!s || std::isnan(*s) || zset::scoreOf(e, *member)) return nullptr;
+        zset::put(store, e, *member, *s, limits.zset);
+      }
+      return e;
+    }
+    case kZsetZiplist:
+    case kZsetListpack: {
+      const auto blob = r.string();
+      if (!blob) return nullptr;
+      return zsetOf(store, key, limits, [&](auto visit) {
+        return *type == kZsetListpack ? forEachListpackEntry(*blob, visit) : forEachZiplistEntry(*blob, visit);
+      });
     }
     default:
       return nullptr;

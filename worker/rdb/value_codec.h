@@ -2,10 +2,12 @@
 // writes it): what DUMP carries, and what RDB snapshots will.
 //
 // Written: strings (type 0, small integers in Redis's integer encodings),
-// hashes (4), integer sets (11, the intset bytes), other sets (2); never
-// compressed. Read: all of those, plus Redis's compact forms (hash
-// listpacks 16 and ziplists 13, LZF-compressed strings), turned into
-// keyloop's encodings under the configured limits.
+// lists (1), hashes (4), integer sets (11, the intset bytes), other sets
+// (2), sorted sets (5, binary scores); never compressed. Read: all of
+// those, plus Redis's compact forms (quicklists 14 and 18, list ziplists
+// 10, hash listpacks 16 and ziplists 13, sorted-set listpacks 17 and
+// ziplists 12, the old text-score sorted sets 3, LZF-compressed strings),
+// turned into keyloop's encodings under the configured limits.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 
 #include "worker/store.h"
 #include "worker/types/collection.h"
+#include "worker/types/list.h"
+#include "worker/types/zset.h"
 
 namespace keyloop::rdb {
 
@@ -21,6 +25,8 @@ inline constexpr int kVersion = 10;
 
 struct Limits {
   collection::Limits hash, set;
+  list::Limits list;
+  zset::Limits zset;
 };
 
 // Appends the value's RDB type byte, then the value.

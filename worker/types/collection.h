@@ -33,7 +33,7 @@ struct Limits {
   std::size_t maxIntsetEntries = 0;  // sets only
 };
 
-inline bool isTable(const Store::Entry* e) { return ownsObject(Store::kind(e)); }
+inline bool isTable(const Store::Entry* e) { return Store::kind(e) == Kind::HashTable || Store::kind(e) == Kind::SetTable; }
 inline bool isIntset(const Store::Entry* e) { return Store::kind(e) == Kind::SetInts; }
 inline int widthOf(const Store::Entry* e) { return typeOf(Store::kind(e)) == Type::Hash ? 2 : 1; }
 

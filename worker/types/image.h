@@ -2,9 +2,10 @@
 // another worker (a cross-worker transaction's locked keys and commits, a
 // reload's hand-over) and for copying it (COPY).
 //
-// An image is [kind][bytes]. Strings, packed values and intsets are their
-// own bytes already; a table travels as the packed form of its tuples and
-// is rebuilt on arrival. (DUMP's payload is another matter: Redis's RDB
+// An image is [kind][bytes]. Strings, packed values, intsets and inline
+// lists are their own bytes already; a table, a chunked list or a sorted
+// set's tree travels as one packed run of its tuples or elements (in
+// order) and is rebuilt on arrival. (DUMP's payload is another matter: Redis's RDB
 // encoding, in rdb/.)
 #pragma once
 
@@ -26,20 +27,20 @@ inline std::string imageOf(const Store::Entry* e) {
 // and nothing changed, if the image is malformed.
 Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view image, std::int64_t expireAtMs);
 
-// Big tables travel in parts, so that neither side spends more than a
+// Big objects (tables, chunked lists, trees) travel in parts, so that neither side spends more than a
 // slice of loop time on one: first the image of an empty table of the
 // kind, then parts (images of some of its tuples) that add to it.
 // A part is a bit of work on the receiving side: a ring's worth of them
 // arriving at once must still be a short slice of its loop.
 inline constexpr std::size_t kTuplesPerPart = 256;
-inline bool travelsInParts(const Store::Entry* e) {
-  return ownsObject(Store::kind(e)) && Store::table(e).size() > kTuplesPerPart;
-}
-void appendEmptyImage(std::string& out, Kind tableKind);
-// The part of `table` after `cursor` (its SCAN cursor): appends its image,
-// returns the cursor of the next part (0: that was the last).
-std::uint64_t appendPart(std::string& out, Kind tableKind, const BucketTable& table, std::uint64_t cursor);
-// Adds a part's tuples to `e` (a table of the part's kind); false if not.
-bool addPart(Store::Entry* e, std::string_view part);
+bool travelsInParts(const Store::Entry* e);
+void appendEmptyImage(std::string& out, Kind objectKind);
+// The part of `e`'s object after `cursor` (0: the first part; a table's
+// SCAN cursor, or an element's position): appends its image, returns the
+// cursor of the next part (0: that was the last).
+std::uint64_t appendPart(std::string& out, const Store::Entry* e, std::uint64_t cursor);
+// Adds a part's tuples or elements to `e` (an object of the part's kind);
+// false if not.
+bool addPart(Store& store, Store::Entry*& e, std::string_view part);
 
 }  // namespace keyloop

@@ -1,0 +1,538 @@
+// Sorted-set commands: ZADD and its flags, scores and ranks, the range
+// family (by rank, score or lex, forwards or reversed, with LIMIT, and
+// its STORE form), removals by range, pops (and their blocking forms: a
+// null reply means "nothing there", see blocking.h), random members, and
+// the algebra (ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD).
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <unordered_map>
+
+#include "worker/commands/commands.h"
+#include "worker/commands/zset_ranges.h"
+
+namespace keyloop::commands {
+
+namespace {
+
+constexpr std::string_view kNan = "ERR resulting score is not a number (NaN)";
+
+std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg) {
+  const auto v = parseInteger(arg);
+  if (!v) ctx.reply.error(kNotInteger);
+  return v;
+}
+
+void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
+  const bool pairs = withScores && ctx.reply.protocol() == resp::Protocol::Resp3;
+  ctx.reply.array(withScores && !pairs ? items.size() * 2 : items.size());
+  for (const Scored& item : items) {
+    if (pairs) ctx.reply.array(2);
+    ctx.reply.bulk(item.member);
+    if (withScores) ctx.reply.doubleValue(item.score);
+  }
+}
+
+// ---- ZADD ----
+
+enum AddFlag : unsigned { kNx = 1, kXx = 2, kGt = 4, kLt = 8, kIncr = 16 };
+
+struct AddOutcome {
+  bool added = false, updated = false, nop = false, nan = false;
+  double score = 0;
+};
+
+AddOutcome addOne(CommandContext& ctx, Store::Entry*& e, std::string_view member, double score, unsigned flags) {
+  AddOutcome out;
+  const std::optional<double> current = zset::scoreOf(e, member);
+  if (current) {
+    if (flags & kNx) return out.nop = true, out;
+    if (flags & kIncr) {
+      score += *current;
+      if (std::isnan(score)) return out.nan = true, out;
+    }
+    if (((flags & kLt) && score >= *current) || ((flags & kGt) && score <= *current)) return out.nop = true, out;
+    out.score = score;
+    if (score != *current) {
+      zset::put(ctx.store, e, member, score, zsetLimits(ctx));
+      out.updated = true;
+    }
+    return out;
+  }
+  if (flags & kXx) return out.nop = true, out;
+  zset::put(ctx.store, e, member, score, zsetLimits(ctx));
+  out.added = true;
+  out.score = score;
+  return out;
+}
+
+void addGeneric(CommandContext& ctx, unsigned flags) {
+  const auto& a = ctx.args;
+  bool ch = false;
+  std::size_t at = 2;
+  for (; at < a.size(); ++at) {
+    if (equalsIgnoreCase(a[at], "nx")) flags |= kNx;
+    else if (equalsIgnoreCase(a[at], "xx")) flags |= kXx;
+    else if (equalsIgnoreCase(a[at], "ch")) ch = true;
+    else if (equalsIgnoreCase(a[at], "incr")) flags |= kIncr;
+    else if (equalsIgnoreCase(a[at], "gt")) flags |= kGt;
+    else if (equalsIgnoreCase(a[at], "lt")) flags |= kLt;
+    else break;
+  }
+  const std::size_t rest = a.size() - at;
+  if (rest % 2 != 0 || rest == 0) return ctx.reply.error(kSyntaxError);
+  const std::size_t pairs = rest / 2;
+  if ((flags & kNx) && (flags & kXx)) return ctx.reply.error("ERR XX and NX options at the same time are not compatible");
+  if (((flags & kGt) && (flags & kNx)) || ((flags & kLt) && (flags & kNx)) || ((flags & kGt) && (flags & kLt))) {
+    return ctx.reply.error("ERR GT, LT, and/or NX options at the same time are not compatible");
+  }
+  if ((flags & kIncr) && pairs > 1) return ctx.reply.error("ERR INCR option supports a single increment-element pair");
+  std::vector<double> scores;
+  for (std::size_t j = 0; j < pairs; ++j) {
+    const auto s = parseDouble(a[at + 2 * j]);
+    if (!s) return ctx.reply.error(kNotFloat);
+    scores.push_back(*s);
+  }
+  auto e = writeAs(ctx, a[1], Type::Zset);
+  if (!e) return;
+  long long added = 0, updated = 0, processed = 0;
+  double last = 0;
+  if (*e == nullptr && !(flags & kXx)) {
+    *e = zset::create(ctx.store, a[1], 0, a[at + 1].size(), zsetLimits(ctx));
+  }
+  if (*e != nullptr) {
+    for (std::size_t j = 0; j < pairs; ++j) {
+      const AddOutcome out = addOne(ctx, *e, a[at + 2 * j + 1], scores[j], flags);
+      if (out.nan) return ctx.reply.error(kNan);
+      added += out.added;
+      updated += out.updated;
+      if (!out.nop) ++processed, last = out.score;
+    }
+  }
+  if (flags & kIncr) return processed ? ctx.reply.doubleValue(last) : ctx.reply.null();
+  ctx.reply.integer(ch ? added + updated : added);
+}
+
+// ---- pops ----
+
+enum class Side { Min, Max };
+
+// Pops up to `count` from the sorted set at `key`; `e` non-null.
+std::vector<Scored> popFrom(CommandContext& ctx, Store::Entry*& e, std::string_view key, Side side, std::size_t count) {
+  const std::size_t n = std::min(count, zset::size(e));
+  std::vector<Scored> out;
+  if (n == 0) return out;
+  const std::size_t size = zset::size(e);
+  zset::walk(e, side == Side::Min ? 0 : size - n, side == Side::Min ? n - 1 : size - 1, side == Side::Max,
+             [&](std::size_t, std::string_view m, double s) { return out.push_back({std::string(m), s}), true; });
+  for (const Scored& item : out) zset::erase(ctx.store, e, item.member);
+  if (zset::size(e) == 0) ctx.store.erase(key);
+  return out;
+}
+
+// The first existing sorted set of args[first..end) (nullopt: WRONGTYPE).
+std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
+                                                                        std::size_t end) {
+  for (std::size_t i = first; i < end; ++i) {
+    auto e = writeAs(ctx, ctx.args[i], Type::Zset);
+    if (!e) return std::nullopt;
+    if (*e != nullptr) return std::pair{ctx.args[i], *e};
+  }
+  return std::pair{std::string_view{}, nullptr};
+}
+
+void popCommand(CommandContext& ctx, Side side) {
+  if (ctx.args.size() > 3) return ctx.reply.error(kSyntaxError);
+  long long count = -1;
+  if (ctx.args.size() == 3) {
+    const auto c = parseInteger(ctx.args[2]);
+    if (!c || *c < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+    count = *c;
+  }
+  auto e = writeAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  if (*e == nullptr || count == 0) return ctx.reply.array(0);
+  const bool nested = ctx.reply.protocol() == resp::Protocol::Resp3 && count != -1;
+  const auto items = popFrom(ctx, *e, ctx.args[1], side, count == -1 ? 1 : static_cast<std::size_t>(count));
+  ctx.reply.array(nested ? items.size() : items.size() * 2);
+  for (const Scored& item : items) {
+    if (nested) ctx.reply.array(2);
+    ctx.reply.bulk(item.member);
+    ctx.reply.doubleValue(item.score);
+  }
+}
+
+void blockingPop(CommandContext& ctx, Side side) {
+  if (!timeoutOrReply(ctx, ctx.args.back())) return;
+  auto found = firstExisting(ctx, 1, ctx.args.size() - 1);
+  if (!found) return;
+  if (found->second == nullptr) return ctx.reply.nullArray();
+  const auto items = popFrom(ctx, found->second, found->first, side, 1);
+  ctx.reply.array(3);
+  ctx.reply.bulk(found->first);
+  ctx.reply.bulk(items.front().member);
+  ctx.reply.doubleValue(items.front().score);
+}
+
+// ZMPOP / BZMPOP: numkeys at args[at], the keys, MIN|MAX, [COUNT n].
+void mpop(CommandContext& ctx, std::size_t at) {
+  const auto numkeys = parseInteger(ctx.args[at]);
+  if (!numkeys || *numkeys < 1) return ctx.reply.error("ERR numkeys should be greater than 0");
+  if (*numkeys >= static_cast<long long>(ctx.args.size())) return ctx.reply.error(kSyntaxError);
+  const std::size_t whereAt = at + static_cast<std::size_t>(*numkeys) + 1;
+  if (whereAt >= ctx.args.size()) return ctx.reply.error(kSyntaxError);
+  Side side;
+  if (equalsIgnoreCase(ctx.args[whereAt], "min")) side = Side::Min;
+  else if (equalsIgnoreCase(ctx.args[whereAt], "max")) side = Side::Max;
+  else return ctx.reply.error(kSyntaxError);
+  long long count = -1;
+  for (std::size_t j = whereAt + 1; j < ctx.args.size(); ++j) {
+    if (count == -1 && equalsIgnoreCase(ctx.args[j], "count") && j + 1 < ctx.args.size()) {
+      const auto c = parseInteger(ctx.args[++j]);
+      if (!c || *c < 1) return ctx.reply.error("ERR count should be greater than 0");
+      count = *c;
+    } else {
+      return ctx.reply.error(kSyntaxError);
+    }
+  }
+  auto found = firstExisting(ctx, at + 1, whereAt);
+  if (!found) return;
+  if (found->second == nullptr) return ctx.reply.nullArray();
+  const std::string key(found->first);
+  const auto items = popFrom(ctx, found->second, key, side, count == -1 ? 1 : static_cast<std::size_t>(count));
+  ctx.reply.array(2);
+  ctx.reply.bulk(key);
+  ctx.reply.array(items.size());
+  for (const Scored& item : items) {
+    ctx.reply.array(2);
+    ctx.reply.bulk(item.member);
+    ctx.reply.doubleValue(item.score);
+  }
+}
+
+// ---- the algebra ----
+
+enum class Algebra { Union, Inter, Diff };
+enum class Aggregate { Sum, Min, Max };
+
+void aggregate(double& target, double value, Aggregate how) {
+  if (how == Aggregate::Sum) {
+    target += value;
+    if (std::isnan(target)) target = 0;
+  } else if (how == Aggregate::Min) {
+    target = value < target ? value : target;
+  } else {
+    target = value > target ? value : target;
+  }
+}
+
+// A source: a sorted set, a set (every score 1) or nothing.
+struct Source {
+  const Store::Entry* e = nullptr;
+  double weight = 1;
+  std::size_t size() const {
+    if (e == nullptr) return 0;
+    return typeOf(Store::kind(e)) == Type::Zset ? zset::size(e) : collection::size(e);
+  }
+  template <typename Visit>
+  void forEach(Visit visit) const {
+    if (e == nullptr) return;
+    if (typeOf(Store::kind(e)) == Type::Zset) return zset::forEach(e, visit);
+    collection::forEach(e, [&](std::string_view m, std::string_view) { visit(m, 1.0); });
+  }
+  std::optional<double> find(std::string_view m) const {
+    if (e == nullptr) return std::nullopt;
+    if (typeOf(Store::kind(e)) == Type::Zset) return zset::scoreOf(e, m);
+    return collection::contains(e, m) ? std::optional<double>(1.0) : std::nullopt;
+  }
+};
+
+struct AlgebraRequest {
+  std::vector<Source> sources;
+  Aggregate how = Aggregate::Sum;
+  bool withScores = false;
+  long long limit = 0;
+};
+
+// Parses numkeys at args[at], the sources and the options; nullopt after
+// replying the error.
+std::optional<AlgebraRequest> parseAlgebra(CommandContext& ctx, std::size_t at, Algebra op, bool store, bool cardinality) {
+  const auto& a = ctx.args;
+  const auto n = integerOrReply(ctx, a[at]);
+  if (!n) return std::nullopt;
+  if (*n < 1) {
+    ctx.reply.error("ERR at least 1 input key is needed for '" + toLower(a[0]) + "' command");
+    return std::nullopt;
+  }
+  if (*n > static_cast<long long>(a.size() - at - 1)) return ctx.reply.error(kSyntaxError), std::nullopt;
+  AlgebraRequest r;
+  std::size_t j = at + 1;
+  for (long long i = 0; i < *n; ++i, ++j) {
+    Store::Entry* e = lookupRead(ctx, a[j]);
+    if (e != nullptr && typeOf(Store::kind(e)) != Type::Zset && typeOf(Store::kind(e)) != Type::Set) {
+      ctx.reply.error(kWrongType);
+      return std::nullopt;
+    }
+    r.sources.push_back({e, 1.0});
+  }
+  while (j < a.size()) {
+    const std::size_t remaining = a.size() - j;
+    if (op != Algebra::Diff && !cardinality && remaining >= r.sources.size() + 1 && equalsIgnoreCase(a[j], "weights")) {
+      ++j;
+      for (Source& s : r.sources) {
+        const auto w = parseDouble(a[j++]);
+        if (!w) return ctx.reply.error("ERR weight value is not a float"), std::nullopt;
+        s.weight = *w;
+      }
+    } else if (op != Algebra::Diff && !cardinality && remaining >= 2 && equalsIgnoreCase(a[j], "aggregate")) {
+      if (equalsIgnoreCase(a[j + 1], "sum")) r.how = Aggregate::Sum;
+      else if (equalsIgnoreCase(a[j + 1], "min")) r.how = Aggregate::Min;
+      else if (equalsIgnoreCase(a[j + 1], "max")) r.how = Aggregate::Max;
+      else return ctx.reply.error(kSyntaxError), std::nullopt;
+      j += 2;
+    } else if (!store && !cardinality && equalsIgnoreCase(a[j], "withscores")) {
+      r.withScores = true;
+      ++j;
+    } else if (cardinality && remaining >= 2 && equalsIgnoreCase(a[j], "limit")) {
+      const auto l = parseInteger(a[j + 1]);
+      if (!l || *l < 0) return ctx.reply.error("ERR LIMIT can't be negative"), std::nullopt;
+      r.limit = *l;
+      j += 2;
+    } else {
+      return ctx.reply.error(kSyntaxError), std::nullopt;
+    }
+  }
+  return r;
+}
+
+// The result in (score, member) order; ZINTERCARD counts into `cardinality`.
+std::vector<Scored> combine(AlgebraRequest& r, Algebra op, std::size_t* cardinality = nullptr) {
+  std::vector<Scored> out;
+  if (op != Algebra::Diff) {
+    std::stable_sort(r.sources.begin(), r.sources.end(), [](const Source& x, const Source& y) { return x.size() < y.size(); });
+  }
+  if (op == Algebra::Inter) {
+    if (r.sources[0].size() == 0) return out;
+    std::size_t count = 0;
+    bool stop = false;
+    r.sources[0].forEach([&](std::string_view m, double s0) {
+      if (stop) return;
+      double score = r.sources[0].weight * s0;
+      if (std::isnan(score)) score = 0;
+      for (std::size_t j = 1; j < r.sources.size(); ++j) {
+        const auto v = r.sources[j].e == r.sources[0].e ? std::optional<double>(s0) : r.sources[j].find(m);
+        if (!v) return;
+        aggregate(score, *v * r.sources[j].weight, r.how);
+      }
+      if (cardinality) {
+        ++count;
+        stop = r.limit != 0 && count >= static_cast<std::size_t>(r.limit);
+        return;
+      }
+      out.push_back({std::string(m), score});
+    });
+    if (cardinality) *cardinality = count;
+  } else if (op == Algebra::Union) {
+    std::unordered_map<std::string, double> scores;
+    for (const Source& src : r.sources) {
+      src.forEach([&](std::string_view m, double s) {
+        double score = src.weight * s;
+        if (std::isnan(score)) score = 0;
+        auto [it, fresh] = scores.try_emplace(std::string(m), score);
+        if (!fresh) aggregate(it->second, score, r.how);
+      });
+    }
+    out.reserve(scores.size());
+    for (auto& [m, s] : scores) out.push_back({m, s});
+  } else {
+    r.sources[0].forEach([&](std::string_view m, double s) {
+      for (std::size_t j = 1; j < r.sources.size(); ++j) {
+        if (r.sources[j].find(m)) return;
+      }
+      out.push_back({std::string(m), s});
+    });
+  }
+  std::sort(out.begin(), out.end(), [](const Scored& x, const Scored& y) {
+    return score::before(x.score, x.member, y.score, y.member);
+  });
+  return out;
+}
+
+void algebraCommand(CommandContext& ctx, Algebra op, bool store) {
+  auto r = parseAlgebra(ctx, store ? 2 : 1, op, store, false);
+  if (!r) return;
+  const std::vector<Scored> result = combine(*r, op);
+  if (!store) return replyScored(ctx, result, r->withScores);
+  ctx.reply.integer(static_cast<long long>(storeScored(ctx, ctx.args[1], result)));
+}
+
+}  // namespace
+
+std::size_t storeScored(CommandContext& ctx, std::string_view key, const std::vector<Scored>& items) {
+  ctx.store.erase(key);
+  if (items.empty()) return 0;
+  std::size_t longest = 0;
+  for (const Scored& item : items) longest = std::max(longest, item.member.size());
+  Store::Entry* e = zset::create(ctx.store, key, items.size(), longest, zsetLimits(ctx));
+  for (const Scored& item : items) zset::put(ctx.store, e, item.member, item.score, zsetLimits(ctx));
+  return items.size();
+}
+
+void zadd(CommandContext& ctx) { addGeneric(ctx, 0); }
+void zincrby(CommandContext& ctx) { addGeneric(ctx, kIncr); }
+
+void zrem(CommandContext& ctx) {
+  auto e = writeAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  if (*e == nullptr) return ctx.reply.integer(0);
+  long long deleted = 0;
+  for (std::size_t j = 2; j < ctx.args.size(); ++j) {
+    deleted += zset::erase(ctx.store, *e, ctx.args[j]);
+    if (zset::size(*e) == 0) {
+      ctx.store.erase(ctx.args[1]);
+      break;
+    }
+  }
+  ctx.reply.integer(deleted);
+}
+
+void zcard(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (e) ctx.reply.integer(*e ? static_cast<long long>(zset::size(*e)) : 0);
+}
+
+void zscore(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  const auto s = *e ? zset::scoreOf(*e, ctx.args[2]) : std::nullopt;
+  s ? ctx.reply.doubleValue(*s) : ctx.reply.null();
+}
+
+void zmscore(CommandContext& ctx) {
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  ctx.reply.array(ctx.args.size() - 2);
+  for (std::size_t j = 2; j < ctx.args.size(); ++j) {
+    const auto s = *e ? zset::scoreOf(*e, ctx.args[j]) : std::nullopt;
+    s ? ctx.reply.doubleValue(*s) : ctx.reply.null();
+  }
+}
+
+void rankCommand(CommandContext& ctx, bool reverse) {
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  const auto rank = *e ? zset::rankOf(*e, ctx.args[2]) : std::nullopt;
+  if (!rank) return ctx.reply.null();
+  ctx.reply.integer(static_cast<long long>(reverse ? zset::size(*e) - 1 - *rank : *rank));
+}
+void zrank(CommandContext& ctx) { rankCommand(ctx, false); }
+void zrevrank(CommandContext& ctx) { rankCommand(ctx, true); }
+
+void zpopmin(CommandContext& ctx) { popCommand(ctx, Side::Min); }
+void zpopmax(CommandContext& ctx) { popCommand(ctx, Side::Max); }
+void bzpopmin(CommandContext& ctx) { blockingPop(ctx, Side::Min); }
+void bzpopmax(CommandContext& ctx) { blockingPop(ctx, Side::Max); }
+void zmpop(CommandContext& ctx) { mpop(ctx, 1); }
+void bzmpop(CommandContext& ctx) {
+  if (!timeoutOrReply(ctx, ctx.args[1])) return;
+  mpop(ctx, 2);
+}
+
+void zunion(CommandContext& ctx) { algebraCommand(ctx, Algebra::Union, false); }
+void zinter(CommandContext& ctx) { algebraCommand(ctx, Algebra::Inter, false); }
+void zdiff(CommandContext& ctx) { algebraCommand(ctx, Algebra::Diff, false); }
+void zunionstore(CommandContext& ctx) { algebraCommand(ctx, Algebra::Union, true); }
+void zinterstore(CommandContext& ctx) { algebraCommand(ctx, Algebra::Inter, true); }
+void zdiffstore(CommandContext& ctx) { algebraCommand(ctx, Algebra::Diff, true); }
+
+void zintercard(CommandContext& ctx) {
+  auto r = parseAlgebra(ctx, 1, Algebra::Inter, false, true);
+  if (!r) return;
+  std::size_t cardinality = 0;
+  combine(*r, Algebra::Inter, &cardinality);
+  ctx.reply.integer(static_cast<long long>(cardinality));
+}
+
+void zrandmember(CommandContext& ctx) {
+  const auto& a = ctx.args;
+  if (a.size() < 3) {
+    auto e = readAs(ctx, a[1], Type::Zset);
+    if (!e) return;
+    if (*e == nullptr) return ctx.reply.null();
+    return ctx.reply.bulk(zset::random(*e, collection::draw).first);
+  }
+  const auto count = integerOrReply(ctx, a[2]);
+  if (!count) return;
+  if (*count == LLONG_MIN) {
+    return ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+  }
+  bool withScores = false;
+  if (a.size() > 4 || (a.size() == 4 && !equalsIgnoreCase(a[3], "withscores"))) return ctx.reply.error(kSyntaxError);
+  if (a.size() == 4) {
+    withScores = true;
+    if (*count < -LLONG_MAX / 2 || *count > LLONG_MAX / 2) return ctx.reply.error("ERR value is out of range");
+  }
+  auto e = readAs(ctx, a[1], Type::Zset);
+  if (!e) return;
+  if (*e == nullptr || *count == 0) return ctx.reply.array(0);
+  const std::size_t size = zset::size(*e);
+  std::vector<Scored> picked;
+  if (*count < 0 || *count == 1) {
+    const auto n = static_cast<std::size_t>(*count < 0 ? -*count : *count);
+    picked.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto [m, s] = zset::random(*e, collection::draw);
+      picked.push_back({std::move(m), s});
+    }
+  } else if (static_cast<std::size_t>(*count) >= size) {
+    zset::forEach(*e, [&](std::string_view m, double s) { picked.push_back({std::string(m), s}); });
+  } else {
+    // Distinct picks: positions chosen by a partial shuffle of the ranks.
+    std::vector<std::size_t> ranks(size);
+    for (std::size_t i = 0; i < size; ++i) ranks[i] = i;
+    const auto wanted = static_cast<std::size_t>(*count);
+    for (std::size_t i = 0; i < wanted; ++i) std::swap(ranks[i], ranks[i + collection::draw() % (size - i)]);
+    ranks.resize(wanted);
+    std::sort(ranks.begin(), ranks.end());
+    std::size_t next = 0;
+    zset::walk(*e, 0, size - 1, false, [&](std::size_t rank, std::string_view m, double s) {
+      if (rank == ranks[next]) picked.push_back({std::string(m), s}), ++next;
+      return next < ranks.size();
+    });
+    for (std::size_t i = picked.size(); i > 1; --i) std::swap(picked[i - 1], picked[collection::draw() % i]);
+  }
+  replyScored(ctx, picked, withScores);
+}
+
+void zscan(CommandContext& ctx) {
+  const auto cursor = parseScanCursor(ctx.args[2]);
+  if (!cursor) return ctx.reply.error("ERR invalid cursor");
+  const auto options = parseScanOptions(ctx, 3, false);
+  if (!options) return;
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  std::vector<std::string> found;
+  std::uint64_t next = 0;
+  if (*e != nullptr) {
+    next = zset::scan(*e, *cursor, options->count, [&](std::string_view m, double s) {
+      if (!globMatch(options->pattern, m)) return;
+      found.emplace_back(m);
+      found.push_back(scoreText(s));
+    });
+  }
+  ctx.reply.array(2);
+  ctx.reply.bulk(std::to_string(next));
+  ctx.reply.array(found.size());
+  for (const std::string& f : found) ctx.reply.bulk(f);
+}
+
+std::string scoreText(double s) {
+  if (std::isinf(s)) return s > 0 ? "inf" : "-inf";
+  char digits[32];
+  const int n = std::snprintf(digits, sizeof digits, "%.17g", s);
+  return std::string(digits, static_cast<std::size_t>(n));
+}
+
+}  // namespace keyloop::commands
