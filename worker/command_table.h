@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct CommandContext {
   // INFO fanned out over all workers: each worker's stats, by slot (empty:
   // this worker only).
   std::span<const ServerStats> workerStats = {};
+  // Which keys the handler may read here (null: the ones this worker owns);
+  // a cross-worker run sets it to the keys it locked (SORT's patterns).
+  const std::function<bool(std::string_view key)>* readable = nullptr;
 };
 
 using CommandHandler = void (*)(CommandContext&);
@@ -67,6 +71,8 @@ enum class CrossWorker : std::uint8_t {
   Keyed,            // one owner per call: runs on the keys' owner
   SplitAndSum,      // DEL, EXISTS: each owner counts its keys, the counts are summed
   MultiOwnerAtomic, // MGET, MSET, RENAME: the atomic executor (atomic.h) when owners differ
+  Discovering,      // SORT: as MultiOwnerAtomic, and the handler may name more keys it must
+                    // read (a RESP3 push of them): it runs again with those locked too
   BroadcastSum,     // DBSIZE: every worker, integers summed
   BroadcastConcat,  // KEYS: every worker, arrays joined
   BroadcastRandom,  // RANDOMKEY: every worker, one non-null reply picked

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "common/resp/reply_reader.h"
 #include "worker/args.h"
@@ -200,16 +201,57 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
   runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(reply));
 }
 
+// Discovering (SORT): the atomic executor over the declared keys and the
+// ones earlier runs asked for; a run that names more (a push reply) is
+// run again with those locked too.
+void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                    std::span<const std::string_view> args, Reply reply, std::set<std::string> extra = {},
+                    int attempt = 0) {
+  if (place != 0) client.holdUntilFilled(place);
+  auto locked = std::make_shared<std::set<std::string, std::less<>>>(extra.begin(), extra.end());
+  for (std::string_view k : keysOf(spec, args)) locked->emplace(k);
+  const std::vector<std::string_view> keys(locked->begin(), locked->end());
+  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(),
+              locked](Store& scratch, std::int64_t nowMs) {
+    std::string out;
+    resp::Reply encoder(out, protocol);
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    const std::function<bool(std::string_view)> readable = [locked](std::string_view k) { return locked->contains(k); };
+    CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+    ctx.readable = &readable;
+    scratch.tick(nowMs);
+    spec.handler(ctx);
+    return out;
+  };
+  auto done = [&dispatch, &spec, id = client.id(), place, copy = Args(args.begin(), args.end()), reply, extra,
+               attempt](std::string_view bytes) mutable {
+    if (bytes.empty() || bytes[0] != '>') return reply(bytes);
+    // The elements changed between two runs more often than is sane.
+    if (attempt >= 8) return reply("-TRYAGAIN the keys SORT reads kept changing\r\n");
+    std::string asArray(bytes);
+    asArray[0] = '*';
+    for (std::string_view k : resp::replyElements(asArray)) extra.emplace(resp::replyBulk(k).value_or(""));
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    runDiscovering(dispatch, *c, place, spec, views, std::move(reply), std::move(extra), attempt + 1);
+  };
+  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done));
+}
+
 // Runs `spec` for `client`, whose reply goes to `place` (or to `then`).
 void route(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
            std::span<const std::string_view> args, RoutePlan plan, Reply then = nullptr) {
   const resp::Protocol protocol = client.reply().protocol();
-  if (plan.kind == RoutePlan::Kind::Owner && !then) {  // the hot path: one hop, no callback
+  if (plan.kind == RoutePlan::Kind::Owner && !then && spec.cross != CrossWorker::Discovering) {  // the hot path
     return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place});
   }
   Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
   });
+  if (spec.cross == CrossWorker::Discovering && plan.kind != RoutePlan::Kind::Here) {
+    return runDiscovering(dispatch, client, place, spec, args, std::move(reply));
+  }
   switch (plan.kind) {
     case RoutePlan::Kind::Owner:
       return dispatch.router()->call(plan.owner, args, protocol, std::move(reply));

@@ -74,6 +74,12 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
       run(spec, ctx, index);
       ran = true;
+      if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
+          reply.buffer()[replyStart] == '>') {
+        // It must read keys of other workers (SORT BY/GET): the long way.
+        reply.buffer().resize(replyStart);
+        return runAcross(*this, client, spec, args, RoutePlan{RoutePlan::Kind::Atomic});
+      }
     }
   }
   if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {

@@ -63,6 +63,8 @@ RoutePlan planRoute(const CommandSpec& spec, std::span<const std::string_view> a
   });
   if (owner == -2) return {};  // no key given: the handler answers (an arity error)
   if (severalOwners) return {spec.cross == CrossWorker::SplitAndSum ? Kind::Split : Kind::Atomic};
+  // Its other keys are found as it runs: where they live is not known yet.
+  if (spec.cross == CrossWorker::Discovering && owner != view.self) return {Kind::Atomic};
   return onOwner(owner, view, locked);
 }
 

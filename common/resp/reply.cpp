@@ -86,11 +86,16 @@ void Reply::doubleValue(double value) {
   } else {
     n = std::snprintf(digits, sizeof digits, "%.17g", value);
   }
-  const std::string_view text(digits, static_cast<std::size_t>(n));
+  doubleText(std::string_view(digits, static_cast<std::size_t>(n)));
+}
+
+void Reply::doubleText(std::string_view text) {
   if (protocol_ == Protocol::Resp2) return bulk(text);
   out_ += ',';
   out_ += text;
   out_ += "\r\n";
 }
+
+void Reply::push(std::size_t count) { header('>', count); }
 
 }  // namespace keyloop::resp

@@ -34,6 +34,9 @@ class Reply {
   void set(std::size_t count);  // RESP2: an array
   void verbatim(std::string_view text);  // RESP3 txt verbatim; RESP2 bulk
   void boolean(bool value);  // RESP3 #t/#f; RESP2 integer 1/0
+  void push(std::size_t count);  // RESP3 >count (RESP2 too: only between workers)
+  // A double given as text: RESP2 a bulk, RESP3 ",text".
+  void doubleText(std::string_view text);
   // Redis 7.0's addReplyDouble: RESP2 a bulk of "%.17g" (inf, -inf); RESP3 a double.
   void doubleValue(double value);
 

@@ -207,6 +207,24 @@ void zintercard(CommandContext&);
 void zrandmember(CommandContext&);
 void zscan(CommandContext&);
 
+// geo.cpp
+void geoadd(CommandContext&);
+void geodist(CommandContext&);
+void geohash(CommandContext&);
+void geopos(CommandContext&);
+void geosearch(CommandContext&);
+void geosearchstore(CommandContext&);
+void georadius(CommandContext&);
+void georadiusRo(CommandContext&);
+void georadiusbymember(CommandContext&);
+void georadiusbymemberRo(CommandContext&);
+void georadiusKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
+
+// sort.cpp
+void sort(CommandContext&);
+void sortRo(CommandContext&);
+void sortKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
+
 // waiting.cpp: blocking.h's messages between workers, CLIENT UNBLOCK
 void blockWaiter(CommandContext&);    // __block
 void unblockWaiter(CommandContext&);  // __unblock
