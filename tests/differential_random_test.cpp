@@ -64,6 +64,22 @@ const std::vector<CommandShape>& commandShapes() {
       {"BITOP", {"AND", "OR", "XOR", "NOT"}}, {"BITFIELD", {"GET", "SET", "INCRBY", "u8", "i5", "0", "#1", "OVERFLOW", "SAT"}},
       {"PFADD", {"a", "b", "c"}}, {"PFCOUNT", {}}, {"PFMERGE", {}},
       {"LCS", {"LEN", "IDX", "WITHMATCHLEN", "MINMATCHLEN", "1"}}, {"COPY", {"REPLACE"}},
+      {"LPUSH", {"a", "b", "1"}}, {"RPUSH", {"a", "c", "2"}}, {"LPUSHX", {"a"}}, {"RPUSHX", {"b"}},
+      {"LPOP", {"1", "2", "0", "-1"}}, {"RPOP", {"2", "abc"}}, {"LLEN", {}}, {"LRANGE", {"0", "-1", "1", "-2", "abc"}},
+      {"LINDEX", {"0", "-1", "2"}}, {"LSET", {"0", "-1", "x"}}, {"LINSERT", {"BEFORE", "AFTER", "a", "z"}},
+      {"LREM", {"0", "1", "-1", "a"}}, {"LTRIM", {"0", "1", "-1", "5"}}, {"LPOS", {"a", "RANK", "-1", "COUNT", "0"}},
+      {"LMOVE", {"LEFT", "RIGHT"}}, {"RPOPLPUSH", {}}, {"LMPOP", {"1", "2", "LEFT", "RIGHT", "COUNT", "3"}},
+      {"ZADD", {"1", "2.5", "-inf", "m", "n", "NX", "XX", "GT", "CH", "INCR"}}, {"ZINCRBY", {"1", "m", "-2.5"}},
+      {"ZREM", {"m", "n"}}, {"ZCARD", {}}, {"ZSCORE", {"m"}}, {"ZMSCORE", {"m", "n"}}, {"ZRANK", {"m"}},
+      {"ZREVRANK", {"n"}}, {"ZCOUNT", {"-inf", "+inf", "(1", "2"}}, {"ZLEXCOUNT", {"-", "+", "[m", "(n"}},
+      {"ZRANGE", {"0", "-1", "WITHSCORES", "BYSCORE", "REV", "(1", "+inf", "LIMIT", "1"}},
+      {"ZRANGEBYSCORE", {"-inf", "+inf", "WITHSCORES", "LIMIT", "0", "1"}}, {"ZREVRANGE", {"0", "-1", "WITHSCORES"}},
+      {"ZRANGEBYLEX", {"-", "+", "[m"}}, {"ZREMRANGEBYRANK", {"0", "1", "-1"}}, {"ZREMRANGEBYSCORE", {"-inf", "(2"}},
+      {"ZPOPMIN", {"1", "2"}}, {"ZPOPMAX", {"1"}}, {"ZMPOP", {"1", "2", "MIN", "MAX", "COUNT", "2"}},
+      {"ZUNION", {"2", "WITHSCORES", "AGGREGATE", "MAX"}}, {"ZINTER", {"2", "WEIGHTS", "1", "2"}}, {"ZDIFF", {"2"}},
+      {"ZUNIONSTORE", {"2"}}, {"ZINTERSTORE", {"2", "AGGREGATE", "MIN"}}, {"ZDIFFSTORE", {"1"}}, {"ZINTERCARD", {"2"}},
+      {"ZRANGESTORE", {"0", "-1"}},
+      {"SORT", {"ALPHA", "DESC", "LIMIT", "0", "2"}},  // no BY: it may keep a set's own order
   };
   return shapes;
 }
@@ -128,6 +144,13 @@ TEST(DifferentialRandom, RandomCommandsGiveTheSameRepliesAndLeaveTheSameValues) 
       const std::string type = toRedis.command({"TYPE", key});
       if (toKeyloop.command({"TYPE", key}) != type) return false;
       if (type == "+hash\r\n" && toKeyloop.command({"HGETALL", key}) != toRedis.command({"HGETALL", key})) return false;
+      if (type == "+list\r\n" && toKeyloop.command({"LRANGE", key, "0", "-1"}) != toRedis.command({"LRANGE", key, "0", "-1"})) {
+        return false;
+      }
+      if (type == "+zset\r\n" && toKeyloop.command({"ZRANGE", key, "0", "-1", "WITHSCORES"}) !=
+                                       toRedis.command({"ZRANGE", key, "0", "-1", "WITHSCORES"})) {
+        return false;
+      }
       if (type == "+set\r\n" && sortedElements(toKeyloop.command({"SMEMBERS", key})) !=
                                       sortedElements(toRedis.command({"SMEMBERS", key}))) {
         return false;

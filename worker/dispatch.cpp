@@ -117,16 +117,17 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
   // The reply buffer is kept between calls (no allocation per command);
-  // done() may lead back in here (a client resumes its pipeline), and the
-  // nested call then takes a buffer of its own.
+  // the handler (serving a blocked client posts to this worker) or done()
+  // (a client resumes its pipeline) may lead back in here, and the nested
+  // call then takes a buffer of its own.
   std::string nested;
   std::string& out = routedDepth_ == 0 ? routedReply_ : nested;
   out.clear();
+  ++routedDepth_;
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
   run(*spec, ctx, commandIndex(*command.topLevel));
   // Not counted here: the worker the client talks to counted it already.
-  ++routedDepth_;
   done(out);
   --routedDepth_;
   if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept

@@ -101,6 +101,7 @@ ServerStats Server::totals() const {
   all[kCpuUserMainMicros] = micros(loopThread.ru_utime);
   all[kLazyfreePending] = threadPool_.outstanding();
   all[kLazyfreedObjects] = store_.offloadedTotal();
+  all[kBlockedClients] = blocking_.blockedClients();
   return all;
 }
 

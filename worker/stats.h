@@ -43,6 +43,7 @@ enum Stat : std::size_t {
   kCpuUserMainMicros,
   kLazyfreePending,
   kLazyfreedObjects,
+  kBlockedClients,  // waiting in BLPOP and friends (blocking.h)
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,

@@ -106,7 +106,8 @@ void clientsSection(CommandContext& ctx, Writer& w) {
   w.add("maxclients", ctx.worker.config().maxClients);
   w.add("client_recent_max_input_buffer", maxInput);
   w.add("client_recent_max_output_buffer", maxOutput);
-  w.addAll({{"blocked_clients", "0"}, {"tracking_clients", "0"}, {"clients_in_timeout_table", "0"}});
+  w.add("blocked_clients", totalsOf(ctx)[kBlockedClients]);
+  w.addAll({{"tracking_clients", "0"}, {"clients_in_timeout_table", "0"}});
 }
 
 void memorySection(CommandContext& ctx, Writer& w) {

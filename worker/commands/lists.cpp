@@ -189,9 +189,9 @@ void lrange(CommandContext& ctx) {
 void lindex(CommandContext& ctx) {
   auto e = readAs(ctx, ctx.args[1], Type::List);
   if (!e) return;
+  if (*e == nullptr) return ctx.reply.null();
   auto index = integerOrReply(ctx, ctx.args[2]);
   if (!index) return;
-  if (*e == nullptr) return ctx.reply.null();
   const long long n = static_cast<long long>(list::size(*e));
   const long long i = *index < 0 ? n + *index : *index;
   if (i < 0 || i >= n) return ctx.reply.null();

@@ -119,6 +119,7 @@ bool walkSparse(std::string_view value, Run run) {
     if (isZero(*p)) {
       length = zeroLen(*p++);
     } else if (isXZero(*p)) {
+      if (p + 1 >= end) return false;  // a truncated opcode: corrupt
       length = xzeroLen(p);
       p += 2;
     } else {
