@@ -9,6 +9,7 @@
 
 #include "tests/support/command.h"
 #include "tests/support/hiredis.h"
+#include "tests/support/node_clients.h"
 #include "tests/support/process.h"
 
 namespace keyloop::test {
@@ -184,6 +185,25 @@ TEST(Clients, RedisPy) {
   CommandResult r = runCommand("/usr/bin/python3 " + path);  // Debian python3-redis
   EXPECT_EQ(r.exitCode, 0) << r.output;
   EXPECT_NE(r.output.find("redis-py ok"), std::string::npos) << r.output;
+}
+
+// Queue-style use of lists and sorted sets by real clients, with the
+// queues' keys on different workers: consumers block first (BRPOP), a
+// producer pushes, every job arrives once and in order; delayed jobs come
+// out of a sorted set by score.
+TEST(Clients, QueuesOfRealClientsAcrossWorkers) {
+  KeyloopServer server("workers: 4\n");
+  const std::string port = std::to_string(server.port);
+  const CommandResult py = runCommand("/usr/bin/python3 " + sourceDir() + "/tests/clients/queue_client.py " + port + " 2>&1", 90);
+  EXPECT_EQ(py.exitCode, 0) << py.output;
+  EXPECT_NE(py.output.find("ok"), std::string::npos) << py.output;
+  const std::string modules = nodeClientModules();
+  for (const char* client : {"ioredis", "redis"}) {
+    const std::string script = sourceDir() + "/tests/clients/queue_client.js";
+    const CommandResult node = runCommand("node " + script + " " + client + " " + modules + " " + port + " 2>&1", 90);
+    EXPECT_EQ(node.exitCode, 0) << client << ": " << node.output;
+    EXPECT_NE(node.output.find("ok"), std::string::npos) << client << ": " << node.output;
+  }
 }
 
 }  // namespace

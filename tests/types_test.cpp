@@ -21,10 +21,13 @@ namespace {
 // Every kind of value either side can hold, made the same way on both.
 void makeValues(RespConnection& c) {
   std::vector<std::string> bigHash{"HSET", "hbig"}, bigSet{"SADD", "sbig"}, bigInts{"SADD", "sbigint"};
+  std::vector<std::string> bigList{"RPUSH", "lbig"}, bigZset{"ZADD", "zbig"};
   for (int i = 0; i < 1000; ++i) {
     bigHash.insert(bigHash.end(), {"f" + std::to_string(i), "v" + std::to_string(i)});
     bigSet.push_back("m" + std::to_string(i));
     bigInts.push_back(std::to_string(i * 7));
+    bigList.push_back(i % 3 == 0 ? std::to_string(i * 1000003) : "element:" + std::to_string(i));
+    bigZset.insert(bigZset.end(), {i % 2 ? std::to_string(i) + ".25" : std::to_string(-i), "m" + std::to_string(i)});
   }
   const std::vector<std::vector<std::string>> commands = {
       {"SET", "str", "hello"}, {"SET", "int", "12345"}, {"SET", "neg", "-70000"}, {"SET", "long", std::string(100, 'x')},
@@ -35,12 +38,16 @@ void makeValues(RespConnection& c) {
       {"SADD", "sint", "1", "2", "3", "-5", "100000", "1099511627776"},
       {"SADD", "sstr", "a", "b", "c"},
       {"PFADD", "hll", "a", "b", "c", "d"},
+      bigList, bigZset,
+      {"RPUSH", "lsmall", "a", "1", "-7", "hello", std::string(70, 'y'), "12345678901"},
+      {"ZADD", "zsmall", "1", "a", "-2.5", "b", "1e100", "c", "inf", "d", "-inf", "e", "0.1", "f"},
   };
   for (const auto& command : commands) ASSERT_NE(c.command(command).substr(0, 1), "-") << command[0];
 }
 
-const std::vector<std::string> kKeys = {"str", "int", "neg", "long", "compressible", "wide", "hsmall",
-                                        "hbig", "sbig", "sbigint", "sint", "sstr", "hll"};
+const std::vector<std::string> kKeys = {"str",  "int",  "neg",     "long", "compressible", "wide", "hsmall",
+                                        "hbig", "sbig", "sbigint", "sint", "sstr",         "hll",  "lbig",
+                                        "zbig", "lsmall", "zsmall"};
 
 // A value's contents in an order-free form.
 std::vector<std::string> contents(RespConnection& c, const std::string& key) {
@@ -50,6 +57,9 @@ std::vector<std::string> contents(RespConnection& c, const std::string& key) {
   else if (type == "+hash\r\n") reply = c.command({"HGETALL", key});
   else if (type == "+set\r\n") reply = c.command({"SMEMBERS", key});
   std::vector<std::string> out{type};
+  // Lists and sorted sets have an order of their own: kept as it is.
+  if (type == "+list\r\n") return out.push_back(c.command({"LRANGE", key, "0", "-1"})), out;
+  if (type == "+zset\r\n") return out.push_back(c.command({"ZRANGE", key, "0", "-1", "WITHSCORES"})), out;
   const auto elements = resp::replyElements(reply);
   if (type == "+hash\r\n") {
     std::vector<std::string> pairs;
