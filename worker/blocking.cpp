@@ -158,7 +158,7 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
     message.push_back(count);
     message.insert(message.end(), keys.begin(), keys.end());
     message.insert(message.end(), views.begin(), views.end());
-    if (router) router->post(owner, message);
+    if (router) router->notify(owner, message);
   }
   const long long ms = timeoutMillis(views[timeoutIndex(*spec.blocking, views.size())]);
   if (ms > 0) {
@@ -183,7 +183,7 @@ void Blocking::tellOwners(const Wait& wait, std::string_view command) {
   if (router == nullptr) return;
   const std::string id = std::to_string(wait.id);
   const std::string_view message[] = {command, id};
-  for (int owner : wait.owners) router->post(owner, message);
+  for (int owner : wait.owners) router->notify(owner, message);
 }
 
 void Blocking::finish(std::uint64_t waitId, std::string_view reply) {
@@ -372,7 +372,7 @@ void Blocking::serveKey(const std::string& key) {
       waiter->offered = true;
       const std::string_view message[] = {"__retry", id};
       if (waiter->worker == self) retry(waiter->waitId);
-      else if (router) router->post(waiter->worker, message);
+      else if (router) router->notify(waiter->worker, message);
       ++i;
       continue;
     }
@@ -402,7 +402,7 @@ void Blocking::serveKey(const std::string& key) {
                      const std::string reply = dispatch_.runNow(args, waiter->protocol);
                      const std::string id = std::to_string(waiter->waitId);
                      const std::string_view message[] = {"__served", id, reply};
-                     dispatch_.router()->post(waiter->worker, message);
+                     dispatch_.router()->notify(waiter->worker, message);
                      if (!isNullReply(reply)) removeWaiter(waiter->waitId);
                      else waiter->offered = false;
                    } else {

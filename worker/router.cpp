@@ -97,13 +97,16 @@ void Router::call(int owner, std::span<const std::string_view> args, resp::Proto
   sendRequest(p, args, protocol);
 }
 
-void Router::post(int owner, std::span<const std::string_view> args) {
+void Router::post(int owner, std::span<const std::string_view> args) { send(owner, args, /*wake=*/false); }
+void Router::notify(int owner, std::span<const std::string_view> args) { send(owner, args, /*wake=*/true); }
+
+void Router::send(int owner, std::span<const std::string_view> args, bool wake) {
   if (owner == self_) return executor_(args, resp::Protocol::Resp2, [](std::string_view) {});
-  // Nobody waits for it: its owner reads it when it next wakes (channel.h).
+  // Nobody waits for it; without `wake` its owner reads it when it next wakes (channel.h).
   senderTo(owner).sendInPlace(
       ipc::requestBytes(args),
       [&](char* out) { ipc::writeRequest(out, 0, static_cast<std::uint8_t>(resp::Protocol::Resp2), args); },
-      /*wakeIfAsleep=*/false);
+      /*wakeIfAsleep=*/wake);
 }
 
 void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place) {

@@ -83,6 +83,9 @@ class Router final : public Owners {
   // not wake a sleeping owner by itself (ipc::Sender::sendInPlace): for
   // commits, whose locked keys make whoever touches them wake the owner.
   void post(int owner, std::span<const std::string_view> args) override;
+  // The same, and a sleeping owner wakes for it (blocking.h's messages:
+  // a blocked client's reply must not wait for the owner's next wake-up).
+  void notify(int owner, std::span<const std::string_view> args);
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
   // Shown the key of each request a few records before it runs (to
@@ -119,6 +122,7 @@ class Router final : public Owners {
   std::size_t inFlight() const { return pending_.size() - freeSlots_.size(); }
 
  private:
+  void send(int owner, std::span<const std::string_view> args, bool wake);
   struct Pending {
     std::uint64_t id = 0;  // 0: a free slot
     Done done;             // empty: the reply goes to `place`

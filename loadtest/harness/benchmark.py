@@ -5,9 +5,10 @@ import re
 import subprocess
 
 
-def run(port, test, requests, clients=50, pipeline=1, keyspace=100_000, extra=()):
+def run(port, test, requests, clients=50, pipeline=1, keyspace=100_000, extra=(), command=()):
+    """One -t test, or (command given) that command with its __rand_int__s."""
     argv = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
-            "-t", test, "-r", str(keyspace), "--precision", "3", *extra]
+            *([] if command else ["-t", test]), "-r", str(keyspace), "--precision", "3", *extra, *command]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.replace("\r", "\n")
     rps = float(re.search(r"throughput summary: ([\d.]+) requests per second", out).group(1))
     cdf = [(float(p), float(ms)) for p, ms in

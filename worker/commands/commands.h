@@ -36,6 +36,11 @@ inline Store::Entry* lookupQuietly(CommandContext& ctx, std::string_view key) {
 // absent; nullopt after replying WRONGTYPE. readAs counts hits and misses.
 std::optional<Store::Entry*> readAs(CommandContext& ctx, std::string_view key, Type type);
 std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, Type type);
+// The first of args[first..end) that exists, type-checked (nullopt:
+// WRONGTYPE replied; a null entry: none exists), as the multi-key pops
+// look for the key to pop from.
+std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
+                                                                        std::size_t end, Type type);
 // The encoding limits of hashes and sets, as configured now (collections.cpp).
 collection::Limits hashLimits(const CommandContext& ctx);
 collection::Limits setLimits(const CommandContext& ctx);

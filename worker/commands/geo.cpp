@@ -74,6 +74,20 @@ std::optional<std::pair<double, double>> positionOf(const Store::Entry* e, std::
   return std::pair{lon, lat};
 }
 
+// GEOHASH / GEOPOS: one reply per member of args[2..], `missing` for
+// one that is not there.
+template <typename One>
+void forEachPosition(CommandContext& ctx, void (resp::Reply::*missing)(), One one) {
+  auto e = readAs(ctx, ctx.args[1], Type::Zset);
+  if (!e) return;
+  ctx.reply.array(ctx.args.size() - 2);
+  for (std::size_t j = 2; j < ctx.args.size(); ++j) {
+    const auto p = *e ? positionOf(*e, ctx.args[j]) : std::nullopt;
+    if (p) one(p->first, p->second);
+    else (ctx.reply.*missing)();
+  }
+}
+
 struct Point {
   double lon, lat, meters, score;
   std::string member;
@@ -319,41 +333,25 @@ void geodist(CommandContext& ctx) {
 
 void geohash(CommandContext& ctx) {
   static constexpr char kAlphabet[] = "0123456789bcdefghjkmnpqrstuvwxyz";
-  auto e = readAs(ctx, ctx.args[1], Type::Zset);
-  if (!e) return;
-  ctx.reply.array(ctx.args.size() - 2);
-  for (std::size_t j = 2; j < ctx.args.size(); ++j) {
-    const auto p = *e ? positionOf(*e, ctx.args[j]) : std::nullopt;
-    if (!p) {
-      ctx.reply.null();
-      continue;
-    }
+  forEachPosition(ctx, &resp::Reply::null, [&](double lon, double lat) {
     // Re-encoded over the standard -90..90 latitudes (Redis's are +-85).
     geo::Hash hash;
-    geo::encode({-180, 180}, {-90, 90}, p->first, p->second, 26, hash);
+    geo::encode({-180, 180}, {-90, 90}, lon, lat, 26, hash);
     char text[11];
     for (int i = 0; i < 11; ++i) {
       const auto index = i == 10 ? 0 : (hash.bits >> (52 - ((i + 1) * 5))) & 0x1f;
       text[i] = kAlphabet[index];
     }
     ctx.reply.bulk(std::string_view(text, 11));
-  }
+  });
 }
 
 void geopos(CommandContext& ctx) {
-  auto e = readAs(ctx, ctx.args[1], Type::Zset);
-  if (!e) return;
-  ctx.reply.array(ctx.args.size() - 2);
-  for (std::size_t j = 2; j < ctx.args.size(); ++j) {
-    const auto p = *e ? positionOf(*e, ctx.args[j]) : std::nullopt;
-    if (!p) {
-      ctx.reply.nullArray();
-      continue;
-    }
+  forEachPosition(ctx, &resp::Reply::nullArray, [&](double lon, double lat) {
     ctx.reply.array(2);
-    replyCoordinate(ctx, p->first);
-    replyCoordinate(ctx, p->second);
-  }
+    replyCoordinate(ctx, lon);
+    replyCoordinate(ctx, lat);
+  });
 }
 
 void georadius(CommandContext& ctx) { search(ctx, 1, kByCoords); }

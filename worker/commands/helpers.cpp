@@ -30,6 +30,16 @@ std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, 
   return checkedType(ctx, lookupWrite(ctx, key), type);
 }
 
+std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
+                                                                        std::size_t end, Type type) {
+  for (std::size_t i = first; i < end; ++i) {
+    auto e = writeAs(ctx, ctx.args[i], type);
+    if (!e) return std::nullopt;
+    if (*e != nullptr) return std::pair{ctx.args[i], *e};
+  }
+  return std::pair{std::string_view{}, nullptr};
+}
+
 void replyInvalidExpire(CommandContext& ctx) {
   ctx.reply.error("ERR invalid expire time in '" + toLower(ctx.args[0]) + "' command");
 }

@@ -114,18 +114,6 @@ void move(CommandContext& ctx, End from, End to) {
   ctx.reply.bulk(value);
 }
 
-// The first non-empty list of keys[...] (nullopt: WRONGTYPE replied;
-// null: all empty).
-std::optional<std::pair<std::string_view, Store::Entry*>> firstNonEmpty(CommandContext& ctx, std::size_t first,
-                                                                        std::size_t end) {
-  for (std::size_t i = first; i < end; ++i) {
-    auto e = writeAs(ctx, ctx.args[i], Type::List);
-    if (!e) return std::nullopt;
-    if (*e != nullptr) return std::pair{ctx.args[i], *e};
-  }
-  return std::pair{std::string_view{}, nullptr};
-}
-
 // LMPOP / BLMPOP: numkeys at args[at], then the keys, LEFT|RIGHT, [COUNT n].
 void mpop(CommandContext& ctx, std::size_t at) {
   const auto numkeys = parseInteger(ctx.args[at]);
@@ -146,7 +134,7 @@ void mpop(CommandContext& ctx, std::size_t at) {
       return ctx.reply.error(kSyntaxError);
     }
   }
-  const auto found = firstNonEmpty(ctx, at + 1, whereAt);
+  const auto found = firstExisting(ctx, at + 1, whereAt, Type::List);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
   popRangeWithKey(ctx, found->second, found->first, *end, count == -1 ? 1 : count);
@@ -314,7 +302,7 @@ namespace {
 
 void blockingPop(CommandContext& ctx, End end) {
   if (!timeoutOrReply(ctx, ctx.args.back())) return;
-  const auto found = firstNonEmpty(ctx, 1, ctx.args.size() - 1);
+  const auto found = firstExisting(ctx, 1, ctx.args.size() - 1, Type::List);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
   ctx.reply.array(2);

@@ -75,16 +75,6 @@ std::vector<Scored> collect(const Store::Entry* e, Ranks ranks, bool reverse, lo
   return out;
 }
 
-void replyRange(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
-  const bool pairs = withScores && ctx.reply.protocol() == resp::Protocol::Resp3;
-  ctx.reply.array(withScores && !pairs ? items.size() * 2 : items.size());
-  for (const Scored& item : items) {
-    if (pairs) ctx.reply.array(2);
-    ctx.reply.bulk(item.member);
-    if (withScores) ctx.reply.doubleValue(item.score);
-  }
-}
-
 // Redis's zrangeGenericCommand: the key at args[at], min and max after it.
 void rangeGeneric(CommandContext& ctx, std::size_t at, bool store, RangeType type, Direction direction) {
   const auto& a = ctx.args;
@@ -148,7 +138,7 @@ void rangeGeneric(CommandContext& ctx, std::size_t at, bool store, RangeType typ
     }
   }
   if (store) return ctx.reply.integer(static_cast<long long>(storeScored(ctx, a[1], items)));
-  replyRange(ctx, items, o.withScores);
+  replyScored(ctx, items, o.withScores);
 }
 
 void removeRange(CommandContext& ctx, RangeType type) {
@@ -185,6 +175,16 @@ void removeRange(CommandContext& ctx, RangeType type) {
 }
 
 }  // namespace
+
+void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
+  const bool pairs = withScores && ctx.reply.protocol() == resp::Protocol::Resp3;
+  ctx.reply.array(withScores && !pairs ? items.size() * 2 : items.size());
+  for (const Scored& item : items) {
+    if (pairs) ctx.reply.array(2);
+    ctx.reply.bulk(item.member);
+    if (withScores) ctx.reply.doubleValue(item.score);
+  }
+}
 
 std::optional<ScoreRange> parseScoreRange(std::string_view min, std::string_view max) {
   ScoreRange r{};

@@ -47,6 +47,9 @@ Ranks ranksOf(const Store::Entry* e, const LexRange& range);
 // Replaces `key` with a sorted set of `items` (none: deletes it), packed
 // when small as Redis's STORE commands do; returns how many it holds.
 std::size_t storeScored(CommandContext& ctx, std::string_view key, const std::vector<Scored>& items);
+// Members with scores as ZRANGE replies them: RESP2 a flat array
+// (member, score...), RESP3 an array of pairs.
+void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores);
 // A score as ZSCAN prints it (Redis's "%.17g" text, inf and -inf).
 std::string scoreText(double s);
 

@@ -25,16 +25,6 @@ std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view ar
   return v;
 }
 
-void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
-  const bool pairs = withScores && ctx.reply.protocol() == resp::Protocol::Resp3;
-  ctx.reply.array(withScores && !pairs ? items.size() * 2 : items.size());
-  for (const Scored& item : items) {
-    if (pairs) ctx.reply.array(2);
-    ctx.reply.bulk(item.member);
-    if (withScores) ctx.reply.doubleValue(item.score);
-  }
-}
-
 // ---- ZADD ----
 
 enum AddFlag : unsigned { kNx = 1, kXx = 2, kGt = 4, kLt = 8, kIncr = 16 };
@@ -132,17 +122,6 @@ std::vector<Scored> popFrom(CommandContext& ctx, Store::Entry*& e, std::string_v
   return out;
 }
 
-// The first existing sorted set of args[first..end) (nullopt: WRONGTYPE).
-std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
-                                                                        std::size_t end) {
-  for (std::size_t i = first; i < end; ++i) {
-    auto e = writeAs(ctx, ctx.args[i], Type::Zset);
-    if (!e) return std::nullopt;
-    if (*e != nullptr) return std::pair{ctx.args[i], *e};
-  }
-  return std::pair{std::string_view{}, nullptr};
-}
-
 void popCommand(CommandContext& ctx, Side side) {
   if (ctx.args.size() > 3) return ctx.reply.error(kSyntaxError);
   long long count = -1;
@@ -166,7 +145,7 @@ void popCommand(CommandContext& ctx, Side side) {
 
 void blockingPop(CommandContext& ctx, Side side) {
   if (!timeoutOrReply(ctx, ctx.args.back())) return;
-  auto found = firstExisting(ctx, 1, ctx.args.size() - 1);
+  auto found = firstExisting(ctx, 1, ctx.args.size() - 1, Type::Zset);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
   const auto items = popFrom(ctx, found->second, found->first, side, 1);
@@ -197,7 +176,7 @@ void mpop(CommandContext& ctx, std::size_t at) {
       return ctx.reply.error(kSyntaxError);
     }
   }
-  auto found = firstExisting(ctx, at + 1, whereAt);
+  auto found = firstExisting(ctx, at + 1, whereAt, Type::Zset);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
   const std::string key(found->first);

@@ -34,6 +34,14 @@ void Chunk::splice(std::size_t at, std::size_t erase, std::string_view insert) {
   if (newSize + 256 < capacity_ / 2) reserve(newSize);  // shrunk a lot: give the rest back
 }
 
+void Chunk::shrinkToFit() {
+  if (capacity_ == size_ || size_ == 0) return;
+  void* moved = std::realloc(data_, size_);
+  if (moved == nullptr) return;  // keeping the slack is fine
+  data_ = static_cast<char*>(moved);
+  capacity_ = size_;
+}
+
 void Chunk::reserve(std::size_t size) {
   // Steps of an eighth: little slack, and O(1) amortized reallocations.
   const std::size_t capacity = size + size / 8 + 16;

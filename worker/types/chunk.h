@@ -26,6 +26,8 @@ class Chunk {
   // Replaces `erase` bytes at `at` with `insert`.
   void splice(std::size_t at, std::size_t erase, std::string_view insert);
   std::size_t allocated() const { return capacity_; }
+  // Gives back the slack (a list's chunk that will not grow again).
+  void shrinkToFit();
 
  private:
   void reserve(std::size_t size);  // capacity for `size` bytes and a little more

@@ -37,37 +37,28 @@ std::uint64_t deinterleave(std::uint64_t interleaved) {
   return x | (y << 32);
 }
 
-void moveX(Hash& h, int d) {
+// Moves the hash one box along the bits of `moving` (longitude: the odd
+// bits, latitude: the even ones), forwards (d > 0) or back; the carry runs
+// through the other bits, which are filled for it and masked off after.
+void move(Hash& h, int d, std::uint64_t moving) {
   if (d == 0) return;
-  std::uint64_t x = h.bits & 0xaaaaaaaaaaaaaaaaULL, y = h.bits & 0x5555555555555555ULL;
-  const std::uint64_t zz = 0x5555555555555555ULL >> (64 - h.step * 2);
+  const std::uint64_t other = ~moving;
+  std::uint64_t m = h.bits & moving;
+  const std::uint64_t kept = h.bits & other;
+  const std::uint64_t zz = other >> (64 - h.step * 2);
   if (d > 0) {
-    x = x + (zz + 1);
+    m = m + (zz + 1);
   } else {
-    x = x | zz;
-    x = x - (zz + 1);
+    m = m | zz;
+    m = m - (zz + 1);
   }
-  x &= (0xaaaaaaaaaaaaaaaaULL >> (64 - h.step * 2));
-  h.bits = x | y;
-}
-
-void moveY(Hash& h, int d) {
-  if (d == 0) return;
-  std::uint64_t x = h.bits & 0xaaaaaaaaaaaaaaaaULL, y = h.bits & 0x5555555555555555ULL;
-  const std::uint64_t zz = 0xaaaaaaaaaaaaaaaaULL >> (64 - h.step * 2);
-  if (d > 0) {
-    y = y + (zz + 1);
-  } else {
-    y = y | zz;
-    y = y - (zz + 1);
-  }
-  y &= (0x5555555555555555ULL >> (64 - h.step * 2));
-  h.bits = x | y;
+  m &= (moving >> (64 - h.step * 2));
+  h.bits = m | kept;
 }
 
 Hash moved(Hash h, int dx, int dy) {
-  moveX(h, dx);
-  moveY(h, dy);
+  move(h, dx, 0xaaaaaaaaaaaaaaaaULL);
+  move(h, dy, 0x5555555555555555ULL);
   return h;
 }
 

@@ -227,6 +227,7 @@ void push(Store& store, Store::Entry*& e, End end, std::string_view value, const
   ChunkedList& list = chunked(e);
   Chunk* c = end == End::Head ? &list.chunks.front() : &list.chunks.back();
   if (!limits.allows(c->bytes().size() - kHeader + element.size(), c->count() + 1)) {
+    c->shrinkToFit();  // full: an end chunk grows no more
     c = end == End::Head ? &list.chunks.emplace_front() : &list.chunks.emplace_back();
   }
   c->splice(end == End::Head ? kHeader : c->bytes().size(), 0, element);

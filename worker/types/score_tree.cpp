@@ -1,5 +1,6 @@
 #include "worker/types/score_tree.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <vector>
@@ -36,8 +37,8 @@ double decode(std::string_view bytes) {
 
 namespace {
 
-constexpr std::uint32_t kLeafMax = 64;
-constexpr std::size_t kInnerMax = 32;
+constexpr std::uint32_t kLeafMax = 32;  // a leaf is scanned, not searched: short ones are faster
+constexpr std::size_t kInnerMax = 64;
 constexpr std::size_t kHeader = packed::kPackedHeader;
 
 struct Tuple {
@@ -46,15 +47,20 @@ struct Tuple {
   std::size_t begin, end;
 };
 
+// A leaf's tuple is [score: 8 bytes][member as a packed element]: the
+// score comes first and whole, so a scan compares it with one load and
+// reads the member only to step over it (or on a tie).
 Tuple readAt(std::string_view bytes, std::size_t at) {
-  const packed::Tuple t = packed::readTuple(bytes, at, 2);
-  return {score::decode(t.value), t.key, t.begin, t.end};
+  double s;
+  std::memcpy(&s, bytes.data() + at, sizeof s);
+  const char* p = bytes.data() + at + sizeof s;
+  const std::string_view member = packed::readElement(p);
+  return {s, member, at, static_cast<std::size_t>(p - bytes.data())};
 }
 
 std::string tupleBytes(double s, std::string_view member) {
-  std::string out;
+  std::string out(reinterpret_cast<const char*>(&s), sizeof s);
   packed::appendElement(out, member);
-  packed::appendElement(out, score::encoded(s));
   return out;
 }
 
@@ -71,6 +77,18 @@ struct ScoreTree::Node {
   Chunk tuples;                    // a leaf's
   Node *prev = nullptr, *next = nullptr;  // a leaf's neighbours in order
   std::vector<Child> children;     // an inner node's
+  // The children's minimum scores side by side: a search reads a cache
+  // line or two of them, not one Child (and its string) per step.
+  std::vector<double> minScores;
+
+  void syncMins() {
+    minScores.resize(children.size());
+    for (std::size_t i = 0; i < children.size(); ++i) minScores[i] = children[i].minScore;
+  }
+  // Whether (s, m) comes before child k's minimum.
+  bool beforeChild(double s, std::string_view m, std::size_t k) const {
+    return s < minScores[k] || (s == minScores[k] && m < children[k].minMember);
+  }
 
   std::size_t count() const {
     if (leaf) return tuples.count();
@@ -88,9 +106,25 @@ struct ScoreTree::Node {
   }
   // The child a tuple belongs in: the last whose minimum is not after it.
   std::size_t childFor(double s, std::string_view m) const {
-    std::size_t i = 0;
-    while (i + 1 < children.size() && !score::before(s, m, children[i + 1].minScore, children[i + 1].minMember)) ++i;
-    return i;
+    std::size_t lo = 1, hi = children.size();  // the first child after (s, m) is in [lo, hi]
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (beforeChild(s, m, mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo - 1;
+  }
+  // How many children lie wholly before the prefix's end: the first child
+  // past it is the last whose minimum still holds `before` (a partition).
+  template <typename Before>
+  std::size_t lastChildHolding(const Before& before) const {
+    std::size_t lo = 1, hi = children.size();
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (before(minScores[mid], children[mid].minMember)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
   }
 };
 
@@ -120,6 +154,8 @@ std::unique_ptr<Node> splitNode(Node& n) {
     const std::size_t keep = n.children.size() / 2;
     for (std::size_t i = keep; i < n.children.size(); ++i) right->children.push_back(std::move(n.children[i]));
     n.children.resize(keep);
+    n.syncMins();
+    right->syncMins();
   }
   return right;
 }
@@ -142,8 +178,11 @@ std::unique_ptr<Node> insertInto(Node& n, double s, std::string_view m) {
   Node::Child& child = n.children[i];
   std::unique_ptr<Node> split = insertInto(*child.node, s, m);
   ++child.count;
-  if (i == 0 && score::before(s, m, child.minScore, child.minMember)) n.setMin(child);
-  if (child.count == 1) n.setMin(child);
+  if (child.count == 1 || (i == 0 && score::before(s, m, child.minScore, child.minMember))) {
+    child.minScore = s;  // the new tuple is the child's first
+    child.minMember.assign(m);
+    n.minScores[i] = s;
+  }
   if (split) {
     Node::Child added;
     added.count = split->count();
@@ -151,6 +190,7 @@ std::unique_ptr<Node> insertInto(Node& n, double s, std::string_view m) {
     n.setMin(added);
     n.children[i].count -= added.count;
     n.children.insert(n.children.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(added));
+    n.syncMins();
   }
   return n.children.size() > kInnerMax ? splitNode(n) : nullptr;
 }
@@ -171,6 +211,7 @@ void mergeLeaves(Node& n, std::size_t i) {
   n.children[i].count += n.children[i + 1].count;
   unlinkLeaf(b);
   n.children.erase(n.children.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+  n.syncMins();
 }
 
 bool eraseFrom(Node& n, double s, std::string_view m) {
@@ -194,16 +235,21 @@ bool eraseFrom(Node& n, double s, std::string_view m) {
   if (--child.count == 0) {
     if (child.node->leaf) unlinkLeaf(*child.node);
     n.children.erase(n.children.begin() + static_cast<std::ptrdiff_t>(i));
+    n.syncMins();
     return true;
   }
-  n.setMin(child);
+  if (s == child.minScore && m == child.minMember) {  // its first went
+    n.setMin(child);
+    n.minScores[i] = child.minScore;
+  }
   if (i > 0) mergeLeaves(n, i - 1);
   if (i < n.children.size()) mergeLeaves(n, std::min(i, n.children.size() - 1));
   return true;
 }
 
 std::size_t bytesOf(const Node& n) {
-  std::size_t total = sizeof(Node) + n.tuples.allocated() + n.children.capacity() * sizeof(Node::Child);
+  std::size_t total = sizeof(Node) + n.tuples.allocated() + n.children.capacity() * sizeof(Node::Child) +
+                      n.minScores.capacity() * sizeof(double);
   for (const Node::Child& c : n.children) total += c.minMember.capacity() > 15 ? c.minMember.capacity() + 1 : 0;
   for (const Node::Child& c : n.children) total += bytesOf(*c.node);
   return total;
@@ -230,6 +276,7 @@ void ScoreTree::insert(double s, std::string_view m) {
   root->setMin(right);
   root->children.push_back(std::move(left));
   root->children.push_back(std::move(right));
+  root->syncMins();
   root_ = std::move(root);
 }
 
@@ -247,11 +294,8 @@ std::size_t ScoreTree::prefixCount(const Before& before) const {
   std::size_t count = 0;
   const Node* n = root_.get();
   while (!n->leaf) {
-    std::size_t i = 0;
-    while (i + 1 < n->children.size() && before(n->children[i + 1].minScore, n->children[i + 1].minMember)) {
-      count += n->children[i].count;
-      ++i;
-    }
+    const std::size_t i = n->lastChildHolding(before);
+    for (std::size_t j = 0; j < i; ++j) count += n->children[j].count;
     n = n->children[i].node.get();
   }
   const std::string_view bytes = n->tuples.bytes();

@@ -87,6 +87,11 @@ void put(Store& store, Store::Entry*& e, std::string_view member, double s, cons
       const double was = scoreInIndex(old.value);
       if (was == s) return;
       set.tree.erase(was, member);
+      set.tree.insert(s, member);
+      // The score is 8 bytes inside the index's bucket, which the tree
+      // does not touch: rewritten there, with no second lookup.
+      std::memcpy(const_cast<char*>(old.value.data()), &s, sizeof s);
+      return;
     }
     set.index.insert(member, indexValue(s));
     set.tree.insert(s, member);
