@@ -42,6 +42,9 @@ struct EncodingConfig {
   std::size_t setMaxListpackValue = 64;
   std::size_t hllSparseMaxBytes = 3000;
   long long listMaxListpackSize = -2;  // > 0: elements per chunk; -1..-5: 4..64 KB
+  // Redis's list-compress-depth, kept for CONFIG GET/SET: keyloop does not
+  // compress list chunks (yet), whatever the value.
+  int listCompressDepth = 0;
   std::size_t zsetMaxListpackEntries = 128;
   std::size_t zsetMaxListpackValue = 64;
   bool operator==(const EncodingConfig&) const = default;

@@ -13,7 +13,8 @@ namespace keyloop::commands {
 namespace {
 
 // How a value is read, with Redis's error texts.
-enum class Format { Integer, Memory, Fixed };
+// Same: only the value it has is accepted (keyloop has no other yet).
+enum class Format { Integer, Memory, Fixed, Same };
 
 struct Setting {
   std::string_view name, alias;
@@ -51,6 +52,12 @@ std::optional<long long> parseMemory(std::string_view text) {
 // A setting only a new config file changes (read-only here).
 #define FIXED(expression) Format::Fixed, 0, 0, []([[maybe_unused]] const Config& c) { return std::string(expression); }, nullptr
 
+// A setting that takes only the value it has: `save ""` (no snapshots to
+// schedule) succeeds, as it would on a Redis without save rules.
+#define SAME(expression)                                                              \
+  Format::Same, 0, 0, []([[maybe_unused]] const Config& c) { return std::string(expression); }, \
+      [](Config&, long long) {}
+
 std::string yesNo(bool b) { return b ? "yes" : "no"; }
 
 // Sorted by name, Redis's first; keyloop's own settings (no Redis name)
@@ -77,7 +84,9 @@ const Setting kSettings[] = {
     {"keyloop-metrics", "", FIXED(c.metricsEnabled ? c.metricsListen.address + ":" + std::to_string(c.metricsListen.port) : "no")},
     {"keyloop-thread-pool", "", FIXED(std::to_string(c.threadPool))},
     {"keyloop-workers", "", FIXED(c.workers == 0 ? "auto" : std::to_string(c.workers))},
-    {"list-compress-depth", "", FIXED("0")},
+    {"list-compress-depth", "", Format::Integer, 0, INT_MAX,
+     [](const Config& c) { return std::to_string(c.encoding.listCompressDepth); },
+     [](Config& c, long long v) { c.encoding.listCompressDepth = static_cast<int>(v); }},
     {"list-max-listpack-size", "list-max-ziplist-size", Format::Integer, INT_MIN, INT_MAX,
      [](const Config& c) { return std::to_string(c.encoding.listMaxListpackSize); },
      [](Config& c, long long v) { c.encoding.listMaxListpackSize = v; }},
@@ -90,7 +99,7 @@ const Setting kSettings[] = {
     {"port", "", FIXED(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
     {"requirepass", "", FIXED(c.requirePass)},
-    {"save", "", FIXED("")},
+    {"save", "", SAME("")},
     {"set-max-intset-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxIntsetEntries)},
     {"set-max-listpack-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxListpackEntries)},
     {"set-max-listpack-value", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.setMaxListpackValue)},
@@ -111,7 +120,11 @@ const Setting* findSetting(std::string_view name) {
 }
 
 // The value as the setting reads it, or Redis's complaint.
-std::variant<long long, std::string> parseValue(const Setting& s, std::string_view text) {
+std::variant<long long, std::string> parseValue(const Setting& s, std::string_view text, const Config& now) {
+  if (s.format == Format::Same) {
+    if (text == s.get(now)) return 0ll;
+    return std::string("can't set immutable config");
+  }
   const auto v = s.format == Format::Memory ? parseMemory(text) : parseInteger(text);
   if (!v) {
     return std::string(s.format == Format::Memory ? "argument must be a memory value"
@@ -180,7 +193,7 @@ void configSet(CommandContext& ctx) {
   }
   for (std::size_t i = 2; i < a.size(); i += 2) {
     const Setting* s = findSetting(a[i]);
-    auto value = parseValue(*s, a[i + 1]);
+    auto value = parseValue(*s, a[i + 1], next);
     if (auto* why = std::get_if<std::string>(&value)) {
       return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(s->name) + "') - " +
                              *why);

@@ -227,11 +227,13 @@ void sortRo(CommandContext& ctx) { sortGeneric(ctx, true); }
 // SORT key ... STORE destination: the destination is a key too.
 void sortKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
   indices.push_back(1);
+  std::size_t store = 0;  // the last STORE wins, as in SORT itself
   for (std::size_t i = 2; i + 1 < args.size(); ++i) {
-    if (equalsIgnoreCase(args[i], "store")) indices.push_back(++i);
+    if (equalsIgnoreCase(args[i], "store")) store = ++i;
     else if (equalsIgnoreCase(args[i], "limit")) i += 2;
     else if (equalsIgnoreCase(args[i], "by") || equalsIgnoreCase(args[i], "get")) ++i;
   }
+  if (store != 0) indices.push_back(store);
 }
 
 }  // namespace keyloop::commands
