@@ -41,6 +41,9 @@ std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, 
 // look for the key to pop from.
 std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
                                                                         std::size_t end, Type type);
+// LMPOP / ZMPOP and their blocking forms: [COUNT n] from args[from] on
+// (1 when absent); nullopt after replying Redis's error.
+std::optional<long long> mpopCountOrReply(CommandContext& ctx, std::size_t from);
 // The encoding limits of hashes and sets, as configured now (collections.cpp).
 collection::Limits hashLimits(const CommandContext& ctx);
 collection::Limits setLimits(const CommandContext& ctx);

@@ -40,6 +40,20 @@ std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandC
   return std::pair{std::string_view{}, nullptr};
 }
 
+std::optional<long long> mpopCountOrReply(CommandContext& ctx, std::size_t from) {
+  long long count = -1;
+  for (std::size_t j = from; j < ctx.args.size(); ++j) {
+    if (count == -1 && equalsIgnoreCase(ctx.args[j], "count") && j + 1 < ctx.args.size()) {
+      const auto c = parseInteger(ctx.args[++j]);
+      if (!c || *c < 1) return ctx.reply.error("ERR count should be greater than 0"), std::nullopt;
+      count = *c;
+    } else {
+      return ctx.reply.error(kSyntaxError), std::nullopt;
+    }
+  }
+  return count == -1 ? 1 : count;
+}
+
 void replyInvalidExpire(CommandContext& ctx) {
   ctx.reply.error("ERR invalid expire time in '" + toLower(ctx.args[0]) + "' command");
 }

@@ -124,20 +124,12 @@ void mpop(CommandContext& ctx, std::size_t at) {
   }
   const auto end = endOf(ctx.args[whereAt]);
   if (!end) return ctx.reply.error(kSyntaxError);
-  long long count = -1;
-  for (std::size_t j = whereAt + 1; j < ctx.args.size(); ++j) {
-    if (count == -1 && equalsIgnoreCase(ctx.args[j], "count") && j + 1 < ctx.args.size()) {
-      const auto c = parseInteger(ctx.args[++j]);
-      if (!c || *c < 1) return ctx.reply.error("ERR count should be greater than 0");
-      count = *c;
-    } else {
-      return ctx.reply.error(kSyntaxError);
-    }
-  }
+  const auto count = mpopCountOrReply(ctx, whereAt + 1);
+  if (!count) return;
   const auto found = firstExisting(ctx, at + 1, whereAt, Type::List);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
-  popRangeWithKey(ctx, found->second, found->first, *end, count == -1 ? 1 : count);
+  popRangeWithKey(ctx, found->second, found->first, *end, *count);
 }
 
 }  // namespace

@@ -166,21 +166,13 @@ void mpop(CommandContext& ctx, std::size_t at) {
   if (equalsIgnoreCase(ctx.args[whereAt], "min")) side = Side::Min;
   else if (equalsIgnoreCase(ctx.args[whereAt], "max")) side = Side::Max;
   else return ctx.reply.error(kSyntaxError);
-  long long count = -1;
-  for (std::size_t j = whereAt + 1; j < ctx.args.size(); ++j) {
-    if (count == -1 && equalsIgnoreCase(ctx.args[j], "count") && j + 1 < ctx.args.size()) {
-      const auto c = parseInteger(ctx.args[++j]);
-      if (!c || *c < 1) return ctx.reply.error("ERR count should be greater than 0");
-      count = *c;
-    } else {
-      return ctx.reply.error(kSyntaxError);
-    }
-  }
+  const auto count = mpopCountOrReply(ctx, whereAt + 1);
+  if (!count) return;
   auto found = firstExisting(ctx, at + 1, whereAt, Type::Zset);
   if (!found) return;
   if (found->second == nullptr) return ctx.reply.nullArray();
   const std::string key(found->first);
-  const auto items = popFrom(ctx, found->second, key, side, count == -1 ? 1 : static_cast<std::size_t>(count));
+  const auto items = popFrom(ctx, found->second, key, side, static_cast<std::size_t>(*count));
   ctx.reply.array(2);
   ctx.reply.bulk(key);
   ctx.reply.array(items.size());
