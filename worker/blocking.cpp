@@ -349,6 +349,16 @@ bool Blocking::allKeysHere(std::span<const std::string_view> args) const {
 
 void Blocking::serveKey(const std::string& key) {
   if (offering_.contains(key)) return;  // picked up again when the answer comes
+  KeyLocks& locks = dispatch_.services().locks();
+  if (locks.isLocked(key)) {
+    // A cross-worker transaction holds it (it read the value and will
+    // commit it): nothing is popped under it; look again once it is done.
+    locks.park([this, key] {
+      noteReady(key);
+      serveReady();
+    });
+    return;
+  }
   Router* router = dispatch_.router();
   const int self = router ? router->self() : 0;
   std::size_t i = 0;
@@ -391,7 +401,7 @@ void Blocking::serveKey(const std::string& key) {
     // nothing takes the element meanwhile.
     const std::string transaction = "wake." + id;
     const std::string_view lockKey = key;
-    dispatch_.services().locks().lock(transaction, {&lockKey, 1});
+    locks.lock(transaction, {&lockKey, 1});
     offering_.insert(key);
     waiter->offered = true;
     const std::string_view ask[] = {"__wake", id};
