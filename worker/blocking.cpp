@@ -109,24 +109,19 @@ void Blocking::start(Client& client, const CommandSpec& spec, std::span<const st
   const std::uint64_t place = client.reserveReply();
   client.holdUntilFilled(place);
   std::vector<std::string> copy(args.begin(), args.end());
-  auto then = [this, clientId = client.id(), place, &spec, copy](std::string_view reply) {
+  attempt(client, place, spec, args, plan, [this, clientId = client.id(), place, &spec, copy](std::string_view reply) {
     Client* c = dispatch_.connections().find(clientId);
     if (c == nullptr) return;
     if (!isNullReply(reply)) return c->fillReply(place, reply);
     block(*c, place, spec, copy, std::string(reply));
-  };
-  if (plan.kind == RoutePlan::Kind::Here) return then(dispatch_.runNow(args, client.reply().protocol()));
-  runAcrossThen(dispatch_, client, place, spec, args, plan, std::move(then));
+  });
 }
 
-void Blocking::attempt(std::uint64_t clientId, const CommandSpec& spec, std::vector<std::string> args,
+void Blocking::attempt(Client& client, std::uint64_t place, const CommandSpec& spec,
+                       std::span<const std::string_view> args, const RoutePlan& plan,
                        std::function<void(std::string_view reply)> then) {
-  Client* c = dispatch_.connections().find(clientId);
-  if (c == nullptr) return;
-  const std::vector<std::string_view> views = viewsOf(args);
-  const RoutePlan plan = dispatch_.planFor(spec, views, c->clusterNode());
-  if (plan.kind == RoutePlan::Kind::Here) return then(dispatch_.runNow(views, c->reply().protocol()));
-  runAcrossThen(dispatch_, *c, 0, spec, views, plan, std::move(then));
+  if (plan.kind == RoutePlan::Kind::Here) return then(dispatch_.runNow(args, client.reply().protocol()));
+  runAcrossThen(dispatch_, client, place, spec, args, plan, std::move(then));
 }
 
 void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
@@ -229,22 +224,30 @@ bool Blocking::reserve(std::uint64_t waitId) {
   return true;
 }
 
-void Blocking::served(std::uint64_t waitId, std::string_view reply) {
+bool Blocking::served(std::uint64_t waitId, std::string_view reply) {
   auto it = waits_.find(waitId);
-  if (it == waits_.end()) return;
+  if (it == waits_.end()) return false;
   Wait& wait = *it->second;
   wait.reserved = false;
-  if (!reply.empty() && !isNullReply(reply)) return finish(waitId, reply);
-  if (wait.expired) return finish(waitId, wait.nullReply);
-  tellOwners(wait, "__rewait");
+  if (!reply.empty() && !isNullReply(reply)) return finish(waitId, reply), false;
+  if (wait.expired) return finish(waitId, wait.nullReply), false;
+  return true;
 }
 
 void Blocking::retry(std::uint64_t waitId) {
   auto it = waits_.find(waitId);
   if (it == waits_.end() || it->second->reserved) return;
   Wait& wait = *it->second;
+  Client* c = dispatch_.connections().find(wait.clientId);
+  if (c == nullptr) return;
   wait.reserved = true;
-  attempt(wait.clientId, *wait.spec, wait.args, [this, waitId](std::string_view reply) { served(waitId, reply); });
+  const std::vector<std::string_view> args = viewsOf(wait.args);
+  attempt(*c, 0, *wait.spec, args, dispatch_.planFor(*wait.spec, args, c->clusterNode()),
+          [this, waitId](std::string_view reply) {
+            // The owner that sent __retry offers this wait nothing more until told.
+            auto w = waits_.find(waitId);
+            if (w != waits_.end() && served(waitId, reply)) tellOwners(*w->second, "__rewait");
+          });
 }
 
 std::optional<std::string> Blocking::releaseForHandOver(std::uint64_t clientId) {

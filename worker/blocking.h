@@ -70,7 +70,8 @@ class Blocking {
   // timeout reply, or the UNBLOCKED error).
   bool unblock(std::uint64_t clientId, bool withError);
   bool reserve(std::uint64_t waitId);                     // __wake
-  void served(std::uint64_t waitId, std::string_view reply);  // __served
+  // __served: the reply, or (null) the element went; whether it waits on.
+  bool served(std::uint64_t waitId, std::string_view reply);
   void retry(std::uint64_t waitId);                       // __retry
   // A reload hands the client over: its wait ends here; returns the
   // command (RESP, the timeout what is left of it) to run again there, or
@@ -92,8 +93,10 @@ class Blocking {
   struct Waiter;
   using WaiterPtr = std::shared_ptr<Waiter>;
 
-  void attempt(std::uint64_t clientId, const CommandSpec& spec, std::vector<std::string> args,
-               std::function<void(std::string_view reply)> then);
+  // Runs the command the way `plan` says, its reply to `then` (`place`:
+  // the client's reply place its next commands wait behind, 0: none).
+  void attempt(Client& client, std::uint64_t place, const CommandSpec& spec, std::span<const std::string_view> args,
+               const RoutePlan& plan, std::function<void(std::string_view reply)> then);
   void block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
              std::string nullReply);
   void finish(std::uint64_t waitId, std::string_view reply);

@@ -41,6 +41,12 @@ std::optional<Store::Entry*> writeAs(CommandContext& ctx, std::string_view key, 
 // look for the key to pop from.
 std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandContext& ctx, std::size_t first,
                                                                         std::size_t end, Type type);
+// An integer argument, or nullopt after replying Redis's "not an integer".
+std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg);
+// Redis's getPositiveLongFromObjectOrReply: a non-negative integer, or
+// nullopt after replying `message` (for a non-integer too).
+std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg,
+                                         std::string_view message = "ERR value is out of range, must be positive");
 // LMPOP / ZMPOP and their blocking forms: [COUNT n] from args[from] on
 // (1 when absent); nullopt after replying Redis's error.
 std::optional<long long> mpopCountOrReply(CommandContext& ctx, std::size_t from);

@@ -40,6 +40,18 @@ std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandC
   return std::pair{std::string_view{}, nullptr};
 }
 
+std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg) {
+  const auto v = parseInteger(arg);
+  if (!v) ctx.reply.error(kNotInteger);
+  return v;
+}
+
+std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg, std::string_view message) {
+  const auto v = parseInteger(arg);
+  if (!v || *v < 0) return ctx.reply.error(message), std::nullopt;
+  return v;
+}
+
 std::optional<long long> mpopCountOrReply(CommandContext& ctx, std::size_t from) {
   long long count = -1;
   for (std::size_t j = from; j < ctx.args.size(); ++j) {

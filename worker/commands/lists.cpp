@@ -19,20 +19,6 @@ std::optional<End> endOf(std::string_view arg) {
   return std::nullopt;
 }
 
-// Redis's getPositiveLongFromObjectOrReply with its default message.
-std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg,
-                                         std::string_view message = "ERR value is out of range, must be positive") {
-  const auto v = parseInteger(arg);
-  if (!v || *v < 0) return ctx.reply.error(message), std::nullopt;
-  return v;
-}
-
-std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg) {
-  const auto v = parseInteger(arg);
-  if (!v) ctx.reply.error(kNotInteger);
-  return v;
-}
-
 // Normalizes LRANGE-style indexes; false when the range is empty.
 bool clampRange(long long& start, long long& end, long long size) {
   if (start < 0) start += size;

@@ -172,8 +172,8 @@ void spop(CommandContext& ctx) {
   if (a.size() > 3) return ctx.reply.error(kSyntaxError);
   std::optional<long long> count;
   if (a.size() == 3) {
-    count = parseInteger(a[2]);
-    if (!count || *count < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+    count = positiveOrReply(ctx, a[2]);
+    if (!count) return;
   }
   auto e = writeAs(ctx, a[1], Type::Set);
   if (!e) return;

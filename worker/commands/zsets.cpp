@@ -19,12 +19,6 @@ namespace {
 
 constexpr std::string_view kNan = "ERR resulting score is not a number (NaN)";
 
-std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg) {
-  const auto v = parseInteger(arg);
-  if (!v) ctx.reply.error(kNotInteger);
-  return v;
-}
-
 // ---- ZADD ----
 
 enum AddFlag : unsigned { kNx = 1, kXx = 2, kGt = 4, kLt = 8, kIncr = 16 };
@@ -126,8 +120,8 @@ void popCommand(CommandContext& ctx, Side side) {
   if (ctx.args.size() > 3) return ctx.reply.error(kSyntaxError);
   long long count = -1;
   if (ctx.args.size() == 3) {
-    const auto c = parseInteger(ctx.args[2]);
-    if (!c || *c < 0) return ctx.reply.error("ERR value is out of range, must be positive");
+    const auto c = positiveOrReply(ctx, ctx.args[2]);
+    if (!c) return;
     count = *c;
   }
   auto e = writeAs(ctx, ctx.args[1], Type::Zset);

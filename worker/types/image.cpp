@@ -48,6 +48,15 @@ void appendZsetTuples(Run& run, const Store::Entry* e, std::size_t from, std::si
   });
 }
 
+// Lists and trees travel in their order, by position; tables by cursor.
+bool inOrder(Kind kind) { return kind == Kind::ListChunked || kind == Kind::ZsetTree; }
+
+// Appends the elements or tuples at positions from..to of a list or tree.
+void appendOrdered(Run& run, const Store::Entry* e, std::size_t from, std::size_t to) {
+  if (Store::kind(e) == Kind::ListChunked) appendListElements(run, e, from, to);
+  else appendZsetTuples(run, e, from, to);
+}
+
 // Adds a run's elements to an object of its kind.
 bool addRun(Store& store, Store::Entry*& e, Kind kind, std::string_view run) {
   if (run.size() < kHeader) return false;
@@ -87,15 +96,11 @@ void appendImage(std::string& out, const Store::Entry* e) {
     out.append(Store::value(e));
     return;
   }
-  const std::size_t n = elementsOf(e);
-  if (kind == Kind::ListChunked || kind == Kind::ZsetTree) {
-    Run run(out, kind);
-    if (n == 0) return;
-    if (kind == Kind::ListChunked) appendListElements(run, e, 0, n - 1);
-    else appendZsetTuples(run, e, 0, n - 1);
+  Run run(out, kind);
+  if (inOrder(kind)) {
+    if (const std::size_t n = elementsOf(e); n > 0) appendOrdered(run, e, 0, n - 1);
     return;
   }
-  Run run(out, kind);
   const BucketTable& table = Store::table(e);
   table.forEach([&](std::string_view k, std::string_view v) {
     packed::appendTuple(out, k, v, table.width());
@@ -111,12 +116,11 @@ void appendEmptyImage(std::string& out, Kind objectKind) {
 std::uint64_t appendPart(std::string& out, const Store::Entry* e, std::uint64_t cursor) {
   const Kind kind = Store::kind(e);
   Run run(out, kind);
-  if (kind == Kind::ListChunked || kind == Kind::ZsetTree) {
+  if (inOrder(kind)) {
     const std::size_t n = elementsOf(e);
     if (cursor >= n) return 0;
     const std::size_t to = std::min<std::size_t>(n, cursor + kTuplesPerPart) - 1;
-    if (kind == Kind::ListChunked) appendListElements(run, e, cursor, to);
-    else appendZsetTuples(run, e, cursor, to);
+    appendOrdered(run, e, cursor, to);
     return to + 1 >= n ? 0 : to + 1;
   }
   const BucketTable& table = Store::table(e);

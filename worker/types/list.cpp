@@ -17,23 +17,12 @@ constexpr std::size_t kHeader = packed::kPackedHeader;
 
 std::size_t elementSize(std::string_view s) { return s.size() + 2 * packed::lengthSize(s.size()); }
 
-void appendElement(std::string& out, std::string_view s) {
-  char lengths[10];
-  std::size_t n = s.size(), k = 0;
-  do {
-    lengths[k] = static_cast<char>((n & 0x7F) | (n >= 0x80 ? 0x80 : 0));
-    n >>= 7;
-    ++k;
-  } while (n != 0);
-  out.append(lengths, k);
-  out.append(s);
-  for (std::size_t i = k; i-- > 0;) out.push_back(lengths[i]);
-}
-
+// A packed element (packed.h) followed by its length's bytes mirrored.
 std::string encoded(std::string_view s) {
   std::string out;
   out.reserve(elementSize(s));
-  appendElement(out, s);
+  packed::appendElement(out, s);
+  for (std::size_t i = packed::lengthSize(s.size()); i-- > 0;) out.push_back(out[i]);
   return out;
 }
 
@@ -100,8 +89,6 @@ Element elementAt(std::string_view chunk, std::uint32_t index) {
   return found;
 }
 
-// A chunk's bytes in an editable form; the inline one is copied out and
-// written back (a few KB at most), a ChunkedList's is edited in place.
 void bump(Chunk& c, long long delta) { c.setCount(static_cast<std::uint32_t>(c.count() + delta)); }
 
 // Splits an over-full chunk of `list` at position `i` into halves by count.
@@ -136,13 +123,16 @@ std::pair<std::size_t, std::uint32_t> locate(const ChunkedList& list, std::size_
   return {list.chunks.size() - 1, 0};
 }
 
-// Makes an inline list chunked (it outgrew one chunk).
-void convert(Store& store, Store::Entry*& e) {
-  auto* list = new ChunkedList();
+// An inline list's chunk as a ChunkedList of one.
+std::unique_ptr<ChunkedList> chunkedCopy(const Store::Entry* e) {
+  auto list = std::make_unique<ChunkedList>();
   list->chunks.emplace_back(Store::value(e));
   list->size = packed::countOf(Store::value(e));
-  e = store.setObject(e, list, Kind::ListChunked);
+  return list;
 }
+
+// Makes an inline list chunked (it outgrew one chunk).
+void convert(Store& store, Store::Entry*& e) { e = store.setObject(e, chunkedCopy(e).release(), Kind::ListChunked); }
 
 // Drops empty chunks, splits over-full ones, recounts.
 void normalize(ChunkedList& list, const Limits& limits) {
@@ -168,9 +158,7 @@ void edit(Store& store, Store::Entry*& e, const Limits& limits, Edit fn) {
     normalize(chunked(e), limits);
     return;
   }
-  auto list = std::make_unique<ChunkedList>();
-  list->chunks.emplace_back(Store::value(e));
-  list->size = packed::countOf(Store::value(e));
+  std::unique_ptr<ChunkedList> list = chunkedCopy(e);
   fn(*list);
   normalize(*list, limits);
   if (list->chunks.size() == 1) {
@@ -386,12 +374,6 @@ void trim(Store& store, Store::Entry*& e, std::size_t from, std::size_t to) {
 void forEach(const Store::Entry* e, const std::function<void(std::string_view)>& visit) {
   const std::size_t n = size(e);
   if (n > 0) forRange(e, 0, n - 1, false, [&](std::size_t, std::string_view el) { return visit(el), true; });
-}
-
-void appendAll(Store& store, Store::Entry*& e, const std::function<bool(std::string_view&)>& next,
-               const Limits& limits) {
-  std::string_view element;
-  while (next(element)) push(store, e, End::Tail, element, limits);
 }
 
 std::size_t ownBytes(const Store::Entry* e) { return isChunked(e) ? chunked(e).bytes() : 0; }

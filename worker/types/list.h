@@ -74,9 +74,6 @@ std::size_t removeEqual(Store& store, Store::Entry*& e, std::string_view value, 
 void trim(Store& store, Store::Entry*& e, std::size_t from, std::size_t to);
 // Every element in order (images, DUMP).
 void forEach(const Store::Entry* e, const std::function<void(std::string_view)>& visit);
-// Rebuilds a list from elements (RESTORE, images): appends them to `e`.
-void appendAll(Store& store, Store::Entry*& e, const std::function<bool(std::string_view&)>& next,
-               const Limits& limits);
 
 std::size_t ownBytes(const Store::Entry* e);
 

@@ -160,9 +160,17 @@ void walk(const Store::Entry* e, std::size_t from, std::size_t to, bool backward
     return;
   }
   const std::string_view bytes = Store::value(e);
+  if (!backwards) {  // a walk forwards needs no offsets: most ranges are
+    std::size_t at = kHeader;
+    for (std::size_t rank = 0; rank <= to; ++rank) {
+      const Tuple t = readAt(bytes, at);
+      if (rank >= from && !visit(rank, t.member, t.score)) return;
+      at = t.end;
+    }
+    return;
+  }
   const std::vector<std::size_t> offsets = offsetsOf(bytes);
-  for (std::size_t k = 0; k <= to - from; ++k) {
-    const std::size_t rank = backwards ? to - k : from + k;
+  for (std::size_t rank = to + 1; rank-- > from;) {
     const Tuple t = readAt(bytes, offsets[rank]);
     if (!visit(rank, t.member, t.score)) return;
   }
