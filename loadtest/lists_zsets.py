@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import benchmark, report  # noqa: E402
 from harness.probes import (Connection, header, memory_rows, memory_table, send_pipelined, stall_rows,  # noqa: E402
                             stalls, throughput, throughput_rows)
-from harness.servers import ROOT, start_keyloop, start_redis  # noqa: E402
+from harness.servers import start_keyloop, start_redis  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/lists-zsets: begin -->", "<!-- loadtest/lists-zsets: end -->"
 TESTS = ("lpush", "rpush", "lpop", "rpop", "lrange_100", "lrange_600", "zadd", "zpopmin")
@@ -170,7 +170,6 @@ def section(tput, memory, big, stall, wake, quick, started, members, requests, r
 def main():
     quick = "--quick" in sys.argv
     started = time.time()
-    os.makedirs(os.path.join(ROOT, "loadtest", "out"), exist_ok=True)
     sizes = [(10, 2000), (100, 200), (100_000, 1)] if quick else [(10, 20_000), (100, 2_000), (1_000_000, 1)]
     members = 50_000 if quick else 1_000_000
     requests, rounds = (20_000, 1) if quick else (100_000, 3)
@@ -181,8 +180,7 @@ def main():
     wakes = 200 if quick else 2000
     wake = wake_table(wakes)
     text = section(tput, memory, big, stall, wake, quick, started, members, requests, rounds, wakes)
-    report.replace_section(os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md"), BEGIN, END, text)
-    print(text)
+    report.publish(text, quick, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import report  # noqa: E402
 from harness.probes import header, memory_rows, memory_table, stall_rows, stalls, throughput, throughput_rows  # noqa: E402
-from harness.servers import ROOT  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/types: begin -->", "<!-- loadtest/types: end -->"
 TESTS = ("hset", "sadd", "spop")
@@ -54,7 +53,6 @@ def section(tput, memory, stall, quick, started, sizes, members, requests, round
 def main():
     quick = "--quick" in sys.argv
     started = time.time()
-    os.makedirs(os.path.join(ROOT, "loadtest", "out"), exist_ok=True)
     sizes = [(10, 2000), (100, 200), (100_000, 1)] if quick else [(10, 20_000), (100, 2_000), (100_000, 2)]
     members = 50_000 if quick else 1_000_000
     requests, rounds = (20_000, 1) if quick else (200_000, 3)
@@ -62,8 +60,7 @@ def main():
     memory = memory_table(("hash", "intset", "strset"), sizes)
     stall = stalls(members, "hash")
     text = section(tput, memory, stall, quick, started, sizes, members, requests, rounds)
-    report.replace_section(os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md"), BEGIN, END, text)
-    print(text)
+    report.publish(text, quick, BEGIN, END)
 
 
 if __name__ == "__main__":

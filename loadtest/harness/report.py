@@ -1,6 +1,9 @@
 """Markdown for loadtest/run: every keyloop number next to redis-server's
 from the same run, as a ratio, and the targets, met or not."""
+import os
+
 from . import benchmark
+from .servers import ROOT
 
 
 def ratio(a, b):
@@ -106,3 +109,10 @@ def replace_section(results, begin, end, text):
         previous = previous[:previous.index(begin)] + previous[previous.index(end) + len(end) + 1:]
     with open(results, "w") as f:
         f.write(previous.rstrip("\n") + "\n\n" + text)
+
+
+def publish(text, quick, begin, end):
+    """Writes a section into loadtest/RESULTS.md (loadtest/out/ with --quick) and prints it."""
+    os.makedirs(os.path.join(ROOT, "loadtest", "out"), exist_ok=True)
+    replace_section(os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md"), begin, end, text)
+    print(text)

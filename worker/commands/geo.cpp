@@ -44,12 +44,18 @@ std::optional<double> unitOrReply(CommandContext& ctx, std::string_view unit) {
   return std::nullopt;
 }
 
-std::optional<double> nonNegativeOrReply(CommandContext& ctx, std::string_view arg, std::string_view notNumber,
-                                         std::string_view negative) {
-  const auto v = parseDouble(arg);
-  if (!v) return ctx.reply.error(notNumber), std::nullopt;
-  if (*v < 0) return ctx.reply.error(negative), std::nullopt;
-  return v;
+// Redis's extractDistanceOrReply: a radius and its unit at args[at],
+// into `shape` (a circle); false after replying the error.
+bool radiusOrReply(CommandContext& ctx, std::size_t at, geo::Shape& shape) {
+  const auto r = parseDouble(ctx.args[at]);
+  if (!r) return ctx.reply.error("ERR need numeric radius"), false;
+  if (*r < 0) return ctx.reply.error("ERR radius cannot be negative"), false;
+  const auto unit = unitOrReply(ctx, ctx.args[at + 1]);
+  if (!unit) return false;
+  shape.circle = true;
+  shape.radius = *r;
+  shape.toMeters = *unit;
+  return true;
 }
 
 // Redis's addReplyDoubleDistance: four decimals, rounded (fixedpoint_d2string).
@@ -141,24 +147,14 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
     const auto ll = lonLatOrReply(ctx, 2);
     if (!ll) return;
     std::tie(shape.lon, shape.lat) = *ll;
-    const auto r = nonNegativeOrReply(ctx, a[4], "ERR need numeric radius", "ERR radius cannot be negative");
-    if (!r) return;
-    const auto unit = unitOrReply(ctx, a[5]);
-    if (!unit) return;
-    shape.radius = *r;
-    shape.toMeters = *unit;
+    if (!radiusOrReply(ctx, 4, shape)) return;
   } else if (flags & kByMember) {
     base = 5;
     if (e != nullptr) {
       const auto at = positionOf(e, a[2]);
       if (!at) return ctx.reply.error("ERR could not decode requested zset member");
       std::tie(shape.lon, shape.lat) = *at;
-      const auto r = nonNegativeOrReply(ctx, a[3], "ERR need numeric radius", "ERR radius cannot be negative");
-      if (!r) return;
-      const auto unit = unitOrReply(ctx, a[4]);
-      if (!unit) return;
-      shape.radius = *r;
-      shape.toMeters = *unit;
+      if (!radiusOrReply(ctx, 3, shape)) return;
     }
   } else {
     base = (flags & kSearchStore) ? 3 : 2;
@@ -206,13 +202,7 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
       fromLonLat = true;
       i += 2;
     } else if (equalsIgnoreCase(arg, "byradius") && i + 2 < remaining && search && !byBox) {
-      const auto r = nonNegativeOrReply(ctx, a[base + i + 1], "ERR need numeric radius", "ERR radius cannot be negative");
-      if (!r) return;
-      const auto unit = unitOrReply(ctx, a[base + i + 2]);
-      if (!unit) return;
-      shape.circle = true;
-      shape.radius = *r;
-      shape.toMeters = *unit;
+      if (!radiusOrReply(ctx, base + i + 1, shape)) return;
       byRadius = true;
       i += 2;
     } else if (equalsIgnoreCase(arg, "bybox") && i + 3 < remaining && search && !byRadius) {
