@@ -197,6 +197,9 @@ std::string renderMetrics(const MasterView& view) {
   auto& expired = family(all, "keyloop_expired_keys_total", "Keys removed because their TTL passed.",
                          MetricType::Counter);
   auto& memory = family(all, "keyloop_memory_used_bytes", "Heap bytes in use by the worker.", MetricType::Gauge);
+  auto& pubsubDisconnects = family(all, "keyloop_pubsub_disconnects_total",
+                                   "Subscribers disconnected over client-output-buffer-limit pubsub.",
+                                   MetricType::Counter);
   const auto table = commandTable();
   for (int s = 0; s < slots; ++s) {
     // Both banks: the retiring generation's block and the serving one's.
@@ -225,6 +228,7 @@ std::string renderMetrics(const MasterView& view) {
     add(keys, worker(s), load(&metrics::WorkerMetrics::keys));
     add(expired, worker(s), load(&metrics::WorkerMetrics::expiredKeys));
     add(memory, worker(s), load(&metrics::WorkerMetrics::memoryUsedBytes));
+    add(pubsubDisconnects, worker(s), load(&metrics::WorkerMetrics::pubsubDisconnects));
   }
 
   auto& cpu = family(all, "keyloop_process_cpu_seconds_total", "User and system CPU time of each keyloop process.",

@@ -10,6 +10,9 @@
 //   !reconnect       open fresh connections to both
 //   !unordered CMD   compare an array reply as a multiset (KEYS: hash order)
 //   !any CMD         both must reply, contents may differ (ids, clocks)
+//   !read            send nothing, compare the next reply (a pub/sub message)
+//   @N LINE          LINE over side connection N (1-9) instead (WATCH races,
+//                    subscribers); side connections open on first use
 //
 // keyloop runs with 4 workers. Every script runs over one connection; the
 // scripts without per-connection state also run with each line sent over
@@ -19,6 +22,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -44,7 +48,10 @@ constexpr const char* kFourWorkers = "workers: 4\n";
 std::vector<std::string> statelessScriptNames() {
   std::vector<std::string> names;
   for (const std::string& name : scriptNames()) {
-    if (name != "connection" && name != "protocol" && name != "resp3") names.push_back(name);
+    if (name != "connection" && name != "protocol" && name != "resp3" && name != "transactions" &&
+        name != "pubsub") {
+      names.push_back(name);
+    }
   }
   return names;
 }
@@ -63,6 +70,7 @@ void runScript(const std::string& name, std::size_t connectionCount) {
       keyloopConnections.push_back(std::make_unique<RespConnection>(keyloop.port));
     }
   };
+  std::map<int, std::pair<std::unique_ptr<RespConnection>, std::unique_ptr<RespConnection>>> side;
   connectBoth();
   std::size_t turn = 0;
   RespConnection* toRedis = nullptr;
@@ -76,6 +84,11 @@ void runScript(const std::string& name, std::size_t connectionCount) {
     ++lineNumber;
     if (line.empty() || line[0] == '#') continue;
     const std::string where = name + ".txt:" + std::to_string(lineNumber) + ": " + line;
+    int sideIndex = 0;
+    if (line.size() > 3 && line[0] == '@' && line[2] == ' ') {
+      sideIndex = line[1] - '0';
+      line = line.substr(3);
+    }
     std::vector<std::string> args;
     ASSERT_TRUE(resp::splitInlineArgs(line, args)) << where;
     if (args[0] == "!sleep") {
@@ -84,9 +97,18 @@ void runScript(const std::string& name, std::size_t connectionCount) {
     }
     if (args[0] == "!reconnect") {
       connectBoth();
+      side.clear();
       continue;
     }
-    if (args[0] != "!closed") {  // !closed checks the connection used last
+    if (sideIndex > 0) {
+      auto& pair = side[sideIndex];
+      if (!pair.first) {
+        pair.first = std::make_unique<RespConnection>(redis.port);
+        pair.second = std::make_unique<RespConnection>(keyloop.port);
+      }
+      toRedis = pair.first.get();
+      toKeyloop = pair.second.get();
+    } else if (args[0] != "!closed") {  // !closed checks the connection used last
       toRedis = redisConnections[turn % connectionCount].get();
       toKeyloop = keyloopConnections[turn % connectionCount].get();
       ++turn;
@@ -102,6 +124,8 @@ void runScript(const std::string& name, std::size_t connectionCount) {
     if (args[0] == "!raw") {
       toRedis->send(args.at(1));
       toKeyloop->send(args.at(1));
+    } else if (args[0] == "!read") {
+      // the reply is a message already on its way
     } else {
       toRedis->sendCommand(args);
       toKeyloop->sendCommand(args);

@@ -11,6 +11,7 @@
 #include "common/resp/reply_reader.h"
 #include "worker/commands/commands.h"
 #include "worker/types/image.h"
+#include "worker/watches.h"
 
 namespace keyloop {
 
@@ -27,9 +28,11 @@ struct Transaction {
   bool writes;
   std::map<int, std::vector<std::string>> keysByOwner;  // ascending owner order, each key once
   std::map<std::string, std::optional<KeyState>, std::less<>> before;  // as locked
+  KeyVersions versions;
   std::vector<int> locked;
   RunAgainst run;
   ReplyTo reply;
+  Verify verify;
 };
 using TransactionPtr = std::shared_ptr<Transaction>;
 
@@ -89,7 +92,9 @@ bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::st
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const auto parts = resp::replyElements(states[i]);
     std::optional<KeyState>& slot = tx.before[keys[i]];
-    if (parts.size() == 2) {
+    if (parts.empty()) return false;
+    tx.versions[keys[i]] = static_cast<std::uint64_t>(resp::replyInteger(parts.back()).value_or(0));
+    if (parts.size() == 3) {
       slot = KeyState{std::string(resp::replyBulk(parts[0]).value_or("")), resp::replyInteger(parts[1]).value_or(kNoExpiry)};
     } else {
       slot.reset();
@@ -104,6 +109,10 @@ void runLocked(const TransactionPtr& tx) {
     if (state) restoreImage(scratch, key, state->image, state->expireAt);
   }
   const std::int64_t nowMs = unixMillis();
+  if (tx->verify && !tx->verify(tx->versions, scratch, nowMs)) {
+    commitAll(tx, Commits{});
+    return tx->reply("");
+  }
   const std::string reply = tx->run(scratch, nowMs);
   commitAll(tx, changes(*tx, scratch, nowMs));
   tx->reply(reply);
@@ -150,9 +159,9 @@ void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::s
 }
 
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
-                   ReplyTo reply) {
-  auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {},
-                                                      std::move(run), std::move(reply)});
+                   ReplyTo reply, Verify verify) {
+  auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {}, {},
+                                                      std::move(run), std::move(reply), std::move(verify)});
   for (std::string_view key : keys) {
     std::vector<std::string>& group = tx->keysByOwner[owners.ownerOf(key)];
     if (std::find(group.begin(), group.end(), key) == group.end()) group.emplace_back(key);
@@ -166,16 +175,16 @@ void lockKeys(CommandContext& ctx) {
   // Runs only when none of the keys is locked (Server::executeRouted parks
   // it until then).
   const auto keys = ctx.args.subspan(2);
+  const Watches* watches = ctx.worker.watches();
   ctx.reply.array(keys.size());
   for (std::string_view key : keys) {
     Store::Entry* e = lookupWrite(ctx, key);
-    if (e == nullptr) {
-      ctx.reply.nullArray();
-      continue;
+    ctx.reply.array(e == nullptr ? 1 : 3);
+    if (e != nullptr) {
+      ctx.reply.bulk(imageOf(e));
+      ctx.reply.integer(Store::expireAt(e));
     }
-    ctx.reply.array(2);
-    ctx.reply.bulk(imageOf(e));
-    ctx.reply.integer(Store::expireAt(e));
+    ctx.reply.integer(static_cast<long long>(watches != nullptr ? watches->version(key) : Watches::kUnwatched));
   }
   ctx.worker.locks().lock(std::string(ctx.args[1]), keys);
 }

@@ -7,8 +7,9 @@
 //   1. lock:   `__lock TX key...` on each owner, one after the other in
 //              ascending worker order (one global order: two transactions
 //              never wait for each other in a cycle; see key_locks.h). The
-//              reply is each key's value image (types/image.h) and its
-//              absolute expiry, read while the lock is taken.
+//              reply is each key's value image (types/image.h), its
+//              absolute expiry and its WATCH version, read while the lock
+//              is taken.
 //   2. run:    the command's handler runs against a scratch store that
 //              holds exactly those keys as they were: it reads them, writes
 //              them, and writes the client's reply.
@@ -29,6 +30,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,10 +64,17 @@ class Owners {
 using RunAgainst = std::function<std::string(Store& scratch, std::int64_t nowMs)>;
 using ReplyTo = std::function<void(std::string_view bytes)>;
 
+// Each locked key's WATCH version on its owner (watches.h), as read while
+// locking.
+using KeyVersions = std::map<std::string, std::uint64_t, std::less<>>;
+// Decides, with the keys locked, whether the run goes ahead (EXEC checks
+// its watched keys); false: nothing runs, the keys unlock, reply("").
+using Verify = std::function<bool(const KeyVersions& versions, Store& scratch, std::int64_t nowMs)>;
+
 // `keys`: the command's key arguments (duplicates allowed); `writes`:
 // whether the handler may change them (a read-only command only unlocks).
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
-                   ReplyTo reply);
+                   ReplyTo reply, Verify verify = nullptr);
 
 // The key arguments of `__commit TX (set key image expire-at | del key)...`
 // (the command table's key finder for it).

@@ -230,6 +230,33 @@ void Client::fillReply(std::uint64_t place, std::string_view bytes) {
   connections_.sendSoon(id_);
 }
 
+void Client::push(std::string_view bytes) {
+  if (closed_ || lingering_) return;
+  if (hasReservedReplies()) {
+    fillReply(reserveReply(), bytes);
+  } else {
+    output_ += bytes;
+    if (!executing_ && !sendQueued_) {
+      sendQueued_ = true;
+      connections_.sendSoon(id_);
+    }
+  }
+  const OutputLimit& limit = connections_.config().pubsubOutputLimit;
+  const std::size_t pending = outputBufferBytes() + order_.bytesWaiting();
+  bool over = limit.hard > 0 && pending > limit.hard;
+  if (limit.soft > 0 && pending > limit.soft) {
+    const TimePoint now = connections_.loop().now();
+    if (!overSoftLimitSince_) overSoftLimitSince_ = now;
+    over = over || now - *overSoftLimitSince_ > std::chrono::seconds(limit.softSeconds);
+  } else {
+    overSoftLimitSince_.reset();
+  }
+  if (!over) return;
+  connections_.log().warning("closing client %s: pubsub output buffer over the limit (%zu bytes)", peer_.c_str(), pending);
+  connections_.countPubsubDisconnect();
+  close();
+}
+
 void Client::sendReleased() {
   sendQueued_ = false;
   if (closed_ || lingering_) return;
@@ -269,7 +296,9 @@ std::string Client::describe(TimePoint now) const {
   if (outputBufferBytes() > 0) events += "w";
   return "id=" + std::to_string(id_) + " addr=" + peer_ + " laddr=" + local_ +
          " fd=" + std::to_string(fd_.get()) + " name=" + name_ + " age=" + std::to_string(age) +
-         " idle=" + std::to_string(idle) + " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1" +
+         " idle=" + std::to_string(idle) + " flags=" + (session_.inMulti ? "x" : session_.subscribed() ? "P" : "N") +
+         " db=0 sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
+         " ssub=" + std::to_string(session_.shardChannels.size()) + " multi=" + std::to_string(session_.multiCount()) +
          " qbuf=" + std::to_string(queryBufferBytes()) +
          " qbuf-free=" + std::to_string(query_.capacity() - query_.size()) +
          " argv-mem=0 multi-mem=0 rbs=" + std::to_string(query_.capacity()) +

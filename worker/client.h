@@ -21,6 +21,7 @@
 #include "common/resp/request_parser.h"
 #include "worker/command_table.h"
 #include "worker/reply_order.h"
+#include "worker/session.h"
 
 namespace keyloop {
 
@@ -59,7 +60,7 @@ class Client {
   // socket moves; whatever the peer sends next waits in it).
   bool atRequestBoundary() const {
     return !closed_ && !executing_ && !closeAfterReply_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
-           order_.empty() && !order_.barrierUp();
+           order_.empty() && !order_.barrierUp() && !session_.inMulti && session_.watched.empty();
   }
   // A request handed over with the connection (a reload's blocked
   // command, blocking.h): runs before anything the peer sends next.
@@ -83,6 +84,9 @@ class Client {
   const std::string& name() const { return name_; }
   void setName(std::string name) { name_ = std::move(name); }
   resp::Reply& reply() { return reply_; }
+  // MULTI, WATCH and subscriptions (session.h).
+  Session& session() { return session_; }
+  const Session& session() const { return session_; }
   bool authenticated() const { return authenticated_; }
   void setAuthenticated(bool yes) { authenticated_ = yes; }
   TimePoint lastActive() const { return lastActive_; }
@@ -95,6 +99,9 @@ class Client {
   // leave in request order.
   std::uint64_t reserveReply() { return order_.reserve(); }
   void fillReply(std::uint64_t place, std::string_view bytes);
+  // A message that is no reply (pub/sub): after the replies owed so far.
+  // A subscriber over `client-output-buffer-limit pubsub` is disconnected.
+  void push(std::string_view bytes);
   // Sends what fillReply() released; the server calls it once per batch of
   // filled replies (see Server::sendSoon), so a pipeline whose replies come
   // back from another worker one by one still leaves in one send().
@@ -137,6 +144,7 @@ class Client {
   bool executing_ = false;  // inside executeBuffered()
   bool finishing_ = false, lingering_ = false;  // see finish()
   TimePoint lingerSince_{};
+  std::optional<TimePoint> overSoftLimitSince_;  // pubsub's soft output limit
 
   std::string query_;
   std::size_t queryStart_ = 0;  // first byte not yet consumed by the parser
@@ -148,6 +156,7 @@ class Client {
   bool sendQueued_ = false;    // in the sendSoon list (Connections)
   resp::Reply reply_{output_};
   int clusterNode_;
+  Session session_;
 };
 
 }  // namespace keyloop

@@ -38,6 +38,11 @@ struct CommandContext {
 };
 
 using CommandHandler = void (*)(CommandContext&);
+// A command about the connection's own session (session.h: MULTI, EXEC,
+// WATCH, SUBSCRIBE...): runs on the client's worker with the client, and
+// may answer later through a reserved reply place.
+class Dispatch;
+using SessionHandler = void (*)(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
 
 enum CommandFlag : std::uint32_t {
   kWrite = 1u << 0,
@@ -49,6 +54,12 @@ enum CommandFlag : std::uint32_t {
   kInternal = 1u << 6,  // only for peer workers; clients see "unknown command"
   kWipesKeyspace = 1u << 7,  // FLUSHDB, FLUSHALL: every key goes (a reload's copy starts over)
   kHoldsLocks = 1u << 8,     // runs under its own transaction's key locks: never waits for them
+  kRunsInMulti = 1u << 9,    // runs at once inside MULTI, not queued (EXEC, DISCARD, WATCH, QUIT...)
+  kSubscribedOk = 1u << 10,  // allowed on a RESP2 connection in subscribed mode (PING, SUBSCRIBE...)
+  kNoMulti = 1u << 11,       // refused inside MULTI (Redis's no-multi)
+  kNoScript = 1u << 12,      // refused inside a script (Redis's noscript)
+  kEveryNode = 1u << 13,     // broadcast on a cluster node's port too (PUBLISH reaches every node)
+  kNoneIsNoChange = 1u << 14,  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by
@@ -75,6 +86,9 @@ enum class CrossWorker : std::uint8_t {
                     // read (a RESP3 push of them): it runs again with those locked too
   BroadcastSum,     // DBSIZE: every worker, integers summed
   BroadcastConcat,  // KEYS: every worker, arrays joined
+  BroadcastUnion,   // PUBSUB CHANNELS: every worker, arrays joined, each element once
+  BroadcastCountUnion,  // PUBSUB NUMPAT: every worker's array (an integer here alone), distinct elements counted
+  BroadcastPairSums,    // PUBSUB NUMSUB: every worker's [name, count...], counts summed
   BroadcastRandom,  // RANDOMKEY: every worker, one non-null reply picked
   BroadcastSame,    // FLUSHDB: every worker, the first reply (they agree)
   BroadcastScan,    // SCAN: worker after worker, the worker in the cursor's low bits
@@ -114,6 +128,7 @@ struct CommandSpec {
   // Key flags that depend on the arguments (SET with GET reads the key).
   std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
   const BlockingSpec* blocking = nullptr;
+  SessionHandler session = nullptr;  // instead of `handler`
 };
 
 // Calls `visit(index, specIndex)` for each key argument of `args` in order

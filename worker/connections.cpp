@@ -183,8 +183,12 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
   }
   for (Client* client : idle) {
     ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
-                           client->authenticated(), client->name(), {}};
+                           client->authenticated(), client->name(), {}, {}};
     if (auto it = resume.find(client->id()); it != resume.end()) state.resume = std::move(it->second);
+    const Session& s = client->session();
+    state.subscriptions[0].assign(s.channels.begin(), s.channels.end());
+    state.subscriptions[1].assign(s.patterns.begin(), s.patterns.end());
+    state.subscriptions[2].assign(s.shardChannels.begin(), s.shardChannels.end());
     if (!send(client->fd(), state)) continue;
     log_.verbose("Handed client %s over to the new generation", client->peer().c_str());
     client->detach();  // the descriptor was duplicated into the message
@@ -197,6 +201,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
+  dispatch_.resubscribe(client, state.subscriptions);
   if (!state.resume.empty()) client.executeFirst(state.resume);
 }
 
@@ -204,7 +209,8 @@ void Connections::closeIdleClients() {
   const auto limit = std::chrono::seconds(config_.idleTimeoutSeconds);
   std::vector<std::uint64_t> idle;
   for (const auto& [id, client] : clients_) {
-    if (loop_.now() - client->lastActive() > limit) idle.push_back(id);
+    // Subscribers only listen: Redis never times them out.
+    if (loop_.now() - client->lastActive() > limit && !client->session().subscribed()) idle.push_back(id);
   }
   for (std::uint64_t id : idle) {
     log_.verbose("Closing idle client");

@@ -77,6 +77,10 @@ class Connections {
   const Config& config() const { return config_; }
   Log& log() { return log_; }
   ServerStats& counters() { return stats_.counters(); }
+  void countPubsubDisconnect() {
+    ++stats_.counters()[kPubsubDisconnects];
+    metrics::bump(stats_.metrics().pubsubDisconnects);
+  }
   Dispatch& dispatch() { return dispatch_; }
   // Scratch buffer every client reads into first (see Client::readAndExecute).
   std::string& sharedReadBuffer() { return sharedReadBuffer_; }

@@ -158,6 +158,36 @@ std::string merge(CrossWorker kind, const Replies& replies) {
       }
       return arrayOf(all);
     }
+    case CrossWorker::BroadcastUnion:
+    case CrossWorker::BroadcastCountUnion: {
+      std::set<std::string_view> distinct;
+      std::vector<std::string_view> all;
+      for (const std::string& r : replies) {
+        for (std::string_view e : resp::replyElements(r)) {
+          if (distinct.insert(e).second) all.push_back(e);
+        }
+      }
+      return kind == CrossWorker::BroadcastUnion ? arrayOf(all) : integerReply(static_cast<long long>(all.size()));
+    }
+    case CrossWorker::BroadcastPairSums: {
+      // Every worker names the same channels in the same order.
+      std::vector<long long> sums;
+      std::vector<std::string_view> names;
+      for (const std::string& r : replies) {
+        const auto e = resp::replyElements(r);
+        sums.resize(e.size() / 2);
+        names.resize(e.size() / 2);
+        for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+          names[i / 2] = e[i];
+          sums[i / 2] += resp::replyInteger(e[i + 1]).value_or(0);
+        }
+      }
+      // RESP3 answers a map (%), RESP2 a flat array.
+      const bool map = !replies.empty() && !replies.front().empty() && replies.front()[0] == '%';
+      std::string out = map ? "%" + std::to_string(names.size()) + "\r\n" : "*" + std::to_string(names.size() * 2) + "\r\n";
+      for (std::size_t i = 0; i < names.size(); ++i) out += std::string(names[i]) + integerReply(sums[i]);
+      return out;
+    }
     case CrossWorker::BroadcastRandom: {
       std::vector<const std::string*> found;
       for (const std::string& r : replies) {
@@ -275,8 +305,31 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
 
 }  // namespace
 
+// PUBLISH: this worker's subscribers get it first and at once (a RESP3
+// client subscribed to its own channel sees the message before the
+// reply, as in Redis), then every other worker's; the counts are summed.
+void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
+  const std::string here = dispatch.runNow(args, client.reply().protocol());
+  const std::uint64_t place = client.reserveReply();
+  std::vector<std::pair<int, Args>> parts;
+  for (int w = 0; w < dispatch.router()->workers(); ++w) {
+    if (w != dispatch.router()->self()) parts.emplace_back(w, Args(args.begin(), args.end()));
+  }
+  gather(dispatch, resp::Protocol::Resp2, std::move(parts), [&dispatch, id = client.id(), place, here](Replies& replies) {
+    replies.push_back(here);
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    const std::string* e = firstError(replies);
+    c->fillReply(place, e != nullptr ? *e : integerReply(sumOf(replies)));
+  });
+}
+
 void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                RoutePlan plan) {
+  if (plan.kind == RoutePlan::Kind::Broadcast && (spec.flags & kEveryNode) && !dispatch.holding() &&
+      dispatch.router()->self() >= 0) {
+    return publishEverywhere(dispatch, client, args);
+  }
   const std::uint64_t place = client.reserveReply();
   if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan);
   // Held until the migration ends; its place in the reply stream is kept,

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/resp/reply_reader.h"
 #include "common/resp/request_parser.h"
 #include "worker/blocking.h"
 #include "worker/client.h"
@@ -11,6 +12,8 @@
 #include "worker/cross_worker.h"
 #include "worker/key_locks.h"
 #include "worker/store.h"
+#include "worker/pubsub.h"
+#include "worker/transaction.h"
 #include "worker/worker_services.h"
 #include "worker/worker_stats.h"
 
@@ -47,6 +50,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t replyStart = reply.buffer().size();
   const ResolvedCommand command = resolveCommand(args);
+  const Session& session = client.session();
   bool ran = false;  // errors before the handler are Redis's "rejected", not "failed", calls
   if (command.spec == nullptr) {
     reply.error(command.unknownError(args));
@@ -54,25 +58,33 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(arityError(command));
   } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
     reply.error("NOAUTH Authentication required.");
+  } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
+    reply.error("ERR Command not allowed inside a transaction");
   } else if (hasOverlongKey(*command.spec, args)) {
     reply.error("ERR key too long: keyloop keeps keys under 256 MB");
+  } else if (session.subscribed() && reply.protocol() == resp::Protocol::Resp2 &&
+             !(command.spec->flags & kSubscribedOk)) {
+    reply.error("ERR Can't execute '" + command.fullName() +
+                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+  } else if (session.inMulti && !(command.spec->flags & kRunsInMulti)) {
+    transaction::queue(client, command, args);
   } else {
     const CommandSpec& spec = *command.spec;
-    const std::size_t index = commandIndex(*command.topLevel);
     client.setLastCommand(command.topLevel, command.spec);
-    ++stats_.counters()[kCommandsProcessed];
-    ++stats_.counters()[kCallsByCommand + index];
-    metrics::bump(stats_.metrics().commands[index]);
+    count(command);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
       reply.error(redirection(plan));
+    } else if (spec.session != nullptr) {
+      spec.session(*this, client, args);  // may answer later, in order
+      ran = true;
     } else if (spec.blocking != nullptr && blocking_ != nullptr) {
       return blocking_->start(client, spec, args, plan);  // the reply comes when something is there
     } else if (plan.kind != RoutePlan::Kind::Here) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
-      run(spec, ctx, index);
+      run(spec, ctx, commandIndex(*command.topLevel));
       ran = true;
       if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
           reply.buffer()[replyStart] == '>') {
@@ -82,14 +94,38 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       }
     }
   }
-  if (reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
-    ServerStats& counters = stats_.counters();
-    ++counters[kCommandErrors];
-    ++counters[kErrorsByCode + errorCodeIndex(std::string_view(reply.buffer()).substr(replyStart + 1))];
-    if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
-    metrics::bump(stats_.metrics().commandErrors);
-  }
+  if (!ran && reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') transaction::refused(client);
+  countError(command, reply.buffer(), replyStart, ran);
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+void Dispatch::count(const ResolvedCommand& command) {
+  const std::size_t index = commandIndex(*command.topLevel);
+  ++stats_.counters()[kCommandsProcessed];
+  ++stats_.counters()[kCallsByCommand + index];
+  metrics::bump(stats_.metrics().commands[index]);
+}
+
+void Dispatch::countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran) {
+  if (buffer.size() <= from || buffer[from] != '-') return;
+  ServerStats& counters = stats_.counters();
+  ++counters[kCommandErrors];
+  ++counters[kErrorsByCode + errorCodeIndex(buffer.substr(from + 1))];
+  if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
+  metrics::bump(stats_.metrics().commandErrors);
+}
+
+void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) {
+  resp::Reply& reply = client.reply();
+  const std::size_t start = reply.buffer().size();
+  count(command);
+  if (command.spec->session != nullptr) {
+    command.spec->session(*this, client, args);
+  } else {
+    CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+    run(*command.spec, ctx, commandIndex(*command.topLevel));
+  }
+  countError(command, reply.buffer(), start, true);
 }
 
 bool Dispatch::hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args) {
@@ -175,10 +211,30 @@ void Dispatch::release() {
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
   ctx.store.tick(ctx.nowMs);
   const TimePoint started = Clock::now();
+  if ((spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
+  const std::size_t replyStart = ctx.reply.buffer().size();
+  // The watched keys a write names, and whether each existed: one that
+  // neither existed nor exists now did not change (DEL of a missing key).
+  std::vector<std::pair<std::string_view, bool>> watched;
+  if ((spec.flags & kWrite) && !watches_.empty()) {
+    forEachKey(spec, ctx.args, [&](std::size_t i, std::size_t) {
+      if (watches_.version(ctx.args[i]) != Watches::kUnwatched) {
+        watched.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
+      }
+      return true;
+    });
+  }
   spec.handler(ctx);
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (spec.flags & kWrite) {
+    // A refused write (WRONGTYPE, a syntax error) changed nothing a watcher sees.
+    const std::string_view reply = std::string_view(ctx.reply.buffer()).substr(replyStart);
+    const bool nothing = (spec.flags & kNoneIsNoChange) && (reply == ":0\r\n" || resp::isNull(reply));
+    const bool refused = (!reply.empty() && reply[0] == '-') || nothing;
+    for (const auto& [key, existed] : watched) {
+      if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
+    }
     if (writeObserver_) writeObserver_(ctx.args, spec);
     if (blocking_) blocking_->noteWrite(spec, ctx.args);
   }
@@ -194,9 +250,17 @@ std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Proto
   return out;
 }
 
+void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {
+  pubsub::adopt(*this, client, subscriptions);
+}
+
 bool Dispatch::blocked(std::uint64_t clientId) const { return blocking_ && blocking_->blocks(clientId); }
 
 void Dispatch::clientGone(std::uint64_t clientId) {
+  if (Client* client = connections_.find(clientId)) {
+    transaction::forget(*this, *client);
+    pubsub::forget(*this, *client);
+  }
   if (blocking_) blocking_->clientGone(clientId);
 }
 

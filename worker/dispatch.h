@@ -22,6 +22,7 @@
 #include "common/loop/handles.h"
 #include "worker/router.h"
 #include "worker/route_plan.h"
+#include "worker/watches.h"
 
 namespace keyloop {
 
@@ -34,6 +35,7 @@ class WorkerServices;
 class WorkerStats;
 struct CommandContext;
 struct CommandSpec;
+struct ResolvedCommand;
 
 class Dispatch {
  public:
@@ -63,12 +65,20 @@ class Dispatch {
   // A CrossSlot or Moved plan's error, without the '-'.
   std::string redirection(const RoutePlan& plan) const;
 
+  // Runs a command EXEC dequeued for `client`, here and now (its keys are
+  // this worker's), counted as Redis counts the commands of a transaction.
+  void runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args);
+  Watches& watches() { return watches_; }
+
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.
   std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
+  // Its session ends here: watches and subscriptions go, and a wait.
   void clientGone(std::uint64_t clientId);
+  // A handed-over connection's subscriptions (pubsub.h).
+  void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions);
   bool blocked(std::uint64_t clientId) const;
   std::optional<std::string> releaseBlocked(std::uint64_t clientId);
 
@@ -92,6 +102,10 @@ class Dispatch {
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Runs a handler; `index` is its top-level command's (INFO commandstats).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
+  // Counts a call (total_commands_processed, commandstats, the metric).
+  void count(const ResolvedCommand& command);
+  // Counts an error reply that starts at `from` in the buffer.
+  void countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran);
 
   WorkerServices& services_;
   Store& store_;
@@ -103,6 +117,7 @@ class Dispatch {
   bool holdClients_ = false, holdRouted_ = false;
   std::vector<Task> held_;
   WriteObserver writeObserver_;
+  Watches watches_;
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
 };

@@ -40,6 +40,7 @@ class ReplyOrder {
   bool empty() const { return head_ == storage_.items.size(); }
   std::size_t waiting() const { return storage_.items.size() - head_; }
   bool barrierUp() const { return barrier_ != 0; }
+  std::size_t bytesWaiting() const { return storage_.bytes.size(); }
 
  private:
   struct Queued {

@@ -19,7 +19,10 @@ RoutePlan planOnNode(const CommandSpec& spec, std::span<const std::string_view> 
   const int node = view.clusterNode;
   const bool checkLocks = view.locks != nullptr && !view.locks->empty();
   // Locks held: the long way, where a keyspace read waits for them (Dispatch::executeRouted).
-  if (broadcasts(spec.cross)) return node < view.ring->workers() ? onOwner(node, view, checkLocks) : RoutePlan{Kind::Broadcast};
+  if (broadcasts(spec.cross) && !(spec.flags & kEveryNode)) {
+    return node < view.ring->workers() ? onOwner(node, view, checkLocks) : RoutePlan{Kind::Broadcast};
+  }
+  if (broadcasts(spec.cross)) return {Kind::Broadcast};
   if (!spec.keys.any()) return {};
   int slot = -1;
   bool crossSlot = false, locked = false;

@@ -102,6 +102,8 @@ ServerStats Server::totals() const {
   all[kLazyfreePending] = threadPool_.outstanding();
   all[kLazyfreedObjects] = store_.offloadedTotal();
   all[kBlockedClients] = blocking_.blockedClients();
+  all[kPubsubChannels] = channels_.names(Channels::Channel, "").size();
+  all[kPubsubPatterns] = channels_.patternCount();
   return all;
 }
 

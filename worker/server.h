@@ -24,6 +24,7 @@
 #include "worker/connections.h"
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
+#include "worker/pubsub.h"
 #include "worker/store.h"
 #include "worker/worker_services.h"
 #include "worker/worker_stats.h"
@@ -72,6 +73,8 @@ class Server final : public WorkerServices {
   const ring::Ring* ring() const override;
   int self() const override;
   Blocking* blocking() override { return &blocking_; }
+  Watches* watches() override { return &dispatch_.watches(); }
+  Channels* channels() override { return &channels_; }
 
  private:
   void armExpireCycle();
@@ -87,6 +90,7 @@ class Server final : public WorkerServices {
   // their waits (Blocking) after them.
   Dispatch dispatch_;
   Blocking blocking_;
+  Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;

@@ -44,6 +44,9 @@ enum Stat : std::size_t {
   kLazyfreePending,
   kLazyfreedObjects,
   kBlockedClients,  // waiting in BLPOP and friends (blocking.h)
+  kPubsubDisconnects,  // subscribers over client-output-buffer-limit pubsub
+  kPubsubChannels,     // gauges: this worker's subscribed channels and patterns
+  kPubsubPatterns,
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,

@@ -25,6 +25,8 @@ inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
 class Blocking;
+class Channels;
+class Watches;
 class Client;
 class KeyLocks;
 class LagMonitor;
@@ -53,6 +55,10 @@ class WorkerServices {
   virtual int self() const = 0;
   // Blocked clients and the waits on this worker's keys (null: none).
   virtual Blocking* blocking() { return nullptr; }
+  // The keys clients WATCH on this worker (watches.h) and the channels its
+  // clients subscribe to (pubsub.h); null: none (a test's fake).
+  virtual Watches* watches() { return nullptr; }
+  virtual Channels* channels() { return nullptr; }
 };
 
 }  // namespace keyloop

@@ -50,6 +50,14 @@ struct EncodingConfig {
   bool operator==(const EncodingConfig&) const = default;
 };
 
+// A client output buffer limit (client-output-buffer-limit): disconnect
+// past `hard` bytes, or past `soft` for longer than `softSeconds`; 0: none.
+struct OutputLimit {
+  std::size_t hard = 32ull * 1024 * 1024;
+  std::size_t soft = 8ull * 1024 * 1024;
+  unsigned softSeconds = 60;
+};
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -64,6 +72,8 @@ struct Config {
   std::size_t protoMaxBulkLen = 512ull * 1024 * 1024;
   std::size_t clientQueryBufferLimit = 1024ull * 1024 * 1024;
   std::size_t clientOutputBufferLimit = 1024ull * 1024 * 1024;
+  // client-output-buffer-limit pubsub (Redis's default 32mb 8mb 60).
+  OutputLimit pubsubOutputLimit;
   std::uint64_t idleTimeoutSeconds = 0;  // 0 = never close idle clients
   std::string requirePass;               // empty = no AUTH needed
 

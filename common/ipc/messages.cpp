@@ -15,6 +15,13 @@ void putState(std::string& out, const ClientState& state) {
   put(out, static_cast<std::uint8_t>(state.authenticated));
   put(out, static_cast<std::uint32_t>(state.name.size()));
   out += state.name;
+  for (const auto& names : state.subscriptions) {
+    put(out, static_cast<std::uint32_t>(names.size()));
+    for (const std::string& n : names) {
+      put(out, static_cast<std::uint32_t>(n.size()));
+      out += n;
+    }
+  }
   out += state.resume;
 }
 
@@ -26,7 +33,18 @@ bool takeState(std::string_view& in, ClientState& state) {
   }
   state.authenticated = authenticated != 0;
   state.name.assign(in.substr(0, nameLength));
-  state.resume.assign(in.substr(nameLength));
+  in.remove_prefix(nameLength);
+  for (auto& names : state.subscriptions) {
+    std::uint32_t count = 0;
+    if (!take(in, count) || count > in.size()) return false;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      std::uint32_t length = 0;
+      if (!take(in, length) || in.size() < length) return false;
+      names.emplace_back(in.substr(0, length));
+      in.remove_prefix(length);
+    }
+  }
+  state.resume.assign(in);
   in = {};
   return true;
 }

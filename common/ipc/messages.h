@@ -33,6 +33,8 @@ struct ClientState {
   std::string name;
   // A blocked command to run again first (RESP; empty: none): blocking.h.
   std::string resume;
+  // Its subscriptions (pubsub.h): channels, patterns, shard channels.
+  std::vector<std::string> subscriptions[3];
 };
 
 // ---- master -> worker ------------------------------------------------------

@@ -60,6 +60,7 @@ struct alignas(64) WorkerMetrics {
   std::atomic<std::uint64_t> commandErrors{0};
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> expiredKeys{0};
+  std::atomic<std::uint64_t> pubsubDisconnects{0};  // subscribers over their output limit
   std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
   SharedHistogram lag;        // how late the 10 ms lag timer fired
   SharedHistogram iteration;  // busy time of one loop iteration

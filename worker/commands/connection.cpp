@@ -32,6 +32,12 @@ void ping(CommandContext& ctx) {
   if (ctx.args.size() > 2) {
     return ctx.reply.error("ERR wrong number of arguments for 'ping' command");
   }
+  // A RESP2 subscriber gets its pong as a message would look (Redis).
+  if (ctx.client != nullptr && ctx.client->session().subscribed() && ctx.reply.protocol() == resp::Protocol::Resp2) {
+    ctx.reply.array(2);
+    ctx.reply.bulk("pong");
+    return ctx.reply.bulk(ctx.args.size() == 1 ? std::string_view() : ctx.args[1]);
+  }
   ctx.args.size() == 1 ? ctx.reply.simple("PONG") : ctx.reply.bulk(ctx.args[1]);
 }
 

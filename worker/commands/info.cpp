@@ -157,7 +157,9 @@ void statsSection(CommandContext& ctx, Writer& w) {
   w.addAll({{"evicted_keys", "0"}, {"evicted_clients", "0"}});
   w.add("keyspace_hits", st[kKeyspaceHits]);
   w.add("keyspace_misses", st[kKeyspaceMisses]);
-  w.addAll({{"pubsub_channels", "0"}, {"pubsub_patterns", "0"}, {"latest_fork_usec", "0"}, {"total_forks", "0"}});
+  w.add("pubsub_channels", st[kPubsubChannels]);
+  w.add("pubsub_patterns", st[kPubsubPatterns]);
+  w.addAll({{"latest_fork_usec", "0"}, {"total_forks", "0"}});
   w.add("total_error_replies", st[kCommandErrors]);
   char line[64];
   for (auto [name, value] : {std::pair{"event_loop_lag_p50_seconds", lag.p50()},

@@ -15,11 +15,11 @@ std::vector<ControlMessage> oneOfEach() {
           HandOver{4, {7, 9}},
           RetireeGone{2},
           FinishClients{},
-          AdoptClient{ClientState{3, true, "conn-name", "*1\r\n$4\r\nPING\r\n"}},
+          AdoptClient{ClientState{3, true, "conn-name", "*1\r\n$4\r\nPING\r\n", {}}},
           Serving{},
           ConfigApplied{42},
           HandedOver{1000, 123456789, 987654},
-          PassClient{ClientState{2, false, "", ""}}};
+          PassClient{ClientState{2, false, "", "", {}}}};
 }
 
 TEST(Messages, EveryControlMessageRoundTrips) {
@@ -42,7 +42,7 @@ TEST(Messages, FieldsSurviveTheTrip) {
   ASSERT_TRUE(back && std::holds_alternative<HandOver>(*back));
   EXPECT_EQ(std::get<HandOver>(*back).workers, 5);
   EXPECT_EQ(std::get<HandOver>(*back).keep, (std::vector<std::int32_t>{11, 12, 13}));
-  const auto client = decodeControl(encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n"}}));
+  const auto client = decodeControl(encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}}}));
   ASSERT_TRUE(client && std::holds_alternative<AdoptClient>(*client));
   EXPECT_EQ(std::get<AdoptClient>(*client).state.protocol, 3);
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.authenticated);

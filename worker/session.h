@@ -1,0 +1,41 @@
+// Session: what a connection carries between its commands besides its
+// identity: an open MULTI with its queued commands, the keys it WATCHes
+// (with the version each owner gave), and its pub/sub subscriptions.
+// transaction.h and pubsub.h act on it; Client only keeps it.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace keyloop {
+
+struct CommandSpec;
+
+struct QueuedCommand {
+  const CommandSpec* topLevel;
+  const CommandSpec* spec;
+  std::vector<std::string> args;
+};
+
+struct WatchedKey {
+  std::string key;
+  std::uint64_t version;  // the owner's (watches.h)
+  bool existed;
+};
+
+struct Session {
+  bool inMulti = false;
+  bool multiAborted = false;  // a command was refused while queueing: EXECABORT
+  std::vector<QueuedCommand> queued;
+  std::vector<WatchedKey> watched;
+  std::set<std::string, std::less<>> channels, patterns, shardChannels;
+
+  std::size_t subscriptions() const { return channels.size() + patterns.size(); }
+  bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }
+  // CLIENT LIST's multi=: -1 outside MULTI, else the commands queued.
+  long long multiCount() const { return inMulti ? static_cast<long long>(queued.size()) : -1; }
+};
+
+}  // namespace keyloop

@@ -1,0 +1,291 @@
+#include "worker/transaction.h"
+
+#include <map>
+#include <memory>
+
+#include "common/resp/reply_reader.h"
+#include "worker/atomic.h"
+#include "worker/client.h"
+#include "worker/command_table.h"
+#include "worker/commands/commands.h"
+#include "worker/connections.h"
+#include "worker/dispatch.h"
+#include "worker/key_locks.h"
+#include "worker/pubsub.h"
+#include "worker/store.h"
+#include "worker/watches.h"
+
+namespace keyloop::transaction {
+
+namespace {
+
+using Args = std::vector<std::string>;
+
+// Whether this worker answers for `key` now (its owner, nothing locked or held).
+bool localKey(Dispatch& dispatch, std::string_view key) {
+  const Router* router = dispatch.router();
+  if (dispatch.holding()) return false;
+  if (router != nullptr && router->workers() > 1 && router->ownerOf(key) != router->self()) return false;
+  return !dispatch.services().locks().isLocked(key);
+}
+
+// The watched keys, grouped by owner.
+std::map<int, Args> byOwner(Dispatch& dispatch, const std::vector<WatchedKey>& keys) {
+  std::map<int, Args> groups;
+  for (const WatchedKey& w : keys) {
+    const int owner = dispatch.router() != nullptr ? dispatch.router()->ownerOf(w.key) : 0;
+    groups[owner].push_back(w.key);
+  }
+  return groups;
+}
+
+void dropWatches(Dispatch& dispatch, std::vector<WatchedKey>& watched) {
+  if (watched.empty()) return;
+  for (auto& [owner, keys] : byOwner(dispatch, watched)) {
+    if (dispatch.router() == nullptr || owner == dispatch.router()->self()) {
+      for (const std::string& k : keys) dispatch.watches().unwatch(k);
+      continue;
+    }
+    std::vector<std::string_view> args{"__unwatch"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    dispatch.router()->post(owner, args);
+  }
+  watched.clear();
+}
+
+bool alreadyWatched(const Session& s, std::string_view key) {
+  for (const WatchedKey& w : s.watched) {
+    if (w.key == key) return true;
+  }
+  return false;
+}
+
+// Whether every queued command and every watched key can be run and
+// checked on this worker, now.
+bool allHere(Dispatch& dispatch, const Client& client, const std::vector<QueuedCommand>& queued,
+             const std::vector<WatchedKey>& watched) {
+  for (const WatchedKey& w : watched) {
+    if (!localKey(dispatch, w.key)) return false;
+  }
+  for (const QueuedCommand& q : queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    if (dispatch.planFor(*q.spec, views, client.clusterNode()).kind != RoutePlan::Kind::Here) return false;
+  }
+  return true;
+}
+
+// Whether the watched keys are as WATCH saw them.
+template <typename VersionOf>
+bool unchanged(const std::vector<WatchedKey>& watched, VersionOf versionOf, Store& store, std::int64_t nowMs) {
+  for (const WatchedKey& w : watched) {
+    if (versionOf(w.key) != w.version) return false;
+    if (w.existed && store.find(w.key, nowMs) == nullptr) return false;  // expired or deleted since
+  }
+  return true;
+}
+
+std::string nullArrayIn(resp::Protocol protocol) {
+  std::string out;
+  resp::Reply(out, protocol).nullArray();
+  return out;
+}
+
+struct Pending {
+  std::vector<QueuedCommand> queued;
+  std::vector<WatchedKey> watched;
+  std::uint64_t clientId;
+  resp::Protocol protocol;
+};
+
+// The commands run by the multi-owner executor against the locked keys.
+void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> queued, std::vector<WatchedKey> watched) {
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);
+  auto pending = std::make_shared<Pending>(
+      Pending{std::move(queued), std::move(watched), client.id(), client.reply().protocol()});
+  std::vector<std::string_view> keys;
+  bool writes = false;
+  for (const QueuedCommand& q : pending->queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    for (std::string_view k : keysOf(*q.spec, views)) keys.push_back(k);
+    writes = writes || (q.spec->flags & kWrite);
+  }
+  for (const WatchedKey& w : pending->watched) keys.push_back(w.key);
+  auto verify = [pending](const KeyVersions& versions, Store& scratch, std::int64_t nowMs) {
+    auto versionOf = [&versions](std::string_view key) {
+      auto it = versions.find(key);
+      return it == versions.end() ? Watches::kUnwatched : it->second;
+    };
+    return unchanged(pending->watched, versionOf, scratch, nowMs);
+  };
+  auto run = [&dispatch, pending](Store& scratch, std::int64_t nowMs) {
+    std::string out;
+    resp::Reply encoder(out, pending->protocol);
+    encoder.array(pending->queued.size());
+    Client* c = dispatch.connections().find(pending->clientId);
+    for (const QueuedCommand& q : pending->queued) {
+      if (broadcasts(q.spec->cross) || q.spec->handler == nullptr) {
+        encoder.error("ERR '" + ResolvedCommand{q.topLevel, q.spec}.fullName() +
+                      "' cannot run in a transaction whose keys live on several workers");
+        continue;
+      }
+      std::vector<std::string_view> views(q.args.begin(), q.args.end());
+      CommandContext ctx{dispatch.services(), c, encoder, scratch, views, nowMs};
+      scratch.tick(nowMs);
+      q.spec->handler(ctx);
+    }
+    return out;
+  };
+  auto reply = [&dispatch, pending, place](std::string_view bytes) {
+    dropWatches(dispatch, pending->watched);
+    Client* c = dispatch.connections().find(pending->clientId);
+    if (c == nullptr) return;
+    c->fillReply(place, bytes.empty() ? std::string_view(nullArrayIn(pending->protocol)) : bytes);
+  };
+  runAtomically(*dispatch.router(), keys, writes, std::move(run), std::move(reply), std::move(verify));
+}
+
+}  // namespace
+
+void queue(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) {
+  client.session().queued.push_back({command.topLevel, command.spec, Args(args.begin(), args.end())});
+  client.reply().simple("QUEUED");
+}
+
+void refused(Client& client) {
+  if (client.session().inMulti) client.session().multiAborted = true;
+}
+
+void forget(Dispatch& dispatch, Client& client) {
+  Session& s = client.session();
+  s.inMulti = s.multiAborted = false;
+  s.queued.clear();
+  dropWatches(dispatch, s.watched);
+}
+
+void multi(Dispatch&, Client& client, std::span<const std::string_view>) {
+  Session& s = client.session();
+  if (s.inMulti) return client.reply().error("ERR MULTI calls can not be nested");
+  s.inMulti = true;
+  client.reply().ok();
+}
+
+void discard(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  if (!client.session().inMulti) return client.reply().error("ERR DISCARD without MULTI");
+  forget(dispatch, client);
+  client.reply().ok();
+}
+
+void unwatch(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  dropWatches(dispatch, client.session().watched);
+  client.reply().ok();
+}
+
+void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
+  Session& s = client.session();
+  if (s.inMulti) return client.reply().error("ERR WATCH inside MULTI is not allowed");
+  std::vector<WatchedKey> fresh;
+  for (std::string_view key : args.subspan(1)) {
+    bool seen = alreadyWatched(s, key);
+    for (const WatchedKey& w : fresh) seen = seen || w.key == key;
+    if (!seen) fresh.push_back({std::string(key), 0, false});
+  }
+  bool here = true;
+  for (const WatchedKey& w : fresh) here = here && localKey(dispatch, w.key);
+  if (here) {
+    const std::int64_t nowMs = unixMillis();
+    for (WatchedKey& w : fresh) {
+      w.version = dispatch.watches().watch(w.key);
+      w.existed = dispatch.store().find(w.key, nowMs) != nullptr;
+      s.watched.push_back(std::move(w));
+    }
+    return client.reply().ok();
+  }
+  // The owners register them; nothing after WATCH runs before they have
+  // (a pipelined EXEC must find the versions).
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);
+  struct State {
+    std::size_t remaining;
+    std::uint64_t clientId;
+  };
+  const std::map<int, Args> groups = byOwner(dispatch, fresh);
+  auto state = std::make_shared<State>(State{groups.size(), client.id()});
+  for (const auto& [owner, keys] : groups) {
+    std::vector<std::string_view> request{"__watch"};
+    request.insert(request.end(), keys.begin(), keys.end());
+    dispatch.router()->call(owner, request, resp::Protocol::Resp2,
+                            [&dispatch, state, keys, place](std::string_view reply) {
+                              Client* c = dispatch.connections().find(state->clientId);
+                              const auto answers = resp::replyElements(reply);
+                              for (std::size_t i = 0; i < keys.size(); ++i) {
+                                const auto parts = i < answers.size() ? resp::replyElements(answers[i])
+                                                                      : std::vector<std::string_view>{};
+                                WatchedKey w{keys[i], Watches::kUnwatched, false};
+                                if (parts.size() == 2) {
+                                  w.version = static_cast<std::uint64_t>(resp::replyInteger(parts[0]).value_or(0));
+                                  w.existed = resp::replyInteger(parts[1]).value_or(0) != 0;
+                                }
+                                std::vector<WatchedKey> one{std::move(w)};
+                                // A client gone meanwhile: the owner's watch goes again.
+                                if (c == nullptr) dropWatches(dispatch, one);
+                                else c->session().watched.push_back(std::move(one.front()));
+                              }
+                              if (--state->remaining == 0 && c != nullptr) c->fillReply(place, "+OK\r\n");
+                            });
+  }
+}
+
+void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  forget(dispatch, client);
+  pubsub::forget(dispatch, client);
+  client.setName({});
+  client.reply().setProtocol(resp::Protocol::Resp2);
+  client.setAuthenticated(dispatch.services().config().requirePass.empty());
+  client.reply().simple("RESET");
+}
+
+void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  Session& s = client.session();
+  if (!s.inMulti) return client.reply().error("ERR EXEC without MULTI");
+  if (s.multiAborted) {
+    forget(dispatch, client);
+    return client.reply().error("EXECABORT Transaction discarded because of previous errors.");
+  }
+  std::vector<QueuedCommand> queued = std::move(s.queued);
+  std::vector<WatchedKey> watched = std::move(s.watched);
+  forget(dispatch, client);
+  if (!allHere(dispatch, client, queued, watched)) return execAcross(dispatch, client, std::move(queued), std::move(watched));
+  const std::int64_t nowMs = unixMillis();
+  const bool ok = unchanged(
+      watched, [&dispatch](std::string_view key) { return dispatch.watches().version(key); }, dispatch.store(), nowMs);
+  dropWatches(dispatch, watched);
+  if (!ok) return client.reply().nullArray();
+  client.reply().array(queued.size());
+  for (const QueuedCommand& q : queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);
+  }
+}
+
+}  // namespace keyloop::transaction
+
+namespace keyloop::commands {
+
+void watchKeys(CommandContext& ctx) {
+  Watches* watches = ctx.worker.watches();
+  ctx.reply.array(ctx.args.size() - 1);
+  for (std::string_view key : ctx.args.subspan(1)) {
+    ctx.reply.array(2);
+    ctx.reply.integer(watches != nullptr ? static_cast<long long>(watches->watch(key)) : 0);
+    ctx.reply.integer(lookupQuietly(ctx, key) != nullptr ? 1 : 0);
+  }
+}
+
+void unwatchKeys(CommandContext& ctx) {
+  if (Watches* watches = ctx.worker.watches()) {
+    for (std::string_view key : ctx.args.subspan(1)) watches->unwatch(key);
+  }
+}
+
+}  // namespace keyloop::commands
