@@ -10,6 +10,7 @@
 #include "worker/commands/commands.h"
 #include "worker/atomic.h"
 #include "worker/pubsub.h"
+#include "worker/scripting/scripts.h"
 #include "worker/transaction.h"
 
 namespace keyloop {
@@ -36,13 +37,13 @@ constexpr BlockingSpec kZsetWait{{1, -2, 1}, kZset, -1};           // BZPOPMIN k
 constexpr BlockingSpec kZsetNumkeysWait{{0, 0, 0, 2}, kZset, 1};   // BZMPOP timeout numkeys key...
 
 constexpr CommandSpec kClientSubcommands[] = {
-    {"getname", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the name of the connection.", "2.6.9", "", clientGetname},
+    {"getname", 2, F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the name of the connection.", "2.6.9", "", clientGetname},
     {"help", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns helpful text about the different subcommands.", "5.0.0", "", clientHelp},
-    {"id", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the unique client ID of the connection.", "5.0.0", "", clientId},
-    {"info", 2, F | kConnection, {0, 0, 0}, CrossWorker::GatherTotals, "", "connection", "Returns information about the connection.", "6.2.0", "", clientInfo},
-    {"list", -2, kAdmin | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Lists open connections.", "2.4.0", "[TYPE:client-type]", clientList},
-    {"setname", 3, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
-    {"unblock", -3, kAdmin | kConnection, {0, 0, 0}, CrossWorker::BroadcastSum, "", "connection", "Unblock a client blocked in a blocking command from a different connection", "5.0.0", "client-id [TIMEOUT|ERROR]", clientUnblock},
+    {"id", 2, F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the unique client ID of the connection.", "5.0.0", "", clientId},
+    {"info", 2, F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::GatherTotals, "", "connection", "Returns information about the connection.", "6.2.0", "", clientInfo},
+    {"list", -2, kAdmin | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Lists open connections.", "2.4.0", "[TYPE:client-type]", clientList},
+    {"setname", 3, F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Sets the connection name.", "2.6.9", "connection-name", clientSetname},
+    {"unblock", -3, kAdmin | kConnection | kNoScript, {0, 0, 0}, CrossWorker::BroadcastSum, "", "connection", "Unblock a client blocked in a blocking command from a different connection", "5.0.0", "client-id [TIMEOUT|ERROR]", clientUnblock},
 };
 
 constexpr CommandSpec kClusterSubcommands[] = {
@@ -67,11 +68,11 @@ constexpr CommandSpec kCommandSubcommands[] = {
 };
 
 constexpr CommandSpec kConfigSubcommands[] = {
-    {"get", -3, kAdmin, {0, 0, 0}, CrossWorker::None, "RO access", "server", "Returns the effective values of configuration parameters.", "2.0.0", "parameter...", configGet},
+    {"get", -3, kAdmin | kNoScript, {0, 0, 0}, CrossWorker::None, "RO access", "server", "Returns the effective values of configuration parameters.", "2.0.0", "parameter...", configGet},
     {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "server", "Returns helpful text about the different subcommands.", "5.0.0", "", configHelp},
-    {"resetstat", 2, kAdmin, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Reset the stats returned by INFO", "2.0.0", "", configResetstat},
-    {"rewrite", 2, kAdmin, {0, 0, 0}, CrossWorker::None, "", "server", "Rewrite the configuration file with the in memory configuration", "2.8.0", "", configRewrite},
-    {"set", -4, kAdmin, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Set configuration parameters to the given values", "2.0.0", "(parameter value)...", configSet},
+    {"resetstat", 2, kAdmin | kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Reset the stats returned by INFO", "2.0.0", "", configResetstat},
+    {"rewrite", 2, kAdmin | kNoScript, {0, 0, 0}, CrossWorker::None, "", "server", "Rewrite the configuration file with the in memory configuration", "2.8.0", "", configRewrite},
+    {"set", -4, kAdmin | kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Set configuration parameters to the given values", "2.0.0", "(parameter value)...", configSet},
 };
 
 constexpr CommandSpec kMemorySubcommands[] = {
@@ -99,6 +100,14 @@ constexpr CommandSpec kPubsubSubcommands[] = {
     {"shardnumsub", -2, 0, {0, 0, 0}, CrossWorker::BroadcastPairSums, "", "pubsub", "Returns the count of subscribers of shard channels.", "7.0.0", "[shardchannel...]", pubsubShardnumsub},
 };
 
+constexpr CommandSpec kScriptSubcommands[] = {
+    {"exists", -3, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Determines whether server-side Lua scripts exist in the script cache.", "2.6.0", "sha1...", scriptExists},
+    {"flush", -2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Removes all server-side Lua scripts from the script cache.", "2.6.0", "[ASYNC|SYNC]", scriptFlush},
+    {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns helpful text about the different subcommands.", "5.0.0", "", scriptHelp},
+    {"kill", 2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a server-side Lua script during execution.", "2.6.0", "", scriptKill},
+    {"load", 3, kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Loads a server-side Lua script to the script cache.", "2.6.0", "script", scriptLoad},
+};
+
 // Sorted by name: findCommand() binary-searches it.
 constexpr CommandSpec kCommands[] = {
     {"__block", -8, kInternal, {0, 0, 0, 5}, CrossWorker::None, "", "list", "Registers a blocked client's wait on keys of this worker.", "0.1.0", "id worker resp type numkeys key... command...", blockWaiter},
@@ -106,6 +115,7 @@ constexpr CommandSpec kCommands[] = {
     {"__lock", -3, kInternal, {2, -1, 1}, CrossWorker::Keyed, "", "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
     {"__retry", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A waited-on key has an element: run the command the long way.", "0.1.0", "id", retryWait},
     {"__rewait", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client waits again (its element went).", "0.1.0", "id", rewaitWaiter},
+    {"__scriptload", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "scripting", "Compiles a script another worker ran (EVALSHA finds it here too).", "0.1.0", "script", loadScriptHere},
     {"__served", 3, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client's reply, from the owner that served it.", "0.1.0", "id reply", servedWait},
     {"__totals", 1, kInternal, {0, 0, 0}, CrossWorker::None, "", "server", "This worker's INFO counters (INFO sums them).", "0.1.0", "", totals},
     {"__unblock", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client waits no more.", "0.1.0", "id", unblockWaiter},
@@ -114,20 +124,20 @@ constexpr CommandSpec kCommands[] = {
     {"__watch", -2, kInternal, {1, -1, 1}, CrossWorker::Keyed, "", "transactions", "Registers a client's watch of keys; replies their versions.", "0.1.0", "key...", watchKeys},
     {"append", 3, W, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "key value", append},
     {"asking", 1, F, {0, 0, 0}, CrossWorker::None, "", "cluster", "Signals that a cluster client is following an -ASK redirect.", "3.0.0", "", clusterAccept},
-    {"auth", -2, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
+    {"auth", -2, kNoAuth | F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Authenticates the connection.", "1.0.0", "[username] password", auth},
     {"bitcount", -2, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "bitmap", "Count set bits in a string", "2.6.0", "key [start end [BYTE|BIT]]", bitcount},
     {"bitfield", -2, W, {1, 1, 1}, CrossWorker::Keyed, "RW access update variable_flags", "bitmap", "Perform arbitrary bitfield integer operations on strings", "3.2.0", "key [(GET encoding offset)|(SET encoding offset value)|(INCRBY encoding offset increment)|(OVERFLOW WRAP|SAT|FAIL)]...", bitfield},
     {"bitfield_ro", -2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "bitmap", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "6.0.0", "key [(GET encoding offset)]...", bitfieldRo},
     {"bitop", -4, W, {2, -1, 1}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "bitmap", "Perform bitwise operations between strings", "2.6.0", "operation key key...", bitop},
     {"bitpos", -3, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "bitmap", "Find first bit set or clear in a string", "2.8.7", "key bit [start [end [BYTE|BIT]]]", bitpos},
-    {"blmove", 6, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "key key (LEFT|RIGHT) (LEFT|RIGHT) timeout", blmove, {}, nullptr, &kListMoveWait},
+    {"blmove", 6, W | kNoScript, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0", "key key (LEFT|RIGHT) (LEFT|RIGHT) timeout", blmove, {}, nullptr, &kListMoveWait},
     {"blmpop", -5, W, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Pop elements from a list, or block until one is available", "7.0.0", "timeout numkeys key... (LEFT|RIGHT) [COUNT:count]", blmpop, {}, nullptr, &kListNumkeysWait},
-    {"blpop", -3, W, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the first element in a list, or block until one is available", "2.0.0", "key... timeout", blpop, {}, nullptr, &kListWait},
-    {"brpop", -3, W, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the last element in a list, or block until one is available", "2.0.0", "key... timeout", brpop, {}, nullptr, &kListWait},
-    {"brpoplpush", 4, W, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "key key timeout", brpoplpush, {}, nullptr, &kListMoveWait},
+    {"blpop", -3, W | kNoScript, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the first element in a list, or block until one is available", "2.0.0", "key... timeout", blpop, {}, nullptr, &kListWait},
+    {"brpop", -3, W | kNoScript, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "list", "Remove and get the last element in a list, or block until one is available", "2.0.0", "key... timeout", brpop, {}, nullptr, &kListWait},
+    {"brpoplpush", 4, W | kNoScript, {1, 2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete;RW insert", "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0", "key key timeout", brpoplpush, {}, nullptr, &kListMoveWait},
     {"bzmpop", -5, W, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", "timeout numkeys key... (MIN|MAX) [COUNT:count]", bzmpop, {}, nullptr, &kZsetNumkeysWait},
-    {"bzpopmax", -3, W | F, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmax, {}, nullptr, &kZsetWait},
-    {"bzpopmin", -3, W | F, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmin, {}, nullptr, &kZsetWait},
+    {"bzpopmax", -3, W | F | kNoScript, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmax, {}, nullptr, &kZsetWait},
+    {"bzpopmin", -3, W | F | kNoScript, {1, -2, 1}, CrossWorker::MultiOwnerAtomic, "RW access delete", "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", "key... timeout", bzpopmin, {}, nullptr, &kZsetWait},
     {"client", -2, 0, {0, 0, 0}, CrossWorker::None, "", "connection", "A container for client connection commands.", "2.4.0", "", nullptr, kClientSubcommands},
     {"cluster", -2, 0, {0, 0, 0}, CrossWorker::None, "", "cluster", "A container for Redis Cluster commands.", "3.0.0", "", nullptr, kClusterSubcommands},
     {"command", -1, kConnection, {0, 0, 0}, CrossWorker::None, "", "server", "Returns detailed information about all commands.", "2.8.13", "", command, kCommandSubcommands},
@@ -140,6 +150,10 @@ constexpr CommandSpec kCommands[] = {
     {"discard", 1, F | kNoScript | kRunsInMulti, {0, 0, 0}, CrossWorker::None, "", "transactions", "Discards a transaction.", "2.0.0", "", nullptr, {}, nullptr, nullptr, transaction::discard},
     {"dump", 2, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "generic", "Return a serialized version of the value stored at the specified key.", "2.6.0", "key", dump},
     {"echo", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Returns the given string.", "1.0.0", "message", echo},
+    {"eval", -3, kNoScript | kMayWrite, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access update", "scripting", "Executes a server-side Lua script.", "2.6.0", "script numkeys [key...] [arg...]", eval},
+    {"eval_ro", -3, kNoScript | R, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RO access", "scripting", "Executes a read-only server-side Lua script.", "7.0.0", "script numkeys [key...] [arg...]", evalRo},
+    {"evalsha", -3, kNoScript | kMayWrite, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access update", "scripting", "Executes a server-side Lua script by SHA1 digest.", "2.6.0", "sha1 numkeys [key...] [arg...]", evalsha},
+    {"evalsha_ro", -3, kNoScript | R, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RO access", "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", "7.0.0", "sha1 numkeys [key...] [arg...]", evalshaRo},
     {"exec", 1, kNoScript | kRunsInMulti, {0, 0, 0}, CrossWorker::None, "", "transactions", "Executes all commands in a transaction.", "1.2.0", "", nullptr, {}, nullptr, nullptr, transaction::exec},
     {"exists", -2, R | F, {1, -1, 1}, CrossWorker::SplitAndSum, "RO", "keyspace", "Determines whether one or more keys exist.", "1.0.0", "key...", exists},
     {"expire", -3, W | F | kNoneIsNoChange, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key in seconds.", "1.0.0", "key seconds [NX|XX|GT|LT]", expire},
@@ -164,7 +178,7 @@ constexpr CommandSpec kCommands[] = {
     {"getrange", 4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "string", "Returns a substring of the string stored at a key.", "2.4.0", "key start end", getrange},
     {"getset", 3, W | F, {1, 1, 1}, CrossWorker::Keyed, "RW access update", "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "key value", getset},
     {"hdel", -3, W | F | kNoneIsNoChange, {1, 1, 1}, CrossWorker::Keyed, "RW delete", "hash", "Delete one or more hash fields", "2.0.0", "key field...", hdel},
-    {"hello", -1, kNoAuth | F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH:username password] [SETNAME:clientname]]", hello},
+    {"hello", -1, kNoAuth | F | kConnection | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Handshakes with the Redis server.", "6.0.0", "[protover [AUTH:username password] [SETNAME:clientname]]", hello},
     {"hexists", 3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "hash", "Determine if a hash field exists", "2.0.0", "key field", hexists},
     {"hget", 3, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "hash", "Get the value of a hash field", "2.0.0", "key field", hget},
     {"hgetall", 2, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "hash", "Get all the fields and values in a hash", "2.0.0", "key", hgetall},
@@ -221,7 +235,7 @@ constexpr CommandSpec kCommands[] = {
     {"publish", 3, F | kEveryNode, {0, 0, 0}, CrossWorker::BroadcastSum, "", "pubsub", "Posts a message to a channel.", "2.0.0", "channel message", publish},
     {"pubsub", -2, 0, {0, 0, 0}, CrossWorker::None, "", "pubsub", "A container for Pub/Sub commands.", "2.8.0", "", nullptr, kPubsubSubcommands},
     {"punsubscribe", -1, kNoScript | kConnection | kSubscribedOk, {0, 0, 0}, CrossWorker::None, "", "pubsub", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "[pattern...]", nullptr, {}, nullptr, nullptr, pubsub::punsubscribe},
-    {"quit", -1, kNoAuth | F | kConnection | kRunsInMulti | kSubscribedOk, {0, 0, 0}, CrossWorker::None, "", "connection", "Closes the connection.", "1.0.0", "", quit},
+    {"quit", -1, kNoAuth | F | kConnection | kRunsInMulti | kSubscribedOk | kNoScript, {0, 0, 0}, CrossWorker::None, "", "connection", "Closes the connection.", "1.0.0", "", quit},
     {"randomkey", 1, R, {0, 0, 0}, CrossWorker::BroadcastRandom, "", "keyspace", "Returns a random key name from the database.", "1.0.0", "", randomkey},
     {"readonly", 1, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", "3.0.0", "", clusterAccept},
     {"readwrite", 1, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "cluster", "Enables read-write queries for a connection to a Reids Cluster replica node.", "3.0.0", "", clusterAccept},
@@ -236,6 +250,7 @@ constexpr CommandSpec kCommands[] = {
     {"sadd", -3, W | F | kNoneIsNoChange, {1, 1, 1}, CrossWorker::Keyed, "RW insert", "set", "Add one or more members to a set", "1.0.0", "key member...", sadd},
     {"scan", -2, R, {0, 0, 0}, CrossWorker::BroadcastScan, "", "keyspace", "Iterates over the key names in the database.", "2.8.0", "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]", scan},
     {"scard", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO", "set", "Get the number of members in a set", "1.0.0", "key", scard},
+    {"script", -2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "A container for Lua scripts management commands.", "2.6.0", "", nullptr, kScriptSubcommands},
     {"sdiff", -2, R, {1, -1, 1}, CrossWorker::MultiOwnerAtomic, "RO access", "set", "Subtract multiple sets", "1.0.0", "key...", sdiff},
     {"sdiffstore", -3, W, {1, -1, 1}, CrossWorker::MultiOwnerAtomic, "OW update;RO access", "set", "Subtract multiple sets and store the resulting set in a key", "1.0.0", "key key...", sdiffstore},
     {"select", 2, F | kConnection, {0, 0, 0}, CrossWorker::None, "", "connection", "Changes the selected database.", "1.0.0", "index", select},

@@ -59,6 +59,7 @@ enum CommandFlag : std::uint32_t {
   kNoMulti = 1u << 11,       // refused inside MULTI (Redis's no-multi)
   kNoScript = 1u << 12,      // refused inside a script (Redis's noscript)
   kEveryNode = 1u << 13,     // broadcast on a cluster node's port too (PUBLISH reaches every node)
+  kMayWrite = 1u << 15,      // writes through the commands it runs (EVAL, FCALL): the executor commits
   kNoneIsNoChange = 1u << 14,  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
 };
 
@@ -91,6 +92,7 @@ enum class CrossWorker : std::uint8_t {
   BroadcastPairSums,    // PUBSUB NUMSUB: every worker's [name, count...], counts summed
   BroadcastRandom,  // RANDOMKEY: every worker, one non-null reply picked
   BroadcastSame,    // FLUSHDB: every worker, the first reply (they agree)
+  BroadcastKill,    // SCRIPT KILL: every worker; +OK from the one that ran it, else its error, else NOTBUSY
   BroadcastScan,    // SCAN: worker after worker, the worker in the cursor's low bits
   GatherTotals,     // INFO: every worker's counters, then the command here
 };

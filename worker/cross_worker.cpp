@@ -188,6 +188,13 @@ std::string merge(CrossWorker kind, const Replies& replies) {
       for (std::size_t i = 0; i < names.size(); ++i) out += std::string(names[i]) + integerReply(sums[i]);
       return out;
     }
+    case CrossWorker::BroadcastKill: {
+      // The worker running a script answers +OK or why not; the others NOTBUSY.
+      for (const std::string& r : replies) {
+        if (r.rfind("-NOTBUSY", 0) != 0) return r;
+      }
+      return replies.front();
+    }
     case CrossWorker::BroadcastRandom: {
       std::vector<const std::string*> found;
       for (const std::string& r : replies) {
@@ -205,6 +212,7 @@ std::string merge(CrossWorker kind, const Replies& replies) {
 void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec, std::span<const std::string_view> args,
                Reply reply) {
   gather(dispatch, protocol, everyWorker(dispatch, args), [kind = spec.cross, reply](Replies& replies) {
+    if (kind == CrossWorker::BroadcastKill) return reply(merge(kind, replies));
     if (const std::string* e = firstError(replies)) return reply(*e);
     reply(merge(kind, replies));
   });
@@ -223,12 +231,19 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
     std::string out;
     resp::Reply encoder(out, protocol);
     std::vector<std::string_view> views(copy.begin(), copy.end());
+    // A script may reach exactly the keys locked for it.
+    const std::set<std::string_view> locked = [&] {
+      const auto k = keysOf(spec, views);
+      return std::set<std::string_view>(k.begin(), k.end());
+    }();
+    const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked.contains(k); };
     CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+    ctx.readable = &readable;
     scratch.tick(nowMs);
     spec.handler(ctx);
     return out;
   };
-  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(reply));
+  runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply));
 }
 
 // Discovering (SORT): the atomic executor over the declared keys and the

@@ -115,6 +115,11 @@ void Dispatch::countError(const ResolvedCommand& command, std::string_view buffe
   metrics::bump(stats_.metrics().commandErrors);
 }
 
+void Dispatch::runNested(const ResolvedCommand& command, CommandContext& ctx) {
+  count(command);
+  run(*command.spec, ctx, commandIndex(*command.topLevel));
+}
+
 void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t start = reply.buffer().size();

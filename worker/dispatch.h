@@ -69,6 +69,9 @@ class Dispatch {
   // this worker's), counted as Redis counts the commands of a transaction.
   void runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args);
   Watches& watches() { return watches_; }
+  // A command a script called, against ctx's store (counted, watched keys
+  // and blocked clients told of its writes).
+  void runNested(const ResolvedCommand& command, CommandContext& ctx);
 
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.

@@ -107,4 +107,29 @@ ServerStats Server::totals() const {
   return all;
 }
 
+void Server::postToPeers(std::span<const std::string_view> args) {
+  Router* router = dispatch_.router();
+  if (router == nullptr) return;
+  for (int w = 0; w < router->workers(); ++w) {
+    if (w != router->self()) router->post(w, args);
+  }
+}
+
+void Server::scriptStarted(ScriptCall* call) {
+  runningScript_ = call;
+  killRequested_ = false;
+}
+
+bool Server::scriptShouldStop() { return killRequested_; }
+
+std::string Server::killScript(bool) {
+  if (runningScript_ == nullptr) return "NOTBUSY No scripts in execution right now.";
+  if (runningScript_->wrote) {
+    return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
+           "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+  }
+  killRequested_ = true;
+  return {};
+}
+
 }  // namespace keyloop

@@ -25,6 +25,8 @@
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
 #include "worker/pubsub.h"
+#include "worker/scripting/lua_engine.h"
+#include "worker/scripting/script_run.h"
 #include "worker/store.h"
 #include "worker/worker_services.h"
 #include "worker/worker_stats.h"
@@ -75,6 +77,12 @@ class Server final : public WorkerServices {
   Blocking* blocking() override { return &blocking_; }
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
+  LuaEngine* lua() override { return &lua_; }
+  void runNested(const ResolvedCommand& command, CommandContext& ctx) override { dispatch_.runNested(command, ctx); }
+  void postToPeers(std::span<const std::string_view> args) override;
+  void scriptStarted(ScriptCall* call) override;
+  bool scriptShouldStop() override;
+  std::string killScript(bool eval) override;
 
  private:
   void armExpireCycle();
@@ -91,6 +99,9 @@ class Server final : public WorkerServices {
   Dispatch dispatch_;
   Blocking blocking_;
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
+  LuaEngine lua_;
+  ScriptCall* runningScript_ = nullptr;
+  bool killRequested_ = false;
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 #include "common/resp/reply_reader.h"
 #include "worker/atomic.h"
@@ -108,7 +109,7 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
   for (const QueuedCommand& q : pending->queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     for (std::string_view k : keysOf(*q.spec, views)) keys.push_back(k);
-    writes = writes || (q.spec->flags & kWrite);
+    writes = writes || (q.spec->flags & (kWrite | kMayWrite));
   }
   for (const WatchedKey& w : pending->watched) keys.push_back(w.key);
   auto verify = [pending](const KeyVersions& versions, Store& scratch, std::int64_t nowMs) {
@@ -118,9 +119,12 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
     };
     return unchanged(pending->watched, versionOf, scratch, nowMs);
   };
-  auto run = [&dispatch, pending](Store& scratch, std::int64_t nowMs) {
+  auto locked = std::make_shared<std::set<std::string, std::less<>>>(keys.begin(), keys.end());
+  auto run = [&dispatch, pending, locked](Store& scratch, std::int64_t nowMs) {
     std::string out;
     resp::Reply encoder(out, pending->protocol);
+    // Scripts in the block may reach exactly the locked keys.
+    const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked->contains(k); };
     encoder.array(pending->queued.size());
     Client* c = dispatch.connections().find(pending->clientId);
     for (const QueuedCommand& q : pending->queued) {
@@ -131,6 +135,7 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
       }
       std::vector<std::string_view> views(q.args.begin(), q.args.end());
       CommandContext ctx{dispatch.services(), c, encoder, scratch, views, nowMs};
+      ctx.readable = &readable;
       scratch.tick(nowMs);
       q.spec->handler(ctx);
     }

@@ -15,9 +15,9 @@
 //               watched key written, deleted, expired or flushed since
 //               WATCH makes EXEC answer a null array.
 //
-// A keyspace-wide command (KEYS, DBSIZE, FLUSHALL...) in a transaction
-// whose keys span workers cannot be run against locked keys: it answers
-// an error in its place in EXEC's reply (README, "Transactions").
+// A command that runs on every worker (KEYS, DBSIZE, FLUSHALL, PUBLISH...)
+// cannot be run against locked keys: with several workers it answers an
+// error in its place in EXEC's reply (README, "What it speaks").
 #pragma once
 
 #include <span>

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "common/config/config.h"
@@ -25,6 +27,10 @@ inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
 class Blocking;
+class LuaEngine;
+struct CommandContext;
+struct ResolvedCommand;
+struct ScriptCall;
 class Channels;
 class Watches;
 class Client;
@@ -59,6 +65,21 @@ class WorkerServices {
   // clients subscribe to (pubsub.h); null: none (a test's fake).
   virtual Watches* watches() { return nullptr; }
   virtual Channels* channels() { return nullptr; }
+
+  // Scripts (scripting/): this worker's interpreter (null: none), a command
+  // a script calls run here (counted, its writes seen by WATCH and blocked
+  // clients), a message to every other worker (no reply), and the running
+  // script's life: which one runs, whether it must stop, SCRIPT KILL.
+  virtual LuaEngine* lua() { return nullptr; }
+  virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
+  virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }
+  virtual void scriptStarted(ScriptCall* call) { (void)call; }
+  virtual bool scriptShouldStop() { return false; }
+  // "" when the running script was told to stop, else Redis's error.
+  virtual std::string killScript(bool eval) {
+    (void)eval;
+    return "NOTBUSY No scripts in execution right now.";
+  }
 };
 
 }  // namespace keyloop

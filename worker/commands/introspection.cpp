@@ -18,6 +18,7 @@ void replyFlags(CommandContext& ctx, const CommandSpec& spec) {
   if (spec.flags & kReadonly) flags.push_back("readonly");
   if (spec.flags & kWrite) flags.push_back("denyoom");
   if (spec.flags & kAdmin) flags.push_back("admin");
+  if (spec.flags & kNoScript) flags.push_back("noscript");
   if (spec.flags & kNoAuth) flags.push_back("no_auth");
   if (spec.flags & kFast) flags.push_back("fast");
   ctx.reply.set(flags.size());

@@ -1,0 +1,44 @@
+// One script run (EVAL or FCALL) and the commands it calls: the checks
+// Redis makes before a script's command runs (unknown, arity, noscript,
+// read only, a key this run cannot reach) and where the command runs.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/resp/reply.h"
+
+namespace keyloop {
+
+class LuaEngine;
+class WorkerServices;
+struct CommandContext;
+
+struct ScriptCall {
+  bool readOnly;       // EVAL_RO, FCALL_RO, a no-writes script
+  bool wrote = false;  // a write ran: SCRIPT KILL can no longer stop it
+};
+
+// Marks a script as running on this worker for as long as it lives (SCRIPT
+// KILL and the busy check look at it).
+class ScriptGuard {
+ public:
+  ScriptGuard(WorkerServices& worker, ScriptCall& call);
+  ~ScriptGuard();
+  ScriptGuard(const ScriptGuard&) = delete;
+  ScriptGuard& operator=(const ScriptGuard&) = delete;
+
+ private:
+  WorkerServices& worker_;
+};
+
+// redis.call's command `args`, checked, then run against ctx's store; the
+// reply in `protocol`.
+std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<const std::string_view> args,
+                           resp::Protocol protocol);
+// Runs the loaded script `sha` and writes its reply to ctx.reply.
+void runScript(CommandContext& ctx, LuaEngine& engine, std::string_view sha, std::span<const std::string_view> keys,
+               std::span<const std::string_view> args, bool readOnly);
+
+}  // namespace keyloop

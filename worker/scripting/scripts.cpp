@@ -1,0 +1,194 @@
+#include "worker/scripting/scripts.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "worker/commands/commands.h"
+#include "worker/scripting/lua_convert.h"
+#include "worker/scripting/lua_engine.h"
+#include "worker/scripting/script_run.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr std::string_view kNoScriptError = "NOSCRIPT No matching script. Please use EVAL.";
+
+// Whether the script may use `key`: one the executor locked for it, or
+// (running on the owner) one this worker owns.
+bool reachable(const CommandContext& ctx, std::string_view key) {
+  if (ctx.readable != nullptr) return (*ctx.readable)(key);
+  const ring::Ring* ring = ctx.worker.ring();
+  return ring == nullptr || ring->workers() < 2 || ring->ownerOf(key) == ctx.worker.self();
+}
+
+std::string errorReply(std::string_view line) { return "-" + std::string(line) + "\r\n"; }
+
+}  // namespace
+
+std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<const std::string_view> args,
+                           resp::Protocol protocol) {
+  const ResolvedCommand command = resolveCommand(args);
+  if (command.spec == nullptr) return errorReply("ERR Unknown Redis command called from script");
+  const CommandSpec& spec = *command.spec;
+  if (!arityAllows(spec, args.size())) return errorReply("ERR Wrong number of args calling Redis command from script");
+  if ((spec.flags & kNoScript) || spec.handler == nullptr) {
+    return errorReply("ERR This Redis command is not allowed from script");
+  }
+  if ((spec.flags & kWrite) && call.readOnly) {
+    return errorReply("ERR Write commands are not allowed from read-only scripts.");
+  }
+  const ring::Ring* ring = ctx.worker.ring();
+  if (broadcasts(spec.cross) && ring != nullptr && ring->workers() > 1) {
+    return errorReply("ERR '" + command.fullName() + "' cannot run in a script on a keyloop of several workers");
+  }
+  bool local = true;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) { return local = reachable(ctx, args[i]); });
+  if (!local) return errorReply("ERR Script attempted to access a non local key in a cluster node");
+  if (spec.flags & kWrite) call.wrote = true;
+  std::string out;
+  resp::Reply reply(out, protocol);
+  CommandContext inner{ctx.worker, nullptr, reply, ctx.store, args, ctx.nowMs, {}, ctx.readable};
+  // Against locked keys (a scratch store) the handler just runs: the
+  // commit is the write the owners see.
+  if (ctx.readable != nullptr) {
+    spec.handler(inner);
+  } else {
+    ctx.worker.runNested(command, inner);
+  }
+  return out;
+}
+
+void runScript(CommandContext& ctx, LuaEngine& engine, std::string_view sha, std::span<const std::string_view> keys,
+               std::span<const std::string_view> args, bool readOnly) {
+  ScriptCall call{readOnly};
+  ScriptGuard guard(ctx.worker, call);
+  LuaEngine::Run run{sha, keys, args,
+                     [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
+                       return callFromScript(ctx, call, a, p);
+                     },
+                     [&ctx] { return ctx.worker.scriptShouldStop(); }};
+  engine.run(run, ctx.reply);
+}
+
+namespace commands {
+
+namespace {
+
+// EVAL and friends: numkeys checked, the script found (or compiled), run.
+void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
+  LuaEngine* engine = ctx.worker.lua();
+  if (engine == nullptr) return ctx.reply.error("ERR scripting is not available");
+  const auto numkeys = parseInteger(ctx.args[2]);
+  if (!numkeys) return ctx.reply.error(kNotInteger);
+  if (*numkeys > static_cast<long long>(ctx.args.size()) - 3) {
+    return ctx.reply.error("ERR Number of keys can't be greater than number of args");
+  }
+  if (*numkeys < 0) return ctx.reply.error("ERR Number of keys can't be negative");
+  std::string sha;
+  if (bySha) {
+    if (ctx.args[1].size() != 40) return ctx.reply.error(kNoScriptError);
+    sha.assign(ctx.args[1]);
+    std::transform(sha.begin(), sha.end(), sha.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!engine->has(sha)) return ctx.reply.error(kNoScriptError);
+  } else {
+    sha = sha1Hex(ctx.args[1]);
+    if (!engine->has(sha)) {
+      const std::string error = engine->load(sha, ctx.args[1]);
+      if (!error.empty()) return ctx.reply.error(error);
+      const std::string_view share[] = {"__scriptload", ctx.args[1]};
+      ctx.worker.postToPeers(share);
+    }
+  }
+  const std::uint32_t flags = engine->flags(sha);
+  if (!(flags & lua::kCompatible)) {
+    if ((flags & lua::kNoCluster) && ctx.worker.config().cluster.enabled) {
+      return ctx.reply.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    }
+    if (readOnlyCommand && !(flags & lua::kNoWrites)) {
+      return ctx.reply.error("ERR Can not execute a script with write flag using *_ro command.");
+    }
+  }
+  const auto keys = ctx.args.subspan(3, static_cast<std::size_t>(*numkeys));
+  const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
+  runScript(ctx, *engine, sha, keys, args, readOnlyCommand || (flags & lua::kNoWrites));
+}
+
+}  // namespace
+
+void eval(CommandContext& ctx) { evalGeneric(ctx, false, false); }
+void evalRo(CommandContext& ctx) { evalGeneric(ctx, false, true); }
+void evalsha(CommandContext& ctx) { evalGeneric(ctx, true, false); }
+void evalshaRo(CommandContext& ctx) { evalGeneric(ctx, true, true); }
+
+void scriptLoad(CommandContext& ctx) {
+  LuaEngine* engine = ctx.worker.lua();
+  if (engine == nullptr) return ctx.reply.error("ERR scripting is not available");
+  const std::string sha = sha1Hex(ctx.args[2]);
+  const std::string error = engine->load(sha, ctx.args[2]);
+  if (!error.empty()) return ctx.reply.error(error);
+  ctx.reply.bulk(sha);
+}
+
+void loadScriptHere(CommandContext& ctx) {
+  if (LuaEngine* engine = ctx.worker.lua()) engine->load(sha1Hex(ctx.args[1]), ctx.args[1]);
+}
+
+void scriptExists(CommandContext& ctx) {
+  LuaEngine* engine = ctx.worker.lua();
+  ctx.reply.array(ctx.args.size() - 2);
+  for (std::string_view sha : ctx.args.subspan(2)) {
+    std::string lower(sha);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    ctx.reply.integer(engine != nullptr && engine->has(lower) ? 1 : 0);
+  }
+}
+
+void scriptFlush(CommandContext& ctx) {
+  if (ctx.args.size() > 3 || (ctx.args.size() == 3 && !equalsIgnoreCase(ctx.args[2], "sync") &&
+                              !equalsIgnoreCase(ctx.args[2], "async"))) {
+    return ctx.reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+  }
+  if (LuaEngine* engine = ctx.worker.lua()) engine->flush();
+  ctx.reply.ok();
+}
+
+void scriptKill(CommandContext& ctx) {
+  const std::string error = ctx.worker.killScript(/*eval=*/true);
+  error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
+}
+
+void scriptHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "DEBUG (YES|SYNC|NO)",
+      "    Set the debug mode for subsequent scripts executed.",
+      "EXISTS <sha1> [<sha1> ...]",
+      "    Return information about the existence of the scripts in the script cache.",
+      "FLUSH [ASYNC|SYNC]",
+      "    Flush the Lua scripts cache. Very dangerous on replicas.",
+      "    When called without the optional mode argument, the behavior is determined by the",
+      "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+      "    * ASYNC: Asynchronously flush the scripts cache.",
+      "    * SYNC: Synchronously flush the scripts cache.",
+      "KILL",
+      "    Kill the currently executing Lua script.",
+      "LOAD <script>",
+      "    Load a script into the scripts cache without executing it.",
+      "HELP",
+      "    Prints this help."};
+  replyHelp(ctx, kLines);
+}
+
+}  // namespace commands
+
+}  // namespace keyloop
+
+namespace keyloop {
+
+void WorkerServices::runNested(const ResolvedCommand& command, CommandContext& ctx) { command.spec->handler(ctx); }
+
+ScriptGuard::ScriptGuard(WorkerServices& worker, ScriptCall& call) : worker_(worker) { worker_.scriptStarted(&call); }
+ScriptGuard::~ScriptGuard() { worker_.scriptStarted(nullptr); }
+
+}  // namespace keyloop

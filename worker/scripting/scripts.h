@@ -1,0 +1,33 @@
+// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua scripts (lua_engine.h)
+// run where their declared keys live, like any keyed command: on their
+// one owner, or through the multi-owner executor when they span workers
+// (the table declares EVAL's keys and MultiOwnerAtomic). A command the
+// script calls runs against the same store: a key it did not declare is
+// served when this worker owns it (and, across workers, when it is one of
+// the locked keys), else it gets Redis Cluster's "Script attempted to
+// access a non local key in a cluster node".
+//
+// Every worker has its own interpreter and script cache: SCRIPT LOAD and
+// SCRIPT FLUSH run on all of them (broadcast), and an EVAL that compiled
+// a new script sends it to the others (`__scriptload`), so EVALSHA works
+// whichever worker a client lands on.
+#pragma once
+
+namespace keyloop {
+
+struct CommandContext;
+
+namespace commands {
+void eval(CommandContext& ctx);
+void evalRo(CommandContext& ctx);
+void evalsha(CommandContext& ctx);
+void evalshaRo(CommandContext& ctx);
+void scriptLoad(CommandContext& ctx);
+void scriptExists(CommandContext& ctx);
+void scriptFlush(CommandContext& ctx);
+void scriptKill(CommandContext& ctx);
+void scriptHelp(CommandContext& ctx);
+void loadScriptHere(CommandContext& ctx);  // __scriptload body
+}  // namespace commands
+
+}  // namespace keyloop
