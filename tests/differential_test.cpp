@@ -13,6 +13,9 @@
 //   !read            send nothing, compare the next reply (a pub/sub message)
 //   @N LINE          LINE over side connection N (1-9) instead (WATCH races,
 //                    subscribers); side connections open on first use
+//   !events CHANNEL  read messages up to one on CHANNEL; compare them key by
+//                    key (keyspace notifications of keys on different workers
+//                    arrive interleaved differently, each key's in order)
 //
 // keyloop runs with 4 workers. Every script runs over one connection; the
 // scripts without per-connection state also run with each line sent over
@@ -24,6 +27,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <algorithm>
 #include <thread>
 
 #include "common/resp/request_parser.h"
@@ -49,7 +53,7 @@ std::vector<std::string> statelessScriptNames() {
   std::vector<std::string> names;
   for (const std::string& name : scriptNames()) {
     if (name != "connection" && name != "protocol" && name != "resp3" && name != "transactions" &&
-        name != "pubsub" && name != "scripting") {
+        name != "pubsub" && name != "scripting" && name != "notifications") {
       names.push_back(name);
     }
   }
@@ -57,6 +61,33 @@ std::vector<std::string> statelessScriptNames() {
 }
 
 using Connections = std::vector<std::unique_ptr<RespConnection>>;
+
+std::string bulkText(const std::string& frame) {
+  const std::size_t eol = frame.find("\r\n");
+  return eol == std::string::npos || frame.size() < eol + 4 ? frame : frame.substr(eol + 2, frame.size() - eol - 4);
+}
+
+// Messages up to (and with) one on `channel`, as each key's sequence of
+// events and the sorted keyevent messages; nullopt if a read timed out.
+std::optional<std::map<std::string, std::vector<std::string>>> eventsUntil(RespConnection& c, const std::string& channel) {
+  std::map<std::string, std::vector<std::string>> byKey;
+  for (int i = 0; i < 10000; ++i) {
+    const auto reply = c.readReply();
+    if (!reply) return std::nullopt;
+    const auto parts = RespConnection::elements(*reply);
+    if (parts.size() < 3) continue;
+    const std::string on = bulkText(parts[parts.size() - 2]), text = bulkText(parts.back());
+    if (on == channel) break;
+    constexpr std::string_view kKeyspace = "__keyspace@0__:";
+    if (on.rfind(kKeyspace, 0) == 0) {
+      byKey[on.substr(kKeyspace.size())].push_back(text);
+    } else {
+      byKey["(keyevent)"].push_back(on + " " + text);
+    }
+  }
+  std::sort(byKey["(keyevent)"].begin(), byKey["(keyevent)"].end());
+  return byKey;
+}
 
 void runScript(const std::string& name, std::size_t connectionCount) {
   RedisServer redis;
@@ -116,6 +147,15 @@ void runScript(const std::string& name, std::size_t connectionCount) {
     if (args[0] == "!closed") {
       EXPECT_TRUE(toRedis->closedByPeer()) << where << " (redis kept it open)";
       EXPECT_TRUE(toKeyloop->closedByPeer()) << where << " (keyloop kept it open)";
+      continue;
+    }
+    if (args[0] == "!events") {
+      const auto expected = eventsUntil(*toRedis, args.at(1));
+      const auto actual = eventsUntil(*toKeyloop, args.at(1));
+      ASSERT_TRUE(expected.has_value()) << where << ": redis-server's messages stopped";
+      ASSERT_TRUE(actual.has_value()) << where << ": keyloop's messages stopped";
+      EXPECT_EQ(*actual, *expected) << where;
+      ++compared;
       continue;
     }
     const bool unordered = args[0] == "!unordered";

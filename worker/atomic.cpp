@@ -12,6 +12,7 @@
 #include "worker/commands/commands.h"
 #include "worker/types/image.h"
 #include "worker/watches.h"
+#include "worker/keyspace_events.h"
 
 namespace keyloop {
 
@@ -33,6 +34,7 @@ struct Transaction {
   RunAgainst run;
   ReplyTo reply;
   Verify verify;
+  std::shared_ptr<KeyEvents> events;
 };
 using TransactionPtr = std::shared_ptr<Transaction>;
 
@@ -114,7 +116,14 @@ void runLocked(const TransactionPtr& tx) {
     return tx->reply("");
   }
   const std::string reply = tx->run(scratch, nowMs);
-  commitAll(tx, changes(*tx, scratch, nowMs));
+  Commits commits = changes(*tx, scratch, nowMs);
+  if (tx->events) {
+    for (const KeyEvent& e : *tx->events) {
+      commits.byOwner[tx->owners.ownerOf(e.key)].insert(commits.byOwner[tx->owners.ownerOf(e.key)].end(),
+                                                         {"event", e.channel, e.message});
+    }
+  }
+  commitAll(tx, commits);
   tx->reply(reply);
 }
 
@@ -136,8 +145,9 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
 
 // Walks __commit's operations: `set(keyIndex)` for `set key image
 // expire-at`, `del(keyIndex)` for `del key`; stops at a malformed one.
-template <typename Set, typename Del>
-void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del) {
+// `event(channelIndex)` for `event channel message`.
+template <typename Set, typename Del, typename Event>
+void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del, Event event) {
   for (std::size_t i = 2; i < a.size();) {
     if (a[i] == "set" && i + 3 < a.size()) {
       set(i + 1);
@@ -145,6 +155,9 @@ void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del) {
     } else if (a[i] == "del" && i + 1 < a.size()) {
       del(i + 1);
       i += 2;
+    } else if (a[i] == "event" && i + 2 < a.size()) {
+      event(i + 1);
+      i += 3;
     } else {
       return;
     }
@@ -153,15 +166,22 @@ void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del) {
 
 }  // namespace
 
+std::function<void(std::string_view, std::string_view)> collectInto(KeyEvents& events) {
+  return [&events](std::string_view channel, std::string_view message) {
+    events.push_back({std::string(keyspace_events::keyOf(channel, message)), std::string(channel), std::string(message)});
+  };
+}
+
 void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
   auto note = [&indices](std::size_t key) { indices.push_back(key); };
-  forEachCommitOp(args, note, note);
+  forEachCommitOp(args, note, note, [](std::size_t) {});
 }
 
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
-                   ReplyTo reply, Verify verify) {
+                   ReplyTo reply, Verify verify, std::shared_ptr<KeyEvents> events) {
   auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {}, {},
-                                                      std::move(run), std::move(reply), std::move(verify)});
+                                                      std::move(run), std::move(reply), std::move(verify),
+                                                      std::move(events)});
   for (std::string_view key : keys) {
     std::vector<std::string>& group = tx->keysByOwner[owners.ownerOf(key)];
     if (std::find(group.begin(), group.end(), key) == group.end()) group.emplace_back(key);
@@ -192,10 +212,13 @@ void lockKeys(CommandContext& ctx) {
 void commitKeys(CommandContext& ctx) {
   const auto& a = ctx.args;
   // A malformed op ends the walk: what was applied stays, the keys still unlock.
+  std::vector<std::size_t> events;
   forEachCommitOp(
       a, [&](std::size_t k) { restoreImage(ctx.store, a[k], a[k + 1], parseInteger(a[k + 2]).value_or(kNoExpiry)); },
-      [&](std::size_t k) { ctx.store.erase(a[k]); });
+      [&](std::size_t k) { ctx.store.erase(a[k]); }, [&](std::size_t e) { events.push_back(e); });
   ctx.worker.locks().unlock(std::string(a[1]));
+  // The writes are in: now their notifications, from this owner.
+  for (std::size_t e : events) ctx.worker.publishEvent(a[e], a[e + 1]);
   ctx.reply.ok();
 }
 

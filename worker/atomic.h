@@ -13,7 +13,8 @@
 //   2. run:    the command's handler runs against a scratch store that
 //              holds exactly those keys as they were: it reads them, writes
 //              them, and writes the client's reply.
-//   3. commit: `__commit TX (set key image expire-at | del key)...` on every
+//   3. commit: `__commit TX (set key image expire-at | del key | event
+//              channel message)...` on every
 //              owner at once, with each key the handler changed; each owner
 //              applies its part and unlocks.
 //   4. reply:  as soon as every commit is on its way (channels are FIFO, so
@@ -31,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,12 +73,23 @@ using KeyVersions = std::map<std::string, std::uint64_t, std::less<>>;
 // its watched keys); false: nothing runs, the keys unlock, reply("").
 using Verify = std::function<bool(const KeyVersions& versions, Store& scratch, std::int64_t nowMs)>;
 
-// `keys`: the command's key arguments (duplicates allowed); `writes`:
-// whether the handler may change them (a read-only command only unlocks).
-void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
-                   ReplyTo reply, Verify verify = nullptr);
+// Keyspace notifications a run made, each about one of its keys: the
+// key's owner publishes them when it applies the commit, so they leave in
+// order with that owner's other events.
+struct KeyEvent {
+  std::string key, channel, message;
+};
+using KeyEvents = std::vector<KeyEvent>;
+// A CommandContext::events sink that keeps them in `events`.
+std::function<void(std::string_view channel, std::string_view message)> collectInto(KeyEvents& events);
 
-// The key arguments of `__commit TX (set key image expire-at | del key)...`
+// `keys`: the command's key arguments (duplicates allowed); `writes`:
+// whether the handler may change them (a read-only command only unlocks);
+// `events`: filled by `run`, sent with the commits.
+void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+                   ReplyTo reply, Verify verify = nullptr, std::shared_ptr<KeyEvents> events = nullptr);
+
+// The key arguments of `__commit TX (set key image expire-at | del key | event channel message)...`
 // (the command table's key finder for it).
 void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
 

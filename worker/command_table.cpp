@@ -358,9 +358,146 @@ const CommandSpec* findIn(std::span<const CommandSpec> table, std::string_view n
   return nullptr;
 }
 
+
+// ---- keyspace notifications (keyspace_events.h): Redis's events ----------
+
+std::string_view sideOf(std::string_view where, std::string_view left, std::string_view right) {
+  return equalsIgnoreCase(where, "left") ? left : right;
+}
+// LMOVE/BLMOVE source destination LEFT|RIGHT LEFT|RIGHT
+std::string_view moveEvents(std::span<const std::string_view> a, std::size_t, std::size_t group) {
+  return group == 0 ? sideOf(a[3], "lpop", "rpop") : sideOf(a[4], "lpush", "rpush");
+}
+// The direction after LMPOP's / ZMPOP's keys: args[at] is numkeys.
+std::string_view directionAfterKeys(std::span<const std::string_view> a, std::size_t at) {
+  const auto n = parseInteger(a[at]);
+  const std::size_t where = at + 1 + static_cast<std::size_t>(n.value_or(0));
+  return n && where < a.size() ? a[where] : std::string_view();
+}
+std::string_view lmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return sideOf(directionAfterKeys(a, 1), "lpop", "rpop");
+}
+std::string_view blmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return sideOf(directionAfterKeys(a, 2), "lpop", "rpop");
+}
+std::string_view zmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return equalsIgnoreCase(directionAfterKeys(a, 1), "min") ? "zpopmin" : "zpopmax";
+}
+std::string_view bzmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return equalsIgnoreCase(directionAfterKeys(a, 2), "min") ? "zpopmin" : "zpopmax";
+}
+std::string_view zaddEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (equalsIgnoreCase(a[i], "incr")) return "zincr";
+  }
+  return "zadd";
+}
+// SORT's only written key is its STORE destination (not args[1]).
+std::string_view sortEvent(std::span<const std::string_view>, std::size_t index, std::size_t) {
+  return index == 1 ? std::string_view() : "sortstore";
+}
+
+using E = KeyEventSpec;
+constexpr std::pair<std::string_view, KeyEventSpec> kKeyEvents[] = {
+    {"append", {'$', "append"}},
+    {"bitfield", {'$', "setbit"}},
+    {"bitop", {'$', "set", E::EventOrDel, {}, true}},
+    {"blmove", {'l', {}, E::Plain, {}, false, moveEvents}},
+    {"blmpop", {'l', {}, E::Plain, {}, false, blmpopEvent}},
+    {"blpop", {'l', "lpop"}},
+    {"brpop", {'l', "rpop"}},
+    {"brpoplpush", {'l', "rpop", E::Plain, "lpush"}},
+    {"bzmpop", {'z', {}, E::Plain, {}, false, bzmpopEvent}},
+    {"bzpopmax", {'z', "zpopmax"}},
+    {"bzpopmin", {'z', "zpopmin"}},
+    {"copy", {'g', {}, E::Plain, "copy_to"}},
+    {"decr", {'$', "incrby"}},
+    {"decrby", {'$', "incrby"}},
+    {"del", {'g', "del"}},
+    {"expire", {'g', "expire", E::EventOrDel}},
+    {"expireat", {'g', "expire", E::EventOrDel}},
+    {"geoadd", {'z', "zadd"}},
+    {"geosearchstore", {'z', "geosearchstore", E::EventOrDel, {}, true}},
+    {"getdel", {'g', "del"}},
+    {"getex", {'g', "expire", E::TtlChange}},  // or "persist": TtlChange decides
+    {"getset", {'$', "set"}},
+    {"hdel", {'h', "hdel"}},
+    {"hincrby", {'h', "hincrby"}},
+    {"hincrbyfloat", {'h', "hincrbyfloat"}},
+    {"hmset", {'h', "hset"}},
+    {"hset", {'h', "hset"}},
+    {"hsetnx", {'h', "hset"}},
+    {"incr", {'$', "incrby"}},
+    {"incrby", {'$', "incrby"}},
+    {"incrbyfloat", {'$', "incrbyfloat"}},
+    {"linsert", {'l', "linsert"}},
+    {"lmove", {'l', {}, E::Plain, {}, false, moveEvents}},
+    {"lmpop", {'l', {}, E::Plain, {}, false, lmpopEvent}},
+    {"lpop", {'l', "lpop"}},
+    {"lpush", {'l', "lpush"}},
+    {"lpushx", {'l', "lpush"}},
+    {"lrem", {'l', "lrem"}},
+    {"lset", {'l', "lset"}},
+    {"ltrim", {'l', "ltrim"}},
+    {"mset", {'$', "set"}},
+    {"msetnx", {'$', "set"}},
+    {"persist", {'g', "persist"}},
+    {"pexpire", {'g', "expire", E::EventOrDel}},
+    {"pexpireat", {'g', "expire", E::EventOrDel}},
+    {"pfadd", {'$', "pfadd"}},
+    {"pfmerge", {'$', "pfadd", E::Plain, {}, true}},
+    {"psetex", {'$', "set", E::SetWithTtl}},
+    {"rename", {'g', "rename_from", E::Renames, "rename_to"}},
+    {"renamenx", {'g', "rename_from", E::Renames, "rename_to"}},
+    {"restore", {'g', "restore"}},
+    {"rpop", {'l', "rpop"}},
+    {"rpoplpush", {'l', "rpop", E::Plain, "lpush"}},
+    {"rpush", {'l', "rpush"}},
+    {"rpushx", {'l', "rpush"}},
+    {"sadd", {'s', "sadd"}},
+    {"sdiffstore", {'s', "sdiffstore", E::EventOrDel, {}, true}},
+    {"set", {'$', "set", E::SetWithTtl}},
+    {"setbit", {'$', "setbit"}},
+    {"setex", {'$', "set", E::SetWithTtl}},
+    {"setnx", {'$', "set"}},
+    {"setrange", {'$', "setrange"}},
+    {"sinterstore", {'s', "sinterstore", E::EventOrDel, {}, true}},
+    {"smove", {'s', "srem", E::Plain, "sadd"}},
+    {"sort", {'l', {}, E::EventOrDel, {}, false, sortEvent}},
+    {"spop", {'s', "spop"}},
+    {"srem", {'s', "srem"}},
+    {"sunionstore", {'s', "sunionstore", E::EventOrDel, {}, true}},
+    {"unlink", {'g', "del"}},
+    {"zadd", {'z', {}, E::Plain, {}, false, zaddEvent}},
+    {"zdiffstore", {'z', "zdiffstore", E::EventOrDel, {}, true}},
+    {"zincrby", {'z', "zincr"}},
+    {"zinterstore", {'z', "zinterstore", E::EventOrDel, {}, true}},
+    {"zmpop", {'z', {}, E::Plain, {}, false, zmpopEvent}},
+    {"zpopmax", {'z', "zpopmax"}},
+    {"zpopmin", {'z', "zpopmin"}},
+    {"zrangestore", {'z', "zrangestore", E::EventOrDel, {}, true}},
+    {"zrem", {'z', "zrem"}},
+    {"zremrangebylex", {'z', "zremrangebylex"}},
+    {"zremrangebyrank", {'z', "zremrangebyrank"}},
+    {"zremrangebyscore", {'z', "zremrangebyscore"}},
+    {"zunionstore", {'z', "zunionstore", E::EventOrDel, {}, true}},
+};
+
 }  // namespace
 
 const CommandSpec* findCommand(std::string_view name) { return findIn(kCommands, name); }
+
+const KeyEventSpec* keyEventsOf(const CommandSpec& topLevel) {
+  static const auto byIndex = [] {
+    std::array<const KeyEventSpec*, std::size(kCommands)> events{};
+    for (const auto& [name, spec] : kKeyEvents) {
+      if (const CommandSpec* command = findCommand(name)) events[commandIndex(*command)] = &spec;
+    }
+    return events;
+  }();
+  const std::size_t index = commandIndex(topLevel);
+  return index < byIndex.size() ? byIndex[index] : nullptr;
+}
 
 const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name) {
   return findIn(container.subcommands, name);

@@ -35,6 +35,9 @@ struct CommandContext {
   // Which keys the handler may read here (null: the ones this worker owns);
   // a cross-worker run sets it to the keys it locked (SORT's patterns).
   const std::function<bool(std::string_view key)>* readable = nullptr;
+  // Where the keyspace notifications of a run against locked keys go (they
+  // leave once the commit is on its way); null: published at once.
+  const std::function<void(std::string_view channel, std::string_view message)>* events = nullptr;
 };
 
 using CommandHandler = void (*)(CommandContext&);
@@ -132,6 +135,30 @@ struct CommandSpec {
   const BlockingSpec* blocking = nullptr;
   SessionHandler session = nullptr;  // instead of `handler`
 };
+
+// What a write command does to its keys, for keyspace notifications
+// (keyspace_events.h): `event` (of class `type`, a notify-keyspace-events
+// letter) for each key, or for the first key group only when `second`
+// names the second group's event.
+struct KeyEventSpec {
+  enum Rule : std::uint8_t {
+    Plain,        // the event, and "del" too when the command emptied the key
+    Renames,      // RENAME: the events only (the source's going is rename_from)
+    EventOrDel,   // a STORE's destination, EXPIRE: the event, or only "del" when the key is gone
+    TtlChange,    // GETEX: "expire" or "persist" as the TTL changed
+    SetWithTtl,   // SET, SETEX: the event, and "expire" when it gave the key a TTL
+  };
+  char type;
+  std::string_view event;
+  Rule rule = Plain;
+  std::string_view second = {};  // the second key group's event (RENAME's rename_to); empty: `event`
+  bool firstKeyOnly = false;     // only the first key changes (a STORE's destination)
+  // Irregular events (LMOVE's sides, ZADD's INCR): from the arguments, for
+  // key argument `index` of group `group`; empty: none.
+  std::string_view (*eventOf)(std::span<const std::string_view> args, std::size_t index, std::size_t group) = nullptr;
+};
+// The events of a top-level command (null: it makes none).
+const KeyEventSpec* keyEventsOf(const CommandSpec& topLevel);
 
 // Calls `visit(index, specIndex)` for each key argument of `args` in order
 // (specIndex: which ';' group of keyFlags describes it). Stops early when

@@ -18,6 +18,7 @@
 #include "worker/store.h"
 #include "worker/worker_services.h"
 #include "worker/atomic.h"
+#include "worker/keyspace_events.h"
 
 namespace keyloop {
 
@@ -226,8 +227,9 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
   // the client's next command must wait for that, not overtake it.
   if (place != 0) client.holdUntilFilled(place);
   const std::vector<std::string_view> keys = keysOf(spec, args);
+  auto events = std::make_shared<KeyEvents>();
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()),
-              protocol = client.reply().protocol()](Store& scratch, std::int64_t nowMs) {
+              protocol = client.reply().protocol(), events](Store& scratch, std::int64_t nowMs) {
     std::string out;
     resp::Reply encoder(out, protocol);
     std::vector<std::string_view> views(copy.begin(), copy.end());
@@ -237,13 +239,16 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
       return std::set<std::string_view>(k.begin(), k.end());
     }();
     const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked.contains(k); };
+    const auto collect = collectInto(*events);
     CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
     ctx.readable = &readable;
+    ctx.events = &collect;
     scratch.tick(nowMs);
-    spec.handler(ctx);
+    keyspace_events::runRecorded(spec, ctx);
     return out;
   };
-  runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply));
+  runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply),
+                nullptr, events);
 }
 
 // Discovering (SORT): the atomic executor over the declared keys and the
@@ -256,16 +261,19 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, con
   auto locked = std::make_shared<std::set<std::string, std::less<>>>(extra.begin(), extra.end());
   for (std::string_view k : keysOf(spec, args)) locked->emplace(k);
   const std::vector<std::string_view> keys(locked->begin(), locked->end());
+  auto events = std::make_shared<KeyEvents>();
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(),
-              locked](Store& scratch, std::int64_t nowMs) {
+              locked, events](Store& scratch, std::int64_t nowMs) {
     std::string out;
     resp::Reply encoder(out, protocol);
     std::vector<std::string_view> views(copy.begin(), copy.end());
     const std::function<bool(std::string_view)> readable = [locked](std::string_view k) { return locked->contains(k); };
+    const auto collect = collectInto(*events);
     CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
     ctx.readable = &readable;
+    ctx.events = &collect;
     scratch.tick(nowMs);
-    spec.handler(ctx);
+    keyspace_events::runRecorded(spec, ctx);
     return out;
   };
   auto done = [&dispatch, &spec, id = client.id(), place, copy = Args(args.begin(), args.end()), reply, extra,
@@ -281,7 +289,7 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, con
     std::vector<std::string_view> views(copy.begin(), copy.end());
     runDiscovering(dispatch, *c, place, spec, views, std::move(reply), std::move(extra), attempt + 1);
   };
-  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done));
+  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done), nullptr, events);
 }
 
 // Runs `spec` for `client`, whose reply goes to `place` (or to `then`).

@@ -11,6 +11,7 @@
 #include "worker/command_table.h"
 #include "worker/cross_worker.h"
 #include "worker/key_locks.h"
+#include "worker/keyspace_events.h"
 #include "worker/store.h"
 #include "worker/pubsub.h"
 #include "worker/transaction.h"
@@ -229,7 +230,13 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       return true;
     });
   }
+  const std::uint32_t notify = (spec.flags & kWrite) ? services_.config().notifyKeyspaceEvents : 0;
+  keyspace_events::Recorder events(notify, spec, ctx);
   spec.handler(ctx);
+  if (notify != 0) {
+    events.finish(std::string_view(ctx.reply.buffer()).substr(replyStart),
+                  [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
+  }
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (spec.flags & kWrite) {

@@ -1,5 +1,7 @@
 #include "worker/server.h"
 
+#include "worker/keyspace_events.h"
+
 #include <sys/resource.h>
 #include <time.h>
 
@@ -26,6 +28,10 @@ Server::Server(Loop& loop, Config config, Log& log)
   // Big values (a million-member set) are freed on a pool thread, so no
   // DEL, overwrite or expiry of one shows up as loop lag.
   store_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
+  store_.setExpiredObserver([this](std::string_view key) {
+    keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key,
+                            [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
+  });
   dispatch_.setBlocking(&blocking_);
 }
 
@@ -113,6 +119,12 @@ void Server::postToPeers(std::span<const std::string_view> args) {
   for (int w = 0; w < router->workers(); ++w) {
     if (w != router->self()) router->post(w, args);
   }
+}
+
+void Server::publishEvent(std::string_view channel, std::string_view message) {
+  channels_.publish(Channels::Channel, channel, message);
+  const std::string_view publish[] = {"publish", channel, message};
+  postToPeers(publish);
 }
 
 void Server::scriptStarted(ScriptCall* call) {

@@ -80,6 +80,7 @@ class Server final : public WorkerServices {
   LuaEngine* lua() override { return &lua_; }
   void runNested(const ResolvedCommand& command, CommandContext& ctx) override { dispatch_.runNested(command, ctx); }
   void postToPeers(std::span<const std::string_view> args) override;
+  void publishEvent(std::string_view channel, std::string_view message) override;
   void scriptStarted(ScriptCall* call) override;
   bool scriptShouldStop() override;
   std::string killScript(bool eval) override;

@@ -170,9 +170,11 @@ Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
   Entry* e = *slot;
   if (e == nullptr) return nullptr;
   if (e->expireAtMs != kNoExpiry && e->expireAtMs <= nowMs) {
+    const std::string name = onExpired_ ? std::string(Store::key(e)) : std::string();
     unlink(slot);
     ++expiredTotal_;
     shrinkIfNeeded();
+    if (onExpired_) onExpired_(name);
     return nullptr;
   }
   return e;
@@ -404,9 +406,11 @@ std::size_t Store::expireSome(std::int64_t nowMs, const std::function<bool()>& o
       }
     }
     for (Entry* e : expired) {
+      const std::string name = onExpired_ ? std::string(key(e)) : std::string();
       unlink(slotOf(key(e)));
       ++expiredTotal_;
       ++deleted;
+      if (onExpired_) onExpired_(name);
     }
     shrinkIfNeeded();
     if (expired.size() * 4 <= sampled || outOfTime()) break;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <unordered_set>
@@ -126,6 +127,10 @@ class Store {
   using Offload = std::function<void(std::function<void()> work)>;
   void setOffload(Offload offload) { offload_ = std::move(offload); }
 
+  // Told of each key that expires (lazily or by the active cycle), after
+  // it is gone: keyspace notifications' "expired".
+  void setExpiredObserver(std::function<void(std::string_view key)> observer) { onExpired_ = std::move(observer); }
+
   std::size_t size() const { return size_; }
   std::size_t volatileCount() const { return volatile_.size(); }
   std::size_t bucketCount() const { return buckets_.size(); }
@@ -176,6 +181,7 @@ class Store {
   std::uint64_t random();
   std::uint64_t rngState_;
   Offload offload_;
+  std::function<void(std::string_view)> onExpired_;
   std::uint32_t clock_ = 0;
 };
 

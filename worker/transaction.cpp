@@ -12,6 +12,7 @@
 #include "worker/connections.h"
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
+#include "worker/keyspace_events.h"
 #include "worker/pubsub.h"
 #include "worker/store.h"
 #include "worker/watches.h"
@@ -120,7 +121,9 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
     return unchanged(pending->watched, versionOf, scratch, nowMs);
   };
   auto locked = std::make_shared<std::set<std::string, std::less<>>>(keys.begin(), keys.end());
-  auto run = [&dispatch, pending, locked](Store& scratch, std::int64_t nowMs) {
+  auto events = std::make_shared<KeyEvents>();
+  auto run = [&dispatch, pending, locked, events](Store& scratch, std::int64_t nowMs) {
+    const auto collect = collectInto(*events);
     std::string out;
     resp::Reply encoder(out, pending->protocol);
     // Scripts in the block may reach exactly the locked keys.
@@ -136,8 +139,9 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
       std::vector<std::string_view> views(q.args.begin(), q.args.end());
       CommandContext ctx{dispatch.services(), c, encoder, scratch, views, nowMs};
       ctx.readable = &readable;
+      ctx.events = &collect;
       scratch.tick(nowMs);
-      q.spec->handler(ctx);
+      keyspace_events::runRecorded(*q.spec, ctx);
     }
     return out;
   };
@@ -147,7 +151,7 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
     if (c == nullptr) return;
     c->fillReply(place, bytes.empty() ? std::string_view(nullArrayIn(pending->protocol)) : bytes);
   };
-  runAtomically(*dispatch.router(), keys, writes, std::move(run), std::move(reply), std::move(verify));
+  runAtomically(*dispatch.router(), keys, writes, std::move(run), std::move(reply), std::move(verify), events);
 }
 
 }  // namespace

@@ -70,6 +70,8 @@ class WorkerServices {
   // a script calls run here (counted, its writes seen by WATCH and blocked
   // clients), a message to every other worker (no reply), and the running
   // script's life: which one runs, whether it must stop, SCRIPT KILL.
+  // A keyspace notification, to the subscribers of every worker.
+  virtual void publishEvent(std::string_view channel, std::string_view message) { (void)channel, (void)message; }
   virtual LuaEngine* lua() { return nullptr; }
   virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
   virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }

@@ -1,5 +1,7 @@
 #include "common/config/config.h"
 
+#include "common/config/notify_flags.h"
+
 #include <climits>
 
 #include <yaml-cpp/yaml.h>
@@ -230,7 +232,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
-                     "log", "pidfile", "shutdown", "metrics", "cluster", "encoding"}, "");
+                     "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -252,6 +254,11 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (root["log"]) readLog(r, root["log"], c);
   if (root["encoding"]) readEncoding(r, root["encoding"], c);
   if (root["pidfile"]) c.pidFile = r.scalar(root["pidfile"], "pidfile");
+  if (const YAML::Node& events = root["notify_keyspace_events"]) {
+    const auto flags = keyspace_events::parse(r.scalar(events, "notify_keyspace_events"));
+    if (!flags) r.fail(events, "'notify_keyspace_events' takes the letters of Redis's notify-keyspace-events (Ag$lshzxeKEtmdn)");
+    c.notifyKeyspaceEvents = *flags;
+  }
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <climits>
 #include <variant>
 
+#include "common/config/notify_flags.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
@@ -14,7 +15,8 @@ namespace {
 
 // How a value is read, with Redis's error texts.
 // Same: only the value it has is accepted (keyloop has no other yet).
-enum class Format { Integer, Memory, Fixed, Same };
+// Events: notify-keyspace-events' letters, kept as their flags.
+enum class Format { Integer, Memory, Fixed, Same, Events };
 
 struct Setting {
   std::string_view name, alias;
@@ -93,6 +95,9 @@ const Setting kSettings[] = {
     {"logfile", "", FIXED(c.logFile)},
     {"loglevel", "", FIXED(c.logLevel)},
     {"maxclients", "", Format::Integer, 1, UINT_MAX, SIZE_SETTING(maxClients)},
+    {"notify-keyspace-events", "", Format::Events, 0, 0,
+     [](const Config& c) { return keyspace_events::format(c.notifyKeyspaceEvents); },
+     [](Config& c, long long v) { c.notifyKeyspaceEvents = static_cast<std::uint32_t>(v); }},
     {"maxmemory", "", FIXED("0")},
     {"maxmemory-policy", "", FIXED("noeviction")},
     {"pidfile", "", FIXED(c.pidFile)},
@@ -124,6 +129,11 @@ std::variant<long long, std::string> parseValue(const Setting& s, std::string_vi
   if (s.format == Format::Same) {
     if (text == s.get(now)) return 0ll;
     return std::string("can't set immutable config");
+  }
+  if (s.format == Format::Events) {
+    const auto flags = keyspace_events::parse(text);
+    if (!flags) return std::string("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    return static_cast<long long>(*flags);
   }
   const auto v = s.format == Format::Memory ? parseMemory(text) : parseInteger(text);
   if (!v) {

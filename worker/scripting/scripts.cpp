@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "worker/commands/commands.h"
+#include "worker/keyspace_events.h"
 #include "worker/scripting/lua_convert.h"
 #include "worker/scripting/lua_engine.h"
 #include "worker/scripting/script_run.h"
@@ -48,11 +49,11 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   if (spec.flags & kWrite) call.wrote = true;
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext inner{ctx.worker, nullptr, reply, ctx.store, args, ctx.nowMs, {}, ctx.readable};
+  CommandContext inner{ctx.worker, nullptr, reply, ctx.store, args, ctx.nowMs, {}, ctx.readable, ctx.events};
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.
   if (ctx.readable != nullptr) {
-    spec.handler(inner);
+    keyspace_events::runRecorded(spec, inner);
   } else {
     ctx.worker.runNested(command, inner);
   }

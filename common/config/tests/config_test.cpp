@@ -1,5 +1,6 @@
 // Config: defaults, the shipped file, and errors that point at file:line:col.
 #include "common/config/config.h"
+#include "common/config/notify_flags.h"
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,16 @@ TEST(Config, ClusterSectionIsReadAndChecked) {
   EXPECT_EQ(errorOf("cluster:\n  enabled: maybe\n"),
             "test.yaml:2:12: 'enabled' must be one of yes, no, true, false, got 'maybe'");
   EXPECT_EQ(errorOf("cluster:\n  port: 70000\n"), "test.yaml:2:9: 'port' must be an integer from 1 to 65535, got '70000'");
+}
+
+TEST(Config, NotifyKeyspaceEventsTakesRedissLetters) {
+  ConfigResult r = parseConfig("notify_keyspace_events: KEA\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  EXPECT_EQ(keyspace_events::format(std::get<Config>(r).notifyKeyspaceEvents), "AKE");
+  EXPECT_EQ(keyspace_events::format(*keyspace_events::parse("Kgn$")), "g$nK");
+  EXPECT_FALSE(keyspace_events::parse("KQ").has_value());
+  EXPECT_EQ(errorOf("notify_keyspace_events: Q\n"),
+            "test.yaml:1:25: 'notify_keyspace_events' takes the letters of Redis's notify-keyspace-events (Ag$lshzxeKEtmdn)");
 }
 
 TEST(Config, EncodingSectionIsReadAndChecked) {
