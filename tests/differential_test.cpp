@@ -53,7 +53,7 @@ std::vector<std::string> statelessScriptNames() {
   std::vector<std::string> names;
   for (const std::string& name : scriptNames()) {
     if (name != "connection" && name != "protocol" && name != "resp3" && name != "transactions" &&
-        name != "pubsub" && name != "scripting" && name != "notifications") {
+        name != "pubsub" && name != "scripting" && name != "notifications" && name != "functions") {
       names.push_back(name);
     }
   }

@@ -156,5 +156,61 @@ TEST(TransactionsReload, ASubscriberHandedOverByAReloadKeepsItsSubscriptions) {
   EXPECT_EQ(subscriber.command({"UNSUBSCRIBE"}), "*3\r\n" + bulk("unsubscribe") + bulk("ops") + ":1\r\n");
 }
 
+TEST(Functions, DumpsRestoreBothWaysWithRedisServer) {
+  RedisServer redis;
+  KeyloopServer keyloop("workers: 4\n");
+  RespConnection r(redis.port), k(keyloop.port);
+  // Long enough that redis-server compresses it (LZF) in its dump.
+  const std::string fromRedis =
+      "#!lua name=fromredis\nredis.register_function('hello', function(keys, args) return 'hello from a library "
+      "long enough to be compressed ' .. args[1] end)";
+  ASSERT_EQ(r.command({"FUNCTION", "LOAD", fromRedis}), bulk("fromredis"));
+  const std::string dump = r.command({"FUNCTION", "DUMP"});
+  const std::string payload = dump.substr(dump.find("\r\n") + 2, dump.size() - dump.find("\r\n") - 4);
+  ASSERT_EQ(k.command({"FUNCTION", "RESTORE", payload}), "+OK\r\n");
+  EXPECT_EQ(k.command({"FCALL", "hello", "0", "x"}), bulk("hello from a library long enough to be compressed x"));
+  const std::string fromKeyloop =
+      "#!lua name=fromkeyloop\nredis.register_function('setget', function(keys, args) redis.call('set', keys[1], args[1]) "
+      "return redis.call('get', keys[1]) end)";
+  ASSERT_EQ(k.command({"FUNCTION", "LOAD", fromKeyloop}), bulk("fromkeyloop"));
+  const std::string ours = k.command({"FUNCTION", "DUMP"});
+  const std::string ourPayload = ours.substr(ours.find("\r\n") + 2, ours.size() - ours.find("\r\n") - 4);
+  ASSERT_EQ(r.command({"FUNCTION", "FLUSH"}), "+OK\r\n");
+  ASSERT_EQ(r.command({"FUNCTION", "RESTORE", ourPayload}), "+OK\r\n");
+  EXPECT_EQ(r.command({"FCALL", "setget", "1", "k", "v"}), bulk("v"));
+  EXPECT_EQ(r.command({"FCALL", "hello", "0", "y"}), bulk("hello from a library long enough to be compressed y"));
+  // Every worker has the restored libraries: calls on keys of each of them.
+  for (int w = 0; w < kWorkers; ++w) {
+    EXPECT_EQ(k.command({"FCALL", "setget", "1", keyOn(w, "fn:"), "v" + std::to_string(w)}), bulk("v" + std::to_string(w)));
+  }
+}
+
+TEST(Scripts, EvalshaFindsAScriptWhicheverWorkerAClientLandsOn) {
+  KeyloopServer keyloop("workers: 4\n");
+  RespConnection loader(keyloop.port);
+  const std::string sha = loader.command({"SCRIPT", "LOAD", "return KEYS[1] .. ARGV[1]"});
+  ASSERT_EQ(sha.size(), 47u) << sha;
+  const std::string id = sha.substr(5, 40);
+  // EVAL's scripts too: the worker that compiled one tells the others.
+  const std::string evalSha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";  // sha1 of "return 1"
+  ASSERT_EQ(loader.command({"EVAL", "return 1", "0"}), ":1\r\n");
+  for (int w = 0; w < kWorkers; ++w) {
+    RespConnection c(keyloop.port);
+    EXPECT_EQ(c.command({"EVALSHA", id, "1", keyOn(w), "!"}), bulk(keyOn(w) + "!"));
+    // Keyed by a key of worker w: the script runs there.
+    bool found = false;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!found && std::chrono::steady_clock::now() < deadline) {
+      const std::string r = c.command({"EVALSHA", evalSha, "1", keyOn(w)});
+      found = r == ":1\r\n";
+      if (!found) {
+        ASSERT_EQ(r.substr(0, 9), "-NOSCRIPT") << r;
+        std::this_thread::sleep_for(1ms);  // the message to that worker is on its way
+      }
+    }
+    EXPECT_TRUE(found);
+  }
+}
+
 }  // namespace
 }  // namespace keyloop::test

@@ -10,6 +10,7 @@
 #include "worker/commands/commands.h"
 #include "worker/atomic.h"
 #include "worker/pubsub.h"
+#include "worker/scripting/functions.h"
 #include "worker/scripting/scripts.h"
 #include "worker/transaction.h"
 
@@ -108,6 +109,18 @@ constexpr CommandSpec kScriptSubcommands[] = {
     {"load", 3, kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Loads a server-side Lua script to the script cache.", "2.6.0", "script", scriptLoad},
 };
 
+constexpr CommandSpec kFunctionSubcommands[] = {
+    {"delete", 3, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Deletes a library and its functions.", "7.0.0", "library-name", functionDelete},
+    {"dump", 2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Dumps all libraries into a serialized binary payload.", "7.0.0", "", functionDump},
+    {"flush", -2, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Deletes all libraries and functions.", "7.0.0", "[ASYNC|SYNC]", functionFlush},
+    {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns helpful text about the different subcommands.", "7.0.0", "", functionHelp},
+    {"kill", 2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a function during execution.", "7.0.0", "", functionKill},
+    {"list", -2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns information about all libraries.", "7.0.0", "[LIBRARYNAME:library-name-pattern] [WITHCODE]", functionList},
+    {"load", -3, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Creates a library.", "7.0.0", "[REPLACE] function-code", functionLoad},
+    {"restore", -3, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Restores all libraries from a payload.", "7.0.0", "serialized-value [FLUSH|APPEND|REPLACE]", functionRestore},
+    {"stats", 2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns information about a function during execution.", "7.0.0", "", functionStats},
+};
+
 // Sorted by name: findCommand() binary-searches it.
 constexpr CommandSpec kCommands[] = {
     {"__block", -8, kInternal, {0, 0, 0, 5}, CrossWorker::None, "", "list", "Registers a blocked client's wait on keys of this worker.", "0.1.0", "id worker resp type numkeys key... command...", blockWaiter},
@@ -159,8 +172,11 @@ constexpr CommandSpec kCommands[] = {
     {"expire", -3, W | F | kNoneIsNoChange, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key in seconds.", "1.0.0", "key seconds [NX|XX|GT|LT]", expire},
     {"expireat", -3, W | F | kNoneIsNoChange, {1, 1, 1}, CrossWorker::Keyed, "RW update", "keyspace", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "key unix-time-seconds [NX|XX|GT|LT]", expireat},
     {"expiretime", 2, R | F, {1, 1, 1}, CrossWorker::Keyed, "RO access", "keyspace", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "key", expiretime},
+    {"fcall", -3, kNoScript | kMayWrite, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RW access update", "scripting", "Invokes a function.", "7.0.0", "function numkeys [key...] [arg...]", fcall},
+    {"fcall_ro", -3, kNoScript | R, {0, 0, 0, 2}, CrossWorker::MultiOwnerAtomic, "RO access", "scripting", "Invokes a read-only function.", "7.0.0", "function numkeys [key...] [arg...]", fcallRo},
     {"flushall", -1, W | kWipesKeyspace, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Removes all keys from all databases.", "1.0.0", "[ASYNC|SYNC]", flushdb},
     {"flushdb", -1, W | kWipesKeyspace, {0, 0, 0}, CrossWorker::BroadcastSame, "", "server", "Remove all keys from the current database.", "1.0.0", "[ASYNC|SYNC]", flushdb},
+    {"function", -2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "A container for function commands.", "7.0.0", "", nullptr, kFunctionSubcommands},
     {"geoadd", -5, W, {1, 1, 1}, CrossWorker::Keyed, "RW update", "geo", "Add one or more geospatial items in the geospatial index represented using a sorted set", "3.2.0", "key [NX|XX] [CH] (longitude latitude member)...", geoadd},
     {"geodist", -4, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "geo", "Returns the distance between two members of a geospatial index", "3.2.0", "key member1 member2 [M|KM|FT|MI]", geodist},
     {"geohash", -2, R, {1, 1, 1}, CrossWorker::Keyed, "RO access", "geo", "Returns members of a geospatial index as standard geohash strings", "3.2.0", "key member...", geohash},

@@ -116,8 +116,9 @@ ServerStats Server::totals() const {
 void Server::postToPeers(std::span<const std::string_view> args) {
   Router* router = dispatch_.router();
   if (router == nullptr) return;
+  // notify, not post: a sleeping peer wakes for it (an EVALSHA may be next).
   for (int w = 0; w < router->workers(); ++w) {
-    if (w != router->self()) router->post(w, args);
+    if (w != router->self()) router->notify(w, args);
   }
 }
 

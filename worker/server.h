@@ -25,6 +25,7 @@
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
 #include "worker/pubsub.h"
+#include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
 #include "worker/scripting/script_run.h"
 #include "worker/store.h"
@@ -78,6 +79,7 @@ class Server final : public WorkerServices {
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
   LuaEngine* lua() override { return &lua_; }
+  FunctionLibraries* functions() override { return &functions_; }
   void runNested(const ResolvedCommand& command, CommandContext& ctx) override { dispatch_.runNested(command, ctx); }
   void postToPeers(std::span<const std::string_view> args) override;
   void publishEvent(std::string_view channel, std::string_view message) override;
@@ -101,6 +103,7 @@ class Server final : public WorkerServices {
   Blocking blocking_;
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
   LuaEngine lua_;
+  FunctionLibraries functions_;
   ScriptCall* runningScript_ = nullptr;
   bool killRequested_ = false;
   Connections connections_;

@@ -27,6 +27,7 @@ inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
 class Blocking;
+class FunctionLibraries;
 class LuaEngine;
 struct CommandContext;
 struct ResolvedCommand;
@@ -73,6 +74,7 @@ class WorkerServices {
   // A keyspace notification, to the subscribers of every worker.
   virtual void publishEvent(std::string_view channel, std::string_view message) { (void)channel, (void)message; }
   virtual LuaEngine* lua() { return nullptr; }
+  virtual FunctionLibraries* functions() { return nullptr; }
   virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
   virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }
   virtual void scriptStarted(ScriptCall* call) { (void)call; }

@@ -3,12 +3,21 @@
 
 #include "worker/commands/commands.h"
 
+#include "worker/keyspace_events.h"
+
 namespace keyloop::commands {
 
 Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
   Store::Entry* e = ctx.store.find(key, ctx.nowMs);
   ++ctx.worker.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
   if (e != nullptr) ctx.store.touch(e);
+  if (e == nullptr && (ctx.worker.config().notifyKeyspaceEvents & keyspace_events::kKeyMiss)) {
+    keyspace_events::notify(ctx.worker.config().notifyKeyspaceEvents, 'm', "keymiss", key,
+                            [&ctx](std::string_view channel, std::string_view message) {
+                              ctx.events != nullptr ? (*ctx.events)(channel, message)
+                                                    : ctx.worker.publishEvent(channel, message);
+                            });
+  }
   return e;
 }
 

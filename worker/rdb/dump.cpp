@@ -12,6 +12,10 @@ constexpr std::size_t kFooter = 10;
 std::string dumpPayload(const Store::Entry* e) {
   std::string out;
   appendValue(out, e);
+  return sealPayload(std::move(out));
+}
+
+std::string sealPayload(std::string out) {
   out.push_back(static_cast<char>(kVersion & 0xff));
   out.push_back(static_cast<char>((kVersion >> 8) & 0xff));
   const std::uint64_t crc = crc64(0, out);

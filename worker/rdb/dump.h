@@ -13,6 +13,8 @@
 namespace keyloop::rdb {
 
 std::string dumpPayload(const Store::Entry* e);
+// `body` followed by the RDB version and the CRC-64: a payload (FUNCTION DUMP's too).
+std::string sealPayload(std::string body);
 // The value part of a payload whose version (at most ours) and checksum
 // are right; nullopt otherwise.
 std::optional<std::string_view> verifiedValue(std::string_view payload);

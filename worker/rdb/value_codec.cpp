@@ -481,4 +481,11 @@ Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key
   }
 }
 
+void appendRdbString(std::string& out, std::string_view s) { appendString(out, s); }
+
+std::optional<std::string> readRdbString(std::string_view& in) {
+  Reader r{in};
+  return r.string();
+}
+
 }  // namespace keyloop::rdb

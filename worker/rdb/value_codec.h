@@ -29,6 +29,10 @@ struct Limits {
   zset::Limits zset;
 };
 
+// An RDB string (length-prefixed; integer or LZF encoded ones are read too).
+void appendRdbString(std::string& out, std::string_view s);
+std::optional<std::string> readRdbString(std::string_view& in);
+
 // Appends the value's RDB type byte, then the value.
 void appendValue(std::string& out, const Store::Entry* e);
 

@@ -5,6 +5,8 @@ extern "C" {
 #include <lua.h>
 }
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <vector>
 
@@ -334,6 +336,30 @@ void replyError(lua_State* L, std::string_view sha, resp::Reply& reply) {
   lua_pop(L, 1);
 }
 
+namespace {
+constexpr std::pair<std::string_view, ScriptFlag> kFlagNames[] = {
+    {"no-writes", kNoWrites}, {"allow-oom", kAllowOom}, {"allow-stale", kAllowStale},
+    {"no-cluster", kNoCluster}, {"allow-cross-slot-keys", kAllowCrossSlot}};
+}  // namespace
+
+std::uint32_t flagNamed(std::string_view name) {
+  for (const auto& [text, flag] : kFlagNames) {
+    if (text.size() == name.size() &&
+        std::equal(text.begin(), text.end(), name.begin(), [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+      return flag;
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string_view> flagNames(std::uint32_t flags) {
+  std::vector<std::string_view> out;
+  for (const auto& [text, flag] : kFlagNames) {
+    if (flags & flag) out.push_back(text);
+  }
+  return out;
+}
+
 Shebang parseShebang(std::string_view body) {
   Shebang shebang;
   if (body.substr(0, 2) != "#!") return shebang;
@@ -352,22 +378,16 @@ Shebang parseShebang(std::string_view body) {
   if (parts.empty()) return {0, kCompatible, "Invalid engine in script shebang"};
   if (parts[0] != "#!lua") return {0, kCompatible, "Unexpected engine in script shebang: " + std::string(parts[0])};
   shebang.flags = 0;
-  static constexpr std::pair<std::string_view, ScriptFlag> kNames[] = {
-      {"no-writes", kNoWrites}, {"allow-oom", kAllowOom}, {"allow-stale", kAllowStale},
-      {"no-cluster", kNoCluster}, {"allow-cross-slot-keys", kAllowCrossSlot}};
   for (std::size_t i = 1; i < parts.size(); ++i) {
     if (parts[i].substr(0, 6) != "flags=") return {0, kCompatible, "Unknown lua shebang option: " + std::string(parts[i])};
     std::string_view list = parts[i].substr(6);
     while (!list.empty()) {
       const std::size_t comma = list.find(',');
       const std::string_view name = list.substr(0, comma);
-      bool known = false;
-      for (const auto& [text, flag] : kNames) {
-        if (text == name) {
-          shebang.flags |= flag;
-          known = true;
-        }
-      }
+      const std::uint32_t flag = flagNamed(name);
+      // The shebang's names are exact (lower case), register_function's any case.
+      const bool known = flag != 0 && name == flagNames(flag).front();
+      shebang.flags |= flag;
       if (!known) return {0, kCompatible, "Unexpected flag in script shebang: " + std::string(name)};
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/resp/reply.h"
 
@@ -53,5 +54,9 @@ struct Shebang {
   std::string error;       // Redis's text; empty when valid
 };
 Shebang parseShebang(std::string_view body);
+// A flag by its name (register_function's flags, any case); 0: unknown.
+std::uint32_t flagNamed(std::string_view name);
+// The names of `flags`, in Redis's order.
+std::vector<std::string_view> flagNames(std::uint32_t flags);
 
 }  // namespace keyloop::lua

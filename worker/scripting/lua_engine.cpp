@@ -8,7 +8,10 @@ extern "C" {
 #include <lua-cjson.h>
 }
 
+#include <cctype>
+#include <chrono>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -23,6 +26,10 @@ constexpr const char* kRunKey = "keyloop:run";          // light userdata: the R
 constexpr const char* kRealGlobals = "keyloop:globals";  // the table behind the globals proxy
 constexpr const char* kProtected = "keyloop:protected";  // proxies rawset/setmetatable refuse
 constexpr const char* kHandler = "keyloop:handler";      // the error handler
+constexpr const char* kApi = "keyloop:api";              // what globals read through to now
+constexpr const char* kLibraryApi = "keyloop:library";   // that, while FUNCTION LOAD runs a library
+constexpr const char* kLoadKey = "keyloop:load";         // light userdata: the LoadState
+constexpr auto kLoadTimeout = std::chrono::milliseconds(500);  // Redis's LOAD_TIMEOUT_MS
 constexpr int kHookInstructions = 100000;
 constexpr int kGcEveryRuns = 50;
 
@@ -251,10 +258,17 @@ int guardedSetmetatable(lua_State* L) {
   return 1;
 }
 
-// __index of the globals: the real table, or Redis's error for a missing name.
+int missingName(lua_State* L) {
+  const char* name = lua_tostring(L, 2);
+  return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name == nullptr ? "?" : name);
+}
+
+// __index of the globals: the API in reach now (the real globals, or a
+// library's while it loads), or Redis's error for a missing name.
 int globalsIndex(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kApi);
   lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
+  lua_rawget(L, -2);
   if (!lua_isnil(L, -1)) return 1;
   const char* name = lua_tostring(L, 2);
   return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name == nullptr ? "?" : name);
@@ -266,13 +280,15 @@ void pushProxyOf(lua_State* L, bool strictIndex) {
   const int real = lua_gettop(L);
   lua_newtable(L);  // the proxy
   lua_newtable(L);  // its metatable
-  if (strictIndex) {
-    lua_pushvalue(L, real);
-    lua_pushcclosure(L, globalsIndex, 1);
-  } else {
-    lua_pushvalue(L, real);
-  }
+  lua_pushvalue(L, real);
   lua_setfield(L, -2, "__index");
+  if (strictIndex) {
+    // A missing field is an error too (the library API's redis table).
+    lua_newtable(L);
+    lua_pushcfunction(L, missingName);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, real);
+  }
   lua_pushcfunction(L, assignToReadonly);
   lua_setfield(L, -2, "__newindex");
   lua_pushboolean(L, 0);
@@ -357,7 +373,147 @@ end
 
 }  // namespace
 
-LuaEngine::LuaEngine() { open(); }
+namespace {
+
+// ---- FUNCTION LOAD's redis.register_function --------------------------------
+
+struct LoadState {
+  std::vector<LuaEngine::Registered>* registered;
+  std::chrono::steady_clock::time_point started;
+};
+
+LoadState* loadState(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kLoadKey);
+  auto* state = static_cast<LoadState*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  return state;
+}
+
+bool validName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+std::optional<std::string> stringAt(lua_State* L, int index) {
+  if (!lua_isstring(L, index)) return std::nullopt;
+  std::size_t n = 0;
+  const char* s = lua_tolstring(L, index, &n);
+  return std::string(s, n);
+}
+
+// register_function{function_name=..., callback=..., flags={...}, description=...}
+std::string namedArguments(lua_State* L, LuaEngine::Registered& f) {
+  if (!lua_istable(L, 1)) {
+    return "calling redis.register_function with a single argument is only applicable to Lua table (representing "
+           "named arguments).";
+  }
+  bool named = false;
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    if (!lua_isstring(L, -2)) return "named argument key given to redis.register_function is not a string";
+    std::string key = lua_tostring(L, -2);
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (key == "function_name") {
+      auto name = stringAt(L, -1);
+      if (!name) return "function_name argument given to redis.register_function must be a string";
+      f.name = *name;
+      named = true;
+    } else if (key == "description") {
+      auto description = stringAt(L, -1);
+      if (!description) return "description argument given to redis.register_function must be a string";
+      f.description = *description;
+      f.hasDescription = true;
+    } else if (key == "callback") {
+      if (!lua_isfunction(L, -1)) return "callback argument given to redis.register_function must be a function";
+      if (f.ref != 0) luaL_unref(L, LUA_REGISTRYINDEX, f.ref);
+      f.ref = luaL_ref(L, LUA_REGISTRYINDEX);  // pops the value
+      continue;
+    } else if (key == "flags") {
+      if (!lua_istable(L, -1)) return "flags argument to redis.register_function must be a table representing function flags";
+      for (int j = 1;; ++j) {
+        lua_rawgeti(L, -1, j);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        const auto flag = lua_isstring(L, -1) ? lua::flagNamed(lua_tostring(L, -1)) : 0;
+        lua_pop(L, 1);
+        if (flag == 0) return "unknown flag given";
+        f.flags |= flag;
+      }
+    } else {
+      return "unknown argument given to redis.register_function";
+    }
+    lua_pop(L, 1);
+  }
+  if (!named) return "redis.register_function must get a function name argument";
+  if (f.ref == 0) return "redis.register_function must get a callback argument";
+  return {};
+}
+
+int registerFunction(lua_State* L) {
+  LoadState* state = loadState(L);
+  if (state == nullptr) return raise(L, "redis.register_function can only be called on FUNCTION LOAD command");
+  const int argc = lua_gettop(L);
+  if (argc < 1 || argc > 2) return raise(L, "wrong number of arguments to redis.register_function");
+  LuaEngine::Registered f;
+  std::string error;
+  if (argc == 1) {
+    error = namedArguments(L, f);
+  } else if (auto name = stringAt(L, 1); !name) {
+    error = "first argument to redis.register_function must be a string";
+  } else if (!lua_isfunction(L, 2)) {
+    error = "second argument to redis.register_function must be a function";
+  } else {
+    f.name = *name;
+    lua_settop(L, 2);
+    f.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  if (error.empty() && !validName(f.name)) {
+    error = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+  }
+  for (const auto& other : *state->registered) {
+    if (error.empty() && other.name == f.name) error = "Function already exists in the library";
+  }
+  if (!error.empty()) {
+    if (f.ref != 0) luaL_unref(L, LUA_REGISTRYINDEX, f.ref);
+    return raise(L, error);
+  }
+  state->registered->push_back(std::move(f));
+  return 0;
+}
+
+void loadHook(lua_State* L, lua_Debug*) {
+  LoadState* state = loadState(L);
+  if (state == nullptr || std::chrono::steady_clock::now() - state->started <= kLoadTimeout) return;
+  lua_sethook(L, loadHook, LUA_MASKLINE, 0);
+  raise(L, "FUNCTION LOAD timeout");
+}
+
+// The library API: redis.register_function, redis.log and the version.
+void registerLibraryApi(lua_State* L) {
+  lua_newtable(L);  // the library's globals
+  lua_newtable(L);  // its redis table
+  setFunction(L, "register_function", registerFunction);
+  setFunction(L, "log", log);
+  setNumber(L, "LOG_DEBUG", 0);
+  setNumber(L, "LOG_VERBOSE", 1);
+  setNumber(L, "LOG_NOTICE", 2);
+  setNumber(L, "LOG_WARNING", 3);
+  setNumber(L, "REDIS_VERSION_NUM", 0x07000f);
+  lua_pushstring(L, "7.0.15");
+  lua_setfield(L, -2, "REDIS_VERSION");
+  pushProxyOf(L, true);
+  lua_setfield(L, -2, "redis");
+  lua_setfield(L, LUA_REGISTRYINDEX, kLibraryApi);
+}
+
+}  // namespace
+
+LuaEngine::LuaEngine(Mode mode) : mode_(mode) { open(); }
 LuaEngine::~LuaEngine() { close(); }
 
 void LuaEngine::open() {
@@ -413,6 +569,9 @@ void LuaEngine::open() {
   }
   lua_pushvalue(L, real);
   lua_setfield(L, LUA_REGISTRYINDEX, kRealGlobals);
+  lua_pushvalue(L, real);
+  lua_setfield(L, LUA_REGISTRYINDEX, kApi);
+  if (mode_ == Mode::Functions) registerLibraryApi(L);
   // Strings' methods come from the same (protected) string table.
   lua_pushliteral(L, "");
   if (lua_getmetatable(L, -1)) {
@@ -432,8 +591,7 @@ void LuaEngine::open() {
   lua_pushvalue(L, LUA_GLOBALSINDEX);
   lua_setfield(L, real, "_G");
   lua_newtable(L);
-  lua_pushvalue(L, real);
-  lua_pushcclosure(L, globalsIndex, 1);
+  lua_pushcfunction(L, globalsIndex);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, assignToReadonly);
   lua_setfield(L, -2, "__newindex");
@@ -522,17 +680,80 @@ void LuaEngine::run(const Run& run, resp::Reply& reply) {
   lua_pop(L, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, kHandler);
   lua_getfield(L, LUA_REGISTRYINDEX, ("f_" + std::string(run.sha)).c_str());
-  const int failed = lua_pcall(L, 0, 1, -2);
+  const bool failed = lua_pcall(L, 0, 1, -2) != 0;
+  finishRun(failed, run.sha, reply, state.protocol);
+}
+
+void LuaEngine::call(int ref, std::string_view name, const Run& run, resp::Reply& reply) {
+  lua_State* L = lua_;
+  RunState state{&run};
+  lua_pushlightuserdata(L, &state);
+  lua_setfield(L, LUA_REGISTRYINDEX, kRunKey);
+  if (run.poll) lua_sethook(L, hook, LUA_MASKCOUNT, kHookInstructions);
+  lua_getfield(L, LUA_REGISTRYINDEX, kHandler);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  for (auto items : {run.keys, run.args}) {
+    lua_newtable(L);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      lua_pushlstring(L, items[i].data(), items[i].size());
+      lua_rawseti(L, -2, static_cast<int>(i + 1));
+    }
+  }
+  const bool failed = lua_pcall(L, 2, 1, -4) != 0;
+  finishRun(failed, name, reply, state.protocol);
+}
+
+void LuaEngine::finishRun(bool failed, std::string_view name, resp::Reply& reply, resp::Protocol protocol) {
+  lua_State* L = lua_;
   if (++runs_ % kGcEveryRuns == 0) lua_gc(L, LUA_GCSTEP, kGcEveryRuns);
-  if (failed != 0) {
-    lua::replyError(L, run.sha, reply);
+  if (failed) {
+    lua::replyError(L, name, reply);
   } else {
-    lua::writeReply(L, reply, state.protocol);
+    lua::writeReply(L, reply, protocol);
   }
   lua_settop(L, 0);
-  if (run.poll) lua_sethook(L, nullptr, 0, 0);
+  lua_sethook(L, nullptr, 0, 0);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, kRunKey);
 }
+
+std::string LuaEngine::loadLibrary(std::string_view code, std::vector<Registered>& registered) {
+  lua_State* L = lua_;
+  if (luaL_loadbuffer(L, code.data(), code.size(), "@user_function") != 0) {
+    std::string error = "ERR Error compiling function: ";
+    error += lua_tostring(L, -1);
+    lua_settop(L, 0);
+    return error;
+  }
+  LoadState state{&registered, std::chrono::steady_clock::now()};
+  lua_pushlightuserdata(L, &state);
+  lua_setfield(L, LUA_REGISTRYINDEX, kLoadKey);
+  lua_getfield(L, LUA_REGISTRYINDEX, kLibraryApi);
+  lua_setfield(L, LUA_REGISTRYINDEX, kApi);
+  lua_sethook(L, loadHook, LUA_MASKCOUNT, kHookInstructions);
+  std::string error;
+  if (lua_pcall(L, 0, 0, 0) != 0) {
+    std::string message;
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "err");
+      if (lua_isstring(L, -1)) message = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    } else if (lua_isstring(L, -1)) {
+      message = std::string("ERR ") + lua_tostring(L, -1);
+    }
+    error = "ERR Error registering functions: " + message;
+    for (const Registered& f : registered) luaL_unref(L, LUA_REGISTRYINDEX, f.ref);
+    registered.clear();
+  }
+  lua_sethook(L, nullptr, 0, 0);
+  lua_getfield(L, LUA_REGISTRYINDEX, kRealGlobals);
+  lua_setfield(L, LUA_REGISTRYINDEX, kApi);
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kLoadKey);
+  lua_settop(L, 0);
+  return error;
+}
+
+void LuaEngine::release(int ref) { luaL_unref(lua_, LUA_REGISTRYINDEX, ref); }
 
 }  // namespace keyloop

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/resp/reply.h"
 
@@ -37,7 +38,10 @@ std::string sha1Hex(std::string_view data);
 
 class LuaEngine {
  public:
-  LuaEngine();
+  // Scripts: EVAL's interpreter. Functions: FUNCTION's, whose library
+  // code runs with only redis.register_function (and log) in reach.
+  enum class Mode { Scripts, Functions };
+  explicit LuaEngine(Mode mode = Mode::Scripts);
   ~LuaEngine();
   LuaEngine(const LuaEngine&) = delete;
   LuaEngine& operator=(const LuaEngine&) = delete;
@@ -70,10 +74,26 @@ class LuaEngine {
   // Runs a loaded script and writes what it returned (or its error) to `reply`.
   void run(const Run& run, resp::Reply& reply);
 
+  // ---- Functions mode ----
+  struct Registered {
+    std::string name, description;  // description empty: none given
+    bool hasDescription = false;
+    std::uint32_t flags = 0;        // lua_convert.h's ScriptFlag bits
+    int ref = 0;                    // the callback, in the registry
+  };
+  // Runs a library's code (after its shebang line, whose line feed it
+  // keeps); the functions it registered, or Redis's error.
+  std::string loadLibrary(std::string_view code, std::vector<Registered>& registered);
+  // Calls a registered function with (keys, args).
+  void call(int ref, std::string_view name, const Run& run, resp::Reply& reply);
+  void release(int ref);
+
  private:
   void open();
   void close();
+  void finishRun(bool failed, std::string_view name, resp::Reply& reply, resp::Protocol protocol);
 
+  Mode mode_;
   lua_State* lua_ = nullptr;
   std::map<std::string, std::string, std::less<>> bodies_;  // sha -> body
   std::map<std::string, std::uint32_t, std::less<>> flags_;

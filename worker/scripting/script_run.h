@@ -3,11 +3,13 @@
 // read only, a key this run cannot reach) and where the command runs.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "common/resp/reply.h"
+#include "worker/scripting/lua_engine.h"
 
 namespace keyloop {
 
@@ -37,8 +39,9 @@ class ScriptGuard {
 // reply in `protocol`.
 std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<const std::string_view> args,
                            resp::Protocol protocol);
-// Runs the loaded script `sha` and writes its reply to ctx.reply.
-void runScript(CommandContext& ctx, LuaEngine& engine, std::string_view sha, std::span<const std::string_view> keys,
-               std::span<const std::string_view> args, bool readOnly);
+// Runs a script or function (`invoke` hands the Run to the engine) whose
+// redis.call goes to callFromScript; its reply goes to ctx.reply.
+void runWithCalls(CommandContext& ctx, bool readOnly, std::span<const std::string_view> keys,
+                  std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke);
 
 }  // namespace keyloop

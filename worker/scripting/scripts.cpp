@@ -60,16 +60,16 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   return out;
 }
 
-void runScript(CommandContext& ctx, LuaEngine& engine, std::string_view sha, std::span<const std::string_view> keys,
-               std::span<const std::string_view> args, bool readOnly) {
+void runWithCalls(CommandContext& ctx, bool readOnly, std::span<const std::string_view> keys,
+                  std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke) {
   ScriptCall call{readOnly};
   ScriptGuard guard(ctx.worker, call);
-  LuaEngine::Run run{sha, keys, args,
+  LuaEngine::Run run{{}, keys, args,
                      [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
                        return callFromScript(ctx, call, a, p);
                      },
                      [&ctx] { return ctx.worker.scriptShouldStop(); }};
-  engine.run(run, ctx.reply);
+  invoke(run);
 }
 
 namespace commands {
@@ -112,7 +112,11 @@ void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
   }
   const auto keys = ctx.args.subspan(3, static_cast<std::size_t>(*numkeys));
   const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
-  runScript(ctx, *engine, sha, keys, args, readOnlyCommand || (flags & lua::kNoWrites));
+  runWithCalls(ctx, readOnlyCommand || (flags & lua::kNoWrites), keys, args, [&](const LuaEngine::Run& run) {
+    LuaEngine::Run named = run;
+    named.sha = sha;
+    engine->run(named, ctx.reply);
+  });
 }
 
 }  // namespace
