@@ -206,5 +206,22 @@ TEST(Clients, QueuesOfRealClientsAcrossWorkers) {
   }
 }
 
+// Transactions, scripts and pub/sub as applications use them through real
+// clients (redis-py, ioredis, node-redis), keys on 4 workers.
+TEST(Clients, TransactionsScriptsAndPubSubOfRealClients) {
+  KeyloopServer server("workers: 4\n");
+  const std::string port = std::to_string(server.port);
+  const CommandResult py = runCommand("/usr/bin/python3 " + sourceDir() + "/tests/clients/app_client.py " + port + " 2>&1", 90);
+  EXPECT_EQ(py.exitCode, 0) << py.output;
+  EXPECT_NE(py.output.find("ok"), std::string::npos) << py.output;
+  const std::string modules = nodeClientModules();
+  for (const char* client : {"ioredis", "redis"}) {
+    const std::string script = sourceDir() + "/tests/clients/app_client.js";
+    const CommandResult node = runCommand("node " + script + " " + client + " " + modules + " " + port + " 2>&1", 90);
+    EXPECT_EQ(node.exitCode, 0) << client << ": " << node.output;
+    EXPECT_NE(node.output.find("ok"), std::string::npos) << client << ": " << node.output;
+  }
+}
+
 }  // namespace
 }  // namespace keyloop::test

@@ -212,5 +212,68 @@ TEST(Scripts, EvalshaFindsAScriptWhicheverWorkerAClientLandsOn) {
   }
 }
 
+// A script past busy-reply-threshold: the clients of its worker get -BUSY,
+// the other workers go on serving, SCRIPT KILL (from any worker) stops it,
+// and a peer's command for a key of the busy worker runs once it is over.
+TEST(Scripts, ABusyScriptAnswersItsWorkersClientsBusyUntilScriptKill) {
+  KeyloopServer keyloop("workers: 2\nbusy_reply_threshold: 50ms\n");
+  RespConnection runner(keyloop.port);
+  runner.sendCommand({"EVAL", "local i = 0 while true do i = i + 1 end", "0"});
+  // Eight connections land on both workers; the ones on the script's say BUSY.
+  std::vector<std::unique_ptr<RespConnection>> others;
+  int busy = 0, served = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (busy == 0 && std::chrono::steady_clock::now() < deadline) {
+    others.clear();
+    busy = served = 0;
+    for (int i = 0; i < 8; ++i) {
+      others.push_back(std::make_unique<RespConnection>(keyloop.port));
+      const std::string r = others.back()->command({"PING"});
+      if (r.rfind("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", 0) == 0) ++busy;
+      else if (r == "+PONG\r\n") ++served;
+      else ADD_FAILURE() << r;
+    }
+  }
+  ASSERT_GT(busy, 0) << "no connection landed on the script's worker";
+  RespConnection killer(keyloop.port);
+  // Wherever the killer landed (SCRIPT KILL is allowed on the busy worker too).
+  EXPECT_EQ(killer.command({"SCRIPT", "KILL"}), "+OK\r\n");
+  const auto reply = runner.readReply();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->rfind("-ERR Script killed by user with SCRIPT KILL... script: ", 0), 0u) << *reply;
+  for (auto& c : others) EXPECT_EQ(c->command({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(killer.command({"SCRIPT", "KILL"}), "-NOTBUSY No scripts in execution right now.\r\n");
+}
+
+TEST(Scripts, AScriptThatWroteCannotBeKilledAndPeersWaitForIt) {
+  KeyloopServer keyloop("workers: 2\nbusy_reply_threshold: 50ms\n");
+  const std::string key = [] {
+    const ring::Ring ring(2);
+    for (int i = 0;; ++i) {
+      if (ring.ownerOf("busy:" + std::to_string(i)) == 0) return "busy:" + std::to_string(i);
+    }
+  }();
+  RespConnection runner(keyloop.port);
+  // Writes, then runs for about 600 ms by the server's clock.
+  runner.sendCommand({"EVAL",
+                      "redis.call('SET', KEYS[1], 'during') local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
+                      "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 600000 "
+                      "redis.call('SET', KEYS[1], 'after') return 'done'",
+                      "1", key});
+  RespConnection killer(keyloop.port);
+  std::string kill;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    kill = killer.command({"SCRIPT", "KILL"});
+  } while (kill.rfind("-NOTBUSY", 0) == 0 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(kill.rfind("-UNKILLABLE Sorry the script already executed write commands", 0), 0u) << kill;
+  // A read of the key from any worker sees it only after the script: never "during".
+  RespConnection reader(keyloop.port);
+  const std::string value = reader.command({"GET", key});
+  EXPECT_TRUE(value == "$5\r\nafter\r\n" || value.rfind("-BUSY", 0) == 0) << value;
+  EXPECT_EQ(runner.readReply(), "$4\r\ndone\r\n");
+  EXPECT_EQ(reader.command({"GET", key}), "$5\r\nafter\r\n");
+}
+
 }  // namespace
 }  // namespace keyloop::test

@@ -52,7 +52,9 @@ void Client::start() {
 void Client::onEvents(std::uint32_t events) {
   if (lingering_) return discardInput();
   // After a half-close the peer sends nothing more: only write what it is owed.
-  if ((events & (kReadable | kHangup | kError)) && !closeAfterReply_) {
+  // A client whose script runs (its worker polls between instructions) is
+  // not read until the script's reply is out.
+  if ((events & (kReadable | kHangup | kError)) && !closeAfterReply_ && !executing_) {
     readAndExecute();
     if (closed_) return;
   }

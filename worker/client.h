@@ -79,6 +79,8 @@ class Client {
   static int clusterNodeOf(const Config& config, std::string_view local);
 
   std::uint64_t id() const { return id_; }
+  // Inside one of its requests (a script that polls the loop may be).
+  bool executing() const { return executing_; }
   int fd() const { return fd_.get(); }
   const std::string& peer() const { return peer_; }
   const std::string& name() const { return name_; }

@@ -105,7 +105,7 @@ constexpr CommandSpec kScriptSubcommands[] = {
     {"exists", -3, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Determines whether server-side Lua scripts exist in the script cache.", "2.6.0", "sha1...", scriptExists},
     {"flush", -2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Removes all server-side Lua scripts from the script cache.", "2.6.0", "[ASYNC|SYNC]", scriptFlush},
     {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns helpful text about the different subcommands.", "5.0.0", "", scriptHelp},
-    {"kill", 2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a server-side Lua script during execution.", "2.6.0", "", scriptKill},
+    {"kill", 2, kNoScript | kAllowBusy, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a server-side Lua script during execution.", "2.6.0", "", scriptKill},
     {"load", 3, kNoScript, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Loads a server-side Lua script to the script cache.", "2.6.0", "script", scriptLoad},
 };
 
@@ -114,11 +114,11 @@ constexpr CommandSpec kFunctionSubcommands[] = {
     {"dump", 2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Dumps all libraries into a serialized binary payload.", "7.0.0", "", functionDump},
     {"flush", -2, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Deletes all libraries and functions.", "7.0.0", "[ASYNC|SYNC]", functionFlush},
     {"help", 2, 0, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns helpful text about the different subcommands.", "7.0.0", "", functionHelp},
-    {"kill", 2, kNoScript, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a function during execution.", "7.0.0", "", functionKill},
+    {"kill", 2, kNoScript | kAllowBusy, {0, 0, 0}, CrossWorker::BroadcastKill, "", "scripting", "Terminates a function during execution.", "7.0.0", "", functionKill},
     {"list", -2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns information about all libraries.", "7.0.0", "[LIBRARYNAME:library-name-pattern] [WITHCODE]", functionList},
     {"load", -3, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Creates a library.", "7.0.0", "[REPLACE] function-code", functionLoad},
     {"restore", -3, kNoScript | W, {0, 0, 0}, CrossWorker::BroadcastSame, "", "scripting", "Restores all libraries from a payload.", "7.0.0", "serialized-value [FLUSH|APPEND|REPLACE]", functionRestore},
-    {"stats", 2, kNoScript, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns information about a function during execution.", "7.0.0", "", functionStats},
+    {"stats", 2, kNoScript | kAllowBusy, {0, 0, 0}, CrossWorker::None, "", "scripting", "Returns information about a function during execution.", "7.0.0", "", functionStats},
 };
 
 // Sorted by name: findCommand() binary-searches it.

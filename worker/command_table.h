@@ -63,7 +63,8 @@ enum CommandFlag : std::uint32_t {
   kNoScript = 1u << 12,      // refused inside a script (Redis's noscript)
   kEveryNode = 1u << 13,     // broadcast on a cluster node's port too (PUBLISH reaches every node)
   kMayWrite = 1u << 15,      // writes through the commands it runs (EVAL, FCALL): the executor commits
-  kNoneIsNoChange = 1u << 14,  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
+  kNoneIsNoChange = 1u << 14,
+  kAllowBusy = 1u << 16,     // runs while a script keeps its worker busy (SCRIPT KILL)  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

@@ -210,7 +210,9 @@ void Connections::closeIdleClients() {
   std::vector<std::uint64_t> idle;
   for (const auto& [id, client] : clients_) {
     // Subscribers only listen: Redis never times them out.
-    if (loop_.now() - client->lastActive() > limit && !client->session().subscribed()) idle.push_back(id);
+    if (loop_.now() - client->lastActive() > limit && !client->session().subscribed() && !client->executing()) {
+      idle.push_back(id);
+    }
   }
   for (std::uint64_t id : idle) {
     log_.verbose("Closing idle client");

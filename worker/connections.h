@@ -82,8 +82,11 @@ class Connections {
     metrics::bump(stats_.metrics().pubsubDisconnects);
   }
   Dispatch& dispatch() { return dispatch_; }
-  // Scratch buffer every client reads into first (see Client::readAndExecute).
-  std::string& sharedReadBuffer() { return sharedReadBuffer_; }
+  // Scratch buffer every client reads into first (see Client::readAndExecute);
+  // while a script keeps the worker busy, another one: the script's client
+  // still parses from the first.
+  std::string& sharedReadBuffer() { return busy_ ? busyReadBuffer_ : sharedReadBuffer_; }
+  void setBusy(bool busy) { busy_ = busy; }
 
  private:
   void acceptFrom(int listenFd);
@@ -105,7 +108,8 @@ class Connections {
   bool draining_ = false;
   Timer idleTimer_;
   std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
-  std::string sharedReadBuffer_;
+  std::string sharedReadBuffer_, busyReadBuffer_;
+  bool busy_ = false;
 };
 
 }  // namespace keyloop

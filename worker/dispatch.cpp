@@ -59,6 +59,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(arityError(command));
   } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
     reply.error("NOAUTH Authentication required.");
+  } else if (busy_ && !(command.spec->flags & kAllowBusy)) {
+    reply.error(*busy_);
   } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
     reply.error("ERR Command not allowed inside a transaction");
   } else if (hasOverlongKey(*command.spec, args)) {
@@ -157,6 +159,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   const CommandSpec* spec = command.spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
+  if (busy_ && !(spec->flags & kAllowBusy)) return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
   if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
   // The reply buffer is kept between calls (no allocation per command);
   // the handler (serving a blocked client posts to this worker) or done()
@@ -200,6 +203,17 @@ std::size_t Dispatch::prefetchKeys(std::string_view pending) {
   const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
   if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
   return ahead.bytes;
+}
+
+void Dispatch::setBusy(std::optional<std::string> error) {
+  busy_ = std::move(error);
+  if (busy_) return;
+  // What peers sent meanwhile runs now, in arrival order (after the script's reply).
+  std::vector<Task> waiting = std::move(heldWhileBusy_);
+  heldWhileBusy_.clear();
+  connections_.loop().defer([waiting = std::move(waiting)]() mutable {
+    for (Task& work : waiting) work();
+  });
 }
 
 void Dispatch::hold(bool routedToo) {

@@ -85,6 +85,10 @@ class Dispatch {
   bool blocked(std::uint64_t clientId) const;
   std::optional<std::string> releaseBlocked(std::uint64_t clientId);
 
+  // A script keeps this worker busy (`error`: what other clients get, as
+  // Redis's -BUSY); peers' requests wait until it ends (nullopt).
+  void setBusy(std::optional<std::string> error);
+
   void hold(bool routedToo);
   void release();
   bool holding() const { return holdClients_; }
@@ -119,6 +123,8 @@ class Dispatch {
   Blocking* blocking_ = nullptr;
   bool holdClients_ = false, holdRouted_ = false;
   std::vector<Task> held_;
+  std::optional<std::string> busy_;
+  std::vector<Task> heldWhileBusy_;
   WriteObserver writeObserver_;
   Watches watches_;
   std::string routedReply_;  // executeRouted's reply buffer, reused

@@ -75,6 +75,8 @@ void Server::armExpireCycle() {
 void Server::runExpireCycle() {
   // Budget per tick (config: expiry.cycle_budget, default 1 ms at 10 Hz =
   // 1% of the loop): the sweep can never add more than that to loop lag.
+  // Not between a script's commands (its worker polls while it is busy).
+  if (runningScript_ != nullptr) return;
   const TimePoint deadline = Clock::now() + std::chrono::microseconds(config_.expireBudgetMicros);
   store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
 }
@@ -131,12 +133,44 @@ void Server::publishEvent(std::string_view channel, std::string_view message) {
 void Server::scriptStarted(ScriptCall* call) {
   runningScript_ = call;
   killRequested_ = false;
+  scriptStarted_ = Clock::now();
+  if (call == nullptr && busy_) {
+    busy_ = false;
+    log_.notice("Slow script finished: serving every command again");
+    dispatch_.setBusy(std::nullopt);
+    connections_.setBusy(false);
+  }
 }
 
-bool Server::scriptShouldStop() { return killRequested_; }
+// The script's instruction hook. Past busy-reply-threshold the worker goes
+// on with its other duties between the script's instructions: one loop
+// iteration per poll, in which other clients get -BUSY (SCRIPT KILL
+// runs), peers' requests wait for the script's end, channels and timers
+// run. The running client is not read meanwhile (Client::onEvents).
+bool Server::scriptShouldStop() {
+  const long long threshold = config_.busyReplyThresholdMs;
+  if (runningScript_ != nullptr && threshold > 0 && Clock::now() - scriptStarted_ > std::chrono::milliseconds(threshold)) {
+    if (!busy_) {
+      busy_ = true;
+      log_.warning("Slow script detected: still in execution after %lld milliseconds. You can try killing the script "
+                   "using the %s command.", threshold, runningScript_->function ? "FUNCTION KILL" : "SCRIPT KILL");
+      dispatch_.setBusy(runningScript_->function ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+                                                 : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+      connections_.setBusy(true);
+    }
+    loop_.run(RunMode::NoWait);
+  }
+  return killRequested_;
+}
 
-std::string Server::killScript(bool) {
+std::string Server::killScript(bool eval) {
   if (runningScript_ == nullptr) return "NOTBUSY No scripts in execution right now.";
+  if (eval && runningScript_->function) {
+    return "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+  }
+  if (!eval && !runningScript_->function) {
+    return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+  }
   if (runningScript_->wrote) {
     return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
            "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";

@@ -105,7 +105,9 @@ class Server final : public WorkerServices {
   LuaEngine lua_;
   FunctionLibraries functions_;
   ScriptCall* runningScript_ = nullptr;
+  TimePoint scriptStarted_{};
   bool killRequested_ = false;
+  bool busy_ = false;  // past busy-reply-threshold: other clients get -BUSY
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;

@@ -232,7 +232,8 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
-                     "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events"}, "");
+                     "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
+                     "busy_reply_threshold"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -254,6 +255,9 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (root["log"]) readLog(r, root["log"], c);
   if (root["encoding"]) readEncoding(r, root["encoding"], c);
   if (root["pidfile"]) c.pidFile = r.scalar(root["pidfile"], "pidfile");
+  if (root["busy_reply_threshold"]) {
+    c.busyReplyThresholdMs = static_cast<long long>(r.durationMs(root["busy_reply_threshold"], "busy_reply_threshold", 3600000));
+  }
   if (const YAML::Node& events = root["notify_keyspace_events"]) {
     const auto flags = keyspace_events::parse(r.scalar(events, "notify_keyspace_events"));
     if (!flags) r.fail(events, "'notify_keyspace_events' takes the letters of Redis's notify-keyspace-events (Ag$lshzxeKEtmdn)");

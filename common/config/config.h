@@ -72,6 +72,9 @@ struct Config {
   std::size_t protoMaxBulkLen = 512ull * 1024 * 1024;
   std::size_t clientQueryBufferLimit = 1024ull * 1024 * 1024;
   std::size_t clientOutputBufferLimit = 1024ull * 1024 * 1024;
+  // busy-reply-threshold (lua-time-limit): a script running longer makes
+  // its worker answer other clients -BUSY while it polls them; 0: never.
+  long long busyReplyThresholdMs = 5000;
   // notify-keyspace-events (common/config/notify_flags.h); 0: none.
   std::uint32_t notifyKeyspaceEvents = 0;
   // client-output-buffer-limit pubsub (Redis's default 32mb 8mb 60).

@@ -69,6 +69,7 @@ constexpr long long kLong = LLONG_MAX;
 const Setting kSettings[] = {
     {"appendonly", "", FIXED("no")},
     {"bind", "", FIXED(c.listen.front().address)},
+    {"busy-reply-threshold", "lua-time-limit", Format::Integer, 0, kLong, SIZE_SETTING(busyReplyThresholdMs)},
     {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0")},
     {"client-query-buffer-limit", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(clientQueryBufferLimit)},
     {"cluster-announce-ip", "", FIXED(c.cluster.announce)},

@@ -164,7 +164,7 @@ void fcallGeneric(CommandContext& ctx, bool readOnlyCommand) {
   const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
   const int ref = f->registered.ref;
   const std::string name = f->registered.name;
-  runWithCalls(ctx, readOnlyCommand || (flags & lua::kNoWrites), keys, args,
+  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), /*function=*/true}, keys, args,
                [&](const LuaEngine::Run& run) { libraries->engine().call(ref, name, run, ctx.reply); });
 }
 

@@ -19,6 +19,7 @@ struct CommandContext;
 
 struct ScriptCall {
   bool readOnly;       // EVAL_RO, FCALL_RO, a no-writes script
+  bool function = false;  // FCALL (FUNCTION KILL stops it), else EVAL (SCRIPT KILL)
   bool wrote = false;  // a write ran: SCRIPT KILL can no longer stop it
 };
 
@@ -41,7 +42,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
                            resp::Protocol protocol);
 // Runs a script or function (`invoke` hands the Run to the engine) whose
 // redis.call goes to callFromScript; its reply goes to ctx.reply.
-void runWithCalls(CommandContext& ctx, bool readOnly, std::span<const std::string_view> keys,
+void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke);
 
 }  // namespace keyloop

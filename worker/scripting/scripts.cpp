@@ -60,9 +60,8 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   return out;
 }
 
-void runWithCalls(CommandContext& ctx, bool readOnly, std::span<const std::string_view> keys,
+void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke) {
-  ScriptCall call{readOnly};
   ScriptGuard guard(ctx.worker, call);
   LuaEngine::Run run{{}, keys, args,
                      [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
@@ -112,7 +111,7 @@ void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
   }
   const auto keys = ctx.args.subspan(3, static_cast<std::size_t>(*numkeys));
   const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
-  runWithCalls(ctx, readOnlyCommand || (flags & lua::kNoWrites), keys, args, [&](const LuaEngine::Run& run) {
+  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites)}, keys, args, [&](const LuaEngine::Run& run) {
     LuaEngine::Run named = run;
     named.sha = sha;
     engine->run(named, ctx.reply);
