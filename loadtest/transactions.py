@@ -71,11 +71,21 @@ def owner_keys(port, two_workers):
     c = Connection(port)
 
     def owner(key):
+        # INFO workers' key counts are sampled: wait for the new key to show.
+        c.call("DEL", key)
         before = worker_keys(c)
         c.call("SET", key, "x")
-        after = worker_keys(c)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            after = worker_keys(c)
+            grown = [w for w in range(len(after)) if after[w] > before[w]]
+            if grown:
+                break
+            time.sleep(0.01)
         c.call("DEL", key)
-        return next(w for w in range(len(after)) if after[w] > before[w])
+        while worker_keys(c) != before and time.time() < deadline + 5:
+            time.sleep(0.01)
+        return grown[0]
 
     first = b"tx:0"
     o = owner(first)
@@ -192,14 +202,11 @@ def measure(quick):
                         ("keyloop-w2", lambda: start_keyloop(2, name="keyloop-w2", metrics=False))):
         server = start()
         try:
+            spread_keys = owner_keys(server.port, True) if name == "keyloop-w2" else (b"tx:0", b"tx:1")
             for pipeline in (1, 16):
                 for spread, label in ((False, "MULTI/EXEC, one owner"), (True, "MULTI/EXEC, two workers")):
-                    if spread and name == "redis-server":
-                        keys = (b"tx:0", b"tx:1")
-                    elif spread and name == "keyloop-w1":
-                        keys = (b"tx:0", b"tx:1")  # one worker owns every key
-                    else:
-                        keys = owner_keys(server.port, spread)
+                    # With redis-server and 1 worker both keys are local anyway.
+                    keys = spread_keys if spread else owner_keys(server.port, False)
                     runs = [multi_exec(server, keys, transactions, pipeline) for _ in range(rounds)]
                     rows[(label, pipeline, name)] = {f: statistics.median(r[f] for r in runs) for f in ("rps", "cpu_us")}
                 rows[("EVALSHA, 3 calls", pipeline, name)] = evalsha(server, requests * (4 if pipeline > 1 else 1),

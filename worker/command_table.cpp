@@ -125,6 +125,7 @@ constexpr CommandSpec kFunctionSubcommands[] = {
 constexpr CommandSpec kCommands[] = {
     {"__block", -8, kInternal, {0, 0, 0, 5}, CrossWorker::None, "", "list", "Registers a blocked client's wait on keys of this worker.", "0.1.0", "id worker resp type numkeys key... command...", blockWaiter},
     {"__commit", -2, kInternal | W | kHoldsLocks, {0, 0, 0, 0, commitKeyIndices}, CrossWorker::None, "", "keyspace", "Applies a cross-worker transaction's writes and unlocks.", "0.1.0", "transaction [op...]", commitKeys},
+    {"__exec", -3, kInternal | kMayWrite, {0, 0, 0, 0, transaction::execKeyIndices}, CrossWorker::None, "", "transactions", "Runs a transaction whose keys all live here, and checks its watches.", "0.1.0", "watches [key version existed]... commands [argc arg...]...", execHere},
     {"__lock", -3, kInternal, {2, -1, 1}, CrossWorker::Keyed, "", "keyspace", "Locks keys for a cross-worker transaction; replies their values.", "0.1.0", "transaction key...", lockKeys},
     {"__retry", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A waited-on key has an element: run the command the long way.", "0.1.0", "id", retryWait},
     {"__rewait", 2, kInternal, {0, 0, 0}, CrossWorker::None, "", "list", "A blocked client waits again (its element went).", "0.1.0", "id", rewaitWaiter},

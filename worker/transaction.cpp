@@ -2,6 +2,8 @@
 
 #include <map>
 #include <memory>
+#include <deque>
+#include <optional>
 #include <set>
 
 #include "common/resp/reply_reader.h"
@@ -90,6 +92,54 @@ std::string nullArrayIn(resp::Protocol protocol) {
   std::string out;
   resp::Reply(out, protocol).nullArray();
   return out;
+}
+
+// The one worker that owns every queued and watched key, when the block
+// can run there whole (no command that needs this connection or every
+// worker); -1 otherwise.
+int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, const std::vector<WatchedKey>& watched) {
+  const Router* router = dispatch.router();
+  if (router == nullptr || dispatch.holding()) return -1;
+  int owner = -1;
+  auto note = [&](std::string_view key) {
+    const int o = router->ownerOf(key);
+    if (owner == -1) owner = o;
+    return owner == o;
+  };
+  for (const WatchedKey& w : watched) {
+    if (!note(w.key)) return -1;
+  }
+  for (const QueuedCommand& q : queued) {
+    if (q.spec->handler == nullptr || broadcasts(q.spec->cross) || (q.spec->flags & kConnection)) return -1;
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    for (std::string_view k : keysOf(*q.spec, views)) {
+      if (!note(k)) return -1;
+    }
+  }
+  return owner;
+}
+
+// The block goes to its owner whole (`__exec`): one hop, no locks.
+void execOnOwner(Dispatch& dispatch, Client& client, int owner, std::vector<QueuedCommand> queued,
+                 std::vector<WatchedKey> watched) {
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);
+  std::deque<std::string> numbers;
+  std::vector<std::string_view> request{"__exec", numbers.emplace_back(std::to_string(watched.size()))};
+  for (const WatchedKey& w : watched) {
+    request.insert(request.end(), {w.key, numbers.emplace_back(std::to_string(w.version)), w.existed ? "1" : "0"});
+  }
+  request.push_back(numbers.emplace_back(std::to_string(queued.size())));
+  for (const QueuedCommand& q : queued) {
+    request.push_back(numbers.emplace_back(std::to_string(q.args.size())));
+    request.insert(request.end(), q.args.begin(), q.args.end());
+  }
+  auto state = std::make_shared<std::vector<WatchedKey>>(std::move(watched));
+  dispatch.router()->call(owner, request, client.reply().protocol(),
+                          [&dispatch, id = client.id(), place, state](std::string_view reply) {
+                            dropWatches(dispatch, *state);
+                            if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
+                          });
 }
 
 struct Pending {
@@ -264,7 +314,12 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   std::vector<QueuedCommand> queued = std::move(s.queued);
   std::vector<WatchedKey> watched = std::move(s.watched);
   forget(dispatch, client);
-  if (!allHere(dispatch, client, queued, watched)) return execAcross(dispatch, client, std::move(queued), std::move(watched));
+  if (!allHere(dispatch, client, queued, watched)) {
+    if (const int owner = singleOwner(dispatch, queued, watched); owner >= 0) {
+      return execOnOwner(dispatch, client, owner, std::move(queued), std::move(watched));
+    }
+    return execAcross(dispatch, client, std::move(queued), std::move(watched));
+  }
   const std::int64_t nowMs = unixMillis();
   const bool ok = unchanged(
       watched, [&dispatch](std::string_view key) { return dispatch.watches().version(key); }, dispatch.store(), nowMs);
@@ -277,9 +332,79 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   }
 }
 
+namespace {
+
+// Walks __exec's parts: watched(keyIndex) for each watch, command(first, argc) for each command.
+template <typename Watched, typename Command>
+bool forEachExecPart(std::span<const std::string_view> a, Watched watched, Command command) {
+  std::size_t at = 1;
+  auto number = [&]() -> std::optional<std::size_t> {
+    if (at >= a.size()) return std::nullopt;
+    const auto n = parseInteger(a[at++]);
+    if (!n || *n < 0) return std::nullopt;
+    return static_cast<std::size_t>(*n);
+  };
+  const auto watches = number();
+  if (!watches) return false;
+  for (std::size_t i = 0; i < *watches; ++i, at += 3) {
+    if (at + 3 > a.size()) return false;
+    watched(at);
+  }
+  const auto commands = number();
+  if (!commands) return false;
+  for (std::size_t i = 0; i < *commands; ++i) {
+    const auto argc = number();
+    if (!argc || *argc == 0 || at + *argc > a.size()) return false;
+    command(at, *argc);
+    at += *argc;
+  }
+  return at == a.size();
+}
+
+}  // namespace
+
+void execKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
+  forEachExecPart(
+      args, [&](std::size_t key) { indices.push_back(key); },
+      [&](std::size_t first, std::size_t argc) {
+        const auto command = args.subspan(first, argc);
+        const ResolvedCommand resolved = resolveCommand(command);
+        if (resolved.spec == nullptr) return;
+        forEachKey(*resolved.spec, command, [&](std::size_t i, std::size_t) {
+          indices.push_back(first + i);
+          return true;
+        });
+      });
+}
+
 }  // namespace keyloop::transaction
 
 namespace keyloop::commands {
+
+void execHere(CommandContext& ctx) {
+  const auto a = ctx.args;
+  bool unchanged = true;
+  std::vector<std::pair<std::size_t, std::size_t>> commands;
+  const bool wellFormed = transaction::forEachExecPart(
+      a,
+      [&](std::size_t k) {
+        const Watches* watches = ctx.worker.watches();
+        const auto version = parseInteger(a[k + 1]).value_or(0);
+        if (watches == nullptr || watches->version(a[k]) != static_cast<std::uint64_t>(version)) unchanged = false;
+        if (a[k + 2] == "1" && lookupQuietly(ctx, a[k]) == nullptr) unchanged = false;
+      },
+      [&](std::size_t first, std::size_t argc) { commands.emplace_back(first, argc); });
+  if (!wellFormed) return ctx.reply.error("ERR malformed __exec");
+  if (!unchanged) return ctx.reply.nullArray();
+  ctx.reply.array(commands.size());
+  for (const auto& [first, argc] : commands) {
+    const auto command = a.subspan(first, argc);
+    const ResolvedCommand resolved = resolveCommand(command);
+    CommandContext inner{ctx.worker, nullptr, ctx.reply, ctx.store, command, ctx.nowMs};
+    ctx.worker.runNested(resolved, inner);
+  }
+}
+
 
 void watchKeys(CommandContext& ctx) {
   Watches* watches = ctx.worker.watches();

@@ -22,6 +22,7 @@
 
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace keyloop {
 
@@ -52,7 +53,15 @@ void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>
 
 }  // namespace transaction
 
+namespace transaction {
+// The key arguments of `__exec` (the command table's key finder for it).
+void execKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
+}  // namespace transaction
+
 namespace commands {
+// __exec W (key version existed)*W N (argc arg...)*N: a transaction whose
+// keys all live here, sent whole by the client's worker.
+void execHere(CommandContext& ctx);
 void watchKeys(CommandContext& ctx);    // __watch key...: [version, existed] each
 void unwatchKeys(CommandContext& ctx);  // __unwatch key...
 }  // namespace commands
