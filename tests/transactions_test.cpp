@@ -245,7 +245,7 @@ TEST(Scripts, ABusyScriptAnswersItsWorkersClientsBusyUntilScriptKill) {
   EXPECT_EQ(killer.command({"SCRIPT", "KILL"}), "-NOTBUSY No scripts in execution right now.\r\n");
 }
 
-TEST(Scripts, AScriptThatWroteCannotBeKilledAndPeersWaitForIt) {
+TEST(Scripts, AScriptThatWroteCannotBeKilledAndItsKeysAnswerBusyMeanwhile) {
   KeyloopServer keyloop("workers: 2\nbusy_reply_threshold: 50ms\n");
   const std::string key = [] {
     const ring::Ring ring(2);
@@ -267,7 +267,7 @@ TEST(Scripts, AScriptThatWroteCannotBeKilledAndPeersWaitForIt) {
     kill = killer.command({"SCRIPT", "KILL"});
   } while (kill.rfind("-NOTBUSY", 0) == 0 && std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(kill.rfind("-UNKILLABLE Sorry the script already executed write commands", 0), 0u) << kill;
-  // A read of the key from any worker sees it only after the script: never "during".
+  // A read of the key from any worker meanwhile: -BUSY, never "during".
   RespConnection reader(keyloop.port);
   const std::string value = reader.command({"GET", key});
   EXPECT_TRUE(value == "$5\r\nafter\r\n" || value.rfind("-BUSY", 0) == 0) << value;

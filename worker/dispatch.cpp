@@ -20,6 +20,17 @@
 
 namespace keyloop {
 
+namespace {
+
+bool debugAllowed(const Config& config, const Client& client) {
+  if (config.enableDebugCommand == "yes") return true;
+  if (config.enableDebugCommand != "local") return false;
+  const std::string& peer = client.peer();
+  return peer.rfind("127.", 0) == 0 || peer.rfind("[::1]", 0) == 0 || peer.rfind("::1", 0) == 0;
+}
+
+}  // namespace
+
 Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
     : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {}
 
@@ -51,7 +62,9 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   resp::Reply& reply = client.reply();
   const std::size_t replyStart = reply.buffer().size();
   const ResolvedCommand command = resolveCommand(args);
-  const Session& session = client.session();
+  Session& session = client.session();
+  // CLIENT REPLY OFF / SKIP (a forwarded command's reply is not silenced).
+  const bool silenced = session.repliesOff || std::exchange(session.skipThis, false);
   bool ran = false;  // errors before the handler are Redis's "rejected", not "failed", calls
   if (command.spec == nullptr) {
     reply.error(command.unknownError(args));
@@ -59,6 +72,10 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(arityError(command));
   } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
     reply.error("NOAUTH Authentication required.");
+  } else if ((command.spec->flags & kDebug) && !debugAllowed(services_.config(), client)) {
+    reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run "
+                "it from a local connection, otherwise you need to set this option in the configuration file, and "
+                "then restart the server.");
   } else if (busy_ && !(command.spec->flags & kAllowBusy)) {
     reply.error(*busy_);
   } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
@@ -97,8 +114,22 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       }
     }
   }
-  if (!ran && reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') transaction::refused(client);
+  if (!ran && reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
+    if (command.spec != nullptr && (command.spec->flags & kAbortsWhenRefused) && session.inMulti) {
+      // Redis's execCommandAbort: the reason, and the transaction is gone.
+      std::string reason = reply.buffer().substr(replyStart + 1);
+      reply.buffer().resize(replyStart);
+      while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+      reply.error("EXECABORT Transaction discarded because of: " + reason);
+      transaction::forget(*this, client);
+    } else {
+      transaction::refused(client);
+    }
+  }
   countError(command, reply.buffer(), replyStart, ran);
+  if (silenced && !(command.spec != nullptr && (command.spec->flags & kPushReply))) reply.buffer().resize(replyStart);
+  // CLIENT REPLY SKIP silences the command after it, and only that one.
+  session.skipThis = std::exchange(session.skipNext, false);
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
 }
 
@@ -159,7 +190,12 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   const CommandSpec* spec = command.spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
-  if (busy_ && !(spec->flags & kAllowBusy)) return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
+  if (busy_ && !(spec->flags & kAllowBusy)) {
+    // A client's command gets what the client would get here: -BUSY. The
+    // workers' own messages (commits, notifications) wait for the script.
+    if (!(spec->flags & kInternal) || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
+    return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
+  }
   if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
   // The reply buffer is kept between calls (no allocation per command);
   // the handler (serving a blocked client posts to this worker) or done()

@@ -76,7 +76,7 @@ void Server::runExpireCycle() {
   // Budget per tick (config: expiry.cycle_budget, default 1 ms at 10 Hz =
   // 1% of the loop): the sweep can never add more than that to loop lag.
   // Not between a script's commands (its worker polls while it is busy).
-  if (runningScript_ != nullptr) return;
+  if (runningScript_ != nullptr || !activeExpire_) return;
   const TimePoint deadline = Clock::now() + std::chrono::microseconds(config_.expireBudgetMicros);
   store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
 }
@@ -126,8 +126,8 @@ void Server::postToPeers(std::span<const std::string_view> args) {
 
 void Server::publishEvent(std::string_view channel, std::string_view message) {
   channels_.publish(Channels::Channel, channel, message);
-  const std::string_view publish[] = {"publish", channel, message};
-  postToPeers(publish);
+  const std::string_view deliver[] = {"__deliver", channel, message};
+  postToPeers(deliver);
 }
 
 void Server::scriptStarted(ScriptCall* call) {
@@ -147,6 +147,13 @@ void Server::scriptStarted(ScriptCall* call) {
 // iteration per poll, in which other clients get -BUSY (SCRIPT KILL
 // runs), peers' requests wait for the script's end, channels and timers
 // run. The running client is not read meanwhile (Client::onEvents).
+const ScriptCall* Server::runningScript(long long* ms) const {
+  if (ms != nullptr) {
+    *ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - scriptStarted_).count();
+  }
+  return runningScript_;
+}
+
 bool Server::scriptShouldStop() {
   const long long threshold = config_.busyReplyThresholdMs;
   if (runningScript_ != nullptr && threshold > 0 && Clock::now() - scriptStarted_ > std::chrono::milliseconds(threshold)) {

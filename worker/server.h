@@ -83,7 +83,12 @@ class Server final : public WorkerServices {
   void runNested(const ResolvedCommand& command, CommandContext& ctx) override { dispatch_.runNested(command, ctx); }
   void postToPeers(std::span<const std::string_view> args) override;
   void publishEvent(std::string_view channel, std::string_view message) override;
+  void setDebugSwitch(DebugSwitch which, bool on) override {
+    (which == DebugSwitch::ActiveExpire ? activeExpire_ : denyScriptsDisabled_) = on;
+  }
+  bool denyScriptsDisabled() const override { return denyScriptsDisabled_; }
   void scriptStarted(ScriptCall* call) override;
+  const ScriptCall* runningScript(long long* ms) const override;
   bool scriptShouldStop() override;
   std::string killScript(bool eval) override;
 
@@ -108,6 +113,7 @@ class Server final : public WorkerServices {
   TimePoint scriptStarted_{};
   bool killRequested_ = false;
   bool busy_ = false;  // past busy-reply-threshold: other clients get -BUSY
+  bool activeExpire_ = true, denyScriptsDisabled_ = false;  // DEBUG's switches
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;

@@ -31,6 +31,9 @@ struct Session {
   std::vector<QueuedCommand> queued;
   std::vector<WatchedKey> watched;
   std::set<std::string, std::less<>> channels, patterns, shardChannels;
+  // CLIENT REPLY: OFF silences every reply, SKIP the next command's (not
+  // pub/sub's: their replies and messages are pushes, as in Redis).
+  bool repliesOff = false, skipThis = false, skipNext = false;
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

@@ -120,10 +120,11 @@ int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, co
 }
 
 // The block goes to its owner whole (`__exec`): one hop, no locks.
+// Like any forwarded command it holds nothing back: what the client sends
+// next to that owner follows it on the same channel.
 void execOnOwner(Dispatch& dispatch, Client& client, int owner, std::vector<QueuedCommand> queued,
                  std::vector<WatchedKey> watched) {
   const std::uint64_t place = client.reserveReply();
-  client.holdUntilFilled(place);
   std::deque<std::string> numbers;
   std::vector<std::string_view> request{"__exec", numbers.emplace_back(std::to_string(watched.size()))};
   for (const WatchedKey& w : watched) {

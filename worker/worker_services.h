@@ -71,6 +71,10 @@ class WorkerServices {
   // a script calls run here (counted, its writes seen by WATCH and blocked
   // clients), a message to every other worker (no reply), and the running
   // script's life: which one runs, whether it must stop, SCRIPT KILL.
+  // DEBUG's switches (commands/debug.cpp).
+  enum class DebugSwitch { ActiveExpire, DenyScriptsDisabled };
+  virtual void setDebugSwitch(DebugSwitch which, bool on) { (void)which, (void)on; }
+  virtual bool denyScriptsDisabled() const { return false; }
   // A keyspace notification, to the subscribers of every worker.
   virtual void publishEvent(std::string_view channel, std::string_view message) { (void)channel, (void)message; }
   virtual LuaEngine* lua() { return nullptr; }
@@ -78,6 +82,12 @@ class WorkerServices {
   virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
   virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }
   virtual void scriptStarted(ScriptCall* call) { (void)call; }
+  // The script running now (its instruction hook polls the loop) and for
+  // how long, in ms; null: none.
+  virtual const ScriptCall* runningScript(long long* ms) const {
+    (void)ms;
+    return nullptr;
+  }
   virtual bool scriptShouldStop() { return false; }
   // "" when the running script was told to stop, else Redis's error.
   virtual std::string killScript(bool eval) {

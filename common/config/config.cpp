@@ -233,7 +233,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
                      "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
-                     "busy_reply_threshold"}, "");
+                     "busy_reply_threshold", "enable_debug_command"}, "");
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -255,6 +255,9 @@ Config read(const Reader& r, const YAML::Node& root) {
   if (root["log"]) readLog(r, root["log"], c);
   if (root["encoding"]) readEncoding(r, root["encoding"], c);
   if (root["pidfile"]) c.pidFile = r.scalar(root["pidfile"], "pidfile");
+  if (root["enable_debug_command"]) {
+    c.enableDebugCommand = r.oneOf(root["enable_debug_command"], "enable_debug_command", {"no", "yes", "local"});
+  }
   if (root["busy_reply_threshold"]) {
     c.busyReplyThresholdMs = static_cast<long long>(r.durationMs(root["busy_reply_threshold"], "busy_reply_threshold", 3600000));
   }

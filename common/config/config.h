@@ -75,6 +75,8 @@ struct Config {
   // busy-reply-threshold (lua-time-limit): a script running longer makes
   // its worker answer other clients -BUSY while it polls them; 0: never.
   long long busyReplyThresholdMs = 5000;
+  // enable-debug-command: "no" (Redis's default), "yes", or "local" (loopback clients).
+  std::string enableDebugCommand = "no";
   // notify-keyspace-events (common/config/notify_flags.h); 0: none.
   std::uint32_t notifyKeyspaceEvents = 0;
   // client-output-buffer-limit pubsub (Redis's default 32mb 8mb 60).

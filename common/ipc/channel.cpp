@@ -231,21 +231,34 @@ std::uint64_t Receiver::walk(std::uint64_t head, std::uint64_t tail, std::size_t
 }
 
 void Receiver::drain() {
+  // A record's handler may run the loop again (a script's busy poll), and
+  // with it this drain: the inner one goes on after the record being
+  // handled (next_), and only the outermost gives the space back, since
+  // the records handled meanwhile are still read from the ring in place.
   ChannelMemory::Header& h = memory_.header();
-  std::uint64_t head = h.head.load(std::memory_order_relaxed);
+  const bool outermost = depth_++ == 0;
+  if (outermost) next_ = h.head.load(std::memory_order_relaxed);
   const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
-  std::uint64_t lookedAt = head;
-  while (head != tail) {
+  std::uint64_t lookedAt = next_;
+  while (next_ < tail) {
     // As a client's pipeline does (Dispatch::prefetchKeys): a look at the
     // next records first, so the cache misses of their lookups overlap.
-    if (lookahead_ && head == lookedAt) {
-      lookedAt = walk(head, tail, kLookahead, [this](std::string_view record, std::uint32_t flags) {
+    if (lookahead_ && next_ == lookedAt) {
+      lookedAt = walk(next_, tail, kLookahead, [this](std::string_view record, std::uint32_t flags) {
         if (flags == 0) lookahead_(record);  // whole records only
       });
     }
-    head = walk(head, tail, 1, [this](std::string_view record, std::uint32_t flags) { deliver(record, flags); });
+    std::string_view fragment;
+    std::uint32_t flags = 0;
+    bool found = false;
+    next_ = walk(next_, tail, 1, [&](std::string_view record, std::uint32_t f) {
+      fragment = record;
+      flags = f;
+      found = true;
+    });
+    if (found) deliver(fragment, flags);
   }
-  memory_.markReadUpTo(head);
+  if (--depth_ == 0) memory_.markReadUpTo(next_);
 }
 
 void Receiver::deliver(std::string_view fragment, std::uint32_t flags) {

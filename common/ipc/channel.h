@@ -184,6 +184,8 @@ class Receiver {
   Callback lookahead_;
   std::function<bool()> waitsForAny_;
   std::string partial_;  // fragments of a large record so far
+  std::uint64_t next_ = 0;  // the next record to hand over (drain)
+  int depth_ = 0;           // drains running (one inside a record's handler)
   IoWatcher dataWatcher_;
   Check drainAfterPoll_;       // what arrived while we were awake
   SleepWatcher sleepWatcher_;  // consumerSleeping, around epoll_wait

@@ -76,6 +76,7 @@ const Setting kSettings[] = {
     {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},
     {"cluster-port", "", FIXED(std::to_string(c.cluster.enabled ? c.cluster.port : 0))},
     {"databases", "", FIXED("1")},
+    {"enable-debug-command", "", FIXED(c.enableDebugCommand)},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", Format::Integer, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackEntries)},
     {"hash-max-listpack-value", "hash-max-ziplist-value", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackValue)},
     {"hll-sparse-max-bytes", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hllSparseMaxBytes)},

@@ -141,6 +141,21 @@ void clientSetname(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
+void clientReply(CommandContext& ctx) {
+  Session& s = ctx.client->session();
+  if (equalsIgnoreCase(ctx.args[2], "on")) {
+    s.repliesOff = s.skipThis = s.skipNext = false;
+    return ctx.reply.ok();
+  }
+  if (equalsIgnoreCase(ctx.args[2], "off")) {
+    s.repliesOff = true;
+  } else if (equalsIgnoreCase(ctx.args[2], "skip")) {
+    if (!s.repliesOff) s.skipNext = true;
+  } else {
+    ctx.reply.error(kSyntaxError);
+  }
+}
+
 void clientGetname(CommandContext& ctx) {
   if (ctx.client->name().empty()) return ctx.reply.null();
   ctx.reply.bulk(ctx.client->name());

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "worker/commands/commands.h"
+#include "worker/scripting/lua_engine.h"
 
 namespace keyloop::commands {
 
@@ -124,8 +125,12 @@ void memorySection(CommandContext& ctx, Writer& w) {
   w.add("used_memory_rss_human", bytesHuman(rss));
   w.add("total_system_memory", system);
   w.add("total_system_memory_human", bytesHuman(system));
-  w.addAll({{"used_memory_lua", "0"}, {"used_memory_scripts", "0"}, {"number_of_cached_scripts", "0"},
-            {"maxmemory", "0"}, {"maxmemory_human", "0B"}, {"maxmemory_policy", "noeviction"}});
+  // Scripts: every worker keeps the same cache; this worker's interpreter.
+  const LuaEngine* lua = ctx.worker.lua();
+  w.add("used_memory_lua", lua != nullptr ? lua->memoryBytes() : 0);
+  w.add("used_memory_scripts", 0);
+  w.add("number_of_cached_scripts", lua != nullptr ? lua->scripts() : 0);
+  w.addAll({{"maxmemory", "0"}, {"maxmemory_human", "0B"}, {"maxmemory_policy", "noeviction"}});
   w.add("mem_fragmentation_ratio", ratio);
   w.add("mem_fragmentation_bytes", rss > used ? rss - used : 0);
   w.addAll({{"mem_allocator", "libc"}, {"active_defrag_running", "0"}});

@@ -25,14 +25,23 @@ std::string parseMetadata(std::string_view code, Metadata& md) {
   const std::size_t end = code.find('\n');
   if (end == std::string_view::npos) return "ERR Invalid library metadata";
   md.codeAt = end;
-  std::vector<std::string_view> parts;
+  // Split as sdssplitargs does: spaces apart, quotes ("..." or '...')
+  // grouping and dropped.
+  std::vector<std::string> parts;
   const std::string_view line = code.substr(0, end);
   for (std::size_t at = 0; at < line.size();) {
     while (at < line.size() && std::isspace(static_cast<unsigned char>(line[at]))) ++at;
-    std::size_t stop = at;
-    while (stop < line.size() && !std::isspace(static_cast<unsigned char>(line[stop]))) ++stop;
-    if (stop > at) parts.push_back(line.substr(at, stop - at));
-    at = stop;
+    if (at >= line.size()) break;
+    std::string part;
+    char quote = 0;
+    for (; at < line.size() && (quote != 0 || !std::isspace(static_cast<unsigned char>(line[at]))); ++at) {
+      const char c = line[at];
+      if (quote == 0 && (c == '"' || c == '\'')) quote = c;
+      else if (c == quote) quote = 0;
+      else part += c;
+    }
+    if (quote != 0) return "ERR Invalid library metadata";
+    parts.push_back(std::move(part));
   }
   if (parts.empty()) return "ERR Invalid library metadata";
   md.engine = parts[0].substr(2);
@@ -59,6 +68,12 @@ bool validName(std::string_view name) {
 }
 
 }  // namespace
+
+bool FunctionLibraries::NoCase::operator()(std::string_view a, std::string_view b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+  });
+}
 
 std::string FunctionLibraries::load(std::string_view code, bool replace, std::string& error) {
   Metadata md;
@@ -136,6 +151,12 @@ namespace commands {
 
 namespace {
 
+// Redis's addReplySubcommandSyntaxError.
+std::string subcommandSyntaxError(CommandContext&, std::string_view sub, std::string_view container) {
+  return "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) + "'. Try " +
+         std::string(container) + " HELP.";
+}
+
 FunctionLibraries* librariesOrReply(CommandContext& ctx) {
   FunctionLibraries* libraries = ctx.worker.functions();
   if (libraries == nullptr) ctx.reply.error("ERR functions are not available");
@@ -164,7 +185,8 @@ void fcallGeneric(CommandContext& ctx, bool readOnlyCommand) {
   const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
   const int ref = f->registered.ref;
   const std::string name = f->registered.name;
-  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), /*function=*/true}, keys, args,
+  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), /*function=*/true, false, name, ctx.args},
+               keys, args,
                [&](const LuaEngine::Run& run) { libraries->engine().call(ref, name, run, ctx.reply); });
 }
 
@@ -201,8 +223,8 @@ void functionDelete(CommandContext& ctx) {
 void functionFlush(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
-  if (ctx.args.size() > 3 || (ctx.args.size() == 3 && !equalsIgnoreCase(ctx.args[2], "sync") &&
-                              !equalsIgnoreCase(ctx.args[2], "async"))) {
+  if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError(ctx, "flush", "FUNCTION"));
+  if (ctx.args.size() == 3 && !equalsIgnoreCase(ctx.args[2], "sync") && !equalsIgnoreCase(ctx.args[2], "async")) {
     return ctx.reply.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
   }
   libraries->flush();
@@ -272,7 +294,7 @@ void functionRestore(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
   enum class Policy { Append, Replace, Flush } policy = Policy::Append;
-  if (ctx.args.size() > 4) return ctx.reply.error(kSyntaxError);
+  if (ctx.args.size() > 4) return ctx.reply.error(subcommandSyntaxError(ctx, "restore", "FUNCTION"));
   if (ctx.args.size() == 4) {
     if (equalsIgnoreCase(ctx.args[3], "append")) policy = Policy::Append;
     else if (equalsIgnoreCase(ctx.args[3], "replace")) policy = Policy::Replace;
@@ -310,9 +332,25 @@ void functionRestore(CommandContext& ctx) {
 void functionStats(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
+  long long ms = 0;
+  const ScriptCall* running = ctx.worker.runningScript(&ms);
+  if (running != nullptr && !running->function) {
+    return ctx.reply.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+  }
   ctx.reply.map(2);
   ctx.reply.bulk("running_script");
-  ctx.reply.null();  // a script that runs answers nobody else on its worker
+  if (running == nullptr) {
+    ctx.reply.null();
+  } else {
+    ctx.reply.map(3);
+    ctx.reply.bulk("name");
+    ctx.reply.bulk(running->name);
+    ctx.reply.bulk("command");
+    ctx.reply.array(running->command.size());
+    for (std::string_view a : running->command) ctx.reply.bulk(a);
+    ctx.reply.bulk("duration_ms");
+    ctx.reply.integer(ms);
+  }
   ctx.reply.bulk("engines");
   ctx.reply.map(1);
   ctx.reply.bulk("LUA");
@@ -323,10 +361,7 @@ void functionStats(CommandContext& ctx) {
   ctx.reply.integer(static_cast<long long>(libraries->functions().size()));
 }
 
-void functionKill(CommandContext& ctx) {
-  const std::string error = ctx.worker.killScript(/*eval=*/false);
-  error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
-}
+void functionKill(CommandContext& ctx) { replyKill(ctx, /*eval=*/false); }
 
 void functionHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {

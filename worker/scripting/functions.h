@@ -23,6 +23,11 @@ struct CommandContext;
 
 class FunctionLibraries {
  public:
+  // Library and function names compare ignoring case, as in Redis.
+  struct NoCase {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
   struct Function {
     std::string library;
     LuaEngine::Registered registered;
@@ -39,16 +44,16 @@ class FunctionLibraries {
   bool remove(std::string_view library);
   void flush();
   const Function* find(std::string_view name) const;
-  const std::map<std::string, Library, std::less<>>& libraries() const { return libraries_; }
-  const std::map<std::string, Function, std::less<>>& functions() const { return functions_; }
+  const std::map<std::string, Library, NoCase>& libraries() const { return libraries_; }
+  const std::map<std::string, Function, NoCase>& functions() const { return functions_; }
   LuaEngine& engine() { return engine_; }
 
  private:
   void unlink(std::string_view library);
 
   LuaEngine engine_;
-  std::map<std::string, Library, std::less<>> libraries_;
-  std::map<std::string, Function, std::less<>> functions_;
+  std::map<std::string, Library, NoCase> libraries_;
+  std::map<std::string, Function, NoCase> functions_;
 };
 
 namespace commands {

@@ -274,6 +274,47 @@ int globalsIndex(lua_State* L) {
   return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name == nullptr ? "?" : name);
 }
 
+void markProtected(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kProtected);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+// The metatable at the top of the stack shows getmetatable() a read-only
+// view of itself: reading it works, changing it is Redis's error.
+void sealMetatable(lua_State* L) {
+  const int mt = lua_gettop(L);
+  lua_newtable(L);  // the view
+  lua_newtable(L);  // its metatable
+  lua_pushvalue(L, mt);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, assignToReadonly);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  markProtected(L);
+  lua_setfield(L, mt, "__metatable");
+}
+
+// Redis's Lua refuses precompiled chunks: loadstring of one gives nil.
+int guardedLoadstring(lua_State* L) {
+  std::size_t n = 0;
+  const char* code = luaL_checklstring(L, 1, &n);
+  if (n > 0 && code[0] == LUA_SIGNATURE[0]) {
+    lua_pushnil(L);
+    lua_pushstring(L, "binary code loading is disabled");
+    return 2;
+  }
+  const char* name = luaL_optstring(L, 2, code);
+  if (luaL_loadbuffer(L, code, n, name) == 0) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 // Replaces the table at the top of the stack by an empty proxy that reads
 // through to it and refuses writes; `strictIndex`: a missing name is an error.
 void pushProxyOf(lua_State* L, bool strictIndex) {
@@ -291,8 +332,7 @@ void pushProxyOf(lua_State* L, bool strictIndex) {
   }
   lua_pushcfunction(L, assignToReadonly);
   lua_setfield(L, -2, "__newindex");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");  // getmetatable() cannot reach it to undo it
+  sealMetatable(L);
   lua_setmetatable(L, -2);
   lua_getfield(L, LUA_REGISTRYINDEX, kProtected);
   lua_pushvalue(L, -2);
@@ -329,10 +369,8 @@ void openLibrary(lua_State* L, const char* name, lua_CFunction open) {
   lua_pop(L, 1);
 }
 
-void registerRedisApi(lua_State* L) {
-  lua_newtable(L);
-  setFunction(L, "call", redisCall);
-  setFunction(L, "pcall", redisPcall);
+// redis.log, its levels and the version: in scripts and library code alike.
+void setLogAndVersion(lua_State* L) {
   setFunction(L, "log", log);
   setNumber(L, "LOG_DEBUG", 0);
   setNumber(L, "LOG_VERBOSE", 1);
@@ -341,6 +379,13 @@ void registerRedisApi(lua_State* L) {
   setNumber(L, "REDIS_VERSION_NUM", 0x07000f);
   lua_pushstring(L, "7.0.15");
   lua_setfield(L, -2, "REDIS_VERSION");
+}
+
+void registerRedisApi(lua_State* L) {
+  lua_newtable(L);
+  setFunction(L, "call", redisCall);
+  setFunction(L, "pcall", redisPcall);
+  setLogAndVersion(L);
   setFunction(L, "setresp", setResp);
   setFunction(L, "sha1hex", sha1hex);
   setFunction(L, "error_reply", errorReply);
@@ -498,14 +543,7 @@ void registerLibraryApi(lua_State* L) {
   lua_newtable(L);  // the library's globals
   lua_newtable(L);  // its redis table
   setFunction(L, "register_function", registerFunction);
-  setFunction(L, "log", log);
-  setNumber(L, "LOG_DEBUG", 0);
-  setNumber(L, "LOG_VERBOSE", 1);
-  setNumber(L, "LOG_NOTICE", 2);
-  setNumber(L, "LOG_WARNING", 3);
-  setNumber(L, "REDIS_VERSION_NUM", 0x07000f);
-  lua_pushstring(L, "7.0.15");
-  lua_setfield(L, -2, "REDIS_VERSION");
+  setLogAndVersion(L);
   pushProxyOf(L, true);
   lua_setfield(L, -2, "redis");
   lua_setfield(L, LUA_REGISTRYINDEX, kLibraryApi);
@@ -536,6 +574,8 @@ void LuaEngine::open() {
   lua_setglobal(L, "rawset");
   lua_pushcfunction(L, guardedSetmetatable);
   lua_setglobal(L, "setmetatable");
+  lua_pushcfunction(L, guardedLoadstring);
+  lua_setglobal(L, "loadstring");
   registerRedisApi(L);
   lua_getglobal(L, "math");
   setFunction(L, "random", mathRandom);
@@ -595,8 +635,7 @@ void LuaEngine::open() {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, assignToReadonly);
   lua_setfield(L, -2, "__newindex");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
+  sealMetatable(L);
   lua_setmetatable(L, LUA_GLOBALSINDEX);
   lua_getfield(L, LUA_REGISTRYINDEX, kProtected);
   lua_pushvalue(L, LUA_GLOBALSINDEX);

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/resp/reply.h"
 #include "worker/scripting/lua_engine.h"
@@ -21,6 +22,8 @@ struct ScriptCall {
   bool readOnly;       // EVAL_RO, FCALL_RO, a no-writes script
   bool function = false;  // FCALL (FUNCTION KILL stops it), else EVAL (SCRIPT KILL)
   bool wrote = false;  // a write ran: SCRIPT KILL can no longer stop it
+  std::string name = {};                      // the function's (FUNCTION STATS)
+  std::span<const std::string_view> command = {};  // the FCALL / EVAL that runs it
 };
 
 // Marks a script as running on this worker for as long as it lives (SCRIPT
@@ -40,6 +43,9 @@ class ScriptGuard {
 // reply in `protocol`.
 std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<const std::string_view> args,
                            resp::Protocol protocol);
+// SCRIPT KILL (`eval`) and FUNCTION KILL: +OK, or Redis's reason why not.
+void replyKill(CommandContext& ctx, bool eval);
+
 // Runs a script or function (`invoke` hands the Run to the engine) whose
 // redis.call goes to callFromScript; its reply goes to ctx.reply.
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,

@@ -33,7 +33,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   if (command.spec == nullptr) return errorReply("ERR Unknown Redis command called from script");
   const CommandSpec& spec = *command.spec;
   if (!arityAllows(spec, args.size())) return errorReply("ERR Wrong number of args calling Redis command from script");
-  if ((spec.flags & kNoScript) || spec.handler == nullptr) {
+  if (((spec.flags & kNoScript) && !ctx.worker.denyScriptsDisabled()) || spec.handler == nullptr) {
     return errorReply("ERR This Redis command is not allowed from script");
   }
   if ((spec.flags & kWrite) && call.readOnly) {
@@ -58,6 +58,11 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
     ctx.worker.runNested(command, inner);
   }
   return out;
+}
+
+void replyKill(CommandContext& ctx, bool eval) {
+  const std::string error = ctx.worker.killScript(eval);
+  error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
 }
 
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
@@ -157,10 +162,7 @@ void scriptFlush(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
-void scriptKill(CommandContext& ctx) {
-  const std::string error = ctx.worker.killScript(/*eval=*/true);
-  error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
-}
+void scriptKill(CommandContext& ctx) { replyKill(ctx, /*eval=*/true); }
 
 void scriptHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {
