@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -159,13 +160,26 @@ void readListen(const Reader& r, const YAML::Node& node, Config& c) {
 void readLimits(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "limits");
   r.checkKeys(node, {"maxclients", "proto_max_bulk_len", "client_query_buffer_limit",
-                     "client_output_buffer_limit", "timeout"}, "limits");
+                     "client_output_buffer_limit", "pubsub_output_buffer_limit", "timeout"}, "limits");
   constexpr std::uint64_t kMaxSize = 1ull << 40;
   if (node["maxclients"]) c.maxClients = static_cast<std::size_t>(r.integer(node["maxclients"], "maxclients", 1, 1000000));
   if (node["proto_max_bulk_len"]) c.protoMaxBulkLen = r.size(node["proto_max_bulk_len"], "proto_max_bulk_len", 1024 * 1024, kMaxSize);
   if (node["client_query_buffer_limit"]) c.clientQueryBufferLimit = r.size(node["client_query_buffer_limit"], "client_query_buffer_limit", 1024 * 1024, kMaxSize);
   if (node["client_output_buffer_limit"]) c.clientOutputBufferLimit = r.size(node["client_output_buffer_limit"], "client_output_buffer_limit", 64 * 1024, kMaxSize);
   if (node["timeout"]) c.idleTimeoutSeconds = r.durationMs(node["timeout"], "timeout", 365ull * 86400 * 1000) / 1000;
+  if (const YAML::Node& pubsub = node["pubsub_output_buffer_limit"]) {
+    // Redis's "<hard> <soft> <soft seconds>" (client-output-buffer-limit pubsub).
+    std::istringstream in(r.scalar(pubsub, "pubsub_output_buffer_limit"));
+    std::string hard, soft, seconds, extra;
+    in >> hard >> soft >> seconds >> extra;
+    const auto h = parseSize(hard), s = parseSize(soft);
+    char* end = nullptr;
+    const unsigned long secs = seconds.empty() ? 0 : std::strtoul(seconds.c_str(), &end, 10);
+    if (!h || !s || seconds.empty() || *end != '\0' || !extra.empty() || secs > 86400) {
+      r.fail(pubsub, "'pubsub_output_buffer_limit' takes '<hard> <soft> <seconds>' like '32mb 8mb 60'");
+    }
+    c.pubsubOutputLimit = OutputLimit{static_cast<std::size_t>(*h), static_cast<std::size_t>(*s), static_cast<unsigned>(secs)};
+  }
 }
 
 void readExpiry(const Reader& r, const YAML::Node& node, Config& c) {

@@ -70,7 +70,10 @@ const Setting kSettings[] = {
     {"appendonly", "", FIXED("no")},
     {"bind", "", FIXED(c.listen.front().address)},
     {"busy-reply-threshold", "lua-time-limit", Format::Integer, 0, kLong, SIZE_SETTING(busyReplyThresholdMs)},
-    {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0")},
+    {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0 slave 0 0 0 pubsub " +
+                                             std::to_string(c.pubsubOutputLimit.hard) + " " +
+                                             std::to_string(c.pubsubOutputLimit.soft) + " " +
+                                             std::to_string(c.pubsubOutputLimit.softSeconds))},
     {"client-query-buffer-limit", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(clientQueryBufferLimit)},
     {"cluster-announce-ip", "", FIXED(c.cluster.announce)},
     {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},

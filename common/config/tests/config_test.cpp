@@ -57,6 +57,17 @@ TEST(Config, NotifyKeyspaceEventsTakesRedissLetters) {
             "test.yaml:1:25: 'notify_keyspace_events' takes the letters of Redis's notify-keyspace-events (Ag$lshzxeKEtmdn)");
 }
 
+TEST(Config, PubsubOutputBufferLimitTakesRedissThreeValues) {
+  ConfigResult r = parseConfig("limits:\n  pubsub_output_buffer_limit: 1mb 512kb 5\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const OutputLimit& limit = std::get<Config>(r).pubsubOutputLimit;
+  EXPECT_EQ(limit.hard, 1024u * 1024);
+  EXPECT_EQ(limit.soft, 512u * 1024);
+  EXPECT_EQ(limit.softSeconds, 5u);
+  EXPECT_EQ(errorOf("limits:\n  pubsub_output_buffer_limit: 1mb\n"),
+            "test.yaml:2:31: 'pubsub_output_buffer_limit' takes '<hard> <soft> <seconds>' like '32mb 8mb 60'");
+}
+
 TEST(Config, EncodingSectionIsReadAndChecked) {
   ConfigResult r = parseConfig("encoding:\n  hash_max_listpack_entries: 4\n  set_max_intset_entries: 0\n", "test.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
