@@ -72,6 +72,33 @@ TEST_F(Transactions, AReaderNeverSeesHalfOfAnExecAcrossFourWorkers) {
   EXPECT_GT(reads, 0);
 }
 
+TEST_F(Transactions, AReaderNeverSeesHalfOfAScriptAcrossFourWorkers) {
+  const std::vector<std::string> keys{keyOn(0, "s:"), keyOn(1, "s:"), keyOn(2, "s:"), keyOn(3, "s:")};
+  for (const auto& k : keys) ASSERT_EQ(control.command({"SET", k, "0"}), "+OK\r\n");
+  constexpr int kRounds = 300;
+  std::thread writer([&] {
+    RespConnection w(server.port);
+    for (int round = 1; round <= kRounds; ++round) {
+      std::vector<std::string> eval{"EVAL", "for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1]) end return #KEYS", "4"};
+      eval.insert(eval.end(), keys.begin(), keys.end());
+      eval.push_back(std::to_string(round));
+      ASSERT_EQ(w.command(eval), ":4\r\n");
+    }
+  });
+  RespConnection reader(server.port);
+  std::string last = "0";
+  while (last != std::to_string(kRounds)) {
+    std::vector<std::string> mget{"MGET"};
+    mget.insert(mget.end(), keys.begin(), keys.end());
+    const auto values = RespConnection::elements(reader.command(mget));
+    ASSERT_EQ(values.size(), keys.size());
+    for (const auto& v : values) ASSERT_EQ(v, values.front()) << "a read saw part of a script";
+    last = values.front().substr(values.front().find("\r\n") + 2);
+    last.resize(last.size() - 2);
+  }
+  writer.join();
+}
+
 TEST_F(Transactions, WatchRacesLoseNoIncrementWhenTheKeysLiveOnTwoWorkers) {
   const std::string counter = keyOn(1), mirror = keyOn(2);
   constexpr int kPerWriter = 100;
