@@ -7,6 +7,7 @@
 // for conditions (a reply, a count), never for a fixed time.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "common/ring/ring.h"
@@ -37,66 +38,62 @@ std::string message(const std::string& channel, const std::string& text) {
 struct Transactions : ::testing::Test {
   KeyloopServer server{"workers: 4\n"};
   RespConnection control{server.port};
+
+  // Reads `keys` with MGET while `write(round)` sets all of them to the
+  // round's number, rounds 1..kRounds, each atomically across the workers:
+  // every read must see one round's value in every key. Returns the reads.
+  static constexpr int kRounds = 300;
+  int readWholeRounds(const std::vector<std::string>& keys, const std::function<void(RespConnection&, int)>& write) {
+    for (const auto& k : keys) EXPECT_EQ(control.command({"SET", k, "0"}), "+OK\r\n");
+    std::thread writer([&] {
+      RespConnection w(server.port);
+      for (int round = 1; round <= kRounds; ++round) write(w, round);
+    });
+    RespConnection reader(server.port);
+    int reads = 0;
+    std::string last = "0";
+    while (last != std::to_string(kRounds)) {
+      std::vector<std::string> mget{"MGET"};
+      mget.insert(mget.end(), keys.begin(), keys.end());
+      const auto values = RespConnection::elements(reader.command(mget));
+      EXPECT_EQ(values.size(), keys.size());
+      if (values.size() != keys.size()) break;
+      bool whole = true;
+      for (const auto& v : values) whole = whole && v == values.front();
+      EXPECT_TRUE(whole) << "a read saw part of one write";
+      if (!whole) break;
+      last = values.front().substr(values.front().find("\r\n") + 2);
+      last.resize(last.size() - 2);
+      ++reads;
+    }
+    writer.join();
+    return reads;
+  }
 };
 
 TEST_F(Transactions, AReaderNeverSeesHalfOfAnExecAcrossFourWorkers) {
   const std::vector<std::string> keys{keyOn(0), keyOn(1), keyOn(2), keyOn(3)};
-  for (const auto& k : keys) ASSERT_EQ(control.command({"SET", k, "0"}), "+OK\r\n");
-  constexpr int kRounds = 300;
-  std::thread writer([&] {
-    RespConnection w(server.port);
-    for (int round = 1; round <= kRounds; ++round) {
-      w.sendCommand({"MULTI"});
-      for (const auto& k : keys) w.sendCommand({"SET", k, std::to_string(round)});
-      w.sendCommand({"EXEC"});
-      for (std::size_t i = 0; i < keys.size() + 1; ++i) w.readReply();
-      const auto exec = w.readReply();
-      ASSERT_TRUE(exec.has_value());
-      ASSERT_EQ(exec->substr(0, 4), "*4\r\n");
-    }
+  const int reads = readWholeRounds(keys, [&](RespConnection& w, int round) {
+    w.sendCommand({"MULTI"});
+    for (const auto& k : keys) w.sendCommand({"SET", k, std::to_string(round)});
+    w.sendCommand({"EXEC"});
+    for (std::size_t i = 0; i < keys.size() + 1; ++i) w.readReply();
+    const auto exec = w.readReply();
+    ASSERT_TRUE(exec.has_value());
+    ASSERT_EQ(exec->substr(0, 4), "*4\r\n");
   });
-  RespConnection reader(server.port);
-  int reads = 0;
-  std::string last = "0";
-  while (last != std::to_string(kRounds)) {
-    std::vector<std::string> mget{"MGET"};
-    mget.insert(mget.end(), keys.begin(), keys.end());
-    const auto values = RespConnection::elements(reader.command(mget));
-    ASSERT_EQ(values.size(), keys.size());
-    for (const auto& v : values) ASSERT_EQ(v, values.front()) << "a read saw part of a transaction";
-    last = values.front().substr(values.front().find("\r\n") + 2);
-    last.resize(last.size() - 2);
-    ++reads;
-  }
-  writer.join();
   EXPECT_GT(reads, 0);
 }
 
 TEST_F(Transactions, AReaderNeverSeesHalfOfAScriptAcrossFourWorkers) {
   const std::vector<std::string> keys{keyOn(0, "s:"), keyOn(1, "s:"), keyOn(2, "s:"), keyOn(3, "s:")};
-  for (const auto& k : keys) ASSERT_EQ(control.command({"SET", k, "0"}), "+OK\r\n");
-  constexpr int kRounds = 300;
-  std::thread writer([&] {
-    RespConnection w(server.port);
-    for (int round = 1; round <= kRounds; ++round) {
-      std::vector<std::string> eval{"EVAL", "for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1]) end return #KEYS", "4"};
-      eval.insert(eval.end(), keys.begin(), keys.end());
-      eval.push_back(std::to_string(round));
-      ASSERT_EQ(w.command(eval), ":4\r\n");
-    }
+  const int reads = readWholeRounds(keys, [&](RespConnection& w, int round) {
+    std::vector<std::string> eval{"EVAL", "for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1]) end return #KEYS", "4"};
+    eval.insert(eval.end(), keys.begin(), keys.end());
+    eval.push_back(std::to_string(round));
+    ASSERT_EQ(w.command(eval), ":4\r\n");
   });
-  RespConnection reader(server.port);
-  std::string last = "0";
-  while (last != std::to_string(kRounds)) {
-    std::vector<std::string> mget{"MGET"};
-    mget.insert(mget.end(), keys.begin(), keys.end());
-    const auto values = RespConnection::elements(reader.command(mget));
-    ASSERT_EQ(values.size(), keys.size());
-    for (const auto& v : values) ASSERT_EQ(v, values.front()) << "a read saw part of a script";
-    last = values.front().substr(values.front().find("\r\n") + 2);
-    last.resize(last.size() - 2);
-  }
-  writer.join();
+  EXPECT_GT(reads, 0);
 }
 
 TEST_F(Transactions, WatchRacesLoseNoIncrementWhenTheKeysLiveOnTwoWorkers) {

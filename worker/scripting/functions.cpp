@@ -168,26 +168,15 @@ void fcallGeneric(CommandContext& ctx, bool readOnlyCommand) {
   if (libraries == nullptr) return;
   const FunctionLibraries::Function* f = libraries->find(ctx.args[1]);
   if (f == nullptr) return ctx.reply.error("ERR Function not found");
-  const auto numkeys = parseInteger(ctx.args[2]);
-  if (!numkeys) return ctx.reply.error("ERR Bad number of keys provided");
-  if (*numkeys > static_cast<long long>(ctx.args.size()) - 3) {
-    return ctx.reply.error("ERR Number of keys can't be greater than number of args");
-  }
-  if (*numkeys < 0) return ctx.reply.error("ERR Number of keys can't be negative");
+  const auto numkeys = numkeysOrReply(ctx, "ERR Bad number of keys provided");
+  if (!numkeys) return;
   const std::uint32_t flags = f->registered.flags;
-  if ((flags & lua::kNoCluster) && ctx.worker.config().cluster.enabled) {
-    return ctx.reply.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
-  }
-  if (readOnlyCommand && !(flags & lua::kNoWrites)) {
-    return ctx.reply.error("ERR Can not execute a script with write flag using *_ro command.");
-  }
-  const auto keys = ctx.args.subspan(3, static_cast<std::size_t>(*numkeys));
-  const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
+  if (!flagsAllowOrReply(ctx, flags, readOnlyCommand)) return;
   const int ref = f->registered.ref;
-  const std::string name = f->registered.name;
-  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), /*function=*/true, false, name, ctx.args},
-               keys, args,
-               [&](const LuaEngine::Run& run) { libraries->engine().call(ref, name, run, ctx.reply); });
+  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), /*function=*/true, false,
+                               f->registered.name, ctx.args},
+               ctx.args.subspan(3, *numkeys), ctx.args.subspan(3 + *numkeys),
+               [&](const LuaEngine::Run& run) { libraries->engine().call(ref, run, ctx.reply); });
 }
 
 }  // namespace

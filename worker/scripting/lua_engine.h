@@ -33,6 +33,10 @@ struct lua_State;
 
 namespace keyloop {
 
+namespace lua {
+struct RunState;
+}
+
 // Redis's sha1hex: 40 lower-case hex digits.
 std::string sha1Hex(std::string_view data);
 
@@ -66,7 +70,7 @@ class LuaEngine {
   std::size_t memoryBytes() const;
 
   struct Run {
-    std::string_view sha;
+    std::string_view name;  // the script's sha (EVAL) or the function's name (FCALL), as errors show it
     std::span<const std::string_view> keys, args;
     Caller call;
     Poll poll;
@@ -85,13 +89,13 @@ class LuaEngine {
   // keeps); the functions it registered, or Redis's error.
   std::string loadLibrary(std::string_view code, std::vector<Registered>& registered);
   // Calls a registered function with (keys, args).
-  void call(int ref, std::string_view name, const Run& run, resp::Reply& reply);
+  void call(int ref, const Run& run, resp::Reply& reply);
   void release(int ref);
 
  private:
   void open();
   void close();
-  void finishRun(bool failed, std::string_view name, resp::Reply& reply, resp::Protocol protocol);
+  void finishRun(bool failed, const lua::RunState& state, resp::Reply& reply);
 
   Mode mode_;
   lua_State* lua_ = nullptr;

@@ -3,7 +3,9 @@
 // read only, a key this run cannot reach) and where the command runs.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,11 +45,19 @@ class ScriptGuard {
 // reply in `protocol`.
 std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<const std::string_view> args,
                            resp::Protocol protocol);
+// EVAL's and FCALL's numkeys (args[2]), checked against the arguments;
+// nullopt after replying `notANumber` or Redis's other errors.
+std::optional<std::size_t> numkeysOrReply(CommandContext& ctx, std::string_view notANumber);
+// Whether a script with `flags` (lua_convert.h) may run here, as
+// scriptPrepareForRun checks: false after replying why not.
+bool flagsAllowOrReply(CommandContext& ctx, std::uint32_t flags, bool readOnlyCommand);
+
 // SCRIPT KILL (`eval`) and FUNCTION KILL: +OK, or Redis's reason why not.
 void replyKill(CommandContext& ctx, bool eval);
 
 // Runs a script or function (`invoke` hands the Run to the engine) whose
-// redis.call goes to callFromScript; its reply goes to ctx.reply.
+// redis.call goes to callFromScript; its reply goes to ctx.reply. The
+// run's name is call.name.
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke);
 

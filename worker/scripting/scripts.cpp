@@ -60,6 +60,35 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   return out;
 }
 
+std::optional<std::size_t> numkeysOrReply(CommandContext& ctx, std::string_view notANumber) {
+  const auto numkeys = parseInteger(ctx.args[2]);
+  if (!numkeys) {
+    ctx.reply.error(notANumber);
+    return std::nullopt;
+  }
+  if (*numkeys > static_cast<long long>(ctx.args.size()) - 3) {
+    ctx.reply.error("ERR Number of keys can't be greater than number of args");
+    return std::nullopt;
+  }
+  if (*numkeys < 0) {
+    ctx.reply.error("ERR Number of keys can't be negative");
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(*numkeys);
+}
+
+bool flagsAllowOrReply(CommandContext& ctx, std::uint32_t flags, bool readOnlyCommand) {
+  if ((flags & lua::kNoCluster) && ctx.worker.config().cluster.enabled) {
+    ctx.reply.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    return false;
+  }
+  if (readOnlyCommand && !(flags & lua::kNoWrites)) {
+    ctx.reply.error("ERR Can not execute a script with write flag using *_ro command.");
+    return false;
+  }
+  return true;
+}
+
 void replyKill(CommandContext& ctx, bool eval) {
   const std::string error = ctx.worker.killScript(eval);
   error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
@@ -68,7 +97,7 @@ void replyKill(CommandContext& ctx, bool eval) {
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke) {
   ScriptGuard guard(ctx.worker, call);
-  LuaEngine::Run run{{}, keys, args,
+  LuaEngine::Run run{call.name, keys, args,
                      [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
                        return callFromScript(ctx, call, a, p);
                      },
@@ -84,12 +113,8 @@ namespace {
 void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
   LuaEngine* engine = ctx.worker.lua();
   if (engine == nullptr) return ctx.reply.error("ERR scripting is not available");
-  const auto numkeys = parseInteger(ctx.args[2]);
-  if (!numkeys) return ctx.reply.error(kNotInteger);
-  if (*numkeys > static_cast<long long>(ctx.args.size()) - 3) {
-    return ctx.reply.error("ERR Number of keys can't be greater than number of args");
-  }
-  if (*numkeys < 0) return ctx.reply.error("ERR Number of keys can't be negative");
+  const auto numkeys = numkeysOrReply(ctx, kNotInteger);
+  if (!numkeys) return;
   std::string sha;
   if (bySha) {
     if (ctx.args[1].size() != 40) return ctx.reply.error(kNoScriptError);
@@ -106,21 +131,11 @@ void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
     }
   }
   const std::uint32_t flags = engine->flags(sha);
-  if (!(flags & lua::kCompatible)) {
-    if ((flags & lua::kNoCluster) && ctx.worker.config().cluster.enabled) {
-      return ctx.reply.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
-    }
-    if (readOnlyCommand && !(flags & lua::kNoWrites)) {
-      return ctx.reply.error("ERR Can not execute a script with write flag using *_ro command.");
-    }
-  }
-  const auto keys = ctx.args.subspan(3, static_cast<std::size_t>(*numkeys));
-  const auto args = ctx.args.subspan(3 + static_cast<std::size_t>(*numkeys));
-  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites)}, keys, args, [&](const LuaEngine::Run& run) {
-    LuaEngine::Run named = run;
-    named.sha = sha;
-    engine->run(named, ctx.reply);
-  });
+  // A script without a shebang keeps Redis 6's rules (no flags to check).
+  if (!(flags & lua::kCompatible) && !flagsAllowOrReply(ctx, flags, readOnlyCommand)) return;
+  runWithCalls(ctx, ScriptCall{readOnlyCommand || (flags & lua::kNoWrites), false, false, sha, ctx.args},
+               ctx.args.subspan(3, *numkeys), ctx.args.subspan(3 + *numkeys),
+               [&](const LuaEngine::Run& run) { engine->run(run, ctx.reply); });
 }
 
 }  // namespace
