@@ -32,6 +32,8 @@ std::string formatLongDouble(long double value);
 std::string formatInteger(long long value);
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// FLUSHALL's, SCRIPT FLUSH's and FUNCTION FLUSH's optional mode: SYNC or ASYNC.
+inline bool isFlushMode(std::string_view arg) { return equalsIgnoreCase(arg, "sync") || equalsIgnoreCase(arg, "async"); }
 std::string toLower(std::string_view text);
 std::string toUpper(std::string_view text);
 // The non-empty pieces of `text` between `separator`s.

@@ -88,9 +88,7 @@ void randomkey(CommandContext& ctx) {
 void dbsize(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.store.size())); }
 
 void flushdb(CommandContext& ctx) {
-  if (ctx.args.size() > 2 ||
-      (ctx.args.size() == 2 && !equalsIgnoreCase(ctx.args[1], "async") &&
-       !equalsIgnoreCase(ctx.args[1], "sync"))) {
+  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) {
     return ctx.reply.error(kSyntaxError);
   }
   // The keys are gone for clients at once either way; only the freeing of

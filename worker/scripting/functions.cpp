@@ -213,7 +213,7 @@ void functionFlush(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
   if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError(ctx, "flush", "FUNCTION"));
-  if (ctx.args.size() == 3 && !equalsIgnoreCase(ctx.args[2], "sync") && !equalsIgnoreCase(ctx.args[2], "async")) {
+  if (ctx.args.size() == 3 && !isFlushMode(ctx.args[2])) {
     return ctx.reply.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
   }
   libraries->flush();

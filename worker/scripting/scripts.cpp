@@ -169,8 +169,7 @@ void scriptExists(CommandContext& ctx) {
 }
 
 void scriptFlush(CommandContext& ctx) {
-  if (ctx.args.size() > 3 || (ctx.args.size() == 3 && !equalsIgnoreCase(ctx.args[2], "sync") &&
-                              !equalsIgnoreCase(ctx.args[2], "async"))) {
+  if (ctx.args.size() > 3 || (ctx.args.size() == 3 && !isFlushMode(ctx.args[2]))) {
     return ctx.reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
   }
   if (LuaEngine* engine = ctx.worker.lua()) engine->flush();
