@@ -10,12 +10,14 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 
 #include "common/ipc/control.h"
 #include "master/control.h"
 #include "master/notify.h"
 #include "master/process_title.h"
+#include "worker/store.h"
 #include "worker/worker_process.h"
 
 namespace keyloop {
@@ -33,6 +35,13 @@ std::string describeExit(int status) {
 
 }  // namespace
 
+std::string makeDirectory(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) return path + ": " + error.message();
+  return {};
+}
+
 std::string counted(std::size_t n, const std::string& noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
@@ -47,7 +56,8 @@ Master::Master(Config config, Log& log)
       masterPid_(::getpid()),
       reserve_(openReserve()),
       stepDeadline_(loop_),
-      statusTimer_(loop_) {}
+      statusTimer_(loop_),
+      saveRules_(loop_) {}
 
 Master::~Master() = default;
 
@@ -76,6 +86,12 @@ int Master::run() {
   }
   metrics_ = std::move(std::get<std::unique_ptr<metrics::SharedMetrics>>(metrics));
   configText_ = std::move(std::get<std::unique_ptr<ipc::SharedText>>(text));
+  if (std::string error = makeDirectory(config().persistence.dir); !error.empty()) {
+    log_.warning("persistence.dir: %s", error.c_str());
+    return 1;
+  }
+  snapshots_ = std::make_unique<Snapshots>(loop_, log_, *metrics_);
+  metrics_->snapshots().lastSaveUnix.store(unixMillis() / 1000);  // Redis's lastsave starts at the start
   if (std::string error = startMetrics(config()); !error.empty()) {
     log_.warning("metrics: %s", error.c_str());
     return 1;
@@ -87,6 +103,8 @@ int Master::run() {
   for (int slot = 0; slot < serving_->workers(); ++slot) spawn(slot);
   log_.notice("keyloop %s started: master pid %d, %s, config %s", KEYLOOP_VERSION, static_cast<int>(masterPid_),
               counted(static_cast<std::size_t>(serving_->workers()), "worker").c_str(), config().path.c_str());
+  saveRules_.unref();
+  saveRules_.start(std::chrono::seconds(1), std::chrono::seconds(1), [this] { checkSaveRules(); });
   statusTimer_.unref();
   statusTimer_.start(std::chrono::seconds(5), std::chrono::seconds(5),
                      [this] { notifySystemd("STATUS=" + statusLine()); });
@@ -96,7 +114,7 @@ int Master::run() {
     std::remove(reloadStatusPath(config().pidFile).c_str());
   }
   log_.notice("keyloop is now ready to exit, bye bye...");
-  return 0;
+  return exitCode_;
 }
 
 std::string Master::startMetrics(const Config& config) {
@@ -223,6 +241,7 @@ void Master::readControl(Generation& generation, int slot) {
 }
 
 void Master::onMessage(Generation& generation, int slot, ipc::ControlMessage& message, std::vector<UniqueFd>& fds) {
+  if (&generation == serving_.get() && onSnapshotMessage(slot, message)) return;
   WorkerSlot& s = generation.slot(slot);
   if (std::holds_alternative<ipc::Serving>(message)) {
     s.serving = true;
@@ -322,16 +341,15 @@ void Master::onSignal(int signo) {
       log_.notice("Received SIGQUIT, draining workers");
       notifySystemd("STOPPING=1\nSTATUS=draining");
       stopping_ = true;
+      drained_.assign(static_cast<std::size_t>(serving_->workers()), false);  // with save rules: then the final save
       signalWorkers(SIGQUIT);
       forceStop_.start(std::chrono::milliseconds(config().drainTimeoutMs) + std::chrono::seconds(5),
                        [this] { signalWorkers(SIGKILL); });
       break;
     default:
       log_.notice("Received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
-      notifySystemd("STOPPING=1\nSTATUS=stopping");
       stopping_ = true;
-      signalWorkers(SIGTERM);
-      forceStop_.start(std::chrono::seconds(5), [this] { signalWorkers(SIGKILL); });
+      stopAfterSaving(saveOnExit(), /*force=*/false, [](const std::string&) {});
       break;
   }
   if (stopping_ && !anyWorkerAlive()) {
@@ -366,6 +384,12 @@ void Master::workerDied(int slot, int status) {
   s.messages.reset();
   s.control.reset();
   metrics_->at(metricsIndex(*serving_, slot)).connections.store(0);  // its clients died with it
+  snapshots_->fail("worker " + std::to_string(slot) + " " + describeExit(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitDataRefused && !stopping_) {
+    log_.warning("Worker %d could not load its data (see above): keyloop stops rather than serve part of it", slot);
+    exitCode_ = 1;
+    return stopWorkers();
+  }
   if (stopping_) {
     log_.verbose("Worker %d %s", slot, describeExit(status).c_str());
     return;

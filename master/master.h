@@ -37,11 +37,14 @@
 #include "master/generation.h"
 #include "master/metrics_exporter.h"
 #include "master/metrics_http.h"
+#include "master/snapshots.h"
 
 namespace keyloop {
 
 // "1 worker", "2 workers": status lines people read.
 std::string counted(std::size_t n, const std::string& noun);
+// mkdir -p; the reason if it cannot.
+std::string makeDirectory(const std::string& path);
 
 class Master {
  public:
@@ -98,6 +101,21 @@ class Master {
     return step();
   }
   static UniqueFd openReserve();
+
+  // ---- snapshots (saving.cpp) ----
+  // A worker's message about snapshots; false if it is not one.
+  bool onSnapshotMessage(int slot, const ipc::ControlMessage& message);
+  // Starts a snapshot of the serving workers; the reason if it cannot.
+  std::string startSnapshot(bool final);
+  void onSaveAsked(int slot, const ipc::SaveAsked& asked);
+  void answerSave(int slot, std::uint64_t token, const std::string& reply);
+  void checkSaveRules();
+  // SIGTERM, SIGINT, SHUTDOWN, and SIGQUIT once drained: saves first when
+  // `save`, then stops the workers. A failed save keeps the server up
+  // (as Redis does) unless `force`; then(error) tells the outcome.
+  void stopAfterSaving(bool save, bool force, std::function<void(const std::string& error)> then);
+  void stopWorkers();
+  bool saveOnExit() const { return !config().persistence.save.empty(); }
 
   // ---- reload (reload.cpp) ----
   // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
@@ -163,6 +181,12 @@ class Master {
   bool ready_ = false;
   std::uint64_t configGeneration_ = 1, reloadsOk_ = 0, reloadsFailed_ = 0;
   bool stopping_ = false;
+  int exitCode_ = 0;
+
+  std::unique_ptr<Snapshots> snapshots_;
+  Timer saveRules_;
+  bool finalSnapshot_ = false;  // the last one before exit has begun
+  std::vector<bool> drained_;   // SIGQUIT: which serving workers are drained
 };
 
 }  // namespace keyloop

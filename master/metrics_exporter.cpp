@@ -122,6 +122,25 @@ AcceptQueue acceptQueueOf(int listenFd) {
   return {info.tcpi_unacked, info.tcpi_sacked};
 }
 
+// RDB snapshots (master/snapshots.h): Redis's INFO persistence as metrics.
+void addSnapshotMetrics(Families& all, const metrics::SharedMetrics& shared) {
+  const metrics::SnapshotStatus& s = shared.snapshots();
+  add(family(all, "keyloop_last_save_timestamp_seconds", "When the last successful snapshot began (LASTSAVE).",
+             MetricType::Gauge), {}, static_cast<double>(s.lastSaveUnix.load()));
+  add(family(all, "keyloop_last_save_ok", "Whether the last snapshot succeeded (rdb_last_bgsave_status).",
+             MetricType::Gauge), {}, s.lastOk.load() ? 1 : 0);
+  add(family(all, "keyloop_last_save_duration_seconds", "How long the last snapshot took (whole seconds, -1: none yet).",
+             MetricType::Gauge), {}, static_cast<double>(s.lastSeconds.load()));
+  add(family(all, "keyloop_save_in_progress", "1 while a snapshot is being written.", MetricType::Gauge), {},
+      s.currentStartMs.load() != 0 ? 1 : 0);
+  auto& saves = family(all, "keyloop_saves_total", "Snapshots by outcome.", MetricType::Counter);
+  add(saves, {{"result", "ok"}}, static_cast<double>(s.saves.load()));
+  add(saves, {{"result", "error"}}, static_cast<double>(s.failures.load()));
+  const std::uint64_t changes = shared.totalChanges(), atSave = s.changesAtLastSave.load();
+  add(family(all, "keyloop_changes_since_last_save", "Writes since the last successful snapshot began.",
+             MetricType::Gauge), {}, static_cast<double>(changes > atSave ? changes - atSave : 0));
+}
+
 std::string renderMetrics(const MasterView& view) {
   Families all;
   auto worker = [](int slot) { return Labels{{"worker", std::to_string(slot)}}; };
@@ -150,6 +169,8 @@ std::string renderMetrics(const MasterView& view) {
   add(family(all, "keyloop_draining_connections",
              "Client connections still served by workers of a retiring generation.", MetricType::Gauge),
       {}, static_cast<double>(view.drainingConnections));
+
+  addSnapshotMetrics(all, *view.workers);
 
   auto& queueLength = family(all, "keyloop_accept_queue_length",
                              "Connections waiting in a listening socket's accept queue.", MetricType::Gauge);

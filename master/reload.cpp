@@ -108,6 +108,8 @@ void Master::checkSettingsApplied() {
 }
 
 void Master::startGeneration(Config next, std::string text) {
+  // Its workers' keys are about to move: the save rules run it again after.
+  snapshots_->fail("a reload replaced the workers");
   if (retiring_) {
     // One retiring generation at a time: the older one's clients end at
     // their next request boundary (Client::finish); its last exit

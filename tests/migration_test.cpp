@@ -394,7 +394,7 @@ CommandResult reloadListening(ReloadableServer& s, const std::vector<std::uint16
   std::ofstream config(s.server.configPath, std::ios::trunc);
   config << "listen:\n";
   for (std::uint16_t port : ports) config << "  - address: 127.0.0.1\n    port: " << port << "\n";
-  config << "pidfile: " << s.pidfile << "\nworkers: " << workers << "\nmetrics:\n  port: 0\n";
+  config << "pidfile: " << s.pidfile << "\nworkers: " << workers << "\n" << testDefaults(s.server.configPath, "");
   config.close();
   return runCommand(keyloopBinary() + " -s reload -c " + s.server.configPath, 90);
 }

@@ -31,8 +31,7 @@ std::string pidfileFor(const std::string& tag) {
 // Rewrites the running server's config: listen entry, then `body`.
 void rewrite(const KeyloopServer& server, const std::string& body) {
   std::ofstream(server.configPath, std::ios::trunc) << "listen:\n  - address: 127.0.0.1\n    port: " << server.port
-                                                   << "\n" << body
-                                                   << (body.find("metrics:") == std::string::npos ? "metrics:\n  port: 0\n" : "");
+                                                   << "\n" << body << testDefaults(server.configPath, body);
 }
 
 // The master's answer to reload number `sequence` ("<n> ok|error <text>"),

@@ -63,12 +63,13 @@ enum CommandFlag : std::uint32_t {
   kNoScript = 1u << 12,      // refused inside a script (Redis's noscript)
   kEveryNode = 1u << 13,     // broadcast on a cluster node's port too (PUBLISH reaches every node)
   kMayWrite = 1u << 15,      // writes through the commands it runs (EVAL, FCALL): the executor commits
-  kNoneIsNoChange = 1u << 14,
+  kNoneIsNoChange = 1u << 14,  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
   kAllowBusy = 1u << 16,     // runs while a script keeps its worker busy (SCRIPT KILL)
-  kPushReply = 1u << 18,
-  kDebug = 1u << 19,
-  kCarriesRequest = 1u << 20,  // internal, on a client's behalf (__lock, __exec, __watch): -BUSY like the client's own         // refused unless enable-debug-command allows this connection (Redis's protected command)     // its replies are pushes (SUBSCRIBE): CLIENT REPLY OFF does not silence them
-  kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason  // a reply of 0 or null means it changed nothing (DEL, SREM, SET NX): WATCH sees no write
+  kPushReply = 1u << 18,     // its replies are pushes (SUBSCRIBE): CLIENT REPLY OFF does not silence them
+  kDebug = 1u << 19,         // refused unless enable-debug-command allows this connection (Redis's protected command)
+  kCarriesRequest = 1u << 20,  // internal, on a client's behalf (__lock, __exec, __watch): -BUSY like the client's own
+  kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
+  kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

@@ -1,5 +1,7 @@
 #include "worker/dispatch.h"
 
+#include "worker/persistence.h"
+
 #include <array>
 
 #include "common/resp/reply_reader.h"
@@ -11,6 +13,7 @@
 #include "worker/command_table.h"
 #include "worker/cross_worker.h"
 #include "worker/key_locks.h"
+#include "worker/persistence.h"
 #include "worker/keyspace_events.h"
 #include "worker/store.h"
 #include "worker/pubsub.h"
@@ -78,6 +81,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
                 "then restart the server.");
   } else if (busy_ && !(command.spec->flags & kAllowBusy)) {
     reply.error(*busy_);
+  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && services_.diskErrorRefusesWrites()) {
+    reply.error(kDiskErrorRefusal);
   } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
     reply.error("ERR Command not allowed inside a transaction");
   } else if (hasOverlongKey(*command.spec, args)) {
@@ -280,6 +285,15 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       return true;
     });
   }
+  Persistence* persistence = (spec.flags & kWrite) && &ctx.store == &store_ ? services_.persistence() : nullptr;
+  if (persistence != nullptr && persistence->snapshot().active()) {
+    // A snapshot being written keeps the keys as they were: first theirs.
+    if (spec.flags & kWipesKeyspace) persistence->snapshot().saveRemainingNow();
+    forEachKey(spec, ctx.args, [&](std::size_t i, std::size_t) {
+      persistence->beforeWrite(ctx.args[i]);
+      return true;
+    });
+  }
   const std::uint32_t notify = (spec.flags & kWrite) ? services_.config().notifyKeyspaceEvents : 0;
   keyspace_events::Recorder events(notify, spec, ctx);
   spec.handler(ctx);
@@ -297,6 +311,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
     for (const auto& [key, existed] : watched) {
       if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
     }
+    if (!refused && &ctx.store == &store_) services_.noteChanges(1);
     if (writeObserver_) writeObserver_(ctx.args, spec);
     if (blocking_) blocking_->noteWrite(spec, ctx.args);
   }

@@ -66,6 +66,11 @@ void Server::setSharedMetrics(metrics::SharedMetrics* shared, int index) {
   stats_.publishClientCount(connections_.all().size());  // a restarted worker starts from zero in its slot
 }
 
+void Server::noteLoaded(std::uint64_t keys, std::uint64_t expired) {
+  loadedKeys_ = keys;
+  loadExpiredKeys_ = expired;
+}
+
 void Server::armExpireCycle() {
   expireTimer_.unref();
   const auto period = std::chrono::milliseconds(1000 / std::max(1, config_.expireHz));
@@ -112,6 +117,8 @@ ServerStats Server::totals() const {
   all[kBlockedClients] = blocking_.blockedClients();
   all[kPubsubChannels] = channels_.names(Channels::Channel, "").size();
   all[kPubsubPatterns] = channels_.patternCount();
+  all[kLoadedKeys] = loadedKeys_;
+  all[kLoadExpiredKeys] = loadExpiredKeys_;
   return all;
 }
 

@@ -24,6 +24,7 @@
 #include "worker/connections.h"
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
+#include "worker/persistence.h"
 #include "worker/pubsub.h"
 #include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
@@ -91,6 +92,12 @@ class Server final : public WorkerServices {
   const ScriptCall* runningScript(long long* ms) const override;
   bool scriptShouldStop() override;
   std::string killScript(bool eval) override;
+  Persistence* persistence() override { return &persistence_; }
+  const metrics::SnapshotStatus* snapshotStatus() const override { return stats_.snapshotStatus(); }
+  void noteChanges(std::uint64_t changes) override { metrics::bump(stats_.metrics().changes, changes); }
+  std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
+  // What INFO persistence says of the load at start.
+  void noteLoaded(std::uint64_t keys, std::uint64_t expired);
 
  private:
   void armExpireCycle();
@@ -117,8 +124,10 @@ class Server final : public WorkerServices {
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;
+  Persistence persistence_{*this, log_};  // after the pool: its snapshot writes through it
   TimePoint startedAt_;
   std::uint16_t port_ = 0;
+  std::uint64_t loadedKeys_ = 0, loadExpiredKeys_ = 0;
 };
 
 }  // namespace keyloop

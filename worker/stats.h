@@ -47,6 +47,8 @@ enum Stat : std::size_t {
   kPubsubDisconnects,  // subscribers over client-output-buffer-limit pubsub
   kPubsubChannels,     // gauges: this worker's subscribed channels and patterns
   kPubsubPatterns,
+  kLoadedKeys,        // gauges: what this worker loaded at start (INFO persistence)
+  kLoadExpiredKeys,
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,

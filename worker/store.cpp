@@ -18,7 +18,8 @@ struct Store::Entry {
   std::int64_t expireAtMs;
   std::uint32_t keyLength : 28;
   std::uint32_t kind : 4;  // a Kind
-  std::uint32_t valueLength;
+  std::uint32_t valueLength : 31;
+  std::uint32_t snapshotMark : 1;  // see Store::beginSnapshot
   // When a command last touched it, in the store's clock (seconds, like
   // Redis's LRU clock): OBJECT IDLETIME, and what eviction will read.
   std::uint32_t accessed;
@@ -43,6 +44,7 @@ Store::Entry* newEntry(std::string_view key, std::string_view value, std::int64_
   e->keyLength = static_cast<std::uint32_t>(key.size());
   e->kind = static_cast<std::uint32_t>(kind);
   e->valueLength = static_cast<std::uint32_t>(value.size());
+  e->snapshotMark = 0;
   e->accessed = accessed;
   std::memcpy(e->bytes, key.data(), key.size());
   if (!value.empty()) std::memcpy(e->bytes + key.size(), value.data(), value.size());
@@ -188,11 +190,13 @@ Store::Entry* Store::place(Entry* fresh) {
   Entry** slot = slotOf(key(fresh));
   const std::int64_t expireAtMs = fresh->expireAtMs;
   if (Entry* old = *slot) {
+    fresh->snapshotMark = old->snapshotMark;  // a snapshot still owes the old value, or has it
     fresh->next = old->next;
     if (old->expireAtMs != kNoExpiry) volatile_.erase(old);
     release(old);
     std::free(old);
   } else {
+    fresh->snapshotMark = savedMark_;  // born after the snapshot began: not in it
     fresh->next = nullptr;
     ++size_;
   }
@@ -274,6 +278,24 @@ Store::Entry* Store::adopt(Store& from, Entry* entry, std::string_view to) {
   // Taken out without release(): the new entry owns what the old one did.
   std::free(from.takeOut(from.slotOf(key(entry))));
   return place(fresh);
+}
+
+bool Store::saved(const Entry* e) const { return e->snapshotMark == savedMark_; }
+void Store::markSaved(Entry* e) const { e->snapshotMark = savedMark_ & 1u; }
+
+void Store::markAllSaved() {
+  for (Entry* head : buckets_) {
+    for (Entry* e = head; e != nullptr; e = e->next) markSaved(e);
+  }
+}
+
+std::uint64_t Store::scanUnsaved(std::uint64_t cursor, std::size_t count, const std::function<void(Entry*)>& save) {
+  return scanEntries(cursor, count, kNoExpiry, [&](const Entry* e) {
+    auto* entry = const_cast<Entry*>(e);  // only its mark changes: the walk itself is untouched
+    if (saved(entry)) return;
+    save(entry);
+    markSaved(entry);
+  });
 }
 
 void Store::clear() {

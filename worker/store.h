@@ -148,6 +148,21 @@ class Store {
   Entry* randomEntry(std::int64_t nowMs);
   void forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit);
 
+  // Snapshots (snapshot.h) without a copy of the store: one bit per entry
+  // says whether the snapshot being written has it. beginSnapshot() makes
+  // every entry unsaved; a key born after that is born saved (it was not
+  // there at the start), a replaced value keeps its entry's bit. The
+  // snapshot saves an entry before a write changes it (preserve) and walks
+  // the rest with scanUnsaved, which saves and marks each unsaved entry it
+  // meets: SCAN's guarantee means each is met.
+  void beginSnapshot() { savedMark_ ^= 1u; }
+  bool saved(const Entry* e) const;
+  void markSaved(Entry* e) const;
+  // An abandoned snapshot: every entry as if saved, so the next begin
+  // starts from all unsaved again.
+  void markAllSaved();
+  std::uint64_t scanUnsaved(std::uint64_t cursor, std::size_t count, const std::function<void(Entry*)>& save);
+
   // Samples keys with a TTL and deletes the expired ones, like Redis's active
   // expire cycle: rounds of about 20 samples taken by a sweeping cursor,
   // another round only while more than a quarter of a round was expired and
@@ -183,6 +198,7 @@ class Store {
   Offload offload_;
   std::function<void(std::string_view)> onExpired_;
   std::uint32_t clock_ = 0;
+  std::uint32_t savedMark_ = 0;
 };
 
 }  // namespace keyloop

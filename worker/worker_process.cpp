@@ -62,6 +62,9 @@ class Leaving {
     hardStop_.start(Client::kLinger + std::chrono::milliseconds(500), stop_);
   }
 
+  // Instead of exiting once drained (SIGQUIT), tell() once and wait.
+  void waitForFinalSave(std::function<void()> tell) { drained_ = std::move(tell); }
+
   void stop() {
     handOver_.stop();
     check_.stop();
@@ -79,6 +82,11 @@ class Leaving {
     if (!retired_ && server_.connections().everywhere() != 0) return;
     // Sockets that go away: what is still queued is served, not reset.
     if (retired_ && server_.connections().acceptQueued() > 0) return;
+    if (!retired_ && drained_) {
+      check_.stop();
+      deadline_.stop();
+      return std::exchange(drained_, nullptr)();
+    }
     stop_();
   }
 
@@ -88,6 +96,7 @@ class Leaving {
   int slot_;
   int control_;
   std::function<void()> stop_;
+  std::function<void()> drained_;
   bool draining_ = false, retired_ = false, finishing_ = false;
   Timer check_, deadline_, hardStop_;
   Check handOver_;  // a retired worker's hand-over of its clients, and its exit
@@ -126,7 +135,20 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   auto tellMaster = [&setup](const ipc::ControlMessage& message) {
     ipc::sendControl(setup.control, ipc::encode(message));
   };
+  server.persistence()->setSlot(setup.slot, tellMaster);
+  // SIGQUIT with save rules: drained, the worker waits for the final snapshot.
+  if (!config.persistence.save.empty()) leaving.waitForFinalSave([&tellMaster] { tellMaster(ipc::Drained{}); });
+  if (setup.handOvers == 0) {  // a reload's new worker gets its keys from the retiring one instead
+    const int slot = setup.slot;
+    auto owns = [&router, slot](std::string_view key) { return router.ring().ownerOf(key) == slot; };
+    if (auto error = server.persistence()->loadAtStart(owns)) {
+      log.warning("Worker %d: %s", setup.slot, error->c_str());
+      log.warning("Fatal error loading the DB: keyloop will not start with part of it. Exiting.");
+      return kExitDataRefused;
+    }
+  }
   auto onControl = [&](ipc::ControlMessage& message, std::vector<UniqueFd>& fds) {
+    if (server.persistence()->onControl(message)) return;
     if (std::holds_alternative<ipc::LinkNext>(message) && fds.size() == 6) {
       auto out = ipc::ChannelMemory::attach(std::move(fds[0]), std::move(fds[1]), std::move(fds[2]));
       auto in = ipc::ChannelMemory::attach(std::move(fds[3]), std::move(fds[4]), std::move(fds[5]));

@@ -49,6 +49,11 @@ struct WorkerSetup {
   std::function<void(const std::string&)> setTitle;
 };
 
+// A worker that cannot load the data it starts from (a corrupt or
+// unreadable snapshot file) exits with this code, having logged why; the
+// master then stops rather than serve part of the keyspace.
+inline constexpr int kExitDataRefused = 3;
+
 int runWorker(const Config& config, const WorkerSetup& setup, Log& log);
 
 }  // namespace keyloop

@@ -17,6 +17,7 @@
 #include "common/config/config.h"
 #include "common/ring/ring.h"
 #include "common/loop/clock.h"
+#include "common/metrics/shared_metrics.h"
 #include "worker/stats.h"
 
 namespace keyloop {
@@ -27,6 +28,7 @@ inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
 inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
 class Blocking;
+class Persistence;
 class FunctionLibraries;
 class LuaEngine;
 struct CommandContext;
@@ -93,6 +95,21 @@ class WorkerServices {
   virtual std::string killScript(bool eval) {
     (void)eval;
     return "NOTBUSY No scripts in execution right now.";
+  }
+
+  // Persistence (persistence.h): snapshots and SAVE/BGSAVE/SHUTDOWN (null:
+  // none, a test's fake), the master's snapshot status (null: no master),
+  // and the writes that changed keys (what save rules count).
+  virtual Persistence* persistence() { return nullptr; }
+  virtual const metrics::SnapshotStatus* snapshotStatus() const { return nullptr; }
+  virtual void noteChanges(std::uint64_t changes) { (void)changes; }
+  virtual std::uint64_t changesEverywhere() const { return 0; }
+  // -MISCONF: the last snapshot failed, save rules exist and
+  // stop-writes-on-bgsave-error is on.
+  bool diskErrorRefusesWrites() const {
+    const metrics::SnapshotStatus* status = snapshotStatus();
+    const PersistenceConfig& p = config().persistence;
+    return status != nullptr && p.stopWritesOnError && !p.save.empty() && !status->lastOk.load(std::memory_order_relaxed);
   }
 };
 

@@ -24,6 +24,9 @@ class WorkerStats {
   ServerStats& counters() { return counters_; }
   const ServerStats& counters() const { return counters_; }
   metrics::WorkerMetrics& metrics() { return *metrics_; }
+  // The master's snapshot status (null without shared metrics).
+  const metrics::SnapshotStatus* snapshotStatus() const { return shared_ ? &shared_->snapshots() : nullptr; }
+  std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
   const LagMonitor& lag() const { return lag_; }
 
   // This worker's block of the shared metrics (null: keep the private one).

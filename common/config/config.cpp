@@ -14,6 +14,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <iterator>
 #include <sstream>
 
 namespace keyloop {
@@ -100,6 +101,12 @@ class Reader {
     if (!value) fail(node, "'" + key + "' must be a duration like 30s or 250ms, got '" + text + "'");
     if (*value > maxMs) fail(node, "'" + key + "' is too long: " + text);
     return *value;
+  }
+
+  // yes | no (true | false too: YAML's own booleans).
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    const std::string v = oneOf(node, key, {"yes", "no", "true", "false"});
+    return v == "yes" || v == "true";
   }
 
   std::string oneOf(const YAML::Node& node, const std::string& key,
@@ -223,8 +230,7 @@ void readMetrics(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "metrics");
   r.checkKeys(node, {"enabled", "address", "port"}, "metrics");
   if (node["enabled"]) {
-    const std::string v = r.oneOf(node["enabled"], "enabled", {"yes", "no", "true", "false"});
-    c.metricsEnabled = v == "yes" || v == "true";
+    c.metricsEnabled = r.boolean(node["enabled"], "enabled");
   }
   if (node["address"]) c.metricsListen.address = r.scalar(node["address"], "address");
   if (node["port"]) c.metricsListen.port = static_cast<std::uint16_t>(r.integer(node["port"], "port", 0, 65535));
@@ -234,11 +240,38 @@ void readCluster(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "cluster");
   r.checkKeys(node, {"enabled", "port", "announce"}, "cluster");
   if (node["enabled"]) {
-    const std::string v = r.oneOf(node["enabled"], "enabled", {"yes", "no", "true", "false"});
-    c.cluster.enabled = v == "yes" || v == "true";
+    c.cluster.enabled = r.boolean(node["enabled"], "enabled");
   }
   if (node["port"]) c.cluster.port = static_cast<std::uint16_t>(r.integer(node["port"], "port", 1, 65535));
   if (node["announce"]) c.cluster.announce = r.scalar(node["announce"], "announce");
+}
+
+void readPersistence(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "persistence");
+  r.checkKeys(node, {"dir", "snapshot"}, "persistence");
+  if (node["dir"]) {
+    c.persistence.dir = r.scalar(node["dir"], "dir");
+    if (c.persistence.dir.empty()) r.fail(node["dir"], "'dir' must name a directory");
+  }
+  if (const YAML::Node& snapshot = node["snapshot"]) {
+    r.requireMap(snapshot, "snapshot");
+    r.checkKeys(snapshot, {"file", "save", "stop_writes_on_error"}, "snapshot");
+    if (snapshot["file"]) {
+      const std::string file = r.scalar(snapshot["file"], "file");
+      if (file.empty() || file.find('/') != std::string::npos) {
+        r.fail(snapshot["file"], "'file' is a file name inside 'dir' (no '/'), as Redis's dbfilename");
+      }
+      c.persistence.snapshotFile = file;
+    }
+    if (snapshot["save"]) {
+      const auto rules = parseSaveRules(r.scalar(snapshot["save"], "save"));
+      if (!rules) r.fail(snapshot["save"], "'save' takes pairs of seconds and changes (\"3600 1 300 100\"), or \"\" for none");
+      c.persistence.save = *rules;
+    }
+    if (snapshot["stop_writes_on_error"]) {
+      c.persistence.stopWritesOnError = r.boolean(snapshot["stop_writes_on_error"], "stop_writes_on_error");
+    }
+  }
 }
 
 Config read(const Reader& r, const YAML::Node& root) {
@@ -247,7 +280,8 @@ Config read(const Reader& r, const YAML::Node& root) {
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
                      "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
-                     "busy_reply_threshold", "enable_debug_command"}, "");
+                     "busy_reply_threshold", "enable_debug_command", "persistence"}, "");
+  if (root["persistence"]) readPersistence(r, root["persistence"], c);
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
@@ -300,6 +334,33 @@ std::optional<std::uint64_t> parseNumberWithUnit(
 }
 
 }  // namespace
+
+std::optional<std::vector<SaveRule>> parseSaveRules(const std::string& text) {
+  std::istringstream words(text);
+  std::vector<std::string> parts{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+  if (parts.size() % 2 != 0) return std::nullopt;
+  std::vector<SaveRule> rules;
+  for (std::size_t i = 0; i < parts.size(); i += 2) {
+    SaveRule rule;
+    for (auto [word, field] : {std::pair{&parts[i], &rule.seconds}, std::pair{&parts[i + 1], &rule.changes}}) {
+      if (word->empty() || word->size() > 18 || word->find_first_not_of("0123456789") != std::string::npos) {
+        return std::nullopt;
+      }
+      *field = std::stoull(*word);
+    }
+    rules.push_back(rule);
+  }
+  return rules;
+}
+
+std::string formatSaveRules(const std::vector<SaveRule>& rules) {
+  std::string out;
+  for (const SaveRule& rule : rules) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(rule.seconds) + " " + std::to_string(rule.changes);
+  }
+  return out;
+}
 
 std::optional<std::uint64_t> parseSize(const std::string& text) {
   constexpr std::uint64_t K = 1024;

@@ -58,6 +58,24 @@ struct OutputLimit {
   unsigned softSeconds = 60;
 };
 
+// persistence: where snapshots live and when they are made (Redis's dir,
+// dbfilename, save and stop-writes-on-bgsave-error).
+struct SaveRule {
+  std::uint64_t seconds = 0, changes = 0;
+  bool operator==(const SaveRule&) const = default;
+};
+struct PersistenceConfig {
+  std::string dir = ".";  // relative: to the directory keyloop was started in, as Redis's
+  std::string snapshotFile = "dump.rdb";
+  std::vector<SaveRule> save{{3600, 1}, {300, 100}, {60, 10000}};
+  bool stopWritesOnError = true;
+  bool operator==(const PersistenceConfig&) const = default;
+};
+// Redis's save rules "3600 1 300 100" (pairs of seconds and changes; ""
+// is none); nullopt if malformed.
+std::optional<std::vector<SaveRule>> parseSaveRules(const std::string& text);
+std::string formatSaveRules(const std::vector<SaveRule>& rules);
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -100,6 +118,7 @@ struct Config {
 
   ClusterConfig cluster;
   EncodingConfig encoding;
+  PersistenceConfig persistence;
 };
 
 struct ConfigError {

@@ -7,7 +7,7 @@ namespace keyloop::ipc {
 namespace {
 
 // Control message type letters: the variant's alternatives in order.
-constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C'};
+constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U'};
 static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>);
 
 void putState(std::string& out, const ClientState& state) {
@@ -49,6 +49,19 @@ bool takeState(std::string_view& in, ClientState& state) {
   return true;
 }
 
+void putText(std::string& out, const std::string& text) {
+  put(out, static_cast<std::uint32_t>(text.size()));
+  out += text;
+}
+
+bool takeText(std::string_view& in, std::string& text) {
+  std::uint32_t length = 0;
+  if (!take(in, length) || in.size() < length) return false;
+  text.assign(in.substr(0, length));
+  in.remove_prefix(length);
+  return true;
+}
+
 // The fields of each message, written and read by the same overload pair.
 void putFields(std::string& out, const LinkNext& m) { put(out, m.peer); }
 void putFields(std::string& out, const HandOver& m) {
@@ -66,6 +79,27 @@ void putFields(std::string& out, const HandedOver& m) {
   put(out, m.heldNanos);
 }
 void putFields(std::string& out, const PassClient& m) { putState(out, m.state); }
+void putFields(std::string&, const Drained&) {}
+void putFields(std::string& out, const SnapshotBegun& m) { put(out, m.id); }
+void putFields(std::string& out, const WriteSnapshot& m) {
+  put(out, m.id);
+  put(out, static_cast<std::uint8_t>(m.final));
+  putText(out, m.path);
+}
+void putFields(std::string& out, const DropSnapshot& m) { put(out, m.id); }
+void putFields(std::string& out, const SaveReply& m) {
+  put(out, m.token);
+  putText(out, m.reply);
+}
+void putFields(std::string& out, const SnapshotWritten& m) {
+  for (std::uint64_t v : {m.id, m.keys, m.expires, m.bytes}) put(out, v);
+  putText(out, m.error);
+}
+void putFields(std::string& out, const SaveAsked& m) {
+  put(out, m.token);
+  put(out, static_cast<std::uint8_t>(m.kind));
+  put(out, static_cast<std::uint8_t>(m.force));
+}
 
 bool takeFields(std::string_view& in, LinkNext& m) { return take(in, m.peer); }
 bool takeFields(std::string_view& in, HandOver& m) {
@@ -83,6 +117,28 @@ bool takeFields(std::string_view& in, HandedOver& m) {
   return take(in, m.keys) && take(in, m.tookNanos) && take(in, m.heldNanos);
 }
 bool takeFields(std::string_view& in, PassClient& m) { return takeState(in, m.state); }
+bool takeFields(std::string_view&, Drained&) { return true; }
+bool takeFields(std::string_view& in, SnapshotBegun& m) { return take(in, m.id); }
+bool takeFields(std::string_view& in, WriteSnapshot& m) {
+  std::uint8_t final = 0;
+  if (!take(in, m.id) || !take(in, final) || !takeText(in, m.path)) return false;
+  m.final = final != 0;
+  return true;
+}
+bool takeFields(std::string_view& in, DropSnapshot& m) { return take(in, m.id); }
+bool takeFields(std::string_view& in, SaveReply& m) { return take(in, m.token) && takeText(in, m.reply); }
+bool takeFields(std::string_view& in, SnapshotWritten& m) {
+  return take(in, m.id) && take(in, m.keys) && take(in, m.expires) && take(in, m.bytes) && takeText(in, m.error);
+}
+bool takeFields(std::string_view& in, SaveAsked& m) {
+  std::uint8_t kind = 0, force = 0;
+  if (!take(in, m.token) || !take(in, kind) || !take(in, force) || kind > static_cast<std::uint8_t>(SaveKind::ShutdownNoSave)) {
+    return false;
+  }
+  m.kind = static_cast<SaveKind>(kind);
+  m.force = force != 0;
+  return true;
+}
 
 template <std::size_t I = 0>
 std::optional<ControlMessage> decodeAlternative(char letter, std::string_view payload) {

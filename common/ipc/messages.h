@@ -56,6 +56,21 @@ struct RetireeGone { std::int32_t slot = 0; };
 struct FinishClients {};
 // A client connection a retiring worker handed over; 1 fd.
 struct AdoptClient { ClientState state; };
+// Write your part of snapshot `id` to `path` (worker/snapshot.h).
+// final: the server stops after it, so writes wait from now on (none is
+// acknowledged that the file lacks).
+struct WriteSnapshot {
+  std::uint64_t id = 0;
+  bool final = false;
+  std::string path;
+};
+// Snapshot `id` failed elsewhere: stop writing it.
+struct DropSnapshot { std::uint64_t id = 0; };
+// The answer (RESP) to the client request `token` of SaveAsked.
+struct SaveReply {
+  std::uint64_t token = 0;
+  std::string reply;
+};
 
 // ---- worker -> master ------------------------------------------------------
 // Serving: the worker's loop runs with its sockets (ready, for systemd).
@@ -70,9 +85,29 @@ struct HandedOver {
 // A client connection at a request boundary, for a new worker; 1 fd (the
 // master passes it on as AdoptClient).
 struct PassClient { ClientState state; };
+// This worker's part of snapshot `id` holds its keys as of now: writes
+// from here on are not in it (BGSAVE answers once every worker said so).
+struct SnapshotBegun { std::uint64_t id = 0; };
+// This worker's part of snapshot `id` is on disk (error empty), or why not.
+struct SnapshotWritten {
+  std::uint64_t id = 0, keys = 0, expires = 0, bytes = 0;
+  std::string error;
+};
+// A client asked for a snapshot or a shutdown; the master answers `token`
+// with SaveReply (a shutdown that succeeds is answered by the exit).
+enum class SaveKind : std::uint8_t { Save, Background, Scheduled, Shutdown, ShutdownSave, ShutdownNoSave };
+// SIGQUIT with save rules: this worker's clients are gone; it waits for
+// the final snapshot instead of exiting.
+struct Drained {};
+struct SaveAsked {
+  std::uint64_t token = 0;
+  SaveKind kind = SaveKind::Background;
+  bool force = false;  // SHUTDOWN FORCE: exit even if the save fails
+};
 
 using ControlMessage = std::variant<LinkNext, HandOver, RetireeGone, FinishClients, AdoptClient, Serving,
-                                    ConfigApplied, HandedOver, PassClient>;
+                                    ConfigApplied, HandedOver, PassClient, WriteSnapshot, DropSnapshot, SaveReply,
+                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun>;
 
 std::string encode(const ControlMessage& message);
 std::optional<ControlMessage> decodeControl(std::string_view bytes);

@@ -27,6 +27,7 @@ std::variant<std::unique_ptr<SharedMetrics>, std::string> SharedMetrics::create(
 }
 
 SharedMetrics::SharedMetrics(void* mapping, std::size_t bytes, int slots) : bytes_(bytes), mapping_(mapping) {
+  static_assert(sizeof(Header) <= sizeof(WorkerMetrics));
   header_ = new (mapping_) Header{};
   // The header takes one block's room: the blocks stay cache-line aligned.
   blocks_ = static_cast<WorkerMetrics*>(mapping_) + 1;
@@ -47,6 +48,14 @@ std::uint64_t SharedMetrics::totalConnections() const {
   std::uint64_t total = 0;
   for (int bank = 0; bank < kBanks; ++bank) {
     for (int s = 0; s < size(); ++s) total += at(bank, s).connections.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+std::uint64_t SharedMetrics::totalChanges() const {
+  std::uint64_t total = 0;
+  for (int bank = 0; bank < kBanks; ++bank) {
+    for (int s = 0; s < size(); ++s) total += at(bank, s).changes.load(std::memory_order_relaxed);
   }
   return total;
 }

@@ -61,9 +61,21 @@ struct alignas(64) WorkerMetrics {
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> expiredKeys{0};
   std::atomic<std::uint64_t> pubsubDisconnects{0};  // subscribers over their output limit
+  std::atomic<std::uint64_t> changes{0};  // writes that changed a key (what save rules count)
   std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
   SharedHistogram lag;        // how late the 10 ms lag timer fired
   SharedHistogram iteration;  // busy time of one loop iteration
+};
+
+// What the master knows of snapshots (master/snapshots.h), for LASTSAVE
+// and INFO persistence on every worker: the master writes, workers read.
+struct SnapshotStatus {
+  std::atomic<std::int64_t> lastSaveUnix{0};       // the last good save's start (LASTSAVE)
+  std::atomic<std::int64_t> currentStartMs{0};     // 0: none in progress
+  std::atomic<std::int64_t> lastSeconds{-1};       // how long the last one took
+  std::atomic<std::uint64_t> saves{0}, failures{0};
+  std::atomic<bool> lastOk{true};
+  std::atomic<std::uint64_t> changesAtLastSave{0};  // totalChanges() when the last good save began
 };
 
 // The config's limit on workers; the mapping has room for that many per
@@ -91,11 +103,16 @@ class SharedMetrics {
   // maxclients (two workers accepting at the same instant may overshoot by
   // one each).
   std::uint64_t totalConnections() const;
+  // Every worker's `changes`, both banks: monotonic.
+  std::uint64_t totalChanges() const;
+  SnapshotStatus& snapshots() { return header_->snapshots; }
+  const SnapshotStatus& snapshots() const { return header_->snapshots; }
 
  private:
   SharedMetrics(void* mapping, std::size_t bytes, int slots);
   struct Header {
     std::atomic<int> slots{0};
+    SnapshotStatus snapshots;
   };
   std::size_t bytes_;
   void* mapping_;

@@ -104,6 +104,8 @@ def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binar
     conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n    backlog: {backlog}\n"
                f"workers: {workers}\nlimits:\n  maxclients: 50000\n"
                f"metrics:\n  enabled: {'yes' if metrics else 'no'}\n  port: {metrics_port}\n{extra}")
+    if "persistence:" not in extra:  # benchmarks start empty and leave nothing behind
+        conf.write(f"persistence:\n  dir: {conf.name}.data\n  snapshot:\n    save: \"\"\n")
     conf.close()
     binary = binary or os.path.join(ROOT, "build", "keyloop")
     return Server(name or f"keyloop-w{workers}", [binary, "-c", conf.name], port,

@@ -173,15 +173,24 @@ bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout) {
 std::string keyloopBinary() { return KEYLOOP_BINARY; }
 std::string sourceDir() { return KEYLOOP_SOURCE_DIR; }
 
+std::string testDefaults(const std::string& configPath, const std::string& body) {
+  std::string tail;
+  // Tests run side by side: metrics on a free port unless a test says where.
+  if (body.find("metrics:") == std::string::npos) tail += "metrics:\n  port: 0\n";
+  // No snapshot unless a test asks: none lands in another test's way.
+  if (body.find("persistence:") == std::string::npos) {
+    tail += "persistence:\n  dir: " + configPath + ".data\n  snapshot:\n    save: \"\"\n";
+  }
+  return tail;
+}
+
 std::string writeConfig(std::uint16_t port, const std::string& extra) {
   char path[] = "/tmp/keyloop-test-XXXXXX";
   int fd = ::mkstemp(path);
   if (fd < 0) throw std::runtime_error("mkstemp");
   ::close(fd);
   std::ofstream out(path);
-  out << "listen:\n  - address: 127.0.0.1\n    port: " << port << "\n" << extra;
-  // Tests run side by side: metrics on a free port unless a test says where.
-  if (extra.find("metrics:") == std::string::npos) out << "metrics:\n  port: 0\n";
+  out << "listen:\n  - address: 127.0.0.1\n    port: " << port << "\n" << extra << testDefaults(path, extra);
   return path;
 }
 
@@ -218,8 +227,7 @@ ReloadableServer::ReloadableServer(const std::string& tag, const std::string& se
 CommandResult ReloadableServer::reload(const std::string& settings, const std::string& extraListen) {
   std::ofstream(server.configPath, std::ios::trunc)
       << "listen:\n  - address: 127.0.0.1\n    port: " << server.port << "\n" << extraListen
-      << "pidfile: " << pidfile << "\n" << settings
-      << (settings.find("metrics:") == std::string::npos ? "metrics:\n  port: 0\n" : "");
+      << "pidfile: " << pidfile << "\n" << settings << testDefaults(server.configPath, settings);
   return runCommand(keyloopBinary() + " -s reload -c " + server.configPath, 90);
 }
 

@@ -63,6 +63,9 @@ std::string sourceDir();
 // Writes a keyloop config listening on `port` plus `extra` YAML (metrics on
 // port 0 unless `extra` has a metrics section); returns its path.
 std::string writeConfig(std::uint16_t port, const std::string& extra = "");
+// What every test config gets unless `body` says otherwise: metrics on
+// port 0, and persistence in `configPath`.data with no save rules.
+std::string testDefaults(const std::string& configPath, const std::string& body);
 
 // keyloop with its metrics on port 0: the port it got is in its log
 // (nothing else can take it between a choice and the bind); 0 if it never

@@ -139,14 +139,30 @@ void memorySection(CommandContext& ctx, Writer& w) {
 }
 
 void persistenceSection(CommandContext& ctx, Writer& w) {
-  const std::string started = std::to_string(ctx.nowMs / 1000 - uptimeSeconds(ctx));
-  w.addAll({{"loading", "0"}, {"async_loading", "0"}, {"rdb_changes_since_last_save", "0"},
-            {"rdb_bgsave_in_progress", "0"}});
-  w.add("rdb_last_save_time", started);
-  w.addAll({{"rdb_last_bgsave_status", "ok"}, {"rdb_last_bgsave_time_sec", "-1"}, {"rdb_current_bgsave_time_sec", "-1"},
-            {"rdb_saves", "0"}, {"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"}, {"aof_rewrite_scheduled", "0"},
+  const ServerStats st = totalsOf(ctx);
+  const metrics::SnapshotStatus* status = ctx.worker.snapshotStatus();
+  const std::int64_t startedMs = status ? status->currentStartMs.load() : 0;
+  const std::uint64_t atSave = status ? status->changesAtLastSave.load() : 0;
+  const std::uint64_t changes = ctx.worker.changesEverywhere();
+  w.addAll({{"loading", "0"}, {"async_loading", "0"}, {"current_cow_peak", "0"}, {"current_cow_size", "0"},
+            {"current_cow_size_age", "0"}, {"current_fork_perc", "0.00"}, {"current_save_keys_processed", "0"},
+            {"current_save_keys_total", "0"}});
+  w.add("rdb_changes_since_last_save", changes > atSave ? changes - atSave : 0);
+  w.add("rdb_bgsave_in_progress", std::uint64_t{startedMs != 0});
+  w.add("rdb_last_save_time", status ? std::to_string(status->lastSaveUnix.load())
+                                     : std::to_string(ctx.nowMs / 1000 - uptimeSeconds(ctx)));
+  w.add("rdb_last_bgsave_status", status == nullptr || status->lastOk.load() ? "ok" : "err");
+  w.add("rdb_last_bgsave_time_sec", std::to_string(status ? status->lastSeconds.load() : -1));
+  w.add("rdb_current_bgsave_time_sec", std::to_string(startedMs != 0 ? (ctx.nowMs - startedMs) / 1000 : -1));
+  w.add("rdb_saves", status ? status->saves.load() : 0);
+  w.add("rdb_last_cow_size", "0");
+  w.add("rdb_last_load_keys_expired", st[kLoadExpiredKeys]);
+  w.add("rdb_last_load_keys_loaded", st[kLoadedKeys]);
+  w.addAll({{"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"}, {"aof_rewrite_scheduled", "0"},
             {"aof_last_rewrite_time_sec", "-1"}, {"aof_current_rewrite_time_sec", "-1"},
-            {"aof_last_bgrewrite_status", "ok"}, {"aof_rewrites", "0"}, {"aof_last_write_status", "ok"}});
+            {"aof_last_bgrewrite_status", "ok"}, {"aof_rewrites", "0"}, {"aof_rewrites_consecutive_failures", "0"},
+            {"aof_last_write_status", "ok"}, {"aof_last_cow_size", "0"}, {"module_fork_in_progress", "0"},
+            {"module_fork_last_cow_size", "0"}});
 }
 
 void statsSection(CommandContext& ctx, Writer& w) {

@@ -47,7 +47,7 @@ Store::Entry* objectOrNull(CommandContext& ctx) {
   return e;
 }
 
-rdb::Limits limitsOf(const CommandContext& ctx) { return {hashLimits(ctx), setLimits(ctx), listLimits(ctx), zsetLimits(ctx)}; }
+rdb::Limits limitsOf(const CommandContext& ctx) { return rdb::limitsOf(ctx.worker.config().encoding); }
 
 }  // namespace
 

@@ -148,6 +148,23 @@ struct Reader {
     return v;
   }
 
+  bool skip(std::uint64_t n) {
+    if (in.size() < n) return false;
+    in.remove_prefix(n);
+    return true;
+  }
+
+  // Steps over a string without expanding it.
+  bool skipString() {
+    bool encoded = false;
+    const auto n = length(&encoded);
+    if (!n) return false;
+    if (!encoded) return skip(*n);
+    if (*n <= 2) return skip(std::uint64_t{1} << *n);
+    const auto compressed = *n == 3 ? length() : std::nullopt;
+    return compressed && length() && skip(*compressed);
+  }
+
   std::optional<std::string> take(std::uint64_t n) {
     if (in.size() < n) return std::nullopt;
     std::string s(in.substr(0, n));
@@ -350,37 +367,41 @@ Store::Entry* zsetOf(Store& store, std::string_view key, const Limits& limits, F
 
 }  // namespace
 
-void appendValue(std::string& out, const Store::Entry* e) {
+namespace {
+
+RdbType rdbTypeOf(const Store::Entry* e) {
   switch (typeOf(Store::kind(e))) {
-    case keyloop::Type::String:
-      out.push_back(static_cast<char>(kString));
-      return appendString(out, Store::value(e));
-    case keyloop::Type::Hash:
-      out.push_back(static_cast<char>(kHash));
+    case keyloop::Type::Hash: return kHash;
+    case keyloop::Type::Set: return collection::isIntset(e) ? kSetIntset : kSet;
+    case keyloop::Type::List: return kList;
+    case keyloop::Type::Zset: return kZset2;
+    default: return kString;
+  }
+}
+
+void appendBody(std::string& out, const Store::Entry* e, RdbType type) {
+  switch (type) {
+    case kString: return appendString(out, Store::value(e));
+    case kHash:
       appendLength(out, collection::size(e));
       collection::forEach(e, [&](std::string_view f, std::string_view v) {
         appendString(out, f);
         appendString(out, v);
       });
       return;
-    case keyloop::Type::Set:
-      if (collection::isIntset(e)) {
-        out.push_back(static_cast<char>(kSetIntset));
-        appendLength(out, Store::value(e).size());
-        out.append(Store::value(e));
-        return;
-      }
-      out.push_back(static_cast<char>(kSet));
+    case kSetIntset:
+      appendLength(out, Store::value(e).size());
+      out.append(Store::value(e));
+      return;
+    case kSet:
       appendLength(out, collection::size(e));
       collection::forEach(e, [&](std::string_view m, std::string_view) { appendString(out, m); });
       return;
-    case keyloop::Type::List:
-      out.push_back(static_cast<char>(kList));
+    case kList:
       appendLength(out, list::size(e));
       list::forEach(e, [&](std::string_view element) { appendString(out, element); });
       return;
-    case keyloop::Type::Zset:
-      out.push_back(static_cast<char>(kZset2));
+    default:
       appendLength(out, zset::size(e));
       zset::forEach(e, [&](std::string_view member, double s) {
         appendString(out, member);
@@ -391,10 +412,36 @@ void appendValue(std::string& out, const Store::Entry* e) {
   }
 }
 
+}  // namespace
+
+void appendValue(std::string& out, const Store::Entry* e) {
+  const RdbType type = rdbTypeOf(e);
+  out.push_back(static_cast<char>(type));
+  appendBody(out, e, type);
+}
+
+void appendKeyValue(std::string& out, const Store::Entry* e) {
+  const RdbType type = rdbTypeOf(e);
+  out.push_back(static_cast<char>(type));
+  appendString(out, Store::key(e));
+  appendBody(out, e, type);
+}
+
 Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits) {
+  if (in.empty()) return nullptr;
+  const auto type = static_cast<unsigned char>(in[0]);
+  in.remove_prefix(1);
+  return readValueOfType(type, in, store, key, limits);
+}
+
+bool knownType(unsigned char type) {
+  return type <= kZset2 || (type >= kListZiplist && type <= kListQuicklist2 && type != 15);
+}
+
+Store::Entry* readValueOfType(unsigned char typeByte, std::string_view& in, Store& store, std::string_view key,
+                              const Limits& limits) {
   Reader r{in};
-  const auto type = r.byte();
-  if (!type) return nullptr;
+  const std::optional<unsigned char> type = typeByte;
   switch (*type) {
     case kString: {
       const auto s = r.string();
@@ -479,6 +526,47 @@ Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key
     default:
       return nullptr;
   }
+}
+
+bool skipValueOfType(unsigned char typeByte, std::string_view& in) {
+  Reader r{in};
+  const std::optional<unsigned char> type = typeByte;
+  // Elements per counted item, and what follows each: a score (3: text,
+  // 5: 8 bytes) or a container kind (18).
+  std::uint64_t strings = 1;
+  switch (*type) {
+    case kString: case 9: case kListZiplist: case kSetIntset: case kZsetZiplist: case kHashZiplist:
+    case kHashListpack: case kZsetListpack:
+      return r.skipString();
+    case kList: case kSet: case kListQuicklist: case kZset: case kZset2: case kListQuicklist2: break;
+    case kHash: strings = 2; break;
+    default: return false;
+  }
+  const auto n = r.length();
+  if (!n) return false;
+  for (std::uint64_t i = 0; i < *n; ++i) {
+    if (*type == kListQuicklist2 && !r.length()) return false;
+    for (std::uint64_t k = 0; k < strings; ++k) {
+      if (!r.skipString()) return false;
+    }
+    if (*type == kZset2 && !r.skip(8)) return false;
+    if (*type == kZset && !r.textDouble()) return false;
+  }
+  return true;
+}
+
+Limits limitsOf(const EncodingConfig& e) {
+  return {{e.hashMaxListpackEntries, e.hashMaxListpackValue},
+          {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries},
+          {e.listMaxListpackSize},
+          {e.zsetMaxListpackEntries, e.zsetMaxListpackValue}};
+}
+
+void appendRdbLength(std::string& out, std::uint64_t n) { appendLength(out, n); }
+
+std::optional<std::uint64_t> readRdbLength(std::string_view& in) {
+  Reader r{in};
+  return r.length();
 }
 
 void appendRdbString(std::string& out, std::string_view s) { appendString(out, s); }

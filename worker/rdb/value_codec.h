@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/config/config.h"
 #include "worker/store.h"
 #include "worker/types/collection.h"
 #include "worker/types/list.h"
@@ -28,18 +29,37 @@ struct Limits {
   list::Limits list;
   zset::Limits zset;
 };
+// The configured thresholds (CONFIG SET's current ones).
+Limits limitsOf(const EncodingConfig& e);
 
 // An RDB string (length-prefixed; integer or LZF encoded ones are read too).
 void appendRdbString(std::string& out, std::string_view s);
 std::optional<std::string> readRdbString(std::string_view& in);
 
+// An RDB length (the 6, 14, 32 or 64-bit forms).
+void appendRdbLength(std::string& out, std::uint64_t n);
+std::optional<std::uint64_t> readRdbLength(std::string_view& in);
+
 // Appends the value's RDB type byte, then the value.
 void appendValue(std::string& out, const Store::Entry* e);
+// The same with the key between the type byte and the value: a key's
+// record in an RDB file.
+void appendKeyValue(std::string& out, const Store::Entry* e);
 
 // Reads a type byte and one value from the front of `in` (advancing it)
 // into `store` as `key`; nullptr when the bytes are malformed or hold a
 // type keyloop does not have. `store` should be a scratch store: a value
 // that fails half-way leaves its part behind.
+// The same for a value whose type byte was read already (in a file the
+// key sits between them).
+Store::Entry* readValueOfType(unsigned char type, std::string_view& in, Store& store, std::string_view key,
+                              const Limits& limits);
+// Steps over a value of `type` without building it (a key another worker
+// owns); false if malformed or of a type keyloop does not hold.
+bool skipValueOfType(unsigned char type, std::string_view& in);
+// Whether keyloop holds values of this RDB type (not streams, modules).
+bool knownType(unsigned char type);
+
 Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits);
 
 }  // namespace keyloop::rdb

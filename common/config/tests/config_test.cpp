@@ -68,6 +68,29 @@ TEST(Config, PubsubOutputBufferLimitTakesRedissThreeValues) {
             "test.yaml:2:31: 'pubsub_output_buffer_limit' takes '<hard> <soft> <seconds>' like '32mb 8mb 60'");
 }
 
+TEST(Config, PersistenceSectionTakesRedissSaveRules) {
+  const Config defaults;
+  EXPECT_EQ(formatSaveRules(defaults.persistence.save), "3600 1 300 100 60 10000");  // redis.conf's
+  EXPECT_EQ(defaults.persistence.dir, ".");
+  ConfigResult r = parseConfig("persistence:\n  dir: /var/lib/keyloop\n  snapshot:\n    file: db.rdb\n    save: \"900 1 60 5\"\n"
+                               "    stop_writes_on_error: no\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const PersistenceConfig& p = std::get<Config>(r).persistence;
+  EXPECT_EQ(p.dir, "/var/lib/keyloop");
+  EXPECT_EQ(p.snapshotFile, "db.rdb");
+  EXPECT_EQ(p.save, (std::vector<SaveRule>{{900, 1}, {60, 5}}));
+  EXPECT_FALSE(p.stopWritesOnError);
+  ConfigResult none = parseConfig("persistence:\n  snapshot:\n    save: \"\"\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(none));
+  EXPECT_TRUE(std::get<Config>(none).persistence.save.empty());
+  EXPECT_EQ(errorOf("persistence:\n  snapshot:\n    save: \"900\"\n"),
+            "test.yaml:3:11: 'save' takes pairs of seconds and changes (\"3600 1 300 100\"), or \"\" for none");
+  EXPECT_EQ(errorOf("persistence:\n  snapshot:\n    file: sub/dump.rdb\n"),
+            "test.yaml:3:11: 'file' is a file name inside 'dir' (no '/'), as Redis's dbfilename");
+  EXPECT_EQ(errorOf("persistence:\n  snapshots: {}\n"),
+            "test.yaml:2:3: unknown key 'snapshots' in 'persistence' (did you mean 'snapshot'?)");
+}
+
 TEST(Config, EncodingSectionIsReadAndChecked) {
   ConfigResult r = parseConfig("encoding:\n  hash_max_listpack_entries: 4\n  set_max_intset_entries: 0\n", "test.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;

@@ -19,7 +19,14 @@ std::vector<ControlMessage> oneOfEach() {
           Serving{},
           ConfigApplied{42},
           HandedOver{1000, 123456789, 987654},
-          PassClient{ClientState{2, false, "", "", {}}}};
+          PassClient{ClientState{2, false, "", "", {}}},
+          WriteSnapshot{7, true, "/tmp/part-0"},
+          DropSnapshot{7},
+          SaveReply{9, "+OK\r\n"},
+          SnapshotWritten{7, 100, 10, 4096, "write: No space left on device"},
+          SaveAsked{9, SaveKind::ShutdownSave, true},
+          Drained{},
+          SnapshotBegun{7}};
 }
 
 TEST(Messages, EveryControlMessageRoundTrips) {

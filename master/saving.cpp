@@ -1,0 +1,123 @@
+// The master's part of snapshots: BGSAVE / SAVE / SHUTDOWN asked by a
+// worker's client, the save rules, and the save before exiting.
+#include <csignal>
+
+#include "master/master.h"
+#include "master/notify.h"
+#include "common/ipc/control.h"
+
+namespace keyloop {
+
+namespace {
+
+std::string errorReply(const std::string& text) { return "-" + text + "\r\n"; }
+
+}  // namespace
+
+bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
+  if (auto* written = std::get_if<ipc::SnapshotWritten>(&message)) {
+    snapshots_->onWritten(slot, *written);
+  } else if (auto* begun = std::get_if<ipc::SnapshotBegun>(&message)) {
+    snapshots_->onBegun(slot, *begun);
+  } else if (auto* asked = std::get_if<ipc::SaveAsked>(&message)) {
+    onSaveAsked(slot, *asked);
+  } else if (std::holds_alternative<ipc::Drained>(message)) {
+    if (static_cast<std::size_t>(slot) < drained_.size()) drained_[static_cast<std::size_t>(slot)] = true;
+    if (std::find(drained_.begin(), drained_.end(), false) != drained_.end() || finalSnapshot_) return true;
+    stopAfterSaving(/*save=*/true, /*force=*/true, [](const std::string&) {});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string Master::startSnapshot(bool final) {
+  if (snapshots_->running()) return "ERR Background save already in progress";
+  if (step_ != ReloadStep::Idle || retiring_) return "ERR keyloop is reloading; BGSAVE again once the reload is done";
+  auto send = [this](int slot, const ipc::ControlMessage& m) {
+    const WorkerSlot& s = serving_->slot(slot);
+    return s.pid > 0 && s.control && ipc::sendControl(s.control.get(), ipc::encode(m));
+  };
+  snapshots_->start(config().persistence, serving_->workers(), send, final);
+  return {};
+}
+
+void Master::answerSave(int slot, std::uint64_t token, const std::string& reply) {
+  const WorkerSlot& s = serving_->slot(slot);
+  if (s.pid > 0 && s.control) ipc::sendControl(s.control.get(), ipc::encode(ipc::SaveReply{token, reply}));
+}
+
+void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
+  using Kind = ipc::SaveKind;
+  auto answer = [this, slot, token = asked.token](const std::string& reply) { answerSave(slot, token, reply); };
+  switch (asked.kind) {
+    case Kind::Background:
+    case Kind::Scheduled: {
+      // Answered once every worker's part holds the keys as of now, as
+      // Redis answers after its fork: what the client writes next is not in it.
+      if (std::string refused = startSnapshot(/*final=*/false); !refused.empty()) return answer(errorReply(refused));
+      return snapshots_->whenBegun([answer](const std::string& error) {
+        answer(error.empty() ? "+Background saving started\r\n" : errorReply("ERR Background saving failed: " + error));
+      });
+    }
+    case Kind::Save: {
+      if (std::string refused = startSnapshot(/*final=*/false); !refused.empty()) return answer(errorReply(refused));
+      return snapshots_->whenDone([answer](const std::string& error) { answer(error.empty() ? "+OK\r\n" : "-ERR\r\n"); });
+    }
+    default: {
+      const bool save = asked.kind == Kind::ShutdownSave || (asked.kind == Kind::Shutdown && saveOnExit());
+      log_.warning("User requested shutdown...");
+      return stopAfterSaving(save, asked.force, [answer](const std::string& error) {
+        if (!error.empty()) answer("-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+      });
+    }
+  }
+}
+
+void Master::checkSaveRules() {
+  if (stopping_ || finalSnapshot_ || !snapshots_->due(config().persistence)) return;
+  const metrics::SnapshotStatus& status = metrics_->snapshots();
+  log_.notice("%llu changes in the save rules' time: saving",
+              static_cast<unsigned long long>(metrics_->totalChanges() - status.changesAtLastSave.load()));
+  startSnapshot(/*final=*/false);
+}
+
+void Master::stopAfterSaving(bool save, bool force, std::function<void(const std::string& error)> then) {
+  if (finalSnapshot_) return;  // already on its way out
+  if (!save) {
+    then({});
+    return stopWorkers();
+  }
+  auto saveNow = [this, force, then] {
+    finalSnapshot_ = true;
+    forceStop_.stop();  // a save takes as long as it takes (systemd's TimeoutStopSec bounds it)
+    log_.notice("Saving the final RDB snapshot before exiting.");
+    if (std::string refused = startSnapshot(/*final=*/true); !refused.empty()) {
+      finalSnapshot_ = false;
+      then(refused);
+      return;
+    }
+    snapshots_->whenDone([this, force, then](const std::string& error) {
+      if (!error.empty() && !force) {
+        log_.warning("Error trying to save the DB, can't exit.");
+        finalSnapshot_ = false;
+        stopping_ = false;
+        return then(error);
+      }
+      then({});
+      stopWorkers();
+    });
+  };
+  // A background save under way: the final one follows it.
+  if (snapshots_->running()) return snapshots_->whenDone([saveNow](const std::string&) { saveNow(); });
+  saveNow();
+}
+
+void Master::stopWorkers() {
+  notifySystemd("STOPPING=1\nSTATUS=stopping");
+  stopping_ = true;
+  signalWorkers(SIGTERM);
+  forceStop_.start(std::chrono::seconds(5), [this] { signalWorkers(SIGKILL); });
+}
+
+}  // namespace keyloop

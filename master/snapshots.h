@@ -1,0 +1,76 @@
+// Snapshots: the master's side of RDB snapshots (the workers' side is
+// worker/snapshot.h). A snapshot asks every serving worker to write its
+// keys to a part file of its own (WriteSnapshot); once every part is on
+// disk (SnapshotWritten), a thread of the master assembles them into one
+// RDB file (rdb/rdb_file.h: head, every part, checksum), written to a
+// temporary name, fsynced, renamed over the snapshot file and the
+// directory fsynced: the previous file stays whole until the new one is.
+//
+// Also: the save rules (due()), and the status every worker reads for
+// LASTSAVE and INFO persistence (metrics::SnapshotStatus).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/ipc/messages.h"
+#include "common/log/log.h"
+#include "common/loop/handles.h"
+#include "common/metrics/shared_metrics.h"
+
+namespace keyloop {
+
+class Snapshots {
+ public:
+  using Send = std::function<bool(int slot, const ipc::ControlMessage& message)>;
+  using Finished = std::function<void(const std::string& error)>;  // empty: saved
+
+  Snapshots(Loop& loop, Log& log, metrics::SharedMetrics& metrics);
+  ~Snapshots();
+
+  // Begins a snapshot of `workers` workers into `config`'s file; false if
+  // one is running (then whenDone() waits for it).
+  // `final`: the server stops after it (the workers hold writes).
+  bool start(const PersistenceConfig& config, int workers, const Send& send, bool final = false);
+  bool running() const { return current_ != nullptr; }
+  // Runs `finished` when the running snapshot ends (at once, with an
+  // error, if none runs).
+  void whenDone(Finished finished);
+  // Runs `begun` once every worker's part holds its keys as of now (at
+  // once if none runs).
+  // (With the error instead if it failed before that.)
+  void whenBegun(Finished begun);
+  void onBegun(int slot, const ipc::SnapshotBegun& begun);
+  void onWritten(int slot, const ipc::SnapshotWritten& written);
+  // A worker of the snapshot died, or its generation is retiring: the
+  // snapshot fails with `why` (the other workers drop their parts).
+  void fail(const std::string& why);
+  // Whether a save rule says a snapshot is due ("900 1": 900 s passed and
+  // at least 1 change). After a failure, not before 5 s have passed, as in Redis.
+  bool due(const PersistenceConfig& config) const;
+
+ private:
+  struct Current;
+  void assembled();
+  void finish(const std::string& error);
+
+  Loop& loop_;
+  Log& log_;
+  metrics::SharedMetrics& metrics_;
+  Send send_;
+  std::unique_ptr<Current> current_;
+  std::uint64_t nextId_ = 1;
+  std::int64_t lastAttemptMs_ = 0;
+  Async assembled_;
+  std::thread assembler_;
+};
+
+// The snapshot file's path for `config`.
+std::string snapshotPath(const PersistenceConfig& config);
+
+}  // namespace keyloop

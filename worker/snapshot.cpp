@@ -1,0 +1,143 @@
+#include "worker/snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "worker/rdb/rdb_file.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+constexpr int kMostInFlight = 4;
+constexpr std::size_t kBucketsPerStep = 256;
+
+}  // namespace
+
+struct Snapshot::Writer {
+  UniqueFd fd;
+  std::mutex mutex;
+  std::string error;  // the first one
+
+  void fail(const std::string& what) {
+    std::lock_guard lock(mutex);
+    if (error.empty()) error = what;
+  }
+  std::string firstError() {
+    std::lock_guard lock(mutex);
+    return error;
+  }
+  void write(std::string_view bytes) {
+    if (!firstError().empty()) return;
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(std::string("write: ") + std::strerror(n < 0 ? errno : ENOSPC));
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+};
+
+Snapshot::Snapshot(Loop& loop, Store& store, ThreadPool& pool) : loop_(loop), store_(store), pool_(pool), walk_(loop) {}
+
+Snapshot::~Snapshot() = default;
+
+std::string Snapshot::start(const std::string& path, std::string prefix, Done done) {
+  if (active()) return "a snapshot is already being written";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return path + ": " + std::strerror(errno);
+  writer_ = std::make_shared<Writer>();
+  writer_->fd = std::move(fd);
+  buffer_ = std::move(prefix);
+  cursor_ = 0;
+  walked_ = false;
+  inFlight_ = 0;
+  result_ = Result{};
+  done_ = std::move(done);
+  store_.beginSnapshot();
+  walk_.start([this] { step(); });
+  return {};
+}
+
+void Snapshot::save(Store::Entry* e) {
+  rdb::appendRecord(buffer_, e);
+  ++result_.keys;
+  if (Store::expireAt(e) != kNoExpiry) ++result_.expires;
+  if (buffer_.size() >= kBufferBytes) flushBuffer(/*last=*/false);
+}
+
+void Snapshot::preserve(std::string_view key) {
+  if (!active() || walked_) return;
+  Store::Entry* e = store_.find(key, kNoExpiry);
+  if (e == nullptr || store_.saved(e)) return;
+  save(e);
+  store_.markSaved(e);
+}
+
+void Snapshot::step() {
+  if (inFlight_ >= kMostInFlight) return walk_.stop();  // resumed when a write is done
+  cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
+  if (cursor_ != 0) return;
+  walked_ = true;
+  walk_.stop();
+  flushBuffer(/*last=*/true);
+}
+
+void Snapshot::saveRemainingNow() {
+  if (!active() || walked_) return;
+  do {
+    cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
+  } while (cursor_ != 0);
+  walked_ = true;
+  walk_.stop();
+  flushBuffer(/*last=*/true);
+}
+
+void Snapshot::flushBuffer(bool last) {
+  auto bytes = std::make_shared<std::string>(std::move(buffer_));
+  buffer_.clear();
+  buffer_.reserve(kBufferBytes + 4096);
+  result_.bytes += bytes->size();
+  ++inFlight_;
+  std::shared_ptr<Writer> writer = writer_;
+  pool_.submit(
+      [writer, bytes, last] {
+        writer->write(*bytes);
+        if (last && writer->firstError().empty() && ::fsync(writer->fd.get()) != 0) {
+          writer->fail(std::string("fsync: ") + std::strerror(errno));
+        }
+      },
+      [this, writer, last] {
+        if (writer != writer_) return;  // an abandoned snapshot's write
+        --inFlight_;
+        if (std::string error = writer->firstError(); !error.empty()) return finish(error);
+        if (last) return finish({});
+        if (!walked_ && !walk_.active()) walk_.start([this] { step(); });
+      });
+}
+
+void Snapshot::finish(const std::string& error) {
+  if (!active()) return;
+  if (!error.empty()) store_.markAllSaved();
+  walk_.stop();
+  writer_.reset();
+  result_.error = error;
+  Done done = std::move(done_);
+  done_ = nullptr;
+  done(result_);
+}
+
+void Snapshot::abandon() {
+  if (!active()) return;
+  store_.markAllSaved();
+  walk_.stop();
+  writer_.reset();
+  done_ = nullptr;
+}
+
+}  // namespace keyloop
