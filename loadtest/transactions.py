@@ -25,19 +25,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import benchmark, report  # noqa: E402
-from harness.probes import Connection, header  # noqa: E402
+from harness.probes import Connection, encode, header  # noqa: E402
 from harness.servers import start_keyloop, start_redis  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/transactions: begin -->", "<!-- loadtest/transactions: end -->"
 SCRIPT = "redis.call('INCR', KEYS[1]) redis.call('GET', KEYS[1]) return redis.call('EXPIRE', KEYS[1], 100)"
-
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def transaction(keys):

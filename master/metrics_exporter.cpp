@@ -218,6 +218,8 @@ std::string renderMetrics(const MasterView& view) {
   auto& expired = family(all, "keyloop_expired_keys_total", "Keys removed because their TTL passed.",
                          MetricType::Counter);
   auto& memory = family(all, "keyloop_memory_used_bytes", "Heap bytes in use by the worker.", MetricType::Gauge);
+  auto& evicted = family(all, "keyloop_evicted_keys_total", "Keys removed to stay under maxmemory.",
+                         MetricType::Counter);
   auto& pubsubDisconnects = family(all, "keyloop_pubsub_disconnects_total",
                                    "Subscribers disconnected over client-output-buffer-limit pubsub.",
                                    MetricType::Counter);
@@ -248,6 +250,7 @@ std::string renderMetrics(const MasterView& view) {
     add(forwarded, worker(s), load(&metrics::WorkerMetrics::forwarded));
     add(keys, worker(s), load(&metrics::WorkerMetrics::keys));
     add(expired, worker(s), load(&metrics::WorkerMetrics::expiredKeys));
+    add(evicted, worker(s), load(&metrics::WorkerMetrics::evictedKeys));
     add(memory, worker(s), load(&metrics::WorkerMetrics::memoryUsedBytes));
     add(pubsubDisconnects, worker(s), load(&metrics::WorkerMetrics::pubsubDisconnects));
   }

@@ -262,10 +262,11 @@ TEST(Systemd, TheShippedUnitPassesSystemdAnalyzeVerify) {
   std::ifstream in(sourceDir() + "/systemd/keyloop.service");
   std::string unit((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_NE(unit.find("Type=notify"), std::string::npos);
-  ASSERT_NE(unit.find("ExecReload=/usr/local/bin/keyloop -s reload"), std::string::npos);
+  ASSERT_NE(unit.find("ExecReload=/usr/bin/keyloop -s reload"), std::string::npos);
+  ASSERT_NE(unit.find("StateDirectory=keyloop"), std::string::npos);
   // Verify against the binary this build made (it checks that it exists).
-  for (std::size_t at; (at = unit.find("/usr/local/bin/keyloop")) != std::string::npos;) {
-    unit.replace(at, 22, keyloopBinary());
+  for (std::size_t at; (at = unit.find("/usr/bin/keyloop")) != std::string::npos;) {
+    unit.replace(at, 16, keyloopBinary());
   }
   std::ofstream(dir + "/keyloop.service") << unit;
   const CommandResult r = runCommand("systemd-analyze verify " + dir + "/keyloop.service");

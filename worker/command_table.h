@@ -70,6 +70,7 @@ enum CommandFlag : std::uint32_t {
   kCarriesRequest = 1u << 20,  // internal, on a client's behalf (__lock, __exec, __watch): -BUSY like the client's own
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
+  kNeverGrows = 1u << 22,  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

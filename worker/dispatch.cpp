@@ -269,8 +269,30 @@ void Dispatch::release() {
   for (Task& work : waiting) work();
 }
 
+bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
+  const MemoryLimitConfig& m = services_.config().maxmemory;
+  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & (kNeverGrows | kInternal)) || &ctx.store != &store_) {
+    return true;
+  }
+  const ring::Ring* ring = services_.ring();
+  const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
+  return eviction_.makeRoom(m, budget, ctx.nowMs, [&](std::string_view key) { evict(key, ctx.nowMs); });
+}
+
+void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
+  const std::string name(key);  // `key` lives in the entry that goes
+  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
+  if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
+  store_.erase(name);
+  ++stats_.counters()[kEvictedKeys];
+  metrics::bump(stats_.metrics().evictedKeys);
+  keyspace_events::notify(services_.config().notifyKeyspaceEvents, 'e', "evicted", name,
+                          [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
+}
+
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
   ctx.store.tick(ctx.nowMs);
+  if (!makeRoom(spec, ctx)) return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   const TimePoint started = Clock::now();
   if ((spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
   const std::size_t replyStart = ctx.reply.buffer().size();
@@ -312,6 +334,11 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
     }
     if (!refused && &ctx.store == &store_) services_.noteChanges(1);
+    if (services_.config().maxmemory.limit != 0 && &ctx.store == &store_) {
+      std::size_t bytes = 64;
+      for (std::string_view a : ctx.args) bytes += a.size();
+      eviction_.noteGrowth(bytes);
+    }
     if (writeObserver_) writeObserver_(ctx.args, spec);
     if (blocking_) blocking_->noteWrite(spec, ctx.args);
   }

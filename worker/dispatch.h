@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/loop/handles.h"
+#include "worker/eviction.h"
 #include "worker/router.h"
 #include "worker/route_plan.h"
 #include "worker/watches.h"
@@ -69,6 +70,7 @@ class Dispatch {
   // this worker's), counted as Redis counts the commands of a transaction.
   void runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args);
   Watches& watches() { return watches_; }
+  Eviction& eviction() { return eviction_; }
   // A command a script called, against ctx's store (counted, watched keys
   // and blocked clients told of its writes).
   void runNested(const ResolvedCommand& command, CommandContext& ctx);
@@ -109,6 +111,9 @@ class Dispatch {
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Runs a handler; `index` is its top-level command's (INFO commandstats).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
+  // maxmemory: evicts for a write that may grow memory; false: -OOM.
+  bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
+  void evict(std::string_view key, std::int64_t nowMs);
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
   // Counts an error reply that starts at `from` in the buffer.
@@ -127,6 +132,7 @@ class Dispatch {
   std::vector<Task> heldWhileBusy_;
   WriteObserver writeObserver_;
   Watches watches_;
+  Eviction eviction_{store_};
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
 };

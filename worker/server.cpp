@@ -33,6 +33,7 @@ Server::Server(Loop& loop, Config config, Log& log)
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });
   dispatch_.setBlocking(&blocking_);
+  applyMemoryLimit();
 }
 
 Server::~Server() { shutdown(); }
@@ -50,9 +51,16 @@ void Server::serve(const std::vector<int>& listenFds, bool acceptNow) {
 
 void Server::applyConfig(const Config& next) {
   const bool newLimits = next.protoMaxBulkLen != config_.protoMaxBulkLen;
+  if (next.maxmemory.policy != config_.maxmemory.policy) dispatch_.eviction().forgetCandidates();
   config_ = next;
+  applyMemoryLimit();
   connections_.applyConfig(newLimits);
   armExpireCycle();
+}
+
+void Server::applyMemoryLimit() {
+  const MemoryLimitConfig& m = config_.maxmemory;
+  store_.setLfu({usesLfu(m.policy), m.lfuLogFactor, m.lfuDecayMinutes});
 }
 
 void Server::shutdown() {
@@ -81,7 +89,10 @@ void Server::runExpireCycle() {
   // Budget per tick (config: expiry.cycle_budget, default 1 ms at 10 Hz =
   // 1% of the loop): the sweep can never add more than that to loop lag.
   // Not between a script's commands (its worker polls while it is busy).
-  if (runningScript_ != nullptr || !activeExpire_) return;
+  if (runningScript_ != nullptr) return;
+  // What pool threads freed meanwhile, and what grew unseen (the store's table).
+  if (config_.maxmemory.limit != 0) dispatch_.eviction().remeasure();
+  if (!activeExpire_) return;
   const TimePoint deadline = Clock::now() + std::chrono::microseconds(config_.expireBudgetMicros);
   store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
 }

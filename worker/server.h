@@ -101,6 +101,7 @@ class Server final : public WorkerServices {
 
  private:
   void armExpireCycle();
+  void applyMemoryLimit();
   void runExpireCycle();
 
   Loop& loop_;

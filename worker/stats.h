@@ -47,6 +47,7 @@ enum Stat : std::size_t {
   kPubsubDisconnects,  // subscribers over client-output-buffer-limit pubsub
   kPubsubChannels,     // gauges: this worker's subscribed channels and patterns
   kPubsubPatterns,
+  kEvictedKeys,       // maxmemory's (eviction.h)
   kLoadedKeys,        // gauges: what this worker loaded at start (INFO persistence)
   kLoadExpiredKeys,
   kErrorsByCode,                                       // kErrorCodeCount of them

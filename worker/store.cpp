@@ -93,7 +93,39 @@ std::string_view Store::key(const Entry* e) { return {e->bytes, e->keyLength}; }
 std::string_view Store::value(const Entry* e) { return {e->bytes + e->keyLength, e->valueLength}; }
 char* Store::mutableValue(Entry* e) { return e->bytes + e->keyLength; }
 std::int64_t Store::expireAt(const Entry* e) { return e->expireAtMs; }
-void Store::touch(Entry* e) const { e->accessed = clock_; }
+namespace {
+
+constexpr std::uint32_t kLfuInitial = 5;  // Redis's LFU_INIT_VAL: a new key is not the first to go
+
+std::uint32_t minutesOf(std::uint32_t seconds) { return (seconds / 60) & 0xFFFF; }
+
+}  // namespace
+
+std::uint32_t Store::initialAccess() const { return lfu_.on ? (minutesOf(clock_) << 8) | kLfuInitial : clock_; }
+
+std::uint8_t Store::frequency(const Entry* e) const {
+  const std::uint32_t last = e->accessed >> 8, counter = e->accessed & 0xFF, now = minutesOf(clock_);
+  const std::uint32_t elapsed = now >= last ? now - last : 65535 - last + now;
+  const std::uint32_t periods = lfu_.decayMinutes > 0 ? elapsed / static_cast<std::uint32_t>(lfu_.decayMinutes) : 0;
+  return static_cast<std::uint8_t>(periods > counter ? 0 : counter - periods);
+}
+
+void Store::setFrequency(Entry* e, std::uint8_t counter) const { e->accessed = (minutesOf(clock_) << 8) | counter; }
+
+void Store::touch(Entry* e) {
+  if (!lfu_.on) {
+    e->accessed = clock_;
+    return;
+  }
+  // Redis's LFULogIncr: the higher the counter, the less likely one more.
+  std::uint32_t counter = frequency(e);
+  if (counter < 255) {
+    const double base = counter > kLfuInitial ? counter - kLfuInitial : 0;
+    const double p = 1.0 / (base * lfu_.logFactor + 1);
+    if (static_cast<double>(random() >> 11) * 0x1.0p-53 < p) ++counter;
+  }
+  setFrequency(e, static_cast<std::uint8_t>(counter));
+}
 void Store::setIdle(Entry* e, std::int64_t idleSeconds) const {
   e->accessed = clock_ - static_cast<std::uint32_t>(idleSeconds);
 }
@@ -183,7 +215,7 @@ Store::Entry* Store::find(std::string_view key, std::int64_t nowMs) {
 }
 
 Store::Entry* Store::set(std::string_view key, std::string_view value, std::int64_t expireAtMs, Kind kind) {
-  return place(newEntry(key, value, expireAtMs, kind, clock_));
+  return place(newEntry(key, value, expireAtMs, kind, initialAccess()));
 }
 
 Store::Entry* Store::place(Entry* fresh) {
@@ -396,6 +428,34 @@ Store::Entry* Store::randomEntry(std::int64_t nowMs) {
     find(key(pick), nowMs);  // deletes it, as Redis's RANDOMKEY does
   }
   return nullptr;
+}
+
+void Store::sample(std::size_t count, bool withTtl, const std::function<void(Entry*)>& visit) {
+  if (withTtl) {
+    for (std::size_t i = 0; i < count && !volatile_.empty(); ++i) visit(randomVolatileEntry());
+    return;
+  }
+  if (size_ == 0) return;
+  // Consecutive buckets from a random one, bounded so a sparse table ends.
+  std::size_t at = random() & (buckets_.size() - 1), seen = 0;
+  for (std::size_t steps = 0; seen < count && steps < count * 10; ++steps, at = (at + 1) & (buckets_.size() - 1)) {
+    for (Entry* e = buckets_[at]; e != nullptr && seen < count; e = e->next, ++seen) visit(e);
+  }
+}
+
+Store::Entry* Store::randomVolatileEntry() {
+  if (volatile_.empty()) return nullptr;
+  // A random bucket of the TTL set, then a random member of its chain (a
+  // set emptied by deletes keeps its buckets: bounded tries, then any).
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::size_t bucket = random() % volatile_.bucket_count();
+    const std::size_t n = volatile_.bucket_size(bucket);
+    if (n == 0) continue;
+    auto it = volatile_.begin(bucket);
+    for (std::size_t skip = random() % n; skip > 0; --skip) ++it;
+    return *it;
+  }
+  return *volatile_.begin();
 }
 
 void Store::forEach(std::int64_t nowMs, const std::function<void(const Entry*)>& visit) {

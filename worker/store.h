@@ -110,10 +110,28 @@ class Store {
 
   // The access clock: seconds since the epoch, set once per command by
   // tick(); touch() stamps an entry with it (new entries get it too).
+  // Under an LFU policy the same 32 bits hold Redis's LFU state instead
+  // (the minute of the last decrement, 16 bits, and a logarithmic access
+  // counter, 8 bits): touch() counts the access, as Redis's updateLFU.
   void tick(std::int64_t nowMs) { clock_ = static_cast<std::uint32_t>(nowMs / 1000); }
-  void touch(Entry* e) const;
+  void touch(Entry* e);
   void setIdle(Entry* e, std::int64_t idleSeconds) const;
   std::int64_t idleSeconds(const Entry* e) const;
+  struct Lfu {
+    bool on = false;
+    int logFactor = 10, decayMinutes = 1;
+  };
+  // Switching leaves the stamps as they are: they adjust as keys are used (as in Redis).
+  void setLfu(Lfu lfu) { lfu_ = lfu; }
+  bool lfu() const { return lfu_.on; }
+  // The access counter after its decay (OBJECT FREQ), and RESTORE's FREQ.
+  std::uint8_t frequency(const Entry* e) const;
+  void setFrequency(Entry* e, std::uint8_t counter) const;
+  // About `count` entries from a random spot (Redis's dictGetSomeKeys),
+  // of the keys with a TTL only if `withTtl`: eviction's samples.
+  void sample(std::size_t count, bool withTtl, const std::function<void(Entry*)>& visit);
+  // A uniformly chosen key with a TTL; nullptr when none.
+  Entry* randomVolatileEntry();
   static void setKind(Entry* e, Kind kind);
   // The object of an entry whose kind owns one (types/kind.h), e.g. the
   // table of a HashTable or SetTable entry.
@@ -197,8 +215,10 @@ class Store {
   std::uint64_t rngState_;
   Offload offload_;
   std::function<void(std::string_view)> onExpired_;
+  std::uint32_t initialAccess() const;
   std::uint32_t clock_ = 0;
   std::uint32_t savedMark_ = 0;
+  Lfu lfu_;
 };
 
 }  // namespace keyloop

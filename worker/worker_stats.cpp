@@ -1,5 +1,10 @@
 #include "worker/worker_stats.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+// From the sanitizer runtime (sanitizer/allocator_interface.h, not installed with GCC here).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -25,8 +30,13 @@ std::size_t errorCodeIndex(std::string_view line) {
 }
 
 std::size_t heapBytesInUse() {
+#if defined(__SANITIZE_ADDRESS__)
+  // The test build's allocator is ASan's, which mallinfo2 knows nothing of.
+  return __sanitizer_get_current_allocated_bytes();
+#else
   const struct mallinfo2 heap = ::mallinfo2();
   return heap.uordblks + heap.hblkhd;
+#endif
 }
 
 WorkerStats::WorkerStats(Loop& loop) : lag_(loop), afterPoll_(loop), beforePoll_(loop), publishTimer_(loop) {}

@@ -274,13 +274,36 @@ void readPersistence(const Reader& r, const YAML::Node& node, Config& c) {
   }
 }
 
+void readMaxmemory(const Reader& r, const YAML::Node& node, Config& c) {
+  r.requireMap(node, "maxmemory");
+  r.checkKeys(node, {"limit", "policy", "samples", "lfu_log_factor", "lfu_decay_time"}, "maxmemory");
+  MemoryLimitConfig& m = c.maxmemory;
+  if (node["limit"]) m.limit = r.size(node["limit"], "limit", 0, std::numeric_limits<std::int64_t>::max());
+  if (node["policy"]) {
+    const std::string name = r.scalar(node["policy"], "policy");
+    const auto policy = parseEvictionPolicy(name);
+    if (!policy) {
+      std::string names;
+      for (const char* n : kEvictionPolicyNames) names += (names.empty() ? "" : ", ") + std::string(n);
+      r.fail(node["policy"], "'policy' must be one of " + names + ", got '" + name + "'");
+    }
+    m.policy = *policy;
+  }
+  if (node["samples"]) m.samples = static_cast<int>(r.integer(node["samples"], "samples", 1, 64));
+  if (node["lfu_log_factor"]) m.lfuLogFactor = static_cast<int>(r.integer(node["lfu_log_factor"], "lfu_log_factor", 0, 1000000));
+  if (node["lfu_decay_time"]) {
+    m.lfuDecayMinutes = static_cast<int>(r.integer(node["lfu_decay_time"], "lfu_decay_time", 0, 1000000));
+  }
+}
+
 Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
                      "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
-                     "busy_reply_threshold", "enable_debug_command", "persistence"}, "");
+                     "busy_reply_threshold", "enable_debug_command", "persistence", "maxmemory"}, "");
+  if (root["maxmemory"]) readMaxmemory(r, root["maxmemory"], c);
   if (root["persistence"]) readPersistence(r, root["persistence"], c);
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
@@ -334,6 +357,13 @@ std::optional<std::uint64_t> parseNumberWithUnit(
 }
 
 }  // namespace
+
+std::optional<EvictionPolicy> parseEvictionPolicy(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kEvictionPolicyNames); ++i) {
+    if (name == kEvictionPolicyNames[i]) return static_cast<EvictionPolicy>(i);
+  }
+  return std::nullopt;
+}
 
 std::optional<std::vector<SaveRule>> parseSaveRules(const std::string& text) {
   std::istringstream words(text);

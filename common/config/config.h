@@ -76,6 +76,28 @@ struct PersistenceConfig {
 std::optional<std::vector<SaveRule>> parseSaveRules(const std::string& text);
 std::string formatSaveRules(const std::vector<SaveRule>& rules);
 
+// maxmemory: a limit on the data, split evenly across the workers, and
+// what happens at it (Redis's maxmemory-policy; samples and the LFU
+// tuning are Redis's names too).
+enum class EvictionPolicy : std::uint8_t {
+  VolatileLru, VolatileLfu, VolatileRandom, VolatileTtl, AllKeysLru, AllKeysLfu, AllKeysRandom, NoEviction
+};
+// Redis's names, in its order (its CONFIG SET error lists them so).
+inline constexpr const char* kEvictionPolicyNames[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                                       "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"};
+std::optional<EvictionPolicy> parseEvictionPolicy(std::string_view name);
+inline const char* nameOf(EvictionPolicy p) { return kEvictionPolicyNames[static_cast<int>(p)]; }
+inline bool usesLfu(EvictionPolicy p) { return p == EvictionPolicy::VolatileLfu || p == EvictionPolicy::AllKeysLfu; }
+
+struct MemoryLimitConfig {
+  std::uint64_t limit = 0;  // bytes, all workers together; 0: none
+  EvictionPolicy policy = EvictionPolicy::NoEviction;
+  int samples = 5;
+  int lfuLogFactor = 10;
+  int lfuDecayMinutes = 1;
+  bool operator==(const MemoryLimitConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -119,6 +141,7 @@ struct Config {
   ClusterConfig cluster;
   EncodingConfig encoding;
   PersistenceConfig persistence;
+  MemoryLimitConfig maxmemory;
 };
 
 struct ConfigError {

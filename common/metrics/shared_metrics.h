@@ -61,6 +61,7 @@ struct alignas(64) WorkerMetrics {
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> expiredKeys{0};
   std::atomic<std::uint64_t> pubsubDisconnects{0};  // subscribers over their output limit
+  std::atomic<std::uint64_t> evictedKeys{0};  // maxmemory
   std::atomic<std::uint64_t> changes{0};  // writes that changed a key (what save rules count)
   std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
   SharedHistogram lag;        // how late the 10 ms lag timer fired

@@ -15,6 +15,15 @@ from harness import benchmark, report
 from harness.servers import ROOT, scrape, start_keyloop, start_redis
 
 
+def encode(*args):
+    """One command in RESP."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
 class Connection:
     """A minimal pipelining RESP client (no dependency beyond the stdlib)."""
 
@@ -23,13 +32,7 @@ class Connection:
         self.buffer = b""
 
     def send(self, *commands):
-        out = []
-        for args in commands:
-            out.append(b"*%d\r\n" % len(args))
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
+        self.sock.sendall(b"".join(encode(*args) for args in commands))
 
     def _line(self):
         while b"\r\n" not in self.buffer:

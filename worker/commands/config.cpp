@@ -16,7 +16,8 @@ namespace {
 // How a value is read, with Redis's error texts.
 // Same: only the value it has is accepted (keyloop has no other yet).
 // Events: notify-keyspace-events' letters, kept as their flags.
-enum class Format { Integer, Memory, Fixed, Same, Events };
+// Policy: one of maxmemory-policy's names, kept as its EvictionPolicy.
+enum class Format { Integer, Memory, Fixed, Same, Events, Policy };
 
 struct Setting {
   std::string_view name, alias;
@@ -105,8 +106,15 @@ const Setting kSettings[] = {
     {"notify-keyspace-events", "", Format::Events, 0, 0,
      [](const Config& c) { return keyspace_events::format(c.notifyKeyspaceEvents); },
      [](Config& c, long long v) { c.notifyKeyspaceEvents = static_cast<std::uint32_t>(v); }},
-    {"maxmemory", "", FIXED("0")},
-    {"maxmemory-policy", "", FIXED("noeviction")},
+    {"lfu-decay-time", "", Format::Integer, 0, INT_MAX, [](const Config& c) { return std::to_string(c.maxmemory.lfuDecayMinutes); },
+     [](Config& c, long long v) { c.maxmemory.lfuDecayMinutes = static_cast<int>(v); }},
+    {"lfu-log-factor", "", Format::Integer, 0, INT_MAX, [](const Config& c) { return std::to_string(c.maxmemory.lfuLogFactor); },
+     [](Config& c, long long v) { c.maxmemory.lfuLogFactor = static_cast<int>(v); }},
+    {"maxmemory", "", Format::Memory, 0, kLong, SIZE_SETTING(maxmemory.limit)},
+    {"maxmemory-policy", "", Format::Policy, 0, 0, [](const Config& c) { return std::string(nameOf(c.maxmemory.policy)); },
+     [](Config& c, long long v) { c.maxmemory.policy = static_cast<EvictionPolicy>(v); }},
+    {"maxmemory-samples", "", Format::Integer, 1, INT_MAX, [](const Config& c) { return std::to_string(c.maxmemory.samples); },
+     [](Config& c, long long v) { c.maxmemory.samples = static_cast<int>(std::min(v, 64ll)); }},
     {"pidfile", "", FIXED(c.pidFile)},
     {"port", "", FIXED(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
@@ -137,6 +145,12 @@ std::variant<long long, std::string> parseValue(const Setting& s, std::string_vi
   if (s.format == Format::Same) {
     if (text == s.get(now)) return 0ll;
     return std::string("can't set immutable config");
+  }
+  if (s.format == Format::Policy) {
+    if (const auto policy = parseEvictionPolicy(text)) return static_cast<long long>(*policy);
+    std::string names;
+    for (const char* n : kEvictionPolicyNames) names += (names.empty() ? "" : ", ") + std::string(n);
+    return "argument(s) must be one of the following: " + names;
   }
   if (s.format == Format::Events) {
     const auto flags = keyspace_events::parse(text);

@@ -130,7 +130,10 @@ void memorySection(CommandContext& ctx, Writer& w) {
   w.add("used_memory_lua", lua != nullptr ? lua->memoryBytes() : 0);
   w.add("used_memory_scripts", 0);
   w.add("number_of_cached_scripts", lua != nullptr ? lua->scripts() : 0);
-  w.addAll({{"maxmemory", "0"}, {"maxmemory_human", "0B"}, {"maxmemory_policy", "noeviction"}});
+  const MemoryLimitConfig& limit = ctx.worker.config().maxmemory;
+  w.add("maxmemory", limit.limit);
+  w.add("maxmemory_human", bytesHuman(limit.limit));
+  w.add("maxmemory_policy", nameOf(limit.policy));
   w.add("mem_fragmentation_ratio", ratio);
   w.add("mem_fragmentation_bytes", rss > used ? rss - used : 0);
   w.addAll({{"mem_allocator", "libc"}, {"active_defrag_running", "0"}});
@@ -175,7 +178,8 @@ void statsSection(CommandContext& ctx, Writer& w) {
   w.add("rejected_connections", st[kConnectionsRejected]);
   w.addAll({{"sync_full", "0"}, {"sync_partial_ok", "0"}, {"sync_partial_err", "0"}});
   w.add("expired_keys", st[kExpiredKeys]);
-  w.addAll({{"evicted_keys", "0"}, {"evicted_clients", "0"}});
+  w.add("evicted_keys", st[kEvictedKeys]);
+  w.addAll({{"evicted_clients", "0"}});
   w.add("keyspace_hits", st[kKeyspaceHits]);
   w.add("keyspace_misses", st[kKeyspaceMisses]);
   w.add("pubsub_channels", st[kPubsubChannels]);

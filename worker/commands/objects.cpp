@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include "worker/commands/commands.h"
+#include "worker/eviction.h"
 #include "worker/rdb/dump.h"
 #include "worker/rdb/value_codec.h"
 #include "worker/types/image.h"
@@ -60,11 +61,20 @@ void objectRefcount(CommandContext& ctx) {
 }
 
 void objectIdletime(CommandContext& ctx) {
-  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.integer(ctx.store.idleSeconds(e));
+  Store::Entry* e = objectOrNull(ctx);
+  if (e == nullptr) return;
+  if (ctx.store.lfu()) {
+    return ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+                           "switching between policies at runtime LRU and LFU data will take some time to adjust.");
+  }
+  ctx.reply.integer(ctx.store.idleSeconds(e));
 }
 
 void objectFreq(CommandContext& ctx) {
-  if (objectOrNull(ctx)) ctx.reply.error(kNoLfu);
+  Store::Entry* e = objectOrNull(ctx);
+  if (e == nullptr) return;
+  if (!ctx.store.lfu()) return ctx.reply.error(kNoLfu);
+  ctx.reply.integer(ctx.store.frequency(e));
 }
 
 void objectHelp(CommandContext& ctx) {
@@ -97,9 +107,7 @@ void memoryUsage(CommandContext& ctx) {
   }
   Store::Entry* e = lookupQuietly(ctx, ctx.args[2]);
   if (e == nullptr) return ctx.reply.null();
-  // Exact, not sampled: the entry's chunk, the table's, and a bucket slot.
-  const std::size_t own = collection::isTable(e) ? collection::ownBytes(e) : list::ownBytes(e) + zset::ownBytes(e);
-  ctx.reply.integer(static_cast<long long>(Store::allocationSize(e) + own + sizeof(void*)));
+  ctx.reply.integer(static_cast<long long>(memoryOf(e)));
 }
 
 void memoryDoctor(CommandContext& ctx) {
@@ -200,7 +208,9 @@ void restore(CommandContext& ctx) {
   if (expireAt != 0 && expireAt <= ctx.nowMs) return ctx.reply.ok();  // already expired: only the delete happens
   Store::Entry* e = ctx.store.adopt(scratch, loaded, a[1]);
   if (expireAt != 0) ctx.store.setExpire(e, expireAt);
-  ctx.store.setIdle(e, idle > 0 ? idle : 0);
+  // The hint the policy reads (Redis's objectSetLRUOrLFU); a new key's otherwise.
+  if (ctx.store.lfu()) ctx.store.setFrequency(e, static_cast<std::uint8_t>(freq >= 0 ? freq : 5));
+  else ctx.store.setIdle(e, idle > 0 ? idle : 0);
   ctx.reply.ok();
 }
 

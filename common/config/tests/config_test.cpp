@@ -91,6 +91,19 @@ TEST(Config, PersistenceSectionTakesRedissSaveRules) {
             "test.yaml:2:3: unknown key 'snapshots' in 'persistence' (did you mean 'snapshot'?)");
 }
 
+TEST(Config, MaxmemoryTakesRedissPolicies) {
+  ConfigResult r = parseConfig("maxmemory:\n  limit: 4gb\n  policy: allkeys-lfu\n  samples: 10\n", "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
+  const MemoryLimitConfig& m = std::get<Config>(r).maxmemory;
+  EXPECT_EQ(m.limit, 4ull << 30);
+  EXPECT_EQ(m.policy, EvictionPolicy::AllKeysLfu);
+  EXPECT_EQ(m.samples, 10);
+  EXPECT_EQ(Config{}.maxmemory.policy, EvictionPolicy::NoEviction);
+  EXPECT_EQ(errorOf("maxmemory:\n  policy: allkeys-lru2\n"),
+            "test.yaml:2:11: 'policy' must be one of volatile-lru, volatile-lfu, volatile-random, volatile-ttl, "
+            "allkeys-lru, allkeys-lfu, allkeys-random, noeviction, got 'allkeys-lru2'");
+}
+
 TEST(Config, EncodingSectionIsReadAndChecked) {
   ConfigResult r = parseConfig("encoding:\n  hash_max_listpack_entries: 4\n  set_max_intset_entries: 0\n", "test.yaml");
   ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).message;
