@@ -88,7 +88,8 @@ class Writer:
                     self.samples.append((time.time(), float(m.group(1))))
 
     def mean_between(self, start, end):
-        rates = [r for t, r in self.samples if start <= t <= end]
+        # A sample read at t is the rate over the 250 ms before it.
+        rates = [r for t, r in self.samples if start < t <= end + 0.25]
         return sum(rates) / len(rates) if rates else float("nan")
 
     def stop(self):

@@ -21,6 +21,11 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
     snapshots_->onBegun(slot, *begun);
   } else if (auto* asked = std::get_if<ipc::SaveAsked>(&message)) {
     onSaveAsked(slot, *asked);
+  } else if (auto* rules = std::get_if<ipc::SaveRulesSet>(&message)) {
+    Config next = config();
+    if (auto parsed = parseSaveRules(rules->rules)) next.persistence.save = *parsed;
+    next.persistence.stopWritesOnError = rules->stopWritesOnError;
+    serving_->updateSettings(std::move(next));
   } else if (std::holds_alternative<ipc::Drained>(message)) {
     if (static_cast<std::size_t>(slot) < drained_.size()) drained_[static_cast<std::size_t>(slot)] = true;
     if (std::find(drained_.begin(), drained_.end(), false) != drained_.end() || finalSnapshot_) return true;

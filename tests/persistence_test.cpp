@@ -272,6 +272,26 @@ TEST(Snapshots, SaveRulesStartABackgroundSave) {
   EXPECT_TRUE(fs::exists(dir + "/dump.rdb"));
 }
 
+TEST(Snapshots, ConfigSetSaveReachesTheMasterAndDirIsProtectedAsInRedis) {
+  const std::string dir = freshDir("configset");
+  Saved k(2, dir);
+  RedisServer redis;
+  RespConnection r(redis.port);
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{{"CONFIG", "SET", "dir", "/tmp"}, {"CONFIG", "SET", "dbfilename", "x.rdb"},
+                                             {"CONFIG", "SET", "save", "1 2 3"}, {"CONFIG", "SET", "stop-writes-on-bgsave-error", "maybe"},
+                                             {"CONFIG", "GET", "stop-writes-on-bgsave-error"}, {"CONFIG", "SET", "save", ""},
+                                             {"CONFIG", "GET", "save"}}) {
+    EXPECT_EQ(k.client.command(command), r.command(command)) << command[2];
+  }
+  EXPECT_EQ(k.client.command({"CONFIG", "GET", "dir"}), "*2\r\n$3\r\ndir\r\n" + bulk(dir));
+  // The master runs the rules: a rule set at runtime makes a save.
+  ASSERT_EQ(k.client.command({"CONFIG", "SET", "save", "1 1"}), "+OK\r\n");
+  k.client.command({"SET", "a", "1"});
+  ASSERT_TRUE(waitForSaves(k.client, "rdb_saves", "1"));
+  EXPECT_TRUE(fs::exists(dir + "/dump.rdb"));
+}
+
 // Starts keyloop on `dir` and returns its exit status and log, expecting it to refuse.
 std::pair<int, std::string> refusedStart(const std::string& dir) {
   const std::uint16_t port = freePort();

@@ -121,6 +121,10 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
   return true;
 }
 
+void Persistence::settingsChanged(const PersistenceConfig& next) {
+  if (slot_ == 0 && tell_) tell_(ipc::SaveRulesSet{formatSaveRules(next.save), next.stopWritesOnError});
+}
+
 void Persistence::ask(Client& client, ipc::SaveKind kind, bool force) {
   const std::uint64_t place = client.reserveReply();
   if (!tell_) return client.fillReply(place, "-ERR no master to save through\r\n");

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "common/config/config.h"
 #include "common/ipc/messages.h"
 #include "common/log/log.h"
 #include "common/ring/ring.h"
@@ -48,6 +49,8 @@ class Persistence {
   std::optional<std::string> loadAtStart(const std::function<bool(std::string_view key)>& owns);
   // Snapshot messages from the master; false if not one.
   bool onControl(const ipc::ControlMessage& message);
+  // CONFIG SET changed the save rules: worker 0 tells the master, which runs them.
+  void settingsChanged(const PersistenceConfig& next);
   // A client's SAVE / BGSAVE / SHUTDOWN: answered when the master answers.
   void ask(Client& client, ipc::SaveKind kind, bool force);
   bool connected() const { return tell_ != nullptr; }

@@ -52,6 +52,7 @@ void Server::serve(const std::vector<int>& listenFds, bool acceptNow) {
 void Server::applyConfig(const Config& next) {
   const bool newLimits = next.protoMaxBulkLen != config_.protoMaxBulkLen;
   if (next.maxmemory.policy != config_.maxmemory.policy) dispatch_.eviction().forgetCandidates();
+  if (next.persistence != config_.persistence) persistence_.settingsChanged(next.persistence);
   config_ = next;
   applyMemoryLimit();
   connections_.applyConfig(newLimits);

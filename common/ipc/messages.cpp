@@ -7,7 +7,7 @@ namespace keyloop::ipc {
 namespace {
 
 // Control message type letters: the variant's alternatives in order.
-constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U'};
+constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U', 'B'};
 static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>);
 
 void putState(std::string& out, const ClientState& state) {
@@ -80,6 +80,10 @@ void putFields(std::string& out, const HandedOver& m) {
 }
 void putFields(std::string& out, const PassClient& m) { putState(out, m.state); }
 void putFields(std::string&, const Drained&) {}
+void putFields(std::string& out, const SaveRulesSet& m) {
+  put(out, static_cast<std::uint8_t>(m.stopWritesOnError));
+  putText(out, m.rules);
+}
 void putFields(std::string& out, const SnapshotBegun& m) { put(out, m.id); }
 void putFields(std::string& out, const WriteSnapshot& m) {
   put(out, m.id);
@@ -118,6 +122,12 @@ bool takeFields(std::string_view& in, HandedOver& m) {
 }
 bool takeFields(std::string_view& in, PassClient& m) { return takeState(in, m.state); }
 bool takeFields(std::string_view&, Drained&) { return true; }
+bool takeFields(std::string_view& in, SaveRulesSet& m) {
+  std::uint8_t stop = 0;
+  if (!take(in, stop) || !takeText(in, m.rules)) return false;
+  m.stopWritesOnError = stop != 0;
+  return true;
+}
 bool takeFields(std::string_view& in, SnapshotBegun& m) { return take(in, m.id); }
 bool takeFields(std::string_view& in, WriteSnapshot& m) {
   std::uint8_t final = 0;

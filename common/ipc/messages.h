@@ -96,6 +96,12 @@ struct SnapshotWritten {
 // A client asked for a snapshot or a shutdown; the master answers `token`
 // with SaveReply (a shutdown that succeeds is answered by the exit).
 enum class SaveKind : std::uint8_t { Save, Background, Scheduled, Shutdown, ShutdownSave, ShutdownNoSave };
+// CONFIG SET save / stop-writes-on-bgsave-error reached the workers: the
+// master, which runs the rules, takes them too (until the next reload).
+struct SaveRulesSet {
+  std::string rules;  // Redis's "3600 1 300 100", "" for none
+  bool stopWritesOnError = true;
+};
 // SIGQUIT with save rules: this worker's clients are gone; it waits for
 // the final snapshot instead of exiting.
 struct Drained {};
@@ -107,7 +113,7 @@ struct SaveAsked {
 
 using ControlMessage = std::variant<LinkNext, HandOver, RetireeGone, FinishClients, AdoptClient, Serving,
                                     ConfigApplied, HandedOver, PassClient, WriteSnapshot, DropSnapshot, SaveReply,
-                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun>;
+                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun, SaveRulesSet>;
 
 std::string encode(const ControlMessage& message);
 std::optional<ControlMessage> decodeControl(std::string_view bytes);

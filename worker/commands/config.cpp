@@ -17,14 +17,19 @@ namespace {
 // Same: only the value it has is accepted (keyloop has no other yet).
 // Events: notify-keyspace-events' letters, kept as their flags.
 // Policy: one of maxmemory-policy's names, kept as its EvictionPolicy.
-enum class Format { Integer, Memory, Fixed, Same, Events, Policy };
+// YesNo: yes or no, kept as 1 or 0. Protected: Redis refuses it unless
+// enable-protected-configs (dir, dbfilename). SaveRules: `save`, whose
+// value is text (setText).
+enum class Format { Integer, Memory, Fixed, Same, Events, Policy, YesNo, Protected, SaveRules };
 
 struct Setting {
   std::string_view name, alias;
   Format format;
   long long min, max;
   std::string (*get)(const Config&);
-  void (*set)(Config&, long long);  // null: immutable
+  void (*set)(Config&, long long);  // null: immutable (unless setText)
+  // SaveRules: sets the value from its text, or returns Redis's complaint.
+  std::string (*setText)(Config&, std::string_view) = nullptr;
 };
 
 // Redis's memtoull: a number with an optional unit (b, k, kb, m, mb, g, gb).
@@ -80,8 +85,8 @@ const Setting kSettings[] = {
     {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},
     {"cluster-port", "", FIXED(std::to_string(c.cluster.enabled ? c.cluster.port : 0))},
     {"databases", "", FIXED("1")},
-    {"dbfilename", "", FIXED(c.persistence.snapshotFile)},
-    {"dir", "", FIXED(c.persistence.dir)},
+    {"dbfilename", "", Format::Protected, 0, 0, [](const Config& c) { return c.persistence.snapshotFile; }, nullptr},
+    {"dir", "", Format::Protected, 0, 0, [](const Config& c) { return c.persistence.dir; }, nullptr},
     {"enable-debug-command", "", FIXED(c.enableDebugCommand)},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", Format::Integer, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackEntries)},
     {"hash-max-listpack-value", "hash-max-ziplist-value", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hashMaxListpackValue)},
@@ -119,8 +124,15 @@ const Setting kSettings[] = {
     {"port", "", FIXED(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
     {"requirepass", "", FIXED(c.requirePass)},
-    {"save", "", SAME(formatSaveRules(c.persistence.save))},
-    {"stop-writes-on-bgsave-error", "", FIXED(yesNo(c.persistence.stopWritesOnError))},
+    {"save", "", Format::SaveRules, 0, 0, [](const Config& c) { return formatSaveRules(c.persistence.save); }, nullptr,
+     [](Config& c, std::string_view text) {
+       const auto rules = parseSaveRules(std::string(text));
+       if (!rules) return std::string("Invalid save parameters");
+       c.persistence.save = *rules;
+       return std::string();
+     }},
+    {"stop-writes-on-bgsave-error", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.persistence.stopWritesOnError); },
+     [](Config& c, long long v) { c.persistence.stopWritesOnError = v != 0; }},
     {"set-max-intset-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxIntsetEntries)},
     {"set-max-listpack-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxListpackEntries)},
     {"set-max-listpack-value", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.setMaxListpackValue)},
@@ -145,6 +157,11 @@ std::variant<long long, std::string> parseValue(const Setting& s, std::string_vi
   if (s.format == Format::Same) {
     if (text == s.get(now)) return 0ll;
     return std::string("can't set immutable config");
+  }
+  if (s.format == Format::YesNo) {
+    if (equalsIgnoreCase(text, "yes")) return 1ll;
+    if (equalsIgnoreCase(text, "no")) return 0ll;
+    return std::string("argument must be 'yes' or 'no'");
   }
   if (s.format == Format::Policy) {
     if (const auto policy = parseEvictionPolicy(text)) return static_cast<long long>(*policy);
@@ -219,17 +236,23 @@ void configSet(CommandContext& ctx) {
       ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(a[i]) + "') - " +
                       std::string(why));
     };
-    if (s->set == nullptr) return fail("can't set immutable config");
+    if (s->format == Format::Protected) return fail("can't set protected config");
+    if (s->set == nullptr && s->setText == nullptr) return fail("can't set immutable config");
     if (std::find(seen.begin(), seen.end(), s) != seen.end()) return fail("duplicate parameter");
     seen.push_back(s);
   }
   for (std::size_t i = 2; i < a.size(); i += 2) {
     const Setting* s = findSetting(a[i]);
-    auto value = parseValue(*s, a[i + 1], next);
-    if (auto* why = std::get_if<std::string>(&value)) {
-      return ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(s->name) + "') - " +
-                             *why);
+    auto refuse = [&](std::string_view why) {
+      ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(s->name) + "') - " +
+                      std::string(why));
+    };
+    if (s->setText != nullptr) {
+      if (std::string why = s->setText(next, a[i + 1]); !why.empty()) return refuse(why);
+      continue;
     }
+    auto value = parseValue(*s, a[i + 1], next);
+    if (auto* why = std::get_if<std::string>(&value)) return refuse(*why);
     s->set(next, std::get<long long>(value));
   }
   ctx.worker.applyConfig(next);

@@ -26,7 +26,8 @@ std::vector<ControlMessage> oneOfEach() {
           SnapshotWritten{7, 100, 10, 4096, "write: No space left on device"},
           SaveAsked{9, SaveKind::ShutdownSave, true},
           Drained{},
-          SnapshotBegun{7}};
+          SnapshotBegun{7},
+          SaveRulesSet{"900 1", false}};
 }
 
 TEST(Messages, EveryControlMessageRoundTrips) {
