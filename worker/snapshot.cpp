@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::size_t kBufferBytes = 1 << 20;
 constexpr int kMostInFlight = 4;
-constexpr std::size_t kBucketsPerStep = 256;
+constexpr std::size_t kBucketsPerStep = 256;  // per loop iteration: under load the walk shares the loop with requests
 
 }  // namespace
 
@@ -32,13 +32,16 @@ struct Snapshot::Writer {
     std::lock_guard lock(mutex);
     return error;
   }
-  void write(std::string_view bytes) {
+  // At its own offset: buffers written by several pool threads at once
+  // land in the order they were made.
+  void write(std::string_view bytes, off_t at) {
     if (!firstError().empty()) return;
     while (!bytes.empty()) {
-      const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+      const ssize_t n = ::pwrite(fd.get(), bytes.data(), bytes.size(), at);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return fail(std::string("write: ") + std::strerror(n < 0 ? errno : ENOSPC));
       bytes.remove_prefix(static_cast<std::size_t>(n));
+      at += n;
     }
   }
 };
@@ -68,7 +71,7 @@ void Snapshot::save(Store::Entry* e) {
   rdb::appendRecord(buffer_, e);
   ++result_.keys;
   if (Store::expireAt(e) != kNoExpiry) ++result_.expires;
-  if (buffer_.size() >= kBufferBytes) flushBuffer(/*last=*/false);
+  if (buffer_.size() >= kBufferBytes) flushBuffer();
 }
 
 void Snapshot::preserve(std::string_view key) {
@@ -85,7 +88,7 @@ void Snapshot::step() {
   if (cursor_ != 0) return;
   walked_ = true;
   walk_.stop();
-  flushBuffer(/*last=*/true);
+  flushBuffer();
 }
 
 void Snapshot::saveRemainingNow() {
@@ -95,28 +98,26 @@ void Snapshot::saveRemainingNow() {
   } while (cursor_ != 0);
   walked_ = true;
   walk_.stop();
-  flushBuffer(/*last=*/true);
+  flushBuffer();
 }
 
-void Snapshot::flushBuffer(bool last) {
+void Snapshot::flushBuffer() {
   auto bytes = std::make_shared<std::string>(std::move(buffer_));
   buffer_.clear();
   buffer_.reserve(kBufferBytes + 4096);
+  const auto at = static_cast<off_t>(result_.bytes);
   result_.bytes += bytes->size();
   ++inFlight_;
   std::shared_ptr<Writer> writer = writer_;
+  // No fsync: a part is only read back by the master, which fsyncs the
+  // file it makes of the parts.
   pool_.submit(
-      [writer, bytes, last] {
-        writer->write(*bytes);
-        if (last && writer->firstError().empty() && ::fsync(writer->fd.get()) != 0) {
-          writer->fail(std::string("fsync: ") + std::strerror(errno));
-        }
-      },
-      [this, writer, last] {
+      [writer, bytes, at] { writer->write(*bytes, at); },
+      [this, writer] {
         if (writer != writer_) return;  // an abandoned snapshot's write
         --inFlight_;
         if (std::string error = writer->firstError(); !error.empty()) return finish(error);
-        if (last) return finish({});
+        if (walked_ && inFlight_ == 0) return finish({});  // the last buffer was made: all are written
         if (!walked_ && !walk_.active()) walk_.start([this] { step(); });
       });
 }

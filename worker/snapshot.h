@@ -9,10 +9,11 @@
 // iteration. Each entry's snapshot bit says which it is (store.h), so a key
 // is written once, as it was at the start, and a key born later not at all.
 //
-// Records are batched in 1 MB buffers that a pool thread writes (and at the
-// end fsyncs): the loop never waits for the disk. At most a few buffers are
-// in flight; the walk pauses while they are. The first error (ENOSPC, EIO)
-// abandons the snapshot with that reason.
+// Records are batched in 1 MB buffers that pool threads write, each at its
+// own offset: the loop never waits for the disk. At most a few buffers are
+// in flight; the walk pauses while they are. The part is not fsynced (the
+// master fsyncs the file it makes of the parts). The first error (ENOSPC,
+// EIO) abandons the snapshot with that reason.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +42,7 @@ class Snapshot {
 
   // Creates `path` and begins; `prefix` goes first (the function
   // libraries). An error (the file cannot be made) is the reason; else
-  // done() runs once the part is written and fsynced, or failed.
+  // done() runs once the part is written, or failed.
   std::string start(const std::string& path, std::string prefix, Done done);
   bool active() const { return done_ != nullptr; }
   // Before a write changes `key`.
@@ -55,7 +56,7 @@ class Snapshot {
   struct Writer;  // the file and the first error, shared with pool jobs
   void step();
   void save(Store::Entry* e);
-  void flushBuffer(bool last);
+  void flushBuffer();
   void finish(const std::string& error);
 
   Loop& loop_;

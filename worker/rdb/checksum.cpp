@@ -9,22 +9,40 @@ namespace {
 // 0xad93d23594c935a9 bit-reversed: the table of the reflected algorithm.
 constexpr std::uint64_t kReflectedPoly = 0x95ac9329ac4bc9b5ull;
 
-constexpr std::array<std::uint64_t, 256> makeTable() {
-  std::array<std::uint64_t, 256> table{};
+// Slicing by 8 (as Redis's crcspeed): table k advances a byte through k
+// more zero bytes, so 8 lookups take 8 bytes at once (a snapshot of
+// gigabytes is checksummed at memory speed, not a byte per step).
+using Tables = std::array<std::array<std::uint64_t, 256>, 8>;
+
+constexpr Tables makeTables() {
+  Tables t{};
   for (std::uint64_t i = 0; i < 256; ++i) {
     std::uint64_t crc = i;
     for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ kReflectedPoly : crc >> 1;
-    table[i] = crc;
+    t[0][i] = crc;
   }
-  return table;
+  for (std::size_t k = 1; k < 8; ++k) {
+    for (std::size_t i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+  }
+  return t;
 }
 
-constexpr auto kTable = makeTable();
+constexpr Tables kTables = makeTables();
 
 }  // namespace
 
 std::uint64_t crc64(std::uint64_t crc, std::string_view bytes) {
-  for (unsigned char b : bytes) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t n = bytes.size();
+  const auto& t = kTables;
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t word = 0;
+    for (int i = 7; i >= 0; --i) word = (word << 8) | p[i];  // little-endian, whatever the host
+    crc ^= word;
+    crc = t[7][crc & 0xff] ^ t[6][(crc >> 8) & 0xff] ^ t[5][(crc >> 16) & 0xff] ^ t[4][(crc >> 24) & 0xff] ^
+          t[3][(crc >> 32) & 0xff] ^ t[2][(crc >> 40) & 0xff] ^ t[1][(crc >> 48) & 0xff] ^ t[0][crc >> 56];
+  }
+  for (; n > 0; ++p, --n) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return crc;
 }
 

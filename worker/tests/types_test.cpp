@@ -165,6 +165,13 @@ TEST(Image, EveryKindSurvivesTheTripAndATableTravelsInParts) {
 
 TEST(Checksum, Crc64AndLzfAreRedis) {
   EXPECT_EQ(rdb::crc64(0, "123456789"), 0xe9c6d914c4b8d9caull);
+  // Eight bytes at a time (slicing) and one at a time agree, split anywhere.
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes.push_back(static_cast<char>(i * 37 + 11));
+  std::uint64_t oneByOne = 0;
+  for (char c : bytes) oneByOne = rdb::crc64(oneByOne, std::string_view(&c, 1));
+  EXPECT_EQ(rdb::crc64(0, bytes), oneByOne);
+  EXPECT_EQ(rdb::crc64(rdb::crc64(0, std::string_view(bytes).substr(0, 333)), std::string_view(bytes).substr(333)), oneByOne);
   // "aaaaaaaaaa" as liblzf writes it: a literal, then a back reference.
   const std::string compressed("\x00\x61\xe0\x00\x00\x00\x61", 7);
   EXPECT_FALSE(rdb::lzfDecompress(compressed, 3).has_value());  // wrong length
