@@ -248,7 +248,15 @@ void readCluster(const Reader& r, const YAML::Node& node, Config& c) {
 
 void readPersistence(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "persistence");
-  r.checkKeys(node, {"dir", "snapshot"}, "persistence");
+  r.checkKeys(node, {"dir", "snapshot", "aof"}, "persistence");
+  if (const YAML::Node& aof = node["aof"]) {
+    r.requireMap(aof, "aof");
+    r.checkKeys(aof, {"enabled", "fsync"}, "aof");
+    if (aof["enabled"] && r.boolean(aof["enabled"], "enabled")) {
+      r.fail(aof["enabled"], "the append-only log (aof.enabled: yes) is not built yet; snapshots (persistence.snapshot) are");
+    }
+    if (aof["fsync"]) c.persistence.aofFsync = r.oneOf(aof["fsync"], "fsync", {"always", "everysec", "no"});
+  }
   if (node["dir"]) {
     c.persistence.dir = r.scalar(node["dir"], "dir");
     if (c.persistence.dir.empty()) r.fail(node["dir"], "'dir' must name a directory");

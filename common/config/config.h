@@ -69,6 +69,9 @@ struct PersistenceConfig {
   std::string snapshotFile = "dump.rdb";
   std::vector<SaveRule> save{{3600, 1}, {300, 100}, {60, 10000}};
   bool stopWritesOnError = true;
+  // aof.fsync (appendfsync): always | everysec | no. The append-only log
+  // itself is not built yet: aof.enabled accepts only `no`.
+  std::string aofFsync = "everysec";
   bool operator==(const PersistenceConfig&) const = default;
 };
 // Redis's save rules "3600 1 300 100" (pairs of seconds and changes; ""

@@ -73,7 +73,8 @@ std::string yesNo(bool b) { return b ? "yes" : "no"; }
 // Redis 7.0's ziplist aliases.
 constexpr long long kLong = LLONG_MAX;
 const Setting kSettings[] = {
-    {"appendonly", "", FIXED("no")},
+    {"appendfsync", "", FIXED(c.persistence.aofFsync)},
+    {"appendonly", "", SAME("no")},
     {"bind", "", FIXED(c.listen.front().address)},
     {"busy-reply-threshold", "lua-time-limit", Format::Integer, 0, kLong, SIZE_SETTING(busyReplyThresholdMs)},
     {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0 slave 0 0 0 pubsub " +

@@ -87,6 +87,8 @@ TEST(Config, PersistenceSectionTakesRedissSaveRules) {
             "test.yaml:3:11: 'save' takes pairs of seconds and changes (\"3600 1 300 100\"), or \"\" for none");
   EXPECT_EQ(errorOf("persistence:\n  snapshot:\n    file: sub/dump.rdb\n"),
             "test.yaml:3:11: 'file' is a file name inside 'dir' (no '/'), as Redis's dbfilename");
+  EXPECT_EQ(errorOf("persistence:\n  aof:\n    enabled: yes\n"),
+            "test.yaml:3:14: the append-only log (aof.enabled: yes) is not built yet; snapshots (persistence.snapshot) are");
   EXPECT_EQ(errorOf("persistence:\n  snapshots: {}\n"),
             "test.yaml:2:3: unknown key 'snapshots' in 'persistence' (did you mean 'snapshot'?)");
 }
