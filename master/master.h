@@ -23,6 +23,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -186,6 +187,7 @@ class Master {
   std::unique_ptr<Snapshots> snapshots_;
   Timer saveRules_;
   bool finalSnapshot_ = false;  // the last one before exit has begun
+  std::function<void()> afterReload_;  // a final snapshot that waits for the reload to end
   std::vector<bool> drained_;   // SIGQUIT: which serving workers are drained
 };
 

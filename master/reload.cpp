@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <utility>
 
 #include "common/ipc/control.h"
 #include "master/control.h"
@@ -56,6 +57,7 @@ const char* Master::nameOf(ReloadStep step) {
 void Master::enter(ReloadStep step) {
   if (step != ReloadStep::Idle) log_.verbose("Reload: %s", nameOf(step));
   step_ = step;
+  if (step == ReloadStep::Idle && afterReload_) loop_.defer(std::exchange(afterReload_, nullptr));
 }
 
 void Master::reload() {

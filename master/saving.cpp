@@ -38,7 +38,8 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
 
 std::string Master::startSnapshot(bool final) {
   if (snapshots_->running()) return "ERR Background save already in progress";
-  if (step_ != ReloadStep::Idle || retiring_) return "ERR keyloop is reloading; BGSAVE again once the reload is done";
+  // Once handed over, a retiring generation owns no key: only the hand-over itself is in the way.
+  if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGSAVE again once the reload is done";
   auto send = [this](int slot, const ipc::ControlMessage& m) {
     const WorkerSlot& s = serving_->slot(slot);
     return s.pid > 0 && s.control && ipc::sendControl(s.control.get(), ipc::encode(m));
@@ -113,8 +114,14 @@ void Master::stopAfterSaving(bool save, bool force, std::function<void(const std
       stopWorkers();
     });
   };
-  // A background save under way: the final one follows it.
+  // A background save under way: the final one follows it. A reload's
+  // hand-over: once it is done (the keys are moving until then).
   if (snapshots_->running()) return snapshots_->whenDone([saveNow](const std::string&) { saveNow(); });
+  if (step_ != ReloadStep::Idle) {
+    log_.notice("The final snapshot waits for the reload's hand-over to end.");
+    afterReload_ = saveNow;
+    return;
+  }
   saveNow();
 }
 

@@ -292,6 +292,24 @@ TEST(Snapshots, ConfigSetSaveReachesTheMasterAndDirIsProtectedAsInRedis) {
   EXPECT_TRUE(fs::exists(dir + "/dump.rdb"));
 }
 
+TEST(Snapshots, ASaveRightAfterAReloadHasEveryKey) {
+  const std::string dir = freshDir("reload");
+  std::map<std::string, std::string> before;
+  {
+    ReloadableServer s("persist-reload", "workers: 2\n" + persistenceAt(dir));
+    RespConnection c(s.server.port);
+    fillEveryType(c);
+    before = contents(c);
+    // Its old workers may still drain their clients (this one included): they own no key any more.
+    const CommandResult r = s.reload("workers: 3\n" + persistenceAt(dir));
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    RespConnection fresh(s.server.port);
+    ASSERT_EQ(fresh.command({"SAVE"}), "+OK\r\n");
+  }
+  Saved again(2, dir);
+  EXPECT_EQ(contents(again.client), before);
+}
+
 // Starts keyloop on `dir` and returns its exit status and log, expecting it to refuse.
 std::pair<int, std::string> refusedStart(const std::string& dir) {
   const std::uint16_t port = freePort();
