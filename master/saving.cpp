@@ -108,6 +108,10 @@ void Master::stopAfterSaving(bool save, bool force, std::function<void(const std
         log_.warning("Error trying to save the DB, can't exit.");
         finalSnapshot_ = false;
         stopping_ = false;
+        // A worker that died meanwhile was not restarted (the server was stopping): now it is.
+        for (int slot = 0; slot < serving_->workers(); ++slot) {
+          if (serving_->slot(slot).pid <= 0) spawn(slot);
+        }
         return then(error);
       }
       then({});
