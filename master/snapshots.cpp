@@ -87,13 +87,15 @@ std::string assemble(const std::string& dir, const std::string& target, const st
 
 }  // namespace
 
-std::string snapshotPath(const PersistenceConfig& config) { return config.dir + "/" + config.snapshotFile; }
+// Whether every part has `flag` set (Part::begun, Part::written).
+bool allParts(const std::vector<Part>& parts, bool Part::*flag) {
+  return std::all_of(parts.begin(), parts.end(), [flag](const Part& p) { return p.*flag; });
+}
 
 struct Snapshots::Current {
   std::uint64_t id = 0;
   PersistenceConfig config;
   std::vector<Part> parts;
-  std::size_t written = 0;
   std::int64_t startedMs = 0;
   std::uint64_t changesAtStart = 0;
   std::vector<Finished> waiters;
@@ -141,17 +143,14 @@ void Snapshots::whenDone(Finished finished) {
 }
 
 void Snapshots::whenBegun(Finished begun) {
-  const bool all = !running() || std::all_of(current_->parts.begin(), current_->parts.end(), [](const Part& p) { return p.begun; });
-  if (all) return begun({});
+  if (!running() || allParts(current_->parts, &Part::begun)) return begun({});
   current_->begunWaiters.push_back(std::move(begun));
 }
 
 void Snapshots::onBegun(int slot, const ipc::SnapshotBegun& begun) {
   if (!running() || begun.id != current_->id || slot < 0 || static_cast<std::size_t>(slot) >= current_->parts.size()) return;
   current_->parts[static_cast<std::size_t>(slot)].begun = true;
-  for (const Part& p : current_->parts) {
-    if (!p.begun) return;
-  }
+  if (!allParts(current_->parts, &Part::begun)) return;
   for (auto& f : std::exchange(current_->begunWaiters, {})) f({});
 }
 
@@ -165,12 +164,12 @@ void Snapshots::onWritten(int slot, const ipc::SnapshotWritten& written) {
   part.keys = written.keys;
   part.expires = written.expires;
   part.bytes = written.bytes;
-  if (++current_->written < current_->parts.size()) return;
+  if (!allParts(current_->parts, &Part::written)) return;
   current_->assembling = true;
   if (assembler_.joinable()) assembler_.join();
   Current* c = current_.get();
   assembler_ = std::thread([this, c] {
-    c->error = assemble(c->config.dir, snapshotPath(c->config), c->parts, c->startedMs / 1000);
+    c->error = assemble(c->config.dir, c->config.snapshotPath(), c->parts, c->startedMs / 1000);
     assembled_.send();
   });
 }
@@ -198,7 +197,7 @@ void Snapshots::finish(const std::string& error) {
     status.lastSaveUnix.store(c->startedMs / 1000);
     status.changesAtLastSave.store(c->changesAtStart);
     status.saves.store(status.saves.load() + 1);
-    log_.notice("DB saved on disk (%s, %llu ms)", snapshotPath(c->config).c_str(), static_cast<unsigned long long>(tookMs));
+    log_.notice("DB saved on disk (%s, %llu ms)", c->config.snapshotPath().c_str(), static_cast<unsigned long long>(tookMs));
   } else {
     // Every worker drops its part (and a final snapshot's held writes run).
     for (std::size_t slot = 0; slot < c->parts.size(); ++slot) send_(static_cast<int>(slot), ipc::DropSnapshot{c->id});

@@ -70,7 +70,4 @@ class Snapshots {
   std::thread assembler_;
 };
 
-// The snapshot file's path for `config`.
-std::string snapshotPath(const PersistenceConfig& config);
-
 }  // namespace keyloop

@@ -1,7 +1,5 @@
 #include "worker/dispatch.h"
 
-#include "worker/persistence.h"
-
 #include <array>
 
 #include "common/resp/reply_reader.h"
@@ -271,9 +269,7 @@ void Dispatch::release() {
 
 bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
   const MemoryLimitConfig& m = services_.config().maxmemory;
-  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & (kNeverGrows | kInternal)) || &ctx.store != &store_) {
-    return true;
-  }
+  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & (kNeverGrows | kInternal))) return true;
   const ring::Ring* ring = services_.ring();
   const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
   return eviction_.makeRoom(m, budget, ctx.nowMs, [&](std::string_view key) { evict(key, ctx.nowMs); });
@@ -292,7 +288,9 @@ void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
 
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
   ctx.store.tick(ctx.nowMs);
-  if (!makeRoom(spec, ctx)) return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
+  // Not a scratch store of a cross-worker run: the worker's own keys.
+  const bool ownStore = &ctx.store == &store_;
+  if (ownStore && !makeRoom(spec, ctx)) return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   const TimePoint started = Clock::now();
   if ((spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
   const std::size_t replyStart = ctx.reply.buffer().size();
@@ -307,7 +305,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       return true;
     });
   }
-  Persistence* persistence = (spec.flags & kWrite) && &ctx.store == &store_ ? services_.persistence() : nullptr;
+  Persistence* persistence = (spec.flags & kWrite) && ownStore ? services_.persistence() : nullptr;
   if (persistence != nullptr && persistence->snapshot().active()) {
     // A snapshot being written keeps the keys as they were: first theirs.
     if (spec.flags & kWipesKeyspace) persistence->snapshot().saveRemainingNow();
@@ -333,8 +331,8 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
     for (const auto& [key, existed] : watched) {
       if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
     }
-    if (!refused && &ctx.store == &store_) services_.noteChanges(1);
-    if (services_.config().maxmemory.limit != 0 && &ctx.store == &store_) {
+    if (!refused && ownStore) services_.noteChanges(1);
+    if (services_.config().maxmemory.limit != 0 && ownStore) {
       std::size_t bytes = 64;
       for (std::string_view a : ctx.args) bytes += a.size();
       eviction_.noteGrowth(bytes);

@@ -111,7 +111,7 @@ class Dispatch {
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Runs a handler; `index` is its top-level command's (INFO commandstats).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
-  // maxmemory: evicts for a write that may grow memory; false: -OOM.
+  // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
   void evict(std::string_view key, std::int64_t nowMs);
   // Counts a call (total_commands_processed, commandstats, the metric).

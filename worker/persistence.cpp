@@ -64,7 +64,7 @@ Persistence::Persistence(Server& server, Log& log)
 
 std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
   const PersistenceConfig& config = server_.config().persistence;
-  const std::string path = config.dir + "/" + config.snapshotFile;
+  const std::string path = config.snapshotPath();
   std::string error;
   MappedFile file(path, error);
   if (!error.empty()) return error;

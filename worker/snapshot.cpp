@@ -82,23 +82,24 @@ void Snapshot::preserve(std::string_view key) {
   store_.markSaved(e);
 }
 
-void Snapshot::step() {
-  if (inFlight_ >= kMostInFlight) return walk_.stop();  // resumed when a write is done
+bool Snapshot::walkSlice() {
   cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
-  if (cursor_ != 0) return;
+  if (cursor_ != 0) return false;
   walked_ = true;
   walk_.stop();
   flushBuffer();
+  return true;
+}
+
+void Snapshot::step() {
+  if (inFlight_ >= kMostInFlight) return walk_.stop();  // resumed when a write is done
+  walkSlice();
 }
 
 void Snapshot::saveRemainingNow() {
   if (!active() || walked_) return;
-  do {
-    cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
-  } while (cursor_ != 0);
-  walked_ = true;
-  walk_.stop();
-  flushBuffer();
+  while (!walkSlice()) {
+  }
 }
 
 void Snapshot::flushBuffer() {

@@ -55,6 +55,8 @@ class Snapshot {
  private:
   struct Writer;  // the file and the first error, shared with pool jobs
   void step();
+  // One slice of the walk; true once it is over (the last buffer is on its way).
+  bool walkSlice();
   void save(Store::Entry* e);
   void flushBuffer();
   void finish(const std::string& error);

@@ -73,6 +73,8 @@ struct PersistenceConfig {
   // itself is not built yet: aof.enabled accepts only `no`.
   std::string aofFsync = "everysec";
   bool operator==(const PersistenceConfig&) const = default;
+  // dir/file: where the snapshot is written and read from.
+  std::string snapshotPath() const { return dir + "/" + snapshotFile; }
 };
 // Redis's save rules "3600 1 300 100" (pairs of seconds and changes; ""
 // is none); nullopt if malformed.

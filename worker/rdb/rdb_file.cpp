@@ -20,16 +20,6 @@ void appendAux(std::string& out, std::string_view name, std::string_view value) 
   appendRdbString(out, value);
 }
 
-void appendLittleEndian(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::uint64_t littleEndian(std::string_view s, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[static_cast<std::size_t>(i)])} << (8 * i);
-  return v;
-}
-
 // What a type byte names, for the error of one keyloop cannot hold.
 std::string typeName(unsigned char type) {
   switch (type) {
@@ -77,7 +67,7 @@ class Loader {
         case kExpireSeconds: {
           const int bytes = op == kExpireMs ? 8 : 4;
           if (in_.size() < static_cast<std::size_t>(bytes)) return at("a cut-off expiry");
-          expireAt = static_cast<std::int64_t>(littleEndian(in_, bytes)) * (op == kExpireMs ? 1 : 1000);
+          expireAt = static_cast<std::int64_t>(littleEndian(in_, 0, bytes)) * (op == kExpireMs ? 1 : 1000);
           in_.remove_prefix(static_cast<std::size_t>(bytes));
           continue;
         }
@@ -133,7 +123,7 @@ class Loader {
   std::optional<std::string> checksum(int version) {
     if (version < 5) return std::nullopt;  // no checksum before RDB 5
     if (in_.size() < 8) return at("a cut-off checksum (truncated)");
-    const std::uint64_t stored = littleEndian(in_, 8);
+    const std::uint64_t stored = littleEndian(in_, 0, 8);
     if (stored == 0 || !target_.verifyChecksum) return std::nullopt;  // Redis writes 0 with rdbchecksum no
     const std::uint64_t actual = crc64(0, file_.substr(0, file_.size() - in_.size()));
     if (actual != stored) return std::string("wrong RDB checksum: the file is damaged");

@@ -125,7 +125,7 @@ struct Reader {
   // ZSET_2's score: 8 bytes, little-endian IEEE 754.
   std::optional<double> binaryDouble() {
     if (in.size() < 8) return std::nullopt;
-    const std::uint64_t bits = littleEndianAt(in, 0, 8);
+    const std::uint64_t bits = littleEndian(in, 0, 8);
     in.remove_prefix(8);
     return std::bit_cast<double>(bits);
   }
@@ -140,12 +140,6 @@ struct Reader {
     const auto text = take(*n);
     if (!text) return std::nullopt;
     return std::strtod(text->c_str(), nullptr);
-  }
-
-  static std::uint64_t littleEndianAt(std::string_view s, std::size_t at, int bytes) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)])} << (8 * i);
-    return v;
   }
 
   bool skip(std::uint64_t n) {
@@ -172,12 +166,6 @@ struct Reader {
     return s;
   }
 };
-
-std::uint64_t littleEndian(std::string_view s, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)])} << (8 * i);
-  return v;
-}
 
 std::string signedText(std::uint64_t raw, int bits) {
   const int shift = 64 - bits;
@@ -405,8 +393,7 @@ void appendBody(std::string& out, const Store::Entry* e, RdbType type) {
       appendLength(out, zset::size(e));
       zset::forEach(e, [&](std::string_view member, double s) {
         appendString(out, member);
-        const auto bits = std::bit_cast<std::uint64_t>(s);
-        for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+        appendLittleEndian(out, std::bit_cast<std::uint64_t>(s), 8);
       });
       return;
   }
@@ -560,6 +547,16 @@ Limits limitsOf(const EncodingConfig& e) {
           {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries},
           {e.listMaxListpackSize},
           {e.zsetMaxListpackEntries, e.zsetMaxListpackValue}};
+}
+
+void appendLittleEndian(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t littleEndian(std::string_view s, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)])} << (8 * i);
+  return v;
 }
 
 void appendRdbLength(std::string& out, std::uint64_t n) { appendLength(out, n); }

@@ -36,6 +36,11 @@ Limits limitsOf(const EncodingConfig& e);
 void appendRdbString(std::string& out, std::string_view s);
 std::optional<std::string> readRdbString(std::string_view& in);
 
+// RDB's fixed-width integers are little-endian (expiries, checksums,
+// scores, listpack and ziplist fields): `bytes` of them at `at`.
+void appendLittleEndian(std::string& out, std::uint64_t v, int bytes);
+std::uint64_t littleEndian(std::string_view s, std::size_t at, int bytes);
+
 // An RDB length (the 6, 14, 32 or 64-bit forms).
 void appendRdbLength(std::string& out, std::uint64_t n);
 std::optional<std::uint64_t> readRdbLength(std::string_view& in);

@@ -43,9 +43,11 @@ void setFunction(lua_State* L, const char* name, lua_CFunction f) {
   lua_setfield(L, -2, name);
 }
 
-void setNumber(lua_State* L, const char* name, lua_Number n) {
-  lua_pushnumber(L, n);
-  lua_setfield(L, -2, name);
+void setNumbers(lua_State* L, std::initializer_list<std::pair<const char*, lua_Number>> fields) {
+  for (const auto& [name, n] : fields) {
+    lua_pushnumber(L, n);
+    lua_setfield(L, -2, name);
+  }
 }
 
 namespace {
@@ -220,11 +222,8 @@ int mathRandomseed(lua_State* L) {
 // redis.log, its levels and the version: in scripts and library code alike.
 void setLogAndVersion(lua_State* L) {
   setFunction(L, "log", log);
-  setNumber(L, "LOG_DEBUG", 0);
-  setNumber(L, "LOG_VERBOSE", 1);
-  setNumber(L, "LOG_NOTICE", 2);
-  setNumber(L, "LOG_WARNING", 3);
-  setNumber(L, "REDIS_VERSION_NUM", 0x07000f);
+  setNumbers(L, {{"LOG_DEBUG", 0}, {"LOG_VERBOSE", 1}, {"LOG_NOTICE", 2}, {"LOG_WARNING", 3},
+                 {"REDIS_VERSION_NUM", 0x07000f}});
   lua_pushstring(L, "7.0.15");
   lua_setfield(L, -2, "REDIS_VERSION");
 }
@@ -239,11 +238,7 @@ void registerRedisApi(lua_State* L) {
   setFunction(L, "error_reply", errorReply);
   setFunction(L, "status_reply", statusReply);
   setFunction(L, "set_repl", setRepl);
-  setNumber(L, "REPL_NONE", 0);
-  setNumber(L, "REPL_AOF", 1);
-  setNumber(L, "REPL_SLAVE", 2);
-  setNumber(L, "REPL_REPLICA", 2);
-  setNumber(L, "REPL_ALL", 3);
+  setNumbers(L, {{"REPL_NONE", 0}, {"REPL_AOF", 1}, {"REPL_SLAVE", 2}, {"REPL_REPLICA", 2}, {"REPL_ALL", 3}});
   setFunction(L, "acl_check_cmd", aclCheckCommand);
   lua_setglobal(L, "redis");
   lua_pushcfunction(L, protectedCall);

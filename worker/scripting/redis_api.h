@@ -6,7 +6,9 @@
 // RunState of the script being run (LuaEngine::Run's Caller).
 #pragma once
 
+#include <initializer_list>
 #include <string_view>
+#include <utility>
 
 extern "C" {
 #include <lua.h>
@@ -32,7 +34,7 @@ int raise(lua_State* L, std::string_view text);
 void registerRedisApi(lua_State* L);
 // Fields of the table at the top of the stack.
 void setFunction(lua_State* L, const char* name, lua_CFunction f);
-void setNumber(lua_State* L, const char* name, lua_Number n);
+void setNumbers(lua_State* L, std::initializer_list<std::pair<const char*, lua_Number>> fields);
 // redis.log, its levels and the version (FUNCTION's library API has them too).
 void setLogAndVersion(lua_State* L);
 
