@@ -56,6 +56,7 @@ std::string Snapshot::start(const std::string& path, std::string prefix, Done do
   if (!fd) return path + ": " + std::strerror(errno);
   writer_ = std::make_shared<Writer>();
   writer_->fd = std::move(fd);
+  path_ = path;
   buffer_ = std::move(prefix);
   cursor_ = 0;
   walked_ = false;
@@ -136,6 +137,8 @@ void Snapshot::finish(const std::string& error) {
 
 void Snapshot::abandon() {
   if (!active()) return;
+  // The master may have removed the parts before this one was made.
+  ::unlink(path_.c_str());
   store_.markAllSaved();
   walk_.stop();
   writer_.reset();

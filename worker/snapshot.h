@@ -49,7 +49,8 @@ class Snapshot {
   void preserve(std::string_view key);
   // Writes everything left now (FLUSHALL is about to empty the store).
   void saveRemainingNow();
-  // Stops (the master gave up on this snapshot); done() is not called.
+  // Stops (the master gave up on this snapshot) and removes the part;
+  // done() is not called.
   void abandon();
 
  private:
@@ -66,6 +67,7 @@ class Snapshot {
   ThreadPool& pool_;
   Idle walk_;
   std::shared_ptr<Writer> writer_;
+  std::string path_;
   std::string buffer_;
   std::uint64_t cursor_ = 0;
   bool walked_ = false;
