@@ -92,6 +92,10 @@ int Master::run() {
   }
   snapshots_ = std::make_unique<Snapshots>(loop_, log_, *metrics_);
   metrics_->snapshots().lastSaveUnix.store(unixMillis() / 1000);  // Redis's lastsave starts at the start
+  if (std::string error = prepareLog(config().persistence, serving_->workers()); !error.empty()) {
+    log_.warning("persistence.aof: %s", error.c_str());
+    return 1;
+  }
   if (std::string error = startMetrics(config()); !error.empty()) {
     log_.warning("metrics: %s", error.c_str());
     return 1;
@@ -385,6 +389,13 @@ void Master::workerDied(int slot, int status) {
   s.control.reset();
   metrics_->at(metricsIndex(*serving_, slot)).connections.store(0);  // its clients died with it
   snapshots_->fail("worker " + std::to_string(slot) + " " + describeExit(status));
+  if (rewrite_) {
+    // A rewrite that waited for its hold: the others' holds end.
+    for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});
+    auto waiting = std::move(rewrite_->begun);
+    rewrite_.reset();
+    for (auto& f : waiting) f("worker " + std::to_string(slot) + " " + describeExit(status));
+  }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitDataRefused && !stopping_) {
     log_.warning("Worker %d could not load its data (see above): keyloop stops rather than serve part of it", slot);
     exitCode_ = 1;

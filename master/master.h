@@ -39,6 +39,7 @@
 #include "master/metrics_exporter.h"
 #include "master/metrics_http.h"
 #include "master/snapshots.h"
+#include "worker/aof/manifest.h"
 
 namespace keyloop {
 
@@ -117,6 +118,25 @@ class Master {
   void stopAfterSaving(bool save, bool force, std::function<void(const std::string& error)> then);
   void stopWorkers();
   bool saveOnExit() const { return !config().persistence.save.empty(); }
+  // Sends a control message to a serving worker; false if it is not running.
+  bool sendToWorker(int slot, const ipc::ControlMessage& message);
+
+  // ---- the append-only log (rewrites.cpp) ----
+  // Its directory and a manifest naming a file for each of `workers`
+  // slots (before they are forked); the reason if not.
+  std::string prepareLog(const PersistenceConfig& config, int workers);
+  // BGREWRITEAOF and the automatic rewrite: every worker holds its writes
+  // until none of them has a request out (HoldWrites / WritesHeld); then
+  // the manifest gets a new file for each slot, and a snapshot writes the
+  // new base while each worker appends to its new file from the moment
+  // its part begins. Once the base is on disk the manifest names it and
+  // the new files only, and the older files go. `begun` gets the outcome
+  // of the start (empty: it began).
+  std::string startRewrite(std::function<void(const std::string& error)> begun);
+  void onWritesHeld(int slot, const ipc::WritesHeld& held);
+  void rewriteDone(const std::string& error, const aof::Manifest& next);
+  // Each second: the log's size, a scheduled rewrite, the auto-aof-rewrite rules.
+  void checkLogRules();
 
   // ---- reload (reload.cpp) ----
   // SIGHUP: re-reads and validates the file. Invalid: nothing changes, the
@@ -189,6 +209,16 @@ class Master {
   bool finalSnapshot_ = false;  // the last one before exit has begun
   std::function<void()> afterReload_;  // a final snapshot that waits for the reload to end
   std::vector<bool> drained_;   // SIGQUIT: which serving workers are drained
+
+  std::optional<aof::Manifest> logManifest_;  // the append-only log's files, as on disk
+  struct Rewrite {
+    std::uint64_t id = 0;
+    std::vector<bool> held;  // by slot: WritesHeld came
+    std::vector<std::function<void(const std::string&)>> begun;
+  };
+  std::optional<Rewrite> rewrite_;  // between HoldWrites and the snapshot's start
+  std::uint64_t nextRewriteId_ = 1;
+  std::uint64_t logBaseSize_ = 0;   // the log's size after the last rewrite (auto-aof-rewrite-percentage)
 };
 
 }  // namespace keyloop

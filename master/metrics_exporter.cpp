@@ -141,6 +141,21 @@ void addSnapshotMetrics(Families& all, const metrics::SharedMetrics& shared) {
              MetricType::Gauge), {}, static_cast<double>(changes > atSave ? changes - atSave : 0));
 }
 
+// The append-only log (master/rewrites.cpp): size and rewrites.
+void addLogMetrics(Families& all, const metrics::SharedMetrics& shared) {
+  const metrics::AofStatus& a = shared.aof();
+  add(family(all, "keyloop_aof_enabled", "Whether the append-only log is on (aof_enabled).", MetricType::Gauge), {},
+      a.enabled.load() ? 1 : 0);
+  add(family(all, "keyloop_aof_size_bytes", "The append-only log's size: its base and every incremental file.",
+             MetricType::Gauge), {}, static_cast<double>(a.currentSize.load()));
+  add(family(all, "keyloop_aof_rewrite_in_progress", "1 while the log is being rewritten.", MetricType::Gauge), {},
+      a.rewriteStartMs.load() != 0 ? 1 : 0);
+  add(family(all, "keyloop_aof_last_rewrite_ok", "Whether the last rewrite succeeded (aof_last_bgrewrite_status).",
+             MetricType::Gauge), {}, a.lastRewriteOk.load() ? 1 : 0);
+  add(family(all, "keyloop_aof_rewrites_total", "Successful rewrites of the log.", MetricType::Counter), {},
+      static_cast<double>(a.rewrites.load()));
+}
+
 std::string renderMetrics(const MasterView& view) {
   Families all;
   auto worker = [](int slot) { return Labels{{"worker", std::to_string(slot)}}; };
@@ -171,6 +186,7 @@ std::string renderMetrics(const MasterView& view) {
       {}, static_cast<double>(view.drainingConnections));
 
   addSnapshotMetrics(all, *view.workers);
+  addLogMetrics(all, *view.workers);
 
   auto& queueLength = family(all, "keyloop_accept_queue_length",
                              "Connections waiting in a listening socket's accept queue.", MetricType::Gauge);
@@ -223,6 +239,15 @@ std::string renderMetrics(const MasterView& view) {
   auto& pubsubDisconnects = family(all, "keyloop_pubsub_disconnects_total",
                                    "Subscribers disconnected over client-output-buffer-limit pubsub.",
                                    MetricType::Counter);
+  auto& aofBytes = family(all, "keyloop_aof_written_bytes_total", "Bytes the worker wrote to its file of the log.",
+                          MetricType::Counter);
+  auto& aofFsyncs = family(all, "keyloop_aof_fsyncs_total", "Fsyncs of the worker's file of the log.", MetricType::Counter);
+  auto& aofErrors = family(all, "keyloop_aof_write_errors_total",
+                           "Writes to the log that failed (ENOSPC...), counted once per failing stretch.", MetricType::Counter);
+  auto& aofFailing = family(all, "keyloop_aof_write_failing",
+                            "1 while the worker's writes to the log fail (writes get -MISCONF).", MetricType::Gauge);
+  auto& aofFsync = family(all, "keyloop_aof_fsync_duration_seconds", "How long each fsync of the log took (on the pool).",
+                          MetricType::Histogram);
   const auto table = commandTable();
   for (int s = 0; s < slots; ++s) {
     // Both banks: the retiring generation's block and the serving one's.
@@ -235,6 +260,11 @@ std::string renderMetrics(const MasterView& view) {
     };
     addHistogram(lag, worker(s), *view.workers, s, &metrics::WorkerMetrics::lag);
     addHistogram(iteration, worker(s), *view.workers, s, &metrics::WorkerMetrics::iteration);
+    addHistogram(aofFsync, worker(s), *view.workers, s, &metrics::WorkerMetrics::aofFsync);
+    add(aofBytes, worker(s), load(&metrics::WorkerMetrics::aofBytes));
+    add(aofFsyncs, worker(s), load(&metrics::WorkerMetrics::aofFsyncs));
+    add(aofErrors, worker(s), load(&metrics::WorkerMetrics::aofWriteErrors));
+    add(aofFailing, worker(s), load(&metrics::WorkerMetrics::aofWriteFailing));
     add(connections, worker(s), load(&metrics::WorkerMetrics::connections));
     add(accepted, worker(s), load(&metrics::WorkerMetrics::connectionsAccepted));
     add(rejected, {{"reason", "maxclients"}, {"worker", std::to_string(s)}}, load(&metrics::WorkerMetrics::rejectedMaxclients));

@@ -21,6 +21,8 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
     snapshots_->onBegun(slot, *begun);
   } else if (auto* asked = std::get_if<ipc::SaveAsked>(&message)) {
     onSaveAsked(slot, *asked);
+  } else if (auto* held = std::get_if<ipc::WritesHeld>(&message)) {
+    onWritesHeld(slot, *held);
   } else if (auto* rules = std::get_if<ipc::SaveRulesSet>(&message)) {
     Config next = config();
     if (auto parsed = parseSaveRules(rules->rules)) next.persistence.save = *parsed;
@@ -37,14 +39,17 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
 }
 
 std::string Master::startSnapshot(bool final) {
+  if (snapshots_->rewriting() || rewrite_) {
+    return "ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a "
+           "BGSAVE whenever possible.";
+  }
   if (snapshots_->running()) return "ERR Background save already in progress";
   // Once handed over, a retiring generation owns no key: only the hand-over itself is in the way.
   if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGSAVE again once the reload is done";
-  auto send = [this](int slot, const ipc::ControlMessage& m) {
-    const WorkerSlot& s = serving_->slot(slot);
-    return s.pid > 0 && s.control && ipc::sendControl(s.control.get(), ipc::encode(m));
-  };
-  snapshots_->start(config().persistence, serving_->workers(), send, final);
+  auto send = [this](int slot, const ipc::ControlMessage& m) { return sendToWorker(slot, m); };
+  Snapshots::Options options;
+  options.final = final;
+  snapshots_->start(config().persistence, serving_->workers(), send, options);
   return {};
 }
 
@@ -66,6 +71,19 @@ void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
         answer(error.empty() ? "+Background saving started\r\n" : errorReply("ERR Background saving failed: " + error));
       });
     }
+    case Kind::Rewrite: {
+      // A save running: the rewrite follows it (Redis's "scheduled").
+      if (snapshots_->running() && !snapshots_->rewriting() && config().persistence.aofEnabled) {
+        metrics_->aof().rewriteScheduled.store(true);
+        return answer("+Background append only file rewriting scheduled\r\n");
+      }
+      std::string refused = startRewrite([answer](const std::string& error) {
+        answer(error.empty() ? "+Background append only file rewriting started\r\n"
+                             : errorReply("ERR Background append only file rewriting failed: " + error));
+      });
+      if (!refused.empty()) answer(errorReply(refused));
+      return;
+    }
     case Kind::Save: {
       if (std::string refused = startSnapshot(/*final=*/false); !refused.empty()) return answer(errorReply(refused));
       return snapshots_->whenDone([answer](const std::string& error) { answer(error.empty() ? "+OK\r\n" : "-ERR\r\n"); });
@@ -81,6 +99,7 @@ void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
 }
 
 void Master::checkSaveRules() {
+  checkLogRules();
   if (stopping_ || finalSnapshot_ || !snapshots_->due(config().persistence)) return;
   const metrics::SnapshotStatus& status = metrics_->snapshots();
   log_.notice("%llu changes in the save rules' time: saving",

@@ -37,14 +37,10 @@ bool writeAll(int fd, std::string_view bytes) {
   return true;
 }
 
-struct Part {
-  std::string path;
-  bool begun = false, written = false;
-  std::uint64_t keys = 0, expires = 0, bytes = 0;
-};
-
 // The parts, in slot order, into `target` (through a temporary file in
 // its directory); the reason if not. Runs on the assembler thread.
+using Part = Snapshots::Part;
+
 std::string assemble(const std::string& dir, const std::string& target, const std::vector<Part>& parts,
                      std::int64_t nowSeconds) {
   std::uint64_t keys = 0, expires = 0, bytes = 0;
@@ -81,7 +77,8 @@ std::string assemble(const std::string& dir, const std::string& target, const st
   if (::fsync(out.get()) != 0) return give_up(failed("fsync", temporary));
   out.reset();
   if (::rename(temporary.c_str(), target.c_str()) != 0) return give_up(failed("Error moving temp DB file on the final destination", target));
-  if (UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
+  const std::string targetDir = target.substr(0, target.rfind('/'));
+  if (UniqueFd d(::open(targetDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
   return {};
 }
 
@@ -91,18 +88,6 @@ std::string assemble(const std::string& dir, const std::string& target, const st
 bool allParts(const std::vector<Part>& parts, bool Part::*flag) {
   return std::all_of(parts.begin(), parts.end(), [flag](const Part& p) { return p.*flag; });
 }
-
-struct Snapshots::Current {
-  std::uint64_t id = 0;
-  PersistenceConfig config;
-  std::vector<Part> parts;
-  std::int64_t startedMs = 0;
-  std::uint64_t changesAtStart = 0;
-  std::vector<Finished> waiters;
-  std::vector<Finished> begunWaiters;
-  std::string error;  // the assembler's outcome
-  bool assembling = false;
-};
 
 Snapshots::Snapshots(Loop& loop, Log& log, metrics::SharedMetrics& metrics)
     : loop_(loop), log_(log), metrics_(metrics), assembled_(loop) {
@@ -114,22 +99,28 @@ Snapshots::~Snapshots() {
   if (assembler_.joinable()) assembler_.join();
 }
 
-bool Snapshots::start(const PersistenceConfig& config, int workers, const Send& send, bool final) {
+bool Snapshots::start(const PersistenceConfig& config, int workers, const Send& send, Options options) {
   if (running()) return false;
   send_ = send;
   auto c = std::make_unique<Current>();
   c->id = nextId_++;
   c->config = config;
+  if (options.target.empty()) options.target = config.snapshotPath();
+  c->options = std::move(options);
   c->startedMs = unixMillis();
   c->changesAtStart = metrics_.totalChanges();
   lastAttemptMs_ = c->startedMs;
   const std::string stem = config.dir + "/temp-keyloop-" + std::to_string(::getpid()) + "-" + std::to_string(c->id);
   for (int slot = 0; slot < workers; ++slot) c->parts.push_back({stem + "-" + std::to_string(slot) + ".part"});
   current_ = std::move(c);
-  metrics_.snapshots().currentStartMs.store(current_->startedMs);
-  log_.notice("Background saving started");
+  const bool rewrite = rewriting();
+  (rewrite ? metrics_.aof().rewriteStartMs : metrics_.snapshots().currentStartMs).store(current_->startedMs);
+  log_.notice(rewrite ? "Background append only file rewriting started" : "Background saving started");
   for (int slot = 0; slot < workers; ++slot) {
-    if (!send_(slot, ipc::WriteSnapshot{current_->id, final, current_->parts[static_cast<std::size_t>(slot)].path})) {
+    const auto at = static_cast<std::size_t>(slot);
+    ipc::WriteSnapshot write{current_->id, current_->options.final, current_->parts[at].path, {}};
+    if (rewrite) write.logFile = current_->options.logFiles.at(at);
+    if (!send_(slot, write)) {
       fail("worker " + std::to_string(slot) + " is not running");
       return true;
     }
@@ -169,7 +160,7 @@ void Snapshots::onWritten(int slot, const ipc::SnapshotWritten& written) {
   if (assembler_.joinable()) assembler_.join();
   Current* c = current_.get();
   assembler_ = std::thread([this, c] {
-    c->error = assemble(c->config.dir, c->config.snapshotPath(), c->parts, c->startedMs / 1000);
+    c->error = assemble(c->config.dir, c->options.target, c->parts, c->startedMs / 1000);
     assembled_.send();
   });
 }
@@ -188,8 +179,22 @@ void Snapshots::fail(const std::string& why) {
 void Snapshots::finish(const std::string& error) {
   std::unique_ptr<Current> c = std::move(current_);
   for (const Part& p : c->parts) ::unlink(p.path.c_str());
-  metrics::SnapshotStatus& status = metrics_.snapshots();
   const std::int64_t tookMs = unixMillis() - c->startedMs;
+  if (!c->options.logFiles.empty()) {
+    // A rewrite: the log's own status (the master's rewrite step updates the manifest).
+    metrics::AofStatus& aof = metrics_.aof();
+    aof.rewriteStartMs.store(0);
+    aof.lastRewriteSeconds.store(tookMs / 1000);
+    aof.lastRewriteOk.store(error.empty());
+    if (!error.empty()) {
+      for (std::size_t slot = 0; slot < c->parts.size(); ++slot) send_(static_cast<int>(slot), ipc::DropSnapshot{c->id});
+      log_.warning("Background AOF rewrite failed: %s", error.c_str());
+    }
+    for (Finished& f : c->begunWaiters) f(error.empty() ? std::string("the rewrite ended before it began") : error);
+    for (Finished& f : c->waiters) f(error);
+    return;
+  }
+  metrics::SnapshotStatus& status = metrics_.snapshots();
   status.lastSeconds.store(tookMs / 1000);
   status.currentStartMs.store(0);
   status.lastOk.store(error.empty());
@@ -197,7 +202,7 @@ void Snapshots::finish(const std::string& error) {
     status.lastSaveUnix.store(c->startedMs / 1000);
     status.changesAtLastSave.store(c->changesAtStart);
     status.saves.store(status.saves.load() + 1);
-    log_.notice("DB saved on disk (%s, %llu ms)", c->config.snapshotPath().c_str(), static_cast<unsigned long long>(tookMs));
+    log_.notice("DB saved on disk (%s, %llu ms)", c->options.target.c_str(), static_cast<unsigned long long>(tookMs));
   } else {
     // Every worker drops its part (and a final snapshot's held writes run).
     for (std::size_t slot = 0; slot < c->parts.size(); ++slot) send_(static_cast<int>(slot), ipc::DropSnapshot{c->id});

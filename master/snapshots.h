@@ -33,11 +33,26 @@ class Snapshots {
   Snapshots(Loop& loop, Log& log, metrics::SharedMetrics& metrics);
   ~Snapshots();
 
-  // Begins a snapshot of `workers` workers into `config`'s file; false if
-  // one is running (then whenDone() waits for it).
-  // `final`: the server stops after it (the workers hold writes).
-  bool start(const PersistenceConfig& config, int workers, const Send& send, bool final = false);
+  // One worker's part file.
+  struct Part {
+    std::string path;
+    bool begun = false, written = false;
+    std::uint64_t keys = 0, expires = 0, bytes = 0;
+  };
+  // What a snapshot is for. `final`: the server stops after it (the
+  // workers hold writes). A rewrite of the append-only log writes the new
+  // base to `target` and gives each worker slot its new log file
+  // (`logFiles`); it leaves the RDB status (LASTSAVE...) alone.
+  struct Options {
+    bool final = false;
+    std::string target;                 // empty: the snapshot file
+    std::vector<std::string> logFiles;  // by slot; empty: not a rewrite
+  };
+  // Begins a snapshot of `workers` workers; false if one is running (then
+  // whenDone() waits for it).
+  bool start(const PersistenceConfig& config, int workers, const Send& send, Options options);
   bool running() const { return current_ != nullptr; }
+  bool rewriting() const { return current_ != nullptr && !current_->options.logFiles.empty(); }
   // Runs `finished` when the running snapshot ends (at once, with an
   // error, if none runs).
   void whenDone(Finished finished);
@@ -55,7 +70,18 @@ class Snapshots {
   bool due(const PersistenceConfig& config) const;
 
  private:
-  struct Current;
+  struct Current {
+    std::uint64_t id = 0;
+    PersistenceConfig config;
+    Options options;
+    std::vector<Part> parts;
+    std::int64_t startedMs = 0;
+    std::uint64_t changesAtStart = 0;
+    std::vector<Finished> waiters;
+    std::vector<Finished> begunWaiters;
+    std::string error;  // the assembler's outcome
+    bool assembling = false;
+  };
   void assembled();
   void finish(const std::string& error);
 

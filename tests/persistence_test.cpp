@@ -18,6 +18,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/keyspace.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
 
@@ -26,85 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
-
-std::string freshDir(const std::string& tag) {
-  const fs::path dir = fs::temp_directory_path() / ("keyloop-persist-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
 std::string persistenceAt(const std::string& dir, const std::string& save = "") {
   return "persistence:\n  dir: " + dir + "\n  snapshot:\n    save: \"" + save + "\"\n";
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Every key's type, value (in an order-free form) and absolute expiry.
-std::map<std::string, std::string> contents(RespConnection& c) {
-  std::map<std::string, std::string> all;
-  for (const std::string& key : RespConnection::elements(c.command({"KEYS", "*"}))) {
-    const std::string type = c.command({"TYPE", key});
-    std::string value;
-    if (type == "+string\r\n") {
-      value = c.command({"GET", key});
-    } else if (type == "+list\r\n") {
-      value = c.command({"LRANGE", key, "0", "-1"});
-    } else if (type == "+zset\r\n") {
-      value = c.command({"ZRANGE", key, "0", "-1", "WITHSCORES"});
-    } else {
-      std::vector<std::string> parts = RespConnection::elements(c.command({type == "+hash\r\n" ? "HGETALL" : "SMEMBERS", key}));
-      std::vector<std::string> items;
-      for (std::size_t i = 0; i < parts.size(); i += type == "+hash\r\n" ? 2 : 1) {
-        items.push_back(parts[i] + (type == "+hash\r\n" ? "=" + parts[i + 1] : ""));
-      }
-      std::sort(items.begin(), items.end());
-      for (const std::string& item : items) value += item + ",";
-    }
-    all[key] = type + value + " expires " + c.command({"PEXPIRETIME", key});
-  }
-  return all;
-}
-
-void sendAll(RespConnection& c, const std::vector<std::vector<std::string>>& commands) {
-  for (const auto& command : commands) {
-    const std::string reply = c.command(command);
-    ASSERT_FALSE(reply.empty() || reply[0] == '-') << command[0] << ": " << reply;
-  }
-}
-
-// Every type in each encoding either server uses, with and without TTLs.
-void fillEveryType(RespConnection& c) {
-  std::vector<std::string> bigList{"RPUSH", "list:big"}, bigHash{"HSET", "hash:big"}, bigSet{"SADD", "set:big"},
-      bigInts{"SADD", "set:bigints"}, bigZset{"ZADD", "zset:big"};
-  for (int i = 0; i < 600; ++i) {
-    const std::string n = std::to_string(i);
-    bigList.push_back("element-" + n);
-    bigHash.insert(bigHash.end(), {"field-" + n, "value-" + n});
-    bigSet.push_back("member-" + n);
-    bigInts.push_back(std::to_string(i * 7 - 1000));
-    bigZset.insert(bigZset.end(), {std::to_string(i * 0.5 - 10), "m-" + n});
-  }
-  sendAll(c, {{"SET", "str:small", "hello"},
-              {"SET", "str:int", "-12345"},
-              {"SET", "str:bigint", "9223372036854775807"},
-              {"SET", "str:long", std::string(5000, 'a') + "tail"},
-              {"SET", std::string("bin\0key", 7), std::string("\0\1\2\r\n", 5)},
-              {"SET", "12345", "an integer-looking key"},
-              {"SET", "str:ttl", "v", "PX", "900000"},
-              {"PFADD", "hll", "a", "b", "c"},
-              {"RPUSH", "list:small", "a", "1", "-2", "c"},
-              {"HSET", "hash:small", "f", "v", "n", "42"},
-              {"SADD", "set:ints", "1", "2", "-3"},
-              {"SADD", "set:small", "x", "y"},
-              {"ZADD", "zset:small", "1", "a", "-2.5", "b", "inf", "c"},
-              {"EXPIRE", "hash:small", "7200"},
-              bigList, bigHash, bigSet, bigInts, bigZset,
-              {"EXPIRE", "zset:big", "3600"}});
 }
 
 struct Saved {
@@ -113,13 +37,6 @@ struct Saved {
   KeyloopServer server;
   RespConnection client;
 };
-
-std::string infoField(RespConnection& c, const std::string& field) {
-  const std::string info = c.command({"INFO", "persistence"});
-  const std::size_t at = info.find(field + ":");
-  if (at == std::string::npos) return "";
-  return info.substr(at + field.size() + 1, info.find("\r\n", at) - at - field.size() - 1);
-}
 
 // Waits until no snapshot runs and `saves` have completed (or failed).
 bool waitForSaves(RespConnection& c, const std::string& field, const std::string& value) {
@@ -131,7 +48,7 @@ bool waitForSaves(RespConnection& c, const std::string& field, const std::string
 }
 
 TEST(Snapshots, SaveAndRestartKeepEveryTypeFromTwoToThreeWorkers) {
-  const std::string dir = freshDir("restart");
+  const std::string dir = freshDir("persist-restart");
   std::map<std::string, std::string> before;
   {
     Saved k(2, dir);
@@ -153,7 +70,7 @@ TEST(Snapshots, SaveAndRestartKeepEveryTypeFromTwoToThreeWorkers) {
 }
 
 TEST(Snapshots, DumpRdbMovesBothWaysWithRedisServer) {
-  const std::string dir = freshDir("redis");
+  const std::string dir = freshDir("persist-redis");
   std::map<std::string, std::string> ours;
   {
     Saved k(2, dir);
@@ -199,7 +116,7 @@ std::string valuesOf(RespConnection& c, int n) {
 }
 
 TEST(Snapshots, BgsaveHoldsTheKeysAsOfItsReply) {
-  const std::string dir = freshDir("pointintime");
+  const std::string dir = freshDir("persist-pointintime");
   constexpr int kKeys = 30000;
   std::string atReply;
   {
@@ -227,7 +144,7 @@ TEST(Snapshots, BgsaveHoldsTheKeysAsOfItsReply) {
 }
 
 TEST(Snapshots, ShutdownSavesWithSaveRulesAndNosaveDoesNot) {
-  const std::string dir = freshDir("shutdown");
+  const std::string dir = freshDir("persist-shutdown");
   {
     Saved k(2, dir, "3600 1000000");  // a rule that never fires by itself
     k.client.command({"SET", "a", "1"});
@@ -262,7 +179,7 @@ TEST(Snapshots, ShutdownSavesWithSaveRulesAndNosaveDoesNot) {
 }
 
 TEST(Snapshots, SaveRulesStartABackgroundSave) {
-  const std::string dir = freshDir("rules");
+  const std::string dir = freshDir("persist-rules");
   Saved k(2, dir, "1 2");  // after more than a second, at least two changes
   const std::string first = k.client.command({"LASTSAVE"});
   k.client.command({"SET", "a", "1"});
@@ -273,7 +190,7 @@ TEST(Snapshots, SaveRulesStartABackgroundSave) {
 }
 
 TEST(Snapshots, ConfigSetSaveReachesTheMasterAndDirIsProtectedAsInRedis) {
-  const std::string dir = freshDir("configset");
+  const std::string dir = freshDir("persist-configset");
   Saved k(2, dir);
   RedisServer redis;
   RespConnection r(redis.port);
@@ -293,7 +210,7 @@ TEST(Snapshots, ConfigSetSaveReachesTheMasterAndDirIsProtectedAsInRedis) {
 }
 
 TEST(Snapshots, ASaveRightAfterAReloadHasEveryKey) {
-  const std::string dir = freshDir("reload");
+  const std::string dir = freshDir("persist-reload");
   std::map<std::string, std::string> before;
   {
     ReloadableServer s("persist-reload", "workers: 2\n" + persistenceAt(dir));
@@ -311,16 +228,9 @@ TEST(Snapshots, ASaveRightAfterAReloadHasEveryKey) {
 }
 
 // Starts keyloop on `dir` and returns its exit status and log, expecting it to refuse.
-std::pair<int, std::string> refusedStart(const std::string& dir) {
-  const std::uint16_t port = freePort();
-  const std::string config = writeConfig(port, "workers: 2\n" + persistenceAt(dir));
-  Process p(keyloopBinary(), {"-c", config}, config + ".log");
-  const auto status = p.stop(0, std::chrono::seconds(30));
-  return {status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, readFile(config + ".log")};
-}
 
 TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
-  const std::string dir = freshDir("corrupt");
+  const std::string dir = freshDir("persist-corrupt");
   {
     Saved k(2, dir);
     fillEveryType(k.client);
@@ -330,7 +240,7 @@ TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
   auto writeDump = [&](const std::string& bytes) { std::ofstream(dir + "/dump.rdb", std::ios::binary | std::ios::trunc) << bytes; };
 
   writeDump(good.substr(0, good.size() / 2));
-  auto [code, log] = refusedStart(dir);
+  auto [code, log] = refusedStart("workers: 2\n" + persistenceAt(dir));
   EXPECT_EQ(code, 1);
   EXPECT_NE(log.find("Short read or bad format loading"), std::string::npos) << log;
   EXPECT_NE(log.find("could not load its data"), std::string::npos) << log;
@@ -338,12 +248,12 @@ TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
   std::string flipped = good;
   flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x20);
   writeDump(flipped);
-  std::tie(code, log) = refusedStart(dir);
+  std::tie(code, log) = refusedStart("workers: 2\n" + persistenceAt(dir));
   EXPECT_EQ(code, 1);
   EXPECT_NE(log.find("Short read or bad format loading"), std::string::npos) << log;
 
   writeDump("not an rdb file at all");
-  std::tie(code, log) = refusedStart(dir);
+  std::tie(code, log) = refusedStart("workers: 2\n" + persistenceAt(dir));
   EXPECT_EQ(code, 1);
   EXPECT_NE(log.find("no REDIS signature"), std::string::npos) << log;
 
@@ -359,26 +269,14 @@ TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
     r.command({"XADD", "events", "*", "f", "v"});
     ASSERT_EQ(r.command({"SAVE"}), "+OK\r\n");
   }
-  std::tie(code, log) = refusedStart(dir);
+  std::tie(code, log) = refusedStart("workers: 2\n" + persistenceAt(dir));
   EXPECT_EQ(code, 1);
   EXPECT_NE(log.find("key 'events' holds a stream (type 19)"), std::string::npos) << log;
 }
 
-// A 1 MB tmpfs for the snapshot directory (the test needs root, as CI has).
-struct SmallDisk {
-  explicit SmallDisk(const std::string& path) : path(path) {
-    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, "size=1m") == 0;
-  }
-  bool grow() { return ::mount("tmpfs", path.c_str(), "tmpfs", MS_REMOUNT, "size=64m") == 0; }
-  ~SmallDisk() {
-    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
-  }
-  std::string path;
-  bool mounted = false;
-};
 
 TEST(Snapshots, FullDiskFailsTheSaveRefusesWritesAndRecovers) {
-  const std::string dir = freshDir("enospc");
+  const std::string dir = freshDir("persist-enospc");
   SmallDisk disk(dir);
   ASSERT_TRUE(disk.mounted) << "mount tmpfs: " << std::strerror(errno) << " (this test needs root)";
   Saved k(2, dir, "3600 1000000");
@@ -407,7 +305,7 @@ TEST(Snapshots, FullDiskFailsTheSaveRefusesWritesAndRecovers) {
 }
 
 TEST(Snapshots, KillNineDuringASaveLeavesThePreviousFileWhole) {
-  const std::string dir = freshDir("kill9");
+  const std::string dir = freshDir("persist-" "kill9");
   Saved k(2, dir);
   k.client.command({"SET", "first", "generation"});
   ASSERT_EQ(k.client.command({"SAVE"}), "+OK\r\n");

@@ -49,6 +49,7 @@ std::string newTransactionId(const Owners& owners) {
 // here until the commits are posted).
 struct Commits {
   std::map<int, std::vector<std::string_view>> byOwner;
+  std::vector<std::string_view> changed;  // the keys, for the append-only log
   std::deque<std::string> kept;  // a deque: views of them stay valid as it grows
 };
 
@@ -62,6 +63,7 @@ Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
     const bool same = now == nullptr ? !was.has_value()
                                      : was && was->image == image && was->expireAt == Store::expireAt(now);
     if (same) continue;
+    commits.changed.push_back(key);
     std::vector<std::string_view>& out = commits.byOwner[tx.owners.ownerOf(key)];
     if (now != nullptr) {
       out.insert(out.end(), {"set", key, commits.kept.emplace_back(std::move(image)),
@@ -123,6 +125,7 @@ void runLocked(const TransactionPtr& tx) {
                                                          {"event", e.channel, e.message});
     }
   }
+  if (!commits.changed.empty()) tx->owners.journal(scratch, commits.changed, nowMs);
   commitAll(tx, commits);
   tx->reply(reply);
 }

@@ -59,6 +59,11 @@ class Owners {
   virtual void post(int owner, std::span<const std::string_view> args) {
     send(owner, args, [](std::string_view) {});
   }
+  // The run changed `keys` (as `scratch` holds them now): the append-only
+  // log records them here, as one block, before any commit is posted.
+  virtual void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    (void)scratch, (void)keys, (void)nowMs;
+  }
 };
 
 // Runs the command's handler against `scratch` (the locked keys as they

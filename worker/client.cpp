@@ -144,6 +144,22 @@ void Client::executeBuffered(std::string_view in, bool shared) {
 }
 
 void Client::flush() {
+  if (waitingForLog_) return;
+  if (outputSent_ < output_.size() && connections_.replyGate() && connections_.replyGate()(id_)) {
+    waitingForLog_ = true;
+    return updateInterest();
+  }
+  send();
+}
+
+void Client::logCaughtUp() {
+  waitingForLog_ = false;
+  if (closed_) return;
+  send();
+  resumeBuffered();
+}
+
+void Client::send() {
   while (outputSent_ < output_.size()) {
     const ssize_t n = ::send(fd_.get(), output_.data() + outputSent_, output_.size() - outputSent_,
                              MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -176,7 +192,7 @@ void Client::flush() {
 }
 
 void Client::updateInterest() {
-  const bool pending = outputSent_ < output_.size();
+  const bool pending = outputSent_ < output_.size() && !waitingForLog_;
   // Reading stops only once input waits behind the pause: until then there
   // is nothing to hold back, and dropping EPOLLIN for every pipeline whose
   // replies are all in flight would cost two epoll_ctl calls per pipeline.
@@ -286,7 +302,7 @@ void Client::resumeBuffered() {
 }
 
 bool Client::readingPaused() const {
-  return outputBufferBytes() >= kPauseReadingAt || order_.waiting() >= kMaxReservedReplies || order_.barrierUp();
+  return waitingForLog_ || outputBufferBytes() >= kPauseReadingAt || order_.waiting() >= kMaxReservedReplies || order_.barrierUp();
 }
 
 std::string Client::describe(TimePoint now) const {

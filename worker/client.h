@@ -108,6 +108,9 @@ class Client {
   // filled replies (see Server::sendSoon), so a pipeline whose replies come
   // back from another worker one by one still leaves in one send().
   void sendReleased();
+  // The append-only log has the writes its replies waited for (the reply
+  // gate, Connections::setReplyGate): they leave, and reading goes on.
+  void logCaughtUp();
   bool hasReservedReplies() const { return !order_.empty(); }
   // Runs none of this client's later commands until `place` is filled: a
   // cross-worker transaction writes at commit, so a command after it must
@@ -129,7 +132,9 @@ class Client {
   void executeBuffered(std::string_view in, bool shared);
   // Runs requests already read, if nothing holds them back any more.
   void resumeBuffered();
+  // Sends the output, unless the reply gate holds it back for the log.
   void flush();
+  void send();
   void updateInterest();
   bool readingPaused() const;
 
@@ -156,6 +161,7 @@ class Client {
   std::size_t outputSent_ = 0;
   ReplyOrder order_{output_};
   bool sendQueued_ = false;    // in the sendSoon list (Connections)
+  bool waitingForLog_ = false;  // held by the reply gate: nothing more runs until released
   resp::Reply reply_{output_};
   int clusterNode_;
   Session session_;

@@ -71,6 +71,11 @@ enum CommandFlag : std::uint32_t {
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
   kNeverGrows = 1u << 22,  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
+  // The append-only log (aof/command_log.h): a TTL relative to now (SET EX,
+  // EXPIRE) is followed by the absolute time; a random choice (SPOP) is
+  // logged as the keys it left, not as the command.
+  kRelativeExpiry = 1u << 23,
+  kLoggedAsEffect = 1u << 24,
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

@@ -82,6 +82,11 @@ class Connections {
     metrics::bump(stats_.metrics().pubsubDisconnects);
   }
   Dispatch& dispatch() { return dispatch_; }
+  // Whether client `id`'s reply must wait for the append-only log (which
+  // then lets it go: Client::logCaughtUp). Unset: replies never wait.
+  using ReplyGate = std::function<bool(std::uint64_t id)>;
+  void setReplyGate(ReplyGate gate) { replyGate_ = std::move(gate); }
+  const ReplyGate& replyGate() const { return replyGate_; }
   // Scratch buffer every client reads into first (see Client::readAndExecute);
   // while a script keeps the worker busy, another one: the script's client
   // still parses from the first.
@@ -107,6 +112,7 @@ class Connections {
   std::uint64_t nextClientId_ = 1;
   bool draining_ = false;
   Timer idleTimer_;
+  ReplyGate replyGate_;
   std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
   std::string sharedReadBuffer_, busyReadBuffer_;
   bool busy_ = false;

@@ -4,6 +4,7 @@
 
 #include "common/resp/reply_reader.h"
 #include "common/resp/request_parser.h"
+#include "worker/aof/command_log.h"
 #include "worker/blocking.h"
 #include "worker/client.h"
 #include "worker/cluster.h"
@@ -81,6 +82,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(*busy_);
   } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && services_.diskErrorRefusesWrites()) {
     reply.error(kDiskErrorRefusal);
+  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && logFailing()) {
+    reply.error("MISCONF Errors writing to the AOF file: " + services_.persistence()->log()->failure());
   } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
     reply.error("ERR Command not allowed inside a transaction");
   } else if (hasOverlongKey(*command.spec, args)) {
@@ -210,9 +213,16 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   ++routedDepth_;
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  AofLog* log = services_.persistence() != nullptr ? services_.persistence()->log() : nullptr;
+  const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   run(*spec, ctx, commandIndex(*command.topLevel));
   // Not counted here: the worker the client talks to counted it already.
-  done(out);
+  if (log != nullptr && log->appended() != logged && log->holdsReplies()) {
+    // appendfsync always: the peer's client hears of the write once it is on disk.
+    log->whenDurable([done = std::move(done), reply = out] { done(reply); });
+  } else {
+    done(out);
+  }
   --routedDepth_;
   if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
 }
@@ -277,7 +287,10 @@ bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
 
 void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
   const std::string name(key);  // `key` lives in the entry that goes
-  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
+  if (Persistence* persistence = services_.persistence()) {
+    persistence->beforeWrite(name);
+    if (AofLog* log = persistence->log()) log->appendState(name, nullptr);
+  }
   if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
   store_.erase(name);
   ++stats_.counters()[kEvictedKeys];
@@ -316,7 +329,12 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   }
   const std::uint32_t notify = (spec.flags & kWrite) ? services_.config().notifyKeyspaceEvents : 0;
   keyspace_events::Recorder events(notify, spec, ctx);
-  spec.handler(ctx);
+  // The log: the commands a script or a transaction runs here replay all or nothing.
+  AofLog* log = ownStore && services_.persistence() != nullptr ? services_.persistence()->log() : nullptr;
+  {
+    AofAtomic block((spec.flags & kMayWrite) ? log : nullptr);
+    spec.handler(ctx);
+  }
   if (notify != 0) {
     events.finish(std::string_view(ctx.reply.buffer()).substr(replyStart),
                   [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
@@ -332,6 +350,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
     }
     if (!refused && ownStore) services_.noteChanges(1);
+    if (!refused && log != nullptr && !(spec.flags & kInternal)) logWrite(*log, spec, ctx.args, ctx.store, ctx.nowMs);
     if (services_.config().maxmemory.limit != 0 && ownStore) {
       std::size_t bytes = 64;
       for (std::string_view a : ctx.args) bytes += a.size();
@@ -343,13 +362,22 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
 }
 
 std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
+  return runAt(args, unixMillis(), protocol);
+}
+
+std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
   const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
   run(*command.spec, ctx, commandIndex(*command.topLevel));
   return out;
+}
+
+bool Dispatch::logFailing() {
+  Persistence* persistence = services_.persistence();
+  return persistence != nullptr && persistence->log() != nullptr && persistence->log()->failing();
 }
 
 void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {

@@ -78,6 +78,9 @@ class Dispatch {
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.
   std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
+  // The same as of `nowMs` (the append-only log's replay: when it was logged).
+  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs,
+                    resp::Protocol protocol = resp::Protocol::Resp2);
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
   // Its session ends here: watches and subscriptions go, and a wait.
@@ -114,6 +117,8 @@ class Dispatch {
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
   void evict(std::string_view key, std::int64_t nowMs);
+  // The append-only log's last write failed (-MISCONF until one succeeds).
+  bool logFailing();
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
   // Counts an error reply that starts at `from` in the buffer.

@@ -8,69 +8,38 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/loop/unique_fd.h"
+#include "worker/mapped_file.h"
 #include "worker/client.h"
+#include "worker/connections.h"
+#include "worker/router.h"
+#include "worker/aof/manifest.h"
+#include "worker/aof/replay.h"
 #include "worker/rdb/rdb_file.h"
 #include "worker/server.h"
 
 namespace keyloop {
 
-namespace {
-
-// A read-only mapping of a whole file, unmapped on scope exit.
-class MappedFile {
- public:
-  // Empty if the file does not exist; `error` says why it cannot be read.
-  MappedFile(const std::string& path, std::string& error) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      if (errno != ENOENT) error = path + ": " + std::strerror(errno);
-      return;
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-      error = path + ": " + std::strerror(errno);
-      return;
-    }
-    exists_ = true;
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ == 0) return;
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (p == MAP_FAILED) {
-      error = path + ": mmap: " + std::strerror(errno);
-      return;
-    }
-    data_ = p;
-    ::madvise(p, size_, MADV_SEQUENTIAL);
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  bool exists() const { return exists_; }
-  std::string_view bytes() const { return {static_cast<const char*>(data_), data_ ? size_ : 0}; }
-
- private:
-  bool exists_ = false;
-  void* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-}  // namespace
 
 Persistence::Persistence(Server& server, Log& log)
-    : server_(server), log_(log), snapshot_(server.loop(), server.store(), server.threadPool()) {}
+    : server_(server),
+      log_(log),
+      snapshot_(server.loop(), server.store(), server.threadPool()),
+      aof_(server.loop(), server.threadPool(), log),
+      quietWatch_(server.loop()) {
+  quietWatch_.unref();
+}
 
 std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
-  const PersistenceConfig& config = server_.config().persistence;
-  const std::string path = config.snapshotPath();
-  std::string error;
-  MappedFile file(path, error);
-  if (!error.empty()) return error;
-  if (!file.exists()) return std::nullopt;
-  const TimePoint started = Clock::now();
-  rdb::LoadTarget target{server_.store(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true, unixMillis()};
+  return server_.config().persistence.aofEnabled ? loadLog(owns) : loadSnapshot(owns);
+}
+
+std::optional<std::string> Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+                                                bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired) {
+  // The log's base keeps keys that have expired since: what the log did to
+  // them after the base was written replays against them (as Redis loads
+  // an AOF's RDB preamble).
+  rdb::LoadTarget target{server_.store(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true,
+                         keepExpired ? 0 : unixMillis()};
   // Every worker loads the libraries: each has its own interpreter.
   target.onLibrary = [this](std::string_view code) -> std::optional<std::string> {
     std::string why;
@@ -81,15 +50,119 @@ std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std
   // Worker 0 checks the checksum; the others parse the same bytes.
   target.verifyChecksum = slot_ == 0;
   rdb::LoadCounts counts;
-  if (auto failed = rdb::loadFile(file.bytes(), target, counts)) {
+  if (auto failed = rdb::loadFile(bytes, target, counts)) return failed;
+  loaded += counts.loaded;
+  expired += counts.expired;
+  return std::nullopt;
+}
+
+std::optional<std::string> Persistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
+  const std::string path = server_.config().persistence.snapshotPath();
+  std::string error;
+  MappedFile file(path, error);
+  if (!error.empty()) return error;
+  if (!file.exists()) return std::nullopt;
+  const TimePoint started = Clock::now();
+  std::uint64_t loaded = 0, expired = 0;
+  if (auto failed = loadRdb(file.bytes(), owns, /*keepExpired=*/false, loaded, expired)) {
     server_.store().clear();
     return "Short read or bad format loading " + path + ": " + *failed;
   }
-  server_.noteLoaded(counts.loaded, counts.expired);
+  server_.noteLoaded(loaded, expired);
   log_.notice("Worker %d: DB loaded from disk: %llu keys (%llu expired) in %.3f seconds", slot_,
-              static_cast<unsigned long long>(counts.loaded), static_cast<unsigned long long>(counts.expired),
+              static_cast<unsigned long long>(loaded), static_cast<unsigned long long>(expired),
               std::chrono::duration<double>(Clock::now() - started).count());
   return std::nullopt;
+}
+
+std::optional<std::string> Persistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
+  const PersistenceConfig& config = server_.config().persistence;
+  std::optional<aof::Manifest> manifest;
+  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
+  if (!manifest) return std::nullopt;  // the master makes it before any worker starts
+  const TimePoint started = Clock::now();
+  std::uint64_t loaded = 0, expired = 0;
+  ReplayTarget target;
+  target.self = slot_;
+  target.owns = owns;
+  target.loadTruncated = config.aofLoadTruncated;
+  target.loadBase = [&](std::string_view bytes) { return loadRdb(bytes, owns, /*keepExpired=*/true, loaded, expired); };
+  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().runAt(args, nowMs); };
+  target.flushOwnedBy = [this](int slot, int workers) { flushOwnedBy(slot, workers); };
+  ReplayCounts counts;
+  if (auto failed = replayLog(config, *manifest, target, counts)) {
+    server_.store().clear();
+    return *failed;
+  }
+  if (counts.truncatedBytes > 0) {
+    log_.warning("!!! Warning: short read while loading the AOF file of worker %d !!! AOF loaded anyway because "
+                 "aof-load-truncated is enabled (%llu bytes cut off)", slot_, static_cast<unsigned long long>(counts.truncatedBytes));
+  }
+  server_.noteLoaded(server_.store().size(), expired);
+  log_.notice("Worker %d: DB loaded from append only file: %zu keys (%llu records of %llu batches run here) in %.3f seconds",
+              slot_, server_.store().size(), static_cast<unsigned long long>(counts.applied),
+              static_cast<unsigned long long>(counts.batches), std::chrono::duration<double>(Clock::now() - started).count());
+  return std::nullopt;
+}
+
+void Persistence::flushOwnedBy(int slot, int workers) {
+  const ring::Ring* now = server_.ring();
+  if (now == nullptr || (workers == now->workers() && slot == slot_)) return server_.store().clear();
+  if (workers == now->workers()) return;  // that worker's keys were never here
+  const ring::Ring then(workers);
+  std::vector<std::string> gone;
+  server_.store().forEach(unixMillis(), [&](const Store::Entry* e) {
+    if (then.ownerOf(Store::key(e)) == slot) gone.emplace_back(Store::key(e));
+  });
+  for (const std::string& key : gone) server_.store().erase(key);
+}
+
+std::optional<std::string> Persistence::startLog(int workers) {
+  const PersistenceConfig& config = server_.config().persistence;
+  if (!config.aofEnabled) return std::nullopt;
+  std::optional<aof::Manifest> manifest;
+  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
+  const aof::FileEntry* file = manifest ? manifest->fileOf(slot_) : nullptr;
+  if (file == nullptr) return "the AOF manifest names no file for worker " + std::to_string(slot_);
+  aof_.setFsync(AofLog::fsyncOf(config.aofFsync));
+  if (metrics::AofStatus* status = server_.aofStatus()) aof_.setSequence(&status->sequence);
+  aof_.setMetrics(&server_.workerMetrics());
+  if (std::string error = aof_.open(config.aofPath() + "/" + file->name, slot_, workers); !error.empty()) return error;
+  connectLog();
+  return std::nullopt;
+}
+
+void Persistence::connectLog() {
+  Connections& connections = server_.connections();
+  aof_.setRelease([&connections](std::uint64_t id) {
+    if (Client* c = connections.find(id)) c->logCaughtUp();
+  });
+  connections.setReplyGate([this](std::uint64_t id) { return aof_.active() && aof_.holdReply(id); });
+  Router* router = server_.dispatch().router();
+  if (router == nullptr) return;
+  router->setBeforePublish([this] { aof_.write(); });
+  router->setJournal([this](Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    if (!aof_.active()) return;
+    AofAtomic block(&aof_);
+    for (std::string_view key : keys) aof_.appendState(key, scratch.find(key, nowMs));
+  });
+}
+
+void Persistence::holdForRewrite(std::uint64_t id) {
+  if (!holdingForRewrite_) {
+    holdingForRewrite_ = true;
+    server_.dispatch().hold(/*routedToo=*/false);
+  }
+  // Nothing of ours out at another worker: no transaction spans the moment
+  // every worker moves to its new file.
+  auto tell = [this, id] {
+    quietWatch_.stop();
+    if (tell_) tell_(ipc::WritesHeld{id});
+  };
+  if (server_.dispatch().quiet()) return tell();
+  quietWatch_.start([this, tell] {
+    if (server_.dispatch().quiet()) tell();
+  });
 }
 
 bool Persistence::onControl(const ipc::ControlMessage& message) {
@@ -103,12 +176,24 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
       for (const auto& [name, library] : server_.functions()->libraries()) rdb::appendFunctionLibrary(libraries, library.code);
     }
     const std::uint64_t id = write->id;
+    if (!write->logFile.empty()) {
+      // A rewrite: what comes after this moment goes to the new file.
+      const ring::Ring* ring = server_.ring();
+      if (std::string failed = aof_.open(write->logFile, slot_, ring ? ring->workers() : 1); !failed.empty()) {
+        log_.warning("%s", failed.c_str());
+      }
+      if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
+    }
     std::string error = snapshot_.start(write->path, std::move(libraries), [this, id](const Snapshot::Result& r) {
       if (tell_) tell_(ipc::SnapshotWritten{id, r.keys, r.expires, r.bytes, r.error});
     });
     if (tell_) tell_(error.empty() ? ipc::ControlMessage(ipc::SnapshotBegun{id}) : ipc::SnapshotWritten{id, 0, 0, 0, error});
+  } else if (auto* hold = std::get_if<ipc::HoldWrites>(&message)) {
+    holdForRewrite(hold->id);
   } else if (std::holds_alternative<ipc::DropSnapshot>(message)) {
     snapshot_.abandon();
+    quietWatch_.stop();
+    if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
     if (std::exchange(holdingForFinal_, false)) server_.dispatch().release();
   } else if (auto* reply = std::get_if<ipc::SaveReply>(&message)) {
     auto waiting = waiting_.find(reply->token);
@@ -122,6 +207,7 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
 }
 
 void Persistence::settingsChanged(const PersistenceConfig& next) {
+  aof_.setFsync(AofLog::fsyncOf(next.aofFsync));
   if (slot_ == 0 && tell_) tell_(ipc::SaveRulesSet{formatSaveRules(next.save), next.stopWritesOnError});
 }
 

@@ -1,7 +1,12 @@
 // Persistence: a worker's side of durability.
-//   - At start, loadAtStart() reads the snapshot file (rdb/rdb_file.h) and
-//     keeps the keys this worker owns: every worker reads the same file in
-//     parallel, so a worker count that changed between runs is fine.
+//   - At start, loadAtStart() reads the append-only log when it is on
+//     (aof/replay.h), else the snapshot file (rdb/rdb_file.h), and keeps the
+//     keys this worker owns: every worker reads the same files in parallel,
+//     so a worker count that changed between runs is fine.
+//   - The log (aof/aof_log.h): startLog() opens this worker's file; the
+//     master's rewrite (BGREWRITEAOF) first holds every worker's writes
+//     until none is in flight anywhere (HoldWrites -> WritesHeld), then
+//     each moves to a new file as its part of the new base begins.
 //   - WriteSnapshot from the master: its part of a snapshot (snapshot.h);
 //     a final one (the server stops after it) holds writes first.
 //   - SAVE, BGSAVE and SHUTDOWN of its clients go to the master
@@ -20,6 +25,7 @@
 #include "common/ipc/messages.h"
 #include "common/log/log.h"
 #include "common/ring/ring.h"
+#include "worker/aof/aof_log.h"
 #include "worker/snapshot.h"
 
 namespace keyloop {
@@ -47,6 +53,11 @@ class Persistence {
   // The keys of the snapshot file that `owns` accepts go into the store;
   // the reason the file cannot be loaded, if so (no file: nothing to load).
   std::optional<std::string> loadAtStart(const std::function<bool(std::string_view key)>& owns);
+  // With the log on: appends to this worker's file of it (as worker
+  // `slot` of `workers`); the reason if it cannot.
+  std::optional<std::string> startLog(int workers);
+  // The log, when this worker writes one (else null).
+  AofLog* log() { return aof_.active() ? &aof_ : nullptr; }
   // Snapshot messages from the master; false if not one.
   bool onControl(const ipc::ControlMessage& message);
   // CONFIG SET changed the save rules: worker 0 tells the master, which runs them.
@@ -62,9 +73,23 @@ class Persistence {
   struct Waiting {
     std::uint64_t clientId, place;
   };
+  std::optional<std::string> loadSnapshot(const std::function<bool(std::string_view key)>& owns);
+  std::optional<std::string> loadLog(const std::function<bool(std::string_view key)>& owns);
+  // rdb/rdb_file.h's loader over `bytes` into the store.
+  std::optional<std::string> loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+                                     bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired);
+  void flushOwnedBy(int slot, int workers);
+  // Replies wait for the log, channel records follow it, expiries and
+  // cross-worker runs are logged (aof_log.h).
+  void connectLog();
+  // A rewrite's hold: told to the master once nothing of ours is in flight.
+  void holdForRewrite(std::uint64_t id);
   Server& server_;
   Log& log_;
   Snapshot snapshot_;
+  AofLog aof_;
+  Check quietWatch_;
+  bool holdingForRewrite_ = false;
   int slot_ = 0;
   TellMaster tell_;
   std::uint64_t nextToken_ = 1;

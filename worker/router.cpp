@@ -18,6 +18,7 @@ Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
 int Router::addLink(Link link) {
   const int id = static_cast<int>(senders_.size());
   senders_.push_back(std::make_unique<ipc::Sender>(loop_, *link.out));
+  senders_.back()->setBeforePublish(beforePublish_);
   receivers_.push_back(
       std::make_unique<ipc::Receiver>(loop_, *link.in, [this, id](std::string_view r) { onRecord(id, r); }));
   configure(*receivers_.back());
@@ -44,6 +45,13 @@ void Router::setWaitsForAny(std::function<bool()> waits) {
 }
 
 int Router::addGuest(Link link) { return addLink(link); }
+
+void Router::setBeforePublish(std::function<void()> hook) {
+  beforePublish_ = std::move(hook);
+  for (auto& sender : senders_) {
+    if (sender) sender->setBeforePublish(beforePublish_);
+  }
+}
 
 int Router::addNext(int peer, Link link) {
   if (nextLinks_.size() <= static_cast<std::size_t>(peer)) nextLinks_.resize(static_cast<std::size_t>(peer) + 1, -1);

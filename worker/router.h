@@ -88,6 +88,15 @@ class Router final : public Owners {
   void notify(int owner, std::span<const std::string_view> args);
 
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
+  // The append-only log: what the atomic executor's runs changed
+  // (Owners::journal), and the write of its pending batch, which comes
+  // before any record of ours is published to a peer.
+  using Journal = std::function<void(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs)>;
+  void setJournal(Journal journal) { journal_ = std::move(journal); }
+  void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override {
+    if (journal_) journal_(scratch, keys, nowMs);
+  }
+  void setBeforePublish(std::function<void()> hook);
   // Shown the key of each request a few records before it runs (to
   // prefetch it, as a client's pipeline is).
   void setPrefetch(std::function<void(std::string_view key)> prefetch);
@@ -146,6 +155,8 @@ class Router final : public Owners {
   ring::Ring ring_;
   Executor executor_;
   ControlHandler control_;
+  Journal journal_;
+  std::function<void()> beforePublish_;
   std::function<void(std::string_view key)> prefetch_;
   std::function<bool()> waitsForAny_;
   // By link id; a link's replies go back on the link its request came on.

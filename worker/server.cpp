@@ -29,6 +29,8 @@ Server::Server(Loop& loop, Config config, Log& log)
   // DEL, overwrite or expiry of one shows up as loop lag.
   store_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
   store_.setExpiredObserver([this](std::string_view key) {
+    // Replay then needs no clock: the key goes where it went.
+    if (AofLog* log = persistence_.log()) log->appendState(key, nullptr);
     keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key,
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });

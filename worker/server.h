@@ -94,6 +94,8 @@ class Server final : public WorkerServices {
   std::string killScript(bool eval) override;
   Persistence* persistence() override { return &persistence_; }
   const metrics::SnapshotStatus* snapshotStatus() const override { return stats_.snapshotStatus(); }
+  metrics::AofStatus* aofStatus() const override { return stats_.aofStatus(); }
+  metrics::WorkerMetrics& workerMetrics() { return stats_.metrics(); }
   void noteChanges(std::uint64_t changes) override { metrics::bump(stats_.metrics().changes, changes); }
   std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
   // What INFO persistence says of the load at start.

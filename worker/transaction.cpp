@@ -15,6 +15,7 @@
 #include "worker/dispatch.h"
 #include "worker/key_locks.h"
 #include "worker/keyspace_events.h"
+#include "worker/persistence.h"
 #include "worker/pubsub.h"
 #include "worker/store.h"
 #include "worker/watches.h"
@@ -327,6 +328,8 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   dropWatches(dispatch, watched);
   if (!ok) return client.reply().nullArray();
   client.reply().array(queued.size());
+  Persistence* persistence = dispatch.services().persistence();
+  AofAtomic block(persistence != nullptr ? persistence->log() : nullptr);  // replayed all or nothing
   for (const QueuedCommand& q : queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);

@@ -147,6 +147,10 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       return kExitDataRefused;
     }
   }
+  if (auto error = server.persistence()->startLog(router.workers())) {
+    log.warning("Worker %d: %s", setup.slot, error->c_str());
+    return kExitDataRefused;
+  }
   auto onControl = [&](ipc::ControlMessage& message, std::vector<UniqueFd>& fds) {
     if (server.persistence()->onControl(message)) return;
     if (std::holds_alternative<ipc::LinkNext>(message) && fds.size() == 6) {

@@ -102,6 +102,7 @@ class WorkerServices {
   // and the writes that changed keys (what save rules count).
   virtual Persistence* persistence() { return nullptr; }
   virtual const metrics::SnapshotStatus* snapshotStatus() const { return nullptr; }
+  virtual metrics::AofStatus* aofStatus() const { return nullptr; }
   virtual void noteChanges(std::uint64_t changes) { (void)changes; }
   virtual std::uint64_t changesEverywhere() const { return 0; }
   // -MISCONF: the last snapshot failed, save rules exist and

@@ -26,6 +26,7 @@ class WorkerStats {
   metrics::WorkerMetrics& metrics() { return *metrics_; }
   // The master's snapshot status (null without shared metrics).
   const metrics::SnapshotStatus* snapshotStatus() const { return shared_ ? &shared_->snapshots() : nullptr; }
+  metrics::AofStatus* aofStatus() const { return shared_ ? &shared_->aof() : nullptr; }
   std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
   const LagMonitor& lag() const { return lag_; }
 

@@ -251,11 +251,25 @@ void readPersistence(const Reader& r, const YAML::Node& node, Config& c) {
   r.checkKeys(node, {"dir", "snapshot", "aof"}, "persistence");
   if (const YAML::Node& aof = node["aof"]) {
     r.requireMap(aof, "aof");
-    r.checkKeys(aof, {"enabled", "fsync"}, "aof");
-    if (aof["enabled"] && r.boolean(aof["enabled"], "enabled")) {
-      r.fail(aof["enabled"], "the append-only log (aof.enabled: yes) is not built yet; snapshots (persistence.snapshot) are");
+    r.checkKeys(aof, {"enabled", "fsync", "dir", "file", "auto_rewrite_percentage", "auto_rewrite_min_size", "load_truncated"}, "aof");
+    PersistenceConfig& p = c.persistence;
+    if (aof["enabled"]) p.aofEnabled = r.boolean(aof["enabled"], "enabled");
+    if (aof["fsync"]) p.aofFsync = r.oneOf(aof["fsync"], "fsync", {"always", "everysec", "no"});
+    for (auto [key, field] : {std::pair{"dir", &p.aofDir}, std::pair{"file", &p.aofFile}}) {
+      if (!aof[key]) continue;
+      *field = r.scalar(aof[key], key);
+      if (field->empty() || field->find('/') != std::string::npos) {
+        r.fail(aof[key], std::string("'") + key + "' is a name inside 'persistence.dir' (no '/'), as Redis's append" +
+                             (field == &p.aofDir ? "dirname" : "filename"));
+      }
     }
-    if (aof["fsync"]) c.persistence.aofFsync = r.oneOf(aof["fsync"], "fsync", {"always", "everysec", "no"});
+    if (aof["auto_rewrite_percentage"]) {
+      p.autoRewritePercentage = static_cast<int>(r.integer(aof["auto_rewrite_percentage"], "auto_rewrite_percentage", 0, 1 << 30));
+    }
+    if (aof["auto_rewrite_min_size"]) {
+      p.autoRewriteMinSize = r.size(aof["auto_rewrite_min_size"], "auto_rewrite_min_size", 0, std::numeric_limits<std::int64_t>::max());
+    }
+    if (aof["load_truncated"]) p.aofLoadTruncated = r.boolean(aof["load_truncated"], "load_truncated");
   }
   if (node["dir"]) {
     c.persistence.dir = r.scalar(node["dir"], "dir");

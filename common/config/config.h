@@ -69,12 +69,21 @@ struct PersistenceConfig {
   std::string snapshotFile = "dump.rdb";
   std::vector<SaveRule> save{{3600, 1}, {300, 100}, {60, 10000}};
   bool stopWritesOnError = true;
-  // aof.fsync (appendfsync): always | everysec | no. The append-only log
-  // itself is not built yet: aof.enabled accepts only `no`.
+  // The append-only log (worker/aof/): Redis's appendonly, appendfsync
+  // (always | everysec | no), appenddirname, appendfilename,
+  // auto-aof-rewrite-percentage / -min-size and aof-load-truncated.
+  bool aofEnabled = false;
   std::string aofFsync = "everysec";
+  std::string aofDir = "appendonlydir";
+  std::string aofFile = "appendonly.aof";
+  int autoRewritePercentage = 100;
+  std::uint64_t autoRewriteMinSize = 64ull << 20;
+  bool aofLoadTruncated = true;
   bool operator==(const PersistenceConfig&) const = default;
   // dir/file: where the snapshot is written and read from.
   std::string snapshotPath() const { return dir + "/" + snapshotFile; }
+  // dir/appenddirname: the log's files and their manifest.
+  std::string aofPath() const { return dir + "/" + aofDir; }
 };
 // Redis's save rules "3600 1 300 100" (pairs of seconds and changes; ""
 // is none); nullopt if malformed.

@@ -152,6 +152,7 @@ bool Sender::tryWrite(std::string_view record, std::uint32_t flags) {
 
 void Sender::publish() {
   if (!unpublished_) return;
+  if (beforePublish_) beforePublish_();
   ChannelMemory::Header& h = memory_.header();
   h.tail.store(localTail_, std::memory_order_seq_cst);
   unpublished_ = false;

@@ -131,6 +131,9 @@ class Sender {
   }
   // Publishes what was sent and wakes the receiver (once per batch).
   void flush();
+  // Runs before each publish of new records (the append-only log writes
+  // what the records may depend on first).
+  void setBeforePublish(std::function<void()> hook) { beforePublish_ = std::move(hook); }
   std::size_t overflowed() const { return overflow_.size(); }
 
  private:
@@ -143,6 +146,7 @@ class Sender {
   void publish();
 
   ChannelMemory& memory_;
+  std::function<void()> beforePublish_;
   std::uint64_t localTail_;  // written but not yet published
   bool unpublished_ = false;
   bool wakeWanted_ = false;  // something since the last publish should wake a sleeping receiver

@@ -7,7 +7,7 @@ namespace keyloop::ipc {
 namespace {
 
 // Control message type letters: the variant's alternatives in order.
-constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U', 'B'};
+constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U', 'B', 'h', 'w'};
 static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>);
 
 void putState(std::string& out, const ClientState& state) {
@@ -89,7 +89,10 @@ void putFields(std::string& out, const WriteSnapshot& m) {
   put(out, m.id);
   put(out, static_cast<std::uint8_t>(m.final));
   putText(out, m.path);
+  putText(out, m.logFile);
 }
+void putFields(std::string& out, const HoldWrites& m) { put(out, m.id); }
+void putFields(std::string& out, const WritesHeld& m) { put(out, m.id); }
 void putFields(std::string& out, const DropSnapshot& m) { put(out, m.id); }
 void putFields(std::string& out, const SaveReply& m) {
   put(out, m.token);
@@ -131,10 +134,12 @@ bool takeFields(std::string_view& in, SaveRulesSet& m) {
 bool takeFields(std::string_view& in, SnapshotBegun& m) { return take(in, m.id); }
 bool takeFields(std::string_view& in, WriteSnapshot& m) {
   std::uint8_t final = 0;
-  if (!take(in, m.id) || !take(in, final) || !takeText(in, m.path)) return false;
+  if (!take(in, m.id) || !take(in, final) || !takeText(in, m.path) || !takeText(in, m.logFile)) return false;
   m.final = final != 0;
   return true;
 }
+bool takeFields(std::string_view& in, HoldWrites& m) { return take(in, m.id); }
+bool takeFields(std::string_view& in, WritesHeld& m) { return take(in, m.id); }
 bool takeFields(std::string_view& in, DropSnapshot& m) { return take(in, m.id); }
 bool takeFields(std::string_view& in, SaveReply& m) { return take(in, m.token) && takeText(in, m.reply); }
 bool takeFields(std::string_view& in, SnapshotWritten& m) {
@@ -142,7 +147,7 @@ bool takeFields(std::string_view& in, SnapshotWritten& m) {
 }
 bool takeFields(std::string_view& in, SaveAsked& m) {
   std::uint8_t kind = 0, force = 0;
-  if (!take(in, m.token) || !take(in, kind) || !take(in, force) || kind > static_cast<std::uint8_t>(SaveKind::ShutdownNoSave)) {
+  if (!take(in, m.token) || !take(in, kind) || !take(in, force) || kind > static_cast<std::uint8_t>(SaveKind::Rewrite)) {
     return false;
   }
   m.kind = static_cast<SaveKind>(kind);

@@ -63,7 +63,14 @@ struct WriteSnapshot {
   std::uint64_t id = 0;
   bool final = false;
   std::string path;
+  // A rewrite of the append-only log: the worker's new incremental file,
+  // which it appends to from the moment its part begins (empty: a snapshot).
+  std::string logFile;
 };
+// A rewrite of the log is about to begin: hold client writes and answer
+// WritesHeld once nothing of this worker is in flight at another worker.
+struct HoldWrites { std::uint64_t id = 0; };
+struct WritesHeld { std::uint64_t id = 0; };
 // Snapshot `id` failed elsewhere: stop writing it.
 struct DropSnapshot { std::uint64_t id = 0; };
 // The answer (RESP) to the client request `token` of SaveAsked.
@@ -95,7 +102,7 @@ struct SnapshotWritten {
 };
 // A client asked for a snapshot or a shutdown; the master answers `token`
 // with SaveReply (a shutdown that succeeds is answered by the exit).
-enum class SaveKind : std::uint8_t { Save, Background, Scheduled, Shutdown, ShutdownSave, ShutdownNoSave };
+enum class SaveKind : std::uint8_t { Save, Background, Scheduled, Shutdown, ShutdownSave, ShutdownNoSave, Rewrite };
 // CONFIG SET save / stop-writes-on-bgsave-error reached the workers: the
 // master, which runs the rules, takes them too (until the next reload).
 struct SaveRulesSet {
@@ -113,7 +120,8 @@ struct SaveAsked {
 
 using ControlMessage = std::variant<LinkNext, HandOver, RetireeGone, FinishClients, AdoptClient, Serving,
                                     ConfigApplied, HandedOver, PassClient, WriteSnapshot, DropSnapshot, SaveReply,
-                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun, SaveRulesSet>;
+                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun, SaveRulesSet, HoldWrites,
+                                    WritesHeld>;
 
 std::string encode(const ControlMessage& message);
 std::optional<ControlMessage> decodeControl(std::string_view bytes);

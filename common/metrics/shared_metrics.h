@@ -63,6 +63,11 @@ struct alignas(64) WorkerMetrics {
   std::atomic<std::uint64_t> pubsubDisconnects{0};  // subscribers over their output limit
   std::atomic<std::uint64_t> evictedKeys{0};  // maxmemory
   std::atomic<std::uint64_t> changes{0};  // writes that changed a key (what save rules count)
+  // The append-only log (worker/aof/aof_log.h): bytes written to this
+  // worker's file, fsyncs done, failed writes, and whether the last write
+  // failed (a gauge: 1 while it does).
+  std::atomic<std::uint64_t> aofBytes{0}, aofFsyncs{0}, aofWriteErrors{0}, aofWriteFailing{0};
+  SharedHistogram aofFsync;  // how long each fsync of the log took (on the pool)
   std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
   SharedHistogram lag;        // how late the 10 ms lag timer fired
   SharedHistogram iteration;  // busy time of one loop iteration
@@ -77,6 +82,20 @@ struct SnapshotStatus {
   std::atomic<std::uint64_t> saves{0}, failures{0};
   std::atomic<bool> lastOk{true};
   std::atomic<std::uint64_t> changesAtLastSave{0};  // totalChanges() when the last good save began
+};
+
+// What the master knows of the append-only log (master/aof_files.h), for
+// INFO persistence and the metrics. `sequence` is the one field workers
+// write: each batch of the log takes the next number (worker/aof/aof_log.h).
+struct AofStatus {
+  std::atomic<std::uint64_t> sequence{0};
+  std::atomic<bool> enabled{false};
+  std::atomic<std::int64_t> rewriteStartMs{0};  // 0: none in progress
+  std::atomic<bool> rewriteScheduled{false};
+  std::atomic<std::int64_t> lastRewriteSeconds{-1};
+  std::atomic<bool> lastRewriteOk{true};
+  std::atomic<std::uint64_t> rewrites{0}, consecutiveFailures{0};
+  std::atomic<std::uint64_t> baseSize{0}, currentSize{0};  // bytes: the base file, and base + increments
 };
 
 // The config's limit on workers; the mapping has room for that many per
@@ -108,12 +127,15 @@ class SharedMetrics {
   std::uint64_t totalChanges() const;
   SnapshotStatus& snapshots() { return header_->snapshots; }
   const SnapshotStatus& snapshots() const { return header_->snapshots; }
+  AofStatus& aof() { return header_->aof; }
+  const AofStatus& aof() const { return header_->aof; }
 
  private:
   SharedMetrics(void* mapping, std::size_t bytes, int slots);
   struct Header {
     std::atomic<int> slots{0};
     SnapshotStatus snapshots;
+    AofStatus aof;
   };
   std::size_t bytes_;
   void* mapping_;

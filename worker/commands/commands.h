@@ -347,6 +347,7 @@ void info(CommandContext&);
 // persistence.cpp: the master answers these (session handlers).
 void save(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
 void bgsave(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
+void bgrewriteaof(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
 void shutdown(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
 void lastsave(CommandContext&);
 void totals(CommandContext&);  // internal: this worker's ServerStats, for INFO

@@ -20,7 +20,7 @@ namespace {
 // YesNo: yes or no, kept as 1 or 0. Protected: Redis refuses it unless
 // enable-protected-configs (dir, dbfilename). SaveRules: `save`, whose
 // value is text (setText).
-enum class Format { Integer, Memory, Fixed, Same, Events, Policy, YesNo, Protected, SaveRules };
+enum class Format { Integer, Memory, Fixed, Same, Events, Policy, YesNo, Protected, SaveRules, Fsync };
 
 struct Setting {
   std::string_view name, alias;
@@ -67,14 +67,26 @@ std::optional<long long> parseMemory(std::string_view text) {
       [](Config&, long long) {}
 
 std::string yesNo(bool b) { return b ? "yes" : "no"; }
+constexpr const char* kFsyncNames[] = {"always", "everysec", "no"};
 
 // Sorted by name, Redis's first; keyloop's own settings (no Redis name)
 // under keyloop-*, as the YAML names them. The encoding thresholds keep
 // Redis 7.0's ziplist aliases.
 constexpr long long kLong = LLONG_MAX;
 const Setting kSettings[] = {
-    {"appendfsync", "", FIXED(c.persistence.aofFsync)},
-    {"appendonly", "", SAME("no")},
+    {"aof-disable-auto-gc", "", FIXED("no")},
+    {"aof-load-truncated", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.persistence.aofLoadTruncated); },
+     [](Config& c, long long v) { c.persistence.aofLoadTruncated = v != 0; }},
+    {"aof-rewrite-incremental-fsync", "", FIXED("yes")},
+    {"aof-timestamp-enabled", "", FIXED("no")},
+    {"aof-use-rdb-preamble", "", FIXED("yes")},
+    {"appenddirname", "", FIXED(c.persistence.aofDir)},
+    {"appendfilename", "", FIXED(c.persistence.aofFile)},
+    {"appendfsync", "", Format::Fsync, 0, 0, [](const Config& c) { return c.persistence.aofFsync; },
+     [](Config& c, long long v) { c.persistence.aofFsync = kFsyncNames[v]; }},
+    {"appendonly", "", SAME(yesNo(c.persistence.aofEnabled))},
+    {"auto-aof-rewrite-min-size", "", Format::Memory, 0, kLong, SIZE_SETTING(persistence.autoRewriteMinSize)},
+    {"auto-aof-rewrite-percentage", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(persistence.autoRewritePercentage)},
     {"bind", "", FIXED(c.listen.front().address)},
     {"busy-reply-threshold", "lua-time-limit", Format::Integer, 0, kLong, SIZE_SETTING(busyReplyThresholdMs)},
     {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0 slave 0 0 0 pubsub " +
@@ -163,6 +175,12 @@ std::variant<long long, std::string> parseValue(const Setting& s, std::string_vi
     if (equalsIgnoreCase(text, "yes")) return 1ll;
     if (equalsIgnoreCase(text, "no")) return 0ll;
     return std::string("argument must be 'yes' or 'no'");
+  }
+  if (s.format == Format::Fsync) {
+    for (std::size_t i = 0; i < std::size(kFsyncNames); ++i) {
+      if (equalsIgnoreCase(text, kFsyncNames[i])) return static_cast<long long>(i);
+    }
+    return std::string("argument(s) must be one of the following: everysec, always, no");
   }
   if (s.format == Format::Policy) {
     if (const auto policy = parseEvictionPolicy(text)) return static_cast<long long>(*policy);

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "worker/commands/commands.h"
+#include "worker/persistence.h"
 #include "worker/scripting/lua_engine.h"
 
 namespace keyloop::commands {
@@ -161,11 +162,28 @@ void persistenceSection(CommandContext& ctx, Writer& w) {
   w.add("rdb_last_cow_size", "0");
   w.add("rdb_last_load_keys_expired", st[kLoadExpiredKeys]);
   w.add("rdb_last_load_keys_loaded", st[kLoadedKeys]);
-  w.addAll({{"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"}, {"aof_rewrite_scheduled", "0"},
-            {"aof_last_rewrite_time_sec", "-1"}, {"aof_current_rewrite_time_sec", "-1"},
-            {"aof_last_bgrewrite_status", "ok"}, {"aof_rewrites", "0"}, {"aof_rewrites_consecutive_failures", "0"},
-            {"aof_last_write_status", "ok"}, {"aof_last_cow_size", "0"}, {"module_fork_in_progress", "0"},
-            {"module_fork_last_cow_size", "0"}});
+  const metrics::AofStatus* aof = ctx.worker.aofStatus();
+  Persistence* persistence = ctx.worker.persistence();
+  const AofLog* log = persistence != nullptr ? persistence->log() : nullptr;
+  const bool enabled = ctx.worker.config().persistence.aofEnabled;
+  const std::int64_t rewriteMs = aof ? aof->rewriteStartMs.load() : 0;
+  w.add("aof_enabled", std::uint64_t{enabled});
+  w.add("aof_rewrite_in_progress", std::uint64_t{rewriteMs != 0});
+  w.add("aof_rewrite_scheduled", std::uint64_t{aof != nullptr && aof->rewriteScheduled.load()});
+  w.add("aof_last_rewrite_time_sec", std::to_string(aof ? aof->lastRewriteSeconds.load() : -1));
+  w.add("aof_current_rewrite_time_sec", std::to_string(rewriteMs != 0 ? (ctx.nowMs - rewriteMs) / 1000 : -1));
+  w.add("aof_last_bgrewrite_status", aof == nullptr || aof->lastRewriteOk.load() ? "ok" : "err");
+  w.add("aof_rewrites", aof ? aof->rewrites.load() : 0);
+  w.add("aof_rewrites_consecutive_failures", aof ? aof->consecutiveFailures.load() : 0);
+  w.add("aof_last_write_status", log != nullptr && log->failing() ? "err" : "ok");
+  w.addAll({{"aof_last_cow_size", "0"}, {"module_fork_in_progress", "0"}, {"module_fork_last_cow_size", "0"}});
+  if (!enabled) return;
+  w.add("aof_current_size", aof ? aof->currentSize.load() : 0);
+  w.add("aof_base_size", aof ? aof->baseSize.load() : 0);
+  w.add("aof_pending_rewrite", std::uint64_t{aof != nullptr && aof->rewriteScheduled.load()});
+  w.add("aof_buffer_length", log != nullptr ? log->pendingBytes() : 0);
+  w.add("aof_pending_bio_fsync", std::uint64_t{log != nullptr && log->fsyncInFlight()});
+  w.add("aof_delayed_fsync", "0");
 }
 
 void statsSection(CommandContext& ctx, Writer& w) {

@@ -1,4 +1,4 @@
-// SAVE, BGSAVE, LASTSAVE and SHUTDOWN. The master makes snapshots and
+// SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE and SHUTDOWN. The master makes snapshots and
 // stops the server (persistence.h), so the first two and SHUTDOWN are
 // session handlers: their reply comes back from the master.
 #include "worker/client.h"
@@ -27,6 +27,10 @@ void bgsave(Dispatch& dispatch, Client& client, std::span<const std::string_view
     return client.reply().error(kSyntaxError);
   }
   askMaster(dispatch, client, args.size() == 2 ? ipc::SaveKind::Scheduled : ipc::SaveKind::Background);
+}
+
+void bgrewriteaof(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  askMaster(dispatch, client, ipc::SaveKind::Rewrite);
 }
 
 void shutdown(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {

@@ -87,8 +87,23 @@ TEST(Config, PersistenceSectionTakesRedissSaveRules) {
             "test.yaml:3:11: 'save' takes pairs of seconds and changes (\"3600 1 300 100\"), or \"\" for none");
   EXPECT_EQ(errorOf("persistence:\n  snapshot:\n    file: sub/dump.rdb\n"),
             "test.yaml:3:11: 'file' is a file name inside 'dir' (no '/'), as Redis's dbfilename");
-  EXPECT_EQ(errorOf("persistence:\n  aof:\n    enabled: yes\n"),
-            "test.yaml:3:14: the append-only log (aof.enabled: yes) is not built yet; snapshots (persistence.snapshot) are");
+  ConfigResult aof = parseConfig(
+      "persistence:\n  aof:\n    enabled: yes\n    fsync: always\n    dir: log\n    file: k.aof\n"
+      "    auto_rewrite_percentage: 50\n    auto_rewrite_min_size: 1mb\n    load_truncated: no\n",
+      "test.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(aof)) << std::get<ConfigError>(aof).message;
+  const PersistenceConfig& a = std::get<Config>(aof).persistence;
+  EXPECT_TRUE(a.aofEnabled);
+  EXPECT_EQ(a.aofFsync, "always");
+  EXPECT_EQ(a.aofPath(), "./log");
+  EXPECT_EQ(a.aofFile, "k.aof");
+  EXPECT_EQ(a.autoRewritePercentage, 50);
+  EXPECT_EQ(a.autoRewriteMinSize, 1u << 20);
+  EXPECT_FALSE(a.aofLoadTruncated);
+  EXPECT_EQ(errorOf("persistence:\n  aof:\n    dir: a/b\n"),
+            "test.yaml:3:10: 'dir' is a name inside 'persistence.dir' (no '/'), as Redis's appenddirname");
+  EXPECT_EQ(errorOf("persistence:\n  aof:\n    fsync: sometimes\n"),
+            "test.yaml:3:12: 'fsync' must be one of always, everysec, no, got 'sometimes'");
   EXPECT_EQ(errorOf("persistence:\n  snapshots: {}\n"),
             "test.yaml:2:3: unknown key 'snapshots' in 'persistence' (did you mean 'snapshot'?)");
 }

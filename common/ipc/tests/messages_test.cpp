@@ -20,14 +20,16 @@ std::vector<ControlMessage> oneOfEach() {
           ConfigApplied{42},
           HandedOver{1000, 123456789, 987654},
           PassClient{ClientState{2, false, "", "", {}}},
-          WriteSnapshot{7, true, "/tmp/part-0"},
+          WriteSnapshot{7, true, "/tmp/part-0", "appendonly.aof.3.incr.aof"},
           DropSnapshot{7},
           SaveReply{9, "+OK\r\n"},
           SnapshotWritten{7, 100, 10, 4096, "write: No space left on device"},
           SaveAsked{9, SaveKind::ShutdownSave, true},
           Drained{},
           SnapshotBegun{7},
-          SaveRulesSet{"900 1", false}};
+          SaveRulesSet{"900 1", false},
+          HoldWrites{8},
+          WritesHeld{8}};
 }
 
 TEST(Messages, EveryControlMessageRoundTrips) {

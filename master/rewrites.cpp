@@ -1,0 +1,147 @@
+// The master's part of the append-only log: its files before workers
+// start, BGREWRITEAOF, the automatic rewrite and the log's size.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/ipc/control.h"
+#include "master/master.h"
+
+namespace keyloop {
+
+namespace {
+
+std::uint64_t sizeOf(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+// The base's bytes and everything's (base and increments).
+std::pair<std::uint64_t, std::uint64_t> logSizes(const PersistenceConfig& config, const aof::Manifest& m) {
+  const std::string dir = config.aofPath() + "/";
+  const std::uint64_t base = m.base ? sizeOf(dir + m.base->name) : 0;
+  std::uint64_t all = base;
+  for (const aof::FileEntry& f : m.incremental) all += sizeOf(dir + f.name);
+  return {base, all};
+}
+
+}  // namespace
+
+bool Master::sendToWorker(int slot, const ipc::ControlMessage& message) {
+  const WorkerSlot& s = serving_->slot(slot);
+  return s.pid > 0 && s.control && ipc::sendControl(s.control.get(), ipc::encode(message));
+}
+
+std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
+  metrics_->aof().enabled.store(config.aofEnabled);
+  if (!config.aofEnabled) return {};
+  const bool first = !logManifest_;
+  if (std::string error = aof::prepareAofFiles(config, workers, logManifest_); !error.empty()) return error;
+  const auto [base, all] = logSizes(config, *logManifest_);
+  metrics_->aof().baseSize.store(base);
+  metrics_->aof().currentSize.store(all);
+  if (first) logBaseSize_ = all;  // as Redis: the size at load is the base of the growth rule
+  return {};
+}
+
+std::string Master::startRewrite(std::function<void(const std::string& error)> begun) {
+  const PersistenceConfig& config = this->config().persistence;
+  if (!config.aofEnabled || !logManifest_) return "ERR keyloop writes no append-only log (persistence.aof.enabled: no)";
+  if (rewrite_ || snapshots_->rewriting()) return "ERR Background append only file rewriting already in progress";
+  if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGREWRITEAOF again once the reload is done";
+  metrics_->aof().rewriteScheduled.store(false);
+  rewrite_ = Rewrite{nextRewriteId_++, std::vector<bool>(static_cast<std::size_t>(serving_->workers()), false), {}};
+  rewrite_->begun.push_back(std::move(begun));
+  for (int slot = 0; slot < serving_->workers(); ++slot) {
+    if (!sendToWorker(slot, ipc::HoldWrites{rewrite_->id})) {
+      log_.warning("Can't rewrite the append only file: worker %d is not running", slot);
+      for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});
+      auto waiting = std::move(rewrite_->begun);
+      rewrite_.reset();
+      for (auto& f : waiting) f("worker " + std::to_string(slot) + " is not running");
+      return {};
+    }
+  }
+  return {};
+}
+
+void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
+  if (!rewrite_ || held.id != rewrite_->id || slot < 0 || static_cast<std::size_t>(slot) >= rewrite_->held.size()) return;
+  rewrite_->held[static_cast<std::size_t>(slot)] = true;
+  if (std::find(rewrite_->held.begin(), rewrite_->held.end(), false) != rewrite_->held.end()) return;
+  // Every worker is still: the new files go into the manifest before anything is written to them.
+  Rewrite r = std::move(*rewrite_);
+  rewrite_.reset();
+  const PersistenceConfig& config = this->config().persistence;
+  aof::Manifest during = *logManifest_;
+  Snapshots::Options options;
+  aof::Manifest after;
+  for (int s = 0; s < serving_->workers(); ++s) {
+    const aof::FileEntry& file = during.addFile(config, s);
+    options.logFiles.push_back(config.aofPath() + "/" + file.name);
+    after.incremental.push_back(file);
+  }
+  after.base = aof::FileEntry{aof::baseName(config, during.lastSeq() + 1), during.lastSeq() + 1};
+  options.target = config.aofPath() + "/" + after.base->name;
+  std::string error = aof::writeManifest(config, during);
+  if (error.empty()) {
+    logManifest_ = during;
+    auto send = [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); };
+    snapshots_->start(config, serving_->workers(), send, options);
+    snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
+    snapshots_->whenBegun([waiting = std::move(r.begun)](const std::string& failed) {
+      for (auto& f : waiting) f(failed);
+    });
+    return;
+  }
+  log_.warning("Background AOF rewrite failed: %s", error.c_str());
+  for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});  // their holds end
+  for (auto& f : r.begun) f(error);
+}
+
+void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
+  metrics::AofStatus& status = metrics_->aof();
+  const PersistenceConfig& config = this->config().persistence;
+  std::string failed = error;
+  if (failed.empty()) failed = aof::writeManifest(config, next);
+  if (!failed.empty()) {
+    status.lastRewriteOk.store(false);
+    status.consecutiveFailures.store(status.consecutiveFailures.load() + 1);
+    if (!next.base) return;
+    ::unlink((config.aofPath() + "/" + next.base->name).c_str());  // a base no manifest names
+    return;
+  }
+  // The older files are history now: the new base holds what they did.
+  const aof::Manifest old = *logManifest_;
+  logManifest_ = next;
+  const std::string dir = config.aofPath() + "/";
+  if (old.base) ::unlink((dir + old.base->name).c_str());
+  for (const aof::FileEntry& f : old.incremental) {
+    if (std::find(next.incremental.begin(), next.incremental.end(), f) == next.incremental.end()) ::unlink((dir + f.name).c_str());
+  }
+  status.rewrites.store(status.rewrites.load() + 1);
+  status.consecutiveFailures.store(0);
+  const auto [base, all] = logSizes(config, next);
+  status.baseSize.store(base);
+  status.currentSize.store(all);
+  logBaseSize_ = all;
+  log_.notice("Background AOF rewrite finished successfully");
+}
+
+void Master::checkLogRules() {
+  const PersistenceConfig& config = this->config().persistence;
+  if (!config.aofEnabled || !logManifest_ || stopping_ || finalSnapshot_) return;
+  const auto [base, all] = logSizes(config, *logManifest_);
+  metrics_->aof().currentSize.store(all);
+  if (rewrite_ || snapshots_->running() || step_ != ReloadStep::Idle) return;
+  const std::uint64_t from = logBaseSize_ > 0 ? logBaseSize_ : 1;
+  const bool grown = config.autoRewritePercentage > 0 && all >= config.autoRewriteMinSize &&
+                     (all > from ? (all - from) * 100 / from : 0) >= static_cast<std::uint64_t>(config.autoRewritePercentage);
+  if (!metrics_->aof().rewriteScheduled.load() && !grown) return;
+  if (grown) {
+    log_.notice("Starting automatic rewriting of AOF on %llu%% growth",
+                static_cast<unsigned long long>(all > from ? (all - from) * 100 / from : 0));
+  }
+  startRewrite([](const std::string&) {});
+}
+
+}  // namespace keyloop

@@ -1,0 +1,120 @@
+#include "tests/support/keyspace.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/process.h"
+
+namespace keyloop::test {
+
+namespace fs = std::filesystem;
+
+std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
+
+std::string freshDir(const std::string& tag) {
+  const fs::path dir = fs::temp_directory_path() / ("keyloop-" + tag + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+
+std::map<std::string, std::string> contents(RespConnection& c) {
+  std::map<std::string, std::string> all;
+  for (const std::string& key : RespConnection::elements(c.command({"KEYS", "*"}))) {
+    const std::string type = c.command({"TYPE", key});
+    std::string value;
+    if (type == "+string\r\n") {
+      value = c.command({"GET", key});
+    } else if (type == "+list\r\n") {
+      value = c.command({"LRANGE", key, "0", "-1"});
+    } else if (type == "+zset\r\n") {
+      value = c.command({"ZRANGE", key, "0", "-1", "WITHSCORES"});
+    } else {
+      std::vector<std::string> parts = RespConnection::elements(c.command({type == "+hash\r\n" ? "HGETALL" : "SMEMBERS", key}));
+      std::vector<std::string> items;
+      for (std::size_t i = 0; i < parts.size(); i += type == "+hash\r\n" ? 2 : 1) {
+        items.push_back(parts[i] + (type == "+hash\r\n" ? "=" + parts[i + 1] : ""));
+      }
+      std::sort(items.begin(), items.end());
+      for (const std::string& item : items) value += item + ",";
+    }
+    all[key] = type + value + " expires " + c.command({"PEXPIRETIME", key});
+  }
+  return all;
+}
+
+void sendAll(RespConnection& c, const std::vector<std::vector<std::string>>& commands) {
+  for (const auto& command : commands) {
+    const std::string reply = c.command(command);
+    ASSERT_FALSE(reply.empty() || reply[0] == '-') << command[0] << ": " << reply;
+  }
+}
+
+
+void fillEveryType(RespConnection& c) {
+  std::vector<std::string> bigList{"RPUSH", "list:big"}, bigHash{"HSET", "hash:big"}, bigSet{"SADD", "set:big"},
+      bigInts{"SADD", "set:bigints"}, bigZset{"ZADD", "zset:big"};
+  for (int i = 0; i < 600; ++i) {
+    const std::string n = std::to_string(i);
+    bigList.push_back("element-" + n);
+    bigHash.insert(bigHash.end(), {"field-" + n, "value-" + n});
+    bigSet.push_back("member-" + n);
+    bigInts.push_back(std::to_string(i * 7 - 1000));
+    bigZset.insert(bigZset.end(), {std::to_string(i * 0.5 - 10), "m-" + n});
+  }
+  sendAll(c, {{"SET", "str:small", "hello"},
+              {"SET", "str:int", "-12345"},
+              {"SET", "str:bigint", "9223372036854775807"},
+              {"SET", "str:long", std::string(5000, 'a') + "tail"},
+              {"SET", std::string("bin\0key", 7), std::string("\0\1\2\r\n", 5)},
+              {"SET", "12345", "an integer-looking key"},
+              {"SET", "str:ttl", "v", "PX", "900000"},
+              {"PFADD", "hll", "a", "b", "c"},
+              {"RPUSH", "list:small", "a", "1", "-2", "c"},
+              {"HSET", "hash:small", "f", "v", "n", "42"},
+              {"SADD", "set:ints", "1", "2", "-3"},
+              {"SADD", "set:small", "x", "y"},
+              {"ZADD", "zset:small", "1", "a", "-2.5", "b", "inf", "c"},
+              {"EXPIRE", "hash:small", "7200"},
+              bigList, bigHash, bigSet, bigInts, bigZset,
+              {"EXPIRE", "zset:big", "3600"}});
+}
+
+std::string infoField(RespConnection& c, const std::string& field) {
+  const std::string info = c.command({"INFO", "persistence"});
+  const std::size_t at = info.find(field + ":");
+  if (at == std::string::npos) return "";
+  return info.substr(at + field.size() + 1, info.find("\r\n", at) - at - field.size() - 1);
+}
+
+std::pair<int, std::string> refusedStart(const std::string& config) {
+  const std::uint16_t port = freePort();
+  const std::string path = writeConfig(port, config);
+  Process p(keyloopBinary(), {"-c", path}, path + ".log");
+  const auto status = p.stop(0, std::chrono::seconds(30));
+  return {status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, readFile(path + ".log")};
+}
+
+SmallDisk::SmallDisk(const std::string& path) : path(path) {
+  mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, "size=1m") == 0;
+}
+
+SmallDisk::~SmallDisk() {
+  if (mounted) ::umount2(path.c_str(), MNT_DETACH);
+}
+
+bool SmallDisk::grow() { return ::mount("tmpfs", path.c_str(), "tmpfs", MS_REMOUNT, "size=64m") == 0; }
+
+}  // namespace keyloop::test

@@ -1,0 +1,123 @@
+// The append-only log's pieces in-process: the manifest as Redis writes
+// and reads it, and AofLog's batches (annotation, blocks, durability) read
+// back from its file.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/loop/loop.h"
+#include "common/loop/thread_pool.h"
+#include "worker/aof/aof_log.h"
+#include "worker/aof/manifest.h"
+
+namespace keyloop {
+namespace {
+
+TEST(AofManifest, ParsesAndFormatsRedissLayout) {
+  const std::string text =
+      "file appendonly.aof.2.base.rdb seq 2 type b\n"
+      "file appendonly.aof.3.incr.aof seq 3 type i worker 0\n"
+      "file appendonly.aof.4.incr.aof seq 4 type i worker 1\n"
+      "file appendonly.aof.5.incr.aof seq 5 type i worker 0\n";
+  auto parsed = aof::parseManifest(text);
+  ASSERT_TRUE(std::holds_alternative<aof::Manifest>(parsed)) << std::get<std::string>(parsed);
+  const aof::Manifest& m = std::get<aof::Manifest>(parsed);
+  ASSERT_TRUE(m.base.has_value());
+  EXPECT_EQ(m.base->name, "appendonly.aof.2.base.rdb");
+  EXPECT_EQ(m.fileOf(0)->name, "appendonly.aof.5.incr.aof");  // the last line naming the slot
+  EXPECT_EQ(m.fileOf(1)->seq, 4u);
+  EXPECT_EQ(m.fileOf(2), nullptr);
+  EXPECT_EQ(m.format(), text);
+  // Redis's own manifest (no worker pairs; history lines) reads too.
+  auto redis = aof::parseManifest("file appendonly.aof.1.base.rdb seq 1 type b\n"
+                                  "file appendonly.aof.1.incr.aof seq 1 type h\n"
+                                  "file appendonly.aof.2.incr.aof seq 2 type i\n");
+  ASSERT_TRUE(std::holds_alternative<aof::Manifest>(redis));
+  EXPECT_EQ(std::get<aof::Manifest>(redis).incremental.size(), 1u);
+}
+
+TEST(AofManifest, RefusesWhatRedisRefuses) {
+  auto error = [](const std::string& text) {
+    auto parsed = aof::parseManifest(text);
+    return std::holds_alternative<std::string>(parsed) ? std::get<std::string>(parsed) : std::string("parsed");
+  };
+  EXPECT_EQ(error(""), "Found an empty AOF manifest");
+  EXPECT_EQ(error("file a seq 1\n"), "line 1: Invalid AOF manifest file format");
+  EXPECT_EQ(error("file dir/a seq 1 type i\n"), "line 1: File can't be a path, just a filename");
+  EXPECT_EQ(error("file a seq 1 type b\nfile b seq 2 type b\n"), "line 2: Found duplicate base file information");
+  EXPECT_EQ(error("file a seq 2 type i\nfile b seq 2 type i\n"), "line 2: Found a non-monotonic sequence number");
+  EXPECT_EQ(error("file a seq 1 type x\n"), "line 1: Unknown AOF file type");
+}
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("aof-log-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove(path);
+  Loop loop;
+  ThreadPool pool(loop, 1);
+  Log log;
+  AofLog aof(loop, pool, log);
+  ASSERT_EQ(aof.open(path, 1, 2), "");
+  const std::string_view set[] = {"SET", "k", "v"};
+  aof.append(set);
+  aof.beginAtomic();
+  aof.append(set);
+  aof.write();  // the open block waits: only the first record goes
+  const std::string first = readAll(path);
+  EXPECT_EQ(first.substr(first.find("\r\n") + 2), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+  EXPECT_EQ(first.rfind("#keyloop 1 ", 0), 0u) << first;
+  EXPECT_NE(first.find(" 1/2 27\r\n"), std::string::npos) << first;  // slot 1 of 2, 27 bytes
+  aof.appendExpireAt("k", 1234);
+  aof.endAtomic();
+  aof.write();
+  const std::string second = readAll(path).substr(first.size());
+  EXPECT_EQ(second.rfind("#keyloop 2 ", 0), 0u) << second;
+  EXPECT_EQ(second.substr(second.find("\r\n") + 2),
+            "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+            "*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$4\r\n1234\r\n*1\r\n$4\r\nEXEC\r\n");
+  // One record in a block needs no MULTI.
+  aof.beginAtomic();
+  aof.appendState("gone", nullptr);
+  aof.endAtomic();
+  aof.write();
+  const std::string third = readAll(path).substr(first.size() + second.size());
+  EXPECT_EQ(third.substr(third.find("\r\n") + 2), "*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n");
+  aof.close();
+  std::filesystem::remove(path);
+}
+
+TEST(AofLog, AlwaysReleasesAWaitingReplyOnlyAfterItsFsync) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("aof-always-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove(path);
+  Loop loop;
+  ThreadPool pool(loop, 1);
+  Log log;
+  AofLog aof(loop, pool, log);
+  ASSERT_EQ(aof.open(path, 0, 1), "");
+  aof.setFsync(AofLog::Fsync::Always);
+  std::vector<std::uint64_t> released;
+  aof.setRelease([&](std::uint64_t id) {
+    released.push_back(id);
+    loop.stop();
+  });
+  EXPECT_FALSE(aof.holdReply(7));  // nothing logged: nothing to wait for
+  const std::string_view incr[] = {"INCR", "n"};
+  aof.append(incr);
+  EXPECT_TRUE(aof.holdReply(7));
+  aof.write();
+  EXPECT_TRUE(released.empty());  // written, not yet fsynced
+  loop.run();
+  EXPECT_EQ(released, std::vector<std::uint64_t>{7});
+  EXPECT_FALSE(aof.holdReply(8));
+  aof.close();
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace keyloop
