@@ -123,7 +123,8 @@ class Master {
 
   // ---- the append-only log (rewrites.cpp) ----
   // Its directory and a manifest naming a file for each of `workers`
-  // slots (before they are forked); the reason if not.
+  // slots (before they are forked: at start, and at a reload while the
+  // log is on); the reason if not.
   std::string prepareLog(const PersistenceConfig& config, int workers);
   // BGREWRITEAOF and the automatic rewrite: every worker holds its writes
   // until none of them has a request out (HoldWrites / WritesHeld); then
@@ -135,7 +136,9 @@ class Master {
   std::string startRewrite(std::function<void(const std::string& error)> begun);
   void onWritesHeld(int slot, const ipc::WritesHeld& held);
   void rewriteDone(const std::string& error, const aof::Manifest& next);
-  // Each second: the log's size, a scheduled rewrite, the auto-aof-rewrite rules.
+  // Each second: appendonly turned on (a rewrite makes the log's first
+  // files) or off, the log's size, a scheduled rewrite, the
+  // auto-aof-rewrite rules.
   void checkLogRules();
 
   // ---- reload (reload.cpp) ----
@@ -211,6 +214,7 @@ class Master {
   std::vector<bool> drained_;   // SIGQUIT: which serving workers are drained
 
   std::optional<aof::Manifest> logManifest_;  // the append-only log's files, as on disk
+  bool logOn_ = false;  // the manifest names the files the workers append to
   struct Rewrite {
     std::uint64_t id = 0;
     std::vector<bool> held;  // by slot: WritesHeld came

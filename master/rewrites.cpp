@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "common/ipc/control.h"
 #include "master/master.h"
 
@@ -32,10 +35,11 @@ bool Master::sendToWorker(int slot, const ipc::ControlMessage& message) {
 }
 
 std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
-  metrics_->aof().enabled.store(config.aofEnabled);
   if (!config.aofEnabled) return {};
   const bool first = !logManifest_;
   if (std::string error = aof::prepareAofFiles(config, workers, logManifest_); !error.empty()) return error;
+  logOn_ = true;
+  metrics_->aof().enabled.store(true);
   const auto [base, all] = logSizes(config, *logManifest_);
   metrics_->aof().baseSize.store(base);
   metrics_->aof().currentSize.store(all);
@@ -45,7 +49,7 @@ std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
 
 std::string Master::startRewrite(std::function<void(const std::string& error)> begun) {
   const PersistenceConfig& config = this->config().persistence;
-  if (!config.aofEnabled || !logManifest_) return "ERR keyloop writes no append-only log (persistence.aof.enabled: no)";
+  if (!config.aofEnabled) return "ERR keyloop writes no append-only log (persistence.aof.enabled: no)";
   if (rewrite_ || snapshots_->rewriting()) return "ERR Background append only file rewriting already in progress";
   if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGREWRITEAOF again once the reload is done";
   metrics_->aof().rewriteScheduled.store(false);
@@ -72,7 +76,7 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   Rewrite r = std::move(*rewrite_);
   rewrite_.reset();
   const PersistenceConfig& config = this->config().persistence;
-  aof::Manifest during = *logManifest_;
+  aof::Manifest during = logManifest_.value_or(aof::Manifest{});
   Snapshots::Options options;
   aof::Manifest after;
   for (int s = 0; s < serving_->workers(); ++s) {
@@ -82,9 +86,11 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   }
   after.base = aof::FileEntry{aof::baseName(config, during.lastSeq() + 1), during.lastSeq() + 1};
   options.target = config.aofPath() + "/" + after.base->name;
-  std::string error = aof::writeManifest(config, during);
+  // Turning the log on, the manifest waits for the base: until then the
+  // data is where it was (the snapshot), as in Redis.
+  std::string error = logOn_ ? aof::writeManifest(config, during) : std::string();
   if (error.empty()) {
-    logManifest_ = during;
+    if (logOn_) logManifest_ = during;
     auto send = [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); };
     snapshots_->start(config, serving_->workers(), send, options);
     snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
@@ -111,8 +117,13 @@ void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
     return;
   }
   // The older files are history now: the new base holds what they did.
-  const aof::Manifest old = *logManifest_;
+  const aof::Manifest old = logManifest_.value_or(aof::Manifest{});
   logManifest_ = next;
+  if (!logOn_) {
+    logOn_ = true;
+    status.enabled.store(true);
+    log_.notice("Background append only file rewriting finished: the append only file is on");
+  }
   const std::string dir = config.aofPath() + "/";
   if (old.base) ::unlink((dir + old.base->name).c_str());
   for (const aof::FileEntry& f : old.incremental) {
@@ -129,7 +140,24 @@ void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
 
 void Master::checkLogRules() {
   const PersistenceConfig& config = this->config().persistence;
-  if (!config.aofEnabled || !logManifest_ || stopping_ || finalSnapshot_) return;
+  if (!config.aofEnabled && logOn_) {
+    logOn_ = false;  // the workers closed their files (appendonly no)
+    metrics_->aof().enabled.store(false);
+    log_.notice("The append only file is off");
+  }
+  if (!config.aofEnabled || stopping_ || finalSnapshot_) return;
+  if (!logOn_) {
+    // appendonly yes: the files, then the first rewrite's base.
+    if (rewrite_ || snapshots_->running() || step_ != ReloadStep::Idle) return;
+    if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
+      return log_.warning("Can't create the AOF directory %s: %s", config.aofPath().c_str(), std::strerror(errno));
+    }
+    if (!logManifest_) aof::readManifest(config, logManifest_);  // older files: their seqs go on, they go
+    log_.notice("The append only file is on: writing its base");
+    startRewrite([](const std::string&) {});
+    return;
+  }
+  if (!logManifest_) return;
   const auto [base, all] = logSizes(config, *logManifest_);
   metrics_->aof().currentSize.store(all);
   if (rewrite_ || snapshots_->running() || step_ != ReloadStep::Idle) return;

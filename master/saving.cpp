@@ -23,10 +23,11 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
     onSaveAsked(slot, *asked);
   } else if (auto* held = std::get_if<ipc::WritesHeld>(&message)) {
     onWritesHeld(slot, *held);
-  } else if (auto* rules = std::get_if<ipc::SaveRulesSet>(&message)) {
+  } else if (auto* rules = std::get_if<ipc::PersistenceSet>(&message)) {
     Config next = config();
     if (auto parsed = parseSaveRules(rules->rules)) next.persistence.save = *parsed;
     next.persistence.stopWritesOnError = rules->stopWritesOnError;
+    next.persistence.aofEnabled = rules->aofEnabled;  // the log follows within a second (checkLogRules)
     serving_->updateSettings(std::move(next));
   } else if (std::holds_alternative<ipc::Drained>(message)) {
     if (static_cast<std::size_t>(slot) < drained_.size()) drained_[static_cast<std::size_t>(slot)] = true;

@@ -67,11 +67,7 @@ std::string keyOn(int owner, int workers, const std::string& stem) {
 
 // Waits (up to 30 s) until INFO persistence's `field` reads `value`.
 bool waitForInfo(RespConnection& c, const std::string& field, const std::string& value) {
-  for (int i = 0; i < 3000; ++i) {
-    if (infoField(c, field) == value) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return waitUntil([&] { return infoField(c, field) == value; });
 }
 
 TEST(Aof, RestartReplaysEveryTypeFromTwoToThreeWorkers) {
@@ -311,6 +307,36 @@ TEST(Aof, TurningTheLogOnKeepsTheSnapshotsData) {
     k.client.command({"SET", "logged", "1"});
     before = contents(k.client);
     k.killTree(2);
+  }
+  Logged again(2, dir);
+  EXPECT_EQ(contents(again.client), before);
+}
+
+TEST(Aof, AppendonlyTurnsOnAndOffAtRuntime) {
+  const std::string dir = freshDir("aof-runtime");
+  std::map<std::string, std::string> before;
+  {
+    KeyloopServer plain("workers: 2\npersistence:\n  dir: " + dir + "\n  snapshot:\n    save: \"\"\n");
+    RespConnection c(plain.port);
+    fillEveryType(c);
+    ASSERT_EQ(c.command({"CONFIG", "SET", "appendonly", "yes"}), "+OK\r\n");
+    ASSERT_TRUE(waitForInfo(c, "aof_rewrites", "1"));  // the log's first base
+    EXPECT_EQ(infoField(c, "aof_enabled"), "1");
+    c.command({"SET", "after-on", "1"});
+    before = contents(c);
+    const std::map<int, pid_t> pids = workerPidsBySlot(plain.process.pid(), 2);
+    ::kill(plain.process.pid(), SIGKILL);
+    for (const auto& [slot, pid] : pids) ::kill(pid, SIGKILL);
+    plain.process.stop(SIGKILL);
+  }
+  expectCheckAofAccepts(dir);
+  {
+    Logged k(2, dir);
+    EXPECT_EQ(contents(k.client), before);
+    ASSERT_EQ(k.client.command({"CONFIG", "SET", "appendonly", "no"}), "+OK\r\n");
+    EXPECT_EQ(infoField(k.client, "aof_enabled"), "0");
+    k.client.command({"SET", "not-logged", "1"});
+    k.server.process.stop(SIGTERM);
   }
   Logged again(2, dir);
   EXPECT_EQ(contents(again.client), before);

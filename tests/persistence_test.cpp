@@ -40,11 +40,7 @@ struct Saved {
 
 // Waits until no snapshot runs and `saves` have completed (or failed).
 bool waitForSaves(RespConnection& c, const std::string& field, const std::string& value) {
-  for (int i = 0; i < 3000; ++i) {
-    if (infoField(c, "rdb_bgsave_in_progress") == "0" && infoField(c, field) == value) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return waitUntil([&] { return infoField(c, "rdb_bgsave_in_progress") == "0" && infoField(c, field) == value; });
 }
 
 TEST(Snapshots, SaveAndRestartKeepEveryTypeFromTwoToThreeWorkers) {

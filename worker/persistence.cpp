@@ -123,11 +123,17 @@ std::optional<std::string> Persistence::startLog(int workers) {
   std::optional<aof::Manifest> manifest;
   if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
   const aof::FileEntry* file = manifest ? manifest->fileOf(slot_) : nullptr;
-  if (file == nullptr) return "the AOF manifest names no file for worker " + std::to_string(slot_);
+  // None: the log is being turned on; the master's rewrite gives this worker its file.
+  if (file == nullptr) return std::nullopt;
+  return openLog(config.aofPath() + "/" + file->name, workers);
+}
+
+std::optional<std::string> Persistence::openLog(const std::string& path, int workers) {
+  const PersistenceConfig& config = server_.config().persistence;
   aof_.setFsync(AofLog::fsyncOf(config.aofFsync));
   if (metrics::AofStatus* status = server_.aofStatus()) aof_.setSequence(&status->sequence);
   aof_.setMetrics(&server_.workerMetrics());
-  if (std::string error = aof_.open(config.aofPath() + "/" + file->name, slot_, workers); !error.empty()) return error;
+  if (std::string error = aof_.open(path, slot_, workers); !error.empty()) return error;
   connectLog();
   return std::nullopt;
 }
@@ -179,9 +185,7 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
     if (!write->logFile.empty()) {
       // A rewrite: what comes after this moment goes to the new file.
       const ring::Ring* ring = server_.ring();
-      if (std::string failed = aof_.open(write->logFile, slot_, ring ? ring->workers() : 1); !failed.empty()) {
-        log_.warning("%s", failed.c_str());
-      }
+      if (auto failed = openLog(write->logFile, ring ? ring->workers() : 1)) log_.warning("%s", failed->c_str());
       if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
     }
     std::string error = snapshot_.start(write->path, std::move(libraries), [this, id](const Snapshot::Result& r) {
@@ -208,7 +212,10 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
 
 void Persistence::settingsChanged(const PersistenceConfig& next) {
   aof_.setFsync(AofLog::fsyncOf(next.aofFsync));
-  if (slot_ == 0 && tell_) tell_(ipc::SaveRulesSet{formatSaveRules(next.save), next.stopWritesOnError});
+  // appendonly no: the file is fsynced and closed (yes: the master's
+  // rewrite gives this worker its file as its part of the base begins).
+  if (!next.aofEnabled) aof_.close();
+  if (slot_ == 0 && tell_) tell_(ipc::PersistenceSet{formatSaveRules(next.save), next.stopWritesOnError, next.aofEnabled});
 }
 
 void Persistence::ask(Client& client, ipc::SaveKind kind, bool force) {

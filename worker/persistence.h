@@ -79,6 +79,7 @@ class Persistence {
   std::optional<std::string> loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
                                      bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired);
   void flushOwnedBy(int slot, int workers);
+  std::optional<std::string> openLog(const std::string& path, int workers);
   // Replies wait for the log, channel records follow it, expiries and
   // cross-worker runs are logged (aof_log.h).
   void connectLog();

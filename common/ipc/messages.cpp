@@ -80,8 +80,9 @@ void putFields(std::string& out, const HandedOver& m) {
 }
 void putFields(std::string& out, const PassClient& m) { putState(out, m.state); }
 void putFields(std::string&, const Drained&) {}
-void putFields(std::string& out, const SaveRulesSet& m) {
+void putFields(std::string& out, const PersistenceSet& m) {
   put(out, static_cast<std::uint8_t>(m.stopWritesOnError));
+  put(out, static_cast<std::uint8_t>(m.aofEnabled));
   putText(out, m.rules);
 }
 void putFields(std::string& out, const SnapshotBegun& m) { put(out, m.id); }
@@ -125,10 +126,11 @@ bool takeFields(std::string_view& in, HandedOver& m) {
 }
 bool takeFields(std::string_view& in, PassClient& m) { return takeState(in, m.state); }
 bool takeFields(std::string_view&, Drained&) { return true; }
-bool takeFields(std::string_view& in, SaveRulesSet& m) {
-  std::uint8_t stop = 0;
-  if (!take(in, stop) || !takeText(in, m.rules)) return false;
+bool takeFields(std::string_view& in, PersistenceSet& m) {
+  std::uint8_t stop = 0, aof = 0;
+  if (!take(in, stop) || !take(in, aof) || !takeText(in, m.rules)) return false;
   m.stopWritesOnError = stop != 0;
+  m.aofEnabled = aof != 0;
   return true;
 }
 bool takeFields(std::string_view& in, SnapshotBegun& m) { return take(in, m.id); }

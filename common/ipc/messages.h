@@ -103,11 +103,13 @@ struct SnapshotWritten {
 // A client asked for a snapshot or a shutdown; the master answers `token`
 // with SaveReply (a shutdown that succeeds is answered by the exit).
 enum class SaveKind : std::uint8_t { Save, Background, Scheduled, Shutdown, ShutdownSave, ShutdownNoSave, Rewrite };
-// CONFIG SET save / stop-writes-on-bgsave-error reached the workers: the
-// master, which runs the rules, takes them too (until the next reload).
-struct SaveRulesSet {
+// CONFIG SET save / stop-writes-on-bgsave-error / appendonly (or a
+// settings reload) reached the workers: the master, which runs the rules
+// and the log's files, takes them too (until the next reload).
+struct PersistenceSet {
   std::string rules;  // Redis's "3600 1 300 100", "" for none
   bool stopWritesOnError = true;
+  bool aofEnabled = false;
 };
 // SIGQUIT with save rules: this worker's clients are gone; it waits for
 // the final snapshot instead of exiting.
@@ -120,7 +122,7 @@ struct SaveAsked {
 
 using ControlMessage = std::variant<LinkNext, HandOver, RetireeGone, FinishClients, AdoptClient, Serving,
                                     ConfigApplied, HandedOver, PassClient, WriteSnapshot, DropSnapshot, SaveReply,
-                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun, SaveRulesSet, HoldWrites,
+                                    SnapshotWritten, SaveAsked, Drained, SnapshotBegun, PersistenceSet, HoldWrites,
                                     WritesHeld>;
 
 std::string encode(const ControlMessage& message);

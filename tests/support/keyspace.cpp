@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/support/process.h"
 
@@ -97,6 +98,14 @@ std::string infoField(RespConnection& c, const std::string& field) {
   const std::size_t at = info.find(field + ":");
   if (at == std::string::npos) return "";
   return info.substr(at + field.size() + 1, info.find("\r\n", at) - at - field.size() - 1);
+}
+
+bool waitUntil(const std::function<bool()>& condition) {
+  for (int i = 0; i < 3000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
 }
 
 std::pair<int, std::string> refusedStart(const std::string& config) {

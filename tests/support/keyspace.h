@@ -3,6 +3,7 @@
 // contents in a form two servers' can be compared in.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <utility>
 #include <string>
@@ -24,6 +25,8 @@ void sendAll(RespConnection& c, const std::vector<std::vector<std::string>>& com
 void fillEveryType(RespConnection& c);
 // One field of INFO persistence ("" when absent).
 std::string infoField(RespConnection& c, const std::string& field);
+// Waits (up to 30 s, looking every 10 ms) until `condition` holds.
+bool waitUntil(const std::function<bool()>& condition);
 
 // Starts keyloop with `config`, which must refuse to start: its exit
 // code and its log.

@@ -56,13 +56,27 @@ std::string readAll(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("aof-log-" + std::to_string(::getpid()))).string();
-  std::filesystem::remove(path);
+// A log in a file of its own, on a loop with a pool.
+struct LogInFile {
+  explicit LogInFile(const std::string& tag)
+      : path((std::filesystem::temp_directory_path() / (tag + "-" + std::to_string(::getpid()))).string()) {
+    std::filesystem::remove(path);
+  }
+  ~LogInFile() {
+    aof.close();
+    std::filesystem::remove(path);
+  }
+  std::string path;
   Loop loop;
-  ThreadPool pool(loop, 1);
+  ThreadPool pool{loop, 1};
   Log log;
-  AofLog aof(loop, pool, log);
+  AofLog aof{loop, pool, log};
+};
+
+TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
+  LogInFile f("aof-log");
+  AofLog& aof = f.aof;
+  const std::string& path = f.path;
   ASSERT_EQ(aof.open(path, 1, 2), "");
   const std::string_view set[] = {"SET", "k", "v"};
   aof.append(set);
@@ -88,18 +102,13 @@ TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
   aof.write();
   const std::string third = readAll(path).substr(first.size() + second.size());
   EXPECT_EQ(third.substr(third.find("\r\n") + 2), "*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n");
-  aof.close();
-  std::filesystem::remove(path);
 }
 
 TEST(AofLog, AlwaysReleasesAWaitingReplyOnlyAfterItsFsync) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("aof-always-" + std::to_string(::getpid()))).string();
-  std::filesystem::remove(path);
-  Loop loop;
-  ThreadPool pool(loop, 1);
-  Log log;
-  AofLog aof(loop, pool, log);
-  ASSERT_EQ(aof.open(path, 0, 1), "");
+  LogInFile f("aof-always");
+  AofLog& aof = f.aof;
+  Loop& loop = f.loop;
+  ASSERT_EQ(aof.open(f.path, 0, 1), "");
   aof.setFsync(AofLog::Fsync::Always);
   std::vector<std::uint64_t> released;
   aof.setRelease([&](std::uint64_t id) {
@@ -115,8 +124,6 @@ TEST(AofLog, AlwaysReleasesAWaitingReplyOnlyAfterItsFsync) {
   loop.run();
   EXPECT_EQ(released, std::vector<std::uint64_t>{7});
   EXPECT_FALSE(aof.holdReply(8));
-  aof.close();
-  std::filesystem::remove(path);
 }
 
 }  // namespace

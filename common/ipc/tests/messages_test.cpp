@@ -27,7 +27,7 @@ std::vector<ControlMessage> oneOfEach() {
           SaveAsked{9, SaveKind::ShutdownSave, true},
           Drained{},
           SnapshotBegun{7},
-          SaveRulesSet{"900 1", false},
+          PersistenceSet{"900 1", false, true},
           HoldWrites{8},
           WritesHeld{8}};
 }
