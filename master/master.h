@@ -135,6 +135,7 @@ class Master {
   // of the start (empty: it began).
   std::string startRewrite(std::function<void(const std::string& error)> begun);
   void onWritesHeld(int slot, const ipc::WritesHeld& held);
+  std::string writeBaseOnly(std::function<void(const std::string& error)> begun);
   void rewriteDone(const std::string& error, const aof::Manifest& next);
   // Each second: appendonly turned on (a rewrite makes the log's first
   // files) or off, the log's size, a scheduled rewrite, the

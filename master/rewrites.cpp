@@ -49,10 +49,10 @@ std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
 
 std::string Master::startRewrite(std::function<void(const std::string& error)> begun) {
   const PersistenceConfig& config = this->config().persistence;
-  if (!config.aofEnabled) return "ERR keyloop writes no append-only log (persistence.aof.enabled: no)";
   if (rewrite_ || snapshots_->rewriting()) return "ERR Background append only file rewriting already in progress";
   if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGREWRITEAOF again once the reload is done";
   metrics_->aof().rewriteScheduled.store(false);
+  if (!config.aofEnabled) return writeBaseOnly(std::move(begun));
   rewrite_ = Rewrite{nextRewriteId_++, std::vector<bool>(static_cast<std::size_t>(serving_->workers()), false), {}};
   rewrite_->begun.push_back(std::move(begun));
   for (int slot = 0; slot < serving_->workers(); ++slot) {
@@ -78,6 +78,7 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   const PersistenceConfig& config = this->config().persistence;
   aof::Manifest during = logManifest_.value_or(aof::Manifest{});
   Snapshots::Options options;
+  options.rewrite = true;
   aof::Manifest after;
   for (int s = 0; s < serving_->workers(); ++s) {
     const aof::FileEntry& file = during.addFile(config, s);
@@ -104,6 +105,27 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   for (auto& f : r.begun) f(error);
 }
 
+std::string Master::writeBaseOnly(std::function<void(const std::string& error)> begun) {
+  // The log is off: as Redis, a base and a manifest naming only it (no
+  // worker moves to a file; nothing is held).
+  const PersistenceConfig& config = this->config().persistence;
+  if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
+    return "ERR Can't create the AOF directory " + config.aofPath() + ": " + std::strerror(errno);
+  }
+  if (!logManifest_) aof::readManifest(config, logManifest_);
+  const std::uint64_t seq = logManifest_.value_or(aof::Manifest{}).lastSeq() + 1;
+  aof::Manifest after;
+  after.base = aof::FileEntry{aof::baseName(config, seq), seq};
+  Snapshots::Options options;
+  options.rewrite = true;
+  options.target = config.aofPath() + "/" + after.base->name;
+  auto send = [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); };
+  snapshots_->start(config, serving_->workers(), send, options);
+  snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
+  snapshots_->whenBegun(std::move(begun));
+  return {};
+}
+
 void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
   metrics::AofStatus& status = metrics_->aof();
   const PersistenceConfig& config = this->config().persistence;
@@ -119,7 +141,7 @@ void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
   // The older files are history now: the new base holds what they did.
   const aof::Manifest old = logManifest_.value_or(aof::Manifest{});
   logManifest_ = next;
-  if (!logOn_) {
+  if (!logOn_ && config.aofEnabled) {
     logOn_ = true;
     status.enabled.store(true);
     log_.notice("Background append only file rewriting finished: the append only file is on");

@@ -74,7 +74,7 @@ void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
     }
     case Kind::Rewrite: {
       // A save running: the rewrite follows it (Redis's "scheduled").
-      if (snapshots_->running() && !snapshots_->rewriting() && config().persistence.aofEnabled) {
+      if (snapshots_->running() && !snapshots_->rewriting()) {
         metrics_->aof().rewriteScheduled.store(true);
         return answer("+Background append only file rewriting scheduled\r\n");
       }

@@ -119,7 +119,7 @@ bool Snapshots::start(const PersistenceConfig& config, int workers, const Send& 
   for (int slot = 0; slot < workers; ++slot) {
     const auto at = static_cast<std::size_t>(slot);
     ipc::WriteSnapshot write{current_->id, current_->options.final, current_->parts[at].path, {}};
-    if (rewrite) write.logFile = current_->options.logFiles.at(at);
+    if (at < current_->options.logFiles.size()) write.logFile = current_->options.logFiles[at];
     if (!send_(slot, write)) {
       fail("worker " + std::to_string(slot) + " is not running");
       return true;
@@ -180,7 +180,7 @@ void Snapshots::finish(const std::string& error) {
   std::unique_ptr<Current> c = std::move(current_);
   for (const Part& p : c->parts) ::unlink(p.path.c_str());
   const std::int64_t tookMs = unixMillis() - c->startedMs;
-  if (!c->options.logFiles.empty()) {
+  if (c->options.rewrite) {
     // A rewrite: the log's own status (the master's rewrite step updates the manifest).
     metrics::AofStatus& aof = metrics_.aof();
     aof.rewriteStartMs.store(0);

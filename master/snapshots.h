@@ -46,13 +46,14 @@ class Snapshots {
   struct Options {
     bool final = false;
     std::string target;                 // empty: the snapshot file
-    std::vector<std::string> logFiles;  // by slot; empty: not a rewrite
+    bool rewrite = false;               // the log's base (BGREWRITEAOF)
+    std::vector<std::string> logFiles;  // by slot; empty: the workers keep theirs (the log is off)
   };
   // Begins a snapshot of `workers` workers; false if one is running (then
   // whenDone() waits for it).
   bool start(const PersistenceConfig& config, int workers, const Send& send, Options options);
   bool running() const { return current_ != nullptr; }
-  bool rewriting() const { return current_ != nullptr && !current_->options.logFiles.empty(); }
+  bool rewriting() const { return current_ != nullptr && current_->options.rewrite; }
   // Runs `finished` when the running snapshot ends (at once, with an
   // error, if none runs).
   void whenDone(Finished finished);

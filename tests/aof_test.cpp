@@ -336,9 +336,16 @@ TEST(Aof, AppendonlyTurnsOnAndOffAtRuntime) {
     ASSERT_EQ(k.client.command({"CONFIG", "SET", "appendonly", "no"}), "+OK\r\n");
     EXPECT_EQ(infoField(k.client, "aof_enabled"), "0");
     k.client.command({"SET", "not-logged", "1"});
+    // Off, BGREWRITEAOF still writes a base, and a manifest naming only it (as Redis).
+    ASSERT_EQ(k.client.command({"BGREWRITEAOF"}), "+Background append only file rewriting started\r\n");
+    ASSERT_TRUE(waitForInfo(k.client, "aof_rewrites", "1"));
+    const std::string manifest = readFile(manifestOf(dir));
+    EXPECT_EQ(manifest.find("type i"), std::string::npos) << manifest;
+    EXPECT_NE(manifest.find("type b"), std::string::npos) << manifest;
     k.server.process.stop(SIGTERM);
   }
-  Logged again(2, dir);
+  Logged again(2, dir);  // the base has not-logged too
+  before["not-logged"] = "+string\r\n$1\r\n1\r\n expires :-1\r\n";
   EXPECT_EQ(contents(again.client), before);
 }
 

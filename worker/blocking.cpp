@@ -413,9 +413,12 @@ void Blocking::serveKey(const std::string& key) {
                    if (answer == ":1\r\n") {
                      const std::vector<std::string_view> args = viewsOf(restricted);
                      const std::string reply = dispatch_.runNow(args, waiter->protocol);
-                     const std::string id = std::to_string(waiter->waitId);
-                     const std::string_view message[] = {"__served", id, reply};
-                     dispatch_.router()->notify(waiter->worker, message);
+                     // The pop reaches the client once it is logged as appendfsync asks.
+                     dispatch_.afterLogged([router = dispatch_.router(), worker = waiter->worker,
+                                            id = std::to_string(waiter->waitId), reply] {
+                       const std::string_view message[] = {"__served", id, reply};
+                       router->notify(worker, message);
+                     });
                      if (!isNullReply(reply)) removeWaiter(waiter->waitId);
                      else waiter->offered = false;
                    } else {

@@ -218,8 +218,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   run(*spec, ctx, commandIndex(*command.topLevel));
   // Not counted here: the worker the client talks to counted it already.
   if (log != nullptr && log->appended() != logged && log->holdsReplies()) {
-    // appendfsync always: the peer's client hears of the write once it is on disk.
-    log->whenDurable([done = std::move(done), reply = out] { done(reply); });
+    afterLogged([done = std::move(done), reply = out] { done(reply); });
   } else {
     done(out);
   }
@@ -303,7 +302,9 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   ctx.store.tick(ctx.nowMs);
   // Not a scratch store of a cross-worker run: the worker's own keys.
   const bool ownStore = &ctx.store == &store_;
-  if (ownStore && !makeRoom(spec, ctx)) return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
+  if (ownStore && !replaying_ && !makeRoom(spec, ctx)) {
+    return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
+  }
   const TimePoint started = Clock::now();
   if ((spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
   const std::size_t replyStart = ctx.reply.buffer().size();
@@ -327,7 +328,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
       return true;
     });
   }
-  const std::uint32_t notify = (spec.flags & kWrite) ? services_.config().notifyKeyspaceEvents : 0;
+  const std::uint32_t notify = (spec.flags & kWrite) && !replaying_ ? services_.config().notifyKeyspaceEvents : 0;
   keyspace_events::Recorder events(notify, spec, ctx);
   // The log: the commands a script or a transaction runs here replay all or nothing.
   AofLog* log = ownStore && services_.persistence() != nullptr ? services_.persistence()->log() : nullptr;
@@ -349,7 +350,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
     for (const auto& [key, existed] : watched) {
       if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
     }
-    if (!refused && ownStore) services_.noteChanges(1);
+    if (!refused && ownStore && !replaying_) services_.noteChanges(1);
     if (!refused && log != nullptr && !(spec.flags & kInternal)) logWrite(*log, spec, ctx.args, ctx.store, ctx.nowMs);
     if (services_.config().maxmemory.limit != 0 && ownStore) {
       std::size_t bytes = 64;
@@ -362,17 +363,31 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
 }
 
 std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
-  return runAt(args, unixMillis(), protocol);
-}
-
-std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
   const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
+  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
   run(*command.spec, ctx, commandIndex(*command.topLevel));
   return out;
+}
+
+void Dispatch::replay(std::span<const std::string_view> args, std::int64_t nowMs) {
+  const ResolvedCommand command = resolveCommand(args);
+  if (command.spec == nullptr || command.spec->handler == nullptr) return;
+  std::string out;
+  resp::Reply reply(out, resp::Protocol::Resp2);
+  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
+  replaying_ = true;
+  run(*command.spec, ctx, commandIndex(*command.topLevel));
+  replaying_ = false;
+}
+
+void Dispatch::afterLogged(std::function<void()> tell) {
+  Persistence* persistence = services_.persistence();
+  AofLog* log = persistence != nullptr ? persistence->log() : nullptr;
+  if (log == nullptr || !log->holdsReplies()) return tell();
+  log->whenDurable(std::move(tell));
 }
 
 bool Dispatch::logFailing() {

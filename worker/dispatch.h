@@ -78,9 +78,12 @@ class Dispatch {
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.
   std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
-  // The same as of `nowMs` (the append-only log's replay: when it was logged).
-  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs,
-                    resp::Protocol protocol = resp::Protocol::Resp2);
+  // Runs `tell` (a write's outcome to another worker) now, or under
+  // appendfsync always once what this worker logged so far is on disk.
+  void afterLogged(std::function<void()> tell);
+  // A record of the append-only log, as of `nowMs` (when it was logged):
+  // no notification, no eviction, not counted as a change (as Redis loads).
+  void replay(std::span<const std::string_view> args, std::int64_t nowMs);
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
   // Its session ends here: watches and subscriptions go, and a wait.
@@ -140,6 +143,7 @@ class Dispatch {
   Eviction eviction_{store_};
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
+  bool replaying_ = false;  // replay() is running a record
 };
 
 }  // namespace keyloop

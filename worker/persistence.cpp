@@ -87,7 +87,7 @@ std::optional<std::string> Persistence::loadLog(const std::function<bool(std::st
   target.owns = owns;
   target.loadTruncated = config.aofLoadTruncated;
   target.loadBase = [&](std::string_view bytes) { return loadRdb(bytes, owns, /*keepExpired=*/true, loaded, expired); };
-  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().runAt(args, nowMs); };
+  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().replay(args, nowMs); };
   target.flushOwnedBy = [this](int slot, int workers) { flushOwnedBy(slot, workers); };
   ReplayCounts counts;
   if (auto failed = replayLog(config, *manifest, target, counts)) {
@@ -107,7 +107,8 @@ std::optional<std::string> Persistence::loadLog(const std::function<bool(std::st
 
 void Persistence::flushOwnedBy(int slot, int workers) {
   const ring::Ring* now = server_.ring();
-  if (now == nullptr || (workers == now->workers() && slot == slot_)) return server_.store().clear();
+  // Unknown (a record no keyloop batch names): all of it, as Redis's FLUSHALL.
+  if (now == nullptr || workers <= 0 || (workers == now->workers() && slot == slot_)) return server_.store().clear();
   if (workers == now->workers()) return;  // that worker's keys were never here
   const ring::Ring then(workers);
   std::vector<std::string> gone;

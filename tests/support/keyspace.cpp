@@ -31,12 +31,26 @@ std::string readFile(const std::string& path) {
 }
 
 
+namespace {
+
+// The bytes of a bulk string frame ("$3\r\nabc\r\n" -> "abc").
+std::string unbulk(const std::string& frame) {
+  const std::size_t start = frame.find("\r\n") + 2;
+  return frame.substr(start, frame.size() - start - 2);
+}
+
+}  // namespace
+
 std::map<std::string, std::string> contents(RespConnection& c) {
   std::map<std::string, std::string> all;
-  for (const std::string& key : RespConnection::elements(c.command({"KEYS", "*"}))) {
+  for (const std::string& frame : RespConnection::elements(c.command({"KEYS", "*"}))) {
+    const std::string key = unbulk(frame);
     const std::string type = c.command({"TYPE", key});
     std::string value;
-    if (type == "+string\r\n") {
+    if (type != "+string\r\n" && type != "+list\r\n" && type != "+zset\r\n" && type != "+hash\r\n" &&
+        type != "+set\r\n") {
+      ADD_FAILURE() << "key " << key << " has type " << type;
+    } else if (type == "+string\r\n") {
       value = c.command({"GET", key});
     } else if (type == "+list\r\n") {
       value = c.command({"LRANGE", key, "0", "-1"});

@@ -125,7 +125,7 @@ std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const
       return false;
     });
     if (!key && (spec.flags & kWipesKeyspace)) {
-      target.flushOwnedBy(b.slot, b.workers > 0 ? b.workers : 0);
+      target.flushOwnedBy(b.slot, b.workers);
     } else if (key ? target.owns(*key) : b.slot == 0) {
       target.run(args, nowMs);
       ++counts.applied;
