@@ -36,13 +36,7 @@ struct Snapshot::Writer {
   // land in the order they were made.
   void write(std::string_view bytes, off_t at) {
     if (!firstError().empty()) return;
-    while (!bytes.empty()) {
-      const ssize_t n = ::pwrite(fd.get(), bytes.data(), bytes.size(), at);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return fail(std::string("write: ") + std::strerror(n < 0 ? errno : ENOSPC));
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-      at += n;
-    }
+    if (!writeAll(fd.get(), bytes, at)) fail(std::string("write: ") + std::strerror(errno));
   }
 };
 

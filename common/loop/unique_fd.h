@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <string_view>
 #include <utility>
 
 namespace keyloop {
@@ -39,5 +41,22 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Writes all of `bytes` (at offset `at`, or at the file's position when
+// negative), through short writes and EINTR; false with errno set if not
+// (ENOSPC when the kernel wrote nothing and said no error).
+inline bool writeAll(int fd, std::string_view bytes, off_t at = -1) {
+  while (!bytes.empty()) {
+    const ssize_t n = at < 0 ? ::write(fd, bytes.data(), bytes.size()) : ::pwrite(fd, bytes.data(), bytes.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = ENOSPC;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    if (at >= 0) at += n;
+  }
+  return true;
+}
 
 }  // namespace keyloop

@@ -33,14 +33,7 @@ std::vector<std::string_view> words(std::string_view line) {
 
 bool writeFile(const std::string& path, std::string_view text) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return false;
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd.get(), text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return ::fsync(fd.get()) == 0;
+  return fd && writeAll(fd.get(), text) && ::fsync(fd.get()) == 0;
 }
 
 void syncDirectory(const std::string& dir) {
