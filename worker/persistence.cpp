@@ -29,8 +29,15 @@ Persistence::Persistence(Server& server, Log& log)
   quietWatch_.unref();
 }
 
+bool Persistence::logEstablished() const {
+  // The master's word (shared memory) over the config's: while appendonly
+  // yes is still writing the log's first base, the data is in the snapshot.
+  const metrics::AofStatus* status = server_.aofStatus();
+  return server_.config().persistence.aofEnabled && (status == nullptr || status->enabled.load());
+}
+
 std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
-  return server_.config().persistence.aofEnabled ? loadLog(owns) : loadSnapshot(owns);
+  return logEstablished() ? loadLog(owns) : loadSnapshot(owns);
 }
 
 std::optional<std::string> Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
@@ -120,12 +127,11 @@ void Persistence::flushOwnedBy(int slot, int workers) {
 
 std::optional<std::string> Persistence::startLog(int workers) {
   const PersistenceConfig& config = server_.config().persistence;
-  if (!config.aofEnabled) return std::nullopt;
+  if (!logEstablished()) return std::nullopt;  // a rewrite gives this worker its file (WriteSnapshot)
   std::optional<aof::Manifest> manifest;
   if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
   const aof::FileEntry* file = manifest ? manifest->fileOf(slot_) : nullptr;
-  // None: the log is being turned on; the master's rewrite gives this worker its file.
-  if (file == nullptr) return std::nullopt;
+  if (file == nullptr) return "the AOF manifest names no file for worker " + std::to_string(slot_);
   return openLog(config.aofPath() + "/" + file->name, workers);
 }
 

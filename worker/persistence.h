@@ -56,6 +56,9 @@ class Persistence {
   // With the log on: appends to this worker's file of it (as worker
   // `slot` of `workers`); the reason if it cannot.
   std::optional<std::string> startLog(int workers);
+  // Whether the log is on and its manifest names the files (not while
+  // appendonly yes writes the first base).
+  bool logEstablished() const;
   // The log, when this worker writes one (else null).
   AofLog* log() { return aof_.active() ? &aof_ : nullptr; }
   // Snapshot messages from the master; false if not one.
