@@ -124,7 +124,7 @@ class Master {
   // ---- the append-only log (rewrites.cpp) ----
   // Its directory and a manifest naming a file for each of `workers`
   // slots (before they are forked: at start, and at a reload while the
-  // log is on); the reason if not.
+  // log is on, a new file for every slot); the reason if not.
   std::string prepareLog(const PersistenceConfig& config, int workers);
   // BGREWRITEAOF and the automatic rewrite: every worker holds its writes
   // until none of them has a request out (HoldWrites / WritesHeld); then

@@ -124,7 +124,7 @@ void Master::startGeneration(Config next, std::string text) {
   auto opened = Generation::open(next, serving_.get());
   if (auto* error = std::get_if<std::string>(&opened)) return answerReload(false, config().path + ": " + *error);
   std::unique_ptr<Generation> fresh = std::move(std::get<std::unique_ptr<Generation>>(opened));
-  // Every new slot has its file of the log before it starts (a log turned
+  // Every new worker has a file of the log of its own before it starts (a log turned
   // on by this reload begins with a rewrite after it: checkLogRules).
   if (std::string error = logOn_ ? prepareLog(next.persistence, fresh->workers()) : std::string(); !error.empty()) {
     return answerReload(false, config().path + ": persistence.aof: " + error);

@@ -37,7 +37,8 @@ bool Master::sendToWorker(int slot, const ipc::ControlMessage& message) {
 std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
   if (!config.aofEnabled) return {};
   const bool first = !logManifest_;
-  if (std::string error = aof::prepareAofFiles(config, workers, logManifest_); !error.empty()) return error;
+  // A reload's new generation: files of its own (replay merges every file by sequence).
+  if (std::string error = aof::prepareAofFiles(config, workers, !first, logManifest_); !error.empty()) return error;
   logOn_ = true;
   metrics_->aof().enabled.store(true);
   const auto [base, all] = logSizes(config, *logManifest_);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -219,6 +220,9 @@ TEST(Aof, AReloadToMoreWorkersAndAWorkersCrashKeepTheLog) {
   const CommandResult reloaded = k.reloadWorkers(3, log);
   ASSERT_EQ(reloaded.exitCode, 0) << reloaded.output;
   ASSERT_TRUE(k.settlesTo(3));
+  // The new workers append to files of their own: two old ones, three new.
+  const std::string manifest = readFile(manifestOf(dir));
+  EXPECT_EQ(std::count(manifest.begin(), manifest.end(), '\n'), 5) << manifest;
   RespConnection after(k.server.port);
   for (int i = 0; i < 300; ++i) after.command({"SET", "after" + std::to_string(i), std::to_string(i)});
   after.command({"INCRBY", "before7", "100"});

@@ -165,7 +165,7 @@ std::string writeManifest(const PersistenceConfig& config, const Manifest& manif
   return {};
 }
 
-std::string prepareAofFiles(const PersistenceConfig& config, int workers, std::optional<Manifest>& manifest) {
+std::string prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest) {
   const std::string dir = config.aofPath();
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return because("Can't create the AOF directory", dir);
   if (std::string error = readManifest(config, manifest); !error.empty()) return error;
@@ -178,7 +178,7 @@ std::string prepareAofFiles(const PersistenceConfig& config, int workers, std::o
     }
   }
   for (int slot = 0; slot < workers; ++slot) {
-    if (next.fileOf(slot) != nullptr) continue;
+    if (!newFiles && next.fileOf(slot) != nullptr) continue;
     // Made now, empty: every file the manifest names exists (redis-check-aof opens each).
     const std::string path = dir + "/" + next.addFile(config, slot).name;
     if (!UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644))) return because("Can't create", path);

@@ -63,9 +63,11 @@ std::string readManifest(const PersistenceConfig& config, std::optional<Manifest
 std::string writeManifest(const PersistenceConfig& config, const Manifest& manifest);
 
 // Makes the directory and a manifest naming a file for each of `workers`
-// slots. A first log starts from the snapshot file when there is one (it
+// slots; `newFiles`: a new one for every slot, even one that has a file (a
+// reload's new workers never append to a file the retiring ones still
+// write). A first log starts from the snapshot file when there is one (it
 // becomes the base, hard-linked or copied), so that turning the log on
 // keeps the data (Redis 7.0 would start empty). The reason if not.
-std::string prepareAofFiles(const PersistenceConfig& config, int workers, std::optional<Manifest>& manifest);
+std::string prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest);
 
 }  // namespace keyloop::aof
