@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import benchmark, report  # noqa: E402
 from harness.probes import header  # noqa: E402
-from harness.servers import Server, free_port, start_keyloop  # noqa: E402
+from harness.servers import keyloop_in, redis_in  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/aof: begin -->", "<!-- loadtest/aof: end -->"
 MODES = ("off", "everysec", "always")
@@ -28,15 +28,13 @@ SERVERS = ("redis-server", "keyloop (2 workers)")
 
 
 def redis(dir, mode):
-    port = free_port()
-    aof = ["--appendonly", "no"] if mode == "off" else ["--appendonly", "yes", "--appendfsync", mode]
-    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--dir", dir, "--auto-aof-rewrite-percentage", "0", *aof], port)
+    return redis_in(dir, [] if mode == "off" else
+                    ["--appendonly", "yes", "--appendfsync", mode, "--auto-aof-rewrite-percentage", "0"])
 
 
 def keyloop(dir, mode):
     aof = "" if mode == "off" else f"  aof:\n    enabled: yes\n    fsync: {mode}\n    auto_rewrite_percentage: 0\n"
-    return start_keyloop(2, extra=f"persistence:\n  dir: {dir}\n  snapshot:\n    save: \"\"\n{aof}")
+    return keyloop_in(dir, persistence=aof)
 
 
 def dbsize(port):

@@ -29,7 +29,7 @@ import numpy
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import benchmark, report  # noqa: E402
 from harness.probes import Connection, encode, header  # noqa: E402
-from harness.servers import Server, free_port, start_keyloop  # noqa: E402
+from harness.servers import free_port, keyloop_in as keyloop, redis_in as redis  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/persistence: begin -->", "<!-- loadtest/persistence: end -->"
 
@@ -131,16 +131,6 @@ def wait_for_keys(port, keys, deadline_s=600):
             pass
         time.sleep(0.01)
     raise RuntimeError("the keys never all showed up")
-
-
-def redis(dir, extra=()):
-    port = free_port()
-    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb", *extra], port)
-
-
-def keyloop(dir, extra=""):
-    return start_keyloop(2, extra=f"persistence:\n  dir: {dir}\n  snapshot:\n    save: \"\"\n{extra}")
 
 
 def snapshots(keys):

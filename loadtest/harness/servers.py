@@ -112,6 +112,19 @@ def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binar
                   metrics_port if metrics else None, conf.name)
 
 
+def redis_in(dir, extra=()):
+    """redis-server keeping its files in `dir`: no save rules, no AOF unless `extra` (later options win) asks."""
+    port = free_port()
+    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb", *extra], port)
+
+
+def keyloop_in(dir, extra="", persistence=""):
+    """keyloop (2 workers) keeping its files in `dir`, no save rules; `persistence` goes inside that
+    section of the config, `extra` after it."""
+    return start_keyloop(2, extra=f"persistence:\n  dir: {dir}\n  snapshot:\n    save: \"\"\n{persistence}{extra}")
+
+
 def scrape(port):
     """keyloop's /metrics as {series: value}."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
