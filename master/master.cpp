@@ -389,13 +389,7 @@ void Master::workerDied(int slot, int status) {
   s.control.reset();
   metrics_->at(metricsIndex(*serving_, slot)).connections.store(0);  // its clients died with it
   snapshots_->fail("worker " + std::to_string(slot) + " " + describeExit(status));
-  if (rewrite_) {
-    // A rewrite that waited for its hold: the others' holds end.
-    for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});
-    auto waiting = std::move(rewrite_->begun);
-    rewrite_.reset();
-    for (auto& f : waiting) f("worker " + std::to_string(slot) + " " + describeExit(status));
-  }
+  if (rewrite_) abandonRewrite("worker " + std::to_string(slot) + " " + describeExit(status));  // it waited for its hold
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitDataRefused && !stopping_) {
     log_.warning("Worker %d could not load its data (see above): keyloop stops rather than serve part of it", slot);
     exitCode_ = 1;

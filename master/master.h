@@ -133,9 +133,14 @@ class Master {
   // its part begins. Once the base is on disk the manifest names it and
   // the new files only, and the older files go. `begun` gets the outcome
   // of the start (empty: it began).
-  std::string startRewrite(std::function<void(const std::string& error)> begun);
+  using Begun = std::function<void(const std::string& error)>;
+  std::string startRewrite(Begun begun);
   void onWritesHeld(int slot, const ipc::WritesHeld& held);
-  std::string writeBaseOnly(std::function<void(const std::string& error)> begun);
+  // A rewrite still waiting for its hold ends: the holds end, begun(why).
+  void abandonRewrite(const std::string& why);
+  // The snapshot that writes base `seq` of the manifest `after` (the
+  // workers move to `logFiles`, by slot, if any); rewriteDone follows.
+  void writeBase(std::uint64_t seq, aof::Manifest after, std::vector<std::string> logFiles, Begun begun);
   void rewriteDone(const std::string& error, const aof::Manifest& next);
   // Each second: appendonly turned on (a rewrite makes the log's first
   // files) or off, the log's size, a scheduled rewrite, the
@@ -219,7 +224,7 @@ class Master {
   struct Rewrite {
     std::uint64_t id = 0;
     std::vector<bool> held;  // by slot: WritesHeld came
-    std::vector<std::function<void(const std::string&)>> begun;
+    Begun begun;             // BGREWRITEAOF's answer
   };
   std::optional<Rewrite> rewrite_;  // between HoldWrites and the snapshot's start
   std::uint64_t nextRewriteId_ = 1;

@@ -48,25 +48,38 @@ std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
   return {};
 }
 
-std::string Master::startRewrite(std::function<void(const std::string& error)> begun) {
+std::string Master::startRewrite(Begun begun) {
   const PersistenceConfig& config = this->config().persistence;
   if (rewrite_ || snapshots_->rewriting()) return "ERR Background append only file rewriting already in progress";
   if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGREWRITEAOF again once the reload is done";
   metrics_->aof().rewriteScheduled.store(false);
-  if (!config.aofEnabled) return writeBaseOnly(std::move(begun));
-  rewrite_ = Rewrite{nextRewriteId_++, std::vector<bool>(static_cast<std::size_t>(serving_->workers()), false), {}};
-  rewrite_->begun.push_back(std::move(begun));
+  if (!config.aofEnabled) {
+    // The log is off: as Redis, a base and a manifest naming only it (no
+    // worker moves to a file; nothing is held).
+    if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
+      return "ERR Can't create the AOF directory " + config.aofPath() + ": " + std::strerror(errno);
+    }
+    if (!logManifest_) aof::readManifest(config, logManifest_);
+    writeBase(logManifest_.value_or(aof::Manifest{}).lastSeq() + 1, {}, {}, std::move(begun));
+    return {};
+  }
+  rewrite_ = Rewrite{nextRewriteId_++, std::vector<bool>(static_cast<std::size_t>(serving_->workers()), false),
+                     std::move(begun)};
   for (int slot = 0; slot < serving_->workers(); ++slot) {
     if (!sendToWorker(slot, ipc::HoldWrites{rewrite_->id})) {
       log_.warning("Can't rewrite the append only file: worker %d is not running", slot);
-      for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});
-      auto waiting = std::move(rewrite_->begun);
-      rewrite_.reset();
-      for (auto& f : waiting) f("worker " + std::to_string(slot) + " is not running");
+      abandonRewrite("worker " + std::to_string(slot) + " is not running");
       return {};
     }
   }
   return {};
+}
+
+void Master::abandonRewrite(const std::string& why) {
+  for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});  // their holds end
+  const Begun begun = std::move(rewrite_->begun);
+  rewrite_.reset();
+  begun(why);
 }
 
 void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
@@ -74,57 +87,40 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   rewrite_->held[static_cast<std::size_t>(slot)] = true;
   if (std::find(rewrite_->held.begin(), rewrite_->held.end(), false) != rewrite_->held.end()) return;
   // Every worker is still: the new files go into the manifest before anything is written to them.
-  Rewrite r = std::move(*rewrite_);
-  rewrite_.reset();
   const PersistenceConfig& config = this->config().persistence;
   aof::Manifest during = logManifest_.value_or(aof::Manifest{});
-  Snapshots::Options options;
-  options.rewrite = true;
   aof::Manifest after;
+  std::vector<std::string> logFiles;
   for (int s = 0; s < serving_->workers(); ++s) {
     const aof::FileEntry& file = during.addFile(config, s);
-    options.logFiles.push_back(config.aofPath() + "/" + file.name);
+    logFiles.push_back(config.aofPath() + "/" + file.name);
     after.incremental.push_back(file);
   }
-  after.base = aof::FileEntry{aof::baseName(config, during.lastSeq() + 1), during.lastSeq() + 1};
-  options.target = config.aofPath() + "/" + after.base->name;
   // Turning the log on, the manifest waits for the base: until then the
   // data is where it was (the snapshot), as in Redis.
-  std::string error = logOn_ ? aof::writeManifest(config, during) : std::string();
-  if (error.empty()) {
-    if (logOn_) logManifest_ = during;
-    auto send = [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); };
-    snapshots_->start(config, serving_->workers(), send, options);
-    snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
-    snapshots_->whenBegun([waiting = std::move(r.begun)](const std::string& failed) {
-      for (auto& f : waiting) f(failed);
-    });
-    return;
+  if (logOn_) {
+    if (std::string error = aof::writeManifest(config, during); !error.empty()) {
+      log_.warning("Background AOF rewrite failed: %s", error.c_str());
+      return abandonRewrite(error);
+    }
+    logManifest_ = during;
   }
-  log_.warning("Background AOF rewrite failed: %s", error.c_str());
-  for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});  // their holds end
-  for (auto& f : r.begun) f(error);
+  const Begun begun = std::move(rewrite_->begun);
+  rewrite_.reset();
+  writeBase(during.lastSeq() + 1, std::move(after), std::move(logFiles), begun);
 }
 
-std::string Master::writeBaseOnly(std::function<void(const std::string& error)> begun) {
-  // The log is off: as Redis, a base and a manifest naming only it (no
-  // worker moves to a file; nothing is held).
+void Master::writeBase(std::uint64_t seq, aof::Manifest after, std::vector<std::string> logFiles, Begun begun) {
   const PersistenceConfig& config = this->config().persistence;
-  if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
-    return "ERR Can't create the AOF directory " + config.aofPath() + ": " + std::strerror(errno);
-  }
-  if (!logManifest_) aof::readManifest(config, logManifest_);
-  const std::uint64_t seq = logManifest_.value_or(aof::Manifest{}).lastSeq() + 1;
-  aof::Manifest after;
   after.base = aof::FileEntry{aof::baseName(config, seq), seq};
   Snapshots::Options options;
   options.rewrite = true;
   options.target = config.aofPath() + "/" + after.base->name;
-  auto send = [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); };
-  snapshots_->start(config, serving_->workers(), send, options);
+  options.logFiles = std::move(logFiles);
+  snapshots_->start(config, serving_->workers(), [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); },
+                    options);
   snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
   snapshots_->whenBegun(std::move(begun));
-  return {};
 }
 
 void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
@@ -135,8 +131,7 @@ void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
   if (!failed.empty()) {
     status.lastRewriteOk.store(false);
     status.consecutiveFailures.store(status.consecutiveFailures.load() + 1);
-    if (!next.base) return;
-    ::unlink((config.aofPath() + "/" + next.base->name).c_str());  // a base no manifest names
+    if (next.base) ::unlink((config.aofPath() + "/" + next.base->name).c_str());  // a base no manifest names
     return;
   }
   // The older files are history now: the new base holds what they did.

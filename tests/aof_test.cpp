@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "common/ring/ring.h"
@@ -295,13 +296,20 @@ TEST(Aof, GrowthPastTheRulesRewritesByItself) {
   EXPECT_EQ(k.client.command({"GET", "k19"}), bulk(value));
 }
 
-TEST(Aof, TurningTheLogOnKeepsTheSnapshotsData) {
-  const std::string dir = freshDir("aof-turn-on");
+// A snapshot saved in `dir`, then the log turned on: its data is kept. With
+// `ownDisk`, appendonlydir is a filesystem of its own (the snapshot is copied, not linked).
+void expectTheLogStartsFromTheSnapshot(const std::string& dir, bool ownDisk) {
   {
     KeyloopServer plain("workers: 2\npersistence:\n  dir: " + dir + "\n  snapshot:\n    save: \"\"\n");
     RespConnection c(plain.port);
     fillEveryType(c);
     ASSERT_EQ(c.command({"SAVE"}), "+OK\r\n");
+  }
+  fs::create_directories(dir + "/appendonlydir");
+  std::optional<SmallDisk> disk;
+  if (ownDisk) {
+    disk.emplace(dir + "/appendonlydir");
+    ASSERT_TRUE(disk->mounted) << "mount tmpfs: " << std::strerror(errno) << " (this test needs root)";
   }
   std::map<std::string, std::string> before;
   {
@@ -312,8 +320,15 @@ TEST(Aof, TurningTheLogOnKeepsTheSnapshotsData) {
     before = contents(k.client);
     k.killTree(2);
   }
+  EXPECT_EQ(readFile(dir + "/appendonlydir/appendonly.aof.1.base.rdb"), readFile(dir + "/dump.rdb"));
   Logged again(2, dir);
   EXPECT_EQ(contents(again.client), before);
+}
+
+TEST(Aof, TurningTheLogOnKeepsTheSnapshotsData) { expectTheLogStartsFromTheSnapshot(freshDir("aof-turn-on"), false); }
+
+TEST(Aof, TurningTheLogOnCopiesTheSnapshotToAnotherFilesystem) {
+  expectTheLogStartsFromTheSnapshot(freshDir("aof-turn-on-copy"), true);
 }
 
 TEST(Aof, AppendonlyTurnsOnAndOffAtRuntime) {

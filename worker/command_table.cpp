@@ -546,6 +546,10 @@ std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const st
   return keys;
 }
 
+std::vector<std::string_view> keyFlagGroups(const CommandSpec& spec, std::span<const std::string_view> args) {
+  return splitOn(spec.variableKeyFlags ? spec.variableKeyFlags(args) : spec.keyFlags, ';');
+}
+
 ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo) {
   ResolvedCommand r;
   const CommandSpec* spec = args.empty() ? nullptr : findCommand(args[0]);

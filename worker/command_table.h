@@ -214,6 +214,9 @@ void forEachKey(const CommandSpec& spec, std::span<const std::string_view> args,
 
 // The key arguments of a request, in order.
 std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const std::string_view> args);
+// The key-spec flag groups of a request ("RW access update" per group, as
+// forEachKey's specIndex counts them): keyFlags, or variableKeyFlags'.
+std::vector<std::string_view> keyFlagGroups(const CommandSpec& spec, std::span<const std::string_view> args);
 
 // Resolves a request's command: the top-level spec and, for a container
 // (CLIENT, CONFIG, COMMAND), the subcommand. No string is built on this

@@ -82,8 +82,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     reply.error(*busy_);
   } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && services_.diskErrorRefusesWrites()) {
     reply.error(kDiskErrorRefusal);
-  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && logFailing()) {
-    reply.error("MISCONF Errors writing to the AOF file: " + services_.persistence()->log()->failure());
+  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && appendLog() != nullptr && appendLog()->failing()) {
+    reply.error("MISCONF Errors writing to the AOF file: " + appendLog()->failure());
   } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
     reply.error("ERR Command not allowed inside a transaction");
   } else if (hasOverlongKey(*command.spec, args)) {
@@ -213,7 +213,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   ++routedDepth_;
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
-  AofLog* log = services_.persistence() != nullptr ? services_.persistence()->log() : nullptr;
+  AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   run(*spec, ctx, commandIndex(*command.topLevel));
   // Not counted here: the worker the client talks to counted it already.
@@ -286,10 +286,8 @@ bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
 
 void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
   const std::string name(key);  // `key` lives in the entry that goes
-  if (Persistence* persistence = services_.persistence()) {
-    persistence->beforeWrite(name);
-    if (AofLog* log = persistence->log()) log->appendState(name, nullptr);
-  }
+  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
+  if (AofLog* log = appendLog()) log->appendState(name, nullptr);
   if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
   store_.erase(name);
   ++stats_.counters()[kEvictedKeys];
@@ -331,7 +329,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   const std::uint32_t notify = (spec.flags & kWrite) && !replaying_ ? services_.config().notifyKeyspaceEvents : 0;
   keyspace_events::Recorder events(notify, spec, ctx);
   // The log: the commands a script or a transaction runs here replay all or nothing.
-  AofLog* log = ownStore && services_.persistence() != nullptr ? services_.persistence()->log() : nullptr;
+  AofLog* log = ownStore ? appendLog() : nullptr;
   {
     AofAtomic block((spec.flags & kMayWrite) ? log : nullptr);
     spec.handler(ctx);
@@ -363,36 +361,34 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
 }
 
 std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
+  return runAt(args, unixMillis(), protocol);
+}
+
+std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
   const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
   run(*command.spec, ctx, commandIndex(*command.topLevel));
   return out;
 }
 
 void Dispatch::replay(std::span<const std::string_view> args, std::int64_t nowMs) {
-  const ResolvedCommand command = resolveCommand(args);
-  if (command.spec == nullptr || command.spec->handler == nullptr) return;
-  std::string out;
-  resp::Reply reply(out, resp::Protocol::Resp2);
-  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
   replaying_ = true;
-  run(*command.spec, ctx, commandIndex(*command.topLevel));
+  runAt(args, nowMs, resp::Protocol::Resp2);
   replaying_ = false;
 }
 
 void Dispatch::afterLogged(std::function<void()> tell) {
-  Persistence* persistence = services_.persistence();
-  AofLog* log = persistence != nullptr ? persistence->log() : nullptr;
+  AofLog* log = appendLog();
   if (log == nullptr || !log->holdsReplies()) return tell();
   log->whenDurable(std::move(tell));
 }
 
-bool Dispatch::logFailing() {
+AofLog* Dispatch::appendLog() {
   Persistence* persistence = services_.persistence();
-  return persistence != nullptr && persistence->log() != nullptr && persistence->log()->failing();
+  return persistence != nullptr ? persistence->log() : nullptr;
 }
 
 void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {

@@ -27,6 +27,7 @@
 
 namespace keyloop {
 
+class AofLog;
 class Blocking;
 class Client;
 class Connections;
@@ -78,6 +79,8 @@ class Dispatch {
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.
   std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
+  // The append-only log this worker writes (null: none).
+  AofLog* appendLog();
   // Runs `tell` (a write's outcome to another worker) now, or under
   // appendfsync always once what this worker logged so far is on disk.
   void afterLogged(std::function<void()> tell);
@@ -120,8 +123,8 @@ class Dispatch {
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
   void evict(std::string_view key, std::int64_t nowMs);
-  // The append-only log's last write failed (-MISCONF until one succeeds).
-  bool logFailing();
+  // runNow as of `nowMs`.
+  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol);
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
   // Counts an error reply that starts at `from` in the buffer.

@@ -150,21 +150,15 @@ void AofLog::write() {
   const std::uint64_t seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
   const std::string head = "#keyloop " + std::to_string(seq) + " " + std::to_string(batchMs_) + " " +
                            std::to_string(slot_) + "/" + std::to_string(workers_) + " " + std::to_string(ready) + "\r\n";
-  iovec parts[2] = {{const_cast<char*>(head.data()), head.size()}, {buffer_.data(), ready}};
   const std::size_t total = head.size() + ready;
   std::size_t done = 0;
   while (done < total) {
-    iovec* at = parts;
-    int count = 2;
-    std::size_t skip = done;
-    if (skip >= head.size()) {
-      skip -= head.size();
-      at = parts + 1;
-      count = 1;
-    }
-    iovec rest[2] = {at[0], count == 2 ? at[1] : iovec{}};
-    rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + skip;
-    rest[0].iov_len -= skip;
+    // What is left: the rest of the annotation, if any, then of the records.
+    iovec rest[2];
+    int count = 0;
+    if (done < head.size()) rest[count++] = {const_cast<char*>(head.data()) + done, head.size() - done};
+    const std::size_t recordsDone = done > head.size() ? done - head.size() : 0;
+    rest[count++] = {buffer_.data() + recordsDone, ready - recordsDone};
     const ssize_t n = ::writev(file_->fd.get(), rest, count);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {

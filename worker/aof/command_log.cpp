@@ -10,21 +10,6 @@
 
 namespace keyloop {
 
-namespace {
-
-// Whether key group `group` of the table's key flags ("RW access update;OW
-// update") may be written: anything but a read-only (RO) group.
-bool groupWrites(std::string_view keyFlags, std::size_t group) {
-  for (std::size_t i = 0; i < group; ++i) {
-    const std::size_t next = keyFlags.find(';');
-    if (next == std::string_view::npos) break;
-    keyFlags.remove_prefix(next + 1);
-  }
-  return keyFlags.substr(0, 2) != "RO";
-}
-
-}  // namespace
-
 void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_view> args, Store& store,
               std::int64_t nowMs) {
   std::vector<std::pair<std::string_view, std::size_t>> keys;  // key, its group
@@ -43,9 +28,12 @@ void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_
     return;
   }
   AofAtomic block(&log);
+  // Keys of a read-only (RO) group are only read: not logged.
+  const std::vector<std::string_view> groups = keyFlagGroups(spec, args);
   std::vector<std::string_view> done;
   for (const auto& [key, group] : keys) {
-    if (!groupWrites(spec.keyFlags, group) || std::find(done.begin(), done.end(), key) != done.end()) continue;
+    const bool written = groups.empty() || groups[std::min(group, groups.size() - 1)].substr(0, 2) != "RO";
+    if (!written || std::find(done.begin(), done.end(), key) != done.end()) continue;
     done.push_back(key);
     log.appendState(key, store.find(key, nowMs));
   }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -46,13 +47,16 @@ std::string adoptSnapshot(const PersistenceConfig& config, const std::string& ba
   const std::string from = config.snapshotPath();
   if (::link(from.c_str(), base.c_str()) == 0) return {};
   if (errno != EXDEV && errno != EPERM) return because("Can't link the snapshot into the log's directory as", base);
-  std::ifstream in(from, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
+  // Streamed, not read whole: a snapshot can be as big as the data.
   const std::string temporary = base + ".tmp";
-  if (!in || !writeFile(temporary, bytes.str()) || ::rename(temporary.c_str(), base.c_str()) != 0) {
+  std::error_code copied;
+  std::filesystem::copy_file(from, temporary, std::filesystem::copy_options::overwrite_existing, copied);
+  UniqueFd written(copied ? -1 : ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!written || ::fsync(written.get()) != 0 || ::rename(temporary.c_str(), base.c_str()) != 0) {
+    const std::string why = copied ? "Can't copy the snapshot to " + base + ": " + copied.message()
+                                   : because("Can't copy the snapshot to", base);
     ::unlink(temporary.c_str());
-    return because("Can't copy the snapshot to", base);
+    return why;
   }
   return {};
 }

@@ -89,8 +89,7 @@ void replyKeys(CommandContext& ctx, bool withFlags) {
     return true;
   });
   if (keys.empty()) return ctx.reply.error("ERR The command has no key arguments");
-  const std::string_view declared = spec.variableKeyFlags ? spec.variableKeyFlags(request) : spec.keyFlags;
-  std::vector<std::string_view> groups = splitOn(declared, ';');
+  const std::vector<std::string_view> groups = keyFlagGroups(spec, request);
   ctx.reply.array(keys.size());
   for (const auto& [key, group] : keys) {
     if (!withFlags) {
