@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <memory>
 #include <random>
+#include <map>
+#include <vector>
 #include <thread>
 
+#include "common/ring/ring.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
 
@@ -134,11 +138,79 @@ TEST(Robustness, OutputBufferLimitDisconnectsASlowReader) {
   slow.sendCommand({"GET", "big"});
   std::this_thread::sleep_for(milliseconds(500));
   // The reply could not fit in the socket buffers: the server gave up on us.
-  std::size_t received = 0;
-  char chunk[65536];
-  ssize_t n;
-  while ((n = ::recv(slow.fd(), chunk, sizeof chunk, 0)) > 0) received += static_cast<std::size_t>(n);
-  EXPECT_LT(received, 32u << 20);
+  const std::optional<std::size_t> received = slow.bytesUntilClosed(seconds(20));
+  ASSERT_TRUE(received.has_value()) << "the slow reader was never disconnected";
+  EXPECT_LT(*received, 32u << 20);
+  EXPECT_EQ(writer.command({"PING"}), "+PONG\r\n");
+}
+
+// The pid of the worker a connection landed on (INFO runs where it arrives).
+long workerPid(RespConnection& c) {
+  const std::string info = c.command({"INFO", "server"});
+  const std::size_t at = info.find("process_id:");
+  return at == std::string::npos ? -1 : std::atol(info.c_str() + at + 11);
+}
+
+// A key of `worker` (of 2).
+std::string keyOf(int worker) {
+  const ring::Ring ring(2);
+  for (int i = 0;; ++i) {
+    std::string key = "big:" + std::to_string(i);
+    if (ring.ownerOf(key) == worker) return key;
+  }
+}
+
+// The limit holds whoever makes the reply: the connection's own worker,
+// the other one (a forwarded reply), both (MGET's fan-out), a script on
+// either. Each request is sent from a connection on each worker in turn,
+// by a client that reads at once: as in Redis, a reply over the hard
+// limit closes the connection as it is added, before a byte of it is sent
+// (redis-server, asked the same, does the same).
+TEST(Robustness, OutputBufferLimitHoldsOnEveryReplyPath) {
+  constexpr std::size_t kLimit = 64 * 1024;
+  KeyloopServer server("workers: 2\nlimits:\n  client_output_buffer_limit: 64kb\n");
+  RedisServer redis;
+  RespConnection writer(server.port), redisWriter(redis.port);
+  ASSERT_EQ(redisWriter.command({"CONFIG", "SET", "client-output-buffer-limit", "normal 65536 0 0"}), "+OK\r\n");
+  const std::string keys[2] = {keyOf(0), keyOf(1)};
+  for (const std::string& key : keys) {
+    ASSERT_EQ(writer.command({"SETRANGE", key, "8388607", "x"}), ":8388608\r\n");  // 8 MB each
+    ASSERT_EQ(redisWriter.command({"SETRANGE", key, "8388607", "x"}), ":8388608\r\n");
+  }
+  const std::vector<std::vector<std::string>> requests = {
+      {"GET", keys[0]}, {"GET", keys[1]}, {"MGET", keys[0], keys[1]},
+      {"EVAL", "return redis.call('GET', KEYS[1])", "1", keys[0]},
+      {"EVAL", "return redis.call('GET', KEYS[1])", "1", keys[1]}};
+  for (const std::vector<std::string>& request : requests) {
+    RespConnection reference(redis.port);
+    reference.sendCommand(request);
+    const std::optional<std::size_t> received = reference.bytesUntilClosed(seconds(20));
+    ASSERT_TRUE(received.has_value()) << "redis-server kept the connection of " << request[0];
+    EXPECT_LT(*received, kLimit) << "redis-server, " << request[0];
+  }
+  // One connection per request on each worker, all opened first.
+  std::map<long, std::vector<std::unique_ptr<RespConnection>>> onWorker;
+  for (int attempt = 0; attempt < 400; ++attempt) {
+    auto c = std::make_unique<RespConnection>(server.port);
+    auto& pool = onWorker[workerPid(*c)];
+    if (pool.size() < requests.size()) pool.push_back(std::move(c));
+    if (onWorker.size() == 2 && onWorker.begin()->second.size() == requests.size() &&
+        onWorker.rbegin()->second.size() == requests.size()) {
+      break;
+    }
+  }
+  ASSERT_EQ(onWorker.size(), 2u) << "no connection landed on one of the workers";
+  for (auto& [worker, pool] : onWorker) {
+    ASSERT_EQ(pool.size(), requests.size()) << "too few connections landed on worker " << worker;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const std::vector<std::string>& request = requests[i];
+      const std::string what = request[0] + " " + request.back() + " from worker " + std::to_string(worker);
+      pool[i]->sendCommand(request);
+      const std::optional<std::size_t> received = pool[i]->bytesUntilClosed(seconds(20));
+      ASSERT_TRUE(received.has_value()) << what << ": still open";
+      EXPECT_LT(*received, kLimit) << what;
+    }
+  }
   EXPECT_EQ(writer.command({"PING"}), "+PONG\r\n");
 }
 

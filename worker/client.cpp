@@ -129,6 +129,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
     }
     queryStart_ += parser_.consumed();
     if (!parser_.args().empty()) connections_.dispatch().execute(*this, parser_.args());
+    if (closeIfOverOutputLimit()) break;
   }
   executing_ = false;
   if (shared) return;  // the caller keeps what is left of a shared read
@@ -143,8 +144,17 @@ void Client::executeBuffered(std::string_view in, bool shared) {
   }
 }
 
+bool Client::closeIfOverOutputLimit() {
+  if (closed_ || session_.subscribed()) return false;
+  const std::size_t pending = outputBufferBytes() + order_.bytesWaiting();
+  if (pending <= connections_.config().clientOutputBufferLimit) return false;
+  connections_.log().warning("closing client %s: output buffer over the limit (%zu bytes)", peer_.c_str(), pending);
+  close();
+  return true;
+}
+
 void Client::flush() {
-  if (waitingForLog_) return;
+  if (closeIfOverOutputLimit() || waitingForLog_) return;
   if (outputSent_ < output_.size() && connections_.replyGate() && connections_.replyGate()(id_)) {
     waitingForLog_ = true;
     return updateInterest();
@@ -184,9 +194,6 @@ void Client::send() {
       output_.clear();
     }
     if (closeAfterReply_) return finishing_ ? linger() : close();
-  } else if (outputBufferBytes() > connections_.config().clientOutputBufferLimit) {
-    connections_.log().warning("closing client %s: output buffer over the limit", peer_.c_str());
-    return close();
   }
   updateInterest();
 }
@@ -243,7 +250,9 @@ void Client::discardInput() {
 
 void Client::fillReply(std::uint64_t place, std::string_view bytes) {
   // Inside executeBuffered the caller flushes when its batch is done.
-  if (!order_.fill(place, bytes) || closed_ || executing_ || sendQueued_) return;
+  const bool released = order_.fill(place, bytes);
+  if (closed_ || closeIfOverOutputLimit()) return;
+  if (!released || executing_ || sendQueued_) return;
   sendQueued_ = true;
   connections_.sendSoon(id_);
 }

@@ -135,6 +135,12 @@ class Client {
   // Sends the output, unless the reply gate holds it back for the log.
   void flush();
   void send();
+  // Redis's hard client-output-buffer-limit, checked as replies are added
+  // (whoever made them: this worker, another one, a fan-out, a script), not
+  // only when a send falls short: a reply over the limit closes the
+  // connection however fast the client reads, as in Redis. Subscribers
+  // answer to the pub/sub limit instead (push()). True if it closed.
+  bool closeIfOverOutputLimit();
   void updateInterest();
   bool readingPaused() const;
 

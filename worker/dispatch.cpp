@@ -4,7 +4,6 @@
 
 #include "common/resp/reply_reader.h"
 #include "common/resp/request_parser.h"
-#include "worker/aof/command_log.h"
 #include "worker/blocking.h"
 #include "worker/client.h"
 #include "worker/cluster.h"
@@ -19,6 +18,7 @@
 #include "worker/transaction.h"
 #include "worker/worker_services.h"
 #include "worker/worker_stats.h"
+#include "worker/write_observers.h"
 
 namespace keyloop {
 
@@ -34,7 +34,17 @@ bool debugAllowed(const Config& config, const Client& client) {
 }  // namespace
 
 Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
-    : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {}
+    : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {
+  // What every write is shown to, in this order (write_observers.h).
+  observers_.add(makeKeyspaceNotifications(services_));
+  observers_.add(makeWatchedKeys(watches_));
+  observers_.add(makeSnapshotKeeper(services_));
+  observers_.add(makeChangeCounter(services_));
+  observers_.add(makeAppendLog(services_));
+  observers_.add(makeMemoryGrowth(services_, eviction_));
+  observers_.add(makeWriteHook(writeObserver_));
+  observers_.add(makeBlockedClients(blocking_));
+}
 
 void Dispatch::setRouter(Router* router) {
   router_ = router;
@@ -299,65 +309,21 @@ void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
   ctx.store.tick(ctx.nowMs);
   // Not a scratch store of a cross-worker run: the worker's own keys.
-  const bool ownStore = &ctx.store == &store_;
-  if (ownStore && !replaying_ && !makeRoom(spec, ctx)) {
+  const CommandRun call{spec, ctx, &ctx.store == &store_, replaying_};
+  if (call.ownStore && !call.replaying && !makeRoom(spec, ctx)) {
     return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   }
   const TimePoint started = Clock::now();
-  if ((spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
+  // The pipeline (effects.h): observers before, the handler, its effects, observers after.
+  const bool observed = observers_.watch(spec.flags);
+  if (observed) observers_.before(call);
   const std::size_t replyStart = ctx.reply.buffer().size();
-  // The watched keys a write names, and whether each existed: one that
-  // neither existed nor exists now did not change (DEL of a missing key).
-  std::vector<std::pair<std::string_view, bool>> watched;
-  if ((spec.flags & kWrite) && !watches_.empty()) {
-    forEachKey(spec, ctx.args, [&](std::size_t i, std::size_t) {
-      if (watches_.version(ctx.args[i]) != Watches::kUnwatched) {
-        watched.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
-      }
-      return true;
-    });
-  }
-  Persistence* persistence = (spec.flags & kWrite) && ownStore ? services_.persistence() : nullptr;
-  if (persistence != nullptr && persistence->snapshot().active()) {
-    // A snapshot being written keeps the keys as they were: first theirs.
-    if (spec.flags & kWipesKeyspace) persistence->snapshot().saveRemainingNow();
-    forEachKey(spec, ctx.args, [&](std::size_t i, std::size_t) {
-      persistence->beforeWrite(ctx.args[i]);
-      return true;
-    });
-  }
-  const std::uint32_t notify = (spec.flags & kWrite) && !replaying_ ? services_.config().notifyKeyspaceEvents : 0;
-  keyspace_events::Recorder events(notify, spec, ctx);
-  // The log: the commands a script or a transaction runs here replay all or nothing.
-  AofLog* log = ownStore ? appendLog() : nullptr;
-  {
-    AofAtomic block((spec.flags & kMayWrite) ? log : nullptr);
-    spec.handler(ctx);
-  }
-  if (notify != 0) {
-    events.finish(std::string_view(ctx.reply.buffer()).substr(replyStart),
-                  [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
-  }
+  ctx.reply.markStart();
+  spec.handler(ctx);
+  const Effects effects = effectsOf(spec, ctx.reply.beganWith(replyStart));
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  if (spec.flags & kWrite) {
-    // A refused write (WRONGTYPE, a syntax error) changed nothing a watcher sees.
-    const std::string_view reply = std::string_view(ctx.reply.buffer()).substr(replyStart);
-    const bool nothing = (spec.flags & kNoneIsNoChange) && (reply == ":0\r\n" || resp::isNull(reply));
-    const bool refused = (!reply.empty() && reply[0] == '-') || nothing;
-    for (const auto& [key, existed] : watched) {
-      if (!refused && (existed || ctx.store.find(key, ctx.nowMs) != nullptr)) watches_.touch(key);
-    }
-    if (!refused && ownStore && !replaying_) services_.noteChanges(1);
-    if (!refused && log != nullptr && !(spec.flags & kInternal)) logWrite(*log, spec, ctx.args, ctx.store, ctx.nowMs);
-    if (services_.config().maxmemory.limit != 0 && ownStore) {
-      std::size_t bytes = 64;
-      for (std::string_view a : ctx.args) bytes += a.size();
-      eviction_.noteGrowth(bytes);
-    }
-    if (writeObserver_) writeObserver_(ctx.args, spec);
-    if (blocking_) blocking_->noteWrite(spec, ctx.args);
-  }
+  if (observed) observers_.after(call, effects);
 }
 
 std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {

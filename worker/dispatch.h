@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/loop/handles.h"
+#include "worker/effects.h"
 #include "worker/eviction.h"
 #include "worker/router.h"
 #include "worker/route_plan.h"
@@ -106,6 +107,9 @@ class Dispatch {
   void holdCommand(Task work) { held_.push_back(std::move(work)); }
   using WriteObserver = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
   void setWriteObserver(WriteObserver observer) { writeObserver_ = std::move(observer); }
+  // One more observer of every run of a write (effects.h): replication,
+  // client tracking. Registered once, at start.
+  void addObserver(std::unique_ptr<CommandObserver> observer) { observers_.add(std::move(observer)); }
   // No request of ours is out at another worker and nothing waits for a
   // lock here: what the retiring side waits for before it tells its peers
   // it will send them nothing more.
@@ -115,10 +119,10 @@ class Dispatch {
   // Whether a routed command must wait for a cross-worker transaction's commit.
   bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
-  // Runs a command's handler, and tells the write observer if it writes.
   // Whether a key argument is longer than the store takes.
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
-  // Runs a handler; `index` is its top-level command's (INFO commandstats).
+  // Runs a handler through the pipeline of observers (effects.h); `index`
+  // is its top-level command's (INFO commandstats).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
@@ -144,6 +148,7 @@ class Dispatch {
   WriteObserver writeObserver_;
   Watches watches_;
   Eviction eviction_{store_};
+  CommandObservers observers_;  // after the members they observe with
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
   bool replaying_ = false;  // replay() is running a record

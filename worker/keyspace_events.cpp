@@ -1,6 +1,5 @@
 #include "worker/keyspace_events.h"
 
-#include "common/resp/reply_reader.h"
 #include "worker/command_table.h"
 #include "worker/store.h"
 #include "worker/worker_services.h"
@@ -23,10 +22,9 @@ Recorder::Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext&
   });
 }
 
-void Recorder::finish(std::string_view reply, const Publish& publish) {
+void Recorder::finish(const Effects& effects, const Publish& publish) {
   const KeyEventSpec* events = keys_.empty() ? nullptr : keyEventsOf(spec_);
-  if (events == nullptr || resp::isError(reply)) return;
-  if ((spec_.flags & kNoneIsNoChange) && (reply == ":0\r\n" || resp::isNull(reply))) return;
+  if (events == nullptr || !effects.changed()) return;
   auto emit = [&](char type, std::string_view event, std::string_view key) { notify(flags_, type, event, key, publish); };
   bool first = true;
   for (const Before& before : keys_) {
@@ -75,8 +73,9 @@ void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
   const std::uint32_t flags = ctx.events != nullptr && (spec.flags & kWrite) ? ctx.worker.config().notifyKeyspaceEvents : 0;
   Recorder recorder(flags, spec, ctx);
   const std::size_t start = ctx.reply.buffer().size();
+  ctx.reply.markStart();
   spec.handler(ctx);
-  if (flags != 0) recorder.finish(std::string_view(ctx.reply.buffer()).substr(start), *ctx.events);
+  if (flags != 0) recorder.finish(effectsOf(spec, ctx.reply.beganWith(start)), *ctx.events);
 }
 
 }  // namespace keyloop::keyspace_events

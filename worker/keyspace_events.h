@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/config/notify_flags.h"
+#include "worker/effects.h"
 
 namespace keyloop {
 
@@ -39,9 +40,9 @@ void notify(std::uint32_t flags, char type, std::string_view event, std::string_
 class Recorder {
  public:
   Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext& ctx);
-  // `reply`: what the command answered (an error or a no-change answer
-  // publishes nothing).
-  void finish(std::string_view reply, const Publish& publish);
+  // What the command did: a refused write or one that changed nothing
+  // publishes nothing.
+  void finish(const Effects& effects, const Publish& publish);
 
  private:
   struct Before {

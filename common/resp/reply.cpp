@@ -28,6 +28,7 @@ void Reply::simple(std::string_view text) {
 }
 
 void Reply::error(std::string_view line) {
+  errorAt_ = out_.size();
   out_ += '-';
   // An error line may never contain a newline: Redis replaces them too.
   for (char c : line) out_ += (c == '\r' || c == '\n') ? ' ' : c;
@@ -35,6 +36,7 @@ void Reply::error(std::string_view line) {
 }
 
 void Reply::integer(long long value) {
+  if (value == 0) nothingAt_ = out_.size();
   out_ += ':';
   appendNumber(out_, value);
   out_ += "\r\n";
@@ -46,9 +48,15 @@ void Reply::bulk(std::string_view value) {
   out_ += "\r\n";
 }
 
-void Reply::null() { out_ += protocol_ == Protocol::Resp3 ? "_\r\n" : "$-1\r\n"; }
+void Reply::null() {
+  nothingAt_ = out_.size();
+  out_ += protocol_ == Protocol::Resp3 ? "_\r\n" : "$-1\r\n";
+}
 
-void Reply::nullArray() { out_ += protocol_ == Protocol::Resp3 ? "_\r\n" : "*-1\r\n"; }
+void Reply::nullArray() {
+  nothingAt_ = out_.size();
+  out_ += protocol_ == Protocol::Resp3 ? "_\r\n" : "*-1\r\n";
+}
 
 void Reply::array(std::size_t count) { header('*', count); }
 

@@ -42,11 +42,24 @@ class Reply {
 
   std::string& buffer() { return out_; }
 
+  // How the reply written from offset `from` on began, as its writers
+  // recorded it: the dispatcher learns that a command was refused or
+  // changed nothing (DEL of a missing key answers 0) without parsing the
+  // bytes back. markStart() forgets what earlier replies recorded.
+  enum class Began : std::uint8_t { Other, Error, ZeroOrNull };
+  void markStart() { errorAt_ = nothingAt_ = kNowhere; }
+  Began beganWith(std::size_t from) const {
+    if (errorAt_ == from) return Began::Error;
+    return nothingAt_ == from ? Began::ZeroOrNull : Began::Other;
+  }
+
  private:
+  static constexpr std::size_t kNowhere = static_cast<std::size_t>(-1);
   void header(char type, std::size_t n);
 
   std::string& out_;
   Protocol protocol_;
+  std::size_t errorAt_ = kNowhere, nothingAt_ = kNowhere;  // where the last error / 0 / null began
 };
 
 }  // namespace keyloop::resp

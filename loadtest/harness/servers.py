@@ -4,6 +4,7 @@ read from /proc and summed over a server's processes (keyloop's master and
 its workers)."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,9 +46,11 @@ def children_of(pid):
 
 
 class Server:
-    def __init__(self, name, argv, port, metrics_port=None, config=None):
+    """A started server; `scratch` (a directory of its own, or None) is removed when it stops."""
+    def __init__(self, name, argv, port, metrics_port=None, config=None, scratch=None):
         self.name, self.port, self.metrics_port, self.config = name, port, metrics_port, config
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.scratch = scratch
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
         wait_port(port)
         time.sleep(0.3)  # every worker up, not just the first to accept
 
@@ -89,18 +92,23 @@ class Server:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_redis(backlog=511):
-    port = free_port()
+    """redis-server with no persistence, in a directory of its own (it loads a dump.rdb from where it starts)."""
+    port, scratch = free_port(), tempfile.mkdtemp(prefix="keyloop-bench-redis-")
     return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--maxclients", "50000", "--tcp-backlog", str(backlog)],
-                  port)
+                                   "--appendonly", "no", "--maxclients", "50000", "--tcp-backlog", str(backlog),
+                                   "--dir", scratch],
+                  port, scratch=scratch)
 
 
 def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binary=None):
     port, metrics_port = free_port(), free_port()
-    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    scratch = tempfile.mkdtemp(prefix="keyloop-bench-")
+    conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, dir=scratch)
     conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n    backlog: {backlog}\n"
                f"workers: {workers}\nlimits:\n  maxclients: 50000\n"
                f"metrics:\n  enabled: {'yes' if metrics else 'no'}\n  port: {metrics_port}\n{extra}")
@@ -109,7 +117,7 @@ def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binar
     conf.close()
     binary = binary or os.path.join(ROOT, "build", "keyloop")
     return Server(name or f"keyloop-w{workers}", [binary, "-c", conf.name], port,
-                  metrics_port if metrics else None, conf.name)
+                  metrics_port if metrics else None, conf.name, scratch=scratch)
 
 
 def redis_in(dir, extra=()):

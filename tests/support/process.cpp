@@ -248,10 +248,20 @@ bool ReloadableServer::settlesTo(int workers, std::chrono::milliseconds timeout)
   return false;
 }
 
+TempDir::TempDir(const char* prefix) : path(std::string("/tmp/") + prefix + "XXXXXX") {
+  if (::mkdtemp(path.data()) == nullptr) throw std::runtime_error("mkdtemp");
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
+
 RedisServer::RedisServer()
     : port(freePort()),
+      dir("keyloop-test-redis-"),
       process("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--databases", "1"}) {
+                               "--appendonly", "no", "--databases", "1", "--dir", dir.path}) {
   if (!waitForPort(port)) throw std::runtime_error("redis-server did not start");
 }
 

@@ -72,6 +72,15 @@ std::string testDefaults(const std::string& configPath, const std::string& body)
 // appears.
 std::uint16_t metricsPortFromLog(const std::string& logPath);
 
+// A new directory under /tmp, removed with what it holds on destruction.
+struct TempDir {
+  explicit TempDir(const char* prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path;
+};
+
 // keyloop on a free port with a temporary config.
 struct KeyloopServer {
   explicit KeyloopServer(const std::string& extraConfig = "");
@@ -94,10 +103,13 @@ struct ReloadableServer {
   KeyloopServer server;
 };
 
-// redis-server on a free port, no persistence, one database (as keyloop).
+// redis-server on a free port, no persistence, one database (as keyloop),
+// keeping its files in a directory of its own (it would load a dump.rdb
+// from wherever it starts).
 struct RedisServer {
   RedisServer();
   std::uint16_t port;
+  TempDir dir;  // outlives the process (members go in reverse order)
   Process process;
 };
 

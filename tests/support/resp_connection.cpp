@@ -22,6 +22,9 @@ RespConnection::RespConnection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_
   }
   int one = 1;
   ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // A server that stops reading fails a test's send in seconds, never hangs it.
+  timeval sendTimeout{30, 0};
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
 }
 
 std::string RespConnection::encode(const std::vector<std::string>& args) {
@@ -36,6 +39,7 @@ void RespConnection::send(const std::string& bytes) {
     ssize_t n = ::send(fd_.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) {  // the peer closed; the next read reports it
       if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) end_ = End::Reset;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) throw std::runtime_error("send timed out: the server reads nothing");
       return;
     }
     sent += static_cast<std::size_t>(n);
@@ -141,6 +145,26 @@ bool RespConnection::closedByPeer(std::chrono::milliseconds timeout) {
     }
   }
   return false;
+}
+
+std::optional<std::size_t> RespConnection::bytesUntilClosed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::size_t received = buffer_.size();
+  buffer_.clear();
+  char chunk[65536];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
+    if (n > 0) {
+      received += static_cast<std::size_t>(n);
+    } else if (n == 0 || errno == ECONNRESET) {
+      end_ = n == 0 ? End::Closed : End::Reset;
+      return received;
+    }
+  }
 }
 
 }  // namespace keyloop::test

@@ -27,6 +27,9 @@ class RespConnection {
   std::string command(const std::vector<std::string>& args);
   // True if the server closed the connection (reads EOF within timeout).
   bool closedByPeer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads everything until the server closes the connection: how many
+  // bytes came, or nullopt if it is still open at the deadline.
+  std::optional<std::size_t> bytesUntilClosed(std::chrono::milliseconds timeout);
   // How the connection ended, if it did: an orderly close (FIN) or a reset.
   enum class End { None, Closed, Reset };
   End end() const { return end_; }

@@ -15,36 +15,10 @@
 #include "worker/commands/commands.h"
 #include "worker/key_locks.h"
 #include "worker/store.h"
+#include "worker/tests/fake_worker.h"
 
 namespace keyloop {
 namespace {
-
-// What the lock and commit handlers need of a worker: its locks.
-class FakeWorker final : public WorkerServices {
- public:
-  explicit FakeWorker(Loop& loop) : locks_(loop), pool_(loop, 1), lag_(loop) {}
-  const Config& config() const override { return config_; }
-  void applyConfig(const Config& next) override { config_ = next; }
-  ServerStats& stats() override { return stats_; }
-  KeyLocks& locks() override { return locks_; }
-  ThreadPool& threadPool() override { return pool_; }
-  TimePoint now() const override { return {}; }
-  const std::map<std::uint64_t, std::unique_ptr<Client>>& clients() const override { return clients_; }
-  const LagMonitor& lag() const override { return lag_; }
-  std::uint16_t port() const override { return 0; }
-  TimePoint startedAt() const override { return {}; }
-  ServerStats totals() const override { return stats_; }
-  const ring::Ring* ring() const override { return nullptr; }
-  int self() const override { return 0; }
-
- private:
-  Config config_;
-  ServerStats stats_{};
-  KeyLocks locks_;
-  ThreadPool pool_;
-  LagMonitor lag_;
-  std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
-};
 
 // Owner of a key: its first character's digit ("0:a" lives on owner 0).
 class FakeOwners final : public Owners {

@@ -1,0 +1,77 @@
+// Effects: what one run of a command did, handed to the observers that
+// react to writes (WATCH, keyspace notifications, snapshots, the
+// append-only log, save counters, memory accounting, a reload's migration,
+// blocked clients). Dispatch::run is the pipeline that feeds them:
+//
+//   1. every observer's before(): what a write will change is still there
+//      (a watched key's existence, a key a snapshot must keep, the
+//      notifications' "before" state);
+//   2. the handler runs;
+//   3. its Effects are made once (did it fail, did it change anything,
+//      which keys it may have written);
+//   4. every observer's after(), in the order they were registered.
+//
+// Adding a consumer of writes (replication, client tracking) is one
+// registration (Dispatch::addObserver), not an edit of the pipeline. A
+// run may nest (a script's commands run inside EVAL's handler): an
+// observer that keeps state from before() to after() keeps a stack.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/resp/reply.h"
+
+namespace keyloop {
+
+struct CommandContext;
+struct CommandSpec;
+
+// One run of a command's handler, as observers see it.
+struct CommandRun {
+  const CommandSpec& spec;
+  CommandContext& ctx;
+  bool ownStore;   // against the worker's own keys (not a cross-worker scratch store)
+  bool replaying;  // a record of the append-only log at start (no notification, no change counted)
+};
+
+struct Effects {
+  bool failed = false;    // it was refused (an error): it changed nothing
+  bool noChange = false;  // it ran and changed nothing (DEL of a missing key, SET NX of an existing one)
+  // Redis's server.dirty for this run: 1 for a write that changed something.
+  std::uint64_t dirty = 0;
+  bool changed() const { return !failed && !noChange; }
+};
+
+// The Effects of a run of `spec` whose reply began as `began`: a write
+// refused with an error changed nothing, and so did a write Redis marks
+// as answering 0 or null when it changed nothing (kNoneIsNoChange).
+Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began);
+
+class CommandObserver {
+ public:
+  virtual ~CommandObserver() = default;
+  // Which runs it sees: those of commands with any of these flags.
+  virtual std::uint32_t flags() const = 0;
+  virtual void before(const CommandRun& run) { (void)run; }
+  virtual void after(const CommandRun& run, const Effects& effects) = 0;
+};
+
+// The registered observers, called in registration order.
+class CommandObservers {
+ public:
+  void add(std::unique_ptr<CommandObserver> observer);
+  // Whether any observer sees a run of a command with `flags`.
+  bool watch(std::uint32_t flags) const { return (flags & interest_) != 0; }
+  void before(const CommandRun& run);
+  void after(const CommandRun& run, const Effects& effects);
+
+ private:
+  std::vector<std::unique_ptr<CommandObserver>> observers_;
+  std::uint32_t interest_ = 0;
+};
+
+}  // namespace keyloop

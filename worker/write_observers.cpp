@@ -1,0 +1,198 @@
+#include "worker/write_observers.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "worker/aof/aof_log.h"
+#include "worker/aof/command_log.h"
+#include "worker/blocking.h"
+#include "worker/command_table.h"
+#include "worker/eviction.h"
+#include "worker/keyspace_events.h"
+#include "worker/persistence.h"
+#include "worker/store.h"
+#include "worker/watches.h"
+#include "worker/worker_services.h"
+
+namespace keyloop {
+
+namespace {
+
+class KeyspaceNotifications final : public CommandObserver {
+ public:
+  explicit KeyspaceNotifications(WorkerServices& services) : services_(services) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void before(const CommandRun& run) override {
+    // A log record at start notifies nobody (as Redis loads).
+    const std::uint32_t notify = run.replaying ? 0 : services_.config().notifyKeyspaceEvents;
+    recorders_.push_back(notify == 0 ? nullptr : std::make_unique<keyspace_events::Recorder>(notify, run.spec, run.ctx));
+  }
+  void after(const CommandRun&, const Effects& effects) override {
+    std::unique_ptr<keyspace_events::Recorder> recorder = std::move(recorders_.back());
+    recorders_.pop_back();
+    if (recorder == nullptr) return;
+    recorder->finish(effects, [this](std::string_view channel, std::string_view message) {
+      services_.publishEvent(channel, message);
+    });
+  }
+
+ private:
+  WorkerServices& services_;
+  std::vector<std::unique_ptr<keyspace_events::Recorder>> recorders_;  // a stack: runs nest
+};
+
+class WatchedKeys final : public CommandObserver {
+ public:
+  explicit WatchedKeys(Watches& watches) : watches_(watches) {}
+  std::uint32_t flags() const override { return kWrite | kWipesKeyspace; }
+  void before(const CommandRun& run) override {
+    CommandContext& ctx = run.ctx;
+    if ((run.spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
+    // The watched keys a write names, and whether each existed: one that
+    // neither existed nor exists afterwards did not change (DEL of a missing key).
+    std::vector<std::pair<std::string_view, bool>>& watched = watched_.emplace_back();
+    if (!(run.spec.flags & kWrite) || watches_.empty()) return;
+    forEachKey(run.spec, ctx.args, [&](std::size_t i, std::size_t) {
+      if (watches_.version(ctx.args[i]) != Watches::kUnwatched) {
+        watched.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
+      }
+      return true;
+    });
+  }
+  void after(const CommandRun& run, const Effects& effects) override {
+    const std::vector<std::pair<std::string_view, bool>> watched = std::move(watched_.back());
+    watched_.pop_back();
+    if (!effects.changed()) return;
+    for (const auto& [key, existed] : watched) {
+      if (existed || run.ctx.store.find(key, run.ctx.nowMs) != nullptr) watches_.touch(key);
+    }
+  }
+
+ private:
+  Watches& watches_;
+  std::vector<std::vector<std::pair<std::string_view, bool>>> watched_;  // a stack: runs nest
+};
+
+class SnapshotKeeper final : public CommandObserver {
+ public:
+  explicit SnapshotKeeper(WorkerServices& services) : services_(services) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void before(const CommandRun& run) override {
+    Persistence* persistence = run.ownStore ? services_.persistence() : nullptr;
+    if (persistence == nullptr || !persistence->snapshot().active()) return;
+    // A snapshot being written keeps the keys as they were: first theirs.
+    if (run.spec.flags & kWipesKeyspace) persistence->snapshot().saveRemainingNow();
+    forEachKey(run.spec, run.ctx.args, [&](std::size_t i, std::size_t) {
+      persistence->beforeWrite(run.ctx.args[i]);
+      return true;
+    });
+  }
+  void after(const CommandRun&, const Effects&) override {}
+
+ private:
+  WorkerServices& services_;
+};
+
+class ChangeCounter final : public CommandObserver {
+ public:
+  explicit ChangeCounter(WorkerServices& services) : services_(services) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void after(const CommandRun& run, const Effects& effects) override {
+    if (run.ownStore && !run.replaying && effects.dirty > 0) services_.noteChanges(effects.dirty);
+  }
+
+ private:
+  WorkerServices& services_;
+};
+
+class AppendLog final : public CommandObserver {
+ public:
+  explicit AppendLog(WorkerServices& services) : services_(services) {}
+  std::uint32_t flags() const override { return kWrite | kMayWrite; }
+  void before(const CommandRun& run) override {
+    // The commands a script or a transaction runs here replay all or nothing.
+    AofLog* log = (run.spec.flags & kMayWrite) ? logOf(run) : nullptr;
+    if (log != nullptr) log->beginAtomic();
+    blocks_.push_back(log);
+  }
+  void after(const CommandRun& run, const Effects& effects) override {
+    if (AofLog* block = blocks_.back()) block->endAtomic();
+    blocks_.pop_back();
+    AofLog* log = logOf(run);
+    if ((run.spec.flags & kWrite) && effects.changed() && log != nullptr && !(run.spec.flags & kInternal)) {
+      logWrite(*log, run.spec, run.ctx.args, run.ctx.store, run.ctx.nowMs);
+    }
+  }
+
+ private:
+  AofLog* logOf(const CommandRun& run) {
+    Persistence* persistence = run.ownStore ? services_.persistence() : nullptr;
+    return persistence != nullptr ? persistence->log() : nullptr;
+  }
+  WorkerServices& services_;
+  std::vector<AofLog*> blocks_;  // a stack: runs nest
+};
+
+class MemoryGrowth final : public CommandObserver {
+ public:
+  MemoryGrowth(WorkerServices& services, Eviction& eviction) : services_(services), eviction_(eviction) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void after(const CommandRun& run, const Effects&) override {
+    if (services_.config().maxmemory.limit == 0 || !run.ownStore) return;
+    std::size_t bytes = 64;
+    for (std::string_view a : run.ctx.args) bytes += a.size();
+    eviction_.noteGrowth(bytes);
+  }
+
+ private:
+  WorkerServices& services_;
+  Eviction& eviction_;
+};
+
+class WriteHook final : public CommandObserver {
+ public:
+  explicit WriteHook(const WriteCallback& hook) : hook_(hook) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void after(const CommandRun& run, const Effects&) override {
+    if (hook_) hook_(run.ctx.args, run.spec);
+  }
+
+ private:
+  const WriteCallback& hook_;
+};
+
+class BlockedClients final : public CommandObserver {
+ public:
+  explicit BlockedClients(Blocking* const& blocking) : blocking_(blocking) {}
+  std::uint32_t flags() const override { return kWrite; }
+  void after(const CommandRun& run, const Effects&) override {
+    if (blocking_ != nullptr) blocking_->noteWrite(run.spec, run.ctx.args);
+  }
+
+ private:
+  Blocking* const& blocking_;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandObserver> makeKeyspaceNotifications(WorkerServices& services) {
+  return std::make_unique<KeyspaceNotifications>(services);
+}
+std::unique_ptr<CommandObserver> makeWatchedKeys(Watches& watches) { return std::make_unique<WatchedKeys>(watches); }
+std::unique_ptr<CommandObserver> makeSnapshotKeeper(WorkerServices& services) {
+  return std::make_unique<SnapshotKeeper>(services);
+}
+std::unique_ptr<CommandObserver> makeChangeCounter(WorkerServices& services) {
+  return std::make_unique<ChangeCounter>(services);
+}
+std::unique_ptr<CommandObserver> makeAppendLog(WorkerServices& services) { return std::make_unique<AppendLog>(services); }
+std::unique_ptr<CommandObserver> makeMemoryGrowth(WorkerServices& services, Eviction& eviction) {
+  return std::make_unique<MemoryGrowth>(services, eviction);
+}
+std::unique_ptr<CommandObserver> makeWriteHook(const WriteCallback& hook) { return std::make_unique<WriteHook>(hook); }
+std::unique_ptr<CommandObserver> makeBlockedClients(Blocking* const& blocking) {
+  return std::make_unique<BlockedClients>(blocking);
+}
+
+}  // namespace keyloop
