@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/resp/reply.h"
+#include "worker/effects.h"
 #include "worker/stats.h"
 
 namespace keyloop {
@@ -38,6 +39,15 @@ struct CommandContext {
   // Where the keyspace notifications of a run against locked keys go (they
   // leave once the commit is on its way); null: published at once.
   const std::function<void(std::string_view channel, std::string_view message)>* events = nullptr;
+  // What the handler reports of its run beyond its reply (effects.h): the
+  // form it propagates, or that it changed nothing. Null: nobody asks.
+  Effects* effects = nullptr;
+  void propagateAs(std::vector<std::string> command) {
+    if (effects != nullptr) effects->propagateAs(std::move(command));
+  }
+  void changedNothing() {
+    if (effects != nullptr) effects->noChange = true;
+  }
 };
 
 using CommandHandler = void (*)(CommandContext&);
@@ -71,11 +81,6 @@ enum CommandFlag : std::uint32_t {
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
   kNeverGrows = 1u << 22,  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
-  // The append-only log (aof/command_log.h): a TTL relative to now (SET EX,
-  // EXPIRE) is followed by the absolute time; a random choice (SPOP) is
-  // logged as the keys it left, not as the command.
-  kRelativeExpiry = 1u << 23,
-  kLoggedAsEffect = 1u << 24,
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

@@ -1,6 +1,7 @@
 #include "worker/dispatch.h"
 
 #include <array>
+#include <utility>
 
 #include "common/resp/reply_reader.h"
 #include "common/resp/request_parser.h"
@@ -319,8 +320,11 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   if (observed) observers_.before(call);
   const std::size_t replyStart = ctx.reply.buffer().size();
   ctx.reply.markStart();
+  Effects effects;
+  Effects* outer = std::exchange(ctx.effects, &effects);
   spec.handler(ctx);
-  const Effects effects = effectsOf(spec, ctx.reply.beganWith(replyStart));
+  ctx.effects = outer;
+  effects.settle(spec, ctx.reply.beganWith(replyStart));
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (observed) observers_.after(call, effects);

@@ -4,12 +4,25 @@
 
 namespace keyloop {
 
+void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
+  failed = began == resp::Reply::Began::Error;
+  // A handler that said what it propagates changed something, whatever it
+  // answered (SET k v GET of a missing key answers null and sets it).
+  noChange = noChange || (!rewritten && (spec.flags & kNoneIsNoChange) && began == resp::Reply::Began::ZeroOrNull);
+  dirty = (spec.flags & kWrite) && changed() ? 1 : 0;
+}
+
 Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began) {
   Effects effects;
-  effects.failed = began == resp::Reply::Began::Error;
-  effects.noChange = (spec.flags & kNoneIsNoChange) && began == resp::Reply::Began::ZeroOrNull;
-  effects.dirty = (spec.flags & kWrite) && effects.changed() ? 1 : 0;
+  effects.settle(spec, began);
   return effects;
+}
+
+std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects) {
+  const std::uint32_t flags = run.spec.flags;
+  if (!(flags & kWrite) || (flags & kInternal) || !effects.changed()) return {};
+  if (effects.rewritten) return effects.propagate;
+  return {PropagatedCommand(run.ctx.args.begin(), run.ctx.args.end())};
 }
 
 void CommandObservers::add(std::unique_ptr<CommandObserver> observer) {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -38,18 +39,39 @@ struct CommandRun {
   bool replaying;  // a record of the append-only log at start (no notification, no change counted)
 };
 
+using PropagatedCommand = std::vector<std::string>;
+
 struct Effects {
   bool failed = false;    // it was refused (an error): it changed nothing
   bool noChange = false;  // it ran and changed nothing (DEL of a missing key, SET NX of an existing one)
   // Redis's server.dirty for this run: 1 for a write that changed something.
   std::uint64_t dirty = 0;
+  // What the run propagates instead of itself (Redis's rewriteClientCommandVector
+  // and alsoPropagate), set by its handler; empty and not `rewritten`: as called.
+  bool rewritten = false;
+  std::vector<PropagatedCommand> propagate;
   bool changed() const { return !failed && !noChange; }
+  void propagateAs(PropagatedCommand command) {
+    rewritten = true;
+    propagate.push_back(std::move(command));
+  }
+  // Settles failed, noChange and dirty from how the reply began: a write
+  // refused with an error changed nothing, and so did a write Redis marks
+  // as answering 0 or null when it changed nothing (kNoneIsNoChange),
+  // unless its handler said what it propagates.
+  void settle(const CommandSpec& spec, resp::Reply::Began began);
 };
 
-// The Effects of a run of `spec` whose reply began as `began`: a write
-// refused with an error changed nothing, and so did a write Redis marks
-// as answering 0 or null when it changed nothing (kNoneIsNoChange).
+// The Effects of a run whose handler reported nothing itself.
 Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began);
+
+// The commands a run propagates, by Redis 7.0's rules: nothing when it
+// changed nothing; what its handler rewrote it to (relative expiries made
+// absolute, a random choice made explicit, a float increment made a SET,
+// a served blocking pop made the pop); else the command as called. A
+// script or transaction propagates the commands it ran, not itself, and
+// a worker's internal command nothing (its writes travel otherwise).
+std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects);
 
 class CommandObserver {
  public:

@@ -1,5 +1,7 @@
 #include "worker/keyspace_events.h"
 
+#include <utility>
+
 #include "worker/command_table.h"
 #include "worker/store.h"
 #include "worker/worker_services.h"
@@ -74,8 +76,12 @@ void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
   Recorder recorder(flags, spec, ctx);
   const std::size_t start = ctx.reply.buffer().size();
   ctx.reply.markStart();
+  Effects effects;
+  Effects* outer = std::exchange(ctx.effects, &effects);
   spec.handler(ctx);
-  if (flags != 0) recorder.finish(effectsOf(spec, ctx.reply.beganWith(start)), *ctx.events);
+  ctx.effects = outer;
+  effects.settle(spec, ctx.reply.beganWith(start));
+  if (flags != 0) recorder.finish(effects, *ctx.events);
 }
 
 }  // namespace keyloop::keyspace_events

@@ -121,7 +121,7 @@ class AppendLog final : public CommandObserver {
     blocks_.pop_back();
     AofLog* log = logOf(run);
     if ((run.spec.flags & kWrite) && effects.changed() && log != nullptr && !(run.spec.flags & kInternal)) {
-      logWrite(*log, run.spec, run.ctx.args, run.ctx.store, run.ctx.nowMs);
+      logWrite(*log, run, effects);
     }
   }
 

@@ -35,6 +35,13 @@ void Reply::error(std::string_view line) {
   out_ += "\r\n";
 }
 
+void Reply::errorVerbatim(std::string_view line) {
+  errorAt_ = out_.size();
+  out_ += '-';
+  out_ += line;
+  out_ += "\r\n";
+}
+
 void Reply::integer(long long value) {
   if (value == 0) nothingAt_ = out_.size();
   out_ += ':';

@@ -25,6 +25,8 @@ class Reply {
   void simple(std::string_view text);
   // `line` is the whole error without the leading '-', e.g. "ERR syntax error".
   void error(std::string_view line);
+  // An error line as given (a script's own error table: Redis sends it as is).
+  void errorVerbatim(std::string_view line);
   void integer(long long value);
   void bulk(std::string_view value);
   void null();       // missing value: $-1 / _

@@ -1,6 +1,7 @@
 #include "worker/aof/command_log.h"
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
 #include "common/ring/ring.h"
@@ -10,8 +11,9 @@
 
 namespace keyloop {
 
-void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_view> args, Store& store,
-              std::int64_t nowMs) {
+void logWrite(AofLog& log, const CommandRun& run, const Effects& effects) {
+  const CommandSpec& spec = run.spec;
+  const std::span<const std::string_view> args = run.ctx.args;
   std::vector<std::pair<std::string_view, std::size_t>> keys;  // key, its group
   bool oneSlot = true;
   forEachKey(spec, args, [&](std::size_t i, std::size_t group) {
@@ -19,11 +21,12 @@ void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_
     keys.emplace_back(args[i], group);
     return true;
   });
-  if (keys.empty() || (oneSlot && !(spec.flags & kLoggedAsEffect))) {
-    log.append(args);
-    if (!(spec.flags & kRelativeExpiry) || keys.empty()) return;
-    if (const Store::Entry* e = store.find(keys.front().first, nowMs); e != nullptr && Store::expireAt(e) != kNoExpiry) {
-      log.appendExpireAt(keys.front().first, Store::expireAt(e));
+  if (keys.empty() || oneSlot) {
+    const std::vector<PropagatedCommand> forms = propagatedForm(run, effects);
+    AofAtomic block(forms.size() > 1 ? &log : nullptr);
+    for (const PropagatedCommand& form : forms) {
+      const std::vector<std::string_view> views(form.begin(), form.end());
+      log.append(views);
     }
     return;
   }
@@ -35,7 +38,7 @@ void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_
     const bool written = groups.empty() || groups[std::min(group, groups.size() - 1)].substr(0, 2) != "RO";
     if (!written || std::find(done.begin(), done.end(), key) != done.end()) continue;
     done.push_back(key);
-    log.appendState(key, store.find(key, nowMs));
+    log.appendState(key, run.ctx.store.find(key, run.ctx.nowMs));
   }
 }
 

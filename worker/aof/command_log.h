@@ -1,25 +1,21 @@
 // How a write is logged (aof_log.h), so that replay redoes it on whichever
 // worker owns its keys then, for any worker count:
-//   - a command whose keys share one slot (one key, or hash-tagged keys)
-//     is logged as it was sent, and a relative TTL (SET EX, EXPIRE: the
-//     table's kRelativeExpiry) is followed by PEXPIREAT with the absolute time;
-//   - a keyless write (FLUSHALL, FUNCTION LOAD) is logged as sent;
-//   - a command over keys of several slots, or whose effect is a random
-//     choice (SPOP: kLoggedAsEffect), is logged as what its written keys
-//     hold afterwards: RESTORE ... REPLACE ABSTTL or DEL, in one block.
+//   - a write whose keys share one slot (one key, or hash-tagged keys), or
+//     a keyless one (FLUSHALL, FUNCTION LOAD), is logged as it propagates
+//     (effects.h: propagatedForm, Redis 7.0's rules: SET ... PXAT for a
+//     relative TTL, SREM for SPOP, SET ... KEEPTTL for INCRBYFLOAT...),
+//     several commands as one block;
+//   - a write over keys of several slots is logged as what its written
+//     keys hold afterwards: RESTORE ... REPLACE ABSTTL or DEL, in one block
+//     (no single worker could replay the command itself).
 #pragma once
 
-#include <cstdint>
-#include <span>
-#include <string_view>
+#include "worker/effects.h"
 
 namespace keyloop {
 
 class AofLog;
-class Store;
-struct CommandSpec;
 
-void logWrite(AofLog& log, const CommandSpec& spec, std::span<const std::string_view> args, Store& store,
-              std::int64_t nowMs);
+void logWrite(AofLog& log, const CommandRun& run, const Effects& effects);
 
 }  // namespace keyloop

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -135,6 +137,30 @@ std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const
 }
 
 }  // namespace
+
+std::optional<std::string> cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest,
+                                         std::vector<CutTail>& cut) {
+  const std::string dir = config.aofPath() + "/";
+  for (const aof::FileEntry& entry : manifest.incremental) {
+    std::uint64_t size = 0, whole = 0;
+    {
+      std::string error;
+      LogFile f{entry.name, std::make_unique<MappedFile>(dir + entry.name, error), 0};
+      if (!error.empty()) return error;
+      if (!f.map->exists()) continue;  // replay says it is missing
+      std::vector<Batch> batches;
+      if (scanFile(0, f, batches)) continue;  // malformed: replay refuses it
+      size = f.map->bytes().size();
+      whole = f.whole;
+    }
+    if (whole == size) continue;
+    if (::truncate((dir + entry.name).c_str(), static_cast<off_t>(whole)) != 0) {
+      return "Can't truncate the append only file " + entry.name + ": " + std::strerror(errno);
+    }
+    cut.push_back({entry.name, size - whole});
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
                                      const ReplayTarget& target, ReplayCounts& counts) {

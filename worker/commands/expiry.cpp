@@ -44,10 +44,14 @@ void expireGeneric(CommandContext& ctx, long long base, ExpireUnit unit) {
       ((flags & kLt) && current != kNoExpiry && at >= current)) {
     return ctx.reply.integer(0);
   }
+  // Propagated with the absolute time (or as DEL when that has passed).
+  const std::string key(ctx.args[1]);
   if (at <= ctx.nowMs) {
-    ctx.store.erase(ctx.args[1]);
+    ctx.store.erase(key);
+    ctx.propagateAs({"DEL", key});
   } else {
     ctx.store.setExpire(e, at);
+    ctx.propagateAs({"PEXPIREAT", key, std::to_string(at)});
   }
   ctx.reply.integer(1);
 }

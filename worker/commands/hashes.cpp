@@ -133,6 +133,7 @@ void hincrbyfloat(CommandContext& ctx) {
   }
   const std::string text = formatLongDouble(result);
   collection::insert(ctx.store, *e, kHash, hashLimits(ctx), ctx.args[2], text);
+  ctx.propagateAs({"HSET", std::string(ctx.args[1]), std::string(ctx.args[2]), text});
   ctx.reply.bulk(text);
 }
 

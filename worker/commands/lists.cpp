@@ -89,7 +89,10 @@ void pop(CommandContext& ctx, End end) {
 void move(CommandContext& ctx, End from, End to) {
   auto source = writeAs(ctx, ctx.args[1], Type::List);
   if (!source) return;
-  if (*source == nullptr) return ctx.reply.null();
+  if (*source == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.null();
+  }
   auto destination = writeAs(ctx, ctx.args[2], Type::List);
   if (!destination) return;
   const std::string value = list::pop(ctx.store, *source, from);
@@ -114,7 +117,13 @@ void mpop(CommandContext& ctx, std::size_t at) {
   if (!count) return;
   const auto found = firstExisting(ctx, at + 1, whereAt, Type::List);
   if (!found) return;
-  if (found->second == nullptr) return ctx.reply.nullArray();
+  if (found->second == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.nullArray();
+  }
+  // Propagated as the pop it made (Redis 7.0: LPOP key count).
+  const std::size_t popped = std::min(static_cast<std::size_t>(*count), list::size(found->second));
+  ctx.propagateAs({*end == End::Head ? "LPOP" : "RPOP", std::string(found->first), std::to_string(popped)});
   popRangeWithKey(ctx, found->second, found->first, *end, *count);
 }
 
@@ -282,7 +291,12 @@ void blockingPop(CommandContext& ctx, End end) {
   if (!timeoutOrReply(ctx, ctx.args.back())) return;
   const auto found = firstExisting(ctx, 1, ctx.args.size() - 1, Type::List);
   if (!found) return;
-  if (found->second == nullptr) return ctx.reply.nullArray();
+  if (found->second == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.nullArray();
+  }
+  // Served, it propagates as the pop it made (Redis 7.0: LPOP key).
+  ctx.propagateAs({end == End::Head ? "LPOP" : "RPOP", std::string(found->first)});
   ctx.reply.array(2);
   ctx.reply.bulk(found->first);
   Store::Entry* e = found->second;
@@ -301,11 +315,15 @@ void blmove(CommandContext& ctx) {
   const auto to = endOf(ctx.args[4]);
   if (!to) return ctx.reply.error(kSyntaxError);
   if (!timeoutOrReply(ctx, ctx.args[5])) return;
+  // Served (or at once), it propagates as the move it made (Redis 7.0).
+  ctx.propagateAs({"LMOVE", std::string(ctx.args[1]), std::string(ctx.args[2]), std::string(ctx.args[3]),
+                   std::string(ctx.args[4])});
   move(ctx, *from, *to);
 }
 
 void brpoplpush(CommandContext& ctx) {
   if (!timeoutOrReply(ctx, ctx.args[3])) return;
+  ctx.propagateAs({"RPOPLPUSH", std::string(ctx.args[1]), std::string(ctx.args[2])});
   move(ctx, End::Tail, End::Head);
 }
 

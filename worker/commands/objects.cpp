@@ -205,7 +205,17 @@ void restore(CommandContext& ctx) {
   long long expireAt = *ttl;
   if (expireAt != 0 && !absTtl) expireAt += ctx.nowMs;
   if (replace) ctx.store.erase(a[1]);
-  if (expireAt != 0 && expireAt <= ctx.nowMs) return ctx.reply.ok();  // already expired: only the delete happens
+  if (expireAt != 0 && expireAt <= ctx.nowMs) {  // already expired: only the delete happens
+    replace ? ctx.propagateAs({"DEL", std::string(a[1])}) : ctx.changedNothing();
+    return ctx.reply.ok();
+  }
+  if (expireAt != 0 && !absTtl) {
+    // A relative TTL propagates as the absolute time (as Redis's RESTORE ... ABSTTL).
+    std::vector<std::string> absolute(a.begin(), a.end());
+    absolute[2] = std::to_string(expireAt);
+    absolute.emplace_back("ABSTTL");
+    ctx.propagateAs(std::move(absolute));
+  }
   Store::Entry* e = ctx.store.adopt(scratch, loaded, a[1]);
   if (expireAt != 0) ctx.store.setExpire(e, expireAt);
   // The hint the policy reads (Redis's objectSetLRUOrLFU); a new key's otherwise.

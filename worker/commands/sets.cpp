@@ -148,6 +148,7 @@ void srandmember(CommandContext& ctx) {
   }
   auto e = readAs(ctx, a[1], Type::Set);
   if (!e) return;
+  if (*e == nullptr) ctx.changedNothing();
   if (!count) {
     if (*e == nullptr) return ctx.reply.null();
     return ctx.reply.bulk(collection::random(*e).key);
@@ -177,23 +178,34 @@ void spop(CommandContext& ctx) {
   }
   auto e = writeAs(ctx, a[1], Type::Set);
   if (!e) return;
+  // A random choice propagates as its outcome: SREM of what was popped,
+  // or DEL when the whole set went (as Redis 7.0).
+  const std::string key(a[1]);
   if (!count) {
     if (*e == nullptr) return ctx.reply.null();
     const std::string member = collection::random(*e).key;
     collection::erase(ctx.store, *e, member);
-    if (collection::size(*e) == 0) ctx.store.erase(a[1]);
+    if (collection::size(*e) == 0) ctx.store.erase(key);
+    ctx.propagateAs({"SREM", key, member});
     return ctx.reply.bulk(member);
   }
-  if (*e == nullptr || *count == 0) return ctx.reply.set(0);
+  if (*e == nullptr || *count == 0) {
+    ctx.changedNothing();
+    return ctx.reply.set(0);
+  }
   const std::size_t size = collection::size(*e);
   std::vector<std::string> popped;
   if (static_cast<std::size_t>(*count) >= size) {
     collection::forEach(*e, [&](std::string_view m, std::string_view) { popped.emplace_back(m); });
-    ctx.store.erase(a[1]);
+    ctx.store.erase(key);
+    ctx.propagateAs({"DEL", key});
   } else {
     randomDistinct(*e, static_cast<std::size_t>(*count),
                    [&](std::string_view m, std::string_view) { popped.emplace_back(m); });
     for (const std::string& m : popped) collection::erase(ctx.store, *e, m);
+    std::vector<std::string> srem = {"SREM", key};
+    srem.insert(srem.end(), popped.begin(), popped.end());
+    ctx.propagateAs(std::move(srem));
   }
   ctx.reply.set(popped.size());
   for (const std::string& m : popped) ctx.reply.bulk(m);

@@ -72,6 +72,15 @@ std::optional<long long> optionExpireMillis(CommandContext& ctx, const StringOpt
   return expireMillisOrReply(ctx, o.expire, unit, (o.flags & (kEx | kPx)) != 0);
 }
 
+// SET's arguments less its GET option (as Redis propagates SET ... GET).
+std::vector<std::string> argumentsWithout(std::span<const std::string_view> args, std::string_view option) {
+  std::vector<std::string> kept;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i < 3 || !equalsIgnoreCase(args[i], option)) kept.emplace_back(args[i]);
+  }
+  return kept;
+}
+
 // The shared body of SET, SETNX, SETEX and PSETEX (Redis's setGenericCommand).
 // SETNX answers :1/:0 where the others answer +OK/null.
 void setGeneric(CommandContext& ctx, const StringOptions& o, std::string_view key,
@@ -88,11 +97,18 @@ void setGeneric(CommandContext& ctx, const StringOptions& o, std::string_view ke
     replyValue(ctx, existing);
   }
   if (((o.flags & kNx) && existing) || ((o.flags & kXx) && !existing)) {
+    ctx.changedNothing();
     if (!(o.flags & kGet)) integerReplies ? ctx.reply.integer(0) : ctx.reply.null();
     return;
   }
   if ((o.flags & kKeepTtl) && existing) expireAt = Store::expireAt(existing);
   ctx.store.set(key, value, expireAt);
+  if (o.flags & kAnyExpire) {
+    // Redis 7.0 propagates SET key value PXAT <ms> for any TTL given.
+    ctx.propagateAs({"SET", std::string(key), std::string(value), "PXAT", std::to_string(expireAt)});
+  } else if (o.flags & kGet) {
+    ctx.propagateAs(argumentsWithout(ctx.args, "GET"));
+  }
   if (o.flags & kGet) return;
   integerReplies ? ctx.reply.integer(1) : ctx.reply.ok();
 }
@@ -145,13 +161,16 @@ void getset(CommandContext& ctx) {
   if (!e) return;
   replyValue(ctx, *e);
   ctx.store.set(ctx.args[1], ctx.args[2], kNoExpiry);
+  ctx.propagateAs({"SET", std::string(ctx.args[1]), std::string(ctx.args[2])});
 }
 
 void getdel(CommandContext& ctx) {
   auto e = readAs(ctx, ctx.args[1], Type::String);
   if (!e) return;
   replyValue(ctx, *e);
-  if (*e) ctx.store.erase(ctx.args[1]);
+  if (*e == nullptr) return ctx.changedNothing();
+  ctx.store.erase(ctx.args[1]);
+  ctx.propagateAs({"DEL", std::string(ctx.args[1])});
 }
 
 void getex(CommandContext& ctx) {
@@ -160,7 +179,10 @@ void getex(CommandContext& ctx) {
   auto found = readAs(ctx, ctx.args[1], Type::String);
   if (!found) return;
   Store::Entry* e = *found;
-  if (e == nullptr) return ctx.reply.null();
+  if (e == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.null();
+  }
   long long expireAt = kNoExpiry;
   if (o->flags & kAnyExpire) {
     auto ms = optionExpireMillis(ctx, *o);
@@ -168,12 +190,19 @@ void getex(CommandContext& ctx) {
     expireAt = *ms;
   }
   replyValue(ctx, e);
+  // Never propagated as called: as DEL, PEXPIREAT or PERSIST, or not at all.
+  const std::string key(ctx.args[1]);
   if ((o->flags & (kExAt | kPxAt)) && expireAt <= ctx.nowMs) {
-    ctx.store.erase(ctx.args[1]);
+    ctx.store.erase(key);
+    ctx.propagateAs({"DEL", key});
   } else if (o->flags & kAnyExpire) {
     ctx.store.setExpire(e, expireAt);
-  } else if (o->flags & kPersist) {
+    ctx.propagateAs({"PEXPIREAT", key, std::to_string(expireAt)});
+  } else if ((o->flags & kPersist) && Store::expireAt(e) != kNoExpiry) {
     ctx.store.setExpire(e, kNoExpiry);
+    ctx.propagateAs({"PERSIST", key});
+  } else {
+    ctx.changedNothing();
   }
 }
 
@@ -309,6 +338,8 @@ void incrbyfloat(CommandContext& ctx) {
   }
   const std::string text = formatLongDouble(result);
   storeValue(ctx, e, ctx.args[1], text, Kind::StringText);  // embstr, as Redis makes it
+  // A float's sum may differ by platform: the result propagates, not the increment.
+  ctx.propagateAs({"SET", std::string(ctx.args[1]), text, "KEEPTTL"});
   ctx.reply.bulk(text);
 }
 

@@ -126,7 +126,10 @@ void popCommand(CommandContext& ctx, Side side) {
   }
   auto e = writeAs(ctx, ctx.args[1], Type::Zset);
   if (!e) return;
-  if (*e == nullptr || count == 0) return ctx.reply.array(0);
+  if (*e == nullptr || count == 0) {
+    ctx.changedNothing();
+    return ctx.reply.array(0);
+  }
   const bool nested = ctx.reply.protocol() == resp::Protocol::Resp3 && count != -1;
   const auto items = popFrom(ctx, *e, ctx.args[1], side, count == -1 ? 1 : static_cast<std::size_t>(count));
   ctx.reply.array(nested ? items.size() : items.size() * 2);
@@ -141,7 +144,12 @@ void blockingPop(CommandContext& ctx, Side side) {
   if (!timeoutOrReply(ctx, ctx.args.back())) return;
   auto found = firstExisting(ctx, 1, ctx.args.size() - 1, Type::Zset);
   if (!found) return;
-  if (found->second == nullptr) return ctx.reply.nullArray();
+  if (found->second == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.nullArray();
+  }
+  // Served, it propagates as the pop it made (Redis 7.0: ZPOPMIN key).
+  ctx.propagateAs({side == Side::Min ? "ZPOPMIN" : "ZPOPMAX", std::string(found->first)});
   const auto items = popFrom(ctx, found->second, found->first, side, 1);
   ctx.reply.array(3);
   ctx.reply.bulk(found->first);
@@ -164,9 +172,13 @@ void mpop(CommandContext& ctx, std::size_t at) {
   if (!count) return;
   auto found = firstExisting(ctx, at + 1, whereAt, Type::Zset);
   if (!found) return;
-  if (found->second == nullptr) return ctx.reply.nullArray();
+  if (found->second == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.nullArray();
+  }
   const std::string key(found->first);
   const auto items = popFrom(ctx, found->second, key, side, static_cast<std::size_t>(*count));
+  ctx.propagateAs({side == Side::Min ? "ZPOPMIN" : "ZPOPMAX", key, std::to_string(items.size())});
   ctx.reply.array(2);
   ctx.reply.bulk(key);
   ctx.reply.array(items.size());

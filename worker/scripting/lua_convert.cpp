@@ -175,8 +175,7 @@ void withoutNewlines(std::string& s) {
 void writeTable(lua_State* L, resp::Reply& reply, resp::Protocol scriptProtocol) {
   std::string text;
   if (stringField(L, "err", text)) {
-    reply.buffer() += "-" + text + "\r\n";
-    return;
+    return reply.errorVerbatim(text);
   }
   if (stringField(L, "ok", text)) {
     withoutNewlines(text);
@@ -329,10 +328,10 @@ void replyError(lua_State* L, std::string_view sha, resp::Reply& reply) {
   lua_getfield(L, -1, "line");
   if (lua_isstring(L, -1)) line = lua_tostring(L, -1);
   lua_pop(L, 1);
-  std::string out = "-" + message;
+  std::string out = message;
   if (!source.empty() && !line.empty()) out += " script: " + std::string(sha) + ", on " + source + ":" + line + ".";
   withoutNewlines(out);
-  reply.buffer() += out + "\r\n";
+  reply.errorVerbatim(out);
   lua_pop(L, 1);
 }
 

@@ -21,20 +21,38 @@ struct Ran {
   Effects effects;
 };
 
-// Runs `args` with the command's real handler on `store`, as the pipeline does.
-Ran runOn(Store& store, WorkerServices& worker, std::vector<std::string> args) {
+constexpr std::int64_t kNow = 1'000'000'000'000;  // the clock every run here sees (ms)
+
+// Runs `args` with the command's real handler on `store`, as the pipeline
+// does; `propagated` is what it propagates, one command a line.
+struct Propagated {
+  Ran ran;
+  std::string propagated;
+};
+Propagated runAndPropagate(Store& store, WorkerServices& worker, std::vector<std::string> args) {
   const std::vector<std::string_view> views(args.begin(), args.end());
   const ResolvedCommand command = resolveCommand(views);
-  Ran ran;
+  Propagated out;
+  Ran& ran = out.ran;
   resp::Reply reply(ran.reply, resp::Protocol::Resp2);
   reply.simple("an earlier reply on the same connection");
   const std::size_t start = ran.reply.size();
-  CommandContext ctx{worker, nullptr, reply, store, views, unixMillis()};
+  CommandContext ctx{worker, nullptr, reply, store, views, kNow};
+  ctx.effects = &ran.effects;
   reply.markStart();
   command.spec->handler(ctx);
-  ran.effects = effectsOf(*command.spec, reply.beganWith(start));
+  ran.effects.settle(*command.spec, reply.beganWith(start));
   ran.reply.erase(0, start);
-  return ran;
+  for (const PropagatedCommand& c : propagatedForm(CommandRun{*command.spec, ctx, true, false}, ran.effects)) {
+    std::string line;
+    for (const std::string& a : c) line += (line.empty() ? "" : " ") + a;
+    out.propagated += line + "\n";
+  }
+  return out;
+}
+
+Ran runOn(Store& store, WorkerServices& worker, std::vector<std::string> args) {
+  return runAndPropagate(store, worker, std::move(args)).ran;
 }
 
 enum class Outcome { Failed, NoChange, Changed };
@@ -94,6 +112,76 @@ TEST(Effects, AReplyRecordsOnlyWhatBeganAtTheMark) {
   const std::size_t third = out.size();
   reply.error("ERR now");
   EXPECT_EQ(reply.beganWith(third), resp::Reply::Began::Error);
+}
+
+struct PropagationCase {
+  std::vector<std::vector<std::string>> before;  // run first
+  std::vector<std::string> command;
+  std::string propagated;  // one command a line; "" for nothing
+};
+
+// Redis 7.0's rules for the propagated form (what the log and, later, the
+// replicas get), each checked against the real handler.
+TEST(Effects, APropagatedFormFollowsRedissRules) {
+  const std::string in100s = std::to_string(kNow + 100'000);
+  const std::vector<PropagationCase> cases = {
+      // As called, or nothing when nothing changed.
+      {{}, {"SET", "k", "v"}, "SET k v\n"},
+      {{{"SET", "k", "v"}}, {"SET", "k", "w", "NX"}, ""},
+      {{{"SET", "k", "v"}}, {"SET", "k", "w", "NX", "GET"}, ""},
+      {{}, {"DEL", "k"}, ""},
+      {{{"SET", "k", "v"}}, {"DEL", "k"}, "DEL k\n"},
+      {{{"SET", "k", "abc"}}, {"INCR", "k"}, ""},
+      {{{"SET", "k", "v"}}, {"GET", "k"}, ""},
+      // Relative expiries become absolute; one already past, a DEL.
+      {{}, {"SET", "k", "v", "EX", "100"}, "SET k v PXAT " + in100s + "\n"},
+      {{}, {"SET", "k", "v", "PX", "100000", "GET"}, "SET k v PXAT " + in100s + "\n"},
+      {{}, {"SET", "k", "v", "GET"}, "SET k v\n"},  // answers null, and sets k
+      {{{"SET", "k", "old"}}, {"SET", "k", "v", "GET"}, "SET k v\n"},
+      {{}, {"SETEX", "k", "100", "v"}, "SET k v PXAT " + in100s + "\n"},
+      {{}, {"PSETEX", "k", "100000", "v"}, "SET k v PXAT " + in100s + "\n"},
+      {{{"SET", "k", "v"}}, {"EXPIRE", "k", "100"}, "PEXPIREAT k " + in100s + "\n"},
+      {{{"SET", "k", "v"}}, {"PEXPIREAT", "k", in100s}, "PEXPIREAT k " + in100s + "\n"},
+      {{{"SET", "k", "v"}}, {"EXPIRE", "k", "-1"}, "DEL k\n"},
+      {{}, {"EXPIRE", "k", "100"}, ""},
+      {{{"SET", "k", "v"}}, {"GETEX", "k", "EX", "100"}, "PEXPIREAT k " + in100s + "\n"},
+      {{{"SET", "k", "v", "EX", "100"}}, {"GETEX", "k", "PERSIST"}, "PERSIST k\n"},
+      {{{"SET", "k", "v"}}, {"GETEX", "k", "PERSIST"}, ""},
+      {{{"SET", "k", "v"}}, {"GETEX", "k"}, ""},
+      {{{"SET", "k", "v"}}, {"GETEX", "k", "PXAT", "1"}, "DEL k\n"},
+      // Rewritten as the write they amount to.
+      {{{"SET", "k", "v"}}, {"GETSET", "k", "w"}, "SET k w\n"},
+      {{{"SET", "k", "v"}}, {"GETDEL", "k"}, "DEL k\n"},
+      {{}, {"GETDEL", "k"}, ""},
+      {{{"SET", "k", "1"}}, {"INCRBYFLOAT", "k", "1.5"}, "SET k 2.5 KEEPTTL\n"},
+      {{}, {"HINCRBYFLOAT", "h", "f", "1.5"}, "HSET h f 1.5\n"},
+      // A random choice becomes its outcome.
+      {{{"SADD", "s", "a", "b"}}, {"SPOP", "s", "5"}, "DEL s\n"},
+      {{{"SADD", "s", "a"}}, {"SPOP", "s"}, "SREM s a\n"},
+      {{}, {"SPOP", "s", "2"}, ""},
+      {{{"SADD", "s", "a"}}, {"SRANDMEMBER", "s"}, ""},
+      // A blocking pop served becomes the pop it made.
+      {{{"RPUSH", "l", "x"}}, {"BLPOP", "none", "l", "0"}, "LPOP l\n"},
+      {{{"RPUSH", "l", "x"}}, {"BRPOP", "l", "0"}, "RPOP l\n"},
+      {{{"RPUSH", "l", "x"}}, {"BLMOVE", "l", "m", "LEFT", "RIGHT", "0"}, "LMOVE l m LEFT RIGHT\n"},
+      {{{"RPUSH", "l", "x"}}, {"BRPOPLPUSH", "l", "m", "0"}, "RPOPLPUSH l m\n"},
+      {{}, {"LMOVE", "l", "m", "LEFT", "RIGHT"}, ""},
+      {{{"RPUSH", "l", "x", "y"}}, {"BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"}, "LPOP l 2\n"},
+      {{{"RPUSH", "l", "x", "y"}}, {"LMPOP", "1", "l", "RIGHT"}, "RPOP l 1\n"},
+      {{{"ZADD", "z", "1", "a"}}, {"BZPOPMIN", "z", "0"}, "ZPOPMIN z\n"},
+      {{{"ZADD", "z", "1", "a", "2", "b"}}, {"BZMPOP", "0", "1", "z", "MAX", "COUNT", "1"}, "ZPOPMAX z 1\n"},
+      {{}, {"ZPOPMIN", "z"}, ""},
+  };
+  Loop loop;
+  FakeWorker worker(loop);
+  for (const PropagationCase& c : cases) {
+    Store store;
+    for (const std::vector<std::string>& setup : c.before) runOn(store, worker, setup);
+    const Propagated p = runAndPropagate(store, worker, c.command);
+    std::string name;
+    for (const std::string& a : c.command) name += a + " ";
+    EXPECT_EQ(p.propagated, c.propagated) << name << "replied " << p.ran.reply;
+  }
 }
 
 // Records every call it gets as "<name> before|after <outcome>".
