@@ -50,13 +50,13 @@ void Client::start() {
 }
 
 void Client::onEvents(std::uint32_t events) {
-  if (lingering_) return discardInput();
+  if (phase_ == Phase::Lingering) return discardInput();
   // After a half-close the peer sends nothing more: only write what it is owed.
   // A client whose script runs (its worker polls between instructions) is
   // not read until the script's reply is out.
-  if ((events & (kReadable | kHangup | kError)) && !closeAfterReply_ && !executing_) {
+  if ((events & (kReadable | kHangup | kError)) && phase_ == Phase::Open && !executing_) {
     readAndExecute();
-    if (closed_) return;
+    if (closed()) return;
   }
   if (events & kWritable) {
     flush();
@@ -87,7 +87,7 @@ void Client::readAndExecute() {
     // Half-closed with forwarded replies still on their way: deliver them
     // first (the peer may still be reading), then close. (A blocked
     // client closes at once, as in Redis: nothing is popped for it.)
-    closeAfterReply_ = true;
+    advance(Phase::ClosingAfterReply);
     return updateInterest();
   }
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close();
@@ -96,10 +96,10 @@ void Client::readAndExecute() {
   lastActive_ = connections_.loop().now();
   executeBuffered(std::string_view(in.data(), filled), shared);
   if (shared) {
-    if (!closed_ && queryStart_ < filled) query_.assign(in.data() + queryStart_, filled - queryStart_);
+    if (!closed() && queryStart_ < filled) query_.assign(in.data() + queryStart_, filled - queryStart_);
     queryStart_ = 0;
   }
-  if (closed_) return;
+  if (closed()) return;
   if (queryBufferBytes() > connections_.config().clientQueryBufferLimit) {
     connections_.log().warning("closing client %s that reached max query buffer length", peer_.c_str());
     return close();
@@ -113,7 +113,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
   // turned out to be local after all): fillReply() must not re-enter.
   executing_ = true;
   std::size_t prefetchedTo = queryStart_;
-  while (queryStart_ < in.size() && !closeAfterReply_ && !closed_) {
+  while (queryStart_ < in.size() && phase_ == Phase::Open) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
     if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.dispatch().prefetchKeys(pending);
@@ -124,7 +124,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
       reply_.error("ERR " + parser_.error());
       if (hasReservedReplies()) queueLocalReply(before);
       connections_.counters()[kCommandErrors]++;
-      closeAfterReply_ = true;
+      advance(Phase::ClosingAfterReply);
       break;
     }
     queryStart_ += parser_.consumed();
@@ -145,7 +145,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
 }
 
 bool Client::closeIfOverOutputLimit() {
-  if (closed_ || session_.subscribed()) return false;
+  if (closed() || session_.subscribed()) return false;
   const std::size_t pending = outputBufferBytes() + order_.bytesWaiting();
   if (pending <= connections_.config().clientOutputBufferLimit) return false;
   connections_.log().warning("closing client %s: output buffer over the limit (%zu bytes)", peer_.c_str(), pending);
@@ -164,7 +164,7 @@ void Client::flush() {
 
 void Client::logCaughtUp() {
   waitingForLog_ = false;
-  if (closed_) return;
+  if (closed()) return;
   send();
   resumeBuffered();
 }
@@ -184,7 +184,7 @@ void Client::send() {
   }
   if (outputSent_ == output_.size()) {
     outputSent_ = 0;
-    if (closeAfterReply_ && !order_.empty()) {  // QUIT behind forwarded replies
+    if (phase_ >= Phase::ClosingAfterReply && !order_.empty()) {  // QUIT behind forwarded replies
       output_.clear();
       return updateInterest();
     }
@@ -193,7 +193,7 @@ void Client::send() {
     } else {
       output_.clear();
     }
-    if (closeAfterReply_) return finishing_ ? linger() : close();
+    if (phase_ >= Phase::ClosingAfterReply) return phase_ >= Phase::Finishing ? linger() : close();
   }
   updateInterest();
 }
@@ -203,22 +203,22 @@ void Client::updateInterest() {
   // Reading stops only once input waits behind the pause: until then there
   // is nothing to hold back, and dropping EPOLLIN for every pipeline whose
   // replies are all in flight would cost two epoll_ctl calls per pipeline.
-  const bool paused = closeAfterReply_ || (readingPaused() && queryBufferBytes() > 0);
+  const bool paused = phase_ >= Phase::ClosingAfterReply || (readingPaused() && queryBufferBytes() > 0);
   std::uint32_t interest = (paused ? 0u : static_cast<std::uint32_t>(kReadable)) |
                            (pending ? static_cast<std::uint32_t>(kWritable) : 0u);
   io_.setInterest(interest);
 }
 
 void Client::close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed()) return;
+  phase_ = Phase::Closed;
   io_.stop();
   fd_.reset();
   connections_.remove(id_);
 }
 
 UniqueFd Client::detach() {
-  closed_ = true;
+  phase_ = Phase::Closed;
   io_.stop();
   UniqueFd fd = std::move(fd_);
   connections_.remove(id_);
@@ -226,13 +226,13 @@ UniqueFd Client::detach() {
 }
 
 void Client::finish() {
-  if (closed_ || finishing_) return;
-  finishing_ = closeAfterReply_ = true;
+  if (phase_ >= Phase::Finishing) return;
+  advance(Phase::Finishing);
   flush();  // lingers at once if nothing is owed
 }
 
 void Client::linger() {
-  lingering_ = true;
+  advance(Phase::Lingering);
   lingerSince_ = connections_.loop().now();
   ::shutdown(fd_.get(), SHUT_WR);
   io_.setInterest(kReadable);
@@ -251,14 +251,14 @@ void Client::discardInput() {
 void Client::fillReply(std::uint64_t place, std::string_view bytes) {
   // Inside executeBuffered the caller flushes when its batch is done.
   const bool released = order_.fill(place, bytes);
-  if (closed_ || closeIfOverOutputLimit()) return;
+  if (closed() || closeIfOverOutputLimit()) return;
   if (!released || executing_ || sendQueued_) return;
   sendQueued_ = true;
   connections_.sendSoon(id_);
 }
 
 void Client::push(std::string_view bytes) {
-  if (closed_ || lingering_) return;
+  if (phase_ >= Phase::Lingering) return;
   if (hasReservedReplies()) {
     fillReply(reserveReply(), bytes);
   } else {
@@ -286,7 +286,7 @@ void Client::push(std::string_view bytes) {
 
 void Client::sendReleased() {
   sendQueued_ = false;
-  if (closed_ || lingering_) return;
+  if (phase_ >= Phase::Lingering) return;
   flush();
   resumeBuffered();  // reading may have paused on in-flight replies
 }
@@ -301,10 +301,10 @@ void Client::resumeBuffered() {
   // A flush can empty the output at once (loopback takes megabytes): then
   // no EPOLLOUT will come to resume the requests read before the pause,
   // so go on here for as long as that makes progress.
-  while (!closed_ && queryBufferBytes() > 0 && !readingPaused()) {
+  while (!closed() && queryBufferBytes() > 0 && !readingPaused()) {
     const std::size_t before = queryBufferBytes();
     executeBuffered(query_, /*shared=*/false);
-    if (closed_) return;
+    if (closed()) return;
     flush();
     if (queryBufferBytes() == before) return;  // an incomplete request: wait for more bytes
   }

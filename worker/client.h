@@ -46,7 +46,7 @@ class Client {
   // changes them for every open connection, as CONFIG SET does in Redis).
   void applyLimits();
   // Queues the reply and closes once it is written (QUIT, protocol errors).
-  void closeAfterReply() { closeAfterReply_ = true; }
+  void closeAfterReply() { advance(Phase::ClosingAfterReply); }
   // Stops watching, closes the socket and hands us to the server to free.
   void close();
   // Graceful end (drain): runs no further request, delivers every reply
@@ -59,7 +59,7 @@ class Client {
   // unsent. A retiring worker hands such a connection to a new one (the
   // socket moves; whatever the peer sends next waits in it).
   bool atRequestBoundary() const {
-    return !closed_ && !executing_ && !closeAfterReply_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
+    return phase_ == Phase::Open && !executing_ && queryBufferBytes() == 0 && outputBufferBytes() == 0 &&
            order_.empty() && !order_.barrierUp() && !session_.inMulti && session_.watched.empty();
   }
   // A request handed over with the connection (a reload's blocked
@@ -69,7 +69,7 @@ class Client {
   UniqueFd detach();
   // Since when finish() waits for the peer to close (nullopt: it does not).
   std::optional<TimePoint> lingeringSince() const {
-    return lingering_ ? std::optional<TimePoint>(lingerSince_) : std::nullopt;
+    return phase_ == Phase::Lingering ? std::optional<TimePoint>(lingerSince_) : std::nullopt;
   }
 
   // The cluster node (worker index) whose port this connection came in on
@@ -124,6 +124,18 @@ class Client {
   std::string describe(TimePoint now) const;
 
  private:
+  // A connection's life, in order; it only ever moves forward (advance).
+  enum class Phase : std::uint8_t {
+    Open,               // runs what it reads
+    ClosingAfterReply,  // runs nothing more; closes once what it owes is written (QUIT, a protocol error, a half-close)
+    Finishing,          // the same for a drain: then shuts its side and lingers (finish())
+    Lingering,          // waits, reading and dropping, for the peer to close (at most kLinger)
+    Closed,             // close() ran; the server frees us after this callback
+  };
+  void advance(Phase next) {
+    if (next > phase_) phase_ = next;
+  }
+  bool closed() const { return phase_ == Phase::Closed; }
   void onEvents(std::uint32_t events);
   void linger();
   void discardInput();
@@ -152,10 +164,8 @@ class Client {
   ResolvedCommand lastCommand_;
   TimePoint createdAt_, lastActive_;
   bool authenticated_;
-  bool closeAfterReply_ = false;
-  bool closed_ = false;  // close() ran; the server frees us after this callback
+  Phase phase_ = Phase::Open;
   bool executing_ = false;  // inside executeBuffered()
-  bool finishing_ = false, lingering_ = false;  // see finish()
   TimePoint lingerSince_{};
   std::optional<TimePoint> overSoftLimitSince_;  // pubsub's soft output limit
 
