@@ -41,7 +41,7 @@ Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, Work
   observers_.add(makeWatchedKeys(watches_));
   observers_.add(makeSnapshotKeeper(services_));
   observers_.add(makeChangeCounter(services_));
-  observers_.add(makeAppendLog(services_));
+  observers_.add(makeFeedWriter(feed_));
   observers_.add(makeMemoryGrowth(services_, eviction_));
   observers_.add(makeWriteHook(writeObserver_));
   observers_.add(makeBlockedClients(blocking_));
@@ -298,7 +298,7 @@ bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
 void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
   const std::string name(key);  // `key` lives in the entry that goes
   if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
-  if (AofLog* log = appendLog()) log->appendState(name, nullptr);
+  feed_.recordState(name, nullptr);
   if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
   store_.erase(name);
   ++stats_.counters()[kEvictedKeys];

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/loop/handles.h"
+#include "worker/change_feed.h"
 #include "worker/effects.h"
 #include "worker/eviction.h"
 #include "worker/router.h"
@@ -82,6 +83,8 @@ class Dispatch {
   std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
   // The append-only log this worker writes (null: none).
   AofLog* appendLog();
+  // Every change this worker makes, for the log and (next) the replicas.
+  ChangeFeed& feed() { return feed_; }
   // Runs `tell` (a write's outcome to another worker) now, or under
   // appendfsync always once what this worker logged so far is on disk.
   void afterLogged(std::function<void()> tell);
@@ -148,6 +151,7 @@ class Dispatch {
   WriteObserver writeObserver_;
   Watches watches_;
   Eviction eviction_{store_};
+  ChangeFeed feed_;
   CommandObservers observers_;  // after the members they observe with
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;

@@ -146,6 +146,7 @@ std::optional<std::string> Persistence::openLog(const std::string& path, int wor
 }
 
 void Persistence::connectLog() {
+  server_.dispatch().feed().addConsumer(&aof_);  // the log is the feed's first consumer
   Connections& connections = server_.connections();
   aof_.setRelease([&connections](std::uint64_t id) {
     if (Client* c = connections.find(id)) c->logCaughtUp();
@@ -155,9 +156,10 @@ void Persistence::connectLog() {
   if (router == nullptr) return;
   router->setBeforePublish([this] { aof_.write(); });
   router->setJournal([this](Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
-    if (!aof_.active()) return;
-    AofAtomic block(&aof_);
-    for (std::string_view key : keys) aof_.appendState(key, scratch.find(key, nowMs));
+    ChangeFeed& feed = server_.dispatch().feed();
+    if (!feed.active()) return;
+    FeedBlock block(&feed);
+    for (std::string_view key : keys) feed.recordState(key, scratch.find(key, nowMs));
   });
 }
 

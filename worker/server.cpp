@@ -30,7 +30,7 @@ Server::Server(Loop& loop, Config config, Log& log)
   store_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
   store_.setExpiredObserver([this](std::string_view key) {
     // Replay then needs no clock: the key goes where it went.
-    if (AofLog* log = persistence_.log()) log->appendState(key, nullptr);
+    dispatch_.feed().recordState(key, nullptr);
     keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key,
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });

@@ -328,7 +328,7 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   dropWatches(dispatch, watched);
   if (!ok) return client.reply().nullArray();
   client.reply().array(queued.size());
-  AofAtomic block(dispatch.appendLog());  // replayed all or nothing
+  FeedBlock block(&dispatch.feed());  // one block of the feed: replayed all or nothing
   for (const QueuedCommand& q : queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);

@@ -4,9 +4,8 @@
 #include <utility>
 #include <vector>
 
-#include "worker/aof/aof_log.h"
-#include "worker/aof/command_log.h"
 #include "worker/blocking.h"
+#include "worker/change_feed.h"
 #include "worker/command_table.h"
 #include "worker/eviction.h"
 #include "worker/keyspace_events.h"
@@ -106,32 +105,28 @@ class ChangeCounter final : public CommandObserver {
   WorkerServices& services_;
 };
 
-class AppendLog final : public CommandObserver {
+class FeedWriter final : public CommandObserver {
  public:
-  explicit AppendLog(WorkerServices& services) : services_(services) {}
+  explicit FeedWriter(ChangeFeed& feed) : feed_(feed) {}
   std::uint32_t flags() const override { return kWrite | kMayWrite; }
   void before(const CommandRun& run) override {
-    // The commands a script or a transaction runs here replay all or nothing.
-    AofLog* log = (run.spec.flags & kMayWrite) ? logOf(run) : nullptr;
-    if (log != nullptr) log->beginAtomic();
-    blocks_.push_back(log);
+    // The commands a script or a transaction runs here come as one block.
+    const bool block = (run.spec.flags & kMayWrite) && run.ownStore && feed_.active();
+    if (block) feed_.beginAtomic();
+    blocks_.push_back(block);
   }
   void after(const CommandRun& run, const Effects& effects) override {
-    if (AofLog* block = blocks_.back()) block->endAtomic();
+    if (blocks_.back()) feed_.endAtomic();
     blocks_.pop_back();
-    AofLog* log = logOf(run);
-    if ((run.spec.flags & kWrite) && effects.changed() && log != nullptr && !(run.spec.flags & kInternal)) {
-      logWrite(*log, run, effects);
+    if ((run.spec.flags & kWrite) && effects.changed() && run.ownStore && !(run.spec.flags & kInternal) &&
+        feed_.active()) {
+      feed_.record(run, effects);
     }
   }
 
  private:
-  AofLog* logOf(const CommandRun& run) {
-    Persistence* persistence = run.ownStore ? services_.persistence() : nullptr;
-    return persistence != nullptr ? persistence->log() : nullptr;
-  }
-  WorkerServices& services_;
-  std::vector<AofLog*> blocks_;  // a stack: runs nest
+  ChangeFeed& feed_;
+  std::vector<bool> blocks_;  // a stack: runs nest
 };
 
 class MemoryGrowth final : public CommandObserver {
@@ -186,7 +181,7 @@ std::unique_ptr<CommandObserver> makeSnapshotKeeper(WorkerServices& services) {
 std::unique_ptr<CommandObserver> makeChangeCounter(WorkerServices& services) {
   return std::make_unique<ChangeCounter>(services);
 }
-std::unique_ptr<CommandObserver> makeAppendLog(WorkerServices& services) { return std::make_unique<AppendLog>(services); }
+std::unique_ptr<CommandObserver> makeFeedWriter(ChangeFeed& feed) { return std::make_unique<FeedWriter>(feed); }
 std::unique_ptr<CommandObserver> makeMemoryGrowth(WorkerServices& services, Eviction& eviction) {
   return std::make_unique<MemoryGrowth>(services, eviction);
 }

@@ -5,8 +5,9 @@
 //   WatchedKeys            moves WATCH's version of a changed key
 //   SnapshotKeeper         keeps a key as it was for a snapshot being written
 //   ChangeCounter          counts changes for the save rules (server.dirty)
-//   AppendLog              writes the change to the append-only log, and
-//                          keeps a script's or transaction's writes one block
+//   FeedWriter             puts the change on the change feed (change_feed.h:
+//                          the append-only log reads it), a script's or
+//                          transaction's writes as one block
 //   MemoryGrowth           the maxmemory estimate of what a write may add
 //   WriteHook              a reload's migration, which re-sends what changed
 //   BlockedClients         serves clients blocked on a key a write filled
@@ -22,6 +23,7 @@
 namespace keyloop {
 
 class Blocking;
+class ChangeFeed;
 class Eviction;
 class Watches;
 class WorkerServices;
@@ -35,7 +37,7 @@ std::unique_ptr<CommandObserver> makeKeyspaceNotifications(WorkerServices& servi
 std::unique_ptr<CommandObserver> makeWatchedKeys(Watches& watches);
 std::unique_ptr<CommandObserver> makeSnapshotKeeper(WorkerServices& services);
 std::unique_ptr<CommandObserver> makeChangeCounter(WorkerServices& services);
-std::unique_ptr<CommandObserver> makeAppendLog(WorkerServices& services);
+std::unique_ptr<CommandObserver> makeFeedWriter(ChangeFeed& feed);
 std::unique_ptr<CommandObserver> makeMemoryGrowth(WorkerServices& services, Eviction& eviction);
 std::unique_ptr<CommandObserver> makeWriteHook(const WriteCallback& hook);
 std::unique_ptr<CommandObserver> makeBlockedClients(Blocking* const& blocking);

@@ -46,17 +46,18 @@
 #include "common/loop/thread_pool.h"
 #include "common/loop/unique_fd.h"
 #include "common/metrics/shared_metrics.h"
+#include "worker/change_feed.h"
 #include "worker/store.h"
 
 namespace keyloop {
 
-class AofLog {
+class AofLog final : public FeedConsumer {
  public:
   enum class Fsync : std::uint8_t { Always, EverySecond, No };
   static Fsync fsyncOf(std::string_view appendfsync);
 
   AofLog(Loop& loop, ThreadPool& pool, Log& log);
-  ~AofLog();
+  ~AofLog() override;
   AofLog(const AofLog&) = delete;
   AofLog& operator=(const AofLog&) = delete;
 
@@ -74,19 +75,20 @@ class AofLog {
   // Writes what is pending and stops logging (its file is fsynced).
   void close();
   bool active() const { return file_ != nullptr; }
+  bool accepting() const override { return active(); }
   const std::string& path() const { return path_; }
 
   // A command, as its arguments.
-  void append(std::span<const std::string_view> args);
+  void append(std::span<const std::string_view> args) override;
   // What `key` is now: RESTORE key <abs-ttl> <payload> REPLACE ABSTTL, or
   // DEL key when `entry` is null.
-  void appendState(std::string_view key, const Store::Entry* entry);
+  void appendState(std::string_view key, const Store::Entry* entry) override;
   // PEXPIREAT key <ms>.
   void appendExpireAt(std::string_view key, std::int64_t expireAtMs);
   // Records between begin and end replay all or nothing (MULTI ... EXEC
   // around them when there are several). Nests.
-  void beginAtomic();
-  void endAtomic();
+  void beginAtomic() override;
+  void endAtomic() override;
 
   // Bytes of records so far: a mark to tell whether a command logged any.
   std::uint64_t appended() const { return written_ + buffer_.size(); }
