@@ -482,7 +482,7 @@ std::string feedOf(const std::string& dir) {
 
 // A random workload of every type on 4 workers (single- and multi-slot
 // writes, relative TTLs, random choices, float increments, scripts,
-// transactions, blocking pops served at once and later), then the change
+// transactions, blocking pops served at once and later, expiry, eviction), then the change
 // feed (the log's batches by sequence) sent to a fresh redis-server: it
 // takes every record and holds the same keys, values and expiries.
 TEST(Aof, TheFeedReplayedIntoRedisServerGivesTheSameDataset) {
@@ -491,39 +491,44 @@ TEST(Aof, TheFeedReplayedIntoRedisServerGivesTheSameDataset) {
   std::mt19937 rng(20261206);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   auto key = [&](const char* prefix) { return std::string(prefix) + std::to_string(pick(12)); };
-  std::vector<std::vector<std::string>> commands;
-  for (int i = 0; i < 700; ++i) {
-    const std::string n = std::to_string(pick(1000));
-    switch (pick(22)) {
-      case 0: commands.push_back({"SET", key("s"), n}); break;
-      case 1: commands.push_back({"SET", key("s"), n, "EX", "5000"}); break;
-      case 2: commands.push_back({"SET", key("s"), n, "PX", "900000", "GET"}); break;
-      case 3: commands.push_back({"INCRBYFLOAT", key("f"), "1.25"}); break;
-      case 4: commands.push_back({"HINCRBYFLOAT", key("h"), "f" + std::to_string(pick(3)), "0.5"}); break;
-      case 5: commands.push_back({"HSET", key("h"), "g" + n, n}); break;
-      case 6: commands.push_back({"SADD", key("t"), n, std::to_string(pick(1000))}); break;
-      case 7: commands.push_back({"SPOP", key("t")}); break;
-      case 8: commands.push_back({"SPOP", key("t"), "2"}); break;
-      case 9: commands.push_back({"RPUSH", key("l"), n, n}); break;
-      case 10: commands.push_back({"BLPOP", key("l"), key("l"), "0.01"}); break;
-      case 11: commands.push_back({"LMPOP", "2", key("l"), key("l"), "RIGHT", "COUNT", "3"}); break;
-      case 12: commands.push_back({"ZADD", key("z"), n, "m" + n}); break;
-      case 13: commands.push_back({"BZPOPMIN", key("z"), "0.01"}); break;
-      case 14: commands.push_back({"EXPIRE", key("s"), std::to_string(pick(3) == 0 ? -1 : 7000)}); break;
-      case 15: commands.push_back({"GETEX", key("s"), pick(2) ? "PERSIST" : "EX"}); if (commands.back()[2] == "EX") commands.back().push_back("3000"); break;
-      case 16: commands.push_back({"GETDEL", key("s")}); break;
-      case 17: commands.push_back({"MSET", key("s"), n, key("s"), n}); break;
-      case 18: commands.push_back({"SUNIONSTORE", key("t"), key("t"), key("t")}); break;
-      case 19: commands.push_back({"DEL", key("s"), key("l")}); break;
-      case 20: commands.push_back({"EVAL", "redis.call('SET', KEYS[1], ARGV[1], 'EX', 600) return redis.call('INCRBYFLOAT', KEYS[2], '0.5')",
-                                   "2", "{e}" + n, "{e}f", n}); break;
-      default: commands.push_back({"GETSET", key("s"), n}); break;
+  // `count` random commands, each answered before the next.
+  using Args = std::vector<std::string>;
+  auto runWorkload = [&](int count) {
+    std::vector<Args> commands;
+    for (int i = 0; i < count; ++i) {
+      const std::string n = std::to_string(pick(1000));
+      switch (pick(22)) {
+        case 0: commands.push_back({"SET", key("s"), n}); break;
+        case 1: commands.push_back({"SET", key("s"), n, "EX", "5000"}); break;
+        case 2: commands.push_back({"SET", key("s"), n, "PX", "900000", "GET"}); break;
+        case 3: commands.push_back({"INCRBYFLOAT", key("f"), "1.25"}); break;
+        case 4: commands.push_back({"HINCRBYFLOAT", key("h"), "f" + std::to_string(pick(3)), "0.5"}); break;
+        case 5: commands.push_back({"HSET", key("h"), "g" + n, n}); break;
+        case 6: commands.push_back({"SADD", key("t"), n, std::to_string(pick(1000))}); break;
+        case 7: commands.push_back({"SPOP", key("t")}); break;
+        case 8: commands.push_back({"SPOP", key("t"), "2"}); break;
+        case 9: commands.push_back({"RPUSH", key("l"), n, n}); break;
+        case 10: commands.push_back({"BLPOP", key("l"), key("l"), "0.01"}); break;
+        case 11: commands.push_back({"LMPOP", "2", key("l"), key("l"), "RIGHT", "COUNT", "3"}); break;
+        case 12: commands.push_back({"ZADD", key("z"), n, "m" + n}); break;
+        case 13: commands.push_back({"BZPOPMIN", key("z"), "0.01"}); break;
+        case 14: commands.push_back({"EXPIRE", key("s"), std::to_string(pick(3) == 0 ? -1 : 7000)}); break;
+        case 15: commands.push_back(pick(2) ? Args{"GETEX", key("s"), "PERSIST"} : Args{"GETEX", key("s"), "EX", "3000"}); break;
+        case 16: commands.push_back({"GETDEL", key("s")}); break;
+        case 17: commands.push_back({"MSET", key("s"), n, key("s"), n}); break;
+        case 18: commands.push_back({"SUNIONSTORE", key("t"), key("t"), key("t")}); break;
+        case 19: commands.push_back({"DEL", key("s"), key("l")}); break;
+        case 20: commands.push_back({"EVAL", "redis.call('SET', KEYS[1], ARGV[1], 'EX', 600) return redis.call('INCRBYFLOAT', KEYS[2], '0.5')",
+                                     "2", "{e}" + n, "{e}f", n}); break;
+        default: commands.push_back({"GETSET", key("s"), n}); break;
+      }
     }
-  }
-  for (const std::vector<std::string>& command : commands) {
-    const std::optional<std::string> reply = (k.client.sendCommand(command), k.client.readReply());
-    ASSERT_TRUE(reply.has_value()) << command[0] << ": no reply";
-  }
+    for (const std::vector<std::string>& command : commands) {
+      const std::optional<std::string> reply = (k.client.sendCommand(command), k.client.readReply());
+      ASSERT_TRUE(reply.has_value()) << command[0] << ": no reply";
+    }
+  };
+  runWorkload(700);
   // A transaction, and a pop served to a client that was blocked first.
   ASSERT_EQ(k.client.command({"MULTI"}), "+OK\r\n");
   k.client.command({"SET", "{x}a", "1", "EX", "4000"});
@@ -534,6 +539,23 @@ TEST(Aof, TheFeedReplayedIntoRedisServerGivesTheSameDataset) {
   ASSERT_TRUE(waitUntil([&] { return k.client.command({"INFO", "clients"}).find("blocked_clients:1\r\n") != std::string::npos; }));
   k.client.command({"RPUSH", "served", "a", "b"});
   ASSERT_EQ(waiter.readReply(), "*2\r\n$6\r\nserved\r\n$1\r\na\r\n");
+  // Expiry: keys that expire on their own are DELs in the feed.
+  for (int i = 0; i < 10; ++i) k.client.command({"SET", "gone" + std::to_string(i), "v", "PX", "20"});
+  ASSERT_TRUE(waitUntil([&] {
+    return k.client.command({"EXISTS", "gone0", "gone1", "gone2", "gone3", "gone4", "gone5", "gone6", "gone7", "gone8",
+                             "gone9"}) == ":0\r\n";
+  }));
+  // Eviction: under a limit below what is held, writes evict (DELs too);
+  // then more of the workload without a limit.
+  const std::string memory = k.client.command({"INFO", "memory"});
+  const long long used = std::atoll(memory.c_str() + memory.find("used_memory:") + 12);
+  ASSERT_EQ(k.client.command({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}), "+OK\r\n");
+  ASSERT_EQ(k.client.command({"CONFIG", "SET", "maxmemory", std::to_string(used / 2)}), "+OK\r\n");
+  for (int i = 0; i < 40; ++i) k.client.command({"SET", "late" + std::to_string(i), std::string(64 * 1024, 'x')});
+  const std::string stats = k.client.command({"INFO", "stats"});
+  EXPECT_GT(std::atoll(stats.c_str() + stats.find("evicted_keys:") + 13), 0) << "nothing was evicted";
+  ASSERT_EQ(k.client.command({"CONFIG", "SET", "maxmemory", "0"}), "+OK\r\n");
+  runWorkload(400);
 
   // appendfsync always: every acknowledged write is in the files now.
   const std::string feed = feedOf(dir);
