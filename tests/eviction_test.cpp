@@ -91,6 +91,20 @@ TEST(Eviction, NoevictionRefusesWritesAsRedisDoesButNotDeletes) {
   EXPECT_EQ(c.command({"SET", "one-more", "value"}), "+OK\r\n");
 }
 
+// A limit set at runtime below what is held applies to the next write, as
+// in Redis (keyloop once counted only the growth of writes made after it).
+TEST(Eviction, ALimitLoweredAtRuntimeHoldsFromTheNextWrite) {
+  KeyloopServer k("workers: 1\nmaxmemory:\n  policy: noeviction\n");
+  RespConnection c(k.port);
+  EXPECT_EQ(write(c, "k:", kLimit / 2), 0u);
+  ASSERT_EQ(c.command({"CONFIG", "SET", "maxmemory", "1mb"}), "+OK\r\n");
+  const std::string refused = c.command({"SET", "one-more", "value"});
+  RedisServer redis;
+  RespConnection r(redis.port);
+  ASSERT_EQ(r.command({"CONFIG", "SET", "maxmemory", "1"}), "+OK\r\n");
+  EXPECT_EQ(refused, r.command({"SET", "one-more", "value"}));
+}
+
 TEST(Eviction, VolatilePoliciesTakeOnlyKeysWithATtl) {
   for (const std::string policy : {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}) {
     KeyloopServer k(config(policy));

@@ -64,6 +64,9 @@ void Server::applyConfig(const Config& next) {
 void Server::applyMemoryLimit() {
   const MemoryLimitConfig& m = config_.maxmemory;
   store_.setLfu({usesLfu(m.policy), m.lfuLogFactor, m.lfuDecayMinutes});
+  // A limit set now holds from the next write (as Redis's), not once the
+  // writes' estimated growth alone crosses it.
+  dispatch_.eviction().remeasure();
 }
 
 void Server::shutdown() {
@@ -80,6 +83,7 @@ void Server::setSharedMetrics(metrics::SharedMetrics* shared, int index) {
 void Server::noteLoaded(std::uint64_t keys, std::uint64_t expired) {
   loadedKeys_ = keys;
   loadExpiredKeys_ = expired;
+  dispatch_.eviction().remeasure();  // what was loaded counts against maxmemory at once
 }
 
 void Server::armExpireCycle() {
