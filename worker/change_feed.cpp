@@ -11,7 +11,7 @@ void ChangeFeed::addConsumer(FeedConsumer* consumer) {
   if (std::find(consumers_.begin(), consumers_.end(), consumer) == consumers_.end()) consumers_.push_back(consumer);
 }
 
-bool ChangeFeed::active() const {
+bool ChangeFeed::anyAccepting() const {
   return std::any_of(consumers_.begin(), consumers_.end(), [](const FeedConsumer* c) { return c->accepting(); });
 }
 

@@ -50,7 +50,7 @@ class ChangeFeed {
   // Adds `consumer` unless it is there already.
   void addConsumer(FeedConsumer* consumer);
   // Whether any consumer takes records now (else producing costs nothing).
-  bool active() const;
+  bool active() const { return !consumers_.empty() && anyAccepting(); }
 
   // A run of a write on this worker's keys, with what it did.
   void record(const CommandRun& run, const Effects& effects);
@@ -60,6 +60,7 @@ class ChangeFeed {
   void endAtomic();
 
  private:
+  bool anyAccepting() const;
   std::vector<FeedConsumer*> consumers_;
 };
 

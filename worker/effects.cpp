@@ -26,19 +26,21 @@ std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effec
 }
 
 void CommandObservers::add(std::unique_ptr<CommandObserver> observer) {
-  interest_ |= observer->flags();
-  observers_.push_back(std::move(observer));
+  interest_ |= observer->flags() | observer->beforeFlags();
+  if (observer->beforeFlags() != 0) before_.push_back({observer->beforeFlags(), observer.get()});
+  if (observer->flags() != 0) after_.push_back({observer->flags(), observer.get()});
+  owned_.push_back(std::move(observer));
 }
 
 void CommandObservers::before(const CommandRun& run) {
-  for (const std::unique_ptr<CommandObserver>& o : observers_) {
-    if (run.spec.flags & o->flags()) o->before(run);
+  for (const Registered& r : before_) {
+    if (run.spec.flags & r.flags) r.observer->before(run);
   }
 }
 
 void CommandObservers::after(const CommandRun& run, const Effects& effects) {
-  for (const std::unique_ptr<CommandObserver>& o : observers_) {
-    if (run.spec.flags & o->flags()) o->after(run, effects);
+  for (const Registered& r : after_) {
+    if (run.spec.flags & r.flags) r.observer->after(run, effects);
   }
 }
 

@@ -76,13 +76,19 @@ std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effec
 class CommandObserver {
  public:
   virtual ~CommandObserver() = default;
-  // Which runs it sees: those of commands with any of these flags.
+  // Which runs it sees after the handler: those of commands with any of
+  // these flags (0: none); and before it (0, the default: none). Read
+  // once, when it is registered. One that keeps state from before to after
+  // sees the same runs in both.
   virtual std::uint32_t flags() const = 0;
+  virtual std::uint32_t beforeFlags() const { return 0; }
   virtual void before(const CommandRun& run) { (void)run; }
   virtual void after(const CommandRun& run, const Effects& effects) = 0;
 };
 
-// The registered observers, called in registration order.
+// The registered observers, called in registration order. Every write
+// passes here: the flags are kept beside each observer (no virtual call
+// to ask), and only observers that need it are called before.
 class CommandObservers {
  public:
   void add(std::unique_ptr<CommandObserver> observer);
@@ -92,7 +98,12 @@ class CommandObservers {
   void after(const CommandRun& run, const Effects& effects);
 
  private:
-  std::vector<std::unique_ptr<CommandObserver>> observers_;
+  struct Registered {
+    std::uint32_t flags;
+    CommandObserver* observer;
+  };
+  std::vector<std::unique_ptr<CommandObserver>> owned_;
+  std::vector<Registered> before_, after_;
   std::uint32_t interest_ = 0;
 };
 

@@ -22,6 +22,7 @@ class KeyspaceNotifications final : public CommandObserver {
  public:
   explicit KeyspaceNotifications(WorkerServices& services) : services_(services) {}
   std::uint32_t flags() const override { return kWrite; }
+  std::uint32_t beforeFlags() const override { return kWrite; }
   void before(const CommandRun& run) override {
     // A log record at start notifies nobody (as Redis loads).
     const std::uint32_t notify = run.replaying ? 0 : services_.config().notifyKeyspaceEvents;
@@ -45,38 +46,48 @@ class WatchedKeys final : public CommandObserver {
  public:
   explicit WatchedKeys(Watches& watches) : watches_(watches) {}
   std::uint32_t flags() const override { return kWrite | kWipesKeyspace; }
+  std::uint32_t beforeFlags() const override { return kWrite | kWipesKeyspace; }
   void before(const CommandRun& run) override {
+    runs_.push_back(watched_.size());
+    if (watches_.empty()) return;  // what most writes find: nothing more to do
     CommandContext& ctx = run.ctx;
-    if ((run.spec.flags & kWipesKeyspace) && !watches_.empty()) watches_.touchExisting(ctx.store, ctx.nowMs);
+    if (run.spec.flags & kWipesKeyspace) watches_.touchExisting(ctx.store, ctx.nowMs);
+    if (!(run.spec.flags & kWrite)) return;
     // The watched keys a write names, and whether each existed: one that
     // neither existed nor exists afterwards did not change (DEL of a missing key).
-    std::vector<std::pair<std::string_view, bool>>& watched = watched_.emplace_back();
-    if (!(run.spec.flags & kWrite) || watches_.empty()) return;
     forEachKey(run.spec, ctx.args, [&](std::size_t i, std::size_t) {
       if (watches_.version(ctx.args[i]) != Watches::kUnwatched) {
-        watched.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
+        watched_.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
       }
       return true;
     });
   }
   void after(const CommandRun& run, const Effects& effects) override {
-    const std::vector<std::pair<std::string_view, bool>> watched = std::move(watched_.back());
-    watched_.pop_back();
-    if (!effects.changed()) return;
-    for (const auto& [key, existed] : watched) {
-      if (existed || run.ctx.store.find(key, run.ctx.nowMs) != nullptr) watches_.touch(key);
+    const std::size_t from = runs_.back();
+    runs_.pop_back();
+    if (watched_.size() == from) return;
+    if (effects.changed()) {
+      for (std::size_t i = from; i < watched_.size(); ++i) {
+        const auto& [key, existed] = watched_[i];
+        if (existed || run.ctx.store.find(key, run.ctx.nowMs) != nullptr) watches_.touch(key);
+      }
     }
+    watched_.resize(from);
   }
 
  private:
   Watches& watches_;
-  std::vector<std::vector<std::pair<std::string_view, bool>>> watched_;  // a stack: runs nest
+  // The watched keys of every run under way, nested runs' after their
+  // outer's; runs_ holds where each run's begin (a stack: runs nest).
+  std::vector<std::pair<std::string_view, bool>> watched_;
+  std::vector<std::size_t> runs_;
 };
 
 class SnapshotKeeper final : public CommandObserver {
  public:
   explicit SnapshotKeeper(WorkerServices& services) : services_(services) {}
-  std::uint32_t flags() const override { return kWrite; }
+  std::uint32_t flags() const override { return 0; }  // nothing to do after
+  std::uint32_t beforeFlags() const override { return kWrite; }
   void before(const CommandRun& run) override {
     Persistence* persistence = run.ownStore ? services_.persistence() : nullptr;
     if (persistence == nullptr || !persistence->snapshot().active()) return;
@@ -109,15 +120,18 @@ class FeedWriter final : public CommandObserver {
  public:
   explicit FeedWriter(ChangeFeed& feed) : feed_(feed) {}
   std::uint32_t flags() const override { return kWrite | kMayWrite; }
+  std::uint32_t beforeFlags() const override { return kMayWrite; }
   void before(const CommandRun& run) override {
     // The commands a script or a transaction runs here come as one block.
-    const bool block = (run.spec.flags & kMayWrite) && run.ownStore && feed_.active();
+    const bool block = run.ownStore && feed_.active();
     if (block) feed_.beginAtomic();
     blocks_.push_back(block);
   }
   void after(const CommandRun& run, const Effects& effects) override {
-    if (blocks_.back()) feed_.endAtomic();
-    blocks_.pop_back();
+    if (run.spec.flags & kMayWrite) {
+      if (blocks_.back()) feed_.endAtomic();
+      blocks_.pop_back();
+    }
     if ((run.spec.flags & kWrite) && effects.changed() && run.ownStore && !(run.spec.flags & kInternal) &&
         feed_.active()) {
       feed_.record(run, effects);

@@ -190,6 +190,7 @@ class Recording final : public CommandObserver {
   Recording(std::string name, std::uint32_t flags, std::vector<std::string>& calls)
       : name_(std::move(name)), flags_(flags), calls_(calls) {}
   std::uint32_t flags() const override { return flags_; }
+  std::uint32_t beforeFlags() const override { return flags_; }
   void before(const CommandRun& run) override { calls_.push_back(name_ + " before " + std::string(run.spec.name)); }
   void after(const CommandRun& run, const Effects& effects) override {
     calls_.push_back(name_ + " after " + std::string(run.spec.name) + (effects.changed() ? " changed" : " unchanged"));
