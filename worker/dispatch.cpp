@@ -36,15 +36,6 @@ bool debugAllowed(const Config& config, const Client& client) {
 
 Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
     : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {
-  // What every write is shown to, in this order (write_observers.h).
-  observers_.add(makeKeyspaceNotifications(services_));
-  observers_.add(makeWatchedKeys(watches_));
-  observers_.add(makeSnapshotKeeper(services_));
-  observers_.add(makeChangeCounter(services_));
-  observers_.add(makeFeedWriter(feed_));
-  observers_.add(makeMemoryGrowth(services_, eviction_));
-  observers_.add(makeWriteHook(writeObserver_));
-  observers_.add(makeBlockedClients(blocking_));
 }
 
 void Dispatch::setRouter(Router* router) {
@@ -315,19 +306,18 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
     return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   }
   const TimePoint started = Clock::now();
-  // The pipeline (effects.h): observers before, the handler, its effects, observers after.
-  const bool observed = observers_.watch(spec.flags);
-  if (observed) observers_.before(call);
-  const std::size_t replyStart = ctx.reply.buffer().size();
-  ctx.reply.markStart();
-  Effects effects;
-  Effects* outer = std::exchange(ctx.effects, &effects);
-  spec.handler(ctx);
-  ctx.effects = outer;
-  effects.settle(spec, ctx.reply.beganWith(replyStart));
+  // The pipeline (effects.h): observers before, the handler, its effects,
+  // observers after: the built-in ones (write_observers.h), then any added.
+  const bool builtIn = (spec.flags & WriteObservers::kFlags) != 0;
+  const bool added = observers_.watch(spec.flags);
+  WriteObservers::RunState state;
+  if (builtIn) writeObservers_.before(call, state);
+  if (added) observers_.before(call);
+  const Effects effects = runHandler(spec, ctx);
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  if (observed) observers_.after(call, effects);
+  if (builtIn) writeObservers_.after(call, effects, state);
+  if (added) observers_.after(call, effects);
 }
 
 std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {

@@ -26,6 +26,7 @@
 #include "worker/router.h"
 #include "worker/route_plan.h"
 #include "worker/watches.h"
+#include "worker/write_observers.h"
 
 namespace keyloop {
 
@@ -152,7 +153,9 @@ class Dispatch {
   Watches watches_;
   Eviction eviction_{store_};
   ChangeFeed feed_;
-  CommandObservers observers_;  // after the members they observe with
+  // After the members they observe with.
+  WriteObservers writeObservers_{services_, watches_, eviction_, feed_, writeObserver_, blocking_};
+  CommandObservers observers_;
   std::string routedReply_;  // executeRouted's reply buffer, reused
   int routedDepth_ = 0;
   bool replaying_ = false;  // replay() is running a record

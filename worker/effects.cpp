@@ -2,6 +2,8 @@
 
 #include "worker/command_table.h"
 
+#include <utility>
+
 namespace keyloop {
 
 void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
@@ -15,6 +17,17 @@ void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
 Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began) {
   Effects effects;
   effects.settle(spec, began);
+  return effects;
+}
+
+Effects runHandler(const CommandSpec& spec, CommandContext& ctx) {
+  const std::size_t replyStart = ctx.reply.buffer().size();
+  ctx.reply.markStart();
+  Effects effects;
+  Effects* outer = std::exchange(ctx.effects, &effects);
+  spec.handler(ctx);
+  ctx.effects = outer;
+  effects.settle(spec, ctx.reply.beganWith(replyStart));
   return effects;
 }
 

@@ -64,6 +64,9 @@ struct Effects {
 
 // The Effects of a run whose handler reported nothing itself.
 Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began);
+// Runs `spec`'s handler on `ctx`, with what it reports and how its reply
+// began made into its Effects.
+Effects runHandler(const CommandSpec& spec, CommandContext& ctx);
 
 // The commands a run propagates, by Redis 7.0's rules: nothing when it
 // changed nothing; what its handler rewrote it to (relative expiries made

@@ -74,13 +74,7 @@ std::string_view keyOf(std::string_view channel, std::string_view message) {
 void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
   const std::uint32_t flags = ctx.events != nullptr && (spec.flags & kWrite) ? ctx.worker.config().notifyKeyspaceEvents : 0;
   Recorder recorder(flags, spec, ctx);
-  const std::size_t start = ctx.reply.buffer().size();
-  ctx.reply.markStart();
-  Effects effects;
-  Effects* outer = std::exchange(ctx.effects, &effects);
-  spec.handler(ctx);
-  ctx.effects = outer;
-  effects.settle(spec, ctx.reply.beganWith(start));
+  const Effects effects = runHandler(spec, ctx);
   if (flags != 0) recorder.finish(effects, *ctx.events);
 }
 

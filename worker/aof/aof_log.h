@@ -158,20 +158,4 @@ class AofLog final : public FeedConsumer {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // pool callbacks check it
 };
 
-// RAII for AofLog::beginAtomic / endAtomic (a null log: nothing).
-class AofAtomic {
- public:
-  explicit AofAtomic(AofLog* log) : log_(log != nullptr && log->active() ? log : nullptr) {
-    if (log_) log_->beginAtomic();
-  }
-  ~AofAtomic() {
-    if (log_) log_->endAtomic();
-  }
-  AofAtomic(const AofAtomic&) = delete;
-  AofAtomic& operator=(const AofAtomic&) = delete;
-
- private:
-  AofLog* log_;
-};
-
 }  // namespace keyloop

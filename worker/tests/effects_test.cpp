@@ -38,10 +38,7 @@ Propagated runAndPropagate(Store& store, WorkerServices& worker, std::vector<std
   reply.simple("an earlier reply on the same connection");
   const std::size_t start = ran.reply.size();
   CommandContext ctx{worker, nullptr, reply, store, views, kNow};
-  ctx.effects = &ran.effects;
-  reply.markStart();
-  command.spec->handler(ctx);
-  ran.effects.settle(*command.spec, reply.beganWith(start));
+  ran.effects = runHandler(*command.spec, ctx);
   ran.reply.erase(0, start);
   for (const PropagatedCommand& c : propagatedForm(CommandRun{*command.spec, ctx, true, false}, ran.effects)) {
     std::string line;
