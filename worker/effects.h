@@ -1,20 +1,22 @@
 // Effects: what one run of a command did, handed to the observers that
-// react to writes (WATCH, keyspace notifications, snapshots, the
-// append-only log, save counters, memory accounting, a reload's migration,
-// blocked clients). Dispatch::run is the pipeline that feeds them:
+// react to writes (WATCH, keyspace notifications, snapshots, the change
+// feed, save counters, memory accounting, a reload's migration, blocked
+// clients). Dispatch::run is the pipeline that feeds them:
 //
 //   1. every observer's before(): what a write will change is still there
 //      (a watched key's existence, a key a snapshot must keep, the
 //      notifications' "before" state);
-//   2. the handler runs;
-//   3. its Effects are made once (did it fail, did it change anything,
-//      which keys it may have written);
-//   4. every observer's after(), in the order they were registered.
+//   2. the handler runs (runHandler), reporting through CommandContext
+//      what it propagates or that it changed nothing;
+//   3. its Effects are settled once (did it fail, did it change anything,
+//      what it propagates: propagatedForm);
+//   4. every observer's after(), in order.
 //
-// Adding a consumer of writes (replication, client tracking) is one
-// registration (Dispatch::addObserver), not an edit of the pipeline. A
-// run may nest (a script's commands run inside EVAL's handler): an
-// observer that keeps state from before() to after() keeps a stack.
+// The built-in observers are called directly (write_observers.h: every
+// write passes them). One added later (replication, client tracking) is a
+// CommandObserver, registered once (Dispatch::addObserver), not an edit of
+// the pipeline; a run may nest (a script's commands run inside EVAL's
+// handler), so one that keeps state from before() to after() keeps a stack.
 #pragma once
 
 #include <cstdint>
