@@ -14,12 +14,6 @@ void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
   dirty = (spec.flags & kWrite) && changed() ? 1 : 0;
 }
 
-Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began) {
-  Effects effects;
-  effects.settle(spec, began);
-  return effects;
-}
-
 Effects runHandler(const CommandSpec& spec, CommandContext& ctx) {
   const std::size_t replyStart = ctx.reply.buffer().size();
   ctx.reply.markStart();

@@ -64,8 +64,6 @@ struct Effects {
   void settle(const CommandSpec& spec, resp::Reply::Began began);
 };
 
-// The Effects of a run whose handler reported nothing itself.
-Effects effectsOf(const CommandSpec& spec, resp::Reply::Began began);
 // Runs `spec`'s handler on `ctx`, with what it reports and how its reply
 // began made into its Effects.
 Effects runHandler(const CommandSpec& spec, CommandContext& ctx);

@@ -121,12 +121,6 @@ void AofLog::appendState(std::string_view key, const Store::Entry* entry) {
   appendCommand(buffer_, {"RESTORE", key, ttl, rdb::dumpPayload(entry), "REPLACE", "ABSTTL"});
 }
 
-void AofLog::appendExpireAt(std::string_view key, std::int64_t expireAtMs) {
-  if (!active()) return;
-  noteRecord();
-  appendCommand(buffer_, {"PEXPIREAT", key, std::to_string(expireAtMs)});
-}
-
 void AofLog::beginAtomic() {
   if (atomicDepth_++ > 0) return;
   atomicStart_ = buffer_.size();

@@ -83,8 +83,6 @@ class AofLog final : public FeedConsumer {
   // What `key` is now: RESTORE key <abs-ttl> <payload> REPLACE ABSTTL, or
   // DEL key when `entry` is null.
   void appendState(std::string_view key, const Store::Entry* entry) override;
-  // PEXPIREAT key <ms>.
-  void appendExpireAt(std::string_view key, std::int64_t expireAtMs);
   // Records between begin and end replay all or nothing (MULTI ... EXEC
   // around them when there are several). Nests.
   void beginAtomic() override;

@@ -88,7 +88,8 @@ TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
   EXPECT_EQ(first.substr(first.find("\r\n") + 2), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
   EXPECT_EQ(first.rfind("#keyloop 1 ", 0), 0u) << first;
   EXPECT_NE(first.find(" 1/2 27\r\n"), std::string::npos) << first;  // slot 1 of 2, 27 bytes
-  aof.appendExpireAt("k", 1234);
+  const std::vector<std::string_view> expire = {"PEXPIREAT", "k", "1234"};
+  aof.append(expire);
   aof.endAtomic();
   aof.write();
   const std::string second = readAll(path).substr(first.size());
