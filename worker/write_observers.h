@@ -177,8 +177,8 @@ class WriteObservers {
     feed_.before(run, state.feedBlock);
   }
   void after(const CommandRun& run, const Effects& effects, RunState& state) {
-    feedAfterBlock(run, effects, state);
-    if (!(run.spec.flags & kWrite)) return;
+    // A script or transaction (not a write itself) only closes its block.
+    if (!(run.spec.flags & kWrite)) return feed_.after(run, effects, state.feedBlock);
     notifications_.after(effects, state.notifications);
     watched_.after(run, effects, state.watched);
     counter_.after(run, effects);
@@ -189,11 +189,6 @@ class WriteObservers {
   }
 
  private:
-  // A script's or transaction's block (not a write itself) still closes.
-  void feedAfterBlock(const CommandRun& run, const Effects& effects, RunState& state) {
-    if (!(run.spec.flags & kWrite)) feed_.after(run, effects, std::exchange(state.feedBlock, false));
-  }
-
   KeyspaceNotifications notifications_;
   WatchedKeys watched_;
   SnapshotKeeper snapshot_;

@@ -52,6 +52,16 @@ Ran runOn(Store& store, WorkerServices& worker, std::vector<std::string> args) {
   return runAndPropagate(store, worker, std::move(args)).ran;
 }
 
+// `command` on a fresh store after `before`; `name` is the command as text.
+Propagated runAfter(WorkerServices& worker, const std::vector<std::vector<std::string>>& before,
+                    const std::vector<std::string>& command, std::string& name) {
+  Store store;
+  for (const std::vector<std::string>& setup : before) runOn(store, worker, setup);
+  name.clear();
+  for (const std::string& a : command) name += a + " ";
+  return runAndPropagate(store, worker, command);
+}
+
 enum class Outcome { Failed, NoChange, Changed };
 
 Outcome outcomeOf(const Effects& e) {
@@ -82,12 +92,9 @@ TEST(Effects, AWriteReportsWhetherItFailedChangedNothingOrChanged) {
   };
   Loop loop;
   FakeWorker worker(loop);
+  std::string name;
   for (const Case& c : cases) {
-    Store store;
-    for (const std::vector<std::string>& setup : c.before) runOn(store, worker, setup);
-    const Ran ran = runOn(store, worker, c.command);
-    std::string name;
-    for (const std::string& a : c.command) name += a + " ";
+    const Ran ran = runAfter(worker, c.before, c.command, name).ran;
     EXPECT_EQ(outcomeOf(ran.effects), c.outcome) << name << "replied " << ran.reply;
     EXPECT_EQ(ran.effects.dirty, c.dirty) << name;
   }
@@ -171,12 +178,9 @@ TEST(Effects, APropagatedFormFollowsRedissRules) {
   };
   Loop loop;
   FakeWorker worker(loop);
+  std::string name;
   for (const PropagationCase& c : cases) {
-    Store store;
-    for (const std::vector<std::string>& setup : c.before) runOn(store, worker, setup);
-    const Propagated p = runAndPropagate(store, worker, c.command);
-    std::string name;
-    for (const std::string& a : c.command) name += a + " ";
+    const Propagated p = runAfter(worker, c.before, c.command, name);
     EXPECT_EQ(p.propagated, c.propagated) << name << "replied " << p.ran.reply;
   }
 }
