@@ -90,6 +90,23 @@ TEST_P(Workers, EveryConnectionSeesOneKeyspace) {
   EXPECT_EQ(connections[3]->command({"DBSIZE"}), ":201\r\n");
 }
 
+// The commands about the connection itself answer the same on every
+// worker: CLIENT INFO is this connection's line, COMMAND INFO the row.
+TEST_P(Workers, ConnectionCommandsAnswerTheSameOnEveryWorker) {
+  KeyloopServer server(workers(GetParam()));
+  std::set<pid_t> landedOn;
+  for (int i = 0; i < 16; ++i) {
+    RespConnection c(server.port);
+    landedOn.insert(workerOf(c));
+    ASSERT_EQ(c.command({"CLIENT", "SETNAME", "conn" + std::to_string(i)}), "+OK\r\n");
+    const std::string line = c.command({"CLIENT", "INFO"});
+    EXPECT_EQ(line.find("id="), line.find("\r\n") + 2) << line;
+    EXPECT_NE(line.find(" name=conn" + std::to_string(i) + " "), std::string::npos) << line;
+    EXPECT_EQ(c.command({"COMMAND", "INFO", "get"}).rfind("*1\r\n*10\r\n$3\r\nget\r\n", 0), 0u);
+  }
+  EXPECT_GT(landedOn.size(), 1u) << "SO_REUSEPORT spread 16 connections over one worker only";
+}
+
 INSTANTIATE_TEST_SUITE_P(TwoAndFour, Workers, ::testing::Values(2, 4));
 
 // 100k random keys land within 10% of an even share on each of 4 workers.

@@ -1,4 +1,5 @@
 #include "worker/atomic.h"
+#include "worker/command_families.h"
 
 #include <unistd.h>
 
@@ -226,5 +227,26 @@ void commitKeys(CommandContext& ctx) {
 }
 
 }  // namespace commands
+
+}  // namespace keyloop
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> atomicCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__commit", .arity = -2, .flags = kInternal | kWrite | kHoldsLocks,
+       .keys = {.find = commitKeyIndices}, .handler = commitKeys,
+       .group = "keyspace", .summary = "Applies a cross-worker transaction's writes and unlocks.", .since = "0.1.0", .syntax = "transaction [op...]"},
+      {.name = "__lock", .arity = -3, .flags = kInternal | kCarriesRequest,
+       .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys,
+       .group = "keyspace", .summary = "Locks keys for a cross-worker transaction; replies their values.", .since = "0.1.0", .syntax = "transaction key..."},
+  };
+  // clang-format on
+  return kRows;
+}
 
 }  // namespace keyloop

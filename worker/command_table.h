@@ -1,5 +1,7 @@
-// The command table: what keyloop implements, declared in one place (name,
-// arity, flags, key positions, handler), like Redis's commands.def.
+// The command table: what keyloop implements, one row per command (name,
+// arity, flags, ACL categories, key positions, routing, handler, keyspace
+// events, documentation), like Redis's commands.def. Each family declares
+// its rows beside its handlers (command_families.h); this merges them.
 //
 // Arity follows Redis: N means exactly N arguments including the name, -N
 // means at least N. A container command (CLIENT, CONFIG, COMMAND) lists its
@@ -128,30 +130,23 @@ struct BlockingSpec {
   int timeoutAt;          // argument index; negative: from the end (-1: the last)
 };
 
-struct CommandSpec {
-  std::string_view name;  // lower case
-  int arity;
-  std::uint32_t flags;
-  KeySpec keys;
-  CrossWorker cross;
-  // Redis's key-spec flags (COMMAND GETKEYSANDFLAGS): one space-separated
-  // group per key spec, groups separated by ';' (RENAME: the source's, then
-  // the destination's).
-  std::string_view keyFlags;
-  std::string_view group;    // COMMAND DOCS group
-  std::string_view summary;  // COMMAND DOCS summary
-  std::string_view since;
-  // Arguments in a compact notation that COMMAND DOCS expands for clients
-  // (redis-cli builds its hints from it): `key value [NX|XX] [EX:seconds]`,
-  // `(key value)...`; see command_docs.h.
-  std::string_view syntax;
-  CommandHandler handler;
-  std::span<const CommandSpec> subcommands = {};
-  // Key flags that depend on the arguments (SET with GET reads the key).
-  std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
-  const BlockingSpec* blocking = nullptr;
-  SessionHandler session = nullptr;  // instead of `handler`
+// Redis's ACL categories, in the order COMMAND INFO and ACL CAT list them.
+// A row names the ones Redis declares for the command (its JSON's
+// acl_categories, with @pubsub and @blocking); the ones Redis derives from
+// flags (@write, @read, @admin, @dangerous, @fast, @slow) come from the
+// row's flags (aclCategoriesOf).
+namespace acl {
+enum Category : std::uint32_t {
+  kKeyspace = 1u << 0, kRead = 1u << 1, kWrite = 1u << 2, kSet = 1u << 3, kSortedSet = 1u << 4,
+  kList = 1u << 5, kHash = 1u << 6, kString = 1u << 7, kBitmap = 1u << 8, kHyperLogLog = 1u << 9,
+  kGeo = 1u << 10, kStream = 1u << 11, kPubsub = 1u << 12, kAdmin = 1u << 13, kFast = 1u << 14,
+  kSlow = 1u << 15, kBlocking = 1u << 16, kDangerous = 1u << 17, kConnection = 1u << 18,
+  kTransaction = 1u << 19, kScripting = 1u << 20,
 };
+inline constexpr std::string_view kNames[] = {
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo",
+    "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting"};
+}  // namespace acl
 
 // What a write command does to its keys, for keyspace notifications
 // (keyspace_events.h): `event` (of class `type`, a notify-keyspace-events
@@ -165,8 +160,8 @@ struct KeyEventSpec {
     TtlChange,    // GETEX: "expire" or "persist" as the TTL changed
     SetWithTtl,   // SET, SETEX: the event, and "expire" when it gave the key a TTL
   };
-  char type;
-  std::string_view event;
+  char type = 0;  // 0: the command raises no event
+  std::string_view event = {};
   Rule rule = Plain;
   std::string_view second = {};  // the second key group's event (RENAME's rename_to); empty: `event`
   bool firstKeyOnly = false;     // only the first key changes (a STORE's destination)
@@ -174,6 +169,41 @@ struct KeyEventSpec {
   // key argument `index` of group `group`; empty: none.
   std::string_view (*eventOf)(std::span<const std::string_view> args, std::size_t index, std::size_t group) = nullptr;
 };
+
+// One row of the table: a command or a container's subcommand. Rows are
+// written with named fields (command_families.h); what a row leaves out
+// is off or empty.
+struct CommandSpec {
+  std::string_view name;  // lower case
+  int arity;
+  std::uint32_t flags;
+  std::uint32_t acl = 0;  // acl::Category bits Redis declares (not those from flags)
+  KeySpec keys = {};
+  CrossWorker cross = CrossWorker::None;
+  // Redis's key-spec flags (COMMAND GETKEYSANDFLAGS): one space-separated
+  // group per key spec, groups separated by ';' (RENAME: the source's, then
+  // the destination's).
+  std::string_view keyFlags = {};
+  CommandHandler handler = nullptr;
+  SessionHandler session = nullptr;  // instead of `handler`
+  std::span<const CommandSpec> subcommands = {};
+  // Key flags that depend on the arguments (SET with GET reads the key).
+  std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
+  const BlockingSpec* blocking = nullptr;
+  KeyEventSpec events = {};  // keyspace notifications of a write (type 0: none)
+  // COMMAND DOCS: group, summary, since, and the arguments in a compact
+  // notation it expands for clients (redis-cli builds its hints from it):
+  // `key value [NX|XX] [EX:seconds]`, `(key value)...`; see command_docs.h.
+  std::string_view group = {};
+  std::string_view summary = {};
+  std::string_view since = {};
+  std::string_view syntax = {};
+};
+
+// Every ACL category of a row: its own and the ones its flags imply (as
+// Redis's setImplicitACLCategories derives them).
+std::uint32_t aclCategoriesOf(const CommandSpec& spec);
+
 // The events of a top-level command (null: it makes none).
 const KeyEventSpec* keyEventsOf(const CommandSpec& topLevel);
 

@@ -122,13 +122,15 @@ void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std
   });
 }
 
-// INFO with the numbers of all workers summed (connected_clients, keys,
-// total_commands_processed, ...); the rest of the text is this worker's.
-void info(Dispatch& dispatch, Client& client, std::span<const std::string_view> args, Reply reply) {
+// GatherTotals: the row's handler runs here with every worker's counters
+// (INFO sums connected_clients, keys, total_commands_processed...; the
+// rest of its text is this worker's).
+void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
+                   Reply reply) {
   static constexpr std::string_view kTotals[] = {"__totals"};
   Args copy(args.begin(), args.end());
   gather(dispatch, resp::Protocol::Resp2, everyWorker(dispatch, kTotals),
-         [&dispatch, id = client.id(), copy, reply](Replies& replies) {
+         [&dispatch, id = client.id(), handler = spec.handler, copy, reply](Replies& replies) {
            std::vector<ServerStats> workers(replies.size(), ServerStats{});
            for (std::size_t w = 0; w < replies.size(); ++w) {
              const auto values = resp::replyElements(replies[w]);
@@ -142,7 +144,7 @@ void info(Dispatch& dispatch, Client& client, std::span<const std::string_view> 
            resp::Reply encoder(out, c->reply().protocol());
            std::vector<std::string_view> views(copy.begin(), copy.end());
            CommandContext ctx{dispatch.services(), c, encoder, dispatch.store(), views, unixMillis(), workers};
-           commands::info(ctx);
+           handler(ctx);
            reply(out);
          });
 }
@@ -316,7 +318,7 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
     case RoutePlan::Kind::Atomic:
       return runAtomic(dispatch, client, place, spec, args, std::move(reply));
     case RoutePlan::Kind::Broadcast:
-      if (spec.cross == CrossWorker::GatherTotals) return info(dispatch, client, args, std::move(reply));
+      if (spec.cross == CrossWorker::GatherTotals) return runWithTotals(dispatch, client, spec, args, std::move(reply));
       if (spec.cross == CrossWorker::BroadcastScan) return scanAcross(dispatch, protocol, args, std::move(reply));
       return broadcast(dispatch, protocol, spec, args, std::move(reply));
     case RoutePlan::Kind::Here:

@@ -1,4 +1,5 @@
 #include "worker/pubsub.h"
+#include "worker/command_families.h"
 
 #include "worker/args.h"
 #include "worker/commands/commands.h"
@@ -232,5 +233,70 @@ void pubsubHelp(CommandContext& ctx) {
 }
 
 }  // namespace commands
+
+}  // namespace keyloop
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> pubsubCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kPubsubSubcommands[] = {
+      {.name = "channels", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastUnion, .handler = pubsubChannels,
+       .group = "pubsub", .summary = "Returns the active channels.", .since = "2.8.0", .syntax = "[pattern]"},
+      {.name = "help", .arity = 2, .flags = 0,
+       .handler = pubsubHelp,
+       .group = "pubsub", .summary = "Returns helpful text about the different subcommands.", .since = "6.2.0"},
+      {.name = "numpat", .arity = 2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastCountUnion, .handler = pubsubNumpat,
+       .group = "pubsub", .summary = "Returns a count of unique pattern subscriptions.", .since = "2.8.0"},
+      {.name = "numsub", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastPairSums, .handler = pubsubNumsub,
+       .group = "pubsub", .summary = "Returns a count of subscribers to channels.", .since = "2.8.0", .syntax = "[channel...]"},
+      {.name = "shardchannels", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastUnion, .handler = pubsubShardchannels,
+       .group = "pubsub", .summary = "Returns the active shard channels.", .since = "7.0.0", .syntax = "[pattern]"},
+      {.name = "shardnumsub", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastPairSums, .handler = pubsubShardnumsub,
+       .group = "pubsub", .summary = "Returns the count of subscribers of shard channels.", .since = "7.0.0", .syntax = "[shardchannel...]"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__deliver", .arity = 3, .flags = kInternal,
+       .handler = publish,
+       .group = "pubsub", .summary = "Delivers a keyspace notification to this worker's subscribers.", .since = "0.1.0", .syntax = "channel message"},
+      {.name = "psubscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::psubscribe,
+       .group = "pubsub", .summary = "Listens for messages published to channels that match one or more patterns.", .since = "2.0.0", .syntax = "pattern..."},
+      {.name = "publish", .arity = 3, .flags = kFast | kEveryNode, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastSum, .handler = publish,
+       .group = "pubsub", .summary = "Posts a message to a channel.", .since = "2.0.0", .syntax = "channel message"},
+      {.name = "pubsub", .arity = -2, .flags = 0,
+       .subcommands = kPubsubSubcommands,
+       .group = "pubsub", .summary = "A container for Pub/Sub commands.", .since = "2.8.0"},
+      {.name = "punsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::punsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages published to channels that match one or more patterns.", .since = "2.0.0", .syntax = "[pattern...]"},
+      {.name = "spublish", .arity = 3, .flags = kFast | kEveryNode, .acl = acl::kPubsub,
+       .keys = {1, 1, 1}, .cross = CrossWorker::BroadcastSum, .keyFlags = "NOT_KEY", .handler = spublish,
+       .group = "pubsub", .summary = "Post a message to a shard channel", .since = "7.0.0", .syntax = "shardchannel message"},
+      {.name = "ssubscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .keys = {1, -1, 1}, .keyFlags = "NOT_KEY", .session = pubsub::ssubscribe,
+       .group = "pubsub", .summary = "Listens for messages published to shard channels.", .since = "7.0.0", .syntax = "shardchannel..."},
+      {.name = "subscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::subscribe,
+       .group = "pubsub", .summary = "Listens for messages published to channels.", .since = "2.0.0", .syntax = "channel..."},
+      {.name = "sunsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .keys = {1, -1, 1}, .keyFlags = "NOT_KEY", .session = pubsub::sunsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages posted to shard channels.", .since = "7.0.0", .syntax = "[shardchannel...]"},
+      {.name = "unsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::unsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages posted to channels.", .since = "2.0.0", .syntax = "[channel...]"},
+  };
+  // clang-format on
+  return kRows;
+}
 
 }  // namespace keyloop

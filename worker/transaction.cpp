@@ -1,4 +1,5 @@
 #include "worker/transaction.h"
+#include "worker/command_families.h"
 
 #include <map>
 #include <memory>
@@ -426,3 +427,45 @@ void unwatchKeys(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> transactionCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__exec", .arity = -3, .flags = kInternal | kMayWrite | kCarriesRequest,
+       .keys = {.find = transaction::execKeyIndices}, .handler = execHere,
+       .group = "transactions", .summary = "Runs a transaction whose keys all live here, and checks its watches.", .since = "0.1.0", .syntax = "watches [key version existed]... commands [argc arg...]..."},
+      {.name = "__unwatch", .arity = -2, .flags = kInternal | kHoldsLocks,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = unwatchKeys,
+       .group = "transactions", .summary = "A client watches these keys no more.", .since = "0.1.0", .syntax = "key..."},
+      {.name = "__watch", .arity = -2, .flags = kInternal | kCarriesRequest,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys,
+       .group = "transactions", .summary = "Registers a client's watch of keys; replies their versions.", .since = "0.1.0", .syntax = "key..."},
+      {.name = "discard", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::discard,
+       .group = "transactions", .summary = "Discards a transaction.", .since = "2.0.0"},
+      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused, .acl = acl::kTransaction,
+       .session = transaction::exec,
+       .group = "transactions", .summary = "Executes all commands in a transaction.", .since = "1.2.0"},
+      {.name = "multi", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::multi,
+       .group = "transactions", .summary = "Starts a transaction.", .since = "1.2.0"},
+      {.name = "reset", .arity = 1, .flags = kNoAuth | kFast | kNoScript | kConnection | kRunsInMulti | kSubscribedOk | kAllowBusy, .acl = acl::kConnection,
+       .session = transaction::reset,
+       .group = "connection", .summary = "Resets the connection.", .since = "6.2.0"},
+      {.name = "unwatch", .arity = 1, .flags = kFast | kNoScript | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::unwatch,
+       .group = "transactions", .summary = "Forgets about watched keys of a transaction.", .since = "2.2.0"},
+      {.name = "watch", .arity = -2, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .keys = {1, -1, 1}, .keyFlags = "RO", .session = transaction::watch,
+       .group = "transactions", .summary = "Monitors changes to keys to determine the execution of a transaction.", .since = "2.2.0", .syntax = "key..."},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -2,6 +2,7 @@
 // workers as the nodes of a Redis Cluster (worker/cluster.h). Replies are
 // Redis 7.0's, byte for byte, with one master per worker and no replicas.
 #include "worker/cluster.h"
+#include "worker/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
@@ -203,3 +204,59 @@ void clusterAccept(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> clusterCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kClusterSubcommands[] = {
+      {.name = "countkeysinslot", .arity = 3, .flags = 0,
+       .cross = CrossWorker::BroadcastSum, .handler = clusterCountkeysinslot,
+       .group = "cluster", .summary = "Returns the number of keys in a hash slot.", .since = "3.0.0", .syntax = "slot"},
+      {.name = "getkeysinslot", .arity = 4, .flags = 0,
+       .cross = CrossWorker::BroadcastConcat, .handler = clusterGetkeysinslot,
+       .group = "cluster", .summary = "Returns the key names in a hash slot.", .since = "3.0.0", .syntax = "slot count"},
+      {.name = "help", .arity = 2, .flags = 0,
+       .handler = clusterHelp,
+       .group = "cluster", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+      {.name = "info", .arity = 2, .flags = 0,
+       .handler = clusterInfo,
+       .group = "cluster", .summary = "Returns information about the state of a node.", .since = "3.0.0"},
+      {.name = "keyslot", .arity = 3, .flags = 0,
+       .handler = clusterKeyslot,
+       .group = "cluster", .summary = "Returns the hash slot for a key.", .since = "3.0.0", .syntax = "key"},
+      {.name = "myid", .arity = 2, .flags = 0,
+       .handler = clusterMyid,
+       .group = "cluster", .summary = "Returns the ID of a node.", .since = "3.0.0"},
+      {.name = "nodes", .arity = 2, .flags = 0,
+       .handler = clusterNodes,
+       .group = "cluster", .summary = "Returns the cluster configuration for a node.", .since = "3.0.0"},
+      {.name = "shards", .arity = 2, .flags = 0,
+       .handler = clusterShards,
+       .group = "cluster", .summary = "Returns the mapping of cluster slots to shards.", .since = "7.0.0"},
+      {.name = "slots", .arity = 2, .flags = 0,
+       .handler = clusterSlots,
+       .group = "cluster", .summary = "Returns the mapping of cluster slots to nodes.", .since = "3.0.0"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "asking", .arity = 1, .flags = kFast, .acl = acl::kConnection,
+       .handler = clusterAccept,
+       .group = "cluster", .summary = "Signals that a cluster client is following an -ASK redirect.", .since = "3.0.0"},
+      {.name = "cluster", .arity = -2, .flags = 0,
+       .subcommands = kClusterSubcommands,
+       .group = "cluster", .summary = "A container for Redis Cluster commands.", .since = "3.0.0"},
+      {.name = "readonly", .arity = 1, .flags = kFast | kConnection, .acl = acl::kConnection,
+       .handler = clusterAccept,
+       .group = "cluster", .summary = "Enables read-only queries for a connection to a Redis Cluster replica node.", .since = "3.0.0"},
+      {.name = "readwrite", .arity = 1, .flags = kFast | kConnection, .acl = acl::kConnection,
+       .handler = clusterAccept,
+       .group = "cluster", .summary = "Enables read-write queries for a connection to a Reids Cluster replica node.", .since = "3.0.0"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -73,6 +73,10 @@ void removeElements(CommandContext& ctx, Type type);
 using VisitTuple = std::function<void(std::string_view key, std::string_view value)>;
 void randomDistinct(const Store::Entry* e, std::size_t wanted, const VisitTuple& visit);
 
+// The argument after LMPOP's / ZMPOP's keys (LEFT|RIGHT, MIN|MAX), where
+// args[numkeysAt] counts them; empty when there is none.
+std::string_view directionAfterKeys(std::span<const std::string_view> args, std::size_t numkeysAt);
+
 // "ERR invalid expire time in '<command>' command"
 void replyInvalidExpire(CommandContext& ctx);
 // Turns a relative or absolute expiry argument into Unix ms like Redis's

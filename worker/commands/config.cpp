@@ -8,6 +8,7 @@
 
 #include "common/config/notify_flags.h"
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -307,3 +308,38 @@ void configHelp(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> configCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kConfigSubcommands[] = {
+      {.name = "get", .arity = -3, .flags = kAdmin | kNoScript,
+       .keyFlags = "RO access", .handler = configGet,
+       .group = "server", .summary = "Returns the effective values of configuration parameters.", .since = "2.0.0", .syntax = "parameter..."},
+      {.name = "help", .arity = 2, .flags = 0,
+       .handler = configHelp,
+       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+      {.name = "resetstat", .arity = 2, .flags = kAdmin | kNoScript,
+       .cross = CrossWorker::BroadcastSame, .handler = configResetstat,
+       .group = "server", .summary = "Reset the stats returned by INFO", .since = "2.0.0"},
+      {.name = "rewrite", .arity = 2, .flags = kAdmin | kNoScript,
+       .handler = configRewrite,
+       .group = "server", .summary = "Rewrite the configuration file with the in memory configuration", .since = "2.8.0"},
+      {.name = "set", .arity = -4, .flags = kAdmin | kNoScript,
+       .cross = CrossWorker::BroadcastSame, .handler = configSet,
+       .group = "server", .summary = "Set configuration parameters to the given values", .since = "2.0.0", .syntax = "(parameter value)..."},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "config", .arity = -2, .flags = 0,
+       .subcommands = kConfigSubcommands,
+       .group = "server", .summary = "A container for server configuration commands.", .since = "2.0.0"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

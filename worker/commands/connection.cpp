@@ -2,6 +2,7 @@
 #include <climits>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -203,3 +204,65 @@ void clientHelp(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> connectionCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kClientSubcommands[] = {
+      {.name = "getname", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientGetname,
+       .group = "connection", .summary = "Returns the name of the connection.", .since = "2.6.9"},
+      {.name = "help", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = clientHelp,
+       .group = "connection", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+      {.name = "id", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientId,
+       .group = "connection", .summary = "Returns the unique client ID of the connection.", .since = "5.0.0"},
+      {.name = "info", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientInfo,
+       .group = "connection", .summary = "Returns information about the connection.", .since = "6.2.0"},
+      {.name = "reply", .arity = 3, .flags = kNoScript | kConnection, .acl = acl::kConnection,
+       .handler = clientReply,
+       .group = "connection", .summary = "Instructs the server whether to reply to commands.", .since = "3.2.0", .syntax = "ON|OFF|SKIP"},
+      {.name = "list", .arity = -2, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientList,
+       .group = "connection", .summary = "Lists open connections.", .since = "2.4.0", .syntax = "[TYPE:client-type]"},
+      {.name = "setname", .arity = 3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientSetname,
+       .group = "connection", .summary = "Sets the connection name.", .since = "2.6.9", .syntax = "connection-name"},
+      {.name = "unblock", .arity = -3, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
+       .cross = CrossWorker::BroadcastSum, .handler = clientUnblock,
+       .group = "connection", .summary = "Unblock a client blocked in a blocking command from a different connection", .since = "5.0.0", .syntax = "client-id [TIMEOUT|ERROR]"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "auth", .arity = -2, .flags = kNoAuth | kFast | kConnection | kNoScript | kAllowBusy, .acl = acl::kConnection,
+       .handler = auth,
+       .group = "connection", .summary = "Authenticates the connection.", .since = "1.0.0", .syntax = "[username] password"},
+      {.name = "client", .arity = -2, .flags = 0,
+       .subcommands = kClientSubcommands,
+       .group = "connection", .summary = "A container for client connection commands.", .since = "2.4.0"},
+      {.name = "echo", .arity = 2, .flags = kFast | kConnection, .acl = acl::kConnection,
+       .handler = echo,
+       .group = "connection", .summary = "Returns the given string.", .since = "1.0.0", .syntax = "message"},
+      {.name = "hello", .arity = -1, .flags = kNoAuth | kFast | kConnection | kNoScript | kAllowBusy, .acl = acl::kConnection,
+       .handler = hello,
+       .group = "connection", .summary = "Handshakes with the Redis server.", .since = "6.0.0", .syntax = "[protover [AUTH:username password] [SETNAME:clientname]]"},
+      {.name = "ping", .arity = -1, .flags = kFast | kConnection | kSubscribedOk | kDiskErrorRefuses, .acl = acl::kConnection,
+       .handler = ping,
+       .group = "connection", .summary = "Returns the server's liveliness response.", .since = "1.0.0", .syntax = "[message]"},
+      {.name = "quit", .arity = -1, .flags = kNoAuth | kFast | kConnection | kRunsInMulti | kSubscribedOk | kNoScript | kAllowBusy, .acl = acl::kConnection,
+       .handler = quit,
+       .group = "connection", .summary = "Closes the connection.", .since = "1.0.0"},
+      {.name = "select", .arity = 2, .flags = kFast | kConnection, .acl = acl::kConnection,
+       .handler = select,
+       .group = "connection", .summary = "Changes the selected database.", .since = "1.0.0", .syntax = "index"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -3,6 +3,7 @@
 // expire cycle (lazy expiry goes on); SET-DISABLE-DENY-SCRIPTS lets
 // scripts call commands Redis marks noscript (its tests call DEBUG so).
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -90,3 +91,35 @@ void debugHelp(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> debugCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kDebugSubcommands[] = {
+      {.name = "help", .arity = 2, .flags = kAdmin,
+       .handler = debugHelp,
+       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "1.0.0"},
+      {.name = "protocol", .arity = 3, .flags = kAdmin,
+       .handler = debugProtocol,
+       .group = "server", .summary = "Replies with a value of each RESP type.", .since = "1.0.0", .syntax = "type"},
+      {.name = "set-active-expire", .arity = 3, .flags = kAdmin,
+       .cross = CrossWorker::BroadcastSame, .handler = debugSetActiveExpire,
+       .group = "server", .summary = "Pauses or resumes the active expire cycle.", .since = "1.0.0", .syntax = "0|1"},
+      {.name = "set-disable-deny-scripts", .arity = 3, .flags = kAdmin,
+       .cross = CrossWorker::BroadcastSame, .handler = debugSetDisableDenyScripts,
+       .group = "server", .summary = "Lets scripts call commands denied in scripts (tests only).", .since = "1.0.0", .syntax = "0|1"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "debug", .arity = -2, .flags = kAdmin | kNoScript | kDebug,
+       .subcommands = kDebugSubcommands,
+       .group = "server", .summary = "A container for debugging commands.", .since = "1.0.0"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -2,6 +2,7 @@
 #include <climits>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -86,3 +87,45 @@ void persist(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> expiryCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "expire", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = expire, .events = {.type = 'g', .event = "expire", .rule = KeyEventSpec::EventOrDel},
+       .group = "keyspace", .summary = "Sets the expiration time of a key in seconds.", .since = "1.0.0", .syntax = "key seconds [NX|XX|GT|LT]"},
+      {.name = "expireat", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = expireat, .events = {.type = 'g', .event = "expire", .rule = KeyEventSpec::EventOrDel},
+       .group = "keyspace", .summary = "Sets the expiration time of a key to a Unix timestamp.", .since = "1.2.0", .syntax = "key unix-time-seconds [NX|XX|GT|LT]"},
+      {.name = "expiretime", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = expiretime,
+       .group = "keyspace", .summary = "Returns the expiration time of a key as a Unix timestamp.", .since = "7.0.0", .syntax = "key"},
+      {.name = "persist", .arity = 2, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = persist, .events = {.type = 'g', .event = "persist"},
+       .group = "keyspace", .summary = "Removes the expiration time of a key.", .since = "2.2.0", .syntax = "key"},
+      {.name = "pexpire", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = pexpire, .events = {.type = 'g', .event = "expire", .rule = KeyEventSpec::EventOrDel},
+       .group = "keyspace", .summary = "Sets the expiration time of a key in milliseconds.", .since = "2.6.0", .syntax = "key milliseconds [NX|XX|GT|LT]"},
+      {.name = "pexpireat", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = pexpireat, .events = {.type = 'g', .event = "expire", .rule = KeyEventSpec::EventOrDel},
+       .group = "keyspace", .summary = "Sets the expiration time of a key to a Unix milliseconds timestamp.", .since = "2.6.0", .syntax = "key unix-time-milliseconds [NX|XX|GT|LT]"},
+      {.name = "pexpiretime", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = pexpiretime,
+       .group = "keyspace", .summary = "Returns the expiration time of a key as a Unix milliseconds timestamp.", .since = "7.0.0", .syntax = "key"},
+      {.name = "pttl", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = pttl,
+       .group = "keyspace", .summary = "Returns the expiration time in milliseconds of a key.", .since = "2.6.0", .syntax = "key"},
+      {.name = "ttl", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = ttl,
+       .group = "keyspace", .summary = "Returns the expiration time in seconds of a key.", .since = "1.0.0", .syntax = "key"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

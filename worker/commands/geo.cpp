@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 #include "worker/commands/zset_ranges.h"
 #include "worker/types/geohash.h"
 
@@ -360,3 +361,48 @@ void georadiusKeyIndices(std::span<const std::string_view> args, std::vector<std
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> geoCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "geoadd", .arity = -5, .flags = kWrite, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = geoadd, .events = {.type = 'z', .event = "zadd"},
+       .group = "geo", .summary = "Add one or more geospatial items in the geospatial index represented using a sorted set", .since = "3.2.0", .syntax = "key [NX|XX] [CH] (longitude latitude member)..."},
+      {.name = "geodist", .arity = -4, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = geodist,
+       .group = "geo", .summary = "Returns the distance between two members of a geospatial index", .since = "3.2.0", .syntax = "key member1 member2 [M|KM|FT|MI]"},
+      {.name = "geohash", .arity = -2, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = geohash,
+       .group = "geo", .summary = "Returns members of a geospatial index as standard geohash strings", .since = "3.2.0", .syntax = "key member..."},
+      {.name = "geopos", .arity = -2, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = geopos,
+       .group = "geo", .summary = "Returns longitude and latitude of members of a geospatial index", .since = "3.2.0", .syntax = "key member..."},
+      {.name = "georadius", .arity = -6, .flags = kWrite, .acl = acl::kGeo,
+       .keys = {.find = georadiusKeyIndices}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access;OW update;OW update", .handler = georadius,
+       .group = "geo", .summary = "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", .since = "3.2.0", .syntax = "key longitude latitude radius (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT:count [ANY]] [ASC|DESC] [STORE:key] [STOREDIST:key]"},
+      {.name = "georadius_ro", .arity = -6, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = georadiusRo,
+       .group = "geo", .summary = "A read-only variant for GEORADIUS", .since = "3.2.10", .syntax = "key longitude latitude radius (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT:count [ANY]] [ASC|DESC]"},
+      {.name = "georadiusbymember", .arity = -5, .flags = kWrite, .acl = acl::kGeo,
+       .keys = {.find = georadiusKeyIndices}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access;OW update;OW update", .handler = georadiusbymember,
+       .group = "geo", .summary = "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", .since = "3.2.0", .syntax = "key member radius (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT:count [ANY]] [ASC|DESC] [STORE:key] [STOREDIST:key]"},
+      {.name = "georadiusbymember_ro", .arity = -5, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = georadiusbymemberRo,
+       .group = "geo", .summary = "A read-only variant for GEORADIUSBYMEMBER", .since = "3.2.10", .syntax = "key member radius (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT:count [ANY]] [ASC|DESC]"},
+      {.name = "geosearch", .arity = -7, .flags = kReadonly, .acl = acl::kGeo,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = geosearch,
+       .group = "geo", .summary = "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", .since = "6.2.0", .syntax = "key (FROMMEMBER:member|FROMLONLAT (longitude latitude)) ((BYRADIUS:radius (M|KM|FT|MI))|(BYBOX:width height (M|KM|FT|MI))) [ASC|DESC] [COUNT:count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"},
+      {.name = "geosearchstore", .arity = -8, .flags = kWrite, .acl = acl::kGeo,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = geosearchstore, .events = {.type = 'z', .event = "geosearchstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "geo", .summary = "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.", .since = "6.2.0", .syntax = "key key (FROMMEMBER:member|FROMLONLAT (longitude latitude)) ((BYRADIUS:radius (M|KM|FT|MI))|(BYBOX:width height (M|KM|FT|MI))) [ASC|DESC] [COUNT:count [ANY]] [STOREDIST]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

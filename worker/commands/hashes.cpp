@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -196,3 +197,66 @@ void hscan(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> hashCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "hdel", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = hdel, .events = {.type = 'h', .event = "hdel"},
+       .group = "hash", .summary = "Delete one or more hash fields", .since = "2.0.0", .syntax = "key field..."},
+      {.name = "hexists", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = hexists,
+       .group = "hash", .summary = "Determine if a hash field exists", .since = "2.0.0", .syntax = "key field"},
+      {.name = "hget", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hget,
+       .group = "hash", .summary = "Get the value of a hash field", .since = "2.0.0", .syntax = "key field"},
+      {.name = "hgetall", .arity = 2, .flags = kReadonly, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hgetall,
+       .group = "hash", .summary = "Get all the fields and values in a hash", .since = "2.0.0", .syntax = "key"},
+      {.name = "hincrby", .arity = 4, .flags = kWrite | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = hincrby, .events = {.type = 'h', .event = "hincrby"},
+       .group = "hash", .summary = "Increment the integer value of a hash field by the given number", .since = "2.0.0", .syntax = "key field increment"},
+      {.name = "hincrbyfloat", .arity = 4, .flags = kWrite | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = hincrbyfloat, .events = {.type = 'h', .event = "hincrbyfloat"},
+       .group = "hash", .summary = "Increment the float value of a hash field by the given amount", .since = "2.6.0", .syntax = "key field increment"},
+      {.name = "hkeys", .arity = 2, .flags = kReadonly, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hkeys,
+       .group = "hash", .summary = "Get all the fields in a hash", .since = "2.0.0", .syntax = "key"},
+      {.name = "hlen", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = hlen,
+       .group = "hash", .summary = "Get the number of fields in a hash", .since = "2.0.0", .syntax = "key"},
+      {.name = "hmget", .arity = -3, .flags = kReadonly | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hmget,
+       .group = "hash", .summary = "Get the values of all the given hash fields", .since = "2.0.0", .syntax = "key field..."},
+      {.name = "hmset", .arity = -4, .flags = kWrite | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = hmset, .events = {.type = 'h', .event = "hset"},
+       .group = "hash", .summary = "Set multiple hash fields to multiple values", .since = "2.0.0", .syntax = "key (field value)..."},
+      {.name = "hrandfield", .arity = -2, .flags = kReadonly, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hrandfield,
+       .group = "hash", .summary = "Get one or multiple random fields from a hash", .since = "6.2.0", .syntax = "key [count [WITHVALUES]]"},
+      {.name = "hscan", .arity = -3, .flags = kReadonly, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hscan,
+       .group = "hash", .summary = "Incrementally iterate hash fields and associated values", .since = "2.8.0", .syntax = "key cursor [MATCH:pattern] [COUNT:count]"},
+      {.name = "hset", .arity = -4, .flags = kWrite | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = hset, .events = {.type = 'h', .event = "hset"},
+       .group = "hash", .summary = "Set the string value of a hash field", .since = "2.0.0", .syntax = "key (field value)..."},
+      {.name = "hsetnx", .arity = 4, .flags = kWrite | kFast | kNoneIsNoChange, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = hsetnx, .events = {.type = 'h', .event = "hset"},
+       .group = "hash", .summary = "Set the value of a hash field, only if the field does not exist", .since = "2.0.0", .syntax = "key field value"},
+      {.name = "hstrlen", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = hstrlen,
+       .group = "hash", .summary = "Get the length of the value of a hash field", .since = "3.2.0", .syntax = "key field"},
+      {.name = "hvals", .arity = 2, .flags = kReadonly, .acl = acl::kHash,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = hvals,
+       .group = "hash", .summary = "Get all the values in a hash", .since = "2.0.0", .syntax = "key"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

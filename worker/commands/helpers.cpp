@@ -118,4 +118,10 @@ void replyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {
   for (std::string_view line : lines) ctx.reply.simple(line);
 }
 
+std::string_view directionAfterKeys(std::span<const std::string_view> args, std::size_t numkeysAt) {
+  const auto n = parseInteger(args[numkeysAt]);
+  const std::size_t where = numkeysAt + 1 + static_cast<std::size_t>(n.value_or(0));
+  return n && where < args.size() ? args[where] : std::string_view();
+}
+
 }  // namespace keyloop::commands

@@ -1,6 +1,7 @@
 // HyperLogLog commands: PFADD PFCOUNT PFMERGE over Redis's representation
 // (types/hyperloglog.h), stored as plain string values.
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 #include "worker/types/hyperloglog.h"
 
 namespace keyloop::commands {
@@ -114,3 +115,33 @@ void pfdebug(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> hyperloglogCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "pfadd", .arity = -2, .flags = kWrite | kFast, .acl = acl::kHyperLogLog,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = pfadd, .events = {.type = '$', .event = "pfadd"},
+       .group = "hyperloglog", .summary = "Adds the specified elements to the specified HyperLogLog.", .since = "2.8.9", .syntax = "key [element...]"},
+      {.name = "pfcount", .arity = -2, .flags = kReadonly, .acl = acl::kHyperLogLog,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access", .handler = pfcount,
+       .group = "hyperloglog", .summary = "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", .since = "2.8.9", .syntax = "key..."},
+      {.name = "pfdebug", .arity = 3, .flags = kWrite | kAdmin, .acl = acl::kHyperLogLog,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access", .handler = pfdebug,
+       .group = "hyperloglog", .summary = "Internal commands for debugging HyperLogLog values", .since = "2.8.9", .syntax = "subcommand key"},
+      {.name = "pfmerge", .arity = -2, .flags = kWrite, .acl = acl::kHyperLogLog,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access insert;RO access", .handler = pfmerge, .events = {.type = '$', .event = "pfadd", .firstKeyOnly = true},
+       .group = "hyperloglog", .summary = "Merge N different HyperLogLogs into a single one.", .since = "2.8.9", .syntax = "key key..."},
+      {.name = "pfselftest", .arity = 1, .flags = kAdmin, .acl = acl::kHyperLogLog,
+       .handler = pfselftest,
+       .group = "hyperloglog", .summary = "An internal command for testing HyperLogLog values", .since = "2.8.9"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 #include "worker/persistence.h"
 #include "worker/scripting/lua_engine.h"
 
@@ -345,3 +346,24 @@ void totals(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> infoCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__totals", .arity = 1, .flags = kInternal,
+       .handler = totals,
+       .group = "server", .summary = "This worker's INFO counters (INFO sums them).", .since = "0.1.0"},
+      {.name = "info", .arity = -1, .flags = 0, .acl = acl::kDangerous,
+       .cross = CrossWorker::GatherTotals, .handler = info,
+       .group = "server", .summary = "Returns information and statistics about the server.", .since = "1.0.0", .syntax = "[section...]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

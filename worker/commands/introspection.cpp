@@ -4,8 +4,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <bit>
+
 
 #include "worker/command_docs.h"
+#include "worker/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
@@ -33,8 +36,11 @@ void replyCommandInfo(CommandContext& ctx, const CommandSpec& spec, std::string_
   ctx.reply.integer(spec.keys.first);
   ctx.reply.integer(spec.keys.last);
   ctx.reply.integer(spec.keys.step);
-  ctx.reply.set(1);
-  ctx.reply.simple("@" + std::string(spec.group));
+  const std::uint32_t categories = aclCategoriesOf(spec);
+  ctx.reply.set(static_cast<std::size_t>(std::popcount(categories)));
+  for (std::size_t i = 0; i < std::size(acl::kNames); ++i) {
+    if (categories & (1u << i)) ctx.reply.simple("@" + std::string(acl::kNames[i]));
+  }
   ctx.reply.set(0);  // tips
   ctx.reply.array(0);  // key specs: clients fall back to first/last/step
   ctx.reply.array(spec.subcommands.size());
@@ -168,3 +174,44 @@ void time(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> introspectionCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kCommandSubcommands[] = {
+      {.name = "count", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandCount,
+       .group = "server", .summary = "Returns a count of commands.", .since = "2.8.13"},
+      {.name = "docs", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandDocs,
+       .group = "server", .summary = "Returns documentary information about one, multiple or all commands.", .since = "7.0.0", .syntax = "[command-name...]"},
+      {.name = "getkeys", .arity = -4, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandGetkeys,
+       .group = "server", .summary = "Extracts the key names from an arbitrary command.", .since = "2.8.13", .syntax = "command [arg...]"},
+      {.name = "getkeysandflags", .arity = -4, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandGetkeysAndFlags,
+       .group = "server", .summary = "Extracts the key names and access flags for an arbitrary command.", .since = "7.0.0", .syntax = "command [arg...]"},
+      {.name = "help", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandHelp,
+       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+      {.name = "info", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandInfo,
+       .group = "server", .summary = "Returns information about one, multiple or all commands.", .since = "2.8.13", .syntax = "[command-name...]"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "command", .arity = -1, .flags = kConnection, .acl = acl::kConnection,
+       .handler = command, .subcommands = kCommandSubcommands,
+       .group = "server", .summary = "Returns detailed information about all commands.", .since = "2.8.13"},
+      {.name = "time", .arity = 1, .flags = kFast,
+       .handler = time,
+       .group = "server", .summary = "Returns the server time.", .since = "2.6.0"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

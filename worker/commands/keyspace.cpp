@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -104,3 +105,57 @@ void flushdb(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> keyspaceCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "dbsize", .arity = 1, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .cross = CrossWorker::BroadcastSum, .handler = dbsize,
+       .group = "keyspace", .summary = "Returns the number of keys in the database.", .since = "1.0.0"},
+      {.name = "del", .arity = -2, .flags = kWrite | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RM delete", .handler = del, .events = {.type = 'g', .event = "del"},
+       .group = "keyspace", .summary = "Deletes one or more keys.", .since = "1.0.0", .syntax = "key..."},
+      {.name = "exists", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RO", .handler = exists,
+       .group = "keyspace", .summary = "Determines whether one or more keys exist.", .since = "1.0.0", .syntax = "key..."},
+      {.name = "flushall", .arity = -1, .flags = kWrite | kWipesKeyspace | kNeverGrows, .acl = acl::kKeyspace | acl::kDangerous,
+       .cross = CrossWorker::BroadcastSame, .handler = flushdb,
+       .group = "server", .summary = "Removes all keys from all databases.", .since = "1.0.0", .syntax = "[ASYNC|SYNC]"},
+      {.name = "flushdb", .arity = -1, .flags = kWrite | kWipesKeyspace | kNeverGrows, .acl = acl::kKeyspace | acl::kDangerous,
+       .cross = CrossWorker::BroadcastSame, .handler = flushdb,
+       .group = "server", .summary = "Remove all keys from the current database.", .since = "1.0.0", .syntax = "[ASYNC|SYNC]"},
+      {.name = "keys", .arity = 2, .flags = kReadonly, .acl = acl::kKeyspace | acl::kDangerous,
+       .cross = CrossWorker::BroadcastConcat, .handler = keys,
+       .group = "keyspace", .summary = "Returns all key names that match a pattern.", .since = "1.0.0", .syntax = "pattern"},
+      {.name = "randomkey", .arity = 1, .flags = kReadonly, .acl = acl::kKeyspace,
+       .cross = CrossWorker::BroadcastRandom, .handler = randomkey,
+       .group = "keyspace", .summary = "Returns a random key name from the database.", .since = "1.0.0"},
+      {.name = "rename", .arity = 3, .flags = kWrite | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;OW update", .handler = rename, .events = {.type = 'g', .event = "rename_from", .rule = KeyEventSpec::Renames, .second = "rename_to"},
+       .group = "keyspace", .summary = "Renames a key and overwrites the destination.", .since = "1.0.0", .syntax = "key newkey"},
+      {.name = "renamenx", .arity = 3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;OW insert", .handler = renamenx, .events = {.type = 'g', .event = "rename_from", .rule = KeyEventSpec::Renames, .second = "rename_to"},
+       .group = "keyspace", .summary = "Renames a key only when the target key name doesn't exist.", .since = "1.0.0", .syntax = "key newkey"},
+      {.name = "scan", .arity = -2, .flags = kReadonly, .acl = acl::kKeyspace,
+       .cross = CrossWorker::BroadcastScan, .handler = scan,
+       .group = "keyspace", .summary = "Iterates over the key names in the database.", .since = "2.8.0", .syntax = "cursor [MATCH:pattern] [COUNT:count] [TYPE:type]"},
+      {.name = "touch", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RO", .handler = touch,
+       .group = "keyspace", .summary = "Returns the number of existing keys out of those specified after updating the time they were last accessed.", .since = "3.2.1", .syntax = "key..."},
+      {.name = "type", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = type,
+       .group = "keyspace", .summary = "Determines the type of value stored at a key.", .since = "1.0.0", .syntax = "key"},
+      {.name = "unlink", .arity = -2, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
+       .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RM delete", .handler = del, .events = {.type = 'g', .event = "del"},
+       .group = "keyspace", .summary = "Asynchronously deletes one or more keys.", .since = "4.0.0", .syntax = "key..."},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -103,3 +104,21 @@ void lcs(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> lcsCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "lcs", .arity = -3, .flags = kReadonly, .acl = acl::kString,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = lcs,
+       .group = "string", .summary = "Find longest common substring", .since = "7.0.0", .syntax = "key1 key2 [LEN] [IDX] [MINMATCHLEN:len] [WITHMATCHLEN]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -333,3 +334,108 @@ void blmpop(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+namespace {
+
+using namespace commands;
+
+constexpr auto kList = static_cast<std::uint8_t>(Type::List);
+constexpr BlockingSpec kListWait{{1, -2, 1}, kList, -1};          // BLPOP key... timeout
+constexpr BlockingSpec kListMoveWait{{1, 1, 1}, kList, -1};       // BLMOVE source dest ... timeout
+constexpr BlockingSpec kListNumkeysWait{{.numkeysAt = 2}, kList, 1};  // BLMPOP timeout numkeys key...
+
+std::string_view sideOf(std::string_view where, std::string_view left, std::string_view right) {
+  return equalsIgnoreCase(where, "left") ? left : right;
+}
+// LMOVE/BLMOVE source destination LEFT|RIGHT LEFT|RIGHT
+std::string_view moveEvents(std::span<const std::string_view> a, std::size_t, std::size_t group) {
+  return group == 0 ? sideOf(a[3], "lpop", "rpop") : sideOf(a[4], "lpush", "rpush");
+}
+std::string_view lmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return sideOf(directionAfterKeys(a, 1), "lpop", "rpop");
+}
+std::string_view blmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return sideOf(directionAfterKeys(a, 2), "lpop", "rpop");
+}
+
+}  // namespace
+
+std::span<const CommandSpec> listCommands() {
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "blmove", .arity = 6, .flags = kWrite | kNoScript, .acl = acl::kList | acl::kBlocking,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;RW insert", .handler = blmove, .blocking = &kListMoveWait, .events = {.type = 'l', .eventOf = moveEvents},
+       .group = "list", .summary = "Pop an element from a list, push it to another list and return it; or block until one is available", .since = "6.2.0", .syntax = "key key (LEFT|RIGHT) (LEFT|RIGHT) timeout"},
+      {.name = "blmpop", .arity = -5, .flags = kWrite | kNeverGrows, .acl = acl::kList | acl::kBlocking,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = blmpop, .blocking = &kListNumkeysWait, .events = {.type = 'l', .eventOf = blmpopEvent},
+       .group = "list", .summary = "Pop elements from a list, or block until one is available", .since = "7.0.0", .syntax = "timeout numkeys key... (LEFT|RIGHT) [COUNT:count]"},
+      {.name = "blpop", .arity = -3, .flags = kWrite | kNoScript | kNeverGrows, .acl = acl::kList | acl::kBlocking,
+       .keys = {1, -2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = blpop, .blocking = &kListWait, .events = {.type = 'l', .event = "lpop"},
+       .group = "list", .summary = "Remove and get the first element in a list, or block until one is available", .since = "2.0.0", .syntax = "key... timeout"},
+      {.name = "brpop", .arity = -3, .flags = kWrite | kNoScript | kNeverGrows, .acl = acl::kList | acl::kBlocking,
+       .keys = {1, -2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = brpop, .blocking = &kListWait, .events = {.type = 'l', .event = "rpop"},
+       .group = "list", .summary = "Remove and get the last element in a list, or block until one is available", .since = "2.0.0", .syntax = "key... timeout"},
+      {.name = "brpoplpush", .arity = 4, .flags = kWrite | kNoScript, .acl = acl::kList | acl::kBlocking,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;RW insert", .handler = brpoplpush, .blocking = &kListMoveWait, .events = {.type = 'l', .event = "rpop", .second = "lpush"},
+       .group = "list", .summary = "Pop an element from a list, push it to another list and return it; or block until one is available", .since = "2.2.0", .syntax = "key key timeout"},
+      {.name = "lindex", .arity = 3, .flags = kReadonly, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = lindex,
+       .group = "list", .summary = "Get an element from a list by its index", .since = "1.0.0", .syntax = "key index"},
+      {.name = "linsert", .arity = 5, .flags = kWrite, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = linsert, .events = {.type = 'l', .event = "linsert"},
+       .group = "list", .summary = "Insert an element before or after another element in a list", .since = "2.2.0", .syntax = "key (BEFORE|AFTER) pivot element"},
+      {.name = "llen", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = llen,
+       .group = "list", .summary = "Get the length of a list", .since = "1.0.0", .syntax = "key"},
+      {.name = "lmove", .arity = 5, .flags = kWrite, .acl = acl::kList,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;RW insert", .handler = lmove, .events = {.type = 'l', .eventOf = moveEvents},
+       .group = "list", .summary = "Pop an element from a list, push it to another list and return it", .since = "6.2.0", .syntax = "key key (LEFT|RIGHT) (LEFT|RIGHT)"},
+      {.name = "lmpop", .arity = -4, .flags = kWrite | kNeverGrows, .acl = acl::kList,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = lmpop, .events = {.type = 'l', .eventOf = lmpopEvent},
+       .group = "list", .summary = "Pop elements from a list", .since = "7.0.0", .syntax = "numkeys key... (LEFT|RIGHT) [COUNT:count]"},
+      {.name = "lpop", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = lpop, .events = {.type = 'l', .event = "lpop"},
+       .group = "list", .summary = "Remove and get the first elements in a list", .since = "1.0.0", .syntax = "key [count]"},
+      {.name = "lpos", .arity = -3, .flags = kReadonly, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = lpos,
+       .group = "list", .summary = "Return the index of matching elements on a list", .since = "6.0.6", .syntax = "key element [RANK:rank] [COUNT:num-matches] [MAXLEN:len]"},
+      {.name = "lpush", .arity = -3, .flags = kWrite | kFast, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = lpush, .events = {.type = 'l', .event = "lpush"},
+       .group = "list", .summary = "Prepend one or multiple elements to a list", .since = "1.0.0", .syntax = "key element..."},
+      {.name = "lpushx", .arity = -3, .flags = kWrite | kFast, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = lpushx, .events = {.type = 'l', .event = "lpush"},
+       .group = "list", .summary = "Prepend an element to a list, only if the list exists", .since = "2.2.0", .syntax = "key element..."},
+      {.name = "lrange", .arity = 4, .flags = kReadonly, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = lrange,
+       .group = "list", .summary = "Get a range of elements from a list", .since = "1.0.0", .syntax = "key start stop"},
+      {.name = "lrem", .arity = 4, .flags = kWrite | kNoneIsNoChange | kNeverGrows, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = lrem, .events = {.type = 'l', .event = "lrem"},
+       .group = "list", .summary = "Remove elements from a list", .since = "1.0.0", .syntax = "key count element"},
+      {.name = "lset", .arity = 4, .flags = kWrite, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = lset, .events = {.type = 'l', .event = "lset"},
+       .group = "list", .summary = "Set the value of an element in a list by its index", .since = "1.0.0", .syntax = "key index element"},
+      {.name = "ltrim", .arity = 4, .flags = kWrite | kNeverGrows, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = ltrim, .events = {.type = 'l', .event = "ltrim"},
+       .group = "list", .summary = "Trim a list to the specified range", .since = "1.0.0", .syntax = "key start stop"},
+      {.name = "rpop", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = rpop, .events = {.type = 'l', .event = "rpop"},
+       .group = "list", .summary = "Remove and get the last elements in a list", .since = "1.0.0", .syntax = "key [count]"},
+      {.name = "rpoplpush", .arity = 3, .flags = kWrite, .acl = acl::kList,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;RW insert", .handler = rpoplpush, .events = {.type = 'l', .event = "rpop", .second = "lpush"},
+       .group = "list", .summary = "Remove the last element in a list, prepend it to another list and return it", .since = "1.2.0", .syntax = "key key"},
+      {.name = "rpush", .arity = -3, .flags = kWrite | kFast, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = rpush, .events = {.type = 'l', .event = "rpush"},
+       .group = "list", .summary = "Append one or multiple elements to a list", .since = "1.0.0", .syntax = "key element..."},
+      {.name = "rpushx", .arity = -3, .flags = kWrite | kFast, .acl = acl::kList,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = rpushx, .events = {.type = 'l', .event = "rpush"},
+       .group = "list", .summary = "Append an element to a list, only if the list exists", .since = "2.2.0", .syntax = "key element..."},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

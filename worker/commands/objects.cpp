@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 #include "worker/eviction.h"
 #include "worker/rdb/dump.h"
 #include "worker/rdb/value_codec.h"
@@ -225,3 +226,67 @@ void restore(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> objectCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kMemorySubcommands[] = {
+      {.name = "doctor", .arity = 2, .flags = 0,
+       .handler = memoryDoctor,
+       .group = "server", .summary = "Outputs memory problems report", .since = "4.0.0"},
+      {.name = "help", .arity = 2, .flags = 0,
+       .handler = memoryHelp,
+       .group = "server", .summary = "Show helpful text about the different subcommands", .since = "4.0.0"},
+      {.name = "malloc-stats", .arity = 2, .flags = 0,
+       .handler = memoryMallocStats,
+       .group = "server", .summary = "Show allocator internal stats", .since = "4.0.0"},
+      {.name = "purge", .arity = 2, .flags = 0,
+       .cross = CrossWorker::BroadcastSame, .handler = memoryPurge,
+       .group = "server", .summary = "Ask the allocator to release memory", .since = "4.0.0"},
+      {.name = "usage", .arity = -3, .flags = kReadonly,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = memoryUsage,
+       .group = "server", .summary = "Estimate the memory usage of a key", .since = "4.0.0", .syntax = "key [SAMPLES:count]"},
+  };
+  static constexpr CommandSpec kObjectSubcommands[] = {
+      {.name = "encoding", .arity = 3, .flags = kReadonly, .acl = acl::kKeyspace,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = objectEncoding,
+       .group = "generic", .summary = "Inspect the internal encoding of a Redis object", .since = "2.2.3", .syntax = "key"},
+      {.name = "freq", .arity = 3, .flags = kReadonly, .acl = acl::kKeyspace,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = objectFreq,
+       .group = "generic", .summary = "Get the logarithmic access frequency counter of a Redis object", .since = "4.0.0", .syntax = "key"},
+      {.name = "help", .arity = 2, .flags = 0, .acl = acl::kKeyspace,
+       .handler = objectHelp,
+       .group = "generic", .summary = "Show helpful text about the different subcommands", .since = "6.2.0"},
+      {.name = "idletime", .arity = 3, .flags = kReadonly, .acl = acl::kKeyspace,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = objectIdletime,
+       .group = "generic", .summary = "Get the time since a Redis object was last accessed", .since = "2.2.3", .syntax = "key"},
+      {.name = "refcount", .arity = 3, .flags = kReadonly, .acl = acl::kKeyspace,
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = objectRefcount,
+       .group = "generic", .summary = "Get the number of references to the value of the key", .since = "2.2.3", .syntax = "key"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "copy", .arity = -3, .flags = kWrite, .acl = acl::kKeyspace,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access;OW update", .handler = copy, .events = {.type = 'g', .second = "copy_to"},
+       .group = "generic", .summary = "Copy a key", .since = "6.2.0", .syntax = "key key [DB:destination-db] [REPLACE]"},
+      {.name = "dump", .arity = 2, .flags = kReadonly, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = dump,
+       .group = "generic", .summary = "Return a serialized version of the value stored at the specified key.", .since = "2.6.0", .syntax = "key"},
+      {.name = "memory", .arity = -2, .flags = 0,
+       .subcommands = kMemorySubcommands,
+       .group = "server", .summary = "A container for memory diagnostics commands", .since = "4.0.0"},
+      {.name = "object", .arity = -2, .flags = 0,
+       .subcommands = kObjectSubcommands,
+       .group = "generic", .summary = "A container for object introspection commands", .since = "2.2.3"},
+      {.name = "restore", .arity = -4, .flags = kWrite, .acl = acl::kKeyspace | acl::kDangerous,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "OW update", .handler = restore, .events = {.type = 'g', .event = "restore"},
+       .group = "generic", .summary = "Create a key using the provided serialized value, previously obtained using DUMP.", .since = "2.6.0", .syntax = "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME:seconds] [FREQ:frequency]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -2,6 +2,7 @@
 // stops the server (persistence.h), so the first two and SHUTDOWN are
 // session handlers: their reply comes back from the master.
 #include "worker/client.h"
+#include "worker/command_families.h"
 #include "worker/commands/commands.h"
 #include "worker/dispatch.h"
 #include "worker/persistence.h"
@@ -60,3 +61,33 @@ void lastsave(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> persistenceCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "bgrewriteaof", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti,
+       .session = bgrewriteaof,
+       .group = "server", .summary = "Asynchronously rewrites the append-only file to disk.", .since = "1.0.0"},
+      {.name = "bgsave", .arity = -1, .flags = kAdmin | kNoScript | kNoMulti,
+       .session = bgsave,
+       .group = "server", .summary = "Asynchronously saves the database(s) to disk.", .since = "1.0.0", .syntax = "[SCHEDULE]"},
+      {.name = "lastsave", .arity = 1, .flags = kFast, .acl = acl::kAdmin | acl::kDangerous,
+       .handler = lastsave,
+       .group = "server", .summary = "Returns the Unix timestamp of the last successful save to disk.", .since = "1.0.0"},
+      {.name = "save", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti,
+       .session = save,
+       .group = "server", .summary = "Synchronously saves the database(s) to disk.", .since = "1.0.0"},
+      {.name = "shutdown", .arity = -1, .flags = kAdmin | kNoScript | kNoMulti | kAllowBusy,
+       .session = shutdown,
+       .group = "server", .summary = "Synchronously saves the database(s) to disk and shuts down the Redis server.", .since = "1.0.0", .syntax = "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

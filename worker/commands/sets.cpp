@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -266,3 +267,69 @@ void sscan(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> setCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "sadd", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = sadd, .events = {.type = 's', .event = "sadd"},
+       .group = "set", .summary = "Add one or more members to a set", .since = "1.0.0", .syntax = "key member..."},
+      {.name = "scard", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = scard,
+       .group = "set", .summary = "Get the number of members in a set", .since = "1.0.0", .syntax = "key"},
+      {.name = "sdiff", .arity = -2, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = sdiff,
+       .group = "set", .summary = "Subtract multiple sets", .since = "1.0.0", .syntax = "key..."},
+      {.name = "sdiffstore", .arity = -3, .flags = kWrite, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = sdiffstore, .events = {.type = 's', .event = "sdiffstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "set", .summary = "Subtract multiple sets and store the resulting set in a key", .since = "1.0.0", .syntax = "key key..."},
+      {.name = "sinter", .arity = -2, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = sinter,
+       .group = "set", .summary = "Intersect multiple sets", .since = "1.0.0", .syntax = "key..."},
+      {.name = "sintercard", .arity = -3, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = sintercard,
+       .group = "set", .summary = "Intersect multiple sets and return the cardinality of the result", .since = "7.0.0", .syntax = "numkeys key... [LIMIT:limit]"},
+      {.name = "sinterstore", .arity = -3, .flags = kWrite, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW update;RO access", .handler = sinterstore, .events = {.type = 's', .event = "sinterstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "set", .summary = "Intersect multiple sets and store the resulting set in a key", .since = "1.0.0", .syntax = "key key..."},
+      {.name = "sismember", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = sismember,
+       .group = "set", .summary = "Determine if a given value is a member of a set", .since = "1.0.0", .syntax = "key member"},
+      {.name = "smembers", .arity = 2, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = smembers,
+       .group = "set", .summary = "Get all the members in a set", .since = "1.0.0", .syntax = "key"},
+      {.name = "smismember", .arity = -3, .flags = kReadonly | kFast, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = smismember,
+       .group = "set", .summary = "Returns the membership associated with the given elements for a set", .since = "6.2.0", .syntax = "key member..."},
+      {.name = "smove", .arity = 4, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kSet,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;RW insert", .handler = smove, .events = {.type = 's', .event = "srem", .second = "sadd"},
+       .group = "set", .summary = "Move a member from one set to another", .since = "1.0.0", .syntax = "key key member"},
+      {.name = "spop", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = spop, .events = {.type = 's', .event = "spop"},
+       .group = "set", .summary = "Remove and return one or multiple random members from a set", .since = "1.0.0", .syntax = "key [count]"},
+      {.name = "srandmember", .arity = -2, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = srandmember,
+       .group = "set", .summary = "Get one or multiple random members from a set", .since = "1.0.0", .syntax = "key [count]"},
+      {.name = "srem", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = srem, .events = {.type = 's', .event = "srem"},
+       .group = "set", .summary = "Remove one or more members from a set", .since = "1.0.0", .syntax = "key member..."},
+      {.name = "sscan", .arity = -3, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = sscan,
+       .group = "set", .summary = "Incrementally iterate Set elements", .since = "2.8.0", .syntax = "key cursor [MATCH:pattern] [COUNT:count]"},
+      {.name = "sunion", .arity = -2, .flags = kReadonly, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = sunion,
+       .group = "set", .summary = "Add multiple sets", .since = "1.0.0", .syntax = "key..."},
+      {.name = "sunionstore", .arity = -3, .flags = kWrite, .acl = acl::kSet,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = sunionstore, .events = {.type = 's', .event = "sunionstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "set", .summary = "Add multiple sets and store the resulting set in a key", .since = "1.0.0", .syntax = "key key..."},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -237,3 +238,34 @@ void sortKeyIndices(std::span<const std::string_view> args, std::vector<std::siz
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+namespace {
+
+using namespace commands;
+
+// SORT's only written key is its STORE destination (not args[1]).
+std::string_view sortEvent(std::span<const std::string_view>, std::size_t index, std::size_t) {
+  return index == 1 ? std::string_view() : "sortstore";
+}
+
+}  // namespace
+
+std::span<const CommandSpec> sortCommands() {
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "sort", .arity = -2, .flags = kWrite, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
+       .keys = {.find = sortKeyIndices}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access;OW update", .handler = sort, .events = {.type = 'l', .rule = KeyEventSpec::EventOrDel, .eventOf = sortEvent},
+       .group = "generic", .summary = "Sort the elements in a list, set or sorted set", .since = "1.0.0", .syntax = "key [BY:pattern] [LIMIT (offset count)] [GET:pattern...] [ASC|DESC] [ALPHA] [STORE:key]"},
+      {.name = "sort_ro", .arity = -2, .flags = kReadonly, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access", .handler = sortRo,
+       .group = "generic", .summary = "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", .since = "7.0.0", .syntax = "key [BY:pattern] [LIMIT (offset count)] [GET:pattern...] [ASC|DESC] [ALPHA]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 
 namespace keyloop::commands {
 
@@ -344,3 +345,94 @@ void incrbyfloat(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+namespace {
+
+using namespace commands;
+
+// SET reads its key only with GET (Redis's setGetKeys).
+std::string_view setKeyFlags(std::span<const std::string_view> args) {
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    if (equalsIgnoreCase(args[i], "get")) return "RW access update";
+  }
+  return "OW update";
+}
+
+}  // namespace
+
+std::span<const CommandSpec> stringCommands() {
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "append", .arity = 3, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = append, .events = {.type = '$', .event = "append"},
+       .group = "string", .summary = "Appends a string to the value of a key. Creates the key if it doesn't exist.", .since = "2.0.0", .syntax = "key value"},
+      {.name = "decr", .arity = 2, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = decr, .events = {.type = '$', .event = "incrby"},
+       .group = "string", .summary = "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", .since = "1.0.0", .syntax = "key"},
+      {.name = "decrby", .arity = 3, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = decrby, .events = {.type = '$', .event = "incrby"},
+       .group = "string", .summary = "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", .since = "1.0.0", .syntax = "key decrement"},
+      {.name = "get", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = get,
+       .group = "string", .summary = "Returns the string value of a key.", .since = "1.0.0", .syntax = "key"},
+      {.name = "getdel", .arity = 2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = getdel, .events = {.type = 'g', .event = "del"},
+       .group = "string", .summary = "Returns the string value of a key after deleting the key.", .since = "6.2.0", .syntax = "key"},
+      {.name = "getex", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = getex, .events = {.type = 'g', .event = "expire", .rule = KeyEventSpec::TtlChange},
+       .group = "string", .summary = "Returns the string value of a key after setting its expiration time.", .since = "6.2.0", .syntax = "key [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|PERSIST]"},
+      {.name = "getrange", .arity = 4, .flags = kReadonly, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = getrange,
+       .group = "string", .summary = "Returns a substring of the string stored at a key.", .since = "2.4.0", .syntax = "key start end"},
+      {.name = "getset", .arity = 3, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = getset, .events = {.type = '$', .event = "set"},
+       .group = "string", .summary = "Returns the previous string value of a key after setting it to a new value.", .since = "1.0.0", .syntax = "key value"},
+      {.name = "incr", .arity = 2, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = incr, .events = {.type = '$', .event = "incrby"},
+       .group = "string", .summary = "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", .since = "1.0.0", .syntax = "key"},
+      {.name = "incrby", .arity = 3, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = incrby, .events = {.type = '$', .event = "incrby"},
+       .group = "string", .summary = "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", .since = "1.0.0", .syntax = "key increment"},
+      {.name = "incrbyfloat", .arity = 3, .flags = kWrite | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = incrbyfloat, .events = {.type = '$', .event = "incrbyfloat"},
+       .group = "string", .summary = "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", .since = "2.6.0", .syntax = "key increment"},
+      {.name = "mget", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kString,
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = mget,
+       .group = "string", .summary = "Atomically returns the string values of one or more keys.", .since = "1.0.0", .syntax = "key..."},
+      {.name = "mset", .arity = -3, .flags = kWrite, .acl = acl::kString,
+       .keys = {1, -1, 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update", .handler = mset, .events = {.type = '$', .event = "set"},
+       .group = "string", .summary = "Atomically creates or modifies the string values of one or more keys.", .since = "1.0.1", .syntax = "(key value)..."},
+      {.name = "msetnx", .arity = -3, .flags = kWrite | kNoneIsNoChange, .acl = acl::kString,
+       .keys = {1, -1, 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW insert", .handler = msetnx, .events = {.type = '$', .event = "set"},
+       .group = "string", .summary = "Atomically modifies the string values of one or more keys only when all keys don't exist.", .since = "1.0.1", .syntax = "(key value)..."},
+      {.name = "psetex", .arity = 4, .flags = kWrite, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "OW update", .handler = psetex, .events = {.type = '$', .event = "set", .rule = KeyEventSpec::SetWithTtl},
+       .group = "string", .summary = "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", .since = "2.6.0", .syntax = "key milliseconds value"},
+      {.name = "set", .arity = -3, .flags = kWrite | kNoneIsNoChange, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update variable_flags", .handler = set, .variableKeyFlags = setKeyFlags, .events = {.type = '$', .event = "set", .rule = KeyEventSpec::SetWithTtl},
+       .group = "string", .summary = "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", .since = "1.0.0", .syntax = "key value [NX|XX] [GET] [EX:seconds|PX:milliseconds|EXAT:unix-time-seconds|PXAT:unix-time-milliseconds|KEEPTTL]"},
+      {.name = "setex", .arity = 4, .flags = kWrite, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "OW update", .handler = setex, .events = {.type = '$', .event = "set", .rule = KeyEventSpec::SetWithTtl},
+       .group = "string", .summary = "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", .since = "2.0.0", .syntax = "key seconds value"},
+      {.name = "setnx", .arity = 3, .flags = kWrite | kFast | kNoneIsNoChange, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "OW insert", .handler = setnx, .events = {.type = '$', .event = "set"},
+       .group = "string", .summary = "Set the string value of a key only when the key doesn't exist.", .since = "1.0.0", .syntax = "key value"},
+      {.name = "setrange", .arity = 4, .flags = kWrite, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = setrange, .events = {.type = '$', .event = "setrange"},
+       .group = "string", .summary = "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", .since = "2.2.0", .syntax = "key offset value"},
+      {.name = "strlen", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = strlen,
+       .group = "string", .summary = "Returns the length of a string value.", .since = "2.2.0", .syntax = "key"},
+      {.name = "substr", .arity = 4, .flags = kReadonly, .acl = acl::kString,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = getrange,
+       .group = "string", .summary = "Get a substring of the string stored at a key", .since = "1.0.0", .syntax = "key start end"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

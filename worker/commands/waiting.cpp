@@ -1,6 +1,7 @@
 // The messages of the blocking protocol between workers (blocking.h),
 // as internal commands, and CLIENT UNBLOCK.
 #include "worker/blocking.h"
+#include "worker/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
@@ -67,3 +68,36 @@ void clientUnblock(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> waitingCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__block", .arity = -8, .flags = kInternal,
+       .keys = {.numkeysAt = 5}, .handler = blockWaiter,
+       .group = "list", .summary = "Registers a blocked client's wait on keys of this worker.", .since = "0.1.0", .syntax = "id worker resp type numkeys key... command..."},
+      {.name = "__retry", .arity = 2, .flags = kInternal,
+       .handler = retryWait,
+       .group = "list", .summary = "A waited-on key has an element: run the command the long way.", .since = "0.1.0", .syntax = "id"},
+      {.name = "__rewait", .arity = 2, .flags = kInternal,
+       .handler = rewaitWaiter,
+       .group = "list", .summary = "A blocked client waits again (its element went).", .since = "0.1.0", .syntax = "id"},
+      {.name = "__served", .arity = 3, .flags = kInternal,
+       .handler = servedWait,
+       .group = "list", .summary = "A blocked client's reply, from the owner that served it.", .since = "0.1.0", .syntax = "id reply"},
+      {.name = "__unblock", .arity = 2, .flags = kInternal,
+       .handler = unblockWaiter,
+       .group = "list", .summary = "A blocked client waits no more.", .since = "0.1.0", .syntax = "id"},
+      {.name = "__wake", .arity = 2, .flags = kInternal,
+       .handler = wakeWait,
+       .group = "list", .summary = "May a blocked client be served? 1 reserves it.", .since = "0.1.0", .syntax = "id"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

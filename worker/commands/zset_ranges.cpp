@@ -2,6 +2,7 @@
 // ZLEXCOUNT and ZREMRANGEBY*, all as "which ranks does the range cover"
 // (zset.h's prefixCount) followed by a walk over those ranks.
 #include "worker/commands/zset_ranges.h"
+#include "worker/command_families.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -254,3 +255,54 @@ void zlexcount(CommandContext& ctx) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> zsetRangeCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "zcount", .arity = 4, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zcount,
+       .group = "sorted-set", .summary = "Count the members in a sorted set with scores within the given values", .since = "2.0.0", .syntax = "key min max"},
+      {.name = "zlexcount", .arity = 4, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zlexcount,
+       .group = "sorted-set", .summary = "Count the number of members in a sorted set between a given lexicographical range", .since = "2.8.9", .syntax = "key min max"},
+      {.name = "zrange", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrange,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set", .since = "1.2.0", .syntax = "key start stop [BYSCORE|BYLEX] [REV] [LIMIT (offset count)] [WITHSCORES]"},
+      {.name = "zrangebylex", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrangebylex,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set, by lexicographical range", .since = "2.8.9", .syntax = "key min max [LIMIT (offset count)]"},
+      {.name = "zrangebyscore", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrangebyscore,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set, by score", .since = "1.0.5", .syntax = "key min max [WITHSCORES] [LIMIT (offset count)]"},
+      {.name = "zrangestore", .arity = -5, .flags = kWrite, .acl = acl::kSortedSet,
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zrangestore, .events = {.type = 'z', .event = "zrangestore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "sorted-set", .summary = "Store a range of members from sorted set into another key", .since = "6.2.0", .syntax = "key key min max [BYSCORE|BYLEX] [REV] [LIMIT (offset count)]"},
+      {.name = "zremrangebylex", .arity = 4, .flags = kWrite | kNoneIsNoChange | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = zremrangebylex, .events = {.type = 'z', .event = "zremrangebylex"},
+       .group = "sorted-set", .summary = "Remove all members in a sorted set between the given lexicographical range", .since = "2.8.9", .syntax = "key min max"},
+      {.name = "zremrangebyrank", .arity = 4, .flags = kWrite | kNoneIsNoChange | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = zremrangebyrank, .events = {.type = 'z', .event = "zremrangebyrank"},
+       .group = "sorted-set", .summary = "Remove all members in a sorted set within the given indexes", .since = "2.0.0", .syntax = "key start stop"},
+      {.name = "zremrangebyscore", .arity = 4, .flags = kWrite | kNoneIsNoChange | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = zremrangebyscore, .events = {.type = 'z', .event = "zremrangebyscore"},
+       .group = "sorted-set", .summary = "Remove all members in a sorted set within the given scores", .since = "1.2.0", .syntax = "key min max"},
+      {.name = "zrevrange", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrevrange,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set, by index, with scores ordered from high to low", .since = "1.2.0", .syntax = "key start stop [WITHSCORES]"},
+      {.name = "zrevrangebylex", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrevrangebylex,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", .since = "2.8.9", .syntax = "key max min [LIMIT (offset count)]"},
+      {.name = "zrevrangebyscore", .arity = -4, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrevrangebyscore,
+       .group = "sorted-set", .summary = "Return a range of members in a sorted set, by score, with scores ordered from high to low", .since = "2.2.0", .syntax = "key max min [WITHSCORES] [LIMIT (offset count)]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "worker/commands/commands.h"
+#include "worker/command_families.h"
 #include "worker/commands/zset_ranges.h"
 
 namespace keyloop::commands {
@@ -513,3 +514,109 @@ std::string scoreText(double s) {
 }
 
 }  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+namespace {
+
+using namespace commands;
+
+constexpr auto kZset = static_cast<std::uint8_t>(Type::Zset);
+constexpr BlockingSpec kZsetWait{{1, -2, 1}, kZset, -1};              // BZPOPMIN key... timeout
+constexpr BlockingSpec kZsetNumkeysWait{{.numkeysAt = 2}, kZset, 1};  // BZMPOP timeout numkeys key...
+
+std::string_view zmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return equalsIgnoreCase(directionAfterKeys(a, 1), "min") ? "zpopmin" : "zpopmax";
+}
+std::string_view bzmpopEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  return equalsIgnoreCase(directionAfterKeys(a, 2), "min") ? "zpopmin" : "zpopmax";
+}
+std::string_view zaddEvent(std::span<const std::string_view> a, std::size_t, std::size_t) {
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (equalsIgnoreCase(a[i], "incr")) return "zincr";
+  }
+  return "zadd";
+}
+
+}  // namespace
+
+std::span<const CommandSpec> zsetCommands() {
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "bzmpop", .arity = -5, .flags = kWrite | kNeverGrows, .acl = acl::kSortedSet | acl::kBlocking,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = bzmpop, .blocking = &kZsetNumkeysWait, .events = {.type = 'z', .eventOf = bzmpopEvent},
+       .group = "sorted-set", .summary = "Remove and return members with scores in a sorted set or block until one is available", .since = "7.0.0", .syntax = "timeout numkeys key... (MIN|MAX) [COUNT:count]"},
+      {.name = "bzpopmax", .arity = -3, .flags = kWrite | kFast | kNoScript | kNeverGrows, .acl = acl::kSortedSet | acl::kBlocking,
+       .keys = {1, -2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = bzpopmax, .blocking = &kZsetWait, .events = {.type = 'z', .event = "zpopmax"},
+       .group = "sorted-set", .summary = "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", .since = "5.0.0", .syntax = "key... timeout"},
+      {.name = "bzpopmin", .arity = -3, .flags = kWrite | kFast | kNoScript | kNeverGrows, .acl = acl::kSortedSet | acl::kBlocking,
+       .keys = {1, -2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = bzpopmin, .blocking = &kZsetWait, .events = {.type = 'z', .event = "zpopmin"},
+       .group = "sorted-set", .summary = "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", .since = "5.0.0", .syntax = "key... timeout"},
+      {.name = "zadd", .arity = -4, .flags = kWrite | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW update", .handler = zadd, .events = {.type = 'z', .eventOf = zaddEvent},
+       .group = "sorted-set", .summary = "Add one or more members to a sorted set, or update its score if it already exists", .since = "1.2.0", .syntax = "key [NX|XX] [GT|LT] [CH] [INCR] (score member)..."},
+      {.name = "zcard", .arity = 2, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = zcard,
+       .group = "sorted-set", .summary = "Get the number of members in a sorted set", .since = "1.2.0", .syntax = "key"},
+      {.name = "zdiff", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zdiff,
+       .group = "sorted-set", .summary = "Subtract multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WITHSCORES]"},
+      {.name = "zdiffstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zdiffstore, .events = {.type = 'z', .event = "zdiffstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "sorted-set", .summary = "Subtract multiple sorted sets and store the resulting sorted set in a new key", .since = "6.2.0", .syntax = "key numkeys key..."},
+      {.name = "zincrby", .arity = 4, .flags = kWrite | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = zincrby, .events = {.type = 'z', .event = "zincr"},
+       .group = "sorted-set", .summary = "Increment the score of a member in a sorted set", .since = "1.2.0", .syntax = "key increment member"},
+      {.name = "zinter", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zinter,
+       .group = "sorted-set", .summary = "Intersect multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]"},
+      {.name = "zintercard", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zintercard,
+       .group = "sorted-set", .summary = "Intersect multiple sorted sets and return the cardinality of the result", .since = "7.0.0", .syntax = "numkeys key... [LIMIT:limit]"},
+      {.name = "zinterstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zinterstore, .events = {.type = 'z', .event = "zinterstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "sorted-set", .summary = "Intersect multiple sorted sets and store the resulting sorted set in a new key", .since = "2.0.0", .syntax = "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]"},
+      {.name = "zmpop", .arity = -4, .flags = kWrite | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete", .handler = zmpop, .events = {.type = 'z', .eventOf = zmpopEvent},
+       .group = "sorted-set", .summary = "Remove and return members with scores in a sorted set", .since = "7.0.0", .syntax = "numkeys key... (MIN|MAX) [COUNT:count]"},
+      {.name = "zmscore", .arity = -3, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zmscore,
+       .group = "sorted-set", .summary = "Get the score associated with the given members in a sorted set", .since = "6.2.0", .syntax = "key member..."},
+      {.name = "zpopmax", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = zpopmax, .events = {.type = 'z', .event = "zpopmax"},
+       .group = "sorted-set", .summary = "Remove and return members with the highest scores in a sorted set", .since = "5.0.0", .syntax = "key [count]"},
+      {.name = "zpopmin", .arity = -2, .flags = kWrite | kFast | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access delete", .handler = zpopmin, .events = {.type = 'z', .event = "zpopmin"},
+       .group = "sorted-set", .summary = "Remove and return members with the lowest scores in a sorted set", .since = "5.0.0", .syntax = "key [count]"},
+      {.name = "zrandmember", .arity = -2, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrandmember,
+       .group = "sorted-set", .summary = "Get one or multiple random elements from a sorted set", .since = "6.2.0", .syntax = "key [count [WITHSCORES]]"},
+      {.name = "zrank", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrank,
+       .group = "sorted-set", .summary = "Determine the index of a member in a sorted set", .since = "2.0.0", .syntax = "key member"},
+      {.name = "zrem", .arity = -3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW delete", .handler = zrem, .events = {.type = 'z', .event = "zrem"},
+       .group = "sorted-set", .summary = "Remove one or more members from a sorted set", .since = "1.2.0", .syntax = "key member..."},
+      {.name = "zrevrank", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zrevrank,
+       .group = "sorted-set", .summary = "Determine the index of a member in a sorted set, with scores ordered from high to low", .since = "2.0.0", .syntax = "key member"},
+      {.name = "zscan", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zscan,
+       .group = "sorted-set", .summary = "Incrementally iterate sorted sets elements and associated scores", .since = "2.8.0", .syntax = "key cursor [MATCH:pattern] [COUNT:count]"},
+      {.name = "zscore", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kSortedSet,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = zscore,
+       .group = "sorted-set", .summary = "Get the score associated with the given member in a sorted set", .since = "1.2.0", .syntax = "key member"},
+      {.name = "zunion", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zunion,
+       .group = "sorted-set", .summary = "Add multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]"},
+      {.name = "zunionstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zunionstore, .events = {.type = 'z', .event = "zunionstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
+       .group = "sorted-set", .summary = "Add multiple sorted sets and store the resulting sorted set in a new key", .since = "2.0.0", .syntax = "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

@@ -1,4 +1,5 @@
 #include "worker/scripting/functions.h"
+#include "worker/command_families.h"
 
 #include "worker/commands/commands.h"
 #include "worker/rdb/dump.h"
@@ -398,5 +399,58 @@ void functionHelp(CommandContext& ctx) {
 }
 
 }  // namespace commands
+
+}  // namespace keyloop
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> functionCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kFunctionSubcommands[] = {
+      {.name = "delete", .arity = 3, .flags = kNoScript | kWrite, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = functionDelete,
+       .group = "scripting", .summary = "Deletes a library and its functions.", .since = "7.0.0", .syntax = "library-name"},
+      {.name = "dump", .arity = 2, .flags = kNoScript, .acl = acl::kScripting,
+       .handler = functionDump,
+       .group = "scripting", .summary = "Dumps all libraries into a serialized binary payload.", .since = "7.0.0"},
+      {.name = "flush", .arity = -2, .flags = kNoScript | kWrite, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = functionFlush,
+       .group = "scripting", .summary = "Deletes all libraries and functions.", .since = "7.0.0", .syntax = "[ASYNC|SYNC]"},
+      {.name = "help", .arity = 2, .flags = 0, .acl = acl::kScripting,
+       .handler = functionHelp,
+       .group = "scripting", .summary = "Returns helpful text about the different subcommands.", .since = "7.0.0"},
+      {.name = "kill", .arity = 2, .flags = kNoScript | kAllowBusy, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastKill, .handler = functionKill,
+       .group = "scripting", .summary = "Terminates a function during execution.", .since = "7.0.0"},
+      {.name = "list", .arity = -2, .flags = kNoScript, .acl = acl::kScripting,
+       .handler = functionList,
+       .group = "scripting", .summary = "Returns information about all libraries.", .since = "7.0.0", .syntax = "[LIBRARYNAME:library-name-pattern] [WITHCODE]"},
+      {.name = "load", .arity = -3, .flags = kNoScript | kWrite, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = functionLoad,
+       .group = "scripting", .summary = "Creates a library.", .since = "7.0.0", .syntax = "[REPLACE] function-code"},
+      {.name = "restore", .arity = -3, .flags = kNoScript | kWrite, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = functionRestore,
+       .group = "scripting", .summary = "Restores all libraries from a payload.", .since = "7.0.0", .syntax = "serialized-value [FLUSH|APPEND|REPLACE]"},
+      {.name = "stats", .arity = 2, .flags = kNoScript | kAllowBusy, .acl = acl::kScripting,
+       .handler = functionStats,
+       .group = "scripting", .summary = "Returns information about a function during execution.", .since = "7.0.0"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "fcall", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = fcall,
+       .group = "scripting", .summary = "Invokes a function.", .since = "7.0.0", .syntax = "function numkeys [key...] [arg...]"},
+      {.name = "fcall_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = fcallRo,
+       .group = "scripting", .summary = "Invokes a read-only function.", .since = "7.0.0", .syntax = "function numkeys [key...] [arg...]"},
+      {.name = "function", .arity = -2, .flags = 0,
+       .subcommands = kFunctionSubcommands,
+       .group = "scripting", .summary = "A container for function commands.", .since = "7.0.0"},
+  };
+  // clang-format on
+  return kRows;
+}
 
 }  // namespace keyloop

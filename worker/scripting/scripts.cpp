@@ -1,4 +1,5 @@
 #include "worker/scripting/scripts.h"
+#include "worker/command_families.h"
 
 #include <algorithm>
 #include <cctype>
@@ -210,5 +211,55 @@ void WorkerServices::runNested(const ResolvedCommand& command, CommandContext& c
 
 ScriptGuard::ScriptGuard(WorkerServices& worker, ScriptCall& call) : worker_(worker) { worker_.scriptStarted(&call); }
 ScriptGuard::~ScriptGuard() { worker_.scriptStarted(nullptr); }
+
+}  // namespace keyloop
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> scriptCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kScriptSubcommands[] = {
+      {.name = "exists", .arity = -3, .flags = kNoScript, .acl = acl::kScripting,
+       .handler = scriptExists,
+       .group = "scripting", .summary = "Determines whether server-side Lua scripts exist in the script cache.", .since = "2.6.0", .syntax = "sha1..."},
+      {.name = "flush", .arity = -2, .flags = kNoScript, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = scriptFlush,
+       .group = "scripting", .summary = "Removes all server-side Lua scripts from the script cache.", .since = "2.6.0", .syntax = "[ASYNC|SYNC]"},
+      {.name = "help", .arity = 2, .flags = 0, .acl = acl::kScripting,
+       .handler = scriptHelp,
+       .group = "scripting", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+      {.name = "kill", .arity = 2, .flags = kNoScript | kAllowBusy, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastKill, .handler = scriptKill,
+       .group = "scripting", .summary = "Terminates a server-side Lua script during execution.", .since = "2.6.0"},
+      {.name = "load", .arity = 3, .flags = kNoScript, .acl = acl::kScripting,
+       .cross = CrossWorker::BroadcastSame, .handler = scriptLoad,
+       .group = "scripting", .summary = "Loads a server-side Lua script to the script cache.", .since = "2.6.0", .syntax = "script"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__scriptload", .arity = 2, .flags = kInternal,
+       .handler = loadScriptHere,
+       .group = "scripting", .summary = "Compiles a script another worker ran (EVALSHA finds it here too).", .since = "0.1.0", .syntax = "script"},
+      {.name = "eval", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = eval,
+       .group = "scripting", .summary = "Executes a server-side Lua script.", .since = "2.6.0", .syntax = "script numkeys [key...] [arg...]"},
+      {.name = "eval_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalRo,
+       .group = "scripting", .summary = "Executes a read-only server-side Lua script.", .since = "7.0.0", .syntax = "script numkeys [key...] [arg...]"},
+      {.name = "evalsha", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = evalsha,
+       .group = "scripting", .summary = "Executes a server-side Lua script by SHA1 digest.", .since = "2.6.0", .syntax = "sha1 numkeys [key...] [arg...]"},
+      {.name = "evalsha_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalshaRo,
+       .group = "scripting", .summary = "Executes a read-only server-side Lua script by SHA1 digest.", .since = "7.0.0", .syntax = "sha1 numkeys [key...] [arg...]"},
+      {.name = "script", .arity = -2, .flags = 0,
+       .subcommands = kScriptSubcommands,
+       .group = "scripting", .summary = "A container for Lua scripts management commands.", .since = "2.6.0"},
+  };
+  // clang-format on
+  return kRows;
+}
 
 }  // namespace keyloop

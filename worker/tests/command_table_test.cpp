@@ -1,5 +1,7 @@
 #include "worker/command_table.h"
 
+#include "worker/command_families.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +21,41 @@ TEST(CommandTable, IsSortedSoLookupsFindEveryCommand) {
   EXPECT_EQ(findCommand("nosuchcommand"), nullptr);
   ASSERT_NE(findCommand("client"), nullptr);
   EXPECT_NE(findSubcommand(*findCommand("client"), "SETNAME"), nullptr);
+}
+
+TEST(CommandTable, HoldsEveryFamilysRowsOnceAndNothingElse) {
+  std::size_t rows = 0;
+  for (const auto family : kCommandFamilies) {
+    for (const CommandSpec& row : family()) {
+      ++rows;
+      const CommandSpec* found = findCommand(row.name);
+      ASSERT_NE(found, nullptr) << row.name;
+      EXPECT_EQ(found->handler, row.handler) << row.name;
+      EXPECT_EQ(found->subcommands.data(), row.subcommands.data()) << row.name;
+    }
+  }
+  EXPECT_EQ(commandTable().size(), rows);
+  for (std::size_t i = 0; i < commandTable().size(); ++i) EXPECT_EQ(commandIndex(commandTable()[i]), i);
+}
+
+TEST(CommandTable, RowsCarryTheirKeyspaceEventsAndAclCategories) {
+  const CommandSpec* append = findCommand("append");
+  ASSERT_NE(append, nullptr);
+  ASSERT_NE(keyEventsOf(*append), nullptr);
+  EXPECT_EQ(keyEventsOf(*append)->event, "append");
+  EXPECT_EQ(keyEventsOf(*findCommand("get")), nullptr);
+  // GET: @string declared; @read and @fast from its flags; never @slow.
+  EXPECT_EQ(aclCategoriesOf(*findCommand("get")), acl::kRead | acl::kString | acl::kFast);
+  // KEYS is @keyspace and @dangerous by declaration, @slow for not being fast.
+  EXPECT_EQ(aclCategoriesOf(*findCommand("keys")), acl::kKeyspace | acl::kRead | acl::kSlow | acl::kDangerous);
+  // A read-only script is not @read (Redis leaves @scripting out of it).
+  EXPECT_FALSE(aclCategoriesOf(*findCommand("eval_ro")) & acl::kRead);
+  // Internal commands are no client's: they declare no category.
+  for (const CommandSpec& c : commandTable()) {
+    if (c.flags & kInternal) {
+      EXPECT_EQ(c.acl, 0u) << c.name;
+    }
+  }
 }
 
 }  // namespace
