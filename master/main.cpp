@@ -19,7 +19,6 @@
 #include "master/control.h"
 #include "master/master.h"
 #include "master/process_title.h"
-#include "worker/server.h"
 
 namespace po = boost::program_options;
 using namespace keyloop;

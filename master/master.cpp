@@ -17,8 +17,8 @@
 #include "master/control.h"
 #include "master/notify.h"
 #include "master/process_title.h"
-#include "worker/store.h"
-#include "worker/worker_process.h"
+#include "common/ipc/worker_start.h"
+#include "common/loop/clock.h"
 
 namespace keyloop {
 

@@ -39,7 +39,7 @@
 #include "master/metrics_exporter.h"
 #include "master/metrics_http.h"
 #include "master/snapshots.h"
-#include "worker/aof/manifest.h"
+#include "common/aof/manifest.h"
 
 namespace keyloop {
 

@@ -14,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "worker/command_table.h"
 
 namespace keyloop {
 
@@ -248,7 +247,7 @@ std::string renderMetrics(const MasterView& view) {
                             "1 while the worker's writes to the log fail (writes get -MISCONF).", MetricType::Gauge);
   auto& aofFsync = family(all, "keyloop_aof_fsync_duration_seconds", "How long each fsync of the log took (on the pool).",
                           MetricType::Histogram);
-  const auto table = commandTable();
+  const auto names = metrics::countedCommandNames();
   for (int s = 0; s < slots; ++s) {
     // Both banks: the retiring generation's block and the serving one's.
     auto load = [&view, s](const std::atomic<std::uint64_t> metrics::WorkerMetrics::*member) {
@@ -268,13 +267,13 @@ std::string renderMetrics(const MasterView& view) {
     add(connections, worker(s), load(&metrics::WorkerMetrics::connections));
     add(accepted, worker(s), load(&metrics::WorkerMetrics::connectionsAccepted));
     add(rejected, {{"reason", "maxclients"}, {"worker", std::to_string(s)}}, load(&metrics::WorkerMetrics::rejectedMaxclients));
-    for (std::size_t i = 0; i < table.size(); ++i) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
       double count = 0;
       for (int bank = 0; bank < metrics::kBanks; ++bank) {
         count += static_cast<double>(view.workers->at(bank, s).commands[i].load(std::memory_order_relaxed));
       }
-      if ((table[i].flags & kInternal) || count == 0) continue;
-      add(commands, {{"command", std::string(table[i].name)}, {"worker", std::to_string(s)}}, count);
+      if (names[i].empty() || count == 0) continue;
+      add(commands, {{"command", std::string(names[i])}, {"worker", std::to_string(s)}}, count);
     }
     add(errors, worker(s), load(&metrics::WorkerMetrics::commandErrors));
     add(forwarded, worker(s), load(&metrics::WorkerMetrics::forwarded));

@@ -8,7 +8,7 @@
 
 #include "common/ipc/control.h"
 #include "master/master.h"
-#include "worker/aof/replay.h"
+#include "common/aof/log_file.h"
 
 namespace keyloop {
 
@@ -42,10 +42,10 @@ std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
   if (std::string error = aof::prepareAofFiles(config, workers, !first, logManifest_); !error.empty()) return error;
   if (first && config.aofLoadTruncated) {
     // A batch cut short by a crash goes before any worker maps the files
-    // (replay.h: cutShortTails says why not in the workers).
-    std::vector<CutTail> cut;
-    if (auto error = cutShortTails(config, *logManifest_, cut)) return *error;
-    for (const CutTail& tail : cut) {
+    // (common/aof/log_file.h: cutShortTails says why not in the workers).
+    std::vector<aof::CutTail> cut;
+    if (auto error = aof::cutShortTails(config, *logManifest_, cut)) return *error;
+    for (const aof::CutTail& tail : cut) {
       log_.warning("!!! Warning: short read while loading the AOF file %s !!! AOF loaded anyway because "
                    "aof-load-truncated is enabled (%llu bytes cut off)", tail.file.c_str(),
                    static_cast<unsigned long long>(tail.bytes));

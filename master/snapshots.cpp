@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "common/loop/unique_fd.h"
-#include "worker/rdb/checksum.h"
-#include "worker/rdb/rdb_file.h"
-#include "worker/store.h"
+#include "common/loop/clock.h"
+#include "common/rdb/checksum.h"
+#include "common/rdb/format.h"
 
 namespace keyloop {
 

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "common/resp/reply_reader.h"
-#include "worker/args.h"
+#include "common/text/text.h"
 #include "worker/client.h"
 #include "worker/command_table.h"
 #include "worker/connections.h"

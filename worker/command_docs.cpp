@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/args.h"
+#include "common/text/text.h"
 
 namespace keyloop {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/metrics/shared_metrics.h"
-#include "worker/args.h"
+#include "common/text/text.h"
 #include "worker/command_families.h"
 
 namespace keyloop {
@@ -146,6 +146,15 @@ std::string ResolvedCommand::unknownError(std::span<const std::string_view> args
 
 std::string arityError(const ResolvedCommand& command) {
   return "ERR wrong number of arguments for '" + command.fullName() + "' command";
+}
+
+std::span<const std::string_view> metrics::countedCommandNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> all;
+    for (const CommandSpec& c : commandTable()) all.push_back((c.flags & kInternal) ? std::string_view() : c.name);
+    return all;
+  }();
+  return names;
 }
 
 std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - table().rows.data()); }

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "common/resp/reply_reader.h"
-#include "worker/args.h"
+#include "common/text/text.h"
 #include "worker/commands/commands.h"
 #include "worker/client.h"
 #include "worker/connections.h"

@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "worker/mapped_file.h"
+#include "common/loop/mapped_file.h"
 #include "worker/client.h"
 #include "worker/connections.h"
 #include "worker/router.h"
-#include "worker/aof/manifest.h"
+#include "common/aof/manifest.h"
 #include "worker/aof/replay.h"
 #include "worker/rdb/rdb_file.h"
 #include "worker/server.h"

@@ -1,7 +1,7 @@
 #include "worker/pubsub.h"
 #include "worker/command_families.h"
 
-#include "worker/args.h"
+#include "common/text/text.h"
 #include "worker/commands/commands.h"
 #include "worker/client.h"
 #include "worker/command_table.h"

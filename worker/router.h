@@ -34,6 +34,7 @@
 
 #include "common/ipc/channel.h"
 #include "common/ipc/messages.h"
+#include "common/ipc/worker_start.h"
 #include "common/resp/reply.h"
 #include "common/ring/ring.h"
 #include "worker/atomic.h"
@@ -54,10 +55,7 @@ class Router final : public Owners {
   };
   using PlaceSink = std::function<void(ReplyPlace, std::string_view reply)>;
 
-  struct Link {
-    ipc::ChannelMemory* out = nullptr;  // this worker -> peer
-    ipc::ChannelMemory* in = nullptr;   // peer -> this worker
-  };
+  using Link = ChannelLink;
 
   // A record that is neither request nor reply: (link it came on, type, payload).
   using ControlHandler = std::function<void(int link, ipc::RecordType type, std::string_view payload)>;

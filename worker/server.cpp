@@ -7,12 +7,6 @@
 
 namespace keyloop {
 
-std::int64_t unixMillis() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 Server::Server(Loop& loop, Config config, Log& log)
     : loop_(loop),
       config_(std::move(config)),

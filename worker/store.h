@@ -28,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/loop/clock.h"
 #include "worker/types/kind.h"
 
 namespace keyloop {
@@ -35,9 +36,6 @@ namespace keyloop {
 class BucketTable;
 
 constexpr std::int64_t kNoExpiry = -1;
-
-// Unix time in milliseconds (the clock expiry times are kept in).
-std::int64_t unixMillis();
 
 class Store {
  public:

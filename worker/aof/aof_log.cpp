@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/aof/log_file.h"
 #include "worker/rdb/dump.h"
 
 namespace keyloop {
@@ -142,8 +143,7 @@ void AofLog::write() {
   const std::size_t ready = atomicDepth_ > 0 ? atomicStart_ : buffer_.size();
   if (ready == 0) return;
   const std::uint64_t seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
-  const std::string head = "#keyloop " + std::to_string(seq) + " " + std::to_string(batchMs_) + " " +
-                           std::to_string(slot_) + "/" + std::to_string(workers_) + " " + std::to_string(ready) + "\r\n";
+  const std::string head = aof::batchAnnotation(seq, batchMs_, slot_, workers_, ready);
   const std::size_t total = head.size() + ready;
   std::size_t done = 0;
   while (done < total) {

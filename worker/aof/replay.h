@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "common/config/config.h"
-#include "worker/aof/manifest.h"
+#include "common/aof/manifest.h"
 
 namespace keyloop {
 
@@ -47,19 +47,5 @@ struct ReplayCounts {
 // The reason the log cannot be loaded, if so.
 std::optional<std::string> replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
                                      const ReplayTarget& target, ReplayCounts& counts);
-
-// Cuts a batch cut short by a crash off the end of each incremental file,
-// before any worker reads them: the master calls it at start. A worker
-// cuts its own file only when it starts alone (a restart), because at
-// start every worker maps every file, and one that cut a file another
-// still scans would make that one read zeros (or SIGBUS) where the tail
-// was. What was cut, per file, goes to `cut`; the reason if a file
-// cannot be read or cut. Malformed files are left for replay to refuse.
-struct CutTail {
-  std::string file;
-  std::uint64_t bytes;
-};
-std::optional<std::string> cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest,
-                                         std::vector<CutTail>& cut);
 
 }  // namespace keyloop

@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "worker/args.h"
+#include "common/text/text.h"
 #include "worker/command_table.h"
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"

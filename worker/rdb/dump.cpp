@@ -1,6 +1,6 @@
 #include "worker/rdb/dump.h"
 
-#include "worker/rdb/checksum.h"
+#include "common/rdb/checksum.h"
 #include "worker/rdb/value_codec.h"
 
 namespace keyloop::rdb {

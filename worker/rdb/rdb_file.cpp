@@ -3,22 +3,11 @@
 #include <cstring>
 #include <utility>
 
-#include "worker/rdb/checksum.h"
+#include "common/rdb/checksum.h"
 
 namespace keyloop::rdb {
 
 namespace {
-
-enum Opcode : unsigned char {
-  kFunction2 = 0xF5, kFunctionOld = 0xF6, kModuleAux = 0xF7, kIdle = 0xF8, kFreq = 0xF9,
-  kAux = 0xFA, kResizeDb = 0xFB, kExpireMs = 0xFC, kExpireSeconds = 0xFD, kSelectDb = 0xFE, kEof = 0xFF,
-};
-
-void appendAux(std::string& out, std::string_view name, std::string_view value) {
-  out.push_back(static_cast<char>(kAux));
-  appendRdbString(out, name);
-  appendRdbString(out, value);
-}
 
 // What a type byte names, for the error of one keyloop cannot hold.
 std::string typeName(unsigned char type) {
@@ -142,32 +131,6 @@ class Loader {
 };
 
 }  // namespace
-
-std::string fileHead(std::int64_t nowSeconds, std::uint64_t usedMemory) {
-  std::string out = "REDIS00" + std::to_string(kVersion);
-  appendAux(out, "redis-ver", kRedisVersion);
-  appendAux(out, "redis-bits", "64");
-  appendAux(out, "ctime", std::to_string(nowSeconds));
-  appendAux(out, "used-mem", std::to_string(usedMemory));
-  appendAux(out, "aof-base", "0");
-  return out;
-}
-
-std::string dbHead(std::uint64_t keys, std::uint64_t expires) {
-  std::string out;
-  out.push_back(static_cast<char>(kSelectDb));
-  appendRdbLength(out, 0);
-  out.push_back(static_cast<char>(kResizeDb));
-  appendRdbLength(out, keys);
-  appendRdbLength(out, expires);
-  return out;
-}
-
-std::string fileTail(std::uint64_t crcSoFar) {
-  std::string out(1, static_cast<char>(kEof));
-  appendLittleEndian(out, crc64(crcSoFar, out), 8);
-  return out;
-}
 
 void appendRecord(std::string& out, const Store::Entry* e) {
   if (const std::int64_t at = Store::expireAt(e); at != kNoExpiry) {

@@ -5,7 +5,7 @@
 //   0xFF  CRC-64 of everything before it (8 bytes, little-endian)
 //
 // A snapshot is assembled by the master from every worker's records
-// (snapshot.h makes them): fileHead, dbHead, the records, fileTail. The
+// (snapshot.h makes them) in common/rdb/format.h's frame. The
 // loader reads any RDB file redis-server 7.0 writes (versions 1 to 10:
 // every encoding value_codec.h reads, aux fields, idle and frequency
 // hints, old 4-byte expiries), keeping the keys `owns` accepts; anything
@@ -22,15 +22,6 @@
 #include "worker/rdb/value_codec.h"
 
 namespace keyloop::rdb {
-
-inline constexpr std::string_view kRedisVersion = "7.0.15";  // what redis-ver says: the format's peer
-
-// The signature and aux fields (redis-ver, redis-bits, ctime, used-mem, aof-base).
-std::string fileHead(std::int64_t nowSeconds, std::uint64_t usedMemory);
-// SELECTDB 0 and RESIZEDB: what comes before the records.
-std::string dbHead(std::uint64_t keys, std::uint64_t expires);
-// EOF and the checksum of `crcSoFar` (all bytes before) extended by the EOF byte.
-std::string fileTail(std::uint64_t crcSoFar);
 
 // One key's record (its expiry, if it has one, then type, key and value).
 void appendRecord(std::string& out, const Store::Entry* e);

@@ -15,14 +15,13 @@
 #include <string_view>
 
 #include "common/config/config.h"
+#include "common/rdb/format.h"
 #include "worker/store.h"
 #include "worker/types/collection.h"
 #include "worker/types/list.h"
 #include "worker/types/zset.h"
 
 namespace keyloop::rdb {
-
-inline constexpr int kVersion = 10;
 
 struct Limits {
   collection::Limits hash, set;
@@ -31,19 +30,6 @@ struct Limits {
 };
 // The configured thresholds (CONFIG SET's current ones).
 Limits limitsOf(const EncodingConfig& e);
-
-// An RDB string (length-prefixed; integer or LZF encoded ones are read too).
-void appendRdbString(std::string& out, std::string_view s);
-std::optional<std::string> readRdbString(std::string_view& in);
-
-// RDB's fixed-width integers are little-endian (expiries, checksums,
-// scores, listpack and ziplist fields): `bytes` of them at `at`.
-void appendLittleEndian(std::string& out, std::uint64_t v, int bytes);
-std::uint64_t littleEndian(std::string_view s, std::size_t at, int bytes);
-
-// An RDB length (the 6, 14, 32 or 64-bit forms).
-void appendRdbLength(std::string& out, std::uint64_t n);
-std::optional<std::uint64_t> readRdbLength(std::string_view& in);
 
 // Appends the value's RDB type byte, then the value.
 void appendValue(std::string& out, const Store::Entry* e);

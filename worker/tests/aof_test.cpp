@@ -10,7 +10,8 @@
 #include "common/loop/loop.h"
 #include "common/loop/thread_pool.h"
 #include "worker/aof/aof_log.h"
-#include "worker/aof/manifest.h"
+#include "common/aof/manifest.h"
+#include "common/aof/log_file.h"
 #include "worker/aof/replay.h"
 
 namespace keyloop {
@@ -148,8 +149,8 @@ TEST(AofReplay, CutShortTailsCutsOnlyABatchCutShort) {
     manifest.incremental.push_back({"f" + std::to_string(i) + ".incr.aof", static_cast<std::uint64_t>(i + 1), i});
     std::ofstream(config.aofPath() + "/" + manifest.incremental.back().name, std::ios::binary) << contents[i];
   }
-  std::vector<CutTail> cut;
-  ASSERT_FALSE(cutShortTails(config, manifest, cut).has_value());
+  std::vector<aof::CutTail> cut;
+  ASSERT_FALSE(aof::cutShortTails(config, manifest, cut).has_value());
   ASSERT_EQ(cut.size(), 1u);
   EXPECT_EQ(cut[0].file, "f1.incr.aof");
   EXPECT_EQ(cut[0].bytes, cutShort.size() - whole.size());

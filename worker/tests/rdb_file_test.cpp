@@ -7,7 +7,7 @@
 
 #include <map>
 
-#include "worker/rdb/checksum.h"
+#include "common/rdb/checksum.h"
 #include "worker/types/collection.h"
 #include "worker/types/list.h"
 #include "worker/types/packed.h"

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "worker/rdb/checksum.h"
+#include "common/rdb/checksum.h"
 #include "worker/rdb/dump.h"
 #include "worker/rdb/value_codec.h"
 #include "worker/types/bucket_table.h"

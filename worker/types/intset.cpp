@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "worker/args.h"
+#include "common/text/text.h"
 
 namespace keyloop::intset {
 

@@ -1,4 +1,5 @@
-// Argument parsing with Redis's exact rules and error texts.
+// Text as Redis reads and writes it: arguments parsed with its exact rules
+// and error texts, case-insensitive words, glob patterns.
 //
 // Numbers are parsed as strictly as Redis's string2ll / string2ld: no spaces,
 // no '+', no leading zeros, no trailing bytes; anything else is the same

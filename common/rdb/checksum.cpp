@@ -1,4 +1,4 @@
-#include "worker/rdb/checksum.h"
+#include "common/rdb/checksum.h"
 
 #include <array>
 

@@ -1,4 +1,4 @@
-#include "worker/aof/manifest.h"
+#include "common/aof/manifest.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

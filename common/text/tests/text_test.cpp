@@ -1,4 +1,4 @@
-#include "worker/args.h"
+#include "common/text/text.h"
 
 #include <gtest/gtest.h>
 
