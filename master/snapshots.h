@@ -2,7 +2,7 @@
 // worker/snapshot.h). A snapshot asks every serving worker to write its
 // keys to a part file of its own (WriteSnapshot); once every part is on
 // disk (SnapshotWritten), a thread of the master assembles them into one
-// RDB file (rdb/rdb_file.h: head, every part, checksum), written to a
+// RDB file (persistence/rdb_file.h: head, every part, checksum), written to a
 // temporary name, fsynced, renamed over the snapshot file and the
 // directory fsynced: the previous file stays whole until the new one is.
 //

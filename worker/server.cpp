@@ -1,6 +1,6 @@
 #include "worker/server.h"
 
-#include "worker/keyspace_events.h"
+#include "worker/execution/keyspace_events.h"
 
 #include <sys/resource.h>
 #include <time.h>

@@ -7,7 +7,7 @@
 
 #include "common/ipc/control.h"
 #include "common/ipc/messages.h"
-#include "worker/migration.h"
+#include "worker/routing/migration.h"
 #include "worker/server.h"
 
 namespace keyloop {

@@ -1,8 +1,8 @@
 // CLUSTER and its companions (ASKING, READONLY, READWRITE): keyloop's
 // workers as the nodes of a Redis Cluster (worker/cluster.h). Replies are
 // Redis 7.0's, byte for byte, with one master per worker and no replicas.
-#include "worker/cluster.h"
-#include "worker/command_families.h"
+#include "worker/routing/cluster.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {

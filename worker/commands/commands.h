@@ -6,16 +6,16 @@
 #include <functional>
 
 #include "common/text/text.h"
-#include "worker/command_table.h"
+#include "worker/execution/command_table.h"
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
-#include "worker/client.h"
-#include "worker/key_locks.h"
-#include "worker/store.h"
-#include "worker/types/collection.h"
-#include "worker/types/list.h"
-#include "worker/types/zset.h"
-#include "worker/worker_services.h"
+#include "worker/connection/client.h"
+#include "worker/routing/key_locks.h"
+#include "worker/keyspace/store.h"
+#include "worker/keyspace/collection.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/zset.h"
+#include "worker/execution/worker_services.h"
 
 namespace keyloop::commands {
 

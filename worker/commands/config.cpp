@@ -8,7 +8,7 @@
 
 #include "common/config/notify_flags.h"
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

@@ -3,7 +3,7 @@
 // expire cycle (lazy expiry goes on); SET-DISABLE-DENY-SCRIPTS lets
 // scripts call commands Redis marks noscript (its tests call DEBUG so).
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

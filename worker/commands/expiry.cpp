@@ -2,7 +2,7 @@
 #include <climits>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

@@ -1,5 +1,5 @@
 // Geo commands: a geo set is a sorted set whose scores are 52-bit geohashes
-// (types/geohash.h). GEOADD is ZADD with the scores computed; the searches
+// (keyspace/geohash.h). GEOADD is ZADD with the scores computed; the searches
 // (GEOSEARCH, GEOSEARCHSTORE and the older GEORADIUS family) follow
 // Redis's georadiusGeneric step by step, so results come in the same
 // order and print the same digits.
@@ -8,9 +8,9 @@
 #include <cstdio>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/zset_ranges.h"
-#include "worker/types/geohash.h"
+#include "worker/keyspace/geohash.h"
 
 namespace keyloop::commands {
 

@@ -3,7 +3,7 @@
 
 #include "worker/commands/commands.h"
 
-#include "worker/keyspace_events.h"
+#include "worker/execution/keyspace_events.h"
 
 namespace keyloop::commands {
 

@@ -1,8 +1,8 @@
 // HyperLogLog commands: PFADD PFCOUNT PFMERGE over Redis's representation
-// (types/hyperloglog.h), stored as plain string values.
+// (keyspace/hyperloglog.h), stored as plain string values.
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
-#include "worker/types/hyperloglog.h"
+#include "worker/execution/command_families.h"
+#include "worker/keyspace/hyperloglog.h"
 
 namespace keyloop::commands {
 

@@ -9,8 +9,8 @@
 #include <algorithm>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
-#include "worker/persistence.h"
+#include "worker/execution/command_families.h"
+#include "worker/persistence/persistence.h"
 #include "worker/scripting/lua_engine.h"
 
 namespace keyloop::commands {

@@ -7,8 +7,8 @@
 #include <bit>
 
 
-#include "worker/command_docs.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_docs.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {

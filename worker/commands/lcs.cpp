@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

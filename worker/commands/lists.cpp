@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

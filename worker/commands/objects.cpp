@@ -2,11 +2,11 @@
 #include <malloc.h>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
-#include "worker/eviction.h"
-#include "worker/rdb/dump.h"
-#include "worker/rdb/value_codec.h"
-#include "worker/types/image.h"
+#include "worker/execution/command_families.h"
+#include "worker/keyspace/eviction.h"
+#include "worker/persistence/dump.h"
+#include "worker/persistence/value_codec.h"
+#include "worker/keyspace/image.h"
 
 namespace keyloop::commands {
 

@@ -1,11 +1,11 @@
 // SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE and SHUTDOWN. The master makes snapshots and
 // stops the server (persistence.h), so the first two and SHUTDOWN are
 // session handlers: their reply comes back from the master.
-#include "worker/client.h"
-#include "worker/command_families.h"
+#include "worker/connection/client.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
-#include "worker/dispatch.h"
-#include "worker/persistence.h"
+#include "worker/execution/dispatch.h"
+#include "worker/persistence/persistence.h"
 
 namespace keyloop::commands {
 

@@ -14,7 +14,7 @@
 #include <set>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 namespace keyloop::commands {
 

@@ -1,7 +1,7 @@
 // The messages of the blocking protocol between workers (blocking.h),
 // as internal commands, and CLIENT UNBLOCK.
-#include "worker/blocking.h"
-#include "worker/command_families.h"
+#include "worker/routing/blocking.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {

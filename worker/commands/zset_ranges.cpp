@@ -2,7 +2,7 @@
 // ZLEXCOUNT and ZREMRANGEBY*, all as "which ranks does the range cover"
 // (zset.h's prefixCount) followed by a walk over those ranks.
 #include "worker/commands/zset_ranges.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 #include <cmath>
 #include <cstdlib>

@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "worker/commands/commands.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 #include "worker/commands/zset_ranges.h"
 
 namespace keyloop::commands {

@@ -1,9 +1,9 @@
 #include "worker/scripting/functions.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 #include "worker/commands/commands.h"
-#include "worker/rdb/dump.h"
-#include "worker/rdb/value_codec.h"
+#include "worker/persistence/dump.h"
+#include "worker/persistence/value_codec.h"
 #include "worker/scripting/lua_convert.h"
 #include "worker/scripting/script_run.h"
 

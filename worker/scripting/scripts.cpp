@@ -1,11 +1,11 @@
 #include "worker/scripting/scripts.h"
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "worker/commands/commands.h"
-#include "worker/keyspace_events.h"
+#include "worker/execution/keyspace_events.h"
 #include "worker/scripting/lua_convert.h"
 #include "worker/scripting/lua_engine.h"
 #include "worker/scripting/script_run.h"

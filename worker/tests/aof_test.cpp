@@ -9,10 +9,10 @@
 
 #include "common/loop/loop.h"
 #include "common/loop/thread_pool.h"
-#include "worker/aof/aof_log.h"
+#include "worker/persistence/aof_log.h"
 #include "common/aof/manifest.h"
 #include "common/aof/log_file.h"
-#include "worker/aof/replay.h"
+#include "worker/persistence/replay.h"
 
 namespace keyloop {
 namespace {

@@ -3,7 +3,7 @@
 // handler decides, every owner commits its part, locks are taken in
 // ascending owner order and released on failure, nothing is written when
 // an owner does not answer.
-#include "worker/atomic.h"
+#include "worker/routing/atomic.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
 #include "worker/commands/commands.h"
-#include "worker/key_locks.h"
-#include "worker/store.h"
+#include "worker/routing/key_locks.h"
+#include "worker/keyspace/store.h"
 #include "worker/tests/fake_worker.h"
 
 namespace keyloop {

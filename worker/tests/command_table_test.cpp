@@ -1,6 +1,6 @@
-#include "worker/command_table.h"
+#include "worker/execution/command_table.h"
 
-#include "worker/command_families.h"
+#include "worker/execution/command_families.h"
 
 #include <gtest/gtest.h>
 

@@ -2,15 +2,15 @@
 // handler reports (refused, changed nothing, changed), learnt from how its
 // reply began as the reply's writers recorded it; and the observers'
 // order, their filter by command flags, and runs that nest.
-#include "worker/effects.h"
+#include "worker/execution/effects.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "worker/command_table.h"
-#include "worker/store.h"
+#include "worker/execution/command_table.h"
+#include "worker/keyspace/store.h"
 #include "worker/tests/fake_worker.h"
 
 namespace keyloop {

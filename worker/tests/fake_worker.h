@@ -8,9 +8,9 @@
 
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
-#include "worker/client.h"
-#include "worker/key_locks.h"
-#include "worker/worker_services.h"
+#include "worker/connection/client.h"
+#include "worker/routing/key_locks.h"
+#include "worker/execution/worker_services.h"
 
 namespace keyloop {
 

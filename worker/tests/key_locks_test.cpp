@@ -1,6 +1,6 @@
 // KeyLocks: parked work waits for the unlock and then runs in arrival
 // order; a lock nobody releases (its coordinator died) lets go on its own.
-#include "worker/key_locks.h"
+#include "worker/routing/key_locks.h"
 
 #include <gtest/gtest.h>
 

@@ -11,12 +11,12 @@
 #include <random>
 #include <set>
 
-#include "worker/blocking.h"
-#include "worker/command_table.h"
-#include "worker/types/image.h"
-#include "worker/types/list.h"
-#include "worker/types/score_tree.h"
-#include "worker/types/zset.h"
+#include "worker/routing/blocking.h"
+#include "worker/execution/command_table.h"
+#include "worker/keyspace/image.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/score_tree.h"
+#include "worker/keyspace/zset.h"
 
 namespace keyloop {
 namespace {

@@ -1,17 +1,17 @@
 // rdb_file: a file of keyloop's records loads back whole, keeps only the
 // keys asked for, and any cut or flipped byte of it is an error (or, with
 // the checksum off, at worst a load): never a crash, a hang or a throw.
-#include "worker/rdb/rdb_file.h"
+#include "worker/persistence/rdb_file.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "common/rdb/checksum.h"
-#include "worker/types/collection.h"
-#include "worker/types/list.h"
-#include "worker/types/packed.h"
-#include "worker/types/zset.h"
+#include "worker/keyspace/collection.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/packed.h"
+#include "worker/keyspace/zset.h"
 
 namespace keyloop {
 namespace {

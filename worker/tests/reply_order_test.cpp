@@ -1,7 +1,7 @@
 // ReplyOrder: replies leave in request order whatever order they are
 // computed in, including local replies queued behind forwarded ones and a
 // pipeline long enough that the queue compacts itself on the way.
-#include "worker/reply_order.h"
+#include "worker/connection/reply_order.h"
 
 #include <gtest/gtest.h>
 

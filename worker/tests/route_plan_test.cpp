@@ -1,10 +1,10 @@
 // Route plans come from the command table alone: a key's owner, the
 // command's declared cross-worker kind, locks and a reload's hold.
-#include "worker/route_plan.h"
+#include "worker/routing/route_plan.h"
 
 #include <gtest/gtest.h>
 
-#include "worker/key_locks.h"
+#include "worker/routing/key_locks.h"
 
 namespace keyloop {
 namespace {

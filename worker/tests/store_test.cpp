@@ -1,5 +1,5 @@
 // Store: values, expiry, resizes, and SCAN's guarantee.
-#include "worker/store.h"
+#include "worker/keyspace/store.h"
 
 #include <gtest/gtest.h>
 

@@ -7,13 +7,13 @@
 #include <set>
 
 #include "common/rdb/checksum.h"
-#include "worker/rdb/dump.h"
-#include "worker/rdb/value_codec.h"
-#include "worker/types/bucket_table.h"
-#include "worker/types/collection.h"
-#include "worker/types/hyperloglog.h"
-#include "worker/types/image.h"
-#include "worker/types/intset.h"
+#include "worker/persistence/dump.h"
+#include "worker/persistence/value_codec.h"
+#include "worker/keyspace/bucket_table.h"
+#include "worker/keyspace/collection.h"
+#include "worker/keyspace/hyperloglog.h"
+#include "worker/keyspace/image.h"
+#include "worker/keyspace/intset.h"
 
 namespace keyloop {
 namespace {

@@ -1,0 +1,121 @@
+// Connections: a worker's clients. Accepts on the listening sockets the
+// master opened (not owned), keeps the registry of open clients by id,
+// enforces maxclients over all workers and the idle timeout, ends clients
+// gracefully on a drain, and moves them between generations on a reload
+// (handOverIdleClients on the retiring worker, adoptClient on the new one).
+//
+// A closed client is freed from the loop (deferred), never inside its own
+// callback frame further up the stack.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/ipc/messages.h"
+#include "common/log/log.h"
+#include "common/loop/handles.h"
+#include "worker/connection/client.h"
+#include "worker/execution/worker_stats.h"
+
+namespace keyloop {
+
+class Dispatch;
+
+class Connections {
+ public:
+  using Registry = std::map<std::uint64_t, std::unique_ptr<Client>>;
+
+  // `config` is the worker's, kept current by reloads.
+  Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, Dispatch& dispatch);
+  ~Connections();
+
+  // The sockets to accept on (startAccepting watches them).
+  void listenOn(const std::vector<int>& fds) { listenFds_ = fds; }
+  void startAccepting();
+  // Stops accepting, except on `keep` (sockets of a slot or address that
+  // is going away: their queues are drained until this worker exits).
+  void stopAccepting(const std::vector<int>& keep = {});
+  // Accepts whatever waits on the sockets still watched; returns how many.
+  std::size_t acceptQueued();
+  // A reload's settings: open clients take new parser limits, the idle
+  // timeout restarts.
+  void applyConfig(bool newLimits);
+
+  // Graceful stop (after stopAccepting): with `closeIdle`, each client is
+  // finished once idle; a retired worker hands them over instead.
+  void drain(bool closeIdle = true);
+  // Ends every connection at its next request boundary: replies already
+  // owed are delivered, then the connection is shut down gracefully.
+  void finishClients();
+  bool drained() const { return draining_ && clients_.empty(); }
+  // Stops accepting and closes every client.
+  void closeAll();
+
+  // Passes every client at a request boundary to `send` (which returns
+  // false if it could not take it); the ones taken are gone from here.
+  void handOverIdleClients(const std::function<bool(int fd, const ipc::ClientState&)>& send);
+  // A connection handed over by a retiring worker.
+  void adoptClient(UniqueFd fd, const ipc::ClientState& state);
+
+  Client* find(std::uint64_t id);
+  void remove(std::uint64_t id);
+  const Registry& all() const { return clients_; }
+  // Open clients of every worker.
+  std::uint64_t everywhere() const { return stats_.clientsEverywhere(clients_.size()); }
+  // Calls the client's sendReleased() once the current loop callback is
+  // done: forwarded replies arrive in batches (one channel drain), and one
+  // send() per client per batch beats one per reply.
+  void sendSoon(std::uint64_t clientId);
+
+  // What clients use of their worker.
+  Loop& loop() { return loop_; }
+  const Config& config() const { return config_; }
+  Log& log() { return log_; }
+  ServerStats& counters() { return stats_.counters(); }
+  void countPubsubDisconnect() {
+    ++stats_.counters()[kPubsubDisconnects];
+    metrics::bump(stats_.metrics().pubsubDisconnects);
+  }
+  Dispatch& dispatch() { return dispatch_; }
+  // Whether client `id`'s reply must wait for the append-only log (which
+  // then lets it go: Client::logCaughtUp). Unset: replies never wait.
+  using ReplyGate = std::function<bool(std::uint64_t id)>;
+  void setReplyGate(ReplyGate gate) { replyGate_ = std::move(gate); }
+  const ReplyGate& replyGate() const { return replyGate_; }
+  // Scratch buffer every client reads into first (see Client::readAndExecute);
+  // while a script keeps the worker busy, another one: the script's client
+  // still parses from the first.
+  std::string& sharedReadBuffer() { return busy_ ? busyReadBuffer_ : sharedReadBuffer_; }
+  void setBusy(bool busy) { busy_ = busy; }
+
+ private:
+  void acceptFrom(int listenFd);
+  Client& add(UniqueFd fd);
+  void armIdleTimeout();
+  void closeIdleClients();
+  // Closes connections that lingered (Client::finish) longer than kLinger.
+  void closeLingerers();
+
+  Loop& loop_;
+  const Config& config_;
+  Log& log_;
+  WorkerStats& stats_;
+  Dispatch& dispatch_;
+  std::vector<int> listenFds_;
+  std::vector<std::unique_ptr<IoWatcher>> listeners_;
+  Registry clients_;
+  std::uint64_t nextClientId_ = 1;
+  bool draining_ = false;
+  Timer idleTimer_;
+  ReplyGate replyGate_;
+  std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
+  std::string sharedReadBuffer_, busyReadBuffer_;
+  bool busy_ = false;
+};
+
+}  // namespace keyloop

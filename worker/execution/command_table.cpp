@@ -1,0 +1,173 @@
+// The command table (see command_table.h), merged from its families.
+#include "worker/execution/command_table.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <tuple>
+#include <vector>
+
+#include "common/metrics/shared_metrics.h"
+#include "common/text/text.h"
+#include "worker/execution/command_families.h"
+
+namespace keyloop {
+
+namespace {
+
+// [first, last) of the rows whose names start with each byte.
+using Ranges = std::array<std::pair<std::uint16_t, std::uint16_t>, 256>;
+
+struct Table {
+  std::vector<CommandSpec> rows;  // every family's, sorted by name
+  Ranges byFirstByte{};
+};
+
+[[noreturn]] void refuseTable(const char* why, std::string_view name) {
+  // A programming error in a family's rows: no worker may run with it.
+  std::fprintf(stderr, "keyloop: command table: %s: %.*s\n", why, static_cast<int>(name.size()), name.data());
+  std::abort();
+}
+
+Table mergeFamilies() {
+  Table t;
+  for (const auto family : kCommandFamilies) {
+    for (const CommandSpec& row : family()) t.rows.push_back(row);
+  }
+  std::sort(t.rows.begin(), t.rows.end(), [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    const std::string_view name = t.rows[i].name;
+    if (i > 0 && t.rows[i - 1].name == name) refuseTable("declared twice", name);
+    if (name.empty() || name.size() > 32) refuseTable("bad name", name);
+    auto& range = t.byFirstByte[static_cast<unsigned char>(name[0])];
+    if (range.second == 0) range.first = static_cast<std::uint16_t>(i);
+    range.second = static_cast<std::uint16_t>(i + 1);
+  }
+  if (t.rows.size() > metrics::kMaxCommands) refuseTable("grow metrics::kMaxCommands", "");
+  if (t.rows.size() > kCommandSlots) refuseTable("grow kCommandSlots (stats.h)", "");
+  return t;
+}
+
+const Table& table() {
+  static const Table merged = mergeFamilies();
+  return merged;
+}
+
+// Runs for every request (twice for a forwarded one): lowered into a stack
+// buffer, ASCII only (command names are), no allocation, no locale; then
+// only the names with the same first letter are compared, length first
+// (a binary search's memcmp per step cost more than the whole lookup).
+const CommandSpec* findIn(std::span<const CommandSpec> rows, std::string_view name, const Ranges* byFirstByte) {
+  std::array<char, 32> buffer;
+  if (name.empty() || name.size() > buffer.size()) return nullptr;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    buffer[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
+  const std::string_view lower(buffer.data(), name.size());
+  std::size_t from = 0, to = rows.size();
+  if (byFirstByte != nullptr) std::tie(from, to) = (*byFirstByte)[static_cast<unsigned char>(lower[0])];
+  for (std::size_t i = from; i < to; ++i) {
+    if (rows[i].name.size() == lower.size() && rows[i].name == lower) return &rows[i];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const CommandSpec* findCommand(std::string_view name) {
+  const Table& t = table();
+  return findIn(t.rows, name, &t.byFirstByte);
+}
+
+const KeyEventSpec* keyEventsOf(const CommandSpec& topLevel) {
+  return topLevel.events.type != 0 ? &topLevel.events : nullptr;
+}
+
+std::uint32_t aclCategoriesOf(const CommandSpec& spec) {
+  std::uint32_t categories = spec.acl;
+  if (spec.flags & kWrite) categories |= acl::kWrite;
+  // Scripts are not @read even when read-only (Redis excludes @scripting).
+  if ((spec.flags & kReadonly) && !(categories & acl::kScripting)) categories |= acl::kRead;
+  if (spec.flags & kAdmin) categories |= acl::kAdmin | acl::kDangerous;
+  if (spec.flags & kFast) categories |= acl::kFast;
+  if (!(categories & acl::kFast)) categories |= acl::kSlow;
+  return categories;
+}
+
+const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name) {
+  return findIn(container.subcommands, name, nullptr);
+}
+
+std::span<const CommandSpec> commandTable() { return table().rows; }
+
+std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const std::string_view> args) {
+  std::vector<std::string_view> keys;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    keys.push_back(args[i]);
+    return true;
+  });
+  return keys;
+}
+
+std::vector<std::string_view> keyFlagGroups(const CommandSpec& spec, std::span<const std::string_view> args) {
+  return splitOn(spec.variableKeyFlags ? spec.variableKeyFlags(args) : spec.keyFlags, ';');
+}
+
+ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo) {
+  ResolvedCommand r;
+  const CommandSpec* spec = args.empty() ? nullptr : findCommand(args[0]);
+  if (spec == nullptr || ((spec->flags & kInternal) && !internalToo)) return r;
+  r.topLevel = spec;
+  r.spec = spec->subcommands.empty() || args.size() < 2 ? spec : findSubcommand(*spec, args[1]);
+  return r;
+}
+
+std::string ResolvedCommand::fullName() const {
+  if (topLevel == nullptr) return {};
+  std::string name(topLevel->name);
+  if (spec != nullptr && spec != topLevel) name += "|" + std::string(spec->name);
+  return name;
+}
+
+std::string ResolvedCommand::unknownError(std::span<const std::string_view> args) const {
+  if (topLevel != nullptr) {
+    return "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + toUpper(topLevel->name) +
+           " HELP.";
+  }
+  std::string quoted;
+  for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+    quoted += "'" + std::string(args[i].substr(0, 128 - quoted.size())) + "' ";
+  }
+  return "ERR unknown command '" + std::string(args.empty() ? "" : args[0].substr(0, 128)) +
+         "', with args beginning with: " + quoted;
+}
+
+std::string arityError(const ResolvedCommand& command) {
+  return "ERR wrong number of arguments for '" + command.fullName() + "' command";
+}
+
+std::span<const std::string_view> metrics::countedCommandNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> all;
+    for (const CommandSpec& c : commandTable()) all.push_back((c.flags & kInternal) ? std::string_view() : c.name);
+    return all;
+  }();
+  return names;
+}
+
+std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - table().rows.data()); }
+
+std::span<const CommandSpec> allCommands() {
+  // Internal commands ("__" sorts first) are hidden from COMMAND and DOCS.
+  static const std::span<const CommandSpec> visible = [] {
+    std::span<const CommandSpec> all = commandTable();
+    std::size_t first = 0;
+    while (first < all.size() && (all[first].flags & kInternal)) ++first;
+    return all.subspan(first);
+  }();
+  return visible;
+}
+
+}  // namespace keyloop

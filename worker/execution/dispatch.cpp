@@ -1,0 +1,374 @@
+#include "worker/execution/dispatch.h"
+
+#include <array>
+#include <utility>
+
+#include "common/resp/reply_reader.h"
+#include "common/resp/request_parser.h"
+#include "worker/routing/blocking.h"
+#include "worker/connection/client.h"
+#include "worker/routing/cluster.h"
+#include "worker/connection/connections.h"
+#include "worker/execution/command_table.h"
+#include "worker/routing/cross_worker.h"
+#include "worker/routing/key_locks.h"
+#include "worker/persistence/persistence.h"
+#include "worker/execution/keyspace_events.h"
+#include "worker/keyspace/store.h"
+#include "worker/session/pubsub.h"
+#include "worker/session/transaction.h"
+#include "worker/execution/worker_services.h"
+#include "worker/execution/worker_stats.h"
+#include "worker/execution/write_observers.h"
+
+namespace keyloop {
+
+namespace {
+
+bool debugAllowed(const Config& config, const Client& client) {
+  if (config.enableDebugCommand == "yes") return true;
+  if (config.enableDebugCommand != "local") return false;
+  const std::string& peer = client.peer();
+  return peer.rfind("127.", 0) == 0 || peer.rfind("[::1]", 0) == 0 || peer.rfind("::1", 0) == 0;
+}
+
+}  // namespace
+
+Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
+    : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {
+}
+
+void Dispatch::setRouter(Router* router) {
+  router_ = router;
+  if (router_ == nullptr) return;
+  router_->setPlaceSink([this](Router::ReplyPlace to, std::string_view reply) {
+    if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
+  });
+  router_->setPrefetch([this](std::string_view key) { store_.prefetch({&key, 1}); });
+  // Work parked behind a lock waits for a commit, which is posted (no wake
+  // of its own): while any is parked, every record wakes us.
+  router_->setWaitsForAny([this] { return locks_.parked() > 0; });
+}
+
+RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {
+  RouteView view;
+  if (router_ != nullptr) {
+    view.self = router_->self();
+    view.ring = &router_->ring();
+  }
+  view.locks = &locks_;
+  view.holding = holdClients_;
+  view.clusterNode = clusterNode;
+  return planRoute(spec, args, view);
+}
+
+void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
+  resp::Reply& reply = client.reply();
+  const std::size_t replyStart = reply.buffer().size();
+  const ResolvedCommand command = resolveCommand(args);
+  Session& session = client.session();
+  // CLIENT REPLY OFF / SKIP (a forwarded command's reply is not silenced).
+  const bool silenced = session.repliesOff || std::exchange(session.skipThis, false);
+  bool ran = false;  // errors before the handler are Redis's "rejected", not "failed", calls
+  if (command.spec == nullptr) {
+    reply.error(command.unknownError(args));
+  } else if (!arityAllows(*command.spec, args.size())) {
+    reply.error(arityError(command));
+  } else if (!client.authenticated() && !(command.spec->flags & kNoAuth)) {
+    reply.error("NOAUTH Authentication required.");
+  } else if ((command.spec->flags & kDebug) && !debugAllowed(services_.config(), client)) {
+    reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run "
+                "it from a local connection, otherwise you need to set this option in the configuration file, and "
+                "then restart the server.");
+  } else if (busy_ && !(command.spec->flags & kAllowBusy)) {
+    reply.error(*busy_);
+  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && services_.diskErrorRefusesWrites()) {
+    reply.error(kDiskErrorRefusal);
+  } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && appendLog() != nullptr && appendLog()->failing()) {
+    reply.error("MISCONF Errors writing to the AOF file: " + appendLog()->failure());
+  } else if (session.inMulti && (command.spec->flags & kNoMulti)) {
+    reply.error("ERR Command not allowed inside a transaction");
+  } else if (hasOverlongKey(*command.spec, args)) {
+    reply.error("ERR key too long: keyloop keeps keys under 256 MB");
+  } else if (session.subscribed() && reply.protocol() == resp::Protocol::Resp2 &&
+             !(command.spec->flags & kSubscribedOk)) {
+    reply.error("ERR Can't execute '" + command.fullName() +
+                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+  } else if (session.inMulti && !(command.spec->flags & kRunsInMulti)) {
+    transaction::queue(client, command, args);
+  } else {
+    const CommandSpec& spec = *command.spec;
+    client.setLastCommand(command.topLevel, command.spec);
+    count(command);
+    const RoutePlan plan = planFor(spec, args, client.clusterNode());
+    if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
+      reply.error(redirection(plan));
+    } else if (spec.session != nullptr) {
+      spec.session(*this, client, args);  // may answer later, in order
+      ran = true;
+    } else if (spec.blocking != nullptr && blocking_ != nullptr) {
+      return blocking_->start(client, spec, args, plan);  // the reply comes when something is there
+    } else if (plan.kind != RoutePlan::Kind::Here) {
+      return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
+    } else {
+      CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+      run(spec, ctx, commandIndex(*command.topLevel));
+      ran = true;
+      if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
+          reply.buffer()[replyStart] == '>') {
+        // It must read keys of other workers (SORT BY/GET): the long way.
+        reply.buffer().resize(replyStart);
+        return runAcross(*this, client, spec, args, RoutePlan{RoutePlan::Kind::Atomic});
+      }
+    }
+  }
+  if (!ran && reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
+    if (command.spec != nullptr && (command.spec->flags & kAbortsWhenRefused) && session.inMulti) {
+      // Redis's execCommandAbort: the reason, and the transaction is gone.
+      std::string reason = reply.buffer().substr(replyStart + 1);
+      reply.buffer().resize(replyStart);
+      while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+      reply.error("EXECABORT Transaction discarded because of: " + reason);
+      transaction::forget(*this, client);
+    } else {
+      transaction::refused(client);
+    }
+  }
+  countError(command, reply.buffer(), replyStart, ran);
+  if (silenced && !(command.spec != nullptr && (command.spec->flags & kPushReply))) reply.buffer().resize(replyStart);
+  // CLIENT REPLY SKIP silences the command after it, and only that one.
+  session.skipThis = std::exchange(session.skipNext, false);
+  if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+void Dispatch::count(const ResolvedCommand& command) {
+  const std::size_t index = commandIndex(*command.topLevel);
+  ++stats_.counters()[kCommandsProcessed];
+  ++stats_.counters()[kCallsByCommand + index];
+  metrics::bump(stats_.metrics().commands[index]);
+}
+
+void Dispatch::countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran) {
+  if (buffer.size() <= from || buffer[from] != '-') return;
+  ServerStats& counters = stats_.counters();
+  ++counters[kCommandErrors];
+  ++counters[kErrorsByCode + errorCodeIndex(buffer.substr(from + 1))];
+  if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
+  metrics::bump(stats_.metrics().commandErrors);
+}
+
+void Dispatch::runNested(const ResolvedCommand& command, CommandContext& ctx) {
+  count(command);
+  run(*command.spec, ctx, commandIndex(*command.topLevel));
+}
+
+void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) {
+  resp::Reply& reply = client.reply();
+  const std::size_t start = reply.buffer().size();
+  count(command);
+  if (command.spec->session != nullptr) {
+    command.spec->session(*this, client, args);
+  } else {
+    CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+    run(*command.spec, ctx, commandIndex(*command.topLevel));
+  }
+  countError(command, reply.buffer(), start, true);
+}
+
+bool Dispatch::hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args) {
+  // A request is at most proto-max-bulk-len per argument: only a setting
+  // above 256 MB lets a key through that the store could not hold.
+  if (services_.config().protoMaxBulkLen <= Store::kMaxKeyLength) return false;
+  bool overlong = false;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    overlong = args[i].size() > Store::kMaxKeyLength;
+    return !overlong;
+  });
+  return overlong;
+}
+
+std::string Dispatch::redirection(const RoutePlan& plan) const {
+  if (plan.kind == RoutePlan::Kind::CrossSlot) return "CROSSSLOT Keys in request don't hash to the same slot";
+  const ClusterNodes nodes(services_.config());
+  return "MOVED " + std::to_string(plan.slot) + " " + nodes.address() + ":" + std::to_string(nodes.portOf(plan.owner));
+}
+
+void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  const ResolvedCommand command = args.empty() ? ResolvedCommand{} : resolveCommand(args, /*internalToo=*/true);
+  const CommandSpec* spec = command.spec;
+  if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
+  if (busy_ && !(spec->flags & kAllowBusy)) {
+    // A client's command gets what the client would get here: -BUSY. The
+    // workers' own messages (commits, notifications) wait for the script.
+    if (!(spec->flags & kInternal) || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
+    return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
+  }
+  if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
+  // The reply buffer is kept between calls (no allocation per command);
+  // the handler (serving a blocked client posts to this worker) or done()
+  // (a client resumes its pipeline) may lead back in here, and the nested
+  // call then takes a buffer of its own.
+  std::string nested;
+  std::string& out = routedDepth_ == 0 ? routedReply_ : nested;
+  out.clear();
+  ++routedDepth_;
+  resp::Reply reply(out, protocol);
+  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  AofLog* log = appendLog();
+  const std::uint64_t logged = log != nullptr ? log->appended() : 0;
+  run(*spec, ctx, commandIndex(*command.topLevel));
+  // Not counted here: the worker the client talks to counted it already.
+  if (log != nullptr && log->appended() != logged && log->holdsReplies()) {
+    afterLogged([done = std::move(done), reply = out] { done(reply); });
+  } else {
+    done(out);
+  }
+  --routedDepth_;
+  if (out.capacity() > 64 * 1024) std::string().swap(out);  // a big GET's buffer is not kept
+}
+
+bool Dispatch::touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const {
+  if (locks_.empty() || (spec.flags & kHoldsLocks)) return false;
+  // A read of the whole keyspace (KEYS, DBSIZE, SCAN...) touches every key,
+  // the locked ones too: a transaction's reply leaves once its commits are
+  // posted, so a client may already look from another connection, through
+  // another worker's channel, which the commit does not precede.
+  if (broadcasts(spec.cross) && spec.cross != CrossWorker::GatherTotals) return true;
+  bool locked = false;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });
+  return locked;
+}
+
+Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, done = std::move(done)]() mutable {
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    executeRouted(views, protocol, std::move(done));
+  };
+}
+
+std::size_t Dispatch::prefetchKeys(std::string_view pending) {
+  // A lone request gains nothing: its misses have nothing to overlap with.
+  std::array<std::string_view, 16> keys;
+  const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
+  if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
+  return ahead.bytes;
+}
+
+void Dispatch::setBusy(std::optional<std::string> error) {
+  busy_ = std::move(error);
+  if (busy_) return;
+  // What peers sent meanwhile runs now, in arrival order (after the script's reply).
+  std::vector<Task> waiting = std::move(heldWhileBusy_);
+  heldWhileBusy_.clear();
+  connections_.loop().defer([waiting = std::move(waiting)]() mutable {
+    for (Task& work : waiting) work();
+  });
+}
+
+void Dispatch::hold(bool routedToo) {
+  holdClients_ = true;
+  holdRouted_ = holdRouted_ || routedToo;
+}
+
+void Dispatch::release() {
+  holdClients_ = holdRouted_ = false;
+  std::vector<Task> waiting = std::move(held_);
+  held_.clear();
+  for (Task& work : waiting) work();
+}
+
+bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
+  const MemoryLimitConfig& m = services_.config().maxmemory;
+  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & (kNeverGrows | kInternal))) return true;
+  const ring::Ring* ring = services_.ring();
+  const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
+  return eviction_.makeRoom(m, budget, ctx.nowMs, [&](std::string_view key) { evict(key, ctx.nowMs); });
+}
+
+void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
+  const std::string name(key);  // `key` lives in the entry that goes
+  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
+  feed_.recordState(name, nullptr);
+  if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
+  store_.erase(name);
+  ++stats_.counters()[kEvictedKeys];
+  metrics::bump(stats_.metrics().evictedKeys);
+  keyspace_events::notify(services_.config().notifyKeyspaceEvents, 'e', "evicted", name,
+                          [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
+}
+
+void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
+  ctx.store.tick(ctx.nowMs);
+  // Not a scratch store of a cross-worker run: the worker's own keys.
+  const CommandRun call{spec, ctx, &ctx.store == &store_, replaying_};
+  if (call.ownStore && !call.replaying && !makeRoom(spec, ctx)) {
+    return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
+  }
+  const TimePoint started = Clock::now();
+  // The pipeline (effects.h): observers before, the handler, its effects,
+  // observers after: the built-in ones (write_observers.h), then any added.
+  const bool builtIn = (spec.flags & WriteObservers::kFlags) != 0;
+  const bool added = observers_.watch(spec.flags);
+  WriteObservers::RunState state;
+  if (builtIn) writeObservers_.before(call, state);
+  if (added) observers_.before(call);
+  const Effects effects = runHandler(spec, ctx);
+  stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  if (builtIn) writeObservers_.after(call, effects, state);
+  if (added) observers_.after(call, effects);
+}
+
+std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
+  return runAt(args, unixMillis(), protocol);
+}
+
+std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
+  const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
+  if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
+  std::string out;
+  resp::Reply reply(out, protocol);
+  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
+  run(*command.spec, ctx, commandIndex(*command.topLevel));
+  return out;
+}
+
+void Dispatch::replay(std::span<const std::string_view> args, std::int64_t nowMs) {
+  replaying_ = true;
+  runAt(args, nowMs, resp::Protocol::Resp2);
+  replaying_ = false;
+}
+
+void Dispatch::afterLogged(std::function<void()> tell) {
+  AofLog* log = appendLog();
+  if (log == nullptr || !log->holdsReplies()) return tell();
+  log->whenDurable(std::move(tell));
+}
+
+AofLog* Dispatch::appendLog() {
+  Persistence* persistence = services_.persistence();
+  return persistence != nullptr ? persistence->log() : nullptr;
+}
+
+void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {
+  pubsub::adopt(*this, client, subscriptions);
+}
+
+bool Dispatch::blocked(std::uint64_t clientId) const { return blocking_ && blocking_->blocks(clientId); }
+
+void Dispatch::clientGone(std::uint64_t clientId) {
+  if (Client* client = connections_.find(clientId)) {
+    transaction::forget(*this, *client);
+    pubsub::forget(*this, *client);
+  }
+  if (blocking_) blocking_->clientGone(clientId);
+}
+
+std::optional<std::string> Dispatch::releaseBlocked(std::uint64_t clientId) {
+  return blocking_ ? blocking_->releaseForHandOver(clientId) : std::nullopt;
+}
+
+bool Dispatch::quiet() const { return (router_ == nullptr || router_->inFlight() == 0) && locks_.parked() == 0; }
+
+}  // namespace keyloop

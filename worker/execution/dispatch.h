@@ -1,0 +1,164 @@
+// Dispatch: runs requests. A client's parsed request is looked up in the
+// command table, checked (arity, AUTH), planned (route_plan.h) and either
+// run here against the store or sent the long way (cross_worker.h); a
+// request a peer worker routed here runs against the store unless its keys
+// are locked (key_locks.h) or a reload holds peers' work.
+//
+// During a reload's hand-over (migration.h) keyed work can be held: the
+// clients' (hold) and also the peers' (hold with routedToo); release()
+// runs what waited, in arrival order. Every write is shown to the write
+// observer, which the retiring side uses to note the keys it must send
+// again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/loop/handles.h"
+#include "worker/execution/change_feed.h"
+#include "worker/execution/effects.h"
+#include "worker/keyspace/eviction.h"
+#include "worker/routing/router.h"
+#include "worker/routing/route_plan.h"
+#include "worker/execution/watches.h"
+#include "worker/execution/write_observers.h"
+
+namespace keyloop {
+
+class AofLog;
+class Blocking;
+class Client;
+class Connections;
+class KeyLocks;
+class Store;
+class WorkerServices;
+class WorkerStats;
+struct CommandContext;
+struct CommandSpec;
+struct ResolvedCommand;
+
+class Dispatch {
+ public:
+  Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
+
+  // Also makes it deliver forwarded replies to this worker's clients.
+  void setRouter(Router* router);
+  Router* router() { return router_; }
+  const Router* router() const { return router_; }
+  Connections& connections() { return connections_; }
+  WorkerServices& services() { return services_; }
+  Store& store() { return store_; }
+
+  // Runs one parsed request of `client` (the reply goes to its buffer, or
+  // later in order when it takes the long way).
+  void execute(Client& client, std::span<const std::string_view> args);
+  // Runs a command routed here (by a peer, or locally by cross-worker
+  // execution); done() gets the reply, later if its keys are locked.
+  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  // Prefetches the keys of the next few whole requests in `pending` (a
+  // pipeline); returns how many bytes of requests it looked at.
+  std::size_t prefetchKeys(std::string_view pending);
+  // Where a request runs, from this worker's ring, locks and hold, and the
+  // connection's cluster node (-1: a shared port).
+  RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const;
+
+  // A CrossSlot or Moved plan's error, without the '-'.
+  std::string redirection(const RoutePlan& plan) const;
+
+  // Runs a command EXEC dequeued for `client`, here and now (its keys are
+  // this worker's), counted as Redis counts the commands of a transaction.
+  void runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args);
+  Watches& watches() { return watches_; }
+  Eviction& eviction() { return eviction_; }
+  // A command a script called, against ctx's store (counted, watched keys
+  // and blocked clients told of its writes).
+  void runNested(const ResolvedCommand& command, CommandContext& ctx);
+
+  // Runs a command here and now, locks or not (blocking.h serves a waiting
+  // client with it); returns the reply.
+  std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
+  // The append-only log this worker writes (null: none).
+  AofLog* appendLog();
+  // Every change this worker makes, for the log and (next) the replicas.
+  ChangeFeed& feed() { return feed_; }
+  // Runs `tell` (a write's outcome to another worker) now, or under
+  // appendfsync always once what this worker logged so far is on disk.
+  void afterLogged(std::function<void()> tell);
+  // A record of the append-only log, as of `nowMs` (when it was logged):
+  // no notification, no eviction, not counted as a change (as Redis loads).
+  void replay(std::span<const std::string_view> args, std::int64_t nowMs);
+  // Blocking commands (blocking.h); without one they do not block.
+  void setBlocking(Blocking* blocking) { blocking_ = blocking; }
+  // Its session ends here: watches and subscriptions go, and a wait.
+  void clientGone(std::uint64_t clientId);
+  // A handed-over connection's subscriptions (pubsub.h).
+  void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions);
+  bool blocked(std::uint64_t clientId) const;
+  std::optional<std::string> releaseBlocked(std::uint64_t clientId);
+
+  // A script keeps this worker busy (`error`: what other clients get, as
+  // Redis's -BUSY); peers' requests wait until it ends (nullopt).
+  void setBusy(std::optional<std::string> error);
+
+  void hold(bool routedToo);
+  void release();
+  bool holding() const { return holdClients_; }
+  void holdCommand(Task work) { held_.push_back(std::move(work)); }
+  using WriteObserver = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
+  void setWriteObserver(WriteObserver observer) { writeObserver_ = std::move(observer); }
+  // One more observer of every run of a write (effects.h): replication,
+  // client tracking. Registered once, at start.
+  void addObserver(std::unique_ptr<CommandObserver> observer) { observers_.add(std::move(observer)); }
+  // No request of ours is out at another worker and nothing waits for a
+  // lock here: what the retiring side waits for before it tells its peers
+  // it will send them nothing more.
+  bool quiet() const;
+
+ private:
+  // Whether a routed command must wait for a cross-worker transaction's commit.
+  bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
+  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  // Whether a key argument is longer than the store takes.
+  bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
+  // Runs a handler through the pipeline of observers (effects.h); `index`
+  // is its top-level command's (INFO commandstats).
+  void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
+  // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
+  bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
+  void evict(std::string_view key, std::int64_t nowMs);
+  // runNow as of `nowMs`.
+  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol);
+  // Counts a call (total_commands_processed, commandstats, the metric).
+  void count(const ResolvedCommand& command);
+  // Counts an error reply that starts at `from` in the buffer.
+  void countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran);
+
+  WorkerServices& services_;
+  Store& store_;
+  KeyLocks& locks_;
+  WorkerStats& stats_;
+  Connections& connections_;
+  Router* router_ = nullptr;
+  Blocking* blocking_ = nullptr;
+  bool holdClients_ = false, holdRouted_ = false;
+  std::vector<Task> held_;
+  std::optional<std::string> busy_;
+  std::vector<Task> heldWhileBusy_;
+  WriteObserver writeObserver_;
+  Watches watches_;
+  Eviction eviction_{store_};
+  ChangeFeed feed_;
+  // After the members they observe with.
+  WriteObservers writeObservers_{services_, watches_, eviction_, feed_, writeObserver_, blocking_};
+  CommandObservers observers_;
+  std::string routedReply_;  // executeRouted's reply buffer, reused
+  int routedDepth_ = 0;
+  bool replaying_ = false;  // replay() is running a record
+};
+
+}  // namespace keyloop

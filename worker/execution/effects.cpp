@@ -1,0 +1,54 @@
+#include "worker/execution/effects.h"
+
+#include "worker/execution/command_table.h"
+
+#include <utility>
+
+namespace keyloop {
+
+void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
+  failed = began == resp::Reply::Began::Error;
+  // A handler that said what it propagates changed something, whatever it
+  // answered (SET k v GET of a missing key answers null and sets it).
+  noChange = noChange || (!rewritten && (spec.flags & kNoneIsNoChange) && began == resp::Reply::Began::ZeroOrNull);
+  dirty = (spec.flags & kWrite) && changed() ? 1 : 0;
+}
+
+Effects runHandler(const CommandSpec& spec, CommandContext& ctx) {
+  const std::size_t replyStart = ctx.reply.buffer().size();
+  ctx.reply.markStart();
+  Effects effects;
+  Effects* outer = std::exchange(ctx.effects, &effects);
+  spec.handler(ctx);
+  ctx.effects = outer;
+  effects.settle(spec, ctx.reply.beganWith(replyStart));
+  return effects;
+}
+
+std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects) {
+  const std::uint32_t flags = run.spec.flags;
+  if (!(flags & kWrite) || (flags & kInternal) || !effects.changed()) return {};
+  if (effects.rewritten) return effects.propagate;
+  return {PropagatedCommand(run.ctx.args.begin(), run.ctx.args.end())};
+}
+
+void CommandObservers::add(std::unique_ptr<CommandObserver> observer) {
+  interest_ |= observer->flags() | observer->beforeFlags();
+  if (observer->beforeFlags() != 0) before_.push_back({observer->beforeFlags(), observer.get()});
+  if (observer->flags() != 0) after_.push_back({observer->flags(), observer.get()});
+  owned_.push_back(std::move(observer));
+}
+
+void CommandObservers::before(const CommandRun& run) {
+  for (const Registered& r : before_) {
+    if (run.spec.flags & r.flags) r.observer->before(run);
+  }
+}
+
+void CommandObservers::after(const CommandRun& run, const Effects& effects) {
+  for (const Registered& r : after_) {
+    if (run.spec.flags & r.flags) r.observer->after(run, effects);
+  }
+}
+
+}  // namespace keyloop

@@ -1,0 +1,117 @@
+// WorkerServices: what a command handler may use of the worker it runs on,
+// and nothing more (a handler sees this, never the Server): settings,
+// counters, key locks, the clients (CLIENT LIST, INFO), the thread pool
+// for work too big for the loop, and the facts INFO reports.
+//
+// Server implements it; the unit tests of the atomic executor run the real
+// lock and commit handlers against a small fake of it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/config/config.h"
+#include "common/ring/ring.h"
+#include "common/loop/clock.h"
+#include "common/metrics/shared_metrics.h"
+#include "worker/execution/stats.h"
+
+namespace keyloop {
+
+// What HELLO and INFO report as redis_version: the Redis release whose
+// replies keyloop reproduces byte for byte.
+inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
+inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
+
+class Blocking;
+class Persistence;
+class FunctionLibraries;
+class LuaEngine;
+struct CommandContext;
+struct ResolvedCommand;
+struct ScriptCall;
+class Channels;
+class Watches;
+class Client;
+class KeyLocks;
+class LagMonitor;
+class ThreadPool;
+
+class WorkerServices {
+ public:
+  virtual ~WorkerServices() = default;
+  virtual const Config& config() const = 0;
+  // Runs with new settings from now on (CONFIG SET; a reload too).
+  virtual void applyConfig(const Config& next) = 0;
+  virtual ServerStats& stats() = 0;
+  virtual KeyLocks& locks() = 0;
+  virtual ThreadPool& threadPool() = 0;
+  // The loop's time (what idle times and uptime are measured in).
+  virtual TimePoint now() const = 0;
+  virtual const std::map<std::uint64_t, std::unique_ptr<Client>>& clients() const = 0;
+  virtual const LagMonitor& lag() const = 0;
+  virtual std::uint16_t port() const = 0;
+  virtual TimePoint startedAt() const = 0;
+  // The counters plus this worker's gauges (clients, keys, ...).
+  virtual ServerStats totals() const = 0;
+  // Which worker owns which slot (null: this worker is alone, a test's
+  // Server), and this worker's index in it (-1: retired, owns no slot).
+  virtual const ring::Ring* ring() const = 0;
+  virtual int self() const = 0;
+  // Blocked clients and the waits on this worker's keys (null: none).
+  virtual Blocking* blocking() { return nullptr; }
+  // The keys clients WATCH on this worker (watches.h) and the channels its
+  // clients subscribe to (pubsub.h); null: none (a test's fake).
+  virtual Watches* watches() { return nullptr; }
+  virtual Channels* channels() { return nullptr; }
+
+  // Scripts (scripting/): this worker's interpreter (null: none), a command
+  // a script calls run here (counted, its writes seen by WATCH and blocked
+  // clients), a message to every other worker (no reply), and the running
+  // script's life: which one runs, whether it must stop, SCRIPT KILL.
+  // DEBUG's switches (commands/debug.cpp).
+  enum class DebugSwitch { ActiveExpire, DenyScriptsDisabled };
+  virtual void setDebugSwitch(DebugSwitch which, bool on) { (void)which, (void)on; }
+  virtual bool denyScriptsDisabled() const { return false; }
+  // A keyspace notification, to the subscribers of every worker.
+  virtual void publishEvent(std::string_view channel, std::string_view message) { (void)channel, (void)message; }
+  virtual LuaEngine* lua() { return nullptr; }
+  virtual FunctionLibraries* functions() { return nullptr; }
+  virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
+  virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }
+  virtual void scriptStarted(ScriptCall* call) { (void)call; }
+  // The script running now (its instruction hook polls the loop) and for
+  // how long, in ms; null: none.
+  virtual const ScriptCall* runningScript(long long* ms) const {
+    (void)ms;
+    return nullptr;
+  }
+  virtual bool scriptShouldStop() { return false; }
+  // "" when the running script was told to stop, else Redis's error.
+  virtual std::string killScript(bool eval) {
+    (void)eval;
+    return "NOTBUSY No scripts in execution right now.";
+  }
+
+  // Persistence (persistence.h): snapshots and SAVE/BGSAVE/SHUTDOWN (null:
+  // none, a test's fake), the master's snapshot status (null: no master),
+  // and the writes that changed keys (what save rules count).
+  virtual Persistence* persistence() { return nullptr; }
+  virtual const metrics::SnapshotStatus* snapshotStatus() const { return nullptr; }
+  virtual metrics::AofStatus* aofStatus() const { return nullptr; }
+  virtual void noteChanges(std::uint64_t changes) { (void)changes; }
+  virtual std::uint64_t changesEverywhere() const { return 0; }
+  // -MISCONF: the last snapshot failed, save rules exist and
+  // stop-writes-on-bgsave-error is on.
+  bool diskErrorRefusesWrites() const {
+    const metrics::SnapshotStatus* status = snapshotStatus();
+    const PersistenceConfig& p = config().persistence;
+    return status != nullptr && p.stopWritesOnError && !p.save.empty() && !status->lastOk.load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace keyloop

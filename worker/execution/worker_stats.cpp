@@ -1,0 +1,95 @@
+#include "worker/execution/worker_stats.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+// From the sanitizer runtime (sanitizer/allocator_interface.h, not installed with GCC here).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace keyloop {
+
+std::size_t residentBytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::size_t errorCodeIndex(std::string_view line) {
+  const std::string_view code = line.substr(0, line.find(' '));
+  for (std::size_t i = 0; i + 1 < kErrorCodeCount; ++i) {
+    if (kErrorCodes[i] == code) return i;
+  }
+  return kErrorCodeCount - 1;
+}
+
+std::size_t heapBytesInUse() {
+#if defined(__SANITIZE_ADDRESS__)
+  // The test build's allocator is ASan's, which mallinfo2 knows nothing of.
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  const struct mallinfo2 heap = ::mallinfo2();
+  return heap.uordblks + heap.hblkhd;
+#endif
+}
+
+WorkerStats::WorkerStats(Loop& loop) : lag_(loop), afterPoll_(loop), beforePoll_(loop), publishTimer_(loop) {}
+
+void WorkerStats::useShared(metrics::SharedMetrics* shared, int index) {
+  if (shared == nullptr) return;
+  shared_ = shared;
+  metrics_ = &shared->at(index);
+}
+
+void WorkerStats::publishClientCount(std::size_t clients) {
+  metrics_->connections.store(clients, std::memory_order_relaxed);
+}
+
+std::uint64_t WorkerStats::clientsEverywhere(std::size_t mine) const {
+  return shared_ != nullptr ? shared_->totalConnections() : mine;
+}
+
+void WorkerStats::start(bool observeLoop, std::function<Sample()> sample) {
+  lag_.start();
+  metrics_->pid.store(::getpid(), std::memory_order_relaxed);
+  if (!observeLoop) return;  // counters still count: maxclients and INFO use them
+  sample_ = std::move(sample);
+  lag_.setObserver([this](Duration lag) { metrics_->lag.observe(lag); });
+  // Busy time per iteration: from poll's return (check) to the next poll
+  // (prepare). Time spent blocked in epoll_wait is not work.
+  afterPoll_.unref();
+  afterPoll_.start([this] { iterationStart_ = Clock::now(); });
+  beforePoll_.unref();
+  beforePoll_.start([this] {
+    if (iterationStart_ != TimePoint{}) metrics_->iteration.observe(Clock::now() - iterationStart_);
+  });
+  publishTimer_.unref();
+  publishTimer_.start(Duration::zero(), std::chrono::milliseconds(250), [this] { publish(); });
+}
+
+void WorkerStats::stop() {
+  lag_.stop();
+  afterPoll_.stop();
+  beforePoll_.stop();
+  publishTimer_.stop();
+}
+
+void WorkerStats::publish() {
+  // Gauges are overwritten; counters kept elsewhere advance by their growth
+  // since the last publish (a new worker starts from zero).
+  const Sample now = sample_();
+  metrics_->keys.store(now.keys, std::memory_order_relaxed);
+  metrics_->memoryUsedBytes.store(heapBytesInUse(), std::memory_order_relaxed);
+  metrics::bump(metrics_->expiredKeys, now.expiredTotal - publishedExpired_);
+  publishedExpired_ = now.expiredTotal;
+  metrics::bump(metrics_->forwarded, now.forwardedTotal - publishedForwarded_);
+  publishedForwarded_ = now.forwardedTotal;
+}
+
+}  // namespace keyloop

@@ -1,0 +1,65 @@
+// WorkerStats: a worker's numbers. The INFO counters (ServerStats), its
+// block of the shared metrics the master exports (a private block when the
+// worker runs on its own), the event-loop lag and iteration histograms,
+// and the publication of gauges four times a second.
+//
+// Single writer: only this worker's loop writes its block; the master and
+// the other workers only read (maxclients sums every block's connections).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "common/loop/handles.h"
+#include "common/loop/lag_monitor.h"
+#include "common/metrics/shared_metrics.h"
+#include "worker/execution/stats.h"
+
+namespace keyloop {
+
+class WorkerStats {
+ public:
+  explicit WorkerStats(Loop& loop);
+
+  ServerStats& counters() { return counters_; }
+  const ServerStats& counters() const { return counters_; }
+  metrics::WorkerMetrics& metrics() { return *metrics_; }
+  // The master's snapshot status (null without shared metrics).
+  const metrics::SnapshotStatus* snapshotStatus() const { return shared_ ? &shared_->snapshots() : nullptr; }
+  metrics::AofStatus* aofStatus() const { return shared_ ? &shared_->aof() : nullptr; }
+  std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
+  const LagMonitor& lag() const { return lag_; }
+
+  // This worker's block of the shared metrics (null: keep the private one).
+  void useShared(metrics::SharedMetrics* shared, int index);
+  void publishClientCount(std::size_t clients);
+  // Open clients of every worker (only `mine` without shared metrics).
+  std::uint64_t clientsEverywhere(std::size_t mine) const;
+
+  // What the periodic publication reads from the worker.
+  struct Sample {
+    std::size_t keys = 0;
+    std::uint64_t expiredTotal = 0, forwardedTotal = 0;
+  };
+  // Starts the lag monitor and, with `observeLoop` (metrics enabled), the
+  // lag and iteration histograms and the gauges, read from `sample`.
+  void start(bool observeLoop, std::function<Sample()> sample);
+  void stop();
+
+ private:
+  void publish();
+
+  metrics::SharedMetrics* shared_ = nullptr;
+  metrics::WorkerMetrics own_;
+  metrics::WorkerMetrics* metrics_ = &own_;
+  ServerStats counters_{};
+  LagMonitor lag_;
+  Check afterPoll_;
+  Prepare beforePoll_;
+  TimePoint iterationStart_{};
+  Timer publishTimer_;
+  std::function<Sample()> sample_;
+  std::uint64_t publishedExpired_ = 0, publishedForwarded_ = 0;
+};
+
+}  // namespace keyloop

@@ -1,0 +1,55 @@
+#include "worker/execution/write_observers.h"
+
+#include "worker/routing/blocking.h"
+#include "worker/keyspace/eviction.h"
+#include "worker/persistence/persistence.h"
+#include "worker/keyspace/store.h"
+
+namespace keyloop {
+
+void KeyspaceNotifications::publish(const Effects& effects, keyspace_events::Recorder& recorder) {
+  recorder.finish(effects, [this](std::string_view channel, std::string_view message) {
+    services_.publishEvent(channel, message);
+  });
+}
+
+void WatchedKeys::note(const CommandRun& run, State& state) {
+  CommandContext& ctx = run.ctx;
+  if (run.spec.flags & kWipesKeyspace) watches_.touchExisting(ctx.store, ctx.nowMs);
+  if (!(run.spec.flags & kWrite)) return;
+  forEachKey(run.spec, ctx.args, [&](std::size_t i, std::size_t) {
+    if (watches_.version(ctx.args[i]) != Watches::kUnwatched) {
+      state.emplace_back(ctx.args[i], ctx.store.find(ctx.args[i], ctx.nowMs) != nullptr);
+    }
+    return true;
+  });
+}
+
+void WatchedKeys::touch(const CommandRun& run, const State& state) {
+  for (const auto& [key, existed] : state) {
+    if (existed || run.ctx.store.find(key, run.ctx.nowMs) != nullptr) watches_.touch(key);
+  }
+}
+
+void SnapshotKeeper::before(const CommandRun& run) {
+  Persistence* persistence = run.ownStore ? services_.persistence() : nullptr;
+  if (persistence == nullptr || !persistence->snapshot().active()) return;
+  // A snapshot being written keeps the keys as they were: first theirs.
+  if (run.spec.flags & kWipesKeyspace) persistence->snapshot().saveRemainingNow();
+  forEachKey(run.spec, run.ctx.args, [&](std::size_t i, std::size_t) {
+    persistence->beforeWrite(run.ctx.args[i]);
+    return true;
+  });
+}
+
+void MemoryGrowth::note(const CommandRun& run) {
+  std::size_t bytes = 64;
+  for (std::string_view a : run.ctx.args) bytes += a.size();
+  eviction_.noteGrowth(bytes);
+}
+
+void BlockedClients::after(const CommandRun& run) {
+  if (blocking_ != nullptr) blocking_->noteWrite(run.spec, run.ctx.args);
+}
+
+}  // namespace keyloop

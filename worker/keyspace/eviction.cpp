@@ -1,0 +1,86 @@
+#include "worker/keyspace/eviction.h"
+
+#include <algorithm>
+
+#include "worker/keyspace/collection.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/zset.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr std::size_t kPoolSize = 16;  // Redis's EVPOOL_SIZE
+
+bool volatileOnly(EvictionPolicy p) {
+  return p == EvictionPolicy::VolatileLru || p == EvictionPolicy::VolatileLfu || p == EvictionPolicy::VolatileRandom ||
+         p == EvictionPolicy::VolatileTtl;
+}
+
+}  // namespace
+
+std::size_t memoryOf(const Store::Entry* e) {
+  // Exact, not sampled: the entry's chunk, the table's, and a bucket slot.
+  const std::size_t own = collection::isTable(e) ? collection::ownBytes(e) : list::ownBytes(e) + zset::ownBytes(e);
+  return Store::allocationSize(e) + own + sizeof(void*);
+}
+
+void Eviction::remeasure() { estimate_ = heapBytesInUse(); }
+
+bool Eviction::makeRoom(const MemoryLimitConfig& config, std::size_t budget, std::int64_t nowMs, const Evict& evict) {
+  if (config.limit == 0 || estimate_ <= budget) return true;
+  remeasure();
+  if (estimate_ <= budget) return true;
+  if (config.policy == EvictionPolicy::NoEviction) return false;
+  // A little under the budget: the next writes need no reading of malloc.
+  const std::size_t target = budget - std::min<std::size_t>(budget / 200, 1 << 20);
+  for (int evicted = 1; estimate_ > target; ++evicted) {
+    Store::Entry* e = victim(config, nowMs);
+    if (e == nullptr) return estimate_ <= budget;
+    const std::size_t freed = memoryOf(e);
+    evict(Store::key(e));
+    estimate_ = estimate_ > freed ? estimate_ - freed : 0;
+    if (evicted % 64 == 0) remeasure();  // the estimate of what a key frees drifts
+  }
+  return true;
+}
+
+void Eviction::fillPool(const MemoryLimitConfig& config) {
+  const bool ttl = config.policy == EvictionPolicy::VolatileTtl;
+  const bool lfu = usesLfu(config.policy);
+  store_.sample(static_cast<std::size_t>(config.samples), volatileOnly(config.policy), [&](Store::Entry* e) {
+    std::uint64_t score;
+    if (ttl) score = ~static_cast<std::uint64_t>(Store::expireAt(e));  // soonest first
+    else if (lfu) score = 255 - store_.frequency(e);
+    else score = static_cast<std::uint64_t>(store_.idleSeconds(e));
+    const std::string_view key = Store::key(e);
+    if (std::any_of(pool_.begin(), pool_.end(), [&](const Candidate& c) { return c.key == key; })) return;
+    if (pool_.size() == kPoolSize) {
+      if (score <= pool_.front().score) return;
+      pool_.erase(pool_.begin());
+    }
+    auto at = std::upper_bound(pool_.begin(), pool_.end(), score, [](std::uint64_t s, const Candidate& c) { return s < c.score; });
+    pool_.insert(at, Candidate{score, std::string(key)});
+  });
+}
+
+Store::Entry* Eviction::victim(const MemoryLimitConfig& config, std::int64_t nowMs) {
+  switch (config.policy) {
+    case EvictionPolicy::AllKeysRandom: return store_.randomEntry(nowMs);
+    case EvictionPolicy::VolatileRandom: return store_.randomVolatileEntry();
+    default: break;
+  }
+  // A few rounds: candidates may have gone (deleted, or lost their TTL) since they were sampled.
+  for (int round = 0; round < 16; ++round) {
+    fillPool(config);
+    while (!pool_.empty()) {
+      const std::string key = std::move(pool_.back().key);
+      pool_.pop_back();
+      Store::Entry* e = store_.find(key, nowMs);
+      if (e != nullptr && (!volatileOnly(config.policy) || Store::expireAt(e) != kNoExpiry)) return e;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace keyloop

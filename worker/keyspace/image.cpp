@@ -1,0 +1,166 @@
+#include "worker/keyspace/image.h"
+
+#include "worker/keyspace/collection.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/zset.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr std::size_t kHeader = packed::kPackedHeader;
+
+std::size_t elementsOf(const Store::Entry* e) {
+  switch (Store::kind(e)) {
+    case Kind::ListChunked: return list::size(e);
+    case Kind::ZsetTree: return zset::size(e);
+    default: return Store::table(e).size();
+  }
+}
+
+// A packed run's count header, set once its elements are appended.
+class Run {
+ public:
+  Run(std::string& out, Kind kind) : out_(out), header_(out.size() + 1) { appendEmptyImage(out, kind); }
+  ~Run() { packed::setCount(out_.data() + header_, count_); }
+  std::string& out() { return out_; }
+  void counted() { ++count_; }
+
+ private:
+  std::string& out_;
+  std::size_t header_;
+  std::uint32_t count_ = 0;
+};
+
+void appendListElements(Run& run, const Store::Entry* e, std::size_t from, std::size_t to) {
+  list::forRange(e, from, to, false, [&](std::size_t, std::string_view el) {
+    run.out().append(list::encodedElement(el));
+    run.counted();
+    return true;
+  });
+}
+
+void appendZsetTuples(Run& run, const Store::Entry* e, std::size_t from, std::size_t to) {
+  zset::walk(e, from, to, false, [&](std::size_t, std::string_view member, double s) {
+    packed::appendTuple(run.out(), member, score::encoded(s), 2);
+    run.counted();
+    return true;
+  });
+}
+
+// Lists and trees travel in their order, by position; tables by cursor.
+bool inOrder(Kind kind) { return kind == Kind::ListChunked || kind == Kind::ZsetTree; }
+
+// Appends the elements or tuples at positions from..to of a list or tree.
+void appendOrdered(Run& run, const Store::Entry* e, std::size_t from, std::size_t to) {
+  if (Store::kind(e) == Kind::ListChunked) appendListElements(run, e, from, to);
+  else appendZsetTuples(run, e, from, to);
+}
+
+// Adds a run's elements to an object of its kind.
+bool addRun(Store& store, Store::Entry*& e, Kind kind, std::string_view run) {
+  if (run.size() < kHeader) return false;
+  switch (kind) {
+    case Kind::ListChunked: {
+      const list::Limits limits;
+      list::forEachEncoded(run, [&](std::string_view el) { list::push(store, e, list::End::Tail, el, limits); });
+      return true;
+    }
+    case Kind::ZsetTree: {
+      const zset::Limits limits{0, 0};
+      packed::forEachTuple(run, kHeader, 2, [&](const packed::Tuple& t) {
+        zset::put(store, e, t.key, score::decode(t.value), limits);
+        return true;
+      });
+      return true;
+    }
+    default: {
+      BucketTable& table = Store::table(e);
+      packed::forEachTuple(run, kHeader, table.width(), [&](const packed::Tuple& t) {
+        table.insert(t.key, t.value);
+        return true;
+      });
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
+bool travelsInParts(const Store::Entry* e) { return ownsObject(Store::kind(e)) && elementsOf(e) > kTuplesPerPart; }
+
+void appendImage(std::string& out, const Store::Entry* e) {
+  const Kind kind = Store::kind(e);
+  if (!ownsObject(kind)) {
+    out.push_back(static_cast<char>(kind));
+    out.append(Store::value(e));
+    return;
+  }
+  Run run(out, kind);
+  if (inOrder(kind)) {
+    if (const std::size_t n = elementsOf(e); n > 0) appendOrdered(run, e, 0, n - 1);
+    return;
+  }
+  const BucketTable& table = Store::table(e);
+  table.forEach([&](std::string_view k, std::string_view v) {
+    packed::appendTuple(out, k, v, table.width());
+    run.counted();
+  });
+}
+
+void appendEmptyImage(std::string& out, Kind objectKind) {
+  out.push_back(static_cast<char>(objectKind));
+  out.append(kHeader, '\0');
+}
+
+std::uint64_t appendPart(std::string& out, const Store::Entry* e, std::uint64_t cursor) {
+  const Kind kind = Store::kind(e);
+  Run run(out, kind);
+  if (inOrder(kind)) {
+    const std::size_t n = elementsOf(e);
+    if (cursor >= n) return 0;
+    const std::size_t to = std::min<std::size_t>(n, cursor + kTuplesPerPart) - 1;
+    appendOrdered(run, e, cursor, to);
+    return to + 1 >= n ? 0 : to + 1;
+  }
+  const BucketTable& table = Store::table(e);
+  return table.scan(cursor, kTuplesPerPart / BucketTable::kLoad, [&](std::string_view k, std::string_view v) {
+    packed::appendTuple(out, k, v, table.width());
+    run.counted();
+  });
+}
+
+bool addPart(Store& store, Store::Entry*& e, std::string_view part) {
+  if (part.size() < 1 + kHeader || static_cast<Kind>(part[0]) != Store::kind(e) || !ownsObject(Store::kind(e))) {
+    return false;
+  }
+  return addRun(store, e, Store::kind(e), part.substr(1));
+}
+
+Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view image, std::int64_t expireAtMs) {
+  if (image.empty() || static_cast<unsigned char>(image[0]) > static_cast<unsigned>(kLastKind)) return nullptr;
+  const Kind kind = static_cast<Kind>(image[0]);
+  const std::string_view bytes = image.substr(1);
+  if (!ownsObject(kind)) return store.set(key, bytes, expireAtMs, kind);
+  if (bytes.size() < kHeader) return nullptr;
+  Store::Entry* e;
+  switch (kind) {
+    case Kind::ListChunked:
+      e = store.set(key, list::emptyValue(), expireAtMs, Kind::ListPacked);
+      e = list::makeChunked(store, e);
+      break;
+    case Kind::ZsetTree:
+      e = zset::create(store, key, SIZE_MAX, 0, zset::Limits{});
+      store.setExpire(e, expireAtMs);
+      break;
+    default: {
+      BucketTable* table = collection::tableOf(bytes, kind == Kind::HashTable ? 2 : 1);
+      e = store.set(key, packed::emptyValue(), expireAtMs, Kind::String);
+      return store.setTable(e, table, kind);
+    }
+  }
+  addRun(store, e, kind, bytes);
+  return e;
+}
+
+}  // namespace keyloop

@@ -1,0 +1,30 @@
+// What a store entry's object is, by kind (kind.h): how to free it and how
+// much work that is.
+#include "worker/keyspace/bucket_table.h"
+#include "worker/keyspace/kind.h"
+#include "worker/keyspace/list.h"
+#include "worker/keyspace/zset.h"
+
+namespace keyloop {
+
+void destroyObject(Kind k, void* object) {
+  switch (k) {
+    case Kind::HashTable:
+    case Kind::SetTable: delete static_cast<BucketTable*>(object); break;
+    case Kind::ListChunked: delete static_cast<list::ChunkedList*>(object); break;
+    case Kind::ZsetTree: delete static_cast<zset::SortedSet*>(object); break;
+    default: break;
+  }
+}
+
+std::size_t freeEffort(Kind k, const void* object) {
+  switch (k) {
+    case Kind::HashTable:
+    case Kind::SetTable: return static_cast<const BucketTable*>(object)->size();
+    case Kind::ListChunked: return static_cast<const list::ChunkedList*>(object)->chunks.size();
+    case Kind::ZsetTree: return static_cast<const zset::SortedSet*>(object)->index.size();
+    default: return 0;
+  }
+}
+
+}  // namespace keyloop

@@ -1,0 +1,238 @@
+#include "worker/persistence/persistence.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/loop/mapped_file.h"
+#include "worker/connection/client.h"
+#include "worker/connection/connections.h"
+#include "worker/routing/router.h"
+#include "common/aof/manifest.h"
+#include "worker/persistence/replay.h"
+#include "worker/persistence/rdb_file.h"
+#include "worker/server.h"
+
+namespace keyloop {
+
+
+Persistence::Persistence(Server& server, Log& log)
+    : server_(server),
+      log_(log),
+      snapshot_(server.loop(), server.store(), server.threadPool()),
+      aof_(server.loop(), server.threadPool(), log),
+      quietWatch_(server.loop()) {
+  quietWatch_.unref();
+}
+
+bool Persistence::logEstablished() const {
+  // The master's word (shared memory) over the config's: while appendonly
+  // yes is still writing the log's first base, the data is in the snapshot.
+  const metrics::AofStatus* status = server_.aofStatus();
+  return server_.config().persistence.aofEnabled && (status == nullptr || status->enabled.load());
+}
+
+std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
+  return logEstablished() ? loadLog(owns) : loadSnapshot(owns);
+}
+
+std::optional<std::string> Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+                                                bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired) {
+  // The log's base keeps keys that have expired since: what the log did to
+  // them after the base was written replays against them (as Redis loads
+  // an AOF's RDB preamble).
+  rdb::LoadTarget target{server_.store(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true,
+                         keepExpired ? 0 : unixMillis()};
+  // Every worker loads the libraries: each has its own interpreter.
+  target.onLibrary = [this](std::string_view code) -> std::optional<std::string> {
+    std::string why;
+    server_.functions()->load(code, /*replace=*/true, why);
+    if (!why.empty()) return why;
+    return std::nullopt;
+  };
+  // Worker 0 checks the checksum; the others parse the same bytes.
+  target.verifyChecksum = slot_ == 0;
+  rdb::LoadCounts counts;
+  if (auto failed = rdb::loadFile(bytes, target, counts)) return failed;
+  loaded += counts.loaded;
+  expired += counts.expired;
+  return std::nullopt;
+}
+
+std::optional<std::string> Persistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
+  const std::string path = server_.config().persistence.snapshotPath();
+  std::string error;
+  MappedFile file(path, error);
+  if (!error.empty()) return error;
+  if (!file.exists()) return std::nullopt;
+  const TimePoint started = Clock::now();
+  std::uint64_t loaded = 0, expired = 0;
+  if (auto failed = loadRdb(file.bytes(), owns, /*keepExpired=*/false, loaded, expired)) {
+    server_.store().clear();
+    return "Short read or bad format loading " + path + ": " + *failed;
+  }
+  server_.noteLoaded(loaded, expired);
+  log_.notice("Worker %d: DB loaded from disk: %llu keys (%llu expired) in %.3f seconds", slot_,
+              static_cast<unsigned long long>(loaded), static_cast<unsigned long long>(expired),
+              std::chrono::duration<double>(Clock::now() - started).count());
+  return std::nullopt;
+}
+
+std::optional<std::string> Persistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
+  const PersistenceConfig& config = server_.config().persistence;
+  std::optional<aof::Manifest> manifest;
+  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
+  if (!manifest) return std::nullopt;  // the master makes it before any worker starts
+  const TimePoint started = Clock::now();
+  std::uint64_t loaded = 0, expired = 0;
+  ReplayTarget target;
+  target.self = slot_;
+  target.owns = owns;
+  target.loadTruncated = config.aofLoadTruncated;
+  target.loadBase = [&](std::string_view bytes) { return loadRdb(bytes, owns, /*keepExpired=*/true, loaded, expired); };
+  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().replay(args, nowMs); };
+  target.flushOwnedBy = [this](int slot, int workers) { flushOwnedBy(slot, workers); };
+  ReplayCounts counts;
+  if (auto failed = replayLog(config, *manifest, target, counts)) {
+    server_.store().clear();
+    return *failed;
+  }
+  if (counts.truncatedBytes > 0) {
+    log_.warning("!!! Warning: short read while loading the AOF file of worker %d !!! AOF loaded anyway because "
+                 "aof-load-truncated is enabled (%llu bytes cut off)", slot_, static_cast<unsigned long long>(counts.truncatedBytes));
+  }
+  server_.noteLoaded(server_.store().size(), expired);
+  log_.notice("Worker %d: DB loaded from append only file: %zu keys (%llu records of %llu batches run here) in %.3f seconds",
+              slot_, server_.store().size(), static_cast<unsigned long long>(counts.applied),
+              static_cast<unsigned long long>(counts.batches), std::chrono::duration<double>(Clock::now() - started).count());
+  return std::nullopt;
+}
+
+void Persistence::flushOwnedBy(int slot, int workers) {
+  const ring::Ring* now = server_.ring();
+  // Unknown (a record no keyloop batch names): all of it, as Redis's FLUSHALL.
+  if (now == nullptr || workers <= 0 || (workers == now->workers() && slot == slot_)) return server_.store().clear();
+  if (workers == now->workers()) return;  // that worker's keys were never here
+  const ring::Ring then(workers);
+  std::vector<std::string> gone;
+  server_.store().forEach(unixMillis(), [&](const Store::Entry* e) {
+    if (then.ownerOf(Store::key(e)) == slot) gone.emplace_back(Store::key(e));
+  });
+  for (const std::string& key : gone) server_.store().erase(key);
+}
+
+std::optional<std::string> Persistence::startLog(int workers) {
+  const PersistenceConfig& config = server_.config().persistence;
+  if (!logEstablished()) return std::nullopt;  // a rewrite gives this worker its file (WriteSnapshot)
+  std::optional<aof::Manifest> manifest;
+  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
+  const aof::FileEntry* file = manifest ? manifest->fileOf(slot_) : nullptr;
+  if (file == nullptr) return "the AOF manifest names no file for worker " + std::to_string(slot_);
+  return openLog(config.aofPath() + "/" + file->name, workers);
+}
+
+std::optional<std::string> Persistence::openLog(const std::string& path, int workers) {
+  const PersistenceConfig& config = server_.config().persistence;
+  aof_.setFsync(AofLog::fsyncOf(config.aofFsync));
+  if (metrics::AofStatus* status = server_.aofStatus()) aof_.setSequence(&status->sequence);
+  aof_.setMetrics(&server_.workerMetrics());
+  if (std::string error = aof_.open(path, slot_, workers); !error.empty()) return error;
+  connectLog();
+  return std::nullopt;
+}
+
+void Persistence::connectLog() {
+  server_.dispatch().feed().addConsumer(&aof_);  // the log is the feed's first consumer
+  Connections& connections = server_.connections();
+  aof_.setRelease([&connections](std::uint64_t id) {
+    if (Client* c = connections.find(id)) c->logCaughtUp();
+  });
+  connections.setReplyGate([this](std::uint64_t id) { return aof_.active() && aof_.holdReply(id); });
+  Router* router = server_.dispatch().router();
+  if (router == nullptr) return;
+  router->setBeforePublish([this] { aof_.write(); });
+  router->setJournal([this](Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    ChangeFeed& feed = server_.dispatch().feed();
+    if (!feed.active()) return;
+    FeedBlock block(&feed);
+    for (std::string_view key : keys) feed.recordState(key, scratch.find(key, nowMs));
+  });
+}
+
+void Persistence::holdForRewrite(std::uint64_t id) {
+  if (!holdingForRewrite_) {
+    holdingForRewrite_ = true;
+    server_.dispatch().hold(/*routedToo=*/false);
+  }
+  // Nothing of ours out at another worker: no transaction spans the moment
+  // every worker moves to its new file.
+  auto tell = [this, id] {
+    quietWatch_.stop();
+    if (tell_) tell_(ipc::WritesHeld{id});
+  };
+  if (server_.dispatch().quiet()) return tell();
+  quietWatch_.start([this, tell] {
+    if (server_.dispatch().quiet()) tell();
+  });
+}
+
+bool Persistence::onControl(const ipc::ControlMessage& message) {
+  if (auto* write = std::get_if<ipc::WriteSnapshot>(&message)) {
+    if (write->final && !holdingForFinal_) {
+      holdingForFinal_ = true;
+      server_.dispatch().hold(/*routedToo=*/false);
+    }
+    std::string libraries;
+    if (slot_ == 0) {
+      for (const auto& [name, library] : server_.functions()->libraries()) rdb::appendFunctionLibrary(libraries, library.code);
+    }
+    const std::uint64_t id = write->id;
+    if (!write->logFile.empty()) {
+      // A rewrite: what comes after this moment goes to the new file.
+      const ring::Ring* ring = server_.ring();
+      if (auto failed = openLog(write->logFile, ring ? ring->workers() : 1)) log_.warning("%s", failed->c_str());
+      if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
+    }
+    std::string error = snapshot_.start(write->path, std::move(libraries), [this, id](const Snapshot::Result& r) {
+      if (tell_) tell_(ipc::SnapshotWritten{id, r.keys, r.expires, r.bytes, r.error});
+    });
+    if (tell_) tell_(error.empty() ? ipc::ControlMessage(ipc::SnapshotBegun{id}) : ipc::SnapshotWritten{id, 0, 0, 0, error});
+  } else if (auto* hold = std::get_if<ipc::HoldWrites>(&message)) {
+    holdForRewrite(hold->id);
+  } else if (std::holds_alternative<ipc::DropSnapshot>(message)) {
+    snapshot_.abandon();
+    quietWatch_.stop();
+    if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
+    if (std::exchange(holdingForFinal_, false)) server_.dispatch().release();
+  } else if (auto* reply = std::get_if<ipc::SaveReply>(&message)) {
+    auto waiting = waiting_.find(reply->token);
+    if (waiting == waiting_.end()) return true;
+    if (Client* c = server_.connections().find(waiting->second.clientId)) c->fillReply(waiting->second.place, reply->reply);
+    waiting_.erase(waiting);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void Persistence::settingsChanged(const PersistenceConfig& next) {
+  aof_.setFsync(AofLog::fsyncOf(next.aofFsync));
+  // appendonly no: the file is fsynced and closed (yes: the master's
+  // rewrite gives this worker its file as its part of the base begins).
+  if (!next.aofEnabled) aof_.close();
+  if (slot_ == 0 && tell_) tell_(ipc::PersistenceSet{formatSaveRules(next.save), next.stopWritesOnError, next.aofEnabled});
+}
+
+void Persistence::ask(Client& client, ipc::SaveKind kind, bool force) {
+  const std::uint64_t place = client.reserveReply();
+  if (!tell_) return client.fillReply(place, "-ERR no master to save through\r\n");
+  const std::uint64_t token = nextToken_++;
+  waiting_[token] = {client.id(), place};
+  tell_(ipc::SaveAsked{token, kind, force});
+}
+
+}  // namespace keyloop

@@ -1,0 +1,108 @@
+#include "worker/persistence/replay.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/resp/request_parser.h"
+#include "worker/execution/command_table.h"
+#include "common/aof/log_file.h"
+#include "common/loop/mapped_file.h"
+#include "worker/keyspace/store.h"
+
+namespace keyloop {
+
+namespace {
+
+using aof::Batch;
+using aof::LogFile;
+
+// The records of one batch, run where they belong.
+std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& target,
+                                      ReplayCounts& counts) {
+  std::string_view records = file.map->bytes().substr(b.begin, b.end - b.begin);
+  resp::RequestParser parser;
+  const std::int64_t nowMs = b.ms > 0 ? b.ms : unixMillis();
+  while (!records.empty()) {
+    if (records[0] != '*' || parser.parse(records) != resp::ParseStatus::Complete) {
+      return "Bad file format reading the append only file " + file.name;
+    }
+    const std::vector<std::string_view> args = parser.args();
+    records.remove_prefix(parser.consumed());
+    if (args.empty()) continue;
+    ++counts.records;
+    const ResolvedCommand command = resolveCommand(args);
+    if (command.spec == nullptr) {
+      return "Unknown command '" + std::string(args[0]) + "' reading the append only file " + file.name;
+    }
+    const CommandSpec& spec = *command.spec;
+    if (spec.handler == nullptr) continue;  // MULTI, EXEC, SELECT: the blocks are whole batches
+    std::optional<std::string_view> key;
+    forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+      key = args[i];
+      return false;
+    });
+    if (!key && (spec.flags & kWipesKeyspace)) {
+      target.flushOwnedBy(b.slot, b.workers);
+    } else if (key ? target.owns(*key) : b.slot == 0) {
+      target.run(args, nowMs);
+      ++counts.applied;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
+                                     const ReplayTarget& target, ReplayCounts& counts) {
+  const std::string dir = config.aofPath() + "/";
+  if (manifest.base) {
+    const std::string path = dir + manifest.base->name;
+    if (path.size() < 4 || path.substr(path.size() - 4) != ".rdb") {
+      return "The AOF base " + manifest.base->name + " is not an RDB file (keyloop reads only an RDB base)";
+    }
+    std::string error;
+    MappedFile base(path, error);
+    if (!error.empty()) return error;
+    if (!base.exists()) return "The AOF base " + path + " is missing";
+    if (auto failed = target.loadBase(base.bytes())) return "Bad file format reading the AOF base " + path + ": " + *failed;
+  }
+  std::vector<LogFile> files;
+  std::vector<Batch> batches;
+  for (const aof::FileEntry& entry : manifest.incremental) {
+    LogFile& f = files.emplace_back(LogFile{entry.name, nullptr, 0});
+    std::string error;
+    f.map = std::make_unique<MappedFile>(dir + entry.name, error);
+    if (!error.empty()) return error;
+    if (!f.map->exists()) return "The append only file " + dir + entry.name + " is missing";
+    if (auto bad = aof::scanFile(files.size() - 1, f, batches)) return bad;
+  }
+  std::stable_sort(batches.begin(), batches.end(), [](const Batch& a, const Batch& b) { return a.seq < b.seq; });
+  counts.batches = batches.size();
+  for (const Batch& b : batches) {
+    if (auto bad = applyBatch(b, files[b.file], target, counts)) return bad;
+  }
+  // A cut-short tail: dropped; this worker's own file loses it for good.
+  const aof::FileEntry* own = manifest.fileOf(target.self);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::size_t cut = files[i].map->bytes().size() - files[i].whole;
+    if (cut == 0 || own == nullptr || files[i].name != own->name) continue;
+    if (!target.loadTruncated) {
+      return "Unexpected end of file reading the append only file " + files[i].name +
+             ". You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. "
+             "2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.";
+    }
+    if (::truncate((dir + files[i].name).c_str(), static_cast<off_t>(files[i].whole)) != 0) {
+      return "Can't truncate the append only file " + files[i].name + ": " + std::strerror(errno);
+    }
+    counts.truncatedBytes += cut;
+  }
+  return std::nullopt;
+}
+
+}  // namespace keyloop

@@ -1,0 +1,142 @@
+#include "worker/persistence/snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "worker/persistence/rdb_file.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+constexpr int kMostInFlight = 4;
+constexpr std::size_t kBucketsPerStep = 256;  // per loop iteration: under load the walk shares the loop with requests
+
+}  // namespace
+
+struct Snapshot::Writer {
+  UniqueFd fd;
+  std::mutex mutex;
+  std::string error;  // the first one
+
+  void fail(const std::string& what) {
+    std::lock_guard lock(mutex);
+    if (error.empty()) error = what;
+  }
+  std::string firstError() {
+    std::lock_guard lock(mutex);
+    return error;
+  }
+  // At its own offset: buffers written by several pool threads at once
+  // land in the order they were made.
+  void write(std::string_view bytes, off_t at) {
+    if (!firstError().empty()) return;
+    if (!writeAll(fd.get(), bytes, at)) fail(std::string("write: ") + std::strerror(errno));
+  }
+};
+
+Snapshot::Snapshot(Loop& loop, Store& store, ThreadPool& pool) : loop_(loop), store_(store), pool_(pool), walk_(loop) {}
+
+Snapshot::~Snapshot() = default;
+
+std::string Snapshot::start(const std::string& path, std::string prefix, Done done) {
+  if (active()) return "a snapshot is already being written";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return path + ": " + std::strerror(errno);
+  writer_ = std::make_shared<Writer>();
+  writer_->fd = std::move(fd);
+  path_ = path;
+  buffer_ = std::move(prefix);
+  cursor_ = 0;
+  walked_ = false;
+  inFlight_ = 0;
+  result_ = Result{};
+  done_ = std::move(done);
+  store_.beginSnapshot();
+  walk_.start([this] { step(); });
+  return {};
+}
+
+void Snapshot::save(Store::Entry* e) {
+  rdb::appendRecord(buffer_, e);
+  ++result_.keys;
+  if (Store::expireAt(e) != kNoExpiry) ++result_.expires;
+  if (buffer_.size() >= kBufferBytes) flushBuffer();
+}
+
+void Snapshot::preserve(std::string_view key) {
+  if (!active() || walked_) return;
+  Store::Entry* e = store_.find(key, kNoExpiry);
+  if (e == nullptr || store_.saved(e)) return;
+  save(e);
+  store_.markSaved(e);
+}
+
+bool Snapshot::walkSlice() {
+  cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
+  if (cursor_ != 0) return false;
+  walked_ = true;
+  walk_.stop();
+  flushBuffer();
+  return true;
+}
+
+void Snapshot::step() {
+  if (inFlight_ >= kMostInFlight) return walk_.stop();  // resumed when a write is done
+  walkSlice();
+}
+
+void Snapshot::saveRemainingNow() {
+  if (!active() || walked_) return;
+  while (!walkSlice()) {
+  }
+}
+
+void Snapshot::flushBuffer() {
+  auto bytes = std::make_shared<std::string>(std::move(buffer_));
+  buffer_.clear();
+  buffer_.reserve(kBufferBytes + 4096);
+  const auto at = static_cast<off_t>(result_.bytes);
+  result_.bytes += bytes->size();
+  ++inFlight_;
+  std::shared_ptr<Writer> writer = writer_;
+  // No fsync: a part is only read back by the master, which fsyncs the
+  // file it makes of the parts.
+  pool_.submit(
+      [writer, bytes, at] { writer->write(*bytes, at); },
+      [this, writer] {
+        if (writer != writer_) return;  // an abandoned snapshot's write
+        --inFlight_;
+        if (std::string error = writer->firstError(); !error.empty()) return finish(error);
+        if (walked_ && inFlight_ == 0) return finish({});  // the last buffer was made: all are written
+        if (!walked_ && !walk_.active()) walk_.start([this] { step(); });
+      });
+}
+
+void Snapshot::finish(const std::string& error) {
+  if (!active()) return;
+  if (!error.empty()) store_.markAllSaved();
+  walk_.stop();
+  writer_.reset();
+  result_.error = error;
+  Done done = std::move(done_);
+  done_ = nullptr;
+  done(result_);
+}
+
+void Snapshot::abandon() {
+  if (!active()) return;
+  // The master may have removed the parts before this one was made.
+  ::unlink(path_.c_str());
+  store_.markAllSaved();
+  walk_.stop();
+  writer_.reset();
+  done_ = nullptr;
+}
+
+}  // namespace keyloop

@@ -1,0 +1,106 @@
+// The multi-owner atomic executor: runs one command whose keys live on
+// several workers so that no client ever observes half of it (DESIGN.md
+// "Multi-owner atomic commands"). One mechanism for every such command:
+// a command only declares its keys in the table (command_table.h), and its
+// own handler runs unchanged.
+//
+//   1. lock:   `__lock TX key...` on each owner, one after the other in
+//              ascending worker order (one global order: two transactions
+//              never wait for each other in a cycle; see key_locks.h). The
+//              reply is each key's value image (keyspace/image.h), its
+//              absolute expiry and its WATCH version, read while the lock
+//              is taken.
+//   2. run:    the command's handler runs against a scratch store that
+//              holds exactly those keys as they were: it reads them, writes
+//              them, and writes the client's reply.
+//   3. commit: `__commit TX (set key image expire-at | del key | event
+//              channel message)...` on every
+//              owner at once, with each key the handler changed; each owner
+//              applies its part and unlocks.
+//   4. reply:  as soon as every commit is on its way (channels are FIFO, so
+//              the client's next command cannot overtake it on any owner);
+//              commits are posted, not called: no owner answers them, so a
+//              transaction costs one round trip per owner (the locks) plus
+//              one record each way it must go.
+// If an owner does not answer (restarting), the locks taken are released
+// and the client gets that owner's -TRYAGAIN error; nothing was written.
+//
+// When every key has one owner the command simply runs there (route_plan.h);
+// this is only the several-owner case.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyloop {
+
+class Store;
+struct CommandContext;
+
+// How the executor reaches the owners of keys: the worker's Router, or a
+// fake in the unit tests.
+class Owners {
+ public:
+  using Done = std::function<void(std::string_view reply)>;
+  virtual ~Owners() = default;
+  virtual int self() const = 0;
+  virtual int ownerOf(std::string_view key) const = 0;
+  // Runs an internal command (__lock, __commit) on `owner`; RESP2 reply.
+  virtual void send(int owner, std::span<const std::string_view> args, Done done) = 0;
+  // The same with no reply wanted (nothing comes back). On this worker it
+  // runs before post() returns, unless a reload holds routed work (then
+  // before any client command held with it).
+  virtual void post(int owner, std::span<const std::string_view> args) {
+    send(owner, args, [](std::string_view) {});
+  }
+  // The run changed `keys` (as `scratch` holds them now): the append-only
+  // log records them here, as one block, before any commit is posted.
+  virtual void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    (void)scratch, (void)keys, (void)nowMs;
+  }
+};
+
+// Runs the command's handler against `scratch` (the locked keys as they
+// were) and returns the client's reply bytes.
+using RunAgainst = std::function<std::string(Store& scratch, std::int64_t nowMs)>;
+using ReplyTo = std::function<void(std::string_view bytes)>;
+
+// Each locked key's WATCH version on its owner (watches.h), as read while
+// locking.
+using KeyVersions = std::map<std::string, std::uint64_t, std::less<>>;
+// Decides, with the keys locked, whether the run goes ahead (EXEC checks
+// its watched keys); false: nothing runs, the keys unlock, reply("").
+using Verify = std::function<bool(const KeyVersions& versions, Store& scratch, std::int64_t nowMs)>;
+
+// Keyspace notifications a run made, each about one of its keys: the
+// key's owner publishes them when it applies the commit, so they leave in
+// order with that owner's other events.
+struct KeyEvent {
+  std::string key, channel, message;
+};
+using KeyEvents = std::vector<KeyEvent>;
+// A CommandContext::events sink that keeps them in `events`.
+std::function<void(std::string_view channel, std::string_view message)> collectInto(KeyEvents& events);
+
+// `keys`: the command's key arguments (duplicates allowed); `writes`:
+// whether the handler may change them (a read-only command only unlocks);
+// `events`: filled by `run`, sent with the commits.
+void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+                   ReplyTo reply, Verify verify = nullptr, std::shared_ptr<KeyEvents> events = nullptr);
+
+// The key arguments of `__commit TX (set key image expire-at | del key | event channel message)...`
+// (the command table's key finder for it).
+void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
+
+namespace commands {
+void lockKeys(CommandContext& ctx);    // __lock TX key...
+void commitKeys(CommandContext& ctx);  // __commit TX ops...
+}  // namespace commands
+
+}  // namespace keyloop

@@ -1,0 +1,383 @@
+#include "worker/routing/cross_worker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+
+#include "common/resp/reply_reader.h"
+#include "common/text/text.h"
+#include "worker/commands/commands.h"
+#include "worker/connection/client.h"
+#include "worker/connection/connections.h"
+#include "worker/execution/dispatch.h"
+#include "worker/keyspace/store.h"
+#include "worker/execution/worker_services.h"
+#include "worker/routing/atomic.h"
+#include "worker/execution/keyspace_events.h"
+
+namespace keyloop {
+
+namespace {
+
+constexpr int kWorkerBits = 10;  // SCAN cursor: (inner << 10) | worker
+using Args = std::vector<std::string>;
+using Replies = std::vector<std::string>;
+
+// Runs `parts` (owner, command) and calls finish with the replies in the
+// same order once all are in. Local parts run inline.
+void gather(Dispatch& dispatch, resp::Protocol protocol, std::vector<std::pair<int, Args>> parts,
+            std::function<void(Replies&)> finish) {
+  struct State {
+    std::size_t remaining;
+    Replies replies;
+    std::function<void(Replies&)> finish;
+  };
+  auto state = std::make_shared<State>(State{parts.size(), Replies(parts.size()), std::move(finish)});
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    std::vector<std::string_view> views(parts[i].second.begin(), parts[i].second.end());
+    dispatch.router()->call(parts[i].first, views, protocol, [state, i](std::string_view reply) {
+      state->replies[i].assign(reply);
+      if (--state->remaining == 0) state->finish(state->replies);
+    });
+  }
+}
+
+const std::string* firstError(const Replies& replies) {
+  for (const std::string& r : replies) {
+    if (resp::isError(r)) return &r;
+  }
+  return nullptr;
+}
+
+std::string integerReply(long long n) { return ":" + std::to_string(n) + "\r\n"; }
+
+// Keys grouped by owner, each group a command `name key...`.
+std::map<int, Args> splitByOwner(Dispatch& dispatch, const CommandSpec& spec, std::span<const std::string_view> args) {
+  std::map<int, Args> groups;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    Args& group = groups[dispatch.router()->ownerOf(args[i])];
+    if (group.empty()) group.emplace_back(args[0]);
+    group.emplace_back(args[i]);
+    return true;
+  });
+  return groups;
+}
+
+std::vector<std::pair<int, Args>> toParts(std::map<int, Args> groups) {
+  return {std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end())};
+}
+
+std::vector<std::pair<int, Args>> everyWorker(Dispatch& dispatch, std::span<const std::string_view> args) {
+  std::vector<std::pair<int, Args>> parts;
+  for (int w = 0; w < dispatch.router()->workers(); ++w) parts.emplace_back(w, Args(args.begin(), args.end()));
+  return parts;
+}
+
+std::string arrayOf(const std::vector<std::string_view>& elements) {
+  std::string out = "*" + std::to_string(elements.size()) + "\r\n";
+  for (std::string_view e : elements) out += e;
+  return out;
+}
+
+using Reply = std::function<void(std::string_view)>;
+
+long long sumOf(const Replies& replies) {
+  long long total = 0;
+  for (const std::string& r : replies) total += resp::replyInteger(r).value_or(0);
+  return total;
+}
+
+void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec,
+                   std::span<const std::string_view> args, Reply reply) {
+  gather(dispatch, protocol, toParts(splitByOwner(dispatch, spec, args)), [reply](Replies& replies) {
+    if (const std::string* e = firstError(replies)) return reply(*e);
+    reply(integerReply(sumOf(replies)));
+  });
+}
+
+void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std::string_view> args, Reply reply) {
+  const std::optional<std::uint64_t> parsed = parseScanCursor(args[1]);
+  if (!parsed) return reply("-ERR invalid cursor\r\n");
+  const std::uint64_t cursor = *parsed;
+  const int workers = dispatch.router()->workers();
+  const int worker = static_cast<int>(cursor & ((1u << kWorkerBits) - 1));
+  if (worker >= workers) return reply("*2\r\n$1\r\n0\r\n*0\r\n");
+  Args inner(args.begin(), args.end());
+  inner[1] = std::to_string(cursor >> kWorkerBits);
+  gather(dispatch, protocol, {{worker, inner}}, [worker, workers, reply](Replies& replies) {
+    if (resp::isError(replies[0])) return reply(replies[0]);
+    const auto parts = resp::replyElements(replies[0]);
+    if (parts.size() != 2) return reply(replies[0]);
+    const unsigned long long next = std::strtoull(std::string(resp::replyBulk(parts[0]).value_or("0")).c_str(), nullptr, 10);
+    unsigned long long outer = 0;
+    if (next != 0) outer = (next << kWorkerBits) | static_cast<unsigned long long>(worker);
+    else if (worker + 1 < workers) outer = static_cast<unsigned long long>(worker + 1);
+    const std::string c = std::to_string(outer);
+    reply("*2\r\n$" + std::to_string(c.size()) + "\r\n" + c + "\r\n" + std::string(parts[1]));
+  });
+}
+
+// GatherTotals: the row's handler runs here with every worker's counters
+// (INFO sums connected_clients, keys, total_commands_processed...; the
+// rest of its text is this worker's).
+void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
+                   Reply reply) {
+  static constexpr std::string_view kTotals[] = {"__totals"};
+  Args copy(args.begin(), args.end());
+  gather(dispatch, resp::Protocol::Resp2, everyWorker(dispatch, kTotals),
+         [&dispatch, id = client.id(), handler = spec.handler, copy, reply](Replies& replies) {
+           std::vector<ServerStats> workers(replies.size(), ServerStats{});
+           for (std::size_t w = 0; w < replies.size(); ++w) {
+             const auto values = resp::replyElements(replies[w]);
+             for (std::size_t i = 0; i < values.size() && i < workers[w].size(); ++i) {
+               workers[w][i] = static_cast<std::uint64_t>(resp::replyInteger(values[i]).value_or(0));
+             }
+           }
+           Client* c = dispatch.connections().find(id);
+           if (c == nullptr) return;
+           std::string out;
+           resp::Reply encoder(out, c->reply().protocol());
+           std::vector<std::string_view> views(copy.begin(), copy.end());
+           CommandContext ctx{dispatch.services(), c, encoder, dispatch.store(), views, unixMillis(), workers};
+           handler(ctx);
+           reply(out);
+         });
+}
+
+// One reply out of every worker's, by the command's declared kind.
+std::string merge(CrossWorker kind, const Replies& replies) {
+  switch (kind) {
+    case CrossWorker::BroadcastSum:
+      return integerReply(sumOf(replies));
+    case CrossWorker::BroadcastConcat: {
+      std::vector<std::string_view> all;
+      for (const std::string& r : replies) {
+        for (std::string_view e : resp::replyElements(r)) all.push_back(e);
+      }
+      return arrayOf(all);
+    }
+    case CrossWorker::BroadcastUnion:
+    case CrossWorker::BroadcastCountUnion: {
+      std::set<std::string_view> distinct;
+      std::vector<std::string_view> all;
+      for (const std::string& r : replies) {
+        for (std::string_view e : resp::replyElements(r)) {
+          if (distinct.insert(e).second) all.push_back(e);
+        }
+      }
+      return kind == CrossWorker::BroadcastUnion ? arrayOf(all) : integerReply(static_cast<long long>(all.size()));
+    }
+    case CrossWorker::BroadcastPairSums: {
+      // Every worker names the same channels in the same order.
+      std::vector<long long> sums;
+      std::vector<std::string_view> names;
+      for (const std::string& r : replies) {
+        const auto e = resp::replyElements(r);
+        sums.resize(e.size() / 2);
+        names.resize(e.size() / 2);
+        for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+          names[i / 2] = e[i];
+          sums[i / 2] += resp::replyInteger(e[i + 1]).value_or(0);
+        }
+      }
+      // RESP3 answers a map (%), RESP2 a flat array.
+      const bool map = !replies.empty() && !replies.front().empty() && replies.front()[0] == '%';
+      std::string out = map ? "%" + std::to_string(names.size()) + "\r\n" : "*" + std::to_string(names.size() * 2) + "\r\n";
+      for (std::size_t i = 0; i < names.size(); ++i) out += std::string(names[i]) + integerReply(sums[i]);
+      return out;
+    }
+    case CrossWorker::BroadcastKill: {
+      // The worker running a script answers +OK or why not; the others NOTBUSY.
+      for (const std::string& r : replies) {
+        if (r.rfind("-NOTBUSY", 0) != 0) return r;
+      }
+      return replies.front();
+    }
+    case CrossWorker::BroadcastRandom: {
+      std::vector<const std::string*> found;
+      for (const std::string& r : replies) {
+        if (!resp::isNull(r)) found.push_back(&r);
+      }
+      if (found.empty()) return replies.front();
+      static std::mt19937 rng(std::random_device{}());
+      return *found[rng() % found.size()];
+    }
+    default:
+      return replies.front();  // BroadcastSame: every worker answers alike (FLUSHDB's +OK)
+  }
+}
+
+void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec, std::span<const std::string_view> args,
+               Reply reply) {
+  gather(dispatch, protocol, everyWorker(dispatch, args), [kind = spec.cross, reply](Replies& replies) {
+    if (kind == CrossWorker::BroadcastKill) return reply(merge(kind, replies));
+    if (const std::string* e = firstError(replies)) return reply(*e);
+    reply(merge(kind, replies));
+  });
+}
+
+// Several owners: the atomic executor runs the command's own handler
+// against what its keys held (atomic.h).
+void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+               std::span<const std::string_view> args, Reply reply) {
+  // Its reads and writes happen when the locks are taken and committed:
+  // the client's next command must wait for that, not overtake it.
+  if (place != 0) client.holdUntilFilled(place);
+  const std::vector<std::string_view> keys = keysOf(spec, args);
+  auto events = std::make_shared<KeyEvents>();
+  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()),
+              protocol = client.reply().protocol(), events](Store& scratch, std::int64_t nowMs) {
+    std::string out;
+    resp::Reply encoder(out, protocol);
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    // A script may reach exactly the keys locked for it.
+    const std::set<std::string_view> locked = [&] {
+      const auto k = keysOf(spec, views);
+      return std::set<std::string_view>(k.begin(), k.end());
+    }();
+    const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked.contains(k); };
+    const auto collect = collectInto(*events);
+    CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+    ctx.readable = &readable;
+    ctx.events = &collect;
+    scratch.tick(nowMs);
+    keyspace_events::runRecorded(spec, ctx);
+    return out;
+  };
+  runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply),
+                nullptr, events);
+}
+
+// Discovering (SORT): the atomic executor over the declared keys and the
+// ones earlier runs asked for; a run that names more (a push reply) is
+// run again with those locked too.
+void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                    std::span<const std::string_view> args, Reply reply, std::set<std::string> extra = {},
+                    int attempt = 0) {
+  if (place != 0) client.holdUntilFilled(place);
+  auto locked = std::make_shared<std::set<std::string, std::less<>>>(extra.begin(), extra.end());
+  for (std::string_view k : keysOf(spec, args)) locked->emplace(k);
+  const std::vector<std::string_view> keys(locked->begin(), locked->end());
+  auto events = std::make_shared<KeyEvents>();
+  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(),
+              locked, events](Store& scratch, std::int64_t nowMs) {
+    std::string out;
+    resp::Reply encoder(out, protocol);
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    const std::function<bool(std::string_view)> readable = [locked](std::string_view k) { return locked->contains(k); };
+    const auto collect = collectInto(*events);
+    CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+    ctx.readable = &readable;
+    ctx.events = &collect;
+    scratch.tick(nowMs);
+    keyspace_events::runRecorded(spec, ctx);
+    return out;
+  };
+  auto done = [&dispatch, &spec, id = client.id(), place, copy = Args(args.begin(), args.end()), reply, extra,
+               attempt](std::string_view bytes) mutable {
+    if (bytes.empty() || bytes[0] != '>') return reply(bytes);
+    // The elements changed between two runs more often than is sane.
+    if (attempt >= 8) return reply("-TRYAGAIN the keys SORT reads kept changing\r\n");
+    std::string asArray(bytes);
+    asArray[0] = '*';
+    for (std::string_view k : resp::replyElements(asArray)) extra.emplace(resp::replyBulk(k).value_or(""));
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    runDiscovering(dispatch, *c, place, spec, views, std::move(reply), std::move(extra), attempt + 1);
+  };
+  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done), nullptr, events);
+}
+
+// Runs `spec` for `client`, whose reply goes to `place` (or to `then`).
+void route(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+           std::span<const std::string_view> args, RoutePlan plan, Reply then = nullptr) {
+  const resp::Protocol protocol = client.reply().protocol();
+  if (plan.kind == RoutePlan::Kind::Owner && !then && spec.cross != CrossWorker::Discovering) {  // the hot path
+    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place});
+  }
+  Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
+    if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
+  });
+  if (spec.cross == CrossWorker::Discovering && plan.kind != RoutePlan::Kind::Here) {
+    return runDiscovering(dispatch, client, place, spec, args, std::move(reply));
+  }
+  switch (plan.kind) {
+    case RoutePlan::Kind::Owner:
+      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply));
+    case RoutePlan::Kind::CrossSlot:
+    case RoutePlan::Kind::Moved:  // planned again after a hold: the slot moved meanwhile
+      return reply("-" + dispatch.redirection(plan) + "\r\n");
+    case RoutePlan::Kind::Split:
+      return sumOverOwners(dispatch, protocol, spec, args, std::move(reply));
+    case RoutePlan::Kind::Atomic:
+      return runAtomic(dispatch, client, place, spec, args, std::move(reply));
+    case RoutePlan::Kind::Broadcast:
+      if (spec.cross == CrossWorker::GatherTotals) return runWithTotals(dispatch, client, spec, args, std::move(reply));
+      if (spec.cross == CrossWorker::BroadcastScan) return scanAcross(dispatch, protocol, args, std::move(reply));
+      return broadcast(dispatch, protocol, spec, args, std::move(reply));
+    case RoutePlan::Kind::Here:
+      // Planned again after a hold, and local now: it still owes its
+      // reserved place a reply, so it runs through the local executor.
+      return dispatch.router()->call(dispatch.router()->self(), args, protocol, std::move(reply));
+  }
+}
+
+}  // namespace
+
+// PUBLISH: this worker's subscribers get it first and at once (a RESP3
+// client subscribed to its own channel sees the message before the
+// reply, as in Redis), then every other worker's; the counts are summed.
+void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
+  const std::string here = dispatch.runNow(args, client.reply().protocol());
+  const std::uint64_t place = client.reserveReply();
+  std::vector<std::pair<int, Args>> parts;
+  for (int w = 0; w < dispatch.router()->workers(); ++w) {
+    if (w != dispatch.router()->self()) parts.emplace_back(w, Args(args.begin(), args.end()));
+  }
+  gather(dispatch, resp::Protocol::Resp2, std::move(parts), [&dispatch, id = client.id(), place, here](Replies& replies) {
+    replies.push_back(here);
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    const std::string* e = firstError(replies);
+    c->fillReply(place, e != nullptr ? *e : integerReply(sumOf(replies)));
+  });
+}
+
+void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
+               RoutePlan plan) {
+  if (plan.kind == RoutePlan::Kind::Broadcast && (spec.flags & kEveryNode) && !dispatch.holding() &&
+      dispatch.router()->self() >= 0) {
+    return publishEverywhere(dispatch, client, args);
+  }
+  const std::uint64_t place = client.reserveReply();
+  if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan);
+  // Held until the migration ends; its place in the reply stream is kept,
+  // so the client's replies still leave in request order. The plan is made
+  // again then: by that time the keys may have another owner.
+  dispatch.holdCommand([&dispatch, id = client.id(), place, &spec, copy = Args(args.begin(), args.end())] {
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()));
+  });
+}
+
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                   std::span<const std::string_view> args, RoutePlan plan, std::function<void(std::string_view)> then) {
+  if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan, std::move(then));
+  dispatch.holdCommand([&dispatch, id = client.id(), place, &spec, copy = Args(args.begin(), args.end()),
+                        then = std::move(then)]() mutable {
+    Client* c = dispatch.connections().find(id);
+    if (c == nullptr) return;
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()), std::move(then));
+  });
+}
+
+}  // namespace keyloop

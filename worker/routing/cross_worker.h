@@ -1,0 +1,33 @@
+// Cross-worker execution: runs a request whose route plan (route_plan.h)
+// is not Here, and merges what the workers answer into the one reply Redis
+// would give, by the command's declared kind (command_table.h):
+// SplitAndSum summed; broadcasts summed, joined, picked from or taken
+// once; SCAN walking worker after worker with the worker index in the
+// cursor's low bits; INFO with every worker's counters; MultiOwnerAtomic
+// through the atomic executor (atomic.h). The reply reaches the client in
+// its pipeline order (ReplyOrder).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "worker/execution/command_table.h"
+#include "worker/routing/route_plan.h"
+
+namespace keyloop {
+
+class Dispatch;
+class Client;
+
+void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
+               RoutePlan plan);
+// The same, with the reply handed to `then` instead of a reply place
+// (blocking.h looks at it first); `place` is the client's place that a
+// multi-owner command holds its next commands behind (0: none).
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+                   std::span<const std::string_view> args, RoutePlan plan,
+                   std::function<void(std::string_view)> then);
+
+}  // namespace keyloop

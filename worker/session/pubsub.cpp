@@ -1,0 +1,302 @@
+#include "worker/session/pubsub.h"
+#include "worker/execution/command_families.h"
+
+#include "common/text/text.h"
+#include "worker/commands/commands.h"
+#include "worker/connection/client.h"
+#include "worker/execution/command_table.h"
+#include "worker/connection/connections.h"
+#include "worker/execution/dispatch.h"
+#include "worker/execution/worker_services.h"
+
+namespace keyloop {
+
+namespace {
+
+// A message or confirmation: RESP3 push, RESP2 array (Redis's addReplyPushLen).
+void header(resp::Reply& reply, std::size_t count) {
+  reply.protocol() == resp::Protocol::Resp3 ? reply.push(count) : reply.array(count);
+}
+
+std::string encode(resp::Protocol protocol, std::span<const std::string_view> parts) {
+  std::string out;
+  resp::Reply reply(out, protocol);
+  header(reply, parts.size());
+  for (std::string_view p : parts) reply.bulk(p);
+  return out;
+}
+
+}  // namespace
+
+void Channels::add(Kind kind, std::string_view name, std::uint64_t clientId) {
+  auto it = byName_[kind].find(name);
+  if (it == byName_[kind].end()) it = byName_[kind].emplace(std::string(name), std::set<std::uint64_t>{}).first;
+  it->second.insert(clientId);
+}
+
+void Channels::remove(Kind kind, std::string_view name, std::uint64_t clientId) {
+  auto it = byName_[kind].find(name);
+  if (it == byName_[kind].end()) return;
+  it->second.erase(clientId);
+  if (it->second.empty()) byName_[kind].erase(it);
+}
+
+bool Channels::deliver(std::uint64_t clientId, std::span<const std::string_view> parts) {
+  Client* c = connections_.find(clientId);
+  if (c == nullptr) return false;
+  c->push(encode(c->reply().protocol(), parts));
+  return true;
+}
+
+std::size_t Channels::publish(Kind kind, std::string_view channel, std::string_view message) {
+  std::size_t receivers = 0;
+  const Kind exact = kind == Shard ? Shard : Channel;
+  if (auto it = byName_[exact].find(channel); it != byName_[exact].end()) {
+    const std::string_view parts[] = {kind == Shard ? "smessage" : "message", channel, message};
+    // A copy: a delivery may disconnect a slow subscriber, which unsubscribes it.
+    const std::set<std::uint64_t> ids = it->second;
+    for (std::uint64_t id : ids) receivers += deliver(id, parts) ? 1 : 0;
+  }
+  if (kind == Shard) return receivers;
+  std::vector<std::pair<std::string, std::set<std::uint64_t>>> matching;
+  for (const auto& [pattern, ids] : byName_[Pattern]) {
+    if (globMatch(pattern, channel)) matching.emplace_back(pattern, ids);
+  }
+  for (const auto& [pattern, ids] : matching) {
+    const std::string_view parts[] = {"pmessage", pattern, channel, message};
+    for (std::uint64_t id : ids) receivers += deliver(id, parts) ? 1 : 0;
+  }
+  return receivers;
+}
+
+std::vector<std::string_view> Channels::names(Kind kind, std::string_view pattern) const {
+  std::vector<std::string_view> out;
+  for (const auto& [name, ids] : byName_[kind]) {
+    if (pattern.empty() || globMatch(pattern, name)) out.push_back(name);
+  }
+  return out;
+}
+
+std::size_t Channels::subscribers(Kind kind, std::string_view name) const {
+  auto it = byName_[kind].find(name);
+  return it == byName_[kind].end() ? 0 : it->second.size();
+}
+
+std::vector<std::string_view> Channels::patterns() const { return names(Pattern, ""); }
+
+namespace pubsub {
+
+namespace {
+
+using Kind = Channels::Kind;
+
+std::set<std::string, std::less<>>& namesOf(Session& s, Kind kind) {
+  return kind == Kind::Channel ? s.channels : kind == Kind::Pattern ? s.patterns : s.shardChannels;
+}
+
+// What the confirmation counts: shard channels apart, as Redis does.
+std::size_t countFor(const Session& s, Kind kind) {
+  return kind == Kind::Shard ? s.shardChannels.size() : s.subscriptions();
+}
+
+void confirm(Client& client, std::string_view what, const std::string_view* name, std::size_t count) {
+  resp::Reply& reply = client.reply();
+  header(reply, 3);
+  reply.bulk(what);
+  name != nullptr ? reply.bulk(*name) : reply.null();
+  reply.integer(static_cast<long long>(count));
+}
+
+void subscribeTo(Dispatch& dispatch, Client& client, std::span<const std::string_view> names, Kind kind,
+                 std::string_view what) {
+  Session& s = client.session();
+  for (std::string_view name : names) {
+    if (namesOf(s, kind).emplace(name).second) dispatch.services().channels()->add(kind, name, client.id());
+    confirm(client, what, &name, countFor(s, kind));
+  }
+}
+
+void unsubscribeFrom(Dispatch& dispatch, Client& client, std::span<const std::string_view> names, Kind kind,
+                     std::string_view what) {
+  Session& s = client.session();
+  auto& mine = namesOf(s, kind);
+  std::vector<std::string> all;
+  if (names.empty()) {
+    all.assign(mine.begin(), mine.end());
+    if (all.empty()) return confirm(client, what, nullptr, countFor(s, kind));
+  } else {
+    all.assign(names.begin(), names.end());
+  }
+  for (const std::string& name : all) {
+    if (auto it = mine.find(name); it != mine.end()) {
+      mine.erase(it);
+      dispatch.services().channels()->remove(kind, name, client.id());
+    }
+    const std::string_view view(name);
+    confirm(client, what, &view, countFor(s, kind));
+  }
+}
+
+}  // namespace
+
+void subscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { subscribeTo(d, c, a.subspan(1), Kind::Channel, "subscribe"); }
+void psubscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { subscribeTo(d, c, a.subspan(1), Kind::Pattern, "psubscribe"); }
+void ssubscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { subscribeTo(d, c, a.subspan(1), Kind::Shard, "ssubscribe"); }
+void unsubscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { unsubscribeFrom(d, c, a.subspan(1), Kind::Channel, "unsubscribe"); }
+void punsubscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { unsubscribeFrom(d, c, a.subspan(1), Kind::Pattern, "punsubscribe"); }
+void sunsubscribe(Dispatch& d, Client& c, std::span<const std::string_view> a) { unsubscribeFrom(d, c, a.subspan(1), Kind::Shard, "sunsubscribe"); }
+
+void forget(Dispatch& dispatch, Client& client) {
+  Session& s = client.session();
+  Channels* channels = dispatch.services().channels();
+  for (Kind kind : {Kind::Channel, Kind::Pattern, Kind::Shard}) {
+    for (const std::string& name : namesOf(s, kind)) {
+      if (channels != nullptr) channels->remove(kind, name, client.id());
+    }
+    namesOf(s, kind).clear();
+  }
+}
+
+void adopt(Dispatch& dispatch, Client& client, std::span<const std::vector<std::string>> subscriptions) {
+  const Kind kinds[] = {Kind::Channel, Kind::Pattern, Kind::Shard};
+  for (std::size_t i = 0; i < subscriptions.size() && i < std::size(kinds); ++i) {
+    for (const std::string& name : subscriptions[i]) {
+      if (namesOf(client.session(), kinds[i]).emplace(name).second) {
+        dispatch.services().channels()->add(kinds[i], name, client.id());
+      }
+    }
+  }
+}
+
+}  // namespace pubsub
+
+namespace commands {
+
+namespace {
+
+void publishAs(CommandContext& ctx, Channels::Kind kind) {
+  Channels* channels = ctx.worker.channels();
+  ctx.reply.integer(channels == nullptr ? 0 : static_cast<long long>(channels->publish(kind, ctx.args[1], ctx.args[2])));
+}
+
+void listNames(CommandContext& ctx, Channels::Kind kind) {
+  const std::string_view pattern = ctx.args.size() > 2 ? ctx.args[2] : std::string_view();
+  const auto names = ctx.worker.channels()->names(kind, pattern);
+  ctx.reply.array(names.size());
+  for (std::string_view n : names) ctx.reply.bulk(n);
+}
+
+void countSubscribers(CommandContext& ctx, Channels::Kind kind) {
+  const auto names = ctx.args.subspan(2);
+  ctx.reply.map(names.size());
+  for (std::string_view n : names) {
+    ctx.reply.bulk(n);
+    ctx.reply.integer(static_cast<long long>(ctx.worker.channels()->subscribers(kind, n)));
+  }
+}
+
+}  // namespace
+
+void publish(CommandContext& ctx) { publishAs(ctx, Channels::Channel); }
+void spublish(CommandContext& ctx) { publishAs(ctx, Channels::Shard); }
+void pubsubChannels(CommandContext& ctx) { listNames(ctx, Channels::Channel); }
+void pubsubShardchannels(CommandContext& ctx) { listNames(ctx, Channels::Shard); }
+void pubsubNumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Channel); }
+void pubsubShardnumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Shard); }
+
+void pubsubNumpat(CommandContext& ctx) {
+  // Redis counts distinct patterns: a part of a broadcast (no client)
+  // names its own, and the merge counts the distinct ones.
+  if (ctx.client != nullptr) return ctx.reply.integer(static_cast<long long>(ctx.worker.channels()->patternCount()));
+  const auto patterns = ctx.worker.channels()->patterns();
+  ctx.reply.array(patterns.size());
+  for (std::string_view p : patterns) ctx.reply.bulk(p);
+}
+
+void pubsubHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CHANNELS [<pattern>]",
+      "    Return the currently active channels matching a <pattern> (default: '*').",
+      "NUMPAT",
+      "    Return number of subscriptions to patterns.",
+      "NUMSUB [<channel> ...]",
+      "    Return the number of subscribers for the specified channels, excluding",
+      "    pattern subscriptions(default: no channels).",
+      "SHARDCHANNELS [<pattern>]",
+      "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+      "SHARDNUMSUB [<shardchannel> ...]",
+      "    Return the number of subscribers for the specified shard level channel(s)",
+      "HELP",
+      "    Prints this help."};
+  replyHelp(ctx, kLines);
+}
+
+}  // namespace commands
+
+}  // namespace keyloop
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> pubsubCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kPubsubSubcommands[] = {
+      {.name = "channels", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastUnion, .handler = pubsubChannels,
+       .group = "pubsub", .summary = "Returns the active channels.", .since = "2.8.0", .syntax = "[pattern]"},
+      {.name = "help", .arity = 2, .flags = 0,
+       .handler = pubsubHelp,
+       .group = "pubsub", .summary = "Returns helpful text about the different subcommands.", .since = "6.2.0"},
+      {.name = "numpat", .arity = 2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastCountUnion, .handler = pubsubNumpat,
+       .group = "pubsub", .summary = "Returns a count of unique pattern subscriptions.", .since = "2.8.0"},
+      {.name = "numsub", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastPairSums, .handler = pubsubNumsub,
+       .group = "pubsub", .summary = "Returns a count of subscribers to channels.", .since = "2.8.0", .syntax = "[channel...]"},
+      {.name = "shardchannels", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastUnion, .handler = pubsubShardchannels,
+       .group = "pubsub", .summary = "Returns the active shard channels.", .since = "7.0.0", .syntax = "[pattern]"},
+      {.name = "shardnumsub", .arity = -2, .flags = 0, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastPairSums, .handler = pubsubShardnumsub,
+       .group = "pubsub", .summary = "Returns the count of subscribers of shard channels.", .since = "7.0.0", .syntax = "[shardchannel...]"},
+  };
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__deliver", .arity = 3, .flags = kInternal,
+       .handler = publish,
+       .group = "pubsub", .summary = "Delivers a keyspace notification to this worker's subscribers.", .since = "0.1.0", .syntax = "channel message"},
+      {.name = "psubscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::psubscribe,
+       .group = "pubsub", .summary = "Listens for messages published to channels that match one or more patterns.", .since = "2.0.0", .syntax = "pattern..."},
+      {.name = "publish", .arity = 3, .flags = kFast | kEveryNode, .acl = acl::kPubsub,
+       .cross = CrossWorker::BroadcastSum, .handler = publish,
+       .group = "pubsub", .summary = "Posts a message to a channel.", .since = "2.0.0", .syntax = "channel message"},
+      {.name = "pubsub", .arity = -2, .flags = 0,
+       .subcommands = kPubsubSubcommands,
+       .group = "pubsub", .summary = "A container for Pub/Sub commands.", .since = "2.8.0"},
+      {.name = "punsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::punsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages published to channels that match one or more patterns.", .since = "2.0.0", .syntax = "[pattern...]"},
+      {.name = "spublish", .arity = 3, .flags = kFast | kEveryNode, .acl = acl::kPubsub,
+       .keys = {1, 1, 1}, .cross = CrossWorker::BroadcastSum, .keyFlags = "NOT_KEY", .handler = spublish,
+       .group = "pubsub", .summary = "Post a message to a shard channel", .since = "7.0.0", .syntax = "shardchannel message"},
+      {.name = "ssubscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .keys = {1, -1, 1}, .keyFlags = "NOT_KEY", .session = pubsub::ssubscribe,
+       .group = "pubsub", .summary = "Listens for messages published to shard channels.", .since = "7.0.0", .syntax = "shardchannel..."},
+      {.name = "subscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::subscribe,
+       .group = "pubsub", .summary = "Listens for messages published to channels.", .since = "2.0.0", .syntax = "channel..."},
+      {.name = "sunsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .keys = {1, -1, 1}, .keyFlags = "NOT_KEY", .session = pubsub::sunsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages posted to shard channels.", .since = "7.0.0", .syntax = "[shardchannel...]"},
+      {.name = "unsubscribe", .arity = -1, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
+       .session = pubsub::unsubscribe,
+       .group = "pubsub", .summary = "Stops listening to messages posted to channels.", .since = "2.0.0", .syntax = "[channel...]"},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop

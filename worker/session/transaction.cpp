@@ -1,0 +1,471 @@
+#include "worker/session/transaction.h"
+#include "worker/execution/command_families.h"
+
+#include <map>
+#include <memory>
+#include <deque>
+#include <optional>
+#include <set>
+
+#include "common/resp/reply_reader.h"
+#include "worker/routing/atomic.h"
+#include "worker/connection/client.h"
+#include "worker/execution/command_table.h"
+#include "worker/commands/commands.h"
+#include "worker/connection/connections.h"
+#include "worker/execution/dispatch.h"
+#include "worker/routing/key_locks.h"
+#include "worker/execution/keyspace_events.h"
+#include "worker/persistence/persistence.h"
+#include "worker/session/pubsub.h"
+#include "worker/keyspace/store.h"
+#include "worker/execution/watches.h"
+
+namespace keyloop::transaction {
+
+namespace {
+
+using Args = std::vector<std::string>;
+
+// Whether this worker answers for `key` now (its owner, nothing locked or held).
+bool localKey(Dispatch& dispatch, std::string_view key) {
+  const Router* router = dispatch.router();
+  if (dispatch.holding()) return false;
+  if (router != nullptr && router->workers() > 1 && router->ownerOf(key) != router->self()) return false;
+  return !dispatch.services().locks().isLocked(key);
+}
+
+// The watched keys, grouped by owner.
+std::map<int, Args> byOwner(Dispatch& dispatch, const std::vector<WatchedKey>& keys) {
+  std::map<int, Args> groups;
+  for (const WatchedKey& w : keys) {
+    const int owner = dispatch.router() != nullptr ? dispatch.router()->ownerOf(w.key) : 0;
+    groups[owner].push_back(w.key);
+  }
+  return groups;
+}
+
+void dropWatches(Dispatch& dispatch, std::vector<WatchedKey>& watched) {
+  if (watched.empty()) return;
+  for (auto& [owner, keys] : byOwner(dispatch, watched)) {
+    if (dispatch.router() == nullptr || owner == dispatch.router()->self()) {
+      for (const std::string& k : keys) dispatch.watches().unwatch(k);
+      continue;
+    }
+    std::vector<std::string_view> args{"__unwatch"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    dispatch.router()->post(owner, args);
+  }
+  watched.clear();
+}
+
+bool alreadyWatched(const Session& s, std::string_view key) {
+  for (const WatchedKey& w : s.watched) {
+    if (w.key == key) return true;
+  }
+  return false;
+}
+
+// Whether every queued command and every watched key can be run and
+// checked on this worker, now.
+bool allHere(Dispatch& dispatch, const Client& client, const std::vector<QueuedCommand>& queued,
+             const std::vector<WatchedKey>& watched) {
+  for (const WatchedKey& w : watched) {
+    if (!localKey(dispatch, w.key)) return false;
+  }
+  for (const QueuedCommand& q : queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    if (dispatch.planFor(*q.spec, views, client.clusterNode()).kind != RoutePlan::Kind::Here) return false;
+  }
+  return true;
+}
+
+// Whether the watched keys are as WATCH saw them.
+template <typename VersionOf>
+bool unchanged(const std::vector<WatchedKey>& watched, VersionOf versionOf, Store& store, std::int64_t nowMs) {
+  for (const WatchedKey& w : watched) {
+    if (versionOf(w.key) != w.version) return false;
+    if (w.existed && store.find(w.key, nowMs) == nullptr) return false;  // expired or deleted since
+  }
+  return true;
+}
+
+std::string nullArrayIn(resp::Protocol protocol) {
+  std::string out;
+  resp::Reply(out, protocol).nullArray();
+  return out;
+}
+
+// The one worker that owns every queued and watched key, when the block
+// can run there whole (no command that needs this connection or every
+// worker); -1 otherwise.
+int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, const std::vector<WatchedKey>& watched) {
+  const Router* router = dispatch.router();
+  if (router == nullptr || dispatch.holding()) return -1;
+  int owner = -1;
+  auto note = [&](std::string_view key) {
+    const int o = router->ownerOf(key);
+    if (owner == -1) owner = o;
+    return owner == o;
+  };
+  for (const WatchedKey& w : watched) {
+    if (!note(w.key)) return -1;
+  }
+  for (const QueuedCommand& q : queued) {
+    if (q.spec->handler == nullptr || broadcasts(q.spec->cross) || (q.spec->flags & kConnection)) return -1;
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    for (std::string_view k : keysOf(*q.spec, views)) {
+      if (!note(k)) return -1;
+    }
+  }
+  return owner;
+}
+
+// The block goes to its owner whole (`__exec`): one hop, no locks.
+// Like any forwarded command it holds nothing back: what the client sends
+// next to that owner follows it on the same channel.
+void execOnOwner(Dispatch& dispatch, Client& client, int owner, std::vector<QueuedCommand> queued,
+                 std::vector<WatchedKey> watched) {
+  const std::uint64_t place = client.reserveReply();
+  std::deque<std::string> numbers;
+  std::vector<std::string_view> request{"__exec", numbers.emplace_back(std::to_string(watched.size()))};
+  for (const WatchedKey& w : watched) {
+    request.insert(request.end(), {w.key, numbers.emplace_back(std::to_string(w.version)), w.existed ? "1" : "0"});
+  }
+  request.push_back(numbers.emplace_back(std::to_string(queued.size())));
+  for (const QueuedCommand& q : queued) {
+    request.push_back(numbers.emplace_back(std::to_string(q.args.size())));
+    request.insert(request.end(), q.args.begin(), q.args.end());
+  }
+  auto state = std::make_shared<std::vector<WatchedKey>>(std::move(watched));
+  dispatch.router()->call(owner, request, client.reply().protocol(),
+                          [&dispatch, id = client.id(), place, state](std::string_view reply) {
+                            dropWatches(dispatch, *state);
+                            if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
+                          });
+}
+
+struct Pending {
+  std::vector<QueuedCommand> queued;
+  std::vector<WatchedKey> watched;
+  std::uint64_t clientId;
+  resp::Protocol protocol;
+};
+
+// The commands run by the multi-owner executor against the locked keys.
+void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> queued, std::vector<WatchedKey> watched) {
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);
+  auto pending = std::make_shared<Pending>(
+      Pending{std::move(queued), std::move(watched), client.id(), client.reply().protocol()});
+  std::vector<std::string_view> keys;
+  bool writes = false;
+  for (const QueuedCommand& q : pending->queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    for (std::string_view k : keysOf(*q.spec, views)) keys.push_back(k);
+    writes = writes || (q.spec->flags & (kWrite | kMayWrite));
+  }
+  for (const WatchedKey& w : pending->watched) keys.push_back(w.key);
+  auto verify = [pending](const KeyVersions& versions, Store& scratch, std::int64_t nowMs) {
+    auto versionOf = [&versions](std::string_view key) {
+      auto it = versions.find(key);
+      return it == versions.end() ? Watches::kUnwatched : it->second;
+    };
+    return unchanged(pending->watched, versionOf, scratch, nowMs);
+  };
+  auto locked = std::make_shared<std::set<std::string, std::less<>>>(keys.begin(), keys.end());
+  auto events = std::make_shared<KeyEvents>();
+  auto run = [&dispatch, pending, locked, events](Store& scratch, std::int64_t nowMs) {
+    const auto collect = collectInto(*events);
+    std::string out;
+    resp::Reply encoder(out, pending->protocol);
+    // Scripts in the block may reach exactly the locked keys.
+    const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked->contains(k); };
+    encoder.array(pending->queued.size());
+    Client* c = dispatch.connections().find(pending->clientId);
+    for (const QueuedCommand& q : pending->queued) {
+      if (broadcasts(q.spec->cross) || q.spec->handler == nullptr) {
+        encoder.error("ERR '" + ResolvedCommand{q.topLevel, q.spec}.fullName() +
+                      "' cannot run in a transaction whose keys live on several workers");
+        continue;
+      }
+      std::vector<std::string_view> views(q.args.begin(), q.args.end());
+      CommandContext ctx{dispatch.services(), c, encoder, scratch, views, nowMs};
+      ctx.readable = &readable;
+      ctx.events = &collect;
+      scratch.tick(nowMs);
+      keyspace_events::runRecorded(*q.spec, ctx);
+    }
+    return out;
+  };
+  auto reply = [&dispatch, pending, place](std::string_view bytes) {
+    dropWatches(dispatch, pending->watched);
+    Client* c = dispatch.connections().find(pending->clientId);
+    if (c == nullptr) return;
+    c->fillReply(place, bytes.empty() ? std::string_view(nullArrayIn(pending->protocol)) : bytes);
+  };
+  runAtomically(*dispatch.router(), keys, writes, std::move(run), std::move(reply), std::move(verify), events);
+}
+
+}  // namespace
+
+void queue(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) {
+  client.session().queued.push_back({command.topLevel, command.spec, Args(args.begin(), args.end())});
+  client.reply().simple("QUEUED");
+}
+
+void refused(Client& client) {
+  if (client.session().inMulti) client.session().multiAborted = true;
+}
+
+void forget(Dispatch& dispatch, Client& client) {
+  Session& s = client.session();
+  s.inMulti = s.multiAborted = false;
+  s.queued.clear();
+  dropWatches(dispatch, s.watched);
+}
+
+void multi(Dispatch&, Client& client, std::span<const std::string_view>) {
+  Session& s = client.session();
+  if (s.inMulti) return client.reply().error("ERR MULTI calls can not be nested");
+  s.inMulti = true;
+  client.reply().ok();
+}
+
+void discard(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  if (!client.session().inMulti) return client.reply().error("ERR DISCARD without MULTI");
+  forget(dispatch, client);
+  client.reply().ok();
+}
+
+void unwatch(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  dropWatches(dispatch, client.session().watched);
+  client.reply().ok();
+}
+
+void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
+  Session& s = client.session();
+  if (s.inMulti) return client.reply().error("ERR WATCH inside MULTI is not allowed");
+  std::vector<WatchedKey> fresh;
+  for (std::string_view key : args.subspan(1)) {
+    bool seen = alreadyWatched(s, key);
+    for (const WatchedKey& w : fresh) seen = seen || w.key == key;
+    if (!seen) fresh.push_back({std::string(key), 0, false});
+  }
+  bool here = true;
+  for (const WatchedKey& w : fresh) here = here && localKey(dispatch, w.key);
+  if (here) {
+    const std::int64_t nowMs = unixMillis();
+    for (WatchedKey& w : fresh) {
+      w.version = dispatch.watches().watch(w.key);
+      w.existed = dispatch.store().find(w.key, nowMs) != nullptr;
+      s.watched.push_back(std::move(w));
+    }
+    return client.reply().ok();
+  }
+  // The owners register them; nothing after WATCH runs before they have
+  // (a pipelined EXEC must find the versions).
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);
+  struct State {
+    std::size_t remaining;
+    std::uint64_t clientId;
+  };
+  const std::map<int, Args> groups = byOwner(dispatch, fresh);
+  auto state = std::make_shared<State>(State{groups.size(), client.id()});
+  for (const auto& [owner, keys] : groups) {
+    std::vector<std::string_view> request{"__watch"};
+    request.insert(request.end(), keys.begin(), keys.end());
+    dispatch.router()->call(owner, request, resp::Protocol::Resp2,
+                            [&dispatch, state, keys, place](std::string_view reply) {
+                              Client* c = dispatch.connections().find(state->clientId);
+                              const auto answers = resp::replyElements(reply);
+                              for (std::size_t i = 0; i < keys.size(); ++i) {
+                                const auto parts = i < answers.size() ? resp::replyElements(answers[i])
+                                                                      : std::vector<std::string_view>{};
+                                WatchedKey w{keys[i], Watches::kUnwatched, false};
+                                if (parts.size() == 2) {
+                                  w.version = static_cast<std::uint64_t>(resp::replyInteger(parts[0]).value_or(0));
+                                  w.existed = resp::replyInteger(parts[1]).value_or(0) != 0;
+                                }
+                                std::vector<WatchedKey> one{std::move(w)};
+                                // A client gone meanwhile: the owner's watch goes again.
+                                if (c == nullptr) dropWatches(dispatch, one);
+                                else c->session().watched.push_back(std::move(one.front()));
+                              }
+                              if (--state->remaining == 0 && c != nullptr) c->fillReply(place, "+OK\r\n");
+                            });
+  }
+}
+
+void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  forget(dispatch, client);
+  pubsub::forget(dispatch, client);
+  client.setName({});
+  client.reply().setProtocol(resp::Protocol::Resp2);
+  client.setAuthenticated(dispatch.services().config().requirePass.empty());
+  client.reply().simple("RESET");
+}
+
+void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  Session& s = client.session();
+  if (!s.inMulti) return client.reply().error("ERR EXEC without MULTI");
+  if (s.multiAborted) {
+    forget(dispatch, client);
+    return client.reply().error("EXECABORT Transaction discarded because of previous errors.");
+  }
+  std::vector<QueuedCommand> queued = std::move(s.queued);
+  std::vector<WatchedKey> watched = std::move(s.watched);
+  forget(dispatch, client);
+  if (!allHere(dispatch, client, queued, watched)) {
+    if (const int owner = singleOwner(dispatch, queued, watched); owner >= 0) {
+      return execOnOwner(dispatch, client, owner, std::move(queued), std::move(watched));
+    }
+    return execAcross(dispatch, client, std::move(queued), std::move(watched));
+  }
+  const std::int64_t nowMs = unixMillis();
+  const bool ok = unchanged(
+      watched, [&dispatch](std::string_view key) { return dispatch.watches().version(key); }, dispatch.store(), nowMs);
+  dropWatches(dispatch, watched);
+  if (!ok) return client.reply().nullArray();
+  client.reply().array(queued.size());
+  FeedBlock block(&dispatch.feed());  // one block of the feed: replayed all or nothing
+  for (const QueuedCommand& q : queued) {
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);
+  }
+}
+
+namespace {
+
+// Walks __exec's parts: watched(keyIndex) for each watch, command(first, argc) for each command.
+template <typename Watched, typename Command>
+bool forEachExecPart(std::span<const std::string_view> a, Watched watched, Command command) {
+  std::size_t at = 1;
+  auto number = [&]() -> std::optional<std::size_t> {
+    if (at >= a.size()) return std::nullopt;
+    const auto n = parseInteger(a[at++]);
+    if (!n || *n < 0) return std::nullopt;
+    return static_cast<std::size_t>(*n);
+  };
+  const auto watches = number();
+  if (!watches) return false;
+  for (std::size_t i = 0; i < *watches; ++i, at += 3) {
+    if (at + 3 > a.size()) return false;
+    watched(at);
+  }
+  const auto commands = number();
+  if (!commands) return false;
+  for (std::size_t i = 0; i < *commands; ++i) {
+    const auto argc = number();
+    if (!argc || *argc == 0 || at + *argc > a.size()) return false;
+    command(at, *argc);
+    at += *argc;
+  }
+  return at == a.size();
+}
+
+}  // namespace
+
+void execKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
+  forEachExecPart(
+      args, [&](std::size_t key) { indices.push_back(key); },
+      [&](std::size_t first, std::size_t argc) {
+        const auto command = args.subspan(first, argc);
+        const ResolvedCommand resolved = resolveCommand(command);
+        if (resolved.spec == nullptr) return;
+        forEachKey(*resolved.spec, command, [&](std::size_t i, std::size_t) {
+          indices.push_back(first + i);
+          return true;
+        });
+      });
+}
+
+}  // namespace keyloop::transaction
+
+namespace keyloop::commands {
+
+void execHere(CommandContext& ctx) {
+  const auto a = ctx.args;
+  bool unchanged = true;
+  std::vector<std::pair<std::size_t, std::size_t>> commands;
+  const bool wellFormed = transaction::forEachExecPart(
+      a,
+      [&](std::size_t k) {
+        const Watches* watches = ctx.worker.watches();
+        const auto version = parseInteger(a[k + 1]).value_or(0);
+        if (watches == nullptr || watches->version(a[k]) != static_cast<std::uint64_t>(version)) unchanged = false;
+        if (a[k + 2] == "1" && lookupQuietly(ctx, a[k]) == nullptr) unchanged = false;
+      },
+      [&](std::size_t first, std::size_t argc) { commands.emplace_back(first, argc); });
+  if (!wellFormed) return ctx.reply.error("ERR malformed __exec");
+  if (!unchanged) return ctx.reply.nullArray();
+  ctx.reply.array(commands.size());
+  for (const auto& [first, argc] : commands) {
+    const auto command = a.subspan(first, argc);
+    const ResolvedCommand resolved = resolveCommand(command);
+    CommandContext inner{ctx.worker, nullptr, ctx.reply, ctx.store, command, ctx.nowMs};
+    ctx.worker.runNested(resolved, inner);
+  }
+}
+
+
+void watchKeys(CommandContext& ctx) {
+  Watches* watches = ctx.worker.watches();
+  ctx.reply.array(ctx.args.size() - 1);
+  for (std::string_view key : ctx.args.subspan(1)) {
+    ctx.reply.array(2);
+    ctx.reply.integer(watches != nullptr ? static_cast<long long>(watches->watch(key)) : 0);
+    ctx.reply.integer(lookupQuietly(ctx, key) != nullptr ? 1 : 0);
+  }
+}
+
+void unwatchKeys(CommandContext& ctx) {
+  if (Watches* watches = ctx.worker.watches()) {
+    for (std::string_view key : ctx.args.subspan(1)) watches->unwatch(key);
+  }
+}
+
+}  // namespace keyloop::commands
+
+// ---- this family's rows of the command table (command_families.h) ----
+
+namespace keyloop {
+
+std::span<const CommandSpec> transactionCommands() {
+  using namespace commands;
+  // clang-format off
+  static constexpr CommandSpec kRows[] = {
+      {.name = "__exec", .arity = -3, .flags = kInternal | kMayWrite | kCarriesRequest,
+       .keys = {.find = transaction::execKeyIndices}, .handler = execHere,
+       .group = "transactions", .summary = "Runs a transaction whose keys all live here, and checks its watches.", .since = "0.1.0", .syntax = "watches [key version existed]... commands [argc arg...]..."},
+      {.name = "__unwatch", .arity = -2, .flags = kInternal | kHoldsLocks,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = unwatchKeys,
+       .group = "transactions", .summary = "A client watches these keys no more.", .since = "0.1.0", .syntax = "key..."},
+      {.name = "__watch", .arity = -2, .flags = kInternal | kCarriesRequest,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys,
+       .group = "transactions", .summary = "Registers a client's watch of keys; replies their versions.", .since = "0.1.0", .syntax = "key..."},
+      {.name = "discard", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::discard,
+       .group = "transactions", .summary = "Discards a transaction.", .since = "2.0.0"},
+      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused, .acl = acl::kTransaction,
+       .session = transaction::exec,
+       .group = "transactions", .summary = "Executes all commands in a transaction.", .since = "1.2.0"},
+      {.name = "multi", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::multi,
+       .group = "transactions", .summary = "Starts a transaction.", .since = "1.2.0"},
+      {.name = "reset", .arity = 1, .flags = kNoAuth | kFast | kNoScript | kConnection | kRunsInMulti | kSubscribedOk | kAllowBusy, .acl = acl::kConnection,
+       .session = transaction::reset,
+       .group = "connection", .summary = "Resets the connection.", .since = "6.2.0"},
+      {.name = "unwatch", .arity = 1, .flags = kFast | kNoScript | kAllowBusy, .acl = acl::kTransaction,
+       .session = transaction::unwatch,
+       .group = "transactions", .summary = "Forgets about watched keys of a transaction.", .since = "2.2.0"},
+      {.name = "watch", .arity = -2, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
+       .keys = {1, -1, 1}, .keyFlags = "RO", .session = transaction::watch,
+       .group = "transactions", .summary = "Monitors changes to keys to determine the execution of a transaction.", .since = "2.2.0", .syntax = "key..."},
+  };
+  // clang-format on
+  return kRows;
+}
+
+}  // namespace keyloop
