@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "common/config/config.h"
+#include "common/config/version.h"
 #include "common/log/log.h"
 #include "common/loop/handles.h"
 #include "master/control.h"

@@ -1,5 +1,6 @@
 #include "worker/server.h"
 
+#include "common/metrics/process_memory.h"
 #include "worker/execution/keyspace_events.h"
 
 #include <sys/resource.h>

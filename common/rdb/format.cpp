@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/config/version.h"
 #include "common/rdb/checksum.h"
 #include "common/text/text.h"
 
@@ -168,7 +169,7 @@ std::optional<std::string> readRdbString(std::string_view& in) {
 
 std::string fileHead(std::int64_t nowSeconds, std::uint64_t usedMemory) {
   std::string out = "REDIS00" + std::to_string(kVersion);
-  appendAux(out, "redis-ver", kRedisVersion);
+  appendAux(out, "redis-ver", kRedisCompatibleVersion);  // the format's peer
   appendAux(out, "redis-bits", "64");
   appendAux(out, "ctime", std::to_string(nowSeconds));
   appendAux(out, "used-mem", std::to_string(usedMemory));

@@ -19,7 +19,6 @@
 namespace keyloop::rdb {
 
 inline constexpr int kVersion = 10;
-inline constexpr std::string_view kRedisVersion = "7.0.15";  // what redis-ver says: the format's peer
 
 enum Opcode : unsigned char {
   kFunction2 = 0xF5, kFunctionOld = 0xF6, kModuleAux = 0xF7, kIdle = 0xF8, kFreq = 0xF9,

@@ -10,7 +10,6 @@
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
 #include "worker/connection/client.h"
-#include "worker/routing/key_locks.h"
 #include "worker/keyspace/store.h"
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"

@@ -4,7 +4,7 @@
 #include "worker/connection/client.h"
 #include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 #include "worker/persistence/persistence.h"
 
 namespace keyloop::commands {

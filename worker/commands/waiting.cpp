@@ -1,6 +1,6 @@
 // The messages of the blocking protocol between workers (blocking.h),
 // as internal commands, and CLIENT UNBLOCK.
-#include "worker/routing/blocking.h"
+#include "worker/dispatch/blocking.h"
 #include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 

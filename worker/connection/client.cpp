@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "worker/connection/connections.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 
 namespace keyloop {
 

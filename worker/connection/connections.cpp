@@ -10,7 +10,7 @@
 #include <map>
 
 #include "common/net/listener.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 
 namespace keyloop {
 

@@ -58,9 +58,4 @@ enum Stat : std::size_t {
 };
 using ServerStats = std::array<std::uint64_t, kStatCount>;
 
-// This process's resident set size, in bytes.
-std::size_t residentBytes();
-// Bytes malloc has handed out and not got back (INFO's used_memory).
-std::size_t heapBytesInUse();
-
 }  // namespace keyloop

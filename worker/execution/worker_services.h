@@ -17,15 +17,11 @@
 #include "common/config/config.h"
 #include "common/ring/ring.h"
 #include "common/loop/clock.h"
+#include "common/config/version.h"
 #include "common/metrics/shared_metrics.h"
 #include "worker/execution/stats.h"
 
 namespace keyloop {
-
-// What HELLO and INFO report as redis_version: the Redis release whose
-// replies keyloop reproduces byte for byte.
-inline constexpr std::string_view kRedisCompatibleVersion = "7.0.15";
-inline constexpr std::string_view kKeyloopVersion = KEYLOOP_VERSION;
 
 class Blocking;
 class Persistence;

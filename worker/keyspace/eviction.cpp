@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/metrics/process_memory.h"
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"

@@ -10,7 +10,10 @@
 #include <optional>
 
 #include "common/resp/reply_reader.h"
-#include "worker/commands/commands.h"
+#include "common/text/text.h"
+#include "worker/execution/worker_services.h"
+#include "worker/keyspace/store.h"
+#include "worker/routing/key_locks.h"
 #include "worker/keyspace/image.h"
 #include "worker/execution/watches.h"
 #include "worker/execution/keyspace_events.h"
@@ -202,7 +205,8 @@ void lockKeys(CommandContext& ctx) {
   const Watches* watches = ctx.worker.watches();
   ctx.reply.array(keys.size());
   for (std::string_view key : keys) {
-    Store::Entry* e = lookupWrite(ctx, key);
+    Store::Entry* e = ctx.store.find(key, ctx.nowMs);  // the lookup of a write: lazy expiry, access time
+    if (e != nullptr) ctx.store.touch(e);
     ctx.reply.array(e == nullptr ? 1 : 3);
     if (e != nullptr) {
       ctx.reply.bulk(imageOf(e));

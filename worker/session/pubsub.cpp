@@ -6,7 +6,7 @@
 #include "worker/connection/client.h"
 #include "worker/execution/command_table.h"
 #include "worker/connection/connections.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 #include "worker/execution/worker_services.h"
 
 namespace keyloop {

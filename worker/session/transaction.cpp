@@ -13,7 +13,7 @@
 #include "worker/execution/command_table.h"
 #include "worker/commands/commands.h"
 #include "worker/connection/connections.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 #include "worker/routing/key_locks.h"
 #include "worker/execution/keyspace_events.h"
 #include "worker/persistence/persistence.h"

@@ -11,7 +11,7 @@
 #include <random>
 #include <set>
 
-#include "worker/routing/blocking.h"
+#include "worker/dispatch/blocking.h"
 #include "worker/execution/command_table.h"
 #include "worker/keyspace/image.h"
 #include "worker/keyspace/list.h"

@@ -1,4 +1,4 @@
-#include "worker/routing/cross_worker.h"
+#include "worker/dispatch/cross_worker.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,10 +11,9 @@
 
 #include "common/resp/reply_reader.h"
 #include "common/text/text.h"
-#include "worker/commands/commands.h"
 #include "worker/connection/client.h"
 #include "worker/connection/connections.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
 #include "worker/routing/atomic.h"

@@ -26,7 +26,7 @@
 #include "worker/routing/router.h"
 #include "worker/routing/route_plan.h"
 #include "worker/execution/watches.h"
-#include "worker/execution/write_observers.h"
+#include "worker/dispatch/write_observers.h"
 
 namespace keyloop {
 

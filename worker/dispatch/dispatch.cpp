@@ -1,16 +1,16 @@
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/dispatch.h"
 
 #include <array>
 #include <utility>
 
 #include "common/resp/reply_reader.h"
 #include "common/resp/request_parser.h"
-#include "worker/routing/blocking.h"
+#include "worker/dispatch/blocking.h"
 #include "worker/connection/client.h"
 #include "worker/routing/cluster.h"
 #include "worker/connection/connections.h"
 #include "worker/execution/command_table.h"
-#include "worker/routing/cross_worker.h"
+#include "worker/dispatch/cross_worker.h"
 #include "worker/routing/key_locks.h"
 #include "worker/persistence/persistence.h"
 #include "worker/execution/keyspace_events.h"
@@ -19,7 +19,7 @@
 #include "worker/session/transaction.h"
 #include "worker/execution/worker_services.h"
 #include "worker/execution/worker_stats.h"
-#include "worker/execution/write_observers.h"
+#include "worker/dispatch/write_observers.h"
 
 namespace keyloop {
 

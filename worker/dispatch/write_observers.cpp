@@ -1,6 +1,6 @@
-#include "worker/execution/write_observers.h"
+#include "worker/dispatch/write_observers.h"
 
-#include "worker/routing/blocking.h"
+#include "worker/dispatch/blocking.h"
 #include "worker/keyspace/eviction.h"
 #include "worker/persistence/persistence.h"
 #include "worker/keyspace/store.h"

@@ -1,4 +1,4 @@
-#include "worker/routing/blocking.h"
+#include "worker/dispatch/blocking.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,8 +11,8 @@
 #include "worker/connection/client.h"
 #include "worker/execution/command_table.h"
 #include "worker/connection/connections.h"
-#include "worker/routing/cross_worker.h"
-#include "worker/execution/dispatch.h"
+#include "worker/dispatch/cross_worker.h"
+#include "worker/dispatch/dispatch.h"
 #include "worker/routing/key_locks.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
