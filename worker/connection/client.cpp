@@ -6,7 +6,6 @@
 #include <cstdlib>
 
 #include "worker/connection/connections.h"
-#include "worker/dispatch/dispatch.h"
 
 namespace keyloop {
 
@@ -83,7 +82,7 @@ void Client::readAndExecute() {
   const ssize_t n = ::read(fd_.get(), in.data() + oldSize, chunk);
   const std::size_t filled = oldSize + (n > 0 ? static_cast<std::size_t>(n) : 0);
   if (!shared) in.resize(filled);
-  if (n == 0 && !order_.empty() && !connections_.dispatch().blocked(id_)) {
+  if (n == 0 && !order_.empty() && !connections_.runner().blocked(id_)) {
     // Half-closed with forwarded replies still on their way: deliver them
     // first (the peer may still be reading), then close. (A blocked
     // client closes at once, as in Redis: nothing is popped for it.)
@@ -116,7 +115,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
   while (queryStart_ < in.size() && phase_ == Phase::Open) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
-    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.dispatch().prefetchKeys(pending);
+    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.runner().prefetchKeys(pending);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {
@@ -128,7 +127,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
       break;
     }
     queryStart_ += parser_.consumed();
-    if (!parser_.args().empty()) connections_.dispatch().execute(*this, parser_.args());
+    if (!parser_.args().empty()) connections_.runner().execute(*this, parser_.args());
     if (closeIfOverOutputLimit()) break;
   }
   executing_ = false;

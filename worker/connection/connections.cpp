@@ -10,7 +10,6 @@
 #include <map>
 
 #include "common/net/listener.h"
-#include "worker/dispatch/dispatch.h"
 
 namespace keyloop {
 
@@ -23,8 +22,8 @@ constexpr auto kDrainIdle = std::chrono::milliseconds(50);
 
 }  // namespace
 
-Connections::Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, Dispatch& dispatch)
-    : loop_(loop), config_(config), log_(log), stats_(stats), dispatch_(dispatch), idleTimer_(loop) {}
+Connections::Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, RequestRunner& runner)
+    : loop_(loop), config_(config), log_(log), stats_(stats), runner_(runner), idleTimer_(loop) {}
 
 Connections::~Connections() { closeAll(); }
 
@@ -104,7 +103,7 @@ Client& Connections::add(UniqueFd fd) {
 void Connections::remove(std::uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
-  dispatch_.clientGone(id);
+  runner_.clientGone(id);
   // Freed after the current callback: the client may be deep in its own stack.
   Client* client = it->second.release();
   clients_.erase(it);
@@ -175,7 +174,7 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
   // A blocked client goes with its command, to block again over there.
   std::map<std::uint64_t, std::string> resume;
   for (const auto& [id, client] : clients_) {
-    if (auto request = dispatch_.releaseBlocked(id)) resume[id] = std::move(*request);
+    if (auto request = runner_.releaseBlocked(id)) resume[id] = std::move(*request);
   }
   std::vector<Client*> idle;
   for (const auto& [id, client] : clients_) {
@@ -201,7 +200,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
-  dispatch_.resubscribe(client, state.subscriptions);
+  runner_.resubscribe(client, state.subscriptions);
   if (!state.resume.empty()) client.executeFirst(state.resume);
 }
 

@@ -20,18 +20,17 @@
 #include "common/log/log.h"
 #include "common/loop/handles.h"
 #include "worker/connection/client.h"
+#include "worker/connection/request_runner.h"
 #include "worker/execution/worker_stats.h"
 
 namespace keyloop {
-
-class Dispatch;
 
 class Connections {
  public:
   using Registry = std::map<std::uint64_t, std::unique_ptr<Client>>;
 
   // `config` is the worker's, kept current by reloads.
-  Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, Dispatch& dispatch);
+  Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, RequestRunner& runner);
   ~Connections();
 
   // The sockets to accept on (startAccepting watches them).
@@ -81,7 +80,7 @@ class Connections {
     ++stats_.counters()[kPubsubDisconnects];
     metrics::bump(stats_.metrics().pubsubDisconnects);
   }
-  Dispatch& dispatch() { return dispatch_; }
+  RequestRunner& runner() { return runner_; }
   // Whether client `id`'s reply must wait for the append-only log (which
   // then lets it go: Client::logCaughtUp). Unset: replies never wait.
   using ReplyGate = std::function<bool(std::uint64_t id)>;
@@ -105,7 +104,7 @@ class Connections {
   const Config& config_;
   Log& log_;
   WorkerStats& stats_;
-  Dispatch& dispatch_;
+  RequestRunner& runner_;
   std::vector<int> listenFds_;
   std::vector<std::unique_ptr<IoWatcher>> listeners_;
   Registry clients_;

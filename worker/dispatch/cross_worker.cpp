@@ -220,6 +220,24 @@ void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& s
   });
 }
 
+// One run of `spec` by the atomic executor against its scratch store of the
+// locked keys, of which it may read those `readable` allows; its keyspace
+// notifications are kept in `events` until the commit. Its reply.
+std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args& args, resp::Protocol protocol,
+                        const std::function<bool(std::string_view)>& readable, KeyEvents& events, Store& scratch,
+                        std::int64_t nowMs) {
+  std::string out;
+  resp::Reply encoder(out, protocol);
+  const std::vector<std::string_view> views(args.begin(), args.end());
+  const auto collect = collectInto(events);
+  CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+  ctx.readable = &readable;
+  ctx.events = &collect;
+  scratch.tick(nowMs);
+  keyspace_events::runRecorded(spec, ctx);
+  return out;
+}
+
 // Several owners: the atomic executor runs the command's own handler
 // against what its keys held (atomic.h).
 void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
@@ -231,22 +249,12 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const Co
   auto events = std::make_shared<KeyEvents>();
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()),
               protocol = client.reply().protocol(), events](Store& scratch, std::int64_t nowMs) {
-    std::string out;
-    resp::Reply encoder(out, protocol);
-    std::vector<std::string_view> views(copy.begin(), copy.end());
     // A script may reach exactly the keys locked for it.
-    const std::set<std::string_view> locked = [&] {
-      const auto k = keysOf(spec, views);
-      return std::set<std::string_view>(k.begin(), k.end());
-    }();
-    const std::function<bool(std::string_view)> readable = [&locked](std::string_view k) { return locked.contains(k); };
-    const auto collect = collectInto(*events);
-    CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
-    ctx.readable = &readable;
-    ctx.events = &collect;
-    scratch.tick(nowMs);
-    keyspace_events::runRecorded(spec, ctx);
-    return out;
+    const std::vector<std::string_view> views(copy.begin(), copy.end());
+    const auto declared = keysOf(spec, views);
+    const std::set<std::string_view> locked(declared.begin(), declared.end());
+    return runOnLocked(dispatch, spec, copy, protocol, [&locked](std::string_view k) { return locked.contains(k); },
+                       *events, scratch, nowMs);
   };
   runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply),
                 nullptr, events);
@@ -265,17 +273,8 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, con
   auto events = std::make_shared<KeyEvents>();
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(),
               locked, events](Store& scratch, std::int64_t nowMs) {
-    std::string out;
-    resp::Reply encoder(out, protocol);
-    std::vector<std::string_view> views(copy.begin(), copy.end());
-    const std::function<bool(std::string_view)> readable = [locked](std::string_view k) { return locked->contains(k); };
-    const auto collect = collectInto(*events);
-    CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
-    ctx.readable = &readable;
-    ctx.events = &collect;
-    scratch.tick(nowMs);
-    keyspace_events::runRecorded(spec, ctx);
-    return out;
+    return runOnLocked(dispatch, spec, copy, protocol, [locked](std::string_view k) { return locked->contains(k); },
+                       *events, scratch, nowMs);
   };
   auto done = [&dispatch, &spec, id = client.id(), place, copy = Args(args.begin(), args.end()), reply, extra,
                attempt](std::string_view bytes) mutable {

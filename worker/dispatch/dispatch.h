@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/loop/handles.h"
+#include "worker/connection/request_runner.h"
 #include "worker/execution/change_feed.h"
 #include "worker/execution/effects.h"
 #include "worker/keyspace/eviction.h"
@@ -42,7 +43,7 @@ struct CommandContext;
 struct CommandSpec;
 struct ResolvedCommand;
 
-class Dispatch {
+class Dispatch final : public RequestRunner {
  public:
   Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
 
@@ -56,13 +57,13 @@ class Dispatch {
 
   // Runs one parsed request of `client` (the reply goes to its buffer, or
   // later in order when it takes the long way).
-  void execute(Client& client, std::span<const std::string_view> args);
+  void execute(Client& client, std::span<const std::string_view> args) override;
   // Runs a command routed here (by a peer, or locally by cross-worker
   // execution); done() gets the reply, later if its keys are locked.
   void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   // Prefetches the keys of the next few whole requests in `pending` (a
   // pipeline); returns how many bytes of requests it looked at.
-  std::size_t prefetchKeys(std::string_view pending);
+  std::size_t prefetchKeys(std::string_view pending) override;
   // Where a request runs, from this worker's ring, locks and hold, and the
   // connection's cluster node (-1: a shared port).
   RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const;
@@ -95,11 +96,11 @@ class Dispatch {
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
   // Its session ends here: watches and subscriptions go, and a wait.
-  void clientGone(std::uint64_t clientId);
+  void clientGone(std::uint64_t clientId) override;
   // A handed-over connection's subscriptions (pubsub.h).
-  void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions);
-  bool blocked(std::uint64_t clientId) const;
-  std::optional<std::string> releaseBlocked(std::uint64_t clientId);
+  void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) override;
+  bool blocked(std::uint64_t clientId) const override;
+  std::optional<std::string> releaseBlocked(std::uint64_t clientId) override;
 
   // A script keeps this worker busy (`error`: what other clients get, as
   // Redis's -BUSY); peers' requests wait until it ends (nullopt).
