@@ -225,14 +225,17 @@ void forEachKey(const CommandSpec& spec, std::span<const std::string_view> args,
   if (k.first > 0) {
     const std::size_t last = k.last < 0 ? args.size() - static_cast<std::size_t>(-k.last)
                                         : static_cast<std::size_t>(k.last);
-    // RENAME-style rows (step 1, a fixed last) give each position its own group.
+    // RENAME-style rows (step 1, a fixed last) give each position its own
+    // group; a range to the end that declares a second group (SINTERSTORE
+    // dest key..., BITOP op dest key...) is the destination, then the sources.
     const bool groupPerKey = k.last > 0 && k.step == 1 && k.last > k.first;
+    const bool destinationFirst = k.last < 0 && k.numkeysAt == 0 && spec.keyFlags.find(';') != std::string_view::npos;
     for (std::size_t i = static_cast<std::size_t>(k.first); i <= last && i < args.size();
          i += static_cast<std::size_t>(k.step)) {
       if (!visit(i, group)) return;
-      if (groupPerKey) ++group;
+      if (groupPerKey || (destinationFirst && group == 0)) ++group;
     }
-    if (!groupPerKey) ++group;
+    if (!groupPerKey && !destinationFirst) ++group;
   }
   if (k.numkeysAt > 0 && static_cast<std::size_t>(k.numkeysAt) < args.size()) {
     long long n = 0;

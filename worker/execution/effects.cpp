@@ -1,5 +1,6 @@
 #include "worker/execution/effects.h"
 
+#include "common/text/text.h"
 #include "worker/execution/command_table.h"
 
 #include <utility>
@@ -30,6 +31,23 @@ std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effec
   if (!(flags & kWrite) || (flags & kInternal) || !effects.changed()) return {};
   if (effects.rewritten) return effects.propagate;
   return {PropagatedCommand(run.ctx.args.begin(), run.ctx.args.end())};
+}
+
+std::vector<KeyTouch> keysTouched(const CommandRun& run, const Effects& effects) {
+  const std::span<const std::string_view> args = run.ctx.args;
+  const std::vector<std::string_view> groups = keyFlagGroups(run.spec, args);
+  const bool writes = (run.spec.flags & kWrite) && effects.changed();
+  std::vector<KeyTouch> touched;
+  forEachKey(run.spec, args, [&](std::size_t i, std::size_t group) {
+    bool read = false, written = false;
+    for (std::string_view flag : splitOn(group < groups.size() ? groups[group] : std::string_view(), ' ')) {
+      if (equalsIgnoreCase(flag, "RO") || equalsIgnoreCase(flag, "access")) read = true;
+      if (equalsIgnoreCase(flag, "RW") || equalsIgnoreCase(flag, "OW") || equalsIgnoreCase(flag, "RM")) written = writes;
+    }
+    touched.push_back({0, args[i], read, written});
+    return true;
+  });
+  return touched;
 }
 
 void CommandObservers::add(std::unique_ptr<CommandObserver> observer) {

@@ -76,6 +76,22 @@ Effects runHandler(const CommandSpec& spec, CommandContext& ctx);
 // a worker's internal command nothing (its writes travel otherwise).
 std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects);
 
+// One key a run read or wrote, with its database (0 until SELECT has
+// others).
+struct KeyTouch {
+  int db = 0;
+  std::string_view key;
+  bool read = false;     // its value was read (what client tracking remembers)
+  bool written = false;  // it changed (what tracking invalidates, WATCH sees)
+  bool operator==(const KeyTouch&) const = default;
+};
+
+// The keys a run touched, in argument order, by its row's key specs and
+// their flags (COMMAND GETKEYSANDFLAGS'): RO or ACCESS reads a key;
+// RW, OW or RM writes it, when the run changed anything. Worked out when
+// an observer asks (client tracking), never on every run.
+std::vector<KeyTouch> keysTouched(const CommandRun& run, const Effects& effects);
+
 class CommandObserver {
  public:
   virtual ~CommandObserver() = default;

@@ -238,5 +238,40 @@ TEST(Effects, ObserversSeeTheRunsTheyAskForInRegistrationOrderAndNested) {
   EXPECT_EQ(calls, expected);
 }
 
+// The keys a run read and wrote, from the real rows: `touched` lists each
+// key as key:r, key:w or key:rw (neither: key:-), in argument order.
+TEST(Effects, KeysTouchedFollowTheRowsKeySpecsAndWhetherTheRunChangedAnything) {
+  Loop loop;
+  FakeWorker worker(loop);
+  auto touched = [&worker](const std::vector<std::vector<std::string>>& before, std::vector<std::string> args) {
+    Store store;
+    for (const std::vector<std::string>& setup : before) runOn(store, worker, setup);
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    const ResolvedCommand command = resolveCommand(views);
+    std::string out;
+    resp::Reply reply(out);
+    CommandContext ctx{worker, nullptr, reply, store, views, kNow};
+    const Effects effects = runHandler(*command.spec, ctx);
+    std::string list;
+    for (const KeyTouch& k : keysTouched(CommandRun{*command.spec, ctx, true, false}, effects)) {
+      EXPECT_EQ(k.db, 0);
+      list += std::string(k.key) + ":" + (k.read ? "r" : "") + (k.written ? "w" : "") +
+              (k.read || k.written ? "" : "-") + " ";
+    }
+    return list;
+  };
+  EXPECT_EQ(touched({}, {"get", "k"}), "k:r ");
+  EXPECT_EQ(touched({}, {"mget", "a", "b"}), "a:r b:r ");
+  EXPECT_EQ(touched({}, {"set", "k", "v"}), "k:w ");
+  EXPECT_EQ(touched({}, {"set", "k", "v", "get"}), "k:rw ");
+  EXPECT_EQ(touched({}, {"set", "k", "v", "nx"}), "k:w ");
+  EXPECT_EQ(touched({{"set", "k", "v"}}, {"set", "k", "v", "nx"}), "k:- ");  // changed nothing
+  EXPECT_EQ(touched({}, {"del", "missing"}), "missing:- ");
+  EXPECT_EQ(touched({{"set", "a", "1"}}, {"rename", "a", "b"}), "a:rw b:w ");
+  EXPECT_EQ(touched({{"sadd", "a", "x"}}, {"sinterstore", "d", "a", "b"}), "d:w a:r b:r ");
+  EXPECT_EQ(touched({{"set", "k", "1"}}, {"incr", "k"}), "k:rw ");
+  EXPECT_EQ(touched({{"set", "k", "v"}}, {"incr", "k"}), "k:r ");  // refused: "v" is no integer
+}
+
 }  // namespace
 }  // namespace keyloop
