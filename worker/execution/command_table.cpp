@@ -43,6 +43,7 @@ Table mergeFamilies() {
     auto& range = t.byFirstByte[static_cast<unsigned char>(name[0])];
     if (range.second == 0) range.first = static_cast<std::uint16_t>(i);
     range.second = static_cast<std::uint16_t>(i + 1);
+    t.rows[i].index = static_cast<std::uint16_t>(i);
   }
   if (t.rows.size() > metrics::kMaxCommands) refuseTable("grow metrics::kMaxCommands", "");
   if (t.rows.size() > kCommandSlots) refuseTable("grow kCommandSlots (stats.h)", "");
@@ -58,7 +59,8 @@ const Table& table() {
 // buffer, ASCII only (command names are), no allocation, no locale; then
 // only the names with the same first letter are compared, length first
 // (a binary search's memcmp per step cost more than the whole lookup).
-const CommandSpec* findIn(std::span<const CommandSpec> rows, std::string_view name, const Ranges* byFirstByte) {
+[[gnu::always_inline]] inline const CommandSpec* findIn(std::span<const CommandSpec> rows, std::string_view name,
+                                                       const Ranges* byFirstByte) {
   std::array<char, 32> buffer;
   if (name.empty() || name.size() > buffer.size()) return nullptr;
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -156,8 +158,6 @@ std::span<const std::string_view> metrics::countedCommandNames() {
   }();
   return names;
 }
-
-std::size_t commandIndex(const CommandSpec& topLevel) { return static_cast<std::size_t>(&topLevel - table().rows.data()); }
 
 std::span<const CommandSpec> allCommands() {
   // Internal commands ("__" sorts first) are hidden from COMMAND and DOCS.

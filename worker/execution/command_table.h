@@ -198,6 +198,9 @@ struct CommandSpec {
   std::string_view summary = {};
   std::string_view since = {};
   std::string_view syntax = {};
+  // Its position in the merged table (set there; a family leaves it out):
+  // what keyloop_commands_total and INFO count by.
+  std::uint16_t index = 0;
 };
 
 // Every ACL category of a row: its own and the ones its flags imply (as
@@ -283,6 +286,6 @@ std::span<const CommandSpec> allCommands();
 // Every top-level command, internal ones included, and the position of one
 // in it: keyloop_commands_total counts by position (shared_metrics.h).
 std::span<const CommandSpec> commandTable();
-std::size_t commandIndex(const CommandSpec& topLevel);
+inline std::size_t commandIndex(const CommandSpec& topLevel) { return topLevel.index; }
 
 }  // namespace keyloop
