@@ -1,5 +1,5 @@
 // Snapshots: the master's side of RDB snapshots (the workers' side is
-// worker/snapshot.h). A snapshot asks every serving worker to write its
+// worker/persistence/snapshot.h). A snapshot asks every serving worker to write its
 // keys to a part file of its own (WriteSnapshot); once every part is on
 // disk (SnapshotWritten), a thread of the master assembles them into one
 // RDB file (persistence/rdb_file.h: head, every part, checksum), written to a

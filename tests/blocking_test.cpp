@@ -1,4 +1,4 @@
-// Blocking pops across workers (worker/blocking.h), against the real
+// Blocking pops across workers (worker/dispatch/blocking.h), against the real
 // binary with 4 workers: which key serves, who is served first, the races
 // (a push while the client times out, two owners getting elements at
 // once), BLMOVE to a third worker, CLIENT UNBLOCK, a disconnect, and a

@@ -1,6 +1,6 @@
 // notify-keyspace-events: Redis's classes of keyspace notifications and
 // their letters (the YAML and CONFIG value), shared by the config reader
-// and the workers that publish (worker/keyspace_events.h).
+// and the workers that publish (worker/execution/keyspace_events.h).
 #pragma once
 
 #include <cstdint>

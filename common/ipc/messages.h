@@ -12,7 +12,7 @@
 // Channel records travel on the shared-memory rings between workers
 // (channel.h): requests and replies on every forwarded command (hot path:
 // appended into a reused buffer, parsed in place, no allocation), and the
-// records of a reload's key hand-over (worker/migration.h).
+// records of a reload's key hand-over (worker/routing/migration.h).
 #pragma once
 
 #include <cstdint>
@@ -56,7 +56,7 @@ struct RetireeGone { std::int32_t slot = 0; };
 struct FinishClients {};
 // A client connection a retiring worker handed over; 1 fd.
 struct AdoptClient { ClientState state; };
-// Write your part of snapshot `id` to `path` (worker/snapshot.h).
+// Write your part of snapshot `id` to `path` (worker/persistence/snapshot.h).
 // final: the server stops after it, so writes wait from now on (none is
 // acknowledged that the file lacks).
 struct WriteSnapshot {
