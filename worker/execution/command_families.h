@@ -36,6 +36,7 @@ std::span<const CommandSpec> stringCommands();  // commands/strings.cpp
 std::span<const CommandSpec> transactionCommands();  // transaction.cpp
 std::span<const CommandSpec> waitingCommands();  // commands/waiting.cpp
 std::span<const CommandSpec> zsetCommands();  // commands/zsets.cpp
+std::span<const CommandSpec> zsetAlgebraCommands();  // commands/zset_algebra.cpp
 std::span<const CommandSpec> zsetRangeCommands();  // commands/zset_ranges.cpp
 
 // Every family, for the table to merge.
@@ -66,6 +67,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     transactionCommands,
     waitingCommands,
     zsetCommands,
+    zsetAlgebraCommands,
     zsetRangeCommands};
 
 }  // namespace keyloop
