@@ -294,6 +294,30 @@ TEST(DifferentialCommandTable, AclCategoriesMatchRedisForEveryCommand) {
   EXPECT_EQ(compared, static_cast<int>(names.size()));
 }
 
+// INFO memory's script cache figures count what SCRIPT LOAD cached, as
+// redis-server counts them, on every worker.
+TEST(DifferentialInfo, ScriptCacheFiguresCountTheLoadedScripts) {
+  RedisServer redis;
+  KeyloopServer keyloop(kFourWorkers);
+  auto field = [](const std::string& info, const std::string& name) {
+    const auto at = info.find("\r\n" + name + ":");
+    return at == std::string::npos ? std::string("missing")
+                                   : info.substr(at + name.size() + 3, info.find("\r\n", at + 2) - at - name.size() - 3);
+  };
+  for (std::uint16_t port : {redis.port, keyloop.port}) {
+    RespConnection c(port);
+    ASSERT_EQ(c.command({"SCRIPT", "LOAD", "return 1"}).substr(0, 4), "$40\r");
+    ASSERT_EQ(c.command({"SCRIPT", "LOAD", "return 2"}).substr(0, 4), "$40\r");
+  }
+  for (int i = 0; i < 8; ++i) {  // connections land on different workers
+    RespConnection toKeyloop(keyloop.port), toRedis(redis.port);
+    const std::string ours = toKeyloop.command({"INFO", "memory"}), theirs = toRedis.command({"INFO", "memory"});
+    EXPECT_EQ(field(ours, "number_of_cached_scripts"), field(theirs, "number_of_cached_scripts"));
+    EXPECT_EQ(field(ours, "number_of_cached_scripts"), "2");
+    EXPECT_GT(std::atoll(field(ours, "used_memory_lua").c_str()), 0) << ours;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Scripts, Differential, ::testing::ValuesIn(scriptNames()),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Scripts, DifferentialManyConnections, ::testing::ValuesIn(statelessScriptNames()),

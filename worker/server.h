@@ -80,6 +80,7 @@ class Server final : public WorkerServices {
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
   LuaEngine* lua() override { return &lua_; }
+  ScriptCacheFigures scriptCache() const override { return {lua_.memoryBytes(), lua_.scripts()}; }
   FunctionLibraries* functions() override { return &functions_; }
   void runNested(const ResolvedCommand& command, CommandContext& ctx) override { dispatch_.runNested(command, ctx); }
   void postToPeers(std::span<const std::string_view> args) override;

@@ -11,7 +11,6 @@
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
 #include "worker/persistence/persistence.h"
-#include "worker/scripting/lua_engine.h"
 
 namespace keyloop::commands {
 
@@ -128,10 +127,10 @@ void memorySection(CommandContext& ctx, Writer& w) {
   w.add("total_system_memory", system);
   w.add("total_system_memory_human", bytesHuman(system));
   // Scripts: every worker keeps the same cache; this worker's interpreter.
-  const LuaEngine* lua = ctx.worker.lua();
-  w.add("used_memory_lua", lua != nullptr ? lua->memoryBytes() : 0);
+  const WorkerServices::ScriptCacheFigures scripts = ctx.worker.scriptCache();
+  w.add("used_memory_lua", scripts.memoryBytes);
   w.add("used_memory_scripts", 0);
-  w.add("number_of_cached_scripts", lua != nullptr ? lua->scripts() : 0);
+  w.add("number_of_cached_scripts", scripts.scripts);
   const MemoryLimitConfig& limit = ctx.worker.config().maxmemory;
   w.add("maxmemory", limit.limit);
   w.add("maxmemory_human", bytesHuman(limit.limit));

@@ -76,6 +76,11 @@ class WorkerServices {
   // A keyspace notification, to the subscribers of every worker.
   virtual void publishEvent(std::string_view channel, std::string_view message) { (void)channel, (void)message; }
   virtual LuaEngine* lua() { return nullptr; }
+  // What INFO says of the script cache: the interpreter's memory, scripts.
+  struct ScriptCacheFigures {
+    std::size_t memoryBytes = 0, scripts = 0;
+  };
+  virtual ScriptCacheFigures scriptCache() const { return {}; }
   virtual FunctionLibraries* functions() { return nullptr; }
   virtual void runNested(const ResolvedCommand& command, CommandContext& ctx);
   virtual void postToPeers(std::span<const std::string_view> args) { (void)args; }
