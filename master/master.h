@@ -4,7 +4,7 @@
 // dying), and turns signals into actions from its own loop (signalfd: no
 // work in handlers):
 //   SIGTERM, SIGINT  fast shutdown: workers get SIGTERM, master exits last
-//   SIGQUIT          graceful: workers drain (see worker_process.h)
+//   SIGQUIT          graceful: workers drain (see common/ipc/worker_start.h)
 //   SIGHUP           reload the config file (reload.cpp)
 //   SIGCHLD          reap and restart
 // Workers die with the master (PR_SET_PDEATHSIG): no orphans.

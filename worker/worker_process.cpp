@@ -1,4 +1,6 @@
-#include "worker/worker_process.h"
+// runWorker (common/ipc/worker_start.h): the body of one worker process
+// after fork, its Server, Store and Router.
+#include "common/ipc/worker_start.h"
 
 #include <csignal>
 #include <functional>

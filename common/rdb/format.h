@@ -39,7 +39,6 @@ void appendAux(std::string& out, std::string_view name, std::string_view value);
 // nullopt (false) when the bytes are cut short or malformed.
 struct Reader {
   std::string_view& in;
-  bool failed = false;
 
   std::optional<unsigned char> byte();
   std::optional<std::uint64_t> bigEndian(int bytes);

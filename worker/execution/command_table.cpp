@@ -16,6 +16,9 @@ namespace keyloop {
 
 namespace {
 
+// The longest command name: the lookup lowers a name into a buffer this long.
+constexpr std::size_t kLongestName = 32;
+
 // [first, last) of the rows whose names start with each byte.
 using Ranges = std::array<std::pair<std::uint16_t, std::uint16_t>, 256>;
 
@@ -39,7 +42,7 @@ Table mergeFamilies() {
   for (std::size_t i = 0; i < t.rows.size(); ++i) {
     const std::string_view name = t.rows[i].name;
     if (i > 0 && t.rows[i - 1].name == name) refuseTable("declared twice", name);
-    if (name.empty() || name.size() > 32) refuseTable("bad name", name);
+    if (name.empty() || name.size() > kLongestName) refuseTable("bad name", name);
     auto& range = t.byFirstByte[static_cast<unsigned char>(name[0])];
     if (range.second == 0) range.first = static_cast<std::uint16_t>(i);
     range.second = static_cast<std::uint16_t>(i + 1);
@@ -61,7 +64,7 @@ const Table& table() {
 // (a binary search's memcmp per step cost more than the whole lookup).
 [[gnu::always_inline]] inline const CommandSpec* findIn(std::span<const CommandSpec> rows, std::string_view name,
                                                        const Ranges* byFirstByte) {
-  std::array<char, 32> buffer;
+  std::array<char, kLongestName> buffer;
   if (name.empty() || name.size() > buffer.size()) return nullptr;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
