@@ -146,8 +146,7 @@ void Server::postToPeers(std::span<const std::string_view> args) {
 
 void Server::publishEvent(std::string_view channel, std::string_view message) {
   channels_.publish(Channels::Channel, channel, message);
-  const std::string_view deliver[] = {"__deliver", channel, message};
-  postToPeers(deliver);
+  postToPeers(peer::encode(peer::Deliver{channel, message}).args());
 }
 
 void Server::scriptStarted(ScriptCall* call) {

@@ -130,6 +130,8 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes);
 
 // ---- worker <-> worker (channel records) -----------------------------------
 enum class RecordType : char {
+  // A client's command, or a peer message whose first argument is its
+  // one-byte kind (worker/execution/peer_messages.h).
   Request = 'Q',      // id:u64 protocol:u8 argc:u32 (len:u32 bytes)*
   Reply = 'R',        // id:u64 reply-bytes
   KeyValue = 'M',     // key's current state: len:u32 key expire-at:i64 value

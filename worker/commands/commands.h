@@ -242,13 +242,14 @@ void sort(CommandContext&);
 void sortRo(CommandContext&);
 void sortKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
 
-// waiting.cpp: blocking.h's messages between workers, CLIENT UNBLOCK
-void blockWaiter(CommandContext&);    // __block
-void unblockWaiter(CommandContext&);  // __unblock
-void rewaitWaiter(CommandContext&);   // __rewait
-void wakeWait(CommandContext&);       // __wake
-void servedWait(CommandContext&);     // __served
-void retryWait(CommandContext&);      // __retry
+// waiting.cpp: CLIENT UNBLOCK, and blocking.h's peer messages
+// (peer_messages.h), by kind.
+void blockWaiter(CommandContext&);    // Block
+void unblockWaiter(CommandContext&);  // Unblock
+void rewaitWaiter(CommandContext&);   // Rewait
+void wakeWait(CommandContext&);       // Wake
+void servedWait(CommandContext&);     // Served
+void retryWait(CommandContext&);      // Retry
 void clientUnblock(CommandContext&);
 
 // bitmaps.cpp

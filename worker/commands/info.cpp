@@ -237,7 +237,7 @@ void commandstatsSection(CommandContext& ctx, Writer& w) {
   const auto table = commandTable();
   for (std::size_t i = 0; i < table.size(); ++i) {
     const std::uint64_t calls = st[kCallsByCommand + i];
-    if (calls == 0 || (table[i].flags & kInternal)) continue;
+    if (calls == 0 || table[i].peer != peer::Kind::None) continue;
     const std::uint64_t usec = st[kMicrosByCommand + i];
     char line[160];
     std::snprintf(line, sizeof line, "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,failed_calls=%llu",
@@ -339,9 +339,7 @@ void info(CommandContext& ctx) {
 }
 
 void totals(CommandContext& ctx) {
-  const ServerStats all = ctx.worker.totals();
-  ctx.reply.array(all.size());
-  for (std::uint64_t value : all) ctx.reply.integer(static_cast<long long>(value));
+  peer::replyTotals(ctx.reply, ctx.worker.totals());
 }
 
 }  // namespace keyloop::commands
@@ -354,9 +352,9 @@ std::span<const CommandSpec> infoCommands() {
   using namespace commands;
   // clang-format off
   static constexpr CommandSpec kRows[] = {
-      {.name = "__totals", .arity = 1, .flags = kInternal,
-       .handler = totals,
-       .group = "server", .summary = "This worker's INFO counters (INFO sums them).", .since = "0.1.0"},
+      {.name = "peer-totals", .arity = 0, .flags = 0,
+       .handler = totals, .peer = peer::Kind::Totals,
+       .summary = "This worker's INFO counters (INFO sums them)."},
       {.name = "info", .arity = -1, .flags = 0, .acl = acl::kDangerous,
        .cross = CrossWorker::GatherTotals, .handler = info,
        .group = "server", .summary = "Returns information and statistics about the server.", .since = "1.0.0", .syntax = "[section...]"},

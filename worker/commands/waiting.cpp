@@ -1,55 +1,46 @@
-// The messages of the blocking protocol between workers (blocking.h),
-// as internal commands, and CLIENT UNBLOCK.
+// The peer messages of the blocking protocol between workers (blocking.h),
+// and CLIENT UNBLOCK.
 #include "worker/dispatch/blocking.h"
 #include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 
 namespace keyloop::commands {
 
-namespace {
-
-std::uint64_t waitIdOf(std::string_view arg) { return static_cast<std::uint64_t>(parseInteger(arg).value_or(0)); }
-
-}  // namespace
-
 void blockWaiter(CommandContext& ctx) {
-  // __block id worker resp type n key... command...
-  const auto& a = ctx.args;
+  const auto block = peer::decodeBlock(ctx.args);
   Blocking* blocking = ctx.worker.blocking();
-  const auto n = parseInteger(a[5]);
-  if (blocking == nullptr || !n || *n < 1 || a.size() < 6 + static_cast<std::size_t>(*n) + 1) {
-    return ctx.reply.error("ERR malformed __block");
-  }
-  const auto count = static_cast<std::size_t>(*n);
-  blocking->addWaiter(waitIdOf(a[1]), static_cast<int>(parseInteger(a[2]).value_or(0)),
-                      a[3] == "3" ? resp::Protocol::Resp3 : resp::Protocol::Resp2,
-                      static_cast<std::uint8_t>(parseInteger(a[4]).value_or(0)), a.subspan(6, count),
-                      a.subspan(6 + count));
+  if (blocking == nullptr || !block) return ctx.reply.error("ERR malformed Block message");
+  blocking->addWaiter(block->wait, block->worker, block->protocol, block->waitsFor, block->keys, block->command);
   ctx.reply.ok();
 }
 
 void unblockWaiter(CommandContext& ctx) {
-  if (Blocking* b = ctx.worker.blocking()) b->removeWaiter(waitIdOf(ctx.args[1]));
+  const auto wait = peer::decodeWait(ctx.args);
+  if (Blocking* b = ctx.worker.blocking(); b != nullptr && wait) b->removeWaiter(*wait);
   ctx.reply.ok();
 }
 
 void rewaitWaiter(CommandContext& ctx) {
-  if (Blocking* b = ctx.worker.blocking()) b->rewait(waitIdOf(ctx.args[1]));
+  const auto wait = peer::decodeWait(ctx.args);
+  if (Blocking* b = ctx.worker.blocking(); b != nullptr && wait) b->rewait(*wait);
   ctx.reply.ok();
 }
 
 void wakeWait(CommandContext& ctx) {
+  const auto wait = peer::decodeWait(ctx.args);
   Blocking* b = ctx.worker.blocking();
-  ctx.reply.integer(b != nullptr && b->reserve(waitIdOf(ctx.args[1])) ? 1 : 0);
+  ctx.reply.integer(b != nullptr && wait && b->reserve(*wait) ? 1 : 0);
 }
 
 void servedWait(CommandContext& ctx) {
-  if (Blocking* b = ctx.worker.blocking()) b->served(waitIdOf(ctx.args[1]), ctx.args[2]);
+  const auto served = peer::decodeServed(ctx.args);
+  if (Blocking* b = ctx.worker.blocking(); b != nullptr && served) b->served(served->wait, served->reply);
   ctx.reply.ok();
 }
 
 void retryWait(CommandContext& ctx) {
-  if (Blocking* b = ctx.worker.blocking()) b->retry(waitIdOf(ctx.args[1]));
+  const auto wait = peer::decodeWait(ctx.args);
+  if (Blocking* b = ctx.worker.blocking(); b != nullptr && wait) b->retry(*wait);
   ctx.reply.ok();
 }
 
@@ -77,24 +68,24 @@ std::span<const CommandSpec> waitingCommands() {
   using namespace commands;
   // clang-format off
   static constexpr CommandSpec kRows[] = {
-      {.name = "__block", .arity = -8, .flags = kInternal,
-       .keys = {.numkeysAt = 5}, .handler = blockWaiter,
-       .group = "list", .summary = "Registers a blocked client's wait on keys of this worker.", .since = "0.1.0", .syntax = "id worker resp type numkeys key... command..."},
-      {.name = "__retry", .arity = 2, .flags = kInternal,
-       .handler = retryWait,
-       .group = "list", .summary = "A waited-on key has an element: run the command the long way.", .since = "0.1.0", .syntax = "id"},
-      {.name = "__rewait", .arity = 2, .flags = kInternal,
-       .handler = rewaitWaiter,
-       .group = "list", .summary = "A blocked client waits again (its element went).", .since = "0.1.0", .syntax = "id"},
-      {.name = "__served", .arity = 3, .flags = kInternal,
-       .handler = servedWait,
-       .group = "list", .summary = "A blocked client's reply, from the owner that served it.", .since = "0.1.0", .syntax = "id reply"},
-      {.name = "__unblock", .arity = 2, .flags = kInternal,
-       .handler = unblockWaiter,
-       .group = "list", .summary = "A blocked client waits no more.", .since = "0.1.0", .syntax = "id"},
-      {.name = "__wake", .arity = 2, .flags = kInternal,
-       .handler = wakeWait,
-       .group = "list", .summary = "May a blocked client be served? 1 reserves it.", .since = "0.1.0", .syntax = "id"},
+      {.name = "peer-block", .arity = 0, .flags = 0,
+       .keys = {.numkeysAt = 5}, .handler = blockWaiter, .peer = peer::Kind::Block,
+       .summary = "Registers a blocked client's wait on keys of this worker."},
+      {.name = "peer-retry", .arity = 0, .flags = 0,
+       .handler = retryWait, .peer = peer::Kind::Retry,
+       .summary = "A waited-on key has an element: run the command the long way."},
+      {.name = "peer-rewait", .arity = 0, .flags = 0,
+       .handler = rewaitWaiter, .peer = peer::Kind::Rewait,
+       .summary = "A blocked client waits again (its element went)."},
+      {.name = "peer-served", .arity = 0, .flags = 0,
+       .handler = servedWait, .peer = peer::Kind::Served,
+       .summary = "A blocked client's reply, from the owner that served it."},
+      {.name = "peer-unblock", .arity = 0, .flags = 0,
+       .handler = unblockWaiter, .peer = peer::Kind::Unblock,
+       .summary = "A blocked client waits no more."},
+      {.name = "peer-wake", .arity = 0, .flags = 0,
+       .handler = wakeWait, .peer = peer::Kind::Wake,
+       .summary = "May a blocked client be served? 1 reserves it."},
   };
   // clang-format on
   return kRows;

@@ -143,17 +143,10 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
     if (std::find(keys.begin(), keys.end(), views[i]) == keys.end()) keys.push_back(views[i]);
     return true;
   });
-  const std::string id = std::to_string(wait->id), self = std::to_string(router ? router->self() : 0);
-  const std::string protocol = wait->protocol == resp::Protocol::Resp3 ? "3" : "2";
-  const std::string type = std::to_string(spec.blocking->waitsFor);
   for (auto& [owner, keys] : byOwner) {
     wait->owners.push_back(owner);
-    std::vector<std::string_view> message{"__block", id, self, protocol, type};
-    const std::string count = std::to_string(keys.size());
-    message.push_back(count);
-    message.insert(message.end(), keys.begin(), keys.end());
-    message.insert(message.end(), views.begin(), views.end());
-    if (router) router->notify(owner, message);
+    const peer::Block block{wait->id, router ? router->self() : 0, wait->protocol, spec.blocking->waitsFor, keys, views};
+    if (router) router->notify(owner, peer::encode(block).args());
   }
   const long long ms = timeoutMillis(views[timeoutIndex(*spec.blocking, views.size())]);
   if (ms > 0) {
@@ -173,12 +166,11 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
   waits_.emplace(wait->id, std::move(wait));
 }
 
-void Blocking::tellOwners(const Wait& wait, std::string_view command) {
+void Blocking::tellOwners(const Wait& wait, peer::Kind kind) {
   Router* router = dispatch_.router();
   if (router == nullptr) return;
-  const std::string id = std::to_string(wait.id);
-  const std::string_view message[] = {command, id};
-  for (int owner : wait.owners) router->notify(owner, message);
+  const peer::Message message = peer::waitMessage(kind, wait.id);
+  for (int owner : wait.owners) router->notify(owner, message.args());
 }
 
 void Blocking::finish(std::uint64_t waitId, std::string_view reply) {
@@ -187,7 +179,7 @@ void Blocking::finish(std::uint64_t waitId, std::string_view reply) {
   std::unique_ptr<Wait> wait = std::move(it->second);
   waits_.erase(it);
   waitOfClient_.erase(wait->clientId);
-  tellOwners(*wait, "__unblock");
+  tellOwners(*wait, peer::Kind::Unblock);
   if (Client* c = dispatch_.connections().find(wait->clientId)) c->fillReply(wait->place, reply);
 }
 
@@ -244,9 +236,9 @@ void Blocking::retry(std::uint64_t waitId) {
   const std::vector<std::string_view> args = viewsOf(wait.args);
   attempt(*c, 0, *wait.spec, args, dispatch_.planFor(*wait.spec, args, c->clusterNode()),
           [this, waitId](std::string_view reply) {
-            // The owner that sent __retry offers this wait nothing more until told.
+            // The owner that sent Retry offers this wait nothing more until told.
             auto w = waits_.find(waitId);
-            if (w != waits_.end() && served(waitId, reply)) tellOwners(*w->second, "__rewait");
+            if (w != waits_.end() && served(waitId, reply)) tellOwners(*w->second, peer::Kind::Rewait);
           });
 }
 
@@ -379,13 +371,11 @@ void Blocking::serveKey(const std::string& key) {
     const ResolvedCommand resolved = resolveCommand(command);
     const std::vector<std::string> restricted = restrictToKey(*resolved.spec, command, key);
     const std::vector<std::string_view> args = viewsOf(restricted);
-    const std::string id = std::to_string(waiter->waitId);
     if (!allKeysHere(args)) {
       // Its other keys live elsewhere: the client's worker runs it.
       waiter->offered = true;
-      const std::string_view message[] = {"__retry", id};
       if (waiter->worker == self) retry(waiter->waitId);
-      else if (router) router->notify(waiter->worker, message);
+      else if (router) router->notify(waiter->worker, peer::waitMessage(peer::Kind::Retry, waiter->waitId).args());
       ++i;
       continue;
     }
@@ -402,22 +392,20 @@ void Blocking::serveKey(const std::string& key) {
     }
     // A client elsewhere: the key is locked while its worker is asked, so
     // nothing takes the element meanwhile.
-    const std::string transaction = "wake." + id;
+    const std::string transaction = "wake." + std::to_string(waiter->waitId);
     const std::string_view lockKey = key;
     locks.lock(transaction, {&lockKey, 1});
     offering_.insert(key);
     waiter->offered = true;
-    const std::string_view ask[] = {"__wake", id};
-    router->call(waiter->worker, ask, resp::Protocol::Resp2,
+    router->call(waiter->worker, peer::waitMessage(peer::Kind::Wake, waiter->waitId).args(), resp::Protocol::Resp2,
                  [this, key, transaction, waiter, restricted](std::string_view answer) {
                    if (answer == ":1\r\n") {
                      const std::vector<std::string_view> args = viewsOf(restricted);
                      const std::string reply = dispatch_.runNow(args, waiter->protocol);
                      // The pop reaches the client once it is logged as appendfsync asks.
                      dispatch_.afterLogged([router = dispatch_.router(), worker = waiter->worker,
-                                            id = std::to_string(waiter->waitId), reply] {
-                       const std::string_view message[] = {"__served", id, reply};
-                       router->notify(worker, message);
+                                            wait = waiter->waitId, reply] {
+                       router->notify(worker, peer::encode(peer::Served{wait, reply}).args());
                      });
                      if (!isNullReply(reply)) removeWaiter(waiter->waitId);
                      else waiter->offered = false;

@@ -9,27 +9,27 @@
 //   waiters  (a key's owner) who waits on which of its keys, in arrival
 //            order: the longest waiting is offered an element first.
 //
-// The protocol, each step a message on the channels (internal commands):
+// The protocol, each step a peer message on the channels (peer_messages.h):
 //   1. The client's worker runs the command's handler as an attempt (the
 //      ordinary route: here, on the owner, or atomically over several).
 //      Not null: that is the reply. Null: the client waits, and each owner
-//      of its keys gets `__block id worker resp type n key... command...`,
-//      which looks at those keys at once (a push may have come meanwhile).
+//      of its keys gets Block (the wait, the client's worker and protocol,
+//      the type waited for, that owner's keys, the command), which looks at those keys at once (a push may have come meanwhile).
 //   2. After every write on an owner, a waited-on key that now holds its
 //      type is served: for a client of this worker, the command restricted
 //      to that key runs on the spot; for a client elsewhere, the owner
-//      locks the key (nothing else touches it), asks `__wake id`, and on
-//      yes runs the restricted command and posts `__served id reply`; on
+//      locks the key (nothing else touches it), asks Wake, and on
+//      yes runs the restricted command and posts Served (the reply); on
 //      no (timed out, gone, served by another owner) it tries the next.
-//   3. The client's worker answers `__wake` by reserving the wait (a
-//      timeout or CLIENT UNBLOCK now waits for the outcome); `__served`
+//   3. The client's worker answers Wake by reserving the wait (a
+//      timeout or CLIENT UNBLOCK now waits for the outcome); Served
 //      delivers the reply, or (null: the element went) waits again.
-//   4. Once served, timed out, unblocked or disconnected, `__unblock id`
+//   4. Once served, timed out, unblocked or disconnected, Unblock
 //      goes to every owner it registered with.
 // A restricted command whose keys are not all on one owner (a BLMOVE to
-// a key of a third worker) is not run by the owner: it posts `__retry id`
+// a key of a third worker) is not run by the owner: it posts Retry
 // and the client's worker runs it the ordinary (atomic) way, waiting
-// again (`__rewait`) if the element was taken meanwhile.
+// again (Rewait) if the element was taken meanwhile.
 //
 // A reload hands a blocked client over with its command: the wait is
 // cancelled here and the command, with the time it has left, runs again
@@ -49,6 +49,7 @@
 
 #include "common/loop/handles.h"
 #include "common/resp/reply.h"
+#include "worker/execution/peer_messages.h"
 #include "worker/routing/route_plan.h"
 
 namespace keyloop {
@@ -69,10 +70,10 @@ class Blocking {
   // CLIENT UNBLOCK: whether the client was waiting here (it gets Redis's
   // timeout reply, or the UNBLOCKED error).
   bool unblock(std::uint64_t clientId, bool withError);
-  bool reserve(std::uint64_t waitId);                     // __wake
-  // __served: the reply, or (null) the element went; whether it waits on.
+  bool reserve(std::uint64_t waitId);                     // Wake
+  // Served: the reply, or (null) the element went; whether it waits on.
   bool served(std::uint64_t waitId, std::string_view reply);
-  void retry(std::uint64_t waitId);                       // __retry
+  void retry(std::uint64_t waitId);                       // Retry
   // A reload hands the client over: its wait ends here; returns the
   // command (RESP, the timeout what is left of it) to run again there, or
   // nothing when it does not wait (or is being served: hand it over later).
@@ -83,8 +84,8 @@ class Blocking {
   // --- a key's owner ---
   void addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type,
                  std::span<const std::string_view> keys, std::span<const std::string_view> command);
-  void removeWaiter(std::uint64_t waitId);                // __unblock
-  void rewait(std::uint64_t waitId);                      // __rewait
+  void removeWaiter(std::uint64_t waitId);                // Unblock
+  void rewait(std::uint64_t waitId);                      // Rewait
   // After a write: serves the clients waiting on its keys.
   void noteWrite(const CommandSpec& spec, std::span<const std::string_view> args);
 
@@ -100,7 +101,7 @@ class Blocking {
   void block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
              std::string nullReply);
   void finish(std::uint64_t waitId, std::string_view reply);
-  void tellOwners(const Wait& wait, std::string_view command);
+  void tellOwners(const Wait& wait, peer::Kind kind);
   void noteReady(std::string_view key);
   void serveReady();
   void serveKey(const std::string& key);

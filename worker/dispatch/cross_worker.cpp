@@ -126,17 +126,11 @@ void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std
 // rest of its text is this worker's).
 void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                    Reply reply) {
-  static constexpr std::string_view kTotals[] = {"__totals"};
   Args copy(args.begin(), args.end());
-  gather(dispatch, resp::Protocol::Resp2, everyWorker(dispatch, kTotals),
+  gather(dispatch, resp::Protocol::Resp2, everyWorker(dispatch, peer::totalsRequest().args()),
          [&dispatch, id = client.id(), handler = spec.handler, copy, reply](Replies& replies) {
            std::vector<ServerStats> workers(replies.size(), ServerStats{});
-           for (std::size_t w = 0; w < replies.size(); ++w) {
-             const auto values = resp::replyElements(replies[w]);
-             for (std::size_t i = 0; i < values.size() && i < workers[w].size(); ++i) {
-               workers[w][i] = static_cast<std::uint64_t>(resp::replyInteger(values[i]).value_or(0));
-             }
-           }
+           for (std::size_t w = 0; w < replies.size(); ++w) peer::decodeTotalsReply(replies[w], workers[w]);
            Client* c = dispatch.connections().find(id);
            if (c == nullptr) return;
            std::string out;

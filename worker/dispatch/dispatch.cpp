@@ -194,14 +194,16 @@ std::string Dispatch::redirection(const RoutePlan& plan) const {
 }
 
 void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-  const ResolvedCommand command = args.empty() ? ResolvedCommand{} : resolveCommand(args, /*internalToo=*/true);
+  // A peer message (peer_messages.h), or a client's command.
+  const CommandSpec* peerRow = args.empty() ? nullptr : findPeerMessage(args[0]);
+  const ResolvedCommand command = peerRow != nullptr ? ResolvedCommand{peerRow, peerRow} : resolveCommand(args);
   const CommandSpec* spec = command.spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (busy_ && !(spec->flags & kAllowBusy)) {
     // A client's command gets what the client would get here: -BUSY. The
     // workers' own messages (commits, notifications) wait for the script.
-    if (!(spec->flags & kInternal) || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
+    if (peerRow == nullptr || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
     return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
   }
   if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
@@ -280,7 +282,7 @@ void Dispatch::release() {
 
 bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
   const MemoryLimitConfig& m = services_.config().maxmemory;
-  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & (kNeverGrows | kInternal))) return true;
+  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & kNeverGrows) || spec.peer != peer::Kind::None) return true;
   const ring::Ring* ring = services_.ring();
   const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
   return eviction_.makeRoom(m, budget, ctx.nowMs, [&](std::string_view key) { evict(key, ctx.nowMs); });
@@ -325,7 +327,7 @@ std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Proto
 }
 
 std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
-  const ResolvedCommand command = resolveCommand(args, /*internalToo=*/true);
+  const ResolvedCommand command = resolveCommand(args);
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);

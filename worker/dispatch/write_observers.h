@@ -111,7 +111,7 @@ class FeedWriter {
   }
   void after(const CommandRun& run, const Effects& effects, State block) {
     if (block) feed_.endAtomic();
-    if ((run.spec.flags & kWrite) && effects.changed() && run.ownStore && !(run.spec.flags & kInternal) &&
+    if ((run.spec.flags & kWrite) && effects.changed() && run.ownStore && run.spec.peer == peer::Kind::None &&
         feed_.active()) {
       feed_.record(run, effects);
     }

@@ -23,7 +23,10 @@ constexpr std::size_t kLongestName = 32;
 using Ranges = std::array<std::pair<std::uint16_t, std::uint16_t>, 256>;
 
 struct Table {
-  std::vector<CommandSpec> rows;  // every family's, sorted by name
+  // Every family's: the peer messages first, by kind (found by kind, not
+  // by name), then the commands, sorted by name.
+  std::vector<CommandSpec> rows;
+  std::size_t peerRows = 0;
   Ranges byFirstByte{};
 };
 
@@ -38,10 +41,22 @@ Table mergeFamilies() {
   for (const auto family : kCommandFamilies) {
     for (const CommandSpec& row : family()) t.rows.push_back(row);
   }
-  std::sort(t.rows.begin(), t.rows.end(), [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
-  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+  std::sort(t.rows.begin(), t.rows.end(), [](const CommandSpec& a, const CommandSpec& b) {
+    const bool aPeer = a.peer != peer::Kind::None, bPeer = b.peer != peer::Kind::None;
+    if (aPeer || bPeer) return aPeer != bPeer ? aPeer : a.peer < b.peer;
+    return a.name < b.name;
+  });
+  while (t.peerRows < t.rows.size() && t.rows[t.peerRows].peer != peer::Kind::None) {
+    if (t.rows[t.peerRows].peer != static_cast<peer::Kind>(t.peerRows + 1)) {
+      refuseTable("a peer message declared twice or missing", t.rows[t.peerRows].name);
+    }
+    t.rows[t.peerRows].index = static_cast<std::uint16_t>(t.peerRows);
+    ++t.peerRows;
+  }
+  if (t.peerRows + 1 != static_cast<std::size_t>(peer::Kind::Count)) refuseTable("a peer message has no row", "");
+  for (std::size_t i = t.peerRows; i < t.rows.size(); ++i) {
     const std::string_view name = t.rows[i].name;
-    if (i > 0 && t.rows[i - 1].name == name) refuseTable("declared twice", name);
+    if (i > t.peerRows && t.rows[i - 1].name == name) refuseTable("declared twice", name);
     if (name.empty() || name.size() > kLongestName) refuseTable("bad name", name);
     auto& range = t.byFirstByte[static_cast<unsigned char>(name[0])];
     if (range.second == 0) range.first = static_cast<std::uint16_t>(i);
@@ -80,6 +95,11 @@ const Table& table() {
 }
 
 }  // namespace
+
+const CommandSpec* findPeerMessage(std::string_view first) {
+  const peer::Kind kind = peer::kindOf(first);
+  return kind == peer::Kind::None ? nullptr : &table().rows[static_cast<std::size_t>(kind) - 1];
+}
 
 const CommandSpec* findCommand(std::string_view name) {
   const Table& t = table();
@@ -120,10 +140,10 @@ std::vector<std::string_view> keyFlagGroups(const CommandSpec& spec, std::span<c
   return splitOn(spec.variableKeyFlags ? spec.variableKeyFlags(args) : spec.keyFlags, ';');
 }
 
-ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo) {
+ResolvedCommand resolveCommand(std::span<const std::string_view> args) {
   ResolvedCommand r;
   const CommandSpec* spec = args.empty() ? nullptr : findCommand(args[0]);
-  if (spec == nullptr || ((spec->flags & kInternal) && !internalToo)) return r;
+  if (spec == nullptr) return r;
   r.topLevel = spec;
   r.spec = spec->subcommands.empty() || args.size() < 2 ? spec : findSubcommand(*spec, args[1]);
   return r;
@@ -156,21 +176,14 @@ std::string arityError(const ResolvedCommand& command) {
 std::span<const std::string_view> metrics::countedCommandNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> all;
-    for (const CommandSpec& c : commandTable()) all.push_back((c.flags & kInternal) ? std::string_view() : c.name);
+    for (const CommandSpec& c : commandTable()) all.push_back(c.peer != peer::Kind::None ? std::string_view() : c.name);
     return all;
   }();
   return names;
 }
 
 std::span<const CommandSpec> allCommands() {
-  // Internal commands ("__" sorts first) are hidden from COMMAND and DOCS.
-  static const std::span<const CommandSpec> visible = [] {
-    std::span<const CommandSpec> all = commandTable();
-    std::size_t first = 0;
-    while (first < all.size() && (all[first].flags & kInternal)) ++first;
-    return all.subspan(first);
-  }();
-  return visible;
+  return commandTable().subspan(table().peerRows);
 }
 
 }  // namespace keyloop

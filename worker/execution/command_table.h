@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/resp/reply.h"
+#include "worker/execution/peer_messages.h"
 #include "worker/execution/effects.h"
 #include "worker/execution/stats.h"
 
@@ -66,7 +67,6 @@ enum CommandFlag : std::uint32_t {
   kNoAuth = 1u << 3,    // allowed before AUTH
   kAdmin = 1u << 4,
   kConnection = 1u << 5,
-  kInternal = 1u << 6,  // only for peer workers; clients see "unknown command"
   kWipesKeyspace = 1u << 7,  // FLUSHDB, FLUSHALL: every key goes (a reload's copy starts over)
   kHoldsLocks = 1u << 8,     // runs under its own transaction's key locks: never waits for them
   kRunsInMulti = 1u << 9,    // runs at once inside MULTI, not queued (EXEC, DISCARD, WATCH, QUIT...)
@@ -79,7 +79,7 @@ enum CommandFlag : std::uint32_t {
   kAllowBusy = 1u << 16,     // runs while a script keeps its worker busy (SCRIPT KILL)
   kPushReply = 1u << 18,     // its replies are pushes (SUBSCRIBE): CLIENT REPLY OFF does not silence them
   kDebug = 1u << 19,         // refused unless enable-debug-command allows this connection (Redis's protected command)
-  kCarriesRequest = 1u << 20,  // internal, on a client's behalf (__lock, __exec, __watch): -BUSY like the client's own
+  kCarriesRequest = 1u << 20,  // a peer message on a client's behalf (Lock, Exec, Watch): -BUSY like the client's own
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
   kNeverGrows = 1u << 22,  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
@@ -93,7 +93,7 @@ struct KeySpec {
   int first = 0, last = 0, step = 0;
   int numkeysAt = 0;  // 0: none
   // Appends the index of each key argument; for forms neither of the above
-  // describes (keyloop's internal __commit).
+  // describes (the peer messages Commit and Exec).
   void (*find)(std::span<const std::string_view> args, std::vector<std::size_t>& indices) = nullptr;
   bool any() const { return first > 0 || numkeysAt > 0 || find != nullptr; }
 };
@@ -190,6 +190,9 @@ struct CommandSpec {
   // Key flags that depend on the arguments (SET with GET reads the key).
   std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
   const BlockingSpec* blocking = nullptr;
+  // A peer message's row (peer_messages.h): found by its kind, never by
+  // name (its name only labels it); clients cannot run it.
+  peer::Kind peer = peer::Kind::None;
   KeyEventSpec events = {};  // keyspace notifications of a write (type 0: none)
   // COMMAND DOCS: group, summary, since, and the arguments in a compact
   // notation it expands for clients (redis-cli builds its hints from it):
@@ -270,7 +273,7 @@ struct ResolvedCommand {
   // Redis's error for an unknown command or subcommand.
   std::string unknownError(std::span<const std::string_view> args) const;
 };
-ResolvedCommand resolveCommand(std::span<const std::string_view> args, bool internalToo = false);
+ResolvedCommand resolveCommand(std::span<const std::string_view> args);
 inline bool arityAllows(const CommandSpec& spec, std::size_t argc) {
   const int n = static_cast<int>(argc);
   return spec.arity > 0 ? spec.arity == n : n >= -spec.arity;
@@ -280,10 +283,13 @@ std::string arityError(const ResolvedCommand& command);
 
 // Case-insensitive; nullptr when unknown.
 const CommandSpec* findCommand(std::string_view name);
+// The row of the peer message a request's first argument names; nullptr
+// for a command name (peer_messages.h).
+const CommandSpec* findPeerMessage(std::string_view first);
 const CommandSpec* findSubcommand(const CommandSpec& container, std::string_view name);
-// The commands clients can see (COMMAND, COMMAND DOCS), internal ones left out.
+// The commands clients can see (COMMAND, COMMAND DOCS): no peer message.
 std::span<const CommandSpec> allCommands();
-// Every top-level command, internal ones included, and the position of one
+// Every top-level row, peer messages included, and the position of one
 // in it: keyloop_commands_total counts by position (shared_metrics.h).
 std::span<const CommandSpec> commandTable();
 inline std::size_t commandIndex(const CommandSpec& topLevel) { return topLevel.index; }

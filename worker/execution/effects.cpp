@@ -28,7 +28,7 @@ Effects runHandler(const CommandSpec& spec, CommandContext& ctx) {
 
 std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects) {
   const std::uint32_t flags = run.spec.flags;
-  if (!(flags & kWrite) || (flags & kInternal) || !effects.changed()) return {};
+  if (!(flags & kWrite) || run.spec.peer != peer::Kind::None || !effects.changed()) return {};
   if (effects.rewritten) return effects.propagate;
   return {PropagatedCommand(run.ctx.args.begin(), run.ctx.args.end())};
 }

@@ -20,7 +20,7 @@ std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
 inline constexpr std::size_t kCommandSlots = 256;
 
 // What INFO reports, as one array so that INFO can sum it over workers
-// (`__totals`) without naming every field twice: counters, then gauges
+// (the peer message Totals) without naming every field twice: counters, then gauges
 // read by Server::totals(), then the per-error and per-command counters.
 enum Stat : std::size_t {
   kConnectionsReceived,

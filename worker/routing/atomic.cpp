@@ -48,14 +48,18 @@ std::string newTransactionId(const Owners& owners) {
   return std::to_string(owners.self()) + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
 }
 
-// The `__commit` operations of one transaction, by owner: views of the
-// keys (the transaction's) and of the value images and expiry times (kept
-// here until the commits are posted).
+// The Commit message of one transaction for each owner (peer_messages.h):
+// views of the keys (the transaction's) and of the value images (kept here
+// until the commits are posted).
 struct Commits {
-  std::map<int, std::vector<std::string_view>> byOwner;
+  std::map<int, peer::Message> byOwner;
   std::vector<std::string_view> changed;  // the keys, for the append-only log
   std::deque<std::string> kept;  // a deque: views of them stay valid as it grows
 };
+
+peer::Message& commitTo(Commits& commits, const Transaction& tx, int owner) {
+  return commits.byOwner.try_emplace(owner, peer::commitOf(tx.id)).first->second;
+}
 
 // The keys whose state the run changed.
 Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
@@ -68,12 +72,11 @@ Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
                                      : was && was->image == image && was->expireAt == Store::expireAt(now);
     if (same) continue;
     commits.changed.push_back(key);
-    std::vector<std::string_view>& out = commits.byOwner[tx.owners.ownerOf(key)];
+    peer::Message& out = commitTo(commits, tx, tx.owners.ownerOf(key));
     if (now != nullptr) {
-      out.insert(out.end(), {"set", key, commits.kept.emplace_back(std::move(image)),
-                             commits.kept.emplace_back(std::to_string(Store::expireAt(now)))});
+      peer::addSet(out, key, commits.kept.emplace_back(std::move(image)), Store::expireAt(now));
     } else {
-      out.insert(out.end(), {"del", key});
+      peer::addDelete(out, key);
     }
   }
   return commits;
@@ -82,31 +85,22 @@ Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
 // Commits (none: just unlocks) on every locked owner; they apply it in
 // channel order, before anything this worker sends them later.
 void commitAll(const TransactionPtr& tx, const Commits& commits) {
-  std::vector<std::string_view> args;
   for (int owner : tx->locked) {
-    args.assign({"__commit", tx->id});
-    if (auto mine = commits.byOwner.find(owner); mine != commits.byOwner.end()) {
-      args.insert(args.end(), mine->second.begin(), mine->second.end());
-    }
-    tx->owners.post(owner, args);
+    auto mine = commits.byOwner.find(owner);
+    tx->owners.post(owner, mine != commits.byOwner.end() ? mine->second.args() : peer::commitOf(tx->id).args());
   }
 }
 
-// Records one owner's `__lock` reply; false if it is an error.
+// Records one owner's reply to Lock; false if it is an error.
 bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::string_view reply) {
-  if (resp::isError(reply)) return false;
-  const auto states = resp::replyElements(reply);
-  if (states.size() != keys.size()) return false;
+  const auto locked = peer::decodeLockReply(reply, keys.size());
+  if (!locked) return false;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    const auto parts = resp::replyElements(states[i]);
+    const peer::LockedKey& key = (*locked)[i];
+    tx.versions[keys[i]] = key.version;
     std::optional<KeyState>& slot = tx.before[keys[i]];
-    if (parts.empty()) return false;
-    tx.versions[keys[i]] = static_cast<std::uint64_t>(resp::replyInteger(parts.back()).value_or(0));
-    if (parts.size() == 3) {
-      slot = KeyState{std::string(resp::replyBulk(parts[0]).value_or("")), resp::replyInteger(parts[1]).value_or(kNoExpiry)};
-    } else {
-      slot.reset();
-    }
+    if (key.image) slot = KeyState{std::string(*key.image), key.expireAt};
+    else slot.reset();
   }
   return true;
 }
@@ -125,8 +119,7 @@ void runLocked(const TransactionPtr& tx) {
   Commits commits = changes(*tx, scratch, nowMs);
   if (tx->events) {
     for (const KeyEvent& e : *tx->events) {
-      commits.byOwner[tx->owners.ownerOf(e.key)].insert(commits.byOwner[tx->owners.ownerOf(e.key)].end(),
-                                                         {"event", e.channel, e.message});
+      peer::addEvent(commitTo(commits, *tx, tx->owners.ownerOf(e.key)), e.channel, e.message);
     }
   }
   if (!commits.changed.empty()) tx->owners.journal(scratch, commits.changed, nowMs);
@@ -136,10 +129,9 @@ void runLocked(const TransactionPtr& tx) {
 
 void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>::iterator next) {
   if (next == tx->keysByOwner.end()) return runLocked(tx);
-  std::vector<std::string_view> args{"__lock", tx->id};
-  args.insert(args.end(), next->second.begin(), next->second.end());
+  const std::vector<std::string_view> keys(next->second.begin(), next->second.end());
   const int owner = next->first;
-  tx->owners.send(owner, args, [tx, next, owner](std::string_view reply) {
+  tx->owners.send(owner, peer::encode(peer::Lock{tx->id, keys}).args(), [tx, next, owner](std::string_view reply) {
     if (!recordLocked(*tx, next->second, reply)) {
       const std::string error(resp::isError(reply) ? reply : "-ERR cross-worker lock failed\r\n");
       commitAll(tx, Commits{});
@@ -150,38 +142,12 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
   });
 }
 
-// Walks __commit's operations: `set(keyIndex)` for `set key image
-// expire-at`, `del(keyIndex)` for `del key`; stops at a malformed one.
-// `event(channelIndex)` for `event channel message`.
-template <typename Set, typename Del, typename Event>
-void forEachCommitOp(std::span<const std::string_view> a, Set set, Del del, Event event) {
-  for (std::size_t i = 2; i < a.size();) {
-    if (a[i] == "set" && i + 3 < a.size()) {
-      set(i + 1);
-      i += 4;
-    } else if (a[i] == "del" && i + 1 < a.size()) {
-      del(i + 1);
-      i += 2;
-    } else if (a[i] == "event" && i + 2 < a.size()) {
-      event(i + 1);
-      i += 3;
-    } else {
-      return;
-    }
-  }
-}
-
 }  // namespace
 
 std::function<void(std::string_view, std::string_view)> collectInto(KeyEvents& events) {
   return [&events](std::string_view channel, std::string_view message) {
     events.push_back({std::string(keyspace_events::keyOf(channel, message)), std::string(channel), std::string(message)});
   };
-}
-
-void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
-  auto note = [&indices](std::size_t key) { indices.push_back(key); };
-  forEachCommitOp(args, note, note, [](std::size_t) {});
 }
 
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
@@ -199,34 +165,38 @@ void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool 
 namespace commands {
 
 void lockKeys(CommandContext& ctx) {
-  // Runs only when none of the keys is locked (Server::executeRouted parks
-  // it until then).
-  const auto keys = ctx.args.subspan(2);
+  // Runs only when none of the keys is locked (Dispatch::executeRouted
+  // parks it until then).
+  const auto lock = peer::decodeLock(ctx.args);
+  if (!lock) return ctx.reply.error("ERR malformed Lock message");
+  const auto keys = lock->keys;
   const Watches* watches = ctx.worker.watches();
   ctx.reply.array(keys.size());
   for (std::string_view key : keys) {
     Store::Entry* e = ctx.store.find(key, ctx.nowMs);  // the lookup of a write: lazy expiry, access time
     if (e != nullptr) ctx.store.touch(e);
-    ctx.reply.array(e == nullptr ? 1 : 3);
-    if (e != nullptr) {
-      ctx.reply.bulk(imageOf(e));
-      ctx.reply.integer(Store::expireAt(e));
-    }
-    ctx.reply.integer(static_cast<long long>(watches != nullptr ? watches->version(key) : Watches::kUnwatched));
+    const std::string image = e != nullptr ? imageOf(e) : std::string();
+    peer::replyLocked(ctx.reply, {e != nullptr ? std::optional<std::string_view>(image) : std::nullopt,
+                                  e != nullptr ? Store::expireAt(e) : kNoExpiry,
+                                  watches != nullptr ? watches->version(key) : Watches::kUnwatched});
   }
-  ctx.worker.locks().lock(std::string(ctx.args[1]), keys);
+  ctx.worker.locks().lock(std::string(lock->transaction), keys);
 }
 
 void commitKeys(CommandContext& ctx) {
-  const auto& a = ctx.args;
-  // A malformed op ends the walk: what was applied stays, the keys still unlock.
-  std::vector<std::size_t> events;
-  forEachCommitOp(
-      a, [&](std::size_t k) { restoreImage(ctx.store, a[k], a[k + 1], parseInteger(a[k + 2]).value_or(kNoExpiry)); },
-      [&](std::size_t k) { ctx.store.erase(a[k]); }, [&](std::size_t e) { events.push_back(e); });
-  ctx.worker.locks().unlock(std::string(a[1]));
+  // A malformed op ends the ops: what was applied stays, the keys still unlock.
+  const auto commit = peer::decodeCommit(ctx.args);
+  if (!commit) return ctx.reply.error("ERR malformed Commit message");
+  using Op = peer::CommitOp::Op;
+  for (const peer::CommitOp& op : commit->ops) {
+    if (op.op == Op::Set) restoreImage(ctx.store, op.key, op.value, op.expireAt);
+    if (op.op == Op::Delete) ctx.store.erase(op.key);
+  }
+  ctx.worker.locks().unlock(std::string(commit->transaction));
   // The writes are in: now their notifications, from this owner.
-  for (std::size_t e : events) ctx.worker.publishEvent(a[e], a[e + 1]);
+  for (const peer::CommitOp& op : commit->ops) {
+    if (op.op == Op::Event) ctx.worker.publishEvent(op.key, op.value);
+  }
   ctx.reply.ok();
 }
 
@@ -242,12 +212,12 @@ std::span<const CommandSpec> atomicCommands() {
   using namespace commands;
   // clang-format off
   static constexpr CommandSpec kRows[] = {
-      {.name = "__commit", .arity = -2, .flags = kInternal | kWrite | kHoldsLocks,
-       .keys = {.find = commitKeyIndices}, .handler = commitKeys,
-       .group = "keyspace", .summary = "Applies a cross-worker transaction's writes and unlocks.", .since = "0.1.0", .syntax = "transaction [op...]"},
-      {.name = "__lock", .arity = -3, .flags = kInternal | kCarriesRequest,
-       .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys,
-       .group = "keyspace", .summary = "Locks keys for a cross-worker transaction; replies their values.", .since = "0.1.0", .syntax = "transaction key..."},
+      {.name = "peer-commit", .arity = 0, .flags = kWrite | kHoldsLocks,
+       .keys = {.find = peer::commitKeyIndices}, .handler = commitKeys, .peer = peer::Kind::Commit,
+       .summary = "Applies a cross-worker transaction's writes and unlocks."},
+      {.name = "peer-lock", .arity = 0, .flags = kCarriesRequest,
+       .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys, .peer = peer::Kind::Lock,
+       .summary = "Locks keys for a cross-worker transaction; replies their values."},
   };
   // clang-format on
   return kRows;

@@ -4,7 +4,7 @@
 // a command only declares its keys in the table (command_table.h), and its
 // own handler runs unchanged.
 //
-//   1. lock:   `__lock TX key...` on each owner, one after the other in
+//   1. lock:   the peer message Lock (peer_messages.h) on each owner, one after the other in
 //              ascending worker order (one global order: two transactions
 //              never wait for each other in a cycle; see key_locks.h). The
 //              reply is each key's value image (keyspace/image.h), its
@@ -13,9 +13,9 @@
 //   2. run:    the command's handler runs against a scratch store that
 //              holds exactly those keys as they were: it reads them, writes
 //              them, and writes the client's reply.
-//   3. commit: `__commit TX (set key image expire-at | del key | event
-//              channel message)...` on every
-//              owner at once, with each key the handler changed; each owner
+//   3. commit: the peer message Commit on every owner at once, with each
+//              key the handler changed (its image and expiry, or its
+//              deletion) and the events it raised there; each owner
 //              applies its part and unlocks.
 //   4. reply:  as soon as every commit is on its way (channels are FIFO, so
 //              the client's next command cannot overtake it on any owner);
@@ -51,7 +51,7 @@ class Owners {
   virtual ~Owners() = default;
   virtual int self() const = 0;
   virtual int ownerOf(std::string_view key) const = 0;
-  // Runs an internal command (__lock, __commit) on `owner`; RESP2 reply.
+  // Sends a peer message (Lock, Commit) to `owner`; RESP2 reply.
   virtual void send(int owner, std::span<const std::string_view> args, Done done) = 0;
   // The same with no reply wanted (nothing comes back). On this worker it
   // runs before post() returns, unless a reload holds routed work (then
@@ -94,13 +94,9 @@ std::function<void(std::string_view channel, std::string_view message)> collectI
 void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply, Verify verify = nullptr, std::shared_ptr<KeyEvents> events = nullptr);
 
-// The key arguments of `__commit TX (set key image expire-at | del key | event channel message)...`
-// (the command table's key finder for it).
-void commitKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
-
 namespace commands {
-void lockKeys(CommandContext& ctx);    // __lock TX key...
-void commitKeys(CommandContext& ctx);  // __commit TX ops...
+void lockKeys(CommandContext& ctx);    // the peer message Lock
+void commitKeys(CommandContext& ctx);  // the peer message Commit
 }  // namespace commands
 
 }  // namespace keyloop

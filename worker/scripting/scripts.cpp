@@ -127,8 +127,7 @@ void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
     if (!engine->has(sha)) {
       const std::string error = engine->load(sha, ctx.args[1]);
       if (!error.empty()) return ctx.reply.error(error);
-      const std::string_view share[] = {"__scriptload", ctx.args[1]};
-      ctx.worker.postToPeers(share);
+      ctx.worker.postToPeers(peer::encode(peer::ScriptLoad{ctx.args[1]}).args());
     }
   }
   const std::uint32_t flags = engine->flags(sha);
@@ -156,7 +155,8 @@ void scriptLoad(CommandContext& ctx) {
 }
 
 void loadScriptHere(CommandContext& ctx) {
-  if (LuaEngine* engine = ctx.worker.lua()) engine->load(sha1Hex(ctx.args[1]), ctx.args[1]);
+  const auto load = peer::decodeScriptLoad(ctx.args);
+  if (LuaEngine* engine = ctx.worker.lua(); engine != nullptr && load) engine->load(sha1Hex(load->body), load->body);
 }
 
 void scriptExists(CommandContext& ctx) {
@@ -239,9 +239,9 @@ std::span<const CommandSpec> scriptCommands() {
        .group = "scripting", .summary = "Loads a server-side Lua script to the script cache.", .since = "2.6.0", .syntax = "script"},
   };
   static constexpr CommandSpec kRows[] = {
-      {.name = "__scriptload", .arity = 2, .flags = kInternal,
-       .handler = loadScriptHere,
-       .group = "scripting", .summary = "Compiles a script another worker ran (EVALSHA finds it here too).", .since = "0.1.0", .syntax = "script"},
+      {.name = "peer-scriptload", .arity = 0, .flags = 0,
+       .handler = loadScriptHere, .peer = peer::Kind::ScriptLoad,
+       .summary = "Compiles a script another worker ran (EVALSHA finds it here too)."},
       {.name = "eval", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = eval,
        .group = "scripting", .summary = "Executes a server-side Lua script.", .since = "2.6.0", .syntax = "script numkeys [key...] [arg...]"},

@@ -9,7 +9,7 @@
 //
 // Every worker has its own interpreter and script cache: SCRIPT LOAD and
 // SCRIPT FLUSH run on all of them (broadcast), and an EVAL that compiled
-// a new script sends it to the others (`__scriptload`), so EVALSHA works
+// a new script sends it to the others (the peer message ScriptLoad), so EVALSHA works
 // whichever worker a client lands on.
 #pragma once
 
@@ -27,7 +27,7 @@ void scriptExists(CommandContext& ctx);
 void scriptFlush(CommandContext& ctx);
 void scriptKill(CommandContext& ctx);
 void scriptHelp(CommandContext& ctx);
-void loadScriptHere(CommandContext& ctx);  // __scriptload body
+void loadScriptHere(CommandContext& ctx);  // the peer message ScriptLoad
 }  // namespace commands
 
 }  // namespace keyloop

@@ -198,6 +198,14 @@ void countSubscribers(CommandContext& ctx, Channels::Kind kind) {
 }  // namespace
 
 void publish(CommandContext& ctx) { publishAs(ctx, Channels::Channel); }
+
+// The peer message Deliver: another worker's keyspace notification.
+void deliverHere(CommandContext& ctx) {
+  const auto deliver = peer::decodeDeliver(ctx.args);
+  Channels* channels = ctx.worker.channels();
+  if (deliver && channels != nullptr) channels->publish(Channels::Channel, deliver->channel, deliver->message);
+  ctx.reply.ok();
+}
 void spublish(CommandContext& ctx) { publishAs(ctx, Channels::Shard); }
 void pubsubChannels(CommandContext& ctx) { listNames(ctx, Channels::Channel); }
 void pubsubShardchannels(CommandContext& ctx) { listNames(ctx, Channels::Shard); }
@@ -264,9 +272,9 @@ std::span<const CommandSpec> pubsubCommands() {
        .group = "pubsub", .summary = "Returns the count of subscribers of shard channels.", .since = "7.0.0", .syntax = "[shardchannel...]"},
   };
   static constexpr CommandSpec kRows[] = {
-      {.name = "__deliver", .arity = 3, .flags = kInternal,
-       .handler = publish,
-       .group = "pubsub", .summary = "Delivers a keyspace notification to this worker's subscribers.", .since = "0.1.0", .syntax = "channel message"},
+      {.name = "peer-deliver", .arity = 0, .flags = 0,
+       .handler = deliverHere, .peer = peer::Kind::Deliver,
+       .summary = "Delivers a keyspace notification to this worker's subscribers."},
       {.name = "psubscribe", .arity = -2, .flags = kNoScript | kConnection | kSubscribedOk | kPushReply, .acl = acl::kPubsub,
        .session = pubsub::psubscribe,
        .group = "pubsub", .summary = "Listens for messages published to channels that match one or more patterns.", .since = "2.0.0", .syntax = "pattern..."},

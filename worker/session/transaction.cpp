@@ -52,9 +52,7 @@ void dropWatches(Dispatch& dispatch, std::vector<WatchedKey>& watched) {
       for (const std::string& k : keys) dispatch.watches().unwatch(k);
       continue;
     }
-    std::vector<std::string_view> args{"__unwatch"};
-    args.insert(args.end(), keys.begin(), keys.end());
-    dispatch.router()->post(owner, args);
+    dispatch.router()->post(owner, peer::keysMessage(peer::Kind::Unwatch, keys).args());
   }
   watched.clear();
 }
@@ -121,24 +119,18 @@ int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, co
   return owner;
 }
 
-// The block goes to its owner whole (`__exec`): one hop, no locks.
+// The block goes to its owner whole (the peer message Exec): one hop, no locks.
 // Like any forwarded command it holds nothing back: what the client sends
 // next to that owner follows it on the same channel.
 void execOnOwner(Dispatch& dispatch, Client& client, int owner, std::vector<QueuedCommand> queued,
                  std::vector<WatchedKey> watched) {
   const std::uint64_t place = client.reserveReply();
-  std::deque<std::string> numbers;
-  std::vector<std::string_view> request{"__exec", numbers.emplace_back(std::to_string(watched.size()))};
-  for (const WatchedKey& w : watched) {
-    request.insert(request.end(), {w.key, numbers.emplace_back(std::to_string(w.version)), w.existed ? "1" : "0"});
-  }
-  request.push_back(numbers.emplace_back(std::to_string(queued.size())));
-  for (const QueuedCommand& q : queued) {
-    request.push_back(numbers.emplace_back(std::to_string(q.args.size())));
-    request.insert(request.end(), q.args.begin(), q.args.end());
-  }
+  std::vector<peer::WatchCheck> checks;
+  for (const WatchedKey& w : watched) checks.push_back({w.key, w.version, w.existed});
+  peer::Message request = peer::execOf(checks, queued.size());
+  for (const QueuedCommand& q : queued) peer::addCommand(request, q.args);
   auto state = std::make_shared<std::vector<WatchedKey>>(std::move(watched));
-  dispatch.router()->call(owner, request, client.reply().protocol(),
+  dispatch.router()->call(owner, request.args(), client.reply().protocol(),
                           [&dispatch, id = client.id(), place, state](std::string_view reply) {
                             dropWatches(dispatch, *state);
                             if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
@@ -274,21 +266,12 @@ void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view>
   const std::map<int, Args> groups = byOwner(dispatch, fresh);
   auto state = std::make_shared<State>(State{groups.size(), client.id()});
   for (const auto& [owner, keys] : groups) {
-    std::vector<std::string_view> request{"__watch"};
-    request.insert(request.end(), keys.begin(), keys.end());
-    dispatch.router()->call(owner, request, resp::Protocol::Resp2,
+    dispatch.router()->call(owner, peer::keysMessage(peer::Kind::Watch, keys).args(), resp::Protocol::Resp2,
                             [&dispatch, state, keys, place](std::string_view reply) {
                               Client* c = dispatch.connections().find(state->clientId);
-                              const auto answers = resp::replyElements(reply);
+                              const auto states = peer::decodeWatchReply(reply, keys.size(), Watches::kUnwatched);
                               for (std::size_t i = 0; i < keys.size(); ++i) {
-                                const auto parts = i < answers.size() ? resp::replyElements(answers[i])
-                                                                      : std::vector<std::string_view>{};
-                                WatchedKey w{keys[i], Watches::kUnwatched, false};
-                                if (parts.size() == 2) {
-                                  w.version = static_cast<std::uint64_t>(resp::replyInteger(parts[0]).value_or(0));
-                                  w.existed = resp::replyInteger(parts[1]).value_or(0) != 0;
-                                }
-                                std::vector<WatchedKey> one{std::move(w)};
+                                std::vector<WatchedKey> one{{keys[i], states[i].version, states[i].existed}};
                                 // A client gone meanwhile: the owner's watch goes again.
                                 if (c == nullptr) dropWatches(dispatch, one);
                                 else c->session().watched.push_back(std::move(one.front()));
@@ -336,93 +319,38 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   }
 }
 
-namespace {
-
-// Walks __exec's parts: watched(keyIndex) for each watch, command(first, argc) for each command.
-template <typename Watched, typename Command>
-bool forEachExecPart(std::span<const std::string_view> a, Watched watched, Command command) {
-  std::size_t at = 1;
-  auto number = [&]() -> std::optional<std::size_t> {
-    if (at >= a.size()) return std::nullopt;
-    const auto n = parseInteger(a[at++]);
-    if (!n || *n < 0) return std::nullopt;
-    return static_cast<std::size_t>(*n);
-  };
-  const auto watches = number();
-  if (!watches) return false;
-  for (std::size_t i = 0; i < *watches; ++i, at += 3) {
-    if (at + 3 > a.size()) return false;
-    watched(at);
-  }
-  const auto commands = number();
-  if (!commands) return false;
-  for (std::size_t i = 0; i < *commands; ++i) {
-    const auto argc = number();
-    if (!argc || *argc == 0 || at + *argc > a.size()) return false;
-    command(at, *argc);
-    at += *argc;
-  }
-  return at == a.size();
-}
-
-}  // namespace
-
-void execKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices) {
-  forEachExecPart(
-      args, [&](std::size_t key) { indices.push_back(key); },
-      [&](std::size_t first, std::size_t argc) {
-        const auto command = args.subspan(first, argc);
-        const ResolvedCommand resolved = resolveCommand(command);
-        if (resolved.spec == nullptr) return;
-        forEachKey(*resolved.spec, command, [&](std::size_t i, std::size_t) {
-          indices.push_back(first + i);
-          return true;
-        });
-      });
-}
-
 }  // namespace keyloop::transaction
 
 namespace keyloop::commands {
 
 void execHere(CommandContext& ctx) {
-  const auto a = ctx.args;
-  bool unchanged = true;
-  std::vector<std::pair<std::size_t, std::size_t>> commands;
-  const bool wellFormed = transaction::forEachExecPart(
-      a,
-      [&](std::size_t k) {
-        const Watches* watches = ctx.worker.watches();
-        const auto version = parseInteger(a[k + 1]).value_or(0);
-        if (watches == nullptr || watches->version(a[k]) != static_cast<std::uint64_t>(version)) unchanged = false;
-        if (a[k + 2] == "1" && lookupQuietly(ctx, a[k]) == nullptr) unchanged = false;
-      },
-      [&](std::size_t first, std::size_t argc) { commands.emplace_back(first, argc); });
-  if (!wellFormed) return ctx.reply.error("ERR malformed __exec");
-  if (!unchanged) return ctx.reply.nullArray();
-  ctx.reply.array(commands.size());
-  for (const auto& [first, argc] : commands) {
-    const auto command = a.subspan(first, argc);
+  const auto exec = peer::decodeExec(ctx.args);
+  if (!exec) return ctx.reply.error("ERR malformed Exec message");
+  const Watches* watches = ctx.worker.watches();
+  for (const peer::WatchCheck& w : exec->watches) {
+    if (watches == nullptr || watches->version(w.key) != w.version) return ctx.reply.nullArray();
+    if (w.existed && lookupQuietly(ctx, w.key) == nullptr) return ctx.reply.nullArray();
+  }
+  ctx.reply.array(exec->commands.size());
+  for (std::span<const std::string_view> command : exec->commands) {
     const ResolvedCommand resolved = resolveCommand(command);
     CommandContext inner{ctx.worker, nullptr, ctx.reply, ctx.store, command, ctx.nowMs};
     ctx.worker.runNested(resolved, inner);
   }
 }
 
-
 void watchKeys(CommandContext& ctx) {
   Watches* watches = ctx.worker.watches();
-  ctx.reply.array(ctx.args.size() - 1);
-  for (std::string_view key : ctx.args.subspan(1)) {
-    ctx.reply.array(2);
-    ctx.reply.integer(watches != nullptr ? static_cast<long long>(watches->watch(key)) : 0);
-    ctx.reply.integer(lookupQuietly(ctx, key) != nullptr ? 1 : 0);
+  const auto keys = peer::decodeKeys(ctx.args);
+  ctx.reply.array(keys.size());
+  for (std::string_view key : keys) {
+    peer::replyWatched(ctx.reply, {watches != nullptr ? watches->watch(key) : 0, lookupQuietly(ctx, key) != nullptr});
   }
 }
 
 void unwatchKeys(CommandContext& ctx) {
   if (Watches* watches = ctx.worker.watches()) {
-    for (std::string_view key : ctx.args.subspan(1)) watches->unwatch(key);
+    for (std::string_view key : peer::decodeKeys(ctx.args)) watches->unwatch(key);
   }
 }
 
@@ -436,15 +364,15 @@ std::span<const CommandSpec> transactionCommands() {
   using namespace commands;
   // clang-format off
   static constexpr CommandSpec kRows[] = {
-      {.name = "__exec", .arity = -3, .flags = kInternal | kMayWrite | kCarriesRequest,
-       .keys = {.find = transaction::execKeyIndices}, .handler = execHere,
-       .group = "transactions", .summary = "Runs a transaction whose keys all live here, and checks its watches.", .since = "0.1.0", .syntax = "watches [key version existed]... commands [argc arg...]..."},
-      {.name = "__unwatch", .arity = -2, .flags = kInternal | kHoldsLocks,
-       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = unwatchKeys,
-       .group = "transactions", .summary = "A client watches these keys no more.", .since = "0.1.0", .syntax = "key..."},
-      {.name = "__watch", .arity = -2, .flags = kInternal | kCarriesRequest,
-       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys,
-       .group = "transactions", .summary = "Registers a client's watch of keys; replies their versions.", .since = "0.1.0", .syntax = "key..."},
+      {.name = "peer-exec", .arity = 0, .flags = kMayWrite | kCarriesRequest,
+       .keys = {.find = peer::execKeyIndices}, .handler = execHere, .peer = peer::Kind::Exec,
+       .summary = "Runs a transaction whose keys all live here, and checks its watches."},
+      {.name = "peer-unwatch", .arity = 0, .flags = kHoldsLocks,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = unwatchKeys, .peer = peer::Kind::Unwatch,
+       .summary = "A client watches these keys no more."},
+      {.name = "peer-watch", .arity = 0, .flags = kCarriesRequest,
+       .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys, .peer = peer::Kind::Watch,
+       .summary = "Registers a client's watch of keys; replies their versions."},
       {.name = "discard", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::discard,
        .group = "transactions", .summary = "Discards a transaction.", .since = "2.0.0"},

@@ -53,17 +53,12 @@ void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>
 
 }  // namespace transaction
 
-namespace transaction {
-// The key arguments of `__exec` (the command table's key finder for it).
-void execKeyIndices(std::span<const std::string_view> args, std::vector<std::size_t>& indices);
-}  // namespace transaction
-
 namespace commands {
-// __exec W (key version existed)*W N (argc arg...)*N: a transaction whose
-// keys all live here, sent whole by the client's worker.
+// The peer message Exec: a transaction whose keys all live here, sent
+// whole by the client's worker.
 void execHere(CommandContext& ctx);
-void watchKeys(CommandContext& ctx);    // __watch key...: [version, existed] each
-void unwatchKeys(CommandContext& ctx);  // __unwatch key...
+void watchKeys(CommandContext& ctx);    // the peer message Watch: [version, existed] each
+void unwatchKeys(CommandContext& ctx);  // the peer message Unwatch
 }  // namespace commands
 
 }  // namespace keyloop

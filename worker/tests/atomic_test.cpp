@@ -1,5 +1,5 @@
 // The multi-owner atomic executor against fake owners that run the real
-// __lock and __commit handlers on stores of their own: the command's own
+// Lock and Commit handlers on stores of their own: the command's own
 // handler decides, every owner commits its part, locks are taken in
 // ascending owner order and released on failure, nothing is written when
 // an owner does not answer.
@@ -47,16 +47,17 @@ class FakeOwners final : public Owners {
       if (calls.empty()) return false;
       Call c = std::move(calls.front());
       calls.pop_front();
-      log.push_back(std::to_string(c.owner) + " " + c.args[0]);
+      const peer::Kind kind = peer::kindOf(c.args[0]);
+      log.push_back(std::to_string(c.owner) + (kind == peer::Kind::Lock ? " lock" : kind == peer::Kind::Commit ? " commit" : " ?"));
       std::string out;
-      if (failing == c.owner && c.args[0] == "__lock") {
+      if (failing == c.owner && kind == peer::Kind::Lock) {
         out = "-TRYAGAIN worker " + std::to_string(c.owner) + " did not answer in time (restarting?)\r\n";
       } else {
         resp::Reply reply(out, resp::Protocol::Resp2);
         std::vector<std::string_view> views(c.args.begin(), c.args.end());
         CommandContext ctx{*workers[static_cast<std::size_t>(c.owner)], nullptr, reply,
                            *stores[static_cast<std::size_t>(c.owner)], views, unixMillis()};
-        findCommand(c.args[0])->handler(ctx);
+        findPeerMessage(c.args[0])->handler(ctx);
       }
       c.done(out);
     }
@@ -107,8 +108,8 @@ TEST(AtomicExecutor, MsetWritesEveryOwnersPartAndRepliesOnce) {
   EXPECT_EQ(owners.valueOf(1, "1:b"), "2");
   EXPECT_EQ(owners.valueOf(2, "2:c"), "3");
   // Locks one owner after the other in ascending order, then commits all.
-  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 __lock", "1 __lock", "2 __lock", "0 __commit", "1 __commit",
-                                                  "2 __commit"}));
+  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 lock", "1 lock", "2 lock", "0 commit", "1 commit",
+                                                  "2 commit"}));
   for (auto& w : owners.workers) EXPECT_TRUE(w->locks().empty()) << "a lock outlived its commit";
 }
 
@@ -132,8 +133,8 @@ TEST(AtomicExecutor, KeysStayLockedUntilTheCommitWhichTheReplyDoesNotWaitFor) {
   EXPECT_TRUE(owners.workers[1]->locks().isLocked("1:b"));
   EXPECT_TRUE(replied) << "the reply waited for the commits";
   EXPECT_EQ(owners.valueOf(0, "0:a"), "<none>") << "written before the commit";
-  EXPECT_EQ(owners.calls[0].args[0], "__commit");
-  EXPECT_EQ(owners.calls[1].args[0], "__commit");
+  EXPECT_EQ(peer::kindOf(owners.calls[0].args[0]), peer::Kind::Commit);
+  EXPECT_EQ(peer::kindOf(owners.calls[1].args[0]), peer::Kind::Commit);
   owners.deliverAll();
   EXPECT_TRUE(replied);
   EXPECT_FALSE(owners.workers[0]->locks().isLocked("0:a"));
@@ -170,7 +171,7 @@ TEST(AtomicExecutor, AnOwnerThatDoesNotAnswerReleasesTheLocksAndWritesNothing) {
   EXPECT_EQ(owners.valueOf(2, "2:c"), "<none>");
   EXPECT_FALSE(owners.workers[0]->locks().isLocked("0:a")) << "owner 0's lock was not released";
   // Owner 2 was never locked: the lock order stopped at the failure.
-  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 __lock", "1 __lock", "0 __commit"}));
+  EXPECT_EQ(owners.log, (std::vector<std::string>{"0 lock", "1 lock", "0 commit"}));
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ TEST(CommandTable, HoldsEveryFamilysRowsOnceAndNothingElse) {
   for (const auto family : kCommandFamilies) {
     for (const CommandSpec& row : family()) {
       ++rows;
-      const CommandSpec* found = findCommand(row.name);
+      const CommandSpec* found =
+          row.peer != peer::Kind::None ? findPeerMessage(peer::Message(row.peer).args()[0]) : findCommand(row.name);
       ASSERT_NE(found, nullptr) << row.name;
       EXPECT_EQ(found->handler, row.handler) << row.name;
       EXPECT_EQ(found->subcommands.data(), row.subcommands.data()) << row.name;
@@ -50,9 +51,9 @@ TEST(CommandTable, RowsCarryTheirKeyspaceEventsAndAclCategories) {
   EXPECT_EQ(aclCategoriesOf(*findCommand("keys")), acl::kKeyspace | acl::kRead | acl::kSlow | acl::kDangerous);
   // A read-only script is not @read (Redis leaves @scripting out of it).
   EXPECT_FALSE(aclCategoriesOf(*findCommand("eval_ro")) & acl::kRead);
-  // Internal commands are no client's: they declare no category.
+  // Peer messages are no client's: they declare no category.
   for (const CommandSpec& c : commandTable()) {
-    if (c.flags & kInternal) {
+    if (c.peer != peer::Kind::None) {
       EXPECT_EQ(c.acl, 0u) << c.name;
     }
   }

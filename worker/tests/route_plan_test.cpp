@@ -107,8 +107,6 @@ TEST(CommandTable, KeysComeFromTheDeclaredPositions) {
   EXPECT_EQ(keys({"del", "a", "b", "c"}), (Keys{"a", "b", "c"}));
   EXPECT_EQ(keys({"rename", "a", "b"}), (Keys{"a", "b"}));
   EXPECT_EQ(keys({"ping", "x"}), Keys{});
-  EXPECT_EQ(keys({"__commit", "tx", "set", "a", "v", "-1", "del", "b"}), (Keys{"a", "b"}));
-  EXPECT_EQ(keys({"__lock", "tx", "a", "b"}), (Keys{"a", "b"}));
 }
 
 // The numkeys forms the next commands declare (ZUNIONSTORE dest numkeys
