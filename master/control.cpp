@@ -62,7 +62,7 @@ std::optional<ReloadStatus> readReloadStatus(const std::string& pidFile) {
 }
 
 int controlMaster(const std::string& configPath, const ConfigResult& loaded, const std::string& action) {
-  const Config* config = std::get_if<Config>(&loaded);
+  const Config* config = loaded ? &*loaded : nullptr;
   const int signo = action == "reload" ? SIGHUP : action == "stop" ? SIGTERM : action == "quit" ? SIGQUIT : 0;
   if (signo == 0) {
     std::cerr << "keyloop: -s takes reload, stop or quit, not '" << action << "'\n";
@@ -70,7 +70,7 @@ int controlMaster(const std::string& configPath, const ConfigResult& loaded, con
   }
   const std::string pidFile = config ? config->pidFile : pidFileOf(configPath).value_or("");
   if (pidFile.empty() && config == nullptr) {
-    std::cerr << "keyloop: " << std::get<ConfigError>(loaded).message << "\n";
+    std::cerr << "keyloop: " << loaded.error() << "\n";
     return 1;
   }
   if (pidFile.empty()) {

@@ -29,16 +29,16 @@ Generation::~Generation() {
 
 Generation::Opened Generation::open(const Config& config, const Generation* old) {
   std::unique_ptr<Generation> next(new Generation(config, old != nullptr ? 1 - old->bank_ : 0));
-  if (std::string error = next->openSockets(old); !error.empty()) return error;
-  if (std::string error = next->openClusterSockets(old); !error.empty()) return error;
-  if (std::string error = next->makeChannels(old != nullptr ? old->workers() : 0); !error.empty()) return error;
+  if (Status step = next->openSockets(old); !step) return fail(step.error());
+  if (Status step = next->openClusterSockets(old); !step) return fail(step.error());
+  if (Status step = next->makeChannels(old != nullptr ? old->workers() : 0); !step) return fail(step.error());
   for (int slot = 0; slot < next->workers(); ++slot) {
-    if (std::string error = next->renewControl(slot); !error.empty()) return error;
+    if (Status step = next->renewControl(slot); !step) return fail(step.error());
   }
   return next;
 }
 
-std::string Generation::openSockets(const Generation* old) {
+Status Generation::openSockets(const Generation* old) {
   // A listen entry the old generation has keeps its sockets (and their
   // queues); slots beyond the old count get new sockets in the same
   // SO_REUSEPORT group; new addresses get new groups.
@@ -54,22 +54,22 @@ std::string Generation::openSockets(const Generation* old) {
       bound.port = old->listening_[kept].port;
     } else {
       auto port = claimPort(entry);
-      if (auto* error = std::get_if<std::string>(&port)) return *error;
-      bound.port = std::get<std::uint16_t>(port);
+      if (!port) return fail(port.error());
+      bound.port = *port;
     }
     listening_.push_back(bound);
     for (int slot = 0; slot < workers(); ++slot) {
       if (kept < oldEntries && slot < old->workers()) {
         const OpenedListener& reused = old->listeners_[static_cast<std::size_t>(slot)][kept];
         UniqueFd copy(::dup(reused.fd.get()));
-        if (!copy) return reused.address + ": dup: " + std::strerror(errno);
+        if (!copy) return fail(reused.address + ": dup: " + std::strerror(errno));
         ::listen(copy.get(), entry.backlog);  // a changed backlog applies to the open socket
         listeners_[static_cast<std::size_t>(slot)].push_back({std::move(copy), reused.port, reused.address});
         continue;
       }
       auto opened = openListener(bound, /*reusePort=*/true);
-      if (auto* error = std::get_if<std::string>(&opened)) return *error;
-      listeners_[static_cast<std::size_t>(slot)].push_back(std::move(std::get<OpenedListener>(opened)));
+      if (!opened) return fail(opened.error());
+      listeners_[static_cast<std::size_t>(slot)].push_back(std::move(*opened));
     }
   }
   return {};
@@ -80,16 +80,16 @@ ListenConfig Generation::clusterListen(int slot) const {
   return {first.address, static_cast<std::uint16_t>(config_.cluster.port + slot), first.backlog};
 }
 
-std::string Generation::openClusterSockets(const Generation* old) {
+Status Generation::openClusterSockets(const Generation* old) {
   if (!config_.cluster.enabled) return {};
   if (config_.cluster.port + workers() - 1 > 65535) {
-    return "cluster.port " + std::to_string(config_.cluster.port) + " + " + std::to_string(workers() - 1) +
-           " workers is past port 65535";
+    return fail("cluster.port " + std::to_string(config_.cluster.port) + " + " + std::to_string(workers() - 1) +
+           " workers is past port 65535");
   }
   for (int slot = 0; slot < workers(); ++slot) {
     const ListenConfig entry = clusterListen(slot);
     for (const ListenConfig& l : listening_) {
-      if (sameListen(l, entry)) return "cluster port " + std::to_string(entry.port) + " is also a listen port";
+      if (sameListen(l, entry)) return fail("cluster port " + std::to_string(entry.port) + " is also a listen port");
     }
     auto& mine = listeners_[static_cast<std::size_t>(slot)];
     // Worker N's port of the old generation stays open: its clients and
@@ -97,18 +97,18 @@ std::string Generation::openClusterSockets(const Generation* old) {
     if (old != nullptr && old->hasClusterSocket(slot) && sameListen(old->clusterListen(slot), entry)) {
       const OpenedListener& reused = old->listeners_[static_cast<std::size_t>(slot)].back();
       UniqueFd copy(::dup(reused.fd.get()));
-      if (!copy) return reused.address + ": dup: " + std::strerror(errno);
+      if (!copy) return fail(reused.address + ": dup: " + std::strerror(errno));
       mine.push_back({std::move(copy), reused.port, reused.address});
       continue;
     }
     auto opened = openListener(entry, /*reusePort=*/true);
-    if (auto* error = std::get_if<std::string>(&opened)) return *error;
-    mine.push_back(std::move(std::get<OpenedListener>(opened)));
+    if (!opened) return fail(opened.error());
+    mine.push_back(std::move(*opened));
   }
   return {};
 }
 
-std::string Generation::makeChannels(int guests) {
+Status Generation::makeChannels(int guests) {
   const int n = workers();
   for (int from = 0; from < n; ++from) {
     for (int to = 0; to < n; ++to) {
@@ -117,23 +117,23 @@ std::string Generation::makeChannels(int guests) {
         continue;
       }
       auto made = ipc::ChannelMemory::create();
-      if (auto* error = std::get_if<std::string>(&made)) return "channel between workers: " + *error;
-      channels_.push_back(std::move(std::get<std::unique_ptr<ipc::ChannelMemory>>(made)));
+      if (!made) return fail("channel between workers: " + made.error());
+      channels_.push_back(std::move(*made));
     }
   }
   for (int i = 0; i < 2 * guests * n; ++i) {
     auto made = ipc::ChannelMemory::create();
-    if (auto* error = std::get_if<std::string>(&made)) return "channel to the retiring workers: " + *error;
-    guestChannels_.push_back(std::move(std::get<std::unique_ptr<ipc::ChannelMemory>>(made)));
+    if (!made) return fail("channel to the retiring workers: " + made.error());
+    guestChannels_.push_back(std::move(*made));
   }
   guests_ = guests;
   return {};
 }
 
-std::string Generation::renewControl(int slot) {
+Status Generation::renewControl(int slot) {
   auto made = ipc::makeControlPair();
-  if (auto* error = std::get_if<std::string>(&made)) return "control socket: " + *error;
-  auto& [ours, theirs] = std::get<std::pair<UniqueFd, UniqueFd>>(made);
+  if (!made) return fail("control socket: " + made.error());
+  auto& [ours, theirs] = *made;
   WorkerSlot& s = slots_[static_cast<std::size_t>(slot)];
   s.messages.reset();  // watched the old descriptor
   s.control = std::move(ours);

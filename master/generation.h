@@ -31,6 +31,7 @@
 #include "common/ipc/channel.h"
 #include "common/loop/handles.h"
 #include "common/net/listener.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -51,7 +52,7 @@ struct WorkerSlot {
 
 class Generation {
  public:
-  using Opened = std::variant<std::unique_ptr<Generation>, std::string>;
+  using Opened = Result<std::unique_ptr<Generation>>;
   // `old` is the serving generation a reload replaces, or null at start.
   static Opened open(const Config& config, const Generation* old);
   ~Generation();
@@ -91,7 +92,7 @@ class Generation {
   ipc::ChannelMemory* guestChannel(int old, int fresh, bool toNew) const;
   // A restart: a new control socket for `slot` (the old one went with the
   // dead worker). Or why not.
-  std::string renewControl(int slot);
+  Status renewControl(int slot);
   // The replaced generation is gone: the links to it go too.
   void dropGuests();
   // Empties worker `slot`'s incoming channels (its replacement must not
@@ -102,9 +103,9 @@ class Generation {
 
  private:
   Generation(const Config& config, int bank);
-  std::string openSockets(const Generation* old);
-  std::string openClusterSockets(const Generation* old);
-  std::string makeChannels(int guests);
+  Status openSockets(const Generation* old);
+  Status openClusterSockets(const Generation* old);
+  Status makeChannels(int guests);
 
   Config config_;
   int bank_;

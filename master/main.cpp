@@ -93,20 +93,20 @@ int main(int argc, char** argv) {
     // An invalid file is the master's to report (it keeps serving): still signal it.
     return controlMaster(options.configPath, loaded, options.signal);
   }
-  if (auto* error = std::get_if<ConfigError>(&loaded)) {
-    std::cerr << "keyloop: " << error->message << "\n";
+  if (!loaded) {
+    std::cerr << "keyloop: " << loaded.error() << "\n";
     if (options.testOnly) std::cerr << "keyloop: configuration file " << options.configPath << " test failed\n";
     return 1;
   }
-  Config config = std::get<Config>(std::move(loaded));
+  Config config = std::move(loaded).value();
   if (options.testOnly) {
     std::cout << "keyloop: configuration file " << options.configPath << " test is successful\n";
     return 0;
   }
 
   Log log;
-  if (std::string error = log.configure(config.logLevel, config.logFile); !error.empty()) {
-    std::cerr << "keyloop: " << error << "\n";
+  if (Status logging = log.configure(config.logLevel, config.logFile); !logging) {
+    std::cerr << "keyloop: " << logging.error() << "\n";
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);

@@ -35,10 +35,10 @@ std::string describeExit(int status) {
 
 }  // namespace
 
-std::string makeDirectory(const std::string& path) {
+Status makeDirectory(const std::string& path) {
   std::error_code error;
   std::filesystem::create_directories(path, error);
-  if (error) return path + ": " + error.message();
+  if (error) return fail(path + ": " + error.message());
   return {};
 }
 
@@ -66,11 +66,11 @@ int Master::run() {
   // signals from signalfds of their own.
   signals_.start({SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD}, [this](int signo) { onSignal(signo); });
   auto opened = Generation::open(startConfig_, nullptr);
-  if (auto* error = std::get_if<std::string>(&opened)) {
-    log_.warning("%s", error->c_str());
+  if (!opened) {
+    log_.warning("%s", opened.error().c_str());
     return 1;
   }
-  serving_ = std::move(std::get<std::unique_ptr<Generation>>(opened));
+  serving_ = std::move(*opened);
   for (std::size_t k = 0; k < serving_->listening().size(); ++k) {
     log_.notice("Ready to accept connections tcp on %s", serving_->listeners().front()[k].address.c_str());
   }
@@ -79,25 +79,25 @@ int Master::run() {
   }
   auto metrics = metrics::SharedMetrics::create(serving_->workers());
   auto text = ipc::SharedText::create();
-  for (const std::string* error : {std::get_if<std::string>(&metrics), std::get_if<std::string>(&text)}) {
+  for (const std::string* error : {metrics ? nullptr : &metrics.error(), text ? nullptr : &text.error()}) {
     if (error == nullptr) continue;
     log_.warning("shared memory: %s", error->c_str());
     return 1;
   }
-  metrics_ = std::move(std::get<std::unique_ptr<metrics::SharedMetrics>>(metrics));
-  configText_ = std::move(std::get<std::unique_ptr<ipc::SharedText>>(text));
-  if (std::string error = makeDirectory(config().persistence.dir); !error.empty()) {
-    log_.warning("persistence.dir: %s", error.c_str());
+  metrics_ = std::move(*metrics);
+  configText_ = std::move(*text);
+  if (Status made = makeDirectory(config().persistence.dir); !made) {
+    log_.warning("persistence.dir: %s", made.error().c_str());
     return 1;
   }
   snapshots_ = std::make_unique<Snapshots>(loop_, log_, *metrics_);
   metrics_->snapshots().lastSaveUnix.store(unixMillis() / 1000);  // Redis's lastsave starts at the start
-  if (std::string error = prepareLog(config().persistence, serving_->workers()); !error.empty()) {
-    log_.warning("persistence.aof: %s", error.c_str());
+  if (Status prepared = prepareLog(config().persistence, serving_->workers()); !prepared) {
+    log_.warning("persistence.aof: %s", prepared.error().c_str());
     return 1;
   }
-  if (std::string error = startMetrics(config()); !error.empty()) {
-    log_.warning("metrics: %s", error.c_str());
+  if (Status started = startMetrics(config()); !started) {
+    log_.warning("metrics: %s", started.error().c_str());
     return 1;
   }
   if (!config().pidFile.empty()) {
@@ -121,14 +121,14 @@ int Master::run() {
   return exitCode_;
 }
 
-std::string Master::startMetrics(const Config& config) {
+Status Master::startMetrics(const Config& config) {
   if (!config.metricsEnabled) {
     metricsHttp_.reset();
     return {};
   }
   auto opened = openListener(config.metricsListen, /*reusePort=*/false);
-  if (auto* error = std::get_if<std::string>(&opened)) return *error;
-  auto& listener = std::get<OpenedListener>(opened);
+  if (!opened) return fail(opened.error());
+  auto& listener = *opened;
   log_.notice("Metrics on http://%s/metrics", listener.address.c_str());
   metricsHttp_ = std::make_unique<MetricsHttp>(
       loop_, std::move(listener.fd), [this] { return renderMetrics(metricsView()); },
@@ -193,16 +193,13 @@ std::string Master::statusLine() const {
   return line;
 }
 
-bool Master::forkWorker(Generation& generation, int slot, int handOvers, std::string& error) {
+Status Master::forkWorker(Generation& generation, int slot, int handOvers) {
   WorkerSlot& s = generation.slot(slot);
   if (!s.workerEnd) {  // a restart: the old control socket went with the dead worker
-    if (error = generation.renewControl(slot); !error.empty()) return false;
+    if (Status renewed = generation.renewControl(slot); !renewed) return renewed;
   }
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    return false;
-  }
+  if (pid < 0) return fail(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) becomeWorker(generation, slot, handOvers);
   s.workerEnd.reset();
   s.pid = pid;
@@ -210,15 +207,15 @@ bool Master::forkWorker(Generation& generation, int slot, int handOvers, std::st
   s.serving = false;
   watchControl(generation, slot);
   log_.verbose("Started worker %d, pid %d", slot, static_cast<int>(pid));
-  return true;
+  return {};
 }
 
 void Master::spawn(int slot) {
-  std::string error;
-  if (forkWorker(*serving_, slot, /*handOvers=*/0, error)) return;
+  const Status forked = forkWorker(*serving_, slot, /*handOvers=*/0);
+  if (forked) return;
   WorkerSlot& s = serving_->slot(slot);
   ++s.quickDeaths;  // a start that fails backs off like one that dies at once
-  log_.warning("Could not start worker %d: %s; retrying with backoff", slot, error.c_str());
+  log_.warning("Could not start worker %d: %s; retrying with backoff", slot, forked.error().c_str());
   scheduleRestart(slot);
 }
 
@@ -353,7 +350,7 @@ void Master::onSignal(int signo) {
     default:
       log_.notice("Received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
       stopping_ = true;
-      stopAfterSaving(saveOnExit(), /*force=*/false, [](const std::string&) {});
+      stopAfterSaving(saveOnExit(), /*force=*/false, [](const Status&) {});
       break;
   }
   if (stopping_ && !anyWorkerAlive()) {
@@ -388,7 +385,7 @@ void Master::workerDied(int slot, int status) {
   s.messages.reset();
   s.control.reset();
   metrics_->at(metricsIndex(*serving_, slot)).connections.store(0);  // its clients died with it
-  snapshots_->fail("worker " + std::to_string(slot) + " " + describeExit(status));
+  snapshots_->abandon("worker " + std::to_string(slot) + " " + describeExit(status));
   if (rewrite_) abandonRewrite("worker " + std::to_string(slot) + " " + describeExit(status));  // it waited for its hold
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitDataRefused && !stopping_) {
     log_.warning("Worker %d could not load its data (see above): keyloop stops rather than serve part of it", slot);

@@ -40,13 +40,14 @@
 #include "master/metrics_http.h"
 #include "master/snapshots.h"
 #include "common/aof/manifest.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
 // "1 worker", "2 workers": status lines people read.
 std::string counted(std::size_t n, const std::string& noun);
 // mkdir -p; the reason if it cannot.
-std::string makeDirectory(const std::string& path);
+Status makeDirectory(const std::string& path);
 
 class Master {
  public:
@@ -69,7 +70,7 @@ class Master {
   // ---- lifecycle (master.cpp) ----
   // Forks worker `slot` of `generation`; false (and why, in `error`) if
   // the fork or its control socket failed.
-  bool forkWorker(Generation& generation, int slot, int handOvers, std::string& error);
+  Status forkWorker(Generation& generation, int slot, int handOvers);
   // A serving worker's (re)start: a failure retries with the backoff.
   void spawn(int slot);
   [[noreturn]] void becomeWorker(Generation& generation, int slot, int handOvers);
@@ -85,7 +86,7 @@ class Master {
   void checkReady();
   std::string statusLine() const;
   // Opens `config`'s metrics listener (or closes it if disabled).
-  std::string startMetrics(const Config& config);
+  Status startMetrics(const Config& config);
   MasterView metricsView() const;
   int metricsIndex(const Generation& generation, int slot) const {
     return metrics::SharedMetrics::indexOf(generation.bank(), slot);
@@ -108,14 +109,14 @@ class Master {
   // A worker's message about snapshots; false if it is not one.
   bool onSnapshotMessage(int slot, const ipc::ControlMessage& message);
   // Starts a snapshot of the serving workers; the reason if it cannot.
-  std::string startSnapshot(bool final);
+  Status startSnapshot(bool final);
   void onSaveAsked(int slot, const ipc::SaveAsked& asked);
   void answerSave(int slot, std::uint64_t token, const std::string& reply);
   void checkSaveRules();
   // SIGTERM, SIGINT, SHUTDOWN, and SIGQUIT once drained: saves first when
   // `save`, then stops the workers. A failed save keeps the server up
   // (as Redis does) unless `force`; then(error) tells the outcome.
-  void stopAfterSaving(bool save, bool force, std::function<void(const std::string& error)> then);
+  void stopAfterSaving(bool save, bool force, std::function<void(const Status& saved)> then);
   void stopWorkers();
   bool saveOnExit() const { return !config().persistence.save.empty(); }
   // Sends a control message to a serving worker; false if it is not running.
@@ -125,7 +126,7 @@ class Master {
   // Its directory and a manifest naming a file for each of `workers`
   // slots (before they are forked: at start, and at a reload while the
   // log is on, a new file for every slot); the reason if not.
-  std::string prepareLog(const PersistenceConfig& config, int workers);
+  Status prepareLog(const PersistenceConfig& config, int workers);
   // BGREWRITEAOF and the automatic rewrite: every worker holds its writes
   // until none of them has a request out (HoldWrites / WritesHeld); then
   // the manifest gets a new file for each slot, and a snapshot writes the
@@ -133,15 +134,17 @@ class Master {
   // its part begins. Once the base is on disk the manifest names it and
   // the new files only, and the older files go. `begun` gets the outcome
   // of the start (empty: it began).
-  using Begun = std::function<void(const std::string& error)>;
-  std::string startRewrite(Begun begun);
+  using Begun = std::function<void(const Status& begun)>;
+  Status startRewrite(Begun begun);
+  // The log's manifest, read from disk if not yet known.
+  void readManifestOnce(const PersistenceConfig& config);
   void onWritesHeld(int slot, const ipc::WritesHeld& held);
   // A rewrite still waiting for its hold ends: the holds end, begun(why).
   void abandonRewrite(const std::string& why);
   // The snapshot that writes base `seq` of the manifest `after` (the
   // workers move to `logFiles`, by slot, if any); rewriteDone follows.
   void writeBase(std::uint64_t seq, aof::Manifest after, std::vector<std::string> logFiles, Begun begun);
-  void rewriteDone(const std::string& error, const aof::Manifest& next);
+  void rewriteDone(const Status& written, const aof::Manifest& next);
   // Each second: appendonly turned on (a rewrite makes the log's first
   // files) or off, the log's size, a scheduled rewrite, the
   // auto-aof-rewrite rules.
@@ -158,6 +161,7 @@ class Master {
   // is refused by name.
   void reload();
   void applySettings(Config next, const std::string& text);
+  void applyLogSettings();
   void checkSettingsApplied();
   // Builds generation g+1 (Generation::open), forks it, and only then
   // retires generation g: links its workers to the new ones and tells

@@ -65,8 +65,8 @@ void Master::reload() {
   log_.notice("Received SIGHUP, reloading %s", config().path.c_str());
   std::string text;  // handed to the workers exactly as validated here
   ConfigResult loaded = withReserve([&] { return loadConfig(config().path, &text); });
-  if (auto* error = std::get_if<ConfigError>(&loaded)) return answerReload(false, error->message);
-  Config next = std::get<Config>(std::move(loaded));
+  if (!loaded) return answerReload(false, loaded.error());
+  Config next = std::move(loaded).value();
   next.path = config().path;
   if (std::string cold = restartOnlyChanges(config(), next); !cold.empty()) {
     return answerReload(false, config().path + ": " + cold + " cannot change on reload; restart keyloop to apply it");
@@ -77,18 +77,26 @@ void Master::reload() {
   // The metrics listener is the master's own: a new address is opened
   // before the old one closes, and a failure changes nothing.
   if (next.metricsEnabled != config().metricsEnabled || !sameListen(next.metricsListen, config().metricsListen)) {
-    if (std::string error = startMetrics(next); !error.empty()) {
-      return answerReload(false, config().path + ": metrics: " + error);
+    if (Status started = startMetrics(next); !started) {
+      return answerReload(false, config().path + ": metrics: " + started.error());
     }
   }
   if (needsNewGeneration(config(), next)) return startGeneration(std::move(next), std::move(text));
   applySettings(std::move(next), text);
 }
 
+void Master::applyLogSettings() {
+  // A log file that cannot be opened: the log stays where it was rather
+  // than go nowhere.
+  if (Status logging = log_.configure(config().logLevel, config().logFile); !logging) {
+    log_.warning("log: %s; logging where it did", logging.error().c_str());
+  }
+}
+
 void Master::applySettings(Config next, const std::string& text) {
   configText_->publish(text);
   serving_->updateSettings(std::move(next));
-  log_.configure(config().logLevel, config().logFile);
+  applyLogSettings();
   signalWorkers(SIGHUP, /*retiringToo=*/false);  // they read the text published above
   ++configGeneration_;
   awaitedVersion_ = configText_->version();
@@ -111,7 +119,7 @@ void Master::checkSettingsApplied() {
 
 void Master::startGeneration(Config next, std::string text) {
   // Its workers' keys are about to move: the save rules run it again after.
-  snapshots_->fail("a reload replaced the workers");
+  snapshots_->abandon("a reload replaced the workers");
   if (retiring_) {
     // One retiring generation at a time: the older one's clients end at
     // their next request boundary (Client::finish); its last exit
@@ -122,12 +130,12 @@ void Master::startGeneration(Config next, std::string text) {
     return enter(ReloadStep::FinishingPrevious);
   }
   auto opened = Generation::open(next, serving_.get());
-  if (auto* error = std::get_if<std::string>(&opened)) return answerReload(false, config().path + ": " + *error);
-  std::unique_ptr<Generation> fresh = std::move(std::get<std::unique_ptr<Generation>>(opened));
+  if (!opened) return answerReload(false, config().path + ": " + opened.error());
+  std::unique_ptr<Generation> fresh = std::move(*opened);
   // Every new worker has a file of the log of its own before it starts (a log turned
   // on by this reload begins with a rewrite after it: checkLogRules).
-  if (std::string error = logOn_ ? prepareLog(next.persistence, fresh->workers()) : std::string(); !error.empty()) {
-    return answerReload(false, config().path + ": persistence.aof: " + error);
+  if (Status prepared = logOn_ ? prepareLog(next.persistence, fresh->workers()) : Status(); !prepared) {
+    return answerReload(false, config().path + ": persistence.aof: " + prepared.error());
   }
   metrics_->grow(fresh->workers());
   configText_->publish(text);
@@ -135,12 +143,12 @@ void Master::startGeneration(Config next, std::string text) {
   // for keys (they accept nothing yet), so a fork that fails here costs
   // nothing but killing the ones already forked.
   for (int slot = 0; slot < fresh->workers(); ++slot) {
-    std::string error;
-    if (forkWorker(*fresh, slot, serving_->workers(), error)) continue;
+    const Status forked = forkWorker(*fresh, slot, serving_->workers());
+    if (forked) continue;
     for (const WorkerSlot& s : fresh->slots()) {
       if (s.pid > 0) ::kill(s.pid, SIGKILL);  // reaped as strangers (reapChildren)
     }
-    return answerReload(false, config().path + ": worker " + std::to_string(slot) + ": " + error);
+    return answerReload(false, config().path + ": worker " + std::to_string(slot) + ": " + forked.error());
   }
   retireServing(std::move(fresh));
 }
@@ -169,8 +177,8 @@ void Master::retireServing(std::unique_ptr<Generation> fresh) {
       // accept while they copy) until the hand-over is done.
       const int fd = fresh->listeners().front()[kept].fd.get();
       if (newWorkers > oldWorkers) steerWhenHandedOver_.push_back(fd);
-      if (std::string error = steerToFirst(fd, std::min(newWorkers, oldWorkers)); !error.empty()) {
-        log_.warning("%s (connections may queue on retiring sockets until they close)", error.c_str());
+      if (Status steered = steerToFirst(fd, std::min(newWorkers, oldWorkers)); !steered) {
+        log_.warning("%s (connections may queue on retiring sockets until they close)", steered.error().c_str());
       }
     }
   }
@@ -186,7 +194,7 @@ void Master::retireServing(std::unique_ptr<Generation> fresh) {
   }
   retiring_ = std::move(serving_);
   serving_ = std::move(fresh);
-  log_.configure(config().logLevel, config().logFile);
+  applyLogSettings();
   ++configGeneration_;
   ready_ = false;
   enter(ReloadStep::HandingOver);
@@ -226,7 +234,7 @@ void Master::checkHandOver() {
 
 void Master::finishHandOver(bool complete) {
   for (int fd : std::exchange(steerWhenHandedOver_, {})) {
-    if (std::string error = steerToFirst(fd, serving_->workers()); !error.empty()) log_.warning("%s", error.c_str());
+    if (Status steered = steerToFirst(fd, serving_->workers()); !steered) log_.warning("%s", steered.error().c_str());
   }
   lastReloadSeconds_ = std::chrono::duration<double>(loop_.now() - handOverStarted_).count();
   char took[96];

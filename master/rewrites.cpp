@@ -35,16 +35,16 @@ bool Master::sendToWorker(int slot, const ipc::ControlMessage& message) {
   return s.pid > 0 && s.control && ipc::sendControl(s.control.get(), ipc::encode(message));
 }
 
-std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
+Status Master::prepareLog(const PersistenceConfig& config, int workers) {
   if (!config.aofEnabled) return {};
   const bool first = !logManifest_;
   // A reload's new generation: files of its own (replay merges every file by sequence).
-  if (std::string error = aof::prepareAofFiles(config, workers, !first, logManifest_); !error.empty()) return error;
+  if (Status prepared = aof::prepareAofFiles(config, workers, !first, logManifest_); !prepared) return prepared;
   if (first && config.aofLoadTruncated) {
     // A batch cut short by a crash goes before any worker maps the files
     // (common/aof/log_file.h: cutShortTails says why not in the workers).
     std::vector<aof::CutTail> cut;
-    if (auto error = aof::cutShortTails(config, *logManifest_, cut)) return *error;
+    if (Status cutDone = aof::cutShortTails(config, *logManifest_, cut); !cutDone) return cutDone;
     for (const aof::CutTail& tail : cut) {
       log_.warning("!!! Warning: short read while loading the AOF file %s !!! AOF loaded anyway because "
                    "aof-load-truncated is enabled (%llu bytes cut off)", tail.file.c_str(),
@@ -60,18 +60,24 @@ std::string Master::prepareLog(const PersistenceConfig& config, int workers) {
   return {};
 }
 
-std::string Master::startRewrite(Begun begun) {
+void Master::readManifestOnce(const PersistenceConfig& config) {
+  if (logManifest_) return;
+  // Unreadable: the rewrite numbers its files from 1, as with none.
+  if (auto read = aof::readManifest(config)) logManifest_ = std::move(read).value();
+}
+
+Status Master::startRewrite(Begun begun) {
   const PersistenceConfig& config = this->config().persistence;
-  if (rewrite_ || snapshots_->rewriting()) return "ERR Background append only file rewriting already in progress";
-  if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGREWRITEAOF again once the reload is done";
+  if (rewrite_ || snapshots_->rewriting()) return fail("ERR Background append only file rewriting already in progress");
+  if (step_ != ReloadStep::Idle) return fail("ERR keyloop is reloading; BGREWRITEAOF again once the reload is done");
   metrics_->aof().rewriteScheduled.store(false);
   if (!config.aofEnabled) {
     // The log is off: as Redis, a base and a manifest naming only it (no
     // worker moves to a file; nothing is held).
     if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
-      return "ERR Can't create the AOF directory " + config.aofPath() + ": " + std::strerror(errno);
+      return fail("ERR Can't create the AOF directory " + config.aofPath() + ": " + std::strerror(errno));
     }
-    if (!logManifest_) aof::readManifest(config, logManifest_);
+    readManifestOnce(config);
     writeBase(logManifest_.value_or(aof::Manifest{}).lastSeq() + 1, {}, {}, std::move(begun));
     return {};
   }
@@ -91,7 +97,7 @@ void Master::abandonRewrite(const std::string& why) {
   for (int s = 0; s < serving_->workers(); ++s) sendToWorker(s, ipc::DropSnapshot{0});  // their holds end
   const Begun begun = std::move(rewrite_->begun);
   rewrite_.reset();
-  begun(why);
+  begun(fail(why));
 }
 
 void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
@@ -111,9 +117,9 @@ void Master::onWritesHeld(int slot, const ipc::WritesHeld& held) {
   // Turning the log on, the manifest waits for the base: until then the
   // data is where it was (the snapshot), as in Redis.
   if (logOn_) {
-    if (std::string error = aof::writeManifest(config, during); !error.empty()) {
-      log_.warning("Background AOF rewrite failed: %s", error.c_str());
-      return abandonRewrite(error);
+    if (Status written = aof::writeManifest(config, during); !written) {
+      log_.warning("Background AOF rewrite failed: %s", written.error().c_str());
+      return abandonRewrite(written.error());
     }
     logManifest_ = during;
   }
@@ -131,16 +137,14 @@ void Master::writeBase(std::uint64_t seq, aof::Manifest after, std::vector<std::
   options.logFiles = std::move(logFiles);
   snapshots_->start(config, serving_->workers(), [this](int s, const ipc::ControlMessage& m) { return sendToWorker(s, m); },
                     options);
-  snapshots_->whenDone([this, after](const std::string& failed) { rewriteDone(failed, after); });
+  snapshots_->whenDone([this, after](const Status& written) { rewriteDone(written, after); });
   snapshots_->whenBegun(std::move(begun));
 }
 
-void Master::rewriteDone(const std::string& error, const aof::Manifest& next) {
+void Master::rewriteDone(const Status& written, const aof::Manifest& next) {
   metrics::AofStatus& status = metrics_->aof();
   const PersistenceConfig& config = this->config().persistence;
-  std::string failed = error;
-  if (failed.empty()) failed = aof::writeManifest(config, next);
-  if (!failed.empty()) {
+  if (!written || !aof::writeManifest(config, next)) {
     status.lastRewriteOk.store(false);
     status.consecutiveFailures.store(status.consecutiveFailures.load() + 1);
     if (next.base) ::unlink((config.aofPath() + "/" + next.base->name).c_str());  // a base no manifest names
@@ -182,9 +186,9 @@ void Master::checkLogRules() {
     if (::mkdir(config.aofPath().c_str(), 0755) != 0 && errno != EEXIST) {
       return log_.warning("Can't create the AOF directory %s: %s", config.aofPath().c_str(), std::strerror(errno));
     }
-    if (!logManifest_) aof::readManifest(config, logManifest_);  // older files: their seqs go on, they go
+    readManifestOnce(config);  // older files: their seqs go on, they go
     log_.notice("The append only file is on: writing its base");
-    startRewrite([](const std::string&) {});
+    (void)startRewrite([](const Status&) {});
     return;
   }
   if (!logManifest_) return;
@@ -199,7 +203,7 @@ void Master::checkLogRules() {
     log_.notice("Starting automatic rewriting of AOF on %llu%% growth",
                 static_cast<unsigned long long>(all > from ? (all - from) * 100 / from : 0));
   }
-  startRewrite([](const std::string&) {});
+  (void)startRewrite([](const Status&) {});
 }
 
 }  // namespace keyloop

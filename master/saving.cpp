@@ -32,21 +32,21 @@ bool Master::onSnapshotMessage(int slot, const ipc::ControlMessage& message) {
   } else if (std::holds_alternative<ipc::Drained>(message)) {
     if (static_cast<std::size_t>(slot) < drained_.size()) drained_[static_cast<std::size_t>(slot)] = true;
     if (std::find(drained_.begin(), drained_.end(), false) != drained_.end() || finalSnapshot_) return true;
-    stopAfterSaving(/*save=*/true, /*force=*/true, [](const std::string&) {});
+    stopAfterSaving(/*save=*/true, /*force=*/true, [](const Status&) {});
   } else {
     return false;
   }
   return true;
 }
 
-std::string Master::startSnapshot(bool final) {
+Status Master::startSnapshot(bool final) {
   if (snapshots_->rewriting() || rewrite_) {
-    return "ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a "
-           "BGSAVE whenever possible.";
+    return fail("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a "
+           "BGSAVE whenever possible.");
   }
-  if (snapshots_->running()) return "ERR Background save already in progress";
+  if (snapshots_->running()) return fail("ERR Background save already in progress");
   // Once handed over, a retiring generation owns no key: only the hand-over itself is in the way.
-  if (step_ != ReloadStep::Idle) return "ERR keyloop is reloading; BGSAVE again once the reload is done";
+  if (step_ != ReloadStep::Idle) return fail("ERR keyloop is reloading; BGSAVE again once the reload is done");
   auto send = [this](int slot, const ipc::ControlMessage& m) { return sendToWorker(slot, m); };
   Snapshots::Options options;
   options.final = final;
@@ -67,9 +67,9 @@ void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
     case Kind::Scheduled: {
       // Answered once every worker's part holds the keys as of now, as
       // Redis answers after its fork: what the client writes next is not in it.
-      if (std::string refused = startSnapshot(/*final=*/false); !refused.empty()) return answer(errorReply(refused));
-      return snapshots_->whenBegun([answer](const std::string& error) {
-        answer(error.empty() ? "+Background saving started\r\n" : errorReply("ERR Background saving failed: " + error));
+      if (Status started = startSnapshot(/*final=*/false); !started) return answer(errorReply(started.error()));
+      return snapshots_->whenBegun([answer](const Status& begun) {
+        answer(begun ? "+Background saving started\r\n" : errorReply("ERR Background saving failed: " + begun.error()));
       });
     }
     case Kind::Rewrite: {
@@ -78,22 +78,22 @@ void Master::onSaveAsked(int slot, const ipc::SaveAsked& asked) {
         metrics_->aof().rewriteScheduled.store(true);
         return answer("+Background append only file rewriting scheduled\r\n");
       }
-      std::string refused = startRewrite([answer](const std::string& error) {
-        answer(error.empty() ? "+Background append only file rewriting started\r\n"
-                             : errorReply("ERR Background append only file rewriting failed: " + error));
+      const Status started = startRewrite([answer](const Status& begun) {
+        answer(begun ? "+Background append only file rewriting started\r\n"
+                     : errorReply("ERR Background append only file rewriting failed: " + begun.error()));
       });
-      if (!refused.empty()) answer(errorReply(refused));
+      if (!started) answer(errorReply(started.error()));
       return;
     }
     case Kind::Save: {
-      if (std::string refused = startSnapshot(/*final=*/false); !refused.empty()) return answer(errorReply(refused));
-      return snapshots_->whenDone([answer](const std::string& error) { answer(error.empty() ? "+OK\r\n" : "-ERR\r\n"); });
+      if (Status started = startSnapshot(/*final=*/false); !started) return answer(errorReply(started.error()));
+      return snapshots_->whenDone([answer](const Status& saved) { answer(saved ? "+OK\r\n" : "-ERR\r\n"); });
     }
     default: {
       const bool save = asked.kind == Kind::ShutdownSave || (asked.kind == Kind::Shutdown && saveOnExit());
       log_.warning("User requested shutdown...");
-      return stopAfterSaving(save, asked.force, [answer](const std::string& error) {
-        if (!error.empty()) answer("-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
+      return stopAfterSaving(save, asked.force, [answer](const Status& saved) {
+        if (!saved) answer("-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
       });
     }
   }
@@ -105,10 +105,11 @@ void Master::checkSaveRules() {
   const metrics::SnapshotStatus& status = metrics_->snapshots();
   log_.notice("%llu changes in the save rules' time: saving",
               static_cast<unsigned long long>(metrics_->totalChanges() - status.changesAtLastSave.load()));
-  startSnapshot(/*final=*/false);
+  // Refused while a rewrite or a reload runs: the rule is checked again in a second.
+  (void)startSnapshot(/*final=*/false);
 }
 
-void Master::stopAfterSaving(bool save, bool force, std::function<void(const std::string& error)> then) {
+void Master::stopAfterSaving(bool save, bool force, std::function<void(const Status& saved)> then) {
   if (finalSnapshot_) return;  // already on its way out
   if (!save) {
     then({});
@@ -118,13 +119,13 @@ void Master::stopAfterSaving(bool save, bool force, std::function<void(const std
     finalSnapshot_ = true;
     forceStop_.stop();  // a save takes as long as it takes (systemd's TimeoutStopSec bounds it)
     log_.notice("Saving the final RDB snapshot before exiting.");
-    if (std::string refused = startSnapshot(/*final=*/true); !refused.empty()) {
+    if (Status started = startSnapshot(/*final=*/true); !started) {
       finalSnapshot_ = false;
-      then(refused);
+      then(started);
       return;
     }
-    snapshots_->whenDone([this, force, then](const std::string& error) {
-      if (!error.empty() && !force) {
+    snapshots_->whenDone([this, force, then](const Status& saved) {
+      if (!saved && !force) {
         log_.warning("Error trying to save the DB, can't exit.");
         finalSnapshot_ = false;
         stopping_ = false;
@@ -132,7 +133,7 @@ void Master::stopAfterSaving(bool save, bool force, std::function<void(const std
         for (int slot = 0; slot < serving_->workers(); ++slot) {
           if (serving_->slot(slot).pid <= 0) spawn(slot);
         }
-        return then(error);
+        return then(saved);
       }
       then({});
       stopWorkers();
@@ -140,7 +141,7 @@ void Master::stopAfterSaving(bool save, bool force, std::function<void(const std
   };
   // A background save under way: the final one follows it. A reload's
   // hand-over: once it is done (the keys are moving until then).
-  if (snapshots_->running()) return snapshots_->whenDone([saveNow](const std::string&) { saveNow(); });
+  if (snapshots_->running()) return snapshots_->whenDone([saveNow](const Status&) { saveNow(); });
   if (step_ != ReloadStep::Idle) {
     log_.notice("The final snapshot waits for the reload's hand-over to end.");
     afterReload_ = saveNow;

@@ -20,15 +20,15 @@ namespace {
 
 constexpr std::int64_t kRetryAfterFailureMs = 5000;  // Redis's CONFIG_BGSAVE_RETRY_DELAY
 
-std::string failed(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+Failure failed(const std::string& what, const std::string& path) {
+  return fail(what + " " + path + ": " + std::strerror(errno));
 }
 
 // The parts, in slot order, into `target` (through a temporary file in
 // its directory); the reason if not. Runs on the assembler thread.
 using Part = Snapshots::Part;
 
-std::string assemble(const std::string& dir, const std::string& target, const std::vector<Part>& parts,
+Status assemble(const std::string& dir, const std::string& target, const std::vector<Part>& parts,
                      std::int64_t nowSeconds) {
   std::uint64_t keys = 0, expires = 0, bytes = 0;
   for (const Part& p : parts) {
@@ -39,7 +39,7 @@ std::string assemble(const std::string& dir, const std::string& target, const st
   const std::string temporary = dir + "/temp-" + std::to_string(::getpid()) + ".rdb";
   UniqueFd out(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) return failed("Failed opening the temp RDB file", temporary);
-  auto give_up = [&](const std::string& why) {
+  auto give_up = [&](Failure why) {
     ::unlink(temporary.c_str());
     return why;
   };
@@ -116,7 +116,7 @@ bool Snapshots::start(const PersistenceConfig& config, int workers, const Send& 
 }
 
 void Snapshots::whenDone(Finished finished) {
-  if (!running()) return finished("no snapshot is running");
+  if (!running()) return finished(fail("no snapshot is running"));
   current_->waiters.push_back(std::move(finished));
 }
 
@@ -135,7 +135,7 @@ void Snapshots::onBegun(int slot, const ipc::SnapshotBegun& begun) {
 void Snapshots::onWritten(int slot, const ipc::SnapshotWritten& written) {
   if (!running() || written.id != current_->id || current_->assembling) return;
   if (slot < 0 || static_cast<std::size_t>(slot) >= current_->parts.size()) return;
-  if (!written.error.empty()) return fail("worker " + std::to_string(slot) + ": " + written.error);
+  if (!written.error.empty()) return abandon("worker " + std::to_string(slot) + ": " + written.error);
   Part& part = current_->parts[static_cast<std::size_t>(slot)];
   if (part.written) return;
   part.written = true;
@@ -147,7 +147,7 @@ void Snapshots::onWritten(int slot, const ipc::SnapshotWritten& written) {
   if (assembler_.joinable()) assembler_.join();
   Current* c = current_.get();
   assembler_ = std::thread([this, c] {
-    c->error = assemble(c->config.dir, c->options.target, c->parts, c->startedMs / 1000);
+    c->assembled = assemble(c->config.dir, c->options.target, c->parts, c->startedMs / 1000);
     assembled_.send();
   });
 }
@@ -155,15 +155,16 @@ void Snapshots::onWritten(int slot, const ipc::SnapshotWritten& written) {
 void Snapshots::assembled() {
   if (!running() || !current_->assembling) return;
   if (assembler_.joinable()) assembler_.join();
-  finish(current_->error);
+  finish(current_->assembled);
 }
 
-void Snapshots::fail(const std::string& why) {
+void Snapshots::abandon(const std::string& why) {
   if (!running() || current_->assembling) return;  // the assembler decides now
-  finish(why);
+  finish(fail(why));
 }
 
-void Snapshots::finish(const std::string& error) {
+void Snapshots::finish(const Status& outcome) {
+  const std::string error = outcome ? std::string() : outcome.error();
   std::unique_ptr<Current> c = std::move(current_);
   for (const Part& p : c->parts) ::unlink(p.path.c_str());
   const std::int64_t tookMs = unixMillis() - c->startedMs;
@@ -177,8 +178,8 @@ void Snapshots::finish(const std::string& error) {
       for (std::size_t slot = 0; slot < c->parts.size(); ++slot) send_(static_cast<int>(slot), ipc::DropSnapshot{c->id});
       log_.warning("Background AOF rewrite failed: %s", error.c_str());
     }
-    for (Finished& f : c->begunWaiters) f(error.empty() ? std::string("the rewrite ended before it began") : error);
-    for (Finished& f : c->waiters) f(error);
+    for (Finished& f : c->begunWaiters) f(fail(error.empty() ? "the rewrite ended before it began" : error));
+    for (Finished& f : c->waiters) f(outcome);
     return;
   }
   metrics::SnapshotStatus& status = metrics_.snapshots();
@@ -196,8 +197,8 @@ void Snapshots::finish(const std::string& error) {
     status.failures.store(status.failures.load() + 1);
     log_.warning("Background saving error: %s", error.c_str());
   }
-  for (Finished& f : c->begunWaiters) f(error.empty() ? std::string("the snapshot ended before it began") : error);
-  for (Finished& f : c->waiters) f(error);
+  for (Finished& f : c->begunWaiters) f(fail(error.empty() ? "the snapshot ended before it began" : error));
+  for (Finished& f : c->waiters) f(outcome);
 }
 
 bool Snapshots::due(const PersistenceConfig& config) const {

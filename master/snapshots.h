@@ -22,13 +22,14 @@
 #include "common/log/log.h"
 #include "common/loop/handles.h"
 #include "common/metrics/shared_metrics.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
 class Snapshots {
  public:
   using Send = std::function<bool(int slot, const ipc::ControlMessage& message)>;
-  using Finished = std::function<void(const std::string& error)>;  // empty: saved
+  using Finished = std::function<void(const Status& outcome)>;
 
   Snapshots(Loop& loop, Log& log, metrics::SharedMetrics& metrics);
   ~Snapshots();
@@ -65,7 +66,7 @@ class Snapshots {
   void onWritten(int slot, const ipc::SnapshotWritten& written);
   // A worker of the snapshot died, or its generation is retiring: the
   // snapshot fails with `why` (the other workers drop their parts).
-  void fail(const std::string& why);
+  void abandon(const std::string& why);
   // Whether a save rule says a snapshot is due ("900 1": 900 s passed and
   // at least 1 change). After a failure, not before 5 s have passed, as in Redis.
   bool due(const PersistenceConfig& config) const;
@@ -80,11 +81,11 @@ class Snapshots {
     std::uint64_t changesAtStart = 0;
     std::vector<Finished> waiters;
     std::vector<Finished> begunWaiters;
-    std::string error;  // the assembler's outcome
+    Status assembled;  // the assembler's outcome
     bool assembling = false;
   };
   void assembled();
-  void finish(const std::string& error);
+  void finish(const Status& outcome);
 
   Loop& loop_;
   Log& log_;

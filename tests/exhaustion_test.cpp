@@ -165,7 +165,7 @@ TEST(Exhaustion, AReloadToATakenDataPortChangesNothing) {
   holder.address = "127.0.0.1";
   holder.port = taken;
   auto opened = openListener(holder, /*reusePort=*/false);
-  ASSERT_TRUE(std::holds_alternative<OpenedListener>(opened)) << std::get<std::string>(opened);
+  ASSERT_TRUE(opened.ok()) << opened.error();
 
   const CommandResult r =
       s.reload("workers: 2\n", "  - address: 127.0.0.1\n    port: " + std::to_string(taken) + "\n");

@@ -189,17 +189,17 @@ bool Server::scriptShouldStop() {
   return killRequested_;
 }
 
-std::string Server::killScript(bool eval) {
-  if (runningScript_ == nullptr) return "NOTBUSY No scripts in execution right now.";
+Status Server::killScript(bool eval) {
+  if (runningScript_ == nullptr) return fail("NOTBUSY No scripts in execution right now.");
   if (eval && runningScript_->function) {
-    return "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+    return fail("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
   }
   if (!eval && !runningScript_->function) {
-    return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    return fail("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
   }
   if (runningScript_->wrote) {
-    return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
-           "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+    return fail("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
+           "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
   }
   killRequested_ = true;
   return {};

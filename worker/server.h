@@ -92,7 +92,7 @@ class Server final : public WorkerServices {
   void scriptStarted(ScriptCall* call) override;
   const ScriptCall* runningScript(long long* ms) const override;
   bool scriptShouldStop() override;
-  std::string killScript(bool eval) override;
+  Status killScript(bool eval) override;
   Persistence* persistence() override { return &persistence_; }
   const metrics::SnapshotStatus* snapshotStatus() const override { return stats_.snapshotStatus(); }
   metrics::AofStatus* aofStatus() const override { return stats_.aofStatus(); }

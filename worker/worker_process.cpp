@@ -143,14 +143,14 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   if (setup.handOvers == 0) {  // a reload's new worker gets its keys from the retiring one instead
     const int slot = setup.slot;
     auto owns = [&router, slot](std::string_view key) { return router.ring().ownerOf(key) == slot; };
-    if (auto error = server.persistence()->loadAtStart(owns)) {
-      log.warning("Worker %d: %s", setup.slot, error->c_str());
+    if (Status loaded = server.persistence()->loadAtStart(owns); !loaded) {
+      log.warning("Worker %d: %s", setup.slot, loaded.error().c_str());
       log.warning("Fatal error loading the DB: keyloop will not start with part of it. Exiting.");
       return kExitDataRefused;
     }
   }
-  if (auto error = server.persistence()->startLog(router.workers())) {
-    log.warning("Worker %d: %s", setup.slot, error->c_str());
+  if (Status started = server.persistence()->startLog(router.workers()); !started) {
+    log.warning("Worker %d: %s", setup.slot, started.error().c_str());
     return kExitDataRefused;
   }
   auto onControl = [&](ipc::ControlMessage& message, std::vector<UniqueFd>& fds) {
@@ -158,11 +158,13 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     if (std::holds_alternative<ipc::LinkNext>(message) && fds.size() == 6) {
       auto out = ipc::ChannelMemory::attach(std::move(fds[0]), std::move(fds[1]), std::move(fds[2]));
       auto in = ipc::ChannelMemory::attach(std::move(fds[3]), std::move(fds[4]), std::move(fds[5]));
-      for (const std::string* error : {std::get_if<std::string>(&out), std::get_if<std::string>(&in)}) {
-        if (error != nullptr) return log.warning("Worker %d: channel to the next generation: %s", setup.slot, error->c_str());
+      for (const auto* attached : {&out, &in}) {
+        if (!*attached) {
+          return log.warning("Worker %d: channel to the next generation: %s", setup.slot, attached->error().c_str());
+        }
       }
-      auto& outChannel = std::get<std::unique_ptr<ipc::ChannelMemory>>(out);
-      auto& inChannel = std::get<std::unique_ptr<ipc::ChannelMemory>>(in);
+      auto& outChannel = *out;
+      auto& inChannel = *in;
       router.addNext(std::get<ipc::LinkNext>(message).peer, {outChannel.get(), inChannel.get()});
       nextChannels.push_back(std::move(outChannel));
       nextChannels.push_back(std::move(inChannel));
@@ -204,9 +206,11 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       if (setup.configText == nullptr) return;
       const ipc::SharedText::Snapshot published = setup.configText->read();
       ConfigResult next = parseConfig(published.text, config.path);
-      if (auto* c = std::get_if<Config>(&next)) {
+      if (const Config* c = next ? &*next : nullptr) {
         server.applyConfig(*c);
-        log.configure(c->logLevel, c->logFile);
+        // A log file that cannot be opened keeps the current one (the
+        // master said why when it checked the reload).
+        (void)log.configure(c->logLevel, c->logFile);
       }
       // The master answers the reload once every worker says it has it.
       return tellMaster(ipc::ConfigApplied{published.version});

@@ -44,7 +44,7 @@ std::string batchAnnotation(std::uint64_t seq, std::int64_t ms, int slot, int wo
 
 // Splits one file into batches; `whole` ends up where a cut-short tail
 // begins (the file's size when there is none). The reason if malformed.
-std::optional<std::string> scanFile(std::size_t index, LogFile& file, std::vector<Batch>& batches) {
+Status scanFile(std::size_t index, LogFile& file, std::vector<Batch>& batches) {
   const std::string_view bytes = file.map->bytes();
   std::size_t pos = 0;
   resp::RequestParser parser;
@@ -52,7 +52,7 @@ std::optional<std::string> scanFile(std::size_t index, LogFile& file, std::vecto
     file.whole = pos;
     if (bytes[pos] == '#') {
       const std::size_t eol = bytes.find("\r\n", pos);
-      if (eol == std::string_view::npos) return std::nullopt;  // cut inside the annotation
+      if (eol == std::string_view::npos) return {};  // cut inside the annotation
       Batch b;
       b.file = index;
       std::size_t length = 0;
@@ -62,7 +62,7 @@ std::optional<std::string> scanFile(std::size_t index, LogFile& file, std::vecto
       }
       b.begin = eol + 2;
       b.end = b.begin + length;
-      if (b.end > bytes.size()) return std::nullopt;  // cut short
+      if (b.end > bytes.size()) return {};  // cut short
       batches.push_back(b);
       pos = b.end;
     } else if (bytes[pos] == '*') {
@@ -73,43 +73,43 @@ std::optional<std::string> scanFile(std::size_t index, LogFile& file, std::vecto
       while (pos < bytes.size() && bytes[pos] == '*') {
         const resp::ParseStatus status = parser.parse(bytes.substr(pos));
         if (status == resp::ParseStatus::NeedMore) break;
-        if (status == resp::ParseStatus::Error) return "Bad file format reading the append only file " + file.name;
+        if (status == resp::ParseStatus::Error) return fail("Bad file format reading the append only file " + file.name);
         pos += parser.consumed();
         file.whole = pos;
       }
       b.end = pos;
       if (b.end > b.begin) batches.push_back(b);
-      if (pos < bytes.size() && bytes[pos] == '*') return std::nullopt;  // cut inside a record
+      if (pos < bytes.size() && bytes[pos] == '*') return {};  // cut inside a record
     } else {
-      return "Bad file format reading the append only file " + file.name + " (at byte " + std::to_string(pos) + ")";
+      return fail("Bad file format reading the append only file " + file.name + " (at byte " + std::to_string(pos) +
+                  ")");
     }
   }
   file.whole = bytes.size();
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest,
-                                         std::vector<CutTail>& cut) {
+Status cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest, std::vector<CutTail>& cut) {
   const std::string dir = config.aofPath() + "/";
   for (const aof::FileEntry& entry : manifest.incremental) {
     std::uint64_t size = 0, whole = 0;
     {
-      std::string error;
-      LogFile f{entry.name, std::make_unique<MappedFile>(dir + entry.name, error), 0};
-      if (!error.empty()) return error;
+      auto mapped = MappedFile::open(dir + entry.name);
+      if (!mapped) return fail(mapped.error());
+      LogFile f{entry.name, std::make_unique<MappedFile>(std::move(*mapped)), 0};
       if (!f.map->exists()) continue;  // replay says it is missing
       std::vector<Batch> batches;
-      if (scanFile(0, f, batches)) continue;  // malformed: replay refuses it
+      if (!scanFile(0, f, batches)) continue;  // malformed: replay refuses it
       size = f.map->bytes().size();
       whole = f.whole;
     }
     if (whole == size) continue;
     if (::truncate((dir + entry.name).c_str(), static_cast<off_t>(whole)) != 0) {
-      return "Can't truncate the append only file " + entry.name + ": " + std::strerror(errno);
+      return fail("Can't truncate the append only file " + entry.name + ": " + std::strerror(errno));
     }
     cut.push_back({entry.name, size - whole});
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace keyloop::aof

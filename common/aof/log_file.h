@@ -21,6 +21,7 @@
 #include "common/aof/manifest.h"
 #include "common/config/config.h"
 #include "common/loop/mapped_file.h"
+#include "common/result/result.h"
 
 namespace keyloop::aof {
 
@@ -43,7 +44,7 @@ std::string batchAnnotation(std::uint64_t seq, std::int64_t ms, int slot, int wo
 
 // Splits one file into batches; `whole` ends up where a cut-short tail
 // begins (the file's size when there is none). The reason if malformed.
-std::optional<std::string> scanFile(std::size_t index, LogFile& file, std::vector<Batch>& batches);
+Status scanFile(std::size_t index, LogFile& file, std::vector<Batch>& batches);
 
 // Cuts a batch cut short by a crash off the end of each incremental file,
 // before any worker reads them: the master calls it at start. A worker
@@ -56,7 +57,6 @@ struct CutTail {
   std::string file;
   std::uint64_t bytes;
 };
-std::optional<std::string> cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest,
-                                         std::vector<CutTail>& cut);
+Status cutShortTails(const PersistenceConfig& config, const aof::Manifest& manifest, std::vector<CutTail>& cut);
 
 }  // namespace keyloop::aof

@@ -16,8 +16,8 @@ namespace keyloop::aof {
 
 namespace {
 
-std::string because(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+Failure because(const std::string& what, const std::string& path) {
+  return fail(what + " " + path + ": " + std::strerror(errno));
 }
 
 std::vector<std::string_view> words(std::string_view line) {
@@ -43,7 +43,7 @@ void syncDirectory(const std::string& dir) {
 
 // The snapshot file as the log's first base: a hard link when the
 // directory is on the same filesystem, else a copy.
-std::string adoptSnapshot(const PersistenceConfig& config, const std::string& base) {
+Status adoptSnapshot(const PersistenceConfig& config, const std::string& base) {
   const std::string from = config.snapshotPath();
   if (::link(from.c_str(), base.c_str()) == 0) return {};
   if (errno != EXDEV && errno != EPERM) return because("Can't link the snapshot into the log's directory as", base);
@@ -53,8 +53,8 @@ std::string adoptSnapshot(const PersistenceConfig& config, const std::string& ba
   std::filesystem::copy_file(from, temporary, std::filesystem::copy_options::overwrite_existing, copied);
   UniqueFd written(copied ? -1 : ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC));
   if (!written || ::fsync(written.get()) != 0 || ::rename(temporary.c_str(), base.c_str()) != 0) {
-    const std::string why = copied ? "Can't copy the snapshot to " + base + ": " + copied.message()
-                                   : because("Can't copy the snapshot to", base);
+    Failure why = copied ? fail("Can't copy the snapshot to " + base + ": " + copied.message())
+                         : because("Can't copy the snapshot to", base);
     ::unlink(temporary.c_str());
     return why;
   }
@@ -92,7 +92,7 @@ std::string Manifest::format() const {
   return out;
 }
 
-std::variant<Manifest, std::string> parseManifest(std::string_view text) {
+Result<Manifest> parseManifest(std::string_view text) {
   Manifest m;
   int line = 0;
   while (!text.empty()) {
@@ -103,13 +103,13 @@ std::variant<Manifest, std::string> parseManifest(std::string_view text) {
     if (!row.empty() && row[0] == '#') continue;  // comments, as Redis skips them
     const auto w = words(row);
     const std::string where = "line " + std::to_string(line) + ": ";
-    if (w.size() < 6 || w.size() % 2 != 0) return where + "Invalid AOF manifest file format";
+    if (w.size() < 6 || w.size() % 2 != 0) return fail(where + "Invalid AOF manifest file format");
     FileEntry f;
     char type = 0;
     for (std::size_t i = 0; i < w.size(); i += 2) {
       const std::string value(w[i + 1]);
       if (w[i] == "file") {
-        if (value.find('/') != std::string::npos) return where + "File can't be a path, just a filename";
+        if (value.find('/') != std::string::npos) return fail(where + "File can't be a path, just a filename");
         f.name = value;
       } else if (w[i] == "seq") {
         f.seq = std::strtoull(value.c_str(), nullptr, 10);
@@ -119,18 +119,18 @@ std::variant<Manifest, std::string> parseManifest(std::string_view text) {
         f.worker = std::atoi(value.c_str());
       }
     }
-    if (f.name.empty() || f.seq == 0 || type == 0) return where + "Invalid AOF manifest file format";
+    if (f.name.empty() || f.seq == 0 || type == 0) return fail(where + "Invalid AOF manifest file format");
     if (type == 'b') {
-      if (m.base) return where + "Found duplicate base file information";
+      if (m.base) return fail(where + "Found duplicate base file information");
       m.base = f;
     } else if (type == 'i') {
-      if (!m.incremental.empty() && f.seq <= m.incremental.back().seq) return where + "Found a non-monotonic sequence number";
+      if (!m.incremental.empty() && f.seq <= m.incremental.back().seq) return fail(where + "Found a non-monotonic sequence number");
       m.incremental.push_back(f);
     } else if (type != 'h') {  // history: files Redis is about to delete
-      return where + "Unknown AOF file type";
+      return fail(where + "Unknown AOF file type");
     }
   }
-  if (line == 0) return std::string("Found an empty AOF manifest");
+  if (line == 0) return fail("Found an empty AOF manifest");
   return m;
 }
 
@@ -142,25 +142,24 @@ std::string incrementalName(const PersistenceConfig& config, std::uint64_t seq) 
   return config.aofFile + "." + std::to_string(seq) + ".incr.aof";
 }
 
-std::string readManifest(const PersistenceConfig& config, std::optional<Manifest>& manifest) {
-  manifest.reset();
+Result<std::optional<Manifest>> readManifest(const PersistenceConfig& config) {
   const std::string path = config.aofPath() + "/" + manifestName(config);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return errno == ENOENT ? std::string() : because("Can't open the AOF manifest file", path);
+  if (!in && errno == ENOENT) return std::optional<Manifest>();
+  if (!in) return because("Can't open the AOF manifest file", path);
   std::stringstream text;
   text << in.rdbuf();
   auto parsed = parseManifest(text.str());
-  if (auto* error = std::get_if<std::string>(&parsed)) return path + ": " + *error;
-  manifest = std::get<Manifest>(std::move(parsed));
-  return {};
+  if (!parsed) return fail(path + ": " + parsed.error());
+  return std::optional<Manifest>(std::move(parsed).value());
 }
 
-std::string writeManifest(const PersistenceConfig& config, const Manifest& manifest) {
+Status writeManifest(const PersistenceConfig& config, const Manifest& manifest) {
   const std::string dir = config.aofPath();
   const std::string path = dir + "/" + manifestName(config);
   const std::string temporary = dir + "/temp-" + manifestName(config);
   if (!writeFile(temporary, manifest.format())) {
-    const std::string why = because("Can't write the AOF manifest", temporary);
+    Failure why = because("Can't write the AOF manifest", temporary);
     ::unlink(temporary.c_str());
     return why;
   }
@@ -169,16 +168,18 @@ std::string writeManifest(const PersistenceConfig& config, const Manifest& manif
   return {};
 }
 
-std::string prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest) {
+Status prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest) {
   const std::string dir = config.aofPath();
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return because("Can't create the AOF directory", dir);
-  if (std::string error = readManifest(config, manifest); !error.empty()) return error;
+  auto read = readManifest(config);
+  if (!read) return fail(read.error());
+  manifest = std::move(read).value();
   Manifest next = manifest.value_or(Manifest{});
   if (!manifest) {
     struct stat st {};
     if (::stat(config.snapshotPath().c_str(), &st) == 0) {
       next.base = FileEntry{baseName(config, 1), 1};
-      if (std::string error = adoptSnapshot(config, dir + "/" + next.base->name); !error.empty()) return error;
+      if (Status adopted = adoptSnapshot(config, dir + "/" + next.base->name); !adopted) return adopted;
     }
   }
   for (int slot = 0; slot < workers; ++slot) {
@@ -188,7 +189,7 @@ std::string prepareAofFiles(const PersistenceConfig& config, int workers, bool n
     if (!UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644))) return because("Can't create", path);
   }
   if (manifest && next == *manifest) return {};
-  if (std::string error = writeManifest(config, next); !error.empty()) return error;
+  if (Status written = writeManifest(config, next); !written) return written;
   syncDirectory(config.dir);
   manifest = std::move(next);
   return {};

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/result/result.h"
 
 namespace keyloop::aof {
 
@@ -48,19 +49,19 @@ struct Manifest {
 };
 
 // The manifest's text as Redis writes and reads it; the reason if malformed.
-std::variant<Manifest, std::string> parseManifest(std::string_view text);
+Result<Manifest> parseManifest(std::string_view text);
 
 // Names inside the log's directory, as Redis names them.
 std::string manifestName(const PersistenceConfig& config);
 std::string baseName(const PersistenceConfig& config, std::uint64_t seq);
 std::string incrementalName(const PersistenceConfig& config, std::uint64_t seq);
 
-// Reads dir/appenddirname/<manifest>: nullopt in `manifest` when there is
-// none; the returned string is why it cannot be read or parsed.
-std::string readManifest(const PersistenceConfig& config, std::optional<Manifest>& manifest);
+// Reads dir/appenddirname/<manifest>: nullopt when there is none, or why
+// it cannot be read or parsed.
+Result<std::optional<Manifest>> readManifest(const PersistenceConfig& config);
 // Writes it through a temporary file, fsynced and renamed, the directory
 // fsynced; the reason if not.
-std::string writeManifest(const PersistenceConfig& config, const Manifest& manifest);
+Status writeManifest(const PersistenceConfig& config, const Manifest& manifest);
 
 // Makes the directory and a manifest naming a file for each of `workers`
 // slots; `newFiles`: a new one for every slot, even one that has a file (a
@@ -68,6 +69,6 @@ std::string writeManifest(const PersistenceConfig& config, const Manifest& manif
 // write). A first log starts from the snapshot file when there is one (it
 // becomes the base, hard-linked or copied), so that turning the log on
 // keeps the data (Redis 7.0 would start empty). The reason if not.
-std::string prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest);
+Status prepareAofFiles(const PersistenceConfig& config, int workers, bool newFiles, std::optional<Manifest>& manifest);
 
 }  // namespace keyloop::aof

@@ -21,7 +21,7 @@ namespace keyloop {
 
 namespace {
 
-// Internal only: parseConfig() turns it into a ConfigError value.
+// Internal only: parseConfig() turns it into a failed ConfigResult.
 struct Invalid {
   std::string message;
 };
@@ -431,19 +431,19 @@ ConfigResult parseConfig(const std::string& text, const std::string& name) {
     c.path = name;
     return c;
   } catch (const Invalid& e) {
-    return ConfigError{e.message};
+    return fail(e.message);
   } catch (const YAML::Exception& e) {
-    return ConfigError{name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                       std::to_string(e.mark.column + 1) + ": " + e.msg};
+    return fail(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
 }
 
 ConfigResult loadConfig(const std::string& path, std::string* text) {
   std::ifstream in(path);
-  if (!in) return ConfigError{"could not open configuration file " + path + ": " + std::strerror(errno)};
+  if (!in) return fail("could not open configuration file " + path + ": " + std::strerror(errno));
   std::stringstream contents;
   contents << in.rdbuf();
-  if (in.bad()) return ConfigError{"could not read configuration file " + path};
+  if (in.bad()) return fail("could not read configuration file " + path);
   if (text != nullptr) *text = contents.str();
   return parseConfig(contents.str(), path);
 }

@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/result/result.h"
+
 namespace keyloop {
 
 struct ListenConfig {
@@ -158,11 +160,8 @@ struct Config {
   MemoryLimitConfig maxmemory;
 };
 
-struct ConfigError {
-  std::string message;  // "file:line:column: what is wrong"
-};
-
-using ConfigResult = std::variant<Config, ConfigError>;
+// The config, or what is wrong with it: "file:line:column: what is wrong".
+using ConfigResult = Result<Config>;
 
 // Loads and validates a YAML file. Never throws. `text`, if given, gets the
 // file's contents (a reload hands exactly the validated text to workers).

@@ -20,7 +20,7 @@ constexpr std::uint32_t kMoreFollows = 0x80000000u;
 constexpr std::uint32_t kContinues = 0x40000000u;
 constexpr std::uint32_t kLengthMask = 0x3FFFFFFFu;
 
-std::string failed(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+Failure failed(const char* call) { return fail(std::string(call) + ": " + std::strerror(errno)); }
 
 std::size_t headerBytes() {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -35,33 +35,33 @@ void wake(int fd) {
 
 }  // namespace
 
-std::variant<std::unique_ptr<ChannelMemory>, std::string> ChannelMemory::create(std::size_t capacity) {
+Result<std::unique_ptr<ChannelMemory>> ChannelMemory::create(std::size_t capacity) {
   std::unique_ptr<ChannelMemory> channel(new ChannelMemory);
   channel->memory_ = UniqueFd(::memfd_create("keyloop-channel", MFD_CLOEXEC));
   if (!channel->memory_) return failed("memfd_create");
   channel->dataReady_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   channel->spaceReady_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!channel->dataReady_ || !channel->spaceReady_) return failed("eventfd");
-  std::string error = channel->map(std::bit_ceil(std::max<std::size_t>(capacity, 4096)), /*initialize=*/true);
-  if (!error.empty()) return error;
+  Status mapped = channel->map(std::bit_ceil(std::max<std::size_t>(capacity, 4096)), /*initialize=*/true);
+  if (!mapped) return fail(mapped.error());
   return channel;
 }
 
-std::variant<std::unique_ptr<ChannelMemory>, std::string> ChannelMemory::attach(UniqueFd memory, UniqueFd dataReady,
-                                                                               UniqueFd spaceReady) {
+Result<std::unique_ptr<ChannelMemory>> ChannelMemory::attach(UniqueFd memory, UniqueFd dataReady,
+                                                            UniqueFd spaceReady) {
   std::unique_ptr<ChannelMemory> channel(new ChannelMemory);
   channel->memory_ = std::move(memory);
   channel->dataReady_ = std::move(dataReady);
   channel->spaceReady_ = std::move(spaceReady);
   struct stat st{};
   if (::fstat(channel->memory_.get(), &st) != 0) return failed("fstat");
-  if (static_cast<std::size_t>(st.st_size) <= headerBytes()) return std::string("not a channel: too small");
-  std::string error = channel->map(static_cast<std::size_t>(st.st_size) - headerBytes(), /*initialize=*/false);
-  if (!error.empty()) return error;
+  if (static_cast<std::size_t>(st.st_size) <= headerBytes()) return fail("not a channel: too small");
+  Status mapped = channel->map(static_cast<std::size_t>(st.st_size) - headerBytes(), /*initialize=*/false);
+  if (!mapped) return fail(mapped.error());
   return channel;
 }
 
-std::string ChannelMemory::map(std::size_t capacity, bool initialize) {
+Status ChannelMemory::map(std::size_t capacity, bool initialize) {
   const std::size_t size = headerBytes() + capacity;
   if (initialize && ::ftruncate(memory_.get(), static_cast<off_t>(size)) != 0) return failed("ftruncate");
   void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memory_.get(), 0);

@@ -42,6 +42,7 @@
 #include <memory>
 
 #include "common/loop/handles.h"
+#include "common/result/result.h"
 
 namespace keyloop::ipc {
 
@@ -53,10 +54,10 @@ class ChannelMemory {
   // A new channel; `capacity` is rounded up to a power of two. Or why the
   // kernel refused it (descriptors or memory exhausted): the master builds
   // channels on a reload, which must fail cleanly, never end the process.
-  static std::variant<std::unique_ptr<ChannelMemory>, std::string> create(std::size_t capacity = 1 << 20);
+  static Result<std::unique_ptr<ChannelMemory>> create(std::size_t capacity = 1 << 20);
   // Maps a channel another process created, from its descriptors()
   // (memfd, data-ready eventfd, space-ready eventfd).
-  static std::variant<std::unique_ptr<ChannelMemory>, std::string> attach(UniqueFd memory, UniqueFd dataReady,
+  static Result<std::unique_ptr<ChannelMemory>> attach(UniqueFd memory, UniqueFd dataReady,
                                                                           UniqueFd spaceReady);
   ~ChannelMemory();
   ChannelMemory(const ChannelMemory&) = delete;
@@ -91,7 +92,7 @@ class ChannelMemory {
  private:
   ChannelMemory() = default;
   // "" or what failed.
-  std::string map(std::size_t capacity, bool initialize);
+  Status map(std::size_t capacity, bool initialize);
 
   UniqueFd memory_;
   void* mapping_ = nullptr;

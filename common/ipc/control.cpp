@@ -12,10 +12,10 @@ constexpr std::size_t kMaxBytes = 64 * 1024;
 constexpr std::size_t kMaxFds = 16;
 }  // namespace
 
-std::variant<std::pair<UniqueFd, UniqueFd>, std::string> makeControlPair() {
+Result<std::pair<UniqueFd, UniqueFd>> makeControlPair() {
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) != 0) {
-    return std::string("socketpair: ") + std::strerror(errno);
+    return fail(std::string("socketpair: ") + std::strerror(errno));
   }
   return std::pair{UniqueFd(ends[0]), UniqueFd(ends[1])};
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/loop/unique_fd.h"
+#include "common/result/result.h"
 
 namespace keyloop::ipc {
 
@@ -25,7 +26,7 @@ struct ControlDatagram {
 };
 
 // Both ends, non-blocking and close-on-exec; or why not (EMFILE, ENFILE).
-std::variant<std::pair<UniqueFd, UniqueFd>, std::string> makeControlPair();
+Result<std::pair<UniqueFd, UniqueFd>> makeControlPair();
 // False if the peer is gone (or the socket buffer is full: messages are
 // few and small, so that means the peer stopped reading).
 bool sendControl(int fd, std::string_view bytes, std::span<const int> fds = {});

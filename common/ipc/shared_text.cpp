@@ -8,9 +8,9 @@
 
 namespace keyloop::ipc {
 
-std::variant<std::unique_ptr<SharedText>, std::string> SharedText::create(std::size_t capacity) {
+Result<std::unique_ptr<SharedText>> SharedText::create(std::size_t capacity) {
   void* mapping = ::mmap(nullptr, sizeof(Header) + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) return std::string("mmap: ") + std::strerror(errno);
+  if (mapping == MAP_FAILED) return fail(std::string("mmap: ") + std::strerror(errno));
   return std::unique_ptr<SharedText>(new SharedText(capacity, mapping));
 }
 

@@ -16,12 +16,14 @@
 #include <memory>
 #include <variant>
 
+#include "common/result/result.h"
+
 namespace keyloop::ipc {
 
 class SharedText {
  public:
   // A new text, or why the kernel refused the mapping.
-  static std::variant<std::unique_ptr<SharedText>, std::string> create(std::size_t capacity = 1 << 20);
+  static Result<std::unique_ptr<SharedText>> create(std::size_t capacity = 1 << 20);
   ~SharedText();
   SharedText(const SharedText&) = delete;
   SharedText& operator=(const SharedText&) = delete;

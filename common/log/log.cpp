@@ -11,15 +11,15 @@ Log::~Log() {
   if (file_ != stderr) std::fclose(file_);
 }
 
-std::string Log::configure(const std::string& level, const std::string& file) {
+Status Log::configure(const std::string& level, const std::string& file) {
   if (level == "debug") level_ = LogLevel::Debug;
   else if (level == "verbose") level_ = LogLevel::Verbose;
   else if (level == "notice") level_ = LogLevel::Notice;
   else if (level == "warning") level_ = LogLevel::Warning;
-  else return "unknown log level '" + level + "'";
+  else return fail("unknown log level '" + level + "'");
   if (!file.empty()) {
     std::FILE* f = std::fopen(file.c_str(), "a");
-    if (f == nullptr) return "can't open the log file " + file;
+    if (f == nullptr) return fail("can't open the log file " + file);
     if (file_ != stderr) std::fclose(file_);
     file_ = f;
   }

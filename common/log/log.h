@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/result/result.h"
+
 namespace keyloop {
 
 enum class LogLevel { Debug, Verbose, Notice, Warning };
@@ -18,8 +20,7 @@ class Log {
   Log& operator=(const Log&) = delete;
 
   // level: "debug" | "verbose" | "notice" | "warning"; file: "" = stderr.
-  // Returns an error message, or "" on success.
-  std::string configure(const std::string& level, const std::string& file);
+  Status configure(const std::string& level, const std::string& file);
   void setRole(char role) { role_ = role; }
 
   void debug(const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,45 +11,46 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/loop/unique_fd.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
 class MappedFile {
  public:
-  // Empty if the file does not exist; `error` says why it cannot be read.
-  MappedFile(const std::string& path, std::string& error) {
+  // The mapping (empty if the file does not exist), or why the file cannot
+  // be read.
+  static Result<MappedFile> open(const std::string& path) {
+    MappedFile file;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
-      if (errno != ENOENT) error = path + ": " + std::strerror(errno);
-      return;
+      if (errno != ENOENT) return fail(path + ": " + std::strerror(errno));
+      return file;
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-      error = path + ": " + std::strerror(errno);
-      return;
-    }
-    exists_ = true;
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ == 0) return;
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (p == MAP_FAILED) {
-      error = path + ": mmap: " + std::strerror(errno);
-      return;
-    }
-    data_ = p;
-    ::madvise(p, size_, MADV_SEQUENTIAL);
+    if (::fstat(fd.get(), &st) != 0) return fail(path + ": " + std::strerror(errno));
+    file.exists_ = true;
+    file.size_ = static_cast<std::size_t>(st.st_size);
+    if (file.size_ == 0) return file;
+    void* p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) return fail(path + ": mmap: " + std::strerror(errno));
+    file.data_ = p;
+    ::madvise(p, file.size_, MADV_SEQUENTIAL);
+    return file;
   }
   ~MappedFile() {
     if (data_ != nullptr) ::munmap(data_, size_);
   }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
+  MappedFile(MappedFile&& other) noexcept
+      : exists_(other.exists_), data_(std::exchange(other.data_, nullptr)), size_(other.size_) {}
+  MappedFile& operator=(MappedFile&&) = delete;
   bool exists() const { return exists_; }
   std::string_view bytes() const { return {static_cast<const char*>(data_), data_ ? size_ : 0}; }
 
  private:
+  MappedFile() = default;
   bool exists_ = false;
   void* data_ = nullptr;
   std::size_t size_ = 0;

@@ -19,10 +19,10 @@ void SharedHistogram::observe(Duration d) {
   bump(count);  // last: a reader that sees the count sees its bucket
 }
 
-std::variant<std::unique_ptr<SharedMetrics>, std::string> SharedMetrics::create(int slots) {
+Result<std::unique_ptr<SharedMetrics>> SharedMetrics::create(int slots) {
   const std::size_t bytes = sizeof(WorkerMetrics) * (1 + static_cast<std::size_t>(kBanks) * kMaxSlots);
   void* mapping = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) return std::string("mmap: ") + std::strerror(errno);
+  if (mapping == MAP_FAILED) return fail(std::string("mmap: ") + std::strerror(errno));
   return std::unique_ptr<SharedMetrics>(new SharedMetrics(mapping, bytes, slots));
 }
 

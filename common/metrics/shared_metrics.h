@@ -29,6 +29,7 @@
 
 #include "common/loop/clock.h"
 #include "common/loop/latency_histogram.h"
+#include "common/result/result.h"
 
 namespace keyloop::metrics {
 
@@ -112,7 +113,7 @@ inline constexpr int kBanks = 2;
 class SharedMetrics {
  public:
   // Blocks for `slots` workers, or why the kernel refused the mapping.
-  static std::variant<std::unique_ptr<SharedMetrics>, std::string> create(int slots);
+  static Result<std::unique_ptr<SharedMetrics>> create(int slots);
   ~SharedMetrics();
   SharedMetrics(const SharedMetrics&) = delete;
   SharedMetrics& operator=(const SharedMetrics&) = delete;

@@ -41,7 +41,7 @@ std::string socketAddress(int fd, bool peer) {
   return rc == 0 ? formatAddress(addr) : "?:0";
 }
 
-std::variant<OpenedListener, std::string> openListener(const ListenConfig& l, bool reusePort, bool listen) {
+Result<OpenedListener> openListener(const ListenConfig& l, bool reusePort, bool listen) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -49,13 +49,13 @@ std::variant<OpenedListener, std::string> openListener(const ListenConfig& l, bo
   addrinfo* found = nullptr;
   const std::string port = std::to_string(l.port);
   if (int rc = ::getaddrinfo(l.address.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return "invalid listen address " + l.address + ": " + ::gai_strerror(rc);
+    return fail("invalid listen address " + l.address + ": " + ::gai_strerror(rc));
   }
   UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {  // EMFILE, ENFILE, ENOBUFS: said as such, not as a later call's errno
     const int error = errno;
     ::freeaddrinfo(found);
-    return "could not open a socket for " + l.address + ":" + port + ": " + std::strerror(error);
+    return fail("could not open a socket for " + l.address + ":" + port + ": " + std::strerror(error));
   }
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -65,23 +65,23 @@ std::variant<OpenedListener, std::string> openListener(const ListenConfig& l, bo
                   (!listen || ::listen(fd.get(), l.backlog) == 0);
   const int error = errno;
   ::freeaddrinfo(found);
-  if (!ok) return "could not listen on " + l.address + ":" + port + ": " + std::strerror(error);
+  if (!ok) return fail("could not listen on " + l.address + ":" + port + ": " + std::strerror(error));
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
   return OpenedListener{std::move(fd), portOf(bound), formatAddress(bound)};
 }
 
-std::variant<std::uint16_t, std::string> claimPort(const ListenConfig& l) {
+Result<std::uint16_t> claimPort(const ListenConfig& l) {
   // SO_REUSEPORT would let us join another server's group on the same port
   // (and silently split its traffic). A plain bind fails if anyone holds
   // the address, and for port 0 it picks the port the slots then share.
   auto probe = openListener(l, /*reusePort=*/false, /*listen=*/false);
-  if (auto* error = std::get_if<std::string>(&probe)) return *error;
-  return std::get<OpenedListener>(probe).port;
+  if (!probe) return fail(probe.error());
+  return probe->port;
 }
 
-std::string steerToFirst(int fd, int sockets) {
+Status steerToFirst(int fd, int sockets) {
   // Classic BPF: a random number modulo the count is the socket's index in
   // the group (sockets join it in listen() order: our slot order).
   sock_filter code[] = {
@@ -91,7 +91,7 @@ std::string steerToFirst(int fd, int sockets) {
   };
   sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
   if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) != 0) {
-    return std::string("SO_ATTACH_REUSEPORT_CBPF: ") + std::strerror(errno);
+    return fail(std::string("SO_ATTACH_REUSEPORT_CBPF: ") + std::strerror(errno));
   }
   return {};
 }

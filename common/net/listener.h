@@ -9,6 +9,7 @@
 
 #include "common/config/config.h"
 #include "common/loop/unique_fd.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -20,19 +21,18 @@ struct OpenedListener {
 
 // Returns the socket (listening unless `listen` is false), or an error
 // message naming the address.
-std::variant<OpenedListener, std::string> openListener(const ListenConfig& config, bool reusePort,
-                                                       bool listen = true);
+Result<OpenedListener> openListener(const ListenConfig& config, bool reusePort, bool listen = true);
 // Checks that no other socket holds the address (SO_REUSEPORT would not
 // notice) and returns the port to use (the configured one, or a free one
 // for port 0).
-std::variant<std::uint16_t, std::string> claimPort(const ListenConfig& config);
+Result<std::uint16_t> claimPort(const ListenConfig& config);
 
 // Steers the SO_REUSEPORT group `fd` belongs to: new connections go only
 // to the group's first `sockets` sockets (in the order they started
 // listening), chosen at random. A reload that retires slots calls this
 // before draining their queues, so no connection lands where nobody will
-// accept it. Returns an error message, or "" on success.
-std::string steerToFirst(int fd, int sockets);
+// accept it.
+Status steerToFirst(int fd, int sockets);
 
 // "host:port" of a socket's local or peer address.
 std::string socketAddress(int fd, bool peer);

@@ -9,6 +9,7 @@
 #include "common/config/notify_flags.h"
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
+#include "common/result/result.h"
 
 namespace keyloop::commands {
 
@@ -30,7 +31,7 @@ struct Setting {
   std::string (*get)(const Config&);
   void (*set)(Config&, long long);  // null: immutable (unless setText)
   // SaveRules: sets the value from its text, or returns Redis's complaint.
-  std::string (*setText)(Config&, std::string_view) = nullptr;
+  Status (*setText)(Config&, std::string_view) = nullptr;
 };
 
 // Redis's memtoull: a number with an optional unit (b, k, kb, m, mb, g, gb).
@@ -140,11 +141,11 @@ const Setting kSettings[] = {
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
     {"requirepass", "", FIXED(c.requirePass)},
     {"save", "", Format::SaveRules, 0, 0, [](const Config& c) { return formatSaveRules(c.persistence.save); }, nullptr,
-     [](Config& c, std::string_view text) {
+     [](Config& c, std::string_view text) -> Status {
        const auto rules = parseSaveRules(std::string(text));
-       if (!rules) return std::string("Invalid save parameters");
+       if (!rules) return fail("Invalid save parameters");
        c.persistence.save = *rules;
-       return std::string();
+       return {};
      }},
     {"stop-writes-on-bgsave-error", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.persistence.stopWritesOnError); },
      [](Config& c, long long v) { c.persistence.stopWritesOnError = v != 0; }},
@@ -168,40 +169,40 @@ const Setting* findSetting(std::string_view name) {
 }
 
 // The value as the setting reads it, or Redis's complaint.
-std::variant<long long, std::string> parseValue(const Setting& s, std::string_view text, const Config& now) {
+Result<long long> parseValue(const Setting& s, std::string_view text, const Config& now) {
   if (s.format == Format::Same) {
     if (text == s.get(now)) return 0ll;
-    return std::string("can't set immutable config");
+    return fail("can't set immutable config");
   }
   if (s.format == Format::YesNo) {
     if (equalsIgnoreCase(text, "yes")) return 1ll;
     if (equalsIgnoreCase(text, "no")) return 0ll;
-    return std::string("argument must be 'yes' or 'no'");
+    return fail("argument must be 'yes' or 'no'");
   }
   if (s.format == Format::Fsync) {
     for (std::size_t i = 0; i < std::size(kFsyncNames); ++i) {
       if (equalsIgnoreCase(text, kFsyncNames[i])) return static_cast<long long>(i);
     }
-    return std::string("argument(s) must be one of the following: everysec, always, no");
+    return fail("argument(s) must be one of the following: everysec, always, no");
   }
   if (s.format == Format::Policy) {
     if (const auto policy = parseEvictionPolicy(text)) return static_cast<long long>(*policy);
     std::string names;
     for (const char* n : kEvictionPolicyNames) names += (names.empty() ? "" : ", ") + std::string(n);
-    return "argument(s) must be one of the following: " + names;
+    return fail("argument(s) must be one of the following: " + names);
   }
   if (s.format == Format::Events) {
     const auto flags = keyspace_events::parse(text);
-    if (!flags) return std::string("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    if (!flags) return fail("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
     return static_cast<long long>(*flags);
   }
   const auto v = s.format == Format::Memory ? parseMemory(text) : parseInteger(text);
   if (!v) {
-    return std::string(s.format == Format::Memory ? "argument must be a memory value"
-                                                  : "argument couldn't be parsed into an integer");
+    return fail(s.format == Format::Memory ? "argument must be a memory value"
+                                           : "argument couldn't be parsed into an integer");
   }
   if (*v < s.min || *v > s.max) {
-    return "argument must be between " + std::to_string(s.min) + " and " + std::to_string(s.max) + " inclusive";
+    return fail("argument must be between " + std::to_string(s.min) + " and " + std::to_string(s.max) + " inclusive");
   }
   return *v;
 }
@@ -253,13 +254,13 @@ void configSet(CommandContext& ctx) {
   }
   for (std::size_t i = 2; i < a.size(); i += 2) {
     const Setting* s = findSetting(a[i]);
-    auto fail = [&](std::string_view why) {
+    auto refuse = [&](std::string_view why) {
       ctx.reply.error("ERR CONFIG SET failed (possibly related to argument '" + std::string(a[i]) + "') - " +
                       std::string(why));
     };
-    if (s->format == Format::Protected) return fail("can't set protected config");
-    if (s->set == nullptr && s->setText == nullptr) return fail("can't set immutable config");
-    if (std::find(seen.begin(), seen.end(), s) != seen.end()) return fail("duplicate parameter");
+    if (s->format == Format::Protected) return refuse("can't set protected config");
+    if (s->set == nullptr && s->setText == nullptr) return refuse("can't set immutable config");
+    if (std::find(seen.begin(), seen.end(), s) != seen.end()) return refuse("duplicate parameter");
     seen.push_back(s);
   }
   for (std::size_t i = 2; i < a.size(); i += 2) {
@@ -269,12 +270,12 @@ void configSet(CommandContext& ctx) {
                       std::string(why));
     };
     if (s->setText != nullptr) {
-      if (std::string why = s->setText(next, a[i + 1]); !why.empty()) return refuse(why);
+      if (Status set = s->setText(next, a[i + 1]); !set) return refuse(set.error());
       continue;
     }
     auto value = parseValue(*s, a[i + 1], next);
-    if (auto* why = std::get_if<std::string>(&value)) return refuse(*why);
-    s->set(next, std::get<long long>(value));
+    if (!value) return refuse(value.error());
+    s->set(next, *value);
   }
   ctx.worker.applyConfig(next);
   ctx.reply.ok();

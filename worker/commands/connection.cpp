@@ -3,6 +3,7 @@
 
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
+#include "common/result/result.h"
 
 namespace keyloop::commands {
 
@@ -17,13 +18,12 @@ bool validClientName(std::string_view name) {
   return true;
 }
 
-// Returns the error line, or "" when the credentials are good. Like Redis's
-// default user: with no password configured any password is accepted.
-std::string_view checkCredentials(CommandContext& ctx, std::string_view user,
-                                  std::string_view password) {
+// Whether the credentials are good, as Redis's default user checks them:
+// with no password configured any password is accepted.
+Status checkCredentials(CommandContext& ctx, std::string_view user, std::string_view password) {
   const std::string& required = ctx.worker.config().requirePass;
-  if (user != "default") return kWrongPass;
-  if (!required.empty() && password != required) return kWrongPass;
+  if (user != "default") return fail(std::string(kWrongPass));
+  if (!required.empty() && password != required) return fail(std::string(kWrongPass));
   return {};
 }
 
@@ -68,8 +68,7 @@ void auth(CommandContext& ctx) {
         "Are you sure your configuration is correct?");
   }
   const std::string_view user = ctx.args.size() == 3 ? ctx.args[1] : "default";
-  std::string_view error = checkCredentials(ctx, user, ctx.args.back());
-  if (!error.empty()) return ctx.reply.error(error);
+  if (Status good = checkCredentials(ctx, user, ctx.args.back()); !good) return ctx.reply.error(good.error());
   ctx.client->setAuthenticated(true);
   ctx.reply.ok();
 }
@@ -103,8 +102,7 @@ void hello(CommandContext& ctx) {
     }
   }
   if (hasAuth) {
-    std::string_view error = checkCredentials(ctx, user, password);
-    if (!error.empty()) return ctx.reply.error(error);
+    if (Status good = checkCredentials(ctx, user, password); !good) return ctx.reply.error(good.error());
     ctx.client->setAuthenticated(true);
   }
   if (!ctx.client->authenticated()) {

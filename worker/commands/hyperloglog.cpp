@@ -79,8 +79,8 @@ void pfmerge(CommandContext& ctx) {
 }
 
 void pfselftest(CommandContext& ctx) {
-  const auto failure = hll::selfTest(sparseMaxBytes(ctx));
-  failure ? ctx.reply.error(*failure) : ctx.reply.ok();
+  const Status passed = hll::selfTest(sparseMaxBytes(ctx));
+  passed ? ctx.reply.ok() : ctx.reply.error(passed.error());
 }
 
 void pfdebug(CommandContext& ctx) {

@@ -20,6 +20,7 @@
 #include "common/config/version.h"
 #include "common/metrics/shared_metrics.h"
 #include "worker/execution/stats.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -92,10 +93,10 @@ class WorkerServices {
     return nullptr;
   }
   virtual bool scriptShouldStop() { return false; }
-  // "" when the running script was told to stop, else Redis's error.
-  virtual std::string killScript(bool eval) {
+  // The running script was told to stop, or Redis's error why not.
+  virtual Status killScript(bool eval) {
     (void)eval;
-    return "NOTBUSY No scripts in execution right now.";
+    return fail("NOTBUSY No scripts in execution right now.");
   }
 
   // Persistence (persistence.h): snapshots and SAVE/BGSAVE/SHUTDOWN (null:

@@ -1,4 +1,5 @@
 #include "worker/keyspace/hyperloglog.h"
+#include "common/result/result.h"
 
 #include <cmath>
 #include <cstring>
@@ -387,7 +388,7 @@ bool store(std::string& value, const Registers& max, bool dense, std::size_t spa
   return true;
 }
 
-std::optional<std::string> selfTest(std::size_t sparseMaxBytes) {
+Status selfTest(std::size_t sparseMaxBytes) {
   std::mt19937_64 rng(std::random_device{}());
   std::string dense(kDenseSize, '\0');
   Byte* registers = bytesOf(dense) + kHeader;
@@ -399,8 +400,8 @@ std::optional<std::string> selfTest(std::size_t sparseMaxBytes) {
     }
     for (long i = 0; i < kRegisters; ++i) {
       if (denseGet(registers, i) != expected[static_cast<std::size_t>(i)]) {
-        return "TESTFAILED Register " + std::to_string(i) + " should be " +
-               std::to_string(expected[static_cast<std::size_t>(i)]) + " but is " + std::to_string(denseGet(registers, i));
+        return fail("TESTFAILED Register " + std::to_string(i) + " should be " +
+               std::to_string(expected[static_cast<std::size_t>(i)]) + " but is " + std::to_string(denseGet(registers, i)));
       }
     }
   }
@@ -416,22 +417,22 @@ std::optional<std::string> selfTest(std::size_t sparseMaxBytes) {
     add(dense, bytes, sparseMaxBytes);
     add(sparse, bytes, sparseMaxBytes);
     if (j != checkpoint) continue;
-    if (j < sparseMaxBytes / 2 && isDense(sparse)) return std::string("TESTFAILED sparse encoding not used");
+    if (j < sparseMaxBytes / 2 && isDense(sparse)) return fail(std::string("TESTFAILED sparse encoding not used"));
     std::array<int, 64> denseHistogram{};
     for (long i = 0; i < kRegisters; ++i) ++denseHistogram[static_cast<std::size_t>(denseGet(registers, i))];
     const std::uint64_t denseCount = estimate(denseHistogram);
     bool changed = false;
     std::string sparseCopy = sparse;
     sparseCopy[15] = static_cast<char>(sparseCopy[15] | 0x80);  // count it, not a cached value
-    if (count(sparseCopy, changed) != denseCount) return std::string("TESTFAILED dense/sparse disagree");
+    if (count(sparseCopy, changed) != denseCount) return fail(std::string("TESTFAILED dense/sparse disagree"));
     const auto error = static_cast<std::uint64_t>(std::llabs(static_cast<long long>(checkpoint - denseCount)));
     const auto most = j == 10 ? 1 : static_cast<std::uint64_t>(std::ceil(relativeError * 6 * static_cast<double>(checkpoint)));
     if (error > most) {
-      return "TESTFAILED Too big error. card:" + std::to_string(checkpoint) + " abserr:" + std::to_string(error);
+      return fail("TESTFAILED Too big error. card:" + std::to_string(checkpoint) + " abserr:" + std::to_string(error));
     }
     checkpoint *= 10;
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace keyloop::hll

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result/result.h"
+
 namespace keyloop::hll {
 
 inline constexpr int kRegisters = 16384;
@@ -48,6 +50,6 @@ std::string describeSparse(std::string_view value);
 // PFSELFTEST, Redis's checks: registers keep what is set in them, and
 // dense and sparse counts agree and stay within six standard errors up to
 // ten million elements. The error text, or nullopt when all passed.
-std::optional<std::string> selfTest(std::size_t sparseMaxBytes);
+Status selfTest(std::size_t sparseMaxBytes);
 
 }  // namespace keyloop::hll

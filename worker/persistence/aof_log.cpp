@@ -62,12 +62,12 @@ void AofLog::setFsync(Fsync fsync) {
   if (fsync_ == Fsync::Always) startFsync();
 }
 
-std::string AofLog::open(const std::string& path, int slot, int workers) {
+Status AofLog::open(const std::string& path, int slot, int workers) {
   auto file = std::make_shared<File>();
   file->fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!file->fd) return "Can't open the append-only file " + path + ": " + std::strerror(errno);
+  if (!file->fd) return fail("Can't open the append-only file " + path + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(file->fd.get(), &st) != 0) return "Can't stat the append-only file " + path + ": " + std::strerror(errno);
+  if (::fstat(file->fd.get(), &st) != 0) return fail("Can't stat the append-only file " + path + ": " + std::strerror(errno));
   write();
   if (file_) unsynced_.push_back(file_);  // its last batches still get their fsync
   file_ = std::move(file);

@@ -48,6 +48,7 @@
 #include "common/metrics/shared_metrics.h"
 #include "worker/execution/change_feed.h"
 #include "worker/keyspace/store.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -71,7 +72,7 @@ class AofLog final : public FeedConsumer {
   // Appends to `path` (made if missing) from now on, as worker `slot` of
   // `workers`; what was pending goes to the previous file first. The
   // reason if it cannot be opened (then nothing changes).
-  std::string open(const std::string& path, int slot, int workers);
+  Status open(const std::string& path, int slot, int workers);
   // Writes what is pending and stops logging (its file is fsynced).
   void close();
   bool active() const { return file_ != nullptr; }

@@ -36,11 +36,11 @@ bool Persistence::logEstablished() const {
   return server_.config().persistence.aofEnabled && (status == nullptr || status->enabled.load());
 }
 
-std::optional<std::string> Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
+Status Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
   return logEstablished() ? loadLog(owns) : loadSnapshot(owns);
 }
 
-std::optional<std::string> Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+Status Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
                                                 bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired) {
   // The log's base keeps keys that have expired since: what the log did to
   // them after the base was written replays against them (as Redis loads
@@ -48,45 +48,44 @@ std::optional<std::string> Persistence::loadRdb(std::string_view bytes, const st
   rdb::LoadTarget target{server_.store(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true,
                          keepExpired ? 0 : unixMillis()};
   // Every worker loads the libraries: each has its own interpreter.
-  target.onLibrary = [this](std::string_view code) -> std::optional<std::string> {
-    std::string why;
-    server_.functions()->load(code, /*replace=*/true, why);
-    if (!why.empty()) return why;
-    return std::nullopt;
+  target.onLibrary = [this](std::string_view code) -> Status {
+    auto loaded = server_.functions()->load(code, /*replace=*/true);
+    if (!loaded) return fail(loaded.error());
+    return {};
   };
   // Worker 0 checks the checksum; the others parse the same bytes.
   target.verifyChecksum = slot_ == 0;
   rdb::LoadCounts counts;
-  if (auto failed = rdb::loadFile(bytes, target, counts)) return failed;
+  if (Status failed = rdb::loadFile(bytes, target, counts); !failed) return failed;
   loaded += counts.loaded;
   expired += counts.expired;
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Persistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
+Status Persistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
   const std::string path = server_.config().persistence.snapshotPath();
-  std::string error;
-  MappedFile file(path, error);
-  if (!error.empty()) return error;
-  if (!file.exists()) return std::nullopt;
+  auto file = MappedFile::open(path);
+  if (!file) return fail(file.error());
+  if (!file->exists()) return {};
   const TimePoint started = Clock::now();
   std::uint64_t loaded = 0, expired = 0;
-  if (auto failed = loadRdb(file.bytes(), owns, /*keepExpired=*/false, loaded, expired)) {
+  if (Status failed = loadRdb(file->bytes(), owns, /*keepExpired=*/false, loaded, expired); !failed) {
     server_.store().clear();
-    return "Short read or bad format loading " + path + ": " + *failed;
+    return fail("Short read or bad format loading " + path + ": " + failed.error());
   }
   server_.noteLoaded(loaded, expired);
   log_.notice("Worker %d: DB loaded from disk: %llu keys (%llu expired) in %.3f seconds", slot_,
               static_cast<unsigned long long>(loaded), static_cast<unsigned long long>(expired),
               std::chrono::duration<double>(Clock::now() - started).count());
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Persistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
+Status Persistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
   const PersistenceConfig& config = server_.config().persistence;
-  std::optional<aof::Manifest> manifest;
-  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
-  if (!manifest) return std::nullopt;  // the master makes it before any worker starts
+  auto read = aof::readManifest(config);
+  if (!read) return fail(read.error());
+  const std::optional<aof::Manifest>& manifest = *read;
+  if (!manifest) return {};  // the master makes it before any worker starts
   const TimePoint started = Clock::now();
   std::uint64_t loaded = 0, expired = 0;
   ReplayTarget target;
@@ -97,9 +96,9 @@ std::optional<std::string> Persistence::loadLog(const std::function<bool(std::st
   target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().replay(args, nowMs); };
   target.flushOwnedBy = [this](int slot, int workers) { flushOwnedBy(slot, workers); };
   ReplayCounts counts;
-  if (auto failed = replayLog(config, *manifest, target, counts)) {
+  if (Status replayed = replayLog(config, *manifest, target, counts); !replayed) {
     server_.store().clear();
-    return *failed;
+    return replayed;
   }
   if (counts.truncatedBytes > 0) {
     log_.warning("!!! Warning: short read while loading the AOF file of worker %d !!! AOF loaded anyway because "
@@ -109,7 +108,7 @@ std::optional<std::string> Persistence::loadLog(const std::function<bool(std::st
   log_.notice("Worker %d: DB loaded from append only file: %zu keys (%llu records of %llu batches run here) in %.3f seconds",
               slot_, server_.store().size(), static_cast<unsigned long long>(counts.applied),
               static_cast<unsigned long long>(counts.batches), std::chrono::duration<double>(Clock::now() - started).count());
-  return std::nullopt;
+  return {};
 }
 
 void Persistence::flushOwnedBy(int slot, int workers) {
@@ -125,24 +124,25 @@ void Persistence::flushOwnedBy(int slot, int workers) {
   for (const std::string& key : gone) server_.store().erase(key);
 }
 
-std::optional<std::string> Persistence::startLog(int workers) {
+Status Persistence::startLog(int workers) {
   const PersistenceConfig& config = server_.config().persistence;
-  if (!logEstablished()) return std::nullopt;  // a rewrite gives this worker its file (WriteSnapshot)
-  std::optional<aof::Manifest> manifest;
-  if (std::string error = aof::readManifest(config, manifest); !error.empty()) return error;
+  if (!logEstablished()) return {};  // a rewrite gives this worker its file (WriteSnapshot)
+  auto read = aof::readManifest(config);
+  if (!read) return fail(read.error());
+  const std::optional<aof::Manifest>& manifest = *read;
   const aof::FileEntry* file = manifest ? manifest->fileOf(slot_) : nullptr;
-  if (file == nullptr) return "the AOF manifest names no file for worker " + std::to_string(slot_);
+  if (file == nullptr) return fail("the AOF manifest names no file for worker " + std::to_string(slot_));
   return openLog(config.aofPath() + "/" + file->name, workers);
 }
 
-std::optional<std::string> Persistence::openLog(const std::string& path, int workers) {
+Status Persistence::openLog(const std::string& path, int workers) {
   const PersistenceConfig& config = server_.config().persistence;
   aof_.setFsync(AofLog::fsyncOf(config.aofFsync));
   if (metrics::AofStatus* status = server_.aofStatus()) aof_.setSequence(&status->sequence);
   aof_.setMetrics(&server_.workerMetrics());
-  if (std::string error = aof_.open(path, slot_, workers); !error.empty()) return error;
+  if (Status opened = aof_.open(path, slot_, workers); !opened) return opened;
   connectLog();
-  return std::nullopt;
+  return {};
 }
 
 void Persistence::connectLog() {
@@ -194,13 +194,17 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
     if (!write->logFile.empty()) {
       // A rewrite: what comes after this moment goes to the new file.
       const ring::Ring* ring = server_.ring();
-      if (auto failed = openLog(write->logFile, ring ? ring->workers() : 1)) log_.warning("%s", failed->c_str());
+      if (Status opened = openLog(write->logFile, ring ? ring->workers() : 1); !opened) {
+        log_.warning("%s", opened.error().c_str());
+      }
       if (std::exchange(holdingForRewrite_, false)) server_.dispatch().release();
     }
-    std::string error = snapshot_.start(write->path, std::move(libraries), [this, id](const Snapshot::Result& r) {
+    const Status started = snapshot_.start(write->path, std::move(libraries), [this, id](const Snapshot::Result& r) {
       if (tell_) tell_(ipc::SnapshotWritten{id, r.keys, r.expires, r.bytes, r.error});
     });
-    if (tell_) tell_(error.empty() ? ipc::ControlMessage(ipc::SnapshotBegun{id}) : ipc::SnapshotWritten{id, 0, 0, 0, error});
+    if (tell_) {
+      tell_(started ? ipc::ControlMessage(ipc::SnapshotBegun{id}) : ipc::SnapshotWritten{id, 0, 0, 0, started.error()});
+    }
   } else if (auto* hold = std::get_if<ipc::HoldWrites>(&message)) {
     holdForRewrite(hold->id);
   } else if (std::holds_alternative<ipc::DropSnapshot>(message)) {

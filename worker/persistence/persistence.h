@@ -27,6 +27,7 @@
 #include "common/ring/ring.h"
 #include "worker/persistence/aof_log.h"
 #include "worker/persistence/snapshot.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -52,10 +53,10 @@ class Persistence {
   }
   // The keys of the snapshot file that `owns` accepts go into the store;
   // the reason the file cannot be loaded, if so (no file: nothing to load).
-  std::optional<std::string> loadAtStart(const std::function<bool(std::string_view key)>& owns);
+  Status loadAtStart(const std::function<bool(std::string_view key)>& owns);
   // With the log on: appends to this worker's file of it (as worker
   // `slot` of `workers`); the reason if it cannot.
-  std::optional<std::string> startLog(int workers);
+  Status startLog(int workers);
   // Whether the log is on and its manifest names the files (not while
   // appendonly yes writes the first base).
   bool logEstablished() const;
@@ -76,13 +77,13 @@ class Persistence {
   struct Waiting {
     std::uint64_t clientId, place;
   };
-  std::optional<std::string> loadSnapshot(const std::function<bool(std::string_view key)>& owns);
-  std::optional<std::string> loadLog(const std::function<bool(std::string_view key)>& owns);
+  Status loadSnapshot(const std::function<bool(std::string_view key)>& owns);
+  Status loadLog(const std::function<bool(std::string_view key)>& owns);
   // persistence/rdb_file.h's loader over `bytes` into the store.
-  std::optional<std::string> loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+  Status loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
                                      bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired);
   void flushOwnedBy(int slot, int workers);
-  std::optional<std::string> openLog(const std::string& path, int workers);
+  Status openLog(const std::string& path, int workers);
   // Replies wait for the log, channel records follow it, expiries and
   // cross-worker runs are logged (aof_log.h).
   void connectLog();

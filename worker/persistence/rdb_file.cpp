@@ -24,14 +24,14 @@ class Loader {
   Loader(std::string_view file, LoadTarget& target, LoadCounts& counts)
       : file_(file), in_(file), target_(target), counts_(counts) {}
 
-  std::optional<std::string> run() {
-    if (in_.size() < 9 || in_.substr(0, 5) != "REDIS") return "not an RDB file (no REDIS signature)";
+  Status run() {
+    if (in_.size() < 9 || in_.substr(0, 5) != "REDIS") return fail("not an RDB file (no REDIS signature)");
     int version = 0;
     for (char c : in_.substr(5, 4)) {
-      if (c < '0' || c > '9') return "not an RDB file (bad version digits)";
+      if (c < '0' || c > '9') return fail("not an RDB file (bad version digits)");
       version = version * 10 + (c - '0');
     }
-    if (version < 1 || version > kVersion) return "can't handle RDB format version " + std::to_string(version);
+    if (version < 1 || version > kVersion) return fail("can't handle RDB format version " + std::to_string(version));
     in_.remove_prefix(9);
     std::int64_t expireAt = kNoExpiry;
     while (true) {
@@ -71,7 +71,9 @@ class Loader {
           const auto code = readRdbString(in_);
           if (!code) return at("a malformed function library");
           if (target_.onLibrary) {
-            if (auto error = target_.onLibrary(*code)) return at("a function library that does not load: " + *error);
+            if (Status loaded = target_.onLibrary(*code); !loaded) {
+              return at("a function library that does not load: " + loaded.error());
+            }
           }
           continue;
         }
@@ -79,14 +81,14 @@ class Loader {
         case kModuleAux: return at("module data (keyloop has no modules)");
         default: break;
       }
-      if (auto error = record(op, std::exchange(expireAt, kNoExpiry))) return error;
+      if (Status error = record(op, std::exchange(expireAt, kNoExpiry)); !error) return error;
     }
   }
 
  private:
   // One key's record, its type byte read: kept, skipped (expired, or
   // another worker's), or the reason the file is refused.
-  std::optional<std::string> record(unsigned char type, std::int64_t expireAt) {
+  Status record(unsigned char type, std::int64_t expireAt) {
     const auto key = readRdbString(in_);
     if (!key) return at("a malformed key");
     ++keyIndex_;
@@ -94,34 +96,34 @@ class Loader {
     if (expired || !target_.owns(*key)) {
       if (!skipValueOfType(type, in_)) return failure(type, *key);
       ++(expired ? counts_.expired : counts_.notOurs);
-      return std::nullopt;
+      return {};
     }
     if (target_.store.find(*key, 0) != nullptr) return at("the key '" + *key + "' twice");
     Store::Entry* e = readValueOfType(type, in_, target_.store, *key, target_.limits);
     if (e == nullptr) return failure(type, *key);
     if (expireAt != kNoExpiry) target_.store.setExpire(e, expireAt);
     ++counts_.loaded;
-    return std::nullopt;
+    return {};
   }
 
-  std::optional<std::string> failure(unsigned char type, const std::string& key) {
+  Status failure(unsigned char type, const std::string& key) {
     if (!knownType(type)) return at("key '" + key + "' holds " + typeName(type) + ", which keyloop cannot hold");
     return at("a malformed or cut-off value of key '" + key + "'");
   }
 
-  std::optional<std::string> checksum(int version) {
-    if (version < 5) return std::nullopt;  // no checksum before RDB 5
+  Status checksum(int version) {
+    if (version < 5) return {};  // no checksum before RDB 5
     if (in_.size() < 8) return at("a cut-off checksum (truncated)");
     const std::uint64_t stored = littleEndian(in_, 0, 8);
-    if (stored == 0 || !target_.verifyChecksum) return std::nullopt;  // Redis writes 0 with rdbchecksum no
+    if (stored == 0 || !target_.verifyChecksum) return {};  // Redis writes 0 with rdbchecksum no
     const std::uint64_t actual = crc64(0, file_.substr(0, file_.size() - in_.size()));
-    if (actual != stored) return std::string("wrong RDB checksum: the file is damaged");
-    return std::nullopt;
+    if (actual != stored) return fail("wrong RDB checksum: the file is damaged");
+    return {};
   }
 
-  std::string at(const std::string& what) const {
-    return what + " at byte " + std::to_string(file_.size() - in_.size()) + " (after " + std::to_string(keyIndex_) +
-           " keys)";
+  Failure at(const std::string& what) const {
+    return fail(what + " at byte " + std::to_string(file_.size() - in_.size()) + " (after " +
+                std::to_string(keyIndex_) + " keys)");
   }
 
   std::string_view file_, in_;
@@ -145,7 +147,7 @@ void appendFunctionLibrary(std::string& out, std::string_view code) {
   appendRdbString(out, code);
 }
 
-std::optional<std::string> loadFile(std::string_view file, LoadTarget& target, LoadCounts& counts) {
+Status loadFile(std::string_view file, LoadTarget& target, LoadCounts& counts) {
   return Loader(file, target, counts).run();
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "worker/persistence/value_codec.h"
+#include "common/result/result.h"
 
 namespace keyloop::rdb {
 
@@ -33,7 +34,7 @@ struct LoadTarget {
   Limits limits;
   std::function<bool(std::string_view key)> owns;  // keys this worker keeps
   // A library's code; an error (Redis's text) refuses the file.
-  std::function<std::optional<std::string>(std::string_view code)> onLibrary;
+  std::function<Status(std::string_view code)> onLibrary;
   bool verifyChecksum = true;
   std::int64_t nowMs = 0;  // keys expired by then are not loaded (as a Redis master does)
 };
@@ -43,6 +44,6 @@ struct LoadCounts {
 };
 
 // Loads `file` (its whole bytes); the reason it cannot, if so.
-std::optional<std::string> loadFile(std::string_view file, LoadTarget& target, LoadCounts& counts);
+Status loadFile(std::string_view file, LoadTarget& target, LoadCounts& counts);
 
 }  // namespace keyloop::rdb

@@ -22,14 +22,14 @@ using aof::Batch;
 using aof::LogFile;
 
 // The records of one batch, run where they belong.
-std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& target,
+Status applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& target,
                                       ReplayCounts& counts) {
   std::string_view records = file.map->bytes().substr(b.begin, b.end - b.begin);
   resp::RequestParser parser;
   const std::int64_t nowMs = b.ms > 0 ? b.ms : unixMillis();
   while (!records.empty()) {
     if (records[0] != '*' || parser.parse(records) != resp::ParseStatus::Complete) {
-      return "Bad file format reading the append only file " + file.name;
+      return fail("Bad file format reading the append only file " + file.name);
     }
     const std::vector<std::string_view> args = parser.args();
     records.remove_prefix(parser.consumed());
@@ -37,7 +37,7 @@ std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const
     ++counts.records;
     const ResolvedCommand command = resolveCommand(args);
     if (command.spec == nullptr) {
-      return "Unknown command '" + std::string(args[0]) + "' reading the append only file " + file.name;
+      return fail("Unknown command '" + std::string(args[0]) + "' reading the append only file " + file.name);
     }
     const CommandSpec& spec = *command.spec;
     if (spec.handler == nullptr) continue;  // MULTI, EXEC, SELECT: the blocks are whole batches
@@ -53,39 +53,38 @@ std::optional<std::string> applyBatch(const Batch& b, const LogFile& file, const
       ++counts.applied;
     }
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
 
-std::optional<std::string> replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
+Status replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
                                      const ReplayTarget& target, ReplayCounts& counts) {
   const std::string dir = config.aofPath() + "/";
   if (manifest.base) {
     const std::string path = dir + manifest.base->name;
     if (path.size() < 4 || path.substr(path.size() - 4) != ".rdb") {
-      return "The AOF base " + manifest.base->name + " is not an RDB file (keyloop reads only an RDB base)";
+      return fail("The AOF base " + manifest.base->name + " is not an RDB file (keyloop reads only an RDB base)");
     }
-    std::string error;
-    MappedFile base(path, error);
-    if (!error.empty()) return error;
-    if (!base.exists()) return "The AOF base " + path + " is missing";
-    if (auto failed = target.loadBase(base.bytes())) return "Bad file format reading the AOF base " + path + ": " + *failed;
+    auto base = MappedFile::open(path);
+    if (!base) return fail(base.error());
+    if (!base->exists()) return fail("The AOF base " + path + " is missing");
+    if (Status failed = target.loadBase(base->bytes()); !failed) return fail("Bad file format reading the AOF base " + path + ": " + failed.error());
   }
   std::vector<LogFile> files;
   std::vector<Batch> batches;
   for (const aof::FileEntry& entry : manifest.incremental) {
     LogFile& f = files.emplace_back(LogFile{entry.name, nullptr, 0});
-    std::string error;
-    f.map = std::make_unique<MappedFile>(dir + entry.name, error);
-    if (!error.empty()) return error;
-    if (!f.map->exists()) return "The append only file " + dir + entry.name + " is missing";
-    if (auto bad = aof::scanFile(files.size() - 1, f, batches)) return bad;
+    auto mapped = MappedFile::open(dir + entry.name);
+    if (!mapped) return fail(mapped.error());
+    f.map = std::make_unique<MappedFile>(std::move(*mapped));
+    if (!f.map->exists()) return fail("The append only file " + dir + entry.name + " is missing");
+    if (Status bad = aof::scanFile(files.size() - 1, f, batches); !bad) return bad;
   }
   std::stable_sort(batches.begin(), batches.end(), [](const Batch& a, const Batch& b) { return a.seq < b.seq; });
   counts.batches = batches.size();
   for (const Batch& b : batches) {
-    if (auto bad = applyBatch(b, files[b.file], target, counts)) return bad;
+    if (Status bad = applyBatch(b, files[b.file], target, counts); !bad) return bad;
   }
   // A cut-short tail: dropped; this worker's own file loses it for good.
   const aof::FileEntry* own = manifest.fileOf(target.self);
@@ -93,16 +92,16 @@ std::optional<std::string> replayLog(const PersistenceConfig& config, const aof:
     const std::size_t cut = files[i].map->bytes().size() - files[i].whole;
     if (cut == 0 || own == nullptr || files[i].name != own->name) continue;
     if (!target.loadTruncated) {
-      return "Unexpected end of file reading the append only file " + files[i].name +
+      return fail("Unexpected end of file reading the append only file " + files[i].name +
              ". You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. "
-             "2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.";
+             "2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.");
     }
     if (::truncate((dir + files[i].name).c_str(), static_cast<off_t>(files[i].whole)) != 0) {
-      return "Can't truncate the append only file " + files[i].name + ": " + std::strerror(errno);
+      return fail("Can't truncate the append only file " + files[i].name + ": " + std::strerror(errno));
     }
     counts.truncatedBytes += cut;
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace keyloop

@@ -25,6 +25,7 @@
 
 #include "common/config/config.h"
 #include "common/aof/manifest.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -32,7 +33,7 @@ struct ReplayTarget {
   int self = 0;
   std::function<bool(std::string_view key)> owns;
   // Loads the base's keys (an RDB file's bytes); the reason if it cannot.
-  std::function<std::optional<std::string>(std::string_view rdb)> loadBase;
+  std::function<Status(std::string_view rdb)> loadBase;
   // Runs a record against the store as of `nowMs` (when it was logged).
   std::function<void(std::span<const std::string_view> args, std::int64_t nowMs)> run;
   // Removes this worker's keys that worker `slot` of `workers` owned.
@@ -45,7 +46,7 @@ struct ReplayCounts {
 };
 
 // The reason the log cannot be loaded, if so.
-std::optional<std::string> replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
-                                     const ReplayTarget& target, ReplayCounts& counts);
+Status replayLog(const PersistenceConfig& config, const aof::Manifest& manifest, const ReplayTarget& target,
+                 ReplayCounts& counts);
 
 }  // namespace keyloop

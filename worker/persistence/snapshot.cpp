@@ -28,14 +28,15 @@ struct Snapshot::Writer {
     std::lock_guard lock(mutex);
     if (error.empty()) error = what;
   }
-  std::string firstError() {
+  Status outcome() {
     std::lock_guard lock(mutex);
-    return error;
+    if (error.empty()) return {};
+    return keyloop::fail(error);
   }
   // At its own offset: buffers written by several pool threads at once
   // land in the order they were made.
   void write(std::string_view bytes, off_t at) {
-    if (!firstError().empty()) return;
+    if (!outcome()) return;
     if (!writeAll(fd.get(), bytes, at)) fail(std::string("write: ") + std::strerror(errno));
   }
 };
@@ -44,10 +45,10 @@ Snapshot::Snapshot(Loop& loop, Store& store, ThreadPool& pool) : loop_(loop), st
 
 Snapshot::~Snapshot() = default;
 
-std::string Snapshot::start(const std::string& path, std::string prefix, Done done) {
-  if (active()) return "a snapshot is already being written";
+Status Snapshot::start(const std::string& path, std::string prefix, Done done) {
+  if (active()) return fail("a snapshot is already being written");
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return path + ": " + std::strerror(errno);
+  if (!fd) return fail(path + ": " + std::strerror(errno));
   writer_ = std::make_shared<Writer>();
   writer_->fd = std::move(fd);
   path_ = path;
@@ -112,18 +113,18 @@ void Snapshot::flushBuffer() {
       [this, writer] {
         if (writer != writer_) return;  // an abandoned snapshot's write
         --inFlight_;
-        if (std::string error = writer->firstError(); !error.empty()) return finish(error);
+        if (Status written = writer->outcome(); !written) return finish(written);
         if (walked_ && inFlight_ == 0) return finish({});  // the last buffer was made: all are written
         if (!walked_ && !walk_.active()) walk_.start([this] { step(); });
       });
 }
 
-void Snapshot::finish(const std::string& error) {
+void Snapshot::finish(const Status& outcome) {
   if (!active()) return;
-  if (!error.empty()) store_.markAllSaved();
+  if (!outcome) store_.markAllSaved();
   walk_.stop();
   writer_.reset();
-  result_.error = error;
+  result_.error = outcome ? std::string() : outcome.error();
   Done done = std::move(done_);
   done_ = nullptr;
   done(result_);

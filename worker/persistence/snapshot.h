@@ -26,6 +26,7 @@
 #include "common/loop/thread_pool.h"
 #include "common/loop/unique_fd.h"
 #include "worker/keyspace/store.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -43,7 +44,7 @@ class Snapshot {
   // Creates `path` and begins; `prefix` goes first (the function
   // libraries). An error (the file cannot be made) is the reason; else
   // done() runs once the part is written, or failed.
-  std::string start(const std::string& path, std::string prefix, Done done);
+  Status start(const std::string& path, std::string prefix, Done done);
   bool active() const { return done_ != nullptr; }
   // Before a write changes `key`.
   void preserve(std::string_view key);
@@ -60,7 +61,7 @@ class Snapshot {
   bool walkSlice();
   void save(Store::Entry* e);
   void flushBuffer();
-  void finish(const std::string& error);
+  void finish(const Status& outcome);
 
   Loop& loop_;
   Store& store_;

@@ -21,10 +21,10 @@ struct Metadata {
 };
 
 // Redis's functionExtractLibMetaData: "#!<engine> name=<library>".
-std::string parseMetadata(std::string_view code, Metadata& md) {
-  if (code.substr(0, 2) != "#!") return "ERR Missing library metadata";
+Status parseMetadata(std::string_view code, Metadata& md) {
+  if (code.substr(0, 2) != "#!") return fail("ERR Missing library metadata");
   const std::size_t end = code.find('\n');
-  if (end == std::string_view::npos) return "ERR Invalid library metadata";
+  if (end == std::string_view::npos) return fail("ERR Invalid library metadata");
   md.codeAt = end;
   // Split as sdssplitargs does: spaces apart, quotes ("..." or '...')
   // grouping and dropped.
@@ -41,22 +41,22 @@ std::string parseMetadata(std::string_view code, Metadata& md) {
       else if (c == quote) quote = 0;
       else part += c;
     }
-    if (quote != 0) return "ERR Invalid library metadata";
+    if (quote != 0) return fail("ERR Invalid library metadata");
     parts.push_back(std::move(part));
   }
-  if (parts.empty()) return "ERR Invalid library metadata";
+  if (parts.empty()) return fail("ERR Invalid library metadata");
   md.engine = parts[0].substr(2);
   bool named = false;
   for (std::size_t i = 1; i < parts.size(); ++i) {
     if (parts[i].size() >= 5 && equalsIgnoreCase(parts[i].substr(0, 5), "name=")) {
-      if (named) return "ERR Invalid metadata value, name argument was given multiple times";
+      if (named) return fail("ERR Invalid metadata value, name argument was given multiple times");
       md.name = parts[i].substr(5);
       named = true;
       continue;
     }
-    return "ERR Invalid metadata value given: " + std::string(parts[i]);
+    return fail("ERR Invalid metadata value given: " + std::string(parts[i]));
   }
-  if (!named) return "ERR Library name was not given";
+  if (!named) return fail("ERR Library name was not given");
   return {};
 }
 
@@ -76,38 +76,23 @@ bool FunctionLibraries::NoCase::operator()(std::string_view a, std::string_view 
   });
 }
 
-std::string FunctionLibraries::load(std::string_view code, bool replace, std::string& error) {
+Result<std::string> FunctionLibraries::load(std::string_view code, bool replace) {
   Metadata md;
-  error = parseMetadata(code, md);
-  if (!error.empty()) return {};
-  if (!validName(md.name)) {
-    error = kBadName;
-    return {};
-  }
-  if (!equalsIgnoreCase(md.engine, "lua")) {
-    error = "ERR Engine '" + md.engine + "' not found";
-    return {};
-  }
-  if (libraries_.contains(md.name) && !replace) {
-    error = "ERR Library '" + md.name + "' already exists";
-    return {};
-  }
+  if (Status parsed = parseMetadata(code, md); !parsed) return fail(parsed.error());
+  if (!validName(md.name)) return fail(std::string(kBadName));
+  if (!equalsIgnoreCase(md.engine, "lua")) return fail("ERR Engine '" + md.engine + "' not found");
+  if (libraries_.contains(md.name) && !replace) return fail("ERR Library '" + md.name + "' already exists");
   std::vector<LuaEngine::Registered> registered;
-  error = engine_.loadLibrary(code.substr(md.codeAt), registered);
-  if (!error.empty()) return {};
+  if (Status loaded = engine_.loadLibrary(code.substr(md.codeAt), registered); !loaded) return fail(loaded.error());
   auto drop = [&] {
     for (const auto& f : registered) engine_.release(f.ref);
   };
-  if (registered.empty()) {
-    error = "ERR No functions registered";
-    return {};
-  }
+  if (registered.empty()) return fail("ERR No functions registered");
   for (const auto& f : registered) {
     auto it = functions_.find(f.name);
     if (it != functions_.end() && it->second.library != md.name) {
-      error = "ERR Function " + f.name + " already exists";
       drop();
-      return {};
+      return fail("ERR Function " + f.name + " already exists");
     }
   }
   unlink(md.name);
@@ -197,10 +182,9 @@ void functionLoad(CommandContext& ctx) {
     replace = true;
   }
   if (at >= ctx.args.size()) return ctx.reply.error("ERR Function code is missing");
-  std::string error;
-  const std::string name = libraries->load(ctx.args[at], replace, error);
-  if (!error.empty()) return ctx.reply.error(error);
-  ctx.reply.bulk(name);
+  const auto name = libraries->load(ctx.args[at], replace);
+  if (!name) return ctx.reply.error(name.error());
+  ctx.reply.bulk(*name);
 }
 
 void functionDelete(CommandContext& ctx) {
@@ -305,16 +289,14 @@ void functionRestore(CommandContext& ctx) {
   if (policy == Policy::Append) {
     for (const std::string& code : codes) {
       Metadata md;
-      if (parseMetadata(code, md).empty() && libraries->libraries().contains(md.name)) {
+      if (parseMetadata(code, md) && libraries->libraries().contains(md.name)) {
         return ctx.reply.error("ERR Library " + md.name + " already exists");
       }
     }
   }
   if (policy == Policy::Flush) libraries->flush();
   for (const std::string& code : codes) {
-    std::string error;
-    libraries->load(code, policy != Policy::Append, error);
-    if (!error.empty()) return ctx.reply.error(error);
+    if (auto loaded = libraries->load(code, policy != Policy::Append); !loaded) return ctx.reply.error(loaded.error());
   }
   ctx.reply.ok();
 }

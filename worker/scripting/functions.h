@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "worker/scripting/lua_engine.h"
+#include "common/result/result.h"
 
 namespace keyloop {
 
@@ -40,7 +41,7 @@ class FunctionLibraries {
   FunctionLibraries() : engine_(LuaEngine::Mode::Functions) {}
 
   // FUNCTION LOAD: the library's name, or Redis's error (after "-").
-  std::string load(std::string_view code, bool replace, std::string& error);
+  Result<std::string> load(std::string_view code, bool replace);
   bool remove(std::string_view library);
   void flush();
   const Function* find(std::string_view name) const;

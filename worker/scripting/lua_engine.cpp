@@ -252,15 +252,14 @@ const std::string* LuaEngine::body(std::string_view sha) const {
   return it == bodies_.end() ? nullptr : &it->second;
 }
 
-std::string LuaEngine::load(const std::string& sha, std::string_view body) {
+Status LuaEngine::load(const std::string& sha, std::string_view body) {
   if (has(sha)) return {};
   const lua::Shebang shebang = lua::parseShebang(body);
-  if (!shebang.error.empty()) return "ERR " + shebang.error;
+  if (!shebang.error.empty()) return fail("ERR " + shebang.error);
   // The shebang line goes, its line feed stays: line numbers still match.
   const std::string_view code = body.substr(shebang.length);
   if (luaL_loadbuffer(lua_, code.data(), code.size(), "@user_script") != 0) {
-    std::string error = "ERR Error compiling script (new function): ";
-    error += lua_tostring(lua_, -1);
+    Failure error = fail(std::string("ERR Error compiling script (new function): ") + lua_tostring(lua_, -1));
     lua_pop(lua_, 1);
     return error;
   }
@@ -339,11 +338,10 @@ void LuaEngine::finishRun(bool failed, const lua::RunState& state, resp::Reply& 
   lua::setRunState(L, nullptr);
 }
 
-std::string LuaEngine::loadLibrary(std::string_view code, std::vector<Registered>& registered) {
+Status LuaEngine::loadLibrary(std::string_view code, std::vector<Registered>& registered) {
   lua_State* L = lua_;
   if (luaL_loadbuffer(L, code.data(), code.size(), "@user_function") != 0) {
-    std::string error = "ERR Error compiling function: ";
-    error += lua_tostring(L, -1);
+    Failure error = fail(std::string("ERR Error compiling function: ") + lua_tostring(L, -1));
     lua_settop(L, 0);
     return error;
   }
@@ -353,7 +351,7 @@ std::string LuaEngine::loadLibrary(std::string_view code, std::vector<Registered
   lua_getfield(L, LUA_REGISTRYINDEX, kLibraryApi);
   lua_setfield(L, LUA_REGISTRYINDEX, kApi);
   lua_sethook(L, loadHook, LUA_MASKCOUNT, kHookInstructions);
-  std::string error;
+  Status outcome;
   if (lua_pcall(L, 0, 0, 0) != 0) {
     std::string message;
     if (lua_istable(L, -1)) {
@@ -363,7 +361,7 @@ std::string LuaEngine::loadLibrary(std::string_view code, std::vector<Registered
     } else if (lua_isstring(L, -1)) {
       message = std::string("ERR ") + lua_tostring(L, -1);
     }
-    error = "ERR Error registering functions: " + message;
+    outcome = fail("ERR Error registering functions: " + message);
     for (const Registered& f : registered) luaL_unref(L, LUA_REGISTRYINDEX, f.ref);
     registered.clear();
   }
@@ -373,7 +371,7 @@ std::string LuaEngine::loadLibrary(std::string_view code, std::vector<Registered
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, kLoadKey);
   lua_settop(L, 0);
-  return error;
+  return outcome;
 }
 
 void LuaEngine::release(int ref) { luaL_unref(lua_, LUA_REGISTRYINDEX, ref); }

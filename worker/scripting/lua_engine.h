@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/resp/reply.h"
+#include "common/result/result.h"
 
 struct lua_State;
 
@@ -57,9 +58,9 @@ class LuaEngine {
   // ("Script killed by user with SCRIPT KILL...").
   using Poll = std::function<bool()>;
 
-  // Compiles `body`; returns Redis's error (without the leading '-'), or
-  // nothing when the script is ready under `sha` (also if it already was).
-  std::string load(const std::string& sha, std::string_view body);
+  // Compiles `body`: ready under `sha` (also if it already was), or
+  // Redis's error (without the leading '-').
+  Status load(const std::string& sha, std::string_view body);
   bool has(std::string_view sha) const { return bodies_.contains(sha); }
   // The script's shebang flags (lua_convert.h: kCompatible without one).
   std::uint32_t flags(std::string_view sha) const;
@@ -87,7 +88,7 @@ class LuaEngine {
   };
   // Runs a library's code (after its shebang line, whose line feed it
   // keeps); the functions it registered, or Redis's error.
-  std::string loadLibrary(std::string_view code, std::vector<Registered>& registered);
+  Status loadLibrary(std::string_view code, std::vector<Registered>& registered);
   // Calls a registered function with (keys, args).
   void call(int ref, const Run& run, resp::Reply& reply);
   void release(int ref);

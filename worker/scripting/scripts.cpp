@@ -91,8 +91,8 @@ bool flagsAllowOrReply(CommandContext& ctx, std::uint32_t flags, bool readOnlyCo
 }
 
 void replyKill(CommandContext& ctx, bool eval) {
-  const std::string error = ctx.worker.killScript(eval);
-  error.empty() ? ctx.reply.ok() : ctx.reply.error(error);
+  const Status killed = ctx.worker.killScript(eval);
+  killed ? ctx.reply.ok() : ctx.reply.error(killed.error());
 }
 
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
@@ -125,8 +125,7 @@ void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
   } else {
     sha = sha1Hex(ctx.args[1]);
     if (!engine->has(sha)) {
-      const std::string error = engine->load(sha, ctx.args[1]);
-      if (!error.empty()) return ctx.reply.error(error);
+      if (Status loaded = engine->load(sha, ctx.args[1]); !loaded) return ctx.reply.error(loaded.error());
       ctx.worker.postToPeers(peer::encode(peer::ScriptLoad{ctx.args[1]}).args());
     }
   }
@@ -149,14 +148,14 @@ void scriptLoad(CommandContext& ctx) {
   LuaEngine* engine = ctx.worker.lua();
   if (engine == nullptr) return ctx.reply.error("ERR scripting is not available");
   const std::string sha = sha1Hex(ctx.args[2]);
-  const std::string error = engine->load(sha, ctx.args[2]);
-  if (!error.empty()) return ctx.reply.error(error);
+  if (Status loaded = engine->load(sha, ctx.args[2]); !loaded) return ctx.reply.error(loaded.error());
   ctx.reply.bulk(sha);
 }
 
 void loadScriptHere(CommandContext& ctx) {
   const auto load = peer::decodeScriptLoad(ctx.args);
-  if (LuaEngine* engine = ctx.worker.lua(); engine != nullptr && load) engine->load(sha1Hex(load->body), load->body);
+  // A script that compiled on its first worker compiles here too.
+  if (LuaEngine* engine = ctx.worker.lua(); engine != nullptr && load) (void)engine->load(sha1Hex(load->body), load->body);
 }
 
 void scriptExists(CommandContext& ctx) {

@@ -65,7 +65,8 @@ std::optional<std::string> load(std::string_view file, Store& into, bool checksu
                                 std::function<bool(std::string_view)> owns = [](std::string_view) { return true; }) {
   rdb::LoadTarget target{into, kLimits, std::move(owns), nullptr, checksum, 1'000};
   rdb::LoadCounts counts;
-  return rdb::loadFile(file, target, counts);
+  const Status loaded = rdb::loadFile(file, target, counts);
+  return loaded ? std::nullopt : std::optional<std::string>(loaded.error());
 }
 
 TEST(RdbFile, LoadsBackWhatItSavedAndKeepsOnlyTheKeysAskedFor) {

@@ -20,14 +20,14 @@ namespace {
 // The tests' channels: a refusal here is a broken test machine, not a test result.
 std::unique_ptr<ChannelMemory> newChannel(std::size_t capacity = 1 << 20) {
   auto made = ChannelMemory::create(capacity);
-  if (auto* error = std::get_if<std::string>(&made)) ADD_FAILURE() << *error;
-  return std::move(std::get<std::unique_ptr<ChannelMemory>>(made));
+  if (!made) ADD_FAILURE() << made.error();
+  return std::move(*made);
 }
 
 std::pair<UniqueFd, UniqueFd> newControlPair() {
   auto made = makeControlPair();
-  if (auto* error = std::get_if<std::string>(&made)) ADD_FAILURE() << *error;
-  return std::move(std::get<std::pair<UniqueFd, UniqueFd>>(made));
+  if (!made) ADD_FAILURE() << made.error();
+  return std::move(*made);
 }
 
 std::string recordFor(int i) { return "record-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 300), 'x'); }
@@ -277,8 +277,8 @@ TEST(Channel, ChannelsMadeLaterReachARunningChildOverItsControlSocket) {
     if (!m || m->bytes != "link" || m->fds.size() != 6) ::_exit(3);
     auto in = ChannelMemory::attach(std::move(m->fds[0]), std::move(m->fds[1]), std::move(m->fds[2]));
     auto out = ChannelMemory::attach(std::move(m->fds[3]), std::move(m->fds[4]), std::move(m->fds[5]));
-    if (in.index() != 0 || out.index() != 0) ::_exit(4);
-    echoUntilQuit(*std::get<0>(in), *std::get<0>(out));
+    if (!in || !out) ::_exit(4);
+    echoUntilQuit(**in, **out);
   }
   childEnd.reset();
   auto toChildChannel = newChannel(), toParentChannel = newChannel();  // made after the fork
@@ -306,11 +306,11 @@ TEST(Channel, ExhaustedDescriptorsAreAnErrorValue) {
   auto pair = makeControlPair();
   filler.clear();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
-  ASSERT_TRUE(std::holds_alternative<std::string>(channel));
-  EXPECT_NE(std::get<std::string>(channel).find("Too many open files"), std::string::npos) << std::get<std::string>(channel);
-  ASSERT_TRUE(std::holds_alternative<std::string>(pair));
-  EXPECT_NE(std::get<std::string>(pair).find("socketpair"), std::string::npos);
-  EXPECT_TRUE(std::holds_alternative<std::unique_ptr<ChannelMemory>>(ChannelMemory::create()));  // room again
+  ASSERT_TRUE(!channel.ok());
+  EXPECT_NE(channel.error().find("Too many open files"), std::string::npos) << channel.error();
+  ASSERT_TRUE(!pair.ok());
+  EXPECT_NE(pair.error().find("socketpair"), std::string::npos);
+  EXPECT_TRUE(ChannelMemory::create().ok());  // room again
 }
 
 TEST(Control, ReportsAClosedPeerAndNoMessage) {
