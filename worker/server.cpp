@@ -30,6 +30,7 @@ Server::Server(Loop& loop, Config config, Log& log)
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });
   dispatch_.setBlocking(&blocking_);
+  dispatch_.setSessions(&sessions_);
   applyMemoryLimit();
 }
 

@@ -24,7 +24,8 @@
 #include "worker/connection/connections.h"
 #include "worker/dispatch/dispatch.h"
 #include "worker/routing/key_locks.h"
-#include "worker/persistence/persistence.h"
+#include "worker/session/sessions.h"
+#include "worker/worker_persistence.h"
 #include "worker/session/pubsub.h"
 #include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
@@ -93,7 +94,7 @@ class Server final : public WorkerServices {
   const ScriptCall* runningScript(long long* ms) const override;
   bool scriptShouldStop() override;
   Status killScript(bool eval) override;
-  Persistence* persistence() override { return &persistence_; }
+  WorkerPersistence* persistence() override { return &persistence_; }
   const metrics::SnapshotStatus* snapshotStatus() const override { return stats_.snapshotStatus(); }
   metrics::AofStatus* aofStatus() const override { return stats_.aofStatus(); }
   metrics::WorkerMetrics& workerMetrics() { return stats_.metrics(); }
@@ -116,6 +117,7 @@ class Server final : public WorkerServices {
   // Dispatch before Connections: clients (in Connections) go first, and
   // their waits (Blocking) after them.
   Dispatch dispatch_;
+  Sessions sessions_{dispatch_};  // before Connections: clients leave through it
   Blocking blocking_;
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
   LuaEngine lua_;
@@ -128,7 +130,7 @@ class Server final : public WorkerServices {
   Connections connections_;
   Timer expireTimer_;
   ThreadPool threadPool_;
-  Persistence persistence_{*this, log_};  // after the pool: its snapshot writes through it
+  WorkerPersistence persistence_{*this, log_};  // after the pool: its snapshot writes through it
   TimePoint startedAt_;
   std::uint16_t port_ = 0;
   std::uint64_t loadedKeys_ = 0, loadExpiredKeys_ = 0;

@@ -9,7 +9,7 @@
 
 #include "common/ipc/control.h"
 #include "common/ipc/messages.h"
-#include "worker/routing/migration.h"
+#include "worker/migration.h"
 #include "worker/server.h"
 
 namespace keyloop {

@@ -12,7 +12,7 @@
 // Channel records travel on the shared-memory rings between workers
 // (channel.h): requests and replies on every forwarded command (hot path:
 // appended into a reused buffer, parsed in place, no allocation), and the
-// records of a reload's key hand-over (worker/routing/migration.h).
+// records of a reload's key hand-over (worker/migration.h).
 #pragma once
 
 #include <cstdint>

@@ -15,8 +15,6 @@
 #include "worker/persistence/persistence.h"
 #include "worker/execution/keyspace_events.h"
 #include "worker/keyspace/store.h"
-#include "worker/session/pubsub.h"
-#include "worker/session/transaction.h"
 #include "worker/execution/worker_services.h"
 #include "worker/execution/worker_stats.h"
 #include "worker/dispatch/write_observers.h"
@@ -94,8 +92,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
              !(command.spec->flags & kSubscribedOk)) {
     reply.error("ERR Can't execute '" + command.fullName() +
                 "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
-  } else if (session.inMulti && !(command.spec->flags & kRunsInMulti)) {
-    transaction::queue(client, command, args);
+  } else if (session.inMulti && !(command.spec->flags & kRunsInMulti) && sessions_ != nullptr) {
+    sessions_->queue(client, command, args);
   } else {
     const CommandSpec& spec = *command.spec;
     client.setLastCommand(command.topLevel, command.spec);
@@ -129,9 +127,9 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       reply.buffer().resize(replyStart);
       while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
       reply.error("EXECABORT Transaction discarded because of: " + reason);
-      transaction::forget(*this, client);
-    } else {
-      transaction::refused(client);
+      if (sessions_ != nullptr) sessions_->endTransaction(client);
+    } else if (sessions_ != nullptr) {
+      sessions_->refused(client);
     }
   }
   countError(command, reply.buffer(), replyStart, ran);
@@ -354,15 +352,14 @@ AofLog* Dispatch::appendLog() {
 }
 
 void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {
-  pubsub::adopt(*this, client, subscriptions);
+  if (sessions_ != nullptr) sessions_->resubscribe(client, subscriptions);
 }
 
 bool Dispatch::blocked(std::uint64_t clientId) const { return blocking_ && blocking_->blocks(clientId); }
 
 void Dispatch::clientGone(std::uint64_t clientId) {
   if (Client* client = connections_.find(clientId)) {
-    transaction::forget(*this, *client);
-    pubsub::forget(*this, *client);
+    if (sessions_ != nullptr) sessions_->clientGone(*client);
   }
   if (blocking_) blocking_->clientGone(clientId);
 }

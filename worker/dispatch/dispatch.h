@@ -43,12 +43,31 @@ struct CommandContext;
 struct CommandSpec;
 struct ResolvedCommand;
 
+// What Dispatch asks of the session layer above it (session/sessions.h:
+// MULTI's queue, subscriptions), which the worker registers.
+class SessionLayer {
+ public:
+  virtual ~SessionLayer() = default;
+  // Inside MULTI: queues the request (+QUEUED).
+  virtual void queue(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args) = 0;
+  // A request refused while MULTI is open: EXEC will abort.
+  virtual void refused(Client& client) = 0;
+  // The transaction ends with its watches (EXECABORT).
+  virtual void endTransaction(Client& client) = 0;
+  // The client is gone: its transaction, watches and subscriptions go too.
+  virtual void clientGone(Client& client) = 0;
+  // Subscriptions a connection brought from a retiring worker (no replies):
+  // channels, patterns, shard channels.
+  virtual void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) = 0;
+};
+
 class Dispatch final : public RequestRunner {
  public:
   Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
 
   // Also makes it deliver forwarded replies to this worker's clients.
   void setRouter(Router* router);
+  void setSessions(SessionLayer* sessions) { sessions_ = sessions; }
   Router* router() { return router_; }
   const Router* router() const { return router_; }
   Connections& connections() { return connections_; }
@@ -146,6 +165,7 @@ class Dispatch final : public RequestRunner {
   Connections& connections_;
   Router* router_ = nullptr;
   Blocking* blocking_ = nullptr;
+  SessionLayer* sessions_ = nullptr;  // null in unit tests: no MULTI, no subscriptions
   bool holdClients_ = false, holdRouted_ = false;
   std::vector<Task> held_;
   std::optional<std::string> busy_;

@@ -1,38 +1,22 @@
-// Persistence: a worker's side of durability.
-//   - At start, loadAtStart() reads the append-only log when it is on
-//     (persistence/replay.h), else the snapshot file (persistence/rdb_file.h), and keeps the
-//     keys this worker owns: every worker reads the same files in parallel,
-//     so a worker count that changed between runs is fine.
-//   - The log (persistence/aof_log.h): startLog() opens this worker's file; the
-//     master's rewrite (BGREWRITEAOF) first holds every worker's writes
-//     until none is in flight anywhere (HoldWrites -> WritesHeld), then
-//     each moves to a new file as its part of the new base begins.
-//   - WriteSnapshot from the master: its part of a snapshot (snapshot.h);
-//     a final one (the server stops after it) holds writes first.
-//   - SAVE, BGSAVE and SHUTDOWN of its clients go to the master
-//     (SaveAsked), which answers each (SaveReply).
-// LASTSAVE and INFO persistence read the master's status in shared
-// memory (metrics::SnapshotStatus).
+// Persistence: what the layers above the keyspace ask of a worker's
+// durability: the snapshot being written (a write first preserves the key
+// it changes), the append-only log when this worker writes one, and the
+// SAVE, BGSAVE and SHUTDOWN of its clients (answered by the master). The
+// worker's own side of it (the load at start, the master's snapshot and
+// rewrite messages, the log's wiring) is WorkerPersistence
+// (worker/worker_persistence.h), which the worker builds.
 #pragma once
 
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <optional>
-#include <string>
+#include <string_view>
 
-#include "common/config/config.h"
 #include "common/ipc/messages.h"
 #include "common/log/log.h"
-#include "common/ring/ring.h"
 #include "worker/persistence/aof_log.h"
 #include "worker/persistence/snapshot.h"
-#include "common/result/result.h"
 
 namespace keyloop {
 
 class Client;
-class Server;
 
 // Redis's shared.bgsaveerr, without the '-'.
 inline constexpr std::string_view kDiskErrorRefusal =
@@ -43,63 +27,23 @@ inline constexpr std::string_view kDiskErrorRefusal =
 
 class Persistence {
  public:
-  using TellMaster = std::function<void(const ipc::ControlMessage&)>;
+  Persistence(Loop& loop, Store& store, ThreadPool& pool, Log& log)
+      : snapshot_(loop, store, pool), aof_(loop, pool, log) {}
+  virtual ~Persistence() = default;
+  Persistence(const Persistence&) = delete;
+  Persistence& operator=(const Persistence&) = delete;
 
-  Persistence(Server& server, Log& log);
-
-  void setSlot(int slot, TellMaster tell) {
-    slot_ = slot;
-    tell_ = std::move(tell);
-  }
-  // The keys of the snapshot file that `owns` accepts go into the store;
-  // the reason the file cannot be loaded, if so (no file: nothing to load).
-  Status loadAtStart(const std::function<bool(std::string_view key)>& owns);
-  // With the log on: appends to this worker's file of it (as worker
-  // `slot` of `workers`); the reason if it cannot.
-  Status startLog(int workers);
-  // Whether the log is on and its manifest names the files (not while
-  // appendonly yes writes the first base).
-  bool logEstablished() const;
   // The log, when this worker writes one (else null).
   AofLog* log() { return aof_.active() ? &aof_ : nullptr; }
-  // Snapshot messages from the master; false if not one.
-  bool onControl(const ipc::ControlMessage& message);
-  // CONFIG SET changed the save rules: worker 0 tells the master, which runs them.
-  void settingsChanged(const PersistenceConfig& next);
-  // A client's SAVE / BGSAVE / SHUTDOWN: answered when the master answers.
-  void ask(Client& client, ipc::SaveKind kind, bool force);
-  bool connected() const { return tell_ != nullptr; }
   Snapshot& snapshot() { return snapshot_; }
   // Before a write runs on the real store (Dispatch::run).
   void beforeWrite(std::string_view key) { snapshot_.preserve(key); }
+  // A client's SAVE / BGSAVE / SHUTDOWN: answered when the master answers.
+  virtual void ask(Client& client, ipc::SaveKind kind, bool force) = 0;
 
- private:
-  struct Waiting {
-    std::uint64_t clientId, place;
-  };
-  Status loadSnapshot(const std::function<bool(std::string_view key)>& owns);
-  Status loadLog(const std::function<bool(std::string_view key)>& owns);
-  // persistence/rdb_file.h's loader over `bytes` into the store.
-  Status loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
-                                     bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired);
-  void flushOwnedBy(int slot, int workers);
-  Status openLog(const std::string& path, int workers);
-  // Replies wait for the log, channel records follow it, expiries and
-  // cross-worker runs are logged (aof_log.h).
-  void connectLog();
-  // A rewrite's hold: told to the master once nothing of ours is in flight.
-  void holdForRewrite(std::uint64_t id);
-  Server& server_;
-  Log& log_;
+ protected:
   Snapshot snapshot_;
   AofLog aof_;
-  Check quietWatch_;
-  bool holdingForRewrite_ = false;
-  int slot_ = 0;
-  TellMaster tell_;
-  std::uint64_t nextToken_ = 1;
-  std::map<std::uint64_t, Waiting> waiting_;
-  bool holdingForFinal_ = false;
 };
 
 }  // namespace keyloop

@@ -3,7 +3,7 @@
 // retiring side follows from the message that ends the one before; the new
 // side holds keyed work until the last HandOverEnd, and then has every key
 // with its TTL.
-#include "worker/routing/migration.h"
+#include "worker/migration.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "worker/persistence/persistence.h"
+#include "worker/worker_persistence.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -20,27 +20,26 @@
 namespace keyloop {
 
 
-Persistence::Persistence(Server& server, Log& log)
-    : server_(server),
+WorkerPersistence::WorkerPersistence(Server& server, Log& log)
+    : Persistence(server.loop(), server.store(), server.threadPool(), log),
+      server_(server),
       log_(log),
-      snapshot_(server.loop(), server.store(), server.threadPool()),
-      aof_(server.loop(), server.threadPool(), log),
       quietWatch_(server.loop()) {
   quietWatch_.unref();
 }
 
-bool Persistence::logEstablished() const {
+bool WorkerPersistence::logEstablished() const {
   // The master's word (shared memory) over the config's: while appendonly
   // yes is still writing the log's first base, the data is in the snapshot.
   const metrics::AofStatus* status = server_.aofStatus();
   return server_.config().persistence.aofEnabled && (status == nullptr || status->enabled.load());
 }
 
-Status Persistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
+Status WorkerPersistence::loadAtStart(const std::function<bool(std::string_view key)>& owns) {
   return logEstablished() ? loadLog(owns) : loadSnapshot(owns);
 }
 
-Status Persistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
+Status WorkerPersistence::loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
                                                 bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired) {
   // The log's base keeps keys that have expired since: what the log did to
   // them after the base was written replays against them (as Redis loads
@@ -62,7 +61,7 @@ Status Persistence::loadRdb(std::string_view bytes, const std::function<bool(std
   return {};
 }
 
-Status Persistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
+Status WorkerPersistence::loadSnapshot(const std::function<bool(std::string_view key)>& owns) {
   const std::string path = server_.config().persistence.snapshotPath();
   auto file = MappedFile::open(path);
   if (!file) return fail(file.error());
@@ -80,7 +79,7 @@ Status Persistence::loadSnapshot(const std::function<bool(std::string_view key)>
   return {};
 }
 
-Status Persistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
+Status WorkerPersistence::loadLog(const std::function<bool(std::string_view key)>& owns) {
   const PersistenceConfig& config = server_.config().persistence;
   auto read = aof::readManifest(config);
   if (!read) return fail(read.error());
@@ -111,7 +110,7 @@ Status Persistence::loadLog(const std::function<bool(std::string_view key)>& own
   return {};
 }
 
-void Persistence::flushOwnedBy(int slot, int workers) {
+void WorkerPersistence::flushOwnedBy(int slot, int workers) {
   const ring::Ring* now = server_.ring();
   // Unknown (a record no keyloop batch names): all of it, as Redis's FLUSHALL.
   if (now == nullptr || workers <= 0 || (workers == now->workers() && slot == slot_)) return server_.store().clear();
@@ -124,7 +123,7 @@ void Persistence::flushOwnedBy(int slot, int workers) {
   for (const std::string& key : gone) server_.store().erase(key);
 }
 
-Status Persistence::startLog(int workers) {
+Status WorkerPersistence::startLog(int workers) {
   const PersistenceConfig& config = server_.config().persistence;
   if (!logEstablished()) return {};  // a rewrite gives this worker its file (WriteSnapshot)
   auto read = aof::readManifest(config);
@@ -135,7 +134,7 @@ Status Persistence::startLog(int workers) {
   return openLog(config.aofPath() + "/" + file->name, workers);
 }
 
-Status Persistence::openLog(const std::string& path, int workers) {
+Status WorkerPersistence::openLog(const std::string& path, int workers) {
   const PersistenceConfig& config = server_.config().persistence;
   aof_.setFsync(AofLog::fsyncOf(config.aofFsync));
   if (metrics::AofStatus* status = server_.aofStatus()) aof_.setSequence(&status->sequence);
@@ -145,7 +144,7 @@ Status Persistence::openLog(const std::string& path, int workers) {
   return {};
 }
 
-void Persistence::connectLog() {
+void WorkerPersistence::connectLog() {
   server_.dispatch().feed().addConsumer(&aof_);  // the log is the feed's first consumer
   Connections& connections = server_.connections();
   aof_.setRelease([&connections](std::uint64_t id) {
@@ -163,7 +162,7 @@ void Persistence::connectLog() {
   });
 }
 
-void Persistence::holdForRewrite(std::uint64_t id) {
+void WorkerPersistence::holdForRewrite(std::uint64_t id) {
   if (!holdingForRewrite_) {
     holdingForRewrite_ = true;
     server_.dispatch().hold(/*routedToo=*/false);
@@ -180,7 +179,7 @@ void Persistence::holdForRewrite(std::uint64_t id) {
   });
 }
 
-bool Persistence::onControl(const ipc::ControlMessage& message) {
+bool WorkerPersistence::onControl(const ipc::ControlMessage& message) {
   if (auto* write = std::get_if<ipc::WriteSnapshot>(&message)) {
     if (write->final && !holdingForFinal_) {
       holdingForFinal_ = true;
@@ -223,7 +222,7 @@ bool Persistence::onControl(const ipc::ControlMessage& message) {
   return true;
 }
 
-void Persistence::settingsChanged(const PersistenceConfig& next) {
+void WorkerPersistence::settingsChanged(const PersistenceConfig& next) {
   aof_.setFsync(AofLog::fsyncOf(next.aofFsync));
   // appendonly no: the file is fsynced and closed (yes: the master's
   // rewrite gives this worker its file as its part of the base begins).
@@ -231,7 +230,7 @@ void Persistence::settingsChanged(const PersistenceConfig& next) {
   if (slot_ == 0 && tell_) tell_(ipc::PersistenceSet{formatSaveRules(next.save), next.stopWritesOnError, next.aofEnabled});
 }
 
-void Persistence::ask(Client& client, ipc::SaveKind kind, bool force) {
+void WorkerPersistence::ask(Client& client, ipc::SaveKind kind, bool force) {
   const std::uint64_t place = client.reserveReply();
   if (!tell_) return client.fillReply(place, "-ERR no master to save through\r\n");
   const std::uint64_t token = nextToken_++;

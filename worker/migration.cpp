@@ -1,4 +1,4 @@
-#include "worker/routing/migration.h"
+#include "worker/migration.h"
 
 #include "worker/keyspace/image.h"
 
