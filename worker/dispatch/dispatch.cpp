@@ -313,10 +313,13 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   WriteObservers::RunState state;
   if (builtIn) writeObservers_.before(call, state);
   if (added) observers_.before(call);
-  const Effects effects = runHandler(spec, ctx);
+  Effects effects = runHandler(spec, ctx);
   stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  if (builtIn) writeObservers_.after(call, effects, state);
+  if (builtIn) {
+    writeObservers_.settle(effects, state);
+    writeObservers_.after(call, effects, state);
+  }
   if (added) observers_.after(call, effects);
 }
 

@@ -7,8 +7,8 @@
 
 namespace keyloop {
 
-void KeyspaceNotifications::publish(const Effects& effects, keyspace_events::Recorder& recorder) {
-  recorder.finish(effects, [this](std::string_view channel, std::string_view message) {
+void KeyspaceNotifications::publish(const Effects& effects, std::uint32_t flags) {
+  keyspace_events::publishRaised(flags, effects.events, [this](std::string_view channel, std::string_view message) {
     services_.publishEvent(channel, message);
   });
 }

@@ -52,12 +52,16 @@ class KeyspaceNotifications {
     const std::uint32_t notify = run.replaying ? 0 : services_.config().notifyKeyspaceEvents;
     if (notify != 0) state = std::make_unique<keyspace_events::Recorder>(notify, run.spec, run.ctx);
   }
-  void after(const Effects& effects, State& state) {
-    if (state != nullptr) publish(effects, *state);
+  // The events the run raised go into its effects, for every observer.
+  void raise(Effects& effects, const State& state) {
+    if (state != nullptr) state->collect(effects, effects.events);
+  }
+  void after(const Effects& effects, const State& state) {
+    if (state != nullptr && !effects.events.empty()) publish(effects, state->flags());
   }
 
  private:
-  void publish(const Effects& effects, keyspace_events::Recorder& recorder);
+  void publish(const Effects& effects, std::uint32_t flags);
   WorkerServices& services_;
 };
 
@@ -176,6 +180,9 @@ class WriteObservers {
     if (flags & kWrite) snapshot_.before(run);
     feed_.before(run, state.feedBlock);
   }
+  // Step 3 of the pipeline (effects.h): what only these observers knew
+  // from before the run goes into its effects.
+  void settle(Effects& effects, const RunState& state) { notifications_.raise(effects, state.notifications); }
   void after(const CommandRun& run, const Effects& effects, RunState& state) {
     // A script or transaction (not a write itself) only closes its block.
     if (!(run.spec.flags & kWrite)) return feed_.after(run, effects, state.feedBlock);

@@ -9,7 +9,7 @@
 //   2. the handler runs (runHandler), reporting through CommandContext
 //      what it propagates or that it changed nothing;
 //   3. its Effects are settled once (did it fail, did it change anything,
-//      what it propagates: propagatedForm);
+//      what it propagates: propagatedForm; the keyspace events it raised);
 //   4. every observer's after(), in order.
 //
 // The built-in observers are called directly (write_observers.h: every
@@ -43,6 +43,15 @@ struct CommandRun {
 
 using PropagatedCommand = std::vector<std::string>;
 
+// A keyspace event a run raised (keyspace_events.h): its class letter,
+// its name, its key (views of the row's spec and of the run's arguments).
+struct RaisedEvent {
+  char type;
+  std::string_view event;
+  std::string_view key;
+  bool operator==(const RaisedEvent&) const = default;
+};
+
 struct Effects {
   bool failed = false;    // it was refused (an error): it changed nothing
   bool noChange = false;  // it ran and changed nothing (DEL of a missing key, SET NX of an existing one)
@@ -52,6 +61,10 @@ struct Effects {
   // and alsoPropagate), set by its handler; empty and not `rewritten`: as called.
   bool rewritten = false;
   std::vector<PropagatedCommand> propagate;
+  // The keyspace events it raised, in order: worked out (from the keys
+  // before and after) while notify-keyspace-events is on, their only
+  // consumer so far (Dispatch::run, step 3).
+  std::vector<RaisedEvent> events;
   bool changed() const { return !failed && !noChange; }
   void propagateAs(PropagatedCommand command) {
     rewritten = true;

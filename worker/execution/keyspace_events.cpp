@@ -24,10 +24,14 @@ Recorder::Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext&
   });
 }
 
-void Recorder::finish(const Effects& effects, const Publish& publish) {
+void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, const Publish& publish) {
+  for (const RaisedEvent& e : events) notify(flags, e.type, e.event, e.key, publish);
+}
+
+void Recorder::collect(const Effects& effects, std::vector<RaisedEvent>& out) const {
   const KeyEventSpec* events = keys_.empty() ? nullptr : keyEventsOf(spec_);
   if (events == nullptr || !effects.changed()) return;
-  auto emit = [&](char type, std::string_view event, std::string_view key) { notify(flags_, type, event, key, publish); };
+  auto emit = [&](char type, std::string_view event, std::string_view key) { out.push_back({type, event, key}); };
   bool first = true;
   for (const Before& before : keys_) {
     const bool isFirst = std::exchange(first, false);
@@ -74,8 +78,10 @@ std::string_view keyOf(std::string_view channel, std::string_view message) {
 void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
   const std::uint32_t flags = ctx.events != nullptr && (spec.flags & kWrite) ? ctx.worker.config().notifyKeyspaceEvents : 0;
   Recorder recorder(flags, spec, ctx);
-  const Effects effects = runHandler(spec, ctx);
-  if (flags != 0) recorder.finish(effects, *ctx.events);
+  Effects effects = runHandler(spec, ctx);
+  if (flags == 0) return;
+  recorder.collect(effects, effects.events);
+  publishRaised(flags, effects.events, *ctx.events);
 }
 
 }  // namespace keyloop::keyspace_events

@@ -35,14 +35,18 @@ namespace keyspace_events {
 using Publish = std::function<void(std::string_view channel, std::string_view message)>;
 void notify(std::uint32_t flags, char type, std::string_view event, std::string_view key, const Publish& publish);
 
-// One command's keys as they were before it ran; finish() publishes what
-// it did to them. Nothing is looked at when notifications are off.
+// Publishes the events a run raised (Effects::events) as the flags say.
+void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, const Publish& publish);
+
+// One command's keys as they were before it ran; collect() says what it
+// did to them. Nothing is looked at when notifications are off.
 class Recorder {
  public:
   Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext& ctx);
-  // What the command did: a refused write or one that changed nothing
-  // publishes nothing.
-  void finish(const Effects& effects, const Publish& publish);
+  std::uint32_t flags() const { return flags_; }
+  // The events the command raised, appended to `out`: none for a refused
+  // write or one that changed nothing.
+  void collect(const Effects& effects, std::vector<RaisedEvent>& out) const;
 
  private:
   struct Before {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "worker/execution/command_table.h"
+#include "worker/execution/keyspace_events.h"
 #include "worker/keyspace/store.h"
 #include "worker/tests/fake_worker.h"
 
@@ -40,7 +41,8 @@ Propagated runAndPropagate(Store& store, WorkerServices& worker, std::vector<std
   CommandContext ctx{worker, nullptr, reply, store, views, kNow};
   ran.effects = runHandler(*command.spec, ctx);
   ran.reply.erase(0, start);
-  for (const PropagatedCommand& c : propagatedForm(CommandRun{*command.spec, ctx, true, false}, ran.effects)) {
+  for (const PropagatedCommand& c :
+       propagatedForm(CommandRun{*command.spec, ctx, true, false}, ran.effects)) {
     std::string line;
     for (const std::string& a : c) line += (line.empty() ? "" : " ") + a;
     out.propagated += line + "\n";
@@ -82,7 +84,10 @@ TEST(Effects, AWriteReportsWhetherItFailedChangedNothingOrChanged) {
       {{{"SET", "k", "v"}}, {"DEL", "k"}, Outcome::Changed, 1},
       {{{"SET", "k", "v"}}, {"SET", "k", "w", "NX"}, Outcome::NoChange, 0},
       {{}, {"SET", "k", "w", "NX"}, Outcome::Changed, 1},
-      {{{"SET", "k", "v"}}, {"SET", "k", "w", "GET"}, Outcome::Changed, 1},  // a bulk first: it wrote
+      {{{"SET", "k", "v"}},
+       {"SET", "k", "w", "GET"},
+       Outcome::Changed,
+       1},  // a bulk first: it wrote
       {{{"SET", "k", "abc"}}, {"INCR", "k"}, Outcome::Failed, 0},
       {{{"SET", "k", "v"}}, {"LPUSH", "k", "a"}, Outcome::Failed, 0},
       {{{"SADD", "s", "a"}}, {"SADD", "s", "a"}, Outcome::NoChange, 0},
@@ -173,7 +178,9 @@ TEST(Effects, APropagatedFormFollowsRedissRules) {
       {{{"RPUSH", "l", "x", "y"}}, {"BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"}, "LPOP l 2\n"},
       {{{"RPUSH", "l", "x", "y"}}, {"LMPOP", "1", "l", "RIGHT"}, "RPOP l 1\n"},
       {{{"ZADD", "z", "1", "a"}}, {"BZPOPMIN", "z", "0"}, "ZPOPMIN z\n"},
-      {{{"ZADD", "z", "1", "a", "2", "b"}}, {"BZMPOP", "0", "1", "z", "MAX", "COUNT", "1"}, "ZPOPMAX z 1\n"},
+      {{{"ZADD", "z", "1", "a", "2", "b"}},
+       {"BZMPOP", "0", "1", "z", "MAX", "COUNT", "1"},
+       "ZPOPMAX z 1\n"},
       {{}, {"ZPOPMIN", "z"}, ""},
   };
   Loop loop;
@@ -192,9 +199,12 @@ class Recording final : public CommandObserver {
       : name_(std::move(name)), flags_(flags), calls_(calls) {}
   std::uint32_t flags() const override { return flags_; }
   std::uint32_t beforeFlags() const override { return flags_; }
-  void before(const CommandRun& run) override { calls_.push_back(name_ + " before " + std::string(run.spec.name)); }
+  void before(const CommandRun& run) override {
+    calls_.push_back(name_ + " before " + std::string(run.spec.name));
+  }
   void after(const CommandRun& run, const Effects& effects) override {
-    calls_.push_back(name_ + " after " + std::string(run.spec.name) + (effects.changed() ? " changed" : " unchanged"));
+    calls_.push_back(name_ + " after " + std::string(run.spec.name) +
+                     (effects.changed() ? " changed" : " unchanged"));
   }
 
  private:
@@ -231,8 +241,8 @@ TEST(Effects, ObserversSeeTheRunsTheyAskForInRegistrationOrderAndNested) {
   observers.after(del, unchanged);
   observers.after(eval, Effects{});
   const std::vector<std::string> expected = {
-      "scripts before eval", "both before eval",
-      "writes before del",   "both before del",
+      "scripts before eval",        "both before eval",
+      "writes before del",          "both before del",
       "writes after del unchanged", "both after del unchanged",
       "scripts after eval changed", "both after eval changed"};
   EXPECT_EQ(calls, expected);
@@ -243,7 +253,8 @@ TEST(Effects, ObserversSeeTheRunsTheyAskForInRegistrationOrderAndNested) {
 TEST(Effects, KeysTouchedFollowTheRowsKeySpecsAndWhetherTheRunChangedAnything) {
   Loop loop;
   FakeWorker worker(loop);
-  auto touched = [&worker](const std::vector<std::vector<std::string>>& before, std::vector<std::string> args) {
+  auto touched = [&worker](const std::vector<std::vector<std::string>>& before,
+                           std::vector<std::string> args) {
     Store store;
     for (const std::vector<std::string>& setup : before) runOn(store, worker, setup);
     const std::vector<std::string_view> views(args.begin(), args.end());
@@ -271,6 +282,42 @@ TEST(Effects, KeysTouchedFollowTheRowsKeySpecsAndWhetherTheRunChangedAnything) {
   EXPECT_EQ(touched({{"sadd", "a", "x"}}, {"sinterstore", "d", "a", "b"}), "d:w a:r b:r ");
   EXPECT_EQ(touched({{"set", "k", "1"}}, {"incr", "k"}), "k:rw ");
   EXPECT_EQ(touched({{"set", "k", "v"}}, {"incr", "k"}), "k:r ");  // refused: "v" is no integer
+}
+
+}  // namespace
+}  // namespace keyloop
+
+namespace keyloop {
+namespace {
+
+// Step 3 of the pipeline: the keyspace events a run raised are part of its
+// effects, worked out from its keys before and after it ran.
+TEST(Effects, TheKeyspaceEventsARunRaisedAreInItsEffects) {
+  Loop loop;
+  FakeWorker worker(loop);
+  Store store;
+  auto raised = [&](std::vector<std::string> args) {
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    const ResolvedCommand command = resolveCommand(views);
+    std::string out;
+    resp::Reply reply(out, resp::Protocol::Resp2);
+    CommandContext ctx{worker, nullptr, reply, store, views, kNow};
+    const keyspace_events::Recorder recorder(*keyspace_events::parse("KEA"), *command.spec, ctx);
+    Effects effects = runHandler(*command.spec, ctx);
+    recorder.collect(effects, effects.events);
+    std::string events;
+    for (const RaisedEvent& e : effects.events)
+      events +=
+          std::string(1, e.type) + " " + std::string(e.event) + " " + std::string(e.key) + "\n";
+    return events;
+  };
+  EXPECT_EQ(raised({"SET", "k", "v", "EX", "10"}), "n new k\n$ set k\ng expire k\n");
+  EXPECT_EQ(raised({"SET", "k", "w", "NX"}), "") << "it changed nothing";
+  EXPECT_EQ(raised({"INCR", "k"}), "") << "refused";
+  EXPECT_EQ(raised({"DEL", "k", "missing"}), "g del k\n");
+  EXPECT_EQ(raised({"RPUSH", "l", "a"}), "n new l\nl rpush l\n");
+  EXPECT_EQ(raised({"LPOP", "l"}), "l lpop l\ng del l\n");
+  EXPECT_EQ(raised({"GET", "l"}), "") << "a read raises nothing";
 }
 
 }  // namespace
