@@ -216,6 +216,9 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
       return tellMaster(ipc::ConfigApplied{published.version});
     }
     if (signo == SIGQUIT) return leaving.drain(/*retired=*/false);
+    // A terminal's Ctrl-C reaches every process of the group: the master
+    // acts on it for all (its final snapshot needs the workers alive).
+    if (signo == SIGINT) return;
     stopAll();
   });
   server.serve(setup.listenFds, /*acceptNow=*/setup.handOvers == 0);

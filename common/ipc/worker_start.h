@@ -5,7 +5,9 @@
 // other workers, accepting on its own slot's listening sockets.
 //
 // SIGHUP: take the settings of a reload (Server::applyConfig).
-// SIGTERM/SIGINT: stop at once. SIGQUIT: graceful: stop accepting, serve
+// SIGTERM: stop at once. SIGINT: nothing (a terminal's Ctrl-C reaches the
+// whole process group; the master saves, then sends SIGTERM). SIGQUIT:
+// graceful: stop accepting, serve
 // open clients until each is idle, keep answering peer workers until no
 // worker has a client left, then exit (or at shutdown.drain_timeout: then
 // each client is finished at its next request boundary, Client::finish).
