@@ -36,8 +36,8 @@ namespace keyloop::metrics {
 // Room for every command of the command table (checked there).
 inline constexpr std::size_t kMaxCommands = 256;
 // What WorkerMetrics::commands counts, by index: the command table's names
-// (worker/command_table.cpp defines it), empty for the internal commands
-// between workers, which are no client's and not exported.
+// (worker/execution/command_table.cpp defines it), empty for the peer
+// messages between workers, which are no client's and not exported.
 std::span<const std::string_view> countedCommandNames();
 
 // Adds to a counter that only this process writes: a load and a store, no

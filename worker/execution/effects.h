@@ -86,7 +86,7 @@ Effects runHandler(const CommandSpec& spec, CommandContext& ctx);
 // absolute, a random choice made explicit, a float increment made a SET,
 // a served blocking pop made the pop); else the command as called. A
 // script or transaction propagates the commands it ran, not itself, and
-// a worker's internal command nothing (its writes travel otherwise).
+// a peer message nothing (its writes travel otherwise).
 std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects);
 
 // One key a run read or wrote, with its database (0 until SELECT has

@@ -73,7 +73,7 @@ class Router final : public Owners {
   void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place);
   // Where forward()'s replies go (set once, by Dispatch).
   void setPlaceSink(PlaceSink sink) { placeSink_ = std::move(sink); }
-  // Owners (the atomic executor's internal commands): RESP2.
+  // Owners (the atomic executor's peer messages): RESP2.
   void send(int owner, std::span<const std::string_view> args, Done done) override {
     call(owner, args, resp::Protocol::Resp2, std::move(done));
   }
