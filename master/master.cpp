@@ -271,7 +271,11 @@ void Master::onMessage(Generation& generation, int slot, ipc::ControlMessage& me
 void Master::becomeWorker(Generation& generation, int slot, int handOvers) {
   // Never return into the master's stack, never touch its loop: the epoll
   // instance is shared with the parent until we close our descriptor.
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // SIGKILL, the one signal a worker can neither block nor handle: a worker
+  // deep in a script, a snapshot or a big DEL never outlives its master.
+  // Nothing is lost by it: a write is in the log's file before its reply
+  // goes out, and the master does every final save.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != masterPid_) ::_exit(0);  // the master died meanwhile
   ::close(loop_.epollFd());
   metricsHttp_.reset();  // the master's (the epoll it was registered with is closed above)

@@ -7,7 +7,7 @@
 //   SIGQUIT          graceful: workers drain (see common/ipc/worker_start.h)
 //   SIGHUP           reload the config file (reload.cpp)
 //   SIGCHLD          reap and restart
-// Workers die with the master (PR_SET_PDEATHSIG): no orphans.
+// Workers die with the master (PR_SET_PDEATHSIG, SIGKILL): no orphans.
 //
 // Nothing but a signal that asks for it ends the master: every step that
 // can fail (a generation that cannot be built, a fork, a control socket)

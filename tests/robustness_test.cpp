@@ -260,5 +260,43 @@ TEST(Robustness, AuthIsRequiredWhenConfigured) {
   EXPECT_EQ(h.command({"GET", "a"}), "_\r\n");
 }
 
+// A count the client chose never sizes an allocation: the random-member
+// commands with a count near -LONG_MAX (which once killed a worker with
+// bad_alloc, losing its keys) produce their reply as they go, and the
+// connection is closed once it passes the output limit, as Redis closes
+// it; both workers keep running with their keys.
+TEST(Robustness, ClientSizedRepliesStopAtTheOutputLimitAndNoWorkerDies) {
+  KeyloopServer server("workers: 2\nlimits:\n  client_output_buffer_limit: 64kb\n");
+  const std::map<int, pid_t> before = workerPidsBySlot(server.process.pid(), 2);
+  ASSERT_EQ(before.size(), 2u);
+  RespConnection writer(server.port);
+  const std::string keys[2] = {keyOf(0), keyOf(1)};
+  for (const std::string& key : keys) {
+    ASSERT_EQ(writer.command({"SADD", key + ":s", "a"}), ":1\r\n");
+    ASSERT_EQ(writer.command({"HSET", key + ":h", "f", "v"}), ":1\r\n");
+    ASSERT_EQ(writer.command({"ZADD", key + ":z", "1", "m"}), ":1\r\n");
+    ASSERT_EQ(writer.command({"SET", key, "kept"}), "+OK\r\n");
+  }
+  for (const std::string& key : keys) {
+    EXPECT_EQ(writer.command({"SRANDMEMBER", key + ":s", "-9223372036854775808"}),
+              "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n");
+    const std::vector<std::vector<std::string>> requests = {
+        {"SRANDMEMBER", key + ":s", "-9223372036854775807"},
+        {"HRANDFIELD", key + ":h", "-9223372036854775807"},
+        {"HRANDFIELD", key + ":h", "-4611686018427387903", "WITHVALUES"},
+        {"ZRANDMEMBER", key + ":z", "-9223372036854775807"},
+        {"ZRANDMEMBER", key + ":z", "-4611686018427387903", "WITHSCORES"}};
+    for (const std::vector<std::string>& request : requests) {
+      RespConnection c(server.port);
+      c.sendCommand(request);
+      const std::optional<std::size_t> received = c.bytesUntilClosed(seconds(30));
+      ASSERT_TRUE(received.has_value()) << request[0] << " " << request[2] << " was never cut off";
+      EXPECT_LT(*received, 2u << 20) << request[0];
+    }
+  }
+  EXPECT_EQ(workerPidsBySlot(server.process.pid(), 2), before) << "a worker was restarted";
+  for (const std::string& key : keys) EXPECT_EQ(writer.command({"GET", key}), "$4\r\nkept\r\n");
+}
+
 }  // namespace
 }  // namespace keyloop::test

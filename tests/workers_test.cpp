@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "common/ring/ring.h"
+#include "tests/support/keyspace.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
 
@@ -105,6 +108,70 @@ TEST_P(Workers, ConnectionCommandsAnswerTheSameOnEveryWorker) {
     EXPECT_EQ(c.command({"COMMAND", "INFO", "get"}).rfind("*1\r\n*10\r\n$3\r\nget\r\n", 0), 0u);
   }
   EXPECT_GT(landedOn.size(), 1u) << "SO_REUSEPORT spread 16 connections over one worker only";
+}
+
+// CLIENT LIST lists the clients of every worker, each id once (ids are
+// unique across workers, as CLIENT KILL ID needs), in id order.
+TEST_P(Workers, ClientListShowsEveryWorkersClientsOnce) {
+  KeyloopServer server(workers(GetParam()));
+  std::vector<std::unique_ptr<RespConnection>> clients;
+  std::set<std::string> ids;
+  std::set<pid_t> landedOn;
+  for (int i = 0; i < 12; ++i) {
+    clients.push_back(std::make_unique<RespConnection>(server.port));
+    landedOn.insert(workerOf(*clients.back()));
+    ASSERT_EQ(clients.back()->command({"CLIENT", "SETNAME", "c" + std::to_string(i)}), "+OK\r\n");
+    ids.insert(clients.back()->command({"CLIENT", "ID"}));
+  }
+  EXPECT_EQ(ids.size(), clients.size()) << "two connections share an id";
+  ASSERT_GT(landedOn.size(), 1u);
+  for (const auto& c : clients) {
+    const std::string list = c->command({"CLIENT", "LIST"});
+    long lastId = 0;
+    int lines = 0;
+    for (std::size_t at = list.find("id="); at != std::string::npos; at = list.find("\nid=", at + 1)) {
+      const long id = std::atol(list.c_str() + list.find('=', at) + 1);
+      EXPECT_GT(id, lastId) << list;
+      lastId = id;
+      ++lines;
+    }
+    EXPECT_EQ(lines, 12) << list;
+    for (int i = 0; i < 12; ++i) EXPECT_NE(list.find(" name=c" + std::to_string(i) + " "), std::string::npos) << list;
+  }
+}
+
+// A database smaller than COUNT comes back in one SCAN page with cursor 0,
+// as from one redis-server, whichever workers hold its keys.
+TEST_P(Workers, ASmallDatabaseScansInOnePage) {
+  KeyloopServer server(workers(GetParam()));
+  RespConnection c(server.port);
+  std::set<std::string> keys;
+  for (int w = 0; w < GetParam(); ++w) {
+    const std::string key = keyOwnedBy(w, GetParam());
+    ASSERT_EQ(c.command({"SET", key, "v"}), "+OK\r\n");
+    keys.insert("$" + std::to_string(key.size()) + "\r\n" + key + "\r\n");
+  }
+  for (const char* count : {"1000", "10"}) {
+    const std::string page = c.command({"SCAN", "0", "COUNT", count});
+    const std::vector<std::string> parts = RespConnection::elements(page);
+    ASSERT_EQ(parts.size(), 2u) << page;
+    EXPECT_EQ(parts[0], "$1\r\n0\r\n") << page;
+    const std::vector<std::string> found = RespConnection::elements(parts[1]);
+    EXPECT_EQ(std::set<std::string>(found.begin(), found.end()), keys) << page;
+  }
+  // A smaller COUNT still pages, and the pages together hold every key once.
+  std::multiset<std::string> seen;
+  std::string cursor = "0";
+  int pages = 0;
+  do {
+    const std::vector<std::string> parts = RespConnection::elements(c.command({"SCAN", cursor, "COUNT", "1"}));
+    ASSERT_EQ(parts.size(), 2u);
+    cursor = parts[0].substr(parts[0].find("\r\n") + 2);
+    cursor.resize(cursor.size() - 2);
+    for (const std::string& key : RespConnection::elements(parts[1])) seen.insert(key);
+  } while (cursor != "0" && ++pages < 1000);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), keys);
+  EXPECT_EQ(seen.size(), keys.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(TwoAndFour, Workers, ::testing::Values(2, 4));
@@ -275,6 +342,103 @@ TEST(Shutdown, KillingTheMasterLeavesNoWorkerBehind) {
   for (const auto& [pid, title] : before) {
     EXPECT_TRUE(waitFor([pid] { return !alive(pid); }, 2s)) << title << " outlived its master";
   }
+}
+
+// The master SIGKILLed while a worker is deep in a long operation: every
+// keyloop process it had (and any it forked meanwhile) is gone at once,
+// since a worker's death signal is SIGKILL, which nothing it runs can
+// block. `busy` returns once the operation is under way.
+void expectNoOrphansAfterKillingTheMasterDuring(KeyloopServer& server, const std::function<bool()>& busy) {
+  ASSERT_TRUE(busy()) << "the operation never started";
+  const std::map<pid_t, std::string> before = childrenOf(server.process.pid());
+  ASSERT_FALSE(before.empty());
+  server.process.stop(SIGKILL);
+  for (const auto& [pid, title] : before) {
+    EXPECT_TRUE(waitFor([pid] { return !alive(pid); }, 2s)) << title << " outlived its master";
+  }
+}
+
+// Values no compression shrinks, so writing them takes a while.
+void fillIncompressible(RespConnection& c, int values, std::size_t bytes) {
+  std::mt19937_64 rng(7);
+  std::string value(bytes, '\0');
+  for (std::size_t i = 0; i + 8 <= bytes; i += 8) {
+    const std::uint64_t word = rng();
+    std::memcpy(value.data() + i, &word, 8);
+  }
+  for (int i = 0; i < values; ++i) {
+    value[0] = static_cast<char>(i);
+    ASSERT_EQ(c.command({"SET", "big:" + std::to_string(i), value}), "+OK\r\n");
+  }
+}
+
+TEST(Orphans, NoneWhenTheMasterDiesDuringAScript) {
+  KeyloopServer server("workers: 1\nbusy_reply_threshold: 50ms\n");
+  RespConnection script(server.port), probe(server.port);
+  script.sendCommand({"EVAL", "while true do end", "0"});
+  expectNoOrphansAfterKillingTheMasterDuring(server, [&] {
+    return waitFor([&] { return probe.command({"PING"}).rfind("-BUSY", 0) == 0; }, 10s);
+  });
+}
+
+// A background write (BGSAVE, BGREWRITEAOF) of 128 MB, killed while INFO
+// persistence's `field` says it is in progress.
+void expectNoOrphansDuringBackgroundWrite(KeyloopServer& server, const std::string& command, const std::string& field) {
+  RespConnection c(server.port);
+  fillIncompressible(c, 16, 8 << 20);
+  ASSERT_EQ(c.command({command}).rfind("+Background ", 0), 0u);
+  expectNoOrphansAfterKillingTheMasterDuring(server, [&] {
+    return waitFor([&] { return infoField(c, field) == "1"; }, 10s);
+  });
+}
+
+TEST(Orphans, NoneWhenTheMasterDiesDuringASnapshotWrite) {
+  KeyloopServer server("workers: 1\n");
+  expectNoOrphansDuringBackgroundWrite(server, "BGSAVE", "rdb_bgsave_in_progress");
+}
+
+TEST(Orphans, NoneWhenTheMasterDiesDuringAnAofRewrite) {
+  const TempDir dir("keyloop-orphans-aof-");
+  KeyloopServer server("workers: 1\npersistence:\n  dir: " + dir.path + "\n  snapshot:\n    save: \"\"\n  aof:\n    enabled: yes\n");
+  expectNoOrphansDuringBackgroundWrite(server, "BGREWRITEAOF", "aof_rewrite_in_progress");
+}
+
+TEST(Orphans, NoneWhenTheMasterDiesDuringAHandOver) {
+  ReloadableServer s("orphans", "workers: 1\n");
+  {
+    RespConnection c(s.server.port);
+    for (int batch = 0; batch < 200; ++batch) {
+      std::vector<std::string> mset{"MSET"};
+      for (int i = 0; i < 1000; ++i) {
+        mset.push_back("k:" + std::to_string(batch) + ":" + std::to_string(i));
+        mset.push_back(std::string(200, 'v'));
+      }
+      ASSERT_EQ(c.command(mset), "+OK\r\n");
+    }
+  }
+  const pid_t master = s.server.process.pid();
+  s.rewrite("workers: 2\n");
+  ASSERT_EQ(::kill(master, SIGHUP), 0);  // not `keyloop -s reload`: it answers after the hand-over
+  expectNoOrphansAfterKillingTheMasterDuring(s.server, [&] {
+    return waitFor([&] {
+      for (const auto& [pid, title] : childrenOf(master)) {
+        if (title.find("is retiring") != std::string::npos) return true;
+      }
+      return false;
+    }, 10s);
+  });
+}
+
+TEST(Orphans, NoneWhenTheMasterDiesDuringABigFreeOnThePool) {
+  KeyloopServer server("workers: 1\n");
+  RespConnection c(server.port);
+  for (int batch = 0; batch < 500; ++batch) {
+    std::vector<std::string> sadd{"SADD", "huge"};
+    for (int i = 0; i < 2000; ++i) sadd.push_back(std::to_string(batch) + ":" + std::to_string(i));
+    ASSERT_EQ(c.command(sadd), ":2000\r\n");
+  }
+  ASSERT_EQ(c.command({"DEL", "huge"}), ":1\r\n");
+  expectNoOrphansAfterKillingTheMasterDuring(server, [] { return true; });
 }
 
 // Cross-worker MSET and MGET are atomic: writers set two keys that live on

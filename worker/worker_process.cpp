@@ -190,7 +190,7 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
     }
   };
   if (setup.control >= 0) {
-    control.unref();  // the master going away is PR_SET_PDEATHSIG's business
+    control.unref();  // the master going away is PR_SET_PDEATHSIG's business (SIGKILL)
     control.start(kReadable, [&](std::uint32_t) {
       bool closed = false;
       while (auto received = ipc::receiveControl(setup.control, closed)) {

@@ -136,6 +136,9 @@ class SharedMetrics {
   const SnapshotStatus& snapshots() const { return header_->snapshots; }
   AofStatus& aof() { return header_->aof; }
   const AofStatus& aof() const { return header_->aof; }
+  // A new client's id, unique among all workers and generations (CLIENT
+  // LIST, CLIENT KILL ID), increasing as Redis's: one locked add per accept.
+  std::uint64_t takeClientId() { return header_->nextClientId.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   SharedMetrics(void* mapping, std::size_t bytes, int slots);
@@ -143,6 +146,7 @@ class SharedMetrics {
     std::atomic<int> slots{0};
     SnapshotStatus snapshots;
     AofStatus aof;
+    std::atomic<std::uint64_t> nextClientId{1};
   };
   std::size_t bytes_;
   void* mapping_;

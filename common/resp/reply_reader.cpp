@@ -61,10 +61,11 @@ std::optional<long long> replyInteger(std::string_view reply) {
 
 std::optional<std::string_view> replyBulk(std::string_view reply) {
   const std::size_t eol = reply.find("\r\n");
-  if (reply.empty() || reply[0] != '$' || eol == std::string_view::npos) return std::nullopt;
+  if (reply.empty() || (reply[0] != '$' && reply[0] != '=') || eol == std::string_view::npos) return std::nullopt;
   long long n = 0;
   if (!number(reply.substr(1, eol - 1), n) || n < 0) return std::nullopt;
-  return reply.substr(eol + 2, static_cast<std::size_t>(n));
+  const std::string_view body = reply.substr(eol + 2, static_cast<std::size_t>(n));
+  return reply[0] == '=' && body.size() >= 4 ? body.substr(4) : body;  // a verbatim's "txt:" goes
 }
 
 }  // namespace keyloop::resp

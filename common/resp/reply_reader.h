@@ -14,7 +14,8 @@ std::size_t replyLength(std::string_view bytes);
 // The raw elements of an aggregate reply (*, ~, %: keys and values in turn).
 std::vector<std::string_view> replyElements(std::string_view reply);
 std::optional<long long> replyInteger(std::string_view reply);
-// The payload of a bulk reply; nullopt for null or non-bulk.
+// The payload of a bulk reply (a RESP3 verbatim's text after its "txt:");
+// nullopt for null or non-bulk.
 std::optional<std::string_view> replyBulk(std::string_view reply);
 inline bool isError(std::string_view reply) { return !reply.empty() && reply[0] == '-'; }
 inline bool isNull(std::string_view reply) {

@@ -1,6 +1,7 @@
 #include "common/text/text.h"
 
 #include <cctype>
+#include <cstdarg>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -15,7 +16,8 @@ std::optional<std::uint64_t> parseScanCursor(std::string_view text) {
   char* end = nullptr;
   errno = 0;
   const std::uint64_t cursor = std::strtoul(copy.c_str(), &end, 10);
-  if (copy.empty() || std::isspace(static_cast<unsigned char>(copy[0])) || *end != '\0' || errno == ERANGE ||
+  // Redis's strtoul check: an empty cursor is 0.
+  if ((!copy.empty() && std::isspace(static_cast<unsigned char>(copy[0]))) || *end != '\0' || errno == ERANGE ||
       copy.size() != std::strlen(copy.c_str())) {
     return std::nullopt;
   }
@@ -77,6 +79,15 @@ std::optional<double> parseDouble(std::string_view s) {
   return value;
 }
 
+Result<long long> parseBlockingTimeout(std::string_view text, std::int64_t nowMs) {
+  const auto seconds = parseLongDouble(text);
+  if (!seconds) return fail("ERR timeout is not a float or out of range");
+  const long double ms = std::ceil(*seconds * 1000.0L);
+  if (ms < 0 || ms >= 0x1p63L) return fail("ERR timeout is negative");
+  const auto millis = static_cast<long long>(ms);
+  return millis > LLONG_MAX - nowMs ? 1 : millis;
+}
+
 std::string formatLongDouble(long double value) {
   char buf[5 * 1024];
   int length = std::snprintf(buf, sizeof buf, "%.17Lf", value);
@@ -90,6 +101,19 @@ std::string formatLongDouble(long double value) {
 }
 
 std::string formatInteger(long long value) { return std::to_string(value); }
+
+std::string printed(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  va_list again;
+  va_copy(again, args);
+  const int length = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string text(length > 0 ? static_cast<std::size_t>(length) : 0, '\0');
+  if (length > 0) std::vsnprintf(text.data(), text.size() + 1, format, again);
+  va_end(again);
+  return text;
+}
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result/result.h"
+
 namespace keyloop {
 
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
@@ -21,16 +23,26 @@ inline constexpr std::string_view kOverflow = "ERR increment or decrement would 
 
 std::optional<long long> parseInteger(std::string_view text);
 // A SCAN cursor the way Redis reads it (strtoul): a leading '-' or '+' is
-// accepted (and wraps), spaces and trailing bytes are not. nullopt means
+// accepted (and wraps), an empty cursor is 0, spaces and trailing bytes
+// are not. nullopt means
 // "ERR invalid cursor".
 std::optional<std::uint64_t> parseScanCursor(std::string_view text);
 std::optional<long double> parseLongDouble(std::string_view text);
 // Redis's getDoubleFromObject: strtod of the whole text, no leading space,
 // no NaN, no overflow ("inf" and "-inf" are fine). nullopt: kNotFloat.
 std::optional<double> parseDouble(std::string_view text);
+// A blocking command's timeout in seconds (BLPOP's), in milliseconds, as
+// Redis 7.0 reads it at `nowMs`: its error text when refused; a number
+// past a long long's range is "negative" (x86's conversion gives
+// LONG_MIN), and one that overflows once the clock is added is a deadline
+// already past (1 ms). 0: wait for ever.
+Result<long long> parseBlockingTimeout(std::string_view text, std::int64_t nowMs);
 // Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros.
 std::string formatLongDouble(long double value);
 std::string formatInteger(long long value);
+// printf into a string sized for the whole result (Redis's sdscatprintf):
+// "%f" of 1e308 is 316 characters, and a reply is never cut short.
+std::string printed(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 // FLUSHALL's, SCRIPT FLUSH's and FUNCTION FLUSH's optional mode: SYNC or ASYNC.

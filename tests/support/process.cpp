@@ -224,10 +224,14 @@ std::string pidfileFor(const std::string& tag) {
 ReloadableServer::ReloadableServer(const std::string& tag, const std::string& settings)
     : pidfile(pidfileFor(tag)), server("pidfile: " + pidfile + "\n" + settings) {}
 
-CommandResult ReloadableServer::reload(const std::string& settings, const std::string& extraListen) {
+void ReloadableServer::rewrite(const std::string& settings, const std::string& extraListen) {
   std::ofstream(server.configPath, std::ios::trunc)
       << "listen:\n  - address: 127.0.0.1\n    port: " << server.port << "\n" << extraListen
       << "pidfile: " << pidfile << "\n" << settings << testDefaults(server.configPath, settings);
+}
+
+CommandResult ReloadableServer::reload(const std::string& settings, const std::string& extraListen) {
+  rewrite(settings, extraListen);
   return runCommand(keyloopBinary() + " -s reload -c " + server.configPath, 90);
 }
 

@@ -95,6 +95,8 @@ struct ReloadableServer {
   // Writes `settings` under the original listen entry (plus `extraListen`
   // entries) and reloads; returns `keyloop -s reload`'s result.
   CommandResult reload(const std::string& settings, const std::string& extraListen = "");
+  // Only writes the config (the test sends SIGHUP itself).
+  void rewrite(const std::string& settings, const std::string& extraListen = "");
   CommandResult reloadWorkers(int workers, const std::string& more = "");
   // Waits until exactly `workers` worker processes run (the retiring ones gone).
   bool settlesTo(int workers, std::chrono::milliseconds timeout = std::chrono::seconds(15));

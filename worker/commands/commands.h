@@ -3,6 +3,8 @@
 // Shared lookup helpers live here so every family counts hits the same way.
 #pragma once
 
+#include <climits>
+
 #include <functional>
 
 #include "common/text/text.h"
@@ -44,6 +46,19 @@ std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandC
 std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg);
 // Redis's getPositiveLongFromObjectOrReply: a non-negative integer, or
 // nullopt after replying `message` (for a non-integer too).
+// An integer in [min, max] with Redis's getRangeLongFromObjectOrReply
+// errors ("value is out of range, value must between MIN and MAX");
+// nullopt after replying.
+std::optional<long long> rangedIntegerOrReply(CommandContext& ctx, std::string_view arg, long long min, long long max);
+// SRANDMEMBER's, HRANDFIELD's and ZRANDMEMBER's count: -LONG_MAX..LONG_MAX.
+inline std::optional<long long> randomCountOrReply(CommandContext& ctx, std::string_view arg) {
+  return rangedIntegerOrReply(ctx, arg, -LLONG_MAX, LLONG_MAX);
+}
+// A reply whose size the client chose (a negative random count) is produced
+// as it goes and stops once the output passes client_output_buffer_limit:
+// the connection is then closed, as Redis closes one over its limit; the
+// worker never reserves what the client asked for.
+bool replyOverLimit(const CommandContext& ctx);
 std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg,
                                          std::string_view message = "ERR value is out of range, must be positive");
 // LMPOP / ZMPOP and their blocking forms: [COUNT n] from args[from] on

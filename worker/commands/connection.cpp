@@ -45,11 +45,8 @@ void ping(CommandContext& ctx) {
 void echo(CommandContext& ctx) { ctx.reply.bulk(ctx.args[1]); }
 
 void select(CommandContext& ctx) {
-  auto index = parseInteger(ctx.args[1]);
-  if (!index) return ctx.reply.error(kNotInteger);
-  if (*index < INT_MIN || *index > INT_MAX) {
-    return ctx.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
-  }
+  const auto index = rangedIntegerOrReply(ctx, ctx.args[1], INT_MIN, INT_MAX);
+  if (!index) return;
   if (*index != 0 && ctx.worker.config().cluster.enabled) return ctx.reply.error("ERR SELECT is not allowed in cluster mode");
   if (*index != 0) return ctx.reply.error("ERR DB index is out of range");
   ctx.reply.ok();
@@ -161,7 +158,7 @@ void clientGetname(CommandContext& ctx) {
 }
 
 void clientList(CommandContext& ctx) {
-  // Only the forms that make sense for one worker: CLIENT LIST [TYPE normal].
+  // CLIENT LIST [TYPE normal], this worker's part (every worker's is joined).
   if (ctx.args.size() == 4 && equalsIgnoreCase(ctx.args[2], "type")) {
     if (!equalsIgnoreCase(ctx.args[3], "normal")) {
       bool known = equalsIgnoreCase(ctx.args[3], "master") || equalsIgnoreCase(ctx.args[3], "replica") ||
@@ -227,7 +224,7 @@ std::span<const CommandSpec> connectionCommands() {
        .handler = clientReply,
        .group = "connection", .summary = "Instructs the server whether to reply to commands.", .since = "3.2.0", .syntax = "ON|OFF|SKIP"},
       {.name = "list", .arity = -2, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
-       .handler = clientList,
+       .cross = CrossWorker::BroadcastLines, .handler = clientList,
        .group = "connection", .summary = "Lists open connections.", .since = "2.4.0", .syntax = "[TYPE:client-type]"},
       {.name = "setname", .arity = 3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
        .handler = clientSetname,

@@ -16,12 +16,6 @@ namespace keyloop::commands {
 
 namespace {
 
-std::string formatted(const char* format, double a, double b) {
-  char buf[128];
-  const int n = std::snprintf(buf, sizeof buf, format, a, b);
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 // Longitude then latitude at args[at]; nullopt after replying the error.
 std::optional<std::pair<double, double>> lonLatOrReply(CommandContext& ctx, std::size_t at) {
   const auto lon = parseDouble(ctx.args[at]);
@@ -29,7 +23,7 @@ std::optional<std::pair<double, double>> lonLatOrReply(CommandContext& ctx, std:
   const auto lat = parseDouble(ctx.args[at + 1]);
   if (!lat) return ctx.reply.error(kNotFloat), std::nullopt;
   if (*lon < geo::kLongMin || *lon > geo::kLongMax || *lat < geo::kLatMin || *lat > geo::kLatMax) {
-    ctx.reply.error(formatted("ERR invalid longitude,latitude pair %f,%f", *lon, *lat));
+    ctx.reply.error(printed("ERR invalid longitude,latitude pair %f,%f", *lon, *lat));
     return std::nullopt;
   }
   return std::pair{*lon, *lat};

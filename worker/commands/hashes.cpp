@@ -150,16 +150,13 @@ void hrandfield(CommandContext& ctx) {
     if (*e == nullptr) return ctx.reply.null();
     return ctx.reply.bulk(collection::random(*e).key);
   }
+  const auto count = randomCountOrReply(ctx, a[2]);  // before the syntax, as Redis
+  if (!count) return;
   bool withValues = false;
   if (a.size() == 4 && equalsIgnoreCase(a[3], "withvalues")) {
     withValues = true;
   } else if (a.size() >= 4) {
     return ctx.reply.error(kSyntaxError);
-  }
-  auto count = parseInteger(a[2]);
-  if (!count) return ctx.reply.error(kNotInteger);
-  if (*count == LLONG_MIN) {
-    return ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
   }
   if (withValues && (*count < -LONG_MAX / 2 || *count > LONG_MAX / 2)) {
     return ctx.reply.error("ERR value is out of range");
@@ -178,7 +175,7 @@ void hrandfield(CommandContext& ctx) {
   const std::size_t n = *count < 0 ? wanted : std::min(wanted, size);
   ctx.reply.array(pairs || !withValues ? n : 2 * n);
   if (*count < 0) {  // repeats allowed
-    for (std::size_t i = 0; i < wanted; ++i) {
+    for (std::size_t i = 0; i < wanted && !replyOverLimit(ctx); ++i) {
       const collection::Picked p = collection::random(*e);
       replyOne(p.key, p.value);
     }

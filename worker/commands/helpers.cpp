@@ -55,6 +55,19 @@ std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view ar
   return v;
 }
 
+std::optional<long long> rangedIntegerOrReply(CommandContext& ctx, std::string_view arg, long long min, long long max) {
+  const auto v = integerOrReply(ctx, arg);
+  if (v && (*v < min || *v > max)) {
+    ctx.reply.error("ERR value is out of range, value must between " + std::to_string(min) + " and " + std::to_string(max));
+    return std::nullopt;
+  }
+  return v;
+}
+
+bool replyOverLimit(const CommandContext& ctx) {
+  return ctx.reply.buffer().size() > ctx.worker.config().clientOutputBufferLimit;
+}
+
 std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg, std::string_view message) {
   const auto v = parseInteger(arg);
   if (!v || *v < 0) return ctx.reply.error(message), std::nullopt;

@@ -204,12 +204,10 @@ void statsSection(CommandContext& ctx, Writer& w) {
   w.add("pubsub_patterns", st[kPubsubPatterns]);
   w.addAll({{"latest_fork_usec", "0"}, {"total_forks", "0"}});
   w.add("total_error_replies", st[kCommandErrors]);
-  char line[64];
   for (auto [name, value] : {std::pair{"event_loop_lag_p50_seconds", lag.p50()},
                              std::pair{"event_loop_lag_p99_seconds", lag.p99()},
                              std::pair{"event_loop_lag_max_seconds", lag.maxSeconds()}}) {
-    std::snprintf(line, sizeof line, "%.6f", value);
-    w.add(name, line);
+    w.add(name, printed("%.6f", value));
   }
 }
 

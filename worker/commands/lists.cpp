@@ -105,6 +105,8 @@ void move(CommandContext& ctx, End from, End to) {
 }
 
 // LMPOP / BLMPOP: numkeys at args[at], then the keys, LEFT|RIGHT, [COUNT n].
+// LMPOP/ZMPOP at `at` = 1; the blocking forms at 2, their timeout read
+// after everything else, as Redis reads it.
 void mpop(CommandContext& ctx, std::size_t at) {
   const auto numkeys = parseInteger(ctx.args[at]);
   if (!numkeys || *numkeys < 1) return ctx.reply.error("ERR numkeys should be greater than 0");
@@ -116,6 +118,7 @@ void mpop(CommandContext& ctx, std::size_t at) {
   if (!end) return ctx.reply.error(kSyntaxError);
   const auto count = mpopCountOrReply(ctx, whereAt + 1);
   if (!count) return;
+  if (at == 2 && !timeoutOrReply(ctx, ctx.args[1])) return;
   const auto found = firstExisting(ctx, at + 1, whereAt, Type::List);
   if (!found) return;
   if (found->second == nullptr) {
@@ -131,12 +134,9 @@ void mpop(CommandContext& ctx, std::size_t at) {
 }  // namespace
 
 std::optional<long long> timeoutOrReply(CommandContext& ctx, std::string_view arg) {
-  const auto seconds = parseLongDouble(arg);
-  if (!seconds) return ctx.reply.error("ERR timeout is not a float or out of range"), std::nullopt;
-  const long double ms = std::ceil(*seconds * 1000.0L);
-  if (ms < 0) return ctx.reply.error("ERR timeout is negative"), std::nullopt;
-  if (ms > static_cast<long double>(LLONG_MAX)) return ctx.reply.error("ERR timeout is out of range"), std::nullopt;
-  return static_cast<long long>(ms);
+  Result<long long> ms = parseBlockingTimeout(arg, ctx.nowMs);
+  if (!ms) return ctx.reply.error(ms.error()), std::nullopt;
+  return *ms;
 }
 
 void lpush(CommandContext& ctx) { push(ctx, End::Head, false); }
@@ -253,7 +253,9 @@ void lpos(CommandContext& ctx) {
     }
   }
   const bool backwards = rank < 0;
-  if (rank == LLONG_MIN) rank = LLONG_MAX;  // Redis negates a long; the match never comes either way
+  // Redis negates the long: LONG_MIN stays negative, so every match
+  // counts as reaching the rank and the first one from the tail answers.
+  if (rank == LLONG_MIN) rank = 1;
   else if (backwards) rank = -rank;
   auto e = readAs(ctx, ctx.args[1], Type::List);
   if (!e) return;
@@ -329,7 +331,6 @@ void brpoplpush(CommandContext& ctx) {
 }
 
 void blmpop(CommandContext& ctx) {
-  if (!timeoutOrReply(ctx, ctx.args[1])) return;
   mpop(ctx, 2);
 }
 

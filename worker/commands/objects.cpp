@@ -149,8 +149,8 @@ void copy(CommandContext& ctx) {
     if (equalsIgnoreCase(a[j], "replace")) {
       replace = true;
     } else if (equalsIgnoreCase(a[j], "db") && j + 1 < a.size()) {
-      auto db = parseInteger(a[++j]);
-      if (!db || *db < INT32_MIN || *db > INT32_MAX) return ctx.reply.error(kNotInteger);
+      const auto db = rangedIntegerOrReply(ctx, a[++j], INT_MIN, INT_MAX);
+      if (!db) return;
       if (*db != 0) return ctx.reply.error("ERR DB index is out of range");  // one database
     } else {
       return ctx.reply.error(kSyntaxError);

@@ -143,10 +143,7 @@ void srandmember(CommandContext& ctx) {
   const auto& a = ctx.args;
   if (a.size() > 3) return ctx.reply.error(kSyntaxError);
   std::optional<long long> count;
-  if (a.size() == 3) {
-    count = parseInteger(a[2]);
-    if (!count) return ctx.reply.error(kNotInteger);
-  }
+  if (a.size() == 3 && !(count = randomCountOrReply(ctx, a[2]))) return;
   auto e = readAs(ctx, a[1], Type::Set);
   if (!e) return;
   if (*e == nullptr) ctx.changedNothing();
@@ -159,7 +156,7 @@ void srandmember(CommandContext& ctx) {
   if (*count < 0) {
     const std::size_t wanted = static_cast<std::size_t>(-(*count + 1)) + 1;
     ctx.reply.array(wanted);
-    for (std::size_t i = 0; i < wanted; ++i) ctx.reply.bulk(collection::random(*e).key);
+    for (std::size_t i = 0; i < wanted && !replyOverLimit(ctx); ++i) ctx.reply.bulk(collection::random(*e).key);
     return;
   }
   const std::size_t wanted = std::min(static_cast<std::size_t>(*count), size);

@@ -6,7 +6,8 @@
 // the elements. When one is not readable here, the handler replies the
 // keys it needs instead (a RESP3 push, which SORT never replies), and
 // cross_worker.h runs it again through the atomic executor with those keys
-// locked too (CrossWorker::Discovering).
+// locked too (CrossWorker::Discovering). Inside MULTI or a script, where
+// nothing can run it again, it answers an error.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -132,6 +133,10 @@ void sortGeneric(CommandContext& ctx, bool readonly) {
   if (hasBy && !dontSort) need(sortBy);
   for (std::string_view g : gets) need(g);
   if (!missing.empty()) {
+    if (!ctx.discovers) {
+      return ctx.reply.error("ERR SORT's BY and GET patterns name keys of other workers, which it cannot read "
+                             "inside MULTI or a script on a keyloop of several workers");
+    }
     ctx.reply.push(missing.size());
     for (const std::string& k : missing) ctx.reply.bulk(k);
     return;

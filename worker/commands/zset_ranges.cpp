@@ -135,7 +135,7 @@ void rangeGeneric(CommandContext& ctx, std::size_t at, bool store, RangeType typ
         items = collect(*e, r, reverse, 0, -1);
       }
     } else {
-      items = collect(*e, scores ? ranksOf(*e, *scores) : ranksOf(*e, *lex), reverse, o.offset, o.limit);
+      items = collect(*e, scores ? ranksOf(*e, *scores) : ranksOf(*e, *lex, reverse), reverse, o.offset, o.limit);
     }
   }
   if (store) return ctx.reply.integer(static_cast<long long>(storeScored(ctx, a[1], items)));
@@ -167,7 +167,7 @@ void removeRange(CommandContext& ctx, RangeType type) {
     if (!w) return ctx.reply.integer(0);
     r = {w->first, w->second + 1};
   } else {
-    r = scores ? ranksOf(*e, *scores) : ranksOf(*e, *lex);
+    r = scores ? ranksOf(*e, *scores) : ranksOf(*e, *lex, false);
   }
   const std::vector<Scored> doomed = collect(*e, r, false, 0, -1);
   for (const Scored& item : doomed) zset::erase(ctx.store, *e, item.member);
@@ -177,14 +177,20 @@ void removeRange(CommandContext& ctx, RangeType type) {
 
 }  // namespace
 
-void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
+void replyScoredHeader(CommandContext& ctx, std::size_t items, bool withScores) {
   const bool pairs = withScores && ctx.reply.protocol() == resp::Protocol::Resp3;
-  ctx.reply.array(withScores && !pairs ? items.size() * 2 : items.size());
-  for (const Scored& item : items) {
-    if (pairs) ctx.reply.array(2);
-    ctx.reply.bulk(item.member);
-    if (withScores) ctx.reply.doubleValue(item.score);
-  }
+  ctx.reply.array(withScores && !pairs ? items * 2 : items);
+}
+
+void replyScoredItem(CommandContext& ctx, const Scored& item, bool withScores) {
+  if (withScores && ctx.reply.protocol() == resp::Protocol::Resp3) ctx.reply.array(2);
+  ctx.reply.bulk(item.member);
+  if (withScores) ctx.reply.doubleValue(item.score);
+}
+
+void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores) {
+  replyScoredHeader(ctx, items.size(), withScores);
+  for (const Scored& item : items) replyScoredItem(ctx, item, withScores);
 }
 
 std::optional<ScoreRange> parseScoreRange(std::string_view min, std::string_view max) {
@@ -215,16 +221,52 @@ Ranks ranksOf(const Store::Entry* e, const ScoreRange& range) {
   return {first, std::max(first, end)};
 }
 
-Ranks ranksOf(const Store::Entry* e, const LexRange& range) {
-  const std::size_t first = zset::prefixCount(e, [&](double, std::string_view m) {
+// Redis finds a lex range by walking the order and comparing members, which
+// means something only when all scores are equal; on mixed scores clients
+// see what that walk gives, as redis-server's listpack (every small set)
+// walks: nothing when the last member is below min or the first above max;
+// else from the first member at or above min on while members stay at or
+// below max (REV: from the last at or below max back while at or above
+// min). A tree takes the same first and last checks and then two searches.
+Ranks ranksOf(const Store::Entry* e, const LexRange& range, bool reverse) {
+  auto atLeastMin = [&](std::string_view m) {
     const int c = compare(m, range.min);
-    return range.min.exclusive ? c <= 0 : c < 0;
-  });
-  const std::size_t end = zset::prefixCount(e, [&](double, std::string_view m) {
+    return range.min.exclusive ? c > 0 : c >= 0;
+  };
+  auto atMostMax = [&](std::string_view m) {
     const int c = compare(m, range.max);
     return range.max.exclusive ? c < 0 : c <= 0;
+  };
+  const std::size_t size = zset::size(e);
+  if (size == 0 || range.min.infinity == 1 || range.max.infinity == -1) return {0, 0};
+  if (range.min.infinity == 0 && range.max.infinity == 0) {
+    const int c = range.min.value.compare(range.max.value);
+    if (c > 0 || (c == 0 && (range.min.exclusive || range.max.exclusive))) return {0, 0};
+  }
+  std::string_view first, last;
+  zset::walk(e, 0, 0, false, [&](std::size_t, std::string_view m, double) { return first = m, false; });
+  zset::walk(e, size - 1, size - 1, false, [&](std::size_t, std::string_view m, double) { return last = m, false; });
+  if (!atLeastMin(last) || !atMostMax(first)) return {0, 0};
+  if (zset::isTree(e)) {
+    const std::size_t from = zset::prefixCount(e, [&](double, std::string_view m) { return !atLeastMin(m); });
+    const std::size_t end = zset::prefixCount(e, [&](double, std::string_view m) { return atMostMax(m); });
+    return {from, std::max(from, end)};
+  }
+  Ranks found{0, 0};
+  bool started = false;
+  zset::walk(e, 0, size - 1, reverse, [&](std::size_t rank, std::string_view m, double) {
+    if (!started) {
+      if (!(reverse ? atMostMax(m) : atLeastMin(m))) return true;
+      started = true;
+      if (!(reverse ? atLeastMin(m) : atMostMax(m))) return false;
+      found = {rank, rank + 1};
+      return true;
+    }
+    if (!(reverse ? atLeastMin(m) : atMostMax(m))) return false;
+    (reverse ? found.first : found.end) = reverse ? rank : rank + 1;
+    return true;
   });
-  return {first, std::max(first, end)};
+  return found;
 }
 
 void zrange(CommandContext& ctx) { rangeGeneric(ctx, 1, false, RangeType::Auto, Direction::Auto); }
@@ -251,7 +293,7 @@ void zlexcount(CommandContext& ctx) {
   if (!range) return ctx.reply.error("ERR min or max not valid string range item");
   auto e = readAs(ctx, ctx.args[1], Type::Zset);
   if (!e) return;
-  ctx.reply.integer(*e ? static_cast<long long>(ranksOf(*e, *range).size()) : 0);
+  ctx.reply.integer(*e ? static_cast<long long>(ranksOf(*e, *range, false).size()) : 0);
 }
 
 }  // namespace keyloop::commands

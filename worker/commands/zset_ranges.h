@@ -42,7 +42,7 @@ struct Ranks {
   std::size_t size() const { return end > first ? end - first : 0; }
 };
 Ranks ranksOf(const Store::Entry* e, const ScoreRange& range);
-Ranks ranksOf(const Store::Entry* e, const LexRange& range);
+Ranks ranksOf(const Store::Entry* e, const LexRange& range, bool reverse);
 
 // Replaces `key` with a sorted set of `items` (none: deletes it), packed
 // when small as Redis's STORE commands do; returns how many it holds.
@@ -50,6 +50,9 @@ std::size_t storeScored(CommandContext& ctx, std::string_view key, const std::ve
 // Members with scores as ZRANGE replies them: RESP2 a flat array
 // (member, score...), RESP3 an array of pairs.
 void replyScored(CommandContext& ctx, const std::vector<Scored>& items, bool withScores);
+// The same in two steps, for a reply produced as it is drawn.
+void replyScoredHeader(CommandContext& ctx, std::size_t items, bool withScores);
+void replyScoredItem(CommandContext& ctx, const Scored& item, bool withScores);
 // A score as ZSCAN prints it (Redis's "%.17g" text, inf and -inf).
 std::string scoreText(double s);
 

@@ -159,6 +159,8 @@ void blockingPop(CommandContext& ctx, Side side) {
 }
 
 // ZMPOP / BZMPOP: numkeys at args[at], the keys, MIN|MAX, [COUNT n].
+// LMPOP/ZMPOP at `at` = 1; the blocking forms at 2, their timeout read
+// after everything else, as Redis reads it.
 void mpop(CommandContext& ctx, std::size_t at) {
   const auto numkeys = parseInteger(ctx.args[at]);
   if (!numkeys || *numkeys < 1) return ctx.reply.error("ERR numkeys should be greater than 0");
@@ -171,6 +173,7 @@ void mpop(CommandContext& ctx, std::size_t at) {
   else return ctx.reply.error(kSyntaxError);
   const auto count = mpopCountOrReply(ctx, whereAt + 1);
   if (!count) return;
+  if (at == 2 && !timeoutOrReply(ctx, ctx.args[1])) return;
   auto found = firstExisting(ctx, at + 1, whereAt, Type::Zset);
   if (!found) return;
   if (found->second == nullptr) {
@@ -258,7 +261,6 @@ void bzpopmin(CommandContext& ctx) { blockingPop(ctx, Side::Min); }
 void bzpopmax(CommandContext& ctx) { blockingPop(ctx, Side::Max); }
 void zmpop(CommandContext& ctx) { mpop(ctx, 1); }
 void bzmpop(CommandContext& ctx) {
-  if (!timeoutOrReply(ctx, ctx.args[1])) return;
   mpop(ctx, 2);
 }
 
@@ -270,11 +272,8 @@ void zrandmember(CommandContext& ctx) {
     if (*e == nullptr) return ctx.reply.null();
     return ctx.reply.bulk(zset::random(*e, collection::draw).first);
   }
-  const auto count = integerOrReply(ctx, a[2]);
+  const auto count = randomCountOrReply(ctx, a[2]);
   if (!count) return;
-  if (*count == LLONG_MIN) {
-    return ctx.reply.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-  }
   bool withScores = false;
   if (a.size() > 4 || (a.size() == 4 && !equalsIgnoreCase(a[3], "withscores"))) return ctx.reply.error(kSyntaxError);
   if (a.size() == 4) {
@@ -286,13 +285,14 @@ void zrandmember(CommandContext& ctx) {
   if (*e == nullptr || *count == 0) return ctx.reply.array(0);
   const std::size_t size = zset::size(*e);
   std::vector<Scored> picked;
-  if (*count < 0 || *count == 1) {
+  if (*count < 0 || *count == 1) {  // repeats allowed: produced as they are drawn
     const auto n = static_cast<std::size_t>(*count < 0 ? -*count : *count);
-    picked.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
+    replyScoredHeader(ctx, n, withScores);
+    for (std::size_t i = 0; i < n && !replyOverLimit(ctx); ++i) {
       auto [m, s] = zset::random(*e, collection::draw);
-      picked.push_back({std::move(m), s});
+      replyScoredItem(ctx, {std::move(m), s}, withScores);
     }
+    return;
   } else if (static_cast<std::size_t>(*count) >= size) {
     zset::forEach(*e, [&](std::string_view m, double s) { picked.push_back({std::string(m), s}); });
   } else {
@@ -316,10 +316,11 @@ void zrandmember(CommandContext& ctx) {
 void zscan(CommandContext& ctx) {
   const auto cursor = parseScanCursor(ctx.args[2]);
   if (!cursor) return ctx.reply.error("ERR invalid cursor");
-  const auto options = parseScanOptions(ctx, 3, false);
-  if (!options) return;
   auto e = readAs(ctx, ctx.args[1], Type::Zset);
   if (!e) return;
+  // As Redis: a missing key is an empty scan before the options are read.
+  const auto options = *e != nullptr ? parseScanOptions(ctx, 3, false) : ScanOptions{};
+  if (!options) return;
   std::vector<std::string> found;
   std::uint64_t next = 0;
   if (*e != nullptr) {

@@ -90,7 +90,7 @@ void Connections::acceptFrom(int listenFd) {
 }
 
 Client& Connections::add(UniqueFd fd) {
-  const std::uint64_t id = nextClientId_++;
+  const std::uint64_t id = stats_.takeClientId();
   std::string peer = socketAddress(fd.get(), true), local = socketAddress(fd.get(), false);
   auto client = std::make_unique<Client>(*this, std::move(fd), id, std::move(peer), std::move(local));
   Client& added = *client;

@@ -108,7 +108,6 @@ class Connections {
   std::vector<int> listenFds_;
   std::vector<std::unique_ptr<IoWatcher>> listeners_;
   Registry clients_;
-  std::uint64_t nextClientId_ = 1;
   bool draining_ = false;
   Timer idleTimer_;
   ReplyGate replyGate_;

@@ -37,10 +37,13 @@ std::size_t timeoutIndex(const BlockingSpec& b, std::size_t argc) {
   return b.timeoutAt < 0 ? argc - static_cast<std::size_t>(-b.timeoutAt) : static_cast<std::size_t>(b.timeoutAt);
 }
 
-// The timeout as the handler accepted it (it replied an error otherwise).
+// The timeout as the handler accepted it (it replied an error otherwise),
+// at most a century: the steady clock counts nanoseconds, which a longer
+// wait would overflow.
 long long timeoutMillis(std::string_view arg) {
-  const auto seconds = parseLongDouble(arg);
-  return seconds ? static_cast<long long>(std::ceil(*seconds * 1000.0L)) : 0;
+  constexpr long long kCentury = 100LL * 365 * 24 * 3600 * 1000;
+  const Result<long long> ms = parseBlockingTimeout(arg, unixMillis());
+  return ms ? std::min(*ms, kCentury) : 0;
 }
 
 // The wait keys of a blocking command, as a spec of its own.
@@ -113,7 +116,10 @@ void Blocking::start(Client& client, const CommandSpec& spec, std::span<const st
     Client* c = dispatch_.connections().find(clientId);
     if (c == nullptr) return;
     if (!isNullReply(reply)) return c->fillReply(place, reply);
-    block(*c, place, spec, copy, std::string(reply));
+    // A wait that times out answers a null array, whatever the attempt
+    // answered (BLMOVE's is a null bulk), as Redis's
+    // replyToBlockedClientTimedOut does.
+    block(*c, place, spec, copy, c->reply().protocol() == resp::Protocol::Resp3 ? "_\r\n" : "*-1\r\n");
   });
 }
 
@@ -251,9 +257,8 @@ std::optional<std::string> Blocking::releaseForHandOver(std::uint64_t clientId) 
   if (wait.timer) {
     // What is left of the timeout, at least a millisecond.
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait.deadline - loop_.now()).count();
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(std::max<long long>(left, 1)) / 1000.0);
-    args[timeoutIndex(*wait.spec->blocking, args.size())] = seconds;
+    args[timeoutIndex(*wait.spec->blocking, args.size())] =
+        printed("%.3f", static_cast<double>(std::max<long long>(left, 1)) / 1000.0);
   }
   std::string request = encodeRequest(args);
   finish(wait.id, {});

@@ -99,26 +99,72 @@ void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, const CommandSpe
   });
 }
 
+// One SCAN page across workers: worker by worker, each from its own
+// cursor. A worker whose keys are all seen hands the rest of the page to
+// the next while fewer keys than COUNT came back, so a small database
+// comes back in one page with cursor 0, as from one redis-server.
+struct ScanPage {
+  Args inner;  // SCAN with the worker's own cursor
+  int worker = 0;
+  std::size_t count = 10;
+  std::vector<std::string> keys;  // raw frames
+};
+
+std::size_t scanCount(std::span<const std::string_view> args) {
+  for (std::size_t i = 2; i + 1 < args.size(); i += 2) {
+    if (!equalsIgnoreCase(args[i], "count")) continue;
+    const std::optional<long long> n = parseInteger(args[i + 1]);
+    return n && *n > 0 ? static_cast<std::size_t>(*n) : 10;
+  }
+  return 10;
+}
+
+void scanWorker(Dispatch& dispatch, resp::Protocol protocol, ScanPage page, Reply reply) {
+  const int workers = dispatch.router()->workers();
+  const int worker = page.worker;
+  Args inner = page.inner;
+  gather(dispatch, protocol, {{worker, std::move(inner)}},
+         [&dispatch, protocol, page = std::move(page), workers, reply](Replies& replies) mutable {
+           if (resp::isError(replies[0])) return reply(replies[0]);
+           const auto parts = resp::replyElements(replies[0]);
+           if (parts.size() != 2) return reply(replies[0]);
+           for (std::string_view key : resp::replyElements(parts[1])) page.keys.emplace_back(key);
+           const unsigned long long next =
+               std::strtoull(std::string(resp::replyBulk(parts[0]).value_or("0")).c_str(), nullptr, 10);
+           unsigned long long outer = 0;
+           if (next != 0) {
+             outer = (next << kWorkerBits) | static_cast<unsigned long long>(page.worker);
+           } else if (page.worker + 1 < workers) {
+             if (page.keys.size() < page.count) {
+               ++page.worker;
+               page.inner[1] = "0";
+               return scanWorker(dispatch, protocol, std::move(page), reply);
+             }
+             outer = static_cast<unsigned long long>(page.worker + 1);
+           }
+           const std::string c = std::to_string(outer);
+           reply("*2\r\n$" + std::to_string(c.size()) + "\r\n" + c + "\r\n" +
+                 arrayOf(std::vector<std::string_view>(page.keys.begin(), page.keys.end())));
+         });
+}
+
 void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std::string_view> args, Reply reply) {
   const std::optional<std::uint64_t> parsed = parseScanCursor(args[1]);
   if (!parsed) return reply("-ERR invalid cursor\r\n");
   const std::uint64_t cursor = *parsed;
-  const int workers = dispatch.router()->workers();
   const int worker = static_cast<int>(cursor & ((1u << kWorkerBits) - 1));
-  if (worker >= workers) return reply("*2\r\n$1\r\n0\r\n*0\r\n");
-  Args inner(args.begin(), args.end());
-  inner[1] = std::to_string(cursor >> kWorkerBits);
-  gather(dispatch, protocol, {{worker, inner}}, [worker, workers, reply](Replies& replies) {
-    if (resp::isError(replies[0])) return reply(replies[0]);
-    const auto parts = resp::replyElements(replies[0]);
-    if (parts.size() != 2) return reply(replies[0]);
-    const unsigned long long next = std::strtoull(std::string(resp::replyBulk(parts[0]).value_or("0")).c_str(), nullptr, 10);
-    unsigned long long outer = 0;
-    if (next != 0) outer = (next << kWorkerBits) | static_cast<unsigned long long>(worker);
-    else if (worker + 1 < workers) outer = static_cast<unsigned long long>(worker + 1);
-    const std::string c = std::to_string(outer);
-    reply("*2\r\n$" + std::to_string(c.size()) + "\r\n" + c + "\r\n" + std::string(parts[1]));
-  });
+  ScanPage page{Args(args.begin(), args.end()), worker, scanCount(args), {}};
+  page.inner[1] = std::to_string(cursor >> kWorkerBits);
+  if (worker >= dispatch.router()->workers()) {
+    // No worker's cursor: an empty last page, once worker 0 has checked
+    // the options (a syntax error is still one).
+    page.inner[1] = "0";
+    gather(dispatch, protocol, {{0, page.inner}}, [reply](Replies& replies) {
+      reply(resp::isError(replies[0]) ? replies[0] : std::string("*2\r\n$1\r\n0\r\n*0\r\n"));
+    });
+    return;
+  }
+  scanWorker(dispatch, protocol, std::move(page), std::move(reply));
 }
 
 // GatherTotals: the row's handler runs here with every worker's counters
@@ -137,7 +183,7 @@ void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, 
            resp::Reply encoder(out, c->reply().protocol());
            std::vector<std::string_view> views(copy.begin(), copy.end());
            CommandContext ctx{dispatch.services(), c, encoder, dispatch.store(), views, unixMillis(), workers};
-           handler(ctx);
+           runGuarded(handler, ctx);
            reply(out);
          });
 }
@@ -178,9 +224,7 @@ std::string merge(CrossWorker kind, const Replies& replies) {
           sums[i / 2] += resp::replyInteger(e[i + 1]).value_or(0);
         }
       }
-      // RESP3 answers a map (%), RESP2 a flat array.
-      const bool map = !replies.empty() && !replies.front().empty() && replies.front()[0] == '%';
-      std::string out = map ? "%" + std::to_string(names.size()) + "\r\n" : "*" + std::to_string(names.size() * 2) + "\r\n";
+      std::string out = "*" + std::to_string(names.size() * 2) + "\r\n";  // flat in RESP3 too, as Redis 7.0
       for (std::size_t i = 0; i < names.size(); ++i) out += std::string(names[i]) + integerReply(sums[i]);
       return out;
     }
@@ -190,6 +234,21 @@ std::string merge(CrossWorker kind, const Replies& replies) {
         if (r.rfind("-NOTBUSY", 0) != 0) return r;
       }
       return replies.front();
+    }
+    case CrossWorker::BroadcastLines: {
+      // Lines that begin "id=N": in id order, as one server lists them.
+      std::vector<std::pair<unsigned long long, std::string_view>> lines;
+      for (const std::string& r : replies) {
+        for (std::string_view line : splitOn(resp::replyBulk(r).value_or(""), '\n')) {
+          lines.emplace_back(std::strtoull(std::string(line.substr(line.find('=') + 1)).c_str(), nullptr, 10), line);
+        }
+      }
+      std::sort(lines.begin(), lines.end());
+      std::string text;
+      for (const auto& [id, line] : lines) text.append(line).append("\n");
+      const bool verbatim = !replies.empty() && !replies.front().empty() && replies.front()[0] == '=';
+      const std::string body = verbatim ? "txt:" + text : text;
+      return (verbatim ? "=" : "$") + std::to_string(body.size()) + "\r\n" + body + "\r\n";
     }
     case CrossWorker::BroadcastRandom: {
       std::vector<const std::string*> found;
@@ -227,6 +286,7 @@ std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args&
   CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
   ctx.readable = &readable;
   ctx.events = &collect;
+  ctx.discovers = spec.cross == CrossWorker::Discovering;  // runDiscovering runs it again
   scratch.tick(nowMs);
   keyspace_events::runRecorded(spec, ctx);
   return out;

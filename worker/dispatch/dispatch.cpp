@@ -110,6 +110,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+      ctx.discovers = true;
       run(spec, ctx, commandIndex(*command.topLevel));
       ran = true;
       if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
@@ -121,11 +122,15 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     }
   }
   if (!ran && reply.buffer().size() > replyStart && reply.buffer()[replyStart] == '-') {
-    if (command.spec != nullptr && (command.spec->flags & kAbortsWhenRefused) && session.inMulti) {
-      // Redis's execCommandAbort: the reason, and the transaction is gone.
+    if (command.spec != nullptr && (command.spec->flags & kAbortsWhenRefused)) {
+      // Redis's execCommandAbort: the reason, and the transaction (if one
+      // was open) is gone; EXEC refused outside MULTI says it the same way.
       std::string reason = reply.buffer().substr(replyStart + 1);
       reply.buffer().resize(replyStart);
       while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r')) reason.pop_back();
+      // Redis words a refusal it formats itself (arity, unknown command)
+      // without the ERR code here; a shared error (-OOM, -NOAUTH) keeps its code.
+      if (reason.rfind("ERR ", 0) == 0) reason.erase(0, 4);
       reply.error("EXECABORT Transaction discarded because of: " + reason);
       if (sessions_ != nullptr) sessions_->endTransaction(client);
     } else if (sessions_ != nullptr) {

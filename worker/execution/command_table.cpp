@@ -173,6 +173,11 @@ std::string arityError(const ResolvedCommand& command) {
   return "ERR wrong number of arguments for '" + command.fullName() + "' command";
 }
 
+std::string subcommandSyntaxError(std::string_view sub, std::string_view container) {
+  return "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) + "'. Try " +
+         std::string(container) + " HELP.";
+}
+
 std::span<const std::string_view> metrics::countedCommandNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> all;

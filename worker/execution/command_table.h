@@ -45,6 +45,11 @@ struct CommandContext {
   // What the handler reports of its run beyond its reply (effects.h): the
   // form it propagates, or that it changed nothing. Null: nobody asks.
   Effects* effects = nullptr;
+  // Whether the caller runs it again with more keys locked when the handler
+  // names keys it could not read (CrossWorker::Discovering: SORT's
+  // patterns). Only a client's own command is; inside MULTI or a script
+  // on a keyloop of several workers, SORT answers an error instead.
+  bool discovers = false;
   void propagateAs(std::vector<std::string> command) {
     if (effects != nullptr) effects->propagateAs(std::move(command));
   }
@@ -116,6 +121,7 @@ enum class CrossWorker : std::uint8_t {
   BroadcastSame,    // FLUSHDB: every worker, the first reply (they agree)
   BroadcastKill,    // SCRIPT KILL: every worker; +OK from the one that ran it, else its error, else NOTBUSY
   BroadcastScan,    // SCAN: worker after worker, the worker in the cursor's low bits
+  BroadcastLines,   // CLIENT LIST: every worker's text, its lines joined in id order
   GatherTotals,     // INFO: every worker's counters, then the command here
 };
 inline bool broadcasts(CrossWorker c) { return c >= CrossWorker::BroadcastSum; }
@@ -280,6 +286,9 @@ inline bool arityAllows(const CommandSpec& spec, std::size_t argc) {
 }
 // "ERR wrong number of arguments for '<name>' command"
 std::string arityError(const ResolvedCommand& command);
+// Redis's addReplySubcommandSyntaxError, for a subcommand that checks its
+// own arguments (PUBSUB CHANNELS, FUNCTION FLUSH): `sub` as the client typed it.
+std::string subcommandSyntaxError(std::string_view sub, std::string_view container);
 
 // Case-insensitive; nullptr when unknown.
 const CommandSpec* findCommand(std::string_view name);

@@ -3,6 +3,8 @@
 #include "common/text/text.h"
 #include "worker/execution/command_table.h"
 
+#include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace keyloop {
@@ -15,12 +17,27 @@ void Effects::settle(const CommandSpec& spec, resp::Reply::Began began) {
   dirty = (spec.flags & kWrite) && changed() ? 1 : 0;
 }
 
+void runGuarded(void (*handler)(CommandContext&), CommandContext& ctx) {
+  const std::size_t replyStart = ctx.reply.buffer().size();
+  auto refuse = [&] {
+    ctx.reply.buffer().resize(replyStart);
+    ctx.reply.error("OOM command not allowed: the worker could not allocate the memory it needs");
+  };
+  try {
+    handler(ctx);
+  } catch (const std::bad_alloc&) {
+    refuse();
+  } catch (const std::length_error&) {
+    refuse();
+  }
+}
+
 Effects runHandler(const CommandSpec& spec, CommandContext& ctx) {
   const std::size_t replyStart = ctx.reply.buffer().size();
   ctx.reply.markStart();
   Effects effects;
   Effects* outer = std::exchange(ctx.effects, &effects);
-  spec.handler(ctx);
+  runGuarded(spec.handler, ctx);
   ctx.effects = outer;
   effects.settle(spec, ctx.reply.beganWith(replyStart));
   return effects;

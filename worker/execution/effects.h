@@ -80,6 +80,11 @@ struct Effects {
 // Runs `spec`'s handler on `ctx`, with what it reports and how its reply
 // began made into its Effects.
 Effects runHandler(const CommandSpec& spec, CommandContext& ctx);
+// Every handler runs through this: a request never ends a worker. Memory a
+// handler could not get (bad_alloc, or a length_error for a size past what
+// a container holds) fails that one command with an -OOM error, its
+// partial reply dropped, and the worker goes on serving.
+void runGuarded(void (*handler)(CommandContext&), CommandContext& ctx);
 
 // The commands a run propagates, by Redis 7.0's rules: nothing when it
 // changed nothing; what its handler rewrote it to (relative expiries made

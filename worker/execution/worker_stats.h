@@ -27,6 +27,8 @@ class WorkerStats {
   // The master's snapshot status (null without shared metrics).
   const metrics::SnapshotStatus* snapshotStatus() const { return shared_ ? &shared_->snapshots() : nullptr; }
   metrics::AofStatus* aofStatus() const { return shared_ ? &shared_->aof() : nullptr; }
+  // The next client id: from the shared counter when there is one.
+  std::uint64_t takeClientId() { return shared_ ? shared_->takeClientId() : nextLocalClientId_++; }
   std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
   const LagMonitor& lag() const { return lag_; }
 
@@ -50,6 +52,7 @@ class WorkerStats {
   void publish();
 
   metrics::SharedMetrics* shared_ = nullptr;
+  std::uint64_t nextLocalClientId_ = 1;
   metrics::WorkerMetrics own_;
   metrics::WorkerMetrics* metrics_ = &own_;
   ServerStats counters_{};

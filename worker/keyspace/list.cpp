@@ -317,7 +317,9 @@ bool insertAt(Store& store, Store::Entry*& e, std::string_view pivot, bool after
 
 std::size_t removeEqual(Store& store, Store::Entry*& e, std::string_view value, long long count) {
   const bool backwards = count < 0;
-  const std::size_t limit = count == 0 ? SIZE_MAX : static_cast<std::size_t>(backwards ? -count : count);
+  // The magnitude computed unsigned: -LONG_MIN does not fit a long long.
+  const std::size_t limit = count == 0 ? SIZE_MAX
+                                       : backwards ? 0 - static_cast<std::size_t>(count) : static_cast<std::size_t>(count);
   std::size_t removed = 0;
   auto filter = [&](Chunk& c) {
     // The chunk's matching elements, found in walk order, cut from the far end first.

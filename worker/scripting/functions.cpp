@@ -137,12 +137,6 @@ namespace commands {
 
 namespace {
 
-// Redis's addReplySubcommandSyntaxError.
-std::string subcommandSyntaxError(CommandContext&, std::string_view sub, std::string_view container) {
-  return "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) + "'. Try " +
-         std::string(container) + " HELP.";
-}
-
 FunctionLibraries* librariesOrReply(CommandContext& ctx) {
   FunctionLibraries* libraries = ctx.worker.functions();
   if (libraries == nullptr) ctx.reply.error("ERR functions are not available");
@@ -197,7 +191,7 @@ void functionDelete(CommandContext& ctx) {
 void functionFlush(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
-  if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError(ctx, "flush", "FUNCTION"));
+  if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError("flush", "FUNCTION"));
   if (ctx.args.size() == 3 && !isFlushMode(ctx.args[2])) {
     return ctx.reply.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
   }
@@ -268,7 +262,7 @@ void functionRestore(CommandContext& ctx) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
   enum class Policy { Append, Replace, Flush } policy = Policy::Append;
-  if (ctx.args.size() > 4) return ctx.reply.error(subcommandSyntaxError(ctx, "restore", "FUNCTION"));
+  if (ctx.args.size() > 4) return ctx.reply.error(subcommandSyntaxError("restore", "FUNCTION"));
   if (ctx.args.size() == 4) {
     if (equalsIgnoreCase(ctx.args[3], "append")) policy = Policy::Append;
     else if (equalsIgnoreCase(ctx.args[3], "replace")) policy = Policy::Replace;

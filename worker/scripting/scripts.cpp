@@ -206,7 +206,7 @@ void scriptHelp(CommandContext& ctx) {
 
 namespace keyloop {
 
-void WorkerServices::runNested(const ResolvedCommand& command, CommandContext& ctx) { command.spec->handler(ctx); }
+void WorkerServices::runNested(const ResolvedCommand& command, CommandContext& ctx) { runGuarded(command.spec->handler, ctx); }
 
 ScriptGuard::ScriptGuard(WorkerServices& worker, ScriptCall& call) : worker_(worker) { worker_.scriptStarted(&call); }
 ScriptGuard::~ScriptGuard() { worker_.scriptStarted(nullptr); }

@@ -188,7 +188,7 @@ void listNames(CommandContext& ctx, Channels::Kind kind) {
 
 void countSubscribers(CommandContext& ctx, Channels::Kind kind) {
   const auto names = ctx.args.subspan(2);
-  ctx.reply.map(names.size());
+  ctx.reply.array(names.size() * 2);  // a flat array in RESP3 too (Redis 7.0)
   for (std::string_view n : names) {
     ctx.reply.bulk(n);
     ctx.reply.integer(static_cast<long long>(ctx.worker.channels()->subscribers(kind, n)));
@@ -207,8 +207,15 @@ void deliverHere(CommandContext& ctx) {
   ctx.reply.ok();
 }
 void spublish(CommandContext& ctx) { publishAs(ctx, Channels::Shard); }
-void pubsubChannels(CommandContext& ctx) { listNames(ctx, Channels::Channel); }
-void pubsubShardchannels(CommandContext& ctx) { listNames(ctx, Channels::Shard); }
+void pubsubChannels(CommandContext& ctx) {
+  if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError(ctx.args[1], "PUBSUB"));
+  listNames(ctx, Channels::Channel);
+}
+
+void pubsubShardchannels(CommandContext& ctx) {
+  if (ctx.args.size() > 3) return ctx.reply.error(subcommandSyntaxError(ctx.args[1], "PUBSUB"));
+  listNames(ctx, Channels::Shard);
+}
 void pubsubNumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Channel); }
 void pubsubShardnumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Shard); }
 
