@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "common/ring/ring.h"
@@ -236,37 +238,101 @@ TEST(Scripts, EvalshaFindsAScriptWhicheverWorkerAClientLandsOn) {
   }
 }
 
-// A script past busy-reply-threshold: the clients of its worker get -BUSY,
-// the other workers go on serving, SCRIPT KILL (from any worker) stops it,
-// and a peer's command for a key of the busy worker runs once it is over.
-TEST(Scripts, ABusyScriptAnswersItsWorkersClientsBusyUntilScriptKill) {
-  KeyloopServer keyloop("workers: 2\nbusy_reply_threshold: 50ms\n");
-  RespConnection runner(keyloop.port);
-  runner.sendCommand({"EVAL", "local i = 0 while true do i = i + 1 end", "0"});
-  // Eight connections land on both workers; the ones on the script's say BUSY.
-  std::vector<std::unique_ptr<RespConnection>> others;
-  int busy = 0, served = 0;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (busy == 0 && std::chrono::steady_clock::now() < deadline) {
-    others.clear();
-    busy = served = 0;
-    for (int i = 0; i < 8; ++i) {
-      others.push_back(std::make_unique<RespConnection>(keyloop.port));
-      const std::string r = others.back()->command({"PING"});
-      if (r.rfind("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", 0) == 0) ++busy;
-      else if (r == "+PONG\r\n") ++served;
-      else ADD_FAILURE() << r;
-    }
+// A script past busy-reply-threshold keeps its worker busy, and what speaks
+// for the whole server answers -BUSY from every worker, as one redis-server
+// would (a health check's PING, INFO, DBSIZE, KEYS, SCAN, FLUSHALL, SCRIPT
+// and FUNCTION management), while the keys of the other workers are
+// served; SCRIPT KILL from any worker stops it.
+// A connection on each worker, by slot (SO_REUSEPORT spreads them).
+std::map<int, std::unique_ptr<RespConnection>> connectionOnEachWorker(KeyloopServer& keyloop) {
+  std::map<pid_t, int> slotOf;
+  for (const auto& [slot, pid] : workerPidsBySlot(keyloop.process.pid(), kWorkers)) slotOf[pid] = slot;
+  std::map<int, std::unique_ptr<RespConnection>> on;
+  for (int i = 0; i < 400 && on.size() < slotOf.size(); ++i) {
+    auto c = std::make_unique<RespConnection>(keyloop.port);
+    const std::string info = c->command({"INFO", "server"});
+    const auto at = info.find("process_id:");
+    if (at == std::string::npos) continue;
+    const int slot = slotOf[static_cast<pid_t>(std::atoi(info.c_str() + at + 11))];
+    if (!on.count(slot)) on.emplace(slot, std::move(c));
   }
-  ASSERT_GT(busy, 0) << "no connection landed on the script's worker";
-  RespConnection killer(keyloop.port);
-  // Wherever the killer landed (SCRIPT KILL is allowed on the busy worker too).
-  EXPECT_EQ(killer.command({"SCRIPT", "KILL"}), "+OK\r\n");
-  const auto reply = runner.readReply();
+  return on;
+}
+
+// Starts `call` (a script that never ends) on `runner`'s worker and waits
+// until `probe`, on another worker, answers PING with `busy`.
+bool startBusyScript(RespConnection& runner, const std::vector<std::string>& call, RespConnection& probe,
+                     const std::string& busy) {
+  runner.sendCommand(call);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (probe.command({"PING"}) == busy) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+TEST(Scripts, ABusyScriptIsVisibleFromEveryWorkerWhileTheirKeysAreServed) {
+  KeyloopServer keyloop("workers: 4\nbusy_reply_threshold: 50ms\n");
+  auto on = connectionOnEachWorker(keyloop);
+  ASSERT_EQ(on.size(), static_cast<std::size_t>(kWorkers)) << "SO_REUSEPORT never gave some worker a connection";
+  for (int w = 0; w < kWorkers; ++w) ASSERT_EQ(on[0]->command({"SET", keyOn(w), "v"}), "+OK\r\n");
+  // EVAL without keys runs where it arrives: worker 0.
+  const std::string busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+  ASSERT_TRUE(startBusyScript(*on[0], {"EVAL", "local i = 0 while true do i = i + 1 end", "0"}, *on[1], busy));
+  const std::vector<std::vector<std::string>> wholeServer = {
+      {"PING"}, {"INFO"}, {"DBSIZE"}, {"KEYS", "*"}, {"SCAN", "0"}, {"RANDOMKEY"}, {"FLUSHALL"}, {"FLUSHDB"},
+      {"SCRIPT", "FLUSH"}, {"SCRIPT", "LOAD", "return 1"}, {"FUNCTION", "FLUSH"}, {"FUNCTION", "LIST"}};
+  for (int w = 1; w < kWorkers; ++w) {
+    RespConnection& c = *on[w];
+    for (const auto& command : wholeServer) EXPECT_EQ(c.command(command), busy) << "worker " << w << ": " << command[0];
+    EXPECT_EQ(c.command({"GET", keyOn(w)}), "$1\r\nv\r\n") << "worker " << w << " stopped serving its keys";
+    EXPECT_EQ(c.command({"GET", keyOn(0)}), busy);
+    // A transaction over this worker's keys runs; one touching the busy worker's cannot.
+    ASSERT_EQ(c.command({"MULTI"}), "+OK\r\n");
+    ASSERT_EQ(c.command({"GET", keyOn(w)}), "+QUEUED\r\n");
+    EXPECT_EQ(c.command({"EXEC"}), "*1\r\n$1\r\nv\r\n");
+    ASSERT_EQ(c.command({"MULTI"}), "+OK\r\n");
+    ASSERT_EQ(c.command({"GET", keyOn(0)}), "+QUEUED\r\n");
+    const std::string refused = c.command({"EXEC"});
+    EXPECT_NE(refused.find("BUSY Redis is busy running a script"), std::string::npos) << refused;
+  }
+  EXPECT_EQ(on[2]->command({"SCRIPT", "KILL"}), "+OK\r\n");
+  const auto reply = on[0]->readReply();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->rfind("-ERR Script killed by user with SCRIPT KILL... script: ", 0), 0u) << *reply;
-  for (auto& c : others) EXPECT_EQ(c->command({"PING"}), "+PONG\r\n");
-  EXPECT_EQ(killer.command({"SCRIPT", "KILL"}), "-NOTBUSY No scripts in execution right now.\r\n");
+  for (auto& [w, c] : on) {
+    EXPECT_EQ(c->command({"PING"}), "+PONG\r\n");
+    EXPECT_EQ(c->command({"DBSIZE"}), ":4\r\n");
+  }
+  EXPECT_EQ(on[3]->command({"SCRIPT", "KILL"}), "-NOTBUSY No scripts in execution right now.\r\n");
+}
+
+// FUNCTION KILL and SHUTDOWN NOSAVE reach the busy worker from any other.
+TEST(Scripts, FunctionKillAndShutdownNosaveFromAnyWorkerEndABusyFunction) {
+  KeyloopServer keyloop("workers: 4\nbusy_reply_threshold: 50ms\n");
+  auto on = connectionOnEachWorker(keyloop);
+  ASSERT_EQ(on.size(), static_cast<std::size_t>(kWorkers));
+  ASSERT_EQ(on[0]->command({"FUNCTION", "LOAD",
+                            "#!lua name=spin\nredis.register_function{function_name='spin', callback=function() "
+                            "while true do end end, flags={'no-writes'}}"}),
+            "$4\r\nspin\r\n");
+  const std::string busy = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+  ASSERT_TRUE(startBusyScript(*on[0], {"FCALL", "spin", "0"}, *on[1], busy));
+  EXPECT_EQ(on[2]->command({"SCRIPT", "KILL"}), busy);
+  EXPECT_EQ(on[2]->command({"FUNCTION", "KILL"}), "+OK\r\n");
+  const auto killed = on[0]->readReply();
+  ASSERT_TRUE(killed.has_value());
+  // Redis 7.0 words it so for a function too.
+  EXPECT_EQ(killed->rfind("-ERR Script killed by user with SCRIPT KILL...", 0), 0u) << *killed;
+  ASSERT_TRUE(startBusyScript(*on[0], {"FCALL", "spin", "0"}, *on[1], busy));
+  on[3]->sendCommand({"SHUTDOWN", "NOSAVE"});
+  EXPECT_TRUE(on[3]->closedByPeer(10s));
+  // Well before the master's last resort (SIGKILL to workers after 5 s):
+  // the script itself ends at once.
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (keyloop.process.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_FALSE(keyloop.process.running()) << "SHUTDOWN NOSAVE left the busy worker running";
 }
 
 TEST(Scripts, AScriptThatWroteCannotBeKilledAndItsKeysAnswerBusyMeanwhile) {

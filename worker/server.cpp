@@ -66,6 +66,10 @@ void Server::applyMemoryLimit() {
 }
 
 void Server::shutdown() {
+  // Asked to stop from inside a script's hook (SHUTDOWN NOSAVE from any
+  // worker, SIGTERM): the script ends at its next instruction, written or
+  // not, as Redis's SHUTDOWN NOSAVE ends a busy one.
+  if (runningScript_ != nullptr) killRequested_ = true;
   connections_.closeAll();
   expireTimer_.stop();
   stats_.stop();
@@ -157,6 +161,7 @@ void Server::scriptStarted(ScriptCall* call) {
   if (call == nullptr && busy_) {
     busy_ = false;
     log_.notice("Slow script finished: serving every command again");
+    stats_.publishBusyScript(0);
     dispatch_.setBusy(std::nullopt);
     connections_.setBusy(false);
   }
@@ -181,8 +186,8 @@ bool Server::scriptShouldStop() {
       busy_ = true;
       log_.warning("Slow script detected: still in execution after %lld milliseconds. You can try killing the script "
                    "using the %s command.", threshold, runningScript_->function ? "FUNCTION KILL" : "SCRIPT KILL");
-      dispatch_.setBusy(runningScript_->function ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-                                                 : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+      stats_.publishBusyScript(runningScript_->function ? 2 : 1);  // every worker's keyless commands see it
+      dispatch_.setBusy(std::string(busyScriptError(runningScript_->function)));
       connections_.setBusy(true);
     }
     loop_.run(RunMode::NoWait);
@@ -192,12 +197,7 @@ bool Server::scriptShouldStop() {
 
 Status Server::killScript(bool eval) {
   if (runningScript_ == nullptr) return fail("NOTBUSY No scripts in execution right now.");
-  if (eval && runningScript_->function) {
-    return fail("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
-  }
-  if (!eval && !runningScript_->function) {
-    return fail("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
-  }
+  if (eval == runningScript_->function) return fail(std::string(busyScriptError(runningScript_->function)));
   if (runningScript_->wrote) {
     return fail("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
            "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");

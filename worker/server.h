@@ -100,6 +100,7 @@ class Server final : public WorkerServices {
   metrics::WorkerMetrics& workerMetrics() { return stats_.metrics(); }
   void noteChanges(std::uint64_t changes) override { metrics::bump(stats_.metrics().changes, changes); }
   std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
+  std::uint8_t busyScriptElsewhere() const override { return stats_.busyScriptElsewhere(); }
   // What INFO persistence says of the load at start.
   void noteLoaded(std::uint64_t keys, std::uint64_t expired);
 

@@ -1,5 +1,7 @@
 #include "common/metrics/shared_metrics.h"
 
+#include <csignal>
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -50,6 +52,19 @@ std::uint64_t SharedMetrics::totalConnections() const {
     for (int s = 0; s < size(); ++s) total += at(bank, s).connections.load(std::memory_order_relaxed);
   }
   return total;
+}
+
+std::uint8_t SharedMetrics::busyScript(int except) const {
+  for (int bank = 0; bank < kBanks; ++bank) {
+    for (int s = 0; s < size(); ++s) {
+      const WorkerMetrics& w = at(bank, s);
+      const std::uint8_t kind = w.busyScript.load(std::memory_order_relaxed);
+      if (kind == 0 || indexOf(bank, s) == except) continue;
+      const auto pid = static_cast<pid_t>(w.pid.load(std::memory_order_relaxed));
+      if (pid > 0 && ::kill(pid, 0) == 0) return kind;
+    }
+  }
+  return 0;
 }
 
 std::uint64_t SharedMetrics::totalChanges() const {

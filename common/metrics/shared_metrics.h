@@ -70,6 +70,10 @@ struct alignas(64) WorkerMetrics {
   std::atomic<std::uint64_t> pubsubDisconnects{0};  // subscribers over their output limit
   std::atomic<std::uint64_t> evictedKeys{0};  // maxmemory
   std::atomic<std::uint64_t> changes{0};  // writes that changed a key (what save rules count)
+  // A script past busy-reply-threshold keeps this worker busy: 1 EVAL's,
+  // 2 a function's; 0 none. Every worker's keyless commands answer -BUSY
+  // meanwhile (SharedMetrics::busyScript).
+  std::atomic<std::uint8_t> busyScript{0};
   // The append-only log (worker/aof/aof_log.h): bytes written to this
   // worker's file, fsyncs done, failed writes, and whether the last write
   // failed (a gauge: 1 while it does).
@@ -132,6 +136,9 @@ class SharedMetrics {
   std::uint64_t totalConnections() const;
   // Every worker's `changes`, both banks: monotonic.
   std::uint64_t totalChanges() const;
+  // The busyScript of a live worker other than the block at `except` (0:
+  // none). A worker that died busy does not count: its pid is gone.
+  std::uint8_t busyScript(int except) const;
   SnapshotStatus& snapshots() { return header_->snapshots; }
   const SnapshotStatus& snapshots() const { return header_->snapshots; }
   AofStatus& aof() { return header_->aof; }

@@ -80,6 +80,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
                 "then restart the server.");
   } else if (busy_ && !(command.spec->flags & kAllowBusy)) {
     reply.error(*busy_);
+  } else if (const std::uint8_t elsewhere = busyElsewhere(*command.spec)) {
+    reply.error(busyScriptError(elsewhere == 2));
   } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && services_.diskErrorRefusesWrites()) {
     reply.error(kDiskErrorRefusal);
   } else if ((command.spec->flags & (kWrite | kDiskErrorRefuses)) && appendLog() != nullptr && appendLog()->failing()) {
@@ -258,6 +260,16 @@ std::size_t Dispatch::prefetchKeys(std::string_view pending) {
   const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
   if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
   return ahead.bytes;
+}
+
+std::uint8_t Dispatch::busyElsewhere(const CommandSpec& spec) const {
+  // What speaks for the whole server (PING, INFO, DBSIZE, KEYS, FLUSHALL,
+  // SCRIPT and FUNCTION management: the keyless commands) answers -BUSY
+  // while a script keeps any worker busy, as one redis-server would;
+  // commands on keys of the other workers are served. EXEC asks the
+  // owners of its keys, and a busy one refuses it.
+  if (spec.keys.any() || (spec.flags & (kAllowBusy | kAbortsWhenRefused))) return 0;
+  return services_.busyScriptElsewhere();
 }
 
 void Dispatch::setBusy(std::optional<std::string> error) {

@@ -124,6 +124,9 @@ class Dispatch final : public RequestRunner {
   // A script keeps this worker busy (`error`: what other clients get, as
   // Redis's -BUSY); peers' requests wait until it ends (nullopt).
   void setBusy(std::optional<std::string> error);
+  // A script keeps another worker busy and `spec` speaks for the whole
+  // server: 1 (EVAL's) or 2 (a function's); else 0.
+  std::uint8_t busyElsewhere(const CommandSpec& spec) const;
 
   void hold(bool routedToo);
   void release();

@@ -38,6 +38,12 @@ class KeyLocks;
 class LagMonitor;
 class ThreadPool;
 
+// What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
+inline std::string_view busyScriptError(bool function) {
+  return function ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+                  : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+}
+
 class WorkerServices {
  public:
   virtual ~WorkerServices() = default;
@@ -93,6 +99,9 @@ class WorkerServices {
     return nullptr;
   }
   virtual bool scriptShouldStop() { return false; }
+  // A script past busy-reply-threshold keeps another worker busy: 1 EVAL's,
+  // 2 a function's, 0 none (the shared metrics say).
+  virtual std::uint8_t busyScriptElsewhere() const { return 0; }
   // The running script was told to stop, or Redis's error why not.
   virtual Status killScript(bool eval) {
     (void)eval;

@@ -19,7 +19,9 @@ WorkerStats::WorkerStats(Loop& loop) : lag_(loop), afterPoll_(loop), beforePoll_
 void WorkerStats::useShared(metrics::SharedMetrics* shared, int index) {
   if (shared == nullptr) return;
   shared_ = shared;
+  index_ = index;
   metrics_ = &shared->at(index);
+  metrics_->busyScript.store(0, std::memory_order_relaxed);  // a predecessor that died busy
 }
 
 void WorkerStats::publishClientCount(std::size_t clients) {

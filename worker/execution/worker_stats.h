@@ -30,6 +30,10 @@ class WorkerStats {
   // The next client id: from the shared counter when there is one.
   std::uint64_t takeClientId() { return shared_ ? shared_->takeClientId() : nextLocalClientId_++; }
   std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
+  // A script keeps this worker busy (1 EVAL, 2 a function, 0 no longer),
+  // and whether one keeps another worker busy (the same numbers).
+  void publishBusyScript(std::uint8_t kind) { metrics_->busyScript.store(kind, std::memory_order_relaxed); }
+  std::uint8_t busyScriptElsewhere() const { return shared_ ? shared_->busyScript(index_) : 0; }
   const LagMonitor& lag() const { return lag_; }
 
   // This worker's block of the shared metrics (null: keep the private one).
@@ -52,6 +56,7 @@ class WorkerStats {
   void publish();
 
   metrics::SharedMetrics* shared_ = nullptr;
+  int index_ = -1;
   std::uint64_t nextLocalClientId_ = 1;
   metrics::WorkerMetrics own_;
   metrics::WorkerMetrics* metrics_ = &own_;
