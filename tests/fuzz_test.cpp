@@ -30,7 +30,7 @@ TEST_P(GrammarFuzz, KeyloopAnswersAsRedisServerAndLosesNoWorker) {
   options.protocol = run.protocol;
   options.mode = run.mode;
   options.seed = run.seed;
-  options.calls = 4000;
+  options.calls = 3000;
   const fuzz::FuzzReport report = fuzz::runDifferentialFuzz(options);
   std::cout << report.summary() << std::endl;
   for (const std::string& trouble : report.redisTrouble) std::cout << "  (not compared) " << trouble << std::endl;
@@ -43,7 +43,8 @@ INSTANTIATE_TEST_SUITE_P(Short, GrammarFuzz,
                          ::testing::Values(FuzzRun{"OneWorkerResp2", 1, 2, fuzz::Mode::Plain, 1},
                                            FuzzRun{"FourWorkersResp3", 4, 3, fuzz::Mode::Plain, 2},
                                            FuzzRun{"FourWorkersInMulti", 4, 2, fuzz::Mode::Multi, 3},
-                                           FuzzRun{"TwoWorkersInScripts", 2, 3, fuzz::Mode::Script, 4}),
+                                           FuzzRun{"TwoWorkersInScripts", 2, 3, fuzz::Mode::Script, 4},
+                                           FuzzRun{"OneWorkerInScripts", 1, 3, fuzz::Mode::Script, 55}),
                          [](const ::testing::TestParamInfo<FuzzRun>& info) { return info.param.name; });
 
 }  // namespace

@@ -33,5 +33,13 @@ int main(int argc, char** argv) {
   for (const std::string& trouble : report.redisTrouble) std::cout << "not compared: " << trouble << "\n";
   for (const std::string& failure : report.failures) std::cout << "FAILURE: " << failure << "\n";
   std::cout << report.summary() << std::endl;
+  // One markdown row for loadtest/fuzz's table.
+  const char* mode = options.mode == keyloop::fuzz::Mode::Multi    ? "in MULTI"
+                     : options.mode == keyloop::fuzz::Mode::Script ? "in scripts"
+                                                                   : "alone";
+  std::cout << "| " << options.workers << " | RESP" << options.protocol << " | " << mode << " | " << options.seed
+            << " | " << report.sent << " | " << report.comparedBytes << " | " << report.comparedUnordered << " | "
+            << report.comparedClass << " | " << report.knownLimits << " | " << report.redisHangs + report.redisCrashes
+            << " | " << report.failures.size() << " |" << std::endl;
   return report.failures.empty() ? 0 : 1;
 }

@@ -220,9 +220,13 @@ void pubsubNumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Channel
 void pubsubShardnumsub(CommandContext& ctx) { countSubscribers(ctx, Channels::Shard); }
 
 void pubsubNumpat(CommandContext& ctx) {
-  // Redis counts distinct patterns: a part of a broadcast (no client)
-  // names its own, and the merge counts the distinct ones.
-  if (ctx.client != nullptr) return ctx.reply.integer(static_cast<long long>(ctx.worker.channels()->patternCount()));
+  // Redis counts distinct patterns: a part of a broadcast (no client, and
+  // other workers) names its own, and the merge counts the distinct ones;
+  // alone, or for a client (a script's call has none), the count.
+  const ring::Ring* ring = ctx.worker.ring();
+  if (ctx.client != nullptr || ring == nullptr || ring->workers() < 2) {
+    return ctx.reply.integer(static_cast<long long>(ctx.worker.channels()->patternCount()));
+  }
   const auto patterns = ctx.worker.channels()->patterns();
   ctx.reply.array(patterns.size());
   for (std::string_view p : patterns) ctx.reply.bulk(p);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <new>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,35 @@ struct PropagationCase {
 
 // Redis 7.0's rules for the propagated form (what the log and, later, the
 // replicas get), each checked against the real handler.
+// A request never ends a worker: a handler that cannot get memory (here
+// it throws as an allocation would, midway through its reply) fails that
+// one command with -OOM, and what it had written of its reply is gone.
+TEST(Effects, AHandlerOutOfMemoryAnswersOomInsteadOfEndingTheWorker) {
+  Loop loop;
+  FakeWorker worker(loop);
+  Store store;
+  for (void (*handler)(CommandContext&) : {+[](CommandContext& ctx) {
+                                             ctx.reply.array(1000);
+                                             ctx.reply.bulk("half a reply");
+                                             throw std::bad_alloc();
+                                           },
+                                           +[](CommandContext& ctx) {
+                                             ctx.reply.array(3);
+                                             std::vector<int>().reserve(static_cast<std::size_t>(-1));
+                                           }}) {
+    std::string out;
+    resp::Reply reply(out, resp::Protocol::Resp2);
+    reply.simple("an earlier reply");
+    const std::vector<std::string_view> args{"anything"};
+    CommandContext ctx{worker, nullptr, reply, store, args, kNow};
+    CommandSpec spec{};
+    spec.handler = handler;
+    const Effects effects = runHandler(spec, ctx);
+    EXPECT_EQ(out, "+an earlier reply\r\n-OOM command not allowed: the worker could not allocate the memory it needs\r\n");
+    EXPECT_TRUE(effects.failed);
+  }
+}
+
 TEST(Effects, APropagatedFormFollowsRedissRules) {
   const std::string in100s = std::to_string(kNow + 100'000);
   const std::vector<PropagationCase> cases = {
