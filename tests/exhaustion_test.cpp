@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <set>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "common/net/listener.h"
@@ -175,6 +177,46 @@ TEST(Exhaustion, AReloadToATakenDataPortChangesNothing) {
   EXPECT_TRUE(s.settlesTo(2));
   expectReadable(s.server.port, keys);
   EXPECT_EQ(c.command({"DBSIZE"}), ":50\r\n");  // the open connection was never touched
+}
+
+// A worker out of descriptors does not spin on its readable listener
+// (accept fails with EMFILE for as long as the connection waits): it stops
+// accepting for a moment, serves its open clients, says so at most once a
+// second, and accepts the waiting connection once it has descriptors again.
+TEST(Exhaustion, AWorkerOutOfDescriptorsPausesAcceptingAndServesItsClients) {
+  KeyloopServer server("workers: 1\n");
+  const std::map<int, pid_t> workers = workerPidsBySlot(server.process.pid(), 1);
+  ASSERT_EQ(workers.size(), 1u);
+  const pid_t worker = workers.begin()->second;
+  RespConnection open(server.port);
+  ASSERT_EQ(open.command({"PING"}), "+PONG\r\n");
+  {
+    // A client comes and goes first, as on any live server: the sanitizers'
+    // runtime reads /proc/self/maps the first time it checks the types on
+    // that path, and at the limit it could not (a false report).
+    RespConnection passing(server.port);
+    ASSERT_EQ(passing.command({"PING"}), "+PONG\r\n");
+  }
+  const auto settled = std::chrono::steady_clock::now() + 10s;
+  while (open.command({"INFO", "clients"}).find("connected_clients:1\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < settled) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const rlimit old = setDescriptorLimit(worker, lowestFreeDescriptor(worker));
+  RespConnection waiting(server.port);  // in the backlog: the worker has no descriptor for it
+  waiting.sendCommand({"PING"});
+  // The open client is served meanwhile, over and over.
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(open.command({"PING"}), "+PONG\r\n");
+  setDescriptorLimit(worker, old.rlim_cur);  // descriptors again: the waiting one is served
+  EXPECT_EQ(waiting.readReply(10s).value_or("<no reply>"), "+PONG\r\n");
+  // Said, but not once per failed accept: a spinning loop would have
+  // logged a line for every one of its wakeups meanwhile.
+  std::ifstream log(server.configPath + ".log");
+  int warnings = 0;
+  for (std::string line; std::getline(log, line);) warnings += line.find("Accepting client connection") != std::string::npos;
+  EXPECT_GE(warnings, 1);
+  EXPECT_LE(warnings, 3);
+  EXPECT_EQ(open.command({"PING"}), "+PONG\r\n");
 }
 
 }  // namespace

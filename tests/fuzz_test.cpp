@@ -30,7 +30,7 @@ TEST_P(GrammarFuzz, KeyloopAnswersAsRedisServerAndLosesNoWorker) {
   options.protocol = run.protocol;
   options.mode = run.mode;
   options.seed = run.seed;
-  options.calls = 3000;
+  options.calls = 6000;
   const fuzz::FuzzReport report = fuzz::runDifferentialFuzz(options);
   std::cout << report.summary() << std::endl;
   for (const std::string& trouble : report.redisTrouble) std::cout << "  (not compared) " << trouble << std::endl;

@@ -23,7 +23,7 @@ constexpr auto kDrainIdle = std::chrono::milliseconds(50);
 }  // namespace
 
 Connections::Connections(Loop& loop, const Config& config, Log& log, WorkerStats& stats, RequestRunner& runner)
-    : loop_(loop), config_(config), log_(log), stats_(stats), runner_(runner), idleTimer_(loop) {}
+    : loop_(loop), config_(config), log_(log), stats_(stats), runner_(runner), idleTimer_(loop), acceptPause_(loop) {}
 
 Connections::~Connections() { closeAll(); }
 
@@ -47,6 +47,29 @@ std::size_t Connections::acceptQueued() {
   return clients_.size() - before;
 }
 
+void Connections::pauseAccepting(int error) {
+  // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the listener
+  // stays readable, so accepting again at once would spin the loop. Like
+  // nginx, stop watching the listeners for a while: the connections wait
+  // in the backlog, the open clients are served; said once a second.
+  const TimePoint now = loop_.now();
+  if (!lastAcceptWarning_ || now - *lastAcceptWarning_ >= std::chrono::seconds(1)) {
+    log_.warning("Accepting client connection: %s (not accepting for %lld ms)", std::strerror(error),
+                 static_cast<long long>(kAcceptPause.count()));
+    lastAcceptWarning_ = now;
+  }
+  // Stopped, not destroyed: this may be one of their callbacks.
+  for (const auto& l : listeners_) l->stop();
+  acceptPause_.start(kAcceptPause, [this] { resumeAccepting(); });
+}
+
+void Connections::resumeAccepting() {
+  for (const auto& l : listeners_) {
+    const int fd = l->fd();
+    l->start(kReadable, [this, fd](std::uint32_t) { acceptFrom(fd); });
+  }
+}
+
 void Connections::applyConfig(bool newLimits) {
   if (newLimits) {
     for (auto& [id, client] : clients_) client->applyLimits();
@@ -68,9 +91,7 @@ void Connections::acceptFrom(int listenFd) {
   for (int i = 0; i < kAcceptsPerWakeup; ++i) {
     UniqueFd fd(::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-        log_.warning("Accepting client connection: %s", std::strerror(errno));
-      }
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) pauseAccepting(errno);
       return;
     }
     ++counters()[kConnectionsReceived];

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,9 @@ class Connections {
 
  private:
   void acceptFrom(int listenFd);
+  void pauseAccepting(int error);
+  void resumeAccepting();
+  static constexpr std::chrono::milliseconds kAcceptPause{100};
   Client& add(UniqueFd fd);
   void armIdleTimeout();
   void closeIdleClients();
@@ -110,6 +114,8 @@ class Connections {
   Registry clients_;
   bool draining_ = false;
   Timer idleTimer_;
+  Timer acceptPause_;  // accepting stopped after EMFILE and the like
+  std::optional<TimePoint> lastAcceptWarning_;
   ReplyGate replyGate_;
   std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
   std::string sharedReadBuffer_, busyReadBuffer_;
