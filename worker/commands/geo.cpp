@@ -135,7 +135,7 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
   const Store::Entry* e = *found;
   geo::Shape shape;
   std::size_t base = 0;
-  std::string_view storeKey;
+  std::optional<std::string_view> storeKey;  // "" is a key too
   bool storeDist = false;
   if (flags & kByCoords) {
     base = 6;
@@ -218,7 +218,7 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
       return ctx.reply.error(kSyntaxError);
     }
   }
-  if (!storeKey.empty() && (withDist || withHash || withCoord)) {
+  if (storeKey.has_value() && (withDist || withHash || withCoord)) {
     return ctx.reply.error(std::string("ERR ") + ((flags & kSearchStore) ? "GEOSEARCHSTORE" : "STORE option in GEORADIUS") +
                            " is not compatible with WITHDIST, WITHHASH and WITHCOORD options");
   }
@@ -230,13 +230,13 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
   }
   if (any && count == 0) return ctx.reply.error("ERR the ANY argument requires COUNT argument");
   if (e == nullptr) {
-    if (storeKey.empty()) return ctx.reply.array(0);
-    ctx.store.erase(storeKey);
+    if (!storeKey) return ctx.reply.array(0);
+    ctx.store.erase(*storeKey);
     return ctx.reply.integer(0);
   }
   if (count != 0 && sort == Sort::None && !any) sort = Sort::Asc;
   std::vector<Point> points = pointsInside(e, shape, any ? static_cast<std::size_t>(count) : 0);
-  if (points.empty() && storeKey.empty()) return ctx.reply.array(0);
+  if (points.empty() && !storeKey) return ctx.reply.array(0);
   const std::size_t returned = count == 0 ? points.size() : std::min<std::size_t>(points.size(), static_cast<std::size_t>(count));
   if (sort != Sort::None) {
     std::stable_sort(points.begin(), points.end(), [&](const Point& x, const Point& y) {
@@ -244,13 +244,13 @@ void search(CommandContext& ctx, std::size_t keyAt, unsigned flags) {
     });
   }
   points.resize(returned);
-  if (!storeKey.empty()) {
+  if (storeKey.has_value()) {
     std::vector<Scored> items;
     for (const Point& p : points) items.push_back({p.member, storeDist ? p.meters / shape.toMeters : p.score});
     std::sort(items.begin(), items.end(), [](const Scored& x, const Scored& y) {
       return score::before(x.score, x.member, y.score, y.member);
     });
-    return ctx.reply.integer(static_cast<long long>(storeScored(ctx, storeKey, items)));
+    return ctx.reply.integer(static_cast<long long>(storeScored(ctx, *storeKey, items)));
   }
   const std::size_t options = withDist + withHash + withCoord;
   ctx.reply.array(points.size());

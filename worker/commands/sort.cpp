@@ -76,7 +76,8 @@ void sortGeneric(CommandContext& ctx, bool readonly) {
   const auto& a = ctx.args;
   bool desc = false, alpha = false, dontSort = false;
   long long limitStart = 0, limitCount = -1;
-  std::string_view sortBy, storeKey;
+  std::string_view sortBy;
+  std::optional<std::string_view> storeKey;  // "" is a key too
   bool hasBy = false;
   std::vector<std::string_view> gets;
   const bool clusterPort = ctx.client != nullptr && ctx.client->clusterNode() >= 0;
@@ -111,7 +112,7 @@ void sortGeneric(CommandContext& ctx, bool readonly) {
   const Store::Entry* source = lookupRead(ctx, a[1]);
   const Type type = source ? typeOf(Store::kind(source)) : Type::List;
   if (source && type != Type::Set && type != Type::List && type != Type::Zset) return ctx.reply.error(kWrongType);
-  if (dontSort && type == Type::Set && !storeKey.empty()) {
+  if (dontSort && type == Type::Set && storeKey.has_value()) {
     dontSort = false;
     alpha = true;
     hasBy = false;
@@ -198,7 +199,7 @@ void sortGeneric(CommandContext& ctx, bool readonly) {
   }
   if (conversionError) return ctx.reply.error("ERR One or more scores can't be converted into double");
   const std::size_t rows = end >= start ? static_cast<std::size_t>(end - start + 1) : 0;
-  if (storeKey.empty()) {
+  if (!storeKey) {
     ctx.reply.array(gets.empty() ? rows : gets.size() * rows);
     for (std::size_t j = 0; j < rows; ++j) {
       const Item& item = items[static_cast<std::size_t>(start) + j];
@@ -216,9 +217,9 @@ void sortGeneric(CommandContext& ctx, bool readonly) {
     if (gets.empty()) out.push_back(item.value);
     for (std::string_view g : gets) out.push_back(lookupPattern(ctx, g, item.value).value_or(""));
   }
-  ctx.store.erase(storeKey);
+  ctx.store.erase(*storeKey);
   if (!out.empty()) {
-    Store::Entry* e = ctx.store.set(storeKey, list::emptyValue(), kNoExpiry, Kind::ListPacked);
+    Store::Entry* e = ctx.store.set(*storeKey, list::emptyValue(), kNoExpiry, Kind::ListPacked);
     const list::Limits limits = listLimits(ctx);
     for (const std::string& v : out) list::push(ctx.store, e, list::End::Tail, v, limits);
   }
