@@ -55,6 +55,7 @@ std::uint64_t SharedMetrics::totalConnections() const {
 }
 
 std::uint8_t SharedMetrics::busyScript(int except) const {
+  if (header_->busyBlocks.load(std::memory_order_relaxed) == 0) return 0;
   for (int bank = 0; bank < kBanks; ++bank) {
     for (int s = 0; s < size(); ++s) {
       const WorkerMetrics& w = at(bank, s);
@@ -65,6 +66,11 @@ std::uint8_t SharedMetrics::busyScript(int except) const {
     }
   }
   return 0;
+}
+
+void SharedMetrics::setBusyScript(int index, std::uint8_t kind) {
+  const std::uint8_t was = blocks_[index].busyScript.exchange(kind, std::memory_order_relaxed);
+  if ((was == 0) != (kind == 0)) header_->busyBlocks.fetch_add(kind != 0 ? 1 : -1, std::memory_order_relaxed);
 }
 
 std::uint64_t SharedMetrics::totalChanges() const {

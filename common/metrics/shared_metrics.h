@@ -137,8 +137,11 @@ class SharedMetrics {
   // Every worker's `changes`, both banks: monotonic.
   std::uint64_t totalChanges() const;
   // The busyScript of a live worker other than the block at `except` (0:
-  // none). A worker that died busy does not count: its pid is gone.
+  // none). A worker that died busy does not count: its pid is gone. One
+  // load when no worker is busy (PING asks on every call).
   std::uint8_t busyScript(int except) const;
+  // Sets the block's busyScript, keeping the count of busy blocks.
+  void setBusyScript(int index, std::uint8_t kind);
   SnapshotStatus& snapshots() { return header_->snapshots; }
   const SnapshotStatus& snapshots() const { return header_->snapshots; }
   AofStatus& aof() { return header_->aof; }
@@ -154,6 +157,7 @@ class SharedMetrics {
     SnapshotStatus snapshots;
     AofStatus aof;
     std::atomic<std::uint64_t> nextClientId{1};
+    std::atomic<int> busyBlocks{0};  // blocks whose busyScript is set
   };
   std::size_t bytes_;
   void* mapping_;

@@ -21,7 +21,7 @@ void WorkerStats::useShared(metrics::SharedMetrics* shared, int index) {
   shared_ = shared;
   index_ = index;
   metrics_ = &shared->at(index);
-  metrics_->busyScript.store(0, std::memory_order_relaxed);  // a predecessor that died busy
+  shared->setBusyScript(index, 0);  // a predecessor that died busy
 }
 
 void WorkerStats::publishClientCount(std::size_t clients) {

@@ -32,7 +32,9 @@ class WorkerStats {
   std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
   // A script keeps this worker busy (1 EVAL, 2 a function, 0 no longer),
   // and whether one keeps another worker busy (the same numbers).
-  void publishBusyScript(std::uint8_t kind) { metrics_->busyScript.store(kind, std::memory_order_relaxed); }
+  void publishBusyScript(std::uint8_t kind) {
+    if (shared_ != nullptr) shared_->setBusyScript(index_, kind);
+  }
   std::uint8_t busyScriptElsewhere() const { return shared_ ? shared_->busyScript(index_) : 0; }
   const LagMonitor& lag() const { return lag_; }
 
