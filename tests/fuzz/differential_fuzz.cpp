@@ -159,7 +159,7 @@ std::string quoted(const Call& call) {
 }
 
 std::string shown(const std::string& reply) {
-  std::string text = reply.size() > 300 ? reply.substr(0, 300) + "..." : reply;
+  std::string text = reply.size() > 600 ? reply.substr(0, 600) + "..." : reply;
   std::string out;
   for (char c : text) {
     if (c == '\r') out += "\\r";
@@ -246,6 +246,8 @@ class Fuzzer {
   std::vector<Call> framed(const Call& call) const;
   Outcome send(Side& side, const Call& call, std::chrono::milliseconds deadline);
   void one(const CommandDoc& doc, const Facts& facts);
+  // DBSIZE and every pool key's TYPE on both servers: "" when they agree.
+  std::string stateDifference();
   void fail(const std::string& what);
 
   FuzzOptions o_;
@@ -379,6 +381,12 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
          "\n  keyloop:      " + shown(mine.framing + *mine.reply));
     return loadFixture();
   }
+  if (o_.checkState) {
+    if (const std::string differ = stateDifference(); !differ.empty()) {
+      fail("the data differ after " + quoted(call) + differ);
+      return loadFixture();
+    }
+  }
   switch (how) {
     case Facts::Compare::Bytes: ++report_.comparedBytes; break;
     case Facts::Compare::Unordered: ++report_.comparedUnordered; break;
@@ -388,6 +396,23 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
       if (facts.write) loadFixture();
       break;
   }
+}
+
+std::string Fuzzer::stateDifference() {
+  Call check{"DBSIZE"};
+  std::vector<Call> calls{check};
+  for (const std::string& key : pools_.keys) calls.push_back({"TYPE", key});
+  std::string mine, theirs;
+  for (const Call& c : calls) {
+    toKeyloop_.c->sendCommand(c);
+    toRedis_.c->sendCommand(c);
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    mine += toKeyloop_.c->readReply().value_or("<none>");
+    theirs += toRedis_.c->readReply().value_or("<none>");
+  }
+  if (mine == theirs) return "";
+  return "\n  redis-server: " + shown(theirs) + "\n  keyloop:      " + shown(mine);
 }
 
 FuzzReport Fuzzer::run() {

@@ -25,6 +25,9 @@ struct FuzzOptions {
   std::uint64_t seed = 1;
   std::uint64_t calls = 1000;  // stop after this many calls...
   std::chrono::seconds duration{0};  // ...or after this long, when non-zero
+  // After every call, compare the servers' key count and each key's type
+  // too: finds the call that made the data differ while replies agreed.
+  bool checkState = false;
   std::ostream* progress = nullptr;
 };
 

@@ -1,6 +1,6 @@
 // grammar_fuzz: the differential fuzzer's long run (loadtest/fuzz runs it
 // with 1 and 4 workers, RESP2 and RESP3, alone, in MULTI and in scripts).
-//   grammar_fuzz --workers N --resp 2|3 --mode plain|multi|script --seconds S [--seed N]
+//   grammar_fuzz --workers N --resp 2|3 --mode plain|multi|script --seconds S [--seed N] [--check-state yes]
 // Prints its counts and every failure; exits 1 if keyloop failed.
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     else if (flag == "--resp") options.protocol = std::atoi(value.c_str());
     else if (flag == "--seconds") options.duration = std::chrono::seconds(std::atoll(value.c_str()));
     else if (flag == "--seed") options.seed = std::strtoull(value.c_str(), nullptr, 10);
+    else if (flag == "--check-state") options.checkState = value == "yes";
     else if (flag == "--mode" && value == "multi") options.mode = keyloop::fuzz::Mode::Multi;
     else if (flag == "--mode" && value == "script") options.mode = keyloop::fuzz::Mode::Script;
     else if (flag != "--mode" || value != "plain") {
