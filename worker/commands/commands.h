@@ -4,7 +4,6 @@
 #pragma once
 
 #include <climits>
-
 #include <functional>
 
 #include "common/text/text.h"
@@ -44,8 +43,6 @@ std::optional<std::pair<std::string_view, Store::Entry*>> firstExisting(CommandC
                                                                         std::size_t end, Type type);
 // An integer argument, or nullopt after replying Redis's "not an integer".
 std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view arg);
-// Redis's getPositiveLongFromObjectOrReply: a non-negative integer, or
-// nullopt after replying `message` (for a non-integer too).
 // An integer in [min, max] with Redis's getRangeLongFromObjectOrReply
 // errors ("value is out of range, value must between MIN and MAX");
 // nullopt after replying.
@@ -59,6 +56,8 @@ inline std::optional<long long> randomCountOrReply(CommandContext& ctx, std::str
 // the connection is then closed, as Redis closes one over its limit; the
 // worker never reserves what the client asked for.
 bool replyOverLimit(const CommandContext& ctx);
+// Redis's getPositiveLongFromObjectOrReply: a non-negative integer, or
+// nullopt after replying `message` (for a non-integer too).
 std::optional<long long> positiveOrReply(CommandContext& ctx, std::string_view arg,
                                          std::string_view message = "ERR value is out of range, must be positive");
 // LMPOP / ZMPOP and their blocking forms: [COUNT n] from args[from] on
