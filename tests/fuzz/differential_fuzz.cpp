@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -248,6 +249,7 @@ class Fuzzer {
   void one(const CommandDoc& doc, const Facts& facts);
   // DBSIZE and every pool key's TYPE on both servers: "" when they agree.
   std::string stateDifference();
+  std::string keysOnOneSide();
   void fail(const std::string& what);
 
   FuzzOptions o_;
@@ -398,21 +400,64 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
   }
 }
 
+// What a key holds, read the same way from either server: by the type
+// redis-server names (a set's or hash's order is each server's own).
+Call contentCall(const std::string& key, const std::string& typeReply, bool& unordered) {
+  unordered = typeReply == "+set\r\n" || typeReply == "+hash\r\n";
+  if (typeReply == "+string\r\n") return {"GET", key};
+  if (typeReply == "+list\r\n") return {"LRANGE", key, "0", "-1"};
+  if (typeReply == "+set\r\n") return {"SMEMBERS", key};
+  if (typeReply == "+zset\r\n") return {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+  if (typeReply == "+hash\r\n") return {"HGETALL", key};
+  return {"TYPE", key};
+}
+
+// The key names (KEYS, which like every reader skips keys past their
+// time: DBSIZE would count those redis-server has not reclaimed yet) and
+// what every fixture key holds.
 std::string Fuzzer::stateDifference() {
-  Call check{"DBSIZE"};
-  std::vector<Call> calls{check};
-  for (const std::string& key : pools_.keys) calls.push_back({"TYPE", key});
-  std::string mine, theirs;
-  for (const Call& c : calls) {
+  for (const std::string& key : pools_.keys) toRedis_.c->sendCommand({"TYPE", key});
+  std::vector<Call> reads;
+  std::vector<bool> unordered;
+  for (const std::string& key : pools_.keys) {
+    bool anyOrder = false;
+    reads.push_back(contentCall(key, toRedis_.c->readReply().value_or(""), anyOrder));
+    unordered.push_back(anyOrder);
+  }
+  for (const Call& c : reads) {
     toKeyloop_.c->sendCommand(c);
     toRedis_.c->sendCommand(c);
   }
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    mine += toKeyloop_.c->readReply().value_or("<none>");
-    theirs += toRedis_.c->readReply().value_or("<none>");
+  std::string text;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    const std::string mine = toKeyloop_.c->readReply().value_or("<none>");
+    const std::string theirs = toRedis_.c->readReply().value_or("<none>");
+    const bool same = unordered[i] ? sortedElements(mine) == sortedElements(theirs) : mine == theirs;
+    if (!same) {
+      text += "\n  " + quoted(reads[i]) + "\n    redis-server: " + shown(theirs) + "\n    keyloop:      " + shown(mine);
+    }
   }
-  if (mine == theirs) return "";
-  return "\n  redis-server: " + shown(theirs) + "\n  keyloop:      " + shown(mine);
+  return text + keysOnOneSide();
+}
+
+// Names the keys only one server holds, with their type and time to live.
+std::string Fuzzer::keysOnOneSide() {
+  const std::vector<std::string> mine = sortedElements(toKeyloop_.c->command({"KEYS", "*"}));
+  const std::vector<std::string> theirs = sortedElements(toRedis_.c->command({"KEYS", "*"}));
+  std::string text;
+  auto describe = [&](const std::vector<std::string>& a, const std::vector<std::string>& b, Side& side,
+                      const char* who) {
+    std::vector<std::string> only;
+    std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only));
+    for (const std::string& element : only) {
+      const std::string key(textOf(element));
+      text += std::string("\n  only on ") + who + ": " + shown(element) + " type " +
+              shown(side.c->command({"TYPE", key})) + " pttl " + shown(side.c->command({"PTTL", key}));
+    }
+  };
+  describe(mine, theirs, toKeyloop_, "keyloop");
+  describe(theirs, mine, toRedis_, "redis-server");
+  return text;
 }
 
 FuzzReport Fuzzer::run() {

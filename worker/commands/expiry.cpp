@@ -63,8 +63,11 @@ void ttlGeneric(CommandContext& ctx, bool millis, bool absolute) {
   if (e == nullptr) return ctx.reply.integer(-2);
   const long long at = Store::expireAt(e);
   if (at == kNoExpiry) return ctx.reply.integer(-1);
-  long long value = absolute ? at : std::max(at - ctx.nowMs, 0LL);
-  ctx.reply.integer(millis ? value : (value + 500) / 1000);
+  const long long value = absolute ? at : std::max(at - ctx.nowMs, 0LL);
+  // Rounded as unsigned: a time near LLONG_MAX (PEXPIREAT allows it) would
+  // overflow `value + 500`; redis-server's build answers the unsigned result.
+  const auto rounded = (static_cast<unsigned long long>(value) + 500) / 1000;
+  ctx.reply.integer(millis ? value : static_cast<long long>(rounded));
 }
 
 }  // namespace
