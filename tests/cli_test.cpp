@@ -22,7 +22,8 @@ TEST(Cli, TestModeAcceptsTheShippedConfig) {
 }
 
 TEST(Cli, TestModeReportsFileLineColumnAndFails) {
-  const std::string path = writeConfig(6379, "limits:\n  maxclient: 3\n");
+  const TempDir dir("keyloop-test-");
+  const std::string path = writeConfig(dir.path, 6379, "limits:\n  maxclient: 3\n");
   CommandResult r = runCommand(keyloop() + " --test --config " + path);
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_EQ(r.output, "keyloop: " + path + ":5:3: unknown key 'maxclient' in 'limits' (did you mean 'maxclients'?)\n"

@@ -201,7 +201,8 @@ TEST(Control, WithoutAPidfileOrARunningMasterItSaysWhy) {
   CommandResult r = control(server, "reload");
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.output.find("sets none ('pidfile:')"), std::string::npos) << r.output;
-  const std::string config = writeConfig(freePort(), "pidfile: /nonexistent/keyloop.pid\n");
+  const TempDir dir("keyloop-test-");
+  const std::string config = writeConfig(dir.path, freePort(), "pidfile: /nonexistent/keyloop.pid\n");
   r = runCommand(keyloopBinary() + " -s stop -c " + config);
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.output.find("is keyloop running?"), std::string::npos) << r.output;

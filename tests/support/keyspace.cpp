@@ -124,7 +124,8 @@ bool waitUntil(const std::function<bool()>& condition) {
 
 std::pair<int, std::string> refusedStart(const std::string& config) {
   const std::uint16_t port = freePort();
-  const std::string path = writeConfig(port, config);
+  const TempDir dir("keyloop-test-");
+  const std::string path = writeConfig(dir.path, port, config);
   Process p(keyloopBinary(), {"-c", path}, path + ".log");
   const auto status = p.stop(0, std::chrono::seconds(30));
   return {status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, readFile(path + ".log")};

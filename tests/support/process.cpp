@@ -15,8 +15,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "common/loop/unique_fd.h"
 
@@ -184,11 +187,8 @@ std::string testDefaults(const std::string& configPath, const std::string& body)
   return tail;
 }
 
-std::string writeConfig(std::uint16_t port, const std::string& extra) {
-  char path[] = "/tmp/keyloop-test-XXXXXX";
-  int fd = ::mkstemp(path);
-  if (fd < 0) throw std::runtime_error("mkstemp");
-  ::close(fd);
+std::string writeConfig(const std::string& dir, std::uint16_t port, const std::string& extra) {
+  const std::string path = dir + "/keyloop.yaml";
   std::ofstream out(path);
   out << "listen:\n  - address: 127.0.0.1\n    port: " << port << "\n" << extra << testDefaults(path, extra);
   return path;
@@ -206,8 +206,9 @@ std::uint16_t metricsPortFromLog(const std::string& logPath) {
 }
 
 KeyloopServer::KeyloopServer(const std::string& extraConfig)
-    : port(freePort()),
-      configPath(writeConfig(port, extraConfig)),
+    : dir("keyloop-test-"),
+      port(freePort()),
+      configPath(writeConfig(dir.path, port, extraConfig)),
       process(keyloopBinary(), {"-c", configPath}, configPath + ".log") {
   if (!waitForPort(port)) throw std::runtime_error("keyloop did not start; see " + configPath + ".log");
 }
@@ -257,6 +258,10 @@ TempDir::TempDir(const char* prefix) : path(std::string("/tmp/") + prefix + "XXX
 }
 
 TempDir::~TempDir() {
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "kept for the failed test: " << path << "\n";
+    return;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(path, ignored);
 }

@@ -60,9 +60,10 @@ bool waitForPort(std::uint16_t port, std::chrono::milliseconds timeout = std::ch
 std::string keyloopBinary();
 std::string sourceDir();
 
-// Writes a keyloop config listening on `port` plus `extra` YAML (metrics on
-// port 0 unless `extra` has a metrics section); returns its path.
-std::string writeConfig(std::uint16_t port, const std::string& extra = "");
+// Writes a keyloop config, `dir`/keyloop.yaml, listening on `port` plus
+// `extra` YAML (metrics on port 0 unless `extra` has a metrics section);
+// returns its path.
+std::string writeConfig(const std::string& dir, std::uint16_t port, const std::string& extra = "");
 // What every test config gets unless `body` says otherwise: metrics on
 // port 0, and persistence in `configPath`.data with no save rules.
 std::string testDefaults(const std::string& configPath, const std::string& body);
@@ -72,7 +73,8 @@ std::string testDefaults(const std::string& configPath, const std::string& body)
 // appears.
 std::uint16_t metricsPortFromLog(const std::string& logPath);
 
-// A new directory under /tmp, removed with what it holds on destruction.
+// A new directory under /tmp, removed with what it holds on destruction,
+// unless the running test has failed (its logs are then what to read).
 struct TempDir {
   explicit TempDir(const char* prefix);
   ~TempDir();
@@ -81,9 +83,11 @@ struct TempDir {
   std::string path;
 };
 
-// keyloop on a free port with a temporary config.
+// keyloop on a free port with a temporary config; its config, log and
+// data live in a directory of its own.
 struct KeyloopServer {
   explicit KeyloopServer(const std::string& extraConfig = "");
+  TempDir dir;  // outlives the process (members go in reverse order)
   std::uint16_t port;
   std::string configPath;
   Process process;
