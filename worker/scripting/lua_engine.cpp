@@ -15,6 +15,7 @@ extern "C" {
 #include <vector>
 
 #include "worker/scripting/lua_convert.h"
+#include "worker/scripting/lua_libraries.h"
 #include "worker/scripting/lua_sandbox.h"
 #include "worker/scripting/redis_api.h"
 
@@ -216,6 +217,8 @@ void LuaEngine::open() {
   openLibrary(L, LUA_MATHLIBNAME, luaopen_math);
   openLibrary(L, LUA_DBLIBNAME, luaopen_debug);
   openLibrary(L, "cjson", luaopen_cjson);
+  openLibrary(L, "struct", lua::openStruct);
+  openLibrary(L, "cmsgpack", lua::openMsgpack);
   openLibrary(L, "bit", luaopen_bit);
   for (const char* gone : {"dofile", "loadfile", "print"}) {
     lua_pushnil(L);
@@ -223,13 +226,14 @@ void LuaEngine::open() {
   }
   lua::guardBuiltins(L);
   lua::registerRedisApi(L);
+  if (mode_ == Mode::Scripts) lua::registerEvalOnlyApi(L);
   luaL_loadbuffer(L, kHandlerSource, std::strlen(kHandlerSource), "@err_handler_def");
   lua_call(L, 0, 1);
   lua_setfield(L, LUA_REGISTRYINDEX, kHandler);
   lua_pushnil(L);
   lua_setglobal(L, "debug");  // the handler keeps its own reference
 
-  lua::lockGlobals(L, {"string", "table", "math", "cjson", "bit", "redis", "coroutine"});
+  lua::lockGlobals(L, {"string", "table", "math", "cjson", "struct", "cmsgpack", "bit", "redis", "coroutine"});
   if (mode_ == Mode::Functions) registerLibraryApi(L);
 }
 

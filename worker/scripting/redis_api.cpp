@@ -217,7 +217,30 @@ int mathRandomseed(lua_State* L) {
   return 0;
 }
 
+// EVAL's debugger hooks (SCRIPT DEBUG is not offered): outside a debugging
+// session Redis's breakpoint answers false and debug prints nothing.
+int breakpoint(lua_State* L) {
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+int debugPrint(lua_State*) { return 0; }
+
+// Scripts replicate their effects, the only way Redis 7.0 has.
+int replicateCommands(lua_State* L) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 }  // namespace
+
+void registerEvalOnlyApi(lua_State* L) {
+  lua_getglobal(L, "redis");
+  setFunction(L, "breakpoint", breakpoint);
+  setFunction(L, "debug", debugPrint);
+  setFunction(L, "replicate_commands", replicateCommands);
+  lua_pop(L, 1);
+}
 
 // redis.log, its levels and the version: in scripts and library code alike.
 void setLogAndVersion(lua_State* L) {

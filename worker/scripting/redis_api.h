@@ -1,9 +1,10 @@
 // What a script reaches of the server, as Redis 7.0 gives it
 // (script_lua.c): the `redis` table (call, pcall, error_reply,
 // status_reply, sha1hex, log, setresp, set_repl, acl_check_cmd and their
-// constants), the global pcall that hands back an error table's message,
-// and math.random on Redis's lrand48. A call reaches the server through the
-// RunState of the script being run (LuaEngine::Run's Caller).
+// constants; in EVAL also breakpoint, debug and replicate_commands), the
+// global pcall that hands back an error table's message, and math.random
+// on Redis's lrand48. A call reaches the server through the RunState of
+// the script being run (LuaEngine::Run's Caller).
 #pragma once
 
 #include <initializer_list>
@@ -32,6 +33,8 @@ int raise(lua_State* L, std::string_view text);
 
 // The redis global, the global pcall and math.random.
 void registerRedisApi(lua_State* L);
+// What only EVAL's scripts have: redis.breakpoint, redis.debug, redis.replicate_commands.
+void registerEvalOnlyApi(lua_State* L);
 // Fields of the table at the top of the stack.
 void setFunction(lua_State* L, const char* name, lua_CFunction f);
 void setNumbers(lua_State* L, std::initializer_list<std::pair<const char*, lua_Number>> fields);
