@@ -233,6 +233,15 @@ bool knownLimit(const std::string& reply) {
   return false;
 }
 
+// redis-server's SORT reads errno after strtod without clearing it first,
+// so an ERANGE left by an earlier command (ZSCAN's cursor 2^64) makes it
+// refuse numbers it reads fine otherwise: keyloop answering is right.
+bool staleErrnoInSort(const Call& call, const std::string& theirs, const std::string& mine) {
+  const std::string name = upper(call[0]);
+  return (name == "SORT" || name == "SORT_RO") && mine[0] != '-' &&
+         theirs == "-ERR One or more scores can't be converted into double\r\n";
+}
+
 class Fuzzer {
  public:
   explicit Fuzzer(const FuzzOptions& o) : o_(o), rng_(o.seed), pools_(poolsFor(o.mode)) {}
@@ -371,6 +380,10 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
     toKeyloop_.open();
     return loadFixture();
   }
+  if (staleErrnoInSort(call, *theirs.reply, *mine.reply)) {
+    report_.redisTrouble.push_back("stale errno in redis-server's SORT: " + quoted(call));
+    return loadFixture();
+  }
   if (knownLimit(*mine.reply)) {
     ++report_.knownLimits;
     return loadFixture();  // redis-server ran it: the data may differ now
@@ -383,7 +396,9 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
          "\n  keyloop:      " + shown(mine.framing + *mine.reply));
     return loadFixture();
   }
-  if (o_.checkState) {
+  // A random write (SPOP) leaves different data by design: reloaded below.
+  const bool randomWrite = how == Facts::Compare::Class && facts.write;
+  if (o_.checkState && !randomWrite) {
     if (const std::string differ = stateDifference(); !differ.empty()) {
       fail("the data differ after " + quoted(call) + differ);
       return loadFixture();
@@ -395,7 +410,7 @@ void Fuzzer::one(const CommandDoc& doc, const Facts& facts) {
     case Facts::Compare::Class:
       ++report_.comparedClass;
       // SPOP took different members on each: start again from the same data.
-      if (facts.write) loadFixture();
+      if (randomWrite) loadFixture();
       break;
   }
 }

@@ -35,7 +35,7 @@ struct FuzzReport {
   std::uint64_t sent = 0, comparedBytes = 0, comparedUnordered = 0, comparedClass = 0;
   std::uint64_t redisHangs = 0, redisCrashes = 0, bothClosed = 0, knownLimits = 0, fixtures = 0;
   std::vector<std::string> failures;      // keyloop's: a difference, a lost connection, a lost worker
-  std::vector<std::string> redisTrouble;  // calls that hung or crashed redis-server
+  std::vector<std::string> redisTrouble;  // calls that hung or crashed redis-server, or met a quirk of it
   std::string summary() const;
 };
 
