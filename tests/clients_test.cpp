@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 #include <memory>
 
@@ -11,6 +12,7 @@
 #include "tests/support/hiredis.h"
 #include "tests/support/node_clients.h"
 #include "tests/support/process.h"
+#include "tests/support/resp_connection.h"
 
 namespace keyloop::test {
 namespace {
@@ -220,6 +222,89 @@ TEST(Clients, TransactionsScriptsAndPubSubOfRealClients) {
     const CommandResult node = runCommand("node " + script + " " + client + " " + modules + " " + port + " 2>&1", 90);
     EXPECT_EQ(node.exitCode, 0) << client << ": " << node.output;
     EXPECT_NE(node.output.find("ok"), std::string::npos) << client << ": " << node.output;
+  }
+}
+
+}  // namespace
+}  // namespace keyloop::test
+
+namespace keyloop::test {
+namespace {
+
+std::string firstBulkText(const std::string& frame) {
+  const std::vector<std::string> parts = RespConnection::elements(frame);
+  if (parts.empty()) return "";
+  const std::string& bulk = parts[0];
+  const std::size_t eol = bulk.find("\r\n");
+  return bulk.substr(eol + 2, bulk.size() - eol - 4);
+}
+
+// Sub-entries (COMMAND INFO's field 9, or COMMAND DOCS' "subcommands"
+// map as pairs) by full name. Redis lists them in its hash tables' order,
+// which changes from run to run: they are compared by name.
+std::map<std::string, std::string> byName(const std::string& aggregate, bool pairs) {
+  std::map<std::string, std::string> out;
+  const std::vector<std::string> parts = RespConnection::elements(aggregate);
+  for (std::size_t i = 0; i < parts.size(); i += pairs ? 2 : 1) {
+    if (pairs) out[firstBulkText("*1\r\n" + parts[i])] = parts[i + 1];
+    else out[firstBulkText(parts[i])] = parts[i];
+  }
+  return out;
+}
+
+void expectSameEntries(const std::map<std::string, std::string>& mine, const std::map<std::string, std::string>& theirs,
+                       const std::string& what) {
+  for (const auto& [name, entry] : mine) {
+    const auto found = theirs.find(name);
+    if (found == theirs.end()) {
+      ADD_FAILURE() << what << ": keyloop lists " << name << ", redis-server does not";
+      continue;
+    }
+    EXPECT_EQ(entry, found->second) << what << " of " << name;
+  }
+}
+
+// COMMAND INFO and COMMAND DOCS of every command keyloop has, byte for byte
+// against redis-server, in RESP2 and RESP3: flags (movablekeys, pubsub...),
+// key specs, tips, ACL categories, documentation. Only subcommands keyloop
+// does not have yet may be missing.
+TEST(Command, InfoAndDocsMatchRedisForEveryCommand) {
+  RedisServer redis;
+  KeyloopServer keyloop("workers: 2\n");
+  for (const int protocol : {2, 3}) {
+    RespConnection toRedis(redis.port), toKeyloop(keyloop.port);
+    toRedis.command({"HELLO", std::to_string(protocol)});
+    toKeyloop.command({"HELLO", std::to_string(protocol)});
+    const std::vector<std::string> commands = RespConnection::elements(toKeyloop.command({"COMMAND"}));
+    ASSERT_GT(commands.size(), 200u);
+    for (const std::string& listed : commands) {
+      const std::string name = firstBulkText(listed);
+      const std::string where = name + " (RESP" + std::to_string(protocol) + ")";
+      const std::vector<std::string> mine = RespConnection::elements(listed);
+      const std::vector<std::string> theirs =
+          RespConnection::elements(RespConnection::elements(toRedis.command({"COMMAND", "INFO", name}))[0]);
+      ASSERT_EQ(theirs.size(), 10u) << "redis-server has no " << where;
+      ASSERT_EQ(mine.size(), 10u) << where;
+      for (std::size_t field = 0; field < 9; ++field) EXPECT_EQ(mine[field], theirs[field]) << where << " field " << field;
+      expectSameEntries(byName(mine[9], false), byName(theirs[9], false), "COMMAND INFO " + where);
+
+      const std::vector<std::string> myDocs =
+          RespConnection::elements(RespConnection::elements(toKeyloop.command({"COMMAND", "DOCS", name}))[1]);
+      const std::vector<std::string> theirDocs =
+          RespConnection::elements(RespConnection::elements(toRedis.command({"COMMAND", "DOCS", name}))[1]);
+      std::string mySubcommands, theirSubcommands;
+      auto withoutSubcommands = [](const std::vector<std::string>& pairs, std::string& subcommands) {
+        std::vector<std::string> rest;
+        for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) {
+          if (pairs[i] == "$11\r\nsubcommands\r\n") subcommands = pairs[i + 1];
+          else rest.insert(rest.end(), {pairs[i], pairs[i + 1]});
+        }
+        return rest;
+      };
+      EXPECT_EQ(withoutSubcommands(myDocs, mySubcommands), withoutSubcommands(theirDocs, theirSubcommands))
+          << "COMMAND DOCS " << where;
+      expectSameEntries(byName(mySubcommands, true), byName(theirSubcommands, true), "COMMAND DOCS " + where);
+    }
   }
 }
 

@@ -435,26 +435,19 @@ std::span<const CommandSpec> bitmapCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "bitcount", .arity = -2, .flags = kReadonly, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitcount,
-       .group = "bitmap", .summary = "Count set bits in a string", .since = "2.6.0", .syntax = "key [start end [BYTE|BIT]]"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitcount},
       {.name = "bitfield", .arity = -2, .flags = kWrite, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update variable_flags", .handler = bitfield, .events = {.type = '$', .event = "setbit"},
-       .group = "bitmap", .summary = "Perform arbitrary bitfield integer operations on strings", .since = "3.2.0", .syntax = "key [(GET encoding offset)|(SET encoding offset value)|(INCRBY encoding offset increment)|(OVERFLOW WRAP|SAT|FAIL)]..."},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update variable_flags", .handler = bitfield, .events = {.type = '$', .event = "setbit"}},
       {.name = "bitfield_ro", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitfieldRo,
-       .group = "bitmap", .summary = "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", .since = "6.0.0", .syntax = "key [(GET encoding offset)]..."},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitfieldRo},
       {.name = "bitop", .arity = -4, .flags = kWrite, .acl = acl::kBitmap,
-       .keys = {2, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = bitop, .events = {.type = '$', .event = "set", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
-       .group = "bitmap", .summary = "Perform bitwise operations between strings", .since = "2.6.0", .syntax = "operation key key..."},
+       .keys = {2, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = bitop, .events = {.type = '$', .event = "set", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true}},
       {.name = "bitpos", .arity = -3, .flags = kReadonly, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitpos,
-       .group = "bitmap", .summary = "Find first bit set or clear in a string", .since = "2.8.7", .syntax = "key bit [start [end [BYTE|BIT]]]"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = bitpos},
       {.name = "getbit", .arity = 3, .flags = kReadonly | kFast, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = getbit,
-       .group = "bitmap", .summary = "Returns the bit value at offset in the string value stored at key", .since = "2.2.0", .syntax = "key offset"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = getbit},
       {.name = "setbit", .arity = 4, .flags = kWrite, .acl = acl::kBitmap,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = setbit, .events = {.type = '$', .event = "setbit"},
-       .group = "bitmap", .summary = "Sets or clears the bit at offset in the string value stored at key", .since = "2.2.0", .syntax = "key offset value"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = setbit, .events = {.type = '$', .event = "setbit"}},
   };
   // clang-format on
   return kRows;

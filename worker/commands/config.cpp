@@ -319,25 +319,19 @@ std::span<const CommandSpec> configCommands() {
   // clang-format off
   static constexpr CommandSpec kConfigSubcommands[] = {
       {.name = "get", .arity = -3, .flags = kAdmin | kNoScript,
-       .keyFlags = "RO access", .handler = configGet,
-       .group = "server", .summary = "Returns the effective values of configuration parameters.", .since = "2.0.0", .syntax = "parameter..."},
+       .keyFlags = "RO access", .handler = configGet},
       {.name = "help", .arity = 2, .flags = 0,
-       .handler = configHelp,
-       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+       .handler = configHelp},
       {.name = "resetstat", .arity = 2, .flags = kAdmin | kNoScript,
-       .cross = CrossWorker::BroadcastSame, .handler = configResetstat,
-       .group = "server", .summary = "Reset the stats returned by INFO", .since = "2.0.0"},
+       .cross = CrossWorker::BroadcastSame, .handler = configResetstat},
       {.name = "rewrite", .arity = 2, .flags = kAdmin | kNoScript,
-       .handler = configRewrite,
-       .group = "server", .summary = "Rewrite the configuration file with the in memory configuration", .since = "2.8.0"},
+       .handler = configRewrite},
       {.name = "set", .arity = -4, .flags = kAdmin | kNoScript,
-       .cross = CrossWorker::BroadcastSame, .handler = configSet,
-       .group = "server", .summary = "Set configuration parameters to the given values", .since = "2.0.0", .syntax = "(parameter value)..."},
+       .cross = CrossWorker::BroadcastSame, .handler = configSet},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "config", .arity = -2, .flags = 0,
-       .subcommands = kConfigSubcommands,
-       .group = "server", .summary = "A container for server configuration commands.", .since = "2.0.0"},
+       .subcommands = kConfigSubcommands},
   };
   // clang-format on
   return kRows;

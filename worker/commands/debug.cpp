@@ -101,22 +101,17 @@ std::span<const CommandSpec> debugCommands() {
   // clang-format off
   static constexpr CommandSpec kDebugSubcommands[] = {
       {.name = "help", .arity = 2, .flags = kAdmin,
-       .handler = debugHelp,
-       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "1.0.0"},
+       .handler = debugHelp},
       {.name = "protocol", .arity = 3, .flags = kAdmin,
-       .handler = debugProtocol,
-       .group = "server", .summary = "Replies with a value of each RESP type.", .since = "1.0.0", .syntax = "type"},
+       .handler = debugProtocol},
       {.name = "set-active-expire", .arity = 3, .flags = kAdmin,
-       .cross = CrossWorker::BroadcastSame, .handler = debugSetActiveExpire,
-       .group = "server", .summary = "Pauses or resumes the active expire cycle.", .since = "1.0.0", .syntax = "0|1"},
+       .cross = CrossWorker::BroadcastSame, .handler = debugSetActiveExpire},
       {.name = "set-disable-deny-scripts", .arity = 3, .flags = kAdmin,
-       .cross = CrossWorker::BroadcastSame, .handler = debugSetDisableDenyScripts,
-       .group = "server", .summary = "Lets scripts call commands denied in scripts (tests only).", .since = "1.0.0", .syntax = "0|1"},
+       .cross = CrossWorker::BroadcastSame, .handler = debugSetDisableDenyScripts},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "debug", .arity = -2, .flags = kAdmin | kNoScript | kDebug,
-       .subcommands = kDebugSubcommands,
-       .group = "server", .summary = "A container for debugging commands.", .since = "1.0.0"},
+       .subcommands = kDebugSubcommands},
   };
   // clang-format on
   return kRows;

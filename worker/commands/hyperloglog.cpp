@@ -125,20 +125,15 @@ std::span<const CommandSpec> hyperloglogCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "pfadd", .arity = -2, .flags = kWrite | kFast, .acl = acl::kHyperLogLog,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = pfadd, .events = {.type = '$', .event = "pfadd"},
-       .group = "hyperloglog", .summary = "Adds the specified elements to the specified HyperLogLog.", .since = "2.8.9", .syntax = "key [element...]"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = pfadd, .events = {.type = '$', .event = "pfadd"}},
       {.name = "pfcount", .arity = -2, .flags = kReadonly, .acl = acl::kHyperLogLog,
-       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access", .handler = pfcount,
-       .group = "hyperloglog", .summary = "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", .since = "2.8.9", .syntax = "key..."},
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access", .handler = pfcount},
       {.name = "pfdebug", .arity = 3, .flags = kWrite | kAdmin, .acl = acl::kHyperLogLog,
-       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access", .handler = pfdebug,
-       .group = "hyperloglog", .summary = "Internal commands for debugging HyperLogLog values", .since = "2.8.9", .syntax = "subcommand key"},
+       .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access", .handler = pfdebug},
       {.name = "pfmerge", .arity = -2, .flags = kWrite, .acl = acl::kHyperLogLog,
-       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access insert;RO access", .handler = pfmerge, .events = {.type = '$', .event = "pfadd", .firstKeyOnly = true},
-       .group = "hyperloglog", .summary = "Merge N different HyperLogLogs into a single one.", .since = "2.8.9", .syntax = "key key..."},
+       .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access insert;RO access", .handler = pfmerge, .events = {.type = '$', .event = "pfadd", .firstKeyOnly = true}},
       {.name = "pfselftest", .arity = 1, .flags = kAdmin, .acl = acl::kHyperLogLog,
-       .handler = pfselftest,
-       .group = "hyperloglog", .summary = "An internal command for testing HyperLogLog values", .since = "2.8.9"},
+       .handler = pfselftest},
   };
   // clang-format on
   return kRows;

@@ -351,11 +351,9 @@ std::span<const CommandSpec> infoCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "peer-totals", .arity = 0, .flags = 0,
-       .handler = totals, .peer = peer::Kind::Totals,
-       .summary = "This worker's INFO counters (INFO sums them)."},
+       .handler = totals, .peer = peer::Kind::Totals},
       {.name = "info", .arity = -1, .flags = 0, .acl = acl::kDangerous,
-       .cross = CrossWorker::GatherTotals, .handler = info,
-       .group = "server", .summary = "Returns information and statistics about the server.", .since = "1.0.0", .syntax = "[section...]"},
+       .cross = CrossWorker::GatherTotals, .handler = info},
   };
   // clang-format on
   return kRows;

@@ -3,11 +3,10 @@
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
 #include <bit>
 
 
-#include "worker/execution/command_docs.h"
+#include "worker/execution/command_reference.h"
 #include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
 
@@ -15,64 +14,50 @@ namespace keyloop::commands {
 
 namespace {
 
-void replyFlags(CommandContext& ctx, const CommandSpec& spec) {
-  std::vector<std::string_view> flags;
-  if (spec.flags & kWrite) flags.push_back("write");
-  if (spec.flags & kReadonly) flags.push_back("readonly");
-  if (spec.flags & kWrite) flags.push_back("denyoom");
-  if (spec.flags & kAdmin) flags.push_back("admin");
-  if (spec.flags & kNoScript) flags.push_back("noscript");
-  if (spec.flags & kNoAuth) flags.push_back("no_auth");
-  if (spec.flags & kFast) flags.push_back("fast");
-  ctx.reply.set(flags.size());
-  for (std::string_view f : flags) ctx.reply.simple(f);
+std::string fullName(std::string_view parent, const CommandSpec& spec) {
+  return std::string(parent) + "|" + std::string(spec.name);
 }
 
+// The subcommands COMMAND shows: those redis-server has too (DEBUG's are
+// keyloop's own way of running one Redis command).
+std::vector<const CommandSpec*> listedSubcommands(const CommandSpec& spec, std::string_view name) {
+  std::vector<const CommandSpec*> listed;
+  for (const CommandSpec& sub : spec.subcommands) {
+    if (referenceOf(fullName(name, sub)) != nullptr) listed.push_back(&sub);
+  }
+  return listed;
+}
+
+// Every command keyloop has is one redis-server has (a test checks it):
+// its entry is Redis's, with the subcommands keyloop has.
 void replyCommandInfo(CommandContext& ctx, const CommandSpec& spec, std::string_view name) {
+  const CommandReference* reference = referenceOf(name);
+  if (reference == nullptr) return ctx.reply.nullArray();
   ctx.reply.array(10);
   ctx.reply.bulk(name);
-  ctx.reply.integer(spec.arity);
-  replyFlags(ctx, spec);
-  ctx.reply.integer(spec.keys.first);
-  ctx.reply.integer(spec.keys.last);
-  ctx.reply.integer(spec.keys.step);
-  const std::uint32_t categories = aclCategoriesOf(spec);
-  ctx.reply.set(static_cast<std::size_t>(std::popcount(categories)));
-  for (std::size_t i = 0; i < std::size(acl::kNames); ++i) {
-    if (categories & (1u << i)) ctx.reply.simple("@" + std::string(acl::kNames[i]));
-  }
-  ctx.reply.set(0);  // tips
-  ctx.reply.array(0);  // key specs: clients fall back to first/last/step
-  ctx.reply.array(spec.subcommands.size());
-  for (const CommandSpec& sub : spec.subcommands) {
-    replyCommandInfo(ctx, sub, std::string(name) + "|" + std::string(sub.name));
-  }
+  replayResp3(ctx.reply, reference->info);
+  const std::vector<const CommandSpec*> subcommands = listedSubcommands(spec, name);
+  // As Redis: an empty set when there are none, else an array.
+  subcommands.empty() ? ctx.reply.set(0) : ctx.reply.array(subcommands.size());
+  for (const CommandSpec* sub : subcommands) replyCommandInfo(ctx, *sub, fullName(name, *sub));
 }
 
 void replyCommandDocs(CommandContext& ctx, const CommandSpec& spec, std::string_view name) {
+  const CommandReference* reference = referenceOf(name);
+  const std::vector<const CommandSpec*> subcommands = listedSubcommands(spec, name);
   ctx.reply.bulk(name);
-  const bool hasArguments = !spec.syntax.empty();
-  ctx.reply.map(3 + hasArguments + !spec.subcommands.empty());
-  ctx.reply.bulk("summary");
-  ctx.reply.bulk(spec.summary);
-  ctx.reply.bulk("since");
-  ctx.reply.bulk(spec.since);
-  ctx.reply.bulk("group");
-  ctx.reply.bulk(spec.group);
-  if (hasArguments) {
-    ctx.reply.bulk("arguments");
-    replyArguments(ctx.reply, spec.syntax);
-  }
-  if (!spec.subcommands.empty()) {
+  ctx.reply.map((reference ? reference->docPairs : 0) + !subcommands.empty());
+  if (reference != nullptr) replayResp3(ctx.reply, reference->docs);
+  if (!subcommands.empty()) {
     ctx.reply.bulk("subcommands");
-    ctx.reply.map(spec.subcommands.size());
-    for (const CommandSpec& sub : spec.subcommands) {
-      replyCommandDocs(ctx, sub, std::string(name) + "|" + std::string(sub.name));
-    }
+    ctx.reply.map(subcommands.size());
+    for (const CommandSpec* sub : subcommands) replyCommandDocs(ctx, *sub, fullName(name, *sub));
   }
 }
 
+// A command or subcommand both keyloop and redis-server have.
 const CommandSpec* findByFullName(std::string_view name) {
+  if (referenceOf(name) == nullptr) return nullptr;
   const std::size_t bar = name.find('|');
   const CommandSpec* spec = findCommand(name.substr(0, bar));
   if (spec == nullptr || bar == std::string_view::npos) return spec;
@@ -184,31 +169,23 @@ std::span<const CommandSpec> introspectionCommands() {
   // clang-format off
   static constexpr CommandSpec kCommandSubcommands[] = {
       {.name = "count", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandCount,
-       .group = "server", .summary = "Returns a count of commands.", .since = "2.8.13"},
+       .handler = commandCount},
       {.name = "docs", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandDocs,
-       .group = "server", .summary = "Returns documentary information about one, multiple or all commands.", .since = "7.0.0", .syntax = "[command-name...]"},
+       .handler = commandDocs},
       {.name = "getkeys", .arity = -4, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandGetkeys,
-       .group = "server", .summary = "Extracts the key names from an arbitrary command.", .since = "2.8.13", .syntax = "command [arg...]"},
+       .handler = commandGetkeys},
       {.name = "getkeysandflags", .arity = -4, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandGetkeysAndFlags,
-       .group = "server", .summary = "Extracts the key names and access flags for an arbitrary command.", .since = "7.0.0", .syntax = "command [arg...]"},
+       .handler = commandGetkeysAndFlags},
       {.name = "help", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandHelp,
-       .group = "server", .summary = "Returns helpful text about the different subcommands.", .since = "5.0.0"},
+       .handler = commandHelp},
       {.name = "info", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
-       .handler = commandInfo,
-       .group = "server", .summary = "Returns information about one, multiple or all commands.", .since = "2.8.13", .syntax = "[command-name...]"},
+       .handler = commandInfo},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "command", .arity = -1, .flags = kConnection, .acl = acl::kConnection,
-       .handler = command, .subcommands = kCommandSubcommands,
-       .group = "server", .summary = "Returns detailed information about all commands.", .since = "2.8.13"},
+       .handler = command, .subcommands = kCommandSubcommands},
       {.name = "time", .arity = 1, .flags = kFast,
-       .handler = time,
-       .group = "server", .summary = "Returns the server time.", .since = "2.6.0"},
+       .handler = time},
   };
   // clang-format on
   return kRows;

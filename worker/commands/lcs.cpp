@@ -114,8 +114,7 @@ std::span<const CommandSpec> lcsCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "lcs", .arity = -3, .flags = kReadonly, .acl = acl::kString,
-       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = lcs,
-       .group = "string", .summary = "Find longest common substring", .since = "7.0.0", .syntax = "key1 key2 [LEN] [IDX] [MINMATCHLEN:len] [WITHMATCHLEN]"},
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = lcs},
   };
   // clang-format on
   return kRows;

@@ -71,20 +71,15 @@ std::span<const CommandSpec> persistenceCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "bgrewriteaof", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti,
-       .session = bgrewriteaof,
-       .group = "server", .summary = "Asynchronously rewrites the append-only file to disk.", .since = "1.0.0"},
+       .session = bgrewriteaof},
       {.name = "bgsave", .arity = -1, .flags = kAdmin | kNoScript | kNoMulti,
-       .session = bgsave,
-       .group = "server", .summary = "Asynchronously saves the database(s) to disk.", .since = "1.0.0", .syntax = "[SCHEDULE]"},
+       .session = bgsave},
       {.name = "lastsave", .arity = 1, .flags = kFast, .acl = acl::kAdmin | acl::kDangerous,
-       .handler = lastsave,
-       .group = "server", .summary = "Returns the Unix timestamp of the last successful save to disk.", .since = "1.0.0"},
+       .handler = lastsave},
       {.name = "save", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti,
-       .session = save,
-       .group = "server", .summary = "Synchronously saves the database(s) to disk.", .since = "1.0.0"},
+       .session = save},
       {.name = "shutdown", .arity = -1, .flags = kAdmin | kNoScript | kNoMulti | kAllowBusy,
-       .session = shutdown,
-       .group = "server", .summary = "Synchronously saves the database(s) to disk and shuts down the Redis server.", .since = "1.0.0", .syntax = "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"},
+       .session = shutdown},
   };
   // clang-format on
   return kRows;

@@ -264,11 +264,9 @@ std::span<const CommandSpec> sortCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "sort", .arity = -2, .flags = kWrite, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
-       .keys = {.find = sortKeyIndices}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access;OW update", .handler = sort, .events = {.type = 'l', .rule = KeyEventSpec::EventOrDel, .eventOf = sortEvent},
-       .group = "generic", .summary = "Sort the elements in a list, set or sorted set", .since = "1.0.0", .syntax = "key [BY:pattern] [LIMIT (offset count)] [GET:pattern...] [ASC|DESC] [ALPHA] [STORE:key]"},
+       .keys = {.find = sortKeyIndices}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access;OW update", .handler = sort, .events = {.type = 'l', .rule = KeyEventSpec::EventOrDel, .eventOf = sortEvent}},
       {.name = "sort_ro", .arity = -2, .flags = kReadonly, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
-       .keys = {1, 1, 1}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access", .handler = sortRo,
-       .group = "generic", .summary = "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", .since = "7.0.0", .syntax = "key [BY:pattern] [LIMIT (offset count)] [GET:pattern...] [ASC|DESC] [ALPHA]"},
+       .keys = {1, 1, 1}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access", .handler = sortRo},
   };
   // clang-format on
   return kRows;

@@ -69,23 +69,17 @@ std::span<const CommandSpec> waitingCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "peer-block", .arity = 0, .flags = 0,
-       .keys = {.numkeysAt = 5}, .handler = blockWaiter, .peer = peer::Kind::Block,
-       .summary = "Registers a blocked client's wait on keys of this worker."},
+       .keys = {.numkeysAt = 5}, .handler = blockWaiter, .peer = peer::Kind::Block},
       {.name = "peer-retry", .arity = 0, .flags = 0,
-       .handler = retryWait, .peer = peer::Kind::Retry,
-       .summary = "A waited-on key has an element: run the command the long way."},
+       .handler = retryWait, .peer = peer::Kind::Retry},
       {.name = "peer-rewait", .arity = 0, .flags = 0,
-       .handler = rewaitWaiter, .peer = peer::Kind::Rewait,
-       .summary = "A blocked client waits again (its element went)."},
+       .handler = rewaitWaiter, .peer = peer::Kind::Rewait},
       {.name = "peer-served", .arity = 0, .flags = 0,
-       .handler = servedWait, .peer = peer::Kind::Served,
-       .summary = "A blocked client's reply, from the owner that served it."},
+       .handler = servedWait, .peer = peer::Kind::Served},
       {.name = "peer-unblock", .arity = 0, .flags = 0,
-       .handler = unblockWaiter, .peer = peer::Kind::Unblock,
-       .summary = "A blocked client waits no more."},
+       .handler = unblockWaiter, .peer = peer::Kind::Unblock},
       {.name = "peer-wake", .arity = 0, .flags = 0,
-       .handler = wakeWait, .peer = peer::Kind::Wake,
-       .summary = "May a blocked client be served? 1 reserves it."},
+       .handler = wakeWait, .peer = peer::Kind::Wake},
   };
   // clang-format on
   return kRows;

@@ -197,26 +197,19 @@ std::span<const CommandSpec> zsetAlgebraCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "zdiff", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
-       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zdiff,
-       .group = "sorted-set", .summary = "Subtract multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WITHSCORES]"},
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zdiff},
       {.name = "zdiffstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
-       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zdiffstore, .events = {.type = 'z', .event = "zdiffstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
-       .group = "sorted-set", .summary = "Subtract multiple sorted sets and store the resulting sorted set in a new key", .since = "6.2.0", .syntax = "key numkeys key..."},
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zdiffstore, .events = {.type = 'z', .event = "zdiffstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true}},
       {.name = "zinter", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
-       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zinter,
-       .group = "sorted-set", .summary = "Intersect multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]"},
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zinter},
       {.name = "zintercard", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
-       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zintercard,
-       .group = "sorted-set", .summary = "Intersect multiple sorted sets and return the cardinality of the result", .since = "7.0.0", .syntax = "numkeys key... [LIMIT:limit]"},
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zintercard},
       {.name = "zinterstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
-       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zinterstore, .events = {.type = 'z', .event = "zinterstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
-       .group = "sorted-set", .summary = "Intersect multiple sorted sets and store the resulting sorted set in a new key", .since = "2.0.0", .syntax = "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]"},
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zinterstore, .events = {.type = 'z', .event = "zinterstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true}},
       {.name = "zunion", .arity = -3, .flags = kReadonly, .acl = acl::kSortedSet,
-       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zunion,
-       .group = "sorted-set", .summary = "Add multiple sorted sets", .since = "6.2.0", .syntax = "numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX] [WITHSCORES]"},
+       .keys = {.numkeysAt = 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = zunion},
       {.name = "zunionstore", .arity = -4, .flags = kWrite, .acl = acl::kSortedSet,
-       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zunionstore, .events = {.type = 'z', .event = "zunionstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true},
-       .group = "sorted-set", .summary = "Add multiple sorted sets and store the resulting sorted set in a new key", .since = "2.0.0", .syntax = "key numkeys key... [WEIGHTS:weight] [SUM|MIN|MAX]"},
+       .keys = {.first = 1, .last = 1, .step = 1, .numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "OW update;RO access", .handler = zunionstore, .events = {.type = 'z', .event = "zunionstore", .rule = KeyEventSpec::EventOrDel, .firstKeyOnly = true}},
   };
   // clang-format on
   return kRows;

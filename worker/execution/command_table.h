@@ -1,6 +1,7 @@
 // The command table: what keyloop implements, one row per command (name,
 // arity, flags, ACL categories, key positions, routing, handler, keyspace
-// events, documentation), like Redis's commands.def. Each family declares
+// events), like Redis's commands.def; what COMMAND tells clients of each
+// is redis-server's own entry (command_reference.h). Each family declares
 // its rows beside its handlers (command_families.h); this merges them.
 //
 // Arity follows Redis: N means exactly N arguments including the name, -N
@@ -200,13 +201,6 @@ struct CommandSpec {
   // name (its name only labels it); clients cannot run it.
   peer::Kind peer = peer::Kind::None;
   KeyEventSpec events = {};  // keyspace notifications of a write (type 0: none)
-  // COMMAND DOCS: group, summary, since, and the arguments in a compact
-  // notation it expands for clients (redis-cli builds its hints from it):
-  // `key value [NX|XX] [EX:seconds]`, `(key value)...`; see command_docs.h.
-  std::string_view group = {};
-  std::string_view summary = {};
-  std::string_view since = {};
-  std::string_view syntax = {};
   // Its position in the merged table (set there; a family leaves it out):
   // what keyloop_commands_total and INFO count by.
   std::uint16_t index = 0;

@@ -213,11 +213,9 @@ std::span<const CommandSpec> atomicCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "peer-commit", .arity = 0, .flags = kWrite | kHoldsLocks,
-       .keys = {.find = peer::commitKeyIndices}, .handler = commitKeys, .peer = peer::Kind::Commit,
-       .summary = "Applies a cross-worker transaction's writes and unlocks."},
+       .keys = {.find = peer::commitKeyIndices}, .handler = commitKeys, .peer = peer::Kind::Commit},
       {.name = "peer-lock", .arity = 0, .flags = kCarriesRequest,
-       .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys, .peer = peer::Kind::Lock,
-       .summary = "Locks keys for a cross-worker transaction; replies their values."},
+       .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys, .peer = peer::Kind::Lock},
   };
   // clang-format on
   return kRows;
