@@ -331,6 +331,7 @@ void clientHelp(CommandContext&);
 // introspection.cpp
 void command(CommandContext&);
 void commandCount(CommandContext&);
+void commandList(CommandContext&);
 void commandInfo(CommandContext&);
 void commandDocs(CommandContext&);
 void commandGetkeys(CommandContext&);

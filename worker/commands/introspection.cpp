@@ -106,6 +106,45 @@ void command(CommandContext& ctx) {
   for (const CommandSpec& spec : allCommands()) replyCommandInfo(ctx, spec, spec.name);
 }
 
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]:
+// the full name of every command and subcommand COMMAND shows. keyloop
+// has no modules; a command's ACL categories are Redis's (its entry).
+void commandList(CommandContext& ctx) {
+  enum class Filter { None, Module, Category, Pattern } filter = Filter::None;
+  std::string_view argument;
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
+    if (!equalsIgnoreCase(ctx.args[i], "filterby") || ctx.args.size() - 1 - i != 2) return ctx.reply.error(kSyntaxError);
+    const std::string_view type = ctx.args[i + 1];
+    if (equalsIgnoreCase(type, "module")) filter = Filter::Module;
+    else if (equalsIgnoreCase(type, "aclcat")) filter = Filter::Category;
+    else if (equalsIgnoreCase(type, "pattern")) filter = Filter::Pattern;
+    else return ctx.reply.error(kSyntaxError);
+    argument = ctx.args[i + 2];
+    i += 2;
+  }
+  const std::string category = "+@" + toLower(argument) + "\r\n";
+  const auto listed = [&](std::string_view name) {
+    switch (filter) {
+      case Filter::None: return true;
+      case Filter::Module: return false;
+      case Filter::Category: return referenceOf(name)->info.find(category) != std::string_view::npos;
+      case Filter::Pattern: return globMatch(argument, name, /*noCase=*/true);
+    }
+    return false;
+  };
+  std::vector<std::string> names;
+  for (const CommandSpec& spec : allCommands()) {
+    if (referenceOf(spec.name) == nullptr) continue;
+    if (listed(spec.name)) names.emplace_back(spec.name);
+    for (const CommandSpec* sub : listedSubcommands(spec, spec.name)) {
+      const std::string name = fullName(spec.name, *sub);
+      if (listed(name)) names.push_back(name);
+    }
+  }
+  ctx.reply.array(names.size());
+  for (const std::string& name : names) ctx.reply.bulk(name);
+}
+
 void commandCount(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(allCommands().size())); }
 
 void commandInfo(CommandContext& ctx) {
@@ -139,12 +178,22 @@ void commandHelp(CommandContext& ctx) {
       "    Return details about all Redis commands.",
       "COUNT",
       "    Return the total number of commands in this Redis server.",
+      "LIST",
+      "    Return a list of all commands in this Redis server.",
       "INFO [<command-name> ...]",
       "    Return details about multiple Redis commands.",
+      "    If no command names are given, documentation details for all",
+      "    commands are returned.",
       "DOCS [<command-name> ...]",
       "    Return documentation details about multiple Redis commands.",
+      "    If no command names are given, documentation details for all",
+      "    commands are returned.",
+      "GETKEYS <full-command>",
+      "    Return the keys from a full Redis command.",
+      "GETKEYSANDFLAGS <full-command>",
+      "    Return the keys and the access flags from a full Redis command.",
       "HELP",
-      "    Print this help.",
+      "    Prints this help.",
   };
   replyHelp(ctx, kLines);
 }
@@ -180,6 +229,8 @@ std::span<const CommandSpec> introspectionCommands() {
        .handler = commandHelp},
       {.name = "info", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
        .handler = commandInfo},
+      {.name = "list", .arity = -2, .flags = kConnection, .acl = acl::kConnection,
+       .handler = commandList},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "command", .arity = -1, .flags = kConnection, .acl = acl::kConnection,
