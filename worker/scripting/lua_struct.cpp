@@ -133,6 +133,15 @@ double getInteger(const char* bytes, int endian, bool isSigned, std::size_t size
   return static_cast<double>(static_cast<std::int64_t>(value));
 }
 
+// A float or double in the given byte order.
+template <typename Float>
+double readFloat(const char* bytes, int endian) {
+  Float value;
+  std::memcpy(&value, bytes, sizeof value);
+  toOrder(reinterpret_cast<char*>(&value), sizeof value, endian);
+  return value;
+}
+
 bool isIntegerOption(char option) { return std::strchr("bBhHlLTiI", option) != nullptr && option != '\0'; }
 
 int pack(lua_State* L) {
@@ -201,17 +210,9 @@ int unpack(lua_State* L) {
       lua_pushnumber(L, getInteger(data + at, h.endian, std::islower(static_cast<unsigned char>(option)) != 0, size));
       ++results;
     } else if (option == 'x') {
-    } else if (option == 'f') {
-      float f;
-      std::memcpy(&f, data + at, size);
-      toOrder(reinterpret_cast<char*>(&f), sizeof f, h.endian);
-      lua_pushnumber(L, f);
-      ++results;
-    } else if (option == 'd') {
-      double d;
-      std::memcpy(&d, data + at, size);
-      toOrder(reinterpret_cast<char*>(&d), sizeof d, h.endian);
-      lua_pushnumber(L, d);
+      // padding: nothing to read
+    } else if (option == 'f' || option == 'd') {
+      lua_pushnumber(L, option == 'f' ? readFloat<float>(data + at, h.endian) : readFloat<double>(data + at, h.endian));
       ++results;
     } else if (option == 'c') {
       if (size == 0) {
