@@ -3,12 +3,13 @@
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <bit>
 
+#include <string>
+#include <vector>
 
-#include "worker/execution/command_reference.h"
-#include "worker/execution/command_families.h"
 #include "worker/commands/commands.h"
+#include "worker/execution/command_families.h"
+#include "worker/execution/command_reference.h"
 
 namespace keyloop::commands {
 
