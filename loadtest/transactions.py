@@ -233,12 +233,5 @@ def section(rows, quick, started, transactions, requests, subscribers, messages,
     return "\n".join(md)
 
 
-def main():
-    quick = "--quick" in sys.argv
-    started = time.time()
-    rows, *sizes = measure(quick)
-    report.publish(section(rows, quick, started, *sizes), quick, BEGIN, END)
-
-
 if __name__ == "__main__":
-    main()
+    report.measure_and_publish(measure, section, BEGIN, END)

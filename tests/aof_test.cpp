@@ -83,12 +83,16 @@ TEST(Aof, RestartReplaysEveryTypeFromTwoToThreeWorkers) {
     Logged k(2, dir);
     fillEveryType(k.client);
     const std::string a = keyOn(0, 2, "a"), b = keyOn(1, 2, "b");
+    const std::string built0 = keyOn(0, 2, "built"), built1 = keyOn(1, 2, "built");
     sendAll(k.client, {{"MSET", a, "1", b, "2"},                        // keys on both workers
                        {"SADD", "popped", "1", "2", "3", "4", "5"},
                        {"SPOP", "popped", "2"},                          // a random choice: logged as what is left
                        {"SET", "relative", "v", "EX", "5000"},           // an absolute time follows it
                        {"RENAME", a, "renamed"},
                        {"EVAL", "redis.call('incr', KEYS[1]); return redis.call('incr', KEYS[1])", "1", "counted"},
+                       // keys built inside the script, one on each worker
+                       {"EVAL", "redis.call('incr', ARGV[1]) return redis.call('rpush', ARGV[2], 'x', 'y')", "0",
+                        built0, built1},
                        {"DEL", "str:int"}});
     ASSERT_EQ(k.client.command({"MULTI"}), "+OK\r\n");
     k.client.command({"INCR", "in-multi"});

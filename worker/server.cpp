@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <utility>
+
 namespace keyloop {
 
 Server::Server(Loop& loop, Config config, Log& log)
@@ -69,8 +71,13 @@ void Server::shutdown() {
   // Asked to stop from inside a script's hook (SHUTDOWN NOSAVE from any
   // worker, SIGTERM): the script ends at its next instruction, written or
   // not, as Redis's SHUTDOWN NOSAVE ends a busy one.
-  if (runningScript_ != nullptr) killRequested_ = true;
-  connections_.closeAll();
+  // Its client goes when it has ended (the script writes its reply there).
+  if (runningScript_ != nullptr) {
+    killRequested_ = true;
+    closeWhenScriptEnds_ = true;
+  } else {
+    connections_.closeAll();
+  }
   expireTimer_.stop();
   stats_.stop();
 }
@@ -154,7 +161,67 @@ void Server::publishEvent(std::string_view channel, std::string_view message) {
   postToPeers(peer::encode(peer::Deliver{channel, message}).args());
 }
 
+// A script waits for another worker (script_reach.h): the loop runs, but
+// from now until the script ends this worker's clients are not read and
+// peers' requests wait (Dispatch's script wait), so nothing but the script
+// touches its keys. A released permission wakes the queued (ReachFree);
+// a 2 ms timer makes the loop look again anyway (a holder that died
+// sends nothing).
+bool Server::waitInScript(const std::function<bool()>& done, const LockGrant& grants) {
+  if (done()) return true;
+  scriptGrants_ = grants;
+  if (!scriptWaited_) {
+    scriptWaited_ = true;
+    connections_.pauseReading(true);
+    dispatch_.beginScriptWait(&scriptGrants_);
+  }
+  // This script may run from a resume of parked work: what is parked
+  // behind it (a lock the permission's holder waits for) gets its try now.
+  locks().resumeSoon();
+  Timer tick(loop_);
+  tick.start(std::chrono::milliseconds(2), std::chrono::milliseconds(2), [] {});
+  while (!done()) {
+    if (killRequested_) return false;
+    loop_.run(RunMode::Once);
+  }
+  return true;
+}
+
+void Server::endScriptWait() {
+  if (!scriptWaited_) return;
+  scriptWaited_ = false;
+  dispatch_.endScriptWait();
+  connections_.pauseReading(false);
+}
+
+std::string Server::callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) {
+  Router* router = dispatch_.router();
+  if (router == nullptr) return "";
+  std::optional<std::string> reply;
+  router->call(owner, args, resp::Protocol::Resp2, [&reply](std::string_view r) { reply.emplace(r); });
+  waitInScript([&reply] { return reply.has_value(); }, grants);
+  return reply.value_or("");
+}
+
+void Server::postPeerFromScript(int owner, std::span<const std::string_view> args) {
+  if (Router* router = dispatch_.router()) router->notify(owner, args);
+}
+
+void Server::journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+  if (Router* router = dispatch_.router()) router->journal(scratch, keys, nowMs);
+}
+
+void Server::releaseScriptReach(bool transaction) {
+  stats_.releaseScriptReach(transaction);
+  // Those that wait for it wake now, not at their next look.
+  if (stats_.scriptReachQueued()) postToPeers(peer::Message(peer::Kind::ReachFree).args());
+}
+
 void Server::scriptStarted(ScriptCall* call) {
+  if (call == nullptr) endScriptWait();
+  if (call == nullptr && std::exchange(closeWhenScriptEnds_, false)) {
+    loop_.defer([this] { connections_.closeAll(); });  // after the reply is placed
+  }
   runningScript_ = call;
   killRequested_ = false;
   scriptStarted_ = Clock::now();
@@ -189,6 +256,9 @@ bool Server::scriptShouldStop() {
       stats_.publishBusyScript(runningScript_->function ? 2 : 1);  // every worker's keyless commands see it
       dispatch_.setBusy(std::string(busyScriptError(runningScript_->function)));
       connections_.setBusy(true);
+      // From now on -BUSY keeps everyone off its keys, and SCRIPT KILL
+      // must get through: clients are read again.
+      endScriptWait();
     }
     loop_.run(RunMode::NoWait);
   }

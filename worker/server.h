@@ -101,6 +101,15 @@ class Server final : public WorkerServices {
   void noteChanges(std::uint64_t changes) override { metrics::bump(stats_.metrics().changes, changes); }
   std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
   std::uint8_t busyScriptElsewhere() const override { return stats_.busyScriptElsewhere(); }
+  bool waitInScript(const std::function<bool()>& done, const LockGrant& grants) override;
+  std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) override;
+  void postPeerFromScript(int owner, std::span<const std::string_view> args) override;
+  void revokeLocks(std::span<const std::string_view> keys) override { dispatch_.revokeLocks(keys); }
+  bool takeScriptReach(bool transaction) override { return stats_.takeScriptReach(transaction); }
+  void queueForScriptReach(bool queued) override { stats_.queueForScriptReach(queued); }
+  void releaseScriptReach(bool transaction) override;
+  std::int64_t scriptReachHolder() const override { return stats_.scriptReachHolder(); }
+  void journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override;
   // What INFO persistence says of the load at start.
   void noteLoaded(std::uint64_t keys, std::uint64_t expired);
 
@@ -126,6 +135,12 @@ class Server final : public WorkerServices {
   ScriptCall* runningScript_ = nullptr;
   TimePoint scriptStarted_{};
   bool killRequested_ = false;
+  // Clients are read and peers' requests run again (the script ended, or
+  // -BUSY protects it now).
+  void endScriptWait();
+  bool scriptWaited_ = false;
+  bool closeWhenScriptEnds_ = false;  // shutdown() came while a script ran  // the running script waited for another worker (waitInScript)
+  LockGrant scriptGrants_;
   bool busy_ = false;  // past busy-reply-threshold: other clients get -BUSY
   bool activeExpire_ = true, denyScriptsDisabled_ = false;  // DEBUG's switches
   Connections connections_;

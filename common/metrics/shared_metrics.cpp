@@ -68,6 +68,38 @@ std::uint8_t SharedMetrics::busyScript(int except) const {
   return 0;
 }
 
+bool SharedMetrics::queuedForScriptReach(int except) const {
+  for (int bank = 0; bank < kBanks; ++bank) {
+    for (int s = 0; s < size(); ++s) {
+      const WorkerMetrics& w = at(bank, s);
+      if (!w.reachQueued.load(std::memory_order_acquire) || indexOf(bank, s) == except) continue;
+      const auto pid = static_cast<pid_t>(w.pid.load(std::memory_order_relaxed));
+      if (pid > 0 && ::kill(pid, 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+bool SharedMetrics::takeScriptReach(std::int64_t holder, int index) {
+  std::int64_t now = header_->scriptReach.load(std::memory_order_acquire);
+  if (now != 0 && ::kill(static_cast<pid_t>(now < 0 ? -now : now), 0) == 0) return false;
+  // A transaction (index -1) is short and does not queue: it goes when it is free.
+  const bool queued = index < 0 || blocks_[index].reachQueued.load(std::memory_order_acquire);
+  // The last holder may take it again a few times in a row (a handoff to
+  // another worker costs a wake-up on a busy machine), then lets the queue go.
+  const bool last = header_->scriptReachLast.load(std::memory_order_acquire) == holder;
+  const int streak = last ? header_->scriptReachStreak.load(std::memory_order_relaxed) : 0;
+  if ((!queued || streak >= kScriptReachStreak) && queuedForScriptReach(index)) return false;
+  if (!header_->scriptReach.compare_exchange_strong(now, holder, std::memory_order_acq_rel)) return false;
+  header_->scriptReachStreak.store(streak + 1, std::memory_order_relaxed);
+  return true;
+}
+
+void SharedMetrics::releaseScriptReach(std::int64_t holder) {
+  header_->scriptReachLast.store(holder, std::memory_order_release);
+  header_->scriptReach.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);
+}
+
 void SharedMetrics::setBusyScript(int index, std::uint8_t kind) {
   const std::uint8_t was = blocks_[index].busyScript.exchange(kind, std::memory_order_relaxed);
   if ((was == 0) != (kind == 0)) header_->busyBlocks.fetch_add(kind != 0 ? 1 : -1, std::memory_order_relaxed);

@@ -74,6 +74,8 @@ struct alignas(64) WorkerMetrics {
   // 2 a function's; 0 none. Every worker's keyless commands answer -BUSY
   // meanwhile (SharedMetrics::busyScript).
   std::atomic<std::uint8_t> busyScript{0};
+  // A script of this worker waits for the scripts' permission (SharedMetrics::takeScriptReach).
+  std::atomic<bool> reachQueued{false};
   // The append-only log (worker/aof/aof_log.h): bytes written to this
   // worker's file, fsyncs done, failed writes, and whether the last write
   // failed (a gauge: 1 while it does).
@@ -140,12 +142,26 @@ class SharedMetrics {
   // none). A worker that died busy does not count: its pid is gone. One
   // load when no worker is busy (PING asks on every call).
   std::uint8_t busyScript(int except) const;
+  // Whether a live worker, other than the block at `except`, queues for the scripts' permission.
+  bool queuedForScriptReach(int except) const;
   // Sets the block's busyScript, keeping the count of busy blocks.
   void setBusyScript(int index, std::uint8_t kind);
   SnapshotStatus& snapshots() { return header_->snapshots; }
   const SnapshotStatus& snapshots() const { return header_->snapshots; }
   AofStatus& aof() { return header_->aof; }
   const AofStatus& aof() const { return header_->aof; }
+  // The one script at a time that may lock keys of other workers while it
+  // runs (worker/scripting/script_reach.h): its worker's pid (negative: a
+  // transaction of that worker took it), 0 for none. Taking it succeeds
+  // when it is free or its holder died, and no live worker queues for it
+  // (the block at `index` may; a transaction's, -1, always may), and the last holder takes it again only if
+  // nobody else queues: a worker whose scripts follow each other does not
+  // keep it from the ones that wait for longer than kScriptReachStreak takes.
+  bool takeScriptReach(std::int64_t holder, int index);
+  static constexpr int kScriptReachStreak = 16;
+  void queueForScriptReach(int index, bool queued) { blocks_[index].reachQueued.store(queued, std::memory_order_release); }
+  void releaseScriptReach(std::int64_t holder);
+  std::int64_t scriptReachHolder() const { return header_->scriptReach.load(std::memory_order_acquire); }
   // A new client's id, unique among all workers and generations (CLIENT
   // LIST, CLIENT KILL ID), increasing as Redis's: one locked add per accept.
   std::uint64_t takeClientId() { return header_->nextClientId.fetch_add(1, std::memory_order_relaxed); }
@@ -158,6 +174,9 @@ class SharedMetrics {
     AofStatus aof;
     std::atomic<std::uint64_t> nextClientId{1};
     std::atomic<int> busyBlocks{0};  // blocks whose busyScript is set
+    std::atomic<std::int64_t> scriptReach{0};
+    std::atomic<std::int64_t> scriptReachLast{0};  // who released it last
+    std::atomic<int> scriptReachStreak{0};         // its takes in a row
   };
   std::size_t bytes_;
   void* mapping_;

@@ -116,3 +116,14 @@ def publish(text, quick, begin, end):
     os.makedirs(os.path.join(ROOT, "loadtest", "out"), exist_ok=True)
     replace_section(os.path.join(ROOT, "loadtest", "out" if quick else "", "RESULTS.md"), begin, end, text)
     print(text)
+
+
+def measure_and_publish(measure, section, begin, end):
+    """A benchmark's main: `measure(quick)` gives (rows, *sizes); `section(rows,
+    quick, started, *sizes)` the markdown, published between begin and end."""
+    import sys
+    import time
+    quick = "--quick" in sys.argv
+    started = time.time()
+    rows, *sizes = measure(quick)
+    publish(section(rows, quick, started, *sizes), quick, begin, end)

@@ -221,12 +221,10 @@ struct Outcome {
 };
 
 // keyloop's documented limits with several workers (README): a command
-// that runs on every worker cannot run inside MULTI or a script there, and
-// a script reaches only its worker's keys (until the scripts issue).
+// that runs on every worker cannot run inside MULTI or a script there.
 bool knownLimit(const std::string& reply) {
   for (const char* limit : {"cannot run in a transaction whose keys live on several workers",
                             "cannot run in a script on a keyloop of several workers",
-                            "Script attempted to access a non local key",
                             "which it cannot read inside MULTI or a script on a keyloop of several workers"}) {
     if (reply.find(limit) != std::string::npos) return true;
   }

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <utility>
 
 #include "worker/connection/connections.h"
 
@@ -53,9 +54,15 @@ void Client::onEvents(std::uint32_t events) {
   // After a half-close the peer sends nothing more: only write what it is owed.
   // A client whose script runs (its worker polls between instructions) is
   // not read until the script's reply is out.
-  if ((events & (kReadable | kHangup | kError)) && phase_ == Phase::Open && !executing_) {
+  const bool paused = connections_.readingPaused();
+  if ((events & (kReadable | kHangup | kError)) && phase_ == Phase::Open && !executing_ && !paused) {
     readAndExecute();
     if (closed()) return;
+  } else if (paused && (events & kReadable)) {
+    // Its input waits for the worker's script (readiness would wake the
+    // waiting loop again and again): heard again when the pause ends.
+    if (!std::exchange(heldByPause_, true)) connections_.resumeAfterPause(id_);
+    updateInterest();
   }
   if (events & kWritable) {
     flush();
@@ -202,7 +209,7 @@ void Client::updateInterest() {
   // Reading stops only once input waits behind the pause: until then there
   // is nothing to hold back, and dropping EPOLLIN for every pipeline whose
   // replies are all in flight would cost two epoll_ctl calls per pipeline.
-  const bool paused = phase_ >= Phase::ClosingAfterReply || (readingPaused() && queryBufferBytes() > 0);
+  const bool paused = phase_ >= Phase::ClosingAfterReply || heldByPause_ || (readingPaused() && queryBufferBytes() > 0);
   std::uint32_t interest = (paused ? 0u : static_cast<std::uint32_t>(kReadable)) |
                            (pending ? static_cast<std::uint32_t>(kWritable) : 0u);
   io_.setInterest(interest);
@@ -285,6 +292,7 @@ void Client::push(std::string_view bytes) {
 
 void Client::sendReleased() {
   sendQueued_ = false;
+  heldByPause_ = false;
   if (phase_ >= Phase::Lingering) return;
   flush();
   resumeBuffered();  // reading may have paused on in-flight replies
@@ -300,6 +308,7 @@ void Client::resumeBuffered() {
   // A flush can empty the output at once (loopback takes megabytes): then
   // no EPOLLOUT will come to resume the requests read before the pause,
   // so go on here for as long as that makes progress.
+  if (connections_.readingPaused() && queryBufferBytes() > 0) return connections_.resumeAfterPause(id_);
   while (!closed() && queryBufferBytes() > 0 && !readingPaused()) {
     const std::size_t before = queryBufferBytes();
     executeBuffered(query_, /*shared=*/false);

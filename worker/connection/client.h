@@ -177,6 +177,7 @@ class Client {
   std::size_t outputSent_ = 0;
   ReplyOrder order_{output_};
   bool sendQueued_ = false;    // in the sendSoon list (Connections)
+  bool heldByPause_ = false;   // not read until Connections::pauseReading(false) (a script waits)
   bool waitingForLog_ = false;  // held by the reply gate: nothing more runs until released
   resp::Reply reply_{output_};
   int clusterNode_;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "common/net/listener.h"
 
@@ -135,6 +136,16 @@ void Connections::remove(std::uint64_t id) {
 Client* Connections::find(std::uint64_t id) {
   auto it = clients_.find(id);
   return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void Connections::pauseReading(bool paused) {
+  readingPaused_ = paused;
+  if (paused || resumeAfterPause_.empty()) return;
+  loop_.defer([this, waiting = std::exchange(resumeAfterPause_, {})] {
+    for (std::uint64_t id : waiting) {
+      if (Client* c = find(id)) c->sendReleased();  // flushes, then runs what it had read
+    }
+  });
 }
 
 void Connections::sendSoon(std::uint64_t clientId) {

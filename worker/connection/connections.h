@@ -92,6 +92,12 @@ class Connections {
   // still parses from the first.
   std::string& sharedReadBuffer() { return busy_ ? busyReadBuffer_ : sharedReadBuffer_; }
   void setBusy(bool busy) { busy_ = busy; }
+  // While a script waits for another worker (Server::waitInScript), no
+  // client is read and nothing a client sent before runs.
+  void pauseReading(bool paused);
+  bool readingPaused() const { return readingPaused_; }
+  // A client with requests read before the pause runs them after it.
+  void resumeAfterPause(std::uint64_t id) { resumeAfterPause_.push_back(id); }
 
  private:
   void acceptFrom(int listenFd);
@@ -120,6 +126,8 @@ class Connections {
   std::vector<std::uint64_t> toSend_;  // sendSoon's clients, in order
   std::string sharedReadBuffer_, busyReadBuffer_;
   bool busy_ = false;
+  bool readingPaused_ = false;
+  std::vector<std::uint64_t> resumeAfterPause_;
 };
 
 }  // namespace keyloop

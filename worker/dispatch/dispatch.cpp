@@ -1,5 +1,6 @@
 #include "worker/dispatch/dispatch.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -46,6 +47,8 @@ void Dispatch::setRouter(Router* router) {
   // Work parked behind a lock waits for a commit, which is posted (no wake
   // of its own): while any is parked, every record wakes us.
   router_->setWaitsForAny([this] { return locks_.parked() > 0; });
+  router_->setScriptReach([this] { return services_.takeScriptReach(true); },
+                          [this] { services_.releaseScriptReach(true); });
 }
 
 RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {
@@ -204,6 +207,12 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   const ResolvedCommand command = peerRow != nullptr ? ResolvedCommand{peerRow, peerRow} : resolveCommand(args);
   const CommandSpec* spec = command.spec;
   if (spec == nullptr || spec->handler == nullptr) return done("-ERR unknown command routed from a peer worker\r\n");
+  if (scriptWait_ != nullptr && peerRow != nullptr && peerRow->peer == peer::Kind::Lock) {
+    const auto lock = peer::decodeLock(args);
+    if (!lock || !(*scriptWait_)(lock->transaction, lock->keys)) return done(peer::kLockRefusedForScript);
+  } else if (scriptWait_ != nullptr && (peerRow == nullptr || (spec->flags & kCarriesRequest))) {
+    return heldForScript_.push_back(deferRouted(args, protocol, std::move(done)));
+  }
   if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
   if (busy_ && !(spec->flags & kAllowBusy)) {
     // A client's command gets what the client would get here: -BUSY. The
@@ -211,7 +220,20 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
     if (peerRow == nullptr || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
     return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
   }
-  if (touchesLockedKeys(*spec, args)) return locks_.park(deferRouted(args, protocol, std::move(done)));
+  if (touchesLockedKeys(*spec, args)) {
+    if (peerRow != nullptr && peerRow->peer == peer::Kind::Lock) {
+      // The script allowed to reach other workers' keys does not wait for a transaction.
+      const auto lock = peer::decodeLock(args);
+      const std::int64_t holder = services_.scriptReachHolder();
+      if (lock && holder != 0 && KeyLocks::coordinatorOf(lock->transaction).pid == (holder < 0 ? -holder : holder)) {
+        revokeLocks(lock->keys);
+      }
+    }
+    locks_.park(deferRouted(args, protocol, std::move(done)));
+    // A revoke of this worker's own transaction may have freed the keys already.
+    if (!touchesLockedKeys(*spec, args)) locks_.resumeSoon();
+    return;
+  }
   // The reply buffer is kept between calls (no allocation per command);
   // the handler (serving a blocked client posts to this worker) or done()
   // (a client resumes its pipeline) may lead back in here, and the nested
@@ -241,7 +263,9 @@ bool Dispatch::touchesLockedKeys(const CommandSpec& spec, std::span<const std::s
   // the locked ones too: a transaction's reply leaves once its commits are
   // posted, so a client may already look from another connection, through
   // another worker's channel, which the commit does not precede.
-  if (broadcasts(spec.cross) && spec.cross != CrossWorker::GatherTotals) return true;
+  // Not SCRIPT KILL and the others a busy script lets through: the script
+  // that holds the locks may be the one they are for.
+  if (broadcasts(spec.cross) && spec.cross != CrossWorker::GatherTotals && !(spec.flags & kAllowBusy)) return true;
   bool locked = false;
   forEachKey(spec, args, [&](std::size_t i, std::size_t) { return !(locked = locks_.isLocked(args[i])); });
   return locked;
@@ -279,6 +303,32 @@ void Dispatch::setBusy(std::optional<std::string> error) {
   std::vector<Task> waiting = std::move(heldWhileBusy_);
   heldWhileBusy_.clear();
   connections_.loop().defer([waiting = std::move(waiting)]() mutable {
+    for (Task& work : waiting) work();
+  });
+}
+
+void Dispatch::beginScriptWait(const WorkerServices::LockGrant* grants) { scriptWait_ = grants; }
+
+void Dispatch::revokeLocks(std::span<const std::string_view> keys) {
+  if (router_ == nullptr) return;
+  std::vector<std::string> revoked;
+  for (std::string_view key : keys) {
+    const std::string_view by = locks_.lockedBy(key);
+    if (by.empty() || KeyLocks::coordinatorOf(by).script) continue;
+    if (std::find(revoked.begin(), revoked.end(), by) != revoked.end()) continue;
+    revoked.emplace_back(by);
+  }
+  for (const std::string& transaction : revoked) {
+    const int slot = KeyLocks::coordinatorOf(transaction).slot;
+    if (slot >= 0 && slot < router_->workers()) router_->notify(slot, peer::encode(peer::Revoke{transaction}).args());
+  }
+}
+
+void Dispatch::endScriptWait() {
+  scriptWait_ = nullptr;
+  if (heldForScript_.empty()) return;
+  // After the script's reply, in arrival order.
+  connections_.loop().defer([waiting = std::exchange(heldForScript_, {})]() mutable {
     for (Task& work : waiting) work();
   });
 }

@@ -128,6 +128,17 @@ class Dispatch final : public RequestRunner {
   // server: 1 (EVAL's) or 2 (a function's); else 0.
   std::uint8_t busyElsewhere(const CommandSpec& spec) const;
 
+  // A script of this worker waited for another worker (script_reach.h,
+  // Server::waitInScript): until the script ends, peers' requests wait,
+  // and their locks are refused at once (their transactions retry) unless
+  // `grants` lets one through; commits and notifications run.
+  void beginScriptWait(const WorkerServices::LockGrant* grants);
+  void endScriptWait();
+  // The script that may reach other workers' keys waits for `keys`: the
+  // transactions that locked them give them up (peer::Revoke) unless they
+  // ran already; a script's locks stay (it gives way itself).
+  void revokeLocks(std::span<const std::string_view> keys);
+
   void hold(bool routedToo);
   void release();
   bool holding() const { return holdClients_; }
@@ -170,6 +181,8 @@ class Dispatch final : public RequestRunner {
   Blocking* blocking_ = nullptr;
   SessionLayer* sessions_ = nullptr;  // null in unit tests: no MULTI, no subscriptions
   bool holdClients_ = false, holdRouted_ = false;
+  const WorkerServices::LockGrant* scriptWait_ = nullptr;  // a script waits (beginScriptWait)
+  std::vector<Task> heldForScript_;
   std::vector<Task> held_;
   std::optional<std::string> busy_;
   std::vector<Task> heldWhileBusy_;

@@ -300,6 +300,17 @@ std::optional<Served> decodeServed(std::span<const std::string_view> args) {
   return Served{*wait, args[2]};
 }
 
+Message encode(const Revoke& revoke) {
+  Message m(Kind::Revoke);
+  m.add(revoke.transaction);
+  return m;
+}
+
+std::optional<Revoke> decodeRevoke(std::span<const std::string_view> args) {
+  if (!is(args, Kind::Revoke, 2)) return std::nullopt;
+  return Revoke{args[1]};
+}
+
 // ---- shared knowledge ----------------------------------------------------------
 
 Message encode(const ScriptLoad& load) {

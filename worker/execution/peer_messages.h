@@ -43,6 +43,13 @@ enum class Kind : std::uint8_t {
   ScriptLoad,  // compile a script another worker ran (EVALSHA finds it everywhere)
   Deliver,     // a keyspace notification for this worker's subscribers
   Totals,      // this worker's INFO counters; reply: an array of integers (stats.h)
+  // A script reaching other workers' keys waits for a transaction's lock
+  // (scripting/script_reach.h): its coordinator gives the locks up and
+  // starts over, unless it ran already (its commit is on the way).
+  Revoke,  // no reply (posted)
+  // The scripts' permission is free: a script waiting for it looks again
+  // (its arrival wakes the loop; it carries nothing).
+  ReachFree,  // no reply (notified)
   Count,
 };
 
@@ -81,6 +88,11 @@ struct Lock {
 };
 Message encode(const Lock& lock);
 std::optional<Lock> decodeLock(std::span<const std::string_view> args);
+
+// What a worker whose script reaches other workers' keys answers a Lock
+// (dispatch.h's script wait): the transaction releases its locks and
+// starts over (atomic.h).
+inline constexpr std::string_view kLockRefusedForScript = "-TRYAGAIN keys held by a running script\r\n";
 
 // Its reply: the state of each key as the lock found it, in the keys' order.
 struct LockedKey {
@@ -167,6 +179,12 @@ Message encode(const Served& served);
 std::optional<Served> decodeServed(std::span<const std::string_view> args);
 
 // ---- shared knowledge ----------------------------------------------------------
+
+struct Revoke {
+  std::string_view transaction;
+};
+Message encode(const Revoke& revoke);
+std::optional<Revoke> decodeRevoke(std::span<const std::string_view> args);
 
 struct ScriptLoad {
   std::string_view body;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -25,6 +26,7 @@
 namespace keyloop {
 
 class Blocking;
+class Store;
 class Persistence;
 class FunctionLibraries;
 class LuaEngine;
@@ -99,6 +101,44 @@ class WorkerServices {
     return nullptr;
   }
   virtual bool scriptShouldStop() { return false; }
+  // A running script's reach into keys it did not declare
+  // (scripting/script_reach.h). While it waits, the loop runs with this
+  // worker's clients held and peers' requests deferred; peers' locks are
+  // refused (their transactions retry) unless `grants` lets one through
+  // (the script allowed to reach keys asks for keys this one has not
+  // touched); commits and notifications run.
+  using LockGrant = std::function<bool(std::string_view transaction, std::span<const std::string_view> keys)>;
+  // Runs the loop that way until `done()` is true; false when it cannot
+  // (no loop to run: a test's fake) or the script is to stop (SCRIPT KILL,
+  // SHUTDOWN NOSAVE, SIGTERM).
+  virtual bool waitInScript(const std::function<bool()>& done, const LockGrant& grants) {
+    (void)grants;
+    return done();
+  }
+  // A peer message to `owner` (this worker too) and its reply, waited for
+  // that way; "" when there is no owner to ask or the wait was cut short.
+  virtual std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) {
+    (void)owner, (void)args, (void)grants;
+    return "";
+  }
+  virtual void postPeerFromScript(int owner, std::span<const std::string_view> args) { (void)owner, (void)args; }
+  // The transactions that locked `keys` here give them up (Dispatch::revokeLocks).
+  virtual void revokeLocks(std::span<const std::string_view> keys) { (void)keys; }
+  // The one permission to lock keys of other workers mid-script (stats);
+  // and what the scratch store's `keys` hold now, into the change feed.
+  // `transaction`: for a cross-worker transaction, not a script.
+  // A script that waits for it queues (queueForScriptReach): the queued go
+  // before anyone who is not.
+  virtual bool takeScriptReach(bool transaction) {
+    (void)transaction;
+    return true;
+  }
+  virtual void queueForScriptReach(bool queued) { (void)queued; }
+  virtual void releaseScriptReach(bool transaction) { (void)transaction; }
+  virtual std::int64_t scriptReachHolder() const { return 0; }
+  virtual void journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    (void)scratch, (void)keys, (void)nowMs;
+  }
   // A script past busy-reply-threshold keeps another worker busy: 1 EVAL's,
   // 2 a function's, 0 none (the shared metrics say).
   virtual std::uint8_t busyScriptElsewhere() const { return 0; }

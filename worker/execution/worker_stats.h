@@ -7,6 +7,8 @@
 // the other workers only read (maxclients sums every block's connections).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <functional>
 
@@ -36,6 +38,20 @@ class WorkerStats {
     if (shared_ != nullptr) shared_->setBusyScript(index_, kind);
   }
   std::uint8_t busyScriptElsewhere() const { return shared_ ? shared_->busyScript(index_) : 0; }
+  // The one script at a time that reaches other workers' keys (alone, a
+  // worker always may): SharedMetrics::takeScriptReach, by this pid (a
+  // transaction's by its negative).
+  bool takeScriptReach(bool transaction) {
+    return shared_ == nullptr || shared_->takeScriptReach(transaction ? -::getpid() : ::getpid(), transaction ? -1 : index_);
+  }
+  bool scriptReachQueued() const { return shared_ != nullptr && shared_->queuedForScriptReach(index_); }
+  void queueForScriptReach(bool queued) {
+    if (shared_ != nullptr) shared_->queueForScriptReach(index_, queued);
+  }
+  void releaseScriptReach(bool transaction) {
+    if (shared_ != nullptr) shared_->releaseScriptReach(transaction ? -::getpid() : ::getpid());
+  }
+  std::int64_t scriptReachHolder() const { return shared_ ? shared_->scriptReachHolder() : 0; }
   const LagMonitor& lag() const { return lag_; }
 
   // This worker's block of the shared metrics (null: keep the private one).

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "common/resp/reply_reader.h"
 #include "common/text/text.h"
@@ -39,8 +40,27 @@ struct Transaction {
   ReplyTo reply;
   Verify verify;
   std::shared_ptr<KeyEvents> events;
+  int refusals = 0;         // locks refused by waiting scripts so far
+  bool permission = false;  // it took the scripts' permission (tryScriptReach)
+  bool lockInFlight = false;
+  bool revoked = false;     // its locks were given up while one was in flight
+  bool ran = false;
 };
 using TransactionPtr = std::shared_ptr<Transaction>;
+
+// The transactions this worker coordinates, by id: a Revoke finds them.
+std::map<std::string, std::weak_ptr<Transaction>, std::less<>>& inFlight() {
+  static std::map<std::string, std::weak_ptr<Transaction>, std::less<>> transactions;
+  return transactions;
+}
+
+// Its locks go (empty commits), its state is as before the first lock.
+void releaseLocks(Transaction& tx) {
+  for (int owner : tx.locked) tx.owners.post(owner, peer::commitOf(tx.id).args());
+  tx.locked.clear();
+  tx.before.clear();
+  tx.versions.clear();
+}
 
 std::string newTransactionId(const Owners& owners) {
   // Unique across workers and their restarts: slot, pid, counter.
@@ -105,7 +125,15 @@ bool recordLocked(Transaction& tx, const std::vector<std::string>& keys, std::st
   return true;
 }
 
+void finish(const TransactionPtr& tx, std::string_view reply) {
+  inFlight().erase(tx->id);
+  if (tx->permission) tx->owners.releaseScriptReach();
+  tx->permission = false;
+  tx->reply(reply);
+}
+
 void runLocked(const TransactionPtr& tx) {
+  tx->ran = true;
   Store scratch(tx->before.size());
   for (const auto& [key, state] : tx->before) {
     if (state) restoreImage(scratch, key, state->image, state->expireAt);
@@ -113,7 +141,7 @@ void runLocked(const TransactionPtr& tx) {
   const std::int64_t nowMs = unixMillis();
   if (tx->verify && !tx->verify(tx->versions, scratch, nowMs)) {
     commitAll(tx, Commits{});
-    return tx->reply("");
+    return finish(tx, "");
   }
   const std::string reply = tx->run(scratch, nowMs);
   Commits commits = changes(*tx, scratch, nowMs);
@@ -124,18 +152,39 @@ void runLocked(const TransactionPtr& tx) {
   }
   if (!commits.changed.empty()) tx->owners.journal(scratch, commits.changed, nowMs);
   commitAll(tx, commits);
-  tx->reply(reply);
+  finish(tx, reply);
 }
 
 void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>::iterator next) {
   if (next == tx->keysByOwner.end()) return runLocked(tx);
   const std::vector<std::string_view> keys(next->second.begin(), next->second.end());
   const int owner = next->first;
+  tx->lockInFlight = true;
   tx->owners.send(owner, peer::encode(peer::Lock{tx->id, keys}).args(), [tx, next, owner](std::string_view reply) {
+    tx->lockInFlight = false;
+    if (std::exchange(tx->revoked, false)) {
+      // A script wanted the locks it held: this one too goes, and it starts over.
+      if (!resp::isError(reply)) tx->owners.post(owner, peer::commitOf(tx->id).args());
+      return tx->owners.later([tx] { lockFrom(tx, tx->keysByOwner.begin()); });
+    }
+    if (reply == peer::kLockRefusedForScript) {
+      // A script there reaches keys of other workers: let it finish, and
+      // after a few refusals take the scripts' permission (it gives way).
+      releaseLocks(*tx);
+      if (tx->permission) {
+        // A script that wrote already does not give way: let it have its turn.
+        tx->owners.releaseScriptReach();
+        tx->permission = false;
+        tx->refusals = 0;
+      } else if (++tx->refusals >= 3) {
+        tx->permission = tx->owners.tryScriptReach();
+      }
+      return tx->owners.later([tx] { lockFrom(tx, tx->keysByOwner.begin()); });
+    }
     if (!recordLocked(*tx, next->second, reply)) {
       const std::string error(resp::isError(reply) ? reply : "-ERR cross-worker lock failed\r\n");
       commitAll(tx, Commits{});
-      return tx->reply(error);
+      return finish(tx, error);
     }
     tx->locked.push_back(owner);
     lockFrom(tx, std::next(next));
@@ -155,6 +204,7 @@ void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool 
   auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {}, {},
                                                       std::move(run), std::move(reply), std::move(verify),
                                                       std::move(events)});
+  inFlight()[tx->id] = tx;
   for (std::string_view key : keys) {
     std::vector<std::string>& group = tx->keysByOwner[owners.ownerOf(key)];
     if (std::find(group.begin(), group.end(), key) == group.end()) group.emplace_back(key);
@@ -169,6 +219,7 @@ void lockKeys(CommandContext& ctx) {
   // parks it until then).
   const auto lock = peer::decodeLock(ctx.args);
   if (!lock) return ctx.reply.error("ERR malformed Lock message");
+  if (ctx.worker.locks().ended(lock->transaction)) return ctx.reply.error("ERR the transaction ended before its lock");
   const auto keys = lock->keys;
   const Watches* watches = ctx.worker.watches();
   ctx.reply.array(keys.size());
@@ -182,6 +233,20 @@ void lockKeys(CommandContext& ctx) {
   }
   ctx.worker.locks().lock(std::string(lock->transaction), keys);
 }
+
+void revokeTransaction(CommandContext& ctx) {
+  const auto revoke = peer::decodeRevoke(ctx.args);
+  if (!revoke) return;
+  const auto found = inFlight().find(revoke->transaction);
+  const TransactionPtr tx = found != inFlight().end() ? found->second.lock() : nullptr;
+  // One that ran already has its commits on the way, which unlock; one
+  // between two tries holds nothing.
+  if (tx == nullptr || tx->ran || !tx->lockInFlight) return;
+  releaseLocks(*tx);
+  tx->revoked = true;  // the lock in flight goes too when it comes, and it starts over
+}
+
+void noticeReachFree(CommandContext&) {}  // the wake-up was the point (Server::waitInScript looks again)
 
 void commitKeys(CommandContext& ctx) {
   // A malformed op ends the ops: what was applied stays, the keys still unlock.
@@ -216,6 +281,8 @@ std::span<const CommandSpec> atomicCommands() {
        .keys = {.find = peer::commitKeyIndices}, .handler = commitKeys, .peer = peer::Kind::Commit},
       {.name = "peer-lock", .arity = 0, .flags = kCarriesRequest,
        .keys = {2, -1, 1}, .cross = CrossWorker::Keyed, .handler = lockKeys, .peer = peer::Kind::Lock},
+      {.name = "peer-revoke", .arity = 0, .flags = 0, .handler = revokeTransaction, .peer = peer::Kind::Revoke},
+      {.name = "peer-reach-free", .arity = 0, .flags = 0, .handler = noticeReachFree, .peer = peer::Kind::ReachFree},
   };
   // clang-format on
   return kRows;

@@ -24,6 +24,9 @@
 //              one record each way it must go.
 // If an owner does not answer (restarting), the locks taken are released
 // and the client gets that owner's -TRYAGAIN error; nothing was written.
+// An owner whose running script reaches keys of other workers refuses
+// locks (scripting/script_reach.h): then the locks taken are released and
+// the transaction starts over a millisecond later.
 //
 // When every key has one owner the command simply runs there (route_plan.h);
 // this is only the several-owner case.
@@ -59,6 +62,14 @@ class Owners {
   virtual void post(int owner, std::span<const std::string_view> args) {
     send(owner, args, [](std::string_view) {});
   }
+  // Runs `again` a millisecond from now (a lock refused because a script
+  // holds the keys: the transaction starts over).
+  virtual void later(std::function<void()> again) { again(); }
+  // The permission scripts take to reach other workers' keys
+  // (scripting/script_reach.h): a transaction refused again and again
+  // takes it (when free) so that waiting scripts give way to it.
+  virtual bool tryScriptReach() { return false; }
+  virtual void releaseScriptReach() {}
   // The run changed `keys` (as `scratch` holds them now): the append-only
   // log records them here, as one block, before any commit is posted.
   virtual void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
@@ -97,6 +108,7 @@ void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool 
 namespace commands {
 void lockKeys(CommandContext& ctx);    // the peer message Lock
 void commitKeys(CommandContext& ctx);  // the peer message Commit
+void revokeTransaction(CommandContext& ctx);  // the peer message Revoke
 }  // namespace commands
 
 }  // namespace keyloop

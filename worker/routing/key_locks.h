@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/loop/handles.h"
@@ -38,10 +39,25 @@ class KeyLocks {
 
   bool empty() const { return owners_.empty(); }
   bool isLocked(std::string_view key) const;
+  // The transaction that holds `key` ("" when none).
+  std::string_view lockedBy(std::string_view key) const;
+  // Transaction ids are "slot.pid.counter" (a script's counter starts with
+  // "s", scripting/script_reach.h): the coordinator's slot and pid.
+  struct Coordinator {
+    int slot = -1;
+    long long pid = 0;
+    bool script = false;
+  };
+  static Coordinator coordinatorOf(std::string_view transaction);
   // Locks every key for `transaction`; the caller checked none is locked.
   void lock(const std::string& transaction, std::span<const std::string_view> keys);
   // Releases the transaction's keys and (deferred) runs the parked work.
+  // One that holds nothing here has ended: its lock, if it comes late, is
+  // refused (ended()).
   void unlock(const std::string& transaction);
+  bool ended(std::string_view transaction) const;
+  // Runs the parked work soon (deferred), as an unlock does.
+  void resumeSoon();
   // Runs `work` after the next unlock (it may park itself again).
   void park(Task work);
   std::size_t parked() const { return parked_.size(); }
@@ -53,6 +69,9 @@ class KeyLocks {
   };
   void resumeParked();
   void releaseAbandoned();
+  // Every 250 ms while anything is locked or parked: abandoned locks go,
+  // and parked work gets another try (no wake-up is ever lost for good).
+  void watchAbandoned();
 
   Loop& loop_;
   // Looked up by string_view on every command while any lock is held:
@@ -64,6 +83,9 @@ class KeyLocks {
   std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>> owners_;  // key -> transaction
   std::unordered_map<std::string, Held> transactions_;
   std::deque<Task> parked_;
+  static constexpr std::size_t kEndedKept = 1024;
+  std::unordered_set<std::string> ended_;
+  std::deque<std::string> endedOrder_;
   bool resumeQueued_ = false;
   Timer abandonedCheck_;
 };

@@ -1,5 +1,7 @@
 #include "worker/routing/router.h"
 
+#include <utility>
+
 namespace keyloop {
 
 Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
@@ -7,12 +9,21 @@ Router::Router(Loop& loop, int self, std::vector<Link> links, Executor executor)
       self_(self),
       ring_(static_cast<int>(links.size())),
       executor_(std::move(executor)),
-      timeouts_(loop) {
+      timeouts_(loop),
+      retryTimer_(loop) {
   for (std::size_t peer = 0; peer < links.size(); ++peer) {
     peerLinks_.push_back(static_cast<int>(peer) == self_ ? -1 : addLink(links[peer]));
   }
   timeouts_.unref();
   timeouts_.start(std::chrono::milliseconds(100), std::chrono::milliseconds(100), [this] { expireRequests(); });
+}
+
+void Router::later(std::function<void()> again) {
+  retries_.push_back(std::move(again));
+  if (retries_.size() > 1) return;  // the timer runs already
+  retryTimer_.start(std::chrono::milliseconds(1), [this] {
+    for (std::function<void()>& again : std::exchange(retries_, {})) again();
+  });
 }
 
 int Router::addLink(Link link) {

@@ -85,6 +85,17 @@ class Router final : public Owners {
   // a blocked client's reply must not wait for the owner's next wake-up).
   void notify(int owner, std::span<const std::string_view> args);
 
+  void later(std::function<void()> again) override;
+  // The scripts' permission (shared metrics; set by the worker).
+  void setScriptReach(std::function<bool()> take, std::function<void()> release) {
+    takeScriptReach_ = std::move(take);
+    releaseScriptReach_ = std::move(release);
+  }
+  bool tryScriptReach() override { return takeScriptReach_ && takeScriptReach_(); }
+  void releaseScriptReach() override {
+    if (releaseScriptReach_) releaseScriptReach_();
+  }
+
   void setControlHandler(ControlHandler handler) { control_ = std::move(handler); }
   // The append-only log: what the atomic executor's runs changed
   // (Owners::journal), and the write of its pending batch, which comes
@@ -172,6 +183,10 @@ class Router final : public Owners {
   PlaceSink placeSink_;
   std::uint64_t forwarded_ = 0;
   Timer timeouts_;
+  Timer retryTimer_;  // later()'s
+  std::vector<std::function<void()>> retries_;
+  std::function<bool()> takeScriptReach_;
+  std::function<void()> releaseScriptReach_;
   std::vector<std::string_view> peerArgs_;  // a decoded request's, reused
 };
 

@@ -1,6 +1,7 @@
 // One script run (EVAL or FCALL) and the commands it calls: the checks
 // Redis makes before a script's command runs (unknown, arity, noscript,
-// read only, a key this run cannot reach) and where the command runs.
+// read only) and where the command runs: on the run's store, or on the
+// keys it reaches beyond it (script_reach.h).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 namespace keyloop {
 
 class LuaEngine;
+class ScriptReach;
 class WorkerServices;
 struct CommandContext;
 
@@ -26,6 +28,7 @@ struct ScriptCall {
   bool wrote = false;  // a write ran: SCRIPT KILL can no longer stop it
   std::string name = {};                      // the function's (FUNCTION STATS)
   std::span<const std::string_view> command = {};  // the FCALL / EVAL that runs it
+  ScriptReach* reach = nullptr;  // the keys it reaches beyond its run's (script_reach.h)
 };
 
 // Marks a script as running on this worker for as long as it lives (SCRIPT

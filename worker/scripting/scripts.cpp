@@ -8,6 +8,7 @@
 #include "worker/execution/keyspace_events.h"
 #include "worker/scripting/lua_convert.h"
 #include "worker/scripting/lua_engine.h"
+#include "worker/scripting/script_reach.h"
 #include "worker/scripting/script_run.h"
 
 namespace keyloop {
@@ -15,14 +16,6 @@ namespace keyloop {
 namespace {
 
 constexpr std::string_view kNoScriptError = "NOSCRIPT No matching script. Please use EVAL.";
-
-// Whether the script may use `key`: one the executor locked for it, or
-// (running on the owner) one this worker owns.
-bool reachable(const CommandContext& ctx, std::string_view key) {
-  if (ctx.readable != nullptr) return (*ctx.readable)(key);
-  const ring::Ring* ring = ctx.worker.ring();
-  return ring == nullptr || ring->workers() < 2 || ring->ownerOf(key) == ctx.worker.self();
-}
 
 std::string errorReply(std::string_view line) { return "-" + std::string(line) + "\r\n"; }
 
@@ -44,16 +37,23 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   if (broadcasts(spec.cross) && ring != nullptr && ring->workers() > 1) {
     return errorReply("ERR '" + command.fullName() + "' cannot run in a script on a keyloop of several workers");
   }
-  bool local = true;
-  forEachKey(spec, args, [&](std::size_t i, std::size_t) { return local = reachable(ctx, args[i]); });
-  if (!local) return errorReply("ERR Script attempted to access a non local key in a cluster node");
+  std::vector<std::string_view> keys;
+  forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    keys.push_back(args[i]);
+    return true;
+  });
+  const Result<Store*> store =
+      call.reach != nullptr ? call.reach->reach(keys, (spec.flags & kWrite) != 0) : Result<Store*>(&ctx.store);
+  if (!store) return errorReply(store.error());
   if (spec.flags & kWrite) call.wrote = true;
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext inner{ctx.worker, nullptr, reply, ctx.store, args, ctx.nowMs, {}, ctx.readable, ctx.events};
+  const bool scratch = ctx.readable != nullptr || *store != &ctx.store;
+  CommandContext inner{ctx.worker, nullptr, reply, **store, args, ctx.nowMs, {}, ctx.readable,
+                       ctx.readable == nullptr && scratch ? call.reach->events() : ctx.events};
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.
-  if (ctx.readable != nullptr) {
+  if (scratch) {
     keyspace_events::runRecorded(spec, inner);
   } else {
     ctx.worker.runNested(command, inner);
@@ -98,12 +98,23 @@ void replyKill(CommandContext& ctx, bool eval) {
 void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, const std::function<void(const LuaEngine::Run&)>& invoke) {
   ScriptGuard guard(ctx.worker, call);
+  ScriptReach reach(ctx);  // before the guard ends: its commits are part of the script
+  call.reach = &reach;
+  reach.startReaching(call.name);
   LuaEngine::Run run{call.name, keys, args,
                      [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
                        return callFromScript(ctx, call, a, p);
                      },
                      [&ctx] { return ctx.worker.scriptShouldStop(); }};
-  invoke(run);
+  const std::size_t replyStart = ctx.reply.buffer().size();
+  for (;;) {
+    invoke(run);
+    if (!reach.mustStartOver()) break;  // (the reach's end commits)
+    ctx.reply.buffer().resize(replyStart);  // it gave way: nothing of this run stays
+    call.wrote = false;
+    reach.startOver();
+  }
+  reach.ranToTheEnd();
 }
 
 namespace commands {

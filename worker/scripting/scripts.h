@@ -3,9 +3,8 @@
 // one owner, or through the multi-owner executor when they span workers
 // (the table declares EVAL's keys and MultiOwnerAtomic). A command the
 // script calls runs against the same store: a key it did not declare is
-// served when this worker owns it (and, across workers, when it is one of
-// the locked keys), else it gets Redis Cluster's "Script attempted to
-// access a non local key in a cluster node".
+// served when this worker owns it (or it is one of the locked keys), and
+// otherwise reached on its owner mid-script (script_reach.h).
 //
 // Every worker has its own interpreter and script cache: SCRIPT LOAD and
 // SCRIPT FLUSH run on all of them (broadcast), and an EVAL that compiled

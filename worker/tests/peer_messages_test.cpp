@@ -26,7 +26,8 @@ TEST(PeerMessages, EveryKindHasARowFoundByKindNeverByName) {
     EXPECT_EQ(resolveCommand(asClient).spec, nullptr) << "a client named a peer message";
   }
   EXPECT_EQ(findPeerMessage("get"), nullptr);
-  EXPECT_EQ(peer::kindOf("\x0f"), peer::Kind::None);
+  EXPECT_EQ(peer::kindOf(std::string(1, static_cast<char>(peer::Kind::Count))), peer::Kind::None);  // past the last
+  static_assert(static_cast<int>(peer::Kind::Count) < ' ', "kinds are control bytes, never a command's first letter");
   EXPECT_EQ(peer::kindOf(""), peer::Kind::None);
   for (const CommandSpec& c : allCommands()) EXPECT_EQ(c.peer, peer::Kind::None) << c.name;
 }
