@@ -58,7 +58,7 @@ void Client::onEvents(std::uint32_t events) {
   if ((events & (kReadable | kHangup | kError)) && phase_ == Phase::Open && !executing_ && !paused) {
     readAndExecute();
     if (closed()) return;
-  } else if (paused && (events & kReadable)) {
+  } else if (paused && (events & (kReadable | kHangup | kError))) {
     // Its input waits for the worker's script (readiness would wake the
     // waiting loop again and again): heard again when the pause ends.
     if (!std::exchange(heldByPause_, true)) connections_.resumeAfterPause(id_);

@@ -44,7 +44,7 @@ void KeyLocks::unlock(const std::string& transaction) {
   resumeSoon();  // not inline: unlock runs inside a command handler
 }
 
-bool KeyLocks::ended(std::string_view transaction) const { return ended_.count(std::string(transaction)) > 0; }
+bool KeyLocks::ended(std::string_view transaction) const { return ended_.find(transaction) != ended_.end(); }
 
 void KeyLocks::park(Task work) {
   parked_.push_back(std::move(work));

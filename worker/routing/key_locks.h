@@ -84,7 +84,7 @@ class KeyLocks {
   std::unordered_map<std::string, Held> transactions_;
   std::deque<Task> parked_;
   static constexpr std::size_t kEndedKept = 1024;
-  std::unordered_set<std::string> ended_;
+  std::unordered_set<std::string, KeyHash, std::equal_to<>> ended_;
   std::deque<std::string> endedOrder_;
   bool resumeQueued_ = false;
   Timer abandonedCheck_;
