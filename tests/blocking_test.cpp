@@ -2,7 +2,11 @@
 // binary with 4 workers: which key serves, who is served first, the races
 // (a push while the client times out, two owners getting elements at
 // once), BLMOVE to a third worker, CLIENT UNBLOCK, a disconnect, and a
-// reload that retires the waiting client's worker. Every wait for the
+// reload that retires the waiting client's worker; stream reads (XREAD
+// BLOCK on streams of several workers, "$" meaning what comes after the
+// client blocked, a consumer group's ">" served exactly once, a deleted
+// stream ending a group read, a MULTI that adds and deletes waking no one).
+// Every wait for the
 // server is for a condition (INFO's blocked_clients, a reply), never a
 // fixed time.
 #include <gtest/gtest.h>
@@ -182,6 +186,74 @@ TEST_F(Blocking, ATimeoutRunsOnTheClientsWorker) {
   EXPECT_TRUE(waitForBlocked(control, 0));
 }
 
+// An XREAD reply of one stream with one entry.
+std::string oneEntry(const std::string& key, const std::string& id, const std::string& field, const std::string& value) {
+  return "*1\r\n*2\r\n" + bulk(key) + "*1\r\n*2\r\n" + bulk(id) + "*2\r\n" + bulk(field) + bulk(value);
+}
+
+TEST_F(Blocking, XreadWaitsOnStreamsOfSeveralWorkersForWhatComesAfterIt) {
+  const std::string s1 = keyOn(1), s2 = keyOn(2), s3 = keyOn(3);
+  ASSERT_EQ(control.command({"XADD", s2, "5-1", "old", "x"}), bulk("5-1"));
+  for (int round = 0; round < 20; ++round) {
+    RespConnection reader(server.port);
+    reader.sendCommand({"XREAD", "BLOCK", "0", "STREAMS", s1, s2, s3, "$", "$", "$"});
+    ASSERT_TRUE(waitForBlocked(control, 1));
+    const std::string id = std::to_string(10 + round) + "-1";
+    ASSERT_EQ(control.command({"XADD", s2, id, "new", std::to_string(round)}), bulk(id));
+    EXPECT_EQ(reader.readReply(), oneEntry(s2, id, "new", std::to_string(round)));
+    ASSERT_TRUE(waitForBlocked(control, 0));
+  }
+  // An explicit ID: an entry after it serves at once, one before it waits.
+  RespConnection reader(server.port);
+  EXPECT_EQ(reader.command({"XREAD", "BLOCK", "0", "STREAMS", s2, "28-1"}), oneEntry(s2, "29-1", "new", "19"));
+  reader.sendCommand({"XREAD", "BLOCK", "0", "STREAMS", s3, s1, "0", "0"});
+  ASSERT_TRUE(waitForBlocked(control, 1));
+  ASSERT_EQ(control.command({"XADD", s1, "1-1", "f", "v"}), bulk("1-1"));
+  EXPECT_EQ(reader.readReply(), oneEntry(s1, "1-1", "f", "v"));
+}
+
+TEST_F(Blocking, XreadTimesOutWithANullAndAddThenDeleteInMultiWakesNoOne) {
+  const std::string key = keyOn(2);
+  RespConnection reader(server.port);
+  EXPECT_EQ(reader.command({"XREAD", "BLOCK", "20", "STREAMS", key, "$"}), "*-1\r\n");
+  reader.sendCommand({"XREAD", "BLOCK", "0", "STREAMS", key, "$"});
+  ASSERT_TRUE(waitForBlocked(control, 1));
+  ASSERT_EQ(control.command({"MULTI"}), "+OK\r\n");
+  control.command({"XADD", key, "1-1", "old", "x"});
+  control.command({"DEL", key});
+  ASSERT_EQ(control.command({"EXEC"}), "*2\r\n$3\r\n1-1\r\n:1\r\n");
+  ASSERT_EQ(control.command({"XADD", key, "2-1", "new", "y"}), bulk("2-1"));
+  EXPECT_EQ(reader.readReply(), oneEntry(key, "2-1", "new", "y"));
+}
+
+TEST_F(Blocking, AGroupReadIsServedExactlyOnceAndEndsWhenTheStreamGoes) {
+  const std::string key = keyOn(3);
+  ASSERT_EQ(control.command({"XGROUP", "CREATE", key, "g", "$", "MKSTREAM"}), "+OK\r\n");
+  std::vector<std::unique_ptr<RespConnection>> readers;
+  for (int i = 0; i < 6; ++i) {
+    readers.push_back(std::make_unique<RespConnection>(server.port));
+    readers.back()->sendCommand({"XREADGROUP", "GROUP", "g", "c" + std::to_string(i), "COUNT", "1", "BLOCK", "0",
+                                 "STREAMS", key, ">"});
+  }
+  ASSERT_TRUE(waitForBlocked(control, 6));
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_EQ(control.command({"XADD", key, std::to_string(i) + "-0", "n", std::to_string(i)}), bulk(std::to_string(i) + "-0"));
+  }
+  ASSERT_TRUE(waitForBlocked(control, 2));
+  // Four entries went to four readers, each once; the group saw them all delivered.
+  EXPECT_EQ(control.command({"XPENDING", key, "g"}).substr(0, 4), "*4\r\n");
+  EXPECT_NE(control.command({"XPENDING", key, "g"}).find(":4\r\n"), std::string::npos);
+  ASSERT_EQ(control.command({"DEL", key}), ":1\r\n");
+  int served = 0, ended = 0;
+  for (auto& r : readers) {
+    const std::string reply = r->readReply().value_or("<none>");
+    if (reply.rfind("-UNBLOCKED the stream key no longer exists", 0) == 0) ++ended;
+    else if (reply.find("\r\nn\r\n") != std::string::npos) ++served;
+  }
+  EXPECT_EQ(served, 4);
+  EXPECT_EQ(ended, 2);
+}
+
 TEST(BlockingReload, AWaitingClientsWorkerRetiresAndTheWaitGoesOn) {
   ReloadableServer s("blocking", "workers: 2\n");
   const std::string key = keyOn(1, 0, 3);
@@ -197,6 +269,17 @@ TEST(BlockingReload, AWaitingClientsWorkerRetiresAndTheWaitGoesOn) {
   ASSERT_EQ(fresh.command({"RPUSH", key, "after"}), ":1\r\n");
   EXPECT_EQ(waiter.readReply(), pair(key, "after"));
   EXPECT_EQ(fresh.command({"LLEN", key}), ":0\r\n");
+  // A stream read waits across the next reload too, and its "$" still means what it meant.
+  ASSERT_EQ(fresh.command({"XADD", key + ":s", "5-5", "old", "x"}), bulk("5-5"));
+  waiter.sendCommand({"XREAD", "BLOCK", "0", "STREAMS", key + ":s", "$"});
+  ASSERT_TRUE(waitForBlocked(fresh, 1));
+  const CommandResult back = s.reloadWorkers(2);
+  ASSERT_EQ(back.exitCode, 0) << back.output;
+  ASSERT_TRUE(s.settlesTo(2)) << "the retiring workers did not leave";
+  RespConnection after(s.server.port);
+  ASSERT_TRUE(waitForBlocked(after, 1)) << "the stream wait did not move with the connection";
+  ASSERT_EQ(after.command({"XADD", key + ":s", "6-6", "new", "y"}), bulk("6-6"));
+  EXPECT_EQ(waiter.readReply(), oneEntry(key + ":s", "6-6", "new", "y"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "tests/support/command.h"
 #include "tests/support/hiredis.h"
+#include "tests/support/keyspace.h"
 #include "tests/support/node_clients.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
@@ -205,6 +206,39 @@ TEST(Clients, QueuesOfRealClientsAcrossWorkers) {
     const CommandResult node = runCommand("node " + script + " " + client + " " + modules + " " + port + " 2>&1", 90);
     EXPECT_EQ(node.exitCode, 0) << client << ": " << node.output;
     EXPECT_NE(node.output.find("ok"), std::string::npos) << client << ": " << node.output;
+  }
+}
+
+// Streams as a durable queue through real clients: redis-py consumers in a
+// group with one that dies holding jobs (XAUTOCLAIM takes them over) while
+// keyloop reloads from 2 workers to 3 half-way; then ioredis and node-redis.
+// Every job is processed exactly once and nothing stays pending.
+TEST(Clients, StreamConsumerGroupsOfRealClientsAcrossAReload) {
+  ReloadableServer s("streams-clients", "workers: 2\n");
+  const std::string port = std::to_string(s.server.port);
+  CommandResult py;
+  std::thread client([&] {
+    py = runCommand("/usr/bin/python3 " + sourceDir() + "/tests/clients/stream_client.py " + port + " 2>&1", 120);
+  });
+  RespConnection control(s.server.port);
+  const bool half = waitUntil([&] { return control.command({"GET", "py:phase"}) == "$4\r\nhalf\r\n"; });
+  if (half) {
+    const CommandResult r = s.reloadWorkers(3);
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_TRUE(s.settlesTo(3));
+    RespConnection after(s.server.port);
+    after.command({"SET", "py:reloaded", "1"});
+  }
+  client.join();
+  ASSERT_TRUE(half) << py.output;
+  EXPECT_EQ(py.exitCode, 0) << py.output;
+  EXPECT_NE(py.output.find("ok"), std::string::npos) << py.output;
+  const std::string modules = nodeClientModules();
+  for (const char* which : {"ioredis", "redis"}) {
+    const std::string script = sourceDir() + "/tests/clients/stream_client.js";
+    const CommandResult node = runCommand("node " + script + " " + which + " " + modules + " " + port + " 2>&1", 90);
+    EXPECT_EQ(node.exitCode, 0) << which << ": " << node.output;
+    EXPECT_NE(node.output.find("ok"), std::string::npos) << which << ": " << node.output;
   }
 }
 

@@ -225,7 +225,7 @@ TEST(Snapshots, ASaveRightAfterAReloadHasEveryKey) {
 
 // Starts keyloop on `dir` and returns its exit status and log, expecting it to refuse.
 
-TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
+TEST(Snapshots, RefusesToStartFromACorruptOrTruncatedFile) {
   const std::string dir = freshDir("persist-corrupt");
   {
     Saved k(2, dir);
@@ -252,22 +252,6 @@ TEST(Snapshots, RefusesToStartFromACorruptTruncatedOrStreamFile) {
   std::tie(code, log) = refusedStart("workers: 2\n" + persistenceAt(dir));
   EXPECT_EQ(code, 1);
   EXPECT_NE(log.find("no REDIS signature"), std::string::npos) << log;
-
-  // A type keyloop does not hold: a stream, written by redis-server.
-  fs::remove(dir + "/dump.rdb");
-  const std::uint16_t port = freePort();
-  {
-    Process redis("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""});
-    ASSERT_TRUE(waitForPort(port));
-    RespConnection r(port);
-    for (int i = 0; i < 500 && r.command({"PING"}) != "+PONG\r\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    r.command({"SET", "fine", "1"});
-    r.command({"XADD", "events", "*", "f", "v"});
-    ASSERT_EQ(r.command({"SAVE"}), "+OK\r\n");
-  }
-  std::tie(code, log) = refusedStart("workers: 2\n" + persistenceAt(dir));
-  EXPECT_EQ(code, 1);
-  EXPECT_NE(log.find("key 'events' holds a stream (type 19)"), std::string::npos) << log;
 }
 
 

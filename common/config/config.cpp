@@ -214,6 +214,8 @@ void readEncoding(const Reader& r, const YAML::Node& node, Config& c) {
   read("hll_sparse_max_bytes", e.hllSparseMaxBytes);
   read("zset_max_listpack_entries", e.zsetMaxListpackEntries);
   read("zset_max_listpack_value", e.zsetMaxListpackValue);
+  read("stream_node_max_bytes", e.streamNodeMaxBytes);
+  read("stream_node_max_entries", e.streamNodeMaxEntries);
   if (node["list_max_listpack_size"]) {
     e.listMaxListpackSize = r.integer(node["list_max_listpack_size"], "list_max_listpack_size", INT_MIN, INT_MAX);
   }

@@ -49,6 +49,9 @@ struct EncodingConfig {
   int listCompressDepth = 0;
   std::size_t zsetMaxListpackEntries = 128;
   std::size_t zsetMaxListpackValue = 64;
+  // A stream node closes at this many bytes or entries (0: no limit).
+  std::size_t streamNodeMaxBytes = 4096;
+  std::size_t streamNodeMaxEntries = 100;
   bool operator==(const EncodingConfig&) const = default;
 };
 

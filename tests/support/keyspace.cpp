@@ -48,8 +48,24 @@ std::map<std::string, std::string> contents(RespConnection& c) {
     const std::string type = c.command({"TYPE", key});
     std::string value;
     if (type != "+string\r\n" && type != "+list\r\n" && type != "+zset\r\n" && type != "+hash\r\n" &&
-        type != "+set\r\n") {
+        type != "+set\r\n" && type != "+stream\r\n") {
       ADD_FAILURE() << "key " << key << " has type " << type;
+    } else if (type == "+stream\r\n") {
+      // Entries, the groups' positions and counters, what each has pending and with whom.
+      value = c.command({"XRANGE", key, "-", "+"}) + c.command({"XINFO", "GROUPS", key});
+      for (const std::string& g : RespConnection::elements(c.command({"XINFO", "GROUPS", key}))) {
+        const std::string name = unbulk(RespConnection::elements(g).at(1));
+        value += c.command({"XPENDING", key, name});
+        // Idle times change: each pending entry's id, consumer and deliveries.
+        for (const std::string& row : RespConnection::elements(c.command({"XPENDING", key, name, "-", "+", "1000"}))) {
+          const auto fields = RespConnection::elements(row);
+          value += fields.at(0) + fields.at(1) + fields.at(3);
+        }
+      }
+      // XINFO STREAM but for the radix tree's figures (each server's own).
+      std::string kept;
+      for (const std::string& row : RespConnection::elements(c.command({"XINFO", "STREAM", key}))) kept += row;
+      value += kept.substr(0, kept.find("radix-tree-keys")) + kept.substr(kept.find("last-generated-id"));
     } else if (type == "+string\r\n") {
       value = c.command({"GET", key});
     } else if (type == "+list\r\n") {
@@ -105,6 +121,24 @@ void fillEveryType(RespConnection& c) {
               {"EXPIRE", "hash:small", "7200"},
               bigList, bigHash, bigSet, bigInts, bigZset,
               {"EXPIRE", "zset:big", "3600"}});
+  // A stream with a deleted entry, a trimmed start, integers and changing
+  // fields across several nodes, and a consumer group with pending entries.
+  std::vector<std::vector<std::string>> stream;
+  for (int i = 1; i <= 260; ++i) {
+    stream.push_back({"XADD", "stream:events", std::to_string(i) + "-" + std::to_string(i % 3), "n", std::to_string(i * 37),
+                      i % 50 == 0 ? "other" : "text", i % 2 ? "odd" : std::string(70, 'e')});
+  }
+  stream.push_back({"XDEL", "stream:events", "7-1"});
+  stream.push_back({"XTRIM", "stream:events", "MINID", "3"});
+  stream.push_back({"XGROUP", "CREATE", "stream:events", "workers", "0"});
+  stream.push_back({"XGROUP", "CREATE", "stream:events", "late", "$"});
+  stream.push_back({"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "3", "STREAMS", "stream:events", ">"});
+  stream.push_back({"XREADGROUP", "GROUP", "workers", "bob", "COUNT", "2", "STREAMS", "stream:events", ">"});
+  stream.push_back({"XACK", "stream:events", "workers", "4-1"});
+  stream.push_back({"XGROUP", "CREATECONSUMER", "stream:events", "workers", "carol"});
+  stream.push_back({"XADD", "stream:empty", "5-5", "f", "v"});
+  stream.push_back({"XDEL", "stream:empty", "5-5"});
+  sendAll(c, stream);
 }
 
 std::string infoField(RespConnection& c, const std::string& field) {

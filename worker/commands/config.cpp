@@ -154,6 +154,8 @@ const Setting kSettings[] = {
     {"set-max-listpack-value", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.setMaxListpackValue)},
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", Format::Integer, 0, kLong, SIZE_SETTING(encoding.zsetMaxListpackEntries)},
     {"zset-max-listpack-value", "zset-max-ziplist-value", Format::Memory, 0, kLong, SIZE_SETTING(encoding.zsetMaxListpackValue)},
+    {"stream-node-max-bytes", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.streamNodeMaxBytes)},
+    {"stream-node-max-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.streamNodeMaxEntries)},
     {"tcp-backlog", "", FIXED(std::to_string(c.listen.front().backlog))},
     {"timeout", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(idleTimeoutSeconds)},
 };

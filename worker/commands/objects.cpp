@@ -32,6 +32,7 @@ std::string_view encodingName(const Store::Entry* e) {
     case Kind::ListPacked:
     case Kind::ListChunked: return "quicklist";  // Redis 7.0 has no other list encoding
     case Kind::ZsetTree: return "skiplist";
+    case Kind::Stream: return "stream";
     default: return "hashtable";
   }
 }

@@ -29,7 +29,7 @@ void rewaitWaiter(CommandContext& ctx) {
 void wakeWait(CommandContext& ctx) {
   const auto wait = peer::decodeWait(ctx.args);
   Blocking* b = ctx.worker.blocking();
-  ctx.reply.integer(b != nullptr && wait && b->reserve(*wait) ? 1 : 0);
+  ctx.reply.integer(b != nullptr && wait ? static_cast<long long>(b->reserve(*wait)) : 0);
 }
 
 void servedWait(CommandContext& ctx) {

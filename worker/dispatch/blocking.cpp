@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <utility>
 #include <random>
 
 #include "common/resp/reply_reader.h"
@@ -33,15 +34,18 @@ std::vector<std::string_view> viewsOf(const std::vector<std::string>& args) {
   return {args.begin(), args.end()};
 }
 
-std::size_t timeoutIndex(const BlockingSpec& b, std::size_t argc) {
+std::size_t timeoutIndex(const BlockingSpec& b, std::span<const std::string_view> args) {
+  if (b.optionalTimeoutAt != nullptr) return b.optionalTimeoutAt(args);
+  const std::size_t argc = args.size();
   return b.timeoutAt < 0 ? argc - static_cast<std::size_t>(-b.timeoutAt) : static_cast<std::size_t>(b.timeoutAt);
 }
 
 // The timeout as the handler accepted it (it replied an error otherwise),
 // at most a century: the steady clock counts nanoseconds, which a longer
 // wait would overflow.
-long long timeoutMillis(std::string_view arg) {
+long long timeoutMillis(const BlockingSpec& b, std::string_view arg) {
   constexpr long long kCentury = 100LL * 365 * 24 * 3600 * 1000;
+  if (b.optionalTimeoutAt != nullptr) return std::clamp(parseInteger(arg).value_or(0), 0LL, kCentury);
   const Result<long long> ms = parseBlockingTimeout(arg, unixMillis());
   return ms ? std::min(*ms, kCentury) : 0;
 }
@@ -74,12 +78,16 @@ struct Blocking::Waiter {
   std::uint8_t type;
   std::vector<std::string> command;
   bool offered = false;  // an answer from its worker is awaited
+  // Its command found nothing since the key's last write (a stream whose
+  // new entries were deleted): not offered again until the next write.
+  bool dry = false;
 };
 
 bool isNullReply(std::string_view reply) { return reply == "*-1\r\n" || reply == "$-1\r\n" || reply == "_\r\n"; }
 
 std::vector<std::string> restrictToKey(const CommandSpec& spec, std::span<const std::string_view> args,
                                        std::string_view key) {
+  if (spec.blocking->restrictTo != nullptr) return spec.blocking->restrictTo(args, key);
   const KeySpec& w = spec.blocking->waitKeys;
   std::vector<std::string> out(args.begin(), args.end());
   if (w.numkeysAt > 0) {
@@ -107,11 +115,56 @@ Blocking::~Blocking() = default;
 
 // ---- the client's worker ----
 
+bool blocksNow(const CommandSpec& spec, std::span<const std::string_view> args) {
+  return spec.blocking != nullptr && (spec.blocking->optionalTimeoutAt == nullptr || spec.blocking->optionalTimeoutAt(args) > 0);
+}
+
 void Blocking::start(Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                      const RoutePlan& plan) {
   const std::uint64_t place = client.reserveReply();
   client.holdUntilFilled(place);
-  std::vector<std::string> copy(args.begin(), args.end());
+  std::vector<std::pair<std::size_t, std::size_t>> marks;
+  if (spec.blocking->newestMarks != nullptr) spec.blocking->newestMarks(args, marks);
+  if (marks.empty()) return attemptThenBlock(client, place, spec, {args.begin(), args.end()}, plan);
+  resolveNewest(client.id(), place, spec, {args.begin(), args.end()}, std::move(marks));
+}
+
+// Asks each owner of a marked key for its newest ID (peer::LastIds), puts
+// them in, then tries the command: what comes after this moment serves it.
+void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, const CommandSpec& spec,
+                             std::vector<std::string> args, std::vector<std::pair<std::size_t, std::size_t>> marks) {
+  struct Pending {
+    std::vector<std::string> args;
+    std::size_t left;
+  };
+  auto pending = std::make_shared<Pending>(Pending{std::move(args), 0});
+  Router* router = dispatch_.router();
+  std::map<int, std::vector<std::pair<std::size_t, std::size_t>>> byOwner;
+  for (const auto& mark : marks) byOwner[router ? router->ownerOf(pending->args[mark.first]) : 0].push_back(mark);
+  pending->left = byOwner.size();
+  for (auto& [owner, owned] : byOwner) {
+    std::vector<std::string_view> keys;
+    for (const auto& mark : owned) keys.emplace_back(pending->args[mark.first]);
+    const peer::Message message = peer::lastIdsRequest(keys);
+    auto answer = [this, pending, owned, clientId, place, &spec](std::string_view reply) {
+      const auto ids = resp::replyElements(reply);
+      for (std::size_t i = 0; i < owned.size(); ++i) {
+        pending->args[owned[i].second] = i < ids.size() ? resp::replyBulk(ids[i]).value_or("0-0") : "0-0";
+      }
+      if (--pending->left > 0) return;
+      Client* c = dispatch_.connections().find(clientId);
+      if (c == nullptr) return;
+      const std::vector<std::string_view> views = viewsOf(pending->args);
+      attemptThenBlock(*c, place, spec, pending->args, dispatch_.planFor(spec, views, c->clusterNode()));
+    };
+    if (router == nullptr) answer(dispatch_.runNow(message.args(), resp::Protocol::Resp2));
+    else router->call(owner, message.args(), resp::Protocol::Resp2, std::move(answer));
+  }
+}
+
+void Blocking::attemptThenBlock(Client& client, std::uint64_t place, const CommandSpec& spec,
+                                std::vector<std::string> copy, const RoutePlan& plan) {
+  const std::vector<std::string_view> args = viewsOf(copy);
   attempt(client, place, spec, args, plan, [this, clientId = client.id(), place, &spec, copy](std::string_view reply) {
     Client* c = dispatch_.connections().find(clientId);
     if (c == nullptr) return;
@@ -134,14 +187,14 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
                      std::string nullReply) {
   Router* router = dispatch_.router();
   auto wait = std::make_unique<Wait>();
-  wait->id = ++nextWaitId_;
+  const std::uint64_t id = wait->id = ++nextWaitId_;
   wait->clientId = client.id();
   wait->place = place;
   wait->spec = &spec;
-  wait->args = std::move(args);
+  wait->args = args;
   wait->nullReply = std::move(nullReply);
   wait->protocol = client.reply().protocol();
-  const std::vector<std::string_view> views = viewsOf(wait->args);
+  const std::vector<std::string_view> views = viewsOf(args);
   // The wait keys by owner: one registration each.
   std::map<int, std::vector<std::string_view>> byOwner;
   forEachKey(waitKeysOf(spec), views, [&](std::size_t i, std::size_t) {
@@ -149,16 +202,12 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
     if (std::find(keys.begin(), keys.end(), views[i]) == keys.end()) keys.push_back(views[i]);
     return true;
   });
-  for (auto& [owner, keys] : byOwner) {
-    wait->owners.push_back(owner);
-    const peer::Block block{wait->id, router ? router->self() : 0, wait->protocol, spec.blocking->waitsFor, keys, views};
-    if (router) router->notify(owner, peer::encode(block).args());
-  }
-  const long long ms = timeoutMillis(views[timeoutIndex(*spec.blocking, views.size())]);
+  for (const auto& [owner, keys] : byOwner) wait->owners.push_back(owner);
+  const long long ms = timeoutMillis(*spec.blocking, views[timeoutIndex(*spec.blocking, views)]);
   if (ms > 0) {
     wait->timer = std::make_unique<Timer>(loop_);
     wait->deadline = loop_.now() + std::chrono::milliseconds(ms);
-    wait->timer->start(std::chrono::milliseconds(ms), [this, id = wait->id] {
+    wait->timer->start(std::chrono::milliseconds(ms), [this, id] {
       auto it = waits_.find(id);
       if (it == waits_.end()) return;
       if (it->second->reserved) {
@@ -168,8 +217,15 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
       }
     });
   }
-  waitOfClient_[wait->clientId] = wait->id;
-  waits_.emplace(wait->id, std::move(wait));
+  // Registered before the owners hear of it: an owner (this worker too)
+  // may offer it an element at once.
+  const resp::Protocol protocol = wait->protocol;
+  waitOfClient_[wait->clientId] = id;
+  waits_.emplace(id, std::move(wait));
+  for (const auto& [owner, keys] : byOwner) {
+    const peer::Block block{id, router ? router->self() : 0, protocol, spec.blocking->waitsFor, keys, views};
+    if (router) router->notify(owner, peer::encode(block).args());
+  }
 }
 
 void Blocking::tellOwners(const Wait& wait, peer::Kind kind) {
@@ -214,12 +270,22 @@ bool Blocking::unblock(std::uint64_t clientId, bool withError) {
   return true;
 }
 
-bool Blocking::reserve(std::uint64_t waitId) {
+Blocking::Reservation Blocking::reserve(std::uint64_t waitId) {
   auto it = waits_.find(waitId);
-  if (it == waits_.end() || it->second->reserved || it->second->expired) return false;
-  if (dispatch_.connections().find(it->second->clientId) == nullptr) return false;
+  if (it == waits_.end() || it->second->expired) return Reservation::Gone;
+  if (dispatch_.connections().find(it->second->clientId) == nullptr) return Reservation::Gone;
+  if (it->second->reserved) return Reservation::Busy;
   it->second->reserved = true;
-  return true;
+  return Reservation::Reserved;
+}
+
+void Blocking::lookAgainSoon(const std::string& key) {
+  lookAgain_.insert(key);
+  if (!lookAgainTimer_) lookAgainTimer_ = std::make_unique<Timer>(loop_);
+  lookAgainTimer_->start(std::chrono::milliseconds(1), [this] {
+    for (const std::string& key : std::exchange(lookAgain_, {})) noteReady(key);
+    serveReady();
+  });
 }
 
 bool Blocking::served(std::uint64_t waitId, std::string_view reply) {
@@ -256,9 +322,12 @@ std::optional<std::string> Blocking::releaseForHandOver(std::uint64_t clientId) 
   std::vector<std::string> args = wait.args;
   if (wait.timer) {
     // What is left of the timeout, at least a millisecond.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait.deadline - loop_.now()).count();
-    args[timeoutIndex(*wait.spec->blocking, args.size())] =
-        printed("%.3f", static_cast<double>(std::max<long long>(left, 1)) / 1000.0);
+    const auto left = std::max<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wait.deadline - loop_.now()).count(), 1);
+    const BlockingSpec& b = *wait.spec->blocking;
+    args[timeoutIndex(b, viewsOf(args))] = b.optionalTimeoutAt != nullptr
+                                               ? std::to_string(left)
+                                               : printed("%.3f", static_cast<double>(left) / 1000.0);
   }
   std::string request = encodeRequest(args);
   finish(wait.id, {});
@@ -303,7 +372,7 @@ void Blocking::rewait(std::uint64_t waitId) {
     auto q = waitersByKey_.find(key);
     if (q == waitersByKey_.end()) continue;
     for (const WaiterPtr& w : q->second) {
-      if (w->waitId == waitId) w->offered = false;
+      if (w->waitId == waitId) w->offered = w->dry = false;
     }
     noteReady(key);
   }
@@ -312,7 +381,17 @@ void Blocking::rewait(std::uint64_t waitId) {
 
 void Blocking::noteWrite(const CommandSpec& spec, std::span<const std::string_view> args) {
   if (waitersByKey_.empty()) return;
+  if (spec.flags & kWipesKeyspace) {  // FLUSHALL: every waited-on key is gone
+    for (auto& [key, waiters] : waitersByKey_) {
+      for (const WaiterPtr& w : waiters) w->dry = false;
+      ready_.push_back(key);
+    }
+    return serveReady();
+  }
   forEachKey(spec, args, [&](std::size_t i, std::size_t) {
+    if (auto it = waitersByKey_.find(std::string(args[i])); it != waitersByKey_.end()) {
+      for (const WaiterPtr& w : it->second) w->dry = false;
+    }
     noteReady(args[i]);
     return true;
   });
@@ -324,7 +403,7 @@ void Blocking::noteReady(std::string_view key) {
 }
 
 void Blocking::serveReady() {
-  if (serving_) return;  // the outer call serves what this one noted
+  if (serving_ || holds_ > 0) return;  // the outer call (or the hold's end) serves what this one noted
   serving_ = true;
   while (!ready_.empty()) {
     std::vector<std::string> keys;
@@ -366,17 +445,17 @@ void Blocking::serveKey(const std::string& key) {
     auto it = waitersByKey_.find(key);
     if (it == waitersByKey_.end() || i >= it->second.size()) return;
     const Store::Entry* e = dispatch_.store().find(key, unixMillis());
-    if (e == nullptr) return;
     const WaiterPtr waiter = it->second[i];
-    if (waiter->offered || static_cast<std::uint8_t>(typeOf(Store::kind(e))) != waiter->type) {
+    const std::vector<std::string_view> command = viewsOf(waiter->command);
+    const ResolvedCommand resolved = resolveCommand(command);
+    const bool present = e != nullptr && static_cast<std::uint8_t>(typeOf(Store::kind(e))) == waiter->type;
+    if (waiter->offered || waiter->dry || (!present && resolved.spec->blocking->goneError.empty())) {
       ++i;
       continue;
     }
-    const std::vector<std::string_view> command = viewsOf(waiter->command);
-    const ResolvedCommand resolved = resolveCommand(command);
     const std::vector<std::string> restricted = restrictToKey(*resolved.spec, command, key);
     const std::vector<std::string_view> args = viewsOf(restricted);
-    if (!allKeysHere(args)) {
+    if (present && !allKeysHere(args)) {
       // Its other keys live elsewhere: the client's worker runs it.
       waiter->offered = true;
       if (waiter->worker == self) retry(waiter->waitId);
@@ -385,14 +464,20 @@ void Blocking::serveKey(const std::string& key) {
       continue;
     }
     if (waiter->worker == self) {
-      if (!reserve(waiter->waitId)) {
+      const Reservation reservation = reserve(waiter->waitId);
+      if (reservation == Reservation::Gone) {
         removeWaiter(waiter->waitId);
         continue;
       }
-      const std::string reply = dispatch_.runNow(args, waiter->protocol);
+      if (reservation == Reservation::Busy) {  // another owner is serving it: its outcome decides
+        lookAgainSoon(key);
+        ++i;
+        continue;
+      }
+      const std::string reply = replyFor(*waiter, key, restricted);
       served(waiter->waitId, reply);
       if (!isNullReply(reply)) removeWaiter(waiter->waitId);
-      else ++i;
+      else waiter->dry = true, ++i;
       continue;
     }
     // A client elsewhere: the key is locked while its worker is asked, so
@@ -405,15 +490,19 @@ void Blocking::serveKey(const std::string& key) {
     router->call(waiter->worker, peer::waitMessage(peer::Kind::Wake, waiter->waitId).args(), resp::Protocol::Resp2,
                  [this, key, transaction, waiter, restricted](std::string_view answer) {
                    if (answer == ":1\r\n") {
-                     const std::vector<std::string_view> args = viewsOf(restricted);
-                     const std::string reply = dispatch_.runNow(args, waiter->protocol);
+                     const std::string reply = replyFor(*waiter, key, restricted);
                      // The pop reaches the client once it is logged as appendfsync asks.
                      dispatch_.afterLogged([router = dispatch_.router(), worker = waiter->worker,
                                             wait = waiter->waitId, reply] {
                        router->notify(worker, peer::encode(peer::Served{wait, reply}).args());
                      });
                      if (!isNullReply(reply)) removeWaiter(waiter->waitId);
-                     else waiter->offered = false;
+                     else waiter->offered = false, waiter->dry = true;
+                   } else if (answer == ":2\r\n") {
+                     // Being served (by this owner's last offer, whose outcome is on
+                     // its way, or by another): look again once that is settled.
+                     waiter->offered = false;
+                     lookAgainSoon(key);
                    } else {
                      removeWaiter(waiter->waitId);
                    }
@@ -424,6 +513,15 @@ void Blocking::serveKey(const std::string& key) {
                  });
     return;  // one offer at a time per key
   }
+}
+
+std::string Blocking::replyFor(const Waiter& waiter, const std::string& key, const std::vector<std::string>& restricted) {
+  const Store::Entry* e = dispatch_.store().find(key, unixMillis());
+  if (e == nullptr || static_cast<std::uint8_t>(typeOf(Store::kind(e))) != waiter.type) {
+    const std::vector<std::string_view> command = viewsOf(waiter.command);
+    return "-" + std::string(resolveCommand(command).spec->blocking->goneError) + "\r\n";
+  }
+  return dispatch_.runNow(viewsOf(restricted), waiter.protocol);
 }
 
 }  // namespace keyloop

@@ -40,6 +40,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,25 @@ struct CommandSpec;
 
 class Blocking {
  public:
+  // Serving waits while one is held: a MULTI block or a script serves its
+  // waiters once, after it ends, with what it left (Redis serves blocked
+  // clients after the outermost command: a key an EXEC filled and emptied
+  // again wakes no one).
+  class Hold {
+   public:
+    explicit Hold(Blocking* b) : b_(b) {
+      if (b_ != nullptr) ++b_->holds_;
+    }
+    ~Hold() {
+      if (b_ != nullptr && --b_->holds_ == 0) b_->serveReady();
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    Blocking* b_;
+  };
+
   Blocking(Loop& loop, Dispatch& dispatch);
   ~Blocking();
 
@@ -70,7 +90,10 @@ class Blocking {
   // CLIENT UNBLOCK: whether the client was waiting here (it gets Redis's
   // timeout reply, or the UNBLOCKED error).
   bool unblock(std::uint64_t clientId, bool withError);
-  bool reserve(std::uint64_t waitId);                     // Wake
+  // Wake: the wait is the asker's to serve now, is being served (by an
+  // answer still on its way), or is over.
+  enum class Reservation : std::uint8_t { Gone = 0, Reserved = 1, Busy = 2 };
+  Reservation reserve(std::uint64_t waitId);
   // Served: the reply, or (null) the element went; whether it waits on.
   bool served(std::uint64_t waitId, std::string_view reply);
   void retry(std::uint64_t waitId);                       // Retry
@@ -100,6 +123,13 @@ class Blocking {
                const RoutePlan& plan, std::function<void(std::string_view reply)> then);
   void block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
              std::string nullReply);
+  void resolveNewest(std::uint64_t clientId, std::uint64_t place, const CommandSpec& spec,
+                     std::vector<std::string> args, std::vector<std::pair<std::size_t, std::size_t>> marks);
+  void attemptThenBlock(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> copy,
+                        const RoutePlan& plan);
+  // The reply a waiter gets from `key` now: its command restricted to the
+  // key, or the row's gone-error when the key is gone or of another type.
+  std::string replyFor(const Waiter& waiter, const std::string& key, const std::vector<std::string>& restricted);
   void finish(std::uint64_t waitId, std::string_view reply);
   void tellOwners(const Wait& wait, peer::Kind kind);
   void noteReady(std::string_view key);
@@ -117,7 +147,12 @@ class Blocking {
   std::unordered_map<std::uint64_t, std::vector<std::string>> keysOfWaiter_;
   std::vector<std::string> ready_;
   std::unordered_set<std::string> offering_;  // keys locked while a client elsewhere is asked
+  // Keys whose waiter was busy when offered: looked at again in a moment.
+  void lookAgainSoon(const std::string& key);
+  std::set<std::string> lookAgain_;
+  std::unique_ptr<Timer> lookAgainTimer_;
   bool serving_ = false;
+  int holds_ = 0;
 };
 
 // A waited-on command restricted to one of its keys (BLPOP a b 0 served
@@ -126,5 +161,7 @@ std::vector<std::string> restrictToKey(const CommandSpec& spec, std::span<const 
                                        std::string_view key);
 // Whether a reply is a null (the attempt found nothing).
 bool isNullReply(std::string_view reply);
+// Whether this call of a blocking command may block (XREAD only with BLOCK).
+bool blocksNow(const CommandSpec& spec, std::span<const std::string_view> args);
 
 }  // namespace keyloop

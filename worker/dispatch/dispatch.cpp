@@ -109,7 +109,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     } else if (spec.session != nullptr) {
       spec.session(*this, client, args);  // may answer later, in order
       ran = true;
-    } else if (spec.blocking != nullptr && blocking_ != nullptr) {
+    } else if (blocksNow(spec, args) && blocking_ != nullptr) {
       return blocking_->start(client, spec, args, plan);  // the reply comes when something is there
     } else if (plan.kind != RoutePlan::Kind::Here) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
@@ -373,6 +373,7 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
     return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   }
   const TimePoint started = Clock::now();
+  const Blocking::Hold hold(blocking_);  // a script's writes serve blocked clients once it is done
   // The pipeline (effects.h): observers before, the handler, its effects,
   // observers after: the built-in ones (write_observers.h), then any added.
   const bool builtIn = (spec.flags & WriteObservers::kFlags) != 0;

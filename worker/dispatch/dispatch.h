@@ -114,6 +114,7 @@ class Dispatch final : public RequestRunner {
   void replay(std::span<const std::string_view> args, std::int64_t nowMs);
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
+  Blocking* blocking() const { return blocking_; }
   // Its session ends here: watches and subscriptions go, and a wait.
   void clientGone(std::uint64_t clientId) override;
   // A handed-over connection's subscriptions (pubsub.h).

@@ -48,8 +48,8 @@ void MemoryGrowth::note(const CommandRun& run) {
   eviction_.noteGrowth(bytes);
 }
 
-void BlockedClients::after(const CommandRun& run) {
-  if (blocking_ != nullptr) blocking_->noteWrite(run.spec, run.ctx.args);
+void BlockedClients::after(const CommandRun& run, const Effects& effects) {
+  if (blocking_ != nullptr && effects.changed()) blocking_->noteWrite(run.spec, run.ctx.args);
 }
 
 }  // namespace keyloop

@@ -152,7 +152,9 @@ class WriteHook {
 class BlockedClients {
  public:
   explicit BlockedClients(Blocking* const& blocking) : blocking_(blocking) {}
-  void after(const CommandRun& run);
+  // Only a write that changed something (a group read that found nothing
+  // wrote nothing: serving it again would find nothing again).
+  void after(const CommandRun& run, const Effects& effects);
 
  private:
   Blocking* const& blocking_;  // set once the worker's Blocking exists
@@ -192,7 +194,7 @@ class WriteObservers {
     feed_.after(run, effects, state.feedBlock);
     memory_.after(run);
     hook_.after(run);
-    blocked_.after(run);
+    blocked_.after(run, effects);
   }
 
  private:

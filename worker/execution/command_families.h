@@ -32,6 +32,7 @@ std::span<const CommandSpec> pubsubCommands();  // pubsub.cpp
 std::span<const CommandSpec> scriptCommands();  // scripting/scripts.cpp
 std::span<const CommandSpec> setCommands();  // commands/sets.cpp
 std::span<const CommandSpec> sortCommands();  // commands/sort.cpp
+std::span<const CommandSpec> streamCommands();  // commands/stream_rows.cpp
 std::span<const CommandSpec> stringCommands();  // commands/strings.cpp
 std::span<const CommandSpec> transactionCommands();  // transaction.cpp
 std::span<const CommandSpec> waitingCommands();  // commands/waiting.cpp
@@ -63,6 +64,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     scriptCommands,
     setCommands,
     sortCommands,
+    streamCommands,
     stringCommands,
     transactionCommands,
     waitingCommands,

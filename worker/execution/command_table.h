@@ -51,11 +51,18 @@ struct CommandContext {
   // patterns). Only a client's own command is; inside MULTI or a script
   // on a keyloop of several workers, SORT answers an error instead.
   bool discovers = false;
+  // Called by a script (redis.call): XREAD refuses to BLOCK there, as Redis.
+  bool fromScript = false;
   void propagateAs(std::vector<std::string> command) {
     if (effects != nullptr) effects->propagateAs(std::move(command));
   }
   void changedNothing() {
     if (effects != nullptr) effects->noChange = true;
+  }
+  // A keyspace event the row cannot declare (XADD's "xtrim" when it
+  // trimmed): `event` a literal, `key` one of the arguments.
+  void raise(char type, std::string_view event, std::string_view key) {
+    if (effects != nullptr) effects->raised.push_back({type, event, key});
   }
 };
 
@@ -135,6 +142,22 @@ struct BlockingSpec {
   KeySpec waitKeys;
   std::uint8_t waitsFor;  // a Type (keyspace/kind.h)
   int timeoutAt;          // argument index; negative: from the end (-1: the last)
+  // Commands that block only when asked (XREAD ... BLOCK ms): the index of
+  // the timeout argument, 0 when this call does not block. The timeout is
+  // then in milliseconds, an integer.
+  std::size_t (*optionalTimeoutAt)(std::span<const std::string_view> args) = nullptr;
+  // The command restricted to one of its wait keys, when that is not just
+  // dropping the others (XREAD's keys come with their IDs).
+  std::vector<std::string> (*restrictTo)(std::span<const std::string_view> args, std::string_view key) = nullptr;
+  // Arguments meaning "the newest there is when the client blocks" (XREAD's
+  // `$`): appends (key index, argument index) pairs; the client's worker
+  // asks the keys' owners for their last IDs and puts them in before it
+  // tries the command.
+  void (*newestMarks)(std::span<const std::string_view> args, std::vector<std::pair<std::size_t, std::size_t>>& out) =
+      nullptr;
+  // What a waiter is told when its key goes or changes type (XREADGROUP's
+  // -UNBLOCKED); empty: it waits on.
+  std::string_view goneError = {};
 };
 
 // Redis's ACL categories, in the order COMMAND INFO and ACL CAT list them.

@@ -65,6 +65,8 @@ struct Effects {
   // before and after) while notify-keyspace-events is on, their only
   // consumer so far (Dispatch::run, step 3).
   std::vector<RaisedEvent> events;
+  // Events the handler raised itself (CommandContext::raise): after the row's.
+  std::vector<RaisedEvent> raised;
   bool changed() const { return !failed && !noChange; }
   void propagateAs(PropagatedCommand command) {
     rewritten = true;

@@ -30,6 +30,11 @@ void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, con
 
 void Recorder::collect(const Effects& effects, std::vector<RaisedEvent>& out) const {
   const KeyEventSpec* events = keys_.empty() ? nullptr : keyEventsOf(spec_);
+  collectDeclared(events, effects, out);
+  if (!effects.failed && flags_ != 0) out.insert(out.end(), effects.raised.begin(), effects.raised.end());
+}
+
+void Recorder::collectDeclared(const KeyEventSpec* events, const Effects& effects, std::vector<RaisedEvent>& out) const {
   if (events == nullptr || !effects.changed()) return;
   auto emit = [&](char type, std::string_view event, std::string_view key) { out.push_back({type, event, key}); };
   bool first = true;

@@ -28,6 +28,7 @@ namespace keyloop {
 class Store;
 struct CommandContext;
 struct CommandSpec;
+struct KeyEventSpec;
 
 namespace keyspace_events {
 
@@ -49,6 +50,7 @@ class Recorder {
   void collect(const Effects& effects, std::vector<RaisedEvent>& out) const;
 
  private:
+  void collectDeclared(const KeyEventSpec* events, const Effects& effects, std::vector<RaisedEvent>& out) const;
   struct Before {
     std::size_t index, group;
     bool existed;

@@ -338,6 +338,12 @@ std::optional<Deliver> decodeDeliver(std::span<const std::string_view> args) {
 
 Message totalsRequest() { return Message(Kind::Totals); }
 
+Message lastIdsRequest(std::span<const std::string_view> keys) {
+  Message m(Kind::LastIds);
+  m.add(keys);
+  return m;
+}
+
 void replyTotals(resp::Reply& reply, std::span<const std::uint64_t> counters) {
   reply.array(counters.size());
   for (std::uint64_t value : counters) reply.integer(static_cast<long long>(value));

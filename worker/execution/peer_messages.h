@@ -36,7 +36,7 @@ enum class Kind : std::uint8_t {
   Block,    // register the wait; +OK
   Unblock,  // the wait is over
   Rewait,   // the client waits again (the element it was offered went)
-  Wake,     // may the client be served now? reply :1 reserves it
+  Wake,     // may the client be served now? :1 reserves it, :2 busy (look again), :0 gone
   Served,   // the client's reply, from the owner that served it
   Retry,    // a waited-on key has an element: the client's worker runs it the long way
   // Sharing what every worker must know.
@@ -50,6 +50,9 @@ enum class Kind : std::uint8_t {
   // The scripts' permission is free: a script waiting for it looks again
   // (its arrival wakes the loop; it carries nothing).
   ReachFree,  // no reply (notified)
+  // A client about to block on streams' newest entries (XREAD ... $):
+  // the last IDs of these keys here; reply: an array of IDs ("0-0": none).
+  LastIds,
   Count,
 };
 
@@ -200,6 +203,7 @@ std::optional<Deliver> decodeDeliver(std::span<const std::string_view> args);
 
 // Totals: its reply is the worker's counters (stats.h), in order.
 Message totalsRequest();
+Message lastIdsRequest(std::span<const std::string_view> keys);
 void replyTotals(resp::Reply& reply, std::span<const std::uint64_t> counters);
 // Fills `counters` from the reply (what it lacks stays 0).
 void decodeTotalsReply(std::string_view reply, std::span<std::uint64_t> counters);

@@ -5,6 +5,7 @@
 #include "common/metrics/process_memory.h"
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
+#include "worker/keyspace/stream.h"
 #include "worker/keyspace/zset.h"
 
 namespace keyloop {
@@ -22,7 +23,9 @@ bool volatileOnly(EvictionPolicy p) {
 
 std::size_t memoryOf(const Store::Entry* e) {
   // Exact, not sampled: the entry's chunk, the table's, and a bucket slot.
-  const std::size_t own = collection::isTable(e) ? collection::ownBytes(e) : list::ownBytes(e) + zset::ownBytes(e);
+  const std::size_t own = collection::isTable(e)            ? collection::ownBytes(e)
+                          : Store::kind(e) == Kind::Stream ? Store::object<stream::Stream>(e).bytes()
+                                                           : list::ownBytes(e) + zset::ownBytes(e);
   return Store::allocationSize(e) + own + sizeof(void*);
 }
 

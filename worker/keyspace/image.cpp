@@ -3,6 +3,7 @@
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
+#include "worker/persistence/stream_codec.h"
 
 namespace keyloop {
 
@@ -87,7 +88,9 @@ bool addRun(Store& store, Store::Entry*& e, Kind kind, std::string_view run) {
 
 }  // namespace
 
-bool travelsInParts(const Store::Entry* e) { return ownsObject(Store::kind(e)) && elementsOf(e) > kTuplesPerPart; }
+bool travelsInParts(const Store::Entry* e) {
+  return ownsObject(Store::kind(e)) && Store::kind(e) != Kind::Stream && elementsOf(e) > kTuplesPerPart;
+}
 
 void appendImage(std::string& out, const Store::Entry* e) {
   const Kind kind = Store::kind(e);
@@ -95,6 +98,10 @@ void appendImage(std::string& out, const Store::Entry* e) {
     out.push_back(static_cast<char>(kind));
     out.append(Store::value(e));
     return;
+  }
+  if (kind == Kind::Stream) {
+    out.push_back(static_cast<char>(kind));
+    return rdb::appendStream(out, Store::object<stream::Stream>(e));
   }
   Run run(out, kind);
   if (inOrder(kind)) {
@@ -142,6 +149,13 @@ Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view 
   const Kind kind = static_cast<Kind>(image[0]);
   const std::string_view bytes = image.substr(1);
   if (!ownsObject(kind)) return store.set(key, bytes, expireAtMs, kind);
+  if (kind == Kind::Stream) {
+    std::string_view in = bytes;
+    rdb::Reader reader{in};
+    std::unique_ptr<stream::Stream> s = rdb::readStream(reader, true, stream::Limits{});
+    if (!s) return nullptr;
+    return store.setObject(store.set(key, {}, expireAtMs), s.release(), Kind::Stream);
+  }
   if (bytes.size() < kHeader) return nullptr;
   Store::Entry* e;
   switch (kind) {

@@ -5,7 +5,8 @@
 // An image is [kind][bytes]. Strings, packed values, intsets and inline
 // lists are their own bytes already; a table, a chunked list or a sorted
 // set's tree travels as one packed run of its tuples or elements (in
-// order) and is rebuilt on arrival. (DUMP's payload is another matter: Redis's RDB
+// order) and is rebuilt on arrival; a stream travels in its RDB form
+// (persistence/stream_codec.h), groups and all. (DUMP's payload is another matter: Redis's RDB
 // encoding, in rdb/.)
 #pragma once
 

@@ -13,6 +13,7 @@
 //   ListChunked a ChunkedList* (list.h): quicklist
 //   ZsetPacked  packed (member, score) tuples in order (zset.h): listpack
 //   ZsetTree    a zset::SortedSet* (zset.h): skiplist, Redis's name for it
+//   Stream      a stream::Stream* (stream.h): stream
 #pragma once
 
 #include <cstddef>
@@ -23,11 +24,11 @@ namespace keyloop {
 
 enum class Kind : std::uint8_t {
   String, StringRaw, StringText, HashPacked, HashTable, SetInts, SetPacked, SetTable,
-  ListPacked, ListChunked, ZsetPacked, ZsetTree
+  ListPacked, ListChunked, ZsetPacked, ZsetTree, Stream
 };
-inline constexpr Kind kLastKind = Kind::ZsetTree;
+inline constexpr Kind kLastKind = Kind::Stream;
 
-enum class Type : std::uint8_t { String, Hash, Set, List, Zset };
+enum class Type : std::uint8_t { String, Hash, Set, List, Zset, Stream };
 
 inline Type typeOf(Kind k) {
   switch (k) {
@@ -40,6 +41,7 @@ inline Type typeOf(Kind k) {
     case Kind::ListChunked: return Type::List;
     case Kind::ZsetPacked:
     case Kind::ZsetTree: return Type::Zset;
+    case Kind::Stream: return Type::Stream;
     default: return Type::String;
   }
 }
@@ -51,13 +53,15 @@ inline std::string_view typeName(Type t) {
     case Type::Set: return "set";
     case Type::List: return "list";
     case Type::Zset: return "zset";
+    case Type::Stream: return "stream";
     default: return "string";
   }
 }
 
 // Whether the value bytes are a pointer to an object the entry owns.
 inline bool ownsObject(Kind k) {
-  return k == Kind::HashTable || k == Kind::SetTable || k == Kind::ListChunked || k == Kind::ZsetTree;
+  return k == Kind::HashTable || k == Kind::SetTable || k == Kind::ListChunked || k == Kind::ZsetTree ||
+         k == Kind::Stream;
 }
 // Frees an entry's object, and how much work that is (elements or chunks:
 // what decides whether it is freed on a pool thread); keyspace/objects.cpp.

@@ -3,10 +3,12 @@
 #include <cstring>
 #include <optional>
 
+#include "common/rdb/listpack.h"
 #include "common/text/text.h"
 #include "worker/keyspace/intset.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
+#include "worker/persistence/stream_codec.h"
 
 #include <bit>
 #include <cmath>
@@ -24,56 +26,6 @@ enum RdbType : unsigned char {
 
 // ---- reading ----
 
-std::string signedText(std::uint64_t raw, int bits) {
-  const int shift = 64 - bits;
-  return std::to_string(static_cast<std::int64_t>(raw << shift) >> shift);
-}
-
-// Calls visit(element) for each entry of a listpack; false if malformed.
-template <typename Visit>
-bool forEachListpackEntry(std::string_view lp, Visit visit) {
-  if (lp.size() < 7 || littleEndian(lp, 0, 4) != lp.size()) return false;
-  std::size_t p = 6;
-  while (p < lp.size()) {
-    const auto b = static_cast<unsigned char>(lp[p]);
-    if (b == 0xFF) return p + 1 == lp.size();
-    std::size_t header = 1, data = 0;
-    std::string element;
-    auto need = [&](std::size_t n) { return p + n <= lp.size(); };
-    if ((b & 0x80) == 0) {
-      element = std::to_string(b & 0x7f);
-    } else if ((b & 0xC0) == 0x80) {
-      data = b & 0x3f;
-    } else if ((b & 0xE0) == 0xC0) {
-      if (!need(2)) return false;
-      header = 2;
-      element = signedText((std::uint64_t{b & 0x1fu} << 8) | static_cast<unsigned char>(lp[p + 1]), 13);
-    } else if ((b & 0xF0) == 0xE0) {
-      if (!need(2)) return false;
-      header = 2;
-      data = (std::size_t{b & 0x0fu} << 8) | static_cast<unsigned char>(lp[p + 1]);
-    } else if (b == 0xF0) {
-      if (!need(5)) return false;
-      header = 5;
-      data = littleEndian(lp, p + 1, 4);
-    } else if (b >= 0xF1 && b <= 0xF4) {
-      const int bytes = b == 0xF1 ? 2 : b == 0xF2 ? 3 : b == 0xF3 ? 4 : 8;
-      if (!need(1 + static_cast<std::size_t>(bytes))) return false;
-      header = 1 + static_cast<std::size_t>(bytes);
-      element = signedText(littleEndian(lp, p + 1, bytes), bytes * 8);
-    } else {
-      return false;
-    }
-    if (!need(header + data)) return false;
-    if (data > 0 || (b & 0xC0) == 0x80 || (b & 0xF0) == 0xE0 || b == 0xF0) element.assign(lp.substr(p + header, data));
-    const std::size_t size = header + data;
-    const std::size_t backlen = size < 128 ? 1 : size < 16384 ? 2 : size < 2097152 ? 3 : size < 268435456 ? 4 : 5;
-    if (!need(size + backlen)) return false;
-    visit(element);
-    p += size + backlen;
-  }
-  return false;
-}
 
 // The same for a ziplist (RDB version 9 and before).
 template <typename Visit>
@@ -220,12 +172,14 @@ RdbType rdbTypeOf(const Store::Entry* e) {
     case keyloop::Type::Set: return collection::isIntset(e) ? kSetIntset : kSet;
     case keyloop::Type::List: return kList;
     case keyloop::Type::Zset: return kZset2;
+    case keyloop::Type::Stream: return static_cast<RdbType>(kStreamListpacks2);
     default: return kString;
   }
 }
 
 void appendBody(std::string& out, const Store::Entry* e, RdbType type) {
-  switch (type) {
+  switch (static_cast<unsigned char>(type)) {
+    case kStreamListpacks2: return appendStream(out, Store::object<stream::Stream>(e));
     case kString: return appendRdbString(out, Store::value(e));
     case kHash:
       appendRdbLength(out, collection::size(e));
@@ -279,7 +233,7 @@ Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key
 }
 
 bool knownType(unsigned char type) {
-  return type <= kZset2 || (type >= kListZiplist && type <= kListQuicklist2 && type != 15);
+  return type <= kZset2 || (type >= kListZiplist && type <= kListQuicklist2) || type == kStreamListpacks2;
 }
 
 Store::Entry* readValueOfType(unsigned char typeByte, std::string_view& in, Store& store, std::string_view key,
@@ -290,6 +244,11 @@ Store::Entry* readValueOfType(unsigned char typeByte, std::string_view& in, Stor
     case kString: {
       const auto s = r.string();
       return s ? store.set(key, *s, kNoExpiry) : nullptr;
+    }
+    case kStreamListpacks:
+    case kStreamListpacks2: {
+      std::unique_ptr<stream::Stream> s = readStream(r, *type == kStreamListpacks2, limits.stream);
+      return s ? store.setObject(store.set(key, {}, kNoExpiry), s.release(), Kind::Stream) : nullptr;
     }
     case kHash: {
       const auto n = r.length();
@@ -379,6 +338,9 @@ bool skipValueOfType(unsigned char typeByte, std::string_view& in) {
   // 5: 8 bytes) or a container kind (18).
   std::uint64_t strings = 1;
   switch (*type) {
+    case kStreamListpacks:
+    case kStreamListpacks2:
+      return readStream(r, *type == kStreamListpacks2, stream::Limits{}) != nullptr;
     case kString: case 9: case kListZiplist: case kSetIntset: case kZsetZiplist: case kHashZiplist:
     case kHashListpack: case kZsetListpack:
       return r.skipString();
@@ -403,7 +365,8 @@ Limits limitsOf(const EncodingConfig& e) {
   return {{e.hashMaxListpackEntries, e.hashMaxListpackValue},
           {e.setMaxListpackEntries, e.setMaxListpackValue, e.setMaxIntsetEntries},
           {e.listMaxListpackSize},
-          {e.zsetMaxListpackEntries, e.zsetMaxListpackValue}};
+          {e.zsetMaxListpackEntries, e.zsetMaxListpackValue},
+          {e.streamNodeMaxBytes, static_cast<long long>(e.streamNodeMaxEntries)}};
 }
 
 }  // namespace keyloop::rdb

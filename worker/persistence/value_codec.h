@@ -7,6 +7,7 @@
 // those, plus Redis's compact forms (quicklists 14 and 18, list ziplists
 // 10, hash listpacks 16 and ziplists 13, sorted-set listpacks 17 and
 // ziplists 12, the old text-score sorted sets 3, LZF-compressed strings),
+// streams (written 19, read 19 and 15: persistence/stream_codec.h),
 // turned into keyloop's encodings under the configured limits.
 #pragma once
 
@@ -20,6 +21,7 @@
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
+#include "worker/keyspace/stream.h"
 
 namespace keyloop::rdb {
 
@@ -27,6 +29,7 @@ struct Limits {
   collection::Limits hash, set;
   list::Limits list;
   zset::Limits zset;
+  stream::Limits stream;
 };
 // The configured thresholds (CONFIG SET's current ones).
 Limits limitsOf(const EncodingConfig& e);
@@ -48,7 +51,7 @@ Store::Entry* readValueOfType(unsigned char type, std::string_view& in, Store& s
 // Steps over a value of `type` without building it (a key another worker
 // owns); false if malformed or of a type keyloop does not hold.
 bool skipValueOfType(unsigned char type, std::string_view& in);
-// Whether keyloop holds values of this RDB type (not streams, modules).
+// Whether keyloop holds values of this RDB type (not modules).
 bool knownType(unsigned char type);
 
 Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits);

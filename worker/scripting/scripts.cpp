@@ -51,6 +51,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   const bool scratch = ctx.readable != nullptr || *store != &ctx.store;
   CommandContext inner{ctx.worker, nullptr, reply, **store, args, ctx.nowMs, {}, ctx.readable,
                        ctx.readable == nullptr && scratch ? call.reach->events() : ctx.events};
+  inner.fromScript = true;
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.
   if (scratch) {

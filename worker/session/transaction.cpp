@@ -1,4 +1,6 @@
 #include "worker/session/transaction.h"
+
+#include "worker/dispatch/blocking.h"
 #include "worker/execution/command_families.h"
 
 #include <map>
@@ -313,6 +315,7 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   if (!ok) return client.reply().nullArray();
   client.reply().array(queued.size());
   FeedBlock block(&dispatch.feed());  // one block of the feed: replayed all or nothing
+  const Blocking::Hold hold(dispatch.blocking());  // blocked clients see the block's outcome only
   for (const QueuedCommand& q : queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);

@@ -189,7 +189,7 @@ TEST(RdbValue, DumpsRedisWouldWriteAndReadsBack) {
   std::string value;
   rdb::appendValue(value, store.find("n", 0));
   EXPECT_EQ(value, std::string("\x00\xc0\x85", 3));  // an 8-bit integer
-  const rdb::Limits limits{{128, 64}, {128, 64, 512}, {-2}, {128, 64}};
+  const rdb::Limits limits{{128, 64}, {128, 64, 512}, {-2}, {128, 64}, {}};
   std::string_view in = value;
   Store::Entry* back = rdb::readValue(in, scratch, "n", limits);
   ASSERT_NE(back, nullptr);
