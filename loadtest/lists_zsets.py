@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import benchmark, report  # noqa: E402
 from harness.probes import (Connection, header, memory_rows, memory_table, send_pipelined, stall_rows,  # noqa: E402
-                            stalls, throughput, throughput_rows)
+                            stalls, throughput, throughput_rows, wake_latency)
 from harness.servers import start_keyloop, start_redis  # noqa: E402
 
 BEGIN, END = "<!-- loadtest/lists-zsets: begin -->", "<!-- loadtest/lists-zsets: end -->"
@@ -55,63 +55,6 @@ def big_zset(members, requests, rounds):
     return rows
 
 
-def worker_stats(c):
-    """INFO workers as [(keys, commands)] by worker."""
-    out = []
-    for line in c.call("INFO", "workers").decode().splitlines():
-        if line.startswith("worker") and "keys=" in line:
-            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-            out.append((int(fields["keys"]), int(fields["commands"])))
-    return out
-
-
-def worker_of_connection(c):
-    before = worker_stats(c)
-    for _ in range(200):
-        c.call("PING")
-    after = worker_stats(c)
-    return max(range(len(after)), key=lambda w: after[w][1] - before[w][1])
-
-
-def owner_of(c, key):
-    before = worker_stats(c)
-    c.call("SET", key, "x")
-    after = worker_stats(c)
-    c.call("DEL", key)
-    return next(w for w in range(len(after)) if after[w][0] > before[w][0])
-
-
-def blocked(c):
-    for line in c.call("INFO", "clients").decode().splitlines():
-        if line.startswith("blocked_clients:"):
-            return int(line.split(":")[1])
-    return 0
-
-
-def wake_latency(server, rounds, cross_worker):
-    """p50/p99 (µs) from a push to the reply of the BLPOP it wakes."""
-    waiter, pusher = Connection(server.port), Connection(server.port)
-    key = "wake:0"
-    if cross_worker:
-        mine = worker_of_connection(waiter)
-        key = next(k for k in (f"wake:{i}" for i in range(1000)) if owner_of(pusher, k) != mine)
-    samples = []
-    for _ in range(rounds):
-        waiter.send(["BLPOP", key, "0"])
-        while blocked(pusher) != 1:
-            pass
-        t = time.perf_counter()
-        pusher.send(["RPUSH", key, "x"])
-        reply = waiter.reply()
-        samples.append((time.perf_counter() - t) * 1e6)
-        assert reply == [key.encode(), b"x"], reply
-        pusher.reply()
-    waiter.close()
-    pusher.close()
-    samples.sort()
-    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
-
-
 def wake_table(rounds):
     rows = []
     for name, start, cross in (("redis-server", start_redis, False),
@@ -119,7 +62,8 @@ def wake_table(rounds):
                                ("keyloop, 2 workers, key on the other worker", lambda: start_keyloop(2, metrics=False), True)):
         server = start()
         try:
-            rows.append((name, *wake_latency(server, rounds, cross)))
+            rows.append((name, *wake_latency(server, rounds, cross, lambda key: ["BLPOP", key, "0"],
+                                                    lambda key: ["RPUSH", key, "x"])))
         finally:
             server.stop()
     return rows

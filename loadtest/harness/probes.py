@@ -73,7 +73,14 @@ COMMANDS = {
     "list": lambda key, ms: ["RPUSH", key] + [f"element:{i}" for i in ms],
     "zset": lambda key, ms: ["ZADD", key] + [x for i in ms for x in (str(i * 3 % 100_003), f"member:{i}")],
 }
-LENGTH = {"hash": "HLEN", "intset": "SCARD", "strset": "SCARD", "list": "LLEN", "zset": "ZCARD"}
+LENGTH = {"hash": "HLEN", "intset": "SCARD", "strset": "SCARD", "list": "LLEN", "zset": "ZCARD", "stream": "XLEN"}
+
+
+def stream_entry(i):
+    """A 10-field event as services log them: names, small integers, a timestamp, short strings."""
+    return ["event", "click", "user", f"u{i % 5000}", "page", f"/p/{i % 300}", "ts", str(1_700_000_000_000 + i),
+            "n", str(i % 97), "ref", "direct", "agent", "Mozilla/5.0", "country", "de", "price", str(i % 10_000),
+            "session", f"s{i // 10}"]
 
 
 def send_pipelined(port, commands):
@@ -93,7 +100,10 @@ def send_pipelined(port, commands):
 
 
 def load(port, kind, elements, keys, prefix="k"):
-    """`keys` values of `elements` each, in commands of at most 1000."""
+    """`keys` values of `elements` each, in commands of at most 1000 (a stream: one XADD per entry)."""
+    if kind == "stream":
+        return send_pipelined(port, (["XADD", f"{prefix}:{k}", f"{i + 1}-0", *stream_entry(i)]
+                                     for k in range(keys) for i in range(elements)))
     send_pipelined(port, (COMMANDS[kind](f"{prefix}:{k}", range(start, min(elements, start + 1000)))
                           for k in range(keys) for start in range(0, elements, 1000)))
 
@@ -120,6 +130,65 @@ def memory_table(kinds, sizes):
             k = bytes_per_element(lambda: start_keyloop(1, metrics=False), kind, elements, keys)
             rows.append((kind, elements, keys, r, k))
     return rows
+
+
+def worker_stats(c):
+    """INFO workers as [(keys, commands)] by worker."""
+    out = []
+    for line in c.call("INFO", "workers").decode().splitlines():
+        if line.startswith("worker") and "keys=" in line:
+            fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+            out.append((int(fields["keys"]), int(fields["commands"])))
+    return out
+
+
+def worker_of_connection(c):
+    before = worker_stats(c)
+    for _ in range(200):
+        c.call("PING")
+    after = worker_stats(c)
+    return max(range(len(after)), key=lambda w: after[w][1] - before[w][1])
+
+
+def owner_of(c, key):
+    before = worker_stats(c)
+    c.call("SET", key, "x")
+    after = worker_stats(c)
+    c.call("DEL", key)
+    return next(w for w in range(len(after)) if after[w][0] > before[w][0])
+
+
+def blocked(c):
+    for line in c.call("INFO", "clients").decode().splitlines():
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def wake_latency(server, rounds, cross_worker, wait, wake):
+    """p50/p99 (µs) from sending wake(key) to the reply of the wait(key) it
+    wakes (BLPOP by RPUSH, XREAD BLOCK by XADD); with cross_worker the key
+    lives on another worker than the waiting connection."""
+    waiter, waker = Connection(server.port), Connection(server.port)
+    key = "wake:0"
+    if cross_worker:
+        mine = worker_of_connection(waiter)
+        key = next(k for k in (f"wake:{i}" for i in range(1000)) if owner_of(waker, k) != mine)
+    samples = []
+    for _ in range(rounds):
+        waiter.send(wait(key))
+        while blocked(waker) != 1:
+            pass
+        t = time.perf_counter()
+        waker.send(wake(key))
+        reply = waiter.reply()
+        samples.append((time.perf_counter() - t) * 1e6)
+        assert reply and key.encode() in (reply[0], reply[0][0] if isinstance(reply[0], list) else None), reply
+        waker.reply()
+    waiter.close()
+    waker.close()
+    samples.sort()
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
 
 
 def probe_worst_ping(port, stop):

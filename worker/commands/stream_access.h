@@ -22,6 +22,8 @@ stream::Limits streamLimits(const CommandContext& ctx);
 // Redis's streamParseIDOrReply (`strict`: "-" and "+" refused); nullopt
 // after replying.
 std::optional<stream::Id> idOrReply(CommandContext& ctx, std::string_view arg, std::uint64_t missingSeq, bool strict);
+// IDs from args[from] on, all parsed strictly; nullopt after replying.
+std::optional<std::vector<stream::Id>> idsOrReply(CommandContext& ctx, std::size_t from);
 // XRANGE's and XPENDING's bounds: "(" makes them exclusive; nullopt after replying.
 std::optional<stream::Id> startOrReply(CommandContext& ctx, std::string_view arg);
 std::optional<stream::Id> endOrReply(CommandContext& ctx, std::string_view arg);

@@ -167,14 +167,10 @@ void xack(CommandContext& ctx) {
     ctx.changedNothing();
     return ctx.reply.integer(0);
   }
-  std::vector<Id> ids;
-  for (std::size_t i = 3; i < ctx.args.size(); ++i) {
-    const auto id = idOrReply(ctx, ctx.args[i], 0, true);
-    if (!id) return;
-    ids.push_back(*id);
-  }
+  const auto ids = idsOrReply(ctx, 3);
+  if (!ids) return;
   long long acknowledged = 0;
-  for (const Id& id : ids) {
+  for (const Id& id : *ids) {
     auto it = g->pending.find(id);
     if (it == g->pending.end()) continue;
     g->acknowledge(it);

@@ -25,6 +25,16 @@ std::optional<Id> idOrReply(CommandContext& ctx, std::string_view arg, std::uint
   return id;
 }
 
+std::optional<std::vector<Id>> idsOrReply(CommandContext& ctx, std::size_t from) {
+  std::vector<Id> ids;
+  for (std::size_t i = from; i < ctx.args.size(); ++i) {
+    const auto id = idOrReply(ctx, ctx.args[i], 0, true);
+    if (!id) return std::nullopt;
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
 std::optional<Id> startOrReply(CommandContext& ctx, std::string_view arg) {
   const bool exclusive = arg.size() > 1 && arg[0] == '(';
   auto id = idOrReply(ctx, exclusive ? arg.substr(1) : arg, 0, exclusive);
@@ -249,18 +259,16 @@ void xlen(CommandContext& ctx) {
 }
 
 void xdel(CommandContext& ctx) {
-  std::vector<Id> ids;
-  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
-    const auto id = idOrReply(ctx, ctx.args[i], 0, true);
-    if (!id) return;
-    ids.push_back(*id);
-  }
   const auto e = writeAs(ctx, ctx.args[1], Type::Stream);
   if (!e) return;
-  long long deleted = 0;
-  if (*e != nullptr) {
-    for (const Id& id : ids) deleted += streamOf(*e).erase(id) ? 1 : 0;
+  if (*e == nullptr) {
+    ctx.changedNothing();
+    return ctx.reply.integer(0);
   }
+  const auto ids = idsOrReply(ctx, 2);
+  if (!ids) return;
+  long long deleted = 0;
+  for (const Id& id : *ids) deleted += streamOf(*e).erase(id) ? 1 : 0;
   if (deleted == 0) ctx.changedNothing();
   ctx.reply.integer(deleted);
 }

@@ -1,9 +1,11 @@
 #include "worker/keyspace/image.h"
 
+#include <vector>
+
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
-#include "worker/persistence/stream_codec.h"
+#include "worker/keyspace/stream_codec.h"
 
 namespace keyloop {
 
@@ -15,6 +17,7 @@ std::size_t elementsOf(const Store::Entry* e) {
   switch (Store::kind(e)) {
     case Kind::ListChunked: return list::size(e);
     case Kind::ZsetTree: return zset::size(e);
+    case Kind::Stream: return Store::object<stream::Stream>(e).length();
     default: return Store::table(e).size();
   }
 }
@@ -88,9 +91,68 @@ bool addRun(Store& store, Store::Entry*& e, Kind kind, std::string_view run) {
 
 }  // namespace
 
-bool travelsInParts(const Store::Entry* e) {
-  return ownsObject(Store::kind(e)) && Store::kind(e) != Kind::Stream && elementsOf(e) > kTuplesPerPart;
+bool travelsInParts(const Store::Entry* e) { return ownsObject(Store::kind(e)) && elementsOf(e) > kTuplesPerPart; }
+
+namespace {
+
+// A stream's part: [kind][entry count][entries: ms, seq, field count,
+// fields and values], then, in the last part, what follows the nodes in
+// its RDB form (the IDs, the counters, the groups: stream_codec.h).
+std::uint64_t appendStreamPart(std::string& out, const stream::Stream& s, std::uint64_t cursor) {
+  out.push_back(static_cast<char>(Kind::Stream));
+  std::string entries;
+  std::size_t count = 0;
+  const std::size_t next = s.forNodesFrom(cursor, kTuplesPerPart, [&](stream::Id id, stream::Fields fields) {
+    packed::appendLength(entries, id.ms);
+    packed::appendLength(entries, id.seq);
+    packed::appendLength(entries, fields.size());
+    for (std::string_view f : fields) packed::appendElement(entries, f);
+    ++count;
+    return true;
+  });
+  packed::appendLength(out, count);
+  out += entries;
+  if (next == 0) rdb::appendStreamTail(out, s);
+  return next;
 }
+
+bool addStreamPart(stream::Stream& s, std::string_view part) {
+  const char* p = part.data();
+  const char* end = part.data() + part.size();
+  // Every read is bounded by the bytes left: a malformed part is refused, never overrun.
+  auto length = [&](std::uint64_t& n) {
+    n = 0;
+    for (int shift = 0; p < end && shift < 64; shift += 7) {
+      const auto byte = static_cast<unsigned char>(*p++);
+      n |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  };
+  std::uint64_t count = 0;
+  if (!length(count)) return false;
+  std::vector<std::string_view> fields;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    stream::Id id;
+    std::uint64_t n = 0;
+    if (!length(id.ms) || !length(id.seq) || !length(n) || n == 0 || n % 2 != 0 || n > part.size()) return false;
+    if (s.length() > 0 && id <= s.lastId) return false;
+    fields.clear();
+    for (std::uint64_t k = 0; k < n; ++k) {
+      std::uint64_t size = 0;
+      if (!length(size) || size > static_cast<std::uint64_t>(end - p)) return false;
+      fields.emplace_back(p, size);
+      p += size;
+    }
+    s.append(id, fields, stream::Limits{});
+  }
+  if (p == end) return true;
+  std::string_view tail(p, static_cast<std::size_t>(end - p));
+  rdb::Reader reader{tail};
+  return rdb::readStreamTail(reader, true, s, s.lastEntry()) && tail.empty();
+}
+
+}  // namespace
 
 void appendImage(std::string& out, const Store::Entry* e) {
   const Kind kind = Store::kind(e);
@@ -122,6 +184,7 @@ void appendEmptyImage(std::string& out, Kind objectKind) {
 
 std::uint64_t appendPart(std::string& out, const Store::Entry* e, std::uint64_t cursor) {
   const Kind kind = Store::kind(e);
+  if (kind == Kind::Stream) return appendStreamPart(out, Store::object<stream::Stream>(e), cursor);
   Run run(out, kind);
   if (inOrder(kind)) {
     const std::size_t n = elementsOf(e);
@@ -138,6 +201,9 @@ std::uint64_t appendPart(std::string& out, const Store::Entry* e, std::uint64_t 
 }
 
 bool addPart(Store& store, Store::Entry*& e, std::string_view part) {
+  if (!part.empty() && static_cast<Kind>(part[0]) == Kind::Stream && Store::kind(e) == Kind::Stream) {
+    return addStreamPart(Store::object<stream::Stream>(e), part.substr(1));
+  }
   if (part.size() < 1 + kHeader || static_cast<Kind>(part[0]) != Store::kind(e) || !ownsObject(Store::kind(e))) {
     return false;
   }
@@ -149,6 +215,10 @@ Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view 
   const Kind kind = static_cast<Kind>(image[0]);
   const std::string_view bytes = image.substr(1);
   if (!ownsObject(kind)) return store.set(key, bytes, expireAtMs, kind);
+  if (kind == Kind::Stream && bytes.size() == kHeader && bytes.find_first_not_of('\0') == std::string_view::npos) {
+    // The empty image a stream moving in parts starts with.
+    return store.setObject(store.set(key, {}, expireAtMs), new stream::Stream(), Kind::Stream);
+  }
   if (kind == Kind::Stream) {
     std::string_view in = bytes;
     rdb::Reader reader{in};

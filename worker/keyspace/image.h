@@ -6,7 +6,8 @@
 // lists are their own bytes already; a table, a chunked list or a sorted
 // set's tree travels as one packed run of its tuples or elements (in
 // order) and is rebuilt on arrival; a stream travels in its RDB form
-// (persistence/stream_codec.h), groups and all. (DUMP's payload is another matter: Redis's RDB
+// (stream_codec.h), groups and all, or, when big, in parts of whole nodes
+// with its groups in the last one. (DUMP's payload is another matter: Redis's RDB
 // encoding, in rdb/.)
 #pragma once
 

@@ -47,16 +47,31 @@ inline void appendElement(std::string& out, std::string_view s) {
   putElement(out.data() + at, s);
 }
 
-// Reads the element at `p` and moves `p` past it.
-inline std::string_view readElement(const char*& p) {
-  std::size_t n = 0;
+// A varint alone (a count, a delta: streams' nodes use them too).
+inline void appendLength(std::string& out, std::uint64_t n) {
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+// Reads the varint at `p` and moves `p` past it.
+inline std::uint64_t readLength(const char*& p) {
+  std::uint64_t n = 0;
   int shift = 0;
   unsigned char byte;
   do {
     byte = static_cast<unsigned char>(*p++);
-    n |= static_cast<std::size_t>(byte & 0x7F) << shift;
+    n |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
     shift += 7;
-  } while (byte & 0x80);
+  } while ((byte & 0x80) && shift < 64);
+  return n;
+}
+
+// Reads the element at `p` and moves `p` past it.
+inline std::string_view readElement(const char*& p) {
+  const auto n = static_cast<std::size_t>(readLength(p));
   const std::string_view s(p, n);
   p += n;
   return s;

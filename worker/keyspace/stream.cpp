@@ -1,9 +1,12 @@
 #include "worker/keyspace/stream.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <vector>
 
 #include "common/text/text.h"
+#include "worker/keyspace/packed.h"
 
 namespace keyloop::stream {
 
@@ -13,38 +16,6 @@ namespace {
 // (ms delta 0..2, else 3 and a varint; seq 0..14, else 15 and a varint).
 constexpr unsigned char kDeleted = 0x80, kSameFields = 0x40;
 constexpr unsigned kMsInline = 3, kSeqInline = 15;
-
-void appendVarint(std::string& out, std::uint64_t n) {
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-}
-
-std::uint64_t readVarint(const char*& p) {
-  std::uint64_t n = 0;
-  int shift = 0;
-  unsigned char byte;
-  do {
-    byte = static_cast<unsigned char>(*p++);
-    n |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
-    shift += 7;
-  } while ((byte & 0x80) && shift < 64);
-  return n;
-}
-
-void appendRaw(std::string& out, std::string_view s) {
-  appendVarint(out, s.size());
-  out.append(s);
-}
-
-std::string_view readRaw(const char*& p) {
-  const std::size_t n = readVarint(p);
-  const std::string_view s(p, n);
-  p += n;
-  return s;
-}
 
 // An integer written as the text it came from ("12", not "012" or "+12"),
 // which is what may be stored in binary and given back as the same bytes.
@@ -79,7 +50,7 @@ void appendValue(std::string& out, std::string_view s) {
     out.push_back(static_cast<char>(s.size()));
   } else {
     out.push_back(static_cast<char>(0xF0));
-    appendVarint(out, s.size());
+    packed::appendLength(out, s.size());
   }
   out.append(s);
 }
@@ -93,7 +64,7 @@ std::string_view readValue(const char*& p, std::string& scratch) {
     p += tag;
     return s;
   }
-  if (tag == 0xF0) return readRaw(p);
+  if (tag == 0xF0) return packed::readElement(p);
   std::int64_t v;
   if (tag < 0xC0) {
     v = tag - 0x80;
@@ -127,9 +98,9 @@ namespace {
 class NodeReader {
  public:
   NodeReader(Id master, const std::string& bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()), prev_(master) {
-    const std::size_t count = readVarint(p_);
+    const std::size_t count = packed::readLength(p_);
     master_.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) master_.push_back(readRaw(p_));
+    for (std::size_t i = 0; i < count; ++i) master_.push_back(packed::readElement(p_));
   }
   // Reads the next entry (its fields too when asked); false at the end.
   bool next(bool wantFields) {
@@ -138,12 +109,12 @@ class NodeReader {
     const auto header = static_cast<unsigned char>(*p_++);
     deleted_ = (header & kDeleted) != 0;
     const unsigned msCode = (header >> 4) & 3, seqCode = header & 15;
-    const std::uint64_t msDelta = msCode == kMsInline ? readVarint(p_) : msCode;
-    const std::uint64_t seqValue = seqCode == kSeqInline ? readVarint(p_) : seqCode;
+    const std::uint64_t msDelta = msCode == kMsInline ? packed::readLength(p_) : msCode;
+    const std::uint64_t seqValue = seqCode == kSeqInline ? packed::readLength(p_) : seqCode;
     id_ = msDelta == 0 ? Id{prev_.ms, prev_.seq + seqValue} : Id{prev_.ms + msDelta, seqValue};
     prev_ = id_;
     const bool same = (header & kSameFields) != 0;
-    const std::size_t pairs = same ? master_.size() : readVarint(p_);
+    const std::size_t pairs = same ? master_.size() : packed::readLength(p_);
     fields_.clear();
     scratch_.clear();
     scratch_.reserve(pairs * 2 * 21);
@@ -209,11 +180,19 @@ std::optional<Id> parse(std::string_view text, std::uint64_t missingSeq, bool st
   if (text.size() > 127) return std::nullopt;
   if (!strict && text == "-") return Id{0, 0};
   if (!strict && text == "+") return kMaxId;
+  // Redis's string2ull: a negative integer is refused, anything else strtoull
+  // reads whole is taken as it reads it (" 7", "+7", "007").
   auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
     if (s.empty()) return std::nullopt;
-    std::uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    if (const auto v = parseInteger(s)) {
+      if (*v < 0) return std::nullopt;
+      return static_cast<std::uint64_t>(*v);
+    }
+    const std::string text(s);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    if (errno == EINVAL || errno == ERANGE || end != text.c_str() + text.size()) return std::nullopt;
     return v;
   };
   const std::size_t dash = text.find('-');
@@ -241,8 +220,8 @@ void Stream::append(Id id, Fields fields, const Limits& limits) {
   Id prev = id;
   if (node == nullptr) {
     node = &nodes_.emplace(id, Node{}).first->second;
-    appendVarint(node->bytes, fields.size() / 2);
-    for (std::size_t i = 0; i < fields.size(); i += 2) appendRaw(node->bytes, fields[i]);
+    packed::appendLength(node->bytes, fields.size() / 2);
+    for (std::size_t i = 0; i < fields.size(); i += 2) packed::appendElement(node->bytes, fields[i]);
   } else {
     prev = node->last;
   }
@@ -253,9 +232,9 @@ void Stream::append(Id id, Fields fields, const Limits& limits) {
   const unsigned seqCode = seqValue < kSeqInline ? static_cast<unsigned>(seqValue) : kSeqInline;
   std::string& out = node->bytes;
   out.push_back(static_cast<char>((same ? kSameFields : 0) | (msCode << 4) | seqCode));
-  if (msCode == kMsInline) appendVarint(out, msDelta);
-  if (seqCode == kSeqInline) appendVarint(out, seqValue);
-  if (!same) appendVarint(out, fields.size() / 2);
+  if (msCode == kMsInline) packed::appendLength(out, msDelta);
+  if (seqCode == kSeqInline) packed::appendLength(out, seqValue);
+  if (!same) packed::appendLength(out, fields.size() / 2);
   for (std::size_t i = 0; i < fields.size(); i += 2) {
     if (!same) appendValue(out, fields[i]);
     appendValue(out, fields[i + 1]);
@@ -418,6 +397,21 @@ void Stream::forEachNode(
       }
     });
   }
+}
+
+std::size_t Stream::forNodesFrom(std::size_t first, std::size_t entries, const Visit& visit) const {
+  if (first >= nodes_.size()) return 0;
+  auto it = std::next(nodes_.begin(), static_cast<std::ptrdiff_t>(first));
+  std::size_t visited = 0, index = first;
+  for (; it != nodes_.end() && visited < entries; ++it, ++index) {
+    NodeReader r(it->first, it->second.bytes);
+    while (r.next(true)) {
+      if (r.deleted()) continue;
+      visit(r.id(), r.fields());
+      ++visited;
+    }
+  }
+  return it == nodes_.end() ? 0 : index;
 }
 
 std::size_t Stream::bytes() const {

@@ -129,6 +129,10 @@ class Stream {
   std::size_t nodeCount() const;
   void forEachNode(const std::function<void(Id master, const std::function<void(const Visit&)>& entries)>& visit) const;
   std::size_t bytes() const;  // malloc'd bytes, about (MEMORY USAGE)
+  // The entries of whole nodes from node `first` on, until `entries` were
+  // visited: the index of the next node, 0 after the last (a move between
+  // workers in parts, image.h).
+  std::size_t forNodesFrom(std::size_t first, std::size_t entries, const Visit& visit) const;
 
  private:
   struct Node;

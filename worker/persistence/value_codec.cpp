@@ -8,7 +8,7 @@
 #include "worker/keyspace/intset.h"
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
-#include "worker/persistence/stream_codec.h"
+#include "worker/keyspace/stream_codec.h"
 
 #include <bit>
 #include <cmath>

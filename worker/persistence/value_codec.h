@@ -7,7 +7,7 @@
 // those, plus Redis's compact forms (quicklists 14 and 18, list ziplists
 // 10, hash listpacks 16 and ziplists 13, sorted-set listpacks 17 and
 // ziplists 12, the old text-score sorted sets 3, LZF-compressed strings),
-// streams (written 19, read 19 and 15: persistence/stream_codec.h),
+// streams (written 19, read 19 and 15: keyspace/stream_codec.h),
 // turned into keyloop's encodings under the configured limits.
 #pragma once
 

@@ -10,7 +10,7 @@
 
 #include "worker/keyspace/image.h"
 #include "worker/keyspace/stream.h"
-#include "worker/persistence/stream_codec.h"
+#include "worker/keyspace/stream_codec.h"
 
 namespace keyloop {
 namespace {
@@ -193,11 +193,40 @@ TEST(StreamCodec, MalformedPayloadsAreRefusedWhole) {
   EXPECT_GT(refused, 300);  // truncations at least; a flipped value byte may still be a valid stream
 }
 
+TEST(StreamImage, ABigStreamTravelsInPartsWithItsGroupsAtTheEnd) {
+  Store store;
+  Store::Entry* e = store.setObject(store.set("s", {}, kNoExpiry), new stream::Stream(), Kind::Stream);
+  stream::Stream& s = withGroups(Store::object<stream::Stream>(e));
+  const std::vector<std::string_view> fields = {"more", "1"};
+  for (std::uint64_t i = 1; i <= 500; ++i) s.append({1000 + i, 0}, fields, {});
+  ASSERT_TRUE(travelsInParts(e));
+  std::string first;
+  appendEmptyImage(first, Kind::Stream);
+  Store other;
+  Store::Entry* copy = restoreImage(other, "s", first, kNoExpiry);
+  ASSERT_NE(copy, nullptr);
+  std::uint64_t cursor = 0;
+  int parts = 0;
+  do {
+    std::string part;
+    cursor = appendPart(part, e, cursor);
+    ASSERT_TRUE(addPart(other, copy, part));
+    EXPECT_FALSE(addPart(other, copy, part.substr(0, part.size() - 1)));  // cut short: refused
+    ++parts;
+  } while (cursor != 0);
+  EXPECT_GE(parts, 2);
+  const stream::Stream& moved = Store::object<stream::Stream>(copy);
+  EXPECT_EQ(contents(moved, false), contents(s, false));
+  EXPECT_EQ(moved.lastId, s.lastId);
+  EXPECT_EQ(moved.entriesAdded, s.entriesAdded);
+  EXPECT_EQ(moved.groups.at("workers").pending.size(), 3u);
+  EXPECT_EQ(moved.groups.at("workers").find("bob")->pending.size(), 2u);
+}
+
 TEST(StreamImage, TravelsWholeWithItsGroups) {
   Store store;
   Store::Entry* e = store.setObject(store.set("s", {}, kNoExpiry), new stream::Stream(), Kind::Stream);
   withGroups(Store::object<stream::Stream>(e));
-  EXPECT_FALSE(travelsInParts(e));
   const std::string image = imageOf(e);
   Store other;
   Store::Entry* copy = restoreImage(other, "s", image, kNoExpiry);

@@ -1,4 +1,4 @@
-#include "worker/persistence/stream_codec.h"
+#include "worker/keyspace/stream_codec.h"
 
 #include <vector>
 
@@ -141,6 +141,10 @@ void appendStream(std::string& out, const stream::Stream& s) {
     appendRdbString(out, key);
     appendRdbString(out, nodeListpack(master, entries));
   });
+  appendStreamTail(out, s);
+}
+
+void appendStreamTail(std::string& out, const stream::Stream& s) {
   appendRdbLength(out, s.length());
   for (std::uint64_t v : {s.lastId.ms, s.lastId.seq, s.firstId.ms, s.firstId.seq, s.maxDeletedId.ms,
                           s.maxDeletedId.seq, s.entriesAdded}) {
@@ -181,76 +185,81 @@ std::unique_ptr<stream::Stream> readStream(Reader& r, bool version2, const strea
     const auto master = idOf(*key);
     if (!master || !readNode(*master, *lp, *s, limits, previous, any)) return nullptr;
   }
+  if (!readStreamTail(r, version2, *s, any ? std::optional<stream::Id>(previous) : std::nullopt)) return nullptr;
+  return s;
+}
+
+bool readStreamTail(Reader& r, bool version2, stream::Stream& s, std::optional<stream::Id> newest) {
   const auto length = r.length(), lastMs = r.length(), lastSeq = r.length();
-  if (!length || !lastMs || !lastSeq || *length != s->length()) return nullptr;
-  s->lastId = {*lastMs, *lastSeq};
-  if (any && previous > s->lastId) return nullptr;
+  if (!length || !lastMs || !lastSeq || *length != s.length()) return false;
+  s.lastId = {*lastMs, *lastSeq};
+  if (newest && *newest > s.lastId) return false;
   if (version2) {
     std::uint64_t v[5];
     for (auto& x : v) {
       const auto n = r.length();
-      if (!n) return nullptr;
+      if (!n) return false;
       x = *n;
     }
-    s->firstId = {v[0], v[1]};
-    s->maxDeletedId = {v[2], v[3]};
-    s->entriesAdded = v[4];
+    s.firstId = {v[0], v[1]};
+    s.maxDeletedId = {v[2], v[3]};
+    s.entriesAdded = v[4];
   } else {
-    s->maxDeletedId = {};
-    s->entriesAdded = s->length();
-    s->firstId = s->firstEntry().value_or(stream::kMaxId);
+    s.maxDeletedId = {};
+    s.entriesAdded = s.length();
+    s.firstId = s.firstEntry().value_or(stream::kMaxId);
   }
   const auto groups = r.length();
-  if (!groups) return nullptr;
+  if (!groups) return false;
   for (std::uint64_t i = 0; i < *groups; ++i) {
     const auto name = r.string();
     const auto ms = name ? r.length() : std::nullopt;
     const auto seq = ms ? r.length() : std::nullopt;
-    if (!seq) return nullptr;
+    if (!seq) return false;
     const Id last{*ms, *seq};
     long long read;
     if (version2) {
       const auto n = r.length();
-      if (!n) return nullptr;
+      if (!n) return false;
       read = static_cast<long long>(*n);
     } else {
-      read = s->estimateRead(last);
+      read = s.estimateRead(last);
     }
-    auto [it, fresh] = s->groups.try_emplace(*name);
-    if (!fresh) return nullptr;
+    auto [it, fresh] = s.groups.try_emplace(*name);
+    if (!fresh) return false;
     stream::Group& g = it->second;
     g.lastId = last;
     g.entriesRead = read;
     const auto pel = r.length();
-    if (!pel) return nullptr;
+    if (!pel) return false;
     for (std::uint64_t k = 0; k < *pel; ++k) {
       const auto id = readRawId(r);
       const auto when = id ? millis(r) : std::nullopt;
       const auto count = when ? r.length() : std::nullopt;
-      if (!count || !g.pending.try_emplace(*id, stream::Pending{*when, *count, nullptr}).second) return nullptr;
+      if (!count || !g.pending.try_emplace(*id, stream::Pending{*when, *count, nullptr}).second) return false;
     }
     const auto consumers = r.length();
-    if (!consumers) return nullptr;
+    if (!consumers) return false;
     for (std::uint64_t k = 0; k < *consumers; ++k) {
       const auto cname = r.string();
       const auto seen = cname ? millis(r) : std::nullopt;
       const auto owned = seen ? r.length() : std::nullopt;
-      if (!owned || g.find(*cname) != nullptr) return nullptr;
+      if (!owned || g.find(*cname) != nullptr) return false;
       stream::Consumer& c = g.consumer(*cname, *seen);
       for (std::uint64_t j = 0; j < *owned; ++j) {
         const auto id = readRawId(r);
-        if (!id) return nullptr;
+        if (!id) return false;
         auto p = g.pending.find(*id);
-        if (p == g.pending.end() || p->second.owner != nullptr) return nullptr;
+        if (p == g.pending.end() || p->second.owner != nullptr) return false;
         p->second.owner = &c;
         c.pending.insert(*id);
       }
     }
     for (const auto& [id, p] : g.pending) {
-      if (p.owner == nullptr) return nullptr;  // an entry nobody was given
+      if (p.owner == nullptr) return false;  // an entry nobody was given
     }
   }
-  return s;
+  return true;
 }
 
 }  // namespace keyloop::rdb

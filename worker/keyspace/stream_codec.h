@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,10 @@ inline constexpr unsigned char kStreamListpacks = 15, kStreamListpacks2 = 19;
 void appendStream(std::string& out, const stream::Stream& s);
 // nullptr when malformed.
 std::unique_ptr<stream::Stream> readStream(Reader& r, bool version2, const stream::Limits& limits);
+// What follows the nodes (length, IDs, counters, the groups), alone: the
+// last part of a stream that moves between workers in parts carries it.
+// Reading checks it against the entries `s` holds (`newest`: its last).
+void appendStreamTail(std::string& out, const stream::Stream& s);
+bool readStreamTail(Reader& r, bool version2, stream::Stream& s, std::optional<stream::Id> newest);
 
 }  // namespace keyloop::rdb
