@@ -467,6 +467,15 @@ TEST(Migration, ValuesOfEveryTypeAndBigTablesMoveIntact) {
       {"PFADD", "hll", "a", "b", "c"}, {"SETBIT", "bits", "100", "1"}, {"PEXPIRE", "small", "600000"},
       {"PEXPIRE", "bighash", "600000"}};
   for (const auto& command : small) ASSERT_NE(c.command(command).substr(0, 1), "-");
+  // A stream big enough to move in parts, with a group whose pending entries move last.
+  std::string xadds;
+  for (int i = 1; i <= 5000; ++i) xadds += RespConnection::encode({"XADD", "bigstream", std::to_string(i) + "-1", "n", std::to_string(i)});
+  c.send(xadds);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(c.readReply().value_or("").substr(0, 1), "$");
+  ASSERT_EQ(c.command({"XGROUP", "CREATE", "bigstream", "g", "0"}), "+OK\r\n");
+  ASSERT_EQ(c.command({"XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "bigstream", ">"}).substr(0, 1), "*");
+  const std::string pending = c.command({"XPENDING", "bigstream", "g"});
+  const std::string tail = c.command({"XREVRANGE", "bigstream", "+", "-", "COUNT", "2"});
   const std::string hll = c.command({"GET", "hll"});
   for (int workers : {3, 1}) {
     ASSERT_EQ(s.reloadWorkers(workers).exitCode, 0);
@@ -487,6 +496,11 @@ TEST(Migration, ValuesOfEveryTypeAndBigTablesMoveIntact) {
     EXPECT_EQ(fresh.command({"GETBIT", "bits", "100"}), ":1\r\n");
     EXPECT_GT(integerOf(fresh.command({"PTTL", "bighash"})), 0) << "the big hash lost its TTL";
     EXPECT_GT(integerOf(fresh.command({"PTTL", "small"})), 0);
+    EXPECT_EQ(fresh.command({"XLEN", "bigstream"}), ":5000\r\n");
+    EXPECT_EQ(fresh.command({"XREVRANGE", "bigstream", "+", "-", "COUNT", "2"}), tail);
+    EXPECT_EQ(fresh.command({"XPENDING", "bigstream", "g"}), pending);
+    EXPECT_EQ(fresh.command({"XRANGE", "bigstream", "2500-1", "2500-1"}),
+              "*1\r\n*2\r\n" + bulk("2500-1") + "*2\r\n" + bulk("n") + bulk("2500"));
   }
 }
 

@@ -200,7 +200,8 @@ void readEncoding(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "encoding");
   r.checkKeys(node, {"hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries",
                      "set_max_listpack_entries", "set_max_listpack_value", "hll_sparse_max_bytes",
-                     "list_max_listpack_size", "zset_max_listpack_entries", "zset_max_listpack_value"}, "encoding");
+                     "list_max_listpack_size", "zset_max_listpack_entries", "zset_max_listpack_value",
+                     "stream_node_max_bytes", "stream_node_max_entries"}, "encoding");
   EncodingConfig& e = c.encoding;
   constexpr long long kMost = 1ll << 31;
   auto read = [&](const char* key, std::size_t& to) {

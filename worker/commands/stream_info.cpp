@@ -94,6 +94,9 @@ void replyFullGroups(resp::Reply& out, const stream::Stream& s, std::size_t coun
 
 void xinfoStream(CommandContext& ctx) {
   const auto& a = ctx.args;
+  // The key first, then the options (Redis's order of errors).
+  const stream::Stream* s = streamOrReply(ctx);
+  if (s == nullptr) return;
   bool full = false;
   long long count = 10;
   if (a.size() > 3) {
@@ -109,8 +112,6 @@ void xinfoStream(CommandContext& ctx) {
       count = *n < 0 ? 10 : *n;
     }
   }
-  const stream::Stream* s = streamOrReply(ctx);
-  if (s == nullptr) return;
   resp::Reply& out = ctx.reply;
   out.map(full ? 9 : 10);
   out.bulk("length");
