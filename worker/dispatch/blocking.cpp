@@ -157,7 +157,9 @@ void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, const 
       const std::vector<std::string_view> views = viewsOf(pending->args);
       attemptThenBlock(*c, place, spec, pending->args, dispatch_.planFor(spec, views, c->clusterNode()));
     };
-    if (router == nullptr) answer(dispatch_.runNow(message.args(), resp::Protocol::Resp2));
+    // This worker's streams at once: with one worker nothing comes between
+    // the command's arrival and its wait, as in Redis.
+    if (router == nullptr || owner == router->self()) answer(dispatch_.runNow(message.args(), resp::Protocol::Resp2));
     else router->call(owner, message.args(), resp::Protocol::Resp2, std::move(answer));
   }
 }
@@ -168,7 +170,10 @@ void Blocking::attemptThenBlock(Client& client, std::uint64_t place, const Comma
   attempt(client, place, spec, args, plan, [this, clientId = client.id(), place, &spec, copy](std::string_view reply) {
     Client* c = dispatch_.connections().find(clientId);
     if (c == nullptr) return;
-    if (!isNullReply(reply)) return c->fillReply(place, reply);
+    if (!isNullReply(reply)) {
+      dispatch_.countError(ResolvedCommand{&spec, &spec}, reply, 0, true);
+      return c->fillReply(place, reply);
+    }
     // A wait that times out answers a null array, whatever the attempt
     // answered (BLMOVE's is a null bulk), as Redis's
     // replyToBlockedClientTimedOut does.
@@ -242,7 +247,10 @@ void Blocking::finish(std::uint64_t waitId, std::string_view reply) {
   waits_.erase(it);
   waitOfClient_.erase(wait->clientId);
   tellOwners(*wait, peer::Kind::Unblock);
-  if (Client* c = dispatch_.connections().find(wait->clientId)) c->fillReply(wait->place, reply);
+  if (Client* c = dispatch_.connections().find(wait->clientId)) {
+    dispatch_.countError(ResolvedCommand{wait->spec, wait->spec}, reply, 0, true);
+    c->fillReply(wait->place, reply);
+  }
 }
 
 void Blocking::clientGone(std::uint64_t clientId) {

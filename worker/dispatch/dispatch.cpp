@@ -396,7 +396,10 @@ std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Proto
 }
 
 std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
-  const ResolvedCommand command = resolveCommand(args);
+  ResolvedCommand command = resolveCommand(args);
+  if (command.spec == nullptr && !args.empty()) {
+    if (const CommandSpec* message = findPeerMessage(args[0])) command = {message, message};  // one for this worker
+  }
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);

@@ -115,6 +115,10 @@ class Dispatch final : public RequestRunner {
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
   Blocking* blocking() const { return blocking_; }
+  // Counts an error reply that starts at `from` in the buffer (errorstats,
+  // failed_calls when it `ran`); a blocked command's reply is counted when
+  // it is delivered.
+  void countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran);
   // Its session ends here: watches and subscriptions go, and a wait.
   void clientGone(std::uint64_t clientId) override;
   // A handed-over connection's subscriptions (pubsub.h).
@@ -170,8 +174,6 @@ class Dispatch final : public RequestRunner {
   std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol);
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
-  // Counts an error reply that starts at `from` in the buffer.
-  void countError(const ResolvedCommand& command, std::string_view buffer, std::size_t from, bool ran);
 
   WorkerServices& services_;
   Store& store_;

@@ -13,7 +13,8 @@ namespace keyloop {
 // anything else counts as the last.
 inline constexpr std::string_view kErrorCodes[] = {
     "ERR", "WRONGTYPE", "BUSYKEY", "CROSSSLOT", "MOVED", "ASK", "TRYAGAIN", "INVALIDOBJ", "NOAUTH",
-    "WRONGPASS", "NOPROTO", "EXECABORT", "NOSCRIPT", "BUSY", "OOM", "LOADING", "READONLY", "NOPERM", "OTHER"};
+    "WRONGPASS", "NOPROTO", "EXECABORT", "NOSCRIPT", "BUSY", "OOM", "LOADING", "READONLY", "NOPERM", "NOGROUP",
+    "BUSYGROUP", "UNBLOCKED", "OTHER"};
 inline constexpr std::size_t kErrorCodeCount = std::size(kErrorCodes);
 std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
 // Room for each top-level command of the table (command_table.cpp checks).
