@@ -15,21 +15,48 @@ TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(taken=()):
+    """A loopback port free now; another process may still take it before the server binds it,
+    which is why starting a server retries (see `started`)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
 
 
-def wait_port(port, seconds=10):
+class ServerExited(RuntimeError):
+    """The server ended before it listened; the message carries the end of its output."""
+
+
+def wait_port(port, proc=None, output=None, seconds=60):
+    """Until `port` accepts; fails at once when `proc` ends first (its output in the error)."""
     deadline = time.time() + seconds
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            text = ""
+            if output is not None:
+                output.seek(0)
+                text = output.read().decode(errors="replace")[-2000:]
+            raise ServerExited(f"exited with {proc.returncode} before listening on {port}:\n{text}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def started(make, attempts=3):
+    """`make()` builds a Server on freshly chosen ports; a port taken between choosing and binding
+    it (loopback ports are shared with every other test on the machine) means choosing again."""
+    for attempt in range(attempts):
+        try:
+            return make()
+        except ServerExited as e:
+            if "in use" not in str(e) or attempt == attempts - 1:
+                raise
 
 
 def children_of(pid):
@@ -50,8 +77,13 @@ class Server:
     def __init__(self, name, argv, port, metrics_port=None, config=None, scratch=None):
         self.name, self.port, self.metrics_port, self.config = name, port, metrics_port, config
         self.scratch = scratch
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
-        wait_port(port)
+        self.output = tempfile.TemporaryFile()  # read only when the server fails to start
+        self.proc = subprocess.Popen(argv, stdout=self.output, stderr=subprocess.STDOUT, cwd=scratch)
+        try:
+            wait_port(port, self.proc, self.output)
+        except RuntimeError:
+            self.kill()
+            raise
         time.sleep(0.3)  # every worker up, not just the first to accept
 
     def pids(self):
@@ -92,21 +124,38 @@ class Server:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
+        self.forget()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self.forget()
+
+    def forget(self):
+        self.output.close()
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_redis(backlog=511):
     """redis-server with no persistence, in a directory of its own (it loads a dump.rdb from where it starts)."""
-    port, scratch = free_port(), tempfile.mkdtemp(prefix="keyloop-bench-redis-")
-    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--maxclients", "50000", "--tcp-backlog", str(backlog),
-                                   "--dir", scratch],
-                  port, scratch=scratch)
+    def make():
+        port, scratch = free_port(), tempfile.mkdtemp(prefix="keyloop-bench-redis-")
+        return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--maxclients", "50000", "--tcp-backlog", str(backlog),
+                                       "--dir", scratch],
+                      port, scratch=scratch)
+    return started(make)
 
 
 def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binary=None):
-    port, metrics_port = free_port(), free_port()
+    return started(lambda: keyloop_server(workers, name, metrics, backlog, extra, binary))
+
+
+def keyloop_server(workers, name, metrics, backlog, extra, binary):
+    port = free_port()
+    metrics_port = free_port(taken=(port,))
     scratch = tempfile.mkdtemp(prefix="keyloop-bench-")
     conf = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, dir=scratch)
     conf.write(f"listen:\n  - address: 127.0.0.1\n    port: {port}\n    backlog: {backlog}\n"
@@ -122,9 +171,11 @@ def start_keyloop(workers, name=None, metrics=True, backlog=511, extra="", binar
 
 def redis_in(dir, extra=()):
     """redis-server keeping its files in `dir`: no save rules, no AOF unless `extra` (later options win) asks."""
-    port = free_port()
-    return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb", *extra], port)
+    def make():
+        port = free_port()
+        return Server("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb", *extra], port)
+    return started(make)
 
 
 def keyloop_in(dir, extra="", persistence=""):
