@@ -66,6 +66,31 @@ void addHistogram(MetricFamily& f, Labels labels, const metrics::SharedMetrics& 
   f.metric.push_back(std::move(m));
 }
 
+// Per command, every worker's runs by duration (latency_tracking.h): the
+// buckets end where Redis's LATENCY HISTOGRAM steps end.
+void addCommandDurations(MetricFamily& f, const metrics::SharedMetrics& shared, int slots,
+                         std::span<const std::string_view> names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) continue;
+    metrics::LatencyCounts counts;
+    for (int bank = 0; bank < metrics::kBanks; ++bank) {
+      for (int s = 0; s < slots; ++s) counts.add(shared.at(bank, s).commandLatency[i]);
+    }
+    if (counts.calls() == 0) continue;
+    ClientMetric m;
+    m.label = {{"command", std::string(names[i])}};
+    m.histogram.sample_count = counts.calls();
+    m.histogram.sample_sum = static_cast<double>(counts.sumMicros) * 1e-6;
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b + 1 < counts.buckets.size(); ++b) {
+      cumulative += counts.buckets[b];
+      m.histogram.bucket.push_back({cumulative, static_cast<double>(metrics::commandLatencyBoundNanos(b)) * 1e-9});
+    }
+    m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
+    f.metric.push_back(std::move(m));
+  }
+}
+
 // TcpExt counters from /proc/net/netstat (a header line, then a values line).
 std::map<std::string, double> tcpExtCounters() {
   std::ifstream in("/proc/net/netstat");
@@ -283,6 +308,11 @@ std::string renderMetrics(const MasterView& view) {
     add(memory, worker(s), load(&metrics::WorkerMetrics::memoryUsedBytes));
     add(pubsubDisconnects, worker(s), load(&metrics::WorkerMetrics::pubsubDisconnects));
   }
+
+  addCommandDurations(family(all, "keyloop_command_duration_seconds",
+                             "How long each command ran, all workers together (Redis's latency tracking).",
+                             MetricType::Histogram),
+                      *view.workers, slots, names);
 
   auto& cpu = family(all, "keyloop_process_cpu_seconds_total", "User and system CPU time of each keyloop process.",
                      MetricType::Counter);

@@ -98,6 +98,8 @@ class Server final : public WorkerServices {
   const metrics::SnapshotStatus* snapshotStatus() const override { return stats_.snapshotStatus(); }
   metrics::AofStatus* aofStatus() const override { return stats_.aofStatus(); }
   metrics::WorkerMetrics& workerMetrics() { return stats_.metrics(); }
+  Slowlog* slowlog() override { return &dispatch_.slowlog(); }
+  WorkerStats* workerStats() override { return &stats_; }
   void noteChanges(std::uint64_t changes) override { metrics::bump(stats_.metrics().changes, changes); }
   std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
   std::uint8_t busyScriptElsewhere() const override { return stats_.busyScriptElsewhere(); }

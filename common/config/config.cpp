@@ -321,14 +321,38 @@ void readMaxmemory(const Reader& r, const YAML::Node& node, Config& c) {
   }
 }
 
+void readIntrospection(const Reader& r, const YAML::Node& node, IntrospectionConfig& i) {
+  r.requireMap(node, "introspection");
+  r.checkKeys(node, {"slowlog_log_slower_than", "slowlog_max_len", "latency_monitor_threshold", "latency_tracking",
+                     "latency_tracking_info_percentiles"}, "introspection");
+  if (node["slowlog_log_slower_than"]) {
+    i.slowlogLogSlowerThanMicros = r.integer(node["slowlog_log_slower_than"], "slowlog_log_slower_than", -1, LLONG_MAX);
+  }
+  if (node["slowlog_max_len"]) {
+    i.slowlogMaxLen = static_cast<std::size_t>(r.integer(node["slowlog_max_len"], "slowlog_max_len", 0, LONG_MAX));
+  }
+  if (node["latency_monitor_threshold"]) {
+    i.latencyMonitorThresholdMs = static_cast<std::uint64_t>(
+        r.integer(node["latency_monitor_threshold"], "latency_monitor_threshold", 0, LLONG_MAX));
+  }
+  if (node["latency_tracking"]) i.latencyTracking = r.boolean(node["latency_tracking"], "latency_tracking");
+  if (const YAML::Node& p = node["latency_tracking_info_percentiles"]) {
+    const auto percentiles = parsePercentiles(r.scalar(p, "latency_tracking_info_percentiles"));
+    if (!percentiles) r.fail(p, "'latency_tracking_info_percentiles' takes numbers from 0 to 100, like \"50 99 99.9\"");
+    i.latencyTrackingInfoPercentiles = *percentiles;
+  }
+}
+
 Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) return c;  // an empty file means all defaults
   r.requireMap(root, "the configuration");
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
                      "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
-                     "busy_reply_threshold", "enable_debug_command", "persistence", "maxmemory"}, "");
+                     "busy_reply_threshold", "enable_debug_command", "persistence", "maxmemory",
+                     "introspection"}, "");
   if (root["maxmemory"]) readMaxmemory(r, root["maxmemory"], c);
+  if (root["introspection"]) readIntrospection(r, root["introspection"], c.introspection);
   if (root["persistence"]) readPersistence(r, root["persistence"], c);
   if (root["listen"]) readListen(r, root["listen"], c);
   if (root["workers"]) {
@@ -406,6 +430,32 @@ std::optional<std::vector<SaveRule>> parseSaveRules(const std::string& text) {
     rules.push_back(rule);
   }
   return rules;
+}
+
+std::optional<std::vector<double>> parsePercentiles(const std::string& text) {
+  std::istringstream words(text);
+  std::vector<double> out;
+  for (std::string word; words >> word;) {
+    char* end = nullptr;
+    const double v = std::strtod(word.c_str(), &end);
+    if (end != word.c_str() + word.size() || !(v >= 0.0 && v <= 100.0)) return std::nullopt;
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::string formatPercentiles(const std::vector<double>& percentiles) {
+  // Redis prints them with %f and strips the trailing zeros ("99.9", "50").
+  std::string out;
+  for (double p : percentiles) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%f", p);
+    std::string t = text;
+    while (!t.empty() && t.back() == '0') t.pop_back();
+    if (!t.empty() && t.back() == '.') t.pop_back();
+    out += (out.empty() ? "" : " ") + t;
+  }
+  return out;
 }
 
 std::string formatSaveRules(const std::vector<SaveRule>& rules) {

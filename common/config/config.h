@@ -117,6 +117,17 @@ struct MemoryLimitConfig {
   bool operator==(const MemoryLimitConfig&) const = default;
 };
 
+// What operators ask a running server (Redis's slowlog-* and latency-*
+// settings); CONFIG SET changes them on the running workers.
+struct IntrospectionConfig {
+  long long slowlogLogSlowerThanMicros = 10000;  // negative: the slow log is off; 0: every command
+  std::size_t slowlogMaxLen = 128;
+  std::uint64_t latencyMonitorThresholdMs = 0;   // 0: the latency monitor is off
+  bool latencyTracking = true;                    // per-command latency histograms
+  std::vector<double> latencyTrackingInfoPercentiles{50.0, 99.0, 99.9};
+  bool operator==(const IntrospectionConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it came from, for messages
   std::vector<ListenConfig> listen{ListenConfig{}};
@@ -161,7 +172,12 @@ struct Config {
   EncodingConfig encoding;
   PersistenceConfig persistence;
   MemoryLimitConfig maxmemory;
+  IntrospectionConfig introspection;
 };
+// "50 99 99.9" (Redis's latency-tracking-info-percentiles: 0 to 100 each,
+// "" none); nullopt if malformed.
+std::optional<std::vector<double>> parsePercentiles(const std::string& text);
+std::string formatPercentiles(const std::vector<double>& percentiles);
 
 // The config, or what is wrong with it: "file:line:column: what is wrong".
 using ConfigResult = Result<Config>;

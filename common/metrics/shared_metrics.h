@@ -29,6 +29,7 @@
 
 #include "common/loop/clock.h"
 #include "common/loop/latency_histogram.h"
+#include "common/metrics/latency_tracking.h"
 #include "common/result/result.h"
 
 namespace keyloop::metrics {
@@ -84,6 +85,10 @@ struct alignas(64) WorkerMetrics {
   std::array<std::atomic<std::uint64_t>, kMaxCommands> commands{};  // by command table index
   SharedHistogram lag;        // how late the 10 ms lag timer fired
   SharedHistogram iteration;  // busy time of one loop iteration
+  // Redis's latency tracking and latency monitor (latency_tracking.h):
+  // runs by duration per command table index, and the monitor's events.
+  std::array<CommandLatency, kMaxCommands> commandLatency{};
+  std::array<LatencySeries, kLatencyEvents.size()> latencyEvents{};
 };
 
 // What the master knows of snapshots (master/snapshots.h), for LASTSAVE
@@ -165,6 +170,8 @@ class SharedMetrics {
   // A new client's id, unique among all workers and generations (CLIENT
   // LIST, CLIENT KILL ID), increasing as Redis's: one locked add per accept.
   std::uint64_t takeClientId() { return header_->nextClientId.fetch_add(1, std::memory_order_relaxed); }
+  // The next slow log entry's id, one sequence for all workers (SLOWLOG GET merges by it).
+  std::uint64_t takeSlowlogId() { return header_->nextSlowlogId.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   SharedMetrics(void* mapping, std::size_t bytes, int slots);
@@ -173,6 +180,7 @@ class SharedMetrics {
     SnapshotStatus snapshots;
     AofStatus aof;
     std::atomic<std::uint64_t> nextClientId{1};
+    std::atomic<std::uint64_t> nextSlowlogId{0};
     std::atomic<int> busyBlocks{0};  // blocks whose busyScript is set
     std::atomic<std::int64_t> scriptReach{0};
     std::atomic<std::int64_t> scriptReachLast{0};  // who released it last

@@ -266,11 +266,21 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path, ignored);
 }
 
-RedisServer::RedisServer()
+namespace {
+
+std::vector<std::string> joined(std::vector<std::string> first, const std::vector<std::string>& more) {
+  first.insert(first.end(), more.begin(), more.end());
+  return first;
+}
+
+}  // namespace
+
+RedisServer::RedisServer(const std::vector<std::string>& extra)
     : port(freePort()),
       dir("keyloop-test-redis-"),
-      process("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--databases", "1", "--dir", dir.path}) {
+      process("redis-server", joined({"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--databases", "1", "--dir", dir.path},
+                                     extra)) {
   if (!waitForPort(port)) throw std::runtime_error("redis-server did not start");
 }
 

@@ -113,7 +113,8 @@ struct ReloadableServer {
 // keeping its files in a directory of its own (it would load a dump.rdb
 // from wherever it starts).
 struct RedisServer {
-  RedisServer();
+  // `extra`: more redis-server options (later ones win).
+  explicit RedisServer(const std::vector<std::string>& extra = {});
   std::uint16_t port;
   TempDir dir;  // outlives the process (members go in reverse order)
   Process process;

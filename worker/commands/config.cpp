@@ -8,6 +8,7 @@
 
 #include "common/config/notify_flags.h"
 #include "worker/commands/commands.h"
+#include "worker/execution/worker_stats.h"
 #include "worker/execution/command_families.h"
 #include "common/result/result.h"
 
@@ -20,9 +21,9 @@ namespace {
 // Events: notify-keyspace-events' letters, kept as their flags.
 // Policy: one of maxmemory-policy's names, kept as its EvictionPolicy.
 // YesNo: yes or no, kept as 1 or 0. Protected: Redis refuses it unless
-// enable-protected-configs (dir, dbfilename). SaveRules: `save`, whose
-// value is text (setText).
-enum class Format { Integer, Memory, Fixed, Same, Events, Policy, YesNo, Protected, SaveRules, Fsync };
+// enable-protected-configs (dir, dbfilename). Text: a value of several
+// words (`save`, the percentiles), read by the row's setText.
+enum class Format { Integer, Memory, Fixed, Same, Events, Policy, YesNo, Protected, Text, Fsync };
 
 struct Setting {
   std::string_view name, alias;
@@ -30,7 +31,7 @@ struct Setting {
   long long min, max;
   std::string (*get)(const Config&);
   void (*set)(Config&, long long);  // null: immutable (unless setText)
-  // SaveRules: sets the value from its text, or returns Redis's complaint.
+  // Text: sets the value from its text, or returns Redis's complaint.
   Status (*setText)(Config&, std::string_view) = nullptr;
 };
 
@@ -115,6 +116,23 @@ const Setting kSettings[] = {
     {"keyloop-metrics", "", FIXED(c.metricsEnabled ? c.metricsListen.address + ":" + std::to_string(c.metricsListen.port) : "no")},
     {"keyloop-thread-pool", "", FIXED(std::to_string(c.threadPool))},
     {"keyloop-workers", "", FIXED(c.workers == 0 ? "auto" : std::to_string(c.workers))},
+    {"latency-monitor-threshold", "", Format::Integer, 0, kLong, SIZE_SETTING(introspection.latencyMonitorThresholdMs)},
+    {"latency-tracking", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.introspection.latencyTracking); },
+     [](Config& c, long long v) { c.introspection.latencyTracking = v != 0; }},
+    {"latency-tracking-info-percentiles", "", Format::Text, 0, 0,
+     [](const Config& c) { return formatPercentiles(c.introspection.latencyTrackingInfoPercentiles); }, nullptr,
+     [](Config& c, std::string_view text) -> Status {
+       std::vector<double> percentiles;
+       for (std::string_view word : splitOn(text, ' ')) {
+         if (word.empty()) continue;
+         const auto v = parseDouble(word);
+         if (!v) return fail("Invalid latency-tracking-info-percentiles parameters");
+         if (*v > 100.0 || *v < 0.0) return fail("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]");
+         percentiles.push_back(*v);
+       }
+       c.introspection.latencyTrackingInfoPercentiles = std::move(percentiles);
+       return {};
+     }},
     {"list-compress-depth", "", Format::Integer, 0, INT_MAX,
      [](const Config& c) { return std::to_string(c.encoding.listCompressDepth); },
      [](Config& c, long long v) { c.encoding.listCompressDepth = static_cast<int>(v); }},
@@ -140,13 +158,17 @@ const Setting kSettings[] = {
     {"port", "", FIXED(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
     {"requirepass", "", FIXED(c.requirePass)},
-    {"save", "", Format::SaveRules, 0, 0, [](const Config& c) { return formatSaveRules(c.persistence.save); }, nullptr,
+    {"save", "", Format::Text, 0, 0, [](const Config& c) { return formatSaveRules(c.persistence.save); }, nullptr,
      [](Config& c, std::string_view text) -> Status {
        const auto rules = parseSaveRules(std::string(text));
        if (!rules) return fail("Invalid save parameters");
        c.persistence.save = *rules;
        return {};
      }},
+    {"slowlog-log-slower-than", "", Format::Integer, -1, kLong,
+     [](const Config& c) { return std::to_string(c.introspection.slowlogLogSlowerThanMicros); },
+     [](Config& c, long long v) { c.introspection.slowlogLogSlowerThanMicros = v; }},
+    {"slowlog-max-len", "", Format::Integer, 0, LONG_MAX, SIZE_SETTING(introspection.slowlogMaxLen)},
     {"stop-writes-on-bgsave-error", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.persistence.stopWritesOnError); },
      [](Config& c, long long v) { c.persistence.stopWritesOnError = v != 0; }},
     {"set-max-intset-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.setMaxIntsetEntries)},
@@ -207,6 +229,14 @@ Result<long long> parseValue(const Setting& s, std::string_view text, const Conf
     return fail("argument must be between " + std::to_string(s.min) + " and " + std::to_string(s.max) + " inclusive");
   }
   return *v;
+}
+
+// The values of Redis's sensitive settings are not logged (CommandSpec::redacts).
+bool configSetRedacts(std::span<const std::string_view> args, std::size_t index) {
+  if (index < 3 || index % 2 == 0) return false;
+  const std::string_view name = args[index - 1];
+  return equalsIgnoreCase(name, "requirepass") || equalsIgnoreCase(name, "masterauth") ||
+         equalsIgnoreCase(name, "masteruser");
 }
 
 }  // namespace
@@ -285,6 +315,13 @@ void configSet(CommandContext& ctx) {
 
 void configResetstat(CommandContext& ctx) {
   ctx.worker.stats().fill(0);
+  // The per-command latency histograms too (INFO latencystats, LATENCY
+  // HISTOGRAM), as Redis's resetCommandTableStats.
+  if (WorkerStats* stats = ctx.worker.workerStats()) {
+    stats->forOwnSlot([](metrics::WorkerMetrics& block) {
+      for (metrics::CommandLatency& c : block.commandLatency) c.reset();
+    });
+  }
   ctx.reply.ok();
 }
 
@@ -329,7 +366,7 @@ std::span<const CommandSpec> configCommands() {
       {.name = "rewrite", .arity = 2, .flags = kAdmin | kNoScript,
        .handler = configRewrite},
       {.name = "set", .arity = -4, .flags = kAdmin | kNoScript,
-       .cross = CrossWorker::BroadcastSame, .handler = configSet},
+       .cross = CrossWorker::BroadcastSame, .handler = configSet, .redacts = configSetRedacts},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "config", .arity = -2, .flags = 0,

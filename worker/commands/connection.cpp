@@ -27,6 +27,25 @@ Status checkCredentials(CommandContext& ctx, std::string_view user, std::string_
   return {};
 }
 
+// What a log must not show (CommandSpec::redacts): AUTH's user and
+// password, HELLO's after AUTH, as Redis redacts them.
+bool authRedacts(std::span<const std::string_view> args, std::size_t index) { return args.size() <= 3 && index >= 1; }
+
+bool helloRedacts(std::span<const std::string_view> args, std::size_t index) {
+  for (std::size_t j = 2; j < args.size(); ++j) {
+    const std::size_t more = args.size() - 1 - j;
+    if (equalsIgnoreCase(args[j], "auth") && more >= 2) {
+      if (index == j + 1 || index == j + 2) return true;
+      j += 2;
+    } else if (equalsIgnoreCase(args[j], "setname") && more >= 1) {
+      ++j;
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void ping(CommandContext& ctx) {
@@ -227,13 +246,13 @@ std::span<const CommandSpec> connectionCommands() {
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "auth", .arity = -2, .flags = kNoAuth | kFast | kConnection | kNoScript | kAllowBusy, .acl = acl::kConnection,
-       .handler = auth},
+       .handler = auth, .redacts = authRedacts},
       {.name = "client", .arity = -2, .flags = 0,
        .subcommands = kClientSubcommands},
       {.name = "echo", .arity = 2, .flags = kFast | kConnection, .acl = acl::kConnection,
        .handler = echo},
       {.name = "hello", .arity = -1, .flags = kNoAuth | kFast | kConnection | kNoScript | kAllowBusy, .acl = acl::kConnection,
-       .handler = hello},
+       .handler = hello, .redacts = helloRedacts},
       {.name = "ping", .arity = -1, .flags = kFast | kConnection | kSubscribedOk | kDiskErrorRefuses, .acl = acl::kConnection,
        .handler = ping},
       {.name = "quit", .arity = -1, .flags = kNoAuth | kFast | kConnection | kRunsInMulti | kSubscribedOk | kNoScript | kAllowBusy, .acl = acl::kConnection,

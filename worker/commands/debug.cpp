@@ -1,7 +1,14 @@
 // DEBUG: the subcommands Redis's own tests and tools lean on. PROTOCOL
 // answers one reply of each RESP type; SET-ACTIVE-EXPIRE pauses the active
 // expire cycle (lazy expiry goes on); SET-DISABLE-DENY-SCRIPTS lets
-// scripts call commands Redis marks noscript (its tests call DEBUG so).
+// scripts call commands Redis marks noscript (its tests call DEBUG so);
+// SLEEP stalls the worker that runs it (the slow log's and the latency
+// monitor's tests make a slow command so).
+#include <time.h>
+
+#include <cmath>
+#include <cstdlib>
+
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
 
@@ -72,6 +79,18 @@ void debugSetDisableDenyScripts(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
+void debugSleep(CommandContext& ctx) {
+  // As Redis: strtod of the argument, whatever follows the number.
+  const double seconds = std::strtod(std::string(ctx.args[2]).c_str(), nullptr);
+  if (std::isfinite(seconds) && seconds > 0) {
+    const auto micros = static_cast<long long>(std::min(seconds, 3600.0) * 1e6);
+    timespec wait{static_cast<time_t>(micros / 1000000), static_cast<long>((micros % 1000000) * 1000)};
+    while (::nanosleep(&wait, &wait) != 0) {
+    }
+  }
+  ctx.reply.ok();
+}
+
 void debugHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {
       "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -85,6 +104,8 @@ void debugHelp(CommandContext& ctx) {
       "    default.",
       "SET-DISABLE-DENY-SCRIPTS <0|1>",
       "    For testing only: allow scripts to call commands that are denied in scripts.",
+      "SLEEP <seconds>",
+      "    Stop the server for <seconds>. Decimals allowed.",
       "HELP",
       "    Prints this help."};
   replyHelp(ctx, kLines);
@@ -108,6 +129,8 @@ std::span<const CommandSpec> debugCommands() {
        .cross = CrossWorker::BroadcastSame, .handler = debugSetActiveExpire},
       {.name = "set-disable-deny-scripts", .arity = 3, .flags = kAdmin,
        .cross = CrossWorker::BroadcastSame, .handler = debugSetDisableDenyScripts},
+      {.name = "sleep", .arity = 3, .flags = kAdmin,
+       .handler = debugSleep},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "debug", .arity = -2, .flags = kAdmin | kNoScript | kDebug,

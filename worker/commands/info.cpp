@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "worker/commands/commands.h"
+#include "worker/execution/worker_stats.h"
 #include "worker/execution/command_families.h"
 #include "worker/persistence/persistence.h"
 
@@ -253,7 +254,26 @@ void errorstatsSection(CommandContext& ctx, Writer& w) {
   }
 }
 
-void latencystatsSection(CommandContext&, Writer&) {}  // no per-command latency tracking (latency-tracking no)
+// Every worker's calls of each command by duration, at the configured percentiles.
+void latencystatsSection(CommandContext& ctx, Writer& w) {
+  WorkerStats* stats = ctx.worker.workerStats();
+  const IntrospectionConfig& settings = ctx.worker.config().introspection;
+  if (stats == nullptr || !settings.latencyTracking) return;
+  const auto table = commandTable();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (table[i].peer != peer::Kind::None) continue;
+    metrics::LatencyCounts counts;
+    stats->forEachBlock([&](const metrics::WorkerMetrics& block) { counts.add(block.commandLatency[i]); });
+    if (counts.calls() == 0) continue;
+    std::string line;
+    for (double p : settings.latencyTrackingInfoPercentiles) {
+      char value[64];
+      std::snprintf(value, sizeof value, "=%.3f", static_cast<double>(counts.percentileNanos(p)) / 1000.0);
+      line += (line.empty() ? "p" : ",p") + formatPercentiles({p}) + value;
+    }
+    w.add("latency_percentiles_usec_" + std::string(table[i].name), line);
+  }
+}
 
 void clusterSection(CommandContext& ctx, Writer& w) { w.add("cluster_enabled", ctx.worker.config().cluster.enabled ? "1" : "0"); }
 

@@ -188,9 +188,34 @@ void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, 
          });
 }
 
+// SLOWLOG GET: the newest `count` (-1: all) of every worker's entries (each
+// reply holds its newest, at most `count`), by their shared ids, as one log
+// of at most `kept` entries would hold them.
+std::vector<std::string_view> newestOf(const Replies& replies, long long count, std::size_t kept) {
+  std::vector<std::pair<long long, std::string_view>> entries;
+  for (const std::string& r : replies) {
+    for (std::string_view e : resp::replyElements(r)) {
+      const auto fields = resp::replyElements(e);
+      entries.emplace_back(fields.empty() ? 0 : resp::replyInteger(fields[0]).value_or(0), e);
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const std::size_t wanted = count < 0 ? kept : std::min(kept, static_cast<std::size_t>(count));
+  if (entries.size() > wanted) entries.resize(wanted);
+  std::vector<std::string_view> newest;
+  for (const auto& [id, e] : entries) newest.push_back(e);
+  return newest;
+}
+
 // One reply out of every worker's, by the command's declared kind.
-std::string merge(CrossWorker kind, const Replies& replies) {
+std::string merge(CrossWorker kind, const Replies& replies, std::span<const std::string_view> args,
+                  const Config& config) {
   switch (kind) {
+    case CrossWorker::BroadcastNewest:
+      return arrayOf(newestOf(replies, args.size() > 2 ? parseInteger(args[2]).value_or(10) : 10,
+                              config.introspection.slowlogMaxLen));
+    case CrossWorker::BroadcastNewestCount:
+      return integerReply(static_cast<long long>(newestOf(replies, -1, config.introspection.slowlogMaxLen).size()));
     case CrossWorker::BroadcastSum:
       return integerReply(sumOf(replies));
     case CrossWorker::BroadcastConcat: {
@@ -266,11 +291,14 @@ std::string merge(CrossWorker kind, const Replies& replies) {
 
 void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec, std::span<const std::string_view> args,
                Reply reply) {
-  gather(dispatch, protocol, everyWorker(dispatch, args), [kind = spec.cross, reply](Replies& replies) {
-    if (kind == CrossWorker::BroadcastKill) return reply(merge(kind, replies));
-    if (const std::string* e = firstError(replies)) return reply(*e);
-    reply(merge(kind, replies));
-  });
+  gather(dispatch, protocol, everyWorker(dispatch, args),
+         [&dispatch, kind = spec.cross, reply, copy = Args(args.begin(), args.end())](Replies& replies) {
+           const std::vector<std::string_view> views(copy.begin(), copy.end());
+           const Config& config = dispatch.services().config();
+           if (kind == CrossWorker::BroadcastKill) return reply(merge(kind, replies, views, config));
+           if (const std::string* e = firstError(replies)) return reply(*e);
+           reply(merge(kind, replies, views, config));
+         });
 }
 
 // One run of `spec` by the atomic executor against its scratch store of the
@@ -356,6 +384,18 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
   Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
   });
+  const IntrospectionConfig& settings = dispatch.services().config().introspection;
+  if (plan.kind != RoutePlan::Kind::Owner && plan.kind != RoutePlan::Kind::Here &&
+      (settings.slowlogLogSlowerThanMicros >= 0 || settings.latencyMonitorThresholdMs != 0)) {
+    // Several workers' work for one command: the slow log has it whole.
+    reply = [&dispatch, &spec, id = client.id(), copy = Args(args.begin(), args.end()), started = Clock::now(),
+             reply = std::move(reply)](std::string_view bytes) {
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+      const std::vector<std::string_view> views(copy.begin(), copy.end());
+      dispatch.noteSlowRun(spec, views, static_cast<std::uint64_t>(micros), id);
+      reply(bytes);
+    };
+  }
   if (spec.cross == CrossWorker::Discovering && plan.kind != RoutePlan::Kind::Here) {
     return runDiscovering(dispatch, client, place, spec, args, std::move(reply));
   }

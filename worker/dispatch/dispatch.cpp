@@ -35,6 +35,7 @@ bool debugAllowed(const Config& config, const Client& client) {
 
 Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
     : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {
+  slowlog_.setIdSource([this] { return stats_.takeSlowlogId(); });
 }
 
 void Dispatch::setRouter(Router* router) {
@@ -116,7 +117,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     } else {
       CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
       ctx.discovers = true;
-      run(spec, ctx, commandIndex(*command.topLevel));
+      run(spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
       ran = true;
       if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
           reply.buffer()[replyStart] == '>') {
@@ -178,7 +179,7 @@ void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::sp
     command.spec->session(*this, client, args);
   } else {
     CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
-    run(*command.spec, ctx, commandIndex(*command.topLevel));
+    run(*command.spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
   }
   countError(command, reply.buffer(), start, true);
 }
@@ -246,7 +247,10 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
   AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
-  run(*spec, ctx, commandIndex(*command.topLevel));
+  // A client's command forwarded to its keys' owner is logged here, where
+  // it ran; a part of one that runs on several workers is not.
+  const bool whole = peerRow == nullptr && (spec->cross == CrossWorker::None || spec->cross == CrossWorker::Keyed);
+  run(*spec, ctx, commandIndex(*command.topLevel), whole ? Logged::Yes : Logged::No);
   // Not counted here: the worker the client talks to counted it already.
   if (log != nullptr && log->appended() != logged && log->holdsReplies()) {
     afterLogged([done = std::move(done), reply = out] { done(reply); });
@@ -365,7 +369,27 @@ void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
                           [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
 }
 
-void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index) {
+void Dispatch::noteDuration(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
+                            std::int64_t nowMs, const Client* client) {
+  const IntrospectionConfig& settings = services_.config().introspection;
+  const std::uint64_t ms = micros / 1000;
+  if (settings.latencyMonitorThresholdMs != 0 && ms >= settings.latencyMonitorThresholdMs) {
+    const std::size_t event = metrics::latencyEventIndex((spec.flags & kFast) ? "fast-command" : "command");
+    stats_.metrics().latencyEvents[event].add(nowMs / 1000, ms);
+  }
+  if (settings.slowlogLogSlowerThanMicros >= 0 && micros >= static_cast<std::uint64_t>(settings.slowlogLogSlowerThanMicros)) {
+    slowlog_.consider(spec, args, micros, nowMs, client != nullptr ? std::string_view(client->peer()) : std::string_view(),
+                      client != nullptr ? std::string_view(client->name()) : std::string_view(),
+                      settings.slowlogLogSlowerThanMicros, settings.slowlogMaxLen);
+  }
+}
+
+void Dispatch::noteSlowRun(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
+                           std::uint64_t clientId) {
+  noteDuration(spec, args, micros, unixMillis(), connections_.find(clientId));
+}
+
+void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index, Logged logged) {
   ctx.store.tick(ctx.nowMs);
   // Not a scratch store of a cross-worker run: the worker's own keys.
   const CommandRun call{spec, ctx, &ctx.store == &store_, replaying_};
@@ -382,8 +406,13 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   if (builtIn) writeObservers_.before(call, state);
   if (added) observers_.before(call);
   Effects effects = runHandler(spec, ctx);
-  stats_.counters()[kMicrosByCommand + index] += static_cast<std::uint64_t>(
+  const auto micros = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  stats_.counters()[kMicrosByCommand + index] += micros;
+  if (services_.config().introspection.latencyTracking && !replaying_) {
+    stats_.metrics().commandLatency[index].observe(micros);
+  }
+  if (logged == Logged::Yes && !replaying_) noteDuration(spec, ctx.args, micros, ctx.nowMs, ctx.client);
   if (builtIn) {
     writeObservers_.settle(effects, state);
     writeObservers_.after(call, effects, state);

@@ -23,6 +23,7 @@
 #include "worker/connection/request_runner.h"
 #include "worker/execution/change_feed.h"
 #include "worker/execution/effects.h"
+#include "worker/execution/slowlog.h"
 #include "worker/keyspace/eviction.h"
 #include "worker/routing/router.h"
 #include "worker/routing/route_plan.h"
@@ -95,6 +96,12 @@ class Dispatch final : public RequestRunner {
   void runQueued(Client& client, const ResolvedCommand& command, std::span<const std::string_view> args);
   Watches& watches() { return watches_; }
   Eviction& eviction() { return eviction_; }
+  Slowlog& slowlog() { return slowlog_; }
+  // A client's command that ran as one piece of work on several workers
+  // (split, atomic, broadcast): logged as a whole on the client's worker,
+  // for the time from its start until its reply was complete.
+  void noteSlowRun(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
+                   std::uint64_t clientId);
   // A command a script called, against ctx's store (counted, watched keys
   // and blocked clients told of its writes).
   void runNested(const ResolvedCommand& command, CommandContext& ctx);
@@ -164,9 +171,17 @@ class Dispatch final : public RequestRunner {
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
   // Whether a key argument is longer than the store takes.
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
+  // Whether a run is a client's command as the slow log and the latency
+  // monitor count it (Redis's CMD_CALL_SLOWLOG): not a script's nested
+  // call, a peer's message, a replayed record, or a part of a command that
+  // runs on several workers (noteSlowRun logs that one whole).
+  enum class Logged : bool { No, Yes };
   // Runs a handler through the pipeline of observers (effects.h); `index`
-  // is its top-level command's (INFO commandstats).
-  void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index);
+  // is its top-level command's (INFO commandstats, latency tracking).
+  void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index, Logged logged = Logged::No);
+  // The slow log and the latency monitor's "command" events.
+  void noteDuration(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
+                    std::int64_t nowMs, const Client* client);
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
   void evict(std::string_view key, std::int64_t nowMs);
@@ -191,6 +206,7 @@ class Dispatch final : public RequestRunner {
   std::vector<Task> heldWhileBusy_;
   WriteObserver writeObserver_;
   Watches watches_;
+  Slowlog slowlog_;
   Eviction eviction_{store_};
   ChangeFeed feed_;
   // After the members they observe with.

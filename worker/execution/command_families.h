@@ -16,6 +16,7 @@ std::span<const CommandSpec> clusterCommands();  // commands/cluster.cpp
 std::span<const CommandSpec> configCommands();  // commands/config.cpp
 std::span<const CommandSpec> connectionCommands();  // commands/connection.cpp
 std::span<const CommandSpec> debugCommands();  // commands/debug.cpp
+std::span<const CommandSpec> diagnosticsCommands();  // commands/diagnostics.cpp
 std::span<const CommandSpec> expiryCommands();  // commands/expiry.cpp
 std::span<const CommandSpec> functionCommands();  // scripting/functions.cpp
 std::span<const CommandSpec> geoCommands();  // commands/geo.cpp
@@ -48,6 +49,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     configCommands,
     connectionCommands,
     debugCommands,
+    diagnosticsCommands,
     expiryCommands,
     functionCommands,
     geoCommands,

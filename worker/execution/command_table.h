@@ -95,7 +95,9 @@ enum CommandFlag : std::uint32_t {
   kCarriesRequest = 1u << 20,  // a peer message on a client's behalf (Lock, Exec, Watch): -BUSY like the client's own
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
-  kNeverGrows = 1u << 22,  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
+  kNeverGrows = 1u << 22,
+  kSkipSlowlog = 1u << 23,  // never in the slow log (EXEC: its commands are, one by one)
+  kSkipMonitor = 1u << 24,  // not shown to MONITOR (EVAL, FCALL: the commands they run are)  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by
@@ -130,6 +132,9 @@ enum class CrossWorker : std::uint8_t {
   BroadcastKill,    // SCRIPT KILL: every worker; +OK from the one that ran it, else its error, else NOTBUSY
   BroadcastScan,    // SCAN: worker after worker, the worker in the cursor's low bits
   BroadcastLines,   // CLIENT LIST: every worker's text, its lines joined in id order
+  BroadcastNewest,  // SLOWLOG GET [count]: every worker's entries [id, ...], the `count` (10; -1: all) of highest id,
+                    // at most slowlog-max-len (the server's log is the newest of all workers' entries)
+  BroadcastNewestCount,  // SLOWLOG LEN: every worker's entries [id], counted up to slowlog-max-len
   GatherTotals,     // INFO: every worker's counters, then the command here
 };
 inline bool broadcasts(CrossWorker c) { return c >= CrossWorker::BroadcastSum; }
@@ -224,6 +229,9 @@ struct CommandSpec {
   // name (its name only labels it); clients cannot run it.
   peer::Kind peer = peer::Kind::None;
   KeyEventSpec events = {};  // keyspace notifications of a write (type 0: none)
+  // Arguments no log may show (AUTH's password): whether argument `index`
+  // is one; the slow log and MONITOR show "(redacted)" instead.
+  bool (*redacts)(std::span<const std::string_view> args, std::size_t index) = nullptr;
   // Its position in the merged table (set there; a family leaves it out):
   // what keyloop_commands_total and INFO count by.
   std::uint16_t index = 0;

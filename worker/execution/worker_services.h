@@ -39,6 +39,8 @@ class Client;
 class KeyLocks;
 class LagMonitor;
 class ThreadPool;
+class Slowlog;
+class WorkerStats;
 
 // What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
 inline std::string_view busyScriptError(bool function) {
@@ -73,6 +75,10 @@ class WorkerServices {
   // clients subscribe to (pubsub.h); null: none (a test's fake).
   virtual Watches* watches() { return nullptr; }
   virtual Channels* channels() { return nullptr; }
+  // This worker's slow log, and its numbers with every worker's shared
+  // block (latency tracking and the latency monitor); null: none.
+  virtual Slowlog* slowlog() { return nullptr; }
+  virtual WorkerStats* workerStats() { return nullptr; }
 
   // Scripts (scripting/): this worker's interpreter (null: none), a command
   // a script calls run here (counted, its writes seen by WATCH and blocked

@@ -31,6 +31,25 @@ class WorkerStats {
   metrics::AofStatus* aofStatus() const { return shared_ ? &shared_->aof() : nullptr; }
   // The next client id: from the shared counter when there is one.
   std::uint64_t takeClientId() { return shared_ ? shared_->takeClientId() : nextLocalClientId_++; }
+  std::uint64_t takeSlowlogId() { return shared_ ? shared_->takeSlowlogId() : nextLocalSlowlogId_++; }
+  // Every worker's block that may hold figures (both banks: a reload's
+  // retired workers' too); this worker's alone without shared metrics.
+  template <typename Visit>
+  void forEachBlock(Visit visit) const {
+    if (shared_ == nullptr) return visit(*metrics_);
+    for (int bank = 0; bank < metrics::kBanks; ++bank) {
+      for (int slot = 0; slot < shared_->size(); ++slot) visit(shared_->at(bank, slot));
+    }
+  }
+  // This worker's slot in both banks (its retired predecessor's figures
+  // go too, as a server's would): what CONFIG RESETSTAT and LATENCY RESET
+  // clear on each worker.
+  template <typename Visit>
+  void forOwnSlot(Visit visit) {
+    if (shared_ == nullptr) return visit(*metrics_);
+    const int slot = index_ % metrics::kMaxSlots;
+    for (int bank = 0; bank < metrics::kBanks; ++bank) visit(shared_->at(metrics::SharedMetrics::indexOf(bank, slot)));
+  }
   std::uint64_t changesEverywhere() const { return shared_ ? shared_->totalChanges() : metrics_->changes.load(); }
   // A script keeps this worker busy (1 EVAL, 2 a function, 0 no longer),
   // and whether one keeps another worker busy (the same numbers).
@@ -76,6 +95,7 @@ class WorkerStats {
   metrics::SharedMetrics* shared_ = nullptr;
   int index_ = -1;
   std::uint64_t nextLocalClientId_ = 1;
+  std::uint64_t nextLocalSlowlogId_ = 0;
   metrics::WorkerMetrics own_;
   metrics::WorkerMetrics* metrics_ = &own_;
   ServerStats counters_{};

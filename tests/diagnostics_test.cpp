@@ -1,0 +1,174 @@
+// What operators ask of a running server, keyloop (2 workers) beside a real
+// redis-server given the same commands: the slow log (one log over every
+// worker, newest first, Redis's entry format, truncation and redaction),
+// the latency monitor (a real stall through DEBUG SLEEP), the per-command
+// latency histograms (LATENCY HISTOGRAM, INFO latencystats) and their
+// Prometheus family.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "common/resp/reply_reader.h"
+#include "tests/support/http.h"
+#include "tests/support/process.h"
+#include "tests/support/resp_connection.h"
+
+namespace keyloop::test {
+namespace {
+
+constexpr const char* kTwoWorkers = "workers: 2\nenable_debug_command: yes\n";
+
+struct Entry {
+  long long id = 0, micros = 0;
+  std::vector<std::string> args;
+  std::string peer, name;
+};
+
+std::vector<Entry> slowlog(RespConnection& c, const std::string& count = "-1") {
+  std::vector<Entry> out;
+  const std::string reply = c.command({"SLOWLOG", "GET", count});
+  for (std::string_view e : resp::replyElements(reply)) {
+    const auto fields = resp::replyElements(e);
+    if (fields.size() != 6) {
+      ADD_FAILURE() << "an entry of " << fields.size() << " fields";
+      continue;
+    }
+    Entry entry;
+    entry.id = resp::replyInteger(fields[0]).value_or(-1);
+    entry.micros = resp::replyInteger(fields[2]).value_or(-1);
+    for (std::string_view a : resp::replyElements(fields[3])) entry.args.emplace_back(resp::replyBulk(a).value_or("?"));
+    entry.peer = resp::replyBulk(fields[4]).value_or("?");
+    entry.name = resp::replyBulk(fields[5]).value_or("?");
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// The commands every test sends to both servers, through one named connection.
+std::vector<std::vector<std::string>> sampleCommands() {
+  std::vector<std::string> manyArgs{"RPUSH", "list"};
+  for (int i = 0; i < 40; ++i) manyArgs.push_back("e" + std::to_string(i));
+  return {{"CLIENT", "SETNAME", "reporter"},
+          {"SET", "alpha", "1"},
+          {"SET", "beta", std::string(200, 'v')},
+          manyArgs,
+          {"AUTH", "someone", "secret"},
+          {"HELLO", "2", "AUTH", "default", "secret"},
+          {"CONFIG", "SET", "requirepass", "", "maxmemory-samples", "5"},
+          {"MSET", "alpha", "2", "gamma", "3", "delta", "4"},
+          {"GET", "gamma"}};
+}
+
+std::vector<Entry> slowlogAfterSamples(std::uint16_t port) {
+  RespConnection c(port);
+  c.command({"CONFIG", "SET", "slowlog-log-slower-than", "0"});
+  c.command({"SLOWLOG", "RESET"});
+  for (const auto& command : sampleCommands()) c.command(command);
+  return slowlog(c);
+}
+
+TEST(Diagnostics, SlowlogEntriesAreRedisServersAcrossWorkers) {
+  RedisServer redis;
+  KeyloopServer keyloop(kTwoWorkers);
+  const std::vector<Entry> expected = slowlogAfterSamples(redis.port);
+  const std::vector<Entry> got = slowlogAfterSamples(keyloop.port);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].args, expected[i].args) << "entry " << i;
+    if (i + 1 < got.size()) {
+      EXPECT_GT(got[i].id, got[i + 1].id) << "newest first, by one sequence";
+    }
+    EXPECT_GE(got[i].micros, 0);
+  }
+  // A command that ran on the client's worker names its client, as Redis.
+  const auto setname = std::find_if(got.begin(), got.end(), [](const Entry& e) { return e.args[0] == "CLIENT"; });
+  ASSERT_NE(setname, got.end());
+  EXPECT_EQ(setname->name, "reporter");
+  EXPECT_EQ(setname->peer.rfind("127.0.0.1:", 0), 0u) << setname->peer;
+}
+
+TEST(Diagnostics, SlowlogKeepsItsLengthAndCountsAsRedis) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection c(keyloop.port);
+  c.command({"CONFIG", "SET", "slowlog-log-slower-than", "0", "slowlog-max-len", "5"});
+  for (int i = 0; i < 20; ++i) c.command({"SET", "key" + std::to_string(i), "v"});
+  // Each worker keeps its newest five; the server's log is the newest five of all.
+  EXPECT_EQ(c.command({"SLOWLOG", "LEN"}), ":5\r\n");
+  EXPECT_EQ(slowlog(c, "-1").size(), 5u);
+  EXPECT_EQ(slowlog(c, "10").size(), 5u);
+  EXPECT_EQ(slowlog(c, "2").size(), 2u);
+  EXPECT_EQ(slowlog(c, "0").size(), 0u);
+  EXPECT_EQ(c.command({"SLOWLOG", "GET", "-2"}), "-ERR count should be greater than or equal to -1\r\n");
+  EXPECT_EQ(c.command({"SLOWLOG", "GET", "x"}), "-ERR count should be greater than or equal to -1\r\n");
+  c.command({"CONFIG", "SET", "slowlog-log-slower-than", "-1"});
+  c.command({"SLOWLOG", "RESET"});
+  c.command({"SET", "more", "v"});
+  EXPECT_EQ(c.command({"SLOWLOG", "LEN"}), ":0\r\n");
+  c.command({"CONFIG", "SET", "slowlog-log-slower-than", "0", "slowlog-max-len", "0"});
+  for (int i = 0; i < 10; ++i) c.command({"PING"});
+  EXPECT_EQ(c.command({"SLOWLOG", "LEN"}), ":0\r\n");
+}
+
+TEST(Diagnostics, LatencyMonitorSeesAStalledWorkerAsRedisDoes) {
+  RedisServer redis({"--enable-debug-command", "yes"});
+  KeyloopServer keyloop(kTwoWorkers);
+  for (std::uint16_t port : {redis.port, keyloop.port}) {
+    SCOPED_TRACE(port == redis.port ? "redis-server" : "keyloop");
+    RespConnection c(port);
+    EXPECT_EQ(c.command({"LATENCY", "LATEST"}), "*0\r\n");
+    EXPECT_NE(c.command({"LATENCY", "DOCTOR"}).find("Latency monitoring is disabled"), std::string::npos);
+    c.command({"CONFIG", "SET", "latency-monitor-threshold", "50"});
+    ASSERT_EQ(c.command({"DEBUG", "SLEEP", "0.1"}), "+OK\r\n");
+    const std::string latestReply = c.command({"LATENCY", "LATEST"});
+    const auto latest = resp::replyElements(latestReply);
+    ASSERT_EQ(latest.size(), 1u);
+    const auto event = resp::replyElements(latest[0]);
+    ASSERT_EQ(event.size(), 4u);
+    EXPECT_EQ(resp::replyBulk(event[0]).value_or(""), "command");
+    EXPECT_GE(resp::replyInteger(event[2]).value_or(0), 100);
+    const std::string history = c.command({"LATENCY", "HISTORY", "command"});
+    EXPECT_EQ(resp::replyElements(history).size(), 1u);
+    EXPECT_NE(c.command({"LATENCY", "GRAPH", "command"}).find("command - high"), std::string::npos);
+    EXPECT_NE(c.command({"LATENCY", "DOCTOR"}).find("1. command: 1 latency spikes"), std::string::npos);
+    EXPECT_EQ(c.command({"LATENCY", "GRAPH", "fast-command"}), "-ERR No samples available for event 'fast-command'\r\n");
+    EXPECT_EQ(c.command({"LATENCY", "RESET"}), ":1\r\n");
+    EXPECT_EQ(c.command({"LATENCY", "LATEST"}), "*0\r\n");
+  }
+}
+
+TEST(Diagnostics, PerCommandLatencyCountsEveryWorkersCalls) {
+  KeyloopServer keyloop("workers: 2\nmetrics:\n  address: 127.0.0.1\n  port: 0\n");
+  RespConnection c(keyloop.port);
+  c.command({"CONFIG", "RESETSTAT"});
+  for (int i = 0; i < 30; ++i) c.command({"SET", "key" + std::to_string(i), "v"});  // keys of both workers
+  const std::string histogramReply = c.command({"LATENCY", "HISTOGRAM", "set"});
+  const auto histogram = resp::replyElements(histogramReply);
+  ASSERT_EQ(histogram.size(), 2u);
+  EXPECT_EQ(resp::replyBulk(histogram[0]).value_or(""), "set");
+  const auto figures = resp::replyElements(histogram[1]);
+  ASSERT_EQ(figures.size(), 4u);
+  EXPECT_EQ(figures[1], ":30\r\n");
+  const auto steps = resp::replyElements(figures[3]);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back(), ":30\r\n") << "the last step counts every call";
+  const std::string info = c.command({"INFO", "latencystats"});
+  EXPECT_NE(info.find("latency_percentiles_usec_set:p50="), std::string::npos) << info;
+  EXPECT_NE(info.find(",p99=") , std::string::npos) << info;
+  EXPECT_NE(info.find(",p99.9="), std::string::npos) << info;
+  c.command({"CONFIG", "SET", "latency-tracking-info-percentiles", "50 99.99"});
+  EXPECT_NE(c.command({"INFO", "latencystats"}).find(",p99.99="), std::string::npos);
+  EXPECT_EQ(c.command({"CONFIG", "SET", "latency-tracking-info-percentiles", "101"}),
+            "-ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - "
+            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]\r\n");
+
+  const std::uint16_t metrics = metricsPortFromLog(keyloop.configPath + ".log");
+  const std::string scrape = httpGet(metrics, "/metrics").body;
+  EXPECT_NE(scrape.find("keyloop_command_duration_seconds_count{command=\"set\"} 30"), std::string::npos);
+
+  c.command({"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(c.command({"LATENCY", "HISTOGRAM", "set"}), "*0\r\n");
+}
+
+}  // namespace
+}  // namespace keyloop::test
