@@ -6,6 +6,7 @@
 // Prometheus family.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -168,6 +169,77 @@ TEST(Diagnostics, PerCommandLatencyCountsEveryWorkersCalls) {
 
   c.command({"CONFIG", "RESETSTAT"});
   EXPECT_EQ(c.command({"LATENCY", "HISTOGRAM", "set"}), "*0\r\n");
+}
+
+// MONITOR's lines with the clock and the client's port left out.
+std::vector<std::string> monitorLines(std::uint16_t port) {
+  RespConnection monitor(port);
+  EXPECT_EQ(monitor.command({"MONITOR"}), "+OK\r\n");
+  RespConnection c(port);
+  const std::vector<std::vector<std::string>> commands = {
+      {"SET", "alpha", "with \"quotes\" and \\ and \r\n\t\x01\xff"},
+      {"GET", "alpha"},
+      {"CONFIG", "GET", "maxmemory"},  // admin: not shown
+      {"EVAL", "redis.call('set', KEYS[1], 'x'); return redis.call('get', KEYS[2])", "2", "alpha", "beta"},
+      {"AUTH", "someone", "secret"},
+      {"HELLO", "2", "AUTH", "default", "secret"},
+      {"MULTI"}, {"SET", "gamma", "1"}, {"INCR", "gamma"}, {"EXEC"},
+      {"MULTI"}, {"NOSUCHCOMMAND"}, {"EXEC"},
+      {"MSET", "alpha", "1", "beta", "2", "delta", "3"},
+      {"PING"}};
+  for (const auto& command : commands) c.command(command);
+  std::vector<std::string> lines;
+  const std::regex stamp(R"(^\+\d+\.\d{6} \[0 (127\.0\.0\.1:\d+|lua)\] )");
+  for (std::size_t i = 0; i < 14; ++i) {
+    const auto line = monitor.readReply(std::chrono::seconds(10));
+    if (!line) break;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(*line, m, stamp)) << *line;
+    lines.push_back((m.size() > 1 && m[1] == "lua" ? "lua " : "client ") + m.suffix().str());
+  }
+  return lines;
+}
+
+TEST(Diagnostics, MonitorShowsEveryWorkersCommandsAsRedisDoes) {
+  RedisServer redis;
+  KeyloopServer keyloop(kTwoWorkers);
+  const std::vector<std::string> expected = monitorLines(redis.port);
+  ASSERT_EQ(expected.size(), 14u);
+  EXPECT_EQ(monitorLines(keyloop.port), expected);
+}
+
+TEST(Diagnostics, AMonitorIsListedAndItsCountFollowsItsConnection) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection monitor(keyloop.port);
+  ASSERT_EQ(monitor.command({"MONITOR"}), "+OK\r\n");
+  RespConnection c(keyloop.port);
+  EXPECT_NE(c.command({"CLIENT", "LIST"}).find("flags=O"), std::string::npos);
+  c.command({"SET", "k", "v"});
+  ASSERT_TRUE(monitor.readReply());
+  EXPECT_EQ(c.command({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"MONITOR"}), "+QUEUED\r\n");
+  EXPECT_EQ(c.command({"EXEC"}), "*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n");
+  monitor = RespConnection(keyloop.port);  // the monitor leaves
+  // Every connection of both workers still answers at once.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(RespConnection(keyloop.port).command({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"CLIENT", "LIST"}).find("flags=O"), std::string::npos);
+}
+
+TEST(Diagnostics, AMonitorGoesOnThroughAReload) {
+  ReloadableServer s("monitor", "workers: 2\n");
+  RespConnection monitor(s.server.port);
+  ASSERT_EQ(monitor.command({"MONITOR"}), "+OK\r\n");
+  const CommandResult r = s.reloadWorkers(3);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  ASSERT_TRUE(s.settlesTo(3)) << "the retiring workers did not leave";
+  // Commands through connections of every new worker reach it.
+  for (int i = 0; i < 6; ++i) {
+    RespConnection c(s.server.port);
+    ASSERT_EQ(c.command({"SET", "after" + std::to_string(i), "v"}), "+OK\r\n");
+    const auto line = monitor.readReply(std::chrono::seconds(10));
+    ASSERT_TRUE(line) << "no line for command " << i;
+    EXPECT_NE(line->find("\"SET\" \"after" + std::to_string(i) + "\""), std::string::npos) << *line;
+  }
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "worker/routing/key_locks.h"
 #include "worker/session/sessions.h"
 #include "worker/worker_persistence.h"
+#include "worker/session/monitors.h"
 #include "worker/session/pubsub.h"
 #include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
@@ -80,6 +81,10 @@ class Server final : public WorkerServices {
   Blocking* blocking() override { return &blocking_; }
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
+  Monitors* monitors() override { return &monitors_; }
+  void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) override {
+    dispatch_.feedMonitors(nullptr, spec, args);
+  }
   LuaEngine* lua() override { return &lua_; }
   ScriptCacheFigures scriptCache() const override { return {lua_.memoryBytes(), lua_.scripts()}; }
   FunctionLibraries* functions() override { return &functions_; }
@@ -132,6 +137,7 @@ class Server final : public WorkerServices {
   Sessions sessions_{dispatch_};  // before Connections: clients leave through it
   Blocking blocking_;
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
+  Monitors monitors_{connections_, stats_};  // the same
   LuaEngine lua_;
   FunctionLibraries functions_;
   ScriptCall* runningScript_ = nullptr;

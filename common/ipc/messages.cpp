@@ -12,7 +12,8 @@ static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>)
 
 void putState(std::string& out, const ClientState& state) {
   put(out, state.protocol);
-  put(out, static_cast<std::uint8_t>(state.authenticated));
+  // One byte of flags: authenticated, monitoring.
+  put(out, static_cast<std::uint8_t>((state.authenticated ? 1 : 0) | (state.monitoring ? 2 : 0)));
   put(out, static_cast<std::uint32_t>(state.name.size()));
   out += state.name;
   for (const auto& names : state.subscriptions) {
@@ -31,7 +32,8 @@ bool takeState(std::string_view& in, ClientState& state) {
   if (!take(in, state.protocol) || !take(in, authenticated) || !take(in, nameLength) || in.size() < nameLength) {
     return false;
   }
-  state.authenticated = authenticated != 0;
+  state.authenticated = (authenticated & 1) != 0;
+  state.monitoring = (authenticated & 2) != 0;
   state.name.assign(in.substr(0, nameLength));
   in.remove_prefix(nameLength);
   for (auto& names : state.subscriptions) {

@@ -35,6 +35,7 @@ struct ClientState {
   std::string resume;
   // Its subscriptions (pubsub.h): channels, patterns, shard channels.
   std::vector<std::string> subscriptions[3];
+  bool monitoring = false;  // MONITOR's feed goes on reaching it (session/monitors.h)
 };
 
 // ---- master -> worker ------------------------------------------------------

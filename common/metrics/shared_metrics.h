@@ -170,6 +170,10 @@ class SharedMetrics {
   // A new client's id, unique among all workers and generations (CLIENT
   // LIST, CLIENT KILL ID), increasing as Redis's: one locked add per accept.
   std::uint64_t takeClientId() { return header_->nextClientId.fetch_add(1, std::memory_order_relaxed); }
+  // MONITOR clients of all workers (each worker adds and takes its own):
+  // a worker formats the lines of its commands only while there are any.
+  void addMonitors(std::int64_t delta) { header_->monitors.fetch_add(delta, std::memory_order_relaxed); }
+  std::int64_t monitors() const { return header_->monitors.load(std::memory_order_relaxed); }
   // The next slow log entry's id, one sequence for all workers (SLOWLOG GET merges by it).
   std::uint64_t takeSlowlogId() { return header_->nextSlowlogId.fetch_add(1, std::memory_order_relaxed); }
 
@@ -181,6 +185,7 @@ class SharedMetrics {
     AofStatus aof;
     std::atomic<std::uint64_t> nextClientId{1};
     std::atomic<std::uint64_t> nextSlowlogId{0};
+    std::atomic<std::int64_t> monitors{0};
     std::atomic<int> busyBlocks{0};  // blocks whose busyScript is set
     std::atomic<std::int64_t> scriptReach{0};
     std::atomic<std::int64_t> scriptReachLast{0};  // who released it last

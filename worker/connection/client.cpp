@@ -274,8 +274,13 @@ void Client::push(std::string_view bytes) {
       connections_.sendSoon(id_);
     }
   }
-  const OutputLimit& limit = connections_.config().pubsubOutputLimit;
   const std::size_t pending = outputBufferBytes() + order_.bytesWaiting();
+  if (session_.monitoring && !session_.subscribed()) {
+    if (pending <= connections_.config().clientOutputBufferLimit) return;
+    connections_.log().warning("closing monitor %s: output buffer over the limit (%zu bytes)", peer_.c_str(), pending);
+    return close();
+  }
+  const OutputLimit& limit = connections_.config().pubsubOutputLimit;
   bool over = limit.hard > 0 && pending > limit.hard;
   if (limit.soft > 0 && pending > limit.soft) {
     const TimePoint now = connections_.loop().now();
@@ -331,7 +336,7 @@ std::string Client::describe(TimePoint now) const {
   if (outputBufferBytes() > 0) events += "w";
   return "id=" + std::to_string(id_) + " addr=" + peer_ + " laddr=" + local_ +
          " fd=" + std::to_string(fd_.get()) + " name=" + name_ + " age=" + std::to_string(age) +
-         " idle=" + std::to_string(idle) + " flags=" + (session_.inMulti ? "x" : session_.subscribed() ? "P" : "N") +
+         " idle=" + std::to_string(idle) + " flags=" + (session_.monitoring ? "O" : session_.inMulti ? "x" : session_.subscribed() ? "P" : "N") +
          " db=0 sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
          " ssub=" + std::to_string(session_.shardChannels.size()) + " multi=" + std::to_string(session_.multiCount()) +
          " qbuf=" + std::to_string(queryBufferBytes()) +

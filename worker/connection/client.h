@@ -101,8 +101,9 @@ class Client {
   // leave in request order.
   std::uint64_t reserveReply() { return order_.reserve(); }
   void fillReply(std::uint64_t place, std::string_view bytes);
-  // A message that is no reply (pub/sub): after the replies owed so far.
-  // A subscriber over `client-output-buffer-limit pubsub` is disconnected.
+  // A message that is no reply (pub/sub, MONITOR): after the replies owed
+  // so far. A subscriber over `client-output-buffer-limit pubsub` is
+  // disconnected; a monitor over the normal limit too.
   void push(std::string_view bytes);
   // Sends what fillReply() released; the server calls it once per batch of
   // filled replies (see Server::sendSoon), so a pipeline whose replies come

@@ -215,6 +215,7 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
   for (Client* client : idle) {
     ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
                            client->authenticated(), client->name(), {}, {}};
+    state.monitoring = client->session().monitoring;
     if (auto it = resume.find(client->id()); it != resume.end()) state.resume = std::move(it->second);
     const Session& s = client->session();
     state.subscriptions[0].assign(s.channels.begin(), s.channels.end());
@@ -232,6 +233,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
+  client.session().monitoring = state.monitoring;  // registered with the subscriptions
   runner_.resubscribe(client, state.subscriptions);
   if (!state.resume.empty()) client.executeFirst(state.resume);
 }

@@ -34,6 +34,8 @@ struct Session {
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (not
   // pub/sub's: their replies and messages are pushes, as in Redis).
   bool repliesOff = false, skipThis = false, skipNext = false;
+  bool monitoring = false;
+  bool inExec = false;  // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)  // MONITOR: every command of every client reaches it (session/monitors.h)
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

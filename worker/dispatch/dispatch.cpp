@@ -104,6 +104,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     const CommandSpec& spec = *command.spec;
     client.setLastCommand(command.topLevel, command.spec);
     count(command);
+    if (!(spec.flags & kSkipMonitor)) feedMonitors(&client, spec, args);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
       reply.error(redirection(plan));
@@ -164,6 +165,11 @@ void Dispatch::countError(const ResolvedCommand& command, std::string_view buffe
   ++counters[kErrorsByCode + errorCodeIndex(buffer.substr(from + 1))];
   if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
   metrics::bump(stats_.metrics().commandErrors);
+}
+
+void Dispatch::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (!stats_.monitorsAnywhere() || sessions_ == nullptr || (spec.flags & kAdmin)) return;
+  sessions_->feedMonitors(client, spec, args, stats_.monitorsElsewhere());
 }
 
 void Dispatch::runNested(const ResolvedCommand& command, CommandContext& ctx) {

@@ -60,6 +60,10 @@ class SessionLayer {
   // Subscriptions a connection brought from a retiring worker (no replies):
   // channels, patterns, shard channels.
   virtual void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) = 0;
+  // MONITOR's line of a command (`client` null: a script's), to this
+  // worker's monitors and, when `elsewhere`, to the other workers'.
+  virtual void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
+                            bool elsewhere) = 0;
 };
 
 class Dispatch final : public RequestRunner {
@@ -97,6 +101,10 @@ class Dispatch final : public RequestRunner {
   Watches& watches() { return watches_; }
   Eviction& eviction() { return eviction_; }
   Slowlog& slowlog() { return slowlog_; }
+  // A command starts (`client` null: a script's): its line goes to every
+  // monitor of every worker while there are any (not an admin command's).
+  // A row with kSkipMonitor calls it itself.
+  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args);
   // A client's command that ran as one piece of work on several workers
   // (split, atomic, broadcast): logged as a whole on the client's worker,
   // for the time from its start until its reply was complete.

@@ -97,7 +97,7 @@ enum CommandFlag : std::uint32_t {
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
   kNeverGrows = 1u << 22,
   kSkipSlowlog = 1u << 23,  // never in the slow log (EXEC: its commands are, one by one)
-  kSkipMonitor = 1u << 24,  // not shown to MONITOR (EVAL, FCALL: the commands they run are)  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
+  kSkipMonitor = 1u << 24,  // not fed to MONITOR at dispatch: it feeds itself (EXEC: after its block's commands)  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

@@ -336,6 +336,17 @@ std::optional<Deliver> decodeDeliver(std::span<const std::string_view> args) {
   return Deliver{args[1], args[2]};
 }
 
+Message encode(const MonitorLine& line) {
+  Message m(Kind::MonitorLine);
+  m.add(line.line);
+  return m;
+}
+
+std::optional<MonitorLine> decodeMonitorLine(std::span<const std::string_view> args) {
+  if (!is(args, Kind::MonitorLine, 2)) return std::nullopt;
+  return MonitorLine{args[1]};
+}
+
 Message totalsRequest() { return Message(Kind::Totals); }
 
 Message lastIdsRequest(std::span<const std::string_view> keys) {

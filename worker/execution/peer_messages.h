@@ -53,6 +53,8 @@ enum class Kind : std::uint8_t {
   // A client about to block on streams' newest entries (XREAD ... $):
   // the last IDs of these keys here; reply: an array of IDs ("0-0": none).
   LastIds,
+  // A line of MONITOR's feed for this worker's monitors; no reply (posted).
+  MonitorLine,
   Count,
 };
 
@@ -198,6 +200,12 @@ std::optional<ScriptLoad> decodeScriptLoad(std::span<const std::string_view> arg
 struct Deliver {
   std::string_view channel, message;
 };
+
+struct MonitorLine {
+  std::string_view line;
+};
+Message encode(const MonitorLine& line);
+std::optional<MonitorLine> decodeMonitorLine(std::span<const std::string_view> args);
 Message encode(const Deliver& deliver);
 std::optional<Deliver> decodeDeliver(std::span<const std::string_view> args);
 

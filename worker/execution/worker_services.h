@@ -31,6 +31,7 @@ class Persistence;
 class FunctionLibraries;
 class LuaEngine;
 struct CommandContext;
+struct CommandSpec;
 struct ResolvedCommand;
 struct ScriptCall;
 class Channels;
@@ -40,6 +41,7 @@ class KeyLocks;
 class LagMonitor;
 class ThreadPool;
 class Slowlog;
+class Monitors;
 class WorkerStats;
 
 // What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
@@ -78,6 +80,12 @@ class WorkerServices {
   // This worker's slow log, and its numbers with every worker's shared
   // block (latency tracking and the latency monitor); null: none.
   virtual Slowlog* slowlog() { return nullptr; }
+  // This worker's MONITOR clients (session/monitors.h); null: none.
+  virtual Monitors* monitors() { return nullptr; }
+  // A script's command, as MONITOR shows it ("[0 lua]").
+  virtual void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) {
+    (void)spec, (void)args;
+  }
   virtual WorkerStats* workerStats() { return nullptr; }
 
   // Scripts (scripting/): this worker's interpreter (null: none), a command

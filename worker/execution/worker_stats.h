@@ -31,6 +31,14 @@ class WorkerStats {
   metrics::AofStatus* aofStatus() const { return shared_ ? &shared_->aof() : nullptr; }
   // The next client id: from the shared counter when there is one.
   std::uint64_t takeClientId() { return shared_ ? shared_->takeClientId() : nextLocalClientId_++; }
+  // MONITOR clients: this worker's count changes by `delta`; whether any
+  // worker has one, and whether one other than this worker does.
+  void addMonitors(std::int64_t delta) {
+    ownMonitors_ += delta;
+    if (shared_ != nullptr) shared_->addMonitors(delta);
+  }
+  bool monitorsAnywhere() const { return (shared_ ? shared_->monitors() : ownMonitors_) > 0; }
+  bool monitorsElsewhere() const { return shared_ != nullptr && shared_->monitors() > ownMonitors_; }
   std::uint64_t takeSlowlogId() { return shared_ ? shared_->takeSlowlogId() : nextLocalSlowlogId_++; }
   // Every worker's block that may hold figures (both banks: a reload's
   // retired workers' too); this worker's alone without shared metrics.
@@ -96,6 +104,7 @@ class WorkerStats {
   int index_ = -1;
   std::uint64_t nextLocalClientId_ = 1;
   std::uint64_t nextLocalSlowlogId_ = 0;
+  std::int64_t ownMonitors_ = 0;
   metrics::WorkerMetrics own_;
   metrics::WorkerMetrics* metrics_ = &own_;
   ServerStats counters_{};

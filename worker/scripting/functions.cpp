@@ -406,9 +406,9 @@ std::span<const CommandSpec> functionCommands() {
        .handler = functionStats},
   };
   static constexpr CommandSpec kRows[] = {
-      {.name = "fcall", .arity = -3, .flags = kNoScript | kMayWrite | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "fcall", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = fcall},
-      {.name = "fcall_ro", .arity = -3, .flags = kNoScript | kReadonly | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "fcall_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = fcallRo},
       {.name = "function", .arity = -2, .flags = 0,
        .subcommands = kFunctionSubcommands},

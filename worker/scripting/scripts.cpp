@@ -52,6 +52,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   CommandContext inner{ctx.worker, nullptr, reply, **store, args, ctx.nowMs, {}, ctx.readable,
                        ctx.readable == nullptr && scratch ? call.reach->events() : ctx.events};
   inner.fromScript = true;
+  ctx.worker.feedMonitorsFromScript(spec, args);
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.
   if (scratch) {
@@ -247,13 +248,13 @@ std::span<const CommandSpec> scriptCommands() {
   static constexpr CommandSpec kRows[] = {
       {.name = "peer-scriptload", .arity = 0, .flags = 0,
        .handler = loadScriptHere, .peer = peer::Kind::ScriptLoad},
-      {.name = "eval", .arity = -3, .flags = kNoScript | kMayWrite | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "eval", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = eval},
-      {.name = "eval_ro", .arity = -3, .flags = kNoScript | kReadonly | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "eval_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalRo},
-      {.name = "evalsha", .arity = -3, .flags = kNoScript | kMayWrite | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "evalsha", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = evalsha},
-      {.name = "evalsha_ro", .arity = -3, .flags = kNoScript | kReadonly | kSkipMonitor, .acl = acl::kScripting,
+      {.name = "evalsha_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalshaRo},
       {.name = "script", .arity = -2, .flags = 0,
        .subcommands = kScriptSubcommands},

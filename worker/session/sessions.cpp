@@ -1,5 +1,9 @@
 #include "worker/session/sessions.h"
 
+#include "worker/connection/client.h"
+#include "worker/execution/peer_messages.h"
+#include "worker/execution/worker_services.h"
+#include "worker/session/monitors.h"
 #include "worker/session/pubsub.h"
 #include "worker/session/transaction.h"
 
@@ -16,10 +20,22 @@ void Sessions::endTransaction(Client& client) { transaction::forget(dispatch_, c
 void Sessions::clientGone(Client& client) {
   transaction::forget(dispatch_, client);
   pubsub::forget(dispatch_, client);
+  Monitors* monitors = dispatch_.services().monitors();
+  if (client.session().monitoring && monitors != nullptr) monitors->remove(client.id());
+}
+
+void Sessions::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
+                            bool elsewhere) {
+  const std::string line = monitorLine(unixMicros(), 0, client != nullptr ? std::string_view(client->peer()) : "lua",
+                                       spec, args);
+  if (Monitors* monitors = dispatch_.services().monitors()) monitors->deliver(line);
+  if (elsewhere) dispatch_.services().postToPeers(peer::encode(peer::MonitorLine{line}).args());
 }
 
 void Sessions::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {
   pubsub::adopt(dispatch_, client, subscriptions);
+  Monitors* monitors = dispatch_.services().monitors();
+  if (client.session().monitoring && monitors != nullptr) monitors->add(client.id());
 }
 
 }  // namespace keyloop

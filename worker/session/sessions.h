@@ -18,6 +18,8 @@ class Sessions final : public SessionLayer {
   void endTransaction(Client& client) override;
   void clientGone(Client& client) override;
   void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) override;
+  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
+                    bool elsewhere) override;
 
  private:
   Dispatch& dispatch_;

@@ -292,8 +292,17 @@ void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>
   client.reply().simple("RESET");
 }
 
-void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
   Session& s = client.session();
+  // MONITOR sees the block's commands, then EXEC (its row skips the feed
+  // at dispatch), in the order Redis runs and feeds them.
+  if (s.inMulti && !s.multiAborted) {
+    for (const QueuedCommand& q : s.queued) {
+      const std::vector<std::string_view> views(q.args.begin(), q.args.end());
+      dispatch.feedMonitors(&client, *q.spec, views);
+    }
+  }
+  dispatch.feedMonitors(&client, *resolveCommand(args).spec, args);
   if (!s.inMulti) return client.reply().error("ERR EXEC without MULTI");
   if (s.multiAborted) {
     forget(dispatch, client);
@@ -316,10 +325,12 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view>)
   client.reply().array(queued.size());
   FeedBlock block(&dispatch.feed());  // one block of the feed: replayed all or nothing
   const Blocking::Hold hold(dispatch.blocking());  // blocked clients see the block's outcome only
+  client.session().inExec = true;
   for (const QueuedCommand& q : queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     dispatch.runQueued(client, ResolvedCommand{q.topLevel, q.spec}, views);
   }
+  client.session().inExec = false;
 }
 
 }  // namespace keyloop::transaction
@@ -375,7 +386,7 @@ std::span<const CommandSpec> transactionCommands() {
        .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys, .peer = peer::Kind::Watch},
       {.name = "discard", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::discard},
-      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused | kSkipSlowlog, .acl = acl::kTransaction,
+      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused | kSkipSlowlog | kSkipMonitor, .acl = acl::kTransaction,
        .session = transaction::exec},
       {.name = "multi", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::multi},

@@ -52,12 +52,14 @@ TEST(Messages, FieldsSurviveTheTrip) {
   ASSERT_TRUE(back && std::holds_alternative<HandOver>(*back));
   EXPECT_EQ(std::get<HandOver>(*back).workers, 5);
   EXPECT_EQ(std::get<HandOver>(*back).keep, (std::vector<std::int32_t>{11, 12, 13}));
-  const auto client = decodeControl(encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}}}));
+  const auto client = decodeControl(
+      encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}, true}}));
   ASSERT_TRUE(client && std::holds_alternative<AdoptClient>(*client));
   EXPECT_EQ(std::get<AdoptClient>(*client).state.protocol, 3);
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.authenticated);
   EXPECT_EQ(std::get<AdoptClient>(*client).state.name, "name with spaces");
   EXPECT_EQ(std::get<AdoptClient>(*client).state.resume, "*1\r\n$4\r\nPING\r\n");
+  EXPECT_TRUE(std::get<AdoptClient>(*client).state.monitoring);
 }
 
 TEST(Messages, TruncatedOrUnknownControlBytesAreRefused) {
