@@ -6,6 +6,7 @@
 // Prometheus family.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <thread>
@@ -223,6 +224,42 @@ TEST(Diagnostics, AMonitorIsListedAndItsCountFollowsItsConnection) {
   // Every connection of both workers still answers at once.
   for (int i = 0; i < 8; ++i) EXPECT_EQ(RespConnection(keyloop.port).command({"SET", "k", "v"}), "+OK\r\n");
   EXPECT_EQ(c.command({"CLIENT", "LIST"}).find("flags=O"), std::string::npos);
+}
+
+std::string field(std::string clientInfo, const std::string& name) {
+  std::replace(clientInfo.begin(), clientInfo.end(), '\n', ' ');
+  const std::size_t at = clientInfo.find(" " + name + "=");
+  if (at == std::string::npos) return "";
+  const std::size_t from = at + name.size() + 2;
+  return clientInfo.substr(from, clientInfo.find(' ', from) - from);
+}
+
+TEST(Diagnostics, ClientKillClosesTheClientsOfEveryWorkerThatMatch) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection admin(keyloop.port);
+  std::vector<std::unique_ptr<RespConnection>> clients;
+  std::vector<std::string> ids, addrs;
+  for (int i = 0; i < 6; ++i) {  // connections land on both workers
+    clients.push_back(std::make_unique<RespConnection>(keyloop.port));
+    const std::string info = clients.back()->command({"CLIENT", "INFO"});
+    ids.push_back(field(info, "id"));
+    addrs.push_back(field(info, "addr"));
+  }
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", "ID", ids[0]}), ":1\r\n");
+  EXPECT_TRUE(clients[0]->closedByPeer());
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", addrs[1]}), "+OK\r\n");
+  EXPECT_TRUE(clients[1]->closedByPeer());
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", addrs[1]}), "-ERR No such client\r\n");
+  ASSERT_EQ(clients[2]->command({"SUBSCRIBE", "news"}).substr(0, 4), "*3\r\n");
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", "TYPE", "pubsub"}), ":1\r\n");
+  EXPECT_TRUE(clients[2]->closedByPeer());
+  for (int i = 3; i < 6; ++i) EXPECT_EQ(clients[i]->command({"PING"}), "+PONG\r\n") << "killed without a match";
+  // The new form skips its caller unless told not to: then it gets its
+  // reply before it goes.
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", "TYPE", "normal"}), ":3\r\n");
+  for (int i = 3; i < 6; ++i) EXPECT_TRUE(clients[i]->closedByPeer());
+  EXPECT_EQ(admin.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"}), ":1\r\n");
+  EXPECT_TRUE(admin.closedByPeer());
 }
 
 TEST(Diagnostics, AMonitorGoesOnThroughAReload) {

@@ -309,6 +309,10 @@ void expiretime(CommandContext&);
 void pexpiretime(CommandContext&);
 void persist(CommandContext&);
 
+// client_control.cpp: CLIENT KILL, and its peer message
+void clientKill(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
+void killClientsHere(CommandContext&);
+
 // connection.cpp
 void ping(CommandContext&);
 void echo(CommandContext&);

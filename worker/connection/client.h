@@ -49,6 +49,7 @@ class Client {
   void closeAfterReply() { advance(Phase::ClosingAfterReply); }
   // Stops watching, closes the socket and hands us to the server to free.
   void close();
+  bool closed() const { return phase_ == Phase::Closed; }
   // Graceful end (drain): runs no further request, delivers every reply
   // owed, then shuts the socket down for writing and waits (at most
   // kLinger) for the peer to close its side: a request that crossed our
@@ -83,6 +84,7 @@ class Client {
   bool executing() const { return executing_; }
   int fd() const { return fd_.get(); }
   const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }  // the address it connected to (CLIENT LIST laddr=)
   const std::string& name() const { return name_; }
   void setName(std::string name) { name_ = std::move(name); }
   resp::Reply& reply() { return reply_; }
@@ -136,7 +138,6 @@ class Client {
   void advance(Phase next) {
     if (next > phase_) phase_ = next;
   }
-  bool closed() const { return phase_ == Phase::Closed; }
   void onEvents(std::uint32_t events);
   void linger();
   void discardInput();

@@ -441,6 +441,18 @@ void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::
   });
 }
 
+void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const std::string_view> args,
+                           std::function<std::string(const std::vector<std::string>& replies)> merge) {
+  const std::uint64_t place = client.reserveReply();
+  if (dispatch.router() == nullptr) {  // alone (a unit test's Server): this worker is every worker
+    return client.fillReply(place, merge({dispatch.runNow(args, client.reply().protocol())}));
+  }
+  gather(dispatch, client.reply().protocol(), everyWorker(dispatch, args),
+         [&dispatch, id = client.id(), place, merge = std::move(merge)](Replies& replies) {
+           if (Client* c = dispatch.connections().find(id)) c->fillReply(place, merge(replies));
+         });
+}
+
 void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                RoutePlan plan) {
   if (plan.kind == RoutePlan::Kind::Broadcast && (spec.flags & kEveryNode) && !dispatch.holding() &&

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "worker/execution/command_table.h"
 #include "worker/routing/route_plan.h"
@@ -29,5 +31,11 @@ void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std:
 void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
                    std::span<const std::string_view> args, RoutePlan plan,
                    std::function<void(std::string_view)> then);
+
+// A session command answered by every worker (this one too): `args` (a
+// peer message) goes to each, and the client's next reply is what `merge`
+// makes of their replies, in worker order.
+void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const std::string_view> args,
+                           std::function<std::string(const std::vector<std::string>& replies)> merge);
 
 }  // namespace keyloop

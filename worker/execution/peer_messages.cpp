@@ -336,6 +336,25 @@ std::optional<Deliver> decodeDeliver(std::span<const std::string_view> args) {
   return Deliver{args[1], args[2]};
 }
 
+Message encode(const KillClients& kill) {
+  Message m(Kind::KillClients);
+  m.addNumber(static_cast<std::int64_t>(kill.caller));
+  m.add(kill.skipCaller ? "1" : "0");
+  m.addNumber(static_cast<std::int64_t>(kill.id));
+  m.add(kill.type);
+  m.add(kill.addr);
+  m.add(kill.laddr);
+  m.add(kill.user);
+  return m;
+}
+
+std::optional<KillClients> decodeKillClients(std::span<const std::string_view> args) {
+  const auto caller = unsignedAt(args, 1);
+  const auto id = unsignedAt(args, 3);
+  if (!is(args, Kind::KillClients, 8) || !caller || !id) return std::nullopt;
+  return KillClients{*caller, args[2] == "1", *id, args[4], args[5], args[6], args[7]};
+}
+
 Message encode(const MonitorLine& line) {
   Message m(Kind::MonitorLine);
   m.add(line.line);

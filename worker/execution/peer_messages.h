@@ -55,6 +55,9 @@ enum class Kind : std::uint8_t {
   LastIds,
   // A line of MONITOR's feed for this worker's monitors; no reply (posted).
   MonitorLine,
+  // CLIENT KILL's filters: this worker closes its clients that match;
+  // reply: how many.
+  KillClients,
   Count,
 };
 
@@ -200,6 +203,16 @@ std::optional<ScriptLoad> decodeScriptLoad(std::span<const std::string_view> arg
 struct Deliver {
   std::string_view channel, message;
 };
+
+// CLIENT KILL: every filter given must match (empty or 0: any).
+struct KillClients {
+  std::uint64_t caller = 0;  // who asked: closed after its reply, or skipped
+  bool skipCaller = true;    // SKIPME yes (the new form's default)
+  std::uint64_t id = 0;
+  std::string_view type, addr, laddr, user;
+};
+Message encode(const KillClients& kill);
+std::optional<KillClients> decodeKillClients(std::span<const std::string_view> args);
 
 struct MonitorLine {
   std::string_view line;
