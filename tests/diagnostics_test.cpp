@@ -262,6 +262,61 @@ TEST(Diagnostics, ClientKillClosesTheClientsOfEveryWorkerThatMatch) {
   EXPECT_TRUE(admin.closedByPeer());
 }
 
+long long blockedClients(RespConnection& c) {
+  const std::string info = c.command({"INFO", "clients"});
+  const std::size_t at = info.find("blocked_clients:");
+  return at == std::string::npos ? -1 : std::atoll(info.c_str() + at + 16);
+}
+
+bool waitForBlockedClients(RespConnection& c, long long count) {
+  for (int i = 0; i < 500; ++i) {
+    if (blockedClients(c) == count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST(Diagnostics, ClientPauseWriteHoldsTheWritesOfEveryWorkerInOrder) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection admin(keyloop.port);
+  std::vector<std::unique_ptr<RespConnection>> writers;
+  for (int i = 0; i < 4; ++i) writers.push_back(std::make_unique<RespConnection>(keyloop.port));
+  ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "100000", "WRITE"}), "+OK\r\n");
+  for (int i = 0; i < 4; ++i) {
+    // A write, then a read of it in the same pipeline: the read must not overtake it.
+    const std::string key = "key" + std::to_string(i);
+    writers[i]->send(RespConnection::encode({"SET", key, "v"}) + RespConnection::encode({"GET", key}));
+  }
+  RespConnection publisher(keyloop.port);
+  publisher.sendCommand({"PUBLISH", "news", "x"});  // propagated: it waits too
+  EXPECT_EQ(admin.command({"GET", "key0"}), "$-1\r\n") << "reads go on";
+  ASSERT_TRUE(waitForBlockedClients(admin, 5)) << blockedClients(admin);
+  EXPECT_FALSE(writers[0]->readReply(std::chrono::milliseconds(200))) << "a paused write answered";
+  ASSERT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(writers[i]->readReply(), "+OK\r\n") << i;
+    EXPECT_EQ(writers[i]->readReply(), "$1\r\nv\r\n") << i;
+  }
+  EXPECT_EQ(publisher.readReply(), ":0\r\n");
+  EXPECT_EQ(blockedClients(admin), 0);
+}
+
+TEST(Diagnostics, ClientPauseAllEndsByItselfAndChecksItsArguments) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection admin(keyloop.port);
+  EXPECT_EQ(admin.command({"CLIENT", "PAUSE", "abc"}), "-ERR timeout is not an integer or out of range\r\n");
+  EXPECT_EQ(admin.command({"CLIENT", "PAUSE", "-1"}), "-ERR timeout is negative\r\n");
+  EXPECT_EQ(admin.command({"CLIENT", "PAUSE", "10", "READ"}), "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n");
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "300", "ALL"}), "+OK\r\n");
+  for (int i = 0; i < 4; ++i) {  // connections of both workers
+    RespConnection other(keyloop.port);
+    EXPECT_EQ(other.command({"PING"}), "+PONG\r\n");
+    // It cannot have been answered before the pause's end.
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(290));
+  }
+}
+
 TEST(Diagnostics, AMonitorGoesOnThroughAReload) {
   ReloadableServer s("monitor", "workers: 2\n");
   RespConnection monitor(s.server.port);

@@ -16,7 +16,7 @@ Server::Server(Loop& loop, Config config, Log& log)
       log_(log),
       locks_(loop),
       stats_(loop),
-      dispatch_(*this, store_, locks_, stats_, connections_),
+      dispatch_(loop, *this, store_, locks_, stats_, connections_),
       blocking_(loop, dispatch_),
       connections_(loop, config_, log, stats_, dispatch_),
       expireTimer_(loop),
@@ -106,7 +106,8 @@ void Server::runExpireCycle() {
   if (runningScript_ != nullptr) return;
   // What pool threads freed meanwhile, and what grew unseen (the store's table).
   if (config_.maxmemory.limit != 0) dispatch_.eviction().remeasure();
-  if (!activeExpire_) return;
+  // CLIENT PAUSE stops the active cycle too (Redis: no key changes while paused).
+  if (!activeExpire_ || dispatch_.clientPause().active()) return;
   const TimePoint deadline = Clock::now() + std::chrono::microseconds(config_.expireBudgetMicros);
   store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
 }
@@ -139,7 +140,7 @@ ServerStats Server::totals() const {
   all[kCpuUserMainMicros] = micros(loopThread.ru_utime);
   all[kLazyfreePending] = threadPool_.outstanding();
   all[kLazyfreedObjects] = store_.offloadedTotal();
-  all[kBlockedClients] = blocking_.blockedClients();
+  all[kBlockedClients] = blocking_.blockedClients() + dispatch_.clientPause().postponedCount();
   all[kPubsubChannels] = channels_.names(Channels::Channel, "").size();
   all[kPubsubPatterns] = channels_.patternCount();
   all[kLoadedKeys] = loadedKeys_;

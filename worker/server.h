@@ -82,6 +82,7 @@ class Server final : public WorkerServices {
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
   Monitors* monitors() override { return &monitors_; }
+  ClientPause* clientPause() override { return &dispatch_.clientPause(); }
   void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) override {
     dispatch_.feedMonitors(nullptr, spec, args);
   }

@@ -1,9 +1,11 @@
 // CLIENT KILL: the filters are read on the client's worker (Redis's errors
 // come from there), then every worker closes its own clients that match
-// (the peer message KillClients) and the counts are summed.
+// (the peer message KillClients) and the counts are summed. CLIENT PAUSE
+// and UNPAUSE: every worker gets them (dispatch/client_pause.h).
 #include "common/resp/reply_reader.h"
 #include "worker/commands/commands.h"
 #include "worker/connection/client.h"
+#include "worker/dispatch/client_pause.h"
 #include "worker/dispatch/cross_worker.h"
 #include "worker/dispatch/dispatch.h"
 #include "worker/execution/peer_messages.h"
@@ -97,6 +99,34 @@ void killClientsHere(CommandContext& ctx) {
     }
   }
   ctx.reply.integer(static_cast<long long>(matched.size()));
+}
+
+void clientPause(CommandContext& ctx) {
+  if (ctx.args.size() > 4) return ctx.reply.error(subcommandSyntaxError(ctx.args[1], "CLIENT"));
+  const auto ms = parseInteger(ctx.args[2]);
+  if (!ms) return ctx.reply.error("ERR timeout is not an integer or out of range");
+  if (*ms < 0) return ctx.reply.error("ERR timeout is negative");
+  ClientPause::Mode mode = ClientPause::Mode::All;
+  if (ctx.args.size() == 4) {
+    if (equalsIgnoreCase(ctx.args[3], "write")) mode = ClientPause::Mode::Write;
+    else if (!equalsIgnoreCase(ctx.args[3], "all")) return ctx.reply.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+  }
+  if (*ms > LLONG_MAX - ctx.nowMs) return ctx.reply.error("ERR timeout is out of range");
+  if (ClientPause* pause = ctx.worker.clientPause()) pause->pause(ctx.nowMs + *ms, mode);
+  ctx.reply.ok();
+}
+
+void clientNoEvict(CommandContext& ctx) {
+  bool& noEvict = ctx.client->session().noEvict;
+  if (equalsIgnoreCase(ctx.args[2], "on")) noEvict = true;
+  else if (equalsIgnoreCase(ctx.args[2], "off")) noEvict = false;
+  else return ctx.reply.error(kSyntaxError);
+  ctx.reply.ok();
+}
+
+void clientUnpause(CommandContext& ctx) {
+  if (ClientPause* pause = ctx.worker.clientPause(); pause != nullptr && pause->active()) pause->unpause();
+  ctx.reply.ok();
 }
 
 }  // namespace keyloop::commands

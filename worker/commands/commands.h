@@ -312,6 +312,9 @@ void persist(CommandContext&);
 // client_control.cpp: CLIENT KILL, and its peer message
 void clientKill(Dispatch& dispatch, Client& client, std::span<const std::string_view> args);
 void killClientsHere(CommandContext&);
+void clientPause(CommandContext&);
+void clientUnpause(CommandContext&);
+void clientNoEvict(CommandContext&);
 
 // connection.cpp
 void ping(CommandContext&);

@@ -126,7 +126,7 @@ std::span<const CommandSpec> hyperloglogCommands() {
   static constexpr CommandSpec kRows[] = {
       {.name = "pfadd", .arity = -2, .flags = kWrite | kFast, .acl = acl::kHyperLogLog,
        .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW insert", .handler = pfadd, .events = {.type = '$', .event = "pfadd"}},
-      {.name = "pfcount", .arity = -2, .flags = kReadonly, .acl = acl::kHyperLogLog,
+      {.name = "pfcount", .arity = -2, .flags = kReadonly | kMayReplicate, .acl = acl::kHyperLogLog,
        .keys = {1, -1, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access", .handler = pfcount},
       {.name = "pfdebug", .arity = 3, .flags = kWrite | kAdmin, .acl = acl::kHyperLogLog,
        .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access", .handler = pfdebug},

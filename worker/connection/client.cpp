@@ -327,6 +327,17 @@ bool Client::readingPaused() const {
   return waitingForLog_ || outputBufferBytes() >= kPauseReadingAt || order_.waiting() >= kMaxReservedReplies || order_.barrierUp();
 }
 
+std::string Client::flags() const {
+  // Redis's letters, in its order.
+  std::string f;
+  if (session_.monitoring) f += 'O';
+  if (session_.subscribed()) f += 'P';
+  if (session_.inMulti) f += 'x';
+  if (phase_ == Phase::ClosingAfterReply) f += 'c';
+  if (session_.noEvict) f += 'e';
+  return f.empty() ? "N" : f;
+}
+
 std::string Client::describe(TimePoint now) const {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
@@ -336,7 +347,7 @@ std::string Client::describe(TimePoint now) const {
   if (outputBufferBytes() > 0) events += "w";
   return "id=" + std::to_string(id_) + " addr=" + peer_ + " laddr=" + local_ +
          " fd=" + std::to_string(fd_.get()) + " name=" + name_ + " age=" + std::to_string(age) +
-         " idle=" + std::to_string(idle) + " flags=" + (session_.monitoring ? "O" : session_.inMulti ? "x" : session_.subscribed() ? "P" : "N") +
+         " idle=" + std::to_string(idle) + " flags=" + flags() +
          " db=0 sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
          " ssub=" + std::to_string(session_.shardChannels.size()) + " multi=" + std::to_string(session_.multiCount()) +
          " qbuf=" + std::to_string(queryBufferBytes()) +

@@ -125,6 +125,8 @@ class Client {
 
   // One line of CLIENT LIST / CLIENT INFO, without the newline.
   std::string describe(TimePoint now) const;
+  // Its flags= there ("N": none).
+  std::string flags() const;
 
  private:
   // A connection's life, in order; it only ever moves forward (advance).

@@ -35,7 +35,8 @@ struct Session {
   // pub/sub's: their replies and messages are pushes, as in Redis).
   bool repliesOff = false, skipThis = false, skipNext = false;
   bool monitoring = false;
-  bool inExec = false;  // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)  // MONITOR: every command of every client reaches it (session/monitors.h)
+  bool inExec = false;
+  bool noEvict = false;  // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)  // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)  // MONITOR: every command of every client reaches it (session/monitors.h)
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

@@ -33,8 +33,14 @@ bool debugAllowed(const Config& config, const Client& client) {
 
 }  // namespace
 
-Dispatch::Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections)
-    : services_(services), store_(store), locks_(locks), stats_(stats), connections_(connections) {
+Dispatch::Dispatch(Loop& loop, WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats,
+                   Connections& connections)
+    : services_(services),
+      store_(store),
+      locks_(locks),
+      stats_(stats),
+      connections_(connections),
+      pause_(loop, [this] { runPostponed(); }) {
   slowlog_.setIdSource([this] { return stats_.takeSlowlogId(); });
 }
 
@@ -98,6 +104,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
              !(command.spec->flags & kSubscribedOk)) {
     reply.error("ERR Can't execute '" + command.fullName() +
                 "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+  } else if (pause_.holds(*command.spec, session)) {
+    return postpone(client, args);  // it runs, checked again, when the pause ends
   } else if (session.inMulti && !(command.spec->flags & kRunsInMulti) && sessions_ != nullptr) {
     sessions_->queue(client, command, args);
   } else {
@@ -149,6 +157,24 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   // CLIENT REPLY SKIP silences the command after it, and only that one.
   session.skipThis = std::exchange(session.skipNext, false);
   if (client.hasReservedReplies()) client.queueLocalReply(replyStart);
+}
+
+void Dispatch::postpone(Client& client, std::span<const std::string_view> args) {
+  const std::uint64_t place = client.reserveReply();
+  client.holdUntilFilled(place);  // none of its later commands overtakes it
+  pause_.postpone({client.id(), place, std::vector<std::string>(args.begin(), args.end())});
+}
+
+void Dispatch::runPostponed() {
+  for (const ClientPause::Postponed& p : pause_.takePostponed()) {
+    Client* client = connections_.find(p.client);
+    if (client == nullptr) continue;
+    // Its reply goes after the held place (queued: places are reserved),
+    // then the empty place lets it and the client's next commands go.
+    const std::vector<std::string_view> views(p.args.begin(), p.args.end());
+    execute(*client, views);
+    client->fillReply(p.place, "");
+  }
 }
 
 void Dispatch::count(const ResolvedCommand& command) {

@@ -23,6 +23,7 @@
 #include "worker/connection/request_runner.h"
 #include "worker/execution/change_feed.h"
 #include "worker/execution/effects.h"
+#include "worker/dispatch/client_pause.h"
 #include "worker/execution/slowlog.h"
 #include "worker/keyspace/eviction.h"
 #include "worker/routing/router.h"
@@ -68,7 +69,8 @@ class SessionLayer {
 
 class Dispatch final : public RequestRunner {
  public:
-  Dispatch(WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats, Connections& connections);
+  Dispatch(Loop& loop, WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats,
+           Connections& connections);
 
   // Also makes it deliver forwarded replies to this worker's clients.
   void setRouter(Router* router);
@@ -101,6 +103,9 @@ class Dispatch final : public RequestRunner {
   Watches& watches() { return watches_; }
   Eviction& eviction() { return eviction_; }
   Slowlog& slowlog() { return slowlog_; }
+  // CLIENT PAUSE on this worker; the commands it holds run when it ends.
+  ClientPause& clientPause() { return pause_; }
+  const ClientPause& clientPause() const { return pause_; }
   // A command starts (`client` null: a script's): its line goes to every
   // monitor of every worker while there are any (not an admin command's).
   // A row with kSkipMonitor calls it itself.
@@ -187,6 +192,10 @@ class Dispatch final : public RequestRunner {
   // Runs a handler through the pipeline of observers (effects.h); `index`
   // is its top-level command's (INFO commandstats, latency tracking).
   void run(const CommandSpec& spec, CommandContext& ctx, std::size_t index, Logged logged = Logged::No);
+  // CLIENT PAUSE holds the client's command: a reply place with a barrier.
+  void postpone(Client& client, std::span<const std::string_view> args);
+  // The pause ended: the held commands run, oldest first.
+  void runPostponed();
   // The slow log and the latency monitor's "command" events.
   void noteDuration(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
                     std::int64_t nowMs, const Client* client);
@@ -215,6 +224,7 @@ class Dispatch final : public RequestRunner {
   WriteObserver writeObserver_;
   Watches watches_;
   Slowlog slowlog_;
+  ClientPause pause_;
   Eviction eviction_{store_};
   ChangeFeed feed_;
   // After the members they observe with.

@@ -97,6 +97,8 @@ enum CommandFlag : std::uint32_t {
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
   kNeverGrows = 1u << 22,
   kSkipSlowlog = 1u << 23,  // never in the slow log (EXEC: its commands are, one by one)
+  kMayReplicate = 1u << 25,  // no write, but propagated (PUBLISH, PFCOUNT): CLIENT PAUSE WRITE holds it
+  kRunsTheBlock = 1u << 26,  // EXEC: runs the queued commands (CLIENT PAUSE WRITE holds it when one writes)
   kSkipMonitor = 1u << 24,  // not fed to MONITOR at dispatch: it feeds itself (EXEC: after its block's commands)  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
 };
 

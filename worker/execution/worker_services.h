@@ -42,6 +42,7 @@ class LagMonitor;
 class ThreadPool;
 class Slowlog;
 class Monitors;
+class ClientPause;
 class WorkerStats;
 
 // What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
@@ -82,6 +83,8 @@ class WorkerServices {
   virtual Slowlog* slowlog() { return nullptr; }
   // This worker's MONITOR clients (session/monitors.h); null: none.
   virtual Monitors* monitors() { return nullptr; }
+  // CLIENT PAUSE on this worker (dispatch/client_pause.h); null: none.
+  virtual ClientPause* clientPause() { return nullptr; }
   // A script's command, as MONITOR shows it ("[0 lua]").
   virtual void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) {
     (void)spec, (void)args;

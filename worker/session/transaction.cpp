@@ -386,7 +386,7 @@ std::span<const CommandSpec> transactionCommands() {
        .keys = {1, -1, 1}, .cross = CrossWorker::Keyed, .handler = watchKeys, .peer = peer::Kind::Watch},
       {.name = "discard", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::discard},
-      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused | kSkipSlowlog | kSkipMonitor, .acl = acl::kTransaction,
+      {.name = "exec", .arity = 1, .flags = kNoScript | kRunsInMulti | kAbortsWhenRefused | kSkipSlowlog | kSkipMonitor | kRunsTheBlock, .acl = acl::kTransaction,
        .session = transaction::exec},
       {.name = "multi", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::multi},
