@@ -113,7 +113,39 @@ void memoryUsage(CommandContext& ctx) {
 }
 
 void memoryDoctor(CommandContext& ctx) {
-  ctx.reply.verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+  // Redis's getMemoryDoctorReport, for the figures keyloop has: every
+  // worker's (the row gathers their totals).
+  std::uint64_t used = 0, rss = 0;
+  for (const ServerStats& w : ctx.workerStats) used += w[kUsedMemory], rss += w[kResidentBytes];
+  if (ctx.workerStats.empty()) used = ctx.worker.totals()[kUsedMemory], rss = ctx.worker.totals()[kResidentBytes];
+  if (used < 5 * 1024 * 1024) {
+    return ctx.reply.verbatim(
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these "
+        "conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back "
+        "to our programming as soon as I finished rebooting.\n");
+  }
+  std::string issues;
+  if (static_cast<double>(rss) / static_cast<double>(used) > 1.4 && rss - used > (10u << 20)) {
+    issues += " * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means "
+              "that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations "
+              "Redis performed). This problem is usually due either to a large peak memory (check if there is a peak "
+              "memory entry above in the report) or may result from a workload that causes the allocator to fragment "
+              "memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are "
+              "using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is "
+              "\"libc\".\n\n";
+  }
+  if (ctx.worker.scriptCache().scripts > 1000) {
+    issues += " * Many scripts: There seem to be many cached scripts in this instance (more than 1000). This may be "
+              "because scripts are generated and `EVAL`ed, instead of being parameterized (with KEYS and ARGV), `SCRIPT "
+              "LOAD`ed and `EVALSHA`ed. Unless `SCRIPT FLUSH` is called periodically, the scripts' caches may end up "
+              "consuming most of your memory.\n\n";
+  }
+  if (issues.empty()) {
+    return ctx.reply.verbatim(
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n");
+  }
+  ctx.reply.verbatim("Sam, I detected a few issues in this Redis instance memory implants:\n\n" + issues +
+                     "I'm here to keep you safe, Sam. I want to help you.\n");
 }
 
 void memoryMallocStats(CommandContext& ctx) { ctx.reply.verbatim("Stats not supported for the current allocator"); }
@@ -237,7 +269,7 @@ std::span<const CommandSpec> objectCommands() {
   // clang-format off
   static constexpr CommandSpec kMemorySubcommands[] = {
       {.name = "doctor", .arity = 2, .flags = 0,
-       .handler = memoryDoctor},
+       .cross = CrossWorker::GatherTotals, .handler = memoryDoctor},
       {.name = "help", .arity = 2, .flags = 0,
        .handler = memoryHelp},
       {.name = "malloc-stats", .arity = 2, .flags = 0,
