@@ -317,6 +317,34 @@ TEST(Diagnostics, ClientPauseAllEndsByItselfAndChecksItsArguments) {
   }
 }
 
+// LOLWUT's art is random (as Redis's): its shape, its caption and what is
+// not random (Schotter's first two rows of squares) must be Redis's.
+TEST(Diagnostics, LolwutDrawsWhatRedisDraws) {
+  RedisServer redis;
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection r(redis.port), k(keyloop.port);
+  auto lines = [](const std::string& reply) {
+    std::vector<std::string> out;
+    const std::string text(resp::replyBulk(reply).value_or(""));
+    for (std::size_t from = 0; from < text.size();) {
+      const std::size_t end = text.find('\n', from);
+      out.push_back(text.substr(from, end - from));
+      from = end == std::string::npos ? text.size() : end + 1;
+    }
+    return out;
+  };
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"LOLWUT", "VERSION", "5", "30", "4", "3"}, {"LOLWUT", "VERSION", "5"},
+        {"LOLWUT", "VERSION", "6", "40", "12"}}) {
+    const auto expected = lines(r.command(command)), got = lines(k.command(command));
+    ASSERT_EQ(got.size(), expected.size()) << command[2];
+    EXPECT_EQ(got.back(), expected.back()) << command[2];
+    if (command[2] == "5") {
+      EXPECT_EQ(got.front(), expected.front()) << "the first row of squares is not random";
+    }
+  }
+}
+
 TEST(Diagnostics, AMonitorGoesOnThroughAReload) {
   ReloadableServer s("monitor", "workers: 2\n");
   RespConnection monitor(s.server.port);

@@ -27,6 +27,7 @@ std::span<const CommandSpec> introspectionCommands();  // commands/introspection
 std::span<const CommandSpec> keyspaceCommands();  // commands/keyspace.cpp
 std::span<const CommandSpec> lcsCommands();  // commands/lcs.cpp
 std::span<const CommandSpec> listCommands();  // commands/lists.cpp
+std::span<const CommandSpec> lolwutCommands();  // commands/lolwut.cpp
 std::span<const CommandSpec> monitorCommands();  // session/monitors.cpp
 std::span<const CommandSpec> objectCommands();  // commands/objects.cpp
 std::span<const CommandSpec> persistenceCommands();  // commands/persistence.cpp
@@ -61,6 +62,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     keyspaceCommands,
     lcsCommands,
     listCommands,
+    lolwutCommands,
     monitorCommands,
     objectCommands,
     persistenceCommands,
