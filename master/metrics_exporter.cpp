@@ -69,7 +69,7 @@ void addHistogram(MetricFamily& f, Labels labels, const metrics::SharedMetrics& 
 // Per command, every worker's runs by duration (latency_tracking.h): the
 // buckets end where Redis's LATENCY HISTOGRAM steps end.
 void addCommandDurations(MetricFamily& f, const metrics::SharedMetrics& shared, int slots,
-                         std::span<const std::string_view> names) {
+                         std::span<const std::string> names) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i].empty()) continue;
     metrics::LatencyCounts counts;
@@ -312,7 +312,7 @@ std::string renderMetrics(const MasterView& view) {
   addCommandDurations(family(all, "keyloop_command_duration_seconds",
                              "How long each command ran, all workers together (Redis's latency tracking).",
                              MetricType::Histogram),
-                      *view.workers, slots, names);
+                      *view.workers, slots, metrics::trackedCommandNames());
 
   auto& cpu = family(all, "keyloop_process_cpu_seconds_total", "User and system CPU time of each keyloop process.",
                      MetricType::Counter);

@@ -108,8 +108,18 @@ void Server::runExpireCycle() {
   if (config_.maxmemory.limit != 0) dispatch_.eviction().remeasure();
   // CLIENT PAUSE stops the active cycle too (Redis: no key changes while paused).
   if (!activeExpire_ || dispatch_.clientPause().active()) return;
-  const TimePoint deadline = Clock::now() + std::chrono::microseconds(config_.expireBudgetMicros);
-  store_.expireSome(unixMillis(), [deadline] { return Clock::now() >= deadline; });
+  const TimePoint started = Clock::now();
+  const TimePoint deadline = started + std::chrono::microseconds(config_.expireBudgetMicros);
+  const std::int64_t nowMs = unixMillis();
+  store_.expireSome(nowMs, [deadline] { return Clock::now() >= deadline; });
+  // The latency monitor's "expire-cycle" (big values are freed off the loop,
+  // so a cycle rarely reaches a threshold: its budget bounds it).
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  const std::uint64_t threshold = config_.introspection.latencyMonitorThresholdMs;
+  if (threshold != 0 && ms >= threshold) {
+    stats_.metrics().latencyEvents[metrics::latencyEventIndex("expire-cycle")].add(nowMs / 1000, ms);
+  }
 }
 
 const ring::Ring* Server::ring() const {

@@ -40,6 +40,12 @@ inline constexpr std::size_t kMaxCommands = 256;
 // (worker/execution/command_table.cpp defines it), empty for the peer
 // messages between workers, which are no client's and not exported.
 std::span<const std::string_view> countedCommandNames();
+// Room for every row of the table with its subcommands' rows (which are
+// numbered after the top-level ones): what latency tracking counts by.
+inline constexpr std::size_t kMaxTrackedCommands = 512;
+// The full names ("get", "config|set") by that index; empty for a peer
+// message and for a container, whose subcommands are what runs.
+std::span<const std::string> trackedCommandNames();
 
 // Adds to a counter that only this process writes: a load and a store, no
 // locked instruction.
@@ -87,7 +93,7 @@ struct alignas(64) WorkerMetrics {
   SharedHistogram iteration;  // busy time of one loop iteration
   // Redis's latency tracking and latency monitor (latency_tracking.h):
   // runs by duration per command table index, and the monitor's events.
-  std::array<CommandLatency, kMaxCommands> commandLatency{};
+  std::array<CommandLatency, kMaxTrackedCommands> commandLatency{};
   std::array<LatencySeries, kLatencyEvents.size()> latencyEvents{};
 };
 

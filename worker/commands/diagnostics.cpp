@@ -143,28 +143,36 @@ void latencyReset(CommandContext& ctx) {
   for (std::string_view name : cleared) ctx.reply.bulk(name);
 }
 
+// The tracked indices a LATENCY HISTOGRAM argument names: a command, a
+// container's every subcommand, or "container|sub".
+void markAsked(std::string_view asked, std::span<const std::string> names, std::vector<bool>& marked) {
+  const std::string lower = toLower(asked);
+  const bool whole = lower.find('|') == std::string::npos;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    if (n == lower || (whole && n.size() > lower.size() && n.compare(0, lower.size(), lower) == 0 && n[lower.size()] == '|')) {
+      marked[i] = true;
+    }
+  }
+}
+
 void latencyHistogram(CommandContext& ctx) {
   // Calls by duration of each command asked for (every command when none
   // is), as Redis's cumulative HDR steps; commands never called are left out.
-  const auto table = commandTable();
-  std::vector<bool> asked(table.size(), ctx.args.size() == 2);
-  for (std::size_t i = 2; i < ctx.args.size(); ++i) {
-    const std::string name = toLower(ctx.args[i].substr(0, ctx.args[i].find('|')));
-    for (std::size_t c = 0; c < table.size(); ++c) {
-      if (table[c].name == name && table[c].peer == peer::Kind::None) asked[c] = true;
-    }
-  }
+  const auto names = metrics::trackedCommandNames();
+  std::vector<bool> asked(names.size(), ctx.args.size() == 2);
+  for (std::size_t i = 2; i < ctx.args.size(); ++i) markAsked(ctx.args[i], names, asked);
   std::vector<std::pair<std::size_t, metrics::LatencyCounts>> found;
   WorkerStats* stats = ctx.worker.workerStats();
-  for (std::size_t c = 0; c < table.size() && stats != nullptr; ++c) {
-    if (!asked[c] || table[c].peer != peer::Kind::None) continue;
+  for (std::size_t c = 0; c < names.size() && stats != nullptr; ++c) {
+    if (!asked[c] || names[c].empty()) continue;
     metrics::LatencyCounts counts;
     stats->forEachBlock([&](const metrics::WorkerMetrics& block) { counts.add(block.commandLatency[c]); });
     if (counts.calls() != 0) found.emplace_back(c, counts);
   }
   ctx.reply.map(found.size());
   for (const auto& [c, counts] : found) {
-    ctx.reply.bulk(table[c].name);
+    ctx.reply.bulk(names[c]);
     ctx.reply.map(2);
     ctx.reply.bulk("calls");
     ctx.reply.integer(static_cast<long long>(counts.calls()));

@@ -254,14 +254,15 @@ void errorstatsSection(CommandContext& ctx, Writer& w) {
   }
 }
 
-// Every worker's calls of each command by duration, at the configured percentiles.
+// Every worker's calls of each command (a subcommand by its full name, as
+// Redis) by duration, at the configured percentiles.
 void latencystatsSection(CommandContext& ctx, Writer& w) {
   WorkerStats* stats = ctx.worker.workerStats();
   const IntrospectionConfig& settings = ctx.worker.config().introspection;
   if (stats == nullptr || !settings.latencyTracking) return;
-  const auto table = commandTable();
-  for (std::size_t i = 0; i < table.size(); ++i) {
-    if (table[i].peer != peer::Kind::None) continue;
+  const auto names = metrics::trackedCommandNames();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) continue;
     metrics::LatencyCounts counts;
     stats->forEachBlock([&](const metrics::WorkerMetrics& block) { counts.add(block.commandLatency[i]); });
     if (counts.calls() == 0) continue;
@@ -271,7 +272,7 @@ void latencystatsSection(CommandContext& ctx, Writer& w) {
       std::snprintf(value, sizeof value, "=%.3f", static_cast<double>(counts.percentileNanos(p)) / 1000.0);
       line += (line.empty() ? "p" : ",p") + formatPercentiles({p}) + value;
     }
-    w.add("latency_percentiles_usec_" + std::string(table[i].name), line);
+    w.add("latency_percentiles_usec_" + names[i], line);
   }
 }
 

@@ -386,7 +386,7 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
   });
   const IntrospectionConfig& settings = dispatch.services().config().introspection;
   if (plan.kind != RoutePlan::Kind::Owner && plan.kind != RoutePlan::Kind::Here &&
-      (settings.slowlogLogSlowerThanMicros >= 0 || settings.latencyMonitorThresholdMs != 0)) {
+      (settings.slowlogLogSlowerThanMicros >= 0 || settings.latencyMonitorThresholdMs != 0 || settings.latencyTracking)) {
     // Several workers' work for one command: the slow log has it whole.
     reply = [&dispatch, &spec, id = client.id(), copy = Args(args.begin(), args.end()), started = Clock::now(),
              reply = std::move(reply)](std::string_view bytes) {

@@ -404,6 +404,8 @@ void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
 void Dispatch::noteDuration(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
                             std::int64_t nowMs, const Client* client) {
   const IntrospectionConfig& settings = services_.config().introspection;
+  // Once per client command, as Redis counts its calls: a subcommand by its own row (config|set).
+  if (settings.latencyTracking) stats_.metrics().commandLatency[spec.index].observe(micros);
   const std::uint64_t ms = micros / 1000;
   if (settings.latencyMonitorThresholdMs != 0 && ms >= settings.latencyMonitorThresholdMs) {
     const std::size_t event = metrics::latencyEventIndex((spec.flags & kFast) ? "fast-command" : "command");
@@ -441,9 +443,6 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   const auto micros = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   stats_.counters()[kMicrosByCommand + index] += micros;
-  if (services_.config().introspection.latencyTracking && !replaying_) {
-    stats_.metrics().commandLatency[index].observe(micros);
-  }
   if (logged == Logged::Yes && !replaying_) noteDuration(spec, ctx.args, micros, ctx.nowMs, ctx.client);
   if (builtIn) {
     writeObservers_.settle(effects, state);

@@ -196,7 +196,7 @@ class Dispatch final : public RequestRunner {
   void postpone(Client& client, std::span<const std::string_view> args);
   // The pause ended: the held commands run, oldest first.
   void runPostponed();
-  // The slow log and the latency monitor's "command" events.
+  // Latency tracking, the slow log and the latency monitor's "command" events.
   void noteDuration(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
                     std::int64_t nowMs, const Client* client);
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <tuple>
@@ -26,6 +27,10 @@ struct Table {
   // Every family's: the peer messages first, by kind (found by kind, not
   // by name), then the commands, sorted by name.
   std::vector<CommandSpec> rows;
+  // The containers' subcommands, copied so that each gets an index of its
+  // own after the top-level rows (latency tracking counts by it).
+  std::deque<std::vector<CommandSpec>> subcommands;
+  std::vector<std::string> fullNames;  // by index
   std::size_t peerRows = 0;
   Ranges byFirstByte{};
 };
@@ -64,6 +69,20 @@ Table mergeFamilies() {
     t.rows[i].index = static_cast<std::uint16_t>(i);
   }
   if (t.rows.size() > metrics::kMaxCommands) refuseTable("grow metrics::kMaxCommands", "");
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    t.fullNames.emplace_back(t.rows[i].peer != peer::Kind::None || !t.rows[i].subcommands.empty() ? "" : t.rows[i].name);
+  }
+  for (std::size_t i = t.peerRows; i < t.rows.size(); ++i) {
+    CommandSpec& container = t.rows[i];
+    if (container.subcommands.empty()) continue;
+    std::vector<CommandSpec>& copies = t.subcommands.emplace_back(container.subcommands.begin(), container.subcommands.end());
+    for (CommandSpec& sub : copies) {
+      sub.index = static_cast<std::uint16_t>(t.fullNames.size());
+      t.fullNames.push_back(std::string(container.name) + "|" + std::string(sub.name));
+    }
+    container.subcommands = copies;
+  }
+  if (t.fullNames.size() > metrics::kMaxTrackedCommands) refuseTable("grow metrics::kMaxTrackedCommands", "");
   if (t.rows.size() > kCommandSlots) refuseTable("grow kCommandSlots (stats.h)", "");
   return t;
 }
@@ -177,6 +196,8 @@ std::string subcommandSyntaxError(std::string_view sub, std::string_view contain
   return "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) + "'. Try " +
          std::string(container) + " HELP.";
 }
+
+std::span<const std::string> metrics::trackedCommandNames() { return table().fullNames; }
 
 std::span<const std::string_view> metrics::countedCommandNames() {
   static const std::vector<std::string_view> names = [] {
