@@ -1,10 +1,13 @@
 #include "worker/execution/command_table.h"
 
 #include "worker/execution/command_families.h"
+#include "common/metrics/shared_metrics.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <string>
 
 namespace keyloop {
 namespace {
@@ -32,11 +35,26 @@ TEST(CommandTable, HoldsEveryFamilysRowsOnceAndNothingElse) {
           row.peer != peer::Kind::None ? findPeerMessage(peer::Message(row.peer).args()[0]) : findCommand(row.name);
       ASSERT_NE(found, nullptr) << row.name;
       EXPECT_EQ(found->handler, row.handler) << row.name;
-      EXPECT_EQ(found->subcommands.data(), row.subcommands.data()) << row.name;
+      // A container's subcommands are the family's, copied in order, each
+      // with an index of its own after the top-level rows (latency tracking).
+      ASSERT_EQ(found->subcommands.size(), row.subcommands.size()) << row.name;
+      for (std::size_t s = 0; s < row.subcommands.size(); ++s) {
+        EXPECT_EQ(found->subcommands[s].name, row.subcommands[s].name) << row.name;
+        EXPECT_EQ(found->subcommands[s].handler, row.subcommands[s].handler) << row.name;
+        EXPECT_EQ(found->subcommands[s].session, row.subcommands[s].session) << row.name;
+      }
     }
   }
   EXPECT_EQ(commandTable().size(), rows);
   for (std::size_t i = 0; i < commandTable().size(); ++i) EXPECT_EQ(commandIndex(commandTable()[i]), i);
+  std::set<std::size_t> subcommandIndices;
+  for (const CommandSpec& row : commandTable()) {
+    for (const CommandSpec& sub : row.subcommands) {
+      EXPECT_GE(sub.index, commandTable().size()) << row.name << "|" << sub.name;
+      EXPECT_TRUE(subcommandIndices.insert(sub.index).second) << row.name << "|" << sub.name;
+      EXPECT_EQ(metrics::trackedCommandNames()[sub.index], std::string(row.name) + "|" + std::string(sub.name));
+    }
+  }
 }
 
 TEST(CommandTable, RowsCarryTheirKeyspaceEventsAndAclCategories) {
