@@ -115,9 +115,10 @@ void memoryUsage(CommandContext& ctx) {
 void memoryDoctor(CommandContext& ctx) {
   // Redis's getMemoryDoctorReport, for the figures keyloop has: every
   // worker's (the row gathers their totals).
+  const ServerStats alone = ctx.workerStats.empty() ? ctx.worker.totals() : ServerStats{};
+  const std::span<const ServerStats> workers = ctx.workerStats.empty() ? std::span(&alone, 1) : ctx.workerStats;
   std::uint64_t used = 0, rss = 0;
-  for (const ServerStats& w : ctx.workerStats) used += w[kUsedMemory], rss += w[kResidentBytes];
-  if (ctx.workerStats.empty()) used = ctx.worker.totals()[kUsedMemory], rss = ctx.worker.totals()[kResidentBytes];
+  for (const ServerStats& w : workers) used += w[kUsedMemory], rss += w[kResidentBytes];
   if (used < 5 * 1024 * 1024) {
     return ctx.reply.verbatim(
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these "

@@ -411,11 +411,9 @@ void Dispatch::noteDuration(const CommandSpec& spec, std::span<const std::string
     const std::size_t event = metrics::latencyEventIndex((spec.flags & kFast) ? "fast-command" : "command");
     stats_.metrics().latencyEvents[event].add(nowMs / 1000, ms);
   }
-  if (settings.slowlogLogSlowerThanMicros >= 0 && micros >= static_cast<std::uint64_t>(settings.slowlogLogSlowerThanMicros)) {
-    slowlog_.consider(spec, args, micros, nowMs, client != nullptr ? std::string_view(client->peer()) : std::string_view(),
-                      client != nullptr ? std::string_view(client->name()) : std::string_view(),
-                      settings.slowlogLogSlowerThanMicros, settings.slowlogMaxLen);
-  }
+  slowlog_.consider(spec, args, micros, nowMs, client != nullptr ? std::string_view(client->peer()) : std::string_view(),
+                    client != nullptr ? std::string_view(client->name()) : std::string_view(),
+                    settings.slowlogLogSlowerThanMicros, settings.slowlogMaxLen);
 }
 
 void Dispatch::noteSlowRun(const CommandSpec& spec, std::span<const std::string_view> args, std::uint64_t micros,
