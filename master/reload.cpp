@@ -27,6 +27,8 @@ std::string restartOnlyChanges(const Config& now, const Config& next) {
   };
   // `keyloop -s reload` finds the master through the new file's pidfile.
   check(now.pidFile == next.pidFile, "pidfile");
+  // Every worker's stores are made at start, and clients hold their numbers.
+  check(now.databases == next.databases, "databases");
   return changed;
 }
 

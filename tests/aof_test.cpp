@@ -403,7 +403,7 @@ TEST(Aof, SettingsAndInfoFieldsMatchRedis) {
   const std::uint16_t port = freePort();
   fs::create_directories(dir + "/redis");
   Process redis("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir + "/redis", "--save", "",
-                                 "--appendonly", "yes", "--databases", "1"});
+                                 "--appendonly", "yes"});
   ASSERT_TRUE(waitForPort(port));
   RespConnection r(port);
   for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{

@@ -53,7 +53,8 @@ std::vector<std::string> statelessScriptNames() {
   std::vector<std::string> names;
   for (const std::string& name : scriptNames()) {
     if (name != "connection" && name != "protocol" && name != "resp3" && name != "transactions" &&
-        name != "pubsub" && name != "scripting" && name != "notifications" && name != "functions") {
+        name != "pubsub" && name != "scripting" && name != "notifications" && name != "functions" &&
+        name != "databases") {
       names.push_back(name);
     }
   }
@@ -78,9 +79,11 @@ std::optional<std::map<std::string, std::vector<std::string>>> eventsUntil(RespC
     if (parts.size() < 3) continue;
     const std::string on = bulkText(parts[parts.size() - 2]), text = bulkText(parts.back());
     if (on == channel) break;
-    constexpr std::string_view kKeyspace = "__keyspace@0__:";
-    if (on.rfind(kKeyspace, 0) == 0) {
-      byKey[on.substr(kKeyspace.size())].push_back(text);
+    // A key's events in order, by database and key (__keyspace@<db>__:<key>).
+    constexpr std::string_view kKeyspace = "__keyspace@";
+    const std::size_t end = on.find("__:");
+    if (on.rfind(kKeyspace, 0) == 0 && end != std::string::npos) {
+      byKey[on.substr(kKeyspace.size(), end - kKeyspace.size()) + ":" + on.substr(end + 3)].push_back(text);
     } else {
       byKey["(keyevent)"].push_back(on + " " + text);
     }

@@ -85,7 +85,7 @@ TEST(Snapshots, DumpRdbMovesBothWaysWithRedisServer) {
   const std::uint16_t port = freePort();
   {
     Process redis("redis-server", {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-                                   "--appendonly", "no", "--databases", "1"});
+                                   "--appendonly", "no"});
     ASSERT_TRUE(waitForPort(port));
     RespConnection r(port);
     for (int i = 0; i < 500 && r.command({"PING"}) != "+PONG\r\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -48,21 +48,29 @@ void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   startedAt_ = loop_.now();
   // Phase 1: copy everything while serving as usual; remember what changes.
   enter(Phase::Copying);
-  server_.dispatch().setWriteObserver([this](std::span<const std::string_view> args, const CommandSpec& spec) {
-    noteWrite(args, spec);
-  });
+  server_.dispatch().setWriteObserver([this](const CommandRun& run, const Effects& effects) { noteWrite(run, effects); });
   streamer_.start([this] { streamSlice(); });
 }
 
-void Migration::noteWrite(std::span<const std::string_view> args, const CommandSpec& spec) {
-  if (spec.flags & kWipesKeyspace) {
+std::string Migration::nameOf(int db, std::string_view key) {
+  std::string name(1, static_cast<char>(db));
+  name += key;
+  return name;
+}
+
+void Migration::noteWrite(const CommandRun& run, const Effects& effects) {
+  // A database emptied or moved: the new workers start over from everything.
+  if (run.spec.flags & (kWipesKeyspace | kSwapsDatabases)) {
     flushed_ = true;
     return;
   }
-  forEachKey(spec, args, [this, args](std::size_t i, std::size_t) {
-    dirty_.emplace(args[i]);
+  const std::span<const std::string_view> args = run.ctx.args;
+  const int db = run.ctx.db;
+  forEachKey(run.spec, args, [this, args, db](std::size_t i, std::size_t) {
+    dirty_.insert(nameOf(db, args[i]));
     return true;
   });
+  for (const KeyInDatabase& k : effects.elsewhere) dirty_.insert(nameOf(k.db, k.key));
 }
 
 void Migration::beginHolding() {
@@ -86,13 +94,18 @@ void Migration::sendChanges() {
     // A FLUSHALL during the copy: start the new workers over, send it all.
     sendToNext(ipc::encodeSlotNotice(RecordType::Flushed, slot_));
     cursor_ = 0;
+    scanDb_ = 0;
     scanned_ = false;
     parted_.clear();
     partCursor_ = 0;
     return streamer_.start([this] { streamSlice(); });
   }
   const std::int64_t now = unixMillis();
-  for (const std::string& key : dirty_) sendKey(key, server_.store().find(key, now));
+  for (const std::string& name : dirty_) {
+    const int db = static_cast<unsigned char>(name[0]);
+    const std::string_view key = std::string_view(name).substr(1);
+    sendKey(db, key, server_.keyspaces()[db].find(key, now));
+  }
   changed_ = dirty_.size();
   dirty_.clear();
   finishRetiring();
@@ -159,19 +172,22 @@ void Migration::apply(RecordType type, std::string_view payload) {
   switch (type) {
     case RecordType::KeyValue:
     case RecordType::KeyGone:
-      if (!ipc::decodeKeyState(type, payload, state)) return;
+    case RecordType::KeyMore: {
+      if (!ipc::decodeKeyState(type, payload, state) || !server_.keyspaces().valid(state.db)) return;
+      Store& store = server_.keyspaces()[state.db];
+      if (type == RecordType::KeyMore) {
+        // Gone meanwhile (expired): the rest of it is of no use.
+        if (Store::Entry* e = store.find(state.key, unixMillis())) addPart(store, e, state.value);
+        return;
+      }
       // A key that expired on the way is set anyway: it vanishes on first
       // touch or in the expire cycle (a clock read per key costs more).
-      if (state.exists) restoreImage(server_.store(), state.key, state.value, state.expireAt);
-      else server_.store().erase(state.key);
+      if (state.exists) restoreImage(store, state.key, state.value, state.expireAt);
+      else store.erase(state.key);
       return;
-    case RecordType::KeyMore:
-      // Gone meanwhile (expired): the rest of it is of no use.
-      if (!ipc::decodeKeyState(type, payload, state)) return;
-      if (Store::Entry* e = server_.store().find(state.key, unixMillis())) addPart(server_.store(), e, state.value);
-      return;
+    }
     case RecordType::Flushed:
-      return server_.store().clear();
+      return server_.keyspaces().forEach([](int, Store& store) { store.clear(); });
     case RecordType::HandOverEnd:
       if (ipc::decodeSlotNotice(payload, slot)) arrived(slot);
       return;
@@ -185,7 +201,7 @@ void Migration::arrived(int slot) {
   if (expectedArrivals_ == 0 || static_cast<int>(arrivals_.size()) < expectedArrivals_) return;
   expectedArrivals_ = 0;
   log_.notice("Worker %d: every retiring worker handed over (%zu keys now) in %.1f ms; serving", slot_,
-              server_.store().size(),
+              server_.keyspaces().keys(),
               std::chrono::duration<double, std::milli>(loop_.now() - startedAt_).count());
   server_.dispatch().release();
   if (onArrived_) onArrived_();
@@ -220,11 +236,17 @@ void Migration::streamSlice() {
   if (!parted_.empty()) {
     sendPart();
   } else if (!scanned_) {
-    cursor_ = server_.store().scanEntries(cursor_, kKeysPerSlice, unixMillis(), [this](const Store::Entry* e) {
-      sendKey(Store::key(e), e, /*inParts=*/true);
-      ++moved_;
-    });
-    scanned_ = cursor_ == 0;
+    Databases& databases = server_.keyspaces();
+    while (scanDb_ < databases.count() && cursor_ == 0 && databases[scanDb_].size() == 0) ++scanDb_;
+    if (scanDb_ < databases.count()) {
+      const int db = scanDb_;
+      cursor_ = databases[db].scanEntries(cursor_, kKeysPerSlice, unixMillis(), [this, db](const Store::Entry* e) {
+        sendKey(db, Store::key(e), e, /*inParts=*/true);
+        ++moved_;
+      });
+      if (cursor_ == 0) ++scanDb_;
+    }
+    scanned_ = scanDb_ >= databases.count();
   }
   if (!scanned_ || !parted_.empty()) return;
   streamer_.stop();
@@ -274,25 +296,28 @@ void Migration::sendToNext(std::string_view record) {
   for (int peer = 0; peer < nextWorkers_; ++peer) router_.sendRecord(router_.linkOfNext(peer), record);
 }
 
-void Migration::sendKey(std::string_view key, const Store::Entry* e, bool inParts) {
+void Migration::sendKey(int db, std::string_view key, const Store::Entry* e, bool inParts) {
   // keyRecord_ is reused: no allocation per key.
   if (e != nullptr) {
     image_.clear();
     if (inParts && travelsInParts(e)) {
       appendEmptyImage(image_, Store::kind(e));
-      parted_.emplace_back(key);  // its tuples follow, a part per slice
+      parted_.push_back(nameOf(db, key));  // its tuples follow, a part per slice
     } else {
       appendImage(image_, e);
     }
   }
-  ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), image_}
-                                               : ipc::KeyState{key, false, 0, {}});
+  const auto number = static_cast<std::uint16_t>(db);
+  ipc::encodeKeyState(keyRecord_, e != nullptr ? ipc::KeyState{key, true, Store::expireAt(e), image_, number}
+                                               : ipc::KeyState{key, false, 0, {}, number});
   router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
 }
 
 void Migration::sendPart() {
-  const std::string& key = parted_.front();
-  const Store::Entry* e = server_.store().find(key, unixMillis());
+  const std::string& name = parted_.front();
+  const int db = static_cast<unsigned char>(name[0]);
+  const std::string_view key = std::string_view(name).substr(1);
+  const Store::Entry* e = server_.keyspaces()[db].find(key, unixMillis());
   if (e == nullptr || !ownsObject(Store::kind(e))) {
     // Deleted or replaced meanwhile: a write, so its final state goes out
     // with the changes (an expired one expires on the new side too).
@@ -302,7 +327,7 @@ void Migration::sendPart() {
   }
   image_.clear();
   partCursor_ = appendPart(image_, e, partCursor_);
-  ipc::encodeKeyMore(keyRecord_, ipc::KeyState{key, true, Store::expireAt(e), image_});
+  ipc::encodeKeyMore(keyRecord_, ipc::KeyState{key, true, Store::expireAt(e), image_, static_cast<std::uint16_t>(db)});
   router_.sendRecord(router_.linkOfNext(nextRing_.ownerOf(key)), keyRecord_);
   if (partCursor_ == 0) parted_.pop_front();
 }
@@ -317,8 +342,10 @@ void Migration::finishRetiring() {
   enter(Phase::Forwarding);
   sendToNext(ipc::encodeSlotNotice(RecordType::HandOverEnd, slot_));
   router_.retarget(nextWorkers_);
-  auto moved = std::make_shared<Store::Detached>(server_.store().detachAll());
-  server_.threadPool().submit([moved] { moved->free(); });
+  server_.keyspaces().forEach([this](int, Store& store) {
+    auto moved = std::make_shared<Store::Detached>(store.detachAll());
+    server_.threadPool().submit([moved] { moved->free(); });
+  });
   const Duration took = loop_.now() - startedAt_, held = loop_.now() - heldAt_;
   log_.notice("Worker %d: copied %llu keys to %d new workers, then held its clients %.1f ms to send %zu keys "
               "changed meanwhile; %.1f ms in all", slot_, static_cast<unsigned long long>(moved_), nextWorkers_,

@@ -28,6 +28,9 @@
 //   same channel: no command ever sees a key before its value arrived, and
 //   no write made before the hand-over is lost. TTLs travel as absolute
 //   times, so they keep counting down.
+// Every database goes, each key with its number; the retiring side walks
+// them one after the other. Keys are named by database and key where
+// they are noted (one byte of database, then the key).
 // What a client can notice is phase 2-4 of the slowest retiring worker:
 // about the time to send the keys written during the copy (see
 // loadtest/RESULTS.md), not the copy itself.
@@ -47,6 +50,7 @@
 #include "common/log/log.h"
 #include "common/loop/handles.h"
 #include "common/ring/ring.h"
+#include "worker/execution/effects.h"
 #include "worker/routing/router.h"
 #include "worker/keyspace/store.h"
 
@@ -86,7 +90,8 @@ class Migration {
   void arrive(ipc::RecordType type, std::string_view payload);
   void applyWaiting();
   void apply(ipc::RecordType type, std::string_view payload);
-  void noteWrite(std::span<const std::string_view> args, const CommandSpec& spec);
+  void noteWrite(const CommandRun& run, const Effects& effects);
+  static std::string nameOf(int db, std::string_view key);
   // Sends a slot notice (Copied, Quiet) to every peer of this generation.
   void sendToPeers(ipc::RecordType type);
   // Sends a record to every worker of the next generation.
@@ -94,7 +99,7 @@ class Migration {
   // Sends `key`'s state (KeyValue with `e`'s value and expiry, or KeyGone)
   // to its new owner; `inParts`: a big table goes as an empty one first,
   // its tuples then in parts, one per slice (sendPart).
-  void sendKey(std::string_view key, const Store::Entry* e, bool inParts = false);
+  void sendKey(int db, std::string_view key, const Store::Entry* e, bool inParts = false);
   void sendPart();
   void holdIfAllCopied();
   void beginHolding();
@@ -135,7 +140,8 @@ class Migration {
   Phase phase_ = Phase::Serving;
   std::function<void(const char*)> phaseObserver_;
   bool sentQuiet_ = false, flushed_ = false;
-  std::unordered_set<std::string> dirty_;  // keys written during the copy
+  std::unordered_set<std::string> dirty_;  // keys written during the copy (by nameOf)
+  int scanDb_ = 0;                         // the database the copy is in
   std::string keyRecord_, image_;  // reused: no allocation per key
   std::uint64_t cursor_ = 0, moved_ = 0;
   bool scanned_ = false;             // the store's scan is through

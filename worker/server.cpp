@@ -16,7 +16,7 @@ Server::Server(Loop& loop, Config config, Log& log)
       log_(log),
       locks_(loop),
       stats_(loop),
-      dispatch_(loop, *this, store_, locks_, stats_, connections_),
+      dispatch_(loop, *this, databases_, locks_, stats_, connections_),
       blocking_(loop, dispatch_),
       connections_(loop, config_, log, stats_, dispatch_),
       expireTimer_(loop),
@@ -24,11 +24,11 @@ Server::Server(Loop& loop, Config config, Log& log)
       startedAt_(loop.now()) {
   // Big values (a million-member set) are freed on a pool thread, so no
   // DEL, overwrite or expiry of one shows up as loop lag.
-  store_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
-  store_.setExpiredObserver([this](std::string_view key) {
+  databases_.setOffload([this](std::function<void()> work) { threadPool_.submit(std::move(work)); });
+  databases_.setExpiredObserver([this](int db, std::string_view key) {
     // Replay then needs no clock: the key goes where it went.
-    dispatch_.feed().recordState(key, nullptr);
-    keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key,
+    dispatch_.feed().recordState(db, key, nullptr);
+    keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key, db,
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });
   dispatch_.setBlocking(&blocking_);
@@ -45,7 +45,7 @@ void Server::serve(const std::vector<int>& listenFds, bool acceptNow) {
   armExpireCycle();
   stats_.start(config_.metricsEnabled, [this] {
     const Router* router = dispatch_.router();
-    return WorkerStats::Sample{store_.size(), store_.expiredTotal(), router != nullptr ? router->forwarded() : 0};
+    return WorkerStats::Sample{databases_.keys(), databases_.expiredTotal(), router != nullptr ? router->forwarded() : 0};
   });
 }
 
@@ -61,7 +61,7 @@ void Server::applyConfig(const Config& next) {
 
 void Server::applyMemoryLimit() {
   const MemoryLimitConfig& m = config_.maxmemory;
-  store_.setLfu({usesLfu(m.policy), m.lfuLogFactor, m.lfuDecayMinutes});
+  databases_.setLfu({usesLfu(m.policy), m.lfuLogFactor, m.lfuDecayMinutes});
   // A limit set now holds from the next write (as Redis's), not once the
   // writes' estimated growth alone crosses it.
   dispatch_.eviction().remeasure();
@@ -111,7 +111,16 @@ void Server::runExpireCycle() {
   const TimePoint started = Clock::now();
   const TimePoint deadline = started + std::chrono::microseconds(config_.expireBudgetMicros);
   const std::int64_t nowMs = unixMillis();
-  store_.expireSome(nowMs, [deadline] { return Clock::now() >= deadline; });
+  // Database after database, from where the last cycle stopped, as Redis's
+  // activeExpireCycle: a busy database cannot starve the others forever.
+  const int count = databases_.count();
+  for (int i = 0; i < count && Clock::now() < deadline; ++i) {
+    const int db = (expireNextDb_ + i) % count;
+    Store& store = databases_[db];
+    if (store.volatileCount() == 0) continue;
+    store.expireSome(nowMs, [deadline] { return Clock::now() >= deadline; });
+    expireNextDb_ = (db + 1) % count;
+  }
   // The latency monitor's "expire-cycle" (big values are freed off the loop,
   // so a cycle rarely reaches a threshold: its budget bounds it).
   const auto ms = static_cast<std::uint64_t>(
@@ -135,9 +144,13 @@ int Server::self() const {
 ServerStats Server::totals() const {
   ServerStats all = stats_.counters();
   all[kConnectedClients] = connections_.all().size();
-  all[kKeys] = store_.size();
-  all[kExpires] = store_.volatileCount();
-  all[kExpiredKeys] = store_.expiredTotal();
+  all[kKeys] = databases_.keys();
+  all[kExpires] = databases_.volatileKeys();
+  all[kExpiredKeys] = databases_.expiredTotal();
+  for (int db = 0; db < databases_.count(); ++db) {
+    all[kKeysByDb + static_cast<std::size_t>(db)] = databases_[db].size();
+    all[kExpiresByDb + static_cast<std::size_t>(db)] = databases_[db].volatileCount();
+  }
   all[kUsedMemory] = heapBytesInUse();
   all[kResidentBytes] = residentBytes();
   auto micros = [](const timeval& t) { return static_cast<std::uint64_t>(t.tv_sec) * 1000000 + static_cast<std::uint64_t>(t.tv_usec); };
@@ -149,13 +162,26 @@ ServerStats Server::totals() const {
   all[kCpuSysMainMicros] = micros(loopThread.ru_stime);
   all[kCpuUserMainMicros] = micros(loopThread.ru_utime);
   all[kLazyfreePending] = threadPool_.outstanding();
-  all[kLazyfreedObjects] = store_.offloadedTotal();
+  all[kLazyfreedObjects] = databases_.offloadedTotal();
   all[kBlockedClients] = blocking_.blockedClients() + dispatch_.clientPause().postponedCount();
   all[kPubsubChannels] = channels_.names(Channels::Channel, "").size();
   all[kPubsubPatterns] = channels_.patternCount();
   all[kLoadedKeys] = loadedKeys_;
   all[kLoadExpiredKeys] = loadExpiredKeys_;
   return all;
+}
+
+bool Server::holdForBarrier() {
+  if (barrierHold_) return true;
+  if (dispatch_.holding()) return false;  // a reload's or a rewrite's: the barrier tries again later
+  barrierHold_ = true;
+  dispatch_.hold(/*routedToo=*/false);  // peers' requests still run: they make every worker quiet
+  return true;
+}
+
+void Server::endBarrierHold() {
+  if (!std::exchange(barrierHold_, false)) return;
+  dispatch_.release();
 }
 
 void Server::postToPeers(std::span<const std::string_view> args) {
@@ -218,8 +244,8 @@ void Server::postPeerFromScript(int owner, std::span<const std::string_view> arg
   if (Router* router = dispatch_.router()) router->notify(owner, args);
 }
 
-void Server::journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
-  if (Router* router = dispatch_.router()) router->journal(scratch, keys, nowMs);
+void Server::journalScratch(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+  if (Router* router = dispatch_.router()) router->journal(db, scratch, keys, nowMs);
 }
 
 void Server::releaseScriptReach(bool transaction) {

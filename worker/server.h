@@ -31,6 +31,7 @@
 #include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
 #include "worker/scripting/script_run.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
 #include "worker/execution/worker_stats.h"
@@ -62,12 +63,13 @@ class Server final : public WorkerServices {
 
   Connections& connections() { return connections_; }
   Dispatch& dispatch() { return dispatch_; }
-  Store& store() { return store_; }
+  Databases& keyspaces() { return databases_; }
   Loop& loop() { return loop_; }
 
   // WorkerServices (what command handlers see):
   const Config& config() const override { return config_; }
   ServerStats& stats() override { return stats_.counters(); }
+  Databases* databases() override { return &databases_; }
   KeyLocks& locks() override { return locks_; }
   ThreadPool& threadPool() override { return threadPool_; }
   TimePoint now() const override { return loop_.now(); }
@@ -83,8 +85,8 @@ class Server final : public WorkerServices {
   Channels* channels() override { return &channels_; }
   Monitors* monitors() override { return &monitors_; }
   ClientPause* clientPause() override { return &dispatch_.clientPause(); }
-  void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) override {
-    dispatch_.feedMonitors(nullptr, spec, args);
+  void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int db) override {
+    dispatch_.feedMonitors(nullptr, spec, args, db);
   }
   LuaEngine* lua() override { return &lua_; }
   ScriptCacheFigures scriptCache() const override { return {lua_.memoryBytes(), lua_.scripts()}; }
@@ -117,7 +119,12 @@ class Server final : public WorkerServices {
   void queueForScriptReach(bool queued) override { stats_.queueForScriptReach(queued); }
   void releaseScriptReach(bool transaction) override;
   std::int64_t scriptReachHolder() const override { return stats_.scriptReachHolder(); }
-  void journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override;
+  bool takeBarrier() override { return stats_.takeBarrier(); }
+  void releaseBarrier() override { stats_.releaseBarrier(); }
+  bool holdForBarrier() override;
+  bool quietForBarrier() const override { return dispatch_.quiet() && locks_.empty(); }
+  void endBarrierHold() override;
+  void journalScratch(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override;
   // What INFO persistence says of the load at start.
   void noteLoaded(std::uint64_t keys, std::uint64_t expired);
 
@@ -129,7 +136,7 @@ class Server final : public WorkerServices {
   Loop& loop_;
   Config config_;
   Log& log_;
-  Store store_;
+  Databases databases_{config_.databases};
   KeyLocks locks_;
   WorkerStats stats_;
   // Dispatch before Connections: clients (in Connections) go first, and
@@ -154,6 +161,8 @@ class Server final : public WorkerServices {
   bool activeExpire_ = true, denyScriptsDisabled_ = false;  // DEBUG's switches
   Connections connections_;
   Timer expireTimer_;
+  int expireNextDb_ = 0;  // where the next expire cycle starts
+  bool barrierHold_ = false;  // SWAPDB's barrier holds the clients' commands
   ThreadPool threadPool_;
   WorkerPersistence persistence_{*this, log_};  // after the pool: its snapshot writes through it
   TimePoint startedAt_;

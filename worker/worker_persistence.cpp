@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/loop/mapped_file.h"
+#include "common/text/text.h"
 #include "worker/connection/client.h"
 #include "worker/connection/connections.h"
 #include "worker/routing/router.h"
@@ -21,7 +22,7 @@ namespace keyloop {
 
 
 WorkerPersistence::WorkerPersistence(Server& server, Log& log)
-    : Persistence(server.loop(), server.store(), server.threadPool(), log),
+    : Persistence(server.loop(), server.keyspaces(), server.threadPool(), log),
       server_(server),
       log_(log),
       quietWatch_(server.loop()) {
@@ -44,7 +45,7 @@ Status WorkerPersistence::loadRdb(std::string_view bytes, const std::function<bo
   // The log's base keeps keys that have expired since: what the log did to
   // them after the base was written replays against them (as Redis loads
   // an AOF's RDB preamble).
-  rdb::LoadTarget target{server_.store(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true,
+  rdb::LoadTarget target{server_.keyspaces(), rdb::limitsOf(server_.config().encoding), owns, nullptr, true,
                          keepExpired ? 0 : unixMillis()};
   // Every worker loads the libraries: each has its own interpreter.
   target.onLibrary = [this](std::string_view code) -> Status {
@@ -69,7 +70,7 @@ Status WorkerPersistence::loadSnapshot(const std::function<bool(std::string_view
   const TimePoint started = Clock::now();
   std::uint64_t loaded = 0, expired = 0;
   if (Status failed = loadRdb(file->bytes(), owns, /*keepExpired=*/false, loaded, expired); !failed) {
-    server_.store().clear();
+    clearAll();
     return fail("Short read or bad format loading " + path + ": " + failed.error());
   }
   server_.noteLoaded(loaded, expired);
@@ -92,35 +93,80 @@ Status WorkerPersistence::loadLog(const std::function<bool(std::string_view key)
   target.owns = owns;
   target.loadTruncated = config.aofLoadTruncated;
   target.loadBase = [&](std::string_view bytes) { return loadRdb(bytes, owns, /*keepExpired=*/true, loaded, expired); };
-  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs) { server_.dispatch().replay(args, nowMs); };
-  target.flushOwnedBy = [this](int slot, int workers) { flushOwnedBy(slot, workers); };
+  target.run = [this](std::span<const std::string_view> args, std::int64_t nowMs, int db) {
+    server_.dispatch().replay(args, nowMs, db);
+  };
+  target.flushOwnedBy = [this](int slot, int workers, int db) { flushOwnedBy(slot, workers, db); };
+  target.swapOwnedBy = [this](int slot, int workers, std::span<const std::string_view> args, std::int64_t nowMs) {
+    swapOwnedBy(slot, workers, args, nowMs);
+  };
+  target.databases = server_.keyspaces().count();
   ReplayCounts counts;
   if (Status replayed = replayLog(config, *manifest, target, counts); !replayed) {
-    server_.store().clear();
+    clearAll();
     return replayed;
   }
   if (counts.truncatedBytes > 0) {
     log_.warning("!!! Warning: short read while loading the AOF file of worker %d !!! AOF loaded anyway because "
                  "aof-load-truncated is enabled (%llu bytes cut off)", slot_, static_cast<unsigned long long>(counts.truncatedBytes));
   }
-  server_.noteLoaded(server_.store().size(), expired);
+  server_.noteLoaded(server_.keyspaces().keys(), expired);
   log_.notice("Worker %d: DB loaded from append only file: %zu keys (%llu records of %llu batches run here) in %.3f seconds",
-              slot_, server_.store().size(), static_cast<unsigned long long>(counts.applied),
+              slot_, server_.keyspaces().keys(), static_cast<unsigned long long>(counts.applied),
               static_cast<unsigned long long>(counts.batches), std::chrono::duration<double>(Clock::now() - started).count());
   return {};
 }
 
-void WorkerPersistence::flushOwnedBy(int slot, int workers) {
+void WorkerPersistence::clearAll() {
+  server_.keyspaces().forEach([](int, Store& store) { store.clear(); });
+}
+
+void WorkerPersistence::flushOwnedBy(int slot, int workers, int db) {
+  server_.keyspaces().forEach([&](int number, Store& store) {
+    if (db < 0 || number == db) flushOwnedBy(slot, workers, store);
+  });
+}
+
+void WorkerPersistence::flushOwnedBy(int slot, int workers, Store& store) {
   const ring::Ring* now = server_.ring();
   // Unknown (a record no keyloop batch names): all of it, as Redis's FLUSHALL.
-  if (now == nullptr || workers <= 0 || (workers == now->workers() && slot == slot_)) return server_.store().clear();
+  if (now == nullptr || workers <= 0 || (workers == now->workers() && slot == slot_)) return store.clear();
   if (workers == now->workers()) return;  // that worker's keys were never here
   const ring::Ring then(workers);
   std::vector<std::string> gone;
-  server_.store().forEach(unixMillis(), [&](const Store::Entry* e) {
+  store.forEach(unixMillis(), [&](const Store::Entry* e) {
     if (then.ownerOf(Store::key(e)) == slot) gone.emplace_back(Store::key(e));
   });
-  for (const std::string& key : gone) server_.store().erase(key);
+  for (const std::string& key : gone) store.erase(key);
+}
+
+void WorkerPersistence::swapOwnedBy(int slot, int workers, std::span<const std::string_view> args, std::int64_t nowMs) {
+  const ring::Ring* now = server_.ring();
+  // The same ring: that worker's record is ours to run, or of keys never here.
+  if (now == nullptr || workers <= 0 || workers == now->workers()) {
+    if (now == nullptr || workers <= 0 || slot == slot_) server_.dispatch().replay(args, nowMs, 0);
+    return;
+  }
+  // Another worker count: the keys that worker owned change stores, one by one.
+  Databases& databases = server_.keyspaces();
+  const auto a = args.size() == 3 ? parseInteger(args[1]) : std::nullopt;
+  const auto b = args.size() == 3 ? parseInteger(args[2]) : std::nullopt;
+  if (!a || !b || !databases.valid(*a) || !databases.valid(*b) || *a == *b) return;
+  Store& first = databases[static_cast<int>(*a)];
+  Store& second = databases[static_cast<int>(*b)];
+  const ring::Ring then(workers);
+  auto ownedThen = [&](Store& store) {
+    std::vector<std::string> keys;
+    store.forEach(0, [&](const Store::Entry* e) {
+      if (then.ownerOf(Store::key(e)) == slot) keys.emplace_back(Store::key(e));
+    });
+    return keys;
+  };
+  const std::vector<std::string> fromFirst = ownedThen(first), fromSecond = ownedThen(second);
+  Store parked;  // the first's keys wait here while the second's move in
+  for (const std::string& key : fromFirst) parked.adopt(first, first.find(key, 0), key);
+  for (const std::string& key : fromSecond) first.adopt(second, second.find(key, 0), key);
+  for (const std::string& key : fromFirst) second.adopt(parked, parked.find(key, 0), key);
 }
 
 Status WorkerPersistence::startLog(int workers) {
@@ -154,11 +200,11 @@ void WorkerPersistence::connectLog() {
   Router* router = server_.dispatch().router();
   if (router == nullptr) return;
   router->setBeforePublish([this] { aof_.write(); });
-  router->setJournal([this](Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+  router->setJournal([this](int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
     ChangeFeed& feed = server_.dispatch().feed();
     if (!feed.active()) return;
     FeedBlock block(&feed);
-    for (std::string_view key : keys) feed.recordState(key, scratch.find(key, nowMs));
+    for (std::string_view key : keys) feed.recordState(db, key, scratch.find(key, nowMs));
   });
 }
 

@@ -68,7 +68,12 @@ class WorkerPersistence final : public Persistence {
   // persistence/rdb_file.h's loader over `bytes` into the store.
   Status loadRdb(std::string_view bytes, const std::function<bool(std::string_view key)>& owns,
                                      bool keepExpired, std::uint64_t& loaded, std::uint64_t& expired);
-  void flushOwnedBy(int slot, int workers);
+  // The keys worker `slot` of `workers` owned, of database `db` (-1: of all).
+  void flushOwnedBy(int slot, int workers, int db);
+  void flushOwnedBy(int slot, int workers, Store& store);
+  void clearAll();  // a load that failed leaves nothing behind
+  // A logged SWAPDB of worker `slot` of `workers`, for the keys it owned.
+  void swapOwnedBy(int slot, int workers, std::span<const std::string_view> args, std::int64_t nowMs);
   Status openLog(const std::string& path, int workers);
   // Replies wait for the log, channel records follow it, expiries and
   // cross-worker runs are logged (aof_log.h).

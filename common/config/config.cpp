@@ -350,7 +350,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   r.checkKeys(root, {"listen", "workers", "cpu_affinity", "thread_pool", "limits", "requirepass", "expiry",
                      "log", "pidfile", "shutdown", "metrics", "cluster", "encoding", "notify_keyspace_events",
                      "busy_reply_threshold", "enable_debug_command", "persistence", "maxmemory",
-                     "introspection"}, "");
+                     "introspection", "databases"}, "");
   if (root["maxmemory"]) readMaxmemory(r, root["maxmemory"], c);
   if (root["introspection"]) readIntrospection(r, root["introspection"], c.introspection);
   if (root["persistence"]) readPersistence(r, root["persistence"], c);
@@ -359,6 +359,7 @@ Config read(const Reader& r, const YAML::Node& root) {
     const YAML::Node& w = root["workers"];
     c.workers = r.scalar(w, "workers") == "auto" ? 0 : static_cast<int>(r.integer(w, "workers", 1, 1024));
   }
+  if (root["databases"]) c.databases = static_cast<int>(r.integer(root["databases"], "databases", 1, 256));
   if (root["cpu_affinity"]) c.pinWorkers = r.oneOf(root["cpu_affinity"], "cpu_affinity", {"auto", "off"}) == "auto";
   if (root["shutdown"]) {
     const YAML::Node& shutdown = root["shutdown"];

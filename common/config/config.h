@@ -135,6 +135,8 @@ struct Config {
   int workers = 0;
   bool pinWorkers = true;  // cpu_affinity: auto (worker N on CPU N mod count) | off
   int threadPool = 4;
+  // databases: how many numbered keyspaces (SELECT 0..n-1), as Redis's.
+  int databases = 16;
   std::uint64_t drainTimeoutMs = 30000;  // shutdown.drain_timeout
 
   // limits

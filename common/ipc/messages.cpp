@@ -12,6 +12,7 @@ static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>)
 
 void putState(std::string& out, const ClientState& state) {
   put(out, state.protocol);
+  put(out, state.db);
   // One byte of flags: authenticated, monitoring.
   put(out, static_cast<std::uint8_t>((state.authenticated ? 1 : 0) | (state.monitoring ? 2 : 0)));
   put(out, static_cast<std::uint32_t>(state.name.size()));
@@ -29,7 +30,7 @@ void putState(std::string& out, const ClientState& state) {
 bool takeState(std::string_view& in, ClientState& state) {
   std::uint8_t authenticated = 0;
   std::uint32_t nameLength = 0;
-  if (!take(in, state.protocol) || !take(in, authenticated) || !take(in, nameLength) || in.size() < nameLength) {
+  if (!take(in, state.protocol) || !take(in, state.db) || !take(in, authenticated) || !take(in, nameLength) || in.size() < nameLength) {
     return false;
   }
   state.authenticated = (authenticated & 1) != 0;
@@ -185,16 +186,18 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes) {
 }
 
 std::size_t requestBytes(std::span<const std::string_view> args) {
-  std::size_t size = 1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint32_t);
+  std::size_t size = 1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint16_t) + sizeof(std::uint32_t);
   for (std::string_view a : args) size += sizeof(std::uint32_t) + a.size();
   return size;
 }
 
 
-void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args) {
+void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
+                  std::uint16_t db) {
   *out++ = static_cast<char>(RecordType::Request);
   out = putAt(out, id);
   out = putAt(out, protocol);
+  out = putAt(out, db);
   out = putAt(out, static_cast<std::uint32_t>(args.size()));
   for (std::string_view a : args) out = putAt(putAt(out, static_cast<std::uint32_t>(a.size())), a);
 }
@@ -204,9 +207,10 @@ void writeReply(char* out, std::uint64_t id, std::string_view reply) {
   putAt(putAt(out, id), reply);
 }
 
-void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args) {
+void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
+                   std::uint16_t db) {
   out.resize(requestBytes(args));
-  writeRequest(out.data(), id, protocol, args);
+  writeRequest(out.data(), id, protocol, args, db);
 }
 
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply) {
@@ -222,7 +226,9 @@ std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_vi
 bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args) {
   std::uint32_t argc = 0;
   args.clear();
-  if (!take(payload, request.id) || !take(payload, request.protocol) || !take(payload, argc)) return false;
+  if (!take(payload, request.id) || !take(payload, request.protocol) || !take(payload, request.db) || !take(payload, argc)) {
+    return false;
+  }
   for (std::uint32_t i = 0; i < argc; ++i) {
     std::uint32_t length = 0;
     if (!take(payload, length) || payload.size() < length) return false;
@@ -234,7 +240,7 @@ bool decodeRequest(std::string_view payload, Request& request, std::vector<std::
 
 std::optional<std::string_view> peekRequestKey(std::string_view record) {
   if (record.empty() || record[0] != static_cast<char>(RecordType::Request)) return std::nullopt;
-  record.remove_prefix(1 + sizeof(std::uint64_t) + 1);  // type, id, protocol
+  record.remove_prefix(1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint16_t));  // type, id, protocol, db
   std::uint32_t argc = 0, length = 0;
   if (!take(record, argc) || argc < 2 || !take(record, length) || record.size() < length) return std::nullopt;
   record.remove_prefix(length);
@@ -252,6 +258,7 @@ namespace {
 void encodeKey(std::string& out, RecordType type, const KeyState& state) {
   out.clear();
   out += static_cast<char>(type);
+  put(out, state.db);
   put(out, static_cast<std::uint32_t>(state.key.size()));
   out += state.key;
   if (!state.exists) return;
@@ -268,7 +275,7 @@ void encodeKeyMore(std::string& out, const KeyState& state) { encodeKey(out, Rec
 
 bool decodeKeyState(RecordType type, std::string_view payload, KeyState& state) {
   std::uint32_t keyLength = 0;
-  if (!take(payload, keyLength) || payload.size() < keyLength) return false;
+  if (!take(payload, state.db) || !take(payload, keyLength) || payload.size() < keyLength) return false;
   state.key = payload.substr(0, keyLength);
   payload.remove_prefix(keyLength);
   state.exists = type == RecordType::KeyValue || type == RecordType::KeyMore;

@@ -36,6 +36,7 @@ struct ClientState {
   // Its subscriptions (pubsub.h): channels, patterns, shard channels.
   std::vector<std::string> subscriptions[3];
   bool monitoring = false;  // MONITOR's feed goes on reaching it (session/monitors.h)
+  std::uint16_t db = 0;     // its selected database
 };
 
 // ---- master -> worker ------------------------------------------------------
@@ -133,11 +134,11 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes);
 enum class RecordType : char {
   // A client's command, or a peer message whose first argument is its
   // one-byte kind (worker/execution/peer_messages.h).
-  Request = 'Q',      // id:u64 protocol:u8 argc:u32 (len:u32 bytes)*
+  Request = 'Q',      // id:u64 protocol:u8 db:u16 argc:u32 (len:u32 bytes)*
   Reply = 'R',        // id:u64 reply-bytes
-  KeyValue = 'M',     // key's current state: len:u32 key expire-at:i64 value
-  KeyMore = 'P',      // more of a big value, in slices after its 'M': len:u32 key expire-at:i64 part
-  KeyGone = 'K',      // len:u32 key: the key no longer exists
+  KeyValue = 'M',     // key's current state: db:u16 len:u32 key expire-at:i64 value
+  KeyMore = 'P',      // more of a big value, in slices after its 'M': db:u16 len:u32 key expire-at:i64 part
+  KeyGone = 'K',      // db:u16 len:u32 key: the key no longer exists
   Flushed = 'W',      // the retiring worker was flushed: drop what it sent
   Copied = 'Y',       // slot:i32: that retiring worker finished its copy
   Quiet = 'Z',        // slot:i32: no request from it can follow
@@ -148,21 +149,26 @@ enum class RecordType : char {
 // The hot path writes requests and replies in place (ipc::Sender::sendInPlace):
 // the record's size first, then its bytes.
 std::size_t requestBytes(std::span<const std::string_view> args);
-void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args);
+// `db`: the database the command runs against (SELECT's number).
+void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
+                  std::uint16_t db = 0);
 inline std::size_t replyBytes(std::string_view reply) { return 1 + sizeof(std::uint64_t) + reply.size(); }
 void writeReply(char* out, std::uint64_t id, std::string_view reply);
-void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args);
+void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
+                   std::uint16_t db = 0);
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply);
 
 struct Request {
   std::uint64_t id = 0;
   std::uint8_t protocol = 2;
+  std::uint16_t db = 0;
 };
 struct KeyState {
   std::string_view key;
   bool exists = false;
   std::int64_t expireAt = 0;
   std::string_view value;  // the value's image (worker/types/image.h)
+  std::uint16_t db = 0;  // the key's database
 };
 
 // A record's type and payload (nullopt: empty record).

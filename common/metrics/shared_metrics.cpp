@@ -95,6 +95,13 @@ bool SharedMetrics::takeScriptReach(std::int64_t holder, int index) {
   return true;
 }
 
+bool SharedMetrics::takeBarrier(std::int64_t holder) {
+  std::int64_t now = header_->barrier.load(std::memory_order_acquire);
+  if (now == holder) return true;
+  if (now != 0 && ::kill(static_cast<pid_t>(now), 0) == 0) return false;
+  return header_->barrier.compare_exchange_strong(now, holder, std::memory_order_acq_rel);
+}
+
 void SharedMetrics::releaseScriptReach(std::int64_t holder) {
   header_->scriptReachLast.store(holder, std::memory_order_release);
   header_->scriptReach.compare_exchange_strong(holder, 0, std::memory_order_acq_rel);

@@ -182,6 +182,10 @@ class SharedMetrics {
   std::int64_t monitors() const { return header_->monitors.load(std::memory_order_relaxed); }
   // The next slow log entry's id, one sequence for all workers (SLOWLOG GET merges by it).
   std::uint64_t takeSlowlogId() { return header_->nextSlowlogId.fetch_add(1, std::memory_order_relaxed); }
+  // SWAPDB's barrier: one coordinator at a time, by pid; taken when free or
+  // its holder died.
+  bool takeBarrier(std::int64_t holder);
+  void releaseBarrier(std::int64_t holder) { header_->barrier.compare_exchange_strong(holder, 0, std::memory_order_acq_rel); }
 
  private:
   SharedMetrics(void* mapping, std::size_t bytes, int slots);
@@ -196,6 +200,7 @@ class SharedMetrics {
     std::atomic<std::int64_t> scriptReach{0};
     std::atomic<std::int64_t> scriptReachLast{0};  // who released it last
     std::atomic<int> scriptReachStreak{0};         // its takes in a row
+    std::atomic<std::int64_t> barrier{0};          // SWAPDB's coordinator (takeBarrier)
   };
   std::size_t bytes_;
   void* mapping_;

@@ -24,8 +24,10 @@ using test::RespConnection;
 // Left out, and why: they describe or steer the server, the connection,
 // replication or the clock rather than the data (INFO, CONFIG, CLIENT,
 // HELLO, MONITOR, SUBSCRIBE...); scripts and functions take code, which
-// the scripted differential tests cover; SELECT, MOVE and SWAPDB belong
-// to the databases issue; DUMP's bytes are an encoding's choice; the
+// the scripted differential tests cover; SELECT, MOVE and SWAPDB too
+// (tests/differential/databases.txt: drawn here they lead the fixed seeds
+// onto other sequences, one of which moves a 256 MB bitmap between workers,
+// slower than the fuzzer's bound); DUMP's bytes are an encoding's choice; the
 // unsubscribes answer once per channel; MULTI/EXEC are the Multi mode's.
 const std::set<std::string> kLeftOut = {
     "ACL", "ASKING", "AUTH", "BGREWRITEAOF", "BGSAVE", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "DEBUG", "DUMP",
@@ -225,7 +227,9 @@ struct Outcome {
 bool knownLimit(const std::string& reply) {
   for (const char* limit : {"cannot run in a transaction whose keys live on several workers",
                             "cannot run in a script on a keyloop of several workers",
-                            "which it cannot read inside MULTI or a script on a keyloop of several workers"}) {
+                            "which it cannot read inside MULTI or a script on a keyloop of several workers",
+                            "reaches another database only on the worker that owns the key",
+                            "runs a transaction over several databases only when its keys live on one worker"}) {
     if (reply.find(limit) != std::string::npos) return true;
   }
   return false;

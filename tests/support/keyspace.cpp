@@ -42,6 +42,19 @@ std::string unbulk(const std::string& frame) {
 }  // namespace
 
 std::map<std::string, std::string> contents(RespConnection& c) {
+  // Every database the server has (a refused SELECT ends them: one
+  // database in cluster mode), each key named with its database's number
+  // after the first.
+  std::map<std::string, std::string> all;
+  for (int db = 0; db < 16; ++db) {
+    if (c.command({"SELECT", std::to_string(db)}) != "+OK\r\n") break;
+    for (auto& [key, value] : contentsOfOne(c)) all[db == 0 ? key : std::to_string(db) + "/" + key] = std::move(value);
+  }
+  c.command({"SELECT", "0"});
+  return all;
+}
+
+std::map<std::string, std::string> contentsOfOne(RespConnection& c) {
   std::map<std::string, std::string> all;
   for (const std::string& frame : RespConnection::elements(c.command({"KEYS", "*"}))) {
     const std::string key = unbulk(frame);
@@ -139,6 +152,15 @@ void fillEveryType(RespConnection& c) {
   stream.push_back({"XADD", "stream:empty", "5-5", "f", "v"});
   stream.push_back({"XDEL", "stream:empty", "5-5"});
   sendAll(c, stream);
+  // Keys of other databases, one of the same name as database 0's.
+  if (c.command({"SELECT", "3"}) != "+OK\r\n") return;
+  sendAll(c, {{"SET", "str:small", "in database 3"},
+              {"HSET", "hash:db3", "f", "v"},
+              {"EXPIRE", "hash:db3", "7200"},
+              {"SELECT", "15"},
+              {"RPUSH", "list:db15", "x", "y", "z"},
+              {"ZADD", "zset:db15", "1", "one"},
+              {"SELECT", "0"}});
 }
 
 std::string infoField(RespConnection& c, const std::string& field) {

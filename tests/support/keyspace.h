@@ -19,6 +19,8 @@ std::string freshDir(const std::string& tag);
 std::string readFile(const std::string& path);
 // Every key's type, value (in an order-free form) and absolute expiry.
 std::map<std::string, std::string> contents(RespConnection& c);
+// The same of the connection's selected database alone, keys as they are.
+std::map<std::string, std::string> contentsOfOne(RespConnection& c);
 // Sends each command; a test failure if one is refused.
 void sendAll(RespConnection& c, const std::vector<std::vector<std::string>>& commands);
 // Every type in each encoding either server uses, with and without TTLs.

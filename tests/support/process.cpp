@@ -279,7 +279,7 @@ RedisServer::RedisServer(const std::vector<std::string>& extra)
     : port(freePort()),
       dir("keyloop-test-redis-"),
       process("redis-server", joined({"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--databases", "1", "--dir", dir.path},
+                                      "--appendonly", "no", "--dir", dir.path},
                                      extra)) {
   if (!waitForPort(port)) throw std::runtime_error("redis-server did not start");
 }

@@ -109,7 +109,7 @@ struct ReloadableServer {
   KeyloopServer server;
 };
 
-// redis-server on a free port, no persistence, one database (as keyloop),
+// redis-server on a free port, no persistence, 16 databases (as keyloop),
 // keeping its files in a directory of its own (it would load a dump.rdb
 // from wherever it starts).
 struct RedisServer {

@@ -11,6 +11,7 @@
 #include "common/loop/lag_monitor.h"
 #include "common/loop/thread_pool.h"
 #include "worker/connection/client.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 #include "worker/keyspace/collection.h"
 #include "worker/keyspace/list.h"
@@ -47,6 +48,16 @@ std::optional<long long> integerOrReply(CommandContext& ctx, std::string_view ar
 // errors ("value is out of range, value must between MIN and MAX");
 // nullopt after replying.
 std::optional<long long> rangedIntegerOrReply(CommandContext& ctx, std::string_view arg, long long min, long long max);
+// A database number as Redis reads one (getIntFromObjectOrReply); `invalid`:
+// the error text for a malformed one (null: Redis's integer errors).
+std::optional<int> databaseArgument(CommandContext& ctx, std::string_view arg, const char* invalid = nullptr);
+// Database `db`'s store for a command that writes a key there (MOVE, COPY
+// ... DB), or null after the error: out of range, the run's own, or a run
+// against locked copies of keys.
+Store* otherDatabase(CommandContext& ctx, int db);
+// Before a handler writes `key` of `store` outside its own keys: a
+// snapshot being written keeps it as it was.
+void keepForSnapshot(CommandContext& ctx, Store& store, std::string_view key);
 // SRANDMEMBER's, HRANDFIELD's and ZRANDMEMBER's count: -LONG_MAX..LONG_MAX.
 inline std::optional<long long> randomCountOrReply(CommandContext& ctx, std::string_view arg) {
   return rangedIntegerOrReply(ctx, arg, -LLONG_MAX, LLONG_MAX);
@@ -297,6 +308,10 @@ void scan(CommandContext&);
 void randomkey(CommandContext&);
 void dbsize(CommandContext&);
 void flushdb(CommandContext&);
+void flushall(CommandContext&);
+void move(CommandContext&);
+void swapdb(CommandContext&);
+void barrierHere(CommandContext&);
 
 // expiry.cpp
 void expire(CommandContext&);

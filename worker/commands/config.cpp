@@ -101,7 +101,7 @@ const Setting kSettings[] = {
     {"cluster-announce-ip", "", FIXED(c.cluster.announce)},
     {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},
     {"cluster-port", "", FIXED(std::to_string(c.cluster.enabled ? c.cluster.port : 0))},
-    {"databases", "", FIXED("1")},
+    {"databases", "", FIXED(std::to_string(c.databases))},
     {"dbfilename", "", Format::Protected, 0, 0, [](const Config& c) { return c.persistence.snapshotFile; }, nullptr},
     {"dir", "", Format::Protected, 0, 0, [](const Config& c) { return c.persistence.dir; }, nullptr},
     {"enable-debug-command", "", FIXED(c.enableDebugCommand)},

@@ -67,7 +67,8 @@ void select(CommandContext& ctx) {
   const auto index = rangedIntegerOrReply(ctx, ctx.args[1], INT_MIN, INT_MAX);
   if (!index) return;
   if (*index != 0 && ctx.worker.config().cluster.enabled) return ctx.reply.error("ERR SELECT is not allowed in cluster mode");
-  if (*index != 0) return ctx.reply.error("ERR DB index is out of range");
+  if (*index < 0 || *index >= ctx.worker.config().databases) return ctx.reply.error("ERR DB index is out of range");
+  if (ctx.selects != nullptr) *ctx.selects = static_cast<int>(*index);
   ctx.reply.ok();
 }
 
@@ -294,7 +295,7 @@ std::span<const CommandSpec> connectionCommands() {
        .handler = ping},
       {.name = "quit", .arity = -1, .flags = kNoAuth | kFast | kConnection | kRunsInMulti | kSubscribedOk | kNoScript | kAllowBusy, .acl = acl::kConnection,
        .handler = quit},
-      {.name = "select", .arity = 2, .flags = kFast | kConnection, .acl = acl::kConnection,
+      {.name = "select", .arity = 2, .flags = kFast | kConnection | kSelectsDatabase, .acl = acl::kConnection,
        .handler = select},
   };
   // clang-format on

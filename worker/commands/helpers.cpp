@@ -4,6 +4,7 @@
 #include "worker/commands/commands.h"
 
 #include "worker/execution/keyspace_events.h"
+#include "worker/persistence/persistence.h"
 
 namespace keyloop::commands {
 
@@ -12,7 +13,7 @@ Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
   ++ctx.worker.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
   if (e != nullptr) ctx.store.touch(e);
   if (e == nullptr && (ctx.worker.config().notifyKeyspaceEvents & keyspace_events::kKeyMiss)) {
-    keyspace_events::notify(ctx.worker.config().notifyKeyspaceEvents, 'm', "keymiss", key,
+    keyspace_events::notify(ctx.worker.config().notifyKeyspaceEvents, 'm', "keymiss", key, ctx.db,
                             [&ctx](std::string_view channel, std::string_view message) {
                               ctx.events != nullptr ? (*ctx.events)(channel, message)
                                                     : ctx.worker.publishEvent(channel, message);
@@ -62,6 +63,33 @@ std::optional<long long> rangedIntegerOrReply(CommandContext& ctx, std::string_v
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<int> databaseArgument(CommandContext& ctx, std::string_view arg, const char* invalid) {
+  if (invalid == nullptr) {
+    const auto v = rangedIntegerOrReply(ctx, arg, INT_MIN, INT_MAX);
+    return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
+  }
+  const auto v = parseInteger(arg);
+  if (!v || *v < INT_MIN || *v > INT_MAX) return ctx.reply.error(std::string("ERR ") + invalid), std::nullopt;
+  return static_cast<int>(*v);
+}
+
+Store* otherDatabase(CommandContext& ctx, int db) {
+  Databases* databases = ctx.worker.databases();
+  if (databases == nullptr || !databases->valid(db)) return ctx.reply.error("ERR DB index is out of range"), nullptr;
+  if (db == ctx.db) return ctx.reply.error("ERR source and destination objects are the same"), nullptr;
+  if (&ctx.store != &(*databases)[ctx.db]) {
+    // A run against locked copies of keys (a transaction or script over
+    // several workers): the other database's key is not among them.
+    return ctx.reply.error("ERR keyloop reaches another database only on the worker that owns the key "
+                           "(not in a transaction or script whose keys live on several workers)"), nullptr;
+  }
+  return &(*databases)[db];
+}
+
+void keepForSnapshot(CommandContext& ctx, Store& store, std::string_view key) {
+  if (Persistence* persistence = ctx.worker.persistence()) persistence->beforeWrite(store, key);
 }
 
 bool replyOverLimit(const CommandContext& ctx) {

@@ -281,7 +281,12 @@ void clusterSection(CommandContext& ctx, Writer& w) { w.add("cluster_enabled", c
 void keyspaceSection(CommandContext& ctx, Writer& w) {
   const ServerStats st = totalsOf(ctx);
   if (st[kKeys] == 0) return;
-  w.add("db0", "keys=" + std::to_string(st[kKeys]) + ",expires=" + std::to_string(st[kExpires]) + ",avg_ttl=0");
+  for (std::size_t db = 0; db < kDatabaseSlots; ++db) {
+    const std::uint64_t keys = st[kKeysByDb + db];
+    if (keys == 0) continue;
+    w.add("db" + std::to_string(db),
+          "keys=" + std::to_string(keys) + ",expires=" + std::to_string(st[kExpiresByDb + db]) + ",avg_ttl=0");
+  }
 }
 
 // keyloop's own section: how the work is spread over the workers.

@@ -7,6 +7,8 @@
 
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
+#include "worker/dispatch/blocking.h"
+#include "worker/execution/watches.h"
 
 namespace keyloop::commands {
 
@@ -88,19 +90,95 @@ void randomkey(CommandContext& ctx) {
 
 void dbsize(CommandContext& ctx) { ctx.reply.integer(static_cast<long long>(ctx.store.size())); }
 
+namespace {
+void empty(CommandContext& ctx, Store& store) {
+  // The keys are gone for clients at once either way; only the freeing of
+  // a big keyspace moves off the loop, so FLUSHALL never shows up as lag.
+  constexpr std::size_t kFreeInline = 4096;
+  if (store.size() <= kFreeInline) {
+    store.clear();
+  } else {
+    auto dead = std::make_shared<Store::Detached>(store.detachAll());
+    ctx.worker.threadPool().submit([dead] { dead->free(); });
+  }
+}
+}  // namespace
+
 void flushdb(CommandContext& ctx) {
   if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) {
     return ctx.reply.error(kSyntaxError);
   }
-  // The keys are gone for clients at once either way; only the freeing of
-  // a big keyspace moves off the loop, so FLUSHALL never shows up as lag.
-  constexpr std::size_t kFreeInline = 4096;
-  if (ctx.store.size() <= kFreeInline) {
-    ctx.store.clear();
-  } else {
-    auto dead = std::make_shared<Store::Detached>(ctx.store.detachAll());
-    ctx.worker.threadPool().submit([dead] { dead->free(); });
+  empty(ctx, ctx.store);
+  ctx.reply.ok();
+}
+
+// MOVE: the key and its TTL go to another database, if it has no such key.
+void move(CommandContext& ctx) {
+  if (ctx.worker.config().cluster.enabled) return ctx.reply.error("ERR MOVE is not allowed in cluster mode");
+  const auto db = databaseArgument(ctx, ctx.args[2]);
+  if (!db) return;
+  Store* to = otherDatabase(ctx, *db);
+  if (to == nullptr) return;
+  const std::string_view key = ctx.args[1];
+  Store::Entry* e = lookupWrite(ctx, key);
+  if (e == nullptr) return ctx.reply.integer(0);
+  if (to->find(key, ctx.nowMs) != nullptr) return ctx.reply.integer(0);
+  keepForSnapshot(ctx, *to, key);
+  to->adopt(ctx.store, e, key);
+  ctx.wroteIn(*db, key);
+  ctx.raiseIn(*db, 'n', "new", key);  // Redis's dbAdd
+  ctx.raise('g', "move_from", key);
+  ctx.raiseIn(*db, 'g', "move_to", key);
+  ctx.reply.integer(1);
+}
+
+// SWAPDB on this worker (every worker runs it, each for its keys): the two
+// stores change numbers; the clients that watch or wait on keys of either
+// look again.
+void swapdb(CommandContext& ctx) {
+  if (ctx.worker.config().cluster.enabled) return ctx.reply.error("ERR SWAPDB is not allowed in cluster mode");
+  const auto a = databaseArgument(ctx, ctx.args[1], "invalid first DB index");
+  if (!a) return;
+  const auto b = databaseArgument(ctx, ctx.args[2], "invalid second DB index");
+  if (!b) return;
+  Databases* databases = ctx.worker.databases();
+  if (databases == nullptr || !databases->valid(*a) || !databases->valid(*b)) {
+    return ctx.reply.error("ERR DB index is out of range");
   }
+  if (*a != *b) {
+    if (Watches* watches = ctx.worker.watches()) {
+      // A watched key of either that exists in either (Redis's touchAllWatchedKeysInDb).
+      watches->touchExisting(*a, (*databases)[*a], ctx.nowMs, &(*databases)[*b]);
+      watches->touchExisting(*b, (*databases)[*b], ctx.nowMs, &(*databases)[*a]);
+    }
+    databases->swap(*a, *b);
+    if (Blocking* blocking = ctx.worker.blocking()) blocking->noteEverythingReady();
+  }
+  ctx.reply.ok();
+}
+
+// SWAPDB's barrier on this worker (cross_worker.h: runBehindBarrier).
+void barrierHere(CommandContext& ctx) {
+  const auto step = peer::decodeBarrier(ctx.args);
+  if (!step) return ctx.reply.error("ERR malformed Barrier message");
+  switch (*step) {
+    case peer::BarrierStep::Hold:
+      return ctx.worker.holdForBarrier() ? ctx.reply.ok() : ctx.reply.error("TRYAGAIN a reload holds this worker");
+    case peer::BarrierStep::Ready:
+      return ctx.reply.integer(ctx.worker.quietForBarrier() ? 1 : 0);
+    case peer::BarrierStep::Release:
+      ctx.worker.endBarrierHold();
+      return ctx.reply.ok();
+  }
+}
+
+void flushall(CommandContext& ctx) {
+  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) {
+    return ctx.reply.error(kSyntaxError);
+  }
+  Databases* databases = ctx.worker.databases();
+  if (databases == nullptr) return empty(ctx, ctx.store), ctx.reply.ok();
+  databases->forEach([&ctx](int, Store& store) { empty(ctx, store); });
   ctx.reply.ok();
 }
 
@@ -120,10 +198,12 @@ std::span<const CommandSpec> keyspaceCommands() {
        .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RM delete", .handler = del, .events = {.type = 'g', .event = "del"}},
       {.name = "exists", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,
        .keys = {1, -1, 1}, .cross = CrossWorker::SplitAndSum, .keyFlags = "RO", .handler = exists},
-      {.name = "flushall", .arity = -1, .flags = kWrite | kWipesKeyspace | kNeverGrows, .acl = acl::kKeyspace | acl::kDangerous,
-       .cross = CrossWorker::BroadcastSame, .handler = flushdb},
+      {.name = "flushall", .arity = -1, .flags = kWrite | kWipesKeyspace | kEveryDatabase | kNeverGrows, .acl = acl::kKeyspace | acl::kDangerous,
+       .cross = CrossWorker::BroadcastSame, .handler = flushall},
       {.name = "flushdb", .arity = -1, .flags = kWrite | kWipesKeyspace | kNeverGrows, .acl = acl::kKeyspace | acl::kDangerous,
        .cross = CrossWorker::BroadcastSame, .handler = flushdb},
+      {.name = "move", .arity = 3, .flags = kWrite | kFast, .acl = acl::kKeyspace,
+       .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RW access update", .handler = move},
       {.name = "keys", .arity = 2, .flags = kReadonly, .acl = acl::kKeyspace | acl::kDangerous,
        .cross = CrossWorker::BroadcastConcat, .handler = keys},
       {.name = "randomkey", .arity = 1, .flags = kReadonly, .acl = acl::kKeyspace,
@@ -132,6 +212,9 @@ std::span<const CommandSpec> keyspaceCommands() {
        .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;OW update", .handler = rename, .events = {.type = 'g', .event = "rename_from", .rule = KeyEventSpec::Renames, .second = "rename_to"}},
       {.name = "renamenx", .arity = 3, .flags = kWrite | kFast | kNoneIsNoChange | kNeverGrows, .acl = acl::kKeyspace,
        .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access delete;OW insert", .handler = renamenx, .events = {.type = 'g', .event = "rename_from", .rule = KeyEventSpec::Renames, .second = "rename_to"}},
+      {.name = "swapdb", .arity = 3, .flags = kWrite | kFast | kSwapsDatabases, .acl = acl::kKeyspace | acl::kDangerous,
+       .cross = CrossWorker::BroadcastBarrier, .handler = swapdb},
+      {.name = "peer-barrier", .arity = 0, .flags = 0, .handler = barrierHere, .peer = peer::Kind::Barrier},
       {.name = "scan", .arity = -2, .flags = kReadonly, .acl = acl::kKeyspace,
        .cross = CrossWorker::BroadcastScan, .handler = scan},
       {.name = "touch", .arity = -2, .flags = kReadonly | kFast, .acl = acl::kKeyspace,

@@ -179,23 +179,38 @@ void memoryHelp(CommandContext& ctx) {
 void copy(CommandContext& ctx) {
   const auto& a = ctx.args;
   bool replace = false;
+  int db = ctx.db;
   for (std::size_t j = 3; j < a.size(); ++j) {
     if (equalsIgnoreCase(a[j], "replace")) {
       replace = true;
     } else if (equalsIgnoreCase(a[j], "db") && j + 1 < a.size()) {
-      const auto db = rangedIntegerOrReply(ctx, a[++j], INT_MIN, INT_MAX);
-      if (!db) return;
-      if (*db != 0) return ctx.reply.error("ERR DB index is out of range");  // one database
+      const auto chosen = databaseArgument(ctx, a[++j]);
+      if (!chosen) return;
+      Databases* databases = ctx.worker.databases();
+      if (databases != nullptr ? !databases->valid(*chosen) : *chosen != 0) {
+        return ctx.reply.error("ERR DB index is out of range");
+      }
+      db = *chosen;
     } else {
       return ctx.reply.error(kSyntaxError);
     }
   }
-  if (a[1] == a[2]) return ctx.reply.error("ERR source and destination objects are the same");
+  if (ctx.worker.config().cluster.enabled && (ctx.db != 0 || db != 0)) {
+    return ctx.reply.error("ERR Copying to another database is not allowed in cluster mode");
+  }
+  if (db == ctx.db && a[1] == a[2]) return ctx.reply.error("ERR source and destination objects are the same");
+  Store* to = &ctx.store;
+  if (db != ctx.db && (to = otherDatabase(ctx, db)) == nullptr) return;
   const Store::Entry* source = lookupRead(ctx, a[1]);
   if (source == nullptr) return ctx.reply.integer(0);
-  if (lookupWrite(ctx, a[2]) != nullptr && !replace) return ctx.reply.integer(0);
+  if (to->find(a[2], ctx.nowMs) != nullptr && !replace) return ctx.reply.integer(0);
   const std::string image = imageOf(source);
-  restoreImage(ctx.store, a[2], image, Store::expireAt(source));
+  const std::int64_t expireAt = Store::expireAt(source);
+  if (db != ctx.db) keepForSnapshot(ctx, *to, a[2]);
+  restoreImage(*to, a[2], image, expireAt);
+  if (db != ctx.db) ctx.wroteIn(db, a[2]);
+  ctx.raiseIn(db, 'n', "new", a[2]);  // Redis's dbAdd, even over a replaced key
+  ctx.raiseIn(db, 'g', "copy_to", a[2]);
   ctx.reply.integer(1);
 }
 
@@ -294,7 +309,7 @@ std::span<const CommandSpec> objectCommands() {
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "copy", .arity = -3, .flags = kWrite, .acl = acl::kKeyspace,
-       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access;OW update", .handler = copy, .events = {.type = 'g', .second = "copy_to"}},
+       .keys = {1, 2, 1}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access;OW update", .handler = copy},
       {.name = "dump", .arity = 2, .flags = kReadonly, .acl = acl::kKeyspace,
        .keys = {1, 1, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO access", .handler = dump},
       {.name = "memory", .arity = -2, .flags = 0,

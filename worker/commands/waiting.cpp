@@ -10,7 +10,7 @@ void blockWaiter(CommandContext& ctx) {
   const auto block = peer::decodeBlock(ctx.args);
   Blocking* blocking = ctx.worker.blocking();
   if (blocking == nullptr || !block) return ctx.reply.error("ERR malformed Block message");
-  blocking->addWaiter(block->wait, block->worker, block->protocol, block->waitsFor, block->keys, block->command);
+  blocking->addWaiter(block->wait, block->worker, block->protocol, block->waitsFor, ctx.db, block->keys, block->command);
   ctx.reply.ok();
 }
 

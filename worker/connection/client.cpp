@@ -348,7 +348,7 @@ std::string Client::describe(TimePoint now) const {
   return "id=" + std::to_string(id_) + " addr=" + peer_ + " laddr=" + local_ +
          " fd=" + std::to_string(fd_.get()) + " name=" + name_ + " age=" + std::to_string(age) +
          " idle=" + std::to_string(idle) + " flags=" + flags() +
-         " db=0 sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
+         " db=" + std::to_string(session_.db) + " sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
          " ssub=" + std::to_string(session_.shardChannels.size()) + " multi=" + std::to_string(session_.multiCount()) +
          " qbuf=" + std::to_string(queryBufferBytes()) +
          " qbuf-free=" + std::to_string(query_.capacity() - query_.size()) +

@@ -213,9 +213,12 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
     if (client->atRequestBoundary()) idle.push_back(client.get());
   }
   for (Client* client : idle) {
-    ipc::ClientState state{static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2),
-                           client->authenticated(), client->name(), {}, {}};
+    ipc::ClientState state;
+    state.protocol = static_cast<std::uint8_t>(client->reply().protocol() == resp::Protocol::Resp3 ? 3 : 2);
+    state.authenticated = client->authenticated();
+    state.name = client->name();
     state.monitoring = client->session().monitoring;
+    state.db = static_cast<std::uint16_t>(client->session().db);
     if (auto it = resume.find(client->id()); it != resume.end()) state.resume = std::move(it->second);
     const Session& s = client->session();
     state.subscriptions[0].assign(s.channels.begin(), s.channels.end());
@@ -234,6 +237,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.setAuthenticated(state.authenticated);
   client.setName(state.name);
   client.session().monitoring = state.monitoring;  // registered with the subscriptions
+  client.session().db = state.db;
   runner_.resubscribe(client, state.subscriptions);
   if (!state.resume.empty()) client.executeFirst(state.resume);
 }

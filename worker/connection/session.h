@@ -20,6 +20,7 @@ struct QueuedCommand {
 };
 
 struct WatchedKey {
+  int db;
   std::string key;
   std::uint64_t version;  // the owner's (watches.h)
   bool existed;
@@ -34,9 +35,10 @@ struct Session {
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (not
   // pub/sub's: their replies and messages are pushes, as in Redis).
   bool repliesOff = false, skipThis = false, skipNext = false;
-  bool monitoring = false;
-  bool inExec = false;
-  bool noEvict = false;  // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)  // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)  // MONITOR: every command of every client reaches it (session/monitors.h)
+  bool monitoring = false;  // MONITOR: every command of every client reaches it (session/monitors.h)
+  bool inExec = false;      // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)
+  bool noEvict = false;     // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)
+  int db = 0;               // SELECT's database
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

@@ -61,6 +61,7 @@ CommandSpec waitKeysOf(const CommandSpec& spec) {
 
 struct Blocking::Wait {
   std::uint64_t id, clientId, place;
+  int db;
   const CommandSpec* spec;
   std::vector<std::string> args;
   std::string nullReply;  // what a timeout replies
@@ -76,6 +77,7 @@ struct Blocking::Waiter {
   int worker;
   resp::Protocol protocol;
   std::uint8_t type;
+  int db;
   std::vector<std::string> command;
   bool offered = false;  // an answer from its worker is awaited
   // Its command found nothing since the key's last write (a stream whose
@@ -123,15 +125,16 @@ void Blocking::start(Client& client, const CommandSpec& spec, std::span<const st
                      const RoutePlan& plan) {
   const std::uint64_t place = client.reserveReply();
   client.holdUntilFilled(place);
+  const int db = client.session().db;
   std::vector<std::pair<std::size_t, std::size_t>> marks;
   if (spec.blocking->newestMarks != nullptr) spec.blocking->newestMarks(args, marks);
-  if (marks.empty()) return attemptThenBlock(client, place, spec, {args.begin(), args.end()}, plan);
-  resolveNewest(client.id(), place, spec, {args.begin(), args.end()}, std::move(marks));
+  if (marks.empty()) return attemptThenBlock(client, place, db, spec, {args.begin(), args.end()}, plan);
+  resolveNewest(client.id(), place, db, spec, {args.begin(), args.end()}, std::move(marks));
 }
 
 // Asks each owner of a marked key for its newest ID (peer::LastIds), puts
 // them in, then tries the command: what comes after this moment serves it.
-void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, const CommandSpec& spec,
+void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, int db, const CommandSpec& spec,
                              std::vector<std::string> args, std::vector<std::pair<std::size_t, std::size_t>> marks) {
   struct Pending {
     std::vector<std::string> args;
@@ -146,7 +149,7 @@ void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, const 
     std::vector<std::string_view> keys;
     for (const auto& mark : owned) keys.emplace_back(pending->args[mark.first]);
     const peer::Message message = peer::lastIdsRequest(keys);
-    auto answer = [this, pending, owned, clientId, place, &spec](std::string_view reply) {
+    auto answer = [this, pending, owned, clientId, place, db, &spec](std::string_view reply) {
       const auto ids = resp::replyElements(reply);
       for (std::size_t i = 0; i < owned.size(); ++i) {
         pending->args[owned[i].second] = i < ids.size() ? resp::replyBulk(ids[i]).value_or("0-0") : "0-0";
@@ -155,19 +158,19 @@ void Blocking::resolveNewest(std::uint64_t clientId, std::uint64_t place, const 
       Client* c = dispatch_.connections().find(clientId);
       if (c == nullptr) return;
       const std::vector<std::string_view> views = viewsOf(pending->args);
-      attemptThenBlock(*c, place, spec, pending->args, dispatch_.planFor(spec, views, c->clusterNode()));
+      attemptThenBlock(*c, place, db, spec, pending->args, dispatch_.planFor(spec, views, c->clusterNode()));
     };
     // This worker's streams at once: with one worker nothing comes between
     // the command's arrival and its wait, as in Redis.
-    if (router == nullptr || owner == router->self()) answer(dispatch_.runNow(message.args(), resp::Protocol::Resp2));
-    else router->call(owner, message.args(), resp::Protocol::Resp2, std::move(answer));
+    if (router == nullptr || owner == router->self()) answer(dispatch_.runNow(message.args(), resp::Protocol::Resp2, db));
+    else router->call(owner, message.args(), resp::Protocol::Resp2, std::move(answer), db);
   }
 }
 
-void Blocking::attemptThenBlock(Client& client, std::uint64_t place, const CommandSpec& spec,
+void Blocking::attemptThenBlock(Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                                 std::vector<std::string> copy, const RoutePlan& plan) {
   const std::vector<std::string_view> args = viewsOf(copy);
-  attempt(client, place, spec, args, plan, [this, clientId = client.id(), place, &spec, copy](std::string_view reply) {
+  attempt(client, place, db, spec, args, plan, [this, clientId = client.id(), place, db, &spec, copy](std::string_view reply) {
     Client* c = dispatch_.connections().find(clientId);
     if (c == nullptr) return;
     if (!isNullReply(reply)) {
@@ -177,24 +180,25 @@ void Blocking::attemptThenBlock(Client& client, std::uint64_t place, const Comma
     // A wait that times out answers a null array, whatever the attempt
     // answered (BLMOVE's is a null bulk), as Redis's
     // replyToBlockedClientTimedOut does.
-    block(*c, place, spec, copy, c->reply().protocol() == resp::Protocol::Resp3 ? "_\r\n" : "*-1\r\n");
+    block(*c, place, db, spec, copy, c->reply().protocol() == resp::Protocol::Resp3 ? "_\r\n" : "*-1\r\n");
   });
 }
 
-void Blocking::attempt(Client& client, std::uint64_t place, const CommandSpec& spec,
+void Blocking::attempt(Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                        std::span<const std::string_view> args, const RoutePlan& plan,
                        std::function<void(std::string_view reply)> then) {
-  if (plan.kind == RoutePlan::Kind::Here) return then(dispatch_.runNow(args, client.reply().protocol()));
-  runAcrossThen(dispatch_, client, place, spec, args, plan, std::move(then));
+  if (plan.kind == RoutePlan::Kind::Here) return then(dispatch_.runNow(args, client.reply().protocol(), db));
+  runAcrossThen(dispatch_, client, place, db, spec, args, plan, std::move(then));
 }
 
-void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
-                     std::string nullReply) {
+void Blocking::block(Client& client, std::uint64_t place, int db, const CommandSpec& spec,
+                     std::vector<std::string> args, std::string nullReply) {
   Router* router = dispatch_.router();
   auto wait = std::make_unique<Wait>();
   const std::uint64_t id = wait->id = ++nextWaitId_;
   wait->clientId = client.id();
   wait->place = place;
+  wait->db = db;
   wait->spec = &spec;
   wait->args = args;
   wait->nullReply = std::move(nullReply);
@@ -229,7 +233,7 @@ void Blocking::block(Client& client, std::uint64_t place, const CommandSpec& spe
   waits_.emplace(id, std::move(wait));
   for (const auto& [owner, keys] : byOwner) {
     const peer::Block block{id, router ? router->self() : 0, protocol, spec.blocking->waitsFor, keys, views};
-    if (router) router->notify(owner, peer::encode(block).args());
+    if (router) router->notify(owner, peer::encode(block).args(), db);
   }
 }
 
@@ -314,7 +318,7 @@ void Blocking::retry(std::uint64_t waitId) {
   if (c == nullptr) return;
   wait.reserved = true;
   const std::vector<std::string_view> args = viewsOf(wait.args);
-  attempt(*c, 0, *wait.spec, args, dispatch_.planFor(*wait.spec, args, c->clusterNode()),
+  attempt(*c, 0, wait.db, *wait.spec, args, dispatch_.planFor(*wait.spec, args, c->clusterNode()),
           [this, waitId](std::string_view reply) {
             // The owner that sent Retry offers this wait nothing more until told.
             auto w = waits_.find(waitId);
@@ -344,16 +348,23 @@ std::optional<std::string> Blocking::releaseForHandOver(std::uint64_t clientId) 
 
 // ---- a key's owner ----
 
-void Blocking::addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type,
+std::string Blocking::waitKey(int db, std::string_view key) {
+  std::string name(1, static_cast<char>(db));
+  name += key;
+  return name;
+}
+
+void Blocking::addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type, int db,
                          std::span<const std::string_view> keys, std::span<const std::string_view> command) {
-  auto waiter = std::make_shared<Waiter>(Waiter{waitId, worker, protocol, type, {command.begin(), command.end()}});
+  auto waiter = std::make_shared<Waiter>(Waiter{waitId, worker, protocol, type, db, {command.begin(), command.end()}});
   std::vector<std::string>& mine = keysOfWaiter_[waitId];
   for (std::string_view key : keys) {
-    waitersByKey_[std::string(key)].push_back(waiter);
-    mine.emplace_back(key);
+    std::string name = waitKey(db, key);
+    waitersByKey_[name].push_back(waiter);
+    mine.push_back(std::move(name));
   }
   // A push may have come between the attempt and this registration.
-  for (std::string_view key : keys) noteReady(key);
+  for (const std::string& name : mine) noteReady(name);
   serveReady();
 }
 
@@ -387,27 +398,39 @@ void Blocking::rewait(std::uint64_t waitId) {
   serveReady();
 }
 
-void Blocking::noteWrite(const CommandSpec& spec, std::span<const std::string_view> args) {
+void Blocking::noteWrite(int db, const CommandSpec& spec, std::span<const std::string_view> args) {
   if (waitersByKey_.empty()) return;
-  if (spec.flags & kWipesKeyspace) {  // FLUSHALL: every waited-on key is gone
-    for (auto& [key, waiters] : waitersByKey_) {
-      for (const WaiterPtr& w : waiters) w->dry = false;
-      ready_.push_back(key);
-    }
-    return serveReady();
-  }
+  if (spec.flags & kWipesKeyspace) return noteEverythingReady();  // FLUSHALL, FLUSHDB
   forEachKey(spec, args, [&](std::size_t i, std::size_t) {
-    if (auto it = waitersByKey_.find(std::string(args[i])); it != waitersByKey_.end()) {
+    const std::string name = waitKey(db, args[i]);
+    if (auto it = waitersByKey_.find(name); it != waitersByKey_.end()) {
       for (const WaiterPtr& w : it->second) w->dry = false;
     }
-    noteReady(args[i]);
+    noteReady(name);
     return true;
   });
   serveReady();
 }
 
-void Blocking::noteReady(std::string_view key) {
-  if (waitersByKey_.contains(std::string(key))) ready_.emplace_back(key);
+void Blocking::noteEverythingReady() {
+  for (auto& [key, waiters] : waitersByKey_) {
+    for (const WaiterPtr& w : waiters) w->dry = false;
+    ready_.push_back(key);
+  }
+  serveReady();
+}
+
+void Blocking::noteReady(int db, std::string_view key) {
+  const std::string name = waitKey(db, key);
+  if (auto it = waitersByKey_.find(name); it != waitersByKey_.end()) {
+    for (const WaiterPtr& w : it->second) w->dry = false;
+  }
+  noteReady(name);
+  serveReady();
+}
+
+void Blocking::noteReady(const std::string& name) {
+  if (waitersByKey_.contains(name)) ready_.push_back(name);
 }
 
 void Blocking::serveReady() {
@@ -434,14 +457,16 @@ bool Blocking::allKeysHere(std::span<const std::string_view> args) const {
   return here;
 }
 
-void Blocking::serveKey(const std::string& key) {
-  if (offering_.contains(key)) return;  // picked up again when the answer comes
+void Blocking::serveKey(const std::string& name) {
+  if (offering_.contains(name)) return;  // picked up again when the answer comes
+  const int db = static_cast<unsigned char>(name[0]);
+  const std::string_view key = std::string_view(name).substr(1);
   KeyLocks& locks = dispatch_.services().locks();
   if (locks.isLocked(key)) {
     // A cross-worker transaction holds it (it read the value and will
     // commit it): nothing is popped under it; look again once it is done.
-    locks.park([this, key] {
-      noteReady(key);
+    locks.park([this, name] {
+      noteReady(name);
       serveReady();
     });
     return;
@@ -450,9 +475,9 @@ void Blocking::serveKey(const std::string& key) {
   const int self = router ? router->self() : 0;
   std::size_t i = 0;
   while (true) {
-    auto it = waitersByKey_.find(key);
+    auto it = waitersByKey_.find(name);
     if (it == waitersByKey_.end() || i >= it->second.size()) return;
-    const Store::Entry* e = dispatch_.store().find(key, unixMillis());
+    const Store::Entry* e = dispatch_.store(db).find(key, unixMillis());
     const WaiterPtr waiter = it->second[i];
     const std::vector<std::string_view> command = viewsOf(waiter->command);
     const ResolvedCommand resolved = resolveCommand(command);
@@ -478,7 +503,7 @@ void Blocking::serveKey(const std::string& key) {
         continue;
       }
       if (reservation == Reservation::Busy) {  // another owner is serving it: its outcome decides
-        lookAgainSoon(key);
+        lookAgainSoon(name);
         ++i;
         continue;
       }
@@ -493,10 +518,11 @@ void Blocking::serveKey(const std::string& key) {
     const std::string transaction = "wake." + std::to_string(waiter->waitId);
     const std::string_view lockKey = key;
     locks.lock(transaction, {&lockKey, 1});
-    offering_.insert(key);
+    offering_.insert(name);
     waiter->offered = true;
     router->call(waiter->worker, peer::waitMessage(peer::Kind::Wake, waiter->waitId).args(), resp::Protocol::Resp2,
-                 [this, key, transaction, waiter, restricted](std::string_view answer) {
+                 [this, name, transaction, waiter, restricted](std::string_view answer) {
+                   const std::string_view key = std::string_view(name).substr(1);
                    if (answer == ":1\r\n") {
                      const std::string reply = replyFor(*waiter, key, restricted);
                      // The pop reaches the client once it is logged as appendfsync asks.
@@ -510,26 +536,26 @@ void Blocking::serveKey(const std::string& key) {
                      // Being served (by this owner's last offer, whose outcome is on
                      // its way, or by another): look again once that is settled.
                      waiter->offered = false;
-                     lookAgainSoon(key);
+                     lookAgainSoon(name);
                    } else {
                      removeWaiter(waiter->waitId);
                    }
-                   offering_.erase(key);
+                   offering_.erase(name);
                    dispatch_.services().locks().unlock(transaction);
-                   noteReady(key);
+                   noteReady(name);
                    serveReady();
                  });
     return;  // one offer at a time per key
   }
 }
 
-std::string Blocking::replyFor(const Waiter& waiter, const std::string& key, const std::vector<std::string>& restricted) {
-  const Store::Entry* e = dispatch_.store().find(key, unixMillis());
+std::string Blocking::replyFor(const Waiter& waiter, std::string_view key, const std::vector<std::string>& restricted) {
+  const Store::Entry* e = dispatch_.store(waiter.db).find(key, unixMillis());
   if (e == nullptr || static_cast<std::uint8_t>(typeOf(Store::kind(e))) != waiter.type) {
     const std::vector<std::string_view> command = viewsOf(waiter.command);
     return "-" + std::string(resolveCommand(command).spec->blocking->goneError) + "\r\n";
   }
-  return dispatch_.runNow(viewsOf(restricted), waiter.protocol);
+  return dispatch_.runNow(viewsOf(restricted), waiter.protocol, waiter.db);
 }
 
 }  // namespace keyloop

@@ -31,6 +31,10 @@
 // and the client's worker runs it the ordinary (atomic) way, waiting
 // again (Rewait) if the element was taken meanwhile.
 //
+// A wait is in the database the client had selected: the owner keeps its
+// waiters by database and key (a push to the same name in another
+// database serves no one).
+//
 // A reload hands a blocked client over with its command: the wait is
 // cancelled here and the command, with the time it has left, runs again
 // first thing on the worker that adopts the connection.
@@ -105,12 +109,16 @@ class Blocking {
   bool blocks(std::uint64_t clientId) const { return waitOfClient_.contains(clientId); }
 
   // --- a key's owner ---
-  void addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type,
+  void addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type, int db,
                  std::span<const std::string_view> keys, std::span<const std::string_view> command);
   void removeWaiter(std::uint64_t waitId);                // Unblock
   void rewait(std::uint64_t waitId);                      // Rewait
   // After a write: serves the clients waiting on its keys.
-  void noteWrite(const CommandSpec& spec, std::span<const std::string_view> args);
+  void noteWrite(int db, const CommandSpec& spec, std::span<const std::string_view> args);
+  // A key of database `db` was written outside a command's own keys (MOVE's destination).
+  void noteReady(int db, std::string_view key);
+  // Every waited-on key may hold something now (SWAPDB).
+  void noteEverythingReady();
 
  private:
   struct Wait;
@@ -119,22 +127,25 @@ class Blocking {
 
   // Runs the command the way `plan` says, its reply to `then` (`place`:
   // the client's reply place its next commands wait behind, 0: none).
-  void attempt(Client& client, std::uint64_t place, const CommandSpec& spec, std::span<const std::string_view> args,
-               const RoutePlan& plan, std::function<void(std::string_view reply)> then);
-  void block(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> args,
+  void attempt(Client& client, std::uint64_t place, int db, const CommandSpec& spec,
+               std::span<const std::string_view> args, const RoutePlan& plan,
+               std::function<void(std::string_view reply)> then);
+  void block(Client& client, std::uint64_t place, int db, const CommandSpec& spec, std::vector<std::string> args,
              std::string nullReply);
-  void resolveNewest(std::uint64_t clientId, std::uint64_t place, const CommandSpec& spec,
+  void resolveNewest(std::uint64_t clientId, std::uint64_t place, int db, const CommandSpec& spec,
                      std::vector<std::string> args, std::vector<std::pair<std::size_t, std::size_t>> marks);
-  void attemptThenBlock(Client& client, std::uint64_t place, const CommandSpec& spec, std::vector<std::string> copy,
-                        const RoutePlan& plan);
+  void attemptThenBlock(Client& client, std::uint64_t place, int db, const CommandSpec& spec,
+                        std::vector<std::string> copy, const RoutePlan& plan);
   // The reply a waiter gets from `key` now: its command restricted to the
   // key, or the row's gone-error when the key is gone or of another type.
-  std::string replyFor(const Waiter& waiter, const std::string& key, const std::vector<std::string>& restricted);
+  std::string replyFor(const Waiter& waiter, std::string_view key, const std::vector<std::string>& restricted);
   void finish(std::uint64_t waitId, std::string_view reply);
   void tellOwners(const Wait& wait, peer::Kind kind);
-  void noteReady(std::string_view key);
+  // Waited-on keys by their database and name (one byte of database, then the key).
+  static std::string waitKey(int db, std::string_view key);
+  void noteReady(const std::string& waitKey);
   void serveReady();
-  void serveKey(const std::string& key);
+  void serveKey(const std::string& waitKey);
   void dropWaiter(const std::string& key, std::uint64_t waitId);
   bool allKeysHere(std::span<const std::string_view> args) const;
 

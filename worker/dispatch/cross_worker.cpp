@@ -29,8 +29,12 @@ using Replies = std::vector<std::string>;
 
 // Runs `parts` (owner, command) and calls finish with the replies in the
 // same order once all are in. Local parts run inline.
-void gather(Dispatch& dispatch, resp::Protocol protocol, std::vector<std::pair<int, Args>> parts,
+void gather(Dispatch& dispatch, resp::Protocol protocol, int db, std::vector<std::pair<int, Args>> parts,
             std::function<void(Replies&)> finish) {
+  if (parts.empty()) {
+    Replies none;
+    return finish(none);
+  }
   struct State {
     std::size_t remaining;
     Replies replies;
@@ -39,10 +43,13 @@ void gather(Dispatch& dispatch, resp::Protocol protocol, std::vector<std::pair<i
   auto state = std::make_shared<State>(State{parts.size(), Replies(parts.size()), std::move(finish)});
   for (std::size_t i = 0; i < parts.size(); ++i) {
     std::vector<std::string_view> views(parts[i].second.begin(), parts[i].second.end());
-    dispatch.router()->call(parts[i].first, views, protocol, [state, i](std::string_view reply) {
-      state->replies[i].assign(reply);
-      if (--state->remaining == 0) state->finish(state->replies);
-    });
+    dispatch.router()->call(
+        parts[i].first, views, protocol,
+        [state, i](std::string_view reply) {
+          state->replies[i].assign(reply);
+          if (--state->remaining == 0) state->finish(state->replies);
+        },
+        db);
   }
 }
 
@@ -91,9 +98,9 @@ long long sumOf(const Replies& replies) {
   return total;
 }
 
-void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec,
+void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, int db, const CommandSpec& spec,
                    std::span<const std::string_view> args, Reply reply) {
-  gather(dispatch, protocol, toParts(splitByOwner(dispatch, spec, args)), [reply](Replies& replies) {
+  gather(dispatch, protocol, db, toParts(splitByOwner(dispatch, spec, args)), [reply](Replies& replies) {
     if (const std::string* e = firstError(replies)) return reply(*e);
     reply(integerReply(sumOf(replies)));
   });
@@ -106,6 +113,7 @@ void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, const CommandSpe
 struct ScanPage {
   Args inner;  // SCAN with the worker's own cursor
   int worker = 0;
+  int db = 0;
   std::size_t count = 10;
   std::vector<std::string> keys;  // raw frames
 };
@@ -123,7 +131,8 @@ void scanWorker(Dispatch& dispatch, resp::Protocol protocol, ScanPage page, Repl
   const int workers = dispatch.router()->workers();
   const int worker = page.worker;
   Args inner = page.inner;
-  gather(dispatch, protocol, {{worker, std::move(inner)}},
+  const int db = page.db;
+  gather(dispatch, protocol, db, {{worker, std::move(inner)}},
          [&dispatch, protocol, page = std::move(page), workers, reply](Replies& replies) mutable {
            if (resp::isError(replies[0])) return reply(replies[0]);
            const auto parts = resp::replyElements(replies[0]);
@@ -148,18 +157,18 @@ void scanWorker(Dispatch& dispatch, resp::Protocol protocol, ScanPage page, Repl
          });
 }
 
-void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std::string_view> args, Reply reply) {
+void scanAcross(Dispatch& dispatch, resp::Protocol protocol, int db, std::span<const std::string_view> args, Reply reply) {
   const std::optional<std::uint64_t> parsed = parseScanCursor(args[1]);
   if (!parsed) return reply("-ERR invalid cursor\r\n");
   const std::uint64_t cursor = *parsed;
   const int worker = static_cast<int>(cursor & ((1u << kWorkerBits) - 1));
-  ScanPage page{Args(args.begin(), args.end()), worker, scanCount(args), {}};
+  ScanPage page{Args(args.begin(), args.end()), worker, db, scanCount(args), {}};
   page.inner[1] = std::to_string(cursor >> kWorkerBits);
   if (worker >= dispatch.router()->workers()) {
     // No worker's cursor: an empty last page, once worker 0 has checked
     // the options (a syntax error is still one).
     page.inner[1] = "0";
-    gather(dispatch, protocol, {{0, page.inner}}, [reply](Replies& replies) {
+    gather(dispatch, protocol, db, {{0, page.inner}}, [reply](Replies& replies) {
       reply(resp::isError(replies[0]) ? replies[0] : std::string("*2\r\n$1\r\n0\r\n*0\r\n"));
     });
     return;
@@ -173,7 +182,7 @@ void scanAcross(Dispatch& dispatch, resp::Protocol protocol, std::span<const std
 void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                    Reply reply) {
   Args copy(args.begin(), args.end());
-  gather(dispatch, resp::Protocol::Resp2, everyWorker(dispatch, peer::totalsRequest().args()),
+  gather(dispatch, resp::Protocol::Resp2, 0, everyWorker(dispatch, peer::totalsRequest().args()),
          [&dispatch, id = client.id(), handler = spec.handler, copy, reply](Replies& replies) {
            std::vector<ServerStats> workers(replies.size(), ServerStats{});
            for (std::size_t w = 0; w < replies.size(); ++w) peer::decodeTotalsReply(replies[w], workers[w]);
@@ -182,7 +191,9 @@ void runWithTotals(Dispatch& dispatch, Client& client, const CommandSpec& spec, 
            std::string out;
            resp::Reply encoder(out, c->reply().protocol());
            std::vector<std::string_view> views(copy.begin(), copy.end());
-           CommandContext ctx{dispatch.services(), c, encoder, dispatch.store(), views, unixMillis(), workers};
+           const int db = c->session().db;
+           CommandContext ctx{dispatch.services(), c, encoder, dispatch.store(db), views, unixMillis(), workers};
+           ctx.db = db;
            runGuarded(handler, ctx);
            reply(out);
          });
@@ -289,9 +300,9 @@ std::string merge(CrossWorker kind, const Replies& replies, std::span<const std:
   }
 }
 
-void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& spec, std::span<const std::string_view> args,
-               Reply reply) {
-  gather(dispatch, protocol, everyWorker(dispatch, args),
+void broadcast(Dispatch& dispatch, resp::Protocol protocol, int db, const CommandSpec& spec,
+               std::span<const std::string_view> args, Reply reply) {
+  gather(dispatch, protocol, db, everyWorker(dispatch, args),
          [&dispatch, kind = spec.cross, reply, copy = Args(args.begin(), args.end())](Replies& replies) {
            const std::vector<std::string_view> views(copy.begin(), copy.end());
            const Config& config = dispatch.services().config();
@@ -301,10 +312,68 @@ void broadcast(Dispatch& dispatch, resp::Protocol protocol, const CommandSpec& s
          });
 }
 
+// SWAPDB: every worker's clients held and nothing of any worker in flight
+// or locked, then the command on every worker, then the clients go. One
+// coordinator at a time (the shared permission); a step that cannot go on
+// yet (the permission taken, a reload's hold, a worker not yet quiet)
+// looks again a millisecond later.
+struct Barrier : std::enable_shared_from_this<Barrier> {
+  Barrier(Dispatch& d, Args a, resp::Protocol p, int number, Reply r)
+      : dispatch(d), args(std::move(a)), protocol(p), db(number), reply(std::move(r)) {}
+  Dispatch& dispatch;
+  Args args;
+  resp::Protocol protocol;
+  int db;
+  Reply reply;
+
+  void take() {
+    if (!dispatch.services().takeBarrier()) return later(&Barrier::take);
+    askEveryWorker(peer::BarrierStep::Hold, /*self=*/true, [self = shared_from_this()](Replies& replies) {
+      if (firstError(replies) == nullptr) return self->waitUntilQuiet();
+      self->letGo();  // a reload holds one of them: after it, again
+      self->later(&Barrier::take);
+    });
+  }
+  // This worker is asked last, here: its own questions in flight are not
+  // work of its clients.
+  void waitUntilQuiet() {
+    askEveryWorker(peer::BarrierStep::Ready, /*self=*/false, [self = shared_from_this()](Replies& replies) {
+      const bool quiet = std::all_of(replies.begin(), replies.end(), [](const std::string& r) { return r == ":1\r\n"; });
+      if (!quiet || !self->dispatch.services().quietForBarrier()) return self->later(&Barrier::waitUntilQuiet);
+      const std::vector<std::string_view> views(self->args.begin(), self->args.end());
+      gather(self->dispatch, self->protocol, self->db, everyWorker(self->dispatch, views), [self](Replies& done) {
+        self->letGo();
+        const std::string* e = firstError(done);
+        self->reply(e != nullptr ? *e : done.front());
+      });
+    });
+  }
+  void letGo() {
+    const peer::Message release = peer::barrierMessage(peer::BarrierStep::Release);
+    // notify, not post: a sleeping worker wakes for it (its clients wait).
+    for (int w = 0; w < dispatch.router()->workers(); ++w) dispatch.router()->notify(w, release.args());
+    dispatch.services().releaseBarrier();
+  }
+  void askEveryWorker(peer::BarrierStep step, bool withSelf, std::function<void(Replies&)> then) {
+    const peer::Message message = peer::barrierMessage(step);
+    std::vector<std::pair<int, Args>> parts = everyWorker(dispatch, message.args());
+    if (!withSelf) std::erase_if(parts, [&](const auto& part) { return part.first == dispatch.router()->self(); });
+    gather(dispatch, resp::Protocol::Resp2, 0, std::move(parts), std::move(then));
+  }
+  void later(void (Barrier::*step)()) {
+    dispatch.router()->later([self = shared_from_this(), step] { ((*self).*step)(); });
+  }
+};
+
+void runBehindBarrier(Dispatch& dispatch, resp::Protocol protocol, int db, std::span<const std::string_view> args,
+                      Reply reply) {
+  std::make_shared<Barrier>(dispatch, Args(args.begin(), args.end()), protocol, db, std::move(reply))->take();
+}
+
 // One run of `spec` by the atomic executor against its scratch store of the
 // locked keys, of which it may read those `readable` allows; its keyspace
 // notifications are kept in `events` until the commit. Its reply.
-std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args& args, resp::Protocol protocol,
+std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args& args, resp::Protocol protocol, int db,
                         const std::function<bool(std::string_view)>& readable, KeyEvents& events, Store& scratch,
                         std::int64_t nowMs) {
   std::string out;
@@ -312,6 +381,7 @@ std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args&
   const std::vector<std::string_view> views(args.begin(), args.end());
   const auto collect = collectInto(events);
   CommandContext ctx{dispatch.services(), nullptr, encoder, scratch, views, nowMs};
+  ctx.db = db;
   ctx.readable = &readable;
   ctx.events = &collect;
   ctx.discovers = spec.cross == CrossWorker::Discovering;  // runDiscovering runs it again
@@ -322,30 +392,30 @@ std::string runOnLocked(Dispatch& dispatch, const CommandSpec& spec, const Args&
 
 // Several owners: the atomic executor runs the command's own handler
 // against what its keys held (atomic.h).
-void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                std::span<const std::string_view> args, Reply reply) {
   // Its reads and writes happen when the locks are taken and committed:
   // the client's next command must wait for that, not overtake it.
   if (place != 0) client.holdUntilFilled(place);
   const std::vector<std::string_view> keys = keysOf(spec, args);
   auto events = std::make_shared<KeyEvents>();
-  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()),
-              protocol = client.reply().protocol(), events](Store& scratch, std::int64_t nowMs) {
+  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(), db,
+              events](Store& scratch, std::int64_t nowMs) {
     // A script may reach exactly the keys locked for it.
     const std::vector<std::string_view> views(copy.begin(), copy.end());
     const auto declared = keysOf(spec, views);
     const std::set<std::string_view> locked(declared.begin(), declared.end());
-    return runOnLocked(dispatch, spec, copy, protocol, [&locked](std::string_view k) { return locked.contains(k); },
+    return runOnLocked(dispatch, spec, copy, protocol, db, [&locked](std::string_view k) { return locked.contains(k); },
                        *events, scratch, nowMs);
   };
-  runAtomically(*dispatch.router(), keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run), std::move(reply),
-                nullptr, events);
+  runAtomically(*dispatch.router(), db, keys, (spec.flags & (kWrite | kMayWrite)) != 0, std::move(run),
+                std::move(reply), nullptr, events);
 }
 
 // Discovering (SORT): the atomic executor over the declared keys and the
 // ones earlier runs asked for; a run that names more (a push reply) is
 // run again with those locked too.
-void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                     std::span<const std::string_view> args, Reply reply, std::set<std::string> extra = {},
                     int attempt = 0) {
   if (place != 0) client.holdUntilFilled(place);
@@ -353,12 +423,12 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, con
   for (std::string_view k : keysOf(spec, args)) locked->emplace(k);
   const std::vector<std::string_view> keys(locked->begin(), locked->end());
   auto events = std::make_shared<KeyEvents>();
-  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(),
+  auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(), db,
               locked, events](Store& scratch, std::int64_t nowMs) {
-    return runOnLocked(dispatch, spec, copy, protocol, [locked](std::string_view k) { return locked->contains(k); },
+    return runOnLocked(dispatch, spec, copy, protocol, db, [locked](std::string_view k) { return locked->contains(k); },
                        *events, scratch, nowMs);
   };
-  auto done = [&dispatch, &spec, id = client.id(), place, copy = Args(args.begin(), args.end()), reply, extra,
+  auto done = [&dispatch, &spec, id = client.id(), place, db, copy = Args(args.begin(), args.end()), reply, extra,
                attempt](std::string_view bytes) mutable {
     if (bytes.empty() || bytes[0] != '>') return reply(bytes);
     // The elements changed between two runs more often than is sane.
@@ -369,17 +439,18 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, con
     Client* c = dispatch.connections().find(id);
     if (c == nullptr) return;
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    runDiscovering(dispatch, *c, place, spec, views, std::move(reply), std::move(extra), attempt + 1);
+    runDiscovering(dispatch, *c, place, db, spec, views, std::move(reply), std::move(extra), attempt + 1);
   };
-  runAtomically(*dispatch.router(), keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done), nullptr, events);
+  runAtomically(*dispatch.router(), db, keys, (spec.flags & kWrite) != 0, std::move(run), std::move(done), nullptr,
+                events);
 }
 
 // Runs `spec` for `client`, whose reply goes to `place` (or to `then`).
-void route(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+void route(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
            std::span<const std::string_view> args, RoutePlan plan, Reply then = nullptr) {
   const resp::Protocol protocol = client.reply().protocol();
   if (plan.kind == RoutePlan::Kind::Owner && !then && spec.cross != CrossWorker::Discovering) {  // the hot path
-    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place});
+    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place}, db);
   }
   Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
@@ -397,26 +468,27 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
     };
   }
   if (spec.cross == CrossWorker::Discovering && plan.kind != RoutePlan::Kind::Here) {
-    return runDiscovering(dispatch, client, place, spec, args, std::move(reply));
+    return runDiscovering(dispatch, client, place, db, spec, args, std::move(reply));
   }
   switch (plan.kind) {
     case RoutePlan::Kind::Owner:
-      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply));
+      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply), db);
     case RoutePlan::Kind::CrossSlot:
     case RoutePlan::Kind::Moved:  // planned again after a hold: the slot moved meanwhile
       return reply("-" + dispatch.redirection(plan) + "\r\n");
     case RoutePlan::Kind::Split:
-      return sumOverOwners(dispatch, protocol, spec, args, std::move(reply));
+      return sumOverOwners(dispatch, protocol, db, spec, args, std::move(reply));
     case RoutePlan::Kind::Atomic:
-      return runAtomic(dispatch, client, place, spec, args, std::move(reply));
+      return runAtomic(dispatch, client, place, db, spec, args, std::move(reply));
     case RoutePlan::Kind::Broadcast:
       if (spec.cross == CrossWorker::GatherTotals) return runWithTotals(dispatch, client, spec, args, std::move(reply));
-      if (spec.cross == CrossWorker::BroadcastScan) return scanAcross(dispatch, protocol, args, std::move(reply));
-      return broadcast(dispatch, protocol, spec, args, std::move(reply));
+      if (spec.cross == CrossWorker::BroadcastScan) return scanAcross(dispatch, protocol, db, args, std::move(reply));
+      if (spec.cross == CrossWorker::BroadcastBarrier) return runBehindBarrier(dispatch, protocol, db, args, std::move(reply));
+      return broadcast(dispatch, protocol, db, spec, args, std::move(reply));
     case RoutePlan::Kind::Here:
       // Planned again after a hold, and local now: it still owes its
       // reserved place a reply, so it runs through the local executor.
-      return dispatch.router()->call(dispatch.router()->self(), args, protocol, std::move(reply));
+      return dispatch.router()->call(dispatch.router()->self(), args, protocol, std::move(reply), db);
   }
 }
 
@@ -426,13 +498,13 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, const Comman
 // client subscribed to its own channel sees the message before the
 // reply, as in Redis), then every other worker's; the counts are summed.
 void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
-  const std::string here = dispatch.runNow(args, client.reply().protocol());
+  const std::string here = dispatch.runNow(args, client.reply().protocol(), 0);
   const std::uint64_t place = client.reserveReply();
   std::vector<std::pair<int, Args>> parts;
   for (int w = 0; w < dispatch.router()->workers(); ++w) {
     if (w != dispatch.router()->self()) parts.emplace_back(w, Args(args.begin(), args.end()));
   }
-  gather(dispatch, resp::Protocol::Resp2, std::move(parts), [&dispatch, id = client.id(), place, here](Replies& replies) {
+  gather(dispatch, resp::Protocol::Resp2, 0, std::move(parts), [&dispatch, id = client.id(), place, here](Replies& replies) {
     replies.push_back(here);
     Client* c = dispatch.connections().find(id);
     if (c == nullptr) return;
@@ -445,9 +517,9 @@ void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const s
                            std::function<std::string(const std::vector<std::string>& replies)> merge) {
   const std::uint64_t place = client.reserveReply();
   if (dispatch.router() == nullptr) {  // alone (a unit test's Server): this worker is every worker
-    return client.fillReply(place, merge({dispatch.runNow(args, client.reply().protocol())}));
+    return client.fillReply(place, merge({dispatch.runNow(args, client.reply().protocol(), 0)}));
   }
-  gather(dispatch, client.reply().protocol(), everyWorker(dispatch, args),
+  gather(dispatch, client.reply().protocol(), 0, everyWorker(dispatch, args),
          [&dispatch, id = client.id(), place, merge = std::move(merge)](Replies& replies) {
            if (Client* c = dispatch.connections().find(id)) c->fillReply(place, merge(replies));
          });
@@ -455,32 +527,34 @@ void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const s
 
 void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,
                RoutePlan plan) {
+  // The database as of now: a SELECT after it in the pipeline must not move it.
+  const int db = client.session().db;
   if (plan.kind == RoutePlan::Kind::Broadcast && (spec.flags & kEveryNode) && !dispatch.holding() &&
       dispatch.router()->self() >= 0) {
     return publishEverywhere(dispatch, client, args);
   }
   const std::uint64_t place = client.reserveReply();
-  if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan);
+  if (!dispatch.holding()) return route(dispatch, client, place, db, spec, args, plan);
   // Held until the migration ends; its place in the reply stream is kept,
   // so the client's replies still leave in request order. The plan is made
   // again then: by that time the keys may have another owner.
-  dispatch.holdCommand([&dispatch, id = client.id(), place, &spec, copy = Args(args.begin(), args.end())] {
+  dispatch.holdCommand([&dispatch, id = client.id(), place, db, &spec, copy = Args(args.begin(), args.end())] {
     Client* c = dispatch.connections().find(id);
     if (c == nullptr) return;
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()));
+    route(dispatch, *c, place, db, spec, views, dispatch.planFor(spec, views, c->clusterNode()));
   });
 }
 
-void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                    std::span<const std::string_view> args, RoutePlan plan, std::function<void(std::string_view)> then) {
-  if (!dispatch.holding()) return route(dispatch, client, place, spec, args, plan, std::move(then));
-  dispatch.holdCommand([&dispatch, id = client.id(), place, &spec, copy = Args(args.begin(), args.end()),
+  if (!dispatch.holding()) return route(dispatch, client, place, db, spec, args, plan, std::move(then));
+  dispatch.holdCommand([&dispatch, id = client.id(), place, db, &spec, copy = Args(args.begin(), args.end()),
                         then = std::move(then)]() mutable {
     Client* c = dispatch.connections().find(id);
     if (c == nullptr) return;
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    route(dispatch, *c, place, spec, views, dispatch.planFor(spec, views, c->clusterNode()), std::move(then));
+    route(dispatch, *c, place, db, spec, views, dispatch.planFor(spec, views, c->clusterNode()), std::move(then));
   });
 }
 

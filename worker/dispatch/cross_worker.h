@@ -28,7 +28,8 @@ void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std:
 // The same, with the reply handed to `then` instead of a reply place
 // (blocking.h looks at it first); `place` is the client's place that a
 // multi-owner command holds its next commands behind (0: none).
-void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, const CommandSpec& spec,
+// `db`: the database it runs against (the client's when it was sent).
+void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
                    std::span<const std::string_view> args, RoutePlan plan,
                    std::function<void(std::string_view)> then);
 

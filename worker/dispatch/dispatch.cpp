@@ -15,6 +15,7 @@
 #include "worker/routing/key_locks.h"
 #include "worker/persistence/persistence.h"
 #include "worker/execution/keyspace_events.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
 #include "worker/execution/worker_stats.h"
@@ -33,10 +34,10 @@ bool debugAllowed(const Config& config, const Client& client) {
 
 }  // namespace
 
-Dispatch::Dispatch(Loop& loop, WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats,
+Dispatch::Dispatch(Loop& loop, WorkerServices& services, Databases& databases, KeyLocks& locks, WorkerStats& stats,
                    Connections& connections)
     : services_(services),
-      store_(store),
+      databases_(databases),
       locks_(locks),
       stats_(stats),
       connections_(connections),
@@ -50,13 +51,16 @@ void Dispatch::setRouter(Router* router) {
   router_->setPlaceSink([this](Router::ReplyPlace to, std::string_view reply) {
     if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
   });
-  router_->setPrefetch([this](std::string_view key) { store_.prefetch({&key, 1}); });
+  // Most keys are database 0's; a miss costs nothing but the hint.
+  router_->setPrefetch([this](std::string_view key) { databases_[0].prefetch({&key, 1}); });
   // Work parked behind a lock waits for a commit, which is posted (no wake
   // of its own): while any is parked, every record wakes us.
   router_->setWaitsForAny([this] { return locks_.parked() > 0; });
   router_->setScriptReach([this] { return services_.takeScriptReach(true); },
                           [this] { services_.releaseScriptReach(true); });
 }
+
+Store& Dispatch::store(int db) { return databases_[db]; }
 
 RoutePlan Dispatch::planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const {
   RouteView view;
@@ -112,7 +116,9 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     const CommandSpec& spec = *command.spec;
     client.setLastCommand(command.topLevel, command.spec);
     count(command);
-    if (!(spec.flags & kSkipMonitor)) feedMonitors(&client, spec, args);
+    // SELECT's line names the database it chose (Redis feeds it after it ran).
+    const bool monitorAfter = (spec.flags & kSelectsDatabase) != 0;
+    if (!(spec.flags & kSkipMonitor) && !monitorAfter) feedMonitors(&client, spec, args);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {
       reply.error(redirection(plan));
@@ -124,10 +130,13 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     } else if (plan.kind != RoutePlan::Kind::Here) {
       return runAcross(*this, client, spec, args, plan);  // the reply comes later, in order
     } else {
-      CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+      CommandContext ctx{services_, &client, reply, databases_[session.db], args, unixMillis()};
+      ctx.db = session.db;
+      ctx.selects = &session.db;
       ctx.discovers = true;
       run(spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
       ran = true;
+      if (monitorAfter) feedMonitors(&client, spec, args);
       if (spec.cross == CrossWorker::Discovering && reply.buffer().size() > replyStart &&
           reply.buffer()[replyStart] == '>') {
         // It must read keys of other workers (SORT BY/GET): the long way.
@@ -193,9 +202,11 @@ void Dispatch::countError(const ResolvedCommand& command, std::string_view buffe
   metrics::bump(stats_.metrics().commandErrors);
 }
 
-void Dispatch::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args) {
+void Dispatch::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
+                            int db) {
   if (!stats_.monitorsAnywhere() || sessions_ == nullptr || (spec.flags & kAdmin)) return;
-  sessions_->feedMonitors(client, spec, args, stats_.monitorsElsewhere());
+  if (db < 0) db = client != nullptr ? client->session().db : 0;
+  sessions_->feedMonitors(client, spec, args, db, stats_.monitorsElsewhere());
 }
 
 void Dispatch::runNested(const ResolvedCommand& command, CommandContext& ctx) {
@@ -210,7 +221,10 @@ void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::sp
   if (command.spec->session != nullptr) {
     command.spec->session(*this, client, args);
   } else {
-    CommandContext ctx{services_, &client, reply, store_, args, unixMillis()};
+    const int db = client.session().db;
+    CommandContext ctx{services_, &client, reply, databases_[db], args, unixMillis()};
+    ctx.db = db;
+    ctx.selects = &client.session().db;
     run(*command.spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
   }
   countError(command, reply.buffer(), start, true);
@@ -234,7 +248,8 @@ std::string Dispatch::redirection(const RoutePlan& plan) const {
   return "MOVED " + std::to_string(plan.slot) + " " + nodes.address() + ":" + std::to_string(nodes.portOf(plan.owner));
 }
 
-void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
+void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
+  if (!databases_.valid(db)) return done("-ERR DB index is out of range\r\n");
   // A peer message (peer_messages.h), or a client's command.
   const CommandSpec* peerRow = args.empty() ? nullptr : findPeerMessage(args[0]);
   const ResolvedCommand command = peerRow != nullptr ? ResolvedCommand{peerRow, peerRow} : resolveCommand(args);
@@ -244,14 +259,14 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
     const auto lock = peer::decodeLock(args);
     if (!lock || !(*scriptWait_)(lock->transaction, lock->keys)) return done(peer::kLockRefusedForScript);
   } else if (scriptWait_ != nullptr && (peerRow == nullptr || (spec->flags & kCarriesRequest))) {
-    return heldForScript_.push_back(deferRouted(args, protocol, std::move(done)));
+    return heldForScript_.push_back(deferRouted(args, protocol, db, std::move(done)));
   }
-  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, std::move(done)));
+  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, db, std::move(done)));
   if (busy_ && !(spec->flags & kAllowBusy)) {
     // A client's command gets what the client would get here: -BUSY. The
     // workers' own messages (commits, notifications) wait for the script.
     if (peerRow == nullptr || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
-    return heldWhileBusy_.push_back(deferRouted(args, protocol, std::move(done)));
+    return heldWhileBusy_.push_back(deferRouted(args, protocol, db, std::move(done)));
   }
   if (touchesLockedKeys(*spec, args)) {
     if (peerRow != nullptr && peerRow->peer == peer::Kind::Lock) {
@@ -262,7 +277,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
         revokeLocks(lock->keys);
       }
     }
-    locks_.park(deferRouted(args, protocol, std::move(done)));
+    locks_.park(deferRouted(args, protocol, db, std::move(done)));
     // A revoke of this worker's own transaction may have freed the keys already.
     if (!touchesLockedKeys(*spec, args)) locks_.resumeSoon();
     return;
@@ -276,7 +291,8 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   out.clear();
   ++routedDepth_;
   resp::Reply reply(out, protocol);
-  CommandContext ctx{services_, nullptr, reply, store_, args, unixMillis()};
+  CommandContext ctx{services_, nullptr, reply, databases_[db], args, unixMillis()};
+  ctx.db = db;
   AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   // A client's command forwarded to its keys' owner is logged here, where
@@ -307,10 +323,10 @@ bool Dispatch::touchesLockedKeys(const CommandSpec& spec, std::span<const std::s
   return locked;
 }
 
-Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, done = std::move(done)]() mutable {
+Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
+  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, db, done = std::move(done)]() mutable {
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    executeRouted(views, protocol, std::move(done));
+    executeRouted(views, protocol, db, std::move(done));
   };
 }
 
@@ -318,7 +334,7 @@ std::size_t Dispatch::prefetchKeys(std::string_view pending) {
   // A lone request gains nothing: its misses have nothing to overlap with.
   std::array<std::string_view, 16> keys;
   const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
-  if (ahead.keys > 1) store_.prefetch({keys.data(), ahead.keys});
+  if (ahead.keys > 1) databases_[0].prefetch({keys.data(), ahead.keys});
   return ahead.bytes;
 }
 
@@ -386,18 +402,19 @@ bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
   if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & kNeverGrows) || spec.peer != peer::Kind::None) return true;
   const ring::Ring* ring = services_.ring();
   const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
-  return eviction_.makeRoom(m, budget, ctx.nowMs, [&](std::string_view key) { evict(key, ctx.nowMs); });
+  return eviction_.makeRoom(m, budget, ctx.nowMs, [&](int db, std::string_view key) { evict(db, key, ctx.nowMs); });
 }
 
-void Dispatch::evict(std::string_view key, std::int64_t nowMs) {
+void Dispatch::evict(int db, std::string_view key, std::int64_t nowMs) {
   const std::string name(key);  // `key` lives in the entry that goes
-  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(name);
-  feed_.recordState(name, nullptr);
-  if (watches_.version(name) != Watches::kUnwatched && store_.find(name, nowMs) != nullptr) watches_.touch(name);
-  store_.erase(name);
+  Store& store = databases_[db];
+  if (Persistence* persistence = services_.persistence()) persistence->beforeWrite(store, name);
+  feed_.recordState(db, name, nullptr);
+  if (watches_.version(db, name) != Watches::kUnwatched && store.find(name, nowMs) != nullptr) watches_.touch(db, name);
+  store.erase(name);
   ++stats_.counters()[kEvictedKeys];
   metrics::bump(stats_.metrics().evictedKeys);
-  keyspace_events::notify(services_.config().notifyKeyspaceEvents, 'e', "evicted", name,
+  keyspace_events::notify(services_.config().notifyKeyspaceEvents, 'e', "evicted", name, db,
                           [this](std::string_view channel, std::string_view message) { services_.publishEvent(channel, message); });
 }
 
@@ -424,7 +441,7 @@ void Dispatch::noteSlowRun(const CommandSpec& spec, std::span<const std::string_
 void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t index, Logged logged) {
   ctx.store.tick(ctx.nowMs);
   // Not a scratch store of a cross-worker run: the worker's own keys.
-  const CommandRun call{spec, ctx, &ctx.store == &store_, replaying_};
+  const CommandRun call{spec, ctx, databases_.valid(ctx.db) && &ctx.store == &databases_[ctx.db], replaying_};
   if (call.ownStore && !call.replaying && !makeRoom(spec, ctx)) {
     return ctx.reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   }
@@ -449,11 +466,11 @@ void Dispatch::run(const CommandSpec& spec, CommandContext& ctx, std::size_t ind
   if (added) observers_.after(call, effects);
 }
 
-std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol) {
-  return runAt(args, unixMillis(), protocol);
+std::string Dispatch::runNow(std::span<const std::string_view> args, resp::Protocol protocol, int db) {
+  return runAt(args, unixMillis(), protocol, db);
 }
 
-std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol) {
+std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol, int db) {
   ResolvedCommand command = resolveCommand(args);
   if (command.spec == nullptr && !args.empty()) {
     if (const CommandSpec* message = findPeerMessage(args[0])) command = {message, message};  // one for this worker
@@ -461,14 +478,15 @@ std::string Dispatch::runAt(std::span<const std::string_view> args, std::int64_t
   if (command.spec == nullptr || command.spec->handler == nullptr) return "-ERR unknown command\r\n";
   std::string out;
   resp::Reply reply(out, protocol);
-  CommandContext ctx{services_, nullptr, reply, store_, args, nowMs};
+  CommandContext ctx{services_, nullptr, reply, databases_[db], args, nowMs};
+  ctx.db = db;
   run(*command.spec, ctx, commandIndex(*command.topLevel));
   return out;
 }
 
-void Dispatch::replay(std::span<const std::string_view> args, std::int64_t nowMs) {
+void Dispatch::replay(std::span<const std::string_view> args, std::int64_t nowMs, int db) {
   replaying_ = true;
-  runAt(args, nowMs, resp::Protocol::Resp2);
+  runAt(args, nowMs, resp::Protocol::Resp2, db);
   replaying_ = false;
 }
 

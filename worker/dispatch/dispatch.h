@@ -37,6 +37,7 @@ class AofLog;
 class Blocking;
 class Client;
 class Connections;
+class Databases;
 class KeyLocks;
 class Store;
 class WorkerServices;
@@ -64,12 +65,12 @@ class SessionLayer {
   // MONITOR's line of a command (`client` null: a script's), to this
   // worker's monitors and, when `elsewhere`, to the other workers'.
   virtual void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
-                            bool elsewhere) = 0;
+                            int db, bool elsewhere) = 0;
 };
 
 class Dispatch final : public RequestRunner {
  public:
-  Dispatch(Loop& loop, WorkerServices& services, Store& store, KeyLocks& locks, WorkerStats& stats,
+  Dispatch(Loop& loop, WorkerServices& services, Databases& databases, KeyLocks& locks, WorkerStats& stats,
            Connections& connections);
 
   // Also makes it deliver forwarded replies to this worker's clients.
@@ -79,14 +80,16 @@ class Dispatch final : public RequestRunner {
   const Router* router() const { return router_; }
   Connections& connections() { return connections_; }
   WorkerServices& services() { return services_; }
-  Store& store() { return store_; }
+  Databases& databases() { return databases_; }
+  // Database `db` (a valid number), as a run against it sees it.
+  Store& store(int db);
 
   // Runs one parsed request of `client` (the reply goes to its buffer, or
   // later in order when it takes the long way).
   void execute(Client& client, std::span<const std::string_view> args) override;
   // Runs a command routed here (by a peer, or locally by cross-worker
   // execution); done() gets the reply, later if its keys are locked.
-  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done);
   // Prefetches the keys of the next few whole requests in `pending` (a
   // pipeline); returns how many bytes of requests it looked at.
   std::size_t prefetchKeys(std::string_view pending) override;
@@ -109,7 +112,8 @@ class Dispatch final : public RequestRunner {
   // A command starts (`client` null: a script's): its line goes to every
   // monitor of every worker while there are any (not an admin command's).
   // A row with kSkipMonitor calls it itself.
-  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args);
+  // `db`: the one the line names (-1: the client's selected one).
+  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args, int db = -1);
   // A client's command that ran as one piece of work on several workers
   // (split, atomic, broadcast): logged as a whole on the client's worker,
   // for the time from its start until its reply was complete.
@@ -121,7 +125,7 @@ class Dispatch final : public RequestRunner {
 
   // Runs a command here and now, locks or not (blocking.h serves a waiting
   // client with it); returns the reply.
-  std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol);
+  std::string runNow(std::span<const std::string_view> args, resp::Protocol protocol, int db);
   // The append-only log this worker writes (null: none).
   AofLog* appendLog();
   // Every change this worker makes, for the log and (next) the replicas.
@@ -131,7 +135,7 @@ class Dispatch final : public RequestRunner {
   void afterLogged(std::function<void()> tell);
   // A record of the append-only log, as of `nowMs` (when it was logged):
   // no notification, no eviction, not counted as a change (as Redis loads).
-  void replay(std::span<const std::string_view> args, std::int64_t nowMs);
+  void replay(std::span<const std::string_view> args, std::int64_t nowMs, int db);
   // Blocking commands (blocking.h); without one they do not block.
   void setBlocking(Blocking* blocking) { blocking_ = blocking; }
   Blocking* blocking() const { return blocking_; }
@@ -168,7 +172,7 @@ class Dispatch final : public RequestRunner {
   void release();
   bool holding() const { return holdClients_; }
   void holdCommand(Task work) { held_.push_back(std::move(work)); }
-  using WriteObserver = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
+  using WriteObserver = WriteCallback;
   void setWriteObserver(WriteObserver observer) { writeObserver_ = std::move(observer); }
   // One more observer of every run of a write (effects.h): replication,
   // client tracking. Registered once, at start.
@@ -181,7 +185,7 @@ class Dispatch final : public RequestRunner {
  private:
   // Whether a routed command must wait for a cross-worker transaction's commit.
   bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
-  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done);
+  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done);
   // Whether a key argument is longer than the store takes.
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Whether a run is a client's command as the slow log and the latency
@@ -201,14 +205,14 @@ class Dispatch final : public RequestRunner {
                     std::int64_t nowMs, const Client* client);
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
-  void evict(std::string_view key, std::int64_t nowMs);
+  void evict(int db, std::string_view key, std::int64_t nowMs);
   // runNow as of `nowMs`.
-  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol);
+  std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol, int db);
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
 
   WorkerServices& services_;
-  Store& store_;
+  Databases& databases_;
   KeyLocks& locks_;
   WorkerStats& stats_;
   Connections& connections_;
@@ -225,7 +229,7 @@ class Dispatch final : public RequestRunner {
   Watches watches_;
   Slowlog slowlog_;
   ClientPause pause_;
-  Eviction eviction_{store_};
+  Eviction eviction_{databases_};
   ChangeFeed feed_;
   // After the members they observe with.
   WriteObservers writeObservers_{services_, watches_, eviction_, feed_, writeObserver_, blocking_};

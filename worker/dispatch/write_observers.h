@@ -41,7 +41,7 @@ class Blocking;
 class Eviction;
 
 // What migration hears of every write (Dispatch::setWriteObserver).
-using WriteCallback = std::function<void(std::span<const std::string_view> args, const CommandSpec& spec)>;
+using WriteCallback = std::function<void(const CommandRun& run, const Effects& effects)>;
 
 class KeyspaceNotifications {
  public:
@@ -56,18 +56,18 @@ class KeyspaceNotifications {
   void raise(Effects& effects, const State& state) {
     if (state != nullptr) state->collect(effects, effects.events);
   }
-  void after(const Effects& effects, const State& state) {
-    if (state != nullptr && !effects.events.empty()) publish(effects, state->flags());
+  void after(const CommandRun& run, const Effects& effects, const State& state) {
+    if (state != nullptr && !effects.events.empty()) publish(effects, state->flags(), run.ctx.db);
   }
 
  private:
-  void publish(const Effects& effects, std::uint32_t flags);
+  void publish(const Effects& effects, std::uint32_t flags, int db);
   WorkerServices& services_;
 };
 
 class WatchedKeys {
  public:
-  explicit WatchedKeys(Watches& watches) : watches_(watches) {}
+  WatchedKeys(WorkerServices& services, Watches& watches) : services_(services), watches_(watches) {}
   // The watched keys a write names, and whether each existed: one that
   // neither existed nor exists afterwards did not change (DEL of a missing key).
   using State = std::vector<std::pair<std::string_view, bool>>;
@@ -75,12 +75,15 @@ class WatchedKeys {
     if (!watches_.empty()) note(run, state);  // what most writes find: nobody watches
   }
   void after(const CommandRun& run, const Effects& effects, const State& state) {
-    if (!state.empty() && effects.changed()) touch(run, state);
+    if (!effects.changed()) return;
+    if (!state.empty()) touch(run, state);
+    for (const KeyInDatabase& k : effects.elsewhere) watches_.touch(k.db, k.key);
   }
 
  private:
   void note(const CommandRun& run, State& state);
   void touch(const CommandRun& run, const State& state);
+  WorkerServices& services_;
   Watches& watches_;
 };
 
@@ -141,8 +144,8 @@ class MemoryGrowth {
 class WriteHook {
  public:
   explicit WriteHook(const WriteCallback& hook) : hook_(hook) {}
-  void after(const CommandRun& run) {
-    if (hook_) hook_(run.ctx.args, run.spec);
+  void after(const CommandRun& run, const Effects& effects) {
+    if (hook_) hook_(run, effects);
   }
 
  private:
@@ -167,7 +170,7 @@ class WriteObservers {
   static constexpr std::uint32_t kFlags = kWrite | kMayWrite | kWipesKeyspace;
   WriteObservers(WorkerServices& services, Watches& watches, Eviction& eviction, ChangeFeed& feed,
                  const WriteCallback& hook, Blocking* const& blocking)
-      : notifications_(services), watched_(watches), snapshot_(services), counter_(services), feed_(feed),
+      : notifications_(services), watched_(services, watches), snapshot_(services), counter_(services), feed_(feed),
         memory_(services, eviction), hook_(hook), blocked_(blocking) {}
 
   struct RunState {
@@ -188,12 +191,12 @@ class WriteObservers {
   void after(const CommandRun& run, const Effects& effects, RunState& state) {
     // A script or transaction (not a write itself) only closes its block.
     if (!(run.spec.flags & kWrite)) return feed_.after(run, effects, state.feedBlock);
-    notifications_.after(effects, state.notifications);
+    notifications_.after(run, effects, state.notifications);
     watched_.after(run, effects, state.watched);
     counter_.after(run, effects);
     feed_.after(run, effects, state.feedBlock);
     memory_.after(run);
-    hook_.after(run);
+    hook_.after(run, effects);
     blocked_.after(run, effects);
   }
 

@@ -27,9 +27,9 @@ void ChangeFeed::endAtomic() {
   }
 }
 
-void ChangeFeed::recordState(std::string_view key, const Store::Entry* entry) {
+void ChangeFeed::recordState(int db, std::string_view key, const Store::Entry* entry) {
   for (FeedConsumer* c : consumers_) {
-    if (c->accepting()) c->appendState(key, entry);
+    if (c->accepting()) c->appendState(db, key, entry);
   }
 }
 
@@ -49,7 +49,7 @@ void ChangeFeed::record(const CommandRun& run, const Effects& effects) {
     for (const PropagatedCommand& form : forms) {
       const std::vector<std::string_view> views(form.begin(), form.end());
       for (FeedConsumer* c : consumers_) {
-        if (c->accepting()) c->append(views);
+        if (c->accepting()) c->append(run.ctx.db, views);
       }
     }
     return;
@@ -63,7 +63,7 @@ void ChangeFeed::record(const CommandRun& run, const Effects& effects) {
     const bool written = groups.empty() || groups[std::min(group, groups.size() - 1)].substr(0, 2) != "RO";
     if (!written || std::find(done.begin(), done.end(), key) != done.end()) continue;
     done.push_back(key);
-    recordState(key, run.ctx.store.find(key, run.ctx.nowMs));
+    recordState(run.ctx.db, key, run.ctx.store.find(key, run.ctx.nowMs));
   }
 }
 

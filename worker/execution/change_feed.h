@@ -38,9 +38,11 @@ class FeedConsumer {
   virtual ~FeedConsumer() = default;
   // Whether it takes records now (the log: while its file is open).
   virtual bool accepting() const = 0;
-  virtual void append(std::span<const std::string_view> command) = 0;
+  // A command against database `db` (a consumer says SELECT where the
+  // database changes, as Redis's feeds do).
+  virtual void append(int db, std::span<const std::string_view> command) = 0;
   // What `key` holds now: RESTORE key <abs-ttl> <payload> REPLACE ABSTTL, or DEL key.
-  virtual void appendState(std::string_view key, const Store::Entry* entry) = 0;
+  virtual void appendState(int db, std::string_view key, const Store::Entry* entry) = 0;
   virtual void beginAtomic() = 0;
   virtual void endAtomic() = 0;
 };
@@ -55,7 +57,7 @@ class ChangeFeed {
   // A run of a write on this worker's keys, with what it did.
   void record(const CommandRun& run, const Effects& effects);
   // What `key` holds now (null: it is gone).
-  void recordState(std::string_view key, const Store::Entry* entry);
+  void recordState(int db, std::string_view key, const Store::Entry* entry);
   void beginAtomic();
   void endAtomic();
 

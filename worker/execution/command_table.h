@@ -53,6 +53,11 @@ struct CommandContext {
   bool discovers = false;
   // Called by a script (redis.call): XREAD refuses to BLOCK there, as Redis.
   bool fromScript = false;
+  // The database `store` is (SELECT's number): keyspace events, MOVE, COPY.
+  int db = 0;
+  // Where SELECT puts the database it chooses: the connection's, a
+  // script's or a transaction's as it runs on its owner (null: nowhere).
+  int* selects = nullptr;
   void propagateAs(std::vector<std::string> command) {
     if (effects != nullptr) effects->propagateAs(std::move(command));
   }
@@ -63,6 +68,17 @@ struct CommandContext {
   // trimmed): `event` a literal, `key` one of the arguments.
   void raise(char type, std::string_view event, std::string_view key) {
     if (effects != nullptr) effects->raised.push_back({type, event, key});
+  }
+  // The same for a key of database `db` (MOVE's "move_to").
+  void raiseIn(int db, char type, std::string_view event, std::string_view key) {
+    if (effects != nullptr) effects->raised.push_back({type, event, key, db});
+  }
+  // The handler wrote `key` of another database than `store`'s: WATCH,
+  // blocked clients and a reload's hand-over learn of it as of the run's
+  // own keys. (Before writing it, the handler keeps it for a snapshot
+  // being written: WorkerServices::persistence.)
+  void wroteIn(int db, std::string_view key) {
+    if (effects != nullptr) effects->elsewhere.push_back({db, key});
   }
 };
 
@@ -95,11 +111,14 @@ enum CommandFlag : std::uint32_t {
   kCarriesRequest = 1u << 20,  // a peer message on a client's behalf (Lock, Exec, Watch): -BUSY like the client's own
   kAbortsWhenRefused = 1u << 17,  // EXEC: refused, it ends the transaction with -EXECABORT and the reason
   kDiskErrorRefuses = 1u << 21,   // refused with -MISCONF after a failed snapshot, like writes (PING, as in Redis)
-  kNeverGrows = 1u << 22,
+  kNeverGrows = 1u << 22,    // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
   kSkipSlowlog = 1u << 23,  // never in the slow log (EXEC: its commands are, one by one)
   kMayReplicate = 1u << 25,  // no write, but propagated (PUBLISH, PFCOUNT): CLIENT PAUSE WRITE holds it
   kRunsTheBlock = 1u << 26,  // EXEC: runs the queued commands (CLIENT PAUSE WRITE holds it when one writes)
-  kSkipMonitor = 1u << 24,  // not fed to MONITOR at dispatch: it feeds itself (EXEC: after its block's commands)  // a write that only removes (DEL, LPOP, EXPIRE...): allowed over maxmemory (no denyoom in Redis)
+  kSkipMonitor = 1u << 24,  // not fed to MONITOR at dispatch: it feeds itself (EXEC: after its block's commands)
+  kEveryDatabase = 1u << 27,  // acts on every database, not the selected one (FLUSHALL)
+  kSelectsDatabase = 1u << 28,  // SELECT: the connection's database from now on (the log replays it so)
+  kSwapsDatabases = 1u << 29,   // SWAPDB: two databases change places (on every worker, each for its keys)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by
@@ -137,6 +156,8 @@ enum class CrossWorker : std::uint8_t {
   BroadcastNewest,  // SLOWLOG GET [count]: every worker's entries [id, ...], the `count` (10; -1: all) of highest id,
                     // at most slowlog-max-len (the server's log is the newest of all workers' entries)
   BroadcastNewestCount,  // SLOWLOG LEN: every worker's entries [id], counted up to slowlog-max-len
+  BroadcastBarrier, // SWAPDB: every worker, behind a barrier (every worker's clients held and
+                    // nothing in flight), so that no client sees one worker's part done and not another's
   GatherTotals,     // INFO: every worker's counters, then the command here
 };
 inline bool broadcasts(CrossWorker c) { return c >= CrossWorker::BroadcastSum; }

@@ -61,9 +61,12 @@ std::vector<KeyTouch> keysTouched(const CommandRun& run, const Effects& effects)
       if (equalsIgnoreCase(flag, "RO") || equalsIgnoreCase(flag, "access")) read = true;
       if (equalsIgnoreCase(flag, "RW") || equalsIgnoreCase(flag, "OW") || equalsIgnoreCase(flag, "RM")) written = writes;
     }
-    touched.push_back({0, args[i], read, written});
+    touched.push_back({run.ctx.db, args[i], read, written});
     return true;
   });
+  if (writes) {
+    for (const KeyInDatabase& k : effects.elsewhere) touched.push_back({k.db, k.key, false, true});
+  }
   return touched;
 }
 

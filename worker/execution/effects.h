@@ -49,7 +49,14 @@ struct RaisedEvent {
   char type;
   std::string_view event;
   std::string_view key;
+  int db = -1;  // the key's database when not the run's (MOVE's move_to)
   bool operator==(const RaisedEvent&) const = default;
+};
+
+// A key a run wrote in another database than its own (MOVE, COPY ... DB).
+struct KeyInDatabase {
+  int db;
+  std::string_view key;
 };
 
 struct Effects {
@@ -67,6 +74,9 @@ struct Effects {
   std::vector<RaisedEvent> events;
   // Events the handler raised itself (CommandContext::raise): after the row's.
   std::vector<RaisedEvent> raised;
+  // Keys it wrote in another database (CommandContext::wroteIn): the
+  // observers treat them as they treat its own keys.
+  std::vector<KeyInDatabase> elsewhere;
   bool changed() const { return !failed && !noChange; }
   void propagateAs(PropagatedCommand command) {
     rewritten = true;
@@ -96,8 +106,7 @@ void runGuarded(void (*handler)(CommandContext&), CommandContext& ctx);
 // a peer message nothing (its writes travel otherwise).
 std::vector<PropagatedCommand> propagatedForm(const CommandRun& run, const Effects& effects);
 
-// One key a run read or wrote, with its database (0 until SELECT has
-// others).
+// One key a run read or wrote, with its database.
 struct KeyTouch {
   int db = 0;
   std::string_view key;

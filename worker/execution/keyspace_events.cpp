@@ -8,10 +8,12 @@
 
 namespace keyloop::keyspace_events {
 
-void notify(std::uint32_t flags, char type, std::string_view event, std::string_view key, const Publish& publish) {
+void notify(std::uint32_t flags, char type, std::string_view event, std::string_view key, int db,
+            const Publish& publish) {
   if (!(flags & classOf(type)) || event.empty()) return;
-  if (flags & kKeyspace) publish("__keyspace@0__:" + std::string(key), event);
-  if (flags & kKeyevent) publish("__keyevent@0__:" + std::string(event), key);
+  const std::string number = std::to_string(db);
+  if (flags & kKeyspace) publish("__keyspace@" + number + "__:" + std::string(key), event);
+  if (flags & kKeyevent) publish("__keyevent@" + number + "__:" + std::string(event), key);
 }
 
 Recorder::Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext& ctx)
@@ -24,8 +26,8 @@ Recorder::Recorder(std::uint32_t flags, const CommandSpec& spec, CommandContext&
   });
 }
 
-void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, const Publish& publish) {
-  for (const RaisedEvent& e : events) notify(flags, e.type, e.event, e.key, publish);
+void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, int db, const Publish& publish) {
+  for (const RaisedEvent& e : events) notify(flags, e.type, e.event, e.key, e.db >= 0 ? e.db : db, publish);
 }
 
 void Recorder::collect(const Effects& effects, std::vector<RaisedEvent>& out) const {
@@ -76,8 +78,10 @@ void Recorder::collectDeclared(const KeyEventSpec* events, const Effects& effect
 }
 
 std::string_view keyOf(std::string_view channel, std::string_view message) {
-  constexpr std::string_view kKeyspace = "__keyspace@0__:";
-  return channel.substr(0, kKeyspace.size()) == kKeyspace ? channel.substr(kKeyspace.size()) : message;
+  constexpr std::string_view kKeyspace = "__keyspace@";
+  if (channel.substr(0, kKeyspace.size()) != kKeyspace) return message;
+  const std::size_t end = channel.find("__:", kKeyspace.size());
+  return end == std::string_view::npos ? message : channel.substr(end + 3);
 }
 
 void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
@@ -86,7 +90,7 @@ void runRecorded(const CommandSpec& spec, CommandContext& ctx) {
   Effects effects = runHandler(spec, ctx);
   if (flags == 0) return;
   recorder.collect(effects, effects.events);
-  publishRaised(flags, effects.events, *ctx.events);
+  publishRaised(flags, effects.events, ctx.db, *ctx.events);
 }
 
 }  // namespace keyloop::keyspace_events

@@ -1,6 +1,6 @@
 // Keyspace notifications (notify-keyspace-events): the owner of a key
-// publishes what a command did to it, on `__keyspace@0__:<key>` (the
-// event) and `__keyevent@0__:<event>` (the key), to subscribers on every
+// publishes what a command did to it, on `__keyspace@<db>__:<key>` (the
+// event) and `__keyevent@<db>__:<event>` (the key), to subscribers on every
 // worker, as Redis does.
 //
 // Which event a command makes is declared beside the command table
@@ -34,10 +34,12 @@ namespace keyspace_events {
 
 // Publishes one event of class `type` (a letter) for `key` as the flags say.
 using Publish = std::function<void(std::string_view channel, std::string_view message)>;
-void notify(std::uint32_t flags, char type, std::string_view event, std::string_view key, const Publish& publish);
+// `db`: the key's database.
+void notify(std::uint32_t flags, char type, std::string_view event, std::string_view key, int db,
+            const Publish& publish);
 
 // Publishes the events a run raised (Effects::events) as the flags say.
-void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, const Publish& publish);
+void publishRaised(std::uint32_t flags, std::span<const RaisedEvent> events, int db, const Publish& publish);
 
 // One command's keys as they were before it ran; collect() says what it
 // did to them. Nothing is looked at when notifications are off.

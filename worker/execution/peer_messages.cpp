@@ -61,8 +61,8 @@ bool forEachExecPart(std::span<const std::string_view> args, Watched watched, Co
   std::size_t at = 1;
   const auto watches = unsignedAt(args, at++);
   if (!watches) return false;
-  for (std::uint64_t i = 0; i < *watches; ++i, at += 3) {
-    if (at + 3 > args.size()) return false;
+  for (std::uint64_t i = 0; i < *watches; ++i, at += 4) {
+    if (at + 4 > args.size()) return false;
     watched(at);
   }
   const auto commands = unsignedAt(args, at++);
@@ -178,6 +178,7 @@ Message execOf(std::span<const WatchCheck> watches, std::size_t commands) {
     m.add(w.key);
     m.addNumber(static_cast<std::int64_t>(w.version));
     m.add(w.existed ? "1" : "0");
+    m.addNumber(w.db);
   }
   m.addNumber(static_cast<std::int64_t>(commands));
   return m;
@@ -196,7 +197,7 @@ std::optional<Exec> decodeExec(std::span<const std::string_view> args) {
       [&](std::size_t k) {
         exec.watches.push_back(
             WatchCheck{args[k], static_cast<std::uint64_t>(parseInteger(args[k + 1]).value_or(0)),
-                       args[k + 2] == "1"});
+                       args[k + 2] == "1", static_cast<int>(parseInteger(args[k + 3]).value_or(-1))});
       },
       [&](std::size_t first, std::size_t argc) {
         exec.commands.push_back(args.subspan(first, argc));
@@ -367,6 +368,19 @@ std::optional<MonitorLine> decodeMonitorLine(std::span<const std::string_view> a
 }
 
 Message totalsRequest() { return Message(Kind::Totals); }
+
+Message barrierMessage(BarrierStep step) {
+  Message m(Kind::Barrier);
+  m.addNumber(static_cast<std::int64_t>(step));
+  return m;
+}
+
+std::optional<BarrierStep> decodeBarrier(std::span<const std::string_view> args) {
+  if (!is(args, Kind::Barrier, 2)) return std::nullopt;
+  const auto step = parseInteger(args[1]);
+  if (!step || *step < 0 || *step > static_cast<long long>(BarrierStep::Release)) return std::nullopt;
+  return static_cast<BarrierStep>(*step);
+}
 
 Message lastIdsRequest(std::span<const std::string_view> keys) {
   Message m(Kind::LastIds);

@@ -58,6 +58,10 @@ enum class Kind : std::uint8_t {
   // CLIENT KILL's filters: this worker closes its clients that match;
   // reply: how many.
   KillClients,
+  // SWAPDB's barrier (dispatch/cross_worker.h: runBehindBarrier): hold this
+  // worker's clients, say whether it is quiet, let them go. Reply: +OK, or
+  // an error (a reload holds them already); :1 or :0 for Ready.
+  Barrier,
   Count,
 };
 
@@ -87,6 +91,12 @@ class Message {
   std::vector<std::string_view> args_;
   std::deque<std::string> numbers_;  // a deque: views of its strings survive its growth
 };
+
+// ---- SWAPDB's barrier --------------------------------------------------------
+
+enum class BarrierStep : std::uint8_t { Hold, Ready, Release };
+Message barrierMessage(BarrierStep step);
+std::optional<BarrierStep> decodeBarrier(std::span<const std::string_view> args);
 
 // ---- a transaction across workers ------------------------------------------
 
@@ -137,6 +147,7 @@ struct WatchCheck {
   std::string_view key;
   std::uint64_t version = 0;  // the owner's (watches.h)
   bool existed = false;
+  int db = 0;  // the key's database
 };
 Message execOf(std::span<const WatchCheck> watches, std::size_t commands);
 void addCommand(Message& exec, std::span<const std::string> args);

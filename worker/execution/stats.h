@@ -19,6 +19,9 @@ inline constexpr std::size_t kErrorCodeCount = std::size(kErrorCodes);
 std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
 // Room for each top-level command of the table (command_table.cpp checks).
 inline constexpr std::size_t kCommandSlots = 256;
+// The most databases keyloop keeps (config: databases), each with its key
+// and TTL counts in the stats (INFO keyspace).
+inline constexpr std::size_t kDatabaseSlots = 256;
 
 // What INFO reports, as one array so that INFO can sum it over workers
 // (the peer message Totals) without naming every field twice: counters, then gauges
@@ -55,7 +58,9 @@ enum Stat : std::size_t {
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,
   kFailuresByCommand = kMicrosByCommand + kCommandSlots,
-  kStatCount = kFailuresByCommand + kCommandSlots
+  kKeysByDb = kFailuresByCommand + kCommandSlots,  // gauges: keys, then keys with a TTL, of each database
+  kExpiresByDb = kKeysByDb + kDatabaseSlots,
+  kStatCount = kExpiresByDb + kDatabaseSlots
 };
 using ServerStats = std::array<std::uint64_t, kStatCount>;
 

@@ -9,7 +9,8 @@
 // client may sit on any worker; the owner alone sees every write, and
 // answering "which version" travels where "mark that client" could not.
 // Nothing is kept for keys nobody watches, and a worker with no watched
-// key pays one empty() test per write.
+// key pays one empty() test per write. A key is watched in its database
+// (SELECT's number): the same name in another database is another key.
 #pragma once
 
 #include <cstdint>
@@ -30,14 +31,16 @@ class Watches {
 
   bool empty() const { return keys_.empty(); }
   // Registers one more watcher of `key`; returns its current version.
-  std::uint64_t watch(std::string_view key);
-  void unwatch(std::string_view key);
-  std::uint64_t version(std::string_view key) const;
+  std::uint64_t watch(int db, std::string_view key);
+  void unwatch(int db, std::string_view key);
+  std::uint64_t version(int db, std::string_view key) const;
   // A write to `key` (a no-op unless it is watched).
-  void touch(std::string_view key);
-  // The whole keyspace is about to go (FLUSHALL): the watched keys that
-  // exist are touched, the others are not (nothing changes for them).
-  void touchExisting(Store& store, std::int64_t nowMs);
+  void touch(int db, std::string_view key);
+  // Database `db` (its keys in `store`) is about to go (FLUSHDB) or to
+  // change places (SWAPDB): the watched keys that exist in it are
+  // touched, the others are not (nothing changes for them).
+  // With `also`, the keys that exist in either store.
+  void touchExisting(int db, Store& store, std::int64_t nowMs, Store* also = nullptr);
 
  private:
   struct Watched {
@@ -48,6 +51,8 @@ class Watches {
     using is_transparent = void;
     std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
+  // By the database's number (one byte) then the key.
+  static std::string qualified(int db, std::string_view key);
   std::unordered_map<std::string, Watched, KeyHash, std::equal_to<>> keys_;
   std::uint64_t clock_ = 1;  // versions are taken from one counter: never reused
 };

@@ -26,6 +26,7 @@
 namespace keyloop {
 
 class Blocking;
+class Databases;
 class Store;
 class Persistence;
 class FunctionLibraries;
@@ -58,6 +59,9 @@ class WorkerServices {
   // Runs with new settings from now on (CONFIG SET; a reload too).
   virtual void applyConfig(const Config& next) = 0;
   virtual ServerStats& stats() = 0;
+  // This worker's numbered keyspaces (SELECT, MOVE, SWAPDB); null in unit
+  // tests that run handlers against one store.
+  virtual Databases* databases() { return nullptr; }
   virtual KeyLocks& locks() = 0;
   virtual ThreadPool& threadPool() = 0;
   // The loop's time (what idle times and uptime are measured in).
@@ -85,9 +89,9 @@ class WorkerServices {
   virtual Monitors* monitors() { return nullptr; }
   // CLIENT PAUSE on this worker (dispatch/client_pause.h); null: none.
   virtual ClientPause* clientPause() { return nullptr; }
-  // A script's command, as MONITOR shows it ("[0 lua]").
-  virtual void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args) {
-    (void)spec, (void)args;
+  // A script's command in database `db`, as MONITOR shows it ("[0 lua]").
+  virtual void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int db) {
+    (void)spec, (void)args, (void)db;
   }
   virtual WorkerStats* workerStats() { return nullptr; }
 
@@ -153,8 +157,17 @@ class WorkerServices {
   virtual void queueForScriptReach(bool queued) { (void)queued; }
   virtual void releaseScriptReach(bool transaction) { (void)transaction; }
   virtual std::int64_t scriptReachHolder() const { return 0; }
-  virtual void journalScratch(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
-    (void)scratch, (void)keys, (void)nowMs;
+  // SWAPDB's barrier (dispatch/cross_worker.h: runBehindBarrier): the
+  // permission one coordinator holds at a time, and this worker's part:
+  // hold its clients' commands (false: a reload or a rewrite holds them
+  // already), whether nothing of it is in flight or locked, let them go.
+  virtual bool takeBarrier() { return true; }
+  virtual void releaseBarrier() {}
+  virtual bool holdForBarrier() { return true; }
+  virtual bool quietForBarrier() const { return true; }
+  virtual void endBarrierHold() {}
+  virtual void journalScratch(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    (void)db, (void)scratch, (void)keys, (void)nowMs;
   }
   // A script past busy-reply-threshold keeps another worker busy: 1 EVAL's,
   // 2 a function's, 0 none (the shared metrics say).

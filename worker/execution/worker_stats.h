@@ -79,6 +79,11 @@ class WorkerStats {
     if (shared_ != nullptr) shared_->releaseScriptReach(transaction ? -::getpid() : ::getpid());
   }
   std::int64_t scriptReachHolder() const { return shared_ ? shared_->scriptReachHolder() : 0; }
+  // SWAPDB's barrier (SharedMetrics::takeBarrier), by this pid.
+  bool takeBarrier() { return shared_ == nullptr || shared_->takeBarrier(::getpid()); }
+  void releaseBarrier() {
+    if (shared_ != nullptr) shared_->releaseBarrier(::getpid());
+  }
   const LagMonitor& lag() const { return lag_; }
 
   // This worker's block of the shared metrics (null: keep the private one).

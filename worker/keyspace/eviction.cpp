@@ -39,10 +39,10 @@ bool Eviction::makeRoom(const MemoryLimitConfig& config, std::size_t budget, std
   // A little under the budget: the next writes need no reading of malloc.
   const std::size_t target = budget - std::min<std::size_t>(budget / 200, 1 << 20);
   for (int evicted = 1; estimate_ > target; ++evicted) {
-    Store::Entry* e = victim(config, nowMs);
-    if (e == nullptr) return estimate_ <= budget;
-    const std::size_t freed = memoryOf(e);
-    evict(Store::key(e));
+    const Victim v = victim(config, nowMs);
+    if (v.entry == nullptr) return estimate_ <= budget;
+    const std::size_t freed = memoryOf(v.entry);
+    evict(v.db, Store::key(v.entry));
     estimate_ = estimate_ > freed ? estimate_ - freed : 0;
     if (evicted % 64 == 0) remeasure();  // the estimate of what a key frees drifts
   }
@@ -52,39 +52,58 @@ bool Eviction::makeRoom(const MemoryLimitConfig& config, std::size_t budget, std
 void Eviction::fillPool(const MemoryLimitConfig& config) {
   const bool ttl = config.policy == EvictionPolicy::VolatileTtl;
   const bool lfu = usesLfu(config.policy);
-  store_.sample(static_cast<std::size_t>(config.samples), volatileOnly(config.policy), [&](Store::Entry* e) {
-    std::uint64_t score;
-    if (ttl) score = ~static_cast<std::uint64_t>(Store::expireAt(e));  // soonest first
-    else if (lfu) score = 255 - store_.frequency(e);
-    else score = static_cast<std::uint64_t>(store_.idleSeconds(e));
-    const std::string_view key = Store::key(e);
-    if (std::any_of(pool_.begin(), pool_.end(), [&](const Candidate& c) { return c.key == key; })) return;
-    if (pool_.size() == kPoolSize) {
-      if (score <= pool_.front().score) return;
-      pool_.erase(pool_.begin());
-    }
-    auto at = std::upper_bound(pool_.begin(), pool_.end(), score, [](std::uint64_t s, const Candidate& c) { return s < c.score; });
-    pool_.insert(at, Candidate{score, std::string(key)});
+  const bool onlyVolatile = volatileOnly(config.policy);
+  databases_.forEach([&](int db, Store& store) {
+    if (onlyVolatile && store.volatileCount() == 0) return;
+    store.sample(static_cast<std::size_t>(config.samples), onlyVolatile, [&](Store::Entry* e) {
+      std::uint64_t score;
+      if (ttl) score = ~static_cast<std::uint64_t>(Store::expireAt(e));  // soonest first
+      else if (lfu) score = 255 - store.frequency(e);
+      else score = static_cast<std::uint64_t>(store.idleSeconds(e));
+      const std::string_view key = Store::key(e);
+      if (std::any_of(pool_.begin(), pool_.end(), [&](const Candidate& c) { return c.db == db && c.key == key; })) return;
+      if (pool_.size() == kPoolSize) {
+        if (score <= pool_.front().score) return;
+        pool_.erase(pool_.begin());
+      }
+      auto at = std::upper_bound(pool_.begin(), pool_.end(), score, [](std::uint64_t s, const Candidate& c) { return s < c.score; });
+      pool_.insert(at, Candidate{score, db, std::string(key)});
+    });
   });
 }
 
-Store::Entry* Eviction::victim(const MemoryLimitConfig& config, std::int64_t nowMs) {
+Eviction::Victim Eviction::randomVictim(bool onlyVolatile, std::int64_t nowMs) {
+  // Database after database, as Redis's *-random policies go round them.
+  const int count = databases_.count();
+  for (int i = 0; i < count; ++i) {
+    const int db = (nextRandomDb_ + i) % count;
+    Store& store = databases_[db];
+    Store::Entry* e = onlyVolatile ? store.randomVolatileEntry() : store.randomEntry(nowMs);
+    if (e == nullptr) continue;
+    nextRandomDb_ = (db + 1) % count;
+    return {db, e};
+  }
+  return {};
+}
+
+Eviction::Victim Eviction::victim(const MemoryLimitConfig& config, std::int64_t nowMs) {
   switch (config.policy) {
-    case EvictionPolicy::AllKeysRandom: return store_.randomEntry(nowMs);
-    case EvictionPolicy::VolatileRandom: return store_.randomVolatileEntry();
+    case EvictionPolicy::AllKeysRandom: return randomVictim(false, nowMs);
+    case EvictionPolicy::VolatileRandom: return randomVictim(true, nowMs);
     default: break;
   }
   // A few rounds: candidates may have gone (deleted, or lost their TTL) since they were sampled.
   for (int round = 0; round < 16; ++round) {
     fillPool(config);
     while (!pool_.empty()) {
-      const std::string key = std::move(pool_.back().key);
+      const Candidate best = std::move(pool_.back());
       pool_.pop_back();
-      Store::Entry* e = store_.find(key, nowMs);
-      if (e != nullptr && (!volatileOnly(config.policy) || Store::expireAt(e) != kNoExpiry)) return e;
+      if (!databases_.valid(best.db)) continue;
+      Store::Entry* e = databases_[best.db].find(best.key, nowMs);
+      if (e != nullptr && (!volatileOnly(config.policy) || Store::expireAt(e) != kNoExpiry)) return {best.db, e};
     }
   }
-  return nullptr;
+  return {};
 }
 
 }  // namespace keyloop

@@ -12,7 +12,8 @@
 // writes since then brought (their argument bytes), re-read on a timer.
 // Victims come as in Redis: approximated LRU and LFU from samples of
 // `maxmemory-samples` keys feeding a pool of the 16 best candidates,
-// volatile-ttl the soonest to expire, *-random any.
+// volatile-ttl the soonest to expire, *-random any; from every database
+// (each one's samples feed the one pool, as Redis's evictionPoolPopulate).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 
 namespace keyloop {
@@ -31,9 +33,9 @@ std::size_t memoryOf(const Store::Entry* e);
 
 class Eviction {
  public:
-  explicit Eviction(Store& store) : store_(store) {}
+  explicit Eviction(Databases& databases) : databases_(databases) {}
 
-  using Evict = std::function<void(std::string_view key)>;
+  using Evict = std::function<void(int db, std::string_view key)>;
   // False: the write is refused (still over `budget`).
   bool makeRoom(const MemoryLimitConfig& config, std::size_t budget, std::int64_t nowMs, const Evict& evict);
   // A write brought about this many bytes.
@@ -45,12 +47,20 @@ class Eviction {
  private:
   struct Candidate {
     std::uint64_t score;  // higher: a better victim
+    int db;
     std::string key;
   };
-  Store::Entry* victim(const MemoryLimitConfig& config, std::int64_t nowMs);
+  struct Victim {
+    int db = 0;
+    Store::Entry* entry = nullptr;
+  };
+  Victim victim(const MemoryLimitConfig& config, std::int64_t nowMs);
+  // A random key (of those with a TTL if `volatileOnly`) of a random non-empty database.
+  Victim randomVictim(bool volatileOnly, std::int64_t nowMs);
   void fillPool(const MemoryLimitConfig& config);
 
-  Store& store_;
+  Databases& databases_;
+  int nextRandomDb_ = 0;
   std::vector<Candidate> pool_;  // ascending score
   std::size_t estimate_ = 0;
 };

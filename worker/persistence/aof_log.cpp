@@ -69,6 +69,19 @@ Status AofLog::open(const std::string& path, int slot, int workers) {
   struct stat st {};
   if (::fstat(file->fd.get(), &st) != 0) return fail("Can't stat the append-only file " + path + ": " + std::strerror(errno));
   write();
+  // A new file is read from database 0 on; the end of one that has records
+  // is in a database we do not know. What is still pending (a write that
+  // failed) selects the database it was logged against.
+  const int fileStart = st.st_size == 0 ? 0 : -1;
+  if (buffer_.empty()) {
+    db_ = fileStart;
+  } else if (bufferStartDb_ >= 0 && bufferStartDb_ != fileStart) {
+    std::string select;
+    appendCommand(select, {"SELECT", std::to_string(bufferStartDb_)});
+    buffer_.insert(0, select);
+    if (atomicDepth_ > 0) atomicStart_ += select.size();
+  }
+  bufferStartDb_ = fileStart;
   if (file_) unsynced_.push_back(file_);  // its last batches still get their fsync
   file_ = std::move(file);
   path_ = path;
@@ -99,23 +112,26 @@ void AofLog::close() {
   everySecond_.stop();
 }
 
-void AofLog::noteRecord() {
+void AofLog::noteRecord(int db) {
   if (buffer_.empty()) batchMs_ = unixMillis();
   if (atomicDepth_ > 0) ++atomicRecords_;
+  if (db == db_) return;
+  appendCommand(buffer_, {"SELECT", std::to_string(db)});
+  db_ = db;
 }
 
-void AofLog::append(std::span<const std::string_view> args) {
+void AofLog::append(int db, std::span<const std::string_view> args) {
   if (!active()) return;
-  noteRecord();
+  noteRecord(db);
   buffer_ += '*';
   buffer_ += std::to_string(args.size());
   buffer_ += "\r\n";
   for (std::string_view a : args) appendBulk(buffer_, a);
 }
 
-void AofLog::appendState(std::string_view key, const Store::Entry* entry) {
+void AofLog::appendState(int db, std::string_view key, const Store::Entry* entry) {
   if (!active()) return;
-  noteRecord();
+  noteRecord(db);
   if (entry == nullptr) return appendCommand(buffer_, {"DEL", key});
   const std::int64_t expireAt = Store::expireAt(entry);
   const std::string ttl = std::to_string(expireAt == kNoExpiry ? 0 : expireAt);
@@ -125,6 +141,7 @@ void AofLog::appendState(std::string_view key, const Store::Entry* entry) {
 void AofLog::beginAtomic() {
   if (atomicDepth_++ > 0) return;
   atomicStart_ = buffer_.size();
+  blockDb_ = db_;
   atomicRecords_ = 0;
 }
 
@@ -182,6 +199,7 @@ void AofLog::write() {
   if (metrics_) metrics::bump(metrics_->aofBytes, total);
   buffer_.erase(0, ready);
   if (atomicDepth_ > 0) atomicStart_ -= ready;
+  bufferStartDb_ = atomicDepth_ > 0 ? blockDb_ : db_;
   batchMs_ = buffer_.empty() ? 0 : unixMillis();
   if (unsynced_.empty() || unsynced_.back() != file_) unsynced_.push_back(file_);
   if (fsync_ == Fsync::Always) return startFsync();

@@ -29,6 +29,11 @@
 // A write that fails (ENOSPC) is cut back off the file (ftruncate), kept in
 // the buffer and tried again each second; meanwhile writes are refused with
 // Redis's -MISCONF (failing()) and replies are not held.
+//
+// Databases: a record of another database than the one before it in the
+// file comes after a SELECT, as in Redis's AOF (a file is read with one
+// connection's state, from database 0; a file appended to after a restart
+// starts with a SELECT, since its end's state is not known).
 #pragma once
 
 #include <atomic>
@@ -79,11 +84,11 @@ class AofLog final : public FeedConsumer {
   bool accepting() const override { return active(); }
   const std::string& path() const { return path_; }
 
-  // A command, as its arguments.
-  void append(std::span<const std::string_view> args) override;
+  // A command against database `db`, as its arguments.
+  void append(int db, std::span<const std::string_view> args) override;
   // What `key` is now: RESTORE key <abs-ttl> <payload> REPLACE ABSTTL, or
   // DEL key when `entry` is null.
-  void appendState(std::string_view key, const Store::Entry* entry) override;
+  void appendState(int db, std::string_view key, const Store::Entry* entry) override;
   // Records between begin and end replay all or nothing (MULTI ... EXEC
   // around them when there are several). Nests.
   void beginAtomic() override;
@@ -117,7 +122,8 @@ class AofLog final : public FeedConsumer {
     std::uint64_t clientId;
     std::function<void()> task;
   };
-  void noteRecord();
+  // Before a record of database `db`: a SELECT if the file is elsewhere there.
+  void noteRecord(int db);
   std::uint64_t durable() const { return fsync_ == Fsync::Always ? synced_ : written_; }
   void releaseDurable();
   void releaseSoon();
@@ -143,6 +149,10 @@ class AofLog final : public FeedConsumer {
   std::int64_t batchMs_ = 0;  // when the pending batch's first record came
   int atomicDepth_ = 0;
   std::size_t atomicStart_ = 0;  // where the open block's records begin in buffer_
+  // The selected database (-1: unknown, the next record selects): at the
+  // end of buffer_, where the open block begins, and at buffer_'s start
+  // (the end of what the file has).
+  int db_ = -1, blockDb_ = -1, bufferStartDb_ = -1;
   int atomicRecords_ = 0;
 
   // Bytes of records: appended (written_ + buffer_), written, fsynced.

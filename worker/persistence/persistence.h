@@ -27,8 +27,8 @@ inline constexpr std::string_view kDiskErrorRefusal =
 
 class Persistence {
  public:
-  Persistence(Loop& loop, Store& store, ThreadPool& pool, Log& log)
-      : snapshot_(loop, store, pool), aof_(loop, pool, log) {}
+  Persistence(Loop& loop, Databases& databases, ThreadPool& pool, Log& log)
+      : snapshot_(loop, databases, pool), aof_(loop, pool, log) {}
   virtual ~Persistence() = default;
   Persistence(const Persistence&) = delete;
   Persistence& operator=(const Persistence&) = delete;
@@ -37,7 +37,7 @@ class Persistence {
   AofLog* log() { return aof_.active() ? &aof_ : nullptr; }
   Snapshot& snapshot() { return snapshot_; }
   // Before a write runs on the real store (Dispatch::run).
-  void beforeWrite(std::string_view key) { snapshot_.preserve(key); }
+  void beforeWrite(Store& store, std::string_view key) { snapshot_.preserve(store, key); }
   // A client's SAVE / BGSAVE / SHUTDOWN: answered when the master answers.
   virtual void ask(Client& client, ipc::SaveKind kind, bool force) = 0;
 

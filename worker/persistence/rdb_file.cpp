@@ -49,7 +49,11 @@ class Loader {
         case kSelectDb: {
           const auto db = readRdbLength(in_);
           if (!db) return at("a malformed SELECTDB");
-          if (*db != 0) return at("keys of database " + std::to_string(*db) + " (keyloop has database 0 only)");
+          if (*db >= static_cast<std::uint64_t>(target_.databases.count())) {
+            return at("keys of database " + std::to_string(*db) + ": the file was made by a server with more than " +
+                      std::to_string(target_.databases.count()) + " databases (databases in the config)");
+          }
+          store_ = &target_.databases[static_cast<int>(*db)];
           continue;
         }
         case kExpireMs:
@@ -98,10 +102,10 @@ class Loader {
       ++(expired ? counts_.expired : counts_.notOurs);
       return {};
     }
-    if (target_.store.find(*key, 0) != nullptr) return at("the key '" + *key + "' twice");
-    Store::Entry* e = readValueOfType(type, in_, target_.store, *key, target_.limits);
+    if (store_->find(*key, 0) != nullptr) return at("the key '" + *key + "' twice");
+    Store::Entry* e = readValueOfType(type, in_, *store_, *key, target_.limits);
     if (e == nullptr) return failure(type, *key);
-    if (expireAt != kNoExpiry) target_.store.setExpire(e, expireAt);
+    if (expireAt != kNoExpiry) store_->setExpire(e, expireAt);
     ++counts_.loaded;
     return {};
   }
@@ -128,6 +132,7 @@ class Loader {
 
   std::string_view file_, in_;
   LoadTarget& target_;
+  Store* store_ = &target_.databases[0];  // SELECTDB's
   LoadCounts& counts_;
   std::uint64_t keyIndex_ = 0;
 };
@@ -140,6 +145,11 @@ void appendRecord(std::string& out, const Store::Entry* e) {
     appendLittleEndian(out, static_cast<std::uint64_t>(at), 8);
   }
   appendKeyValue(out, e);
+}
+
+void appendSelectDb(std::string& out, std::uint64_t db) {
+  out.push_back(static_cast<char>(kSelectDb));
+  appendRdbLength(out, db);
 }
 
 void appendFunctionLibrary(std::string& out, std::string_view code) {

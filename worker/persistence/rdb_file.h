@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "worker/keyspace/databases.h"
 #include "worker/persistence/value_codec.h"
 #include "common/result/result.h"
 
@@ -26,11 +27,13 @@ namespace keyloop::rdb {
 
 // One key's record (its expiry, if it has one, then type, key and value).
 void appendRecord(std::string& out, const Store::Entry* e);
+// SELECTDB: the records after it are database `db`'s.
+void appendSelectDb(std::string& out, std::uint64_t db);
 // One function library (RDB_OPCODE_FUNCTION2).
 void appendFunctionLibrary(std::string& out, std::string_view code);
 
 struct LoadTarget {
-  Store& store;
+  Databases& databases;  // SELECTDB picks one; before any, database 0
   Limits limits;
   std::function<bool(std::string_view key)> owns;  // keys this worker keeps
   // A library's code; an error (Redis's text) refuses the file.

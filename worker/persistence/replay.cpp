@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/resp/request_parser.h"
+#include "common/text/text.h"
 #include "worker/execution/command_table.h"
 #include "common/aof/log_file.h"
 #include "common/loop/mapped_file.h"
@@ -21,9 +22,9 @@ namespace {
 using aof::Batch;
 using aof::LogFile;
 
-// The records of one batch, run where they belong.
-Status applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& target,
-                                      ReplayCounts& counts) {
+// The records of one batch, run where they belong; `db` is the file's
+// selected database.
+Status applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& target, ReplayCounts& counts, int& db) {
   std::string_view records = file.map->bytes().substr(b.begin, b.end - b.begin);
   resp::RequestParser parser;
   const std::int64_t nowMs = b.ms > 0 ? b.ms : unixMillis();
@@ -40,16 +41,27 @@ Status applyBatch(const Batch& b, const LogFile& file, const ReplayTarget& targe
       return fail("Unknown command '" + std::string(args[0]) + "' reading the append only file " + file.name);
     }
     const CommandSpec& spec = *command.spec;
-    if (spec.handler == nullptr) continue;  // MULTI, EXEC, SELECT: the blocks are whole batches
+    if (spec.flags & kSelectsDatabase) {
+      const auto index = args.size() == 2 ? parseInteger(args[1]) : std::nullopt;
+      if (!index || *index < 0 || *index >= target.databases) {
+        return fail("Bad SELECT (database " + std::string(args.size() == 2 ? args[1] : "") +
+                    " is out of range) reading the append only file " + file.name);
+      }
+      db = static_cast<int>(*index);
+      continue;
+    }
+    if (spec.handler == nullptr) continue;  // MULTI, EXEC: the blocks are whole batches
     std::optional<std::string_view> key;
     forEachKey(spec, args, [&](std::size_t i, std::size_t) {
       key = args[i];
       return false;
     });
-    if (!key && (spec.flags & kWipesKeyspace)) {
-      target.flushOwnedBy(b.slot, b.workers);
+    if (!key && (spec.flags & kSwapsDatabases)) {
+      target.swapOwnedBy(b.slot, b.workers, args, nowMs);
+    } else if (!key && (spec.flags & kWipesKeyspace)) {
+      target.flushOwnedBy(b.slot, b.workers, (spec.flags & kEveryDatabase) ? -1 : db);
     } else if (key ? target.owns(*key) : b.slot == 0) {
-      target.run(args, nowMs);
+      target.run(args, nowMs, db);
       ++counts.applied;
     }
   }
@@ -83,8 +95,9 @@ Status replayLog(const PersistenceConfig& config, const aof::Manifest& manifest,
   }
   std::stable_sort(batches.begin(), batches.end(), [](const Batch& a, const Batch& b) { return a.seq < b.seq; });
   counts.batches = batches.size();
+  std::vector<int> selected(files.size(), 0);
   for (const Batch& b : batches) {
-    if (Status bad = applyBatch(b, files[b.file], target, counts); !bad) return bad;
+    if (Status bad = applyBatch(b, files[b.file], target, counts, selected[b.file]); !bad) return bad;
   }
   // A cut-short tail: dropped; this worker's own file loses it for good.
   const aof::FileEntry* own = manifest.fileOf(target.self);

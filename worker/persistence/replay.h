@@ -2,10 +2,12 @@
 //   1. The base (an RDB file, persistence/rdb_file.h): the keys this worker owns.
 //   2. The batches (aof_log.h) of every incremental file of the manifest,
 //      merged by their sequence numbers, so each key's history replays in
-//      the order it happened whichever workers wrote it. A record runs here
+//      the order it happened whichever workers wrote it. Each file is read
+//      with its own selected database (SELECT, as Redis reads a file with
+//      one connection's state, from database 0). A record runs here
 //      if the key it names is this worker's; a keyless one either empties
-//      the keys its writer owned (FLUSHALL: the batch says which worker of
-//      how many wrote it) or, written by every worker alike (FUNCTION
+//      the keys its writer owned (FLUSHALL, FLUSHDB; SWAPDB swaps them: the
+//      batch says which worker of how many wrote it) or, written by every worker alike (FUNCTION
 //      LOAD), runs from slot 0's batches only.
 // Every worker reads every file: a worker count that changed since is fine.
 //
@@ -34,10 +36,15 @@ struct ReplayTarget {
   std::function<bool(std::string_view key)> owns;
   // Loads the base's keys (an RDB file's bytes); the reason if it cannot.
   std::function<Status(std::string_view rdb)> loadBase;
-  // Runs a record against the store as of `nowMs` (when it was logged).
-  std::function<void(std::span<const std::string_view> args, std::int64_t nowMs)> run;
-  // Removes this worker's keys that worker `slot` of `workers` owned.
-  std::function<void(int slot, int workers)> flushOwnedBy;
+  // Runs a record against database `db` as of `nowMs` (when it was logged).
+  std::function<void(std::span<const std::string_view> args, std::int64_t nowMs, int db)> run;
+  // Removes this worker's keys that worker `slot` of `workers` owned, of
+  // database `db` (-1: of every database).
+  std::function<void(int slot, int workers, int db)> flushOwnedBy;
+  // SWAPDB as worker `slot` of `workers` logged it: the two databases
+  // change places for the keys that worker owned.
+  std::function<void(int slot, int workers, std::span<const std::string_view> args, std::int64_t nowMs)> swapOwnedBy;
+  int databases = 16;  // a SELECT beyond them refuses the file
   bool loadTruncated = true;
 };
 

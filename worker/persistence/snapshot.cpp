@@ -41,7 +41,8 @@ struct Snapshot::Writer {
   }
 };
 
-Snapshot::Snapshot(Loop& loop, Store& store, ThreadPool& pool) : loop_(loop), store_(store), pool_(pool), walk_(loop) {}
+Snapshot::Snapshot(Loop& loop, Databases& databases, ThreadPool& pool)
+    : loop_(loop), databases_(databases), pool_(pool), walk_(loop) {}
 
 Snapshot::~Snapshot() = default;
 
@@ -58,29 +59,55 @@ Status Snapshot::start(const std::string& path, std::string prefix, Done done) {
   inFlight_ = 0;
   result_ = Result{};
   done_ = std::move(done);
-  store_.beginSnapshot();
+  stores_.clear();
+  for (int db = 0; db < databases_.count(); ++db) {
+    stores_.push_back(&databases_[db]);
+    databases_[db].beginSnapshot();
+  }
+  walking_ = 0;
+  partDb_ = -1;
   walk_.start([this] { step(); });
   return {};
 }
 
-void Snapshot::save(Store::Entry* e) {
+int Snapshot::numberAtStart(const Store& store) const {
+  for (std::size_t db = 0; db < stores_.size(); ++db) {
+    if (stores_[db] == &store) return static_cast<int>(db);
+  }
+  return -1;
+}
+
+void Snapshot::save(int db, Store::Entry* e) {
+  if (db != partDb_) {
+    rdb::appendSelectDb(buffer_, static_cast<std::uint64_t>(db));
+    partDb_ = db;
+  }
   rdb::appendRecord(buffer_, e);
   ++result_.keys;
   if (Store::expireAt(e) != kNoExpiry) ++result_.expires;
   if (buffer_.size() >= kBufferBytes) flushBuffer();
 }
 
-void Snapshot::preserve(std::string_view key) {
+void Snapshot::preserve(Store& store, std::string_view key) {
   if (!active() || walked_) return;
-  Store::Entry* e = store_.find(key, kNoExpiry);
-  if (e == nullptr || store_.saved(e)) return;
-  save(e);
-  store_.markSaved(e);
+  Store::Entry* e = store.find(key, kNoExpiry);
+  if (e == nullptr || store.saved(e)) return;
+  const int db = numberAtStart(store);
+  if (db < 0) return;
+  save(db, e);
+  store.markSaved(e);
 }
 
 bool Snapshot::walkSlice() {
-  cursor_ = store_.scanUnsaved(cursor_, kBucketsPerStep, [this](Store::Entry* e) { save(e); });
-  if (cursor_ != 0) return false;
+  // Empty databases cost nothing; the walk moves on within the slice.
+  while (walking_ < stores_.size() && cursor_ == 0 && stores_[walking_]->size() == 0) ++walking_;
+  if (walking_ < stores_.size()) {
+    const int db = static_cast<int>(walking_);
+    Store& store = *stores_[walking_];
+    cursor_ = store.scanUnsaved(cursor_, kBucketsPerStep, [this, db](Store::Entry* e) { save(db, e); });
+    if (cursor_ == 0) ++walking_;
+    if (walking_ < stores_.size()) return false;
+  }
   walked_ = true;
   walk_.stop();
   flushBuffer();
@@ -121,7 +148,7 @@ void Snapshot::flushBuffer() {
 
 void Snapshot::finish(const Status& outcome) {
   if (!active()) return;
-  if (!outcome) store_.markAllSaved();
+  if (!outcome) markAllSaved();
   walk_.stop();
   writer_.reset();
   result_.error = outcome ? std::string() : outcome.error();
@@ -130,11 +157,15 @@ void Snapshot::finish(const Status& outcome) {
   done(result_);
 }
 
+void Snapshot::markAllSaved() {
+  for (Store* store : stores_) store->markAllSaved();
+}
+
 void Snapshot::abandon() {
   if (!active()) return;
   // The master may have removed the parts before this one was made.
   ::unlink(path_.c_str());
-  store_.markAllSaved();
+  markAllSaved();
   walk_.stop();
   writer_.reset();
   done_ = nullptr;

@@ -9,6 +9,11 @@
 // iteration. Each entry's snapshot bit says which it is (store.h), so a key
 // is written once, as it was at the start, and a key born later not at all.
 //
+// Every database is walked, one after the other; a record of another
+// database than the one before it in the part comes after a SELECTDB
+// (Redis reads SELECTDB anywhere, so the master may join the parts). The
+// databases are numbered as they were at start() (SWAPDB moves stores).
+//
 // Records are batched in 1 MB buffers that pool threads write, each at its
 // own offset: the loop never waits for the disk. At most a few buffers are
 // in flight; the walk pauses while they are. The part is not fsynced (the
@@ -21,10 +26,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/loop/handles.h"
 #include "common/loop/thread_pool.h"
 #include "common/loop/unique_fd.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 #include "common/result/result.h"
 
@@ -38,7 +45,7 @@ class Snapshot {
   };
   using Done = std::function<void(const Result&)>;
 
-  Snapshot(Loop& loop, Store& store, ThreadPool& pool);
+  Snapshot(Loop& loop, Databases& databases, ThreadPool& pool);
   ~Snapshot();
 
   // Creates `path` and begins; `prefix` goes first (the function
@@ -46,8 +53,8 @@ class Snapshot {
   // done() runs once the part is written, or failed.
   Status start(const std::string& path, std::string prefix, Done done);
   bool active() const { return done_ != nullptr; }
-  // Before a write changes `key`.
-  void preserve(std::string_view key);
+  // Before a write changes `key` of `store` (one of the databases).
+  void preserve(Store& store, std::string_view key);
   // Writes everything left now (FLUSHALL is about to empty the store).
   void saveRemainingNow();
   // Stops (the master gave up on this snapshot) and removes the part;
@@ -59,13 +66,19 @@ class Snapshot {
   void step();
   // One slice of the walk; true once it is over (the last buffer is on its way).
   bool walkSlice();
-  void save(Store::Entry* e);
+  void save(int db, Store::Entry* e);
+  // The database a store was at start() (-1: none of them).
+  int numberAtStart(const Store& store) const;
   void flushBuffer();
+  void markAllSaved();
   void finish(const Status& outcome);
 
   Loop& loop_;
-  Store& store_;
+  Databases& databases_;
   ThreadPool& pool_;
+  std::vector<Store*> stores_;  // by database number, as at start()
+  std::size_t walking_ = 0;     // the database the walk is in
+  int partDb_ = -1;             // the last SELECTDB in the part
   Idle walk_;
   std::shared_ptr<Writer> writer_;
   std::string path_;

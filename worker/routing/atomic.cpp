@@ -30,6 +30,7 @@ struct KeyState {
 
 struct Transaction {
   Owners& owners;
+  int db;  // its keys' database
   std::string id;
   bool writes;
   std::map<int, std::vector<std::string>> keysByOwner;  // ascending owner order, each key once
@@ -56,7 +57,7 @@ std::map<std::string, std::weak_ptr<Transaction>, std::less<>>& inFlight() {
 
 // Its locks go (empty commits), its state is as before the first lock.
 void releaseLocks(Transaction& tx) {
-  for (int owner : tx.locked) tx.owners.post(owner, peer::commitOf(tx.id).args());
+  for (int owner : tx.locked) tx.owners.post(owner, peer::commitOf(tx.id).args(), tx.db);
   tx.locked.clear();
   tx.before.clear();
   tx.versions.clear();
@@ -107,7 +108,7 @@ Commits changes(Transaction& tx, Store& scratch, std::int64_t nowMs) {
 void commitAll(const TransactionPtr& tx, const Commits& commits) {
   for (int owner : tx->locked) {
     auto mine = commits.byOwner.find(owner);
-    tx->owners.post(owner, mine != commits.byOwner.end() ? mine->second.args() : peer::commitOf(tx->id).args());
+    tx->owners.post(owner, mine != commits.byOwner.end() ? mine->second.args() : peer::commitOf(tx->id).args(), tx->db);
   }
 }
 
@@ -150,7 +151,7 @@ void runLocked(const TransactionPtr& tx) {
       peer::addEvent(commitTo(commits, *tx, tx->owners.ownerOf(e.key)), e.channel, e.message);
     }
   }
-  if (!commits.changed.empty()) tx->owners.journal(scratch, commits.changed, nowMs);
+  if (!commits.changed.empty()) tx->owners.journal(tx->db, scratch, commits.changed, nowMs);
   commitAll(tx, commits);
   finish(tx, reply);
 }
@@ -164,7 +165,7 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
     tx->lockInFlight = false;
     if (std::exchange(tx->revoked, false)) {
       // A script wanted the locks it held: this one too goes, and it starts over.
-      if (!resp::isError(reply)) tx->owners.post(owner, peer::commitOf(tx->id).args());
+      if (!resp::isError(reply)) tx->owners.post(owner, peer::commitOf(tx->id).args(), tx->db);
       return tx->owners.later([tx] { lockFrom(tx, tx->keysByOwner.begin()); });
     }
     if (reply == peer::kLockRefusedForScript) {
@@ -188,7 +189,7 @@ void lockFrom(const TransactionPtr& tx, std::map<int, std::vector<std::string>>:
     }
     tx->locked.push_back(owner);
     lockFrom(tx, std::next(next));
-  });
+  }, tx->db);
 }
 
 }  // namespace
@@ -199,9 +200,9 @@ std::function<void(std::string_view, std::string_view)> collectInto(KeyEvents& e
   };
 }
 
-void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+void runAtomically(Owners& owners, int db, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply, Verify verify, std::shared_ptr<KeyEvents> events) {
-  auto tx = std::make_shared<Transaction>(Transaction{owners, newTransactionId(owners), writes, {}, {}, {}, {},
+  auto tx = std::make_shared<Transaction>(Transaction{owners, db, newTransactionId(owners), writes, {}, {}, {}, {},
                                                       std::move(run), std::move(reply), std::move(verify),
                                                       std::move(events)});
   inFlight()[tx->id] = tx;
@@ -229,7 +230,7 @@ void lockKeys(CommandContext& ctx) {
     const std::string image = e != nullptr ? imageOf(e) : std::string();
     peer::replyLocked(ctx.reply, {e != nullptr ? std::optional<std::string_view>(image) : std::nullopt,
                                   e != nullptr ? Store::expireAt(e) : kNoExpiry,
-                                  watches != nullptr ? watches->version(key) : Watches::kUnwatched});
+                                  watches != nullptr ? watches->version(ctx.db, key) : Watches::kUnwatched});
   }
   ctx.worker.locks().lock(std::string(lock->transaction), keys);
 }

@@ -54,13 +54,14 @@ class Owners {
   virtual ~Owners() = default;
   virtual int self() const = 0;
   virtual int ownerOf(std::string_view key) const = 0;
-  // Sends a peer message (Lock, Commit) to `owner`; RESP2 reply.
-  virtual void send(int owner, std::span<const std::string_view> args, Done done) = 0;
+  // Sends a peer message (Lock, Commit) about keys of database `db` to
+  // `owner`; RESP2 reply.
+  virtual void send(int owner, std::span<const std::string_view> args, Done done, int db) = 0;
   // The same with no reply wanted (nothing comes back). On this worker it
   // runs before post() returns, unless a reload holds routed work (then
   // before any client command held with it).
-  virtual void post(int owner, std::span<const std::string_view> args) {
-    send(owner, args, [](std::string_view) {});
+  virtual void post(int owner, std::span<const std::string_view> args, int db) {
+    send(owner, args, [](std::string_view) {}, db);
   }
   // Runs `again` a millisecond from now (a lock refused because a script
   // holds the keys: the transaction starts over).
@@ -70,10 +71,10 @@ class Owners {
   // takes it (when free) so that waiting scripts give way to it.
   virtual bool tryScriptReach() { return false; }
   virtual void releaseScriptReach() {}
-  // The run changed `keys` (as `scratch` holds them now): the append-only
+  // The run changed `keys` of database `db` (as `scratch` holds them now): the append-only
   // log records them here, as one block, before any commit is posted.
-  virtual void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
-    (void)scratch, (void)keys, (void)nowMs;
+  virtual void journal(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {
+    (void)db, (void)scratch, (void)keys, (void)nowMs;
   }
 };
 
@@ -99,10 +100,10 @@ using KeyEvents = std::vector<KeyEvent>;
 // A CommandContext::events sink that keeps them in `events`.
 std::function<void(std::string_view channel, std::string_view message)> collectInto(KeyEvents& events);
 
-// `keys`: the command's key arguments (duplicates allowed); `writes`:
-// whether the handler may change them (a read-only command only unlocks);
-// `events`: filled by `run`, sent with the commits.
-void runAtomically(Owners& owners, std::span<const std::string_view> keys, bool writes, RunAgainst run,
+// `keys`: the command's key arguments (duplicates allowed), of database
+// `db`; `writes`: whether the handler may change them (a read-only command
+// only unlocks); `events`: filled by `run`, sent with the commits.
+void runAtomically(Owners& owners, int db, std::span<const std::string_view> keys, bool writes, RunAgainst run,
                    ReplyTo reply, Verify verify = nullptr, std::shared_ptr<KeyEvents> events = nullptr);
 
 namespace commands {

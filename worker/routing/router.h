@@ -45,7 +45,8 @@ class Router final : public Owners {
  public:
   // Runs a command on this worker's store; calls done with the reply, now
   // or (when its keys are locked) later.
-  using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, Done done)>;
+  // `db`: the database it runs against (the client's SELECT).
+  using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, int db, Done done)>;
   static constexpr std::chrono::milliseconds kRequestTimeout{3000};
 
   // A client's reserved reply place (reply_order.h), by client id.
@@ -69,21 +70,21 @@ class Router final : public Owners {
   int workers() const { return ring_.workers(); }
   const ring::Ring& ring() const { return ring_; }
   int ownerOf(std::string_view key) const override { return ring_.ownerOf(key); }
-  void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done);
-  void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place);
+  void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done, int db = 0);
+  void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place, int db);
   // Where forward()'s replies go (set once, by Dispatch).
   void setPlaceSink(PlaceSink sink) { placeSink_ = std::move(sink); }
   // Owners (the atomic executor's peer messages): RESP2.
-  void send(int owner, std::span<const std::string_view> args, Done done) override {
-    call(owner, args, resp::Protocol::Resp2, std::move(done));
+  void send(int owner, std::span<const std::string_view> args, Done done, int db) override {
+    call(owner, args, resp::Protocol::Resp2, std::move(done), db);
   }
   // A request with id 0: its owner runs it and sends nothing back. It does
   // not wake a sleeping owner by itself (ipc::Sender::sendInPlace): for
   // commits, whose locked keys make whoever touches them wake the owner.
-  void post(int owner, std::span<const std::string_view> args) override;
+  void post(int owner, std::span<const std::string_view> args, int db) override;
   // The same, and a sleeping owner wakes for it (blocking.h's messages:
   // a blocked client's reply must not wait for the owner's next wake-up).
-  void notify(int owner, std::span<const std::string_view> args);
+  void notify(int owner, std::span<const std::string_view> args, int db = 0);
 
   void later(std::function<void()> again) override;
   // The scripts' permission (shared metrics; set by the worker).
@@ -100,10 +101,11 @@ class Router final : public Owners {
   // The append-only log: what the atomic executor's runs changed
   // (Owners::journal), and the write of its pending batch, which comes
   // before any record of ours is published to a peer.
-  using Journal = std::function<void(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs)>;
+  using Journal =
+      std::function<void(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs)>;
   void setJournal(Journal journal) { journal_ = std::move(journal); }
-  void journal(Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override {
-    if (journal_) journal_(scratch, keys, nowMs);
+  void journal(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) override {
+    if (journal_) journal_(db, scratch, keys, nowMs);
   }
   void setBeforePublish(std::function<void()> hook);
   // Shown the key of each request a few records before it runs (to
@@ -140,7 +142,7 @@ class Router final : public Owners {
   std::size_t inFlight() const { return pending_.size() - freeSlots_.size(); }
 
  private:
-  void send(int owner, std::span<const std::string_view> args, bool wake);
+  void send(int owner, std::span<const std::string_view> args, bool wake, int db);
   struct Pending {
     std::uint64_t id = 0;  // 0: a free slot
     Done done;             // empty: the reply goes to `place`
@@ -154,7 +156,7 @@ class Router final : public Owners {
   ipc::Sender& senderTo(int owner);
   // A free slab slot for a request to `owner`, its id set.
   Pending& openRequest(int owner);
-  void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol);
+  void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol, int db);
   void answer(Pending& p, std::string_view reply);
   void onRecord(int link, std::string_view record);
   void expireRequests();

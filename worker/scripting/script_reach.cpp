@@ -232,7 +232,7 @@ void ScriptReach::finish() {
       }
     }
     // In the log first, as part of the script's block; then to the owners.
-    if (!changed.empty()) ctx_.worker.journalScratch(scratch(), changed, ctx_.nowMs);
+    if (!changed.empty()) ctx_.worker.journalScratch(ctx_.db, scratch(), changed, ctx_.nowMs);
     for (std::size_t i = 0; i < held_.size(); ++i) ctx_.worker.postPeerFromScript(held_[i].owner, commits[i].args());
     before_.clear();
     held_.clear();

@@ -29,6 +29,7 @@ struct ScriptCall {
   std::string name = {};                      // the function's (FUNCTION STATS)
   std::span<const std::string_view> command = {};  // the FCALL / EVAL that runs it
   ScriptReach* reach = nullptr;  // the keys it reaches beyond its run's (script_reach.h)
+  int db = 0;  // redis.call('SELECT', n) moves it, for the script alone (as Redis 7)
 };
 
 // Marks a script as running on this worker for as long as it lives (SCRIPT

@@ -42,17 +42,31 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
     keys.push_back(args[i]);
     return true;
   });
-  const Result<Store*> store =
+  Result<Store*> store =
       call.reach != nullptr ? call.reach->reach(keys, (spec.flags & kWrite) != 0) : Result<Store*>(&ctx.store);
   if (!store) return errorReply(store.error());
+  if (call.db != ctx.db) {
+    // After a SELECT: that database's store, which only the worker's own
+    // keys (not locked copies of keys elsewhere) have.
+    Databases* databases = ctx.worker.databases();
+    if (databases == nullptr || *store != &ctx.store || ctx.readable != nullptr || &ctx.store != &(*databases)[ctx.db]) {
+      return errorReply("ERR keyloop runs a script's commands in another database only on keys of the worker "
+                        "that runs the script");
+    }
+    store = Result<Store*>(&(*databases)[call.db]);
+  }
   if (spec.flags & kWrite) call.wrote = true;
   std::string out;
   resp::Reply reply(out, protocol);
-  const bool scratch = ctx.readable != nullptr || *store != &ctx.store;
+  const bool scratch = ctx.readable != nullptr || (call.db == ctx.db && *store != &ctx.store);
   CommandContext inner{ctx.worker, nullptr, reply, **store, args, ctx.nowMs, {}, ctx.readable,
                        ctx.readable == nullptr && scratch ? call.reach->events() : ctx.events};
   inner.fromScript = true;
-  ctx.worker.feedMonitorsFromScript(spec, args);
+  inner.db = call.db;
+  inner.selects = &call.db;
+  // SELECT's line names the database it chose (Redis feeds it after it ran).
+  const bool monitorAfter = (spec.flags & kSelectsDatabase) != 0;
+  if (!monitorAfter) ctx.worker.feedMonitorsFromScript(spec, args, call.db);
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.
   if (scratch) {
@@ -60,6 +74,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   } else {
     ctx.worker.runNested(command, inner);
   }
+  if (monitorAfter) ctx.worker.feedMonitorsFromScript(spec, args, call.db);
   return out;
 }
 
@@ -102,6 +117,7 @@ void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::str
   ScriptGuard guard(ctx.worker, call);
   ScriptReach reach(ctx);  // before the guard ends: its commits are part of the script
   call.reach = &reach;
+  call.db = ctx.db;
   reach.startReaching(call.name);
   LuaEngine::Run run{call.name, keys, args,
                      [&ctx, &call](std::span<const std::string_view> a, resp::Protocol p) {
@@ -114,6 +130,7 @@ void runWithCalls(CommandContext& ctx, ScriptCall call, std::span<const std::str
     if (!reach.mustStartOver()) break;  // (the reach's end commits)
     ctx.reply.buffer().resize(replyStart);  // it gave way: nothing of this run stays
     call.wrote = false;
+    call.db = ctx.db;
     reach.startOver();
   }
   reach.ranToTheEnd();

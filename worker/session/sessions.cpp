@@ -25,8 +25,8 @@ void Sessions::clientGone(Client& client) {
 }
 
 void Sessions::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
-                            bool elsewhere) {
-  const std::string line = monitorLine(unixMicros(), 0, client != nullptr ? std::string_view(client->peer()) : "lua",
+                            int db, bool elsewhere) {
+  const std::string line = monitorLine(unixMicros(), db, client != nullptr ? std::string_view(client->peer()) : "lua",
                                        spec, args);
   if (Monitors* monitors = dispatch_.services().monitors()) monitors->deliver(line);
   if (elsewhere) dispatch_.services().postToPeers(peer::encode(peer::MonitorLine{line}).args());

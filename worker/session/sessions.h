@@ -18,7 +18,7 @@ class Sessions final : public SessionLayer {
   void endTransaction(Client& client) override;
   void clientGone(Client& client) override;
   void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) override;
-  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,
+  void feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args, int db,
                     bool elsewhere) override;
 
  private:

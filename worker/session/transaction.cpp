@@ -8,8 +8,10 @@
 #include <deque>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "common/resp/reply_reader.h"
+#include "common/text/text.h"
 #include "worker/routing/atomic.h"
 #include "worker/connection/client.h"
 #include "worker/execution/command_table.h"
@@ -37,33 +39,77 @@ bool localKey(Dispatch& dispatch, std::string_view key) {
   return !dispatch.services().locks().isLocked(key);
 }
 
-// The watched keys, grouped by owner.
-std::map<int, Args> byOwner(Dispatch& dispatch, const std::vector<WatchedKey>& keys) {
-  std::map<int, Args> groups;
+// The watched keys, grouped by owner and database.
+using OwnerAndDb = std::pair<int, int>;
+std::map<OwnerAndDb, Args> byOwner(Dispatch& dispatch, const std::vector<WatchedKey>& keys) {
+  std::map<OwnerAndDb, Args> groups;
   for (const WatchedKey& w : keys) {
     const int owner = dispatch.router() != nullptr ? dispatch.router()->ownerOf(w.key) : 0;
-    groups[owner].push_back(w.key);
+    groups[{owner, w.db}].push_back(w.key);
   }
   return groups;
 }
 
 void dropWatches(Dispatch& dispatch, std::vector<WatchedKey>& watched) {
   if (watched.empty()) return;
-  for (auto& [owner, keys] : byOwner(dispatch, watched)) {
+  for (auto& [where, keys] : byOwner(dispatch, watched)) {
+    const auto [owner, db] = where;
     if (dispatch.router() == nullptr || owner == dispatch.router()->self()) {
-      for (const std::string& k : keys) dispatch.watches().unwatch(k);
+      for (const std::string& k : keys) dispatch.watches().unwatch(db, k);
       continue;
     }
-    dispatch.router()->post(owner, peer::keysMessage(peer::Kind::Unwatch, keys).args());
+    dispatch.router()->post(owner, peer::keysMessage(peer::Kind::Unwatch, keys).args(), db);
   }
   watched.clear();
 }
 
-bool alreadyWatched(const Session& s, std::string_view key) {
+bool alreadyWatched(const Session& s, int db, std::string_view key) {
   for (const WatchedKey& w : s.watched) {
-    if (w.key == key) return true;
+    if (w.db == db && w.key == key) return true;
   }
   return false;
+}
+
+// The database each queued command runs against, from `db` (the
+// connection's at EXEC) through the block's SELECTs, as they will answer;
+// and the one the connection has after it.
+struct BlockDatabases {
+  std::vector<int> ofCommand;
+  int after = 0;
+};
+BlockDatabases databasesOf(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, int db) {
+  BlockDatabases out;
+  const Config& config = dispatch.services().config();
+  for (const QueuedCommand& q : queued) {
+    out.ofCommand.push_back(db);
+    if (!(q.spec->flags & kSelectsDatabase) || q.args.size() != 2) continue;
+    const auto index = parseInteger(q.args[1]);
+    if (index && *index >= 0 && *index < config.databases && (*index == 0 || !config.cluster.enabled)) {
+      db = static_cast<int>(*index);
+    }
+  }
+  out.after = db;
+  return out;
+}
+
+// The one database every key of the block (its commands' and its watched
+// ones) is in; -1 when they are in several (or there are none: `fallback`).
+int oneDatabase(const std::vector<QueuedCommand>& queued, const std::vector<WatchedKey>& watched,
+                const BlockDatabases& dbs, int fallback) {
+  int db = -1;
+  bool one = true;
+  auto note = [&](int d) {
+    if (db == -1) db = d;
+    one = one && db == d;
+  };
+  for (const WatchedKey& w : watched) note(w.db);
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    const QueuedCommand& q = queued[i];
+    std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    if (!keysOf(*q.spec, views).empty()) note(dbs.ofCommand[i]);
+  }
+  if (!one) return -1;
+  return db == -1 ? fallback : db;
 }
 
 // Whether every queued command and every watched key can be run and
@@ -80,12 +126,12 @@ bool allHere(Dispatch& dispatch, const Client& client, const std::vector<QueuedC
   return true;
 }
 
-// Whether the watched keys are as WATCH saw them.
-template <typename VersionOf>
-bool unchanged(const std::vector<WatchedKey>& watched, VersionOf versionOf, Store& store, std::int64_t nowMs) {
+// Whether the watched keys are as WATCH saw them (`storeOf` a database's keys).
+template <typename VersionOf, typename StoreOf>
+bool unchanged(const std::vector<WatchedKey>& watched, VersionOf versionOf, StoreOf storeOf, std::int64_t nowMs) {
   for (const WatchedKey& w : watched) {
-    if (versionOf(w.key) != w.version) return false;
-    if (w.existed && store.find(w.key, nowMs) == nullptr) return false;  // expired or deleted since
+    if (versionOf(w) != w.version) return false;
+    if (w.existed && storeOf(w.db).find(w.key, nowMs) == nullptr) return false;  // expired or deleted since
   }
   return true;
 }
@@ -112,7 +158,10 @@ int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, co
     if (!note(w.key)) return -1;
   }
   for (const QueuedCommand& q : queued) {
-    if (q.spec->handler == nullptr || broadcasts(q.spec->cross) || (q.spec->flags & kConnection)) return -1;
+    const bool selects = (q.spec->flags & kSelectsDatabase) != 0;  // the owner follows it (execHere)
+    if (q.spec->handler == nullptr || broadcasts(q.spec->cross) || ((q.spec->flags & kConnection) && !selects)) {
+      return -1;
+    }
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
     for (std::string_view k : keysOf(*q.spec, views)) {
       if (!note(k)) return -1;
@@ -124,19 +173,21 @@ int singleOwner(Dispatch& dispatch, const std::vector<QueuedCommand>& queued, co
 // The block goes to its owner whole (the peer message Exec): one hop, no locks.
 // Like any forwarded command it holds nothing back: what the client sends
 // next to that owner follows it on the same channel.
-void execOnOwner(Dispatch& dispatch, Client& client, int owner, std::vector<QueuedCommand> queued,
+void execOnOwner(Dispatch& dispatch, Client& client, int owner, int db, std::vector<QueuedCommand> queued,
                  std::vector<WatchedKey> watched) {
   const std::uint64_t place = client.reserveReply();
   std::vector<peer::WatchCheck> checks;
-  for (const WatchedKey& w : watched) checks.push_back({w.key, w.version, w.existed});
+  for (const WatchedKey& w : watched) checks.push_back({w.key, w.version, w.existed, w.db});
   peer::Message request = peer::execOf(checks, queued.size());
   for (const QueuedCommand& q : queued) peer::addCommand(request, q.args);
   auto state = std::make_shared<std::vector<WatchedKey>>(std::move(watched));
-  dispatch.router()->call(owner, request.args(), client.reply().protocol(),
-                          [&dispatch, id = client.id(), place, state](std::string_view reply) {
-                            dropWatches(dispatch, *state);
-                            if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
-                          });
+  dispatch.router()->call(
+      owner, request.args(), client.reply().protocol(),
+      [&dispatch, id = client.id(), place, state](std::string_view reply) {
+        dropWatches(dispatch, *state);
+        if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
+      },
+      db);
 }
 
 struct Pending {
@@ -147,7 +198,8 @@ struct Pending {
 };
 
 // The commands run by the multi-owner executor against the locked keys.
-void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> queued, std::vector<WatchedKey> watched) {
+void execAcross(Dispatch& dispatch, Client& client, int db, std::vector<QueuedCommand> queued,
+                std::vector<WatchedKey> watched) {
   const std::uint64_t place = client.reserveReply();
   client.holdUntilFilled(place);
   auto pending = std::make_shared<Pending>(
@@ -161,15 +213,15 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
   }
   for (const WatchedKey& w : pending->watched) keys.push_back(w.key);
   auto verify = [pending](const KeyVersions& versions, Store& scratch, std::int64_t nowMs) {
-    auto versionOf = [&versions](std::string_view key) {
-      auto it = versions.find(key);
+    auto versionOf = [&versions](const WatchedKey& w) {
+      auto it = versions.find(w.key);
       return it == versions.end() ? Watches::kUnwatched : it->second;
     };
-    return unchanged(pending->watched, versionOf, scratch, nowMs);
+    return unchanged(pending->watched, versionOf, [&scratch](int) -> Store& { return scratch; }, nowMs);
   };
   auto locked = std::make_shared<std::set<std::string, std::less<>>>(keys.begin(), keys.end());
   auto events = std::make_shared<KeyEvents>();
-  auto run = [&dispatch, pending, locked, events](Store& scratch, std::int64_t nowMs) {
+  auto run = [&dispatch, pending, locked, events, db](Store& scratch, std::int64_t nowMs) {
     const auto collect = collectInto(*events);
     std::string out;
     resp::Reply encoder(out, pending->protocol);
@@ -185,6 +237,7 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
       }
       std::vector<std::string_view> views(q.args.begin(), q.args.end());
       CommandContext ctx{dispatch.services(), c, encoder, scratch, views, nowMs};
+      ctx.db = db;  // a SELECT in the block answers, and the keys are all this database's
       ctx.readable = &readable;
       ctx.events = &collect;
       scratch.tick(nowMs);
@@ -198,7 +251,7 @@ void execAcross(Dispatch& dispatch, Client& client, std::vector<QueuedCommand> q
     if (c == nullptr) return;
     c->fillReply(place, bytes.empty() ? std::string_view(nullArrayIn(pending->protocol)) : bytes);
   };
-  runAtomically(*dispatch.router(), keys, writes, std::move(run), std::move(reply), std::move(verify), events);
+  runAtomically(*dispatch.router(), db, keys, writes, std::move(run), std::move(reply), std::move(verify), events);
 }
 
 }  // namespace
@@ -240,19 +293,20 @@ void unwatch(Dispatch& dispatch, Client& client, std::span<const std::string_vie
 void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view> args) {
   Session& s = client.session();
   if (s.inMulti) return client.reply().error("ERR WATCH inside MULTI is not allowed");
+  const int db = s.db;
   std::vector<WatchedKey> fresh;
   for (std::string_view key : args.subspan(1)) {
-    bool seen = alreadyWatched(s, key);
+    bool seen = alreadyWatched(s, db, key);
     for (const WatchedKey& w : fresh) seen = seen || w.key == key;
-    if (!seen) fresh.push_back({std::string(key), 0, false});
+    if (!seen) fresh.push_back({db, std::string(key), 0, false});
   }
   bool here = true;
   for (const WatchedKey& w : fresh) here = here && localKey(dispatch, w.key);
   if (here) {
     const std::int64_t nowMs = unixMillis();
     for (WatchedKey& w : fresh) {
-      w.version = dispatch.watches().watch(w.key);
-      w.existed = dispatch.store().find(w.key, nowMs) != nullptr;
+      w.version = dispatch.watches().watch(db, w.key);
+      w.existed = dispatch.store(db).find(w.key, nowMs) != nullptr;
       s.watched.push_back(std::move(w));
     }
     return client.reply().ok();
@@ -265,21 +319,23 @@ void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view>
     std::size_t remaining;
     std::uint64_t clientId;
   };
-  const std::map<int, Args> groups = byOwner(dispatch, fresh);
+  const std::map<OwnerAndDb, Args> groups = byOwner(dispatch, fresh);
   auto state = std::make_shared<State>(State{groups.size(), client.id()});
-  for (const auto& [owner, keys] : groups) {
-    dispatch.router()->call(owner, peer::keysMessage(peer::Kind::Watch, keys).args(), resp::Protocol::Resp2,
-                            [&dispatch, state, keys, place](std::string_view reply) {
-                              Client* c = dispatch.connections().find(state->clientId);
-                              const auto states = peer::decodeWatchReply(reply, keys.size(), Watches::kUnwatched);
-                              for (std::size_t i = 0; i < keys.size(); ++i) {
-                                std::vector<WatchedKey> one{{keys[i], states[i].version, states[i].existed}};
-                                // A client gone meanwhile: the owner's watch goes again.
-                                if (c == nullptr) dropWatches(dispatch, one);
-                                else c->session().watched.push_back(std::move(one.front()));
-                              }
-                              if (--state->remaining == 0 && c != nullptr) c->fillReply(place, "+OK\r\n");
-                            });
+  for (const auto& [where, keys] : groups) {
+    dispatch.router()->call(
+        where.first, peer::keysMessage(peer::Kind::Watch, keys).args(), resp::Protocol::Resp2,
+        [&dispatch, state, keys, place, db](std::string_view reply) {
+          Client* c = dispatch.connections().find(state->clientId);
+          const auto states = peer::decodeWatchReply(reply, keys.size(), Watches::kUnwatched);
+          for (std::size_t i = 0; i < keys.size(); ++i) {
+            std::vector<WatchedKey> one{{db, keys[i], states[i].version, states[i].existed}};
+            // A client gone meanwhile: the owner's watch goes again.
+            if (c == nullptr) dropWatches(dispatch, one);
+            else c->session().watched.push_back(std::move(one.front()));
+          }
+          if (--state->remaining == 0 && c != nullptr) c->fillReply(place, "+OK\r\n");
+        },
+        db);
   }
 }
 
@@ -312,14 +368,25 @@ void exec(Dispatch& dispatch, Client& client, std::span<const std::string_view> 
   std::vector<WatchedKey> watched = std::move(s.watched);
   forget(dispatch, client);
   if (!allHere(dispatch, client, queued, watched)) {
+    // The block's SELECTs hold for the connection after it, as in Redis.
+    const BlockDatabases dbs = databasesOf(dispatch, queued, s.db);
+    const int startDb = std::exchange(s.db, dbs.after);
     if (const int owner = singleOwner(dispatch, queued, watched); owner >= 0) {
-      return execOnOwner(dispatch, client, owner, std::move(queued), std::move(watched));
+      return execOnOwner(dispatch, client, owner, startDb, std::move(queued), std::move(watched));
     }
-    return execAcross(dispatch, client, std::move(queued), std::move(watched));
+    const int db = oneDatabase(queued, watched, dbs, startDb);
+    if (db < 0) {
+      dropWatches(dispatch, watched);
+      s.db = startDb;
+      return client.reply().error("ERR keyloop runs a transaction over several databases only when its keys "
+                                  "live on one worker");
+    }
+    return execAcross(dispatch, client, db, std::move(queued), std::move(watched));
   }
   const std::int64_t nowMs = unixMillis();
   const bool ok = unchanged(
-      watched, [&dispatch](std::string_view key) { return dispatch.watches().version(key); }, dispatch.store(), nowMs);
+      watched, [&dispatch](const WatchedKey& w) { return dispatch.watches().version(w.db, w.key); },
+      [&dispatch](int db) -> Store& { return dispatch.store(db); }, nowMs);
   dropWatches(dispatch, watched);
   if (!ok) return client.reply().nullArray();
   client.reply().array(queued.size());
@@ -341,14 +408,20 @@ void execHere(CommandContext& ctx) {
   const auto exec = peer::decodeExec(ctx.args);
   if (!exec) return ctx.reply.error("ERR malformed Exec message");
   const Watches* watches = ctx.worker.watches();
+  Databases* databases = ctx.worker.databases();
+  auto storeOf = [&](int db) -> Store& { return databases != nullptr ? (*databases)[db] : ctx.store; };
   for (const peer::WatchCheck& w : exec->watches) {
-    if (watches == nullptr || watches->version(w.key) != w.version) return ctx.reply.nullArray();
-    if (w.existed && lookupQuietly(ctx, w.key) == nullptr) return ctx.reply.nullArray();
+    if (databases != nullptr && !databases->valid(w.db)) return ctx.reply.nullArray();
+    if (watches == nullptr || watches->version(w.db, w.key) != w.version) return ctx.reply.nullArray();
+    if (w.existed && storeOf(w.db).find(w.key, ctx.nowMs) == nullptr) return ctx.reply.nullArray();
   }
   ctx.reply.array(exec->commands.size());
+  int db = ctx.db;  // the block's SELECTs move it, for the commands after them
   for (std::span<const std::string_view> command : exec->commands) {
     const ResolvedCommand resolved = resolveCommand(command);
-    CommandContext inner{ctx.worker, nullptr, ctx.reply, ctx.store, command, ctx.nowMs};
+    CommandContext inner{ctx.worker, nullptr, ctx.reply, storeOf(db), command, ctx.nowMs};
+    inner.db = db;
+    inner.selects = &db;
     ctx.worker.runNested(resolved, inner);
   }
 }
@@ -358,13 +431,14 @@ void watchKeys(CommandContext& ctx) {
   const auto keys = peer::decodeKeys(ctx.args);
   ctx.reply.array(keys.size());
   for (std::string_view key : keys) {
-    peer::replyWatched(ctx.reply, {watches != nullptr ? watches->watch(key) : 0, lookupQuietly(ctx, key) != nullptr});
+    peer::replyWatched(ctx.reply,
+                       {watches != nullptr ? watches->watch(ctx.db, key) : 0, lookupQuietly(ctx, key) != nullptr});
   }
 }
 
 void unwatchKeys(CommandContext& ctx) {
   if (Watches* watches = ctx.worker.watches()) {
-    for (std::string_view key : peer::decodeKeys(ctx.args)) watches->unwatch(key);
+    for (std::string_view key : peer::decodeKeys(ctx.args)) watches->unwatch(ctx.db, key);
   }
 }
 

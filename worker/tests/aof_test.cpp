@@ -81,16 +81,16 @@ TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
   const std::string& path = f.path;
   ASSERT_TRUE(aof.open(path, 1, 2).ok());
   const std::string_view set[] = {"SET", "k", "v"};
-  aof.append(set);
+  aof.append(0, set);
   aof.beginAtomic();
-  aof.append(set);
+  aof.append(0, set);
   aof.write();  // the open block waits: only the first record goes
   const std::string first = readAll(path);
   EXPECT_EQ(first.substr(first.find("\r\n") + 2), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
   EXPECT_EQ(first.rfind("#keyloop 1 ", 0), 0u) << first;
   EXPECT_NE(first.find(" 1/2 27\r\n"), std::string::npos) << first;  // slot 1 of 2, 27 bytes
   const std::vector<std::string_view> expire = {"PEXPIREAT", "k", "1234"};
-  aof.append(expire);
+  aof.append(0, expire);
   aof.endAtomic();
   aof.write();
   const std::string second = readAll(path).substr(first.size());
@@ -100,11 +100,33 @@ TEST(AofLog, WritesAnnotatedBatchesWithBlocksWhole) {
             "*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$4\r\n1234\r\n*1\r\n$4\r\nEXEC\r\n");
   // One record in a block needs no MULTI.
   aof.beginAtomic();
-  aof.appendState("gone", nullptr);
+  aof.appendState(0, "gone", nullptr);
   aof.endAtomic();
   aof.write();
   const std::string third = readAll(path).substr(first.size() + second.size());
   EXPECT_EQ(third.substr(third.find("\r\n") + 2), "*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n");
+}
+
+// Records of another database come after a SELECT, as in Redis's AOF; a
+// file opened again (its end's database unknown) starts with one.
+TEST(AofLog, SelectsTheDatabaseWhereItChangesAndAfterAReopen) {
+  LogInFile f("aof-select");
+  ASSERT_TRUE(f.aof.open(f.path, 0, 1).ok());
+  const std::string_view set[] = {"SET", "k", "v"};
+  f.aof.append(3, set);
+  f.aof.append(3, set);
+  f.aof.append(0, set);
+  f.aof.write();
+  const std::string first = readAll(f.path);
+  const std::string setBytes = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+  EXPECT_EQ(first.substr(first.find("\r\n") + 2), "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n" + setBytes + setBytes +
+                                                     "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n" + setBytes);
+  f.aof.close();
+  ASSERT_TRUE(f.aof.open(f.path, 0, 1).ok());
+  f.aof.append(0, set);
+  f.aof.write();
+  const std::string second = readAll(f.path).substr(first.size());
+  EXPECT_EQ(second.substr(second.find("\r\n") + 2), "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n" + setBytes);
 }
 
 TEST(AofLog, AlwaysReleasesAWaitingReplyOnlyAfterItsFsync) {
@@ -120,7 +142,7 @@ TEST(AofLog, AlwaysReleasesAWaitingReplyOnlyAfterItsFsync) {
   });
   EXPECT_FALSE(aof.holdReply(7));  // nothing logged: nothing to wait for
   const std::string_view incr[] = {"INCR", "n"};
-  aof.append(incr);
+  aof.append(0, incr);
   EXPECT_TRUE(aof.holdReply(7));
   aof.write();
   EXPECT_TRUE(released.empty());  // written, not yet fsynced

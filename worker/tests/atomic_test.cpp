@@ -32,8 +32,8 @@ class FakeOwners final : public Owners {
   int self() const override { return 0; }
   int ownerOf(std::string_view key) const override { return key[0] - '0'; }
   // Calls are delivered later, one at a time (deliver()), as channels do.
-  void send(int owner, std::span<const std::string_view> args, Done done) override {
-    calls.push_back({owner, std::vector<std::string>(args.begin(), args.end()), std::move(done)});
+  void send(int owner, std::span<const std::string_view> args, Done done, int db) override {
+    calls.push_back({owner, std::vector<std::string>(args.begin(), args.end()), std::move(done), db});
   }
   // Runs every queued call (and those they cause); returns how many ran.
   int deliverAll() {
@@ -49,6 +49,7 @@ class FakeOwners final : public Owners {
       calls.pop_front();
       const peer::Kind kind = peer::kindOf(c.args[0]);
       log.push_back(std::to_string(c.owner) + (kind == peer::Kind::Lock ? " lock" : kind == peer::Kind::Commit ? " commit" : " ?"));
+      databases.push_back(c.db);
       std::string out;
       if (failing == c.owner && kind == peer::Kind::Lock) {
         out = "-TRYAGAIN worker " + std::to_string(c.owner) + " did not answer in time (restarting?)\r\n";
@@ -72,7 +73,9 @@ class FakeOwners final : public Owners {
     int owner;
     std::vector<std::string> args;
     Done done;
+    int db;
   };
+  std::vector<int> databases;  // each delivered call's
   Loop loop;
   std::vector<std::unique_ptr<FakeWorker>> workers;
   std::vector<std::unique_ptr<Store>> stores;
@@ -82,13 +85,13 @@ class FakeOwners final : public Owners {
 };
 
 // Runs `args` through the executor with the real handler of its command.
-std::string runCommand(FakeOwners& owners, std::vector<std::string> args) {
+std::string runCommand(FakeOwners& owners, std::vector<std::string> args, int db = 0) {
   const CommandSpec* spec = findCommand(args[0]);
   std::vector<std::string_view> views(args.begin(), args.end());
   const std::vector<std::string_view> keys = keysOf(*spec, views);
   std::string answer = "<no reply>";
   FakeWorker coordinator(owners.loop);
-  runAtomically(owners, keys, (spec->flags & kWrite) != 0,
+  runAtomically(owners, db, keys, (spec->flags & kWrite) != 0,
                 [&](Store& scratch, std::int64_t nowMs) {
                   std::string out;
                   resp::Reply reply(out, resp::Protocol::Resp2);
@@ -113,6 +116,15 @@ TEST(AtomicExecutor, MsetWritesEveryOwnersPartAndRepliesOnce) {
   for (auto& w : owners.workers) EXPECT_TRUE(w->locks().empty()) << "a lock outlived its commit";
 }
 
+// Every lock and commit goes to the transaction's database (the client's
+// SELECT): the owners run them against that database's store.
+TEST(AtomicExecutor, LocksAndCommitsCarryTheTransactionsDatabase) {
+  FakeOwners owners(2);
+  EXPECT_EQ(runCommand(owners, {"mset", "0:a", "1", "1:b", "2"}, 7), "+OK\r\n");
+  ASSERT_EQ(owners.databases.size(), 4u);
+  for (int db : owners.databases) EXPECT_EQ(db, 7);
+}
+
 // The reply leaves as soon as the commits are queued (the channels are
 // FIFO: nothing the client sends next reaches an owner before them), but
 // no owner shows the new values or unlocks before its commit arrives.
@@ -120,7 +132,7 @@ TEST(AtomicExecutor, KeysStayLockedUntilTheCommitWhichTheReplyDoesNotWaitFor) {
   FakeOwners owners(2);
   const std::vector<std::string_view> keys{"0:a", "1:b"};
   bool replied = false;
-  runAtomically(owners, keys, true, [](Store& scratch, std::int64_t) {
+  runAtomically(owners, 0, keys, true, [](Store& scratch, std::int64_t) {
     scratch.set("0:a", "x", kNoExpiry);
     scratch.set("1:b", "y", kNoExpiry);
     return std::string("+OK\r\n");

@@ -22,8 +22,8 @@ struct Worker {
   Worker(Loop& loop, Log& log)
       : server(loop, Config{}, log),
         router(loop, 0, {Router::Link{}},
-               [this](std::span<const std::string_view> args, resp::Protocol protocol, Router::Done done) {
-                 server.dispatch().executeRouted(args, protocol, std::move(done));
+               [this](std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
+                 server.dispatch().executeRouted(args, protocol, db, std::move(done));
                }),
         migration(loop, server, router, log, 0) {
     server.setRouter(&router);
@@ -43,7 +43,7 @@ TEST(HandOver, EveryStepFollowsTheMessageThatEndsThePreviousOne) {
   constexpr int kKeys = 20000;
   const std::int64_t expireAt = unixMillis() + 600000;
   for (int i = 0; i < kKeys; ++i) {
-    old.server.store().set("key:" + std::to_string(i), "value-" + std::to_string(i), i % 2 ? kNoExpiry : expireAt);
+    old.server.keyspaces()[0].set("key:" + std::to_string(i), "value-" + std::to_string(i), i % 2 ? kNoExpiry : expireAt);
   }
 
   std::vector<std::string> phases;
@@ -66,13 +66,13 @@ TEST(HandOver, EveryStepFollowsTheMessageThatEndsThePreviousOne) {
                                               "forwarding"}));
   EXPECT_EQ(moved, static_cast<std::uint64_t>(kKeys));
   EXPECT_FALSE(fresh.server.dispatch().holding());
-  EXPECT_EQ(fresh.server.store().size(), static_cast<std::size_t>(kKeys));
-  EXPECT_EQ(old.server.store().size(), 0u) << "the retiring side keeps no key";
-  const Store::Entry* e = fresh.server.store().find("key:10", unixMillis());
+  EXPECT_EQ(fresh.server.keyspaces()[0].size(), static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(old.server.keyspaces()[0].size(), 0u) << "the retiring side keeps no key";
+  const Store::Entry* e = fresh.server.keyspaces()[0].find("key:10", unixMillis());
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(Store::value(e), "value-10");
   EXPECT_EQ(Store::expireAt(e), expireAt) << "a TTL travels as an absolute time";
-  EXPECT_EQ(Store::expireAt(fresh.server.store().find("key:11", unixMillis())), kNoExpiry);
+  EXPECT_EQ(Store::expireAt(fresh.server.keyspaces()[0].find("key:11", unixMillis())), kNoExpiry);
 }
 
 TEST(HandOver, ARetiringWorkerThatDiesReleasesTheNewSide) {

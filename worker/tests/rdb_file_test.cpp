@@ -40,9 +40,11 @@ void fill(Store& s) {
   }
 }
 
-std::string fileOf(Store& s) {
+// `selectDb`: the records go to that database (a SELECTDB before them).
+std::string fileOf(Store& s, int selectDb = -1) {
   std::string body;
   std::uint64_t keys = 0;
+  if (selectDb >= 0) rdb::appendSelectDb(body, static_cast<std::uint64_t>(selectDb));
   s.forEach(0, [&](const Store::Entry* e) {
     rdb::appendRecord(body, e);
     ++keys;
@@ -61,7 +63,7 @@ std::map<std::string, std::string> valuesOf(Store& s) {
   return all;
 }
 
-std::optional<std::string> load(std::string_view file, Store& into, bool checksum,
+std::optional<std::string> load(std::string_view file, Databases& into, bool checksum,
                                 std::function<bool(std::string_view)> owns = [](std::string_view) { return true; }) {
   rdb::LoadTarget target{into, kLimits, std::move(owns), nullptr, checksum, 1'000};
   rdb::LoadCounts counts;
@@ -73,12 +75,25 @@ TEST(RdbFile, LoadsBackWhatItSavedAndKeepsOnlyTheKeysAskedFor) {
   Store source;
   fill(source);
   const std::string file = fileOf(source);
-  Store all, some;
+  Databases all(16), some(16);
   ASSERT_EQ(load(file, all, true), std::nullopt);
-  EXPECT_EQ(valuesOf(all), valuesOf(source));
+  EXPECT_EQ(valuesOf(all[0]), valuesOf(source));
   ASSERT_EQ(load(file, some, true, [](std::string_view key) { return key.size() == 4; }), std::nullopt);
-  EXPECT_EQ(valuesOf(some).size(), 4u);  // "hash", "ints", "list" and "zset"; not "str", "int" or "bighash"
-  EXPECT_EQ(valuesOf(some).count("str"), 0u);
+  EXPECT_EQ(valuesOf(some[0]).size(), 4u);  // "hash", "ints", "list" and "zset"; not "str", "int" or "bighash"
+  EXPECT_EQ(valuesOf(some[0]).count("str"), 0u);
+}
+
+TEST(RdbFile, SelectDbPutsTheKeysInThatDatabaseAndOneBeyondTheConfiguredOnesRefusesTheFile) {
+  Store source;
+  fill(source);
+  Databases sixteen(16), four(4);
+  ASSERT_EQ(load(fileOf(source, 9), sixteen, true), std::nullopt);
+  EXPECT_EQ(valuesOf(sixteen[9]), valuesOf(source));
+  EXPECT_EQ(sixteen[0].size(), 0u);
+  const auto refused = load(fileOf(source, 9), four, true);
+  ASSERT_NE(refused, std::nullopt);
+  EXPECT_NE(refused->find("database 9"), std::string::npos) << *refused;
+  EXPECT_EQ(four.keys(), 0u);
 }
 
 TEST(RdbFile, EveryCutAndEveryFlipIsAnErrorNeverACrash) {
@@ -87,14 +102,14 @@ TEST(RdbFile, EveryCutAndEveryFlipIsAnErrorNeverACrash) {
   const std::string file = fileOf(source);
   ASSERT_LT(file.size(), 2000u);  // every byte of it, twice: keep it small
   for (std::size_t cut = 0; cut < file.size(); ++cut) {
-    Store into;
+    Databases into(16);
     EXPECT_NE(load(std::string_view(file).substr(0, cut), into, true), std::nullopt) << "cut at " << cut;
   }
   for (std::size_t at = 0; at < file.size(); ++at) {
     for (unsigned char mask : {0x01, 0xff}) {
       std::string flipped = file;
       flipped[at] = static_cast<char>(flipped[at] ^ mask);
-      Store checked, unchecked;
+      Databases checked(16), unchecked(16);
       EXPECT_NE(load(flipped, checked, true), std::nullopt) << "flip at " << at;
       load(flipped, unchecked, false);  // anything but a crash
     }

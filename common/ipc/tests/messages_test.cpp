@@ -53,13 +53,14 @@ TEST(Messages, FieldsSurviveTheTrip) {
   EXPECT_EQ(std::get<HandOver>(*back).workers, 5);
   EXPECT_EQ(std::get<HandOver>(*back).keep, (std::vector<std::int32_t>{11, 12, 13}));
   const auto client = decodeControl(
-      encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}, true}}));
+      encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}, true, 15}}));
   ASSERT_TRUE(client && std::holds_alternative<AdoptClient>(*client));
   EXPECT_EQ(std::get<AdoptClient>(*client).state.protocol, 3);
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.authenticated);
   EXPECT_EQ(std::get<AdoptClient>(*client).state.name, "name with spaces");
   EXPECT_EQ(std::get<AdoptClient>(*client).state.resume, "*1\r\n$4\r\nPING\r\n");
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.monitoring);
+  EXPECT_EQ(std::get<AdoptClient>(*client).state.db, 15) << "the selected database goes with the connection";
 }
 
 TEST(Messages, TruncatedOrUnknownControlBytesAreRefused) {
@@ -82,7 +83,7 @@ TEST(Messages, ChannelLettersDifferFromControlLetters) {
 TEST(Messages, RequestsAndRepliesRoundTrip) {
   std::string record;
   const std::string_view args[] = {"SET", "key", std::string_view("bin\0ary", 7), ""};
-  encodeRequest(record, 77, 3, args);
+  encodeRequest(record, 77, 3, args, 9);
   const auto typed = recordType(record);
   ASSERT_TRUE(typed && typed->first == RecordType::Request);
   Request request;
@@ -90,6 +91,7 @@ TEST(Messages, RequestsAndRepliesRoundTrip) {
   ASSERT_TRUE(decodeRequest(typed->second, request, parsed));
   EXPECT_EQ(request.id, 77u);
   EXPECT_EQ(request.protocol, 3);
+  EXPECT_EQ(request.db, 9);
   EXPECT_EQ(parsed, std::vector<std::string_view>(std::begin(args), std::end(args)));
   EXPECT_FALSE(decodeRequest(typed->second.substr(0, typed->second.size() - 3), request, parsed));
   EXPECT_EQ(peekRequestKey(record), std::optional<std::string_view>("key"));
@@ -109,7 +111,7 @@ TEST(Messages, RequestsAndRepliesRoundTrip) {
 
 TEST(Messages, KeyStatesAndNoticesRoundTrip) {
   std::string record;
-  encodeKeyState(record, KeyState{"k", true, 1234, "value"});
+  encodeKeyState(record, KeyState{"k", true, 1234, "value", 11});
   auto typed = recordType(record);
   ASSERT_EQ(typed->first, RecordType::KeyValue);
   KeyState state;
@@ -117,6 +119,7 @@ TEST(Messages, KeyStatesAndNoticesRoundTrip) {
   EXPECT_EQ(state.key, "k");
   EXPECT_EQ(state.expireAt, 1234);
   EXPECT_EQ(state.value, "value");
+  EXPECT_EQ(state.db, 11);
   encodeKeyState(record, KeyState{"gone", false, 0, {}});
   typed = recordType(record);
   ASSERT_EQ(typed->first, RecordType::KeyGone);
