@@ -5,7 +5,8 @@ CPU per request of SET and GET (P=1 and P=16) with the slow log and per-command
 latency tracking at their defaults, and with both off (CONFIG SET
 slowlog-log-slower-than -1, latency-tracking no), rounds alternating on the same
 server so drift cancels; and SET P=16 throughput with a MONITOR attached
-(redis-cli monitor reading into /dev/null) against none. Writes the
+(redis-cli monitor reading into /dev/null) against none; and the same SET and GET
+in database 5 (redis-benchmark --dbnum 5) against database 0. Writes the
 "loadtest/introspection" section of loadtest/RESULTS.md (loadtest/out/ with --quick)."""
 import os
 import statistics
@@ -42,6 +43,20 @@ def overhead(server, requests, rounds):
     return rows
 
 
+def by_database(server, requests, rounds):
+    """{(test, P): (database 0's, database 5's) (CPU µs per request, req/s)}: medians of alternating rounds."""
+    rows = {}
+    for test, pipeline in TESTS:
+        n = requests * (4 if pipeline > 1 else 1)
+        runs = {"0": [], "5": []}
+        for _ in range(rounds):
+            for db, into in runs.items():
+                into.append(benchmark.measured(server, test, n, pipeline=pipeline, extra=("--dbnum", db)))
+        rows[(test, pipeline)] = tuple((statistics.median(r["cpu_us"] for r in into),
+                                        statistics.median(r["rps"] for r in into)) for into in runs.values())
+    return rows
+
+
 def with_monitor(server, requests, rounds):
     """SET P=16 req/s without and with a MONITOR reading everything."""
     def run():
@@ -63,15 +78,16 @@ def with_monitor(server, requests, rounds):
 
 def measure(quick):
     requests, rounds = (20_000, 1) if quick else (200_000, 5)
-    costs, monitored = {}, {}
+    costs, monitored, databases = {}, {}, {}
     for name, start in SERVERS:
         server = start()
         try:
             costs[name] = overhead(server, requests, rounds)
             monitored[name] = with_monitor(server, requests * 4, max(1, rounds // 2))
+            databases[name] = by_database(server, requests, rounds)
         finally:
             server.stop()
-    return {"costs": costs, "monitored": monitored, "requests": requests, "rounds": rounds},
+    return {"costs": costs, "monitored": monitored, "databases": databases, "requests": requests, "rounds": rounds},
 
 
 def section(m, quick, started):
@@ -98,6 +114,19 @@ def section(m, quick, started):
         alone, watched = m["monitored"][n]
         md.append(f"| {n} | {alone:,.0f} | {watched:,.0f} | {report.ratio(watched, alone):.2f} | "
                   f"{report.ratio(watched, redis_watched):.2f} |")
+    md += ["", "### SELECT 5 traffic against database 0", "",
+           f"The same redis-benchmark runs with --dbnum 5 and with database 0, alternating; the median of "
+           f"{m['rounds']} rounds. Target: database 5 at database 0's speed.", "",
+           "| test | P | " + " | ".join(f"{n} db0 / db5 µs" for n in names) + " | " +
+           " | ".join(f"{n} db5/db0 CPU" for n in names) + " | " +
+           " | ".join(f"{n} db5/db0 req/s" for n in names) + " |",
+           "|---|---:|" + "---:|" * (3 * len(names))]
+    for test, pipeline in TESTS:
+        d = [m["databases"][n][(test, pipeline)] for n in names]
+        md.append(f"| {test.upper()} | {pipeline} | " +
+                  " | ".join(f"{zero[0]:.2f} / {five[0]:.2f}" for zero, five in d) + " | " +
+                  " | ".join(f"{report.ratio(five[0], zero[0]):.3f}" for zero, five in d) + " | " +
+                  " | ".join(f"{report.ratio(five[1], zero[1]):.3f}" for zero, five in d) + " |")
     md += ["", END]
     return "\n".join(md)
 

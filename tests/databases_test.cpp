@@ -109,6 +109,23 @@ TEST(Databases, SwapdbIsAtomicAcrossWorkers) {
   EXPECT_EQ(reader.command({"MGET", a, b}), "*2\r\n" + bulk("1") + bulk("1"));
 }
 
+// A script in database 4 that builds its keys (on both workers) writes
+// them in database 4, locked and committed there.
+TEST(Databases, AScriptReachesUndeclaredKeysOfItsOwnDatabase) {
+  KeyloopServer keyloop("workers: 2\n");
+  const std::string here = keyOn(0, 2, "built"), there = keyOn(1, 2, "built");
+  RespConnection c(keyloop.port);
+  ASSERT_EQ(c.command({"SET", there, "in db 0"}), "+OK\r\n");
+  ASSERT_EQ(c.command({"SELECT", "4"}), "+OK\r\n");
+  ASSERT_EQ(c.command({"SET", there, "in db 4"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"EVAL", "redis.call('set', ARGV[1], 'x') return redis.call('append', ARGV[2], '!')", "0", here,
+                       there}),
+            ":8\r\n");
+  EXPECT_EQ(c.command({"MGET", here, there}), "*2\r\n" + bulk("x") + bulk("in db 4!"));
+  ASSERT_EQ(c.command({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"MGET", here, there}), "*2\r\n$-1\r\n" + bulk("in db 0"));
+}
+
 // A reload to another worker count moves every database's keys, and a
 // connection handed over keeps the database it selected.
 TEST(Databases, AReloadKeepsEveryDatabaseAndEachConnectionsSelection) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
@@ -191,7 +192,7 @@ std::vector<std::string> monitorLines(std::uint16_t port) {
       // The database each line names: SELECT's the one it chose, a script's its own.
       {"SELECT", "5"},
       {"SET", "in5", "x"},
-      {"EVAL", "redis.call('select', 7) return redis.call('set', 'in7', 1)", "0"},
+      {"EVAL", "redis.call('select', 7) return redis.call('set', KEYS[1], 1)", "1", "in7"},
       {"SELECT", "0"}};
   for (const auto& command : commands) c.command(command);
   std::vector<std::string> lines;
@@ -212,6 +213,61 @@ TEST(Diagnostics, MonitorShowsEveryWorkersCommandsAsRedisDoes) {
   const std::vector<std::string> expected = monitorLines(redis.port);
   ASSERT_EQ(expected.size(), 20u);
   EXPECT_EQ(monitorLines(keyloop.port), expected);
+}
+
+// MEMORY STATS: Redis's fields in Redis's order (a map in RESP3), with a
+// db.N entry for each database that holds keys; the counts agree.
+struct MemoryStats {
+  std::vector<std::string> names;
+  std::map<std::string, std::string> values;
+};
+MemoryStats memoryStats(std::uint16_t port) {
+  RespConnection c(port);
+  c.command({"FLUSHALL"});
+  c.command({"SET", "a", "1"});
+  c.command({"SELECT", "3"});
+  c.command({"SET", "b", "2", "EX", "100"});
+  c.command({"SET", "c", "3"});
+  MemoryStats out;
+  const std::string reply = c.command({"MEMORY", "STATS"});
+  const std::vector<std::string_view> fields = resp::replyElements(reply);
+  for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string name(resp::replyBulk(fields[i]).value_or("?"));
+    out.names.push_back(name);
+    const std::vector<std::string_view> nested = resp::replyElements(fields[i + 1]);
+    for (std::size_t j = 0; j + 1 < nested.size(); j += 2) {
+      out.names.push_back(name + "/" + std::string(resp::replyBulk(nested[j]).value_or("?")));
+    }
+    out.values[name] = std::string(fields[i + 1]);
+  }
+  return out;
+}
+
+TEST(Diagnostics, MemoryStatsHasRedisServersFieldsForEveryDatabaseWithKeys) {
+  RedisServer redis;
+  KeyloopServer keyloop(kTwoWorkers);
+  const MemoryStats expected = memoryStats(redis.port), got = memoryStats(keyloop.port);
+  ASSERT_GT(expected.names.size(), 27u);
+  EXPECT_EQ(got.names, expected.names);
+  EXPECT_EQ(got.values.at("keys.count"), ":3\r\n");
+  EXPECT_EQ(got.values.at("keys.count"), expected.values.at("keys.count"));
+  const long long total = resp::replyInteger(got.values.at("total.allocated")).value_or(0);
+  EXPECT_GT(total, 0);
+  EXPECT_GE(resp::replyInteger(got.values.at("peak.allocated")).value_or(0), total);
+}
+
+// Redis 7.2's CLIENT SETINFO, which clients send as they connect (the
+// local redis-server, 7.0, does not know it: Redis 7.2's texts).
+TEST(Diagnostics, ClientSetinfoTakesALibrarysNameAndVersion) {
+  KeyloopServer keyloop(kTwoWorkers);
+  RespConnection c(keyloop.port);
+  EXPECT_EQ(c.command({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"CLIENT", "SETINFO", "lib-ver", "5.0.1"}), "+OK\r\n");
+  EXPECT_EQ(c.command({"CLIENT", "SETINFO", "lib-name", "has space"}),
+            "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n");
+  EXPECT_EQ(c.command({"CLIENT", "SETINFO", "color", "blue"}), "-ERR Unrecognized option 'color'\r\n");
+  EXPECT_EQ(c.command({"CLIENT", "SETINFO", "lib-name"}),
+            "-ERR wrong number of arguments for 'client|setinfo' command\r\n");
 }
 
 TEST(Diagnostics, AMonitorIsListedAndItsCountFollowsItsConnection) {

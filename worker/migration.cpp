@@ -52,12 +52,6 @@ void Migration::retire(int workers, std::function<void()> onHold, Done done) {
   streamer_.start([this] { streamSlice(); });
 }
 
-std::string Migration::nameOf(int db, std::string_view key) {
-  std::string name(1, static_cast<char>(db));
-  name += key;
-  return name;
-}
-
 void Migration::noteWrite(const CommandRun& run, const Effects& effects) {
   // A database emptied or moved: the new workers start over from everything.
   if (run.spec.flags & (kWipesKeyspace | kSwapsDatabases)) {
@@ -67,10 +61,10 @@ void Migration::noteWrite(const CommandRun& run, const Effects& effects) {
   const std::span<const std::string_view> args = run.ctx.args;
   const int db = run.ctx.db;
   forEachKey(run.spec, args, [this, args, db](std::size_t i, std::size_t) {
-    dirty_.insert(nameOf(db, args[i]));
+    dirty_.insert(keyInDatabase(db, args[i]));
     return true;
   });
-  for (const KeyInDatabase& k : effects.elsewhere) dirty_.insert(nameOf(k.db, k.key));
+  for (const KeyInDatabase& k : effects.elsewhere) dirty_.insert(keyInDatabase(k.db, k.key));
 }
 
 void Migration::beginHolding() {
@@ -102,8 +96,8 @@ void Migration::sendChanges() {
   }
   const std::int64_t now = unixMillis();
   for (const std::string& name : dirty_) {
-    const int db = static_cast<unsigned char>(name[0]);
-    const std::string_view key = std::string_view(name).substr(1);
+    const int db = databaseOf(name);
+    const std::string_view key = keyOf(name);
     sendKey(db, key, server_.keyspaces()[db].find(key, now));
   }
   changed_ = dirty_.size();
@@ -302,7 +296,7 @@ void Migration::sendKey(int db, std::string_view key, const Store::Entry* e, boo
     image_.clear();
     if (inParts && travelsInParts(e)) {
       appendEmptyImage(image_, Store::kind(e));
-      parted_.push_back(nameOf(db, key));  // its tuples follow, a part per slice
+      parted_.push_back(keyInDatabase(db, key));  // its tuples follow, a part per slice
     } else {
       appendImage(image_, e);
     }
@@ -315,8 +309,8 @@ void Migration::sendKey(int db, std::string_view key, const Store::Entry* e, boo
 
 void Migration::sendPart() {
   const std::string& name = parted_.front();
-  const int db = static_cast<unsigned char>(name[0]);
-  const std::string_view key = std::string_view(name).substr(1);
+  const int db = databaseOf(name);
+  const std::string_view key = keyOf(name);
   const Store::Entry* e = server_.keyspaces()[db].find(key, unixMillis());
   if (e == nullptr || !ownsObject(Store::kind(e))) {
     // Deleted or replaced meanwhile: a write, so its final state goes out

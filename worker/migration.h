@@ -91,7 +91,6 @@ class Migration {
   void applyWaiting();
   void apply(ipc::RecordType type, std::string_view payload);
   void noteWrite(const CommandRun& run, const Effects& effects);
-  static std::string nameOf(int db, std::string_view key);
   // Sends a slot notice (Copied, Quiet) to every peer of this generation.
   void sendToPeers(ipc::RecordType type);
   // Sends a record to every worker of the next generation.
@@ -140,7 +139,7 @@ class Migration {
   Phase phase_ = Phase::Serving;
   std::function<void(const char*)> phaseObserver_;
   bool sentQuiet_ = false, flushed_ = false;
-  std::unordered_set<std::string> dirty_;  // keys written during the copy (by nameOf)
+  std::unordered_set<std::string> dirty_;  // keys written during the copy (by keyInDatabase)
   int scanDb_ = 0;                         // the database the copy is in
   std::string keyRecord_, image_;  // reused: no allocation per key
   std::uint64_t cursor_ = 0, moved_ = 0;

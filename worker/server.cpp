@@ -34,6 +34,7 @@ Server::Server(Loop& loop, Config config, Log& log)
   dispatch_.setBlocking(&blocking_);
   dispatch_.setSessions(&sessions_);
   applyMemoryLimit();
+  startupMemory_ = peakMemory_ = heapBytesInUse();
 }
 
 Server::~Server() { shutdown(); }
@@ -150,8 +151,15 @@ ServerStats Server::totals() const {
   for (int db = 0; db < databases_.count(); ++db) {
     all[kKeysByDb + static_cast<std::size_t>(db)] = databases_[db].size();
     all[kExpiresByDb + static_cast<std::size_t>(db)] = databases_[db].volatileCount();
+    all[kTableBytesByDb + static_cast<std::size_t>(db)] = databases_[db].tableBytes();
+    all[kExpiresBytesByDb + static_cast<std::size_t>(db)] = databases_[db].volatileSetBytes();
   }
   all[kUsedMemory] = heapBytesInUse();
+  peakMemory_ = std::max<std::uint64_t>(peakMemory_, all[kUsedMemory]);
+  all[kPeakMemory] = peakMemory_;
+  all[kStartupMemory] = startupMemory_;
+  for (const auto& [id, client] : connections_.all()) all[kClientsMemory] += client->memoryBytes();
+  if (const AofLog* log = persistence_.log()) all[kAofBuffer] = log->pendingBytes();
   all[kResidentBytes] = residentBytes();
   auto micros = [](const timeval& t) { return static_cast<std::uint64_t>(t.tv_sec) * 1000000 + static_cast<std::uint64_t>(t.tv_usec); };
   rusage self{}, loopThread{};
@@ -231,17 +239,18 @@ void Server::endScriptWait() {
   connections_.pauseReading(false);
 }
 
-std::string Server::callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) {
+std::string Server::callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants,
+                                       int db) {
   Router* router = dispatch_.router();
   if (router == nullptr) return "";
   std::optional<std::string> reply;
-  router->call(owner, args, resp::Protocol::Resp2, [&reply](std::string_view r) { reply.emplace(r); });
+  router->call(owner, args, resp::Protocol::Resp2, [&reply](std::string_view r) { reply.emplace(r); }, db);
   waitInScript([&reply] { return reply.has_value(); }, grants);
   return reply.value_or("");
 }
 
-void Server::postPeerFromScript(int owner, std::span<const std::string_view> args) {
-  if (Router* router = dispatch_.router()) router->notify(owner, args);
+void Server::postPeerFromScript(int owner, std::span<const std::string_view> args, int db) {
+  if (Router* router = dispatch_.router()) router->notify(owner, args, db);
 }
 
 void Server::journalScratch(int db, Store& scratch, std::span<const std::string_view> keys, std::int64_t nowMs) {

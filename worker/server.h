@@ -112,8 +112,9 @@ class Server final : public WorkerServices {
   std::uint64_t changesEverywhere() const override { return stats_.changesEverywhere(); }
   std::uint8_t busyScriptElsewhere() const override { return stats_.busyScriptElsewhere(); }
   bool waitInScript(const std::function<bool()>& done, const LockGrant& grants) override;
-  std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) override;
-  void postPeerFromScript(int owner, std::span<const std::string_view> args) override;
+  std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants,
+                                 int db) override;
+  void postPeerFromScript(int owner, std::span<const std::string_view> args, int db) override;
   void revokeLocks(std::span<const std::string_view> keys) override { dispatch_.revokeLocks(keys); }
   bool takeScriptReach(bool transaction) override { return stats_.takeScriptReach(transaction); }
   void queueForScriptReach(bool queued) override { stats_.queueForScriptReach(queued); }
@@ -163,6 +164,8 @@ class Server final : public WorkerServices {
   Timer expireTimer_;
   int expireNextDb_ = 0;  // where the next expire cycle starts
   bool barrierHold_ = false;  // SWAPDB's barrier holds the clients' commands
+  std::uint64_t startupMemory_ = 0;        // MEMORY STATS: used_memory once built
+  mutable std::uint64_t peakMemory_ = 0;   // and the most seen by totals()
   ThreadPool threadPool_;
   WorkerPersistence persistence_{*this, log_};  // after the pool: its snapshot writes through it
   TimePoint startedAt_;

@@ -238,9 +238,12 @@ bool decodeRequest(std::string_view payload, Request& request, std::vector<std::
   return true;
 }
 
-std::optional<std::string_view> peekRequestKey(std::string_view record) {
+std::optional<std::string_view> peekRequestKey(std::string_view record, std::uint16_t* db) {
   if (record.empty() || record[0] != static_cast<char>(RecordType::Request)) return std::nullopt;
-  record.remove_prefix(1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint16_t));  // type, id, protocol, db
+  record.remove_prefix(1 + sizeof(std::uint64_t) + 1);  // type, id, protocol
+  std::uint16_t number = 0;
+  if (!take(record, number)) return std::nullopt;
+  if (db != nullptr) *db = number;
   std::uint32_t argc = 0, length = 0;
   if (!take(record, argc) || argc < 2 || !take(record, length) || record.size() < length) return std::nullopt;
   record.remove_prefix(length);

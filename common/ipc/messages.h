@@ -178,7 +178,7 @@ std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_vi
 bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args);
 // A whole Request record's second argument (usually its first key), for
 // a prefetch; nullopt for any other record or a shorter request.
-std::optional<std::string_view> peekRequestKey(std::string_view record);
+std::optional<std::string_view> peekRequestKey(std::string_view record, std::uint16_t* db = nullptr);
 bool decodeReply(std::string_view payload, std::uint64_t& id, std::string_view& reply);
 void encodeKeyState(std::string& out, const KeyState& state);  // KeyValue or KeyGone by state.exists
 void encodeKeyMore(std::string& out, const KeyState& state);   // KeyMore: state.value is the next part

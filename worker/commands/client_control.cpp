@@ -124,6 +124,25 @@ void clientNoEvict(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
+// Redis 7.2's CLIENT SETINFO LIB-NAME | LIB-VER (clients send it as they
+// connect): kept with the connection.
+void clientSetinfo(CommandContext& ctx) {
+  const std::string_view attribute = ctx.args[2], value = ctx.args[3];
+  Session& session = ctx.client->session();
+  std::string* into = equalsIgnoreCase(attribute, "lib-name")  ? &session.libName
+                       : equalsIgnoreCase(attribute, "lib-ver") ? &session.libVersion
+                                                                : nullptr;
+  if (into == nullptr) return ctx.reply.error("ERR Unrecognized option '" + std::string(attribute) + "'");
+  // Redis's validateClientAttr: printable characters but the space.
+  for (const char c : value) {
+    if (c < '!' || c > '~') {
+      return ctx.reply.error("ERR " + std::string(attribute) + " cannot contain spaces, newlines or special characters.");
+    }
+  }
+  into->assign(value);
+  ctx.reply.ok();
+}
+
 void clientUnpause(CommandContext& ctx) {
   if (ClientPause* pause = ctx.worker.clientPause(); pause != nullptr && pause->active()) pause->unpause();
   ctx.reply.ok();

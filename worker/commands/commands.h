@@ -330,6 +330,7 @@ void killClientsHere(CommandContext&);
 void clientPause(CommandContext&);
 void clientUnpause(CommandContext&);
 void clientNoEvict(CommandContext&);
+void clientSetinfo(CommandContext&);
 
 // connection.cpp
 void ping(CommandContext&);
@@ -376,6 +377,7 @@ void objectRefcount(CommandContext&);
 void objectHelp(CommandContext&);
 void memoryUsage(CommandContext&);
 void memoryDoctor(CommandContext&);
+void memoryStats(CommandContext&);
 void memoryMallocStats(CommandContext&);
 void memoryPurge(CommandContext&);
 void memoryHelp(CommandContext&);

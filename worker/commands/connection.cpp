@@ -273,6 +273,8 @@ std::span<const CommandSpec> connectionCommands() {
        .session = clientKill},
       {.name = "list", .arity = -2, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
        .cross = CrossWorker::BroadcastLines, .handler = clientList},
+      {.name = "setinfo", .arity = 4, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientSetinfo},
       {.name = "setname", .arity = 3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
        .handler = clientSetname},
       {.name = "unpause", .arity = 2, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,

@@ -112,13 +112,23 @@ void memoryUsage(CommandContext& ctx) {
   ctx.reply.integer(static_cast<long long>(memoryOf(e)));
 }
 
+namespace {
+// Every worker's totals (the row gathers them), or this worker's alone.
+ServerStats summedTotals(const CommandContext& ctx) {
+  if (ctx.workerStats.empty()) return ctx.worker.totals();
+  ServerStats sum{};
+  for (const ServerStats& w : ctx.workerStats) {
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += w[i];
+  }
+  return sum;
+}
+}  // namespace
+
 void memoryDoctor(CommandContext& ctx) {
   // Redis's getMemoryDoctorReport, for the figures keyloop has: every
   // worker's (the row gathers their totals).
-  const ServerStats alone = ctx.workerStats.empty() ? ctx.worker.totals() : ServerStats{};
-  const std::span<const ServerStats> workers = ctx.workerStats.empty() ? std::span(&alone, 1) : ctx.workerStats;
-  std::uint64_t used = 0, rss = 0;
-  for (const ServerStats& w : workers) used += w[kUsedMemory], rss += w[kResidentBytes];
+  const ServerStats st = summedTotals(ctx);
+  const std::uint64_t used = st[kUsedMemory], rss = st[kResidentBytes];
   if (used < 5 * 1024 * 1024) {
     return ctx.reply.verbatim(
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these "
@@ -147,6 +157,69 @@ void memoryDoctor(CommandContext& ctx) {
   }
   ctx.reply.verbatim("Sam, I detected a few issues in this Redis instance memory implants:\n\n" + issues +
                      "I'm here to keep you safe, Sam. I want to help you.\n");
+}
+
+
+// Redis 7.0's getMemoryOverheadData, in keyloop's terms: the heap and the
+// peak are every worker's added up; the tables' overhead is each database's
+// bucket arrays; libc reports no allocator figures beyond what is in use.
+void memoryStats(CommandContext& ctx) {
+  const ServerStats st = summedTotals(ctx);
+  const auto used = static_cast<double>(st[kUsedMemory]), rss = static_cast<double>(st[kResidentBytes]);
+  const std::uint64_t startup = st[kStartupMemory], peak = std::max(st[kPeakMemory], st[kUsedMemory]);
+  const WorkerServices::ScriptCacheFigures scripts = ctx.worker.scriptCache();
+  std::vector<std::size_t> dbs;
+  std::uint64_t overhead = startup + st[kClientsMemory] + st[kAofBuffer] + scripts.memoryBytes;
+  for (std::size_t db = 0; db < kDatabaseSlots; ++db) {
+    if (st[kKeysByDb + db] == 0) continue;
+    dbs.push_back(db);
+    overhead += st[kTableBytesByDb + db] + st[kExpiresBytesByDb + db];
+  }
+  const std::uint64_t net = st[kUsedMemory] > startup ? st[kUsedMemory] - startup : 0;
+  const std::uint64_t dataset = st[kUsedMemory] > overhead ? st[kUsedMemory] - overhead : 0;
+  auto count = [&](std::string_view name, std::uint64_t n) {
+    ctx.reply.bulk(name);
+    ctx.reply.integer(static_cast<long long>(n));
+  };
+  auto ratio = [&](std::string_view name, double n) {
+    ctx.reply.bulk(name);
+    ctx.reply.doubleValue(n);
+  };
+  ctx.reply.map(27 + dbs.size());
+  count("peak.allocated", peak);
+  count("total.allocated", st[kUsedMemory]);
+  count("startup.allocated", startup);
+  count("replication.backlog", 0);
+  count("clients.slaves", 0);
+  count("clients.normal", st[kClientsMemory]);
+  count("cluster.links", 0);
+  count("aof.buffer", st[kAofBuffer]);
+  count("lua.caches", scripts.memoryBytes);
+  count("functions.caches", 0);
+  for (std::size_t db : dbs) {
+    ctx.reply.bulk("db." + std::to_string(db));
+    ctx.reply.map(3);
+    count("overhead.hashtable.main", st[kTableBytesByDb + db]);
+    count("overhead.hashtable.expires", st[kExpiresBytesByDb + db]);
+    count("overhead.hashtable.slot-to-keys", 0);
+  }
+  count("overhead.total", overhead);
+  count("keys.count", st[kKeys]);
+  count("keys.bytes-per-key", st[kKeys] != 0 ? net / st[kKeys] : 0);
+  count("dataset.bytes", dataset);
+  ratio("dataset.percentage", net != 0 ? static_cast<double>(dataset) * 100 / static_cast<double>(net) : 0);
+  ratio("peak.percentage", peak != 0 ? used * 100 / static_cast<double>(peak) : 0);
+  count("allocator.allocated", st[kUsedMemory]);
+  count("allocator.active", st[kUsedMemory]);
+  count("allocator.resident", st[kResidentBytes]);
+  ratio("allocator-fragmentation.ratio", 1);
+  count("allocator-fragmentation.bytes", 0);
+  ratio("allocator-rss.ratio", used > 0 ? rss / used : 0);
+  count("allocator-rss.bytes", rss > used ? st[kResidentBytes] - st[kUsedMemory] : 0);
+  ratio("rss-overhead.ratio", 1);
+  count("rss-overhead.bytes", 0);
+  ratio("fragmentation", used > 0 ? rss / used : 0);
+  count("fragmentation.bytes", rss > used ? st[kResidentBytes] - st[kUsedMemory] : 0);
 }
 
 void memoryMallocStats(CommandContext& ctx) { ctx.reply.verbatim("Stats not supported for the current allocator"); }
@@ -292,6 +365,8 @@ std::span<const CommandSpec> objectCommands() {
        .handler = memoryMallocStats},
       {.name = "purge", .arity = 2, .flags = 0,
        .cross = CrossWorker::BroadcastSame, .handler = memoryPurge},
+      {.name = "stats", .arity = 2, .flags = 0,
+       .cross = CrossWorker::GatherTotals, .handler = memoryStats},
       {.name = "usage", .arity = -3, .flags = kReadonly,
        .keys = {2, 2, 1}, .cross = CrossWorker::Keyed, .keyFlags = "RO", .handler = memoryUsage},
   };

@@ -122,7 +122,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
   while (queryStart_ < in.size() && phase_ == Phase::Open) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
     const std::string_view pending(in.data() + queryStart_, in.size() - queryStart_);
-    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.runner().prefetchKeys(pending);
+    if (queryStart_ >= prefetchedTo) prefetchedTo = queryStart_ + connections_.runner().prefetchKeys(pending, session_.db);
     const resp::ParseStatus status = parser_.parse(pending);
     if (status == resp::ParseStatus::NeedMore) break;
     if (status == resp::ParseStatus::Error) {

@@ -99,6 +99,8 @@ class Client {
   // Bytes read but not yet executed (0 while parsing a shared read).
   std::size_t queryBufferBytes() const { return query_.size() > queryStart_ ? query_.size() - queryStart_ : 0; }
   std::size_t outputBufferBytes() const { return output_.size() - outputSent_; }
+  // What its buffers and itself take (CLIENT LIST's tot-mem, MEMORY STATS' clients.normal).
+  std::size_t memoryBytes() const { return sizeof(*this) + query_.capacity() + output_.capacity(); }
   // Reply ordering with forwarded commands (reply_order.h): replies always
   // leave in request order.
   std::uint64_t reserveReply() { return order_.reserve(); }

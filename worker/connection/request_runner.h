@@ -22,7 +22,7 @@ class RequestRunner {
   virtual void execute(Client& client, std::span<const std::string_view> args) = 0;
   // Prefetches the keys of the next few whole requests in `pending` (a
   // pipeline); returns how many bytes of requests it looked at.
-  virtual std::size_t prefetchKeys(std::string_view pending) = 0;
+  virtual std::size_t prefetchKeys(std::string_view pending, int db) = 0;
   // Whether the client waits in a blocking command (BLPOP...).
   virtual bool blocked(std::uint64_t clientId) const = 0;
   // Its session ends here: watches and subscriptions go, and a wait.

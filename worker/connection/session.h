@@ -39,6 +39,7 @@ struct Session {
   bool inExec = false;      // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)
   bool noEvict = false;     // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)
   int db = 0;               // SELECT's database
+  std::string libName, libVersion;  // CLIENT SETINFO (Redis 7.2): what the client says it is
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

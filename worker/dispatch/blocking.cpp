@@ -15,6 +15,7 @@
 #include "worker/dispatch/cross_worker.h"
 #include "worker/dispatch/dispatch.h"
 #include "worker/routing/key_locks.h"
+#include "worker/keyspace/databases.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
 
@@ -348,18 +349,12 @@ std::optional<std::string> Blocking::releaseForHandOver(std::uint64_t clientId) 
 
 // ---- a key's owner ----
 
-std::string Blocking::waitKey(int db, std::string_view key) {
-  std::string name(1, static_cast<char>(db));
-  name += key;
-  return name;
-}
-
 void Blocking::addWaiter(std::uint64_t waitId, int worker, resp::Protocol protocol, std::uint8_t type, int db,
                          std::span<const std::string_view> keys, std::span<const std::string_view> command) {
   auto waiter = std::make_shared<Waiter>(Waiter{waitId, worker, protocol, type, db, {command.begin(), command.end()}});
   std::vector<std::string>& mine = keysOfWaiter_[waitId];
   for (std::string_view key : keys) {
-    std::string name = waitKey(db, key);
+    std::string name = keyInDatabase(db, key);
     waitersByKey_[name].push_back(waiter);
     mine.push_back(std::move(name));
   }
@@ -402,7 +397,7 @@ void Blocking::noteWrite(int db, const CommandSpec& spec, std::span<const std::s
   if (waitersByKey_.empty()) return;
   if (spec.flags & kWipesKeyspace) return noteEverythingReady();  // FLUSHALL, FLUSHDB
   forEachKey(spec, args, [&](std::size_t i, std::size_t) {
-    const std::string name = waitKey(db, args[i]);
+    const std::string name = keyInDatabase(db, args[i]);
     if (auto it = waitersByKey_.find(name); it != waitersByKey_.end()) {
       for (const WaiterPtr& w : it->second) w->dry = false;
     }
@@ -421,7 +416,7 @@ void Blocking::noteEverythingReady() {
 }
 
 void Blocking::noteReady(int db, std::string_view key) {
-  const std::string name = waitKey(db, key);
+  const std::string name = keyInDatabase(db, key);
   if (auto it = waitersByKey_.find(name); it != waitersByKey_.end()) {
     for (const WaiterPtr& w : it->second) w->dry = false;
   }
@@ -459,8 +454,8 @@ bool Blocking::allKeysHere(std::span<const std::string_view> args) const {
 
 void Blocking::serveKey(const std::string& name) {
   if (offering_.contains(name)) return;  // picked up again when the answer comes
-  const int db = static_cast<unsigned char>(name[0]);
-  const std::string_view key = std::string_view(name).substr(1);
+  const int db = databaseOf(name);
+  const std::string_view key = keyOf(name);
   KeyLocks& locks = dispatch_.services().locks();
   if (locks.isLocked(key)) {
     // A cross-worker transaction holds it (it read the value and will
@@ -522,7 +517,7 @@ void Blocking::serveKey(const std::string& name) {
     waiter->offered = true;
     router->call(waiter->worker, peer::waitMessage(peer::Kind::Wake, waiter->waitId).args(), resp::Protocol::Resp2,
                  [this, name, transaction, waiter, restricted](std::string_view answer) {
-                   const std::string_view key = std::string_view(name).substr(1);
+                   const std::string_view key = keyOf(name);
                    if (answer == ":1\r\n") {
                      const std::string reply = replyFor(*waiter, key, restricted);
                      // The pop reaches the client once it is logged as appendfsync asks.

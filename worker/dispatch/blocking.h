@@ -141,11 +141,10 @@ class Blocking {
   std::string replyFor(const Waiter& waiter, std::string_view key, const std::vector<std::string>& restricted);
   void finish(std::uint64_t waitId, std::string_view reply);
   void tellOwners(const Wait& wait, peer::Kind kind);
-  // Waited-on keys by their database and name (one byte of database, then the key).
-  static std::string waitKey(int db, std::string_view key);
-  void noteReady(const std::string& waitKey);
+  // Waited-on keys are named by keyInDatabase (keyspace/databases.h).
+  void noteReady(const std::string& named);
   void serveReady();
-  void serveKey(const std::string& waitKey);
+  void serveKey(const std::string& named);
   void dropWaiter(const std::string& key, std::uint64_t waitId);
   bool allKeysHere(std::span<const std::string_view> args) const;
 

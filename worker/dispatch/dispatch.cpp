@@ -51,8 +51,9 @@ void Dispatch::setRouter(Router* router) {
   router_->setPlaceSink([this](Router::ReplyPlace to, std::string_view reply) {
     if (Client* c = connections_.find(to.client)) c->fillReply(to.place, reply);
   });
-  // Most keys are database 0's; a miss costs nothing but the hint.
-  router_->setPrefetch([this](std::string_view key) { databases_[0].prefetch({&key, 1}); });
+  router_->setPrefetch([this](std::string_view key, int db) {
+    if (databases_.valid(db)) databases_[db].prefetch({&key, 1});
+  });
   // Work parked behind a lock waits for a commit, which is posted (no wake
   // of its own): while any is parked, every record wakes us.
   router_->setWaitsForAny([this] { return locks_.parked() > 0; });
@@ -110,6 +111,10 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
                 "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
   } else if (pause_.holds(*command.spec, session)) {
     return postpone(client, args);  // it runs, checked again, when the pause ends
+  } else if (session.inMulti && !(command.spec->flags & kRunsInMulti) && !roomLeft(unixMillis())) {
+    // Queued commands take memory without limit: over maxmemory none is
+    // queued (Redis's processCommand), and EXEC will abort.
+    reply.error("OOM command not allowed when used memory > 'maxmemory'.");
   } else if (session.inMulti && !(command.spec->flags & kRunsInMulti) && sessions_ != nullptr) {
     sessions_->queue(client, command, args);
   } else {
@@ -330,11 +335,11 @@ Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protoco
   };
 }
 
-std::size_t Dispatch::prefetchKeys(std::string_view pending) {
+std::size_t Dispatch::prefetchKeys(std::string_view pending, int db) {
   // A lone request gains nothing: its misses have nothing to overlap with.
   std::array<std::string_view, 16> keys;
   const resp::Lookahead ahead = resp::peekSecondArguments(pending, keys);
-  if (ahead.keys > 1) databases_[0].prefetch({keys.data(), ahead.keys});
+  if (ahead.keys > 1 && databases_.valid(db)) databases_[db].prefetch({keys.data(), ahead.keys});
   return ahead.bytes;
 }
 
@@ -398,11 +403,16 @@ void Dispatch::release() {
 }
 
 bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
+  if (!(spec.flags & kWrite) || (spec.flags & kNeverGrows) || spec.peer != peer::Kind::None) return true;
+  return roomLeft(ctx.nowMs);
+}
+
+bool Dispatch::roomLeft(std::int64_t nowMs) {
   const MemoryLimitConfig& m = services_.config().maxmemory;
-  if (m.limit == 0 || !(spec.flags & kWrite) || (spec.flags & kNeverGrows) || spec.peer != peer::Kind::None) return true;
+  if (m.limit == 0) return true;
   const ring::Ring* ring = services_.ring();
   const std::size_t budget = m.limit / static_cast<std::size_t>(ring != nullptr ? ring->workers() : 1);
-  return eviction_.makeRoom(m, budget, ctx.nowMs, [&](int db, std::string_view key) { evict(db, key, ctx.nowMs); });
+  return eviction_.makeRoom(m, budget, nowMs, [&](int db, std::string_view key) { evict(db, key, nowMs); });
 }
 
 void Dispatch::evict(int db, std::string_view key, std::int64_t nowMs) {

@@ -91,8 +91,8 @@ class Dispatch final : public RequestRunner {
   // execution); done() gets the reply, later if its keys are locked.
   void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done);
   // Prefetches the keys of the next few whole requests in `pending` (a
-  // pipeline); returns how many bytes of requests it looked at.
-  std::size_t prefetchKeys(std::string_view pending) override;
+  // pipeline) in database `db`; returns how many bytes of requests it looked at.
+  std::size_t prefetchKeys(std::string_view pending, int db) override;
   // Where a request runs, from this worker's ring, locks and hold, and the
   // connection's cluster node (-1: a shared port).
   RoutePlan planFor(const CommandSpec& spec, std::span<const std::string_view> args, int clusterNode) const;
@@ -205,6 +205,8 @@ class Dispatch final : public RequestRunner {
                     std::int64_t nowMs, const Client* client);
   // maxmemory: evicts for a write on the worker's store that may grow memory; false: -OOM.
   bool makeRoom(const CommandSpec& spec, CommandContext& ctx);
+  // maxmemory: evicts what the policy lets go; false: still over this worker's budget.
+  bool roomLeft(std::int64_t nowMs);
   void evict(int db, std::string_view key, std::int64_t nowMs);
   // runNow as of `nowMs`.
   std::string runAt(std::span<const std::string_view> args, std::int64_t nowMs, resp::Protocol protocol, int db);

@@ -54,13 +54,19 @@ enum Stat : std::size_t {
   kEvictedKeys,       // maxmemory's (eviction.h)
   kLoadedKeys,        // gauges: what this worker loaded at start (INFO persistence)
   kLoadExpiredKeys,
+  kPeakMemory,        // gauges for MEMORY STATS: the most used_memory seen, used_memory at start,
+  kStartupMemory,     // what clients' buffers take, what the log's pending batch takes
+  kClientsMemory,
+  kAofBuffer,
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,
   kFailuresByCommand = kMicrosByCommand + kCommandSlots,
   kKeysByDb = kFailuresByCommand + kCommandSlots,  // gauges: keys, then keys with a TTL, of each database
   kExpiresByDb = kKeysByDb + kDatabaseSlots,
-  kStatCount = kExpiresByDb + kDatabaseSlots
+  kTableBytesByDb = kExpiresByDb + kDatabaseSlots,     // gauges: each database's table overhead,
+  kExpiresBytesByDb = kTableBytesByDb + kDatabaseSlots,  // and its TTL set's (MEMORY STATS)
+  kStatCount = kExpiresBytesByDb + kDatabaseSlots
 };
 using ServerStats = std::array<std::uint64_t, kStatCount>;
 

@@ -51,8 +51,7 @@ class Watches {
     using is_transparent = void;
     std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
-  // By the database's number (one byte) then the key.
-  static std::string qualified(int db, std::string_view key);
+  // By keyInDatabase (keyspace/databases.h).
   std::unordered_map<std::string, Watched, KeyHash, std::equal_to<>> keys_;
   std::uint64_t clock_ = 1;  // versions are taken from one counter: never reused
 };

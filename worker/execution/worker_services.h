@@ -138,11 +138,14 @@ class WorkerServices {
   }
   // A peer message to `owner` (this worker too) and its reply, waited for
   // that way; "" when there is no owner to ask or the wait was cut short.
-  virtual std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants) {
-    (void)owner, (void)args, (void)grants;
+  virtual std::string callPeerFromScript(int owner, std::span<const std::string_view> args, const LockGrant& grants,
+                                         int db) {
+    (void)owner, (void)args, (void)grants, (void)db;
     return "";
   }
-  virtual void postPeerFromScript(int owner, std::span<const std::string_view> args) { (void)owner, (void)args; }
+  virtual void postPeerFromScript(int owner, std::span<const std::string_view> args, int db) {
+    (void)owner, (void)args, (void)db;
+  }
   // The transactions that locked `keys` here give them up (Dispatch::revokeLocks).
   virtual void revokeLocks(std::span<const std::string_view> keys) { (void)keys; }
   // The one permission to lock keys of other workers mid-script (stats);

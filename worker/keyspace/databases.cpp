@@ -2,6 +2,12 @@
 
 namespace keyloop {
 
+std::string keyInDatabase(int db, std::string_view key) {
+  std::string named(1, static_cast<char>(db));
+  named += key;
+  return named;
+}
+
 Databases::Databases(int count) {
   stores_.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) stores_.push_back(std::make_unique<Store>());

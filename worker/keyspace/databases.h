@@ -11,12 +11,20 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "worker/keyspace/store.h"
 
 namespace keyloop {
+
+// A key named with its database, for what is kept by database and key
+// (WATCH's versions, blocked clients' waits, a reload's keys written during
+// its copy): one byte of the number, then the key.
+std::string keyInDatabase(int db, std::string_view key);
+inline int databaseOf(std::string_view named) { return static_cast<unsigned char>(named[0]); }
+inline std::string_view keyOf(std::string_view named) { return named.substr(1); }
 
 class Databases {
  public:

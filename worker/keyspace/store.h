@@ -150,6 +150,12 @@ class Store {
   std::size_t size() const { return size_; }
   std::size_t volatileCount() const { return volatile_.size(); }
   std::size_t bucketCount() const { return buckets_.size(); }
+  // What the table itself takes beyond its entries (MEMORY STATS'
+  // overhead.hashtable.main), and the set of keys with a TTL (.expires).
+  std::size_t tableBytes() const { return buckets_.capacity() * sizeof(Entry*); }
+  std::size_t volatileSetBytes() const {
+    return volatile_.bucket_count() * sizeof(void*) + volatile_.size() * 3 * sizeof(void*);
+  }
   std::uint64_t expiredTotal() const { return expiredTotal_; }
   std::uint64_t offloadedTotal() const { return offloadedTotal_; }  // values freed off the loop
 

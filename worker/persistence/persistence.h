@@ -35,6 +35,7 @@ class Persistence {
 
   // The log, when this worker writes one (else null).
   AofLog* log() { return aof_.active() ? &aof_ : nullptr; }
+  const AofLog* log() const { return aof_.active() ? &aof_ : nullptr; }
   Snapshot& snapshot() { return snapshot_; }
   // Before a write runs on the real store (Dispatch::run).
   void beforeWrite(Store& store, std::string_view key) { snapshot_.preserve(store, key); }

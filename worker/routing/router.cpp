@@ -39,13 +39,14 @@ int Router::addLink(Link link) {
 void Router::configure(ipc::Receiver& receiver) {
   if (prefetch_) {
     receiver.setLookahead([this](std::string_view record) {
-      if (const auto key = ipc::peekRequestKey(record)) prefetch_(*key);
+      std::uint16_t db = 0;
+      if (const auto key = ipc::peekRequestKey(record, &db)) prefetch_(*key, db);
     });
   }
   if (waitsForAny_) receiver.setWaitsForAny(waitsForAny_);
 }
 
-void Router::setPrefetch(std::function<void(std::string_view key)> prefetch) {
+void Router::setPrefetch(std::function<void(std::string_view key, int db)> prefetch) {
   prefetch_ = std::move(prefetch);
   for (auto& receiver : receivers_) configure(*receiver);
 }

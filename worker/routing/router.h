@@ -110,7 +110,7 @@ class Router final : public Owners {
   void setBeforePublish(std::function<void()> hook);
   // Shown the key of each request a few records before it runs (to
   // prefetch it, as a client's pipeline is).
-  void setPrefetch(std::function<void(std::string_view key)> prefetch);
+  void setPrefetch(std::function<void(std::string_view key, int db)> prefetch);
   // Whether this worker has work waiting that a posted record may release
   // (ipc::Receiver::setWaitsForAny): then posts wake it too.
   void setWaitsForAny(std::function<bool()> waits);
@@ -168,7 +168,7 @@ class Router final : public Owners {
   ControlHandler control_;
   Journal journal_;
   std::function<void()> beforePublish_;
-  std::function<void(std::string_view key)> prefetch_;
+  std::function<void(std::string_view key, int db)> prefetch_;
   std::function<bool()> waitsForAny_;
   // By link id; a link's replies go back on the link its request came on.
   std::vector<std::unique_ptr<ipc::Sender>> senders_;

@@ -174,14 +174,14 @@ Status ScriptReach::lockOn(int owner, std::span<const std::string_view> keys) {
   const std::string transaction = transaction_ + "." + std::to_string(++sent_);
   held_.push_back(Held{transaction, owner, {}});
   const std::string reply =
-      ctx_.worker.callPeerFromScript(owner, peer::encode(peer::Lock{transaction, keys}).args(), grant_);
+      ctx_.worker.callPeerFromScript(owner, peer::encode(peer::Lock{transaction, keys}).args(), grant_, ctx_.db);
   // It gave way while it waited: its commits (this lock's too) are posted
   // and held_ is empty.
   if (startOver_) return fail("TRYAGAIN the script gives way to another and runs again");
   const auto locked = peer::decodeLockReply(reply, keys.size());
   if (!locked) {
     // A lock that comes after all (its reply late) is released at once.
-    ctx_.worker.postPeerFromScript(owner, peer::commitOf(transaction).args());
+    ctx_.worker.postPeerFromScript(owner, peer::commitOf(transaction).args(), ctx_.db);
     held_.pop_back();
     if (reply == peer::kLockRefusedForScript && !wroteHere_) {
       // A script that waits for the permission wrote on the keys this one
@@ -233,7 +233,9 @@ void ScriptReach::finish() {
     }
     // In the log first, as part of the script's block; then to the owners.
     if (!changed.empty()) ctx_.worker.journalScratch(ctx_.db, scratch(), changed, ctx_.nowMs);
-    for (std::size_t i = 0; i < held_.size(); ++i) ctx_.worker.postPeerFromScript(held_[i].owner, commits[i].args());
+    for (std::size_t i = 0; i < held_.size(); ++i) {
+      ctx_.worker.postPeerFromScript(held_[i].owner, commits[i].args(), ctx_.db);
+    }
     before_.clear();
     held_.clear();
   }

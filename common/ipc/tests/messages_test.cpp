@@ -94,8 +94,10 @@ TEST(Messages, RequestsAndRepliesRoundTrip) {
   EXPECT_EQ(request.db, 9);
   EXPECT_EQ(parsed, std::vector<std::string_view>(std::begin(args), std::end(args)));
   EXPECT_FALSE(decodeRequest(typed->second.substr(0, typed->second.size() - 3), request, parsed));
-  EXPECT_EQ(peekRequestKey(record), std::optional<std::string_view>("key"));
-  EXPECT_EQ(peekRequestKey(record.substr(0, 20)), std::nullopt);  // cut inside the key
+  std::uint16_t db = 0;
+  EXPECT_EQ(peekRequestKey(record, &db), std::optional<std::string_view>("key"));
+  EXPECT_EQ(db, 9);
+  EXPECT_EQ(peekRequestKey(record.substr(0, 29)), std::nullopt);  // cut inside the key
   const std::string_view ping[] = {"PING"};
   encodeRequest(record, 79, 2, ping);
   EXPECT_EQ(peekRequestKey(record), std::nullopt);
