@@ -102,12 +102,16 @@ void empty(CommandContext& ctx, Store& store) {
     ctx.worker.threadPool().submit([dead] { dead->free(); });
   }
 }
+
+// FLUSHDB's and FLUSHALL's [ASYNC|SYNC]; false after the syntax error.
+bool flushModeOrReply(CommandContext& ctx) {
+  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) return ctx.reply.error(kSyntaxError), false;
+  return true;
+}
 }  // namespace
 
 void flushdb(CommandContext& ctx) {
-  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) {
-    return ctx.reply.error(kSyntaxError);
-  }
+  if (!flushModeOrReply(ctx)) return;
   empty(ctx, ctx.store);
   ctx.reply.ok();
 }
@@ -173,9 +177,7 @@ void barrierHere(CommandContext& ctx) {
 }
 
 void flushall(CommandContext& ctx) {
-  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !isFlushMode(ctx.args[1]))) {
-    return ctx.reply.error(kSyntaxError);
-  }
+  if (!flushModeOrReply(ctx)) return;
   Databases* databases = ctx.worker.databases();
   if (databases == nullptr) return empty(ctx, ctx.store), ctx.reply.ok();
   databases->forEach([&ctx](int, Store& store) { empty(ctx, store); });
