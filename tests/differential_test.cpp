@@ -54,7 +54,7 @@ std::vector<std::string> statelessScriptNames() {
   for (const std::string& name : scriptNames()) {
     if (name != "connection" && name != "protocol" && name != "resp3" && name != "transactions" &&
         name != "pubsub" && name != "scripting" && name != "notifications" && name != "functions" &&
-        name != "databases") {
+        name != "databases" && name != "tracking") {
       names.push_back(name);
     }
   }

@@ -28,11 +28,24 @@ Server::Server(Loop& loop, Config config, Log& log)
   databases_.setExpiredObserver([this](int db, std::string_view key) {
     // Replay then needs no clock: the key goes where it went.
     dispatch_.feed().recordState(db, key, nullptr);
+    tracking_.keyChanged(key, 0);
     keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key, db,
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });
   dispatch_.setBlocking(&blocking_);
   dispatch_.setSessions(&sessions_);
+  dispatch_.addObserver(std::make_unique<TrackingObserver>(tracking_));
+  tracking_.setPost(
+      [this](int worker, std::span<const std::string_view> args) {
+        // notify: the reader's worker may sleep, and its client waits for this.
+        if (Router* router = dispatch_.router()) router->notify(worker, args);
+      },
+      [this] { return self(); },
+      [this] {
+        const ring::Ring* r = ring();
+        return r != nullptr ? r->workers() : 1;
+      });
+  tracking_.setMaxKeys(config_.trackingTableMaxKeys);
   applyMemoryLimit();
   startupMemory_ = peakMemory_ = heapBytesInUse();
 }
@@ -55,6 +68,7 @@ void Server::applyConfig(const Config& next) {
   if (next.maxmemory.policy != config_.maxmemory.policy) dispatch_.eviction().forgetCandidates();
   if (next.persistence != config_.persistence) persistence_.settingsChanged(next.persistence);
   config_ = next;
+  tracking_.setMaxKeys(config_.trackingTableMaxKeys);
   applyMemoryLimit();
   connections_.applyConfig(newLimits);
   armExpireCycle();
@@ -173,6 +187,11 @@ ServerStats Server::totals() const {
   all[kLazyfreedObjects] = databases_.offloadedTotal();
   all[kBlockedClients] = blocking_.blockedClients() + dispatch_.clientPause().postponedCount();
   all[kPubsubChannels] = channels_.names(Channels::Channel, "").size();
+  all[kTrackingClients] = tracking_.clients();
+  all[kTrackingKeys] = tracking_.keys();
+  all[kTrackingItems] = tracking_.items();
+  // Every worker knows every prefix: the first counts them for all.
+  all[kTrackingPrefixes] = Server::self() <= 0 ? tracking_.prefixes() : 0;
   all[kPubsubPatterns] = channels_.patternCount();
   all[kLoadedKeys] = loadedKeys_;
   all[kLoadExpiredKeys] = loadExpiredKeys_;

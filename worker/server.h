@@ -27,6 +27,7 @@
 #include "worker/session/sessions.h"
 #include "worker/worker_persistence.h"
 #include "worker/session/monitors.h"
+#include "worker/session/tracking.h"
 #include "worker/session/pubsub.h"
 #include "worker/scripting/functions.h"
 #include "worker/scripting/lua_engine.h"
@@ -84,6 +85,7 @@ class Server final : public WorkerServices {
   Watches* watches() override { return &dispatch_.watches(); }
   Channels* channels() override { return &channels_; }
   Monitors* monitors() override { return &monitors_; }
+  Tracking* tracking() override { return &tracking_; }
   ClientPause* clientPause() override { return &dispatch_.clientPause(); }
   void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int db) override {
     dispatch_.feedMonitors(nullptr, spec, args, db);
@@ -147,6 +149,7 @@ class Server final : public WorkerServices {
   Blocking blocking_;
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
   Monitors monitors_{connections_, stats_};  // the same
+  Tracking tracking_{loop_, connections_};   // the same
   LuaEngine lua_;
   FunctionLibraries functions_;
   ScriptCall* runningScript_ = nullptr;

@@ -113,8 +113,9 @@ int runWorker(const Config& config, const WorkerSetup& setup, Log& log) {
   Server server(loop, config, log);
   server.setPort(setup.port);
   Router router(loop, setup.slot, setup.links,
-                [&server](std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
-                  server.dispatch().executeRouted(args, protocol, db, std::move(done));
+                [&server](std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Origin origin,
+                    Router::Done done) {
+                  server.dispatch().executeRouted(args, protocol, db, std::move(done), origin);
                 });
   server.setRouter(&router);
   server.setSharedMetrics(setup.metrics, setup.metricsIndex);

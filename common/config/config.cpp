@@ -167,12 +167,16 @@ void readListen(const Reader& r, const YAML::Node& node, Config& c) {
 void readLimits(const Reader& r, const YAML::Node& node, Config& c) {
   r.requireMap(node, "limits");
   r.checkKeys(node, {"maxclients", "proto_max_bulk_len", "client_query_buffer_limit",
-                     "client_output_buffer_limit", "pubsub_output_buffer_limit", "timeout"}, "limits");
+                     "client_output_buffer_limit", "pubsub_output_buffer_limit", "timeout", "tracking_table_max_keys"},
+              "limits");
   constexpr std::uint64_t kMaxSize = 1ull << 40;
   if (node["maxclients"]) c.maxClients = static_cast<std::size_t>(r.integer(node["maxclients"], "maxclients", 1, 1000000));
   if (node["proto_max_bulk_len"]) c.protoMaxBulkLen = r.size(node["proto_max_bulk_len"], "proto_max_bulk_len", 1024 * 1024, kMaxSize);
   if (node["client_query_buffer_limit"]) c.clientQueryBufferLimit = r.size(node["client_query_buffer_limit"], "client_query_buffer_limit", 1024 * 1024, kMaxSize);
   if (node["client_output_buffer_limit"]) c.clientOutputBufferLimit = r.size(node["client_output_buffer_limit"], "client_output_buffer_limit", 64 * 1024, kMaxSize);
+  if (node["tracking_table_max_keys"]) {
+    c.trackingTableMaxKeys = static_cast<std::size_t>(r.integer(node["tracking_table_max_keys"], "tracking_table_max_keys", 0, LONG_MAX));
+  }
   if (node["timeout"]) c.idleTimeoutSeconds = r.durationMs(node["timeout"], "timeout", 365ull * 86400 * 1000) / 1000;
   if (const YAML::Node& pubsub = node["pubsub_output_buffer_limit"]) {
     // Redis's "<hard> <soft> <soft seconds>" (client-output-buffer-limit pubsub).

@@ -154,6 +154,8 @@ struct Config {
   // client-output-buffer-limit pubsub (Redis's default 32mb 8mb 60).
   OutputLimit pubsubOutputLimit;
   std::uint64_t idleTimeoutSeconds = 0;  // 0 = never close idle clients
+  // tracking-table-max-keys: keys client tracking remembers readers of (0: no limit).
+  std::size_t trackingTableMaxKeys = 1000000;
   std::string requirePass;               // empty = no AUTH needed
 
   // expiry

@@ -10,6 +10,19 @@ namespace {
 constexpr char kControlLetters[] = {'L', 'G', 'X', 'F', 'A', 'S', 'V', 'D', 'C', 'H', 'I', 'J', 'N', 'O', 'T', 'U', 'B', 'h', 'w'};
 static_assert(std::size(kControlLetters) == std::variant_size_v<ControlMessage>);
 
+void putText(std::string& out, const std::string& text) {
+  put(out, static_cast<std::uint32_t>(text.size()));
+  out += text;
+}
+
+bool takeText(std::string_view& in, std::string& text) {
+  std::uint32_t length = 0;
+  if (!take(in, length) || in.size() < length) return false;
+  text.assign(in.substr(0, length));
+  in.remove_prefix(length);
+  return true;
+}
+
 void putState(std::string& out, const ClientState& state) {
   put(out, state.protocol);
   put(out, state.db);
@@ -17,6 +30,8 @@ void putState(std::string& out, const ClientState& state) {
   put(out, static_cast<std::uint8_t>((state.authenticated ? 1 : 0) | (state.monitoring ? 2 : 0)));
   put(out, static_cast<std::uint32_t>(state.name.size()));
   out += state.name;
+  put(out, state.id);
+  putText(out, state.tracking);
   for (const auto& names : state.subscriptions) {
     put(out, static_cast<std::uint32_t>(names.size()));
     for (const std::string& n : names) {
@@ -37,6 +52,7 @@ bool takeState(std::string_view& in, ClientState& state) {
   state.monitoring = (authenticated & 2) != 0;
   state.name.assign(in.substr(0, nameLength));
   in.remove_prefix(nameLength);
+  if (!take(in, state.id) || !takeText(in, state.tracking)) return false;
   for (auto& names : state.subscriptions) {
     std::uint32_t count = 0;
     if (!take(in, count) || count > in.size()) return false;
@@ -52,18 +68,6 @@ bool takeState(std::string_view& in, ClientState& state) {
   return true;
 }
 
-void putText(std::string& out, const std::string& text) {
-  put(out, static_cast<std::uint32_t>(text.size()));
-  out += text;
-}
-
-bool takeText(std::string_view& in, std::string& text) {
-  std::uint32_t length = 0;
-  if (!take(in, length) || in.size() < length) return false;
-  text.assign(in.substr(0, length));
-  in.remove_prefix(length);
-  return true;
-}
 
 // The fields of each message, written and read by the same overload pair.
 void putFields(std::string& out, const LinkNext& m) { put(out, m.peer); }
@@ -186,18 +190,19 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes) {
 }
 
 std::size_t requestBytes(std::span<const std::string_view> args) {
-  std::size_t size = 1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint16_t) + sizeof(std::uint32_t);
+  std::size_t size = 1 + sizeof(std::uint64_t) + 1 + sizeof(std::uint16_t) + sizeof(std::uint64_t) + sizeof(std::uint32_t);
   for (std::string_view a : args) size += sizeof(std::uint32_t) + a.size();
   return size;
 }
 
 
 void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
-                  std::uint16_t db) {
+                  std::uint16_t db, std::uint64_t tracked) {
   *out++ = static_cast<char>(RecordType::Request);
   out = putAt(out, id);
   out = putAt(out, protocol);
   out = putAt(out, db);
+  out = putAt(out, tracked);
   out = putAt(out, static_cast<std::uint32_t>(args.size()));
   for (std::string_view a : args) out = putAt(putAt(out, static_cast<std::uint32_t>(a.size())), a);
 }
@@ -208,9 +213,9 @@ void writeReply(char* out, std::uint64_t id, std::string_view reply) {
 }
 
 void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
-                   std::uint16_t db) {
+                   std::uint16_t db, std::uint64_t tracked) {
   out.resize(requestBytes(args));
-  writeRequest(out.data(), id, protocol, args, db);
+  writeRequest(out.data(), id, protocol, args, db, tracked);
 }
 
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply) {
@@ -226,7 +231,8 @@ std::optional<std::pair<RecordType, std::string_view>> recordType(std::string_vi
 bool decodeRequest(std::string_view payload, Request& request, std::vector<std::string_view>& args) {
   std::uint32_t argc = 0;
   args.clear();
-  if (!take(payload, request.id) || !take(payload, request.protocol) || !take(payload, request.db) || !take(payload, argc)) {
+  if (!take(payload, request.id) || !take(payload, request.protocol) || !take(payload, request.db) ||
+      !take(payload, request.tracked) || !take(payload, argc)) {
     return false;
   }
   for (std::uint32_t i = 0; i < argc; ++i) {
@@ -244,7 +250,9 @@ std::optional<std::string_view> peekRequestKey(std::string_view record, std::uin
   std::uint16_t number = 0;
   if (!take(record, number)) return std::nullopt;
   if (db != nullptr) *db = number;
+  std::uint64_t tracked = 0;
   std::uint32_t argc = 0, length = 0;
+  if (!take(record, tracked)) return std::nullopt;
   if (!take(record, argc) || argc < 2 || !take(record, length) || record.size() < length) return std::nullopt;
   record.remove_prefix(length);
   if (!take(record, length) || record.size() < length) return std::nullopt;

@@ -37,6 +37,8 @@ struct ClientState {
   std::vector<std::string> subscriptions[3];
   bool monitoring = false;  // MONITOR's feed goes on reaching it (session/monitors.h)
   std::uint16_t db = 0;     // its selected database
+  std::uint64_t id = 0;     // its CLIENT ID, kept (a redirect of client tracking names it); 0: a new one
+  std::string tracking;     // its CLIENT TRACKING mode (worker/session/tracking.h); empty: off
 };
 
 // ---- master -> worker ------------------------------------------------------
@@ -134,7 +136,7 @@ std::optional<ControlMessage> decodeControl(std::string_view bytes);
 enum class RecordType : char {
   // A client's command, or a peer message whose first argument is its
   // one-byte kind (worker/execution/peer_messages.h).
-  Request = 'Q',      // id:u64 protocol:u8 db:u16 argc:u32 (len:u32 bytes)*
+  Request = 'Q',      // id:u64 protocol:u8 db:u16 tracked:u64 argc:u32 (len:u32 bytes)*
   Reply = 'R',        // id:u64 reply-bytes
   KeyValue = 'M',     // key's current state: db:u16 len:u32 key expire-at:i64 value
   KeyMore = 'P',      // more of a big value, in slices after its 'M': db:u16 len:u32 key expire-at:i64 part
@@ -149,19 +151,23 @@ enum class RecordType : char {
 // The hot path writes requests and replies in place (ipc::Sender::sendInPlace):
 // the record's size first, then its bytes.
 std::size_t requestBytes(std::span<const std::string_view> args);
-// `db`: the database the command runs against (SELECT's number).
+// `db`: the database the command runs against (SELECT's number);
+// `tracked`: the client it runs for, when that client has CLIENT TRACKING
+// on (worker/session/tracking.h: its id, the top bit when its reads are
+// to be remembered); 0: none.
 void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
-                  std::uint16_t db = 0);
+                  std::uint16_t db = 0, std::uint64_t tracked = 0);
 inline std::size_t replyBytes(std::string_view reply) { return 1 + sizeof(std::uint64_t) + reply.size(); }
 void writeReply(char* out, std::uint64_t id, std::string_view reply);
 void encodeRequest(std::string& out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
-                   std::uint16_t db = 0);
+                   std::uint16_t db = 0, std::uint64_t tracked = 0);
 void encodeReply(std::string& out, std::uint64_t id, std::string_view reply);
 
 struct Request {
   std::uint64_t id = 0;
   std::uint8_t protocol = 2;
   std::uint16_t db = 0;
+  std::uint64_t tracked = 0;
 };
 struct KeyState {
   std::string_view key;

@@ -180,6 +180,7 @@ const Setting kSettings[] = {
     {"stream-node-max-entries", "", Format::Integer, 0, kLong, SIZE_SETTING(encoding.streamNodeMaxEntries)},
     {"tcp-backlog", "", FIXED(std::to_string(c.listen.front().backlog))},
     {"timeout", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(idleTimeoutSeconds)},
+    {"tracking-table-max-keys", "", Format::Integer, 0, kLong, SIZE_SETTING(trackingTableMaxKeys)},
 };
 
 #undef SIZE_SETTING

@@ -2,6 +2,7 @@
 #include <climits>
 
 #include "worker/commands/commands.h"
+#include "worker/session/tracking.h"
 #include "worker/execution/command_families.h"
 #include "common/result/result.h"
 
@@ -203,6 +204,10 @@ void clientHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {
       // Redis's lines for the subcommands keyloop has, in Redis's order.
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CACHING (YES|NO)",
+      "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+      "GETREDIR",
+      "    Return the client ID we are redirecting to when tracking is enabled.",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -237,6 +242,11 @@ void clientHelp(CommandContext& ctx) {
       "    Assign the name <name> to the current connection.",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
       "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Control server assisted client side caching.",
+      "TRACKINGINFO",
+      "    Report tracking status for the current connection.",
       "NO-EVICT (ON|OFF)",
       "    Protect current client connection from eviction.",
       "HELP",
@@ -255,6 +265,10 @@ std::span<const CommandSpec> connectionCommands() {
   using namespace commands;
   // clang-format off
   static constexpr CommandSpec kClientSubcommands[] = {
+      {.name = "caching", .arity = 3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientCaching},
+      {.name = "getredir", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientGetredir},
       {.name = "getname", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
        .handler = clientGetname},
       {.name = "help", .arity = 2, .flags = kConnection, .acl = acl::kConnection,
@@ -281,11 +295,15 @@ std::span<const CommandSpec> connectionCommands() {
        .cross = CrossWorker::BroadcastSame, .handler = clientUnpause},
       {.name = "unblock", .arity = -3, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
        .cross = CrossWorker::BroadcastSum, .handler = clientUnblock},
+      {.name = "tracking", .arity = -3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .session = clientTracking},
+      {.name = "trackinginfo", .arity = 2, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientTrackinginfo},
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "auth", .arity = -2, .flags = kNoAuth | kFast | kConnection | kNoScript | kAllowBusy, .acl = acl::kConnection,
        .handler = auth, .redacts = authRedacts},
-      {.name = "client", .arity = -2, .flags = 0,
+      {.name = "client", .arity = -2, .flags = kKeepsCaching,
        .subcommands = kClientSubcommands},
       {.name = "echo", .arity = 2, .flags = kFast | kConnection, .acl = acl::kConnection,
        .handler = echo},

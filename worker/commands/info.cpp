@@ -110,7 +110,8 @@ void clientsSection(CommandContext& ctx, Writer& w) {
   w.add("client_recent_max_input_buffer", maxInput);
   w.add("client_recent_max_output_buffer", maxOutput);
   w.add("blocked_clients", totalsOf(ctx)[kBlockedClients]);
-  w.addAll({{"tracking_clients", "0"}, {"clients_in_timeout_table", "0"}});
+  w.add("tracking_clients", totalsOf(ctx)[kTrackingClients]);
+  w.addAll({{"clients_in_timeout_table", "0"}});
 }
 
 void memorySection(CommandContext& ctx, Writer& w) {
@@ -138,6 +139,12 @@ void memorySection(CommandContext& ctx, Writer& w) {
   w.add("maxmemory_policy", nameOf(limit.policy));
   w.add("mem_fragmentation_ratio", ratio);
   w.add("mem_fragmentation_bytes", rss > used ? rss - used : 0);
+  // maxmemory counts every byte keyloop measures (no replication buffers yet).
+  w.addAll({{"mem_not_counted_for_evict", "0"}, {"mem_replication_backlog", "0"}, {"mem_total_replication_buffers", "0"},
+            {"mem_clients_slaves", "0"}});
+  w.add("mem_clients_normal", st[kClientsMemory]);
+  w.addAll({{"mem_cluster_links", "0"}});
+  w.add("mem_aof_buffer", st[kAofBuffer]);
   w.addAll({{"mem_allocator", "libc"}, {"active_defrag_running", "0"}});
   w.add("lazyfree_pending_objects", st[kLazyfreePending]);
   w.add("lazyfreed_objects", st[kLazyfreedObjects]);
@@ -204,6 +211,9 @@ void statsSection(CommandContext& ctx, Writer& w) {
   w.add("pubsub_channels", st[kPubsubChannels]);
   w.add("pubsub_patterns", st[kPubsubPatterns]);
   w.addAll({{"latest_fork_usec", "0"}, {"total_forks", "0"}});
+  w.add("tracking_total_keys", st[kTrackingKeys]);
+  w.add("tracking_total_items", st[kTrackingItems]);
+  w.add("tracking_total_prefixes", st[kTrackingPrefixes]);
   w.add("total_error_replies", st[kCommandErrors]);
   for (auto [name, value] : {std::pair{"event_loop_lag_p50_seconds", lag.p50()},
                              std::pair{"event_loop_lag_p99_seconds", lag.p99()},

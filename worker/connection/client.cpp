@@ -333,6 +333,9 @@ std::string Client::flags() const {
   if (session_.monitoring) f += 'O';
   if (session_.subscribed()) f += 'P';
   if (session_.inMulti) f += 'x';
+  if (session_.tracking.on) f += 't';
+  if (session_.tracking.brokenRedirect) f += 'R';
+  if (session_.tracking.bcast) f += 'B';
   if (phase_ == Phase::ClosingAfterReply) f += 'c';
   if (session_.noEvict) f += 'e';
   return f.empty() ? "N" : f;
@@ -355,7 +358,8 @@ std::string Client::describe(TimePoint now) const {
          " argv-mem=0 multi-mem=0 rbs=" + std::to_string(query_.capacity()) +
          " rbp=0 obl=0 oll=0 omem=" + std::to_string(outputBufferBytes()) +
          " tot-mem=" + std::to_string(query_.capacity() + output_.capacity()) + " events=" + events +
-         " cmd=" + (lastCommand_.topLevel == nullptr ? std::string("NULL") : lastCommand_.fullName()) + " user=default redir=-1 resp=" +
+         " cmd=" + (lastCommand_.topLevel == nullptr ? std::string("NULL") : lastCommand_.fullName()) + " user=default redir=" +
+         std::to_string(session_.tracking.on ? static_cast<long long>(session_.tracking.redirect) : -1LL) + " resp=" +
          std::to_string(static_cast<int>(reply_.protocol()));
 }
 

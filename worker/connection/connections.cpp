@@ -111,8 +111,8 @@ void Connections::acceptFrom(int listenFd) {
   }
 }
 
-Client& Connections::add(UniqueFd fd) {
-  const std::uint64_t id = stats_.takeClientId();
+Client& Connections::add(UniqueFd fd, std::uint64_t keptId) {
+  const std::uint64_t id = keptId != 0 && !clients_.contains(keptId) ? keptId : stats_.takeClientId();
   std::string peer = socketAddress(fd.get(), true), local = socketAddress(fd.get(), false);
   auto client = std::make_unique<Client>(*this, std::move(fd), id, std::move(peer), std::move(local));
   Client& added = *client;
@@ -219,6 +219,8 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
     state.name = client->name();
     state.monitoring = client->session().monitoring;
     state.db = static_cast<std::uint16_t>(client->session().db);
+    state.id = client->id();
+    state.tracking = runner_.trackingState(*client);
     if (auto it = resume.find(client->id()); it != resume.end()) state.resume = std::move(it->second);
     const Session& s = client->session();
     state.subscriptions[0].assign(s.channels.begin(), s.channels.end());
@@ -231,7 +233,9 @@ void Connections::handOverIdleClients(const std::function<bool(int fd, const ipc
 }
 
 void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
-  Client& client = add(std::move(fd));
+  // It keeps its id (ids are unique across generations): a client that
+  // redirects its tracking to it still finds it.
+  Client& client = add(std::move(fd), state.id);
   log_.verbose("Took over client %s from a retiring worker", client.peer().c_str());
   client.reply().setProtocol(state.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2);
   client.setAuthenticated(state.authenticated);
@@ -239,6 +243,7 @@ void Connections::adoptClient(UniqueFd fd, const ipc::ClientState& state) {
   client.session().monitoring = state.monitoring;  // registered with the subscriptions
   client.session().db = state.db;
   runner_.resubscribe(client, state.subscriptions);
+  runner_.resumeTracking(client, state.tracking);
   if (!state.resume.empty()) client.executeFirst(state.resume);
 }
 

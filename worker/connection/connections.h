@@ -104,7 +104,8 @@ class Connections {
   void pauseAccepting(int error);
   void resumeAccepting();
   static constexpr std::chrono::milliseconds kAcceptPause{100};
-  Client& add(UniqueFd fd);
+  // `keptId`: the id a handed-over connection had (0: a new one).
+  Client& add(UniqueFd fd, std::uint64_t keptId = 0);
   void armIdleTimeout();
   void closeIdleClients();
   // Closes connections that lingered (Client::finish) longer than kLinger.

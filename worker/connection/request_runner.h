@@ -32,6 +32,10 @@ class RequestRunner {
   virtual std::optional<std::string> releaseBlocked(std::uint64_t clientId) = 0;
   // A handed-over connection's subscriptions (pubsub.h).
   virtual void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) = 0;
+  // Its CLIENT TRACKING mode as a hand-over carries it, and a handed-over
+  // connection's mode taken up again (session/tracking.h).
+  virtual std::string trackingState(const Client& client) const = 0;
+  virtual void resumeTracking(Client& client, std::string_view state) = 0;
 
  protected:
   ~RequestRunner() = default;

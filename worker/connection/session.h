@@ -1,6 +1,7 @@
 // Session: what a connection carries between its commands besides its
 // identity: an open MULTI with its queued commands, the keys it WATCHes
-// (with the version each owner gave), and its pub/sub subscriptions.
+// (with the version each owner gave), its pub/sub subscriptions and its
+// CLIENT TRACKING mode.
 // transaction.h and pubsub.h act on it; Client only keeps it.
 #pragma once
 
@@ -26,6 +27,18 @@ struct WatchedKey {
   bool existed;
 };
 
+// CLIENT TRACKING's mode of a connection (session/tracking.h).
+struct TrackingMode {
+  bool on = false, bcast = false, optin = false, optout = false, noloop = false;
+  bool caching = false;         // CLIENT CACHING yes|no, for the next command (or transaction)
+  bool brokenRedirect = false;  // the client it redirects to was gone
+  std::uint64_t redirect = 0;   // the client its invalidations go to (0: itself)
+  int redirectWorker = -1;      // where that client talks to (-1: every worker is asked)
+  std::vector<std::string> prefixes;  // BCAST's
+  // Whether the keys its next command reads are remembered (Redis's trackingRememberKeys).
+  bool remembersReads() const { return on && !bcast && (optin ? caching : optout ? !caching : true); }
+};
+
 struct Session {
   bool inMulti = false;
   bool multiAborted = false;  // a command was refused while queueing: EXECABORT
@@ -40,6 +53,7 @@ struct Session {
   bool noEvict = false;     // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)
   int db = 0;               // SELECT's database
   std::string libName, libVersion;  // CLIENT SETINFO (Redis 7.2): what the client says it is
+  TrackingMode tracking;            // CLIENT TRACKING
 
   std::size_t subscriptions() const { return channels.size() + patterns.size(); }
   bool subscribed() const { return subscriptions() + shardChannels.size() > 0; }

@@ -17,6 +17,7 @@
 #include "worker/keyspace/store.h"
 #include "worker/execution/worker_services.h"
 #include "worker/routing/atomic.h"
+#include "worker/session/tracking.h"
 #include "worker/execution/keyspace_events.h"
 
 namespace keyloop {
@@ -29,8 +30,9 @@ using Replies = std::vector<std::string>;
 
 // Runs `parts` (owner, command) and calls finish with the replies in the
 // same order once all are in. Local parts run inline.
+// `tracked`: the tracking client they run for (session/tracking.h), or 0.
 void gather(Dispatch& dispatch, resp::Protocol protocol, int db, std::vector<std::pair<int, Args>> parts,
-            std::function<void(Replies&)> finish) {
+            std::function<void(Replies&)> finish, std::uint64_t tracked = 0) {
   if (parts.empty()) {
     Replies none;
     return finish(none);
@@ -49,7 +51,7 @@ void gather(Dispatch& dispatch, resp::Protocol protocol, int db, std::vector<std
           state->replies[i].assign(reply);
           if (--state->remaining == 0) state->finish(state->replies);
         },
-        db);
+        db, tracked);
   }
 }
 
@@ -99,11 +101,14 @@ long long sumOf(const Replies& replies) {
 }
 
 void sumOverOwners(Dispatch& dispatch, resp::Protocol protocol, int db, const CommandSpec& spec,
-                   std::span<const std::string_view> args, Reply reply) {
-  gather(dispatch, protocol, db, toParts(splitByOwner(dispatch, spec, args)), [reply](Replies& replies) {
-    if (const std::string* e = firstError(replies)) return reply(*e);
-    reply(integerReply(sumOf(replies)));
-  });
+                   std::span<const std::string_view> args, Reply reply, std::uint64_t tracked) {
+  gather(
+      dispatch, protocol, db, toParts(splitByOwner(dispatch, spec, args)),
+      [reply](Replies& replies) {
+        if (const std::string* e = firstError(replies)) return reply(*e);
+        reply(integerReply(sumOf(replies)));
+      },
+      tracked);
 }
 
 // One SCAN page across workers: worker by worker, each from its own
@@ -398,6 +403,9 @@ void runAtomic(Dispatch& dispatch, Client& client, std::uint64_t place, int db, 
   // the client's next command must wait for that, not overtake it.
   if (place != 0) client.holdUntilFilled(place);
   const std::vector<std::string_view> keys = keysOf(spec, args);
+  if ((spec.flags & kReadonly) && dispatch.services().tracking() != nullptr) {
+    dispatch.services().tracking()->rememberAhead(dispatch, client, keys);
+  }
   auto events = std::make_shared<KeyEvents>();
   auto run = [&dispatch, &spec, copy = Args(args.begin(), args.end()), protocol = client.reply().protocol(), db,
               events](Store& scratch, std::int64_t nowMs) {
@@ -449,8 +457,9 @@ void runDiscovering(Dispatch& dispatch, Client& client, std::uint64_t place, int
 void route(Dispatch& dispatch, Client& client, std::uint64_t place, int db, const CommandSpec& spec,
            std::span<const std::string_view> args, RoutePlan plan, Reply then = nullptr) {
   const resp::Protocol protocol = client.reply().protocol();
+  const std::uint64_t tracked = trackedTag(client);
   if (plan.kind == RoutePlan::Kind::Owner && !then && spec.cross != CrossWorker::Discovering) {  // the hot path
-    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place}, db);
+    return dispatch.router()->forward(plan.owner, args, protocol, {client.id(), place}, db, tracked);
   }
   Reply reply = then ? std::move(then) : Reply([&dispatch, id = client.id(), place](std::string_view bytes) {
     if (Client* c = dispatch.connections().find(id)) c->fillReply(place, bytes);
@@ -472,12 +481,12 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, int db, cons
   }
   switch (plan.kind) {
     case RoutePlan::Kind::Owner:
-      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply), db);
+      return dispatch.router()->call(plan.owner, args, protocol, std::move(reply), db, tracked);
     case RoutePlan::Kind::CrossSlot:
     case RoutePlan::Kind::Moved:  // planned again after a hold: the slot moved meanwhile
       return reply("-" + dispatch.redirection(plan) + "\r\n");
     case RoutePlan::Kind::Split:
-      return sumOverOwners(dispatch, protocol, db, spec, args, std::move(reply));
+      return sumOverOwners(dispatch, protocol, db, spec, args, std::move(reply), tracked);
     case RoutePlan::Kind::Atomic:
       return runAtomic(dispatch, client, place, db, spec, args, std::move(reply));
     case RoutePlan::Kind::Broadcast:
@@ -488,7 +497,7 @@ void route(Dispatch& dispatch, Client& client, std::uint64_t place, int db, cons
     case RoutePlan::Kind::Here:
       // Planned again after a hold, and local now: it still owes its
       // reserved place a reply, so it runs through the local executor.
-      return dispatch.router()->call(dispatch.router()->self(), args, protocol, std::move(reply), db);
+      return dispatch.router()->call(dispatch.router()->self(), args, protocol, std::move(reply), db, tracked);
   }
 }
 
@@ -514,8 +523,9 @@ void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::
 }
 
 void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const std::string_view> args,
-                           std::function<std::string(const std::vector<std::string>& replies)> merge) {
+                           std::function<std::string(const std::vector<std::string>& replies)> merge, bool holdsLater) {
   const std::uint64_t place = client.reserveReply();
+  if (holdsLater) client.holdUntilFilled(place);
   if (dispatch.router() == nullptr) {  // alone (a unit test's Server): this worker is every worker
     return client.fillReply(place, merge({dispatch.runNow(args, client.reply().protocol(), 0)}));
   }

@@ -35,8 +35,10 @@ void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, int 
 
 // A session command answered by every worker (this one too): `args` (a
 // peer message) goes to each, and the client's next reply is what `merge`
-// makes of their replies, in worker order.
+// makes of their replies, in worker order. `holdsLater`: the client's
+// next commands wait for it (its merge changes what they do).
 void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const std::string_view> args,
-                           std::function<std::string(const std::vector<std::string>& replies)> merge);
+                           std::function<std::string(const std::vector<std::string>& replies)> merge,
+                           bool holdsLater = false);
 
 }  // namespace keyloop

@@ -20,6 +20,7 @@
 #include "worker/execution/worker_services.h"
 #include "worker/execution/worker_stats.h"
 #include "worker/dispatch/write_observers.h"
+#include "worker/session/tracking.h"
 
 namespace keyloop {
 
@@ -80,8 +81,17 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   const std::size_t replyStart = reply.buffer().size();
   const ResolvedCommand command = resolveCommand(args);
   Session& session = client.session();
+  // CLIENT CACHING yes|no holds for one command, or one transaction (Redis's
+  // resetClient), whichever way this one returns.
+  struct CachingReset {
+    Session& session;
+    bool keeps;
+    ~CachingReset() {
+      if (!session.inMulti && !keeps) session.tracking.caching = false;
+    }
+  } cachingReset{session, command.topLevel != nullptr && (command.topLevel->flags & kKeepsCaching)};
   // CLIENT REPLY OFF / SKIP (a forwarded command's reply is not silenced).
-  const bool silenced = session.repliesOff || std::exchange(session.skipThis, false);
+  const bool skipped = std::exchange(session.skipThis, false);
   bool ran = false;  // errors before the handler are Redis's "rejected", not "failed", calls
   if (command.spec == nullptr) {
     reply.error(command.unknownError(args));
@@ -139,6 +149,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       ctx.db = session.db;
       ctx.selects = &session.db;
       ctx.discovers = true;
+      TrackingCaller caller;
+      ctx.caller = callerOf(client, caller);
       run(spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
       ran = true;
       if (monitorAfter) feedMonitors(&client, spec, args);
@@ -167,6 +179,9 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     }
   }
   countError(command, reply.buffer(), replyStart, ran);
+  // Silenced as the reply is made (Redis's check when adding it): CLIENT
+  // REPLY ON's own +OK goes out, OFF's nothing.
+  const bool silenced = session.repliesOff || skipped;
   if (silenced && !(command.spec != nullptr && (command.spec->flags & kPushReply))) reply.buffer().resize(replyStart);
   // CLIENT REPLY SKIP silences the command after it, and only that one.
   session.skipThis = std::exchange(session.skipNext, false);
@@ -230,6 +245,8 @@ void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::sp
     CommandContext ctx{services_, &client, reply, databases_[db], args, unixMillis()};
     ctx.db = db;
     ctx.selects = &client.session().db;
+    TrackingCaller caller;
+    ctx.caller = callerOf(client, caller);
     run(*command.spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
   }
   countError(command, reply.buffer(), start, true);
@@ -253,7 +270,15 @@ std::string Dispatch::redirection(const RoutePlan& plan) const {
   return "MOVED " + std::to_string(plan.slot) + " " + nodes.address() + ":" + std::to_string(nodes.portOf(plan.owner));
 }
 
-void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
+TrackingCaller* Dispatch::callerOf(const Client& client, TrackingCaller& storage) const {
+  const TrackingMode& mode = client.session().tracking;
+  if (!mode.on) return nullptr;
+  storage = TrackingCaller{client.id(), services_.self(), mode.remembersReads()};
+  return &storage;
+}
+
+void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
+                             Router::Origin origin) {
   if (!databases_.valid(db)) return done("-ERR DB index is out of range\r\n");
   // A peer message (peer_messages.h), or a client's command.
   const CommandSpec* peerRow = args.empty() ? nullptr : findPeerMessage(args[0]);
@@ -264,14 +289,14 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
     const auto lock = peer::decodeLock(args);
     if (!lock || !(*scriptWait_)(lock->transaction, lock->keys)) return done(peer::kLockRefusedForScript);
   } else if (scriptWait_ != nullptr && (peerRow == nullptr || (spec->flags & kCarriesRequest))) {
-    return heldForScript_.push_back(deferRouted(args, protocol, db, std::move(done)));
+    return heldForScript_.push_back(deferRouted(args, protocol, db, std::move(done), origin));
   }
-  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, db, std::move(done)));
+  if (holdRouted_) return held_.push_back(deferRouted(args, protocol, db, std::move(done), origin));
   if (busy_ && !(spec->flags & kAllowBusy)) {
     // A client's command gets what the client would get here: -BUSY. The
     // workers' own messages (commits, notifications) wait for the script.
     if (peerRow == nullptr || (spec->flags & kCarriesRequest)) return done("-" + *busy_ + "\r\n");
-    return heldWhileBusy_.push_back(deferRouted(args, protocol, db, std::move(done)));
+    return heldWhileBusy_.push_back(deferRouted(args, protocol, db, std::move(done), origin));
   }
   if (touchesLockedKeys(*spec, args)) {
     if (peerRow != nullptr && peerRow->peer == peer::Kind::Lock) {
@@ -282,7 +307,7 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
         revokeLocks(lock->keys);
       }
     }
-    locks_.park(deferRouted(args, protocol, db, std::move(done)));
+    locks_.park(deferRouted(args, protocol, db, std::move(done), origin));
     // A revoke of this worker's own transaction may have freed the keys already.
     if (!touchesLockedKeys(*spec, args)) locks_.resumeSoon();
     return;
@@ -298,6 +323,8 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, databases_[db], args, unixMillis()};
   ctx.db = db;
+  TrackingCaller caller{origin.tracked & ~kRemembersReads, origin.worker, (origin.tracked & kRemembersReads) != 0};
+  if (caller.client != 0 && caller.worker >= 0) ctx.caller = &caller;
   AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   // A client's command forwarded to its keys' owner is logged here, where
@@ -328,10 +355,12 @@ bool Dispatch::touchesLockedKeys(const CommandSpec& spec, std::span<const std::s
   return locked;
 }
 
-Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
-  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, db, done = std::move(done)]() mutable {
+Task Dispatch::deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
+                           Router::Origin origin) {
+  return [this, copy = std::vector<std::string>(args.begin(), args.end()), protocol, db, done = std::move(done),
+          origin]() mutable {
     std::vector<std::string_view> views(copy.begin(), copy.end());
-    executeRouted(views, protocol, db, std::move(done));
+    executeRouted(views, protocol, db, std::move(done), origin);
   };
 }
 
@@ -403,7 +432,14 @@ void Dispatch::release() {
 }
 
 bool Dispatch::makeRoom(const CommandSpec& spec, CommandContext& ctx) {
-  if (!(spec.flags & kWrite) || (spec.flags & kNeverGrows) || spec.peer != peer::Kind::None) return true;
+  if (spec.peer != peer::Kind::None || ctx.fromScript) return true;
+  if (!(spec.flags & kWrite) || (spec.flags & kNeverGrows)) {
+    // Redis evicts before any command while over maxmemory (what client
+    // tracking's readers hear before its reply); it refuses only writes.
+    const MemoryLimitConfig& m = services_.config().maxmemory;
+    if (m.limit != 0 && m.policy != EvictionPolicy::NoEviction) roomLeft(ctx.nowMs);
+    return true;
+  }
   return roomLeft(ctx.nowMs);
 }
 
@@ -422,6 +458,7 @@ void Dispatch::evict(int db, std::string_view key, std::int64_t nowMs) {
   feed_.recordState(db, name, nullptr);
   if (watches_.version(db, name) != Watches::kUnwatched && store.find(name, nowMs) != nullptr) watches_.touch(db, name);
   store.erase(name);
+  if (Tracking* tracking = services_.tracking()) tracking->evicted(name);
   ++stats_.counters()[kEvictedKeys];
   metrics::bump(stats_.metrics().evictedKeys);
   keyspace_events::notify(services_.config().notifyKeyspaceEvents, 'e', "evicted", name, db,
@@ -513,6 +550,12 @@ AofLog* Dispatch::appendLog() {
 
 void Dispatch::resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) {
   if (sessions_ != nullptr) sessions_->resubscribe(client, subscriptions);
+}
+
+std::string Dispatch::trackingState(const Client& client) const { return Tracking::encodeMode(client.session().tracking); }
+
+void Dispatch::resumeTracking(Client& client, std::string_view state) {
+  if (Tracking* tracking = services_.tracking(); tracking != nullptr && !state.empty()) tracking->adopt(client, state);
 }
 
 bool Dispatch::blocked(std::uint64_t clientId) const { return blocking_ && blocking_->blocks(clientId); }

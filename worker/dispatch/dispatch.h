@@ -89,7 +89,9 @@ class Dispatch final : public RequestRunner {
   void execute(Client& client, std::span<const std::string_view> args) override;
   // Runs a command routed here (by a peer, or locally by cross-worker
   // execution); done() gets the reply, later if its keys are locked.
-  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done);
+  // `origin`: the tracking client it runs for, and where that one talks.
+  void executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
+                     Router::Origin origin = {});
   // Prefetches the keys of the next few whole requests in `pending` (a
   // pipeline) in database `db`; returns how many bytes of requests it looked at.
   std::size_t prefetchKeys(std::string_view pending, int db) override;
@@ -147,6 +149,8 @@ class Dispatch final : public RequestRunner {
   void clientGone(std::uint64_t clientId) override;
   // A handed-over connection's subscriptions (pubsub.h).
   void resubscribe(Client& client, std::span<const std::vector<std::string>> subscriptions) override;
+  std::string trackingState(const Client& client) const override;
+  void resumeTracking(Client& client, std::string_view state) override;
   bool blocked(std::uint64_t clientId) const override;
   std::optional<std::string> releaseBlocked(std::uint64_t clientId) override;
 
@@ -185,7 +189,10 @@ class Dispatch final : public RequestRunner {
  private:
   // Whether a routed command must wait for a cross-worker transaction's commit.
   bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
-  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done);
+  Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
+                   Router::Origin origin);
+  // The tracking client a run for `client` is for (null: it tracks nothing).
+  TrackingCaller* callerOf(const Client& client, TrackingCaller& storage) const;
   // Whether a key argument is longer than the store takes.
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Whether a run is a client's command as the slow log and the latency

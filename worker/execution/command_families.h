@@ -37,6 +37,7 @@ std::span<const CommandSpec> setCommands();  // commands/sets.cpp
 std::span<const CommandSpec> sortCommands();  // commands/sort.cpp
 std::span<const CommandSpec> streamCommands();  // commands/stream_rows.cpp
 std::span<const CommandSpec> stringCommands();  // commands/strings.cpp
+std::span<const CommandSpec> trackingCommands();  // session/tracking_commands.cpp
 std::span<const CommandSpec> transactionCommands();  // transaction.cpp
 std::span<const CommandSpec> waitingCommands();  // commands/waiting.cpp
 std::span<const CommandSpec> zsetCommands();  // commands/zsets.cpp
@@ -72,6 +73,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     sortCommands,
     streamCommands,
     stringCommands,
+    trackingCommands,
     transactionCommands,
     waitingCommands,
     zsetCommands,

@@ -27,6 +27,14 @@ class Client;
 class Store;
 class WorkerServices;
 
+// The tracking client a run is for (session/tracking.h), wherever it runs.
+struct TrackingCaller {
+  std::uint64_t client = 0;
+  int worker = -1;            // the worker it talks to
+  bool remembers = false;     // its mode remembers what this command reads
+  bool readInScript = false;  // a script's command read: the script's declared keys are remembered
+};
+
 struct CommandContext {
   WorkerServices& worker;
   Client* client;  // null when a peer worker forwarded the command
@@ -58,6 +66,9 @@ struct CommandContext {
   // Where SELECT puts the database it chooses: the connection's, a
   // script's or a transaction's as it runs on its owner (null: nowhere).
   int* selects = nullptr;
+  // The client with CLIENT TRACKING on it runs for (null: none): its reads
+  // are remembered, and NOLOOP leaves its own writes out.
+  TrackingCaller* caller = nullptr;
   void propagateAs(std::vector<std::string> command) {
     if (effects != nullptr) effects->propagateAs(std::move(command));
   }
@@ -119,6 +130,7 @@ enum CommandFlag : std::uint32_t {
   kEveryDatabase = 1u << 27,  // acts on every database, not the selected one (FLUSHALL)
   kSelectsDatabase = 1u << 28,  // SELECT: the connection's database from now on (the log replays it so)
   kSwapsDatabases = 1u << 29,   // SWAPDB: two databases change places (on every worker, each for its keys)
+  kKeepsCaching = 1u << 30,     // CLIENT: CLIENT CACHING's yes|no still holds for the command after it
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

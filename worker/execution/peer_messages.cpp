@@ -19,6 +19,13 @@ constexpr auto kKindBytes = [] {
   return bytes;
 }();
 
+// Each TrackingNote::What as a one-character argument (its own letter).
+constexpr auto kTrackingWhat = [] {
+  std::array<char, 128> letters{};
+  for (std::size_t i = 0; i < letters.size(); ++i) letters[i] = static_cast<char>(i);
+  return letters;
+}();
+
 // A Commit's ops: a one-letter tag, then the op's fields.
 constexpr std::string_view kSetOp = "s", kDeleteOp = "d", kEventOp = "e";
 
@@ -365,6 +372,46 @@ Message encode(const MonitorLine& line) {
 std::optional<MonitorLine> decodeMonitorLine(std::span<const std::string_view> args) {
   if (!is(args, Kind::MonitorLine, 2)) return std::nullopt;
   return MonitorLine{args[1]};
+}
+
+Message encode(const TrackingNote& note) {
+  Message m(Kind::Tracking);
+  m.add(std::string_view(&kTrackingWhat[static_cast<unsigned char>(note.what)], 1));
+  m.addNumber(static_cast<std::int64_t>(note.client));
+  m.addNumber(static_cast<std::int64_t>(note.other));
+  m.addNumber(note.worker);
+  m.add(note.flag ? "1" : "0");
+  m.add(note.items);
+  return m;
+}
+
+std::optional<TrackingNote> decodeTrackingNote(std::span<const std::string_view> args) {
+  if (!is(args, Kind::Tracking, 6) || args[1].size() != 1) return std::nullopt;
+  const auto client = unsignedAt(args, 2), other = unsignedAt(args, 3);
+  const auto worker = parseInteger(args[4]);
+  if (!client || !other || !worker) return std::nullopt;
+  using What = TrackingNote::What;
+  const What what = static_cast<What>(args[1][0]);
+  switch (what) {
+    case What::Keys: case What::Broadcast: case What::Redirected: case What::Broken: case What::Found:
+    case What::Prefixes: case What::Unprefix: case What::Remember:
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (what == What::Redirected && args.size() != 7) return std::nullopt;
+  return TrackingNote{what, *client, *other, *worker, args[5] == "1", args.subspan(6)};
+}
+
+Message hasClientMessage(std::uint64_t client) {
+  Message m(Kind::HasClient);
+  m.addNumber(static_cast<std::int64_t>(client));
+  return m;
+}
+
+std::optional<std::uint64_t> decodeHasClient(std::span<const std::string_view> args) {
+  if (!is(args, Kind::HasClient, 2)) return std::nullopt;
+  return unsignedAt(args, 1);
 }
 
 Message totalsRequest() { return Message(Kind::Totals); }

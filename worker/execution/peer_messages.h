@@ -62,6 +62,11 @@ enum class Kind : std::uint8_t {
   // worker's clients, say whether it is quiet, let them go. Reply: +OK, or
   // an error (a reload holds them already); :1 or :0 for Ready.
   Barrier,
+  // Client tracking (session/tracking.h): invalidations, redirections,
+  // BCAST prefixes, reads to remember; no reply (notified).
+  Tracking,
+  // CLIENT TRACKING ... REDIRECT id: whether this worker has that client; :1 or :0.
+  HasClient,
   Count,
 };
 
@@ -228,6 +233,30 @@ std::optional<KillClients> decodeKillClients(std::span<const std::string_view> a
 struct MonitorLine {
   std::string_view line;
 };
+// Client tracking's messages (session/tracking.h), by what they carry.
+struct TrackingNote {
+  enum class What : char {
+    Keys = 'k',        // to a reader's worker: invalidate `items` for `client`, written by `other`
+    Broadcast = 'b',   // the same for a BCAST subscriber: `items` in one message
+    Redirected = 'r',  // to the redirect target `client`: payload items[0] of tracking client `other` on `worker`
+    Broken = 'x',      // back to tracking client `client`'s worker: its redirect target is gone
+    Found = 'f',       // back to tracking client `client`'s worker: its redirect target talks to `worker`
+    Prefixes = 'p',    // BCAST subscriber `client` on `worker` (NOLOOP: `flag`) registers prefixes `items`
+    Unprefix = 'u',    // subscriber `client` registers nothing any more
+    Remember = 'm',    // the owner remembers `items` read by `client` on `worker`
+  };
+  What what = What::Keys;
+  std::uint64_t client = 0;
+  std::uint64_t other = 0;
+  std::int64_t worker = -1;
+  bool flag = false;  // Prefixes: NOLOOP; Redirected: sent to every worker (not finding it is no error)
+  std::span<const std::string_view> items;
+};
+Message encode(const TrackingNote& note);
+std::optional<TrackingNote> decodeTrackingNote(std::span<const std::string_view> args);
+Message hasClientMessage(std::uint64_t client);
+std::optional<std::uint64_t> decodeHasClient(std::span<const std::string_view> args);
+
 Message encode(const MonitorLine& line);
 std::optional<MonitorLine> decodeMonitorLine(std::span<const std::string_view> args);
 Message encode(const Deliver& deliver);

@@ -58,6 +58,10 @@ enum Stat : std::size_t {
   kStartupMemory,     // what clients' buffers take, what the log's pending batch takes
   kClientsMemory,
   kAofBuffer,
+  kTrackingClients,   // gauges: client tracking (session/tracking.h): this worker's tracking clients,
+  kTrackingKeys,      // the keys its table remembers readers of, the readers, and the BCAST
+  kTrackingItems,     // prefixes it knows (every worker knows them all: counted by the first)
+  kTrackingPrefixes,
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,

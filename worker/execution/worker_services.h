@@ -44,6 +44,7 @@ class ThreadPool;
 class Slowlog;
 class Monitors;
 class ClientPause;
+class Tracking;
 class WorkerStats;
 
 // What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
@@ -87,6 +88,8 @@ class WorkerServices {
   virtual Slowlog* slowlog() { return nullptr; }
   // This worker's MONITOR clients (session/monitors.h); null: none.
   virtual Monitors* monitors() { return nullptr; }
+  // Client tracking's tables and modes on this worker (session/tracking.h); null: none.
+  virtual Tracking* tracking() { return nullptr; }
   // CLIENT PAUSE on this worker (dispatch/client_pause.h); null: none.
   virtual ClientPause* clientPause() { return nullptr; }
   // A script's command in database `db`, as MONITOR shows it ("[0 lua]").

@@ -104,24 +104,33 @@ ipc::Sender& Router::senderTo(int owner) {
   return *senders_[static_cast<std::size_t>(peerLinks_[static_cast<std::size_t>(owner)])];
 }
 
-void Router::sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol, int db) {
+void Router::sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol, int db,
+                         std::uint64_t tracked) {
   senderTo(p.owner).sendInPlace(ipc::requestBytes(args), [&](char* out) {
-    ipc::writeRequest(out, p.id, static_cast<std::uint8_t>(protocol), args, static_cast<std::uint16_t>(db));
+    ipc::writeRequest(out, p.id, static_cast<std::uint8_t>(protocol), args, static_cast<std::uint16_t>(db), tracked);
   });
 }
 
-void Router::call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done, int db) {
-  if (owner == self_) return executor_(args, protocol, db, std::move(done));
+int Router::peerOfLink(int link) const {
+  for (std::size_t w = 0; w < peerLinks_.size(); ++w) {
+    if (peerLinks_[w] == link) return static_cast<int>(w);
+  }
+  return -1;
+}
+
+void Router::call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done, int db,
+                  std::uint64_t tracked) {
+  if (owner == self_) return executor_(args, protocol, db, {tracked, self_}, std::move(done));
   Pending& p = openRequest(owner);
   p.done = std::move(done);
-  sendRequest(p, args, protocol, db);
+  sendRequest(p, args, protocol, db, tracked);
 }
 
 void Router::post(int owner, std::span<const std::string_view> args, int db) { send(owner, args, /*wake=*/false, db); }
 void Router::notify(int owner, std::span<const std::string_view> args, int db) { send(owner, args, /*wake=*/true, db); }
 
 void Router::send(int owner, std::span<const std::string_view> args, bool wake, int db) {
-  if (owner == self_) return executor_(args, resp::Protocol::Resp2, db, [](std::string_view) {});
+  if (owner == self_) return executor_(args, resp::Protocol::Resp2, db, {0, self_}, [](std::string_view) {});
   // Nobody waits for it; without `wake` its owner reads it when it next wakes (channel.h).
   senderTo(owner).sendInPlace(
       ipc::requestBytes(args),
@@ -132,13 +141,14 @@ void Router::send(int owner, std::span<const std::string_view> args, bool wake, 
 }
 
 void Router::forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place,
-                     int db) {
+                     int db, std::uint64_t tracked) {
   if (owner == self_) {
-    return executor_(args, protocol, db, [this, place](std::string_view reply) { placeSink_(place, reply); });
+    return executor_(args, protocol, db, {tracked, self_},
+                     [this, place](std::string_view reply) { placeSink_(place, reply); });
   }
   Pending& p = openRequest(owner);
   p.place = place;
-  sendRequest(p, args, protocol, db);
+  sendRequest(p, args, protocol, db, tracked);
 }
 
 void Router::answer(Pending& p, std::string_view reply) {
@@ -169,11 +179,12 @@ void Router::onRecord(int link, std::string_view record) {
   }
   ipc::Request request;
   if (!ipc::decodeRequest(payload, request, peerArgs_)) return;
-  if (request.id == 0) return executor_(peerArgs_, resp::Protocol::Resp2, request.db, [](std::string_view) {});  // posted
+  const Origin from{request.tracked, request.tracked != 0 ? peerOfLink(link) : -1};
+  if (request.id == 0) return executor_(peerArgs_, resp::Protocol::Resp2, request.db, from, [](std::string_view) {});  // posted
   // Two words of capture: std::function keeps them inline (no allocation).
   // Links are few (peers and guests), so the link fits in the id's top bits.
   const std::uint64_t origin = (static_cast<std::uint64_t>(link) << 56) | request.id;
-  executor_(peerArgs_, request.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2, request.db,
+  executor_(peerArgs_, request.protocol == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2, request.db, from,
             [this, origin](std::string_view bytes) {
               const std::uint64_t id = origin & ((std::uint64_t{1} << 56) - 1);
               ipc::Sender& sender = *senders_[static_cast<std::size_t>(origin >> 56)];

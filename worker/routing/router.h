@@ -43,10 +43,18 @@ namespace keyloop {
 
 class Router final : public Owners {
  public:
+  // Who a request runs for, as client tracking needs it (session/tracking.h):
+  // `tracked` is the Request record's (0: no tracking client), `worker`
+  // the worker it came from (-1: a retiring one's).
+  struct Origin {
+    std::uint64_t tracked = 0;
+    int worker = -1;
+  };
   // Runs a command on this worker's store; calls done with the reply, now
   // or (when its keys are locked) later.
   // `db`: the database it runs against (the client's SELECT).
-  using Executor = std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, int db, Done done)>;
+  using Executor =
+      std::function<void(std::span<const std::string_view> args, resp::Protocol protocol, int db, Origin origin, Done done)>;
   static constexpr std::chrono::milliseconds kRequestTimeout{3000};
 
   // A client's reserved reply place (reply_order.h), by client id.
@@ -70,8 +78,11 @@ class Router final : public Owners {
   int workers() const { return ring_.workers(); }
   const ring::Ring& ring() const { return ring_; }
   int ownerOf(std::string_view key) const override { return ring_.ownerOf(key); }
-  void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done, int db = 0);
-  void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place, int db);
+  // `tracked`: the tracking client it runs for (ipc::writeRequest), or 0.
+  void call(int owner, std::span<const std::string_view> args, resp::Protocol protocol, Done done, int db = 0,
+            std::uint64_t tracked = 0);
+  void forward(int owner, std::span<const std::string_view> args, resp::Protocol protocol, ReplyPlace place, int db,
+               std::uint64_t tracked = 0);
   // Where forward()'s replies go (set once, by Dispatch).
   void setPlaceSink(PlaceSink sink) { placeSink_ = std::move(sink); }
   // Owners (the atomic executor's peer messages): RESP2.
@@ -156,7 +167,10 @@ class Router final : public Owners {
   ipc::Sender& senderTo(int owner);
   // A free slab slot for a request to `owner`, its id set.
   Pending& openRequest(int owner);
-  void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol, int db);
+  void sendRequest(const Pending& p, std::span<const std::string_view> args, resp::Protocol protocol, int db,
+                   std::uint64_t tracked);
+  // The worker index of a peer link (-1: a guest's, or none).
+  int peerOfLink(int link) const;
   void answer(Pending& p, std::string_view reply);
   void onRecord(int link, std::string_view record);
   void expireRequests();

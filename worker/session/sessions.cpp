@@ -5,6 +5,7 @@
 #include "worker/execution/worker_services.h"
 #include "worker/session/monitors.h"
 #include "worker/session/pubsub.h"
+#include "worker/session/tracking.h"
 #include "worker/session/transaction.h"
 
 namespace keyloop {
@@ -22,6 +23,7 @@ void Sessions::clientGone(Client& client) {
   pubsub::forget(dispatch_, client);
   Monitors* monitors = dispatch_.services().monitors();
   if (client.session().monitoring && monitors != nullptr) monitors->remove(client.id());
+  if (Tracking* tracking = dispatch_.services().tracking()) tracking->disable(client);
 }
 
 void Sessions::feedMonitors(const Client* client, const CommandSpec& spec, std::span<const std::string_view> args,

@@ -1,4 +1,5 @@
 #include "worker/session/transaction.h"
+#include "worker/session/tracking.h"
 
 #include "worker/dispatch/blocking.h"
 #include "worker/execution/command_families.h"
@@ -187,7 +188,7 @@ void execOnOwner(Dispatch& dispatch, Client& client, int owner, int db, std::vec
         dropWatches(dispatch, *state);
         if (Client* c = dispatch.connections().find(id)) c->fillReply(place, reply);
       },
-      db);
+      db, trackedTag(client));
 }
 
 struct Pending {
@@ -204,12 +205,19 @@ void execAcross(Dispatch& dispatch, Client& client, int db, std::vector<QueuedCo
   client.holdUntilFilled(place);
   auto pending = std::make_shared<Pending>(
       Pending{std::move(queued), std::move(watched), client.id(), client.reply().protocol()});
-  std::vector<std::string_view> keys;
+  std::vector<std::string_view> keys, read;
   bool writes = false;
   for (const QueuedCommand& q : pending->queued) {
     std::vector<std::string_view> views(q.args.begin(), q.args.end());
-    for (std::string_view k : keysOf(*q.spec, views)) keys.push_back(k);
+    for (std::string_view k : keysOf(*q.spec, views)) {
+      keys.push_back(k);
+      if (remembersWhatItNames(*q.spec)) read.push_back(k);
+    }
     writes = writes || (q.spec->flags & (kWrite | kMayWrite));
+  }
+  // Client tracking: the owners remember what the block reads before it locks.
+  if (Tracking* tracking = dispatch.services().tracking(); tracking != nullptr && !read.empty()) {
+    tracking->rememberAhead(dispatch, client, read);
   }
   for (const WatchedKey& w : pending->watched) keys.push_back(w.key);
   auto verify = [pending](const KeyVersions& versions, Store& scratch, std::int64_t nowMs) {
@@ -422,6 +430,7 @@ void execHere(CommandContext& ctx) {
     CommandContext inner{ctx.worker, nullptr, ctx.reply, storeOf(db), command, ctx.nowMs};
     inner.db = db;
     inner.selects = &db;
+    inner.caller = ctx.caller;  // client tracking: the block's reads are its client's
     ctx.worker.runNested(resolved, inner);
   }
 }

@@ -22,8 +22,9 @@ struct Worker {
   Worker(Loop& loop, Log& log)
       : server(loop, Config{}, log),
         router(loop, 0, {Router::Link{}},
-               [this](std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done) {
-                 server.dispatch().executeRouted(args, protocol, db, std::move(done));
+               [this](std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Origin origin,
+                    Router::Done done) {
+                 server.dispatch().executeRouted(args, protocol, db, std::move(done), origin);
                }),
         migration(loop, server, router, log, 0) {
     server.setRouter(&router);

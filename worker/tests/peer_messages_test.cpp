@@ -173,5 +173,35 @@ TEST(PeerMessages, SharedKnowledgeRoundTrips) {
   EXPECT_FALSE(peer::decodeDeliver(peer::encode(peer::ScriptLoad{"x"}).args()));
 }
 
+TEST(PeerMessages, TrackingNotesRoundTrip) {
+  using What = peer::TrackingNote::What;
+  const std::string_view keys[] = {"k1", "", "k3"};
+  for (What what : {What::Keys, What::Broadcast, What::Broken, What::Found, What::Prefixes, What::Unprefix,
+                    What::Remember}) {
+    const peer::Message m = peer::encode(peer::TrackingNote{what, 42, 7, 3, true, keys});
+    const auto back = peer::decodeTrackingNote(m.args());
+    ASSERT_TRUE(back) << static_cast<char>(what);
+    EXPECT_EQ(back->what, what);
+    EXPECT_EQ(back->client, 42u);
+    EXPECT_EQ(back->other, 7u);
+    EXPECT_EQ(back->worker, 3);
+    EXPECT_TRUE(back->flag);
+    EXPECT_EQ(std::vector<std::string_view>(back->items.begin(), back->items.end()),
+              std::vector<std::string_view>(std::begin(keys), std::end(keys)));
+  }
+  const std::string_view payload[] = {"*1\r\n$1\r\nk\r\n"};
+  const peer::Message redirect = peer::encode(peer::TrackingNote{What::Redirected, 9, 8, -1, false, payload});
+  const auto redirected = peer::decodeTrackingNote(redirect.args());
+  ASSERT_TRUE(redirected);
+  EXPECT_EQ(redirected->items[0], payload[0]);
+  EXPECT_EQ(redirected->worker, -1);
+  // A redirected note carries exactly one payload; an unknown letter is refused.
+  EXPECT_FALSE(peer::decodeTrackingNote(peer::encode(peer::TrackingNote{What::Redirected, 9, 8, 1, false, keys}).args()));
+  peer::Message bad(peer::Kind::Tracking);
+  for (std::string_view a : {"?", "1", "2", "3", "0"}) bad.add(a);
+  EXPECT_FALSE(peer::decodeTrackingNote(bad.args()));
+  EXPECT_EQ(peer::decodeHasClient(peer::hasClientMessage(77).args()), std::optional<std::uint64_t>(77));
+}
+
 }  // namespace
 }  // namespace keyloop

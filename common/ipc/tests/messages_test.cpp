@@ -15,11 +15,11 @@ std::vector<ControlMessage> oneOfEach() {
           HandOver{4, {7, 9}},
           RetireeGone{2},
           FinishClients{},
-          AdoptClient{ClientState{3, true, "conn-name", "*1\r\n$4\r\nPING\r\n", {}}},
+          AdoptClient{ClientState{3, true, "conn-name", "*1\r\n$4\r\nPING\r\n", {}, false, 0, 0, ""}},
           Serving{},
           ConfigApplied{42},
           HandedOver{1000, 123456789, 987654},
-          PassClient{ClientState{2, false, "", "", {}}},
+          PassClient{ClientState{2, false, "", "", {}, false, 0, 0, ""}},
           WriteSnapshot{7, true, "/tmp/part-0", "appendonly.aof.3.incr.aof"},
           DropSnapshot{7},
           SaveReply{9, "+OK\r\n"},
@@ -53,7 +53,8 @@ TEST(Messages, FieldsSurviveTheTrip) {
   EXPECT_EQ(std::get<HandOver>(*back).workers, 5);
   EXPECT_EQ(std::get<HandOver>(*back).keep, (std::vector<std::int32_t>{11, 12, 13}));
   const auto client = decodeControl(
-      encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}, true, 15}}));
+      encode(AdoptClient{ClientState{3, true, "name with spaces", "*1\r\n$4\r\nPING\r\n", {{"a", "b"}, {}, {"s"}}, true, 15,
+                                     1234, "0100 7\n2:u:"}}));
   ASSERT_TRUE(client && std::holds_alternative<AdoptClient>(*client));
   EXPECT_EQ(std::get<AdoptClient>(*client).state.protocol, 3);
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.authenticated);
@@ -61,6 +62,8 @@ TEST(Messages, FieldsSurviveTheTrip) {
   EXPECT_EQ(std::get<AdoptClient>(*client).state.resume, "*1\r\n$4\r\nPING\r\n");
   EXPECT_TRUE(std::get<AdoptClient>(*client).state.monitoring);
   EXPECT_EQ(std::get<AdoptClient>(*client).state.db, 15) << "the selected database goes with the connection";
+  EXPECT_EQ(std::get<AdoptClient>(*client).state.id, 1234u) << "its id goes too (a tracking redirect names it)";
+  EXPECT_EQ(std::get<AdoptClient>(*client).state.tracking, "0100 7\n2:u:");
 }
 
 TEST(Messages, TruncatedOrUnknownControlBytesAreRefused) {
@@ -83,7 +86,7 @@ TEST(Messages, ChannelLettersDifferFromControlLetters) {
 TEST(Messages, RequestsAndRepliesRoundTrip) {
   std::string record;
   const std::string_view args[] = {"SET", "key", std::string_view("bin\0ary", 7), ""};
-  encodeRequest(record, 77, 3, args, 9);
+  encodeRequest(record, 77, 3, args, 9, 0x8000000000000042ull);
   const auto typed = recordType(record);
   ASSERT_TRUE(typed && typed->first == RecordType::Request);
   Request request;
@@ -92,6 +95,7 @@ TEST(Messages, RequestsAndRepliesRoundTrip) {
   EXPECT_EQ(request.id, 77u);
   EXPECT_EQ(request.protocol, 3);
   EXPECT_EQ(request.db, 9);
+  EXPECT_EQ(request.tracked, 0x8000000000000042ull) << "the tracking client it runs for";
   EXPECT_EQ(parsed, std::vector<std::string_view>(std::begin(args), std::end(args)));
   EXPECT_FALSE(decodeRequest(typed->second.substr(0, typed->second.size() - 3), request, parsed));
   std::uint16_t db = 0;
