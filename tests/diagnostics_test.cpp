@@ -14,6 +14,7 @@
 
 #include "common/resp/reply_reader.h"
 #include "tests/support/http.h"
+#include "tests/support/keyspace.h"
 #include "tests/support/process.h"
 #include "tests/support/resp_connection.h"
 
@@ -421,6 +422,36 @@ TEST(Diagnostics, AMonitorGoesOnThroughAReload) {
     ASSERT_TRUE(line) << "no line for command " << i;
     EXPECT_NE(line->find("\"SET\" \"after" + std::to_string(i) + "\""), std::string::npos) << *line;
   }
+}
+
+// Redis 7.2's CLIENT NO-TOUCH: reads of keys of either worker (here and
+// forwarded), a script's and a transaction's leave the keys' access time as
+// it was; TOUCH still touches; OFF restores touching. (redis-server 7.0.15
+// has no NO-TOUCH to compare with.)
+TEST(Diagnostics, ClientNoTouchLeavesTheAccessTimeAsItWas) {
+  KeyloopServer keyloop("workers: 2\n");
+  RespConnection c(keyloop.port), check(keyloop.port);
+  const std::vector<std::string> keys = {"nt-a", "nt-b", "nt-c", "nt-d", "nt-e", "nt-f"};
+  for (const std::string& k : keys) ASSERT_EQ(c.command({"SET", k, "v"}), "+OK\r\n");
+  auto idle = [&](const std::string& k) { return resp::replyInteger(check.command({"OBJECT", "IDLETIME", k})).value_or(-1); };
+  // Idle times count whole seconds: wait until every key has been idle for two.
+  ASSERT_TRUE(waitUntil([&] {
+    return std::all_of(keys.begin(), keys.end(), [&](const std::string& k) { return idle(k) >= 2; });
+  }));
+  EXPECT_EQ(c.command({"CLIENT", "NO-TOUCH", "maybe"}), "-ERR syntax error\r\n");
+  ASSERT_EQ(c.command({"CLIENT", "NO-TOUCH", "on"}), "+OK\r\n");
+  EXPECT_NE(c.command({"CLIENT", "INFO"}).find(" flags=T "), std::string::npos);
+  for (const std::string& k : keys) ASSERT_EQ(c.command({"GET", k}), "$1\r\nv\r\n");
+  ASSERT_EQ(c.command({"EVAL", "return redis.call('get', KEYS[1])", "1", keys[0]}), "$1\r\nv\r\n");
+  ASSERT_EQ(c.command({"MULTI"}), "+OK\r\n");
+  ASSERT_EQ(c.command({"STRLEN", keys[1]}), "+QUEUED\r\n");
+  ASSERT_EQ(c.command({"EXEC"}), "*1\r\n:1\r\n");
+  for (const std::string& k : keys) EXPECT_GE(idle(k), 2) << k << " was touched under NO-TOUCH";
+  ASSERT_EQ(c.command({"TOUCH", keys[2]}), ":1\r\n");
+  EXPECT_LE(idle(keys[2]), 1) << "TOUCH touches under NO-TOUCH too";
+  ASSERT_EQ(c.command({"CLIENT", "NO-TOUCH", "off"}), "+OK\r\n");
+  for (const std::string& k : keys) ASSERT_EQ(c.command({"GET", k}), "$1\r\nv\r\n");
+  for (const std::string& k : keys) EXPECT_LE(idle(k), 1) << k << " was not touched with NO-TOUCH off";
 }
 
 }  // namespace

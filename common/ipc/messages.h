@@ -154,7 +154,7 @@ std::size_t requestBytes(std::span<const std::string_view> args);
 // `db`: the database the command runs against (SELECT's number);
 // `tracked`: the client it runs for, when that client has CLIENT TRACKING
 // on (worker/session/tracking.h: its id, the top bit when its reads are
-// to be remembered); 0: none.
+// to be remembered), and the next bit for CLIENT NO-TOUCH; 0: none.
 void writeRequest(char* out, std::uint64_t id, std::uint8_t protocol, std::span<const std::string_view> args,
                   std::uint16_t db = 0, std::uint64_t tracked = 0);
 inline std::size_t replyBytes(std::string_view reply) { return 1 + sizeof(std::uint64_t) + reply.size(); }

@@ -116,13 +116,19 @@ void clientPause(CommandContext& ctx) {
   ctx.reply.ok();
 }
 
-void clientNoEvict(CommandContext& ctx) {
-  bool& noEvict = ctx.client->session().noEvict;
-  if (equalsIgnoreCase(ctx.args[2], "on")) noEvict = true;
-  else if (equalsIgnoreCase(ctx.args[2], "off")) noEvict = false;
+namespace {
+// CLIENT NO-EVICT / NO-TOUCH ON|OFF: the connection's switch.
+void setSwitch(CommandContext& ctx, bool& on) {
+  if (equalsIgnoreCase(ctx.args[2], "on")) on = true;
+  else if (equalsIgnoreCase(ctx.args[2], "off")) on = false;
   else return ctx.reply.error(kSyntaxError);
   ctx.reply.ok();
 }
+}  // namespace
+
+void clientNoEvict(CommandContext& ctx) { setSwitch(ctx, ctx.client->session().noEvict); }
+// Redis 7.2's: its commands leave the keys' LRU/LFU as they were.
+void clientNoTouch(CommandContext& ctx) { setSwitch(ctx, ctx.client->session().noTouch); }
 
 // Redis 7.2's CLIENT SETINFO LIB-NAME | LIB-VER (clients send it as they
 // connect): kept with the connection.

@@ -26,7 +26,7 @@ Store::Entry* lookupRead(CommandContext& ctx, std::string_view key);
 // Write lookup: applies lazy expiry and stamps the access time.
 inline Store::Entry* lookupWrite(CommandContext& ctx, std::string_view key) {
   Store::Entry* e = ctx.store.find(key, ctx.nowMs);
-  if (e != nullptr) ctx.store.touch(e);
+  if (e != nullptr && !ctx.noTouch) ctx.store.touch(e);
   return e;
 }
 // A look that leaves no trace (TYPE, OBJECT): lazy expiry only.
@@ -330,6 +330,7 @@ void killClientsHere(CommandContext&);
 void clientPause(CommandContext&);
 void clientUnpause(CommandContext&);
 void clientNoEvict(CommandContext&);
+void clientNoTouch(CommandContext&);
 void clientSetinfo(CommandContext&);
 
 // connection.cpp

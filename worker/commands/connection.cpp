@@ -279,6 +279,8 @@ std::span<const CommandSpec> connectionCommands() {
        .handler = clientInfo},
       {.name = "no-evict", .arity = 3, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
        .handler = clientNoEvict},
+      {.name = "no-touch", .arity = 3, .flags = kConnection | kNoScript, .acl = acl::kConnection,
+       .handler = clientNoTouch},
       {.name = "pause", .arity = -3, .flags = kAdmin | kConnection | kNoScript, .acl = acl::kConnection,
        .cross = CrossWorker::BroadcastSame, .handler = clientPause},
       {.name = "reply", .arity = 3, .flags = kNoScript | kConnection, .acl = acl::kConnection,

@@ -11,7 +11,7 @@ namespace keyloop::commands {
 Store::Entry* lookupRead(CommandContext& ctx, std::string_view key) {
   Store::Entry* e = ctx.store.find(key, ctx.nowMs);
   ++ctx.worker.stats()[e ? kKeyspaceHits : kKeyspaceMisses];
-  if (e != nullptr) ctx.store.touch(e);
+  if (e != nullptr && !ctx.noTouch) ctx.store.touch(e);
   if (e == nullptr && (ctx.worker.config().notifyKeyspaceEvents & keyspace_events::kKeyMiss)) {
     keyspace_events::notify(ctx.worker.config().notifyKeyspaceEvents, 'm', "keymiss", key, ctx.db,
                             [&ctx](std::string_view channel, std::string_view message) {

@@ -29,7 +29,10 @@ bool matchesAll(std::string_view pattern) { return pattern == "*"; }
 
 void del(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, true)); }
 void exists(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
-void touch(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
+void touch(CommandContext& ctx) {
+  ctx.noTouch = false;  // TOUCH touches, CLIENT NO-TOUCH or not (Redis 7.2)
+  ctx.reply.integer(countKeys(ctx, false));
+}
 
 void type(CommandContext& ctx) {
   const Store::Entry* e = lookupQuietly(ctx, ctx.args[1]);

@@ -338,6 +338,7 @@ std::string Client::flags() const {
   if (session_.tracking.bcast) f += 'B';
   if (phase_ == Phase::ClosingAfterReply) f += 'c';
   if (session_.noEvict) f += 'e';
+  if (session_.noTouch) f += 'T';
   return f.empty() ? "N" : f;
 }
 

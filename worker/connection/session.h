@@ -51,6 +51,7 @@ struct Session {
   bool monitoring = false;  // MONITOR: every command of every client reaches it (session/monitors.h)
   bool inExec = false;      // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)
   bool noEvict = false;     // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)
+  bool noTouch = false;     // CLIENT NO-TOUCH on (Redis 7.2): its commands leave LRU/LFU as they were
   int db = 0;               // SELECT's database
   std::string libName, libVersion;  // CLIENT SETINFO (Redis 7.2): what the client says it is
   TrackingMode tracking;            // CLIENT TRACKING

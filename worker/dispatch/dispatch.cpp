@@ -151,6 +151,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       ctx.discovers = true;
       TrackingCaller caller;
       ctx.caller = callerOf(client, caller);
+      ctx.noTouch = session.noTouch;
       run(spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
       ran = true;
       if (monitorAfter) feedMonitors(&client, spec, args);
@@ -247,6 +248,7 @@ void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::sp
     ctx.selects = &client.session().db;
     TrackingCaller caller;
     ctx.caller = callerOf(client, caller);
+    ctx.noTouch = client.session().noTouch;
     run(*command.spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
   }
   countError(command, reply.buffer(), start, true);
@@ -323,8 +325,10 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, databases_[db], args, unixMillis()};
   ctx.db = db;
-  TrackingCaller caller{origin.tracked & ~kRemembersReads, origin.worker, (origin.tracked & kRemembersReads) != 0};
+  TrackingCaller caller{origin.tracked & ~(kRemembersReads | kTouchesNothing), origin.worker,
+                        (origin.tracked & kRemembersReads) != 0};
   if (caller.client != 0 && caller.worker >= 0) ctx.caller = &caller;
+  ctx.noTouch = (origin.tracked & kTouchesNothing) != 0;
   AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   // A client's command forwarded to its keys' owner is logged here, where

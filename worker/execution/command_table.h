@@ -69,6 +69,8 @@ struct CommandContext {
   // The client with CLIENT TRACKING on it runs for (null: none): its reads
   // are remembered, and NOLOOP leaves its own writes out.
   TrackingCaller* caller = nullptr;
+  // CLIENT NO-TOUCH (Redis 7.2): its reads leave the keys' LRU/LFU as they were.
+  bool noTouch = false;
   void propagateAs(std::vector<std::string> command) {
     if (effects != nullptr) effects->propagateAs(std::move(command));
   }

@@ -65,6 +65,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   inner.db = call.db;
   inner.selects = &call.db;
   inner.caller = ctx.caller;  // client tracking: a read here remembers the script's keys
+  inner.noTouch = ctx.noTouch;
   // SELECT's line names the database it chose (Redis feeds it after it ran).
   const bool monitorAfter = (spec.flags & kSelectsDatabase) != 0;
   if (!monitorAfter) ctx.worker.feedMonitorsFromScript(spec, args, call.db);

@@ -35,8 +35,9 @@ std::string nullPayload(Client& client) {
 
 std::uint64_t trackedTag(const Client& client) {
   const TrackingMode& mode = client.session().tracking;
-  if (!mode.on) return 0;
-  return client.id() | (mode.remembersReads() ? kRemembersReads : 0);
+  const std::uint64_t noTouch = client.session().noTouch ? kTouchesNothing : 0;
+  if (!mode.on) return noTouch;
+  return client.id() | noTouch | (mode.remembersReads() ? kRemembersReads : 0);
 }
 
 bool remembersWhatItNames(const CommandSpec& spec) {

@@ -58,6 +58,8 @@ struct CommandSpec;
 // The Request record's `tracked`: the client's id, and this bit when its
 // reads are to be remembered (its mode allows it for this command).
 inline constexpr std::uint64_t kRemembersReads = std::uint64_t{1} << 63;
+// The same word's bit for CLIENT NO-TOUCH (with or without tracking: then no id).
+inline constexpr std::uint64_t kTouchesNothing = std::uint64_t{1} << 62;
 std::uint64_t trackedTag(const Client& client);
 // Whether a run of `spec` remembers the keys it names (read-only, not a script).
 bool remembersWhatItNames(const CommandSpec& spec);

@@ -431,6 +431,7 @@ void execHere(CommandContext& ctx) {
     inner.db = db;
     inner.selects = &db;
     inner.caller = ctx.caller;  // client tracking: the block's reads are its client's
+    inner.noTouch = ctx.noTouch;
     ctx.worker.runNested(resolved, inner);
   }
 }
