@@ -317,7 +317,7 @@ std::span<const CommandSpec> connectionCommands() {
        .handler = ping},
       {.name = "quit", .arity = -1, .flags = kNoAuth | kFast | kConnection | kRunsInMulti | kSubscribedOk | kNoScript | kAllowBusy, .acl = acl::kConnection,
        .handler = quit},
-      {.name = "select", .arity = 2, .flags = kFast | kConnection | kSelectsDatabase, .acl = acl::kConnection,
+      {.name = "select", .arity = 2, .flags = kFast | kConnection | kSelectsDatabase | kMonitoredAfter, .acl = acl::kConnection,
        .handler = select},
   };
   // clang-format on

@@ -132,7 +132,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
     client.setLastCommand(command.topLevel, command.spec);
     count(command);
     // SELECT's line names the database it chose (Redis feeds it after it ran).
-    const bool monitorAfter = (spec.flags & kSelectsDatabase) != 0;
+    const bool monitorAfter = (spec.flags & kMonitoredAfter) != 0;
     if (!(spec.flags & kSkipMonitor) && !monitorAfter) feedMonitors(&client, spec, args);
     const RoutePlan plan = planFor(spec, args, client.clusterNode());
     if (plan.kind == RoutePlan::Kind::CrossSlot || plan.kind == RoutePlan::Kind::Moved) {

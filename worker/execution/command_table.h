@@ -133,6 +133,8 @@ enum CommandFlag : std::uint32_t {
   kSelectsDatabase = 1u << 28,  // SELECT: the connection's database from now on (the log replays it so)
   kSwapsDatabases = 1u << 29,   // SWAPDB: two databases change places (on every worker, each for its keys)
   kKeepsCaching = 1u << 30,     // CLIENT: CLIENT CACHING's yes|no still holds for the command after it
+  kMonitoredAfter = 1u << 31,   // MONITOR sees it once it ran, as Redis feeds every command (SELECT names the
+                                // database it chose; RESET of a monitor is no longer one's)
 };
 
 // Where a command's keys are, as Redis declares them: `first`..`last` by

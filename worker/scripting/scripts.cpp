@@ -67,7 +67,7 @@ std::string callFromScript(CommandContext& ctx, ScriptCall& call, std::span<cons
   inner.caller = ctx.caller;  // client tracking: a read here remembers the script's keys
   inner.noTouch = ctx.noTouch;
   // SELECT's line names the database it chose (Redis feeds it after it ran).
-  const bool monitorAfter = (spec.flags & kSelectsDatabase) != 0;
+  const bool monitorAfter = (spec.flags & kMonitoredAfter) != 0;
   if (!monitorAfter) ctx.worker.feedMonitorsFromScript(spec, args, call.db);
   // Against locked keys (a scratch store) the handler just runs: the
   // commit is the write the owners see.

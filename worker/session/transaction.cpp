@@ -22,6 +22,7 @@
 #include "worker/routing/key_locks.h"
 #include "worker/execution/keyspace_events.h"
 #include "worker/persistence/persistence.h"
+#include "worker/session/monitors.h"
 #include "worker/session/pubsub.h"
 #include "worker/keyspace/store.h"
 #include "worker/execution/watches.h"
@@ -347,9 +348,20 @@ void watch(Dispatch& dispatch, Client& client, std::span<const std::string_view>
   }
 }
 
+// Redis's clearClientConnectionState: what the connection chose goes back
+// to a new one's (CLIENT SETINFO's library name stays, as in Redis).
 void reset(Dispatch& dispatch, Client& client, std::span<const std::string_view>) {
+  Session& s = client.session();
   forget(dispatch, client);
   pubsub::forget(dispatch, client);
+  if (Monitors* monitors = dispatch.services().monitors(); monitors != nullptr && s.monitoring) {
+    monitors->remove(client.id());
+  }
+  s.monitoring = false;
+  if (Tracking* tracking = dispatch.services().tracking()) tracking->disable(client);
+  s.db = 0;
+  s.noEvict = s.noTouch = false;
+  s.repliesOff = s.skipNext = false;
   client.setName({});
   client.reply().setProtocol(resp::Protocol::Resp2);
   client.setAuthenticated(dispatch.services().config().requirePass.empty());
@@ -474,7 +486,7 @@ std::span<const CommandSpec> transactionCommands() {
        .session = transaction::exec},
       {.name = "multi", .arity = 1, .flags = kFast | kNoScript | kRunsInMulti | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::multi},
-      {.name = "reset", .arity = 1, .flags = kNoAuth | kFast | kNoScript | kConnection | kRunsInMulti | kSubscribedOk | kAllowBusy, .acl = acl::kConnection,
+      {.name = "reset", .arity = 1, .flags = kNoAuth | kFast | kNoScript | kConnection | kRunsInMulti | kSubscribedOk | kAllowBusy | kMonitoredAfter, .acl = acl::kConnection,
        .session = transaction::reset},
       {.name = "unwatch", .arity = 1, .flags = kFast | kNoScript | kAllowBusy, .acl = acl::kTransaction,
        .session = transaction::unwatch},
