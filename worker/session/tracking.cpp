@@ -99,8 +99,13 @@ void Tracking::evicted(std::string_view key) {
 }
 
 void Tracking::flushed() {
+  // By id: a client over its output limit closes (and leaves the map) as it is sent to.
+  std::vector<std::uint64_t> tracking;
   for (const auto& [id, client] : connections_.all()) {
-    if (client->session().tracking.on && !client->closed()) send(*client, nullPayload(*client));
+    if (client->session().tracking.on) tracking.push_back(id);
+  }
+  for (std::uint64_t id : tracking) {
+    if (Client* c = connections_.find(id); c != nullptr && !c->closed()) send(*c, nullPayload(*c));
   }
   table_.clear();
   items_ = 0;
