@@ -150,8 +150,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
       ctx.selects = &session.db;
       ctx.discovers = true;
       TrackingCaller caller;
-      ctx.caller = callerOf(client, caller);
-      ctx.noTouch = session.noTouch;
+      applyTag(ctx, caller, trackedTag(client), services_.self());
       run(spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
       ran = true;
       if (monitorAfter) feedMonitors(&client, spec, args);
@@ -247,8 +246,7 @@ void Dispatch::runQueued(Client& client, const ResolvedCommand& command, std::sp
     ctx.db = db;
     ctx.selects = &client.session().db;
     TrackingCaller caller;
-    ctx.caller = callerOf(client, caller);
-    ctx.noTouch = client.session().noTouch;
+    applyTag(ctx, caller, trackedTag(client), services_.self());
     run(*command.spec, ctx, commandIndex(*command.topLevel), Logged::Yes);
   }
   countError(command, reply.buffer(), start, true);
@@ -272,11 +270,9 @@ std::string Dispatch::redirection(const RoutePlan& plan) const {
   return "MOVED " + std::to_string(plan.slot) + " " + nodes.address() + ":" + std::to_string(nodes.portOf(plan.owner));
 }
 
-TrackingCaller* Dispatch::callerOf(const Client& client, TrackingCaller& storage) const {
-  const TrackingMode& mode = client.session().tracking;
-  if (!mode.on) return nullptr;
-  storage = TrackingCaller{client.id(), services_.self(), mode.remembersReads()};
-  return &storage;
+void Dispatch::applyTag(CommandContext& ctx, TrackingCaller& storage, std::uint64_t tag, int worker) {
+  ctx.caller = callerFromTag(tag, worker, storage);
+  ctx.noTouch = touchesNothing(tag);
 }
 
 void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
@@ -325,10 +321,8 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   resp::Reply reply(out, protocol);
   CommandContext ctx{services_, nullptr, reply, databases_[db], args, unixMillis()};
   ctx.db = db;
-  TrackingCaller caller{origin.tracked & ~(kRemembersReads | kTouchesNothing), origin.worker,
-                        (origin.tracked & kRemembersReads) != 0};
-  if (caller.client != 0 && caller.worker >= 0) ctx.caller = &caller;
-  ctx.noTouch = (origin.tracked & kTouchesNothing) != 0;
+  TrackingCaller caller;
+  applyTag(ctx, caller, origin.tracked, origin.worker);
   AofLog* log = appendLog();
   const std::uint64_t logged = log != nullptr ? log->appended() : 0;
   // A client's command forwarded to its keys' owner is logged here, where

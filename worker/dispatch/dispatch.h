@@ -191,8 +191,9 @@ class Dispatch final : public RequestRunner {
   bool touchesLockedKeys(const CommandSpec& spec, std::span<const std::string_view> args) const;
   Task deferRouted(std::span<const std::string_view> args, resp::Protocol protocol, int db, Router::Done done,
                    Router::Origin origin);
-  // The tracking client a run for `client` is for (null: it tracks nothing).
-  TrackingCaller* callerOf(const Client& client, TrackingCaller& storage) const;
+  // A run's tracking caller and NO-TOUCH, from the word its client's request
+  // carries (session/tracking.h: trackedTag), coming from `worker`.
+  static void applyTag(CommandContext& ctx, TrackingCaller& storage, std::uint64_t tag, int worker);
   // Whether a key argument is longer than the store takes.
   bool hasOverlongKey(const CommandSpec& spec, std::span<const std::string_view> args);
   // Whether a run is a client's command as the slow log and the latency

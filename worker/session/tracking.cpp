@@ -40,6 +40,13 @@ std::uint64_t trackedTag(const Client& client) {
   return client.id() | noTouch | (mode.remembersReads() ? kRemembersReads : 0);
 }
 
+TrackingCaller* callerFromTag(std::uint64_t tag, int worker, TrackingCaller& storage) {
+  const std::uint64_t client = tag & ~(kRemembersReads | kTouchesNothing);
+  if (client == 0 || worker < 0) return nullptr;
+  storage = TrackingCaller{client, worker, (tag & kRemembersReads) != 0};
+  return &storage;
+}
+
 bool remembersWhatItNames(const CommandSpec& spec) {
   // Redis remembers the keys a read-only command names; a script's own
   // keys only once a command inside it read (EVAL_RO and FCALL_RO too).

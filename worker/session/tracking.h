@@ -54,6 +54,7 @@ class Connections;
 class Dispatch;
 struct CommandContext;
 struct CommandSpec;
+struct TrackingCaller;
 
 // The Request record's `tracked`: the client's id, and this bit when its
 // reads are to be remembered (its mode allows it for this command).
@@ -61,6 +62,10 @@ inline constexpr std::uint64_t kRemembersReads = std::uint64_t{1} << 63;
 // The same word's bit for CLIENT NO-TOUCH (with or without tracking: then no id).
 inline constexpr std::uint64_t kTouchesNothing = std::uint64_t{1} << 62;
 std::uint64_t trackedTag(const Client& client);
+// What a run learns from such a word, coming from `worker`: its tracking
+// caller (null: none; kept in `storage`), and whether it touches nothing.
+TrackingCaller* callerFromTag(std::uint64_t tag, int worker, TrackingCaller& storage);
+inline bool touchesNothing(std::uint64_t tag) { return (tag & kTouchesNothing) != 0; }
 // Whether a run of `spec` remembers the keys it names (read-only, not a script).
 bool remembersWhatItNames(const CommandSpec& spec);
 
