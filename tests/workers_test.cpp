@@ -4,6 +4,7 @@
 // others keep serving, graceful and fast shutdown, no orphans, keys spread
 // over workers, and cross-worker commands that no client sees half done.
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -138,6 +139,16 @@ TEST_P(Workers, ClientListShowsEveryWorkersClientsOnce) {
     EXPECT_EQ(lines, 12) << list;
     for (int i = 0; i < 12; ++i) EXPECT_NE(list.find(" name=c" + std::to_string(i) + " "), std::string::npos) << list;
   }
+  // CLIENT LIST ID: the named ones, wherever they talk; an id no client has, nothing.
+  const auto idOf = [](RespConnection& c) {
+    const std::string reply = c.command({"CLIENT", "ID"});  // ":<id>\r\n"
+    return reply.substr(1, reply.size() - 3);
+  };
+  const std::string some = clients[0]->command({"CLIENT", "LIST", "ID", idOf(*clients[3]), idOf(*clients[7]), "999999"});
+  EXPECT_NE(some.find(" name=c3 "), std::string::npos) << some;
+  EXPECT_NE(some.find(" name=c7 "), std::string::npos) << some;
+  EXPECT_EQ(std::count(some.begin(), some.end(), '\n'), 4) << some;  // the bulk's header, two lines, its end
+  EXPECT_EQ(clients[0]->command({"CLIENT", "LIST", "ID", "x"}), "-ERR Invalid client ID\r\n");
 }
 
 // A database smaller than COUNT comes back in one SCAN page with cursor 0,

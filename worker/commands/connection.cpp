@@ -179,7 +179,7 @@ void clientGetname(CommandContext& ctx) {
 }
 
 void clientList(CommandContext& ctx) {
-  // CLIENT LIST [TYPE normal], this worker's part (every worker's is joined).
+  // CLIENT LIST [TYPE normal | ID id...], this worker's part (every worker's is joined).
   if (ctx.args.size() == 4 && equalsIgnoreCase(ctx.args[2], "type")) {
     if (!equalsIgnoreCase(ctx.args[3], "normal")) {
       bool known = equalsIgnoreCase(ctx.args[3], "master") || equalsIgnoreCase(ctx.args[3], "replica") ||
@@ -187,6 +187,18 @@ void clientList(CommandContext& ctx) {
       if (!known) return ctx.reply.error("ERR Unknown client type '" + std::string(ctx.args[3]) + "'");
       return ctx.reply.verbatim("");
     }
+  } else if (ctx.args.size() > 3 && equalsIgnoreCase(ctx.args[2], "id")) {
+    // CLIENT LIST ID id...: those of them this worker has, in the order named.
+    std::string text;
+    for (std::size_t i = 3; i < ctx.args.size(); ++i) {
+      const auto id = parseInteger(ctx.args[i]);
+      if (!id) return ctx.reply.error("ERR Invalid client ID");
+      const auto& clients = ctx.worker.clients();
+      if (auto it = clients.find(static_cast<std::uint64_t>(*id)); it != clients.end()) {
+        text += it->second->describe(ctx.worker.now()) + "\n";
+      }
+    }
+    return ctx.reply.verbatim(text);
   } else if (ctx.args.size() != 2) {
     return ctx.reply.error(kSyntaxError);
   }
