@@ -32,6 +32,17 @@ Server::Server(Loop& loop, Config config, Log& log)
     keyspace_events::notify(config_.notifyKeyspaceEvents, 'x', "expired", key, db,
                             [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); });
   });
+  databases_.setFieldsExpiredObserver(
+      [this](int db, std::string_view key, std::span<const std::string> fields, bool keyGone) {
+        // Redis 7.4 propagates HDEL (the hash goes with its last field).
+        std::vector<std::string_view> hdel{"HDEL", key};
+        hdel.insert(hdel.end(), fields.begin(), fields.end());
+        dispatch_.feed().recordCommand(db, hdel);
+        tracking_.keyChanged(key, 0);
+        auto publish = [this](std::string_view channel, std::string_view message) { publishEvent(channel, message); };
+        keyspace_events::notify(config_.notifyKeyspaceEvents, 'h', "hexpired", key, db, publish);
+        if (keyGone) keyspace_events::notify(config_.notifyKeyspaceEvents, 'g', "del", key, db, publish);
+      });
   dispatch_.setBlocking(&blocking_);
   dispatch_.setSessions(&sessions_);
   dispatch_.addObserver(std::make_unique<TrackingObserver>(tracking_));
@@ -132,8 +143,10 @@ void Server::runExpireCycle() {
   for (int i = 0; i < count && Clock::now() < deadline; ++i) {
     const int db = (expireNextDb_ + i) % count;
     Store& store = databases_[db];
-    if (store.volatileCount() == 0) continue;
-    store.expireSome(nowMs, [deadline] { return Clock::now() >= deadline; });
+    if (store.volatileCount() == 0 && store.timedHashes() == 0) continue;
+    const auto outOfTime = [deadline] { return Clock::now() >= deadline; };
+    if (store.volatileCount() != 0) store.expireSome(nowMs, outOfTime);
+    if (store.timedHashes() != 0 && !outOfTime()) store.expireFieldsSome(nowMs, outOfTime);
     expireNextDb_ = (db + 1) % count;
   }
   // The latency monitor's "expire-cycle" (big values are freed off the loop,

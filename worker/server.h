@@ -27,6 +27,7 @@
 #include "worker/session/sessions.h"
 #include "worker/worker_persistence.h"
 #include "worker/session/monitors.h"
+#include "worker/session/aof_waits.h"
 #include "worker/session/tracking.h"
 #include "worker/session/pubsub.h"
 #include "worker/scripting/functions.h"
@@ -86,6 +87,7 @@ class Server final : public WorkerServices {
   Channels* channels() override { return &channels_; }
   Monitors* monitors() override { return &monitors_; }
   Tracking* tracking() override { return &tracking_; }
+  AofWaits* aofWaits() override { return &aofWaits_; }
   ClientPause* clientPause() override { return &dispatch_.clientPause(); }
   void feedMonitorsFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int db) override {
     dispatch_.feedMonitors(nullptr, spec, args, db);
@@ -150,6 +152,7 @@ class Server final : public WorkerServices {
   Channels channels_{connections_};  // outlives the clients, who unsubscribe as they go
   Monitors monitors_{connections_, stats_};  // the same
   Tracking tracking_{loop_, connections_};   // the same
+  AofWaits aofWaits_{dispatch_};
   LuaEngine lua_;
   FunctionLibraries functions_;
   ScriptCall* runningScript_ = nullptr;

@@ -35,7 +35,7 @@
 namespace keyloop::metrics {
 
 // Room for every command of the command table (checked there).
-inline constexpr std::size_t kMaxCommands = 256;
+inline constexpr std::size_t kMaxCommands = 320;
 // What WorkerMetrics::commands counts, by index: the command table's names
 // (worker/execution/command_table.cpp defines it), empty for the peer
 // messages between workers, which are no client's and not exported.

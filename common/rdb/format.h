@@ -19,6 +19,9 @@
 namespace keyloop::rdb {
 
 inline constexpr int kVersion = 10;
+// What is read: up to Redis 7.4's version 12 (a hash with field times is
+// written in its types; files and payloads of older versions stay 10).
+inline constexpr int kReadableVersion = 12;
 
 enum Opcode : unsigned char {
   kFunction2 = 0xF5, kFunctionOld = 0xF6, kModuleAux = 0xF7, kIdle = 0xF8, kFreq = 0xF9,

@@ -4,6 +4,7 @@
 
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
+#include "worker/keyspace/field_expiry.h"
 
 namespace keyloop::commands {
 
@@ -23,6 +24,14 @@ std::optional<std::string_view> fieldValue(const Store::Entry* e, std::string_vi
   const packed::Tuple t = collection::find(e, field);
   if (t.end == 0) return std::nullopt;
   return t.value;
+}
+
+// HINCRBY's and HINCRBYFLOAT's write: a field that had a time keeps it
+// (Redis 7.4's HASH_SET_KEEP_TTL), one expired is new and has none.
+void updateKeepingTime(CommandContext& ctx, Store::Entry*& e, std::string_view field, std::string_view value) {
+  const std::int64_t kept = field_ttl::expiryOf(e, field, ctx.nowMs).value_or(kNoExpiry);
+  collection::insert(ctx.store, e, kHash, hashLimits(ctx), field, value);
+  if (kept != kNoExpiry) field_ttl::setExpiry(e, field, kept);
 }
 
 void setFields(CommandContext& ctx, bool countAdded) {
@@ -112,7 +121,7 @@ void hincrby(CommandContext& ctx) {
   }
   long long result;
   if (__builtin_add_overflow(current, *by, &result)) return ctx.reply.error(kOverflow);
-  collection::insert(ctx.store, *e, kHash, hashLimits(ctx), ctx.args[2], formatInteger(result));
+  updateKeepingTime(ctx, *e, ctx.args[2], formatInteger(result));
   ctx.reply.integer(result);
 }
 
@@ -133,7 +142,7 @@ void hincrbyfloat(CommandContext& ctx) {
     return ctx.reply.error("ERR increment would produce NaN or Infinity");
   }
   const std::string text = formatLongDouble(result);
-  collection::insert(ctx.store, *e, kHash, hashLimits(ctx), ctx.args[2], text);
+  updateKeepingTime(ctx, *e, ctx.args[2], text);
   ctx.propagateAs({"HSET", std::string(ctx.args[1]), std::string(ctx.args[2]), text});
   ctx.reply.bulk(text);
 }

@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include "worker/commands/commands.h"
+#include "worker/keyspace/field_expiry.h"
 #include "worker/execution/command_families.h"
 #include "worker/keyspace/eviction.h"
 #include "worker/persistence/dump.h"
@@ -17,7 +18,7 @@ constexpr std::string_view kNoLfu =
     "between policies at runtime LRU and LFU data will take some time to adjust.";
 
 // OBJECT ENCODING's name, as Redis's strEncoding() names the same value.
-std::string_view encodingName(const Store::Entry* e) {
+std::string_view encodingName(const Store::Entry* e, const collection::Limits& hash) {
   const std::string_view v = Store::value(e);
   switch (Store::kind(e)) {
     case Kind::String:
@@ -33,6 +34,8 @@ std::string_view encodingName(const Store::Entry* e) {
     case Kind::ListChunked: return "quicklist";  // Redis 7.0 has no other list encoding
     case Kind::ZsetTree: return "skiplist";
     case Kind::Stream: return "stream";
+    case Kind::HashTtl:
+      return field_ttl::fitsListpack(e, hash.maxPackedEntries, hash.maxPackedValue) ? "listpackex" : "hashtable";
     default: return "hashtable";
   }
 }
@@ -55,7 +58,7 @@ rdb::Limits limitsOf(const CommandContext& ctx) { return rdb::limitsOf(ctx.worke
 }  // namespace
 
 void objectEncoding(CommandContext& ctx) {
-  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.bulk(encodingName(e));
+  if (Store::Entry* e = objectOrNull(ctx)) ctx.reply.bulk(encodingName(e, hashLimits(ctx)));
 }
 
 void objectRefcount(CommandContext& ctx) {

@@ -522,17 +522,22 @@ void publishEverywhere(Dispatch& dispatch, Client& client, std::span<const std::
   });
 }
 
+void askEveryWorker(Dispatch& dispatch, std::span<const std::string_view> args,
+                    std::function<void(const std::vector<std::string>& replies)> done, resp::Protocol protocol) {
+  if (dispatch.router() == nullptr) {  // alone (a unit test's Server): this worker is every worker
+    return done({dispatch.runNow(args, protocol, 0)});
+  }
+  gather(dispatch, protocol, 0, everyWorker(dispatch, args),
+         [done = std::move(done)](Replies& replies) { done(replies); });
+}
+
 void answerFromEveryWorker(Dispatch& dispatch, Client& client, std::span<const std::string_view> args,
                            std::function<std::string(const std::vector<std::string>& replies)> merge, bool holdsLater) {
   const std::uint64_t place = client.reserveReply();
   if (holdsLater) client.holdUntilFilled(place);
-  if (dispatch.router() == nullptr) {  // alone (a unit test's Server): this worker is every worker
-    return client.fillReply(place, merge({dispatch.runNow(args, client.reply().protocol(), 0)}));
-  }
-  gather(dispatch, client.reply().protocol(), 0, everyWorker(dispatch, args),
-         [&dispatch, id = client.id(), place, merge = std::move(merge)](Replies& replies) {
-           if (Client* c = dispatch.connections().find(id)) c->fillReply(place, merge(replies));
-         });
+  askEveryWorker(dispatch, args, [&dispatch, id = client.id(), place, merge = std::move(merge)](const Replies& replies) {
+    if (Client* c = dispatch.connections().find(id)) c->fillReply(place, merge(replies));
+  }, client.reply().protocol());
 }
 
 void runAcross(Dispatch& dispatch, Client& client, const CommandSpec& spec, std::span<const std::string_view> args,

@@ -33,6 +33,12 @@ void runAcrossThen(Dispatch& dispatch, Client& client, std::uint64_t place, int 
                    std::span<const std::string_view> args, RoutePlan plan,
                    std::function<void(std::string_view)> then);
 
+// Sends `args` (a peer message) to every worker (this one too) and calls
+// `done` with their replies (in `protocol`), in worker order.
+void askEveryWorker(Dispatch& dispatch, std::span<const std::string_view> args,
+                    std::function<void(const std::vector<std::string>& replies)> done,
+                    resp::Protocol protocol = resp::Protocol::Resp2);
+
 // A session command answered by every worker (this one too): `args` (a
 // peer message) goes to each, and the client's next reply is what `merge`
 // makes of their replies, in worker order. `holdsLater`: the client's

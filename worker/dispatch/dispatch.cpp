@@ -37,7 +37,8 @@ bool debugAllowed(const Config& config, const Client& client) {
 
 Dispatch::Dispatch(Loop& loop, WorkerServices& services, Databases& databases, KeyLocks& locks, WorkerStats& stats,
                    Connections& connections)
-    : services_(services),
+    : loop_(loop),
+      services_(services),
       databases_(databases),
       locks_(locks),
       stats_(stats),

@@ -80,6 +80,7 @@ class Dispatch final : public RequestRunner {
   const Router* router() const { return router_; }
   Connections& connections() { return connections_; }
   WorkerServices& services() { return services_; }
+  Loop& loop() { return loop_; }
   Databases& databases() { return databases_; }
   // Database `db` (a valid number), as a run against it sees it.
   Store& store(int db);
@@ -221,6 +222,7 @@ class Dispatch final : public RequestRunner {
   // Counts a call (total_commands_processed, commandstats, the metric).
   void count(const ResolvedCommand& command);
 
+  Loop& loop_;
   WorkerServices& services_;
   Databases& databases_;
   KeyLocks& locks_;

@@ -27,6 +27,12 @@ void ChangeFeed::endAtomic() {
   }
 }
 
+void ChangeFeed::recordCommand(int db, std::span<const std::string_view> command) {
+  for (FeedConsumer* c : consumers_) {
+    if (c->accepting()) c->append(db, command);
+  }
+}
+
 void ChangeFeed::recordState(int db, std::string_view key, const Store::Entry* entry) {
   for (FeedConsumer* c : consumers_) {
     if (c->accepting()) c->appendState(db, key, entry);

@@ -2,7 +2,8 @@
 // made them, as the commands that redo it: the one place the append-only
 // log (its first consumer) and, next, the replication stream take them
 // from. Producers: the pipeline's feed observer (write_observers.h) for a
-// command's run, expiry and eviction (a key gone: DEL), and the atomic
+// command's run, expiry and eviction (a key gone: DEL; hash fields gone:
+// HDEL), and the atomic
 // executor's coordinator (what a cross-worker command left in each key).
 //
 // What a consumer may assume (docs/architecture.md, "The change feed"):
@@ -56,6 +57,8 @@ class ChangeFeed {
 
   // A run of a write on this worker's keys, with what it did.
   void record(const CommandRun& run, const Effects& effects);
+  // A command that redoes a change of no command's (expired hash fields: HDEL).
+  void recordCommand(int db, std::span<const std::string_view> command);
   // What `key` holds now (null: it is gone).
   void recordState(int db, std::string_view key, const Store::Entry* entry);
   void beginAtomic();

@@ -10,6 +10,7 @@
 
 namespace keyloop {
 
+std::span<const CommandSpec> aofWaitCommands();  // session/aof_waits.cpp
 std::span<const CommandSpec> atomicCommands();  // atomic.cpp
 std::span<const CommandSpec> bitmapCommands();  // commands/bitmaps.cpp
 std::span<const CommandSpec> clusterCommands();  // commands/cluster.cpp
@@ -21,6 +22,7 @@ std::span<const CommandSpec> expiryCommands();  // commands/expiry.cpp
 std::span<const CommandSpec> functionCommands();  // scripting/functions.cpp
 std::span<const CommandSpec> geoCommands();  // commands/geo.cpp
 std::span<const CommandSpec> hashCommands();  // commands/hashes.cpp
+std::span<const CommandSpec> hashExpiryCommands();  // commands/hash_expiry.cpp
 std::span<const CommandSpec> hyperloglogCommands();  // commands/hyperloglog.cpp
 std::span<const CommandSpec> infoCommands();  // commands/info.cpp
 std::span<const CommandSpec> introspectionCommands();  // commands/introspection.cpp
@@ -46,6 +48,7 @@ std::span<const CommandSpec> zsetRangeCommands();  // commands/zset_ranges.cpp
 
 // Every family, for the table to merge.
 inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
+    aofWaitCommands,
     atomicCommands,
     bitmapCommands,
     clusterCommands,
@@ -57,6 +60,7 @@ inline constexpr std::span<const CommandSpec> (*kCommandFamilies[])() = {
     functionCommands,
     geoCommands,
     hashCommands,
+    hashExpiryCommands,
     hyperloglogCommands,
     infoCommands,
     introspectionCommands,

@@ -12,6 +12,17 @@ namespace {
 constexpr CommandReference kReference[] = {
 #include "worker/execution/command_reference.inc"
 };
+// What keyloop has of later Redis versions (7.2-7.4), from their replies.
+constexpr CommandReference kNewerReference[] = {
+#include "worker/execution/command_reference_newer.inc"
+};
+
+template <std::size_t N>
+const CommandReference* find(const CommandReference (&table)[N], std::string_view fullName) {
+  const auto* at = std::lower_bound(std::begin(table), std::end(table), fullName,
+                                    [](const CommandReference& r, std::string_view name) { return r.name < name; });
+  return at != std::end(table) && at->name == fullName ? at : nullptr;
+}
 
 // One value from the front of `bytes` (as the generator wrote them: simple
 // strings, integers, bulk strings, arrays, sets and maps), written out.
@@ -39,9 +50,8 @@ void replayOne(resp::Reply& reply, std::string_view& bytes) {
 }  // namespace
 
 const CommandReference* referenceOf(std::string_view fullName) {
-  const auto* at = std::lower_bound(std::begin(kReference), std::end(kReference), fullName,
-                                    [](const CommandReference& r, std::string_view name) { return r.name < name; });
-  return at != std::end(kReference) && at->name == fullName ? at : nullptr;
+  if (const CommandReference* r = find(kReference, fullName)) return r;
+  return find(kNewerReference, fullName);
 }
 
 void replayResp3(resp::Reply& reply, std::string_view bytes) {

@@ -67,6 +67,9 @@ enum class Kind : std::uint8_t {
   Tracking,
   // CLIENT TRACKING ... REDIRECT id: whether this worker has that client; :1 or :0.
   HasClient,
+  // WAITAOF (session/aof_waits.h): this worker's append-only log, bytes
+  // appended so far and bytes fsynced; reply *2 of integers, or *0 with no log.
+  AofOffsets,
   Count,
 };
 
@@ -255,6 +258,7 @@ struct TrackingNote {
 Message encode(const TrackingNote& note);
 std::optional<TrackingNote> decodeTrackingNote(std::span<const std::string_view> args);
 Message hasClientMessage(std::uint64_t client);
+inline Message aofOffsetsRequest() { return Message(Kind::AofOffsets); }
 std::optional<std::uint64_t> decodeHasClient(std::span<const std::string_view> args);
 
 Message encode(const MonitorLine& line);

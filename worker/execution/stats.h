@@ -18,7 +18,7 @@ inline constexpr std::string_view kErrorCodes[] = {
 inline constexpr std::size_t kErrorCodeCount = std::size(kErrorCodes);
 std::size_t errorCodeIndex(std::string_view errorLine);  // the line after '-'
 // Room for each top-level command of the table (command_table.cpp checks).
-inline constexpr std::size_t kCommandSlots = 256;
+inline constexpr std::size_t kCommandSlots = 320;
 // The most databases keyloop keeps (config: databases), each with its key
 // and TTL counts in the stats (INFO keyspace).
 inline constexpr std::size_t kDatabaseSlots = 256;

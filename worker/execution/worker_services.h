@@ -45,6 +45,7 @@ class Slowlog;
 class Monitors;
 class ClientPause;
 class Tracking;
+class AofWaits;
 class WorkerStats;
 
 // What a busy worker answers (Redis's slowscripterr / slowfunctionerr).
@@ -90,6 +91,8 @@ class WorkerServices {
   virtual Monitors* monitors() { return nullptr; }
   // Client tracking's tables and modes on this worker (session/tracking.h); null: none.
   virtual Tracking* tracking() { return nullptr; }
+  // The connections blocked in WAITAOF (session/aof_waits.h); null: none can block.
+  virtual AofWaits* aofWaits() { return nullptr; }
   // CLIENT PAUSE on this worker (dispatch/client_pause.h); null: none.
   virtual ClientPause* clientPause() { return nullptr; }
   // A script's command in database `db`, as MONITOR shows it ("[0 lua]").

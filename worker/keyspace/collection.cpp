@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "worker/keyspace/field_expiry.h"
+
 namespace keyloop::collection {
 
 namespace {
@@ -21,12 +23,26 @@ std::uint64_t draw() {
   return z ^ (z >> 31);
 }
 
+bool fieldExpired(std::string_view stored) { return field_ttl::expiredAt(stored, Store::commandTime()); }
+std::string_view fieldValueOf(std::string_view stored) { return field_ttl::valueOf(stored); }
+
 std::size_t size(const Store::Entry* e) {
+  if (hasFieldTimes(e)) {
+    std::size_t n = 0;
+    forEach(e, [&](std::string_view, std::string_view) { ++n; });
+    return n;
+  }
   if (isTable(e)) return Store::table(e).size();
   return isIntset(e) ? intset::count(Store::value(e)) : packed::countOf(Store::value(e));
 }
 
 packed::Tuple find(const Store::Entry* e, std::string_view key) {
+  if (hasFieldTimes(e)) {
+    packed::Tuple t = Store::table(e).find(key);
+    if (t.end == 0 || fieldExpired(t.value)) return {};
+    t.value = fieldValueOf(t.value);
+    return t;
+  }
   if (isTable(e)) return Store::table(e).find(key);
   return packed::findTuple(Store::value(e), packed::kPackedHeader, widthOf(e), key);
 }
@@ -114,6 +130,7 @@ bool insert(Store& store, Store::Entry*& e, const Shape& shape, const Limits& li
     }
     convertToTable(store, e, shape);
   }
+  if (hasFieldTimes(e)) return Store::table(e).insert(key, field_ttl::stamped(value, kNoExpiry));
   return Store::table(e).insert(key, value);
 }
 
@@ -134,6 +151,16 @@ bool erase(Store& store, Store::Entry*& e, std::string_view key) {
 }
 
 Picked random(const Store::Entry* e) {
+  if (hasFieldTimes(e)) {
+    // A live field by a few draws (a hash whose fields all expired is
+    // deleted by the expiry cycle soon; till then one may be answered).
+    packed::Tuple t;
+    for (int tries = 0; tries < 16; ++tries) {
+      t = Store::table(e).random(draw);
+      if (!fieldExpired(t.value)) break;
+    }
+    return {std::string(t.key), std::string(fieldValueOf(t.value))};
+  }
   if (isTable(e)) {
     const packed::Tuple t = Store::table(e).random(draw);
     return {std::string(t.key), std::string(t.value)};

@@ -33,10 +33,19 @@ struct Limits {
   std::size_t maxIntsetEntries = 0;  // sets only
 };
 
-inline bool isTable(const Store::Entry* e) { return Store::kind(e) == Kind::HashTable || Store::kind(e) == Kind::SetTable; }
+inline bool isTable(const Store::Entry* e) {
+  const Kind k = Store::kind(e);
+  return k == Kind::HashTable || k == Kind::SetTable || k == Kind::HashTtl;
+}
+// A hash some of whose fields may expire (field_expiry.h): its reads leave
+// out the fields expired at the command's time and strip the times.
+inline bool hasFieldTimes(const Store::Entry* e) { return Store::kind(e) == Kind::HashTtl; }
+bool fieldExpired(std::string_view stored);
+std::string_view fieldValueOf(std::string_view stored);
 inline bool isIntset(const Store::Entry* e) { return Store::kind(e) == Kind::SetInts; }
 inline int widthOf(const Store::Entry* e) { return typeOf(Store::kind(e)) == Type::Hash ? 2 : 1; }
 
+// Its fields or members (of a hash with field times: those not expired).
 std::size_t size(const Store::Entry* e);
 // The tuple with this key (end == 0: none); views valid until the next
 // write. Not for intsets (contains() is).
@@ -70,9 +79,19 @@ void forEachMember(const Store::Entry* e, Visit visit) {
   }
 }
 
+// Calls visit for the tuples a reader sees: a hash's expired fields are
+// left out, and times stripped.
+template <typename Visit>
+auto visibleTuples(const Store::Entry* e, Visit& visit) {
+  return [&visit, timed = hasFieldTimes(e)](std::string_view k, std::string_view v) {
+    if (!timed) return visit(k, v);
+    if (!fieldExpired(v)) visit(k, fieldValueOf(v));
+  };
+}
+
 template <typename Visit>
 void forEach(const Store::Entry* e, Visit visit) {
-  if (isTable(e)) return Store::table(e).forEach(visit);
+  if (isTable(e)) return Store::table(e).forEach(visibleTuples(e, visit));
   if (isIntset(e)) return forEachMember(e, visit);
   packed::forEachTuple(Store::value(e), packed::kPackedHeader, widthOf(e), [&](const packed::Tuple& t) {
     visit(t.key, t.value);
@@ -84,7 +103,7 @@ void forEach(const Store::Entry* e, Visit visit) {
 // back), as Redis does with a listpack.
 template <typename Visit>
 std::uint64_t scan(const Store::Entry* e, std::uint64_t cursor, std::size_t count, Visit visit) {
-  if (isTable(e)) return Store::table(e).scan(cursor, count, visit);
+  if (isTable(e)) return Store::table(e).scan(cursor, count, visibleTuples(e, visit));
   forEach(e, visit);
   return 0;
 }

@@ -46,6 +46,16 @@ void Databases::setExpiredObserver(std::function<void(int db, std::string_view k
   }
 }
 
+void Databases::setFieldsExpiredObserver(FieldsExpired observer) {
+  onFieldsExpired_ = std::move(observer);
+  for (auto& store : stores_) {
+    Store* self = store.get();
+    self->setFieldsExpiredObserver([this, self](std::string_view key, std::span<const std::string> fields, bool gone) {
+      if (onFieldsExpired_) onFieldsExpired_(numberOf(*self), key, fields, gone);
+    });
+  }
+}
+
 std::size_t Databases::keys() const { return sum([](const Store& s) { return s.size(); }); }
 std::size_t Databases::volatileKeys() const { return sum([](const Store& s) { return s.volatileCount(); }); }
 std::uint64_t Databases::expiredTotal() const { return sum([](const Store& s) { return s.expiredTotal(); }); }

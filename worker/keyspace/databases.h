@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ class Databases {
   void setLfu(Store::Lfu lfu);
   // Told of each key that expires, with its database.
   void setExpiredObserver(std::function<void(int db, std::string_view key)> observer);
+  // Told of hash fields the field expiry cycle deleted (Store::setFieldsExpiredObserver).
+  using FieldsExpired =
+      std::function<void(int db, std::string_view key, std::span<const std::string> fields, bool keyGone)>;
+  void setFieldsExpiredObserver(FieldsExpired observer);
 
   std::size_t keys() const;
   std::size_t volatileKeys() const;
@@ -61,6 +66,7 @@ class Databases {
 
   std::vector<std::unique_ptr<Store>> stores_;
   std::function<void(int db, std::string_view key)> onExpired_;
+  FieldsExpired onFieldsExpired_;
 };
 
 }  // namespace keyloop

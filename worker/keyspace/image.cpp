@@ -238,7 +238,7 @@ Store::Entry* restoreImage(Store& store, std::string_view key, std::string_view 
       store.setExpire(e, expireAtMs);
       break;
     default: {
-      BucketTable* table = collection::tableOf(bytes, kind == Kind::HashTable ? 2 : 1);
+      BucketTable* table = collection::tableOf(bytes, typeOf(kind) == Type::Hash ? 2 : 1);
       e = store.set(key, packed::emptyValue(), expireAtMs, Kind::String);
       return store.setTable(e, table, kind);
     }

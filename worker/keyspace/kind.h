@@ -14,6 +14,8 @@
 //   ZsetPacked  packed (member, score) tuples in order (zset.h): listpack
 //   ZsetTree    a zset::SortedSet* (zset.h): skiplist, Redis's name for it
 //   Stream      a stream::Stream* (stream.h): stream
+//   HashTtl     a BucketTable* of (field, time + value) (field_expiry.h):
+//               a hash some of whose fields expire (Redis 7.4)
 #pragma once
 
 #include <cstddef>
@@ -24,16 +26,17 @@ namespace keyloop {
 
 enum class Kind : std::uint8_t {
   String, StringRaw, StringText, HashPacked, HashTable, SetInts, SetPacked, SetTable,
-  ListPacked, ListChunked, ZsetPacked, ZsetTree, Stream
+  ListPacked, ListChunked, ZsetPacked, ZsetTree, Stream, HashTtl
 };
-inline constexpr Kind kLastKind = Kind::Stream;
+inline constexpr Kind kLastKind = Kind::HashTtl;
 
 enum class Type : std::uint8_t { String, Hash, Set, List, Zset, Stream };
 
 inline Type typeOf(Kind k) {
   switch (k) {
     case Kind::HashPacked:
-    case Kind::HashTable: return Type::Hash;
+    case Kind::HashTable:
+    case Kind::HashTtl: return Type::Hash;
     case Kind::SetInts:
     case Kind::SetPacked:
     case Kind::SetTable: return Type::Set;
@@ -61,7 +64,7 @@ inline std::string_view typeName(Type t) {
 // Whether the value bytes are a pointer to an object the entry owns.
 inline bool ownsObject(Kind k) {
   return k == Kind::HashTable || k == Kind::SetTable || k == Kind::ListChunked || k == Kind::ZsetTree ||
-         k == Kind::Stream;
+         k == Kind::Stream || k == Kind::HashTtl;
 }
 // Frees an entry's object, and how much work that is (elements or chunks:
 // what decides whether it is freed on a pool thread); keyspace/objects.cpp.

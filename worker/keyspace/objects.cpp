@@ -11,6 +11,7 @@ namespace keyloop {
 void destroyObject(Kind k, void* object) {
   switch (k) {
     case Kind::HashTable:
+    case Kind::HashTtl:
     case Kind::SetTable: delete static_cast<BucketTable*>(object); break;
     case Kind::ListChunked: delete static_cast<list::ChunkedList*>(object); break;
     case Kind::ZsetTree: delete static_cast<zset::SortedSet*>(object); break;
@@ -22,6 +23,7 @@ void destroyObject(Kind k, void* object) {
 std::size_t freeEffort(Kind k, const void* object) {
   switch (k) {
     case Kind::HashTable:
+    case Kind::HashTtl:
     case Kind::SetTable: return static_cast<const BucketTable*>(object)->size();
     case Kind::ListChunked: return static_cast<const list::ChunkedList*>(object)->chunks.size();
     case Kind::ZsetTree: return static_cast<const zset::SortedSet*>(object)->index.size();

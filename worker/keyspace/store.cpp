@@ -10,6 +10,7 @@
 #include <random>
 
 #include "worker/keyspace/bucket_table.h"
+#include "worker/keyspace/field_expiry.h"
 
 namespace keyloop {
 
@@ -101,6 +102,17 @@ std::uint32_t minutesOf(std::uint32_t seconds) { return (seconds / 60) & 0xFFFF;
 
 }  // namespace
 
+namespace {
+thread_local std::int64_t commandTimeMs = 0;
+}  // namespace
+
+void Store::tick(std::int64_t nowMs) {
+  clock_ = static_cast<std::uint32_t>(nowMs / 1000);
+  commandTimeMs = nowMs;
+}
+
+std::int64_t Store::commandTime() { return commandTimeMs; }
+
 std::uint32_t Store::initialAccess() const { return lfu_.on ? (minutesOf(clock_) << 8) | kLfuInitial : clock_; }
 
 std::uint8_t Store::frequency(const Entry* e) const {
@@ -185,10 +197,20 @@ void Store::prefetch(std::span<const std::string_view> keys) const {
   }
 }
 
+void Store::index(Entry* e) {
+  if (e->expireAtMs != kNoExpiry) volatile_.insert(e);
+  if (kind(e) == Kind::HashTtl) timedHashes_.insert(e);
+}
+
+void Store::unindex(Entry* e) {
+  if (e->expireAtMs != kNoExpiry) volatile_.erase(e);
+  if (kind(e) == Kind::HashTtl) timedHashes_.erase(e);
+}
+
 Store::Entry* Store::takeOut(Entry** slot) {
   Entry* e = *slot;
   *slot = e->next;
-  if (e->expireAtMs != kNoExpiry) volatile_.erase(e);
+  unindex(e);
   --size_;
   return e;
 }
@@ -220,11 +242,10 @@ Store::Entry* Store::set(std::string_view key, std::string_view value, std::int6
 
 Store::Entry* Store::place(Entry* fresh) {
   Entry** slot = slotOf(key(fresh));
-  const std::int64_t expireAtMs = fresh->expireAtMs;
   if (Entry* old = *slot) {
     fresh->snapshotMark = old->snapshotMark;  // a snapshot still owes the old value, or has it
     fresh->next = old->next;
-    if (old->expireAtMs != kNoExpiry) volatile_.erase(old);
+    unindex(old);
     release(old);
     std::free(old);
   } else {
@@ -233,7 +254,7 @@ Store::Entry* Store::place(Entry* fresh) {
     ++size_;
   }
   *slot = fresh;
-  if (expireAtMs != kNoExpiry) volatile_.insert(fresh);
+  index(fresh);
   growIfNeeded();
   return fresh;
 }
@@ -249,8 +270,10 @@ Store::Entry* Store::setValue(Entry* entry, std::string_view value) {
 }
 
 Store::Entry* Store::setValue(Entry* entry, std::string_view value, Kind kind) {
+  unindex(entry);
   release(entry);
   entry->kind = static_cast<std::uint32_t>(kind);
+  index(entry);
   return setValue(entry, value);
 }
 
@@ -284,9 +307,15 @@ Store::Entry* Store::resizeValue(Entry* entry, std::size_t newLength) {
   e->valueLength = static_cast<std::uint32_t>(newLength);
   if (newLength > oldLength) std::memset(mutableValue(e) + oldLength, 0, newLength - oldLength);
   *slot = e;
-  if (e != entry && e->expireAtMs != kNoExpiry) {
-    volatile_.erase(entry);
-    volatile_.insert(e);
+  if (e != entry) {  // moved: the TTL sets hold the old address
+    if (e->expireAtMs != kNoExpiry) {
+      volatile_.erase(entry);
+      volatile_.insert(e);
+    }
+    if (kind(e) == Kind::HashTtl) {
+      timedHashes_.erase(entry);
+      timedHashes_.insert(e);
+    }
   }
   return e;
 }
@@ -348,6 +377,7 @@ Store::Detached Store::detachAll() {
   // the loop for tens of milliseconds.
   std::unordered_set<Entry*> expiring;
   expiring.swap(volatile_);
+  timedHashes_.clear();
   size_ = 0;
   return Detached(std::move(buckets), std::move(expiring));
 }
@@ -503,6 +533,38 @@ std::size_t Store::expireSome(std::int64_t nowMs, const std::function<bool()>& o
     volatile_.rehash(0);
   }
   return deleted;
+}
+
+std::size_t Store::expireFieldsSome(std::int64_t nowMs, const std::function<bool()>& outOfTime) {
+  constexpr std::size_t kHashesPerRound = 20, kFieldsPerHash = 100;
+  std::size_t removed = 0, removedThisRound;
+  do {
+    removedThisRound = 0;
+    // Names, not entries: deleting a hash's last field deletes the hash.
+    std::vector<std::string> round;
+    const std::size_t buckets = timedHashes_.bucket_count();
+    for (std::size_t seen = 0; seen < buckets && round.size() < kHashesPerRound; ++seen) {
+      const std::size_t b = fieldCursor_++ % buckets;
+      for (auto it = timedHashes_.begin(b); it != timedHashes_.end(b); ++it) round.emplace_back(key(*it));
+    }
+    for (const std::string& name : round) {
+      Entry** slot = slotOf(name);
+      Entry* e = *slot;
+      if (e == nullptr || kind(e) != Kind::HashTtl) continue;
+      std::vector<std::string> fields;
+      field_ttl::removeExpired(e, nowMs, kFieldsPerHash, [&](std::string_view f) { fields.emplace_back(f); });
+      if (fields.empty()) continue;
+      removedThisRound += fields.size();
+      const bool keyGone = table(e).size() == 0;
+      if (keyGone) {
+        unlink(slot);
+        shrinkIfNeeded();
+      }
+      if (onFieldsExpired_) onFieldsExpired_(name, fields, keyGone);
+    }
+    removed += removedThisRound;
+  } while (removedThisRound > 0 && !outOfTime());
+  return removed;
 }
 
 }  // namespace keyloop

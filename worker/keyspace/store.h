@@ -111,7 +111,11 @@ class Store {
   // Under an LFU policy the same 32 bits hold Redis's LFU state instead
   // (the minute of the last decrement, 16 bits, and a logarithmic access
   // counter, 8 bits): touch() counts the access, as Redis's updateLFU.
-  void tick(std::int64_t nowMs) { clock_ = static_cast<std::uint32_t>(nowMs / 1000); }
+  void tick(std::int64_t nowMs);
+  // The time of the command running on this thread, as the last tick() of
+  // any store set it (Redis's commandTimeSnapshot): what a hash field's
+  // expiry is read against (field_expiry.h).
+  static std::int64_t commandTime();
   void touch(Entry* e);
   void setIdle(Entry* e, std::int64_t idleSeconds) const;
   std::int64_t idleSeconds(const Entry* e) const;
@@ -146,6 +150,19 @@ class Store {
   // Told of each key that expires (lazily or by the active cycle), after
   // it is gone: keyspace notifications' "expired".
   void setExpiredObserver(std::function<void(std::string_view key)> observer) { onExpired_ = std::move(observer); }
+
+  // Told of the fields the field expiry cycle deleted from a hash, after
+  // they went (`keyGone`: the hash went with its last one): keyspace
+  // notifications' "hexpired", the change feed's HDEL.
+  using FieldsExpired =
+      std::function<void(std::string_view key, std::span<const std::string> fields, bool keyGone)>;
+  void setFieldsExpiredObserver(FieldsExpired observer) { onFieldsExpired_ = std::move(observer); }
+  // Redis 7.4's active expiry of hash fields: rounds over about 20 hashes
+  // with field times from a sweeping cursor, deleting their fields expired
+  // at `nowMs` (a hash left empty goes), another round while the last one
+  // found some and `outOfTime()` allows. Returns how many fields went.
+  std::size_t expireFieldsSome(std::int64_t nowMs, const std::function<bool()>& outOfTime);
+  std::size_t timedHashes() const { return timedHashes_.size(); }
 
   std::size_t size() const { return size_; }
   std::size_t volatileCount() const { return volatile_.size(); }
@@ -198,6 +215,10 @@ class Store {
   // Unhooks the entry at `slot` from the table (its memory and value stay).
   Entry* takeOut(Entry** slot);
   void unlink(Entry** slot);
+  // Adds the entry to the TTL sets its expiry and kind put it in
+  // (volatile_, timedHashes_), or takes it out of them.
+  void index(Entry* e);
+  void unindex(Entry* e);
   // Puts a new entry where its key belongs, replacing the old one.
   Entry* place(Entry* fresh);
   // Frees what the entry's value owns (not the entry).
@@ -213,6 +234,11 @@ class Store {
   std::uint64_t offloadedTotal_ = 0;
   std::unordered_set<Entry*> volatile_;
   std::size_t expireCursor_ = 0;  // next bucket of volatile_ to sample
+  // Hashes some of whose fields may expire (kind HashTtl), and the next
+  // bucket of theirs the field expiry cycle visits.
+  std::unordered_set<Entry*> timedHashes_;
+  std::size_t fieldCursor_ = 0;
+  FieldsExpired onFieldsExpired_;
   // splitmix64: RANDOMKEY and sampling need speed, not a 5 KB state (a
   // Store is also made per cross-worker atomic command: atomic.h).
   std::uint64_t random();

@@ -113,6 +113,10 @@ class AofLog final : public FeedConsumer {
   bool failing() const { return !failure_.empty(); }
   std::size_t pendingBytes() const { return buffer_.size(); }
   bool fsyncInFlight() const { return fsyncing_; }
+  // Bytes appended since it opened (the buffer too), and of those, fsynced:
+  // WAITAOF's offsets (Redis's master_repl_offset and fsynced_reploff).
+  std::uint64_t appendedBytes() const { return written_ + buffer_.size(); }
+  std::uint64_t fsyncedBytes() const { return synced_; }
   std::uint64_t fileSize() const { return fileSize_; }
 
  private:

@@ -8,14 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/rdb/format.h"
 #include "worker/keyspace/store.h"
 
 namespace keyloop::rdb {
 
 std::string dumpPayload(const Store::Entry* e);
 // `body` followed by the RDB version and the CRC-64: a payload (FUNCTION DUMP's too).
-std::string sealPayload(std::string body);
-// The value part of a payload whose version (at most ours) and checksum
+std::string sealPayload(std::string body, int version = kVersion);
+// The value part of a payload whose version (at most the readable one) and checksum
 // are right; nullopt otherwise.
 std::optional<std::string_view> verifiedValue(std::string_view payload);
 

@@ -31,7 +31,7 @@ class Loader {
       if (c < '0' || c > '9') return fail("not an RDB file (bad version digits)");
       version = version * 10 + (c - '0');
     }
-    if (version < 1 || version > kVersion) return fail("can't handle RDB format version " + std::to_string(version));
+    if (version < 1 || version > kReadableVersion) return fail("can't handle RDB format version " + std::to_string(version));
     in_.remove_prefix(9);
     std::int64_t expireAt = kNoExpiry;
     while (true) {

@@ -9,6 +9,7 @@
 #include "worker/keyspace/list.h"
 #include "worker/keyspace/zset.h"
 #include "worker/keyspace/stream_codec.h"
+#include "worker/keyspace/field_expiry.h"
 
 #include <bit>
 #include <cmath>
@@ -21,7 +22,11 @@ namespace {
 enum RdbType : unsigned char {
   kString = 0, kList = 1, kSet = 2, kZset = 3, kHash = 4, kZset2 = 5, kListZiplist = 10, kSetIntset = 11,
   kZsetZiplist = 12, kHashZiplist = 13, kListQuicklist = 14, kHashListpack = 16, kZsetListpack = 17,
-  kListQuicklist2 = 18,
+  kListQuicklist2 = 18, kSetListpack = 20,
+  // Redis 7.4's hashes with field times: a table's tuples with a time each
+  // (the _PRE_GA forms with absolute times, the others relative to a minimum
+  // written first), or a listpack of (field, value, time) triples.
+  kHashMetadataPreGa = 22, kHashListpackExPreGa = 23, kHashMetadata = 24, kHashListpackEx = 25,
 };
 
 // ---- reading ----
@@ -162,13 +167,77 @@ Store::Entry* zsetOf(Store& store, std::string_view key, const Limits& limits, F
   return walked && ok && !member && zset::size(e) > 0 ? e : nullptr;
 }
 
+// Triples of (field, value, time) into a hash: a time of 0 is none.
+// Used for both of Redis 7.4's forms; false if malformed or a field repeats.
+struct TimedField {
+  std::string field, value;
+  std::uint64_t at;
+};
+Store::Entry* timedHashOf(Store& store, std::string_view key, const Limits& limits,
+                          const std::vector<TimedField>& fields) {
+  if (fields.empty()) return nullptr;
+  Store::Entry* e = emptyHash(store, key);
+  bool timed = false;
+  for (const TimedField& f : fields) {
+    if (!collection::insert(store, e, collection::kHash, limits.hash, f.field, f.value)) return nullptr;
+    timed = timed || f.at != 0;
+  }
+  if (!timed) return e;
+  field_ttl::makeExpiring(store, e);
+  for (const TimedField& f : fields) {
+    if (f.at != 0) field_ttl::setExpiry(e, f.field, static_cast<std::int64_t>(f.at));
+  }
+  return e;
+}
+
+// Redis 7.4's largest field time (EB_EXPIRE_TIME_MAX).
+constexpr std::uint64_t kMaxFieldTime = 0xFFFFFFFFFFFFull;
+
+Store::Entry* readTimedHash(Reader& r, unsigned char type, Store& store, std::string_view key, const Limits& limits) {
+  std::uint64_t minimum = 0;
+  if (type == kHashMetadata || type == kHashListpackEx) {
+    const auto bytes = r.take(8);
+    if (!bytes) return nullptr;
+    minimum = littleEndian(*bytes, 0, 8);
+  }
+  std::vector<TimedField> fields;
+  if (type == kHashListpackEx || type == kHashListpackExPreGa) {
+    const auto blob = r.string();
+    if (!blob) return nullptr;
+    std::vector<std::string> elements;
+    if (!forEachListpackEntry(*blob, [&](const std::string& el) { elements.push_back(el); }) ||
+        elements.size() % 3 != 0) {
+      return nullptr;
+    }
+    for (std::size_t i = 0; i < elements.size(); i += 3) {
+      const auto at = parseInteger(elements[i + 2]);
+      if (!at || *at < 0 || static_cast<std::uint64_t>(*at) > kMaxFieldTime) return nullptr;
+      fields.push_back({elements[i], elements[i + 1], static_cast<std::uint64_t>(*at)});
+    }
+    return timedHashOf(store, key, limits, fields);
+  }
+  const auto n = r.length();
+  if (!n || *n == 0) return nullptr;
+  for (std::uint64_t i = 0; i < *n; ++i) {
+    const auto ttl = r.length();
+    if (!ttl) return nullptr;
+    auto field = r.string();
+    auto value = field ? r.string() : std::nullopt;
+    if (!value) return nullptr;
+    const std::uint64_t at = type == kHashMetadataPreGa || *ttl == 0 ? *ttl : *ttl + minimum - 1;
+    if (at > kMaxFieldTime) return nullptr;
+    fields.push_back({std::move(*field), std::move(*value), at});
+  }
+  return timedHashOf(store, key, limits, fields);
+}
+
 }  // namespace
 
 namespace {
 
 RdbType rdbTypeOf(const Store::Entry* e) {
   switch (typeOf(Store::kind(e))) {
-    case keyloop::Type::Hash: return kHash;
+    case keyloop::Type::Hash: return field_ttl::nextExpiry(e) != kNoExpiry ? kHashMetadata : kHash;
     case keyloop::Type::Set: return collection::isIntset(e) ? kSetIntset : kSet;
     case keyloop::Type::List: return kList;
     case keyloop::Type::Zset: return kZset2;
@@ -181,6 +250,21 @@ void appendBody(std::string& out, const Store::Entry* e, RdbType type) {
   switch (static_cast<unsigned char>(type)) {
     case kStreamListpacks2: return appendStream(out, Store::object<stream::Stream>(e));
     case kString: return appendRdbString(out, Store::value(e));
+    case kHashMetadata: {
+      // Redis 7.4's layout: the earliest time, then each field's relative to
+      // it (+1; 0: none). Every stored field, expired or not, as Redis saves them.
+      const auto minimum = static_cast<std::uint64_t>(field_ttl::nextExpiry(e));
+      appendLittleEndian(out, minimum, 8);
+      const BucketTable& table = Store::table(e);
+      appendRdbLength(out, table.size());
+      table.forEach([&](std::string_view f, std::string_view stored) {
+        const std::int64_t at = field_ttl::stampOf(stored);
+        appendRdbLength(out, at == kNoExpiry ? 0 : static_cast<std::uint64_t>(at) - minimum + 1);
+        appendRdbString(out, f);
+        appendRdbString(out, field_ttl::valueOf(stored));
+      });
+      return;
+    }
     case kHash:
       appendRdbLength(out, collection::size(e));
       collection::forEach(e, [&](std::string_view f, std::string_view v) {
@@ -233,8 +317,11 @@ Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key
 }
 
 bool knownType(unsigned char type) {
-  return type <= kZset2 || (type >= kListZiplist && type <= kListQuicklist2) || type == kStreamListpacks2;
+  return type <= kZset2 || (type >= kListZiplist && type <= kListQuicklist2) || type == kStreamListpacks2 ||
+         type == kSetListpack || (type >= kHashMetadataPreGa && type <= kHashListpackEx);
 }
+
+bool needsVersion12(const Store::Entry* e) { return rdbTypeOf(e) == kHashMetadata; }
 
 Store::Entry* readValueOfType(unsigned char typeByte, std::string_view& in, Store& store, std::string_view key,
                               const Limits& limits) {
@@ -275,6 +362,28 @@ Store::Entry* readValueOfType(unsigned char typeByte, std::string_view& in, Stor
       if (!n || *n == 0) return nullptr;
       return setOf(store, key, limits, *n, r);
     }
+    case kSetListpack: {
+      const auto blob = r.string();
+      if (!blob) return nullptr;
+      std::vector<std::string> members;
+      if (!forEachListpackEntry(*blob, [&](const std::string& m) { members.push_back(m); }) || members.empty()) {
+        return nullptr;
+      }
+      Store::Entry* e = nullptr;
+      for (const std::string& m : members) {
+        if (e == nullptr) {
+          const collection::EmptySet empty = collection::emptySetFor(m);
+          e = store.set(key, empty.bytes, kNoExpiry, empty.kind);
+        }
+        if (!collection::insert(store, e, collection::kSet, limits.set, m)) return nullptr;  // a duplicate
+      }
+      return e;
+    }
+    case kHashMetadataPreGa:
+    case kHashListpackExPreGa:
+    case kHashMetadata:
+    case kHashListpackEx:
+      return readTimedHash(r, *type, store, key, limits);
     case kSetIntset: {
       const auto blob = r.string();
       if (!blob || !intset::valid(*blob)) return nullptr;
@@ -342,8 +451,19 @@ bool skipValueOfType(unsigned char typeByte, std::string_view& in) {
     case kStreamListpacks2:
       return readStream(r, *type == kStreamListpacks2, stream::Limits{}) != nullptr;
     case kString: case 9: case kListZiplist: case kSetIntset: case kZsetZiplist: case kHashZiplist:
-    case kHashListpack: case kZsetListpack:
+    case kHashListpack: case kZsetListpack: case kSetListpack:
       return r.skipString();
+    case kHashListpackEx: case kHashListpackExPreGa:
+      return (*type == kHashListpackExPreGa || r.skip(8)) && r.skipString();
+    case kHashMetadata: case kHashMetadataPreGa: {
+      if (*type == kHashMetadata && !r.skip(8)) return false;
+      const auto n = r.length();
+      if (!n) return false;
+      for (std::uint64_t i = 0; i < *n; ++i) {
+        if (!r.length() || !r.skipString() || !r.skipString()) return false;
+      }
+      return true;
+    }
     case kList: case kSet: case kListQuicklist: case kZset: case kZset2: case kListQuicklist2: break;
     case kHash: strings = 2; break;
     default: return false;

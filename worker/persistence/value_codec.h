@@ -53,6 +53,9 @@ Store::Entry* readValueOfType(unsigned char type, std::string_view& in, Store& s
 bool skipValueOfType(unsigned char type, std::string_view& in);
 // Whether keyloop holds values of this RDB type (not modules).
 bool knownType(unsigned char type);
+// Whether the value's record is one Redis 7.0 cannot read (a hash with
+// field times: Redis 7.4's RDB version 12 types).
+bool needsVersion12(const Store::Entry* e);
 
 Store::Entry* readValue(std::string_view& in, Store& store, std::string_view key, const Limits& limits);
 
