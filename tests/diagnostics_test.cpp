@@ -438,6 +438,12 @@ TEST(Diagnostics, ClientNoTouchLeavesTheAccessTimeAsItWas) {
   ASSERT_TRUE(waitUntil([&] {
     return std::all_of(keys.begin(), keys.end(), [&](const std::string& k) { return idle(k) >= 2; });
   }));
+  // TTL, EXISTS and TYPE never touch (Redis's LOOKUP_NOTOUCH): checked below with the rest.
+  for (const std::string& k : keys) {
+    ASSERT_EQ(c.command({"TTL", k}), ":-1\r\n");
+    ASSERT_EQ(c.command({"EXISTS", k}), ":1\r\n");
+    ASSERT_EQ(c.command({"TYPE", k}), "+string\r\n");
+  }
   EXPECT_EQ(c.command({"CLIENT", "NO-TOUCH", "maybe"}), "-ERR syntax error\r\n");
   ASSERT_EQ(c.command({"CLIENT", "NO-TOUCH", "on"}), "+OK\r\n");
   EXPECT_NE(c.command({"CLIENT", "INFO"}).find(" flags=T "), std::string::npos);
@@ -452,6 +458,34 @@ TEST(Diagnostics, ClientNoTouchLeavesTheAccessTimeAsItWas) {
   ASSERT_EQ(c.command({"CLIENT", "NO-TOUCH", "off"}), "+OK\r\n");
   for (const std::string& k : keys) ASSERT_EQ(c.command({"GET", k}), "$1\r\nv\r\n");
   for (const std::string& k : keys) EXPECT_LE(idle(k), 1) << k << " was not touched with NO-TOUCH off";
+}
+
+// INFO commandstats counts a call refused before its handler (arity) as
+// rejected, one its handler refused (WRONGTYPE) as failed, as redis-server.
+TEST(Diagnostics, CommandstatsCountRejectedAndFailedCallsAsRedis) {
+  RedisServer redis;
+  KeyloopServer keyloop("workers: 2\n");
+  std::vector<std::string> lines[2];
+  int side = 0;
+  for (const std::uint16_t port : {redis.port, keyloop.port}) {
+    RespConnection c(port);
+    ASSERT_EQ(c.command({"CONFIG", "RESETSTAT"}), "+OK\r\n");
+    c.command({"SET", "foo", "1"});
+    c.command({"GEOADD", "foo", "0", "0", "bar"});
+    c.command({"GEOADD", "foo", "1", "2"});
+    c.command({"GET"});
+    c.command({"HSET", "h"});
+    c.command({"HSET", "h"});
+    const std::string info = c.command({"INFO", "commandstats"});
+    const std::regex usec(R"(usec=\d+,usec_per_call=[\d.]+)");
+    for (const std::string name : {"set", "geoadd", "get", "hset"}) {
+      const auto at = info.find("cmdstat_" + name + ":");
+      ASSERT_NE(at, std::string::npos) << name << " in " << info;
+      lines[side].push_back(std::regex_replace(info.substr(at, info.find("\r\n", at) - at), usec, "usec"));
+    }
+    ++side;
+  }
+  EXPECT_EQ(lines[1], lines[0]);
 }
 
 }  // namespace

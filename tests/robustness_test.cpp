@@ -95,6 +95,16 @@ TEST(Robustness, AClientThatNeverReadsStallsOnlyItself) {
   std::string requests;
   for (int i = 0; i < 300; ++i) requests += RespConnection::encode({"GET", "big"});
   std::thread sender([&] { greedy.send(requests); });  // blocks once the server stops reading
+  // However the test ends (a failed ASSERT returns early), the sender is
+  // unblocked and joined: a joinable thread at exit would abort the run.
+  struct Unblock {
+    RespConnection& greedy;
+    std::thread& sender;
+    ~Unblock() {
+      ::shutdown(greedy.fd(), SHUT_RDWR);
+      if (sender.joinable()) sender.join();
+    }
+  } unblock{greedy, sender};
   std::this_thread::sleep_for(milliseconds(500));
   RespConnection other(server.port);
   for (int i = 0; i < 20; ++i) ASSERT_EQ(other.command({"INCR", "counter"}), ":" + std::to_string(i + 1) + "\r\n");

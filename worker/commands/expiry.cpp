@@ -59,6 +59,7 @@ void expireGeneric(CommandContext& ctx, long long base, ExpireUnit unit) {
 
 // TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 missing key, -1 no expiry.
 void ttlGeneric(CommandContext& ctx, bool millis, bool absolute) {
+  ctx.noTouch = true;  // Redis's LOOKUP_NOTOUCH: reading a TTL leaves the access time
   Store::Entry* e = lookupRead(ctx, ctx.args[1]);
   if (e == nullptr) return ctx.reply.integer(-2);
   const long long at = Store::expireAt(e);

@@ -245,14 +245,15 @@ void commandstatsSection(CommandContext& ctx, Writer& w) {
   const ServerStats st = totalsOf(ctx);
   const auto table = commandTable();
   for (std::size_t i = 0; i < table.size(); ++i) {
-    const std::uint64_t calls = st[kCallsByCommand + i];
-    if (calls == 0 || table[i].peer != peer::Kind::None) continue;
+    const std::uint64_t calls = st[kCallsByCommand + i], rejected = st[kRejectionsByCommand + i],
+                        failed = st[kFailuresByCommand + i];
+    if ((calls == 0 && rejected == 0 && failed == 0) || table[i].peer != peer::Kind::None) continue;
     const std::uint64_t usec = st[kMicrosByCommand + i];
     char line[160];
-    std::snprintf(line, sizeof line, "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,failed_calls=%llu",
+    std::snprintf(line, sizeof line, "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu",
                   static_cast<unsigned long long>(calls), static_cast<unsigned long long>(usec),
-                  static_cast<double>(usec) / static_cast<double>(calls),
-                  static_cast<unsigned long long>(st[kFailuresByCommand + i]));
+                  calls == 0 ? 0.0 : static_cast<double>(usec) / static_cast<double>(calls),
+                  static_cast<unsigned long long>(rejected), static_cast<unsigned long long>(failed));
     w.add("cmdstat_" + std::string(table[i].name), line);
   }
 }

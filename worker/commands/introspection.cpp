@@ -72,6 +72,7 @@ void replyKeys(CommandContext& ctx, bool withFlags) {
   const ResolvedCommand resolved = resolveCommand(request);
   if (resolved.spec == nullptr) return ctx.reply.error("ERR Invalid command specified");
   const CommandSpec& spec = *resolved.spec;
+  if (!spec.keys.any()) return ctx.reply.error("ERR The command has no key arguments");
   if (!arityAllows(spec, request.size())) {
     return ctx.reply.error("ERR Invalid number of arguments specified for command");
   }
@@ -80,7 +81,12 @@ void replyKeys(CommandContext& ctx, bool withFlags) {
     keys.emplace_back(request[i], group);
     return true;
   });
-  if (keys.empty()) return ctx.reply.error("ERR The command has no key arguments");
+  if (keys.empty()) {
+    // EVAL with 0 keys and the like (Redis's no-mandatory-keys flag) name none; others must.
+    const CommandReference* reference = referenceOf(resolved.fullName());
+    const bool optional = reference != nullptr && reference->info.find("+no_mandatory_keys\r\n") != std::string_view::npos;
+    return optional ? ctx.reply.array(0) : ctx.reply.error("ERR Invalid arguments specified for command");
+  }
   const std::vector<std::string_view> groups = keyFlagGroups(spec, request);
   ctx.reply.array(keys.size());
   for (const auto& [key, group] : keys) {
@@ -89,7 +95,7 @@ void replyKeys(CommandContext& ctx, bool withFlags) {
       continue;
     }
     const std::vector<std::string_view> flags =
-        splitOn(group < groups.size() ? groups[group] : std::string_view(), ' ');
+        splitOn(flagsOfGroup(groups, group), ' ');
     ctx.reply.array(2);
     ctx.reply.bulk(key);
     ctx.reply.array(flags.size());

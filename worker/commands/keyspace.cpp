@@ -28,7 +28,10 @@ bool matchesAll(std::string_view pattern) { return pattern == "*"; }
 }  // namespace
 
 void del(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, true)); }
-void exists(CommandContext& ctx) { ctx.reply.integer(countKeys(ctx, false)); }
+void exists(CommandContext& ctx) {
+  ctx.noTouch = true;  // Redis's LOOKUP_NOTOUCH: EXISTS leaves the access time
+  ctx.reply.integer(countKeys(ctx, false));
+}
 void touch(CommandContext& ctx) {
   ctx.noTouch = false;  // TOUCH touches, CLIENT NO-TOUCH or not (Redis 7.2)
   ctx.reply.integer(countKeys(ctx, false));

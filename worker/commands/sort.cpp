@@ -264,7 +264,7 @@ std::span<const CommandSpec> sortCommands() {
   // clang-format off
   static constexpr CommandSpec kRows[] = {
       {.name = "sort", .arity = -2, .flags = kWrite, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
-       .keys = {.find = sortKeyIndices}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access;OW update", .handler = sort, .events = {.type = 'l', .rule = KeyEventSpec::EventOrDel, .eventOf = sortEvent}},
+       .keys = {.find = sortKeyIndices}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;OW update", .handler = sort, .events = {.type = 'l', .rule = KeyEventSpec::EventOrDel, .eventOf = sortEvent}},
       {.name = "sort_ro", .arity = -2, .flags = kReadonly, .acl = acl::kSet | acl::kSortedSet | acl::kList | acl::kDangerous,
        .keys = {1, 1, 1}, .cross = CrossWorker::Discovering, .keyFlags = "RO access;RO access", .handler = sortRo},
   };

@@ -118,6 +118,7 @@ void Client::executeBuffered(std::string_view in, bool shared) {
   // A forwarded command's reply may arrive while we are in here (the owner
   // turned out to be local after all): fillReply() must not re-enter.
   executing_ = true;
+  inputRead_ = in.size();
   std::size_t prefetchedTo = queryStart_;
   while (queryStart_ < in.size() && phase_ == Phase::Open) {
     if (readingPaused()) break;  // resumed from onEvents or fillReply
@@ -354,7 +355,7 @@ std::string Client::describe(TimePoint now) const {
          " idle=" + std::to_string(idle) + " flags=" + flags() +
          " db=" + std::to_string(session_.db) + " sub=" + std::to_string(session_.channels.size()) + " psub=" + std::to_string(session_.patterns.size()) +
          " ssub=" + std::to_string(session_.shardChannels.size()) + " multi=" + std::to_string(session_.multiCount()) +
-         " qbuf=" + std::to_string(queryBufferBytes()) +
+         " qbuf=" + std::to_string(executing_ ? inputRead_ : queryBufferBytes()) +
          " qbuf-free=" + std::to_string(query_.capacity() - query_.size()) +
          " argv-mem=0 multi-mem=0 rbs=" + std::to_string(query_.capacity()) +
          " rbp=0 obl=0 oll=0 omem=" + std::to_string(outputBufferBytes()) +

@@ -172,6 +172,10 @@ class Client {
   bool authenticated_;
   Phase phase_ = Phase::Open;
   bool executing_ = false;  // inside executeBuffered()
+  // The bytes read that executeBuffered() runs through: CLIENT LIST/INFO's
+  // qbuf of a client running its command, as Redis trims its query buffer
+  // only after the commands it read (its own CLIENT INFO counts itself).
+  std::size_t inputRead_ = 0;
   TimePoint lingerSince_{};
   std::optional<TimePoint> overSoftLimitSince_;  // pubsub's soft output limit
 

@@ -219,7 +219,9 @@ void Dispatch::countError(const ResolvedCommand& command, std::string_view buffe
   ServerStats& counters = stats_.counters();
   ++counters[kCommandErrors];
   ++counters[kErrorsByCode + errorCodeIndex(buffer.substr(from + 1))];
-  if (ran) ++counters[kFailuresByCommand + commandIndex(*command.topLevel)];
+  if (command.topLevel != nullptr) {
+    ++counters[(ran ? kFailuresByCommand : kRejectionsByCommand) + commandIndex(*command.topLevel)];
+  }
   metrics::bump(stats_.metrics().commandErrors);
 }
 
@@ -330,7 +332,9 @@ void Dispatch::executeRouted(std::span<const std::string_view> args, resp::Proto
   // it ran; a part of one that runs on several workers is not.
   const bool whole = peerRow == nullptr && (spec->cross == CrossWorker::None || spec->cross == CrossWorker::Keyed);
   run(*spec, ctx, commandIndex(*command.topLevel), whole ? Logged::Yes : Logged::No);
-  // Not counted here: the worker the client talks to counted it already.
+  // The call is counted by the worker the client talks to; its error (the
+  // handler's: errorstats, failed_calls), which only this worker sees, here.
+  if (whole) countError(command, out, 0, true);
   if (log != nullptr && log->appended() != logged && log->holdsReplies()) {
     afterLogged([done = std::move(done), reply = out] { done(reply); });
   } else {

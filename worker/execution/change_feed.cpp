@@ -66,7 +66,7 @@ void ChangeFeed::record(const CommandRun& run, const Effects& effects) {
   const std::vector<std::string_view> groups = keyFlagGroups(spec, args);
   std::vector<std::string_view> done;
   for (const auto& [key, group] : keys) {
-    const bool written = groups.empty() || groups[std::min(group, groups.size() - 1)].substr(0, 2) != "RO";
+    const bool written = groups.empty() || flagsOfGroup(groups, group).substr(0, 2) != "RO";
     if (!written || std::find(done.begin(), done.end(), key) != done.end()) continue;
     done.push_back(key);
     recordState(run.ctx.db, key, run.ctx.store.find(key, run.ctx.nowMs));

@@ -9,6 +9,7 @@
 // subcommands, which have arities of their own ("client|setname").
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -289,11 +290,11 @@ const KeyEventSpec* keyEventsOf(const CommandSpec& topLevel);
 template <typename Visit>
 void forEachKey(const CommandSpec& spec, std::span<const std::string_view> args, Visit visit) {
   const KeySpec& k = spec.keys;
-  if (k.find != nullptr) {
+  if (k.find != nullptr) {  // the n-th key found is described by group n (or the last one)
     std::vector<std::size_t> indices;
     k.find(args, indices);
-    for (std::size_t i : indices) {
-      if (!visit(i, std::size_t{0})) return;
+    for (std::size_t n = 0; n < indices.size(); ++n) {
+      if (!visit(indices[n], n)) return;
     }
     return;
   }
@@ -331,6 +332,11 @@ std::vector<std::string_view> keysOf(const CommandSpec& spec, std::span<const st
 // The key-spec flag groups of a request ("RW access update" per group, as
 // forEachKey's specIndex counts them): keyFlags, or variableKeyFlags'.
 std::vector<std::string_view> keyFlagGroups(const CommandSpec& spec, std::span<const std::string_view> args);
+// The flags of group `group` ("" with none); a group past the last is
+// described by the last (XREAD's streams after the first, say).
+inline std::string_view flagsOfGroup(const std::vector<std::string_view>& groups, std::size_t group) {
+  return groups.empty() ? std::string_view() : groups[std::min(group, groups.size() - 1)];
+}
 
 // Resolves a request's command: the top-level spec and, for a container
 // (CLIENT, CONFIG, COMMAND), the subcommand. No string is built on this

@@ -57,7 +57,7 @@ std::vector<KeyTouch> keysTouched(const CommandRun& run, const Effects& effects)
   std::vector<KeyTouch> touched;
   forEachKey(run.spec, args, [&](std::size_t i, std::size_t group) {
     bool read = false, written = false;
-    for (std::string_view flag : splitOn(group < groups.size() ? groups[group] : std::string_view(), ' ')) {
+    for (std::string_view flag : splitOn(flagsOfGroup(groups, group), ' ')) {
       if (equalsIgnoreCase(flag, "RO") || equalsIgnoreCase(flag, "access")) read = true;
       if (equalsIgnoreCase(flag, "RW") || equalsIgnoreCase(flag, "OW") || equalsIgnoreCase(flag, "RM")) written = writes;
     }

@@ -65,8 +65,9 @@ enum Stat : std::size_t {
   kErrorsByCode,                                       // kErrorCodeCount of them
   kCallsByCommand = kErrorsByCode + kErrorCodeCount,  // by command table index
   kMicrosByCommand = kCallsByCommand + kCommandSlots,
-  kFailuresByCommand = kMicrosByCommand + kCommandSlots,
-  kKeysByDb = kFailuresByCommand + kCommandSlots,  // gauges: keys, then keys with a TTL, of each database
+  kFailuresByCommand = kMicrosByCommand + kCommandSlots,    // its handler answered an error
+  kRejectionsByCommand = kFailuresByCommand + kCommandSlots,  // refused before its handler (arity, NOAUTH...)
+  kKeysByDb = kRejectionsByCommand + kCommandSlots,  // gauges: keys, then keys with a TTL, of each database
   kExpiresByDb = kKeysByDb + kDatabaseSlots,
   kTableBytesByDb = kExpiresByDb + kDatabaseSlots,     // gauges: each database's table overhead,
   kExpiresBytesByDb = kTableBytesByDb + kDatabaseSlots,  // and its TTL set's (MEMORY STATS)
