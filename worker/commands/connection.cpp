@@ -162,6 +162,7 @@ void clientReply(CommandContext& ctx) {
   Session& s = ctx.client->session();
   if (equalsIgnoreCase(ctx.args[2], "on")) {
     s.repliesOff = s.skipThis = s.skipNext = false;
+    s.replyTurnedOn = true;
     return ctx.reply.ok();
   }
   if (equalsIgnoreCase(ctx.args[2], "off")) {

@@ -48,6 +48,7 @@ struct Session {
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (not
   // pub/sub's: their replies and messages are pushes, as in Redis).
   bool repliesOff = false, skipThis = false, skipNext = false;
+  bool replyTurnedOn = false;  // CLIENT REPLY ON ran: its own +OK goes out, even right after SKIP
   bool monitoring = false;  // MONITOR: every command of every client reaches it (session/monitors.h)
   bool inExec = false;      // EXEC runs the queued commands: none may block (Redis's CLIENT_DENY_BLOCKING)
   bool noEvict = false;     // CLIENT NO-EVICT on (keyloop evicts no clients: a flag CLIENT LIST shows)

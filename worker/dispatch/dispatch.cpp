@@ -182,7 +182,8 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
   countError(command, reply.buffer(), replyStart, ran);
   // Silenced as the reply is made (Redis's check when adding it): CLIENT
   // REPLY ON's own +OK goes out, OFF's nothing.
-  const bool silenced = session.repliesOff || skipped;
+  const bool turnedOn = std::exchange(session.replyTurnedOn, false);
+  const bool silenced = session.repliesOff || (skipped && !turnedOn);
   if (silenced && !(command.spec != nullptr && (command.spec->flags & kPushReply))) reply.buffer().resize(replyStart);
   // CLIENT REPLY SKIP silences the command after it, and only that one.
   session.skipThis = std::exchange(session.skipNext, false);
