@@ -64,7 +64,10 @@ std::optional<long long> parseMemory(std::string_view text) {
 #define FIXED(expression) Format::Fixed, 0, 0, []([[maybe_unused]] const Config& c) { return std::string(expression); }, nullptr
 
 // A setting that takes only the value it has: `save ""` (no snapshots to
-// schedule) succeeds, as it would on a Redis without save rules.
+// schedule) succeeds, as it would on a Redis without save rules; so does
+// setting one Redis can change at runtime (port, loglevel...) and keyloop
+// only through its YAML to what it is (Redis's own CONFIG sanity test sets
+// every setting CONFIG GET lists to its value).
 #define SAME(expression)                                                              \
   Format::Same, 0, 0, []([[maybe_unused]] const Config& c) { return std::string(expression); }, \
       [](Config&, long long) {}
@@ -77,12 +80,12 @@ constexpr const char* kFsyncNames[] = {"always", "everysec", "no"};
 // Redis 7.0's ziplist aliases.
 constexpr long long kLong = LLONG_MAX;
 const Setting kSettings[] = {
-    {"aof-disable-auto-gc", "", FIXED("no")},
+    {"aof-disable-auto-gc", "", SAME("no")},
     {"aof-load-truncated", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.persistence.aofLoadTruncated); },
      [](Config& c, long long v) { c.persistence.aofLoadTruncated = v != 0; }},
-    {"aof-rewrite-incremental-fsync", "", FIXED("yes")},
-    {"aof-timestamp-enabled", "", FIXED("no")},
-    {"aof-use-rdb-preamble", "", FIXED("yes")},
+    {"aof-rewrite-incremental-fsync", "", SAME("yes")},
+    {"aof-timestamp-enabled", "", SAME("no")},
+    {"aof-use-rdb-preamble", "", SAME("yes")},
     {"appenddirname", "", FIXED(c.persistence.aofDir)},
     {"appendfilename", "", FIXED(c.persistence.aofFile)},
     {"appendfsync", "", Format::Fsync, 0, 0, [](const Config& c) { return c.persistence.aofFsync; },
@@ -91,14 +94,14 @@ const Setting kSettings[] = {
      [](Config& c, long long v) { c.persistence.aofEnabled = v != 0; }},
     {"auto-aof-rewrite-min-size", "", Format::Memory, 0, kLong, SIZE_SETTING(persistence.autoRewriteMinSize)},
     {"auto-aof-rewrite-percentage", "", Format::Integer, 0, INT_MAX, SIZE_SETTING(persistence.autoRewritePercentage)},
-    {"bind", "", FIXED(c.listen.front().address)},
+    {"bind", "", SAME(c.listen.front().address)},
     {"busy-reply-threshold", "lua-time-limit", Format::Integer, 0, kLong, SIZE_SETTING(busyReplyThresholdMs)},
-    {"client-output-buffer-limit", "", FIXED("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0 slave 0 0 0 pubsub " +
+    {"client-output-buffer-limit", "", SAME("normal " + std::to_string(c.clientOutputBufferLimit) + " 0 0 slave 0 0 0 pubsub " +
                                              std::to_string(c.pubsubOutputLimit.hard) + " " +
                                              std::to_string(c.pubsubOutputLimit.soft) + " " +
                                              std::to_string(c.pubsubOutputLimit.softSeconds))},
     {"client-query-buffer-limit", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(clientQueryBufferLimit)},
-    {"cluster-announce-ip", "", FIXED(c.cluster.announce)},
+    {"cluster-announce-ip", "", SAME(c.cluster.announce)},
     {"cluster-enabled", "", FIXED(yesNo(c.cluster.enabled))},
     {"cluster-port", "", FIXED(std::to_string(c.cluster.enabled ? c.cluster.port : 0))},
     {"databases", "", FIXED(std::to_string(c.databases))},
@@ -110,12 +113,12 @@ const Setting kSettings[] = {
     {"hll-sparse-max-bytes", "", Format::Memory, 0, kLong, SIZE_SETTING(encoding.hllSparseMaxBytes)},
     {"hz", "", Format::Integer, 0, INT_MAX, [](const Config& c) { return std::to_string(c.expireHz); },
      [](Config& c, long long v) { c.expireHz = static_cast<int>(std::clamp(v, 1ll, 500ll)); }},
-    {"keyloop-cpu-affinity", "", FIXED(c.pinWorkers ? "auto" : "off")},
-    {"keyloop-drain-timeout", "", FIXED(std::to_string(c.drainTimeoutMs) + "ms")},
-    {"keyloop-expiry-cycle-budget", "", FIXED(std::to_string(c.expireBudgetMicros) + "us")},
-    {"keyloop-metrics", "", FIXED(c.metricsEnabled ? c.metricsListen.address + ":" + std::to_string(c.metricsListen.port) : "no")},
-    {"keyloop-thread-pool", "", FIXED(std::to_string(c.threadPool))},
-    {"keyloop-workers", "", FIXED(c.workers == 0 ? "auto" : std::to_string(c.workers))},
+    {"keyloop-cpu-affinity", "", SAME(c.pinWorkers ? "auto" : "off")},
+    {"keyloop-drain-timeout", "", SAME(std::to_string(c.drainTimeoutMs) + "ms")},
+    {"keyloop-expiry-cycle-budget", "", SAME(std::to_string(c.expireBudgetMicros) + "us")},
+    {"keyloop-metrics", "", SAME(c.metricsEnabled ? c.metricsListen.address + ":" + std::to_string(c.metricsListen.port) : "no")},
+    {"keyloop-thread-pool", "", SAME(std::to_string(c.threadPool))},
+    {"keyloop-workers", "", SAME(c.workers == 0 ? "auto" : std::to_string(c.workers))},
     {"latency-monitor-threshold", "", Format::Integer, 0, kLong, SIZE_SETTING(introspection.latencyMonitorThresholdMs)},
     {"latency-tracking", "", Format::YesNo, 0, 1, [](const Config& c) { return yesNo(c.introspection.latencyTracking); },
      [](Config& c, long long v) { c.introspection.latencyTracking = v != 0; }},
@@ -140,7 +143,7 @@ const Setting kSettings[] = {
      [](const Config& c) { return std::to_string(c.encoding.listMaxListpackSize); },
      [](Config& c, long long v) { c.encoding.listMaxListpackSize = v; }},
     {"logfile", "", FIXED(c.logFile)},
-    {"loglevel", "", FIXED(c.logLevel)},
+    {"loglevel", "", SAME(c.logLevel)},
     {"maxclients", "", Format::Integer, 1, UINT_MAX, SIZE_SETTING(maxClients)},
     {"notify-keyspace-events", "", Format::Events, 0, 0,
      [](const Config& c) { return keyspace_events::format(c.notifyKeyspaceEvents); },
@@ -155,9 +158,9 @@ const Setting kSettings[] = {
     {"maxmemory-samples", "", Format::Integer, 1, INT_MAX, [](const Config& c) { return std::to_string(c.maxmemory.samples); },
      [](Config& c, long long v) { c.maxmemory.samples = static_cast<int>(std::min(v, 64ll)); }},
     {"pidfile", "", FIXED(c.pidFile)},
-    {"port", "", FIXED(std::to_string(c.listen.front().port))},
+    {"port", "", SAME(std::to_string(c.listen.front().port))},
     {"proto-max-bulk-len", "", Format::Memory, 1024 * 1024, kLong, SIZE_SETTING(protoMaxBulkLen)},
-    {"requirepass", "", FIXED(c.requirePass)},
+    {"requirepass", "", SAME(c.requirePass)},
     {"save", "", Format::Text, 0, 0, [](const Config& c) { return formatSaveRules(c.persistence.save); }, nullptr,
      [](Config& c, std::string_view text) -> Status {
        const auto rules = parseSaveRules(std::string(text));
