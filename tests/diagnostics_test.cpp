@@ -343,6 +343,10 @@ TEST(Diagnostics, ClientPauseWriteHoldsTheWritesOfEveryWorkerInOrder) {
   RespConnection admin(keyloop.port);
   std::vector<std::unique_ptr<RespConnection>> writers;
   for (int i = 0; i < 4; ++i) writers.push_back(std::make_unique<RespConnection>(keyloop.port));
+  ASSERT_EQ(admin.command({"FUNCTION", "LOAD",
+                           "#!lua name=lib\nredis.register_function{function_name='ro', callback=function() return 1 "
+                           "end, flags={'no-writes'}}"}),
+            "$3\r\nlib\r\n");
   ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "100000", "WRITE"}), "+OK\r\n");
   for (int i = 0; i < 4; ++i) {
     // A write, then a read of it in the same pipeline: the read must not overtake it.
@@ -352,7 +356,14 @@ TEST(Diagnostics, ClientPauseWriteHoldsTheWritesOfEveryWorkerInOrder) {
   RespConnection publisher(keyloop.port);
   publisher.sendCommand({"PUBLISH", "news", "x"});  // propagated: it waits too
   EXPECT_EQ(admin.command({"GET", "key0"}), "$-1\r\n") << "reads go on";
-  ASSERT_TRUE(waitForBlockedClients(admin, 5)) << blockedClients(admin);
+  // A script that declares no-writes, or a function registered so, runs
+  // (Redis's flags from the script); one without a shebang may write: it waits.
+  EXPECT_EQ(admin.command({"EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "key1"}),
+            "$-1\r\n");
+  EXPECT_EQ(admin.command({"FCALL", "ro", "0"}), ":1\r\n");
+  RespConnection scripter(keyloop.port);
+  scripter.sendCommand({"EVAL", "return 1", "0"});
+  ASSERT_TRUE(waitForBlockedClients(admin, 6)) << blockedClients(admin);
   EXPECT_FALSE(writers[0]->readReply(std::chrono::milliseconds(200))) << "a paused write answered";
   ASSERT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
   for (int i = 0; i < 4; ++i) {
@@ -360,6 +371,7 @@ TEST(Diagnostics, ClientPauseWriteHoldsTheWritesOfEveryWorkerInOrder) {
     EXPECT_EQ(writers[i]->readReply(), "$1\r\nv\r\n") << i;
   }
   EXPECT_EQ(publisher.readReply(), ":0\r\n");
+  EXPECT_EQ(scripter.readReply(), ":1\r\n");
   EXPECT_EQ(blockedClients(admin), 0);
 }
 

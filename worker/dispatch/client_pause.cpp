@@ -35,13 +35,19 @@ void ClientPause::unpause() {
   if (ended_) ended_();
 }
 
-bool ClientPause::holds(const CommandSpec& spec, const Session& session) const {
+bool ClientPause::holds(const CommandSpec& spec, std::span<const std::string_view> args, const Session& session,
+                        WorkerServices& services) const {
   if (mode_ == Mode::None) return false;
   if (mode_ == Mode::All) return true;
-  if (spec.flags & kPausedByWrite) return true;
+  const auto mayWrite = [&services](const CommandSpec& s, std::span<const std::string_view> a) {
+    return s.writesFor != nullptr ? s.writesFor(services, a) : (s.flags & kPausedByWrite) != 0;
+  };
+  if (mayWrite(spec, args)) return true;
   if (!(spec.flags & kRunsTheBlock) || !session.inMulti) return false;
-  return std::any_of(session.queued.begin(), session.queued.end(),
-                     [](const QueuedCommand& q) { return (q.spec->flags & kPausedByWrite) != 0; });
+  return std::any_of(session.queued.begin(), session.queued.end(), [&](const QueuedCommand& q) {
+    const std::vector<std::string_view> views(q.args.begin(), q.args.end());
+    return mayWrite(*q.spec, views);
+  });
 }
 
 }  // namespace keyloop

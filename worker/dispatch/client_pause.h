@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/loop/handles.h"
@@ -19,6 +21,7 @@ namespace keyloop {
 class Loop;
 struct CommandSpec;
 struct Session;
+class WorkerServices;
 
 class ClientPause {
  public:
@@ -35,8 +38,9 @@ class ClientPause {
   void unpause();
   bool active() const { return mode_ != Mode::None; }
   Mode mode() const { return mode_; }
-  // Whether `spec`, sent by a client in `session`, waits for the end.
-  bool holds(const CommandSpec& spec, const Session& session) const;
+  // Whether `spec` with `args`, sent by a client in `session`, waits for the end.
+  bool holds(const CommandSpec& spec, std::span<const std::string_view> args, const Session& session,
+             WorkerServices& services) const;
   void postpone(Postponed command) { postponed_.push_back(std::move(command)); }
   std::size_t postponedCount() const { return postponed_.size(); }
   // The waiting commands, oldest first; none wait afterwards.

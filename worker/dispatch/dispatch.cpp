@@ -120,7 +120,7 @@ void Dispatch::execute(Client& client, std::span<const std::string_view> args) {
              !(command.spec->flags & kSubscribedOk)) {
     reply.error("ERR Can't execute '" + command.fullName() +
                 "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
-  } else if (pause_.holds(*command.spec, session)) {
+  } else if (pause_.holds(*command.spec, args, session, services_)) {
     return postpone(client, args);  // it runs, checked again, when the pause ends
   } else if (session.inMulti && !(command.spec->flags & kRunsInMulti) && !roomLeft(unixMillis())) {
     // Queued commands take memory without limit: over maxmemory none is

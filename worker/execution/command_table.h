@@ -264,6 +264,10 @@ struct CommandSpec {
   std::span<const CommandSpec> subcommands = {};
   // Key flags that depend on the arguments (SET with GET reads the key).
   std::string_view (*variableKeyFlags)(std::span<const std::string_view> args) = nullptr;
+  // Whether this call may write when its arguments say (a script's declared
+  // flags: EVAL `#!lua flags=no-writes` does not, as Redis's getCommandFlags);
+  // null: `flags` say. CLIENT PAUSE WRITE asks it.
+  bool (*writesFor)(WorkerServices& worker, std::span<const std::string_view> args) = nullptr;
   const BlockingSpec* blocking = nullptr;
   // A peer message's row (peer_messages.h): found by its kind, never by
   // name (its name only labels it); clients cannot run it.

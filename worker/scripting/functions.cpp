@@ -143,6 +143,14 @@ FunctionLibraries* librariesOrReply(CommandContext& ctx) {
   return libraries;
 }
 
+// FCALL's writesFor (command_table.h): a function registered with
+// no-writes does not write (Redis's fcallGetCommandFlags); an unknown one may.
+bool fcallWrites(WorkerServices& worker, std::span<const std::string_view> args) {
+  const FunctionLibraries* libraries = worker.functions();
+  const FunctionLibraries::Function* f = libraries != nullptr && args.size() > 1 ? libraries->find(args[1]) : nullptr;
+  return f == nullptr || !(f->registered.flags & lua::kNoWrites);
+}
+
 void fcallGeneric(CommandContext& ctx, bool readOnlyCommand) {
   FunctionLibraries* libraries = librariesOrReply(ctx);
   if (libraries == nullptr) return;
@@ -407,7 +415,7 @@ std::span<const CommandSpec> functionCommands() {
   };
   static constexpr CommandSpec kRows[] = {
       {.name = "fcall", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
-       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = fcall},
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = fcall, .writesFor = fcallWrites},
       {.name = "fcall_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = fcallRo},
       {.name = "function", .arity = -2, .flags = 0,

@@ -142,6 +142,27 @@ namespace commands {
 
 namespace {
 
+// Whether a script with these shebang flags may write, as Redis's
+// scriptFlagsToCmdFlags: one without a shebang may; one that declares its
+// flags does unless they say no-writes.
+bool scriptWrites(std::uint32_t flags) { return (flags & lua::kCompatible) || !(flags & lua::kNoWrites); }
+
+// EVAL's and EVALSHA's writesFor (command_table.h): from the script's own
+// shebang; a script not in the cache may write.
+bool evalWrites(WorkerServices&, std::span<const std::string_view> args) {
+  if (args.size() < 2) return true;
+  const lua::Shebang shebang = lua::parseShebang(args[1]);
+  return !shebang.error.empty() || scriptWrites(shebang.flags);
+}
+
+bool evalshaWrites(WorkerServices& worker, std::span<const std::string_view> args) {
+  LuaEngine* engine = worker.lua();
+  if (engine == nullptr || args.size() < 2 || args[1].size() != 40) return true;
+  std::string sha(args[1]);
+  std::transform(sha.begin(), sha.end(), sha.begin(), [](unsigned char c) { return std::tolower(c); });
+  return !engine->has(sha) || scriptWrites(engine->flags(sha));
+}
+
 // EVAL and friends: numkeys checked, the script found (or compiled), run.
 void evalGeneric(CommandContext& ctx, bool bySha, bool readOnlyCommand) {
   LuaEngine* engine = ctx.worker.lua();
@@ -268,11 +289,11 @@ std::span<const CommandSpec> scriptCommands() {
       {.name = "peer-scriptload", .arity = 0, .flags = 0,
        .handler = loadScriptHere, .peer = peer::Kind::ScriptLoad},
       {.name = "eval", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
-       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = eval},
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = eval, .writesFor = evalWrites},
       {.name = "eval_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalRo},
       {.name = "evalsha", .arity = -3, .flags = kNoScript | kMayWrite, .acl = acl::kScripting,
-       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = evalsha},
+       .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RW access update", .handler = evalsha, .writesFor = evalshaWrites},
       {.name = "evalsha_ro", .arity = -3, .flags = kNoScript | kReadonly, .acl = acl::kScripting,
        .keys = {.numkeysAt = 2}, .cross = CrossWorker::MultiOwnerAtomic, .keyFlags = "RO access", .handler = evalshaRo},
       {.name = "script", .arity = -2, .flags = 0,
