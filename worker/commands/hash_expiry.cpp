@@ -2,6 +2,8 @@
 // set a time on fields, HTTL, HPTTL, HEXPIRETIME, HPEXPIRETIME read it,
 // HPERSIST removes it. Each answers one integer per field named.
 // The fields' times live in the hash (keyspace/field_expiry.h).
+#include <climits>
+
 #include "worker/commands/commands.h"
 #include "worker/execution/command_families.h"
 #include "worker/keyspace/field_expiry.h"
@@ -82,17 +84,14 @@ void expireFields(CommandContext& ctx, long long base, ExpireUnit unit) {
   std::vector<std::string> updated{"HPEXPIREAT", key, atText, "FIELDS", ""};
   std::size_t deleted = 0;
   for (std::string_view field : *fields) {
-    // As Redis, a field expired but not yet deleted is still there to set.
-    const bool present = Store::kind(hash) == Kind::HashTtl ? Store::table(hash).contains(field)
-                                                            : collection::find(hash, field).end != 0;
-    if (!present) {
+    // Its time read against no clock: as Redis, a field expired but not
+    // yet deleted is still there to set.
+    const std::optional<std::int64_t> previous = field_ttl::expiryOf(hash, field, LLONG_MIN);
+    if (!previous) {
       ctx.reply.integer(kNoField);
       continue;
     }
-    const std::int64_t previous = Store::kind(hash) == Kind::HashTtl
-                                      ? field_ttl::stampOf(Store::table(hash).find(field).value)
-                                      : kNoExpiry;
-    if (!conditionAllows(condition, previous, at)) {
+    if (!conditionAllows(condition, *previous, at)) {
       ctx.reply.integer(kConditionNotMet);
       continue;
     }
